@@ -1,0 +1,5 @@
+import sys
+
+from hbconnect.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``hbconnect`` command: demo, sim, watch, replay, record, bench.
+
+Each subcommand lives in ``hbconnect/commands/<name>.py`` and exposes
+``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when used.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+COMMANDS: dict[str, str] = {
+    "demo": "run the embedded exchange and a Binance-spot bot against it, then summarize",
+    "sim": "run the embedded exchange alone on 127.0.0.1 and print its URLs",
+    "watch": "track live order books of a venue and show the top of book",
+    "replay": "replay recorded sessions through the real tracker and venue code",
+    "record": "record a live market-data session in the replay format",
+    "bench": "run the peer comparison benchmark of the order book",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hbconnect", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"hbconnect.commands.{name}")
+        except ImportError:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Normalized market-data messages and the contract a venue module fulfils for the tracker.
+
+A venue module (``hbconnect/exchanges/<venue>.py``) is pure translation: it turns the venue's
+wire frames into the messages below and says which sync rule the venue documents. The
+``OrderBookTracker`` (``hbconnect/market/tracker.py``) does all I/O, buffering, sequencing,
+checksum verification and resync, once for every venue.
+
+Level lists (``bids`` / ``asks``) are passed to ``OrderBook.apply_snapshot``/``apply_diffs``
+unchanged, so keep them in the shape the JSON parser gave (lists of ``[price_str, size_str]``),
+which hits the book's C fast path and preserves the venue's exact decimal text (checksums need it).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol, Sequence, Union
+
+Levels = Sequence[Sequence[Any]]  # [[price, size], ...]; size "0" deletes a level in a diff
+
+
+class SyncRule(enum.Enum):
+    """How a venue's diffs are aligned with its snapshot and chained to each other."""
+
+    #: REST snapshot id ``L``; drop diffs with ``last_id <= L``; the first applied diff must have
+    #: ``first_id <= L + 1 <= last_id``; then ``first_id == previous last_id + 1`` (Binance spot,
+    #: Gate.io, KuCoin spot sequenceStart/End, MEXC).
+    SEQ_RANGE = "seq_range"
+    #: Binance USDⓈ-M: drop ``last_id < L``; first applied ``first_id <= L <= last_id``; then
+    #: ``prev_id == previous last_id``.
+    SEQ_RANGE_PREV = "seq_range_prev"
+    #: In-band snapshot carrying ``last_id``; every diff's ``prev_id`` must equal the previous
+    #: ``last_id`` (OKX seqId/prevSeqId, HTX mbp seqNum/prevSeqNum, Bitget seq/pseq where sent).
+    PREV_CHAIN = "prev_chain"
+    #: In-band snapshot; each diff's ``last_id`` must be previous ``last_id + 1`` (Bybit ``u``,
+    #: KuCoin futures ``sequence``). A snapshot message always resets the book.
+    CONTIGUOUS = "contiguous"
+    #: REST snapshot carrying a timestamp; diffs with ``last_id <= L`` are stale and dropped,
+    #: later ones are applied; no gap detection is possible (Bitstamp microtimestamp).
+    TIMESTAMP = "timestamp"
+    #: In-band snapshot, no ids; integrity is proved by the venue checksum (Kraken).
+    CHECKSUM = "checksum"
+    #: Every book message is a full snapshot (HTX depth.step0, snapshot-only channels).
+    SNAPSHOTS = "snapshots"
+
+
+@dataclass(slots=True)
+class BookSnapshot:
+    """A full book for one pair: from REST or in-band on the stream."""
+
+    pair: str
+    bids: Levels
+    asks: Levels
+    update_id: int  # lastUpdateId / seqId / sequence / microtimestamp / 0 when the venue has none
+    timestamp: float = 0.0  # venue time, seconds
+    checksum: Optional[int] = None  # venue checksum to verify after applying, when sent
+    conn_seq: Optional[int] = None  # per-connection sequence (Coinbase sequence_num)
+
+
+@dataclass(slots=True)
+class BookDiff:
+    """An incremental update for one pair (absolute sizes; size 0 deletes the level)."""
+
+    pair: str
+    bids: Levels
+    asks: Levels
+    first_id: int  # U / sequenceStart; equals last_id for venues with a single id
+    last_id: int  # u / seqId / sequenceEnd / microtimestamp
+    prev_id: Optional[int] = None  # pu / prevSeqId / prevSeqNum
+    timestamp: float = 0.0
+    checksum: Optional[int] = None  # venue checksum over the book after this diff
+    conn_seq: Optional[int] = None
+
+
+@dataclass(slots=True)
+class Trade:
+    """A public trade. Prices and amounts keep the venue's exact decimal text."""
+
+    pair: str
+    trade_id: str
+    price: str
+    amount: str
+    side: str  # taker side: "buy" or "sell"
+    timestamp: float = 0.0
+    conn_seq: Optional[int] = None
+
+
+@dataclass(slots=True)
+class Reply:
+    """Text the tracker must send back on the same connection (e.g. HTX ``{"pong": n}``)."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class Reconnect:
+    """The venue asks the client to reconnect (Bitstamp ``bts:request_reconnect``)."""
+
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Resync:
+    """The venue says a pair's book must be rebuilt (e.g. an error for one subscription)."""
+
+    pair: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    """A frame proving the connection is alive that carries no book data; may carry conn_seq."""
+
+    conn_seq: Optional[int] = None
+
+
+MarketEvent = Union[BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat]
+
+
+@dataclass(slots=True)
+class RestRequest:
+    """A REST request the engine performs on the venue module's behalf."""
+
+    url: str
+    params: dict = field(default_factory=dict)
+    method: str = "GET"
+    body: Optional[str] = None
+    headers: dict = field(default_factory=dict)
+    weight: int = 1  # rate-limit weight of the request
+
+
+@dataclass(slots=True)
+class WsEndpoint:
+    """Where and how to open one market-data connection."""
+
+    url: str
+    ping_interval: Optional[float] = None  # seconds between application-level pings, if any
+    ping_message: Optional[str] = None  # text of the application-level ping
+    max_message_size: int = 16 * 1024 * 1024
+
+
+class ParseError(ValueError):
+    """A frame or body the venue module could not translate. The tracker counts and logs it."""
+
+
+class MarketDataVenue(Protocol):
+    """What a venue module exposes (one object per market variant, e.g. spot and perp)."""
+
+    name: str  # registry id, e.g. "binance", "binance_perpetual"
+    sync_rule: SyncRule
+    max_pairs_per_connection: int
+    #: Book depth the subscription maintains; the tracker truncates the book to it after each
+    #: message (Kraken, Bitget books15, ...). ``None``: keep everything.
+    max_depth: Optional[int]
+    #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
+    connection_sequence: bool
+
+    def connect_request(self) -> Optional[RestRequest]:
+        """A request to make before each connection (KuCoin bullet token), or None."""
+
+    def ws_endpoint(self, connect_response: Optional[bytes]) -> WsEndpoint:
+        """The endpoint to connect to, given the body answered to ``connect_request``."""
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        """Text frames that subscribe ``pairs`` (book and trades) on one connection."""
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        """Text frames that unsubscribe ``pairs``."""
+
+    def resync_messages(self, pair: str) -> list[str]:
+        """Frames that make the venue send a fresh in-band snapshot (unsub+sub, HTX req).
+
+        Empty for venues whose snapshot comes from REST."""
+
+    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
+        """The REST request for a snapshot, or None when the snapshot comes in-band."""
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        """Translate a REST snapshot body. Raises ParseError on anything malformed."""
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        """Translate one received frame (text, or bytes for binary/compressed venues).
+
+        Returns [] for frames that carry nothing for the tracker (acks). Raises ParseError on
+        malformed frames or unknown shapes that look like book data."""
+
+    def checksum(self, book: Any) -> int:
+        """The venue checksum of ``book`` (an ``hbconnect.OrderBook``), for comparing with
+        ``BookSnapshot.checksum``/``BookDiff.checksum``. Only called when those are not None."""
+
+    def to_venue_symbol(self, pair: str) -> str:
+        """"BTC-USDT" -> the venue's symbol."""
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        """The venue's symbol -> "BTC-USDT"."""
+
+
+ChecksumFn = Callable[[Any], int]

@@ -1,0 +1,36 @@
+"""Build script: compiles the Cython order book core with optimisation on."""
+import os
+import sys
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+extra_compile_args = ["-O3"] if sys.platform != "win32" else ["/O2"]
+if os.environ.get("HBCONNECT_NATIVE"):  # opt-in: tune for the build machine only
+    extra_compile_args.append("-march=native")
+
+extensions = [
+    Extension(
+        "hbconnect._book",
+        ["hbconnect/_book.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=extra_compile_args,
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+            "embedsignature": True,
+        },
+        annotate=bool(os.environ.get("HBCONNECT_ANNOTATE")),
+    )
+)
