@@ -1,0 +1,68 @@
+# Declarations of the compiled order book, so that other Cython modules can cimport it.
+from libc.stdint cimport int64_t, uint64_t, uint32_t
+from cpython.ref cimport PyObject
+
+
+ctypedef struct Level:
+    double price
+    double size
+    uint64_t ptx      # price text: mantissa (56 bits) | scale (6 bits) | flags (2 bits)
+    uint64_t stx      # size text, same packing
+    int64_t uid       # update id of the batch that last set this level
+
+
+ctypedef struct Side:
+    Level* base       # allocation; levels live in base[off : off + n]
+    Py_ssize_t off    # levels dropped from the worst end by truncate()
+    Py_ssize_t n
+    Py_ssize_t cap
+    double sgn        # +1 for bids (ascending), -1 for asks (descending): best at the tail
+
+
+ctypedef struct Emitter:
+    char buf[4096]
+    Py_ssize_t pos
+    uint32_t crc
+    bint first
+    const char* sep
+    Py_ssize_t seplen
+    bint strip
+    bint js
+    bint neg_ask
+    PyObject* dump    # bytearray collecting the text, or NULL
+
+
+cdef class OrderBookQueryResult:
+    cdef readonly double query_price
+    cdef readonly double query_volume
+    cdef readonly double result_price
+    cdef readonly double result_volume
+
+
+cdef class OrderBook:
+    cdef Side _bids
+    cdef Side _asks
+    cdef Level* _tmp
+    cdef Py_ssize_t _tmp_cap
+    cdef int64_t _snapshot_uid
+    cdef int64_t _last_diff_uid
+    cdef double _last_trade_price
+    cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
+    cdef dict _fb_asks
+    cdef list _pending          # fallback texts of the batch being parsed
+
+    cdef double c_best_bid(self) noexcept
+    cdef double c_best_ask(self) noexcept
+    cdef int _prepare_tmp(self, Py_ssize_t n) except -1
+    cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1
+    cdef int _parse_slow(self, object pair, Level* out, Py_ssize_t idx, Py_ssize_t pos, bint is_bid) except -1
+    cdef object _parse_value(self, object o, double* val, uint64_t* tx, Py_ssize_t pos, bint is_bid, bint is_price)
+    cdef int _store_pending(self, Py_ssize_t nb) except -1
+    cdef str _text(self, Level* lv, bint price, bint is_bid)
+    cdef list _texts(self, Side* sd, Py_ssize_t n, bint is_bid)
+    cdef object _query(self, int kind, bint is_buy, double x)
+    cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1
+    cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1
+    cdef int _checksum(self, Py_ssize_t depth, int layout, bytes sep, int transform, bint neg_ask,
+                       uint32_t* out, object dump) except -1
+    cdef object _from_decimal(self, object dec, str text, double* val, uint64_t* tx, str where, object orig)

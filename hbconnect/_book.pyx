@@ -1,0 +1,1294 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled limit order book of hbconnect.
+
+Each side is one sorted C array of :c:type:`Level` structs (40 bytes: price and size as doubles,
+the exact decimal text of each as a packed mantissa/scale, and the update id), ordered so that the
+best price sits at the *tail*: updates near the touch move few bytes.  Bids are stored ascending,
+asks descending.  Levels are found by a galloping search from the tail followed by a binary search.
+
+Exact text: a value given as plain decimal text (``"0.35130000"``) keeps its digits as an integer
+mantissa (< 2**56) and a decimal scale (<= 63), enough to give the text back byte for byte.  Texts
+that do not fit (more than 16-17 significant digits, exponents, leading ``+``...) are kept verbatim
+in a per-side dictionary that is consulted only for the flagged levels.  Values given as floats
+(or numpy arrays) have no venue text: their text is the shortest repr of the double, positional.
+"""
+from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t
+from libc.stdlib cimport malloc, realloc, free, qsort
+from libc.string cimport memmove, memcpy
+from libc.math cimport NAN, isfinite
+from cpython.ref cimport PyObject
+cimport numpy as cnp
+
+import operator
+from collections import namedtuple
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int c_list_check "PyList_CheckExact"(PyObject* o) nogil
+    int c_tuple_check "PyTuple_CheckExact"(PyObject* o) nogil
+    int c_str_check "PyUnicode_CheckExact"(PyObject* o) nogil
+    Py_ssize_t c_list_size "PyList_GET_SIZE"(PyObject* o) nogil
+    Py_ssize_t c_tuple_size "PyTuple_GET_SIZE"(PyObject* o) nogil
+    PyObject* c_list_item "PyList_GET_ITEM"(PyObject* o, Py_ssize_t i) nogil
+    PyObject* c_tuple_item "PyTuple_GET_ITEM"(PyObject* o, Py_ssize_t i) nogil
+    const char* c_utf8 "PyUnicode_AsUTF8AndSize"(PyObject* o, Py_ssize_t* n)
+    void c_err_clear "PyErr_Clear"()
+    double c_str2d "PyOS_string_to_double"(const char* s, char** end, PyObject* exc) except? -1.0
+    object c_ascii "PyUnicode_FromStringAndSize"(const char* s, Py_ssize_t n)
+
+
+OrderBookRow = namedtuple("OrderBookRow", ["price", "amount", "update_id"])
+OrderBookRow.__doc__ = "One price level: price, amount (size) and the update id that last set it."
+
+DEF MANT_BITS = 56
+cdef uint64_t MANT_LIMIT = (<uint64_t>1) << MANT_BITS
+cdef uint64_t MANT_MASK = MANT_LIMIT - 1
+cdef uint64_t EXACT53 = (<uint64_t>1) << 53
+cdef uint64_t FL_FALLBACK = (<uint64_t>1) << 62   # text kept verbatim in the side's dictionary
+cdef uint64_t FL_FLOAT = (<uint64_t>1) << 63      # no venue text: repr of the double
+cdef uint64_t FL_ANY = FL_FALLBACK | FL_FLOAT
+
+cdef double[23] POW10
+cdef int _i
+POW10[0] = 1.0
+for _i in range(1, 23):
+    POW10[_i] = POW10[_i - 1] * 10.0
+
+# CRC-32 (IEEE 802.3, zlib's polynomial), slicing-by-8.
+cdef uint32_t[8][256] CRC_T
+cdef void _crc_init() noexcept:
+    cdef uint32_t c
+    cdef int i, j
+    for i in range(256):
+        c = <uint32_t>i
+        for j in range(8):
+            if c & 1:
+                c = 0xEDB88320u ^ (c >> 1)
+            else:
+                c >>= 1
+        CRC_T[0][i] = c
+    for i in range(256):
+        c = CRC_T[0][i]
+        for j in range(1, 8):
+            c = CRC_T[0][c & 0xFF] ^ (c >> 8)
+            CRC_T[j][i] = c
+_crc_init()
+
+cdef const char* DIGITS2 = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                            b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                            b"8081828384858687888990919293949596979899")
+
+cdef inline uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    cdef uint32_t one, two
+    crc = ~crc
+    while n >= 8:
+        one = (p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)) ^ crc
+        two = p[4] | (<uint32_t>p[5] << 8) | (<uint32_t>p[6] << 16) | (<uint32_t>p[7] << 24)
+        crc = (CRC_T[7][one & 0xFF] ^ CRC_T[6][(one >> 8) & 0xFF] ^ CRC_T[5][(one >> 16) & 0xFF]
+               ^ CRC_T[4][one >> 24] ^ CRC_T[3][two & 0xFF] ^ CRC_T[2][(two >> 8) & 0xFF]
+               ^ CRC_T[1][(two >> 16) & 0xFF] ^ CRC_T[0][two >> 24])
+        p += 8
+        n -= 8
+    while n > 0:
+        crc = CRC_T[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
+        p += 1
+        n -= 1
+    return ~crc
+
+
+def crc32(data: bytes, int value=0) -> int:
+    """CRC-32 of ``data`` (same result as :func:`zlib.crc32`), unsigned."""
+    cdef const unsigned char[:] view = data
+    if view.shape[0] == 0:
+        return <uint32_t>value
+    return _crc_update(<uint32_t>value, &view[0], view.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Text parsing and formatting in C
+
+cdef inline int _parse_plain(const char* s, Py_ssize_t n, uint64_t* tx, double* val) except -1:
+    """Parse canonical plain decimal text ``0|[1-9][0-9]*`` then optional ``.[0-9]+``.
+
+    Returns 1 and fills tx/val when the text is canonical and fits (mantissa < 2**56, scale <= 63),
+    0 otherwise (the caller takes the slow path).  ``s`` must be NUL-terminated.
+    """
+    cdef Py_ssize_t i = 0
+    cdef uint64_t m = 0
+    cdef int scale = 0
+    cdef unsigned int d
+    if n <= 0:
+        return 0
+    d = <unsigned char>s[0]
+    d -= 48
+    if d > 9:
+        return 0
+    if d == 0:
+        i = 1
+        if n > 1:
+            d = <unsigned char>s[1]
+            d -= 48
+            if d <= 9:
+                return 0
+    else:
+        while i < n:
+            d = <unsigned char>s[i]
+            d -= 48
+            if d > 9:
+                break
+            m = m * 10 + d
+            if m >= MANT_LIMIT:
+                return 0
+            i += 1
+    if i < n:
+        if s[i] != 46:  # '.'
+            return 0
+        i += 1
+        if i == n:
+            return 0
+        while i < n:
+            d = <unsigned char>s[i]
+            d -= 48
+            if d > 9:
+                return 0
+            m = m * 10 + d
+            if m >= MANT_LIMIT:
+                return 0
+            scale += 1
+            i += 1
+        if scale > 63:
+            return 0
+    tx[0] = m | (<uint64_t>scale << MANT_BITS)
+    if m < EXACT53 and scale <= 22:
+        val[0] = <double>m / POW10[scale]   # both exact: the quotient is correctly rounded
+    else:
+        val[0] = c_str2d(s, NULL, NULL)
+    return 1
+
+
+cdef inline Py_ssize_t _fmt(char* out, uint64_t tx, bint strip) noexcept nogil:
+    """Write the decimal text of a packed value; ``strip`` drops '.' and leading zeros."""
+    cdef uint64_t m = tx & MANT_MASK
+    cdef int scale = <int>((tx >> MANT_BITS) & 63)
+    cdef char tmp[72]
+    cdef int k = 72, nd, j
+    cdef uint64_t r
+    while m >= 100:
+        r = m % 100
+        m //= 100
+        k -= 2
+        tmp[k] = DIGITS2[2 * r]
+        tmp[k + 1] = DIGITS2[2 * r + 1]
+    if m >= 10:
+        k -= 2
+        tmp[k] = DIGITS2[2 * m]
+        tmp[k + 1] = DIGITS2[2 * m + 1]
+    elif m > 0 or not strip:
+        k -= 1
+        tmp[k] = <char>(48 + m)
+    nd = 72 - k
+    if strip:
+        memcpy(out, tmp + k, nd)
+        return nd
+    while nd < scale + 1:
+        k -= 1
+        tmp[k] = 48
+        nd += 1
+    if scale == 0:
+        memcpy(out, tmp + k, nd)
+        return nd
+    j = nd - scale
+    memcpy(out, tmp + k, j)
+    out[j] = 46
+    memcpy(out + j + 1, tmp + k + j, scale)
+    return nd + 1
+
+
+def _float_text(double v) -> str:
+    """Positional text of the shortest repr of ``v`` (no exponent)."""
+    r = repr(v)
+    if "e" in r or "E" in r:
+        r = format(Decimal(r), "f")
+    return r
+
+
+def _js_text(double v) -> str:
+    """``v`` as JavaScript's Number#toString writes it (Bitfinex's checksum text for JSON numbers)."""
+    if v == 0:
+        return "0"
+    sign, digits, exp = Decimal(repr(v)).as_tuple()
+    ds = "".join(map(str, digits)).rstrip("0")
+    exp += len(digits) - len(ds)
+    k = len(ds)
+    n = exp + k
+    out = "-" if sign else ""
+    if k <= n <= 21:
+        return out + ds + "0" * (n - k)
+    if 0 < n <= 21:
+        return out + ds[:n] + "." + ds[n:]
+    if -6 < n <= 0:
+        return out + "0." + "0" * (-n) + ds
+    e = n - 1
+    es = ("+" if e >= 0 else "-") + str(abs(e))
+    return out + (ds if k == 1 else ds[0] + "." + ds[1:]) + "e" + es
+
+
+cdef inline str _plain_text(uint64_t tx):
+    cdef char buf[80]
+    cdef Py_ssize_t n = _fmt(buf, tx, False)
+    return c_ascii(buf, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Side arrays (no Python objects, no Python calls)
+
+cdef inline Py_ssize_t _search(Side* sd, double p) noexcept nogil:
+    """Index of the first level not better-ordered than ``p`` (storage order), galloping from the tail."""
+    cdef Level* a = sd.base + sd.off
+    cdef Py_ssize_t n = sd.n, lo = 0, hi = n, idx, step = 1, mid
+    cdef double sg = sd.sgn
+    cdef double k = sg * p
+    if n == 0:
+        return 0
+    while True:
+        idx = n - step
+        if idx <= 0:
+            lo = 0
+            break
+        if sg * a[idx].price < k:
+            lo = idx + 1
+            break
+        hi = idx
+        step <<= 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sg * a[mid].price < k:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef int _reserve(Side* sd, Py_ssize_t extra) noexcept nogil:
+    """Make room for ``extra`` more levels at the end; 0 on success, -1 when out of memory."""
+    cdef Py_ssize_t need = sd.n + extra, newcap
+    cdef Level* nb
+    if sd.off + need <= sd.cap:
+        return 0
+    if sd.off > 0:
+        memmove(sd.base, sd.base + sd.off, sd.n * sizeof(Level))
+        sd.off = 0
+        if need + (sd.n >> 2) <= sd.cap:
+            return 0
+    newcap = sd.cap * 2
+    if newcap < need:
+        newcap = need
+    if newcap < 16:
+        newcap = 16
+    nb = <Level*>realloc(sd.base, newcap * sizeof(Level))
+    if nb == NULL:
+        return -1
+    sd.base = nb
+    sd.cap = newcap
+    return 0
+
+
+cdef void _shrink(Side* sd) noexcept nogil:
+    """Give memory back when the side uses under a quarter of its capacity."""
+    cdef Py_ssize_t newcap
+    cdef Level* nb
+    if sd.cap <= 64 or sd.n * 4 > sd.cap:
+        return
+    if sd.off > 0:
+        memmove(sd.base, sd.base + sd.off, sd.n * sizeof(Level))
+        sd.off = 0
+    newcap = sd.n * 2
+    if newcap < 16:
+        newcap = 16
+    nb = <Level*>realloc(sd.base, newcap * sizeof(Level))
+    if nb != NULL:
+        sd.base = nb
+        sd.cap = newcap
+
+
+cdef inline void _apply_one(Side* sd, Level* u) noexcept nogil:
+    cdef Py_ssize_t i = _search(sd, u.price)
+    cdef Level* a = sd.base + sd.off
+    if i < sd.n and a[i].price == u.price:
+        if u.size > 0:
+            a[i] = u[0]
+        else:
+            memmove(a + i, a + i + 1, (sd.n - i - 1) * sizeof(Level))
+            sd.n -= 1
+    elif u.size > 0:
+        memmove(a + i + 1, a + i, (sd.n - i) * sizeof(Level))
+        a[i] = u[0]
+        sd.n += 1
+
+
+cdef inline void _apply_many(Side* sd, Level* u, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(k):
+        _apply_one(sd, u + j)
+
+
+cdef inline void _uncross(Side* keep, Side* trim) noexcept nogil:
+    """Drop levels of ``trim`` that cross the best level of ``keep`` (best levels are at the tails)."""
+    cdef double best
+    if keep.n == 0:
+        return
+    best = keep.base[keep.off + keep.n - 1].price
+    # an ask crosses when ask <= best bid, a bid when bid >= best ask: trim.sgn * price >= trim.sgn * best
+    while trim.n > 0 and trim.sgn * trim.base[trim.off + trim.n - 1].price >= trim.sgn * best:
+        trim.n -= 1
+
+
+ctypedef struct SortKey:
+    double key
+    Py_ssize_t idx
+
+
+cdef int _cmp_key(const void* a, const void* b) noexcept nogil:
+    cdef const SortKey* x = <const SortKey*>a
+    cdef const SortKey* y = <const SortKey*>b
+    if x.key < y.key:
+        return -1
+    if x.key > y.key:
+        return 1
+    return (x.idx > y.idx) - (x.idx < y.idx)
+
+
+cdef int _build_side(Side* out, Level* src, Py_ssize_t n, double sgn) noexcept nogil:
+    """Fill a fresh side from a snapshot batch: sorted, duplicates resolved (last wins), zero sizes dropped."""
+    cdef Py_ssize_t i, k = 0, cap
+    cdef Level* dst
+    cdef SortKey* keys
+    cdef bint desc = True, asc = True
+    cap = n + (n >> 4) + 16
+    dst = <Level*>malloc(cap * sizeof(Level))
+    if dst == NULL:
+        return -1
+    out.base = dst
+    out.off = 0
+    out.cap = cap
+    out.sgn = sgn
+    for i in range(1, n):
+        if sgn * src[i].price >= sgn * src[i - 1].price:
+            desc = False
+        if sgn * src[i].price <= sgn * src[i - 1].price:
+            asc = False
+    if desc:  # best first, the usual venue order
+        for i in range(n - 1, -1, -1):
+            if src[i].size > 0:
+                dst[k] = src[i]
+                k += 1
+    elif asc:
+        for i in range(n):
+            if src[i].size > 0:
+                dst[k] = src[i]
+                k += 1
+    else:
+        keys = <SortKey*>malloc(n * sizeof(SortKey))
+        if keys == NULL:
+            free(dst)
+            out.base = NULL
+            return -1
+        for i in range(n):
+            keys[i].key = sgn * src[i].price
+            keys[i].idx = i
+        qsort(keys, n, sizeof(SortKey), _cmp_key)
+        for i in range(n):
+            if i + 1 < n and keys[i + 1].key == keys[i].key:
+                continue  # a later entry for the same price wins
+            if src[keys[i].idx].size > 0:
+                dst[k] = src[keys[i].idx]
+                k += 1
+        free(keys)
+    out.n = k
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Checksum text emitter: formats fields into a stack buffer and feeds the CRC in chunks.
+
+DEF EMIT_BUF = 4096
+DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 66 chars + separators) always fits after this
+
+
+cdef inline void _em_flush(Emitter* em) noexcept:
+    if em.pos > 0:
+        em.crc = _crc_update(em.crc, <const unsigned char*>em.buf, em.pos)
+        if em.dump != NULL:
+            (<object>em.dump).extend(em.buf[:em.pos])
+        em.pos = 0
+
+
+cdef int _em_write(Emitter* em, const char* s, Py_ssize_t n) except -1:
+    if em.pos + n > EMIT_FLUSH:
+        _em_flush(em)
+    if n > EMIT_FLUSH:
+        em.crc = _crc_update(em.crc, <const unsigned char*>s, n)
+        if em.dump != NULL:
+            (<object>em.dump).extend(s[:n])
+        return 0
+    memcpy(em.buf + em.pos, s, n)
+    em.pos += n
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+
+cdef class OrderBookQueryResult:
+    """Result of an order book query (Hummingbot-compatible); NaN marks a field that does not apply."""
+
+    def __init__(self, double query_price, double query_volume, double result_price, double result_volume):
+        self.query_price = query_price
+        self.query_volume = query_volume
+        self.result_price = result_price
+        self.result_volume = result_volume
+
+    def __iter__(self):
+        return iter((self.query_price, self.query_volume, self.result_price, self.result_volume))
+
+    def __repr__(self):
+        return (f"OrderBookQueryResult(query_price={self.query_price!r}, query_volume={self.query_volume!r}, "
+                f"result_price={self.result_price!r}, result_volume={self.result_volume!r})")
+
+
+cdef inline OrderBookQueryResult _result(double qp, double qv, double rp, double rv):
+    cdef OrderBookQueryResult r = OrderBookQueryResult.__new__(OrderBookQueryResult)
+    r.query_price = qp
+    r.query_volume = qv
+    r.result_price = rp
+    r.result_volume = rv
+    return r
+
+
+cdef object _SIDE_NAMES = ("ask", "bid")
+
+DEF Q_PRICE_FOR_VOLUME = 0
+DEF Q_VWAP_FOR_VOLUME = 1
+DEF Q_PRICE_FOR_QUOTE_VOLUME = 2
+DEF Q_QUOTE_VOLUME_FOR_BASE = 3
+DEF Q_VOLUME_FOR_PRICE = 4
+DEF Q_QUOTE_VOLUME_FOR_PRICE = 5
+
+DEF T_NONE = 0
+DEF T_KRAKEN = 1
+DEF T_JS = 2
+_TRANSFORMS = {"none": T_NONE, "kraken": T_KRAKEN, "js": T_JS}
+
+DEF L_INTERLEAVED = 0
+DEF L_ASKS_BIDS = 1
+DEF L_BIDS_ASKS = 2
+
+_LAYOUTS = {"interleaved": L_INTERLEAVED, "asks_bids": L_ASKS_BIDS, "bids_asks": L_BIDS_ASKS}
+
+
+cdef object _prepare(object data, bint is_bid):
+    """Normalise one side's input to a list/tuple of pairs or a float64 (n, k>=2) array."""
+    if data is None:
+        return ()
+    if type(data) is list or type(data) is tuple:
+        return data
+    side = "bids" if is_bid else "asks"
+    if isinstance(data, np.ndarray):
+        kind = data.dtype.kind
+        if kind in "biuf":
+            arr = np.ascontiguousarray(data, dtype=np.float64)
+            if arr.size == 0:
+                return ()
+            if arr.ndim != 2 or arr.shape[1] < 2:
+                raise ValueError(f"{side}: expected an (n, 2) array, got shape {arr.shape}")
+            return arr
+        if kind in "USO":
+            return data.tolist()
+        raise ValueError(f"{side}: unsupported array dtype {data.dtype}")
+    if isinstance(data, (str, bytes, bytearray)):
+        raise ValueError(f"{side}: expected a sequence of (price, size) pairs, got {type(data).__name__}")
+    try:
+        return list(data)
+    except TypeError:
+        raise ValueError(f"{side}: expected a sequence of (price, size) pairs, got {type(data).__name__}") from None
+
+
+cdef int _check_double(double v, str where) except -1:
+    if v != v:
+        raise ValueError(f"{where} is NaN")
+    if not isfinite(v):
+        raise ValueError(f"{where} is infinite")
+    if v < 0:
+        raise ValueError(f"{where} is negative ({v!r})")
+    return 0
+
+
+cdef inline Py_ssize_t _count(object data):
+    if isinstance(data, np.ndarray):
+        return (<cnp.ndarray>data).shape[0]
+    return len(data)
+
+
+cdef class OrderBook:
+    """A limit order book with C arrays per side; Hummingbot-compatible API.
+
+    Inputs for ``apply_snapshot``/``apply_diffs``: each side is a numpy (n, 2) numeric array or a
+    sequence of pairs whose items are ``str``, ``bytes``, ``float``, ``int`` or ``Decimal``; only the
+    first two items of each pair are used (Kraken sends ``[price, size, timestamp, "r"]``).  ``None``
+    means no levels.  A batch is atomic: everything is parsed and validated first; NaN, infinities,
+    negative values, unparsable or empty text and pairs with fewer than two items raise
+    ``ValueError`` and leave the book exactly as it was.
+
+    ``apply_diffs`` applies the bid updates in order, then the ask updates (size 0 deletes; deleting
+    an absent level is a no-op; a price given twice: the later entry wins).  Crossing is resolved so
+    the book is never crossed, the newer level winning: after the bid updates, asks at or below the
+    best bid are removed; after the ask updates, bids at or above the best ask are removed.  So when
+    one batch crosses itself, its asks win.  ``apply_snapshot`` replaces the book; a crossed snapshot
+    (best bid >= best ask) is rejected with ``ValueError``.
+    """
+
+    def __cinit__(self):
+        self._bids.base = NULL
+        self._bids.off = 0
+        self._bids.n = 0
+        self._bids.cap = 0
+        self._bids.sgn = 1.0
+        self._asks.base = NULL
+        self._asks.off = 0
+        self._asks.n = 0
+        self._asks.cap = 0
+        self._asks.sgn = -1.0
+        self._tmp = NULL
+        self._tmp_cap = 0
+        self._snapshot_uid = 0
+        self._last_diff_uid = 0
+        self._last_trade_price = NAN
+        self._fb_bids = {}
+        self._fb_asks = {}
+        self._pending = None
+
+    def __init__(self, dex: bool = False):
+        # ``dex`` is accepted for Hummingbot compatibility; crossing is always resolved as on a CEX.
+        pass
+
+    def __dealloc__(self):
+        free(self._bids.base)
+        free(self._asks.base)
+        free(self._tmp)
+
+    # ----------------------------------------------------------------- parsing (all before any change)
+
+    cdef int _prepare_tmp(self, Py_ssize_t n) except -1:
+        cdef Level* t
+        cdef Py_ssize_t cap
+        if n <= self._tmp_cap:
+            return 0
+        cap = n if n > 2 * self._tmp_cap else 2 * self._tmp_cap
+        if cap < 64:
+            cap = 64
+        t = <Level*>realloc(self._tmp, cap * sizeof(Level))
+        if t == NULL:
+            raise MemoryError()
+        self._tmp = t
+        self._tmp_cap = cap
+        return 0
+
+    cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1:
+        cdef Py_ssize_t i, n, k0, k1, n0, n1, stride
+        cdef PyObject* seq
+        cdef PyObject* pair
+        cdef PyObject* p0
+        cdef PyObject* p1
+        cdef const char* s0
+        cdef const char* s1
+        cdef Level* out = self._tmp + start
+        cdef bint is_list
+        cdef double* d
+        cdef double p, s
+        if isinstance(data, np.ndarray):
+            n = (<cnp.ndarray>data).shape[0]
+            stride = (<cnp.ndarray>data).shape[1]
+            d = <double*>cnp.PyArray_DATA(<cnp.ndarray>data)
+            for i in range(n):
+                p = d[i * stride]
+                s = d[i * stride + 1]
+                if not (isfinite(p) and isfinite(s) and p >= 0 and s >= 0):
+                    _check_double(p, f"{_SIDE_NAMES[is_bid]} level {i}: price")
+                    _check_double(s, f"{_SIDE_NAMES[is_bid]} level {i}: size")
+                out[i].price = p + 0.0
+                out[i].size = s + 0.0
+                out[i].ptx = FL_FLOAT
+                out[i].stx = FL_FLOAT
+                out[i].uid = uid
+            return 0
+        seq = <PyObject*>data
+        is_list = c_list_check(seq)
+        n = c_list_size(seq) if is_list else c_tuple_size(seq)
+        for i in range(n):
+            pair = c_list_item(seq, i) if is_list else c_tuple_item(seq, i)
+            k0 = -1
+            if c_list_check(pair):
+                if c_list_size(pair) >= 2:
+                    p0 = c_list_item(pair, 0)
+                    p1 = c_list_item(pair, 1)
+                    k0 = 2
+            elif c_tuple_check(pair):
+                if c_tuple_size(pair) >= 2:
+                    p0 = c_tuple_item(pair, 0)
+                    p1 = c_tuple_item(pair, 1)
+                    k0 = 2
+            if k0 == 2 and c_str_check(p0) and c_str_check(p1):
+                s0 = c_utf8(p0, &n0)
+                s1 = c_utf8(p1, &n1)
+                if s0 != NULL and s1 != NULL:
+                    if _parse_plain(s0, n0, &out[i].ptx, &out[i].price) and \
+                            _parse_plain(s1, n1, &out[i].stx, &out[i].size):
+                        out[i].uid = uid
+                        continue
+                else:
+                    c_err_clear()
+            self._parse_slow(<object>pair, out + i, start + i, i, is_bid)
+            out[i].uid = uid
+        return 0
+
+    cdef int _parse_slow(self, object pair, Level* out, Py_ssize_t idx, Py_ssize_t pos, bint is_bid) except -1:
+        side = _SIDE_NAMES[is_bid]
+        if isinstance(pair, (str, bytes, bytearray, dict)):
+            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {pair!r:.80}")
+        try:
+            k = len(pair)
+        except TypeError:
+            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {pair!r:.80}") from None
+        if k < 2:
+            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {k} item(s)")
+        ptext = self._parse_value(pair[0], &out.price, &out.ptx, pos, is_bid, True)
+        stext = self._parse_value(pair[1], &out.size, &out.stx, pos, is_bid, False)
+        if ptext is not None or stext is not None:
+            if self._pending is None:
+                self._pending = []
+            self._pending.append((idx, ptext, stext))
+        return 0
+
+    cdef object _parse_value(self, object o, double* val, uint64_t* tx, Py_ssize_t pos, bint is_bid, bint is_price):
+        """Parse one price or size; returns the verbatim text to keep (fallback) or None."""
+        cdef double v
+        cdef long long iv
+        cdef Py_ssize_t n
+        cdef const char* s
+        what = "price" if is_price else "size"
+        where = f"{_SIDE_NAMES[is_bid]} level {pos}: {what}"
+        if isinstance(o, (bytes, bytearray)):
+            try:
+                o = bytes(o).decode("ascii")
+            except UnicodeDecodeError:
+                raise ValueError(f"{where} {o!r:.60} is not ASCII text") from None
+        if isinstance(o, str):
+            t = o.strip()
+            if not t:
+                raise ValueError(f"{where} is an empty string")
+            s = c_utf8(<PyObject*>t, &n)
+            if s != NULL and _parse_plain(s, n, tx, val):
+                return None
+            c_err_clear()
+            if "_" in t or not t.isascii():
+                raise ValueError(f"{where} {o!r:.60} is not a decimal number")
+            try:
+                dec = Decimal(t)
+            except (InvalidOperation, ValueError):
+                raise ValueError(f"{where} {o!r:.60} is not a decimal number") from None
+            return self._from_decimal(dec, t, val, tx, where, o)
+        if isinstance(o, bool):
+            raise ValueError(f"{where} is a bool ({o!r})")
+        if isinstance(o, float):
+            v = o
+            _check_double(v, where)
+            val[0] = v + 0.0
+            tx[0] = FL_FLOAT
+            return None
+        if isinstance(o, int):
+            if o < 0:
+                raise ValueError(f"{where} is negative ({o!r})")
+            if o < MANT_LIMIT:
+                iv = o
+                val[0] = <double>iv
+                tx[0] = <uint64_t>iv
+                return None
+            try:
+                v = float(o)
+            except OverflowError:
+                raise ValueError(f"{where} {o!r:.60} is out of range") from None
+            val[0] = v
+            tx[0] = FL_FALLBACK
+            return str(o)
+        if isinstance(o, Decimal):
+            if not o.is_finite():
+                raise ValueError(f"{where} is not finite ({o!r})")
+            t = format(o, "f")
+            s = c_utf8(<PyObject*>t, &n)
+            if _parse_plain(s, n, tx, val):
+                return None
+            return self._from_decimal(o, t, val, tx, where, o)
+        try:
+            iobj = operator.index(o)
+        except TypeError:
+            pass
+        else:
+            return self._parse_value(int(iobj), val, tx, pos, is_bid, is_price)
+        try:
+            v = float(o)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where} {o!r:.60} is not a number") from None
+        _check_double(v, where)
+        val[0] = v + 0.0
+        tx[0] = FL_FLOAT
+        return None
+
+    cdef object _from_decimal(self, object dec, str text, double* val, uint64_t* tx, str where, object orig):
+        cdef double v
+        if not dec.is_finite():
+            raise ValueError(f"{where} is not finite ({orig!r:.60})")
+        if dec.is_signed() and dec != 0:
+            raise ValueError(f"{where} is negative ({orig!r:.60})")
+        v = float(dec)
+        if not isfinite(v):
+            raise ValueError(f"{where} {orig!r:.60} is out of range")
+        val[0] = v + 0.0
+        tx[0] = FL_FALLBACK
+        return text
+
+    cdef int _store_pending(self, Py_ssize_t nb) except -1:
+        """Record the verbatim texts of this batch's fallback levels (batch order: last wins)."""
+        cdef Py_ssize_t idx
+        for idx, ptext, stext in self._pending:
+            fb = self._fb_bids if idx < nb else self._fb_asks
+            fb[self._tmp[idx].price] = (ptext, stext)
+        self._pending = None
+        self._gc_fallback()
+        return 0
+
+    def _gc_fallback(self):
+        # Entries of levels that were deleted or overwritten are harmless but must not pile up.
+        cdef Side* sd
+        cdef Level* a
+        cdef Py_ssize_t i
+        for is_bid in (True, False):
+            fb = self._fb_bids if is_bid else self._fb_asks
+            sd = &self._bids if is_bid else &self._asks
+            if len(fb) <= 2 * sd.n + 32:
+                continue
+            a = sd.base + sd.off
+            keep = {}
+            for i in range(sd.n):
+                if (a[i].ptx | a[i].stx) & FL_FALLBACK:
+                    keep[a[i].price] = fb[a[i].price]
+            if is_bid:
+                self._fb_bids = keep
+            else:
+                self._fb_asks = keep
+
+    # ----------------------------------------------------------------- updates
+
+    def apply_snapshot(self, bids, asks, int64_t update_id) -> None:
+        """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped)."""
+        cdef Py_ssize_t nb, na
+        cdef Side nbs, nas
+        bids = _prepare(bids, True)
+        asks = _prepare(asks, False)
+        nb = _count(bids)
+        na = _count(asks)
+        self._pending = None
+        self._prepare_tmp(nb + na)
+        self._parse_side(bids, 0, update_id, True)
+        self._parse_side(asks, nb, update_id, False)
+        if _build_side(&nbs, self._tmp, nb, 1.0) < 0:
+            raise MemoryError()
+        if _build_side(&nas, self._tmp + nb, na, -1.0) < 0:
+            free(nbs.base)
+            raise MemoryError()
+        if nbs.n > 0 and nas.n > 0 and nbs.base[nbs.n - 1].price >= nas.base[nas.n - 1].price:
+            bb = nbs.base[nbs.n - 1].price
+            ba = nas.base[nas.n - 1].price
+            free(nbs.base)
+            free(nas.base)
+            self._pending = None
+            raise ValueError(f"crossed snapshot: best bid {bb!r} >= best ask {ba!r}")
+        free(self._bids.base)
+        free(self._asks.base)
+        self._bids = nbs
+        self._asks = nas
+        self._fb_bids = {}
+        self._fb_asks = {}
+        self._snapshot_uid = update_id
+        if self._pending is not None:
+            self._store_pending(nb)
+
+    def apply_diffs(self, bids, asks, int64_t update_id) -> None:
+        """Apply level updates (size 0 deletes); see the class docstring for ordering and crossing."""
+        cdef Py_ssize_t nb, na
+        bids = _prepare(bids, True)
+        asks = _prepare(asks, False)
+        nb = _count(bids)
+        na = _count(asks)
+        self._pending = None
+        self._prepare_tmp(nb + na)
+        self._parse_side(bids, 0, update_id, True)
+        self._parse_side(asks, nb, update_id, False)
+        if _reserve(&self._bids, nb) < 0 or _reserve(&self._asks, na) < 0:
+            self._pending = None
+            raise MemoryError()
+        # From here on nothing can fail.
+        _apply_many(&self._bids, self._tmp, nb)
+        _uncross(&self._bids, &self._asks)
+        _apply_many(&self._asks, self._tmp + nb, na)
+        _uncross(&self._asks, &self._bids)
+        self._last_diff_uid = update_id
+        if self._pending is not None:
+            self._store_pending(nb)
+
+    def apply_trade(self, trade) -> None:
+        """Record a trade: a price (number, str, Decimal) or an object with a ``price`` attribute."""
+        price = getattr(trade, "price", trade)
+        if isinstance(price, (str, bytes)):
+            price = Decimal(price.decode() if isinstance(price, bytes) else price)
+        self.last_trade_price = float(price)
+
+    def truncate(self, Py_ssize_t depth) -> None:
+        """Keep only the best ``depth`` levels of each side."""
+        if depth < 0:
+            raise ValueError(f"depth must be >= 0, got {depth}")
+        if self._bids.n > depth:
+            self._bids.off += self._bids.n - depth
+            self._bids.n = depth
+            _shrink(&self._bids)
+        if self._asks.n > depth:
+            self._asks.off += self._asks.n - depth
+            self._asks.n = depth
+            _shrink(&self._asks)
+
+    def clear(self) -> None:
+        """Remove every level (update ids and the last trade price are kept)."""
+        self._bids.n = 0
+        self._bids.off = 0
+        self._asks.n = 0
+        self._asks.off = 0
+        _shrink(&self._bids)
+        _shrink(&self._asks)
+        self._fb_bids = {}
+        self._fb_asks = {}
+
+    def copy(self):
+        """An independent copy of this book."""
+        cdef OrderBook o = type(self).__new__(type(self))
+        cdef Side* src
+        cdef Side* dst
+        for is_bid in (True, False):
+            src = &self._bids if is_bid else &self._asks
+            dst = &o._bids if is_bid else &o._asks
+            if src.n > 0:
+                dst.base = <Level*>malloc(src.n * sizeof(Level))
+                if dst.base == NULL:
+                    raise MemoryError()
+                memcpy(dst.base, src.base + src.off, src.n * sizeof(Level))
+                dst.cap = src.n
+                dst.n = src.n
+        o._snapshot_uid = self._snapshot_uid
+        o._last_diff_uid = self._last_diff_uid
+        o._last_trade_price = self._last_trade_price
+        o._fb_bids = dict(self._fb_bids)
+        o._fb_asks = dict(self._fb_asks)
+        return o
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    # ----------------------------------------------------------------- top of book
+
+    cdef double c_best_bid(self) noexcept:
+        if self._bids.n == 0:
+            return NAN
+        return self._bids.base[self._bids.off + self._bids.n - 1].price
+
+    cdef double c_best_ask(self) noexcept:
+        if self._asks.n == 0:
+            return NAN
+        return self._asks.base[self._asks.off + self._asks.n - 1].price
+
+    @property
+    def best_bid(self) -> float:
+        """Highest bid price (NaN when there are no bids)."""
+        if self._bids.n == 0:
+            return NAN
+        return self._bids.base[self._bids.off + self._bids.n - 1].price
+
+    @property
+    def best_ask(self) -> float:
+        """Lowest ask price (NaN when there are no asks)."""
+        if self._asks.n == 0:
+            return NAN
+        return self._asks.base[self._asks.off + self._asks.n - 1].price
+
+    @property
+    def mid_price(self) -> float:
+        """(best bid + best ask) / 2, NaN when a side is empty."""
+        return (self.c_best_bid() + self.c_best_ask()) * 0.5
+
+    @property
+    def spread(self) -> float:
+        """best ask - best bid, NaN when a side is empty."""
+        return self.c_best_ask() - self.c_best_bid()
+
+    @property
+    def bid_depth(self) -> int:
+        """Number of bid levels."""
+        return self._bids.n
+
+    @property
+    def ask_depth(self) -> int:
+        """Number of ask levels."""
+        return self._asks.n
+
+    def get_price(self, bint is_buy) -> float:
+        """Best ask for a buy, best bid for a sell; raises ``EnvironmentError`` on an empty side (as Hummingbot)."""
+        cdef Side* sd = &self._asks if is_buy else &self._bids
+        if sd.n == 0:
+            raise EnvironmentError("Order book is empty - no price quote is possible.")
+        return sd.base[sd.off + sd.n - 1].price
+
+    @property
+    def snapshot_uid(self) -> int:
+        return self._snapshot_uid
+
+    @property
+    def last_diff_uid(self) -> int:
+        return self._last_diff_uid
+
+    @property
+    def last_trade_price(self) -> float:
+        return self._last_trade_price
+
+    @last_trade_price.setter
+    def last_trade_price(self, double value):
+        self._last_trade_price = value
+
+    # ----------------------------------------------------------------- reading levels
+
+    def bid_entries(self):
+        """Iterate bid levels best first as ``OrderBookRow(price, amount, update_id)``."""
+        cdef Py_ssize_t i = 0
+        cdef Level* lv
+        while i < self._bids.n:
+            lv = self._bids.base + self._bids.off + self._bids.n - 1 - i
+            yield OrderBookRow(lv.price, lv.size, lv.uid)
+            i += 1
+
+    def ask_entries(self):
+        """Iterate ask levels best first as ``OrderBookRow(price, amount, update_id)``."""
+        cdef Py_ssize_t i = 0
+        cdef Level* lv
+        while i < self._asks.n:
+            lv = self._asks.base + self._asks.off + self._asks.n - 1 - i
+            yield OrderBookRow(lv.price, lv.size, lv.uid)
+            i += 1
+
+    def bids(self, n=None) -> np.ndarray:
+        """Best ``n`` (default all) bid levels as a float64 (k, 2) array [price, size], best first."""
+        return _levels_array(&self._bids, n)
+
+    def asks(self, n=None) -> np.ndarray:
+        """Best ``n`` (default all) ask levels as a float64 (k, 2) array [price, size], best first."""
+        return _levels_array(&self._asks, n)
+
+    cdef str _text(self, Level* lv, bint price, bint is_bid):
+        cdef uint64_t tx = lv.ptx if price else lv.stx
+        if not (tx & FL_ANY):
+            return _plain_text(tx)
+        if tx & FL_FALLBACK:
+            fb = self._fb_bids if is_bid else self._fb_asks
+            return fb[lv.price][0 if price else 1]
+        return _float_text(lv.price if price else lv.size)
+
+    cdef list _texts(self, Side* sd, Py_ssize_t n, bint is_bid):
+        cdef Py_ssize_t i, k = sd.n if n < 0 or n > sd.n else n
+        cdef Level* top = sd.base + sd.off + sd.n - 1
+        out = []
+        for i in range(k):
+            out.append((self._text(top - i, True, is_bid), self._text(top - i, False, is_bid)))
+        return out
+
+    def bids_text(self, n=None) -> list:
+        """Best ``n`` (default all) bids as (price_text, size_text), the venue's exact decimal text."""
+        return self._texts(&self._bids, -1 if n is None else n, True)
+
+    def asks_text(self, n=None) -> list:
+        """Best ``n`` (default all) asks as (price_text, size_text), the venue's exact decimal text."""
+        return self._texts(&self._asks, -1 if n is None else n, False)
+
+    # ----------------------------------------------------------------- queries (Hummingbot semantics)
+
+    cdef object _query(self, int kind, bint is_buy, double x):
+        cdef Side* sd = &self._asks if is_buy else &self._bids
+        cdef Level* top = sd.base + sd.off + sd.n - 1
+        cdef Py_ssize_t i, n = sd.n
+        cdef double cum = 0, cost = 0, p, s, res = NAN, rem
+        if kind == Q_PRICE_FOR_VOLUME:
+            for i in range(n):
+                cum += (top - i).size
+                if cum >= x:
+                    res = (top - i).price
+                    break
+            return _result(NAN, x, res, cum if cum < x else x)
+        if kind == Q_VWAP_FOR_VOLUME:
+            for i in range(n):
+                p = (top - i).price
+                s = (top - i).size
+                if cum + s >= x:
+                    rem = x - cum
+                    cost += rem * p
+                    cum += rem
+                    res = cost / cum
+                    break
+                cost += s * p
+                cum += s
+            return _result(NAN, x, res, cum if cum < x else x)
+        if kind == Q_PRICE_FOR_QUOTE_VOLUME:
+            for i in range(n):
+                cum += (top - i).size * (top - i).price
+                if cum >= x:
+                    res = (top - i).price
+                    break
+            return _result(NAN, x, res, cum if cum < x else x)
+        if kind == Q_QUOTE_VOLUME_FOR_BASE:
+            for i in range(n):
+                s = (top - i).size
+                if s + cum >= x:
+                    s = x - cum
+                cum += s
+                cost += s * (top - i).price
+                if cum >= x:
+                    break
+            return _result(NAN, x, NAN, cost)
+        # Q_VOLUME_FOR_PRICE / Q_QUOTE_VOLUME_FOR_PRICE: all levels at or better than x
+        for i in range(n):
+            p = (top - i).price
+            if (is_buy and p > x) or (not is_buy and p < x) or p != p:
+                break
+            cum += (top - i).size * (p if kind == Q_QUOTE_VOLUME_FOR_PRICE else 1.0)
+            res = p
+        return _result(x, NAN, res, cum)
+
+    def get_price_for_volume(self, bint is_buy, double volume) -> OrderBookQueryResult:
+        """Price of the level where the cumulative size reaches ``volume`` (NaN if the book is too thin)."""
+        return self._query(Q_PRICE_FOR_VOLUME, is_buy, volume)
+
+    def get_vwap_for_volume(self, bint is_buy, double volume) -> OrderBookQueryResult:
+        """Volume-weighted average price to fill ``volume`` (NaN if the book is too thin)."""
+        return self._query(Q_VWAP_FOR_VOLUME, is_buy, volume)
+
+    def get_price_for_quote_volume(self, bint is_buy, double quote_volume) -> OrderBookQueryResult:
+        """Price of the level where the cumulative quote volume reaches ``quote_volume``."""
+        return self._query(Q_PRICE_FOR_QUOTE_VOLUME, is_buy, quote_volume)
+
+    def get_quote_volume_for_base_amount(self, bint is_buy, double base_amount) -> OrderBookQueryResult:
+        """Quote volume needed to fill ``base_amount`` (result_volume; partial if the book is too thin)."""
+        return self._query(Q_QUOTE_VOLUME_FOR_BASE, is_buy, base_amount)
+
+    def get_volume_for_price(self, bint is_buy, double price) -> OrderBookQueryResult:
+        """Total size available at ``price`` or better; result_price is the worst level included."""
+        return self._query(Q_VOLUME_FOR_PRICE, is_buy, price)
+
+    def get_quote_volume_for_price(self, bint is_buy, double price) -> OrderBookQueryResult:
+        """Total quote volume available at ``price`` or better; result_price is the worst level included."""
+        return self._query(Q_QUOTE_VOLUME_FOR_PRICE, is_buy, price)
+
+    # ----------------------------------------------------------------- checksums
+
+    cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1:
+        cdef bint neg = em.neg_ask and not is_bid
+        if (lv.ptx | lv.stx) & FL_ANY:
+            return self._emit_slow(em, lv, is_bid, neg)
+        if em.pos > EMIT_FLUSH:
+            _em_flush(em)
+        if not em.first:
+            memcpy(em.buf + em.pos, em.sep, em.seplen)
+            em.pos += em.seplen
+        em.pos += _fmt(em.buf + em.pos, lv.ptx, em.strip)
+        memcpy(em.buf + em.pos, em.sep, em.seplen)
+        em.pos += em.seplen
+        if neg:
+            em.buf[em.pos] = 45  # '-'
+            em.pos += 1
+        em.pos += _fmt(em.buf + em.pos, lv.stx, em.strip)
+        em.first = False
+        return 0
+
+    cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1:
+        cdef bytes b
+        for is_price in (True, False):
+            if em.js and ((lv.ptx if is_price else lv.stx) & FL_FLOAT):
+                t = _js_text(lv.price if is_price else lv.size)
+            else:
+                t = self._text(lv, is_price, is_bid)
+            if em.strip:
+                t = t.replace(".", "").lstrip("0")
+            if neg and not is_price:
+                t = "-" + t
+            if not em.first:
+                _em_write(em, em.sep, em.seplen)
+            b = t.encode("ascii")
+            _em_write(em, b, len(b))
+            em.first = False
+        return 0
+
+    cdef int _checksum(self, Py_ssize_t depth, int layout, bytes sep, int transform, bint neg_ask,
+                       uint32_t* out, object dump) except -1:
+        cdef Emitter em
+        cdef Py_ssize_t i, nb, na, m
+        cdef Level* tb = self._bids.base + self._bids.off + self._bids.n - 1
+        cdef Level* ta = self._asks.base + self._asks.off + self._asks.n - 1
+        if depth < 0:
+            raise ValueError(f"depth must be >= 0, got {depth}")
+        if len(sep) > 16:
+            raise ValueError("separator longer than 16 bytes")
+        em.pos = 0
+        em.crc = 0
+        em.first = True
+        em.sep = sep
+        em.seplen = len(sep)
+        em.strip = transform == T_KRAKEN
+        em.js = transform == T_JS
+        em.neg_ask = neg_ask
+        em.dump = NULL if dump is None else <PyObject*>dump
+        nb = depth if depth < self._bids.n else self._bids.n
+        na = depth if depth < self._asks.n else self._asks.n
+        if layout == L_INTERLEAVED:
+            m = nb if nb > na else na
+            for i in range(m):
+                if i < nb:
+                    self._emit_level(&em, tb - i, True)
+                if i < na:
+                    self._emit_level(&em, ta - i, False)
+        elif layout == L_ASKS_BIDS:
+            for i in range(na):
+                self._emit_level(&em, ta - i, False)
+            for i in range(nb):
+                self._emit_level(&em, tb - i, True)
+        else:
+            for i in range(nb):
+                self._emit_level(&em, tb - i, True)
+            for i in range(na):
+                self._emit_level(&em, ta - i, False)
+        _em_flush(&em)
+        out[0] = em.crc
+        return 0
+
+    def checksum(self, int depth=25, str layout="interleaved", sep=":", str transform="none",
+                 bint signed=False, bint negate_ask_size=False) -> int:
+        """CRC-32 over the exact text of the top ``depth`` levels of each side.
+
+        ``layout``: ``"interleaved"`` (bid 1, ask 1, bid 2, ...; when one side is shorter the other
+        continues), ``"asks_bids"`` or ``"bids_asks"`` (each side best first).  Every price and size
+        is one field; fields are joined by ``sep``.  ``transform``: ``"none"`` or ``"kraken"``
+        (drop '.', strip leading zeros) or ``"js"`` (values that came as floats, i.e. without venue
+        text, are written as JavaScript's Number#toString writes them).  ``negate_ask_size`` writes ask sizes with a leading '-'.
+        ``signed`` returns the CRC as a signed 32-bit int.
+        """
+        cdef uint32_t crc
+        lay, tr = self._layout(layout, transform)
+        self._checksum(depth, lay, sep.encode("ascii") if isinstance(sep, str) else bytes(sep),
+                       tr, negate_ask_size, &crc, None)
+        return <int32_t>crc if signed else crc
+
+    def checksum_text(self, int depth=25, str layout="interleaved", sep=":", str transform="none",
+                      bint negate_ask_size=False) -> str:
+        """The exact string :meth:`checksum` runs the CRC over (for debugging and logs)."""
+        cdef uint32_t crc
+        lay, tr = self._layout(layout, transform)
+        dump = bytearray()
+        self._checksum(depth, lay, sep.encode("ascii") if isinstance(sep, str) else bytes(sep),
+                       tr, negate_ask_size, &crc, dump)
+        return dump.decode("ascii")
+
+    def _layout(self, str layout, str transform):
+        if transform not in _TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r} (expected one of {sorted(_TRANSFORMS)})")
+        try:
+            return _LAYOUTS[layout], _TRANSFORMS[transform]
+        except KeyError:
+            raise ValueError(f"unknown layout {layout!r} (expected one of {sorted(_LAYOUTS)})") from None
+
+    def checksum_okx(self, int depth=25) -> int:
+        """OKX (and Bitget) checksum: top 25 interleaved ``bidPx:bidSz:askPx:askSz``, signed CRC-32."""
+        cdef uint32_t crc
+        self._checksum(depth, L_INTERLEAVED, b":", T_NONE, False, &crc, None)
+        return <int32_t>crc
+
+    def checksum_bitget(self, int depth=25) -> int:
+        """Bitget checksum: the same scheme as OKX."""
+        return self.checksum_okx(depth)
+
+    def checksum_kraken(self, int depth=10) -> int:
+        """Kraken checksum: top 10 asks (low to high) then top 10 bids (high to low), each as price
+        then size with '.' removed and leading zeros stripped, concatenated; unsigned CRC-32."""
+        cdef uint32_t crc
+        self._checksum(depth, L_ASKS_BIDS, b"", T_KRAKEN, False, &crc, None)
+        return crc
+
+    def checksum_bitfinex(self, int depth=25) -> int:
+        """Bitfinex (P0-P4 books) checksum: top 25 interleaved ``bidPrice:bidAmount:askPrice:-askAmount``,
+        signed CRC-32; values given as floats (JSON numbers) are written the JavaScript way."""
+        cdef uint32_t crc
+        self._checksum(depth, L_INTERLEAVED, b":", T_JS, True, &crc, None)
+        return <int32_t>crc
+
+    # ----------------------------------------------------------------- memory, dunder
+
+    @property
+    def bytes_per_level(self) -> int:
+        """Bytes one level takes in the side arrays (the whole per-level cost for venue-text levels)."""
+        return sizeof(Level)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by this book: allocated side arrays, parse buffer, fallback texts."""
+        cdef Py_ssize_t total = sizeof(OrderBook) if False else 0
+        import sys
+        total = sys.getsizeof(self)
+        total += (self._bids.cap + self._asks.cap + self._tmp_cap) * sizeof(Level)
+        for fb in (self._fb_bids, self._fb_asks):
+            if fb:
+                total += sys.getsizeof(fb)
+                for k, v in fb.items():
+                    total += sys.getsizeof(k) + sys.getsizeof(v) + sum(sys.getsizeof(t) for t in v if t is not None)
+        return total
+
+    def __len__(self):
+        return self._bids.n + self._asks.n
+
+    def __repr__(self):
+        return (f"OrderBook(bids={self._bids.n}, asks={self._asks.n}, best_bid={self.c_best_bid()!r}, "
+                f"best_ask={self.c_best_ask()!r}, snapshot_uid={self._snapshot_uid}, "
+                f"last_diff_uid={self._last_diff_uid})")
+
+
+cdef object _levels_array(Side* sd, object n):
+    cdef Py_ssize_t i, k = sd.n
+    cdef Level* top = sd.base + sd.off + sd.n - 1
+    cdef cnp.ndarray out
+    cdef double* d
+    if n is not None:
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if n < k:
+            k = n
+    out = np.empty((k, 2), dtype=np.float64)
+    d = <double*>cnp.PyArray_DATA(out)
+    for i in range(k):
+        d[2 * i] = (top - i).price
+        d[2 * i + 1] = (top - i).size
+    return out

@@ -1,0 +1,138 @@
+"""Frame and body codecs: JSON (ujson), gzip / zlib / raw deflate, and a slot for protobuf.
+
+Venue modules and the transport use these so that every decoding error surfaces as one clear
+exception type, ``DecodeError``, with a short excerpt of the offending input (never a secret:
+these are public market-data frames and REST bodies).
+"""
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import Any, Callable, Optional, Union
+
+import ujson
+
+Raw = Union[str, bytes, bytearray, memoryview]
+
+__all__ = [
+    "DecodeError",
+    "json_loads",
+    "json_dumps",
+    "gunzip",
+    "inflate",
+    "inflate_raw",
+    "decompress",
+    "decode_json_frame",
+    "register_protobuf",
+    "decode_protobuf",
+    "excerpt",
+]
+
+
+class DecodeError(ValueError):
+    """A frame or body could not be decoded (truncated, not JSON, bad compression...)."""
+
+
+def excerpt(data: Any, limit: int = 120) -> str:
+    """A short printable excerpt of ``data`` for error messages and logs."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        text = repr(bytes(data[:limit]))
+    else:
+        text = repr(str(data)[:limit])
+    total = len(data) if hasattr(data, "__len__") else 0
+    return text + (f"... ({total} bytes)" if total > limit else "")
+
+
+_loads = ujson.loads
+
+
+def json_loads(data: Raw) -> Any:
+    """Parse JSON text or bytes; ``DecodeError`` on empty, truncated or non-JSON input."""
+    try:
+        if isinstance(data, (bytearray, memoryview)):
+            data = bytes(data)
+        return _loads(data)
+    except (ValueError, TypeError) as exc:
+        raise DecodeError(f"invalid JSON ({exc}): {excerpt(data)}") from None
+
+
+def json_dumps(obj: Any) -> str:
+    """Compact JSON text (no spaces), as venues expect in subscribe messages."""
+    return ujson.dumps(obj, ensure_ascii=False, escape_forward_slashes=False)
+
+
+def gunzip(data: bytes) -> bytes:
+    """Decompress a gzip member (HTX frames)."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DecodeError(f"invalid gzip data ({exc}): {excerpt(data)}") from None
+
+
+def inflate(data: bytes) -> bytes:
+    """Decompress zlib-wrapped deflate data."""
+    try:
+        d = zlib.decompressobj()
+        out = d.decompress(data) + d.flush()
+        if not d.eof:
+            raise DecodeError(f"truncated zlib stream: {excerpt(data)}")
+        return out
+    except zlib.error as exc:
+        raise DecodeError(f"invalid zlib data ({exc}): {excerpt(data)}") from None
+
+
+def inflate_raw(data: bytes) -> bytes:
+    """Decompress raw deflate data (no header), as OKX/Bitget-style compressed frames use."""
+    try:
+        d = zlib.decompressobj(-zlib.MAX_WBITS)
+        out = d.decompress(data) + d.flush()
+        if not d.eof:
+            raise DecodeError(f"truncated deflate stream: {excerpt(data)}")
+        return out
+    except zlib.error as exc:
+        raise DecodeError(f"invalid deflate data ({exc}): {excerpt(data)}") from None
+
+
+def decompress(data: bytes) -> bytes:
+    """Detect gzip / zlib / raw deflate by header and decompress."""
+    if data[:2] == b"\x1f\x8b":
+        return gunzip(data)
+    if len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0:
+        try:
+            return inflate(data)
+        except DecodeError:
+            pass
+    return inflate_raw(data)
+
+
+def decode_json_frame(raw: Raw) -> Any:
+    """JSON of a websocket frame: text is parsed as is, binary is decompressed first
+    unless it already looks like JSON."""
+    if isinstance(raw, str):
+        return json_loads(raw)
+    b = bytes(raw)
+    if b[:1] in (b"{", b"["):
+        return json_loads(b)
+    return json_loads(decompress(b))
+
+
+# Protobuf venues (e.g. MEXC v3 push) register a decoder per message type; the core stays
+# free of a protobuf dependency.
+_PROTOBUF: dict[str, Callable[[bytes], Any]] = {}
+
+
+def register_protobuf(name: str, decoder: Callable[[bytes], Any]) -> None:
+    """Register ``decoder(bytes) -> object`` under ``name``."""
+    _PROTOBUF[name] = decoder
+
+
+def decode_protobuf(name: str, data: bytes) -> Any:
+    decoder: Optional[Callable[[bytes], Any]] = _PROTOBUF.get(name)
+    if decoder is None:
+        raise DecodeError(f"no protobuf decoder registered for {name!r}")
+    try:
+        return decoder(data)
+    except DecodeError:
+        raise
+    except Exception as exc:  # a generated decoder may raise anything on bad input
+        raise DecodeError(f"invalid protobuf {name} ({exc}): {excerpt(data)}") from None

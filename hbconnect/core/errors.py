@@ -1,0 +1,186 @@
+"""Exceptions raised by the engine.
+
+Every venue error the engine acts on maps to one class here, so the engine decides by type
+(``except InsufficientBalance``) and never by parsing a venue's message text.
+
+Messages never carry secrets: :func:`sanitize` strips signatures, API keys, listen keys and
+similar query parameters / header values from any text before it is stored in an exception.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Optional
+
+__all__ = [
+    "HBConnectError",
+    "ExchangeError",
+    "OrderRejected",
+    "InsufficientBalance",
+    "OrderNotFound",
+    "InvalidOrder",
+    "AuthenticationError",
+    "TimeSyncError",
+    "RateLimitError",
+    "ServiceUnavailable",
+    "NetworkError",
+    "RequestTimeout",
+    "sanitize",
+    "register_secret",
+]
+
+# Query-string / JSON / header fields whose values are credentials or derived from them.
+_SECRET_KEYS = (
+    "signature", "sign", "apikey", "api_key", "api-key", "x-mbx-apikey", "secret", "secretkey",
+    "secret_key", "api_secret", "apisecret", "passphrase", "password", "listenkey", "listen_key",
+    "private_key", "privatekey", "token", "access_token", "authorization", "ok-access-key",
+    "ok-access-sign", "ok-access-passphrase", "x-bapi-api-key", "x-bapi-sign", "kc-api-key",
+    "kc-api-sign", "kc-api-passphrase",
+)
+_KEY_ALT = "|".join(re.escape(k) for k in sorted(_SECRET_KEYS, key=len, reverse=True))
+# key=value (query strings, form bodies), "key": "value" (JSON), key: value (headers / reprs)
+_PATTERNS = (
+    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(=)([^&\s\"',;}]+)"),
+    re.compile(r"(?i)([\"'](?:" + _KEY_ALT + r")[\"']\s*:\s*)([\"'])([^\"']*)([\"'])"),
+    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)([^\s,;}\"']+)"),
+)
+_REDACTED = "***"
+_registered: "set[str]" = set()
+
+
+def register_secret(value: Optional[str]) -> None:
+    """Remember a credential so that :func:`sanitize` removes it wherever it appears.
+
+    Connectors call this with their API key/secret/passphrase at construction; values shorter
+    than 6 characters are ignored (they would redact ordinary words).
+    """
+    if value and len(value) >= 6:
+        _registered.add(value)
+
+
+def sanitize(text: Any, secrets: Iterable[str] = ()) -> str:
+    """Return ``str(text)`` with credential-like fields and the given/registered secrets masked."""
+    s = text if isinstance(text, str) else str(text)
+    for secret in (*_registered, *secrets):
+        if secret and len(secret) >= 6 and secret in s:
+            s = s.replace(secret, _REDACTED)
+    s = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={_REDACTED}", s)
+    s = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}{m.group(4)}", s)
+    s = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", s)
+    return s
+
+
+class HBConnectError(Exception):
+    """Base of every exception hbconnect raises on purpose."""
+
+
+class ExchangeError(HBConnectError):
+    """An error reported by (or about) a venue.
+
+    ``code`` is the venue's error code when it sent one (e.g. Binance ``-2010``), ``message``
+    its (sanitized) text, ``http_status`` the HTTP status if any. ``outcome_unknown`` is True
+    when the request may or may not have taken effect at the venue (see :class:`RequestTimeout`).
+    """
+
+    outcome_unknown: bool = False
+
+    def __init__(self, code: Any = None, message: str = "", *, http_status: Optional[int] = None,
+                 venue: str = "") -> None:
+        self.code = code
+        self.message = sanitize(message) if message else ""
+        self.http_status = http_status
+        self.venue = venue
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        parts = []
+        if self.venue:
+            parts.append(f"[{self.venue}]")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.code is not None:
+            parts.append(f"code {self.code}")
+        head = " ".join(parts)
+        if head and self.message:
+            return f"{head}: {self.message}"
+        return head or self.message or type(self).__name__
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+                f"http_status={self.http_status!r})")
+
+    def __reduce__(self):  # picklable despite keyword-only arguments
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls, state):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    Exception.__init__(obj, obj._text())
+    return obj
+
+
+class OrderRejected(ExchangeError):
+    """The venue refused the order (generic rejection, e.g. LIMIT_MAKER that would cross)."""
+
+
+class InsufficientBalance(OrderRejected):
+    """The account lacks the balance/margin the order needs."""
+
+
+class InvalidOrder(OrderRejected):
+    """The order breaks a trading rule or is malformed (filters, precision, bad parameter).
+
+    Also raised locally, before any request, when :meth:`TradingRule.validate` fails.
+    """
+
+
+class OrderNotFound(ExchangeError):
+    """The venue does not know the order (status query or cancel of an unknown order)."""
+
+
+class AuthenticationError(ExchangeError):
+    """Bad API key, signature or permissions."""
+
+
+class TimeSyncError(ExchangeError):
+    """The request's timestamp was outside the venue's receive window (clock offset)."""
+
+
+class RateLimitError(ExchangeError):
+    """The venue says we sent too much (HTTP 429/418). ``retry_after`` in seconds when known."""
+
+    def __init__(self, code: Any = None, message: str = "", *, retry_after: Optional[float] = None,
+                 http_status: Optional[int] = None, venue: str = "") -> None:
+        self.retry_after = retry_after
+        super().__init__(code, message, http_status=http_status, venue=venue)
+
+    def _text(self) -> str:
+        text = super()._text()
+        if self.retry_after is not None:
+            text += f" (retry after {self.retry_after:g} s)"
+        return text
+
+
+class ServiceUnavailable(ExchangeError):
+    """The venue is down, overloaded or in maintenance (HTTP 5xx and equivalents)."""
+
+
+class NetworkError(ExchangeError):
+    """The connection failed (refused, reset, DNS...).
+
+    ``outcome_unknown`` tells whether the request may have reached the venue; by default a
+    network error is assumed to have happened before the request was delivered.
+    """
+
+    def __init__(self, code: Any = None, message: str = "", *, outcome_unknown: Optional[bool] = None,
+                 http_status: Optional[int] = None, venue: str = "") -> None:
+        if outcome_unknown is not None:
+            self.outcome_unknown = outcome_unknown
+        super().__init__(code, message, http_status=http_status, venue=venue)
+
+
+class RequestTimeout(NetworkError):
+    """No answer in time. The request may have been executed: for a non-idempotent request
+    (an order) the engine must ask the venue (by client order id) instead of re-sending it."""
+
+    outcome_unknown = True

@@ -1,0 +1,362 @@
+"""Client-side rate limiting that waits instead of hitting the venue's limits.
+
+Each :class:`RateLimit` is a sliding window: at most ``limit`` weight within any
+``time_interval`` seconds. A request names one limit id (usually its endpoint); it is charged
+that limit's ``weight`` and, through ``linked_limits``, weights on shared pools (Binance: every
+endpoint's weight counts on ``REQUEST_WEIGHT``, orders also on ``ORDERS``/``RAW_REQUESTS``).
+
+``async with throttler.execute_task("GET /api/v3/depth"): ...`` returns at once when every
+involved window has room, otherwise waits — first come, first served per limit — until it has.
+A sliding window never admits more than a venue's fixed (calendar) window would, so the venue's
+limit is never exceeded. ``safety_margin`` keeps a fraction of each limit unused.
+
+Cost per request is O(log n) in the window's length: each window keeps its entries' expiry
+times with cumulative weights (a list used as a queue, expired from the left), so the time at
+which enough weight frees up is a binary search, never a scan of the history.
+
+``pause(seconds)`` / ``slow_down(retry_after)`` stop the whole venue: after a 429/418 every
+request waits for what the venue asks (or for an exponential backoff when it says nothing).
+"""
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+__all__ = ["RateLimit", "LinkedLimitWeightPair", "Throttler", "ThrottlerMetrics"]
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-9
+_COMPACT_AT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedLimitWeightPair:
+    limit_id: str
+    weight: int = 1
+
+
+@dataclass(slots=True)
+class RateLimit:
+    """At most ``limit`` weight per ``time_interval`` seconds for ``limit_id``.
+
+    A request for this limit id costs ``weight`` here and each linked limit's weight there.
+    """
+
+    limit_id: str
+    limit: int
+    time_interval: float
+    weight: int = 1
+    linked_limits: List[LinkedLimitWeightPair] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0 or self.time_interval <= 0:
+            raise ValueError(f"rate limit {self.limit_id!r}: limit and time_interval must be > 0")
+        if self.weight < 0:
+            raise ValueError(f"rate limit {self.limit_id!r}: weight must be >= 0")
+        self.linked_limits = [p if isinstance(p, LinkedLimitWeightPair) else LinkedLimitWeightPair(*p)
+                              for p in self.linked_limits]
+
+
+@dataclass(slots=True)
+class ThrottlerMetrics:
+    requests: int = 0  # admitted requests
+    waited: int = 0  # of which had to wait
+    total_wait_time: float = 0.0  # seconds spent waiting, summed over requests
+    max_wait_time: float = 0.0
+    pauses: int = 0  # pause()/slow_down() calls
+    total_pause_time: float = 0.0  # seconds of pause requested (overlaps merged)
+    queued: int = 0  # requests waiting right now
+
+
+class _Waiter:
+    __slots__ = ("fut",)
+
+    def __init__(self) -> None:
+        self.fut: Optional[asyncio.Future] = None
+
+
+class _Window:
+    """Sliding-window state of one rate limit."""
+
+    __slots__ = ("limit_id", "limit", "capacity", "interval", "expiry", "cum", "head",
+                 "expired_cum", "total", "waiters")
+
+    def __init__(self, rate_limit: RateLimit, safety_margin: float) -> None:
+        self.limit_id = rate_limit.limit_id
+        self.expiry: List[float] = []  # time each admitted entry leaves the window
+        self.cum: List[int] = []  # cumulative weight admitted up to and including the entry
+        self.head = 0  # first unexpired entry
+        self.expired_cum = 0  # cumulative weight of all expired entries
+        self.total = 0  # cumulative weight ever admitted
+        self.waiters: Deque[_Waiter] = collections.deque()
+        self.configure(rate_limit, safety_margin)
+
+    def configure(self, rate_limit: RateLimit, safety_margin: float) -> None:
+        self.limit = rate_limit.limit
+        self.interval = float(rate_limit.time_interval)
+        self.capacity = max(1, math.floor(rate_limit.limit * (1.0 - safety_margin) + _EPS))
+
+    def expire(self, now: float) -> None:
+        expiry = self.expiry
+        head = self.head
+        n = len(expiry)
+        if head < n and expiry[head] <= now + _EPS:
+            head = bisect.bisect_right(expiry, now + _EPS, head)
+            self.expired_cum = self.cum[head - 1]
+            if head >= _COMPACT_AT and head * 2 >= n:
+                del expiry[:head]
+                del self.cum[:head]
+                head = 0
+            self.head = head
+
+    @property
+    def used(self) -> int:
+        return self.total - self.expired_cum
+
+    def wait_time(self, weight: int, now: float) -> float:
+        """Seconds until ``weight`` fits (0 if it fits now). Call ``expire(now)`` first."""
+        used = self.total - self.expired_cum
+        if used + weight <= self.capacity or (used == 0 and weight <= self.limit):
+            return 0.0
+        # weight that must leave the window; a request larger than the margin-reduced capacity
+        # (but within the true limit) waits for an empty window
+        need = used if weight > self.capacity else used + weight - self.capacity
+        idx = bisect.bisect_left(self.cum, self.expired_cum + need, self.head)
+        return max(self.expiry[idx] - now, 0.0)
+
+    def record(self, weight: int, now: float) -> None:
+        self.total += weight
+        self.expiry.append(now + self.interval)
+        self.cum.append(self.total)
+
+
+_Plan = Tuple[Tuple[_Window, int], ...]
+
+
+class _TaskContext:
+    __slots__ = ("_throttler", "_limit_id", "_weights")
+
+    def __init__(self, throttler: "Throttler", limit_id: str, weights: Optional[Mapping[str, int]]) -> None:
+        self._throttler = throttler
+        self._limit_id = limit_id
+        self._weights = weights
+
+    async def __aenter__(self) -> None:
+        await self._throttler.acquire(self._limit_id, self._weights)
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+class Throttler:
+    """Waits so that requests stay within every configured :class:`RateLimit`.
+
+    :param rate_limits: the venue's limits (endpoint limits and the pools they link to).
+    :param safety_margin: fraction of each limit left unused (0.05 = use at most 95 %).
+    :param time_fn: monotonic clock in seconds (inject a fake one in tests).
+    :param sleep_fn: ``async sleep(seconds)`` matching ``time_fn``.
+    :param backoff_base / backoff_max: pause after a 429 without Retry-After, doubled on
+        consecutive occurrences.
+    """
+
+    def __init__(self, rate_limits: Iterable[RateLimit], safety_margin: float = 0.05,
+                 time_fn: Callable[[], float] = time.monotonic,
+                 sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 backoff_base: float = 1.0, backoff_max: float = 60.0) -> None:
+        if not 0.0 <= safety_margin < 1.0:
+            raise ValueError("safety_margin must be in [0, 1)")
+        self.safety_margin = safety_margin
+        self._time = time_fn
+        self._sleep = sleep_fn
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._limits: Dict[str, RateLimit] = {}
+        self._windows: Dict[str, _Window] = {}
+        self._plans: Dict[str, _Plan] = {}
+        self._paused_until = -math.inf
+        self._slowdowns = 0
+        self.metrics = ThrottlerMetrics()
+        self.update_rate_limits(rate_limits)
+
+    # ---- configuration ----
+    @property
+    def rate_limits(self) -> List[RateLimit]:
+        return list(self._limits.values())
+
+    def update_rate_limits(self, rate_limits: Iterable[RateLimit]) -> None:
+        """Add or replace limits (e.g. from the venue's exchange info). Usage so far is kept."""
+        for rl in rate_limits:
+            self._limits[rl.limit_id] = rl
+            window = self._windows.get(rl.limit_id)
+            if window is None:
+                self._windows[rl.limit_id] = _Window(rl, self.safety_margin)
+            else:
+                window.configure(rl, self.safety_margin)
+        for rl in self._limits.values():
+            for pair in rl.linked_limits:
+                if pair.limit_id not in self._limits:
+                    raise ValueError(f"rate limit {rl.limit_id!r} links to unknown limit {pair.limit_id!r}")
+                if pair.weight > self._limits[pair.limit_id].limit:
+                    raise ValueError(f"rate limit {rl.limit_id!r}: weight {pair.weight} on "
+                                     f"{pair.limit_id!r} exceeds its limit")
+            if rl.weight > rl.limit:
+                raise ValueError(f"rate limit {rl.limit_id!r}: weight exceeds its limit")
+        self._plans.clear()
+
+    def _plan(self, limit_id: str, weights: Optional[Mapping[str, int]]) -> _Plan:
+        if weights is None:
+            plan = self._plans.get(limit_id)
+            if plan is not None:
+                return plan
+        rl = self._limits.get(limit_id)
+        if rl is None:
+            raise KeyError(f"no rate limit configured for {limit_id!r}")
+        merged: Dict[str, int] = {rl.limit_id: rl.weight}
+        for pair in rl.linked_limits:
+            merged[pair.limit_id] = merged.get(pair.limit_id, 0) + pair.weight
+        if weights:
+            for lid, w in weights.items():
+                if lid not in self._windows:
+                    raise KeyError(f"no rate limit configured for {lid!r}")
+                if w < 0 or w > self._limits[lid].limit:
+                    raise ValueError(f"weight {w} on {lid!r} is outside [0, {self._limits[lid].limit}]")
+                merged[lid] = w
+        plan = tuple((self._windows[lid], w) for lid, w in merged.items() if w > 0)
+        if weights is None:
+            self._plans[limit_id] = plan
+        return plan
+
+    # ---- requests ----
+    def execute_task(self, limit_id: str, weights: Optional[Mapping[str, int]] = None) -> _TaskContext:
+        """``async with`` this before sending a request for ``limit_id``.
+
+        ``weights`` overrides the weight charged on any involved limit id (endpoints whose weight
+        depends on a parameter, e.g. Binance depth by ``limit``), and may add limits to charge.
+        """
+        return _TaskContext(self, limit_id, weights)
+
+    async def acquire(self, limit_id: str, weights: Optional[Mapping[str, int]] = None) -> float:
+        """Wait until the request fits, then charge it. Returns the seconds waited."""
+        plan = self._plan(limit_id, weights)
+        now = self._time()
+        if now >= self._paused_until:
+            fits = True
+            for window, w in plan:
+                window.expire(now)
+                if window.waiters or window.wait_time(w, now) > _EPS:
+                    fits = False
+                    break
+            if fits:
+                for window, w in plan:
+                    window.record(w, now)
+                self.metrics.requests += 1
+                return 0.0
+        return await self._acquire_slow(plan, now)
+
+    async def _acquire_slow(self, plan: _Plan, started: float) -> float:
+        waiter = _Waiter()
+        for window, _ in plan:
+            window.waiters.append(waiter)
+        metrics = self.metrics
+        metrics.queued += 1
+        admitted = False
+        try:
+            while True:
+                now = self._time()
+                delay: Optional[float]
+                if now < self._paused_until - _EPS:
+                    delay = self._paused_until - now
+                elif all(window.waiters[0] is waiter for window, _ in plan):
+                    delay = 0.0
+                    for window, w in plan:
+                        window.expire(now)
+                        delay = max(delay, window.wait_time(w, now))
+                    if delay <= _EPS:
+                        for window, w in plan:
+                            window.record(w, now)
+                        admitted = True
+                        break
+                else:
+                    delay = None  # wait for the requests ahead of us
+                if delay is None:
+                    waiter.fut = asyncio.get_running_loop().create_future()
+                    await waiter.fut
+                    waiter.fut = None
+                else:
+                    await self._sleep(delay)
+        finally:
+            metrics.queued -= 1
+            for window, _ in plan:
+                if window.waiters and window.waiters[0] is waiter:
+                    window.waiters.popleft()
+                else:
+                    try:
+                        window.waiters.remove(waiter)
+                    except ValueError:
+                        pass
+                if window.waiters:
+                    head = window.waiters[0]
+                    if head.fut is not None and not head.fut.done():
+                        head.fut.set_result(None)
+        waited = max(self._time() - started, 0.0)
+        if admitted:
+            metrics.requests += 1
+            metrics.waited += 1
+            metrics.total_wait_time += waited
+            if waited > metrics.max_wait_time:
+                metrics.max_wait_time = waited
+        return waited
+
+    # ---- venue push-back ----
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    @property
+    def is_paused(self) -> bool:
+        return self._time() < self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` from now (extends, never shortens, a pause)."""
+        if not seconds or seconds <= 0 or not math.isfinite(seconds):
+            return
+        now = self._time()
+        until = now + seconds
+        self.metrics.pauses += 1
+        if until > self._paused_until:
+            self.metrics.total_pause_time += until - max(now, self._paused_until)
+            self._paused_until = until
+
+    def slow_down(self, retry_after: Optional[float] = None) -> float:
+        """React to a 429/418: pause for ``retry_after`` seconds, or an exponential backoff when
+        the venue gave none. Returns the pause applied."""
+        now = self._time()
+        # consecutive push-backs (within a backoff period after the last pause) double the wait
+        if now <= self._paused_until + self.backoff_max:
+            self._slowdowns += 1
+        else:
+            self._slowdowns = 0
+        if retry_after is not None and retry_after > 0 and math.isfinite(retry_after):
+            delay = float(retry_after)
+        else:
+            delay = min(self.backoff_base * (2 ** min(self._slowdowns, 30)), self.backoff_max)
+        logger.warning("venue asked to slow down: pausing all requests for %.3f s", delay)
+        self.pause(delay)
+        return delay
+
+    # ---- introspection ----
+    def usage(self, limit_id: str) -> Tuple[int, int]:
+        """(weight used in the current window, usable capacity after the safety margin)."""
+        window = self._windows[limit_id]
+        window.expire(self._time())
+        return window.used, window.capacity
+
+    def __repr__(self) -> str:
+        return f"Throttler({len(self._limits)} limits, queued={self.metrics.queued})"

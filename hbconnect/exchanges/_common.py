@@ -1,0 +1,239 @@
+"""Small pure helpers shared by venue modules: JSON frames, field checks, symbols, timestamps.
+
+Everything raises ``ParseError`` (the tracker counts and logs it) with a short excerpt of the
+offending input; nothing here does I/O.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
+
+from hbconnect.core.codecs import DecodeError, excerpt, json_dumps, json_loads
+from hbconnect.market.messages import ParseError
+
+__all__ = [
+    "ParseError",
+    "load_json",
+    "dumps",
+    "as_int",
+    "as_str",
+    "as_list",
+    "as_dict",
+    "levels",
+    "ms_to_seconds",
+    "iso_to_seconds",
+    "chunked",
+    "pack_args",
+    "SymbolMap",
+    "split_pair",
+]
+
+T = TypeVar("T")
+dumps = json_dumps
+
+#: Quote currencies tried, longest first, when a concatenated symbol ("BTCUSDT") must be split
+#: without instrument metadata.
+KNOWN_QUOTES: tuple[str, ...] = tuple(
+    sorted(
+        ("USDT", "USDC", "USDE", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
+         "JPY", "BTC", "ETH", "BNB", "SOL", "MNT", "BRZ", "PLN", "AUD", "USD1"),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def load_json(raw: Any) -> Any:
+    """Parse a text/bytes frame or body; ``ParseError`` on empty, truncated or non-JSON input."""
+    try:
+        return json_loads(raw)
+    except DecodeError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def as_dict(value: Any, what: str) -> dict:
+    if type(value) is not dict:
+        raise ParseError(f"{what}: expected an object, got {excerpt(value, 60)}")
+    return value
+
+
+def as_list(value: Any, what: str) -> list:
+    if type(value) is not list:
+        raise ParseError(f"{what}: expected an array, got {excerpt(value, 60)}")
+    return value
+
+
+def as_str(value: Any, what: str) -> str:
+    if type(value) is not str or not value:
+        raise ParseError(f"{what}: expected a non-empty string, got {excerpt(value, 60)}")
+    return value
+
+
+def as_int(value: Any, what: str) -> int:
+    """An integer id sent as a JSON integer or as decimal digits in a string."""
+    if type(value) is int:
+        return value
+    if type(value) is str:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ParseError(f"{what}: expected an integer, got {excerpt(value, 60)}")
+
+
+def levels(rows: Any, what: str, width: int = 2) -> list:
+    """Check a level list ``[[price, size, ...], ...]`` of decimal strings.
+
+    Rows wider than 2 (OKX sends ``[px, sz, "0", numOrders]``) are cut to ``[price, size]`` so
+    that the book always gets the two-string shape of its fast path. Values themselves are
+    validated by the book, atomically, when the batch is applied.
+    """
+    if type(rows) is not list:
+        raise ParseError(f"{what}: expected an array of levels, got {excerpt(rows, 60)}")
+    for row in rows:
+        if (
+            type(row) is not list
+            or len(row) < 2
+            or type(row[0]) is not str
+            or type(row[1]) is not str
+        ):
+            raise ParseError(f"{what}: bad level {excerpt(row, 60)}")
+    if width > 2:
+        return [[row[0], row[1]] for row in rows]
+    return rows
+
+
+def ms_to_seconds(value: Any, what: str = "ts") -> float:
+    """Venue millisecond timestamp (int or digit string) -> seconds; 0.0 when absent."""
+    if value is None:
+        return 0.0
+    return as_int(value, what) / 1000.0
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def iso_to_seconds(text: Any, what: str = "timestamp") -> float:
+    """RFC 3339 UTC time with up to nanosecond digits ("2023-02-09T20:32:50.714964855Z") ->
+    unix seconds (float)."""
+    if type(text) is not str or len(text) < 20 or text[-1] != "Z" or text[10] != "T":
+        raise ParseError(f"{what}: expected an RFC 3339 UTC time, got {excerpt(text, 60)}")
+    try:
+        whole = _dt.datetime(
+            int(text[0:4]), int(text[5:7]), int(text[8:10]),
+            int(text[11:13]), int(text[14:16]), int(text[17:19]), tzinfo=_dt.timezone.utc,
+        )
+        frac = text[19:-1]
+        seconds = (whole - _EPOCH).total_seconds()
+        if frac:
+            if frac[0] != "." or not frac[1:].isdigit():
+                raise ValueError(frac)
+            seconds += int(frac[1:]) / 10 ** (len(frac) - 1)
+        return seconds
+    except ValueError:
+        raise ParseError(f"{what}: bad time {excerpt(text, 60)}") from None
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of ``items`` of at most ``size`` elements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def pack_args(
+    args: Iterable[Any], build: Any, max_bytes: int, max_args: Optional[int] = None
+) -> list[str]:
+    """JSON messages ``build(list_of_args)`` each at most ``max_bytes`` long (UTF-8) and with at
+    most ``max_args`` args: venues cap the size and/or the arg count of one subscribe request.
+    ``build`` must embed the list as is (compact JSON: the args plus one comma between each)."""
+    empty = len(dumps(build([])).encode())
+    batches: list[list[Any]] = []
+    batch: list[Any] = []
+    size = empty
+    for arg in args:
+        n = len(dumps(arg).encode())
+        if batch and (
+            size + 1 + n > max_bytes or (max_args is not None and len(batch) >= max_args)
+        ):
+            batches.append(batch)
+            batch, size = [], empty
+        size += n + (1 if batch else 0)
+        batch.append(arg)
+    if batch:
+        batches.append(batch)
+    return [dumps(build(b)) for b in batches]
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    """"BTC-USDT" -> ("BTC", "USDT"); ``ValueError`` if it is not BASE-QUOTE."""
+    base, sep, quote = pair.strip().upper().partition("-")
+    if not sep or not base or not quote or "-" in quote:
+        raise ValueError(f"pair must look like BASE-QUOTE, got {pair!r}")
+    return base, quote
+
+
+class SymbolMap:
+    """Pair <-> venue symbol for venues that write symbols as BASE+QUOTE ("BTCUSDT").
+
+    Symbols produced by :meth:`to_venue` are remembered, so the symbols of subscribed pairs map
+    back exactly; unknown symbols are split on a known quote currency.
+    """
+
+    __slots__ = ("_back",)
+
+    def __init__(self) -> None:
+        self._back: dict[str, str] = {}
+
+    def to_venue(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        symbol = base + quote
+        self._back[symbol] = f"{base}-{quote}"
+        return symbol
+
+    def from_venue(self, symbol: str) -> str:
+        pair = self._back.get(symbol)
+        if pair is not None:
+            return pair
+        upper = symbol.upper()
+        for quote in KNOWN_QUOTES:
+            if upper.endswith(quote) and len(upper) > len(quote):
+                return f"{upper[: -len(quote)]}-{quote}"
+        raise ParseError(f"cannot split venue symbol {symbol!r} into BASE-QUOTE")
+
+
+
+class MarketDataBase:
+    """Defaults shared by market-data venue objects (``MarketDataVenue``); subclasses set the
+    class attributes and override what their venue needs. Holds no connection state."""
+
+    name: str = ""
+    sync_rule: Any = None
+    max_pairs_per_connection: int = 100
+    max_depth: Optional[int] = None
+    connection_sequence: bool = False
+    ws_url: str = ""
+    ping_interval: Optional[float] = None
+    ping_message: Optional[str] = None
+
+    def connect_request(self) -> Any:
+        return None
+
+    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> Any:
+        from hbconnect.market.messages import WsEndpoint
+
+        return WsEndpoint(self.ws_url, self.ping_interval, self.ping_message)
+
+    def resync_messages(self, pair: str) -> list[str]:
+        return []
+
+    def snapshot_request(self, pair: str) -> Any:
+        return None
+
+    def parse_snapshot(self, pair: str, body: bytes) -> Any:
+        raise ParseError(f"{self.name} sends its book snapshots in-band, not over REST")
+
+    def checksum(self, book: Any) -> int:
+        raise NotImplementedError(f"{self.name} sends no book checksum")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

@@ -1,0 +1,147 @@
+"""Bitstamp (API v2) market data: pure translation of the websocket v2 public channels.
+
+Per Bitstamp's WebSocket API v2 docs: subscribe with ``{"event": "bts:subscribe", "data":
+{"channel": ...}}``; ``diff_order_book_<pair>`` pushes changed levels (absolute amounts, 0
+deletes) stamped with ``microtimestamp``; ``live_trades_<pair>`` pushes trades (``type`` 0 = buy,
+1 = sell); the server may send ``bts:request_reconnect`` (reconnect within a few seconds);
+``{"event": "bts:heartbeat"}`` is answered with a ``bts:heartbeat`` event.
+
+Sync rule: the diffs carry no sequence number. The book is the REST ``GET
+/api/v2/order_book/<pair>/`` body (``microtimestamp``) plus every diff with a later
+``microtimestamp``; older diffs are already in the snapshot (SyncRule.TIMESTAMP). Gaps cannot be
+detected from the stream itself.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence, Union
+
+from hbconnect.exchanges._common import (
+    MarketDataBase,
+    ParseError,
+    as_dict,
+    as_int,
+    as_str,
+    dumps,
+    levels,
+    load_json,
+    split_pair,
+)
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    MarketEvent,
+    Reconnect,
+    RestRequest,
+    Resync,
+    SyncRule,
+    Trade,
+)
+
+log = logging.getLogger(__name__)
+
+REST_URL = "https://www.bitstamp.net/api/v2"
+_BOOK = "diff_order_book_"
+_TRADES = "live_trades_"
+#: quote currencies of Bitstamp's url symbols ("btcusd"), tried longest first
+BITSTAMP_QUOTES = ("usdt", "usdc", "pyusd", "usd", "eur", "gbp", "btc", "eth", "pax", "chf")
+
+
+class BitstampMarketData(MarketDataBase):
+    name = "bitstamp"
+    sync_rule = SyncRule.TIMESTAMP
+    max_pairs_per_connection = 100
+    ws_url = "wss://ws.bitstamp.net"
+    ping_interval = 30.0
+    ping_message = '{"event":"bts:heartbeat"}'
+
+    def __init__(self) -> None:
+        self._back: dict[str, str] = {}
+
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        symbol = (base + quote).lower()
+        self._back[symbol] = f"{base}-{quote}"
+        return symbol
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        pair = self._back.get(symbol)
+        if pair is not None:
+            return pair
+        low = symbol.lower()
+        for quote in sorted(BITSTAMP_QUOTES, key=len, reverse=True):
+            if low.endswith(quote) and len(low) > len(quote):
+                return f"{low[: -len(quote)].upper()}-{quote.upper()}"
+        raise ParseError(f"bitstamp: cannot split symbol {symbol!r:.40}")
+
+    def _msgs(self, event: str, pairs: Sequence[str]) -> list[str]:
+        out = []
+        for prefix in (_BOOK, _TRADES):
+            for pair in pairs:
+                channel = prefix + self.to_venue_symbol(pair)
+                out.append(dumps({"event": event, "data": {"channel": channel}}))
+        return out
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._msgs("bts:subscribe", pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._msgs("bts:unsubscribe", pairs)
+
+    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
+        return RestRequest(f"{REST_URL}/order_book/{self.to_venue_symbol(pair)}/")
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        d = as_dict(load_json(body), "bitstamp order_book")
+        if "microtimestamp" not in d:
+            raise ParseError(f"bitstamp order_book without microtimestamp: {str(d)[:80]!r}")
+        micro = as_int(d["microtimestamp"], "bitstamp microtimestamp")
+        return BookSnapshot(pair, levels(d.get("bids"), "bitstamp bids"),
+                            levels(d.get("asks"), "bitstamp asks"), micro, micro / 1e6)
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        msg = load_json(raw)
+        if type(msg) is not dict:
+            raise ParseError(f"bitstamp: unexpected frame {str(raw)[:80]!r}")
+        event = msg.get("event")
+        channel = msg.get("channel")
+        if event == "data" and type(channel) is str and channel.startswith(_BOOK):
+            pair = self.from_venue_symbol(channel[len(_BOOK):])
+            d = as_dict(msg.get("data"), "bitstamp diff")
+            micro = as_int(d.get("microtimestamp"), "bitstamp microtimestamp")
+            return [BookDiff(pair, levels(d.get("bids", []), "bitstamp bids"),
+                             levels(d.get("asks", []), "bitstamp asks"), micro, micro, None,
+                             micro / 1e6)]
+        if event == "trade" and type(channel) is str and channel.startswith(_TRADES):
+            return [self._trade(channel[len(_TRADES):], as_dict(msg.get("data"), "bitstamp trade"))]
+        if event == "bts:request_reconnect":
+            return [Reconnect("bts:request_reconnect")]
+        if event == "bts:heartbeat":
+            return [Heartbeat()]
+        if event == "bts:error":
+            log.warning("bitstamp error on %s: %s", channel, msg.get("data"))
+            if type(channel) is str and channel.startswith(_BOOK):
+                return [Resync(self.from_venue_symbol(channel[len(_BOOK):]), str(msg.get("data")))]
+            return []
+        if type(event) is str:
+            return []  # bts:subscription_succeeded, bts:unsubscription_succeeded, other channels
+        raise ParseError(f"bitstamp: unknown frame {str(raw)[:80]!r}")
+
+    def _trade(self, symbol: str, d: dict) -> Trade:
+        kind = d.get("type")
+        if kind not in (0, 1):
+            raise ParseError(f"bitstamp: bad trade type {kind!r:.20}")
+        price = d.get("price_str")
+        amount = d.get("amount_str")
+        micro = d.get("microtimestamp")
+        return Trade(
+            self.from_venue_symbol(symbol), str(d.get("id", "")),
+            as_str(price, "bitstamp price_str"), as_str(amount, "bitstamp amount_str"),
+            "buy" if kind == 0 else "sell",
+            as_int(micro, "bitstamp microtimestamp") / 1e6 if micro is not None
+            else float(as_int(d.get("timestamp", 0), "bitstamp timestamp")),
+        )
+
+
+MARKET_DATA: dict = {"bitstamp": BitstampMarketData()}

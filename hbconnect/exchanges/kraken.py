@@ -1,0 +1,342 @@
+"""Kraken spot market data: pure translation of the websocket ``book`` and ``trade`` channels.
+
+Sync rule (docs.kraken.com, "Spot Websockets (v1) Book Checksum" and "(v2) Book Checksum"):
+the snapshot comes in-band after subscribing; updates carry absolute sizes (0 deletes) and no
+sequence ids; after each message the book is truncated to the subscribed depth (Kraken sends no
+delete for levels that fall out of scope) and the CRC32 of the top 10 asks + top 10 bids, over the
+exact decimal text with '.' removed and leading zeros stripped, must equal the checksum the
+message carries (v1: updates only, field ``c``; v2: snapshots and updates, ``checksum``).
+A resync is an unsubscribe + subscribe of the pair's book, which makes Kraken send a new snapshot.
+
+v1 (``wss://ws.kraken.com``, what Hummingbot uses and the fixture recorded) is the registry
+default; v2 (``wss://ws.kraken.com/v2``) is ``KrakenV2MarketData``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Sequence, Union
+
+from hbconnect.exchanges._common import (
+    MarketDataBase,
+    ParseError,
+    as_dict,
+    as_list,
+    as_str,
+    dumps,
+    iso_to_seconds,
+    levels,
+    load_json,
+    split_pair,
+)
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    MarketEvent,
+    Resync,
+    SyncRule,
+    Trade,
+)
+
+log = logging.getLogger(__name__)
+
+#: Book depths Kraken accepts in a ``book`` subscription (v1 and v2).
+DEPTHS = (10, 25, 100, 500, 1000)
+
+# v1 websocket names use Kraken's legacy asset codes for these two (AssetPairs ``wsname``).
+_V1_CODES = {"BTC": "XBT", "DOGE": "XDG"}
+_V1_BACK = {v: k for k, v in _V1_CODES.items()}
+
+
+def kraken_checksum(book: Any) -> int:
+    """Kraken's CRC32 over the book's top 10 levels (exact text), via the book core."""
+    return book.checksum_kraken()
+
+
+class _KrakenBase(MarketDataBase):
+    sync_rule = SyncRule.CHECKSUM
+    max_pairs_per_connection = 100
+
+    def __init__(self, depth: int = 1000) -> None:
+        if depth not in DEPTHS:
+            raise ValueError(f"Kraken book depth must be one of {DEPTHS}, got {depth}")
+        self.depth = depth
+        self.max_depth = depth
+
+    def checksum(self, book: Any) -> int:
+        return kraken_checksum(book)
+
+
+class KrakenMarketData(_KrakenBase):
+    """Kraken websocket v1: ``[channelID, {...}, channelName, pair]`` arrays."""
+
+    name = "kraken"
+    ws_url = "wss://ws.kraken.com"
+    ping_interval = 30.0
+    ping_message = '{"event":"ping"}'
+
+    # -- symbols ------------------------------------------------------------------------------
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        return f"{_V1_CODES.get(base, base)}/{_V1_CODES.get(quote, quote)}"
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        base, sep, quote = symbol.partition("/")
+        if not sep or not base or not quote:
+            raise ParseError(f"kraken: bad pair {symbol!r}")
+        return f"{_V1_BACK.get(base, base)}-{_V1_BACK.get(quote, quote)}"
+
+    # -- subscriptions ------------------------------------------------------------------------
+    def _sub(self, event: str, pairs: Sequence[str], subscription: dict) -> str:
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        return dumps({"event": event, "pair": syms, "subscription": subscription})
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        if not pairs:
+            return []
+        return [
+            self._sub("subscribe", pairs, {"name": "book", "depth": self.depth}),
+            self._sub("subscribe", pairs, {"name": "trade"}),
+        ]
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        if not pairs:
+            return []
+        return [
+            self._sub("unsubscribe", pairs, {"name": "book", "depth": self.depth}),
+            self._sub("unsubscribe", pairs, {"name": "trade"}),
+        ]
+
+    def resync_messages(self, pair: str) -> list[str]:
+        sub = {"name": "book", "depth": self.depth}
+        return [self._sub("unsubscribe", [pair], sub), self._sub("subscribe", [pair], sub)]
+
+    # -- frames -------------------------------------------------------------------------------
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        msg = load_json(raw)
+        if type(msg) is list:
+            if len(msg) < 4 or type(msg[-2]) is not str or type(msg[-1]) is not str:
+                raise ParseError(f"kraken: unknown array frame {str(raw)[:80]!r}")
+            channel = msg[-2]
+            pair = self.from_venue_symbol(msg[-1])
+            if channel.startswith("book"):
+                return [self._book(pair, msg[1:-2])]
+            if channel == "trade":
+                return self._trades(pair, msg[1])
+            return []  # ticker, spread, ohlc: nothing for the tracker
+        if type(msg) is dict:
+            return self._event(msg)
+        raise ParseError(f"kraken: unexpected frame {str(raw)[:80]!r}")
+
+    def _book(self, pair: str, parts: list) -> MarketEvent:
+        if not parts:
+            raise ParseError("kraken: book frame without data")
+        first = as_dict(parts[0], "kraken book")
+        if "as" in first or "bs" in first:
+            return BookSnapshot(
+                pair,
+                levels(first.get("bs", []), "kraken bs", 3),
+                levels(first.get("as", []), "kraken as", 3),
+                0,
+            )
+        # Updates: up to two maps ({"a": ...} and {"b": ..., "c": ...}); the checksum sits in
+        # the last one and covers the book after all of them.
+        asks: list = []
+        bids: list = []
+        checksum = None
+        last: list = []
+        for part in parts:
+            part = as_dict(part, "kraken book update")
+            if "a" in part:
+                asks.extend(levels(part["a"], "kraken a", 3))
+                last = part["a"][-1] if part["a"] else last
+            if "b" in part:
+                bids.extend(levels(part["b"], "kraken b", 3))
+                last = part["b"][-1] if part["b"] else last
+            if "c" in part:
+                checksum = _checksum_field(part["c"])
+        if not last:
+            raise ParseError(f"kraken: book update without levels for {pair}")
+        ts = _float(last[2]) if len(last) > 2 else 0.0
+        return BookDiff(pair, bids, asks, 0, 0, None, ts, checksum)
+
+    def _trades(self, pair: str, rows: Any) -> list[MarketEvent]:
+        out: list[MarketEvent] = []
+        for row in as_list(rows, "kraken trade"):
+            if type(row) is not list or len(row) < 4:
+                raise ParseError(f"kraken: bad trade {row!r:.80}")
+            price, amount, ts, side = row[0], row[1], row[2], row[3]
+            if side not in ("b", "s"):
+                raise ParseError(f"kraken: bad trade side {side!r}")
+            out.append(
+                Trade(pair, as_str(ts, "kraken trade time"), as_str(price, "kraken trade price"),
+                      as_str(amount, "kraken trade volume"), "buy" if side == "b" else "sell",
+                      _float(ts))
+            )
+        return out
+
+    def _event(self, msg: dict) -> list[MarketEvent]:
+        event = msg.get("event")
+        if event == "heartbeat":
+            return [Heartbeat()]
+        if event == "subscriptionStatus" and msg.get("status") == "error":
+            sub = msg.get("subscription")
+            log.warning("kraken subscription error: %s", msg.get("errorMessage"))
+            if type(sub) is dict and sub.get("name") == "book" and type(msg.get("pair")) is str:
+                return [Resync(self.from_venue_symbol(msg["pair"]), str(msg.get("errorMessage")))]
+            return []
+        if event in ("systemStatus", "subscriptionStatus", "pong"):
+            return []
+        if event == "error":
+            log.warning("kraken error: %s", msg.get("errorMessage"))
+            return []
+        if event is None:
+            raise ParseError(f"kraken: unknown object frame {str(msg)[:80]!r}")
+        return []
+
+
+class KrakenV2MarketData(_KrakenBase):
+    """Kraken websocket v2: ``{"channel": "book", "type": "snapshot"|"update", "data": [...]}``.
+
+    Prices and quantities are JSON numbers carrying the full precision; they are parsed as their
+    exact text (the checksum is computed over it).
+    """
+
+    name = "kraken_v2"
+    ws_url = "wss://ws.kraken.com/v2"
+    ping_interval = 30.0
+    ping_message = '{"method":"ping"}'
+
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        return f"{base}/{quote}"
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        base, sep, quote = symbol.partition("/")
+        if not sep or not base or not quote:
+            raise ParseError(f"kraken v2: bad symbol {symbol!r}")
+        return f"{base}-{quote}"
+
+    def _req(self, method: str, channel: str, pairs: Sequence[str], **extra: Any) -> str:
+        params = {"channel": channel, "symbol": [self.to_venue_symbol(p) for p in pairs]}
+        params.update(extra)
+        return dumps({"method": method, "params": params})
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        if not pairs:
+            return []
+        return [
+            self._req("subscribe", "book", pairs, depth=self.depth, snapshot=True),
+            self._req("subscribe", "trade", pairs, snapshot=False),
+        ]
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        if not pairs:
+            return []
+        return [
+            self._req("unsubscribe", "book", pairs, depth=self.depth),
+            self._req("unsubscribe", "trade", pairs),
+        ]
+
+    def resync_messages(self, pair: str) -> list[str]:
+        return [
+            self._req("unsubscribe", "book", [pair], depth=self.depth),
+            self._req("subscribe", "book", [pair], depth=self.depth, snapshot=True),
+        ]
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        try:
+            msg = json.loads(raw, parse_float=str, parse_int=str)
+        except (ValueError, TypeError) as exc:
+            raise ParseError(f"kraken v2: invalid JSON ({exc}): {str(raw)[:80]!r}") from None
+        if type(msg) is not dict:
+            raise ParseError(f"kraken v2: unexpected frame {str(raw)[:80]!r}")
+        channel = msg.get("channel")
+        if channel == "book":
+            kind = msg.get("type")
+            if kind not in ("snapshot", "update"):
+                raise ParseError(f"kraken v2: bad book type {kind!r}")
+            return [self._book(kind, as_dict(d, "kraken v2 book")) for d in
+                    as_list(msg.get("data"), "kraken v2 book data")]
+        if channel == "trade":
+            return [self._trade(as_dict(d, "kraken v2 trade")) for d in
+                    as_list(msg.get("data"), "kraken v2 trade data")]
+        if channel == "heartbeat":
+            return [Heartbeat()]
+        if "method" in msg:
+            if msg.get("success") is False:
+                log.warning("kraken v2 %s failed: %s", msg.get("method"), msg.get("error"))
+                result = msg.get("result")
+                sym = result.get("symbol") if type(result) is dict else msg.get("symbol")
+                chan = result.get("channel") if type(result) is dict else None
+                if type(sym) is str and chan in ("book", None):
+                    return [Resync(self.from_venue_symbol(sym), str(msg.get("error")))]
+            return []
+        if channel is None:
+            raise ParseError(f"kraken v2: unknown frame {str(raw)[:80]!r}")
+        return []  # status, ticker, ohlc, ...
+
+    def _book(self, kind: str, d: dict) -> MarketEvent:
+        pair = self.from_venue_symbol(as_str(d.get("symbol"), "kraken v2 symbol"))
+        bids = _v2_levels(d.get("bids", []), "kraken v2 bids")
+        asks = _v2_levels(d.get("asks", []), "kraken v2 asks")
+        checksum = _checksum_field(d["checksum"]) if "checksum" in d else None
+        ts = d.get("timestamp")
+        when = iso_to_seconds(ts) if ts is not None else 0.0
+        if kind == "snapshot":
+            return BookSnapshot(pair, bids, asks, 0, when, checksum)
+        return BookDiff(pair, bids, asks, 0, 0, None, when, checksum)
+
+    def _trade(self, d: dict) -> Trade:
+        pair = self.from_venue_symbol(as_str(d.get("symbol"), "kraken v2 symbol"))
+        side = d.get("side")
+        if side not in ("buy", "sell"):
+            raise ParseError(f"kraken v2: bad trade side {side!r}")
+        ts = d.get("timestamp")
+        return Trade(
+            pair,
+            str(d.get("trade_id", "")),
+            _num(d.get("price"), "kraken v2 trade price"),
+            _num(d.get("qty"), "kraken v2 trade qty"),
+            side,
+            iso_to_seconds(ts) if ts is not None else 0.0,
+        )
+
+
+def _checksum_field(value: Any) -> int:
+    try:
+        c = int(value)
+    except (TypeError, ValueError):
+        raise ParseError(f"kraken: bad checksum {value!r:.40}") from None
+    if not 0 <= c <= 0xFFFFFFFF:
+        raise ParseError(f"kraken: checksum out of range {c}")
+    return c
+
+
+def _num(value: Any, what: str) -> str:
+    if type(value) is not str or not value:
+        raise ParseError(f"{what}: expected a number, got {value!r:.40}")
+    return value
+
+
+def _v2_levels(rows: Any, what: str) -> list:
+    out = []
+    for row in as_list(rows, what):
+        if type(row) is not dict:
+            raise ParseError(f"{what}: bad level {row!r:.60}")
+        out.append([_num(row.get("price"), what), _num(row.get("qty"), what)])
+    return out
+
+
+def _float(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+MARKET_DATA: dict = {
+    "kraken": KrakenMarketData(),
+    "kraken_v2": KrakenV2MarketData(),
+}

@@ -1,0 +1,367 @@
+"""KuCoin spot and futures market data: pure translation (no I/O).
+
+Connection (KuCoin "Apply connect token"): before each connection ``POST /api/v1/bullet-public``
+(spot on api.kucoin.com, futures on api-futures.kucoin.com) answers ``data.token`` and
+``data.instanceServers[].endpoint/pingInterval``; connect to ``endpoint?token=..&connectId=..``
+and send ``{"id": .., "type": "ping"}`` every ``pingInterval`` ms.
+
+Spot book (KuCoin "Level2 Market Data", the calibration procedure): cache ``/market/level2``
+changes, fetch the REST snapshot (``sequence``), drop messages with ``sequenceEnd <= sequence``,
+a message is in line when ``sequenceStart <= previous sequenceEnd + 1`` (else a gap: new
+snapshot); changes are applied in the order of their own sequence, a change with price "0" only
+advances the sequence, size "0" deletes the level. Sync rule: SEQ_RANGE.
+The full snapshot ``GET /api/v3/market/orderbook/level2`` (what the recorded session used)
+requires an API-key signed request today; ``KucoinSpotMarketData(snapshot_depth=100)`` uses the
+public partial ``/api/v1/market/orderbook/level2_100`` instead and keeps the book to 100 levels.
+
+Futures book (``/contractMarket/level2``): each message has one ``sequence`` and one change
+``"price,side,size"``; the REST snapshot ``GET /api/v1/level2/snapshot`` carries ``sequence``;
+messages must be contiguous (``sequence == previous + 1``). That is SEQ_RANGE with
+``first_id == last_id == sequence``.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import uuid
+from typing import Any, Optional, Sequence, Union
+
+from hbconnect.exchanges._common import (
+    MarketDataBase,
+    ParseError,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    chunked,
+    dumps,
+    load_json,
+    split_pair,
+)
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    MarketEvent,
+    RestRequest,
+    Resync,
+    SyncRule,
+    Trade,
+    WsEndpoint,
+)
+
+log = logging.getLogger(__name__)
+
+SPOT_REST = "https://api.kucoin.com"
+FUTURES_REST = "https://api-futures.kucoin.com"
+MAX_SYMBOLS_PER_TOPIC = 100  # KuCoin: at most 100 symbols in one topic
+
+_ids = itertools.count(1)
+
+
+def _next_id() -> int:
+    return next(_ids)
+
+
+class _KucoinBase(MarketDataBase):
+    sync_rule = SyncRule.SEQ_RANGE
+    rest_url = ""
+
+    def connect_request(self) -> RestRequest:
+        return RestRequest(f"{self.rest_url}/api/v1/bullet-public", method="POST")
+
+    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
+        if connect_response is None:
+            raise ParseError("kucoin: a bullet-public token is needed to connect")
+        body = as_dict(load_json(connect_response), "kucoin bullet")
+        if str(body.get("code")) != "200000":
+            raise ParseError(f"kucoin bullet error {body.get('code')!r}: {body.get('msg')!r:.80}")
+        data = as_dict(body.get("data"), "kucoin bullet data")
+        token = as_str(data.get("token"), "kucoin token")
+        servers = as_list(data.get("instanceServers"), "kucoin instanceServers")
+        if not servers:
+            raise ParseError("kucoin: bullet answered no instance server")
+        server = as_dict(servers[0], "kucoin instance server")
+        endpoint = as_str(server.get("endpoint"), "kucoin endpoint")
+        interval = server.get("pingInterval", 18000)
+        if type(interval) not in (int, float) or interval <= 0:
+            raise ParseError(f"kucoin: bad pingInterval {interval!r:.20}")
+        connect_id = uuid.uuid4().hex
+        return WsEndpoint(
+            f"{endpoint}?token={token}&connectId={connect_id}",
+            ping_interval=interval / 1000.0,
+            ping_message=dumps({"id": connect_id, "type": "ping"}),
+        )
+
+    def _topic_msgs(self, kind: str, topic: str, symbols: Sequence[str], per: int) -> list[str]:
+        return [
+            dumps({"id": _next_id(), "type": kind, "topic": f"{topic}:{','.join(batch)}",
+                   "privateChannel": False, "response": True})
+            for batch in chunked(list(symbols), per)
+        ]
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        msg = load_json(raw)
+        if type(msg) is not dict:
+            raise ParseError(f"kucoin: unexpected frame {str(raw)[:80]!r}")
+        kind = msg.get("type")
+        if kind == "message":
+            topic = msg.get("topic")
+            if type(topic) is not str:
+                raise ParseError(f"kucoin: message without topic {str(raw)[:80]!r}")
+            return self._message(topic, as_dict(msg.get("data"), f"kucoin {topic} data"))
+        if kind == "pong":
+            return [Heartbeat()]
+        if kind in ("welcome", "ack"):
+            return []
+        if kind == "error":
+            log.warning("kucoin error %s: %s", msg.get("code"), msg.get("data"))
+            return []
+        raise ParseError(f"kucoin: unknown frame {str(raw)[:80]!r}")
+
+    def _message(self, topic: str, data: dict) -> list[MarketEvent]:
+        raise NotImplementedError
+
+
+class KucoinSpotMarketData(_KucoinBase):
+    """KuCoin spot: ``/market/level2`` changes against a REST ``sequence``."""
+
+    name = "kucoin"
+    rest_url = SPOT_REST
+    max_pairs_per_connection = 50  # 2 subscriptions per pair; KuCoin caps topics per session
+
+    def __init__(self, snapshot_depth: Optional[int] = None) -> None:
+        if snapshot_depth not in (None, 20, 100):
+            raise ValueError("KuCoin snapshot_depth: None (full book, signed) or 20/100 (public)")
+        self.snapshot_depth = snapshot_depth
+        self.max_depth = snapshot_depth
+        self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
+        self._by_symbol: dict[str, str] = {}
+        self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
+
+    def load_symbols(self, body: Union[str, bytes]) -> int:
+        """Learn the pairs whose KuCoin ``name`` differs from the ``symbol`` (``GET
+        /api/v1/symbols``: symbol "BCHSV-USDT" is named "BSV-USDT"); returns how many."""
+        d = load_json(body)
+        if type(d) is not dict or str(d.get("code")) != "200000":
+            raise ParseError(f"kucoin symbols: error body {str(d)[:80]!r}")
+        n = 0
+        for item in as_list(d.get("data"), "kucoin symbols"):
+            if type(item) is dict and type(item.get("symbol")) is str and type(item.get("name")) is str:
+                sym, name = item["symbol"], item["name"].upper()
+                if sym != name:
+                    self._by_name[name] = sym
+                    self._by_symbol[sym] = name
+                    n += 1
+        return n
+
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        name = f"{base}-{quote}"
+        symbol = self._by_name.get(name, name)
+        self._back[symbol] = name
+        return symbol
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        pair = self._back.get(symbol) or self._by_symbol.get(symbol)
+        if pair is not None:
+            return pair
+        base, quote = split_pair(symbol)
+        return f"{base}-{quote}"
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        return (self._topic_msgs("subscribe", "/market/level2", syms, MAX_SYMBOLS_PER_TOPIC)
+                + self._topic_msgs("subscribe", "/market/match", syms, MAX_SYMBOLS_PER_TOPIC))
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        return (self._topic_msgs("unsubscribe", "/market/level2", syms, MAX_SYMBOLS_PER_TOPIC)
+                + self._topic_msgs("unsubscribe", "/market/match", syms, MAX_SYMBOLS_PER_TOPIC))
+
+    def snapshot_request(self, pair: str) -> RestRequest:
+        sym = self.to_venue_symbol(pair)
+        if self.snapshot_depth is None:
+            # full book; KuCoin requires an API-key signed request for it (weight 3)
+            return RestRequest(f"{SPOT_REST}/api/v3/market/orderbook/level2", {"symbol": sym},
+                               weight=3)
+        return RestRequest(
+            f"{SPOT_REST}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
+            weight=2 if self.snapshot_depth == 20 else 4,
+        )
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        data = _rest_data(body, "kucoin level2 snapshot")
+        return BookSnapshot(
+            pair, _rows(data.get("bids"), "kucoin bids"), _rows(data.get("asks"), "kucoin asks"),
+            as_int(data.get("sequence"), "kucoin sequence"), _ms(data.get("time")),
+        )
+
+    def _message(self, topic: str, data: dict) -> list[MarketEvent]:
+        if topic.startswith("/market/level2:"):
+            changes = as_dict(data.get("changes"), "kucoin changes")
+            return [BookDiff(
+                self.from_venue_symbol(as_str(data.get("symbol"), "kucoin symbol")),
+                _changes(changes.get("bids"), "kucoin bids"),
+                _changes(changes.get("asks"), "kucoin asks"),
+                as_int(data.get("sequenceStart"), "kucoin sequenceStart"),
+                as_int(data.get("sequenceEnd"), "kucoin sequenceEnd"),
+                None, _ms(data.get("time")),
+            )]
+        if topic.startswith("/market/match:"):
+            side = data.get("side")
+            if side not in ("buy", "sell"):
+                raise ParseError(f"kucoin: bad trade side {side!r:.20}")
+            return [Trade(
+                self.from_venue_symbol(as_str(data.get("symbol"), "kucoin symbol")),
+                str(data.get("tradeId", "")), as_str(data.get("price"), "kucoin price"),
+                as_str(data.get("size"), "kucoin size"), side, _ns(data.get("time")),
+            )]
+        return []  # ticker, candles, ...
+
+
+class KucoinPerpetualMarketData(_KucoinBase):
+    """KuCoin futures: ``/contractMarket/level2`` (contiguous ``sequence``) against
+    ``/api/v1/level2/snapshot``."""
+
+    name = "kucoin_perpetual"
+    rest_url = FUTURES_REST
+    max_pairs_per_connection = 50  # one topic per pair and channel
+
+    _CODES = {"BTC": "XBT"}
+    _BACK = {"XBT": "BTC"}
+
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = split_pair(pair)
+        suffix = "M"  # linear (USDT/USDC) and inverse (USD) perpetuals both end in M
+        return f"{self._CODES.get(base, base)}{quote}{suffix}"
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        if not symbol.endswith("M"):
+            raise ParseError(f"kucoin futures: not a perpetual symbol {symbol!r:.40}")
+        core = symbol[:-1]
+        for quote in ("USDT", "USDC", "USD"):
+            if core.endswith(quote) and len(core) > len(quote):
+                base = core[: -len(quote)]
+                return f"{self._BACK.get(base, base)}-{quote}"
+        raise ParseError(f"kucoin futures: cannot split symbol {symbol!r:.40}")
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        return (self._topic_msgs("subscribe", "/contractMarket/level2", syms, 1)
+                + self._topic_msgs("subscribe", "/contractMarket/execution", syms, 1))
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        return (self._topic_msgs("unsubscribe", "/contractMarket/level2", syms, 1)
+                + self._topic_msgs("unsubscribe", "/contractMarket/execution", syms, 1))
+
+    def snapshot_request(self, pair: str) -> RestRequest:
+        return RestRequest(f"{FUTURES_REST}/api/v1/level2/snapshot",
+                           {"symbol": self.to_venue_symbol(pair)}, weight=3)
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        data = _rest_data(body, "kucoin futures snapshot")
+        return BookSnapshot(
+            pair, _rows(data.get("bids"), "kucoin bids"), _rows(data.get("asks"), "kucoin asks"),
+            as_int(data.get("sequence"), "kucoin sequence"), _ns(data.get("ts")),
+        )
+
+    def _message(self, topic: str, data: dict) -> list[MarketEvent]:
+        if topic.startswith("/contractMarket/level2:"):
+            pair = self.from_venue_symbol(topic.split(":", 1)[1])
+            seq = as_int(data.get("sequence"), "kucoin sequence")
+            change = as_str(data.get("change"), "kucoin change")
+            price, side, size = _split3(change)
+            level = [[price, size]]
+            if side == "buy":
+                return [BookDiff(pair, level, [], seq, seq, None, _ms(data.get("timestamp")))]
+            if side == "sell":
+                return [BookDiff(pair, [], level, seq, seq, None, _ms(data.get("timestamp")))]
+            raise ParseError(f"kucoin futures: bad change side {change!r:.40}")
+        if topic.startswith("/contractMarket/execution:"):
+            side = data.get("side")
+            if side not in ("buy", "sell"):
+                raise ParseError(f"kucoin futures: bad trade side {side!r:.20}")
+            price, size = data.get("price"), data.get("size")
+            if type(price) not in (str, int, float) or type(size) not in (str, int, float):
+                raise ParseError(f"kucoin futures: bad trade {data!r:.80}")
+            return [Trade(
+                self.from_venue_symbol(as_str(data.get("symbol"), "kucoin symbol")),
+                str(data.get("tradeId", "")), str(price), str(size), side, _ns(data.get("ts")),
+            )]
+        return []
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _rest_data(body: bytes, what: str) -> dict:
+    try:
+        # numbers (futures snapshots send them unquoted) keep their exact text
+        d = json.loads(body, parse_float=str)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(f"{what}: invalid JSON ({exc}): {body[:80]!r}") from None
+    if type(d) is not dict:
+        raise ParseError(f"{what}: expected an object")
+    if str(d.get("code")) != "200000":
+        raise ParseError(f"{what}: error {d.get('code')!r}: {d.get('msg')!r:.80}")
+    return as_dict(d.get("data"), what)
+
+
+def _rows(rows: Any, what: str) -> list:
+    out = []
+    for row in as_list(rows if rows is not None else [], what):
+        if type(row) is not list or len(row) < 2:
+            raise ParseError(f"{what}: bad level {row!r:.60}")
+        p, s = row[0], row[1]
+        if type(p) not in (str, int) or type(s) not in (str, int):
+            raise ParseError(f"{what}: bad level {row!r:.60}")
+        out.append([p if type(p) is str else str(p), s if type(s) is str else str(s)])
+    return out
+
+
+def _changes(rows: Any, what: str) -> list:
+    """Spot changes ``[price, size, sequence]``: ordered by their sequence, price "0" entries
+    (sequence-only) dropped, cut to ``[price, size]``."""
+    rows = as_list(rows if rows is not None else [], what)
+    for row in rows:
+        if type(row) is not list or len(row) < 3 or type(row[0]) is not str \
+                or type(row[1]) is not str:
+            raise ParseError(f"{what}: bad change {row!r:.60}")
+    if len(rows) > 1:
+        try:
+            rows = sorted(rows, key=lambda r: int(r[2]))
+        except (TypeError, ValueError):
+            raise ParseError(f"{what}: bad change sequence") from None
+    return [[r[0], r[1]] for r in rows if r[0] != "0"]
+
+
+def _split3(change: str) -> tuple[str, str, str]:
+    parts = change.split(",")
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise ParseError(f"kucoin futures: bad change {change!r:.40}")
+    return parts[0], parts[1], parts[2]
+
+
+def _ms(value: Any) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return int(value) / 1000.0
+    except (TypeError, ValueError):
+        raise ParseError(f"kucoin: bad time {value!r:.30}") from None
+
+
+def _ns(value: Any) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return int(value) / 1e9
+    except (TypeError, ValueError):
+        raise ParseError(f"kucoin: bad time {value!r:.30}") from None
+
+
+MARKET_DATA: dict = {
+    "kucoin": KucoinSpotMarketData(),
+    "kucoin_perpetual": KucoinPerpetualMarketData(),
+}

@@ -1,0 +1,211 @@
+"""OKX v5 spot and perpetual swap: pure translation of OKX's public market data (no I/O).
+
+Source: OKX API v5 docs, "WS / Order book channel" and "WS / Trades channel"
+(https://www.okx.com/docs-v5/en/#order-book-trading-market-data-ws-order-book-channel).
+
+* ``books``: a 400-level snapshot in band (``action: snapshot``, ``prevSeqId = -1``), then
+  ``update`` pushes every 100 ms. "The prevSeqId in the new message matches with seqId of the
+  previous message": :attr:`SyncRule.PREV_CHAIN`. The two documented exceptions fit that rule
+  as they are: an idle keep-alive has empty sides and ``seqId == prevSeqId`` (== the last seqId),
+  and after maintenance ``seqId`` may restart *lower* than ``prevSeqId`` while ``prevSeqId`` still
+  names the last seqId; so no monotonicity is assumed, only the chain.
+* ``checksum``: CRC32 (signed) of the top 25 levels interleaved ``bidPx:bidSz:askPx:askSz``.
+  OKX fixed it to ``0`` in production on 2026-06-23 (seqId/prevSeqId replace it), so ``0`` means
+  "not sent"; older recordings carry a real value and it is verified. Pushes from before
+  seqId/prevSeqId existed get ids from their ``ts`` chained push to push (see ``_legacy_ids``):
+  integrity then rests on the checksum alone.
+* ``trades``: one push per taker order, price and source; ``side`` is the taker side.
+* Keep-alive: the text ``"ping"``, answered ``"pong"``; the server closes an idle connection
+  after 30 s.
+* Resync: unsubscribe + subscribe ``books`` makes OKX send a fresh snapshot.
+* Limits: fewer than 30 ``books``-type channels per connection is recommended; a subscribe
+  request must stay under 64 KB.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence, Union
+
+from hbconnect.exchanges import _common as c
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    MarketEvent,
+    ParseError,
+    Reconnect,
+    RestRequest,
+    Resync,
+    SyncRule,
+    Trade,
+    WsEndpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
+BOOK_CHANNEL = "books"
+TRADE_CHANNEL = "trades"
+BOOK_DEPTH = 400
+MAX_REQUEST_BYTES = 64 * 1024
+_TRADE_SIDES = {"buy": "buy", "sell": "sell"}
+
+
+class OkxMarketData:
+    """``MarketDataVenue`` for one OKX instrument type (``SPOT`` or ``SWAP``)."""
+
+    sync_rule = SyncRule.PREV_CHAIN
+    #: "If you need to subscribe to many 50 or 400 depth level channels, it is recommended to
+    #: subscribe through multiple websocket connections, with each of less than 30 channels."
+    max_pairs_per_connection = 29
+    max_depth: Optional[int] = BOOK_DEPTH
+    connection_sequence = False
+
+    def __init__(self, name: str, inst_suffix: str, url: str = WS_URL) -> None:
+        self.name = name
+        self._suffix = inst_suffix  # "" for spot, "-SWAP" for perpetual swaps
+        self._url = url
+        self._legacy_last: dict[str, int] = {}  # pair -> ts of its last push (legacy streams)
+
+    # ---- symbols ----
+
+    def to_venue_symbol(self, pair: str) -> str:
+        base, quote = c.split_pair(pair)
+        return f"{base}-{quote}{self._suffix}"
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        if self._suffix:
+            if not symbol.endswith(self._suffix):
+                raise ParseError(f"{self.name}: not a {self._suffix[1:]} instId: {symbol!r}")
+            symbol = symbol[: -len(self._suffix)]
+        try:
+            base, quote = c.split_pair(symbol)
+        except ValueError:
+            raise ParseError(f"{self.name}: bad instId {symbol!r}") from None
+        return f"{base}-{quote}"
+
+    # ---- connection ----
+
+    def connect_request(self) -> Optional[RestRequest]:
+        return None
+
+    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
+        return WsEndpoint(url=self._url, ping_interval=20.0, ping_message="ping")
+
+    def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
+        args = [
+            {"channel": ch, "instId": self.to_venue_symbol(p)} for p in pairs for ch in channels
+        ]
+        return c.pack_args(args, lambda a: {"op": op, "args": a}, MAX_REQUEST_BYTES)
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._ops("subscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._ops("unsubscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
+
+    def resync_messages(self, pair: str) -> list[str]:
+        return self._ops("unsubscribe", (BOOK_CHANNEL,), [pair]) + self._ops(
+            "subscribe", (BOOK_CHANNEL,), [pair]
+        )
+
+    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
+        return None  # the snapshot comes in band
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        raise ParseError(f"{self.name}: snapshots come in band, not from REST")
+
+    def checksum(self, book: Any) -> int:
+        return book.checksum_okx(25)  # the book core's CRC32 over the venue's exact text
+
+    # ---- frames ----
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        if raw == "pong" or raw == b"pong":
+            return [Heartbeat()]
+        msg = c.as_dict(c.load_json(raw), f"{self.name} frame")
+        if "event" in msg:
+            return self._event(msg)
+        arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
+        channel = arg.get("channel")
+        if channel == BOOK_CHANNEL:
+            return self._book(msg, arg)
+        if channel == TRADE_CHANNEL:
+            return self._trades(msg)
+        raise ParseError(f"{self.name}: unexpected channel {channel!r}")
+
+    def _event(self, msg: dict) -> list[MarketEvent]:
+        event = msg["event"]
+        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+            return []
+        if event == "notice":
+            # e.g. 64008: "The connection will soon be closed for a service upgrade."
+            return [Reconnect(reason=f"{msg.get('code')}: {msg.get('msg')}")]
+        if event == "error":
+            logger.warning("%s error event: code=%s msg=%s", self.name, msg.get("code"),
+                           c.excerpt(msg.get("msg"), 200))
+            arg = msg.get("arg")
+            if type(arg) is dict and arg.get("channel") == BOOK_CHANNEL and arg.get("instId"):
+                return [Resync(self.from_venue_symbol(arg["instId"]), f"error {msg.get('code')}")]
+            return []
+        logger.info("%s: ignoring event %r", self.name, event)
+        return []
+
+    def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
+        pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
+        action = msg.get("action")
+        data = c.as_list(msg.get("data"), "data")
+        if len(data) != 1:
+            raise ParseError(f"{self.name}: books push must carry one entry, got {len(data)}")
+        d = c.as_dict(data[0], "data[0]")
+        bids = c.levels(d.get("bids"), "bids", 4)
+        asks = c.levels(d.get("asks"), "asks", 4)
+        ts = c.ms_to_seconds(d.get("ts"))
+        cks = d.get("checksum")
+        checksum = c.as_int(cks, "checksum") if cks is not None else 0
+        checksum_or_none = checksum if checksum != 0 else None  # 0: deprecated, not sent
+        seq = d.get("seqId")
+        seq_id = c.as_int(seq, "seqId") if seq is not None else None
+        if action == "snapshot":
+            uid = seq_id if seq_id is not None else self._legacy_ids(pair, d.get("ts"), True)[1]
+            return [BookSnapshot(pair, bids, asks, uid, ts, checksum_or_none)]
+        if action == "update":
+            if seq_id is None:  # legacy stream: see _legacy_ids
+                prev, last = self._legacy_ids(pair, d.get("ts"))
+                return [BookDiff(pair, bids, asks, last, last, prev, ts, checksum_or_none)]
+            prev = c.as_int(d.get("prevSeqId"), "prevSeqId")
+            return [BookDiff(pair, bids, asks, seq_id, seq_id, prev, ts, checksum_or_none)]
+        raise ParseError(f"{self.name}: unknown books action {action!r}")
+
+    def _legacy_ids(self, pair: str, ts: Any, snapshot: bool = False) -> tuple[int, int]:
+        """Ids for pushes without seqId (streams before 2026): the push's ``ts`` (ms), chained to
+        the ``ts`` of the previous push of the pair on this stream. The stream itself then proves
+        nothing (the checksum does), but diffs still in flight when a resync's snapshot arrives
+        are older than it and dropped as stale instead of being replayed over it."""
+        last = c.as_int(ts, "ts")
+        prev = -1 if snapshot else self._legacy_last.get(pair, last)
+        self._legacy_last[pair] = last
+        return prev, last
+
+    def _trades(self, msg: dict) -> list[MarketEvent]:
+        out: list[MarketEvent] = []
+        for item in c.as_list(msg.get("data"), "data"):
+            t = c.as_dict(item, "trade")
+            side = _TRADE_SIDES.get(t.get("side"))
+            if side is None:
+                raise ParseError(f"{self.name}: bad trade side {t.get('side')!r}")
+            out.append(Trade(
+                pair=self.from_venue_symbol(c.as_str(t.get("instId"), "instId")),
+                trade_id=c.as_str(t.get("tradeId"), "tradeId"),
+                price=c.as_str(t.get("px"), "px"),
+                amount=c.as_str(t.get("sz"), "sz"),
+                side=side,
+                timestamp=c.ms_to_seconds(t.get("ts")),
+            ))
+        return out
+
+
+MARKET_DATA: dict[str, OkxMarketData] = {
+    "okx": OkxMarketData("okx", ""),
+    "okx_perpetual": OkxMarketData("okx_perpetual", "-SWAP"),
+}

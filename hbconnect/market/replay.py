@@ -1,0 +1,603 @@
+"""Replay of recorded sessions through the real tracker and venue code.
+
+Format (``../shared/DESIGN.md``), one record per line:
+
+* ``URL <-> TS`` a websocket connection to URL was opened;
+* ``URL <- TS: TEXT`` the client sent TEXT on that connection;
+* ``TS: PAYLOAD`` a frame received on the current connection (binary frames are Python bytes
+  literals ``b'...'``);
+* ``URL -> TS: BODY`` a REST GET of URL answered BODY;
+* ``configuration: JSON`` what the recorder subscribed to.
+
+The replay builds an ``OrderBookTracker`` for the venue, creates one tracker connection per
+recorded websocket connection, feeds every recorded frame with its recorded timestamp as the
+clock, and answers the tracker's own snapshot requests from the recorded REST bodies (matched by
+path and query parameters, delivered at their recorded time). Fault injection for tests lives in
+``hbconnect.market.faults``-style helpers at the end of this module (``inject``).
+"""
+from __future__ import annotations
+
+import ast
+import heapq
+import itertools
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Sequence, TextIO, Union
+from urllib.parse import parse_qsl, urlsplit
+
+import ujson
+
+from hbconnect.market.messages import BookDiff, BookSnapshot, RestRequest
+from hbconnect.market.tracker import Connection, OrderBookTracker, TrackedBook, TrackerDriver
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Record",
+    "Session",
+    "load_session",
+    "parse_lines",
+    "ReplayResult",
+    "Replayer",
+    "replay",
+    "format_report",
+    "inject",
+    "Fault",
+    "book_frame_indices",
+    "url_key",
+]
+
+OPEN, SEND, RECV, REST, CLOSE = "open", "send", "recv", "rest", "close"
+
+
+@dataclass(slots=True)
+class Record:
+    kind: str  # open / send / recv / rest / close
+    ts: float
+    conn: str = ""  # recorded connection key ("file#n") for open/send/recv/close
+    url: str = ""
+    data: Union[str, bytes] = ""
+    seq: int = 0  # order in the merged timeline (stable for equal timestamps)
+
+
+@dataclass
+class Session:
+    records: list[Record]  # ws records (open/send/recv/close) in timeline order
+    rest: list[Record]  # REST answers in recorded order
+    configuration: dict = field(default_factory=dict)
+
+    @property
+    def frames(self) -> list[Record]:
+        return [r for r in self.records if r.kind == RECV]
+
+    def copy(self) -> "Session":
+        return Session([Record(r.kind, r.ts, r.conn, r.url, r.data, r.seq) for r in self.records],
+                       list(self.rest), dict(self.configuration))
+
+
+def _payload(text: str) -> Union[str, bytes]:
+    if text.startswith(("b'", 'b"')):
+        try:
+            value = ast.literal_eval(text)
+            if isinstance(value, bytes):
+                return value
+        except (ValueError, SyntaxError):
+            pass
+    return text
+
+
+def parse_lines(lines: Iterable[str], source: str = "") -> tuple[list[Record], list[Record], dict]:
+    """Parse one recording. Returns (ws records, REST records, configuration)."""
+    ws: list[Record] = []
+    rest: list[Record] = []
+    config: dict = {}
+    current = ""
+    opens = 0
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line:
+            continue
+        if line.startswith("configuration: "):
+            try:
+                config.update(ujson.loads(line[len("configuration: "):]))
+            except ValueError:
+                logger.warning("%s:%d: bad configuration line", source, lineno)
+            continue
+        head, sep, rest_text = line.partition(": ")
+        try:
+            ts = float(head)
+        except ValueError:
+            ts = None
+        if ts is None:
+            if " <-> " in line and (not sep or " <-> " in head):
+                url, _, when = line.rpartition(" <-> ")
+                opens += 1
+                current = f"{source}#{opens}"
+                ws.append(Record(OPEN, _ts(when), current, url))
+            elif " <x> " in line and (not sep or " <x> " in head):  # record's socket-closed marker
+                url, _, when = line.rpartition(" <x> ")
+                ws.append(Record(CLOSE, _ts(when), current, url))
+            elif sep and " -> " in head:
+                url, _, when = head.rpartition(" -> ")
+                rest.append(Record(REST, _ts(when), "", url, rest_text))
+            elif sep and " <- " in head:
+                url, _, when = head.rpartition(" <- ")
+                ws.append(Record(SEND, _ts(when), current, url, rest_text))
+            else:
+                logger.warning("%s:%d: unrecognised line %r", source, lineno, line[:80])
+            continue
+        if not current:
+            opens += 1
+            current = f"{source}#{opens}"
+            ws.append(Record(OPEN, ts, current, ""))
+        ws.append(Record(RECV, ts, current, "", _payload(rest_text)))
+    return ws, rest, config
+
+
+def _ts(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return 0.0
+
+
+def load_session(paths: Sequence[Union[str, os.PathLike]]) -> Session:
+    """Load and merge recording files into one timeline (stable for equal timestamps)."""
+    ws: list[Record] = []
+    rest: list[Record] = []
+    config: dict = {}
+    for path in paths:
+        with open(path, "r", encoding="utf-8", errors="surrogateescape") as fh:
+            w, r, c = parse_lines(fh, os.path.basename(os.fspath(path)))
+        ws.extend(w)
+        rest.extend(r)
+        for k, v in c.items():
+            config.setdefault(k, v)
+    for i, rec in enumerate(ws):
+        rec.seq = i
+    ws.sort(key=lambda r: (r.ts, r.seq))
+    for i, rec in enumerate(ws):
+        rec.seq = i
+    rest.sort(key=lambda r: r.ts)
+    return Session(ws, rest, config)
+
+
+def url_key(url: str, params: Optional[dict] = None) -> tuple[str, frozenset]:
+    """(path, query items) of a URL, host-independent, for matching REST requests to records."""
+    parts = urlsplit(url)
+    items = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if params:
+        items.update({str(k): str(v) for k, v in params.items()})
+    return parts.path.rstrip("/"), frozenset(items.items())
+
+
+_LIMIT_KEYS = frozenset({"limit", "depth", "size", "level"})
+
+
+def _loose(key: tuple[str, frozenset]) -> tuple[str, frozenset]:
+    return key[0], frozenset(kv for kv in key[1] if kv[0] not in _LIMIT_KEYS)
+
+
+SnapshotSource = Callable[[str, RestRequest, float], Optional[bytes]]
+SendHook = Callable[[Connection, str, float], Optional[Sequence[Union[str, bytes]]]]
+
+
+@dataclass
+class ReplayResult:
+    venue: str
+    files: list[str]
+    frames: int
+    elapsed: float  # wall seconds spent replaying
+    pairs: dict[str, dict]
+    bad_frames: int  # all bad frames, including those not attributable to a pair
+    unanswered_snapshots: int
+    tracker: Any = field(repr=False, default=None)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.elapsed if self.elapsed > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "venue": self.venue,
+            "files": self.files,
+            "frames": self.frames,
+            "elapsed_seconds": round(self.elapsed, 6),
+            "frames_per_second": round(self.frames_per_second, 1),
+            "bad_frames_total": self.bad_frames,
+            "unanswered_snapshots": self.unanswered_snapshots,
+            "pairs": self.pairs,
+        }
+
+
+class Replayer(TrackerDriver):
+    """Drives an ``OrderBookTracker`` with a recorded ``Session`` (the tracker's I/O driver)."""
+
+    def __init__(
+        self,
+        venue: Any,
+        session: Session,
+        pairs: Optional[Sequence[str]] = None,
+        *,
+        snapshot_source: Optional[SnapshotSource] = None,
+        on_send: Optional[SendHook] = None,
+        stale_timeout: Optional[float] = None,
+        reuse_rest: bool = False,
+        progress: Optional[TextIO] = None,
+        tracker_kwargs: Optional[dict] = None,
+    ) -> None:
+        self.venue = venue
+        self.session = session
+        self.snapshot_source = snapshot_source
+        self.on_send = on_send
+        self.reuse_rest = reuse_rest
+        self.progress = progress
+        self.sent: list[tuple[int, str]] = []  # (tracker connection id, text) the tracker sent
+        self.unanswered = 0
+        self.now = 0.0
+        self._pending: list = []  # heap of (due_ts, n, pair, gen, body)
+        self._inject: list = []  # frames produced by on_send, fed next
+        self._n = itertools.count()
+        self._rest_by_key: dict = {}
+        self._rest_by_loose: dict = {}
+        for rec in session.rest:
+            key = url_key(rec.url)
+            self._rest_by_key.setdefault(key, []).append(rec)
+            self._rest_by_loose.setdefault(_loose(key), []).append(rec)
+        self._used: set[int] = set()
+        if pairs is None:
+            pairs = pairs_of(venue, session)
+        self.pairs = list(pairs)
+        kw = dict(tracker_kwargs or {})
+        kw.setdefault("stale_timeout", stale_timeout)
+        self.tracker = OrderBookTracker(venue, (), driver=self, **kw)
+        self._conns: dict[str, Connection] = {}
+        self._assign_connections()
+
+    # -- set-up
+    def _assign_connections(self) -> None:
+        """One tracker connection per recorded connection; each pair goes to the recorded
+        connection whose frames first mention it (else the first connection)."""
+        first_conn: dict[str, str] = {}
+        order: list[str] = []
+        for rec in self.session.records:
+            if rec.kind == OPEN and rec.conn not in order:
+                order.append(rec.conn)
+        if not order:
+            order.append("none#1")
+        wanted = set(self.pairs)
+        probe = _fresh(self.venue)
+        for rec in self.session.records:
+            if len(first_conn) == len(wanted):
+                break
+            if rec.kind != RECV:
+                continue
+            try:
+                events = probe.parse_message(rec.data)
+            except Exception:
+                continue
+            for ev in events:
+                p = getattr(ev, "pair", None)
+                if p in wanted and p not in first_conn and isinstance(ev, (BookDiff, BookSnapshot)):
+                    first_conn[p] = rec.conn
+        for key in order:
+            self._conns[key] = self.tracker.connection_for([])
+        for p in self.pairs:
+            key = first_conn.get(p, order[0])
+            conn = self._conns[key]
+            self.tracker.books[p] = TrackedBook(p, self.tracker._book_factory(), conn)
+            conn.pairs.append(p)
+
+    # -- TrackerDriver
+    def request_snapshot(self, tb: TrackedBook, req: RestRequest, gen: int, delay: float) -> None:
+        now = self.now + delay
+        body: Optional[bytes] = None
+        due = now
+        if self.snapshot_source is not None:
+            body = self.snapshot_source(tb.pair, req, now)
+        if body is None:
+            rec = self._find_rest(req)
+            if rec is not None:
+                body = rec.data.encode() if isinstance(rec.data, str) else rec.data
+                due = max(now, rec.ts)
+        if body is None:
+            self.unanswered += 1
+            return
+        heapq.heappush(self._pending, (due, next(self._n), tb.pair, gen, body))
+
+    def _find_rest(self, req: RestRequest) -> Optional[Record]:
+        key = url_key(req.url, req.params)
+        cands = self._rest_by_key.get(key) or self._rest_by_loose.get(_loose(key)) or []
+        for rec in cands:
+            if id(rec) not in self._used:
+                self._used.add(id(rec))
+                return rec
+        if self.reuse_rest and cands:
+            return cands[-1]
+        return None
+
+    def send(self, conn: Connection, texts: Sequence[str]) -> None:
+        for text in texts:
+            self.sent.append((conn.id, text))
+            if self.on_send is not None:
+                frames = self.on_send(conn, text, self.now)
+                if frames:
+                    for f in frames:
+                        self._inject.append((conn, f))
+
+    def reconnect(self, conn: Connection, reason: str) -> None:
+        # The recording decides when connections open; a venue's reconnect request is honoured by
+        # resyncing the pairs of that connection, as a live reconnect would.
+        self.tracker.connection_down(conn, reason)
+        self.tracker.connection_up(conn)
+
+    # -- the loop
+    def _deliver_due(self, until: float) -> None:
+        pending = self._pending
+        while pending and pending[0][0] <= until:
+            due, _, pair, gen, body = heapq.heappop(pending)
+            if due > self.now:
+                self.now = due
+            self.tracker.on_snapshot(pair, gen, body)
+            self._drain_injected()
+
+    def _drain_injected(self) -> None:
+        while self._inject:
+            conn, frame = self._inject.pop(0)
+            self.tracker.feed(conn, frame, self.now)
+
+    def run(self) -> ReplayResult:
+        t = self.tracker
+        records = self.session.records
+        total = len(records)
+        feed = t.feed
+        conns = self._conns
+        check_stale = t.stale_timeout is not None
+        t0 = time.perf_counter()
+        frames = 0
+        next_progress = 0
+        for i, rec in enumerate(records):
+            if self._pending and self._pending[0][0] <= rec.ts:
+                self._deliver_due(rec.ts)
+            if rec.ts > self.now:
+                self.now = rec.ts
+            kind = rec.kind
+            if kind == RECV:
+                frames += 1
+                feed(conns[rec.conn], rec.data, self.now)
+                if self._inject:
+                    self._drain_injected()
+            elif kind == OPEN:
+                conn = conns.get(rec.conn)
+                if conn is not None:
+                    conn.url = rec.url
+                    t.connection_up(conn)  # a reopen first marks it down (reconnect)
+                    self._drain_injected()
+            elif kind == CLOSE:
+                conn = conns.get(rec.conn)
+                if conn is not None:
+                    t.connection_down(conn, "closed (recorded)")
+            if check_stale and kind == RECV:
+                t.check_stale(self.now)
+            if self.progress is not None and i >= next_progress:
+                _progress(self.progress, i, total)
+                next_progress = i + max(1, total // 100)
+        # snapshots recorded after the last frame still complete the sync
+        self._deliver_due(float("inf"))
+        elapsed = time.perf_counter() - t0
+        if self.progress is not None:
+            _progress(self.progress, total, total)
+            self.progress.write("\n")
+            self.progress.flush()
+        return ReplayResult(
+            venue=getattr(self.venue, "name", ""),
+            files=[],
+            frames=frames,
+            elapsed=elapsed,
+            pairs={p: pair_report(t.books[p]) for p in self.pairs if p in t.books},
+            bad_frames=t.bad_frames,
+            unanswered_snapshots=self.unanswered,
+            tracker=t,
+        )
+
+
+def _progress(out: TextIO, done: int, total: int) -> None:
+    width = 40
+    frac = done / total if total else 1.0
+    filled = int(width * frac)
+    out.write(f"\rreplay [{'#' * filled}{'.' * (width - filled)}] {frac * 100:5.1f}% ({done}/{total})")
+    out.flush()
+
+
+def pair_report(tb: TrackedBook, depth: int = 5) -> dict:
+    """The per-pair figures the replay prints (counters + top ``depth`` as exact text)."""
+    s = tb.stats()
+    live = tb.state.value == "live"
+    return {
+        "state": s.state,
+        "frames": s.frames,
+        "diffs_applied": s.diffs_applied,
+        "snapshots": s.snapshots,
+        "stale_dropped": s.stale_dropped,
+        "checksums_ok": s.checksums_ok,
+        "checksums_failed": s.checksums_failed,
+        "gaps": s.gaps,
+        "resyncs": s.resyncs,
+        "bad_frames": s.bad_frames,
+        "snapshot_retries": s.snapshot_retries,
+        "stale_streams": s.stale_streams,
+        "last_update_id": s.last_update_id,
+        "bids": [list(x) for x in tb.book.bids_text(depth)] if live else [],
+        "asks": [list(x) for x in tb.book.asks_text(depth)] if live else [],
+    }
+
+
+def _fresh(venue: Any) -> Any:
+    """A venue object for probing frames without touching the real one's symbol caches."""
+    try:
+        import copy
+
+        return copy.deepcopy(venue)
+    except Exception:
+        return venue
+
+
+def pairs_of(venue: Any, session: Session) -> list[str]:
+    """Pairs to track: the ``configuration:`` line's book list, else the pairs of the recorded
+    book messages (found by parsing the frames with the venue module)."""
+    cfg = session.configuration
+    for key in ("l2_book", "book", "books", "l3_book"):
+        value = cfg.get(key)
+        if isinstance(value, list) and value:
+            return [str(p) for p in value]
+        if isinstance(value, dict) and value:
+            return [str(p) for p in value]
+    probe = _fresh(venue)
+    seen: dict[str, None] = {}
+    for rec in session.records:
+        if rec.kind != RECV:
+            continue
+        try:
+            events = probe.parse_message(rec.data)
+        except Exception:
+            continue
+        for ev in events:
+            if isinstance(ev, (BookDiff, BookSnapshot)):
+                seen.setdefault(ev.pair, None)
+    return list(seen)
+
+
+def replay(
+    paths: Sequence[Union[str, os.PathLike]],
+    venue: Any,
+    *,
+    pairs: Optional[Sequence[str]] = None,
+    session: Optional[Session] = None,
+    **kw: Any,
+) -> ReplayResult:
+    """Replay recording files (or a prepared ``session``) through ``venue`` (a MarketDataVenue or
+    a registry name) and return the result; ``kw`` go to ``Replayer``."""
+    if isinstance(venue, str):
+        from hbconnect.exchanges import market_data_venue
+
+        venue = market_data_venue(venue)
+    if session is None:
+        session = load_session(paths)
+    r = Replayer(venue, session, pairs, **kw)
+    result = r.run()
+    result.files = [os.fspath(p) for p in paths]
+    return result
+
+
+def format_report(result: ReplayResult) -> str:
+    """Human-readable report of a replay."""
+    lines = [
+        f"venue {result.venue}: {result.frames} frames in {result.elapsed:.3f}s "
+        f"({result.frames_per_second:,.0f} frames/s); bad frames {result.bad_frames}"
+        + (f"; unanswered snapshot requests {result.unanswered_snapshots}" if result.unanswered_snapshots else ""),
+    ]
+    for pair, r in result.pairs.items():
+        lines.append("")
+        lines.append(
+            f"{pair} [{r['state']}] frames {r['frames']}  diffs applied {r['diffs_applied']}  "
+            f"stale dropped {r['stale_dropped']}  checksums ok {r['checksums_ok']} failed {r['checksums_failed']}  "
+            f"gaps {r['gaps']}  resyncs {r['resyncs']}  bad frames {r['bad_frames']}"
+        )
+        bids, asks = r["bids"], r["asks"]
+        if not bids and not asks:
+            lines.append("  (no book)")
+            continue
+        lines.append(f"  {'bid size':>18} {'bid':>16} | {'ask':<16} {'ask size':<18}")
+        for i in range(max(len(bids), len(asks))):
+            b = bids[i] if i < len(bids) else ["", ""]
+            a = asks[i] if i < len(asks) else ["", ""]
+            lines.append(f"  {b[1]:>18} {b[0]:>16} | {a[0]:<16} {a[1]:<18}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- fault injection
+@dataclass(frozen=True)
+class Fault:
+    """One fault to inject into a session's received frames.
+
+    kind: ``drop`` | ``duplicate`` | ``swap`` (with the next book frame ``other``) | ``corrupt``
+    (``mutate(frame) -> frame``) | ``truncate`` (keep ``keep`` characters) | ``garbage``
+    (replace by non-JSON) | ``close`` (the socket drops just before the frame and reopens).
+    ``index``: position in ``session.records`` of a RECV record.
+    """
+
+    kind: str
+    index: int
+    other: Optional[int] = None
+    mutate: Optional[Callable[[Union[str, bytes]], Union[str, bytes]]] = None
+    keep: Optional[int] = None
+
+
+def inject(session: Session, faults: Sequence[Fault]) -> Session:
+    """A copy of ``session`` with ``faults`` applied (indices refer to the original records)."""
+    out = session.copy()
+    recs = out.records
+    extra: dict[int, list[Record]] = {}
+    drop: set[int] = set()
+    for f in faults:
+        rec = recs[f.index]
+        if rec.kind != RECV:
+            raise ValueError(f"record {f.index} is not a received frame")
+        if f.kind == "drop":
+            drop.add(f.index)
+        elif f.kind == "duplicate":
+            extra.setdefault(f.index, []).append(Record(RECV, rec.ts, rec.conn, rec.url, rec.data))
+        elif f.kind == "swap":
+            j = f.other if f.other is not None else f.index + 1
+            recs[f.index].data, recs[j].data = recs[j].data, recs[f.index].data
+        elif f.kind == "corrupt":
+            if f.mutate is None:
+                raise ValueError("corrupt needs mutate")
+            rec.data = f.mutate(rec.data)
+        elif f.kind == "truncate":
+            keep = f.keep if f.keep is not None else len(rec.data) // 2
+            rec.data = rec.data[:keep]
+        elif f.kind == "garbage":
+            rec.data = b"\x00\xffnot json" if isinstance(rec.data, bytes) else "<html>502 Bad Gateway</html>"
+        elif f.kind == "close":
+            url = next((r.url for r in recs[: f.index][::-1] if r.kind == OPEN and r.conn == rec.conn), "")
+            extra.setdefault(-f.index - 1, []).extend(
+                [Record(CLOSE, rec.ts, rec.conn, url), Record(OPEN, rec.ts, rec.conn, url)])
+        else:
+            raise ValueError(f"unknown fault kind {f.kind!r}")
+    result: list[Record] = []
+    for i, rec in enumerate(recs):
+        result.extend(extra.get(-i - 1, ()))
+        if i not in drop:
+            result.append(rec)
+        result.extend(extra.get(i, ()))
+    for i, rec in enumerate(result):
+        rec.seq = i
+    out.records = result
+    return out
+
+
+def book_frame_indices(session: Session, venue: Any, pair: Optional[str] = None,
+                       kind: type = BookDiff) -> list[int]:
+    """Indices in ``session.records`` of received frames carrying a ``kind`` message (for
+    ``pair`` if given): where to aim faults."""
+    probe = _fresh(venue)
+    out = []
+    for i, rec in enumerate(session.records):
+        if rec.kind != RECV:
+            continue
+        try:
+            events = probe.parse_message(rec.data)
+        except Exception:
+            continue
+        if any(isinstance(ev, kind) and (pair is None or ev.pair == pair) for ev in events):
+            out.append(i)
+    return out
+
+
+def progress_stream() -> Optional[TextIO]:
+    """stderr when it is a terminal (progress bar), else None."""
+    return sys.stderr if sys.stderr.isatty() else None

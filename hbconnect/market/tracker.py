@@ -1,0 +1,1046 @@
+"""OrderBookTracker: keeps the books of many pairs of one venue exactly in sync.
+
+Design
+    The frame-processing core is synchronous: ``feed(conn, raw, now)`` handles one received frame
+    (venue parse -> sequence/connection checks -> sync policy -> book apply -> checksum ->
+    notifications). The live loop (``start()``: websockets, REST snapshots, reconnects, stale
+    detection) and the replay of recorded sessions (``hbconnect.market.replay``) both drive that
+    same core; they differ only in the *driver* that performs the I/O the core asks for
+    (``request_snapshot``, ``send``, ``reconnect``).
+
+Per pair (``TrackedBook``): the ``OrderBook``, its state (SYNCING -> LIVE -> RESYNCING -> LIVE),
+counters, last trade. A fault never raises out of ``feed``: bad frames are counted and logged
+(rate-limited), never change a book; a lost or inconsistent update leads to a resync of that
+pair only (new REST snapshot, or the venue's resync messages for in-band snapshots).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, AsyncIterator, Callable, Iterable, Optional, Sequence, Union
+
+from hbconnect.core.codecs import excerpt
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    MarketDataVenue,
+    Reconnect,
+    Reply,
+    RestRequest,
+    Resync,
+    Trade,
+)
+from hbconnect.market.sync import APPLY, GAP, STALE, TOO_OLD, SyncPolicy, policy_for
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BookState",
+    "TrackedBook",
+    "PairStats",
+    "Connection",
+    "BookUpdate",
+    "Subscription",
+    "OrderBookTracker",
+    "TrackerDriver",
+]
+
+_monotonic = time.monotonic
+
+
+class BookState(enum.Enum):
+    SYNCING = "syncing"  # first sync: waiting for the snapshot
+    LIVE = "live"  # in sync: diffs are applied as they come
+    RESYNCING = "resyncing"  # was live, lost sync (gap, bad checksum, reconnect...): rebuilding
+
+
+SYNCING = BookState.SYNCING
+LIVE = BookState.LIVE
+RESYNCING = BookState.RESYNCING
+
+
+@dataclass
+class PairStats:
+    """Counters of one pair (a copy; ``TrackedBook.stats()``)."""
+
+    pair: str
+    state: str
+    frames: int
+    diffs_applied: int
+    snapshots: int
+    stale_dropped: int
+    checksums_ok: int
+    checksums_failed: int
+    gaps: int
+    resyncs: int
+    bad_frames: int
+    stale_streams: int
+    snapshot_retries: int
+    buffered: int
+    last_update_id: int
+    last_update_time: float  # venue time (s) of the last applied book message, 0 if unknown
+    last_receive: float  # monotonic time of the last book message
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class BookUpdate:
+    """Notification: the book of ``pair`` changed (``snapshot`` True for a full reset)."""
+
+    pair: str
+    update_id: int
+    timestamp: float
+    snapshot: bool = False
+
+
+class TrackedBook:
+    """One pair: its book, sync state and counters. Read it, do not mutate it."""
+
+    __slots__ = (
+        "pair", "book", "state", "conn", "last_id", "first", "buffer", "gen", "last_trade",
+        "frames", "diffs_applied", "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
+        "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries", "last_update_time",
+        "last_receive", "snapshot_pending", "__weakref__",
+    )
+
+    def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
+        self.pair = pair
+        self.book = book
+        self.state = SYNCING
+        self.conn = conn
+        self.last_id = 0
+        self.first = True
+        self.buffer: list = []
+        self.gen = 0
+        self.last_trade: Optional[Trade] = None
+        self.frames = 0
+        self.diffs_applied = 0
+        self.snapshots = 0
+        self.stale_dropped = 0
+        self.checksums_ok = 0
+        self.checksums_failed = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.bad_frames = 0
+        self.stale_streams = 0
+        self.snapshot_retries = 0
+        self.last_update_time = 0.0
+        self.last_receive = 0.0
+        self.snapshot_pending = False
+
+    @property
+    def live(self) -> bool:
+        return self.state is LIVE
+
+    def stats(self) -> PairStats:
+        return PairStats(
+            self.pair, self.state.value, self.frames, self.diffs_applied, self.snapshots,
+            self.stale_dropped, self.checksums_ok, self.checksums_failed, self.gaps, self.resyncs,
+            self.bad_frames, self.stale_streams, self.snapshot_retries, len(self.buffer), self.last_id,
+            self.last_update_time, self.last_receive,
+        )
+
+    def __repr__(self) -> str:
+        return f"<TrackedBook {self.pair} {self.state.value} id={self.last_id}>"
+
+
+class Connection:
+    """One market-data socket carrying ``pairs``."""
+
+    __slots__ = ("id", "pairs", "up", "conn_seq", "frames", "bad_frames", "reconnects", "gaps",
+                 "last_frame", "runner", "url", "__weakref__")
+
+    def __init__(self, conn_id: int, pairs: Iterable[str]) -> None:
+        self.id = conn_id
+        self.pairs: list[str] = list(pairs)
+        self.up = False
+        self.conn_seq: Optional[int] = None
+        self.frames = 0
+        self.bad_frames = 0
+        self.reconnects = 0
+        self.gaps = 0
+        self.last_frame = 0.0
+        self.runner: Any = None
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} pairs={len(self.pairs)} up={self.up}>"
+
+
+class TrackerDriver:
+    """The I/O the synchronous core asks for. The live tracker and the replay implement it."""
+
+    def request_snapshot(self, tb: TrackedBook, req: RestRequest, gen: int, delay: float) -> None:
+        raise NotImplementedError
+
+    def send(self, conn: Connection, texts: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def reconnect(self, conn: Connection, reason: str) -> None:
+        raise NotImplementedError
+
+
+class _NullDriver(TrackerDriver):
+    def request_snapshot(self, tb: TrackedBook, req: RestRequest, gen: int, delay: float) -> None:
+        pass
+
+    def send(self, conn: Connection, texts: Sequence[str]) -> None:
+        pass
+
+    def reconnect(self, conn: Connection, reason: str) -> None:
+        pass
+
+
+class _LogLimiter:
+    """At most ``burst`` log lines per ``interval`` seconds per key; counts what it suppressed."""
+
+    __slots__ = ("interval", "burst", "_windows")
+
+    def __init__(self, interval: float = 10.0, burst: int = 5) -> None:
+        self.interval = interval
+        self.burst = burst
+        self._windows: dict[str, list] = {}
+
+    def __call__(self, key: str, level: int, msg: str, *args: Any, exc_info: bool = False) -> None:
+        now = _monotonic()
+        w = self._windows.get(key)
+        if w is None or now - w[0] >= self.interval:
+            if w is not None and w[2]:
+                logger.log(level, "%s: %d similar messages suppressed", key, w[2])
+            w = self._windows[key] = [now, 0, 0]
+        if w[1] < self.burst:
+            w[1] += 1
+            logger.log(level, msg, *args, exc_info=exc_info)
+        else:
+            w[2] += 1
+
+
+Event = Union[BookUpdate, Trade]
+
+
+class Subscription:
+    """An async iterator of ``BookUpdate`` and ``Trade`` events with a bounded queue: when the
+    consumer is slower than the feed, the oldest events are dropped (``dropped`` counts them) so
+    that the tracker is never blocked."""
+
+    def __init__(self, tracker: "OrderBookTracker", maxsize: int = 10_000, books: bool = True,
+                 trades: bool = True, pairs: Optional[Iterable[str]] = None) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be >= 1")
+        self._tracker = tracker
+        self.maxsize = maxsize
+        self.books = books
+        self.trades = trades
+        self.pairs = frozenset(pairs) if pairs is not None else None
+        self.dropped = 0
+        self._q: collections.deque = collections.deque()
+        self._event: Optional[asyncio.Event] = None
+        self._closed = False
+
+    def _push(self, item: Event) -> None:
+        q = self._q
+        if len(q) >= self.maxsize:
+            q.popleft()
+            self.dropped += 1
+        q.append(item)
+        ev = self._event
+        if ev is not None:
+            ev.set()
+
+    def __len__(self) -> int:
+        return len(self._q)
+
+    def get_nowait(self) -> Optional[Event]:
+        return self._q.popleft() if self._q else None
+
+    def __aiter__(self) -> "Subscription":
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._q:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._event is None:
+                self._event = asyncio.Event()
+            self._event.clear()
+            await self._event.wait()
+        return self._q.popleft()
+
+    def close(self) -> None:
+        self._closed = True
+        self._tracker._unsubscribe(self)
+        if self._event is not None:
+            self._event.set()
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+BookCallback = Callable[[BookUpdate], Any]
+TradeCallback = Callable[[Trade], Any]
+
+
+class OrderBookTracker:
+    """Tracks the order books of ``pairs`` on one venue.
+
+    Live use::
+
+        tracker = OrderBookTracker(market_data_venue("binance"), ["BTC-USDT", "ETH-USDT"])
+        await tracker.start()
+        await tracker.wait_ready()
+        book = tracker.book("BTC-USDT")            # hbconnect.OrderBook
+        async for ev in tracker.subscribe():      # BookUpdate / Trade
+            ...
+        await tracker.stop()
+
+    ``feed(conn, raw, now)`` is the synchronous frame path, also used by replay and benchmarks.
+    """
+
+    def __init__(
+        self,
+        venue: MarketDataVenue,
+        pairs: Sequence[str] = (),
+        *,
+        stale_timeout: Optional[float] = 60.0,
+        max_buffer: int = 20_000,
+        rest: Any = None,
+        driver: Optional[TrackerDriver] = None,
+        book_factory: Optional[Callable[[], Any]] = None,
+        on_book: Optional[BookCallback] = None,
+        on_trade: Optional[TradeCallback] = None,
+        receive_timeout: float = 30.0,
+        snapshot_concurrency: int = 8,
+        snapshot_limit_id: Optional[str] = None,
+        reconnect_backoff: tuple[float, float] = (0.5, 30.0),
+        snapshot_backoff: tuple[float, float] = (0.5, 30.0),
+        name: str = "",
+    ) -> None:
+        if book_factory is None:
+            from hbconnect import OrderBook
+
+            book_factory = OrderBook
+        self.venue = venue
+        self.name = name or getattr(venue, "name", "venue")
+        self.policy: SyncPolicy = policy_for(venue.sync_rule)
+        self.stale_timeout = stale_timeout
+        self.max_buffer = max_buffer
+        self.max_depth: Optional[int] = venue.max_depth
+        self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
+        self._book_factory = book_factory
+        self._parse = venue.parse_message
+        self._check = self.policy.check
+        self._checksum = venue.checksum
+        self.books: dict[str, TrackedBook] = {}
+        self.connections: list[Connection] = []
+        self._next_conn_id = 0
+        self.driver: TrackerDriver = driver or _NullDriver()
+        self._book_callbacks: list[BookCallback] = [on_book] if on_book else []
+        self._trade_callbacks: list[TradeCallback] = [on_trade] if on_trade else []
+        self._subs: list[Subscription] = []
+        self._notify_books = bool(self._book_callbacks)
+        self._notify_trades = bool(self._trade_callbacks)
+        self._log = _LogLimiter()
+        # tracker-wide counters
+        self.frames = 0
+        self.bad_frames = 0  # including those that cannot be attributed to a pair
+        self.unknown_pair_messages = 0
+        self.notify_errors = 0
+        # live-mode settings
+        self._rest = rest
+        self.receive_timeout = receive_timeout
+        self.snapshot_concurrency = snapshot_concurrency
+        self.snapshot_limit_id = snapshot_limit_id
+        self.reconnect_backoff = reconnect_backoff
+        self.snapshot_backoff = snapshot_backoff
+        self._live: Optional[_LiveDriver] = None
+        if pairs:
+            self.add_pairs(pairs)
+
+    # ------------------------------------------------------------------ pairs and connections
+    def add_pairs(self, pairs: Iterable[str]) -> list[Connection]:
+        """Add pairs, filling connections up to ``venue.max_pairs_per_connection``. In live mode
+        the new pairs are subscribed (on a connection that is up) or get a new connection."""
+        new = [p for p in dict.fromkeys(pairs) if p not in self.books]
+        limit = max(1, int(self.venue.max_pairs_per_connection or 1))
+        touched: list[Connection] = []
+        for pair in new:
+            conn = None
+            if self.connections and len(self.connections[-1].pairs) < limit:
+                conn = self.connections[-1]
+            if conn is None:
+                conn = self._new_connection([])
+            conn.pairs.append(pair)
+            self.books[pair] = TrackedBook(pair, self._book_factory(), conn)
+            if conn not in touched:
+                touched.append(conn)
+        if self._live is not None:
+            for conn in touched:
+                self._live.pairs_added(conn, [p for p in new if self.books[p].conn is conn])
+        return touched
+
+    def add_pair(self, pair: str) -> None:
+        self.add_pairs([pair])
+
+    def remove_pair(self, pair: str) -> None:
+        """Stop tracking ``pair`` (unsubscribes it in live mode)."""
+        tb = self.books.pop(pair, None)
+        if tb is None:
+            return
+        tb.gen += 1
+        conn = tb.conn
+        if pair in conn.pairs:
+            conn.pairs.remove(pair)
+        if conn.up:
+            self.driver.send(conn, self.venue.unsubscribe_messages([pair]))
+
+    def _new_connection(self, pairs: Iterable[str]) -> Connection:
+        conn = Connection(self._next_conn_id, pairs)
+        self._next_conn_id += 1
+        self.connections.append(conn)
+        return conn
+
+    def connection_for(self, pairs: Iterable[str]) -> Connection:
+        """Manual mode (replay): a connection carrying ``pairs`` (moved from wherever they were)."""
+        pairs = list(pairs)
+        conn = self._new_connection([])
+        for p in pairs:
+            tb = self.books.get(p)
+            if tb is None:
+                self.books[p] = tb = TrackedBook(p, self._book_factory(), conn)
+            else:
+                if p in tb.conn.pairs:
+                    tb.conn.pairs.remove(p)
+                tb.conn = conn
+            conn.pairs.append(p)
+        self.connections = [c for c in self.connections if c.pairs or c is conn]
+        return conn
+
+    # ------------------------------------------------------------------ queries
+    def book(self, pair: str) -> Any:
+        """The ``OrderBook`` of ``pair`` (check ``state(pair)`` before trusting it)."""
+        return self.books[pair].book
+
+    def state(self, pair: str) -> BookState:
+        return self.books[pair].state
+
+    def stats(self, pair: Optional[str] = None) -> Union[PairStats, dict[str, PairStats]]:
+        if pair is not None:
+            return self.books[pair].stats()
+        return {p: tb.stats() for p, tb in self.books.items()}
+
+    def last_trade(self, pair: str) -> Optional[Trade]:
+        return self.books[pair].last_trade
+
+    @property
+    def ready(self) -> bool:
+        """Every tracked pair is LIVE."""
+        return bool(self.books) and all(tb.state is LIVE for tb in self.books.values())
+
+    def status_dict(self) -> dict[str, bool]:
+        return {p: tb.state is LIVE for p, tb in self.books.items()}
+
+    # ------------------------------------------------------------------ notifications
+    def add_book_callback(self, cb: BookCallback) -> None:
+        self._book_callbacks.append(cb)
+        self._notify_books = True
+
+    def add_trade_callback(self, cb: TradeCallback) -> None:
+        self._trade_callbacks.append(cb)
+        self._notify_trades = True
+
+    def subscribe(self, maxsize: int = 10_000, *, books: bool = True, trades: bool = True,
+                  pairs: Optional[Iterable[str]] = None) -> Subscription:
+        """An async iterator of book updates and trades (bounded; never blocks the tracker)."""
+        sub = Subscription(self, maxsize, books, trades, pairs)
+        self._subs.append(sub)
+        self._refresh_notify()
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+        self._refresh_notify()
+
+    def _refresh_notify(self) -> None:
+        self._notify_books = bool(self._book_callbacks) or any(s.books for s in self._subs)
+        self._notify_trades = bool(self._trade_callbacks) or any(s.trades for s in self._subs)
+
+    def _emit_book(self, tb: TrackedBook, snapshot: bool) -> None:
+        upd = BookUpdate(tb.pair, tb.last_id, tb.last_update_time, snapshot)
+        for cb in self._book_callbacks:
+            try:
+                cb(upd)
+            except Exception:
+                self.notify_errors += 1
+                self._log("callback", logging.ERROR, "%s: book callback raised", self.name, exc_info=True)
+        for sub in self._subs:
+            if sub.books and (sub.pairs is None or tb.pair in sub.pairs):
+                sub._push(upd)
+
+    def _emit_trade(self, tr: Trade) -> None:
+        for cb in self._trade_callbacks:
+            try:
+                cb(tr)
+            except Exception:
+                self.notify_errors += 1
+                self._log("callback", logging.ERROR, "%s: trade callback raised", self.name, exc_info=True)
+        for sub in self._subs:
+            if sub.trades and (sub.pairs is None or tr.pair in sub.pairs):
+                sub._push(tr)
+
+    # ------------------------------------------------------------------ the frame path
+    def feed(self, conn: Connection, raw: Union[str, bytes], now: Optional[float] = None) -> None:
+        """Process one received frame. Never raises; faults are counted, logged and repaired."""
+        if now is None:
+            now = _monotonic()
+        self.frames += 1
+        conn.frames += 1
+        conn.last_frame = now
+        try:
+            events = self._parse(raw)
+        except Exception as exc:  # ParseError, DecodeError, or a venue-module bug: never raise out
+            self._bad_frame(conn, None, raw, exc)
+            return
+        try:
+            if self.connection_sequence and events and not self._conn_seq_ok(conn, events):
+                return
+            books = self.books
+            for ev in events:
+                t = type(ev)
+                if t is BookDiff:
+                    tb = books.get(ev.pair)
+                    if tb is None:
+                        self.unknown_pair_messages += 1
+                        continue
+                    tb.frames += 1
+                    tb.last_receive = now
+                    if tb.state is not LIVE:
+                        self._buffer(tb, ev)
+                        continue
+                    v = self._check(tb.last_id, ev, tb.first)
+                    if v == APPLY:
+                        self._apply_diff(tb, ev)
+                    elif v == STALE:
+                        tb.stale_dropped += 1
+                    else:
+                        self._sequence_break(tb, ev)
+                elif t is Trade:
+                    tb = books.get(ev.pair)
+                    if tb is None:
+                        self.unknown_pair_messages += 1
+                        continue
+                    tb.frames += 1
+                    tb.last_trade = ev
+                    if self._notify_trades:
+                        self._emit_trade(ev)
+                elif t is BookSnapshot:
+                    tb = books.get(ev.pair)
+                    if tb is None:
+                        self.unknown_pair_messages += 1
+                        continue
+                    tb.frames += 1
+                    tb.last_receive = now
+                    self._inband_snapshot(tb, ev)
+                elif t is Reply:
+                    self.driver.send(conn, [ev.text])
+                elif t is Heartbeat:
+                    pass
+                elif t is Resync:
+                    tb = books.get(ev.pair)
+                    if tb is not None:
+                        self._log("resync-req", logging.WARNING, "%s %s: venue asks for a resync: %s",
+                                  self.name, ev.pair, ev.reason)
+                        self.resync(ev.pair, ev.reason or "venue request")
+                elif t is Reconnect:
+                    self._log("reconnect-req", logging.WARNING, "%s: venue asks to reconnect: %s",
+                              self.name, ev.reason)
+                    self.driver.reconnect(conn, ev.reason or "venue request")
+        except Exception as exc:  # a tracker or venue bug: contain it to this frame
+            self._bad_frame(conn, None, raw, exc, internal=True)
+
+    def _apply_diff(self, tb: TrackedBook, d: BookDiff) -> None:
+        try:
+            tb.book.apply_diffs(d.bids, d.asks, d.last_id)
+        except (ValueError, TypeError) as exc:
+            # The book rejected the batch atomically (unchanged) but the update is lost: resync.
+            self._bad_frame(tb.conn, tb, d, exc)
+            self._resync(tb, f"bad update: {exc}")
+            return
+        tb.last_id = d.last_id
+        tb.first = False
+        tb.diffs_applied += 1
+        if d.timestamp:
+            tb.last_update_time = d.timestamp
+        if self.max_depth is not None:
+            tb.book.truncate(self.max_depth)
+        if d.checksum is not None and not self._verify(tb, d.checksum):
+            return
+        if self._notify_books:
+            self._emit_book(tb, False)
+
+    def _verify(self, tb: TrackedBook, expected: int) -> bool:
+        try:
+            got = self._checksum(tb.book)
+        except Exception as exc:
+            self._log("checksum-err", logging.ERROR, "%s %s: checksum computation failed: %r",
+                      self.name, tb.pair, exc)
+            got = None
+        if got == expected:
+            tb.checksums_ok += 1
+            return True
+        tb.checksums_failed += 1
+        self._log("checksum", logging.WARNING, "%s %s: checksum mismatch (venue %s, book %s)", self.name,
+                  tb.pair, expected, got)
+        self._resync(tb, "checksum mismatch")
+        return False
+
+    def _buffer(self, tb: TrackedBook, d: BookDiff) -> None:
+        buf = tb.buffer
+        if len(buf) >= self.max_buffer:
+            self._log("buffer", logging.WARNING, "%s %s: %d diffs buffered without a snapshot; restarting",
+                      self.name, tb.pair, len(buf))
+            buf.clear()
+            self._resync(tb, "buffer overflow")
+        buf.append(d)
+
+    def _sequence_break(self, tb: TrackedBook, d: BookDiff) -> None:
+        if tb.first and self.venue.snapshot_request(tb.pair) is not None:
+            # Right after a REST snapshot: the snapshot predates the stream (Binance step 4).
+            tb.snapshot_retries += 1
+            self._log("too-old", logging.INFO, "%s %s: snapshot %d older than stream (%d..%d); refetching",
+                      self.name, tb.pair, tb.last_id, d.first_id, d.last_id)
+            self._restart(tb, d, count=False)
+        else:
+            tb.gaps += 1
+            self._log("gap", logging.WARNING, "%s %s: sequence gap (book %d, update %s..%d prev %s); resync",
+                      self.name, tb.pair, tb.last_id, d.first_id, d.last_id, d.prev_id)
+            self._restart(tb, d, count=True)
+
+    def _restart(self, tb: TrackedBook, d: Optional[BookDiff], count: bool) -> None:
+        self._resync(tb, "sequence break", count=count)
+        if d is not None and self.venue.snapshot_request(tb.pair) is not None:
+            tb.buffer.append(d)  # the update that revealed the gap belongs after the next snapshot
+
+    def _inband_snapshot(self, tb: TrackedBook, s: BookSnapshot) -> None:
+        if tb.state is LIVE and s.update_id and s.update_id < tb.last_id and self.policy.detects_gaps is False \
+                and self.venue.sync_rule.value == "snapshots":
+            tb.stale_dropped += 1  # an older full snapshot overtaken by a newer one
+            return
+        tb.gen += 1  # supersedes any outstanding snapshot request
+        tb.snapshot_pending = False
+        self._apply_snapshot(tb, s)
+
+    def _apply_snapshot(self, tb: TrackedBook, s: BookSnapshot) -> None:
+        buf = tb.buffer
+        if buf and self.policy.snapshot_verdict(s.update_id, buf[0]) == TOO_OLD:
+            tb.snapshot_retries += 1
+            self._log("too-old", logging.INFO, "%s %s: snapshot %d older than first buffered update %d; "
+                      "refetching", self.name, tb.pair, s.update_id, buf[0].first_id)
+            self._request_snapshot(tb, delay=self.snapshot_backoff[0])
+            return
+        try:
+            tb.book.apply_snapshot(s.bids, s.asks, s.update_id)
+        except (ValueError, TypeError) as exc:
+            self._bad_frame(tb.conn, tb, s, exc)
+            buf.clear()
+            self._resync(tb, f"bad snapshot: {exc}", count=False)
+            return
+        tb.snapshots += 1
+        tb.last_id = s.update_id
+        tb.first = True
+        if s.timestamp:
+            tb.last_update_time = s.timestamp
+        tb.state = LIVE
+        if self.max_depth is not None:
+            tb.book.truncate(self.max_depth)
+        if s.checksum is not None and not self._verify(tb, s.checksum):
+            return
+        if buf:
+            tb.buffer = []
+            check = self._check
+            for d in buf:
+                if tb.state is not LIVE:
+                    tb.buffer.append(d)  # a break happened: the rest waits for the next snapshot
+                    continue
+                v = check(tb.last_id, d, tb.first)
+                if v == APPLY:
+                    self._apply_diff(tb, d)
+                elif v == STALE:
+                    tb.stale_dropped += 1
+                else:
+                    self._sequence_break(tb, d)
+        if tb.state is LIVE and self._notify_books:
+            self._emit_book(tb, True)
+
+    def _conn_seq_ok(self, conn: Connection, events: list) -> bool:
+        """Per-connection sequence (Coinbase): False when the whole frame is a duplicate."""
+        seq = None
+        for ev in events:
+            seq = getattr(ev, "conn_seq", None)
+            if seq is not None:
+                break
+        if seq is None:
+            return True
+        last = conn.conn_seq
+        if last is not None:
+            if seq <= last:
+                for ev in events:
+                    tb = self.books.get(getattr(ev, "pair", ""))
+                    if tb is not None:
+                        tb.stale_dropped += 1
+                return False
+            if seq != last + 1:
+                conn.gaps += 1
+                self._log("conn-gap", logging.WARNING, "%s conn %d: connection sequence gap %d -> %d; "
+                          "resync of its %d pairs", self.name, conn.id, last, seq, len(conn.pairs))
+                conn.conn_seq = seq
+                for p in list(conn.pairs):
+                    tb = self.books.get(p)
+                    if tb is not None and tb.state is LIVE:
+                        tb.gaps += 1
+                        self._resync(tb, "connection sequence gap")
+                return True
+        conn.conn_seq = seq
+        return True
+
+    def _bad_frame(self, conn: Connection, tb: Optional[TrackedBook], raw: Any, exc: BaseException,
+                   internal: bool = False) -> None:
+        self.bad_frames += 1
+        conn.bad_frames += 1
+        if tb is not None:
+            tb.bad_frames += 1
+        what = tb.pair if tb is not None else f"conn {conn.id}"
+        if internal:
+            self._log("internal", logging.ERROR, "%s %s: error processing frame %s: %r", self.name, what,
+                      excerpt(raw), exc)
+        else:
+            self._log("bad-frame", logging.WARNING, "%s %s: bad frame (%s) %s", self.name, what, exc,
+                      excerpt(raw) if isinstance(raw, (str, bytes)) else "")
+
+    # ------------------------------------------------------------------ resync
+    def resync(self, pair: str, reason: str = "requested") -> None:
+        """Rebuild the book of ``pair`` (the other pairs are not disturbed)."""
+        tb = self.books.get(pair)
+        if tb is not None:
+            self._resync(tb, reason)
+
+    def _resync(self, tb: TrackedBook, reason: str, count: bool = True) -> None:
+        if tb.state is LIVE:
+            tb.state = RESYNCING
+        if count:
+            tb.resyncs += 1
+        tb.gen += 1
+        tb.buffer.clear()
+        # The book keeps its last good levels (a bad frame never changes it); the state says it
+        # is not to be trusted until the next snapshot replaces it wholesale.
+        if not tb.conn.up:
+            return  # the reconnect resyncs every pair on the connection
+        self._start_sync(tb, resubscribe=False)
+
+    def _start_sync(self, tb: TrackedBook, resubscribe: bool, delay: float = 0.0) -> None:
+        venue = self.venue
+        if resubscribe:
+            self.driver.send(tb.conn, list(venue.unsubscribe_messages([tb.pair]))
+                             + list(venue.subscribe_messages([tb.pair])))
+        req = venue.snapshot_request(tb.pair)
+        if req is not None:
+            self._request_snapshot(tb, delay, req)
+        elif not resubscribe:
+            msgs = venue.resync_messages(tb.pair)
+            if not msgs:  # no dedicated way: resubscribing brings a fresh in-band snapshot
+                msgs = list(venue.unsubscribe_messages([tb.pair])) + list(venue.subscribe_messages([tb.pair]))
+            self.driver.send(tb.conn, msgs)
+
+    def _request_snapshot(self, tb: TrackedBook, delay: float = 0.0, req: Optional[RestRequest] = None) -> None:
+        if req is None:
+            req = self.venue.snapshot_request(tb.pair)
+            if req is None:
+                return
+        tb.gen += 1
+        tb.snapshot_pending = True
+        self.driver.request_snapshot(tb, req, tb.gen, delay)
+
+    def on_snapshot(self, pair: str, gen: int, body: bytes) -> None:
+        """A REST snapshot body arrived for request generation ``gen`` (outdated ones are ignored)."""
+        tb = self.books.get(pair)
+        if tb is None or gen != tb.gen:
+            return
+        tb.snapshot_pending = False
+        try:
+            snap = self.venue.parse_snapshot(pair, body)
+        except Exception as exc:
+            self._bad_frame(tb.conn, tb, body, exc)
+            self.on_snapshot_failed(pair, gen, exc)
+            return
+        try:
+            self._apply_snapshot(tb, snap)
+        except Exception as exc:  # contain bugs like feed() does
+            self._bad_frame(tb.conn, tb, body, exc, internal=True)
+
+    def on_snapshot_failed(self, pair: str, gen: int, exc: BaseException, retry_delay: Optional[float] = None) -> None:
+        """The snapshot request failed: try again after a delay (the driver's backoff)."""
+        tb = self.books.get(pair)
+        if tb is None or gen != tb.gen:
+            return
+        tb.snapshot_pending = False
+        tb.snapshot_retries += 1
+        self._log("snapshot-fail", logging.WARNING, "%s %s: snapshot failed: %s", self.name, pair, exc)
+        if tb.conn.up:
+            self._request_snapshot(tb, self.snapshot_backoff[0] if retry_delay is None else retry_delay)
+
+    # ------------------------------------------------------------------ connection events
+    def connection_up(self, conn: Connection) -> None:
+        """The socket of ``conn`` is open: subscribe its pairs and (re)sync all of them."""
+        if conn.up:
+            self.connection_down(conn, "reopened")
+        conn.up = True
+        conn.conn_seq = None
+        if conn.pairs:
+            self.driver.send(conn, self.venue.subscribe_messages(conn.pairs))
+        for p in conn.pairs:
+            tb = self.books.get(p)
+            if tb is None:
+                continue
+            tb.gen += 1
+            tb.buffer.clear()
+            tb.first = True
+            if tb.state is not SYNCING:
+                tb.state = RESYNCING
+            req = self.venue.snapshot_request(p)
+            if req is not None:
+                self._request_snapshot(tb, 0.0, req)
+
+    def connection_down(self, conn: Connection, reason: str = "", count: bool = True) -> None:
+        """The socket of ``conn`` dropped: every pair on it must resync after the reconnect.
+        ``count=False`` when we close it ourselves (stop)."""
+        if not conn.up:
+            return
+        conn.up = False
+        if count:
+            conn.reconnects += 1
+        for p in conn.pairs:
+            tb = self.books.get(p)
+            if tb is None:
+                continue
+            if tb.state is LIVE:
+                tb.state = RESYNCING
+                if count:
+                    tb.resyncs += 1
+            tb.gen += 1
+            tb.buffer.clear()
+            tb.snapshot_pending = False
+
+    def check_stale(self, now: Optional[float] = None) -> list[str]:
+        """Resync LIVE pairs whose stream sent no book message for ``stale_timeout`` while their
+        connection is up (resubscribe + new snapshot). Returns the pairs it restarted."""
+        if self.stale_timeout is None:
+            return []
+        if now is None:
+            now = _monotonic()
+        limit = now - self.stale_timeout
+        stale = []
+        for tb in self.books.values():
+            if tb.state is LIVE and tb.conn.up and tb.last_receive and tb.last_receive < limit:
+                stale.append(tb.pair)
+                tb.stale_streams += 1
+                tb.last_receive = now
+                self._log("stale", logging.WARNING, "%s %s: no book message for %.0fs; resubscribing", self.name,
+                          tb.pair, self.stale_timeout)
+                tb.state = RESYNCING
+                tb.resyncs += 1
+                tb.gen += 1
+                tb.buffer.clear()
+                self._start_sync(tb, resubscribe=True)
+        return stale
+
+    # ------------------------------------------------------------------ live mode
+    async def start(self) -> None:
+        """Open the connections and start syncing (returns at once; see ``wait_ready``)."""
+        if self._live is not None:
+            return
+        self._live = _LiveDriver(self)
+        self.driver = self._live
+        await self._live.start()
+
+    async def stop(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:
+            await live.stop()
+        for sub in list(self._subs):
+            sub.close()
+
+    async def wait_ready(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every pair is LIVE; False on timeout."""
+        deadline = None if timeout is None else _monotonic() + timeout
+        while not self.ready:
+            if deadline is not None and _monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def __aenter__(self) -> "OrderBookTracker":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+
+class _LiveDriver(TrackerDriver):
+    """Websockets (one ``ReconnectingWs`` per connection), REST snapshots with retry/backoff and a
+    concurrency cap, and the stale-stream watchdog."""
+
+    def __init__(self, tracker: OrderBookTracker) -> None:
+        from hbconnect.core.backoff import Backoff
+
+        self.t = tracker
+        self._Backoff = Backoff
+        self._tasks: set[asyncio.Task] = set()
+        self._runners: dict[int, Any] = {}
+        self._sem = asyncio.Semaphore(max(1, tracker.snapshot_concurrency))
+        self._snap_backoff: dict[str, Any] = {}
+        self._own_rest = False
+        self._session: Any = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        import aiohttp
+
+        from hbconnect.core.rest import RestClient
+
+        t = self.t
+        if t._rest is None:
+            t._rest = RestClient(name=t.name)
+            self._own_rest = True
+        self._session = aiohttp.ClientSession()
+        for conn in list(t.connections):
+            self._start_conn(conn)
+        if t.stale_timeout is not None:
+            self._spawn(self._watchdog())
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _start_conn(self, conn: Connection) -> None:
+        from hbconnect.core.ws import ReconnectingWs, WsConnection
+
+        t = self.t
+
+        async def connect() -> WsConnection:
+            req = t.venue.connect_request()
+            body = await t._rest.execute(req) if req is not None else None
+            ep = t.venue.ws_endpoint(body)
+            conn.url = ep.url
+            return await WsConnection.from_endpoint(ep, receive_timeout=t.receive_timeout,
+                                                    session=self._session, name=f"{t.name}#{conn.id}").open()
+
+        async def on_open(ws: WsConnection) -> None:
+            t.connection_up(conn)
+
+        def on_frame(raw: Any) -> None:
+            t.feed(conn, raw)
+
+        def on_close(err: Optional[BaseException]) -> None:
+            t.connection_down(conn, str(err or ""), count=not self._stopping)
+
+        runner = ReconnectingWs(connect, on_frame, on_open=on_open, on_close=on_close,
+                                backoff=self._Backoff(*t.reconnect_backoff), name=f"{t.name}#{conn.id}")
+        conn.runner = runner
+        self._runners[conn.id] = runner
+        self._spawn(runner.run())
+
+    def pairs_added(self, conn: Connection, pairs: list[str]) -> None:
+        if conn.id not in self._runners:
+            self._start_conn(conn)
+            return
+        if conn.up and pairs:
+            self.send(conn, self.t.venue.subscribe_messages(pairs))
+            for p in pairs:
+                tb = self.t.books[p]
+                req = self.t.venue.snapshot_request(p)
+                if req is not None:
+                    self.t._request_snapshot(tb, 0.0, req)
+
+    # driver API
+    def send(self, conn: Connection, texts: Sequence[str]) -> None:
+        if not texts:
+            return
+        runner = conn.runner
+        ws = runner.connection if runner is not None else None
+        if ws is None:
+            return
+        self._spawn(self._send_all(ws, list(texts)))
+
+    async def _send_all(self, ws: Any, texts: list[str]) -> None:
+        from hbconnect.core.ws import WsClosed
+
+        try:
+            for text in texts:
+                await ws.send(text)
+        except WsClosed as exc:
+            logger.info("%s: send failed: %s", self.t.name, exc)
+
+    def reconnect(self, conn: Connection, reason: str) -> None:
+        if conn.runner is not None:
+            conn.runner.reconnect_now()
+
+    def request_snapshot(self, tb: TrackedBook, req: RestRequest, gen: int, delay: float) -> None:
+        self._spawn(self._snapshot(tb.pair, req, gen, delay))
+
+    async def _snapshot(self, pair: str, req: RestRequest, gen: int, delay: float) -> None:
+        t = self.t
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tb = t.books.get(pair)
+        if tb is None or tb.gen != gen:
+            return
+        async with self._sem:
+            tb = t.books.get(pair)
+            if tb is None or tb.gen != gen:
+                return
+            try:
+                body = await t._rest.execute(req, limit_id=t.snapshot_limit_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                b = self._snap_backoff.setdefault(pair, self._Backoff(*t.snapshot_backoff))
+                t.on_snapshot_failed(pair, gen, exc, retry_delay=b.next_delay())
+                return
+        self._snap_backoff.pop(pair, None)
+        t.on_snapshot(pair, gen, body)
+
+    async def _watchdog(self) -> None:
+        t = self.t
+        period = max(0.05, min(1.0, (t.stale_timeout or 1.0) / 4))
+        while True:
+            await asyncio.sleep(period)
+            t.check_stale()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for runner in self._runners.values():
+            await runner.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for conn in self.t.connections:
+            self.t.connection_down(conn, "stopped", count=False)
+        if self._session is not None:
+            await self._session.close()
+        if self._own_rest and self.t._rest is not None:
+            await self.t._rest.close()
+            self.t._rest = None

@@ -1,0 +1,421 @@
+"""Accounts of the embedded exchange: spot balances and USDⓈ-M futures wallets and positions.
+
+Two ledgers implement the engine's ``Ledger`` protocol:
+
+* :class:`SpotLedger` — free/locked balances per asset.  An order locks what it may spend
+  (quote for a BUY at its limit price, base for a SELL); each fill spends from the lock; the fee
+  is charged in the asset received, as Binance does without BNB discounts (BUY pays in base,
+  SELL in quote), rounded to 8 decimals.
+* :class:`FuturesLedger` — one USDT wallet per account (cross margin), positions per
+  (symbol, positionSide) in one-way (``BOTH``) or hedge (``LONG``/``SHORT``) mode, leverage per
+  symbol, an initial-margin check on every order that opens exposure
+  (``notional / leverage`` against the available balance: wallet + unrealized PnL - position
+  margin - open-order margin; ``-2019 Margin is insufficient.`` otherwise), realized PnL on
+  reduce/close, fees in USDT, and funding payments (``-positionAmt * markPrice * rate``).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal, ROUND_HALF_UP
+from typing import Callable, Optional
+
+from hbconnect.sim.errors import (INSUFFICIENT_BALANCE, MARGIN_INSUFFICIENT, REDUCE_ONLY_REJECTED,
+                                  BinanceError, err)
+from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, FillSide, Order, Plan,
+                                    SymbolSpec, now_ms)
+
+logger = logging.getLogger(__name__)
+
+EIGHT = Decimal("1e-8")
+DEFAULT_LEVERAGE = 20
+MAX_LEVERAGE = 125
+
+
+def q8(d: Decimal) -> Decimal:
+    return d.quantize(EIGHT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Trade:
+    """One fill from one account's point of view (myTrades / userTrades)."""
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    client_order_id: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_maker: bool
+    realized_pnl: Decimal = ZERO
+    position_side: str = "BOTH"
+
+    @property
+    def is_buyer(self) -> bool:
+        return self.side == BUY
+
+
+@dataclass
+class Position:
+    symbol: str
+    position_side: str
+    amount: Decimal = ZERO          # signed: > 0 long, < 0 short
+    entry_price: Decimal = ZERO
+    update_time: int = 0
+
+    def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Add a signed fill; returns the realized PnL of the part that reduced the position."""
+        p = self.amount
+        realized = ZERO
+        if p == 0 or (p > 0) == (signed_qty > 0):
+            total = abs(p) + abs(signed_qty)
+            self.entry_price = (abs(p) * self.entry_price + abs(signed_qty) * price) / total
+            self.amount = p + signed_qty
+        else:
+            closed = min(abs(p), abs(signed_qty))
+            realized = closed * (price - self.entry_price) * (1 if p > 0 else -1)
+            self.amount = p + signed_qty
+            if self.amount == 0:
+                self.entry_price = ZERO
+            elif (self.amount > 0) != (p > 0):     # flipped through zero
+                self.entry_price = price
+        self.update_time = now_ms()
+        return realized
+
+    def unrealized(self, mark: Decimal) -> Decimal:
+        return self.amount * (mark - self.entry_price) if self.amount else ZERO
+
+
+@dataclass
+class Income:
+    symbol: str
+    income_type: str        # REALIZED_PNL | COMMISSION | FUNDING_FEE | TRANSFER
+    income: Decimal
+    asset: str
+    time: int
+    tran_id: int
+    trade_id: str = ""
+
+
+@dataclass
+class SpotAccount:
+    balances: dict[str, list[Decimal]] = field(default_factory=dict)   # asset -> [free, locked]
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    trades: list[Trade] = field(default_factory=list)
+    update_time: int = 0
+
+    def bal(self, asset: str) -> list[Decimal]:
+        return self.balances.setdefault(asset, [ZERO, ZERO])
+
+
+@dataclass
+class FuturesAccount:
+    wallet: dict[str, Decimal] = field(default_factory=dict)
+    positions: dict[tuple[str, str], Position] = field(default_factory=dict)
+    leverage: dict[str, int] = field(default_factory=dict)
+    dual_side: bool = False
+    maker_fee: Decimal = Decimal("0.0002")
+    taker_fee: Decimal = Decimal("0.0005")
+    trades: list[Trade] = field(default_factory=list)
+    income: list[Income] = field(default_factory=list)
+    update_time: int = 0
+
+    def lev(self, symbol: str) -> int:
+        return self.leverage.get(symbol, DEFAULT_LEVERAGE)
+
+    def position(self, symbol: str, side: str) -> Position:
+        key = (symbol, side)
+        pos = self.positions.get(key)
+        if pos is None:
+            pos = self.positions[key] = Position(symbol, side)
+        return pos
+
+
+@dataclass
+class Account:
+    """One venue account: credentials, a spot part and a futures part."""
+
+    account_id: str
+    api_key: str
+    secret: str = field(repr=False)
+    ed25519_public_key: Optional[object] = field(default=None, repr=False)
+    spot: SpotAccount = field(default_factory=SpotAccount)
+    futures: FuturesAccount = field(default_factory=FuturesAccount)
+    can_trade: bool = True
+
+    def __repr__(self) -> str:   # never show credentials
+        return f"Account({self.account_id})"
+
+
+class SpotLedger:
+    """Spot money: locks on placement, settlement per fill, fee in the received asset."""
+
+    def __init__(self, accounts: dict[str, Account], specs: dict[str, SymbolSpec]) -> None:
+        self.accounts = accounts      # account_id -> Account
+        self.specs = specs
+        self._dirty: dict[str, set[str]] = {}
+
+    def _acct(self, owner: str) -> SpotAccount:
+        return self.accounts[owner].spot
+
+    def _touch(self, owner: str, asset: str) -> None:
+        self._dirty.setdefault(owner, set()).add(asset)
+
+    def check_reduce(self, order: Order, plan: Plan) -> None:
+        return None
+
+    def reserve(self, order: Order, plan: Plan) -> None:
+        spec = self.specs[order.symbol]
+        if order.side == BUY:
+            asset = spec.quote
+            if order.type == "MARKET":
+                amount = order.orig_quote_qty if order.orig_quote_qty > 0 else plan.cost
+            else:
+                amount = order.price * order.orig_qty
+        else:
+            asset = spec.base
+            amount = order.orig_qty
+        bal = self._acct(order.owner).bal(asset)
+        if amount > bal[0]:
+            raise err(INSUFFICIENT_BALANCE)
+        bal[0] -= amount
+        bal[1] += amount
+        order.reserved, order.reserved_asset = amount, asset
+        self._touch(order.owner, asset)
+
+    def settle(self, fill: Fill) -> tuple[FillSide, FillSide]:
+        return self._settle_one(fill, fill.taker, False), self._settle_one(fill, fill.maker, True)
+
+    def _settle_one(self, fill: Fill, order: Order, is_maker: bool) -> FillSide:
+        spec = self.specs[order.symbol]
+        acct = self._acct(order.owner)
+        rate = acct.maker_fee if is_maker else acct.taker_fee
+        quote_amt = fill.price * fill.qty
+        if order.side == BUY:
+            spend = quote_amt
+            # price improvement on a limit BUY is released at once, like the venue does
+            if order.type != "MARKET" and order.price > fill.price:
+                spend_lock = order.price * fill.qty
+            else:
+                spend_lock = spend
+            spend_lock = min(spend_lock, order.reserved)
+            qb = acct.bal(spec.quote)
+            qb[1] -= spend_lock
+            qb[0] += spend_lock - spend
+            order.reserved -= spend_lock
+            fee = q8(fill.qty * rate)
+            fee_asset = spec.base
+            acct.bal(spec.base)[0] += fill.qty - fee
+        else:
+            bb = acct.bal(spec.base)
+            take = min(fill.qty, order.reserved)
+            bb[1] -= take
+            order.reserved -= take
+            fee = q8(quote_amt * rate)
+            fee_asset = spec.quote
+            acct.bal(spec.quote)[0] += quote_amt - fee
+        self._touch(order.owner, spec.base)
+        self._touch(order.owner, spec.quote)
+        acct.update_time = fill.time
+        acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
+                                 order.side, fill.price, fill.qty, quote_amt, fee, fee_asset,
+                                 fill.time, is_maker))
+        return FillSide(fill, order, is_maker, fee, fee_asset)
+
+    def release(self, order: Order) -> None:
+        if order.reserved and order.reserved_asset:
+            bal = self._acct(order.owner).bal(order.reserved_asset)
+            bal[0] += order.reserved
+            bal[1] -= order.reserved
+            self._touch(order.owner, order.reserved_asset)
+        order.reserved = ZERO
+
+    def flush(self, emit: Callable) -> None:
+        dirty, self._dirty = self._dirty, {}
+        ts = now_ms()
+        for owner, assets in dirty.items():
+            acct = self._acct(owner)
+            acct.update_time = ts
+            emit(AccountEvent(owner, "outboundAccountPosition", ts,
+                              balances=[(a, acct.bal(a)[0], acct.bal(a)[1]) for a in sorted(assets)]))
+
+    def adjust(self, owner: str, asset: str, delta: Decimal, emit: Callable) -> None:
+        """Deposit (delta > 0) or withdraw: a ``balanceUpdate`` then the new position."""
+        bal = self._acct(owner).bal(asset)
+        if bal[0] + delta < 0:
+            raise err(INSUFFICIENT_BALANCE)
+        bal[0] += delta
+        emit(AccountEvent(owner, "balanceUpdate", now_ms(), delta=(asset, delta)))
+        self._touch(owner, asset)
+        self.flush(emit)
+
+
+class FuturesLedger:
+    """USDⓈ-M cross-margin accounting (see module docstring)."""
+
+    MARGIN_ASSET = "USDT"
+
+    def __init__(self, accounts: dict[str, Account], specs: dict[str, SymbolSpec],
+                 mark_price: Callable[[str], Decimal]) -> None:
+        self.accounts = accounts
+        self.specs = specs
+        self.mark_price = mark_price
+        self._dirty: dict[str, dict] = {}       # owner -> {"positions": set, "reason": str}
+        self._tran_ids = itertools.count(9_000_000)
+
+    def _acct(self, owner: str) -> FuturesAccount:
+        return self.accounts[owner].futures
+
+    def _touch(self, owner: str, key: Optional[tuple[str, str]] = None, reason: str = "ORDER") -> None:
+        d = self._dirty.setdefault(owner, {"positions": set(), "reason": reason})
+        if key is not None:
+            d["positions"].add(key)
+
+    # -- margin arithmetic
+    def position_margin(self, acct: FuturesAccount) -> Decimal:
+        total = ZERO
+        for (symbol, _), pos in acct.positions.items():
+            if pos.amount:
+                total += abs(pos.amount) * self.mark_price(symbol) / acct.lev(symbol)
+        return total
+
+    def unrealized(self, acct: FuturesAccount) -> Decimal:
+        return sum((p.unrealized(self.mark_price(s)) for (s, _), p in acct.positions.items()), ZERO)
+
+    def order_margin(self, owner: str, engine_orders) -> Decimal:
+        return sum((o.reserved for o in engine_orders), ZERO)
+
+    def available(self, owner: str) -> Decimal:
+        acct = self._acct(owner)
+        wallet = acct.wallet.get(self.MARGIN_ASSET, ZERO)
+        open_margin = sum((o.reserved for o in self.open_orders_of(owner)), ZERO)
+        return wallet + self.unrealized(acct) - self.position_margin(acct) - open_margin
+
+    open_orders_of: Callable = staticmethod(lambda owner: [])    # set by the exchange
+
+    def _position_key(self, acct: FuturesAccount, order: Order) -> tuple[str, str]:
+        return (order.symbol, order.position_side if acct.dual_side else "BOTH")
+
+    def check_reduce(self, order: Order, plan: Plan) -> None:
+        acct = self._acct(order.owner)
+        if acct.dual_side and order.position_side == "BOTH":
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        if not acct.dual_side and order.position_side != "BOTH":
+            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        if acct.dual_side and order.reduce_only:
+            raise BinanceError(-1106, "Parameter 'reduceonly' sent when not required.")
+        pos = acct.positions.get(self._position_key(acct, order))
+        amount = pos.amount if pos else ZERO
+        signed = order.orig_qty if order.side == BUY else -order.orig_qty
+        closing = (acct.dual_side and ((order.position_side == "LONG" and order.side != BUY)
+                                       or (order.position_side == "SHORT" and order.side == BUY)))
+        if order.reduce_only or closing:
+            if amount == 0 or (amount > 0) == (signed > 0) or abs(signed) > abs(amount):
+                raise err(REDUCE_ONLY_REJECTED)
+
+    def _opening_qty(self, acct: FuturesAccount, order: Order) -> Decimal:
+        pos = acct.positions.get(self._position_key(acct, order))
+        amount = pos.amount if pos else ZERO
+        if acct.dual_side:
+            opening = (order.position_side == "LONG") == (order.side == BUY)
+            return order.orig_qty if opening else ZERO
+        if order.reduce_only:
+            return ZERO
+        signed = order.orig_qty if order.side == BUY else -order.orig_qty
+        if amount == 0 or (amount > 0) == (signed > 0):
+            return order.orig_qty
+        return max(ZERO, abs(signed) - abs(amount))
+
+    def reserve(self, order: Order, plan: Plan) -> None:
+        acct = self._acct(order.owner)
+        opening = self._opening_qty(acct, order)
+        if order.type == "MARKET":
+            price = plan.cost / plan.filled_qty if plan.filled_qty else self.mark_price(order.symbol)
+        else:
+            price = order.price
+        margin = opening * price / acct.lev(order.symbol)
+        if margin > 0 and margin > self.available(order.owner):
+            raise err(MARGIN_INSUFFICIENT)
+        order.reserved, order.reserved_asset = margin, self.MARGIN_ASSET
+
+    def settle(self, fill: Fill) -> tuple[FillSide, FillSide]:
+        return self._settle_one(fill, fill.taker, False), self._settle_one(fill, fill.maker, True)
+
+    def _settle_one(self, fill: Fill, order: Order, is_maker: bool) -> FillSide:
+        acct = self._acct(order.owner)
+        rate = acct.maker_fee if is_maker else acct.taker_fee
+        notional = fill.price * fill.qty
+        fee = q8(notional * rate)
+        key = self._position_key(acct, order)
+        pos = acct.position(*key)
+        realized = pos.apply(fill.qty if order.side == BUY else -fill.qty, fill.price)
+        asset = self.MARGIN_ASSET
+        acct.wallet[asset] = acct.wallet.get(asset, ZERO) + realized - fee
+        # the filled part of the order's margin now backs the position instead
+        before = order.remaining + fill.qty
+        if order.reserved and before > 0:
+            order.reserved -= order.reserved * fill.qty / before
+        tid = next(self._tran_ids)
+        if realized:
+            acct.income.append(Income(order.symbol, "REALIZED_PNL", realized, asset, fill.time, tid,
+                                      str(fill.trade_id)))
+        acct.income.append(Income(order.symbol, "COMMISSION", -fee, asset, fill.time, tid + 1,
+                                  str(fill.trade_id)))
+        next(self._tran_ids)
+        acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
+                                 order.side, fill.price, fill.qty, notional, fee, asset, fill.time,
+                                 is_maker, realized, key[1]))
+        self._touch(order.owner, key)
+        return FillSide(fill, order, is_maker, fee, asset, realized)
+
+    def release(self, order: Order) -> None:
+        order.reserved = ZERO
+
+    def flush(self, emit: Callable) -> None:
+        dirty, self._dirty = self._dirty, {}
+        ts = now_ms()
+        for owner, d in dirty.items():
+            acct = self._acct(owner)
+            acct.update_time = ts
+            emit(self.account_event(owner, d["reason"], d["positions"], ts))
+
+    def account_event(self, owner: str, reason: str, keys, ts: int,
+                      change: Decimal = ZERO) -> AccountEvent:
+        acct = self._acct(owner)
+        wallet = acct.wallet.get(self.MARGIN_ASSET, ZERO)
+        positions = []
+        for key in sorted(keys):
+            pos = acct.position(*key)
+            positions.append({"symbol": key[0], "position_side": key[1], "amount": pos.amount,
+                              "entry_price": pos.entry_price,
+                              "unrealized": pos.unrealized(self.mark_price(key[0]))})
+        return AccountEvent(owner, reason, ts, balances=[(self.MARGIN_ASSET, wallet, wallet, change)],
+                            positions=positions)
+
+    def funding(self, symbol: str, rate: Decimal, mark: Decimal, emit: Callable) -> list[tuple[str, Decimal]]:
+        """Pay/charge funding on every open position of ``symbol``; returns (owner, amount)."""
+        paid = []
+        ts = now_ms()
+        for owner, account in self.accounts.items():
+            acct = account.futures
+            keys = [k for k, p in acct.positions.items() if k[0] == symbol and p.amount]
+            if not keys:
+                continue
+            total = ZERO
+            for key in keys:
+                total += q8(-acct.positions[key].amount * mark * rate)
+            if total == 0:
+                continue
+            acct.wallet[self.MARGIN_ASSET] = acct.wallet.get(self.MARGIN_ASSET, ZERO) + total
+            acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
+                                      next(self._tran_ids)))
+            emit(self.account_event(owner, "FUNDING_FEE", [], ts, change=total))
+            paid.append((owner, total))
+        return paid

@@ -1,0 +1,636 @@
+"""Binance USDⓈ-M futures REST + WebSocket front end of the embedded exchange.
+
+Shapes follow https://developers.binance.com/docs/derivatives/usds-margined-futures (``/fapi``
+REST, ``depthUpdate`` with ``U``/``u``/``pu``, ``aggTrade``, ``markPriceUpdate``, and the
+listenKey user stream's ``ORDER_TRADE_UPDATE`` / ``ACCOUNT_UPDATE`` / ``listenKeyExpired``).
+Post-only is ``timeInForce=GTX``; a GTX order that would take is rejected with -5022.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Optional
+
+from aiohttp import web
+
+from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
+from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
+from hbconnect.sim.matching import (BUY, STP_MODES, ZERO, AccountEvent, Fill, Order, OrderEvent,
+                                    OrderRequest, SymbolSpec, now_ms)
+from hbconnect.sim.server import BinanceFrontEnd, parse_bool, parse_decimal, parse_int
+
+CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+_STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
+                        r"bookTicker|markPrice(?:@1s)?)$")
+
+
+def fmt(d: Optional[Decimal], places: int = 8) -> str:
+    return format(d if d is not None else ZERO, f".{places}f")
+
+
+class FuturesFrontEnd(BinanceFrontEnd):
+    market = "futures"
+    ping_interval = 180.0
+    long_order_header = "X-MBX-ORDER-COUNT-1M"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.engine.listeners.append(self.on_engine_event)
+        self.engine.trade_listeners.append(self.on_fill)
+        self._depth: dict[tuple[str, int], dict] = {}
+        self._tickers: dict[Any, Any] = {}
+
+    @property
+    def ledger(self) -> FuturesLedger:
+        return self.engine.ledger       # type: ignore[return-value]
+
+    def add_routes(self) -> None:
+        r = self.route
+        r("GET", "/fapi/v1/ping", self.ping, 1)
+        r("GET", "/fapi/v1/time", self.time, 1)
+        r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1)
+        r("GET", "/fapi/v1/depth", self.depth, self.depth_weight)
+        r("GET", "/fapi/v1/trades", self.recent_trades, 5)
+        r("GET", "/fapi/v1/premiumIndex", self.premium_index, lambda p: 1 if p.get("symbol") else 10)
+        r("GET", "/fapi/v1/fundingRate", self.funding_rate_history, 1)
+        r("GET", "/fapi/v1/ticker/bookTicker", self.book_ticker, 2)
+        r("POST", "/fapi/v1/order", self.new_order, 1, "SIGNED", order=True)
+        r("DELETE", "/fapi/v1/order", self.cancel_order, 1, "SIGNED", order=True)
+        r("GET", "/fapi/v1/order", self.get_order, 1, "SIGNED")
+        r("GET", "/fapi/v1/openOrders", self.open_orders, lambda p: 1 if p.get("symbol") else 40, "SIGNED")
+        r("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, "SIGNED")
+        r("GET", "/fapi/v2/account", self.account_v2, 5, "SIGNED")
+        r("GET", "/fapi/v3/account", self.account_v3, 5, "SIGNED")
+        r("GET", "/fapi/v2/balance", self.balance, 5, "SIGNED")
+        r("GET", "/fapi/v2/positionRisk", self.position_risk, 5, "SIGNED")
+        r("GET", "/fapi/v3/positionRisk", self.position_risk, 5, "SIGNED")
+        r("POST", "/fapi/v1/leverage", self.set_leverage, 1, "SIGNED")
+        r("GET", "/fapi/v1/positionSide/dual", self.get_dual, 30, "SIGNED")
+        r("POST", "/fapi/v1/positionSide/dual", self.set_dual, 1, "SIGNED")
+        r("GET", "/fapi/v1/income", self.income, 30, "SIGNED")
+        r("GET", "/fapi/v1/userTrades", self.user_trades, 5, "SIGNED")
+        r("POST", "/fapi/v1/listenKey", self.listen_key_new, 1, "API_KEY")
+        r("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, "API_KEY")
+        r("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, "API_KEY")
+
+    @staticmethod
+    def depth_weight(params: dict) -> int:
+        try:
+            limit = int(params.get("limit", 500))
+        except ValueError:
+            return 2
+        return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
+
+    def spec(self, params: dict) -> SymbolSpec:
+        symbol = params.get("symbol")
+        if not symbol:
+            raise mandatory("symbol")
+        spec = self.engine.specs.get(symbol.upper())
+        if spec is None:
+            raise err(INVALID_SYMBOL)
+        return spec
+
+    def p(self, spec: SymbolSpec, d: Decimal) -> str:
+        return fmt(d, spec.price_decimals)
+
+    def q(self, spec: SymbolSpec, d: Decimal) -> str:
+        return fmt(d, spec.qty_decimals)
+
+    # ------------------------------------------------------------------ public
+    async def ping(self, request: web.Request, params: dict, account: Any) -> dict:
+        return {}
+
+    async def time(self, request: web.Request, params: dict, account: Any) -> dict:
+        return {"serverTime": self.server_time()}
+
+    def symbol_info(self, spec: SymbolSpec) -> dict:
+        return {
+            "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
+            "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
+            "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
+            "baseAsset": spec.base, "quoteAsset": spec.quote, "marginAsset": spec.quote,
+            "pricePrecision": spec.price_decimals, "quantityPrecision": spec.qty_decimals,
+            "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
+            "underlyingSubType": [], "settlePlan": 0, "triggerProtect": "0.0500",
+            "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+            "filters": [
+                {"filterType": "PRICE_FILTER", "minPrice": str(spec.min_price), "maxPrice": str(spec.max_price),
+                 "tickSize": str(spec.tick_size)},
+                {"filterType": "LOT_SIZE", "minQty": str(spec.min_qty), "maxQty": str(spec.max_qty),
+                 "stepSize": str(spec.step_size)},
+                {"filterType": "MARKET_LOT_SIZE", "minQty": str(spec.min_qty),
+                 "maxQty": str(spec.market_max_qty), "stepSize": str(spec.step_size)},
+                {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                {"filterType": "MIN_NOTIONAL", "notional": str(spec.min_notional)},
+                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+                 "multiplierDecimal": "4"},
+            ],
+            "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+        }
+
+    async def exchange_info(self, request: web.Request, params: dict, account: Any) -> dict:
+        lim = self.limits
+        return {
+            "timezone": "UTC", "serverTime": self.server_time(), "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": lim.weight_1m},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": lim.orders_long},
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": lim.orders_10s},
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": [self.symbol_info(s) for s in self.engine.specs.values()],
+        }
+
+    async def depth(self, request: web.Request, params: dict, account: Any) -> dict:
+        spec = self.spec(params)
+        limit = parse_int(params, "limit") or 500
+        if limit not in (5, 10, 20, 50, 100, 500, 1000):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'limit'; legal range is "
+                                      "'5, 10, 20, 50, 100, 500, 1000'.")
+        book = self.engine.books[spec.symbol]
+        ts = now_ms()
+        return {"lastUpdateId": book.update_id, "E": ts, "T": ts,
+                "bids": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth(BUY, limit)],
+                "asks": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth("SELL", limit)]}
+
+    async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
+        spec = self.spec(params)
+        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+        fills = [f for f in self.engine.fills[-limit * 4:] if f.symbol == spec.symbol][-limit:]
+        return [{"id": f.trade_id, "price": self.p(spec, f.price), "qty": self.q(spec, f.qty),
+                 "quoteQty": fmt(f.quote_qty), "time": f.time, "isBuyerMaker": f.maker.side == BUY}
+                for f in fills]
+
+    def premium(self, spec: SymbolSpec) -> dict:
+        mark = self.exchange.mark_price_of(spec.symbol)
+        return {"symbol": spec.symbol, "markPrice": fmt(mark), "indexPrice": fmt(mark),
+                "estimatedSettlePrice": fmt(mark),
+                "lastFundingRate": fmt(self.exchange.funding_rate(spec.symbol)),
+                "interestRate": "0.00010000", "nextFundingTime": self.exchange.next_funding_ms,
+                "time": now_ms()}
+
+    async def premium_index(self, request: web.Request, params: dict, account: Any) -> Any:
+        if params.get("symbol"):
+            return self.premium(self.spec(params))
+        return [self.premium(s) for s in self.engine.specs.values()]
+
+    async def funding_rate_history(self, request: web.Request, params: dict, account: Any) -> list:
+        symbol = self.spec(params).symbol if params.get("symbol") else None
+        limit = max(1, min(parse_int(params, "limit") or 100, 1000))
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        rows = [h for h in self.exchange.funding_history
+                if (symbol is None or h["symbol"] == symbol)
+                and (start is None or h["fundingTime"] >= start) and (end is None or h["fundingTime"] <= end)]
+        return [{"symbol": h["symbol"], "fundingRate": fmt(h["fundingRate"]), "fundingTime": h["fundingTime"],
+                 "markPrice": fmt(h["markPrice"])} for h in rows[-limit:]]
+
+    async def book_ticker(self, request: web.Request, params: dict, account: Any) -> Any:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        out = []
+        for spec in specs:
+            book = self.engine.books[spec.symbol]
+            b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+            out.append({"symbol": spec.symbol, "bidPrice": self.p(spec, b[0][0] if b else ZERO),
+                        "bidQty": self.q(spec, b[0][1] if b else ZERO),
+                        "askPrice": self.p(spec, a[0][0] if a else ZERO),
+                        "askQty": self.q(spec, a[0][1] if a else ZERO), "time": now_ms()})
+        return out[0] if params.get("symbol") else out
+
+    # ------------------------------------------------------------------ orders
+    def parse_order(self, params: dict, account: Account) -> tuple[OrderRequest, str]:
+        spec = self.spec(params)
+        side = params.get("side")
+        if not side:
+            raise mandatory("side")
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(-1117, "Invalid side.")
+        otype = params.get("type")
+        if not otype:
+            raise mandatory("type")
+        if otype not in ("LIMIT", "MARKET"):
+            if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"):
+                raise BinanceError(-4120, "Order type not supported for this endpoint. Please use the "
+                                          "Algo Order API endpoints instead.")
+            raise BinanceError(-1116, "Invalid orderType.")
+        qty = parse_decimal(params, "quantity")
+        price = parse_decimal(params, "price")
+        tif = params.get("timeInForce")
+        position_side = params.get("positionSide") or "BOTH"
+        if position_side not in ("BOTH", "LONG", "SHORT"):
+            raise BinanceError(-4006, "Invalid position side.")
+        reduce_only = parse_bool(params, "reduceOnly") or False
+        if params.get("reduceOnly") is not None and account.futures.dual_side:
+            raise not_required("reduceonly")
+        if qty is None:
+            raise mandatory("quantity")
+        if otype == "LIMIT":
+            if not tif:
+                raise mandatory("timeInForce")
+            if tif not in ("GTC", "IOC", "FOK", "GTX"):
+                raise BinanceError(-1115, "Invalid timeInForce.")
+            if price is None:
+                raise mandatory("price")
+        else:
+            if price is not None:
+                raise not_required("price")
+            tif = "GTC"
+        cid = params.get("newClientOrderId")
+        if cid is not None and not CID_RE.match(cid):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
+                                      "legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
+        if stp not in STP_MODES:
+            raise BinanceError(-1100, "Illegal characters found in parameter 'selfTradePreventionMode'.")
+        resp_type = params.get("newOrderRespType") or "ACK"
+        if resp_type not in ("ACK", "RESULT"):
+            raise BinanceError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        if qty <= 0:
+            raise BinanceError(-4003, "Quantity less than or equal to zero.")
+        if price is not None:
+            if price <= 0:
+                raise BinanceError(-4001, "Price less than 0.")
+            if price < spec.min_price:
+                raise BinanceError(-4013, "Price less than min price.")
+            if price > spec.max_price:
+                raise BinanceError(-4016, "Limit price can't be higher than max price.")
+            if price % spec.tick_size:
+                raise BinanceError(-4014, "Price not increased by tick size.")
+        if qty % spec.step_size:
+            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
+        if qty < spec.min_qty:
+            raise BinanceError(-4004, "Quantity less than min quantity.")
+        if qty > (spec.market_max_qty if otype == "MARKET" else spec.max_qty):
+            raise BinanceError(-4005, "Quantity greater than max quantity.")
+        ref = price if price is not None else self.exchange.mark_price_of(spec.symbol)
+        if not reduce_only and qty * ref < spec.min_notional:
+            raise BinanceError(-4164, f"Order's notional must be no smaller than {spec.min_notional} "
+                                      "(unless you choose reduce only).")
+        return OrderRequest(spec.symbol, side, otype, tif, qty, None, price, cid, stp, reduce_only,
+                            position_side), resp_type
+
+    def order_json(self, o: Order, with_time: bool = False) -> dict:
+        spec = self.engine.specs[o.symbol]
+        d = {"clientOrderId": o.client_order_id, "cumQty": self.q(spec, o.executed_qty),
+             "cumQuote": fmt(o.cum_quote), "executedQty": self.q(spec, o.executed_qty),
+             "orderId": o.order_id, "avgPrice": fmt(o.avg_price, max(5, spec.price_decimals)),
+             "origQty": self.q(spec, o.orig_qty), "price": self.p(spec, o.price),
+             "reduceOnly": o.reduce_only, "side": o.side, "positionSide": o.position_side,
+             "status": o.status, "stopPrice": "0", "closePosition": o.close_position,
+             "symbol": o.symbol, "timeInForce": o.time_in_force, "type": o.type, "origType": o.type,
+             "updateTime": o.update_time, "workingType": "CONTRACT_PRICE", "priceProtect": False,
+             "priceMatch": "NONE", "selfTradePreventionMode": o.stp_mode, "goodTillDate": 0}
+        if with_time:
+            d["time"] = o.time
+        return d
+
+    async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
+        req, _ = self.parse_order(params, account)
+        return self.order_json(self.engine.submit(account.account_id, req))
+
+    def _order_ids(self, params: dict) -> tuple[Optional[int], Optional[str]]:
+        oid = parse_int(params, "orderId")
+        cid = params.get("origClientOrderId") or None
+        if oid is None and cid is None:
+            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return oid, cid
+
+    async def cancel_order(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        oid, cid = self._order_ids(params)
+        return self.order_json(self.engine.cancel(account.account_id, spec.symbol, oid, cid))
+
+    async def get_order(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        oid, cid = self._order_ids(params)
+        return self.order_json(self.engine.query(account.account_id, spec.symbol, oid, cid), True)
+
+    async def open_orders(self, request: web.Request, params: dict, account: Account) -> list:
+        symbol = self.spec(params).symbol if params.get("symbol") else None
+        return [self.order_json(o, True) for o in self.engine.open_orders(account.account_id, symbol)]
+
+    async def cancel_all(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        self.engine.cancel_all(account.account_id, spec.symbol)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    # ------------------------------------------------------------------ account
+    def _positions_rows(self, account: Account, only_open: bool) -> list[dict]:
+        fa = account.futures
+        rows = []
+        keys: list[tuple[str, str]] = []
+        for symbol in self.engine.specs:
+            sides = ("LONG", "SHORT") if fa.dual_side else ("BOTH",)
+            keys += [(symbol, s) for s in sides]
+        for key in keys:
+            pos = fa.positions.get(key)
+            amount = pos.amount if pos else ZERO
+            if only_open and not amount:
+                continue
+            spec = self.engine.specs[key[0]]
+            mark = self.exchange.mark_price_of(key[0])
+            lev = fa.lev(key[0])
+            notional = amount * mark
+            rows.append({"symbol": key[0], "positionSide": key[1], "positionAmt": self.q(spec, amount),
+                         "entryPrice": fmt(pos.entry_price if pos else ZERO), "breakEvenPrice": fmt(pos.entry_price if pos else ZERO),
+                         "markPrice": fmt(mark), "unRealizedProfit": fmt(pos.unrealized(mark) if pos else ZERO),
+                         "liquidationPrice": "0", "leverage": str(lev), "maxNotionalValue": "20000000",
+                         "marginType": "cross", "isolatedMargin": fmt(ZERO), "isAutoAddMargin": "false",
+                         "notional": fmt(notional), "isolatedWallet": "0",
+                         "initialMargin": fmt(abs(notional) / lev), "maintMargin": fmt(abs(notional) * Decimal("0.004")),
+                         "updateTime": pos.update_time if pos else 0})
+        return rows
+
+    def _account_totals(self, account: Account) -> dict:
+        fa = account.futures
+        led = self.ledger
+        wallet = fa.wallet.get("USDT", ZERO)
+        upnl = led.unrealized(fa)
+        pos_margin = led.position_margin(fa)
+        order_margin = sum((o.reserved for o in self.engine.open_orders(account.account_id)), ZERO)
+        avail = led.available(account.account_id)
+        return {"wallet": wallet, "upnl": upnl, "pos_margin": pos_margin, "order_margin": order_margin,
+                "avail": avail}
+
+    def _asset_rows(self, account: Account, t: dict) -> list[dict]:
+        fa = account.futures
+        rows = []
+        for asset in sorted(set(fa.wallet) | {"USDT"}):
+            usdt = asset == "USDT"
+            wallet = fa.wallet.get(asset, ZERO)
+            rows.append({"asset": asset, "walletBalance": fmt(wallet),
+                         "unrealizedProfit": fmt(t["upnl"] if usdt else ZERO),
+                         "marginBalance": fmt(wallet + (t["upnl"] if usdt else ZERO)),
+                         "maintMargin": fmt(t["pos_margin"] * Decimal("0.08") if usdt else ZERO),
+                         "initialMargin": fmt(t["pos_margin"] + t["order_margin"] if usdt else ZERO),
+                         "positionInitialMargin": fmt(t["pos_margin"] if usdt else ZERO),
+                         "openOrderInitialMargin": fmt(t["order_margin"] if usdt else ZERO),
+                         "crossWalletBalance": fmt(wallet), "crossUnPnl": fmt(t["upnl"] if usdt else ZERO),
+                         "availableBalance": fmt(t["avail"] if usdt else wallet),
+                         "maxWithdrawAmount": fmt(max(ZERO, t["avail"]) if usdt else wallet),
+                         "marginAvailable": True, "updateTime": fa.update_time})
+        return rows
+
+    def _account(self, account: Account, v3: bool) -> dict:
+        t = self._account_totals(account)
+        d = {"totalInitialMargin": fmt(t["pos_margin"] + t["order_margin"]),
+             "totalMaintMargin": fmt(t["pos_margin"] * Decimal("0.08")),
+             "totalWalletBalance": fmt(t["wallet"]), "totalUnrealizedProfit": fmt(t["upnl"]),
+             "totalMarginBalance": fmt(t["wallet"] + t["upnl"]),
+             "totalPositionInitialMargin": fmt(t["pos_margin"]),
+             "totalOpenOrderInitialMargin": fmt(t["order_margin"]),
+             "totalCrossWalletBalance": fmt(t["wallet"]), "totalCrossUnPnl": fmt(t["upnl"]),
+             "availableBalance": fmt(t["avail"]), "maxWithdrawAmount": fmt(max(ZERO, t["avail"])),
+             "assets": self._asset_rows(account, t)}
+        if not v3:
+            d.update({"feeTier": 0, "canTrade": account.can_trade, "canDeposit": True,
+                      "canWithdraw": True, "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1})
+        rows = self._positions_rows(account, only_open=v3)
+        d["positions"] = [{"symbol": r["symbol"], "positionSide": r["positionSide"],
+                           "positionAmt": r["positionAmt"], "unrealizedProfit": r["unRealizedProfit"],
+                           "isolatedMargin": "0", "notional": r["notional"], "isolatedWallet": "0",
+                           "initialMargin": r["initialMargin"], "maintMargin": r["maintMargin"],
+                           "updateTime": r["updateTime"],
+                           **({} if v3 else {"leverage": r["leverage"], "entryPrice": r["entryPrice"],
+                                             "isolated": False, "maxNotional": "20000000",
+                                             "positionInitialMargin": r["initialMargin"],
+                                             "openOrderInitialMargin": "0", "bidNotional": "0",
+                                             "askNotional": "0", "breakEvenPrice": r["breakEvenPrice"]})}
+                          for r in rows]
+        return d
+
+    async def account_v2(self, request: web.Request, params: dict, account: Account) -> dict:
+        return self._account(account, v3=False)
+
+    async def account_v3(self, request: web.Request, params: dict, account: Account) -> dict:
+        return self._account(account, v3=True)
+
+    async def balance(self, request: web.Request, params: dict, account: Account) -> list:
+        t = self._account_totals(account)
+        return [{"accountAlias": "SgsR", "asset": r["asset"], "balance": r["walletBalance"],
+                 "crossWalletBalance": r["crossWalletBalance"], "crossUnPnl": r["crossUnPnl"],
+                 "availableBalance": r["availableBalance"], "maxWithdrawAmount": r["maxWithdrawAmount"],
+                 "marginAvailable": True, "updateTime": r["updateTime"]} for r in self._asset_rows(account, t)]
+
+    async def position_risk(self, request: web.Request, params: dict, account: Account) -> list:
+        rows = self._positions_rows(account, only_open=request.path.startswith("/fapi/v3"))
+        if params.get("symbol"):
+            symbol = self.spec(params).symbol
+            rows = [r for r in rows if r["symbol"] == symbol]
+        return rows
+
+    async def set_leverage(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        lev = parse_int(params, "leverage", required=True)
+        if lev is None or lev < 1 or lev > MAX_LEVERAGE:
+            raise BinanceError(-4028, f"Leverage {lev} is not valid")
+        fa = account.futures
+        old = fa.lev(spec.symbol)
+        fa.leverage[spec.symbol] = lev
+        if lev < old and self.ledger.available(account.account_id) < 0:
+            fa.leverage[spec.symbol] = old
+            raise err((-2027, "Exceeded the maximum allowable position at current leverage."))
+        return {"leverage": lev, "maxNotionalValue": "20000000", "symbol": spec.symbol}
+
+    async def get_dual(self, request: web.Request, params: dict, account: Account) -> dict:
+        return {"dualSidePosition": account.futures.dual_side}
+
+    async def set_dual(self, request: web.Request, params: dict, account: Account) -> dict:
+        want = parse_bool(params, "dualSidePosition")
+        if want is None:
+            raise mandatory("dualSidePosition")
+        fa = account.futures
+        if want == fa.dual_side:
+            raise BinanceError(-4059, "No need to change position side.")
+        if self.engine.open_orders(account.account_id):
+            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
+        if any(p.amount for p in fa.positions.values()):
+            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
+        fa.dual_side = want
+        fa.positions.clear()
+        return {"code": 200, "msg": "success"}
+
+    async def income(self, request: web.Request, params: dict, account: Account) -> list:
+        symbol = self.spec(params).symbol if params.get("symbol") else None
+        itype = params.get("incomeType")
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        limit = max(1, min(parse_int(params, "limit") or 100, 1000))
+        rows = [i for i in account.futures.income
+                if (symbol is None or i.symbol == symbol) and (itype is None or i.income_type == itype)
+                and (start is None or i.time >= start) and (end is None or i.time <= end)]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return [{"symbol": i.symbol, "incomeType": i.income_type, "income": fmt(i.income),
+                 "asset": i.asset, "info": i.income_type, "time": i.time, "tranId": i.tran_id,
+                 "tradeId": i.trade_id} for i in rows]
+
+    async def user_trades(self, request: web.Request, params: dict, account: Account) -> list:
+        spec = self.spec(params)
+        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+        oid = parse_int(params, "orderId")
+        from_id = parse_int(params, "fromId")
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        out = []
+        for t in account.futures.trades:
+            if t.symbol != spec.symbol or (oid is not None and t.order_id != oid):
+                continue
+            if (from_id is not None and t.trade_id < from_id) or (start is not None and t.time < start) \
+                    or (end is not None and t.time > end):
+                continue
+            out.append({"buyer": t.is_buyer, "commission": fmt(t.commission), "commissionAsset": t.commission_asset,
+                        "id": t.trade_id, "maker": t.is_maker, "orderId": t.order_id,
+                        "price": self.p(spec, t.price), "qty": self.q(spec, t.qty), "quoteQty": fmt(t.quote_qty),
+                        "realizedPnl": fmt(t.realized_pnl), "side": t.side, "positionSide": t.position_side,
+                        "symbol": t.symbol, "time": t.time})
+        return out[:limit] if from_id is not None else out[-limit:]
+
+    async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
+        return {"listenKey": self.new_listen_key(account)}
+
+    async def listen_key_keepalive(self, request: web.Request, params: dict, account: Account) -> dict:
+        return {"listenKey": self.keepalive_listen_key(account, params.get("listenKey"))}
+
+    async def listen_key_close(self, request: web.Request, params: dict, account: Account) -> dict:
+        self.close_listen_key(account, params.get("listenKey"))
+        return {}
+
+    # ------------------------------------------------------------------ user stream
+    def on_engine_event(self, ev: Any) -> None:
+        if isinstance(ev, OrderEvent):
+            if self.user_conns(ev.owner):
+                self.push_user(ev.owner, self.order_update(ev))
+        elif isinstance(ev, AccountEvent):
+            if self.user_conns(ev.owner):
+                self.push_user(ev.owner, self.account_update(ev))
+
+    def order_update(self, ev: OrderEvent) -> dict:
+        o, s, fs = ev.order, ev.snapshot, ev.fill
+        spec = self.engine.specs[o.symbol]
+        avg = s["cum_quote"] / s["executed_qty"] if s["executed_qty"] else ZERO
+        return {"e": "ORDER_TRADE_UPDATE", "E": ev.time, "T": ev.time, "o": {
+            "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
+            "q": self.q(spec, s["orig_qty"]), "p": self.p(spec, o.price), "ap": fmt(avg, max(5, spec.price_decimals)),
+            "sp": "0", "x": ev.exec_type, "X": s["status"], "i": o.order_id,
+            "l": self.q(spec, fs.fill.qty if fs else ZERO), "z": self.q(spec, s["executed_qty"]),
+            "L": self.p(spec, fs.fill.price if fs else ZERO), "N": fs.commission_asset if fs else "USDT",
+            "n": fmt(fs.commission if fs else ZERO), "T": ev.time, "t": fs.fill.trade_id if fs else 0,
+            "b": "0", "a": "0", "m": fs.is_maker if fs else False, "R": o.reduce_only,
+            "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": o.close_position,
+            "rp": fmt(fs.realized_pnl if fs else ZERO), "pP": False, "si": 0, "ss": 0,
+            "V": o.stp_mode, "pm": "NONE", "gtd": 0}}
+
+    def account_update(self, ev: AccountEvent) -> dict:
+        balances = [{"a": a, "wb": fmt(wb), "cw": fmt(cw), "bc": fmt(bc)} for a, wb, cw, bc in ev.balances]
+        positions = []
+        for p in ev.positions:
+            spec = self.engine.specs[p["symbol"]]
+            positions.append({"s": p["symbol"], "pa": self.q(spec, p["amount"]), "ep": fmt(p["entry_price"]),
+                              "bep": fmt(p["entry_price"]), "cr": "0", "up": fmt(p["unrealized"]),
+                              "mt": "cross", "iw": "0", "ps": p["position_side"]})
+        return {"e": "ACCOUNT_UPDATE", "E": ev.time, "T": ev.time,
+                "a": {"m": ev.reason, "B": balances, "P": positions}}
+
+    # ------------------------------------------------------------------ market streams
+    def valid_stream(self, name: str) -> bool:
+        m = _STREAM_RE.match(name)
+        return bool(m) and m.group(1).upper() in self.engine.specs
+
+    @staticmethod
+    def _depth_interval(kind: str) -> int:
+        for ms in (100, 250, 500):
+            if kind.endswith(f"@{ms}ms"):
+                return ms
+        return 250
+
+    def on_subscribe(self, stream: str) -> None:
+        sym, kind = stream.split("@", 1)
+        if kind.startswith("depth") and not kind[5:6].isdigit():
+            key = (sym.upper(), self._depth_interval(kind))
+            if key not in self._depth:
+                self._depth[key] = {"last_u": self.engine.books[sym.upper()].update_id, "next": 0.0}
+
+    def on_fill(self, fill: Fill) -> None:
+        sym = fill.symbol.lower()
+        spec = self.engine.specs[fill.symbol]
+        buyer_maker = fill.maker.side == BUY
+        if self.subscribed(f"{sym}@aggTrade"):
+            self.push_market(f"{sym}@aggTrade", {
+                "e": "aggTrade", "E": fill.time, "s": fill.symbol, "a": fill.trade_id,
+                "p": self.p(spec, fill.price), "q": self.q(spec, fill.qty), "f": fill.trade_id,
+                "l": fill.trade_id, "T": fill.time, "m": buyer_maker})
+        if self.subscribed(f"{sym}@trade"):
+            self.push_market(f"{sym}@trade", {
+                "e": "trade", "E": fill.time, "T": fill.time, "s": fill.symbol, "t": fill.trade_id,
+                "p": self.p(spec, fill.price), "q": self.q(spec, fill.qty), "X": "MARKET", "m": buyer_maker})
+
+    def publish(self, now: float) -> None:
+        for key, st in list(self._depth.items()):
+            sym, interval = key
+            names = [f"{sym.lower()}@depth@{interval}ms"] + ([f"{sym.lower()}@depth"] if interval == 250 else [])
+            if not any(self.subscribed(s) for s in names):
+                del self._depth[key]
+                continue
+            if now < st["next"]:
+                continue
+            st["next"] = now + interval / 1000.0
+            book = self.engine.books[sym]
+            spec = book.spec
+            if book.update_id <= st["last_u"]:
+                continue
+            levels: dict[tuple[str, Decimal], Decimal] = {}
+            for _, side, price, total in book.changes_since(st["last_u"]):
+                levels[(side, price)] = total
+            ts = now_ms()
+            payload = {"e": "depthUpdate", "E": ts, "T": ts, "s": sym, "U": st["last_u"] + 1,
+                       "u": book.update_id, "pu": st["last_u"],
+                       "b": [[self.p(spec, p), self.q(spec, q)]
+                             for (sd, p), q in sorted(levels.items(), key=lambda kv: -kv[0][1]) if sd == BUY],
+                       "a": [[self.p(spec, p), self.q(spec, q)]
+                             for (sd, p), q in sorted(levels.items(), key=lambda kv: kv[0][1]) if sd != BUY]}
+            st["last_u"] = book.update_id
+            for s in names:
+                self.push_market(s, payload)
+        wanted: set[str] = set()
+        for conn in self.conns:
+            wanted.update(conn.streams)
+        for stream in wanted:
+            sym, kind = stream.split("@", 1)
+            book = self.engine.books.get(sym.upper())
+            if book is None:
+                continue
+            spec = book.spec
+            if kind.startswith("markPrice"):
+                period = 1.0 if kind.endswith("@1s") else 3.0
+                nxt = self._tickers.get(("mark", stream), 0.0)
+                if now < nxt:
+                    continue
+                self._tickers[("mark", stream)] = now + period
+                mark = self.exchange.mark_price_of(spec.symbol)
+                self.push_market(stream, {"e": "markPriceUpdate", "E": now_ms(), "s": spec.symbol,
+                                          "p": fmt(mark), "i": fmt(mark), "P": fmt(mark),
+                                          "r": fmt(self.exchange.funding_rate(spec.symbol)),
+                                          "T": self.exchange.next_funding_ms})
+            elif kind == "bookTicker":
+                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+                top = (b[0] if b else None, a[0] if a else None)
+                if self._tickers.get(stream) == top:
+                    continue
+                self._tickers[stream] = top
+                ts = now_ms()
+                self.push_market(stream, {"e": "bookTicker", "u": book.update_id, "E": ts, "T": ts,
+                                          "s": spec.symbol,
+                                          "b": self.p(spec, top[0][0] if top[0] else ZERO),
+                                          "B": self.q(spec, top[0][1] if top[0] else ZERO),
+                                          "a": self.p(spec, top[1][0] if top[1] else ZERO),
+                                          "A": self.q(spec, top[1][1] if top[1] else ZERO)})
+            elif kind.startswith("depth") and kind[5:6].isdigit():
+                n = int(kind[5:].split("@")[0])
+                nxt = self._tickers.get(("partial", stream), 0.0)
+                if now < nxt:
+                    continue
+                self._tickers[("partial", stream)] = now + self._depth_interval(kind) / 1000.0
+                ts = now_ms()
+                self.push_market(stream, {"e": "depthUpdate", "E": ts, "T": ts, "s": spec.symbol,
+                                          "U": book.update_id, "u": book.update_id, "pu": book.update_id,
+                                          "b": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth(BUY, n)],
+                                          "a": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth("SELL", n)]})

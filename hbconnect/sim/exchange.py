@@ -1,0 +1,381 @@
+"""``EmbeddedExchange``: engines, accounts, front ends, agent and funding wired together."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from hbconnect.sim.accounts import Account, FuturesLedger, SpotLedger
+from hbconnect.sim.agent import MarketMakerAgent
+from hbconnect.sim.binance_futures import FuturesFrontEnd
+from hbconnect.sim.binance_spot import SpotFrontEnd
+from hbconnect.sim.faults import FaultConfig, FaultInjector
+from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
+from hbconnect.sim.server import RateLimits
+
+logger = logging.getLogger(__name__)
+
+D = Decimal
+DEFAULT_FIXTURE = Path(os.environ.get("HBCONNECT_FIXTURES")
+                       or Path(__file__).resolve().parents[3] / "shared" / "fixtures") / "BINANCE.http.0.0"
+
+# (start price, tick, step, min qty, min notional) — close to Binance's real filters
+SPOT_DEFAULTS: dict[str, tuple] = {
+    "BTC-USDT": (D("60000"), D("0.01"), D("0.00001"), D("0.00001"), D("5")),
+    "ETH-USDT": (D("3000"), D("0.01"), D("0.0001"), D("0.0001"), D("5")),
+    "BNB-USDT": (D("600"), D("0.01"), D("0.001"), D("0.001"), D("5")),
+    "SOL-USDT": (D("150"), D("0.01"), D("0.001"), D("0.001"), D("5")),
+}
+PERP_DEFAULTS: dict[str, tuple] = {
+    "BTC-USDT": (D("60000"), D("0.10"), D("0.001"), D("0.001"), D("100")),
+    "ETH-USDT": (D("3000"), D("0.01"), D("0.001"), D("0.001"), D("20")),
+    "BNB-USDT": (D("600"), D("0.010"), D("0.01"), D("0.01"), D("5")),
+    "SOL-USDT": (D("150"), D("0.0100"), D("1"), D("1"), D("5")),
+}
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    if "-" not in pair:
+        raise ValueError(f"trading pair must look like BASE-QUOTE, got {pair!r}")
+    base, quote = pair.upper().split("-", 1)
+    return base, quote
+
+
+def make_spec(pair: str, market: str, start_price: Optional[Decimal] = None) -> SymbolSpec:
+    base, quote = split_pair(pair)
+    table = SPOT_DEFAULTS if market == "spot" else PERP_DEFAULTS
+    if pair.upper() in table:
+        price, tick, step, min_qty, min_notional = table[pair.upper()]
+    else:
+        price = start_price or D("100")
+        digits = max(0, len(str(int(price))))
+        tick = max(D(10) ** (digits - 6), D("1e-8"))
+        tick_dec = max(0, -tick.as_tuple().exponent)
+        step = D(10) ** -max(0, min(5, 7 - tick_dec))
+        stable = quote in ("USDT", "USDC", "FDUSD", "BUSD", "USD", "EUR", "TUSD", "DAI")
+        min_qty, min_notional = step, D("5") if stable else D("0.0001")
+    price = start_price or price
+    return SymbolSpec(symbol=f"{base}{quote}", base=base, quote=quote, market=market,
+                      tick_size=tick, step_size=step, min_qty=min_qty, max_qty=D("9000000"),
+                      min_notional=min_notional, min_price=tick, max_price=D("10000000"),
+                      market_max_qty=D("100000"), start_price=price)
+
+
+class EmbeddedExchange:
+    """A Binance-protocol exchange on 127.0.0.1 (spot and USDⓈ-M futures); see package docs."""
+
+    AGENT_BALANCE = D("1000000000000")
+
+    def __init__(self, seed: int = 0, pairs: Iterable[str] = ("BTC-USDT", "ETH-USDT"),
+                 perp_pairs: Iterable[str] = ("BTC-USDT",), agent: bool = True,
+                 funding_interval: Optional[float] = 60.0, funding_rate: Decimal = D("0.0001"),
+                 agent_interval: float = 0.25, start_prices: Optional[Mapping[str, Decimal]] = None,
+                 seed_from_fixture: bool | str | Path = False, spot_port: int = 0, futures_port: int = 0,
+                 faults: Optional[FaultConfig] = None, spot_limits: Optional[RateLimits] = None,
+                 futures_limits: Optional[RateLimits] = None, ping_interval: Optional[float] = None) -> None:
+        self.seed = seed
+        self.pairs = tuple(p.upper() for p in pairs)
+        self.perp_pairs = tuple(p.upper() for p in perp_pairs)
+        self.faults = faults or FaultConfig(seed=seed)
+        self.injector = FaultInjector(self.faults)
+        self.funding_interval = funding_interval
+        self.funding_rates: dict[str, Decimal] = {}
+        self.default_funding_rate = D(funding_rate)
+        self.mark_overrides: dict[str, Decimal] = {}
+        self.funding_history: list[dict] = []
+        self.next_funding_ms = 0
+        self.accounts: dict[str, Account] = {}
+        self._by_key: dict[str, Account] = {}
+        prices = {k.upper(): D(v) for k, v in (start_prices or {}).items()}
+        # engines and ledgers
+        self.spot_engine = MatchingEngine("spot", None, seed=seed, first_order_id=1000)   # type: ignore[arg-type]
+        self.spot_engine.ledger = SpotLedger(self.accounts, self.spot_engine.specs)
+        for pair in self.pairs:
+            self.spot_engine.add_symbol(make_spec(pair, "spot", prices.get(pair)))
+        self.futures_engine = MatchingEngine("futures", None, seed=seed + 1, first_order_id=5000)  # type: ignore[arg-type]
+        fledger = FuturesLedger(self.accounts, self.futures_engine.specs, self.mark_price_of)
+        fledger.open_orders_of = lambda owner: self.futures_engine.open_orders(owner)   # type: ignore[assignment]
+        self.futures_engine.ledger = fledger
+        for pair in self.perp_pairs:
+            self.futures_engine.add_symbol(make_spec(pair, "futures", prices.get(pair)))
+        self.spot = SpotFrontEnd(self, self.spot_engine, spot_limits or RateLimits(6000, 100, 200_000, 86400),
+                                 self.injector, seed=seed, ping_interval=ping_interval)
+        self.futures = FuturesFrontEnd(self, self.futures_engine,
+                                       futures_limits or RateLimits(2400, 300, 1200, 60),
+                                       self.injector, seed=seed + 1, ping_interval=ping_interval)
+        self._ports = (spot_port, futures_port)
+        self.agent_enabled = agent
+        self.agent_interval = agent_interval
+        fixture: Optional[Path] = None
+        if seed_from_fixture:
+            fixture = DEFAULT_FIXTURE if seed_from_fixture is True else Path(seed_from_fixture)
+        self._fixture = fixture
+        self.agents: list[MarketMakerAgent] = []
+        self.agent_paused = False           # tests pause the flow to compare books at rest
+        self._tasks: list[asyncio.Task] = []
+        self.started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def __aenter__(self) -> "EmbeddedExchange":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        if self.agent_enabled:
+            self._create_agent_accounts()
+            for i, engine in enumerate((self.spot_engine, self.futures_engine)):
+                if not engine.specs:
+                    continue
+                prefix = "agent-spot" if engine.market == "spot" else "agent-perp"
+                a = MarketMakerAgent(engine, f"{prefix}-maker", f"{prefix}-taker", seed=self.seed * 31 + i,
+                                     fixture=self._fixture)
+                a.seed_books()
+                self.agents.append(a)
+        await self.spot.start(self._ports[0])
+        await self.futures.start(self._ports[1])
+        self.next_funding_ms = now_ms() + int((self.funding_interval or 28800) * 1000)
+        if self.agents:
+            self._tasks.append(asyncio.create_task(self._agent_loop()))
+        if self.funding_interval and self.perp_pairs:
+            self._tasks.append(asyncio.create_task(self._funding_loop()))
+        self.started = True
+        logger.info("embedded exchange up: spot %s, futures %s", self.spot_rest_url, self.futures_rest_url)
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        await self.spot.stop()
+        await self.futures.stop()
+
+    async def _agent_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.agent_interval)
+            if self.agent_paused:
+                continue
+            for a in self.agents:
+                try:
+                    a.step()
+                except Exception:
+                    logger.exception("sim agent step failed")
+
+    async def _funding_loop(self) -> None:
+        while True:
+            delay = max(0.0, (self.next_funding_ms - now_ms()) / 1000.0)
+            await asyncio.sleep(delay)
+            try:
+                self.run_funding()
+            except Exception:
+                logger.exception("sim funding failed")
+
+    # ------------------------------------------------------------------ URLs
+    @property
+    def spot_rest_url(self) -> str:
+        return self.spot.rest_url
+
+    @property
+    def spot_ws_url(self) -> str:
+        return self.spot.ws_url
+
+    @property
+    def futures_rest_url(self) -> str:
+        return self.futures.rest_url
+
+    @property
+    def futures_ws_url(self) -> str:
+        return self.futures.ws_url
+
+    # ------------------------------------------------------------------ accounts
+    def _create_agent_accounts(self) -> None:
+        big = self.AGENT_BALANCE
+        for prefix in ("agent-spot", "agent-perp"):
+            for role in ("maker", "taker"):
+                aid = f"{prefix}-{role}"
+                if aid in self.accounts:
+                    continue
+                acct = Account(aid, "", secrets.token_hex(16))
+                assets = {a for p in self.pairs for a in p.split("-")}
+                for asset in assets:
+                    acct.spot.bal(asset)[0] = big
+                acct.spot.maker_fee = acct.spot.taker_fee = ZERO
+                acct.futures.wallet["USDT"] = big
+                acct.futures.maker_fee = acct.futures.taker_fee = ZERO
+                for pair in self.perp_pairs:
+                    acct.futures.leverage[pair.replace("-", "")] = 125
+                self.accounts[aid] = acct
+
+    def create_account(self, api_key: str, api_secret: str = "",
+                       balances: Optional[Mapping[str, Decimal]] = None,
+                       futures_balances: Optional[Mapping[str, Decimal]] = None, *,
+                       ed25519_public_key: Any = None, maker_fee: Optional[Decimal] = None,
+                       taker_fee: Optional[Decimal] = None, futures_maker_fee: Optional[Decimal] = None,
+                       futures_taker_fee: Optional[Decimal] = None, dual_side: bool = False,
+                       leverage: Optional[Mapping[str, int]] = None) -> Account:
+        """Register an API key (HMAC secret, or an Ed25519 public key object/PEM) with funds."""
+        if api_key in self._by_key:
+            raise ValueError("an account with this API key already exists")
+        if ed25519_public_key is not None and isinstance(ed25519_public_key, (bytes, str)):
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+            data = ed25519_public_key.encode() if isinstance(ed25519_public_key, str) else ed25519_public_key
+            ed25519_public_key = load_pem_public_key(data)
+        acct = Account(f"acct-{len(self._by_key) + 1}", api_key, api_secret,
+                       ed25519_public_key=ed25519_public_key)
+        for asset, amount in (balances or {}).items():
+            acct.spot.bal(asset.upper())[0] = D(amount)
+        for asset, amount in (futures_balances or {}).items():
+            acct.futures.wallet[asset.upper()] = D(amount)
+        if maker_fee is not None:
+            acct.spot.maker_fee = D(maker_fee)
+        if taker_fee is not None:
+            acct.spot.taker_fee = D(taker_fee)
+        if futures_maker_fee is not None:
+            acct.futures.maker_fee = D(futures_maker_fee)
+        if futures_taker_fee is not None:
+            acct.futures.taker_fee = D(futures_taker_fee)
+        acct.futures.dual_side = dual_side
+        for pair, lev in (leverage or {}).items():
+            acct.futures.leverage[self._symbol(pair)] = int(lev)
+        self.accounts[acct.account_id] = acct
+        self._by_key[api_key] = acct
+        return acct
+
+    def account_by_key(self, api_key: str) -> Optional[Account]:
+        return self._by_key.get(api_key)
+
+    def _acct(self, api_key: str) -> Account:
+        acct = self._by_key.get(api_key)
+        if acct is None:
+            raise KeyError("unknown API key")
+        return acct
+
+    @staticmethod
+    def _symbol(pair_or_symbol: str) -> str:
+        return pair_or_symbol.upper().replace("-", "")
+
+    def deposit(self, api_key: str, asset: str, amount: Decimal) -> None:
+        """Spot deposit (or withdrawal if negative): pushes balanceUpdate + outboundAccountPosition."""
+        acct = self._acct(api_key)
+        self.spot_engine.ledger.adjust(acct.account_id, asset.upper(), D(amount),   # type: ignore[attr-defined]
+                                       self.spot_engine._emit)
+
+    # ------------------------------------------------------------------ truth for assertions
+    def _engine(self, market: str) -> MatchingEngine:
+        if market not in ("spot", "futures", "perp"):
+            raise ValueError("market must be 'spot' or 'futures'")
+        return self.spot_engine if market == "spot" else self.futures_engine
+
+    def open_orders(self, api_key: str, symbol: Optional[str] = None, market: str = "spot") -> list[Order]:
+        acct = self._acct(api_key)
+        return self._engine(market).open_orders(acct.account_id, self._symbol(symbol) if symbol else None)
+
+    def order(self, api_key: str, symbol: str, client_order_id: str, market: str = "spot") -> Optional[Order]:
+        acct = self._acct(api_key)
+        return self._engine(market).find(acct.account_id, self._symbol(symbol), None, client_order_id)
+
+    def balances(self, api_key: str) -> dict[str, tuple[Decimal, Decimal]]:
+        """Spot balances: asset -> (free, locked)."""
+        acct = self._acct(api_key)
+        return {a: (v[0], v[1]) for a, v in acct.spot.balances.items()}
+
+    def futures_balance(self, api_key: str, asset: str = "USDT") -> Decimal:
+        return self._acct(api_key).futures.wallet.get(asset.upper(), ZERO)
+
+    def positions(self, api_key: str) -> dict[tuple[str, str], dict]:
+        """Open futures positions: (symbol, positionSide) -> amount, entry price, unrealized PnL."""
+        acct = self._acct(api_key)
+        out = {}
+        for key, pos in acct.futures.positions.items():
+            if pos.amount:
+                out[key] = {"amount": pos.amount, "entry_price": pos.entry_price,
+                            "unrealized_pnl": pos.unrealized(self.mark_price_of(key[0])),
+                            "leverage": acct.futures.lev(key[0])}
+        return out
+
+    def trades(self, api_key: str, market: str = "spot") -> list:
+        acct = self._acct(api_key)
+        return list(acct.spot.trades if market == "spot" else acct.futures.trades)
+
+    def income(self, api_key: str) -> list:
+        return list(self._acct(api_key).futures.income)
+
+    # ------------------------------------------------------------------ perps: marks and funding
+    def last_price(self, engine: MatchingEngine, symbol: str) -> Decimal:
+        book = engine.books[symbol]
+        if book.last_trade_price is not None:
+            return book.last_trade_price
+        b, a = book.best(BUY), book.best(SELL)
+        if b is not None and a is not None:
+            return (b + a) / 2
+        return book.spec.start_price
+
+    def mark_price_of(self, symbol: str) -> Decimal:
+        symbol = self._symbol(symbol)
+        if symbol in self.mark_overrides:
+            return self.mark_overrides[symbol]
+        if symbol not in self.futures_engine.books:
+            return ZERO
+        book = self.futures_engine.books[symbol]
+        b, a = book.best(BUY), book.best(SELL)
+        if b is not None and a is not None:
+            return book.spec.floor_price((b + a) / 2)
+        return self.last_price(self.futures_engine, symbol)
+
+    def set_mark_price(self, pair: str, price: Optional[Decimal]) -> None:
+        """Pin a perp's mark price (None goes back to the book's mid)."""
+        symbol = self._symbol(pair)
+        if price is None:
+            self.mark_overrides.pop(symbol, None)
+        else:
+            self.mark_overrides[symbol] = D(price)
+
+    def set_funding_rate(self, pair: str, rate: Decimal) -> None:
+        self.funding_rates[self._symbol(pair)] = D(rate)
+
+    def funding_rate(self, symbol: str) -> Decimal:
+        return self.funding_rates.get(self._symbol(symbol), self.default_funding_rate)
+
+    def run_funding(self) -> list[tuple[str, Decimal]]:
+        """A funding event now on every perp: payments, FUNDING_FEE income and ACCOUNT_UPDATEs."""
+        paid: list[tuple[str, Decimal]] = []
+        ts = now_ms()
+        for symbol in self.futures_engine.specs:
+            rate, mark = self.funding_rate(symbol), self.mark_price_of(symbol)
+            paid += self.futures_engine.ledger.funding(symbol, rate, mark,     # type: ignore[attr-defined]
+                                                       self.futures_engine._emit)
+            self.funding_history.append({"symbol": symbol, "fundingRate": rate, "fundingTime": ts,
+                                         "markPrice": mark})
+        self.next_funding_ms = ts + int((self.funding_interval or 28800) * 1000)
+        return paid
+
+    # ------------------------------------------------------------------ faults (actions)
+    def close_sockets(self, kind: Optional[str] = None, market: Optional[str] = None) -> int:
+        """Close WebSocket connections now (kind ``market`` / ``user`` / None = all)."""
+        fronts = [self.spot, self.futures] if market is None else [self.spot if market == "spot" else self.futures]
+        return sum(f.close_sockets(kind) for f in fronts)
+
+    def expire_listen_keys(self, api_key: Optional[str] = None, market: Optional[str] = None) -> int:
+        """Expire listen keys now: ``listenKeyExpired`` is pushed, then the stream closes."""
+        owner = self._acct(api_key).account_id if api_key else None
+        fronts = [self.spot, self.futures] if market is None else [self.spot if market == "spot" else self.futures]
+        return sum(f.expire_listen_keys(owner) for f in fronts)
+
+    def new_demo_credentials(self) -> tuple[str, str]:
+        """A random API key / secret pair (local test credentials)."""
+        return secrets.token_hex(32), secrets.token_hex(32)

@@ -1,0 +1,701 @@
+"""The HTTP/WebSocket machinery shared by the Binance spot and futures front ends.
+
+A :class:`BinanceFrontEnd` is one aiohttp application on 127.0.0.1 (its own port) that:
+
+* authenticates requests as Binance does: ``X-MBX-APIKEY`` header (-2014 missing/malformed,
+  -2015 unknown), HMAC-SHA256 hex over the query string + body *as sent* without the
+  ``signature`` parameter (Ed25519 base64 signatures for accounts registered with an Ed25519
+  public key, when the ``cryptography`` package is installed), ``timestamp`` within
+  ``recvWindow`` (default 5000 ms, at most 60000; -1021 otherwise, also when the timestamp is
+  1000 ms or more ahead of the server);
+* counts request weight and orders in fixed windows, answers ``X-MBX-USED-WEIGHT-1M`` and
+  ``X-MBX-ORDER-COUNT-*`` headers, 429 + ``Retry-After`` (-1003 / -1015) beyond the limits and
+  418 (IP ban) when a client keeps sending while it was told to back off;
+* applies the fault knobs of :mod:`hbconnect.sim.faults`;
+* serves WebSocket market streams (raw ``/ws/<stream>``, combined ``/stream?streams=``,
+  live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS``) and listenKey user streams,
+  with protocol-level pings (aiohttp heartbeat) every ``ping_interval`` seconds.
+
+Venue-specific message shapes live in ``binance_spot.py`` and ``binance_futures.py``.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Awaitable, Callable, Optional
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import WSMsgType, web
+
+from hbconnect.sim.accounts import Account
+from hbconnect.sim.errors import (BAD_API_KEY_FORMAT, BAD_SIGNATURE, INVALID_LISTEN_KEY,
+                                  REJECTED_API_KEY, TS_AHEAD, TS_OUTSIDE_WINDOW, UNKNOWN_STATUS,
+                                  BinanceError, err, mandatory)
+from hbconnect.sim.faults import FaultInjector
+from hbconnect.sim.matching import MatchingEngine, now_ms
+
+logger = logging.getLogger(__name__)
+
+_API_KEY_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
+_LISTEN_KEY_CHARS = string.ascii_letters + string.digits
+LISTEN_KEY_TTL_MS = 60 * 60 * 1000
+
+try:  # optional: Ed25519 API keys
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.exceptions import InvalidSignature
+    HAVE_ED25519 = True
+except Exception:  # pragma: no cover - cryptography not installed
+    HAVE_ED25519 = False
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def parse_decimal(params: dict, name: str, required: bool = False) -> Optional[Decimal]:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise mandatory(name)
+        return None
+    try:
+        value = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+    if not value.is_finite() or value < 0:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+    return value
+
+
+def parse_int(params: dict, name: str, required: bool = False) -> Optional[int]:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise mandatory(name)
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is '^[0-9]{1,20}$'.")
+
+
+def parse_bool(params: dict, name: str) -> Optional[bool]:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    low = raw.lower()
+    if low not in ("true", "false"):
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
+                                  "legal range is 'true, false'.")
+    return low == "true"
+
+
+@dataclass
+class RateLimits:
+    """Fixed-window limits, as Binance counts them (per IP for weight, per account for orders)."""
+
+    weight_1m: int
+    orders_10s: int
+    orders_long: int                 # spot: per day; futures: per minute
+    orders_long_seconds: int
+    ban_after: int = 5               # requests sent while told to back off before a 418
+    ban_seconds: int = 120
+
+
+@dataclass
+class ListenKey:
+    key: str
+    owner: str
+    expires_ms: int
+
+
+class WsConn:
+    """One WebSocket connection: its subscriptions and an outgoing queue with fault injection."""
+
+    def __init__(self, front: "BinanceFrontEnd", ws: web.WebSocketResponse, combined: bool) -> None:
+        self.front = front
+        self.ws = ws
+        self.combined = combined
+        self.streams: set[str] = set()
+        self.listen_keys: set[str] = set()
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
+        self.closed = False
+
+    def send(self, stream: str, payload: dict, kind: str) -> None:
+        if self.closed:
+            return
+        text = dumps({"stream": stream, "data": payload} if self.combined else payload)
+        decision = self.front.faults.frame(kind)
+        if decision == "drop":
+            return
+        if decision == "close":
+            self.close()
+            return
+        if decision == "delay":
+            asyncio.get_running_loop().call_later(self.front.faults.config.delay_seconds,
+                                                  self._put, text)
+            return
+        self._put(text)
+        if decision == "duplicate":
+            self._put(text)
+
+    def send_raw(self, obj: dict) -> None:
+        self._put(dumps(obj))
+
+    def _put(self, text: Optional[str]) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:    # a client too slow to read gets disconnected, as on Binance
+            logger.warning("sim ws client too slow; closing its connection")
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            try:
+                self.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                pass
+            asyncio.ensure_future(self.ws.close())
+
+
+Handler = Callable[[web.Request, dict, Optional[Account]], Awaitable[Any]]
+
+
+class BinanceFrontEnd:
+    """Base of the spot and futures front ends (see module docstring)."""
+
+    market = "spot"
+    order_paths: tuple[str, ...] = ()
+    ping_interval = 20.0
+    long_order_header = "X-MBX-ORDER-COUNT-1D"
+
+    def __init__(self, exchange: Any, engine: MatchingEngine, limits: RateLimits,
+                 faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
+        self.exchange = exchange
+        self.engine = engine
+        self.limits = limits
+        self.faults = faults
+        self.rng = random.Random(seed + 7)
+        if ping_interval is not None:
+            self.ping_interval = ping_interval
+        self.app = web.Application(middlewares=[self._middleware], client_max_size=1 << 20)
+        self.runner: Optional[web.AppRunner] = None
+        self.port = 0
+        self.conns: set[WsConn] = set()
+        self.listen_keys: dict[str, ListenKey] = {}
+        self._weight: dict[int, int] = {}          # window start -> weight (per IP, one IP here)
+        self._orders: dict[tuple[str, int, int], int] = {}
+        self._backoff_until = 0.0
+        self._backoff_violations = 0
+        self._ban_until = 0.0
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._writer_tasks: set[asyncio.Task] = set()
+        self.stats: dict[str, int] = {}
+        self.app.router.add_get("/ws", self._ws_handler)
+        self.app.router.add_get("/ws/{streams:.*}", self._ws_handler)
+        self.app.router.add_get("/stream", self._ws_handler)
+        for prefix in ("public", "market", "private"):     # Binance futures' 2026 URL split
+            self.app.router.add_get(f"/{prefix}/ws", self._ws_handler)
+            self.app.router.add_get(f"/{prefix}/ws/{{streams:.*}}", self._ws_handler)
+            self.app.router.add_get(f"/{prefix}/stream", self._ws_handler)
+        self.add_routes()
+
+    # ------------------------------------------------------------------ lifecycle
+    def add_routes(self) -> None:
+        raise NotImplementedError
+
+    async def start(self, port: int = 0) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]      # type: ignore[union-attr]
+        self._tasks.append(asyncio.create_task(self._publisher_loop()))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for conn in list(self.conns):
+            conn.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.runner is not None:
+            await self.runner.cleanup()
+        for t in list(self._writer_tasks):
+            t.cancel()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def server_time(self) -> int:
+        return now_ms() + self.faults.config.clock_offset_ms
+
+    def count(self, what: str) -> None:
+        self.stats[what] = self.stats.get(what, 0) + 1
+
+    # ------------------------------------------------------------------ REST plumbing
+    def route(self, method: str, path: str, handler: Handler, weight: int | Callable[[dict], int] = 1,
+              security: str = "NONE", order: bool = False) -> None:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, handler, weight, security, order)
+        self.app.router.add_route(method, path, wrapped)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing the request.", 404))
+        except web.HTTPMethodNotAllowed:
+            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing the request.", 405))
+
+    def _error_response(self, e: BinanceError, headers: Optional[dict] = None) -> web.Response:
+        h = dict(headers or {})
+        h.update(e.headers)
+        return web.Response(status=e.status, text=dumps(e.body()), content_type="application/json",
+                            headers=h)
+
+    def _window(self, seconds: int) -> int:
+        return int(time.time()) // seconds * seconds
+
+    def _limit_headers(self, owner: Optional[str]) -> dict[str, str]:
+        h = {"X-MBX-USED-WEIGHT-1M": str(self._weight.get(self._window(60), 0))}
+        if owner is not None:
+            h["X-MBX-ORDER-COUNT-10S"] = str(self._orders.get((owner, 10, self._window(10)), 0))
+            ls = self.limits.orders_long_seconds
+            h[self.long_order_header] = str(self._orders.get((owner, ls, self._window(ls)), 0))
+        return h
+
+    def _charge_weight(self, weight: int) -> None:
+        now = time.time()
+        if now < self._ban_until:
+            raise BinanceError(-1003, f"Way too many requests; IP(127.0.0.1) banned until "
+                                      f"{int(self._ban_until * 1000)}. Please use the websocket for "
+                                      "live updates to avoid bans.", 418,
+                               {"Retry-After": str(max(1, int(self._ban_until - now + 0.999)))})
+        if now < self._backoff_until:
+            self._backoff_violations += 1
+            if self._backoff_violations >= self.limits.ban_after:
+                self._ban_until = now + self.limits.ban_seconds
+                self.count("ban_418")
+                raise BinanceError(-1003, f"Way too many requests; IP(127.0.0.1) banned until "
+                                          f"{int(self._ban_until * 1000)}. Please use the websocket "
+                                          "for live updates to avoid bans.", 418,
+                                   {"Retry-After": str(self.limits.ban_seconds)})
+            raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
+                                      f"{self.limits.weight_1m} requests per minute. Please use the "
+                                      "websocket for live updates to avoid polling the API.", 429,
+                               {"Retry-After": str(max(1, int(self._backoff_until - now + 0.999)))})
+        w = self._window(60)
+        for k in [k for k in self._weight if k < w]:
+            del self._weight[k]
+        used = self._weight.get(w, 0) + weight
+        self._weight[w] = used
+        if used > self.limits.weight_1m:
+            self._backoff_until = w + 60
+            self._backoff_violations = 0
+            self.count("http_429_weight")
+            raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
+                                      f"{self.limits.weight_1m} requests per minute. Please use the "
+                                      "websocket for live updates to avoid polling the API.", 429,
+                               {"Retry-After": str(max(1, int(w + 60 - now + 0.999)))})
+
+    def _charge_order(self, owner: str) -> None:
+        now = time.time()
+        for seconds, limit in ((10, self.limits.orders_10s),
+                               (self.limits.orders_long_seconds, self.limits.orders_long)):
+            key = (owner, seconds, self._window(seconds))
+            n = self._orders.get(key, 0) + 1
+            self._orders[key] = n
+            if n > limit:
+                self.count("http_429_orders")
+                unit = "10 SECOND" if seconds == 10 else ("1 DAY" if seconds >= 86400 else "1 MINUTE")
+                raise BinanceError(-1015, f"Too many new orders; current limit is {limit} orders per {unit}.",
+                                   429, {"Retry-After": str(max(1, int(key[2] + seconds - now + 0.999)))})
+        if len(self._orders) > 10_000:
+            cutoff = self._window(10) - 86400
+            for k in [k for k in self._orders if k[2] < cutoff]:
+                del self._orders[k]
+
+    async def _read_params(self, request: web.Request) -> tuple[dict, str, str]:
+        raw_query = request.rel_url.raw_query_string
+        body = ""
+        if request.can_read_body:
+            data = await request.read()
+            try:
+                body = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BinanceError(-1100, "Illegal characters found in a parameter.")
+            ctype = request.content_type
+            if ctype not in ("", "application/x-www-form-urlencoded", "application/octet-stream",
+                             "text/plain"):
+                raise BinanceError(-1104, "Not all sent parameters were read; read '0' parameter(s) "
+                                          "but was sent '1'.")
+        params: dict[str, str] = {}
+        for k, v in parse_qsl(body, keep_blank_values=True):
+            params[k] = v
+        for k, v in parse_qsl(raw_query, keep_blank_values=True):   # query string wins
+            params[k] = v
+        return params, raw_query, body
+
+    def _authenticate_key(self, request: web.Request) -> Account:
+        key = request.headers.get("X-MBX-APIKEY")
+        if not key or not _API_KEY_RE.match(key):
+            raise err(BAD_API_KEY_FORMAT, 401)
+        account = self.exchange.account_by_key(key)
+        if account is None:
+            raise err(REJECTED_API_KEY, 401)
+        return account
+
+    def _check_signature(self, account: Account, params: dict, raw_query: str, body: str) -> None:
+        sig = params.get("signature")
+        if not sig:
+            raise mandatory("signature")
+
+        def strip(s: str) -> str:
+            return "&".join(p for p in s.split("&") if p and not p.startswith("signature="))
+
+        payload = strip(raw_query) + strip(body)
+        if account.ed25519_public_key is not None:
+            if not HAVE_ED25519:
+                raise err(BAD_SIGNATURE)
+            try:
+                account.ed25519_public_key.verify(base64.b64decode(sig), payload.encode())
+            except (InvalidSignature, ValueError, TypeError):
+                self.count("bad_signature")
+                raise err(BAD_SIGNATURE)
+            return
+        expected = hmac.new(account.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, unquote(sig).lower()):
+            self.count("bad_signature")
+            raise err(BAD_SIGNATURE)
+
+    def _check_timestamp(self, params: dict) -> None:
+        ts_raw = params.get("timestamp")
+        if not ts_raw:
+            raise mandatory("timestamp")
+        try:
+            ts = int(ts_raw)
+        except ValueError:
+            raise mandatory("timestamp")
+        if ts > 10 ** 14:               # microseconds
+            ts //= 1000
+        window = Decimal(5000)
+        if params.get("recvWindow"):
+            try:
+                window = Decimal(params["recvWindow"])
+            except InvalidOperation:
+                raise mandatory("recvWindow")
+            if not window.is_finite() or window <= 0 or window > 60000:
+                raise BinanceError(-1131, "recvWindow must be less than 60000")
+        server = self.server_time()
+        if ts >= server + 1000:
+            raise err(TS_AHEAD)
+        if server - ts > window:
+            raise err(TS_OUTSIDE_WINDOW)
+
+    async def _hang(self) -> web.Response:
+        """Never answer (until the client gives up, or ``hang_seconds``, or shutdown)."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), self.faults.config.hang_seconds)
+        except asyncio.TimeoutError:
+            pass
+        return web.Response(status=504, text=dumps(err(UNKNOWN_STATUS).body()),
+                            content_type="application/json")
+
+    async def _serve(self, request: web.Request, handler: Handler, weight: Any, security: str,
+                     order: bool) -> web.StreamResponse:
+        account: Optional[Account] = None
+        try:
+            params, raw_query, body = await self._read_params(request)
+            self._charge_weight(weight(params) if callable(weight) else weight)
+            fault = self.faults.rest(request.path)
+            if fault == "429":
+                raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
+                                          f"{self.limits.weight_1m} requests per minute.", 429,
+                                   {"Retry-After": str(self.faults.config.retry_after_seconds)})
+            if fault == "5xx":
+                raise BinanceError(-1008, "Server is currently overloaded with other requests. "
+                                          "Please try again in a few minutes.", 503)
+            if security in ("API_KEY", "SIGNED"):
+                account = self._authenticate_key(request)
+            if security == "SIGNED":
+                self._check_signature(account, params, raw_query, body)   # type: ignore[arg-type]
+                self._check_timestamp(params)
+            if order and account is not None and request.method == "POST":
+                self._charge_order(account.account_id)
+            order_fault = self.faults.order() if order else None
+            if order_fault is not None and not order_fault[1]:
+                if order_fault[0] == "timeout":
+                    return await self._hang()
+                raise BinanceError(-1008, "Service Unavailable.", 503)
+            result = await handler(request, params, account)
+            if order_fault is not None:       # the action happened; the answer is lost
+                if order_fault[0] == "timeout":
+                    return await self._hang()
+                raise BinanceError(UNKNOWN_STATUS[0], "Unknown error, please check your request or "
+                                                      "try again later.", 503)
+            return web.Response(text=dumps(result), content_type="application/json",
+                                headers=self._limit_headers(account.account_id if account else None))
+        except BinanceError as e:
+            return self._error_response(e, self._limit_headers(account.account_id if account else None))
+        except Exception:
+            logger.exception("sim %s handler failed on %s", self.market, request.path)
+            return self._error_response(BinanceError(-1000, "An unknown error occurred while "
+                                                            "processing the request.", 500))
+
+    # ------------------------------------------------------------------ listen keys
+    def new_listen_key(self, account: Account) -> str:
+        now = now_ms()
+        for lk in self.listen_keys.values():
+            if lk.owner == account.account_id and lk.expires_ms > now:
+                lk.expires_ms = now + LISTEN_KEY_TTL_MS
+                return lk.key
+        key = "".join(self.rng.choice(_LISTEN_KEY_CHARS) for _ in range(64))
+        self.listen_keys[key] = ListenKey(key, account.account_id, now + LISTEN_KEY_TTL_MS)
+        return key
+
+    def keepalive_listen_key(self, account: Account, key: Optional[str]) -> str:
+        if key is None:     # futures: the account's key
+            for lk in self.listen_keys.values():
+                if lk.owner == account.account_id:
+                    key = lk.key
+                    break
+        lk = self.listen_keys.get(key or "")
+        if lk is None or lk.owner != account.account_id or lk.expires_ms <= now_ms():
+            raise err(INVALID_LISTEN_KEY)
+        lk.expires_ms = now_ms() + LISTEN_KEY_TTL_MS
+        return lk.key
+
+    def close_listen_key(self, account: Account, key: Optional[str]) -> None:
+        if key is None:
+            keys = [k for k, lk in self.listen_keys.items() if lk.owner == account.account_id]
+        else:
+            lk = self.listen_keys.get(key)
+            if lk is None or lk.owner != account.account_id:
+                raise err(INVALID_LISTEN_KEY)
+            keys = [key]
+        for k in keys:
+            self.listen_keys.pop(k, None)
+            for conn in list(self.conns):
+                if k in conn.listen_keys:
+                    conn.close()
+
+    def expire_listen_keys(self, owner: Optional[str] = None) -> int:
+        """Expire listen keys now (all, or one account's): listenKeyExpired, then close."""
+        n = 0
+        for key, lk in list(self.listen_keys.items()):
+            if owner is None or lk.owner == owner:
+                lk.expires_ms = 0
+                n += 1
+        self._expire_due()
+        return n
+
+    def _expire_due(self) -> None:
+        now = now_ms()
+        for key, lk in list(self.listen_keys.items()):
+            if lk.expires_ms <= now:
+                del self.listen_keys[key]
+                self.count("listen_key_expired")
+                for conn in list(self.conns):
+                    if key in conn.listen_keys:
+                        conn.send(key, self.listen_key_expired_event(key), "user")
+                        conn._put(None)     # the writer closes the socket after this frame
+
+    def listen_key_expired_event(self, key: str) -> dict:
+        return {"e": "listenKeyExpired", "E": now_ms(), "listenKey": key}
+
+    def user_conns(self, owner: str) -> list[tuple[WsConn, str]]:
+        out = []
+        for conn in self.conns:
+            for key in conn.listen_keys:
+                lk = self.listen_keys.get(key)
+                if lk is not None and lk.owner == owner:
+                    out.append((conn, key))
+        return out
+
+    def push_user(self, owner: str, payload: dict) -> None:
+        for conn, key in self.user_conns(owner):
+            conn.send(key, payload, "user")
+
+    # ------------------------------------------------------------------ WebSocket
+    def valid_stream(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def _resolve_streams(self, names: list[str]) -> tuple[list[str], list[str]]:
+        market, user = [], []
+        for name in names:
+            if not name:
+                continue
+            if name in self.listen_keys:
+                user.append(name)
+            elif self.valid_stream(name):
+                market.append(name)
+            else:
+                raise ValueError(name)
+        return market, user
+
+    async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        combined = "/stream" in path
+        names: list[str] = []
+        if "streams" in request.match_info:
+            names = request.match_info["streams"].split("/")
+        if request.query.get("streams"):
+            names += request.query["streams"].split("/")
+        if request.query.get("listenKey"):
+            names.append(request.query["listenKey"])
+        try:
+            market, user = self._resolve_streams(names)
+        except ValueError:
+            return self._error_response(BinanceError(-1121, "Invalid stream name.", 400))
+        ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn = WsConn(self, ws, combined)
+        conn.streams.update(market)
+        conn.listen_keys.update(user)
+        for s in market:
+            self.on_subscribe(s)
+        self.conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        self._writer_tasks.add(writer)
+        writer.add_done_callback(self._writer_tasks.discard)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._on_ws_text(conn, msg.data)
+                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            conn.closed = True
+            self.conns.discard(conn)
+            try:
+                conn.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                pass
+        return ws
+
+    async def _writer(self, conn: WsConn) -> None:
+        try:
+            while True:
+                text = await conn.queue.get()
+                if text is None:
+                    break
+                await conn.ws.send_str(text)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            pass
+        except Exception:
+            logger.exception("sim ws writer failed")
+        finally:
+            conn.closed = True
+            self.conns.discard(conn)
+            if not conn.ws.closed:
+                try:
+                    await conn.ws.close()
+                except Exception:
+                    pass
+
+    def _on_ws_text(self, conn: WsConn, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            conn.send_raw({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}})
+            return
+        if not isinstance(msg, dict):
+            conn.send_raw({"error": {"code": 3, "msg": "Invalid JSON: expected an object"}})
+            return
+        method, rid, params = msg.get("method"), msg.get("id"), msg.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                conn.send_raw({"error": {"code": 2, "msg": "Invalid request: params must be a list of strings"}, "id": rid})
+                return
+            try:
+                market, user = self._resolve_streams(params)
+            except ValueError as e:
+                conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: invalid stream name {e}"}, "id": rid})
+                return
+            if method == "SUBSCRIBE":
+                for s in market:
+                    if s not in conn.streams:
+                        conn.streams.add(s)
+                        self.on_subscribe(s)
+                conn.listen_keys.update(user)
+            else:
+                conn.streams.difference_update(market)
+                conn.listen_keys.difference_update(user)
+            conn.send_raw({"result": None, "id": rid})
+        elif method == "LIST_SUBSCRIPTIONS":
+            conn.send_raw({"result": sorted(conn.streams) + sorted(conn.listen_keys), "id": rid})
+        elif method == "SET_PROPERTY":
+            if isinstance(params, list) and len(params) == 2 and params[0] == "combined":
+                conn.combined = bool(params[1])
+                conn.send_raw({"result": None, "id": rid})
+            else:
+                conn.send_raw({"error": {"code": 2, "msg": "Invalid request: unknown property"}, "id": rid})
+        elif method == "GET_PROPERTY":
+            conn.send_raw({"result": conn.combined, "id": rid})
+        else:
+            conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: unknown variant `{method}`, "
+                                                       "expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, "
+                                                       "`LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"},
+                           "id": rid})
+
+    def on_subscribe(self, stream: str) -> None:
+        """A market stream gained a subscriber (publishers start tracking from now)."""
+
+    def push_market(self, stream: str, payload: dict) -> None:
+        for conn in list(self.conns):
+            if stream in conn.streams:
+                conn.send(stream, payload, "market")
+
+    def subscribed(self, stream: str) -> bool:
+        return any(stream in c.streams for c in self.conns)
+
+    def close_sockets(self, kind: Optional[str] = None) -> int:
+        """Close connections now: ``market`` (with market streams), ``user`` or all."""
+        n = 0
+        for conn in list(self.conns):
+            if kind is None or (kind == "user" and conn.listen_keys) or \
+                    (kind == "market" and conn.streams):
+                conn.close()
+                n += 1
+        return n
+
+    async def _publisher_loop(self) -> None:
+        tick = 0.02
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                self._expire_due()
+                self.publish(time.monotonic())
+            except Exception:
+                logger.exception("sim %s publisher failed", self.market)
+
+    def publish(self, now: float) -> None:
+        """Periodic market-data pushes (depth diffs, tickers), implemented by the venue."""

@@ -1,0 +1,233 @@
+"""End to end over loopback: the Binance spot connector against the embedded exchange.
+
+Every lifecycle path runs through real sockets: signed REST, the listenKey user stream, the
+sim's matching engine. A second connector on another account provides the counterparty orders,
+so fills are deterministic (the sim's market-maker agent is off here).
+"""
+from __future__ import annotations
+
+import asyncio
+import secrets
+from decimal import Decimal
+from typing import Any, Callable, List, Optional, Tuple
+
+from hbconnect.connector import Connector, PerpConnector
+from hbconnect.core.events import MarketEvent
+from hbconnect.core.types import OrderState, OrderType
+from hbconnect.exchanges.binance import BinancePerpetualTrading, BinanceSpotTrading
+from hbconnect.sim import EmbeddedExchange
+
+D = Decimal
+PAIR = "BTC-USDT"
+SYMBOL = "BTCUSDT"
+PRICE = D("60000")
+
+
+def run(coro: Any, timeout: float = 60.0) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro, timeout)
+    return asyncio.run(bounded())
+
+
+class Recorder:
+    """Collects every event of a connector."""
+
+    def __init__(self, connector: Any) -> None:
+        self.events: List[Tuple[Any, Any]] = []
+        for tag in MarketEvent:
+            connector.event_hub.add_listener(tag, lambda ev, tag=tag: self.events.append((tag, ev)))
+
+    def of(self, tag: Any, order_id: Optional[str] = None) -> List[Any]:
+        return [e for t, e in self.events if t is tag and (order_id is None or getattr(e, "order_id", None) == order_id)]
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.01)
+
+
+def new_keys() -> Tuple[str, str]:
+    return secrets.token_hex(32), secrets.token_hex(32)
+
+
+def spot_connector(ex: EmbeddedExchange, key: str, secret: str, **kwargs: Any) -> Connector:
+    venue = BinanceSpotTrading(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
+    opts = dict(poll_interval=1.0, fast_poll_interval=0.2, rest_timeout=2.0)
+    opts.update(kwargs)
+    return Connector(venue, [PAIR], **opts)
+
+
+def perp_connector(ex: EmbeddedExchange, key: str, secret: str, **kwargs: Any) -> PerpConnector:
+    venue = BinancePerpetualTrading(key, secret, rest_url=ex.futures_rest_url, ws_url=ex.futures_ws_url)
+    opts = dict(poll_interval=1.0, fast_poll_interval=0.2, rest_timeout=2.0, funding_poll_interval=1.0)
+    opts.update(kwargs)
+    return PerpConnector(venue, [PAIR], **opts)
+
+
+class SpotEnv:
+    """The exchange, our connector (``bot``) and a counterparty connector (``cp``)."""
+
+    def __init__(self, agent: bool = False, **connector_kwargs: Any) -> None:
+        self.ex = EmbeddedExchange(seed=7, pairs=(PAIR,), perp_pairs=(), agent=agent, funding_interval=None)
+        self.kwargs = connector_kwargs
+        self.key, self.secret = new_keys()
+        self.cp_key, self.cp_secret = new_keys()
+
+    async def __aenter__(self) -> "SpotEnv":
+        await self.ex.start()
+        self.ex.create_account(self.key, self.secret, balances={"USDT": D("100000"), "BTC": D("2")})
+        self.ex.create_account(self.cp_key, self.cp_secret, balances={"USDT": D("100000"), "BTC": D("2")})
+        self.bot = spot_connector(self.ex, self.key, self.secret, **self.kwargs)
+        self.cp = spot_connector(self.ex, self.cp_key, self.cp_secret)
+        self.rec = Recorder(self.bot)
+        self.cp_rec = Recorder(self.cp)
+        await self.bot.start()
+        await self.cp.start()
+        await self.bot.wait_until_ready(10)
+        await self.cp.wait_until_ready(10)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.bot.stop()
+        await self.cp.stop()
+        await self.ex.stop()
+
+    async def rest_liquidity(self, side: str, amount: Decimal, price: Decimal = PRICE) -> str:
+        """The counterparty rests a limit order and waits until it is open."""
+        for _ in range(20):  # under REST faults the counterparty's own order may fail: retry
+            oid = (self.cp.sell if side == "sell" else self.cp.buy)(PAIR, amount, OrderType.LIMIT, price)
+            await wait_for(lambda: self.ex.order(self.cp_key, SYMBOL, oid) is not None
+                           or self.cp_rec.of(MarketEvent.OrderFailure, oid), 15, "cp order")
+            if self.ex.order(self.cp_key, SYMBOL, oid) is not None:
+                return oid
+        raise AssertionError("counterparty order never placed")
+
+    async def assert_balances_match(self) -> None:
+        await self.bot.refresh_balances()
+        truth = self.ex.balances(self.key)
+        for asset, (free, locked) in truth.items():
+            assert self.bot.get_balance(asset) == free + locked, asset
+            assert self.bot.get_available_balance(asset) == free, asset
+
+
+def test_limit_order_fill_with_fees_and_balances() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            await env.rest_liquidity("sell", D("0.001"))
+            oid = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT, PRICE)
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="completed")
+            fills = env.rec.of(MarketEvent.OrderFilled, oid)
+            assert len(fills) == 1 and fills[0].amount == D("0.001") and fills[0].price == PRICE
+            venue_trade = [t for t in env.ex.trades(env.key) if str(t.trade_id) == fills[0].exchange_trade_id]
+            assert len(venue_trade) == 1
+            assert fills[0].trade_fee.flat_fees[0].amount == venue_trade[0].commission
+            assert env.ex.order(env.key, SYMBOL, oid).status == "FILLED"
+            # the stream's balance update arrives after the fill: wait for it, then compare
+            truth = env.ex.balances(env.key)
+            await wait_for(lambda: env.bot.get_balance("BTC") == sum(truth["BTC"]), what="stream balances")
+            await env.assert_balances_match()
+    run(go())
+
+
+def test_partial_fill_then_cancel() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            await env.rest_liquidity("sell", D("0.001"))
+            oid = env.bot.buy(PAIR, D("0.003"), OrderType.LIMIT, PRICE)
+            await wait_for(lambda: env.rec.of(MarketEvent.OrderFilled, oid), what="partial fill")
+            order = env.bot.in_flight_orders[oid]
+            assert order.current_state is OrderState.PARTIALLY_FILLED
+            env.bot.cancel(PAIR, oid)
+            await wait_for(lambda: env.rec.of(MarketEvent.OrderCancelled, oid), what="cancelled")
+            assert order.executed_amount_base == D("0.001")
+            assert env.ex.order(env.key, SYMBOL, oid).status == "CANCELED"
+            assert not env.rec.of(MarketEvent.BuyOrderCompleted, oid)
+            await env.assert_balances_match()
+    run(go())
+
+
+def test_below_min_notional_rejected_before_any_request() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            requests_before = env.bot._rest.requests
+            oid = env.bot.buy(PAIR, D("0.00005"), OrderType.LIMIT, PRICE)  # 3 USDT < 5 USDT
+            await wait_for(lambda: env.rec.of(MarketEvent.OrderFailure, oid), what="failure")
+            assert "notional" in env.rec.of(MarketEvent.OrderFailure, oid)[0].error_message
+            await asyncio.sleep(0.2)
+            assert env.ex.order(env.key, SYMBOL, oid) is None
+            assert env.bot.stats["orders_submitted"] == 0
+            assert oid not in env.bot.in_flight_orders
+            assert env.bot._rest.requests - requests_before <= 2  # only background polls, no order
+    run(go())
+
+
+def test_cancel_of_unknown_orders() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            # an id this connector never created: nothing is sent, nothing is cancelled
+            other = await env.rest_liquidity("buy", D("0.001"), D("50000"))
+            env.bot.cancel(PAIR, other)
+            await asyncio.sleep(0.3)
+            assert env.ex.order(env.cp_key, SYMBOL, other).status == "NEW"
+            # an order the venue no longer has open (filled while the stream missed it)
+            env.ex.faults.set_ws("user", drop=1.0)
+            await env.rest_liquidity("sell", D("0.001"))
+            oid = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT, PRICE)
+            await wait_for(lambda: env.ex.order(env.key, SYMBOL, oid) is not None
+                           and env.ex.order(env.key, SYMBOL, oid).status == "FILLED", what="venue fill")
+            env.bot.cancel(PAIR, oid)
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="resolved as filled")
+            assert not env.rec.of(MarketEvent.OrderCancelled, oid)
+            assert len(env.rec.of(MarketEvent.OrderFilled, oid)) == 1
+    run(go())
+
+
+def test_market_order() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            await env.rest_liquidity("sell", D("0.001"), PRICE)
+            await env.rest_liquidity("sell", D("0.001"), PRICE + 10)
+            oid = env.bot.buy(PAIR, D("0.002"), OrderType.MARKET)
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="market fill")
+            done = env.rec.of(MarketEvent.BuyOrderCompleted, oid)[0]
+            assert done.base_asset_amount == D("0.002")
+            assert done.quote_asset_amount == D("0.001") * PRICE + D("0.001") * (PRICE + 10)
+            assert len(env.rec.of(MarketEvent.OrderFilled, oid)) == 2
+    run(go())
+
+
+def test_limit_maker_that_would_cross_is_rejected() -> None:
+    async def go() -> None:
+        async with SpotEnv() as env:
+            await env.rest_liquidity("sell", D("0.001"))
+            oid = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT_MAKER, PRICE)
+            await wait_for(lambda: env.rec.of(MarketEvent.OrderFailure, oid), what="failure")
+            assert "-2010" in env.rec.of(MarketEvent.OrderFailure, oid)[0].error_message
+            assert not env.rec.of(MarketEvent.OrderFilled, oid)
+            # a LIMIT_MAKER that rests is accepted
+            ok = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT_MAKER, PRICE - 100)
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCreated, ok), what="created")
+            assert env.ex.order(env.key, SYMBOL, ok).type == "LIMIT_MAKER"
+    run(go())
+
+
+def test_restart_restores_and_reconciles_orders(tmp_path: Any) -> None:
+    async def go() -> None:
+        path = str(tmp_path / "orders.json")
+        async with SpotEnv(state_file=path) as env:
+            oid = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT, PRICE - 1000)
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCreated, oid), what="created")
+            await env.bot.stop()
+            # while the bot is down its order fills
+            await env.rest_liquidity("sell", D("0.001"), PRICE - 1000)
+            await wait_for(lambda: env.ex.order(env.key, SYMBOL, oid).status == "FILLED", what="venue fill")
+            env.bot = spot_connector(env.ex, env.key, env.secret, state_file=path)
+            env.rec = Recorder(env.bot)
+            await env.bot.start()
+            await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="completed after restart")
+            assert len(env.rec.of(MarketEvent.OrderFilled, oid)) == 1
+    run(go())

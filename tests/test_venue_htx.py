@@ -1,0 +1,353 @@
+"""HTX market data: translation of the recorded gzip session and of the docs' examples; the recorded
+``depth.step0`` session and an ``mbp`` incremental session derived from it replayed through the
+real tracker, clean and with injected faults."""
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+
+import pytest
+from conftest import fixture_files
+from refbook import book_levels
+
+from hbconnect.exchanges import market_data_venue
+from hbconnect.exchanges.htx import HtxMarketData
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    ParseError,
+    Reply,
+    Resync,
+    SyncRule,
+    Trade,
+)
+from hbconnect.market.replay import (
+    OPEN,
+    RECV,
+    Fault,
+    Record,
+    Replayer,
+    Session,
+    book_frame_indices,
+    inject,
+    load_session,
+)
+
+V = market_data_venue("htx")
+MBP = HtxMarketData(mbp_levels=150)
+
+
+def gz(obj_or_text) -> bytes:
+    text = obj_or_text if isinstance(obj_or_text, str) else json.dumps(obj_or_text)
+    return gzip.compress(text.encode())
+
+
+def exact(raw: bytes):
+    """A frame decoded independently of the venue module, numbers kept as their text."""
+    return json.loads(gzip.decompress(raw), parse_float=str, parse_int=str)
+
+
+@pytest.fixture(scope="module")
+def session():
+    return load_session(fixture_files("HUOBI"))
+
+
+# ---- translation ----------------------------------------------------------------------------------
+def test_registry_rules_and_variants():
+    assert isinstance(V, HtxMarketData) and market_data_venue("huobi") is V
+    assert V.sync_rule is SyncRule.SNAPSHOTS and V.max_depth is None
+    assert V.ws_endpoint(None).url == "wss://api.huobi.pro/ws" and V.snapshot_request("BTC-USDT") is None
+    assert MBP.sync_rule is SyncRule.PREV_CHAIN and MBP.max_depth == 150
+    assert MBP.ws_endpoint(None).url == "wss://api.huobi.pro/feed"  # docs: MBP incremental only there
+    with pytest.raises(ValueError):
+        HtxMarketData(mbp_levels=400)  # REQ refresh exists for 5/20/150 levels only
+
+
+def test_symbols_and_subscriptions(session):
+    assert V.to_venue_symbol("BTC-USDT") == "btcusdt" and V.from_venue_symbol("btcusdt") == "BTC-USDT"
+    fresh = HtxMarketData()
+    assert fresh.from_venue_symbol("yfihusd") == "YFI-HUSD" and fresh.from_venue_symbol("fil3susdt") == "FIL3S-USDT"
+    with pytest.raises(ParseError):
+        fresh.from_venue_symbol("foo")
+    sent = [json.loads(r.data) for r in session.records if r.kind == "send"]
+    recorded = sorted(m["sub"] for m in sent)
+    pairs = [V.from_venue_symbol(m["sub"].split(".")[1]) for m in sent if m["sub"].endswith("depth.step0")]
+    mine = [json.loads(m) for m in V.subscribe_messages(pairs)]
+    assert sorted(m["sub"] for m in mine) == recorded
+    m = [json.loads(x) for x in MBP.subscribe_messages(["BTC-USDT"])]
+    assert [x.get("sub") or x.get("req") for x in m] == [
+        "market.btcusdt.mbp.150", "market.btcusdt.trade.detail", "market.btcusdt.mbp.150"]
+    assert "req" in m[2]
+    assert [json.loads(x) for x in MBP.resync_messages("BTC-USDT")] == [m[2]]
+    assert V.resync_messages("BTC-USDT") == []
+    assert {json.loads(x)["unsub"] for x in V.unsubscribe_messages(["BTC-USDT"])} == {
+        "market.btcusdt.depth.step0", "market.btcusdt.trade.detail"}
+
+
+def test_recorded_gzip_frames_translate(session):
+    kinds: dict = {}
+    for rec in session.frames:
+        assert isinstance(rec.data, bytes) and rec.data[:2] == b"\x1f\x8b"
+        msg = exact(rec.data)
+        evs = V.parse_message(rec.data)
+        for ev in evs:
+            kinds[type(ev)] = kinds.get(type(ev), 0) + 1
+        if "ping" in msg:
+            assert evs == [Reply(f'{{"pong":{msg["ping"]}}}')]
+        elif msg.get("ch", "").endswith("depth.step0"):
+            (s,) = evs
+            assert s.bids == msg["tick"]["bids"] and s.asks == msg["tick"]["asks"]  # exact text
+            assert s.update_id == int(msg["tick"]["version"])
+    assert kinds == {BookSnapshot: 292, Trade: 73, Reply: 6}
+
+
+def test_trades_keep_plain_decimal_text():
+    raw = gz('{"ch":"market.trioeth.trade.detail","ts":1618678027942,"tick":{"id":100182534526,'
+             '"ts":1618678027940,"data":[{"id":100182534526255757567432481,"ts":1618678027940,'
+             '"tradeId":100045088885,"amount":20995.88,"price":9.2E-7,"direction":"buy"}]}}')
+    (t,) = V.parse_message(raw)
+    assert t == Trade("TRIO-ETH", "100045088885", "0.00000092", "20995.88", "buy", 1618678027.94)
+
+
+def test_docs_mbp_examples():
+    # HTX docs, market.$symbol.mbp.$levels: incremental update
+    (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.5","ts":1573199608679,"tick":{"seqNum":100020146795,'
+                                '"prevSeqNum":100020146794,"asks":[[645.14,26.75597395914065]]}}'))
+    assert d == BookDiff("BTC-USDT", [], [["645.14", "26.75597395914065"]], 100020146795, 100020146795,
+                         100020146794, 1573199608.679)
+    # the REQ refresh answer (huobi SDK MbpReq: rep / data.seqNum / bids / asks)
+    (s,) = MBP.parse_message(gz('{"id":"id2","rep":"market.btcusdt.mbp.150","status":"ok","ts":1573199608680,'
+                                '"data":{"seqNum":100020142010,"bids":[[618.37,71.594]],"asks":[[650.59,14.9]]}}'))
+    assert s == BookSnapshot("BTC-USDT", [["618.37", "71.594"]], [["650.59", "14.9"]], 100020142010, 1573199608.68)
+    (s,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.refresh.20","ts":1573199608679,"tick":{'
+                                '"seqNum":100020142010,"bids":[[618.37,71.594]],"asks":[[650.59,14.909733438479636]]}}'))
+    assert type(s) is BookSnapshot and s.update_id == 100020142010
+    assert MBP.parse_message(gz('{"id":"market.btcusdt.mbp.150","status":"ok","subbed":"market.btcusdt.mbp.150",'
+                                '"ts":1489474081631}')) == []
+    err = gz('{"status":"error","ts":1,"id":"market.foousdt.mbp.150","err-code":"bad-request",'
+             '"err-msg":"invalid symbol"}')
+    assert MBP.parse_message(err) == [Resync("FOO-USDT", "invalid symbol")]
+    assert MBP.parse_message('{"ping": 1492420473027}') == [Reply('{"pong":1492420473027}')]  # text too
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"\x1f\x8b\x08\x00garbage", gz("")[:-6], gz("not json"), gz("[1,2]"), b"\x00\xffnot json",
+    gz('{"ch":"market.btcusdt.depth.step0","ts":1,"tick":{"bids":[[1.0]],"asks":[],"version":1}}'),
+    gz('{"ch":"market.btcusdt.depth.step0","ts":1,"tick":{"bids":[],"asks":[],"version":"x"}}'),
+    gz('{"ch":"market.btcusdt.depth.step0","ts":1,"tick":[]}'),
+    gz('{"ch":"market.btcusdt.trade.detail","ts":1,"tick":{"data":[{"price":1.0,"amount":1.0,"direction":"up"}]}}'),
+    gz('{"ping":"abc"}'), gz('{"what":1}'),
+])
+def test_malformed_frames_raise_parse_error(raw):
+    with pytest.raises(ParseError):
+        V.parse_message(raw)
+
+
+# ---- replay of the recorded depth.step0 session ------------------------------------------------------
+def last_snapshots(session) -> dict:
+    """Reference: the venue's book is its latest full push (HTX: the larger ``version`` wins)."""
+    last: dict = {}
+    for rec in session.frames:
+        msg = exact(rec.data)
+        ch = msg.get("ch", "")
+        if ch.endswith("depth.step0"):
+            pair = V.from_venue_symbol(ch.split(".")[1])
+            v = int(msg["tick"]["version"])
+            if pair not in last or v > last[pair][0]:
+                last[pair] = (v, msg["tick"])
+    return last
+
+
+def sorted_levels(rows, bids: bool):
+    return sorted(((p, s) for p, s in rows if Decimal(s) != 0), key=lambda r: Decimal(r[0]), reverse=bids)
+
+
+def run(session, faults=()):
+    s = inject(session, faults) if faults else session
+    r = Replayer(HtxMarketData(), s)
+    return r.run(), r
+
+
+def assert_books_equal(res, ref):
+    for pair, (v, tick) in ref.items():
+        assert res.tracker.state(pair).value == "live", pair
+        bids, asks = book_levels(res.tracker.book(pair))
+        assert bids == sorted_levels(tick["bids"], True) and asks == sorted_levels(tick["asks"], False), pair
+        assert res.pairs[pair]["last_update_id"] == v
+
+
+@pytest.fixture(scope="module")
+def reference(session):
+    return last_snapshots(session)
+
+
+@pytest.fixture(scope="module")
+def clean(session):
+    return run(session)
+
+
+def test_clean_replay_books_and_pongs(session, clean, reference):
+    res, replayer = clean
+    assert res.frames == 362 and res.bad_frames == 0
+    assert sum(r["snapshots"] for r in res.pairs.values()) == 292
+    for pair, r in res.pairs.items():
+        assert (r["gaps"], r["resyncs"], r["bad_frames"], r["stale_dropped"]) == (0, 0, 0, 0), pair
+    assert_books_equal(res, reference)
+    pings = [exact(rec.data)["ping"] for rec in session.frames if "ping" in exact(rec.data)]
+    pongs = [json.loads(t)["pong"] for _, t in replayer.sent if "pong" in t]
+    assert len(pings) == 6 and pongs == [int(p) for p in pings]
+
+
+def _mid(session, pair="FIL3S-USDT"):
+    idx = book_frame_indices(session, V, pair, kind=BookSnapshot)
+    return idx, idx[len(idx) // 2]
+
+
+@pytest.mark.parametrize("kind", ["drop", "duplicate", "truncate", "garbage"])
+def test_lost_duplicated_or_bad_push_is_harmless(session, reference, kind):
+    _, i = _mid(session)
+    res, _ = run(session, [Fault(kind, i)])
+    assert res.bad_frames == (1 if kind in ("truncate", "garbage") else 0)
+    assert res.pairs["FIL3S-USDT"]["resyncs"] == 0
+    assert_books_equal(res, reference)  # every push is the whole book: the next one repairs it
+
+
+def test_swapped_pushes_drop_the_older_one(session, reference, clean):
+    idx, i = _mid(session)
+    res, _ = run(session, [Fault("swap", i, other=idx[idx.index(i) + 1])])
+    assert res.pairs["FIL3S-USDT"]["stale_dropped"] == 1
+    assert_books_equal(res, reference)
+
+
+def test_corrupted_push_is_rejected_counted_and_repaired(session, reference):
+    _, i = _mid(session)
+
+    def mutate(raw):
+        msg = exact(raw)
+        msg["tick"]["bids"][0][1] = "-3"
+        return gz(json.dumps(msg).replace('"-3"', "-3"))
+
+    res, replayer = run(session, [Fault("corrupt", i, mutate=mutate)])
+    r = res.pairs["FIL3S-USDT"]
+    assert (r["bad_frames"], r["resyncs"]) == (1, 1)
+    assert any("market.fil3susdt.depth.step0" in t and "unsub" in t for _, t in replayer.sent)
+    assert_books_equal(res, reference)
+
+
+def test_socket_closed_mid_stream(session, reference):
+    _, i = _mid(session)
+    res, _ = run(session, [Fault("close", i)])
+    assert all(r["resyncs"] == 1 for r in res.pairs.values())
+    assert_books_equal(res, reference)
+
+
+# ---- the incremental mbp variant, on a session derived from the recorded pushes ------------------------
+def mbp_session(session):
+    """An ``mbp.150`` stream with the recording's content: each push becomes the increment from the
+    previous one (seqNum = version, prevSeqNum = previous version), as HTX's 100 ms MBP feed is
+    described; also returns the state after each increment for answering REQ refreshes."""
+    recs = [Record(OPEN, session.records[0].ts, "mbp#1", "wss://api.huobi.pro/feed")]
+    states: dict = {}
+    prev: dict = {}
+    for rec in session.frames:
+        msg = exact(rec.data)
+        if "ping" in msg:
+            recs.append(Record(RECV, rec.ts, "mbp#1", "", rec.data))
+            continue
+        ch = msg.get("ch", "")
+        if not ch.endswith("depth.step0"):
+            continue
+        sym, tick = ch.split(".")[1], msg["tick"]
+        v = int(tick["version"])
+        book = {"bids": {p: s for p, s in tick["bids"]}, "asks": {p: s for p, s in tick["asks"]}}
+        states.setdefault(sym, []).append((rec.ts, v, tick))
+        if sym in prev:
+            pv, pbook = prev[sym]
+            if v <= pv:
+                continue
+            diff = {side: [[p, s] for p, s in book[side].items() if pbook[side].get(p) != s]
+                    + [[p, "0"] for p in pbook[side] if p not in book[side]] for side in ("bids", "asks")}
+            text = json.dumps({"ch": f"market.{sym}.mbp.150", "ts": msg["ts"],
+                               "tick": {"seqNum": v, "prevSeqNum": pv, **diff}})
+            recs.append(Record(RECV, rec.ts, "mbp#1", "", gz(text)))
+        prev[sym] = (v, book)
+    for n, r in enumerate(recs):
+        r.seq = n
+    return Session(recs, [], {}), states
+
+
+def mbp_run(derived, faults=()):
+    base, states = derived
+    s = inject(base, faults) if faults else base
+
+    def on_send(conn, text, now):
+        msg = json.loads(text)
+        if "req" not in msg:
+            return None
+        sym = msg["req"].split(".")[1]
+        # the venue's book now: the latest state at or before `now` (the first one before the stream)
+        ts, v, tick = next(((t, v, k) for t, v, k in reversed(states[sym]) if t <= now), states[sym][0])
+        return [gz(json.dumps({"id": msg["id"], "rep": msg["req"], "status": "ok", "ts": int(ts * 1000),
+                               "data": {"seqNum": v, "bids": tick["bids"], "asks": tick["asks"]}}))]
+
+    r = Replayer(HtxMarketData(mbp_levels=150), s, on_send=on_send)
+    return r.run(), r
+
+
+@pytest.fixture(scope="module")
+def derived(session):
+    return mbp_session(session)
+
+
+def test_mbp_clean_replay_equals_the_recorded_books(derived, reference):
+    res, _ = mbp_run(derived)
+    assert res.bad_frames == 0
+    for pair, r in res.pairs.items():
+        assert (r["gaps"], r["resyncs"]) == (0, 0), pair
+        assert r["snapshots"] == 1 and r["diffs_applied"] > 0
+    assert_books_equal(res, reference)
+
+
+def _mbp_mid(derived, pair="FIL3S-USDT"):
+    base, _ = derived
+    idx = book_frame_indices(base, MBP, pair)
+    return idx, idx[len(idx) // 2]
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncate", "garbage"])
+def test_mbp_lost_increment_is_a_gap_repaired_by_refresh(derived, reference, kind):
+    _, i = _mbp_mid(derived)
+    res, replayer = mbp_run(derived, [Fault(kind, i)])
+    r = res.pairs["FIL3S-USDT"]
+    assert (r["gaps"], r["resyncs"], r["snapshots"]) == (1, 1, 2)
+    assert sum(1 for _, t in replayer.sent if '"req":"market.fil3susdt.mbp.150"' in t) == 2
+    assert res.bad_frames == (0 if kind == "drop" else 1)
+    assert_books_equal(res, reference)
+
+
+def test_mbp_duplicate_is_stale_and_swap_is_repaired(derived, reference):
+    idx, i = _mbp_mid(derived)
+    res, _ = mbp_run(derived, [Fault("duplicate", i)])
+    r = res.pairs["FIL3S-USDT"]
+    assert (r["stale_dropped"], r["gaps"], r["resyncs"]) == (1, 0, 0)
+    assert_books_equal(res, reference)
+    res, _ = mbp_run(derived, [Fault("swap", i, other=idx[idx.index(i) + 1])])
+    r = res.pairs["FIL3S-USDT"]
+    assert r["gaps"] >= 1 and r["resyncs"] >= 1
+    assert_books_equal(res, reference)
+
+
+def test_mbp_corrupted_increment_is_rejected_and_repaired(derived, reference):
+    _, i = _mbp_mid(derived)
+
+    def mutate(raw):
+        msg = exact(raw)
+        side = "bids" if msg["tick"]["bids"] else "asks"
+        msg["tick"][side][0][0] = "NaN"
+        return gz(msg)
+
+    res, _ = mbp_run(derived, [Fault("corrupt", i, mutate=mutate)])
+    r = res.pairs["FIL3S-USDT"]
+    assert (r["bad_frames"], r["resyncs"]) == (1, 1)
+    assert_books_equal(res, reference)

@@ -1,0 +1,286 @@
+"""Kraken market-data translation: the recorded v1 session, the docs' checksum example, v2 shapes."""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from hbconnect import OrderBook
+from hbconnect.exchanges import market_data_venue
+from hbconnect.exchanges.kraken import KrakenMarketData, KrakenV2MarketData
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    ParseError,
+    Resync,
+    SyncRule,
+    Trade,
+)
+
+V1 = market_data_venue("kraken")
+V2 = KrakenV2MarketData()
+
+
+def _fixtures() -> Path:
+    env = os.environ.get("HBCONNECT_FIXTURES")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def _frames(name: str) -> list[str]:
+    out = []
+    with open(_fixtures() / name) as f:
+        for line in f:
+            if line[:1].isdigit():
+                out.append(line.rstrip("\n").split(": ", 1)[1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def session() -> list[str]:
+    path = _fixtures() / "KRAKEN.ws.50.0"
+    if not path.exists():
+        pytest.fail(f"fixture missing: {path}")
+    return _frames("KRAKEN.ws.50.0")
+
+
+# ---- reference: an independent dict book following Kraken's documented rules -------------------
+def _fmt(text: str) -> str:
+    return text.replace(".", "").lstrip("0")
+
+
+def reference_checksums(frames: list[str], depth: int = 1000):
+    """(pair, venue checksum, checksum of the reference book) per update, plus final books."""
+    books: dict = {}
+    out = []
+    for raw in frames:
+        msg = json.loads(raw)
+        if type(msg) is not list:
+            continue
+        pair, parts = msg[-1], msg[1:-2]
+        if "as" in parts[0] or "bs" in parts[0]:
+            books[pair] = {s: {Decimal(p): (p, q) for p, q, *_ in parts[0].get(k, [])}
+                           for s, k in (("a", "as"), ("b", "bs"))}
+            continue
+        book, c = books[pair], None
+        for part in parts:
+            for side in "ab":
+                for p, q, *_ in part.get(side, []):
+                    if Decimal(q) == 0:
+                        book[side].pop(Decimal(p), None)
+                    else:
+                        book[side][Decimal(p)] = (p, q)
+            c = part.get("c", c)
+        for side, rev in (("a", False), ("b", True)):
+            for k in sorted(book[side], reverse=rev)[depth:]:
+                del book[side][k]
+        asks = [book["a"][k] for k in sorted(book["a"])[:10]]
+        bids = [book["b"][k] for k in sorted(book["b"], reverse=True)[:10]]
+        text = "".join(_fmt(p) + _fmt(q) for p, q in asks + bids)
+        out.append((pair, int(c), zlib.crc32(text.encode())))
+    return out, books
+
+
+def test_registry_rule_and_depth():
+    assert V1.name == "kraken" and isinstance(V1, KrakenMarketData)
+    assert V1.sync_rule is SyncRule.CHECKSUM
+    assert V1.max_depth == 1000 and V1.snapshot_request("BTC-USD") is None
+    assert KrakenMarketData(depth=25).max_depth == 25
+    with pytest.raises(ValueError):
+        KrakenMarketData(depth=50)
+    assert V1.ws_endpoint(None).url == "wss://ws.kraken.com"
+    assert V2.ws_endpoint(None).url == "wss://ws.kraken.com/v2"
+
+
+def test_symbols_use_v1_asset_codes():
+    assert V1.to_venue_symbol("BTC-USD") == "XBT/USD"
+    assert V1.to_venue_symbol("KSM-BTC") == "KSM/XBT"
+    assert V1.to_venue_symbol("DOGE-USD") == "XDG/USD"
+    assert V1.from_venue_symbol("XBT/CHF") == "BTC-CHF"
+    assert V1.from_venue_symbol("ADA/XBT") == "ADA-BTC"
+    assert V2.to_venue_symbol("BTC-USD") == "BTC/USD" and V2.from_venue_symbol("DOGE/USD") == "DOGE-USD"
+    with pytest.raises(ParseError):
+        V1.from_venue_symbol("XBTUSD")
+
+
+def test_subscribe_messages_match_the_recorded_ones(session):
+    recorded = [json.loads(line.split(": ", 1)[1]) for line in
+                open(_fixtures() / "KRAKEN.ws.50.0") if " <- " in line]
+    pairs = [V1.from_venue_symbol(s) for s in recorded[0]["pair"]]
+    book, trade = (json.loads(m) for m in V1.subscribe_messages(pairs))
+    assert book == recorded[0]  # same pairs, {"name": "book", "depth": 1000}
+    assert trade == {"event": "subscribe", "pair": recorded[0]["pair"], "subscription": {"name": "trade"}}
+    unsub, sub = (json.loads(m) for m in V1.resync_messages("BTC-USD"))
+    assert unsub["event"] == "unsubscribe" and sub["event"] == "subscribe"
+    assert unsub["pair"] == sub["pair"] == ["XBT/USD"] and sub["subscription"]["name"] == "book"
+
+
+def test_docs_checksum_example():
+    # docs.kraken.com "Spot Websockets (v1) Book Checksum": this book has checksum 974947235
+    asks = [[f"0.0{5005 + 5 * i}", "0.00000500"] for i in range(10)]
+    bids = [[p, "0.00000500"] for p in ("0.05000", "0.04995", "0.04990", "0.04980", "0.04975",
+                                         "0.04970", "0.04965", "0.04960", "0.04955", "0.04950")]
+    book = OrderBook()
+    book.apply_snapshot(bids, asks, 0)
+    assert V1.checksum(book) == 974947235
+    book.apply_diffs([], [["0.05005", "0.00000600"]], 1)
+    assert V1.checksum(book) != 974947235
+
+
+def test_recorded_session_translates(session):
+    kinds: dict = {}
+    for raw in session:
+        for ev in V1.parse_message(raw):
+            kinds[type(ev)] = kinds.get(type(ev), 0) + 1
+            if type(ev) is BookDiff:
+                assert ev.checksum is not None  # every v1 update carries "c"
+                assert all(len(lv) == 2 for lv in ev.bids + ev.asks)
+            if type(ev) is BookSnapshot:
+                assert ev.checksum is None and ev.bids and ev.asks
+    assert kinds == {BookSnapshot: 10, BookDiff: 4269, Heartbeat: 31}
+
+
+def test_every_recorded_checksum_verifies_on_the_book(session):
+    """Module + OrderBook (no tracker): 100% of Kraken's checksums match, like the reference."""
+    ref, ref_books = reference_checksums(session)
+    assert len(ref) == 4269 and all(c == mine for _, c, mine in ref)  # the reference itself
+    books: dict = {}
+    ok = 0
+    for raw in session:
+        for ev in V1.parse_message(raw):
+            if type(ev) is BookSnapshot:
+                books[ev.pair] = b = OrderBook()
+                b.apply_snapshot(ev.bids, ev.asks, 0)
+            elif type(ev) is BookDiff:
+                b = books[ev.pair]
+                b.apply_diffs(ev.bids, ev.asks, 0)
+                b.truncate(V1.max_depth)
+                assert V1.checksum(b) == ev.checksum, ev.pair
+                ok += 1
+    assert ok == 4269
+    for vsym, rb in ref_books.items():
+        b = books[V1.from_venue_symbol(vsym)]
+        assert b.asks_text() == [rb["a"][k] for k in sorted(rb["a"])]
+        assert b.bids_text() == [rb["b"][k] for k in sorted(rb["b"], reverse=True)]
+
+
+def test_update_with_asks_and_bids_maps_and_republish_flag():
+    raw = ('[1920,{"a":[["0.042990","364630.28272081","1618678145.920470"]]},'
+           '{"b":[["0.042990","0.00000000","1618678145.920708"],'
+           '["0.042980","10.0","1618678145.930000","r"]],"c":"4105471083"},"book-1000","SC/EUR"]')
+    (ev,) = V1.parse_message(raw)
+    assert type(ev) is BookDiff and ev.pair == "SC-EUR"
+    assert ev.asks == [["0.042990", "364630.28272081"]]
+    assert ev.bids == [["0.042990", "0.00000000"], ["0.042980", "10.0"]]
+    assert ev.checksum == 4105471083 and ev.timestamp == pytest.approx(1618678145.93)
+
+
+def test_trades_events_and_errors():
+    raw = ('[0,[["5541.20000","0.15850568","1534614057.321597","s","l",""],'
+           '["6060.00000","0.02455000","1534614057.324998","b","l",""]],"trade","XBT/USD"]')
+    t1, t2 = V1.parse_message(raw)
+    assert (t1.pair, t1.price, t1.amount, t1.side) == ("BTC-USD", "5541.20000", "0.15850568", "sell")
+    assert t2.side == "buy" and t2.timestamp == pytest.approx(1534614057.324998)
+    assert V1.parse_message('{"event":"heartbeat"}') == [Heartbeat()]
+    assert V1.parse_message('{"event":"pong","reqid":1}') == []
+    assert V1.parse_message('{"connectionID":1,"event":"systemStatus","status":"online"}') == []
+    err = ('{"errorMessage":"Subscription depth not supported","event":"subscriptionStatus",'
+           '"pair":"XBT/USD","status":"error","subscription":{"depth":42,"name":"book"}}')
+    assert V1.parse_message(err) == [Resync("BTC-USD", "Subscription depth not supported")]
+    assert V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]') == []  # other channels
+
+
+@pytest.mark.parametrize("raw", [
+    "",
+    "not json",
+    '[1664,{"as":[["13.26","500.0","1"]],"bs":[["13.2","1.0"',  # truncated
+    '[1664,{"as":[["13.26"]]},"book-1000","WAVES/EUR"]',  # level without size
+    '[1664,{"a":[[13.26,"1.0","1"]],"c":"1"},"book-1000","WAVES/EUR"]',  # price not a string
+    '[1664,{"a":[["13.26","1.0","1"]],"c":"xyz"},"book-1000","WAVES/EUR"]',  # bad checksum
+    '[1664,{"a":[],"c":"1"},"book-1000","WAVES/EUR"]',  # no levels at all
+    '[1664,"oops","book-1000","WAVES/EUR"]',
+    '[1664,{"a":[]},"book-1000"]',
+    '{"no_event":1}',
+    "42",
+    '[0,[["1.0","2.0","3.0","x","l",""]],"trade","XBT/USD"]',  # bad side
+])
+def test_malformed_frames_raise_parse_error(raw):
+    with pytest.raises(ParseError):
+        V1.parse_message(raw)
+
+
+# ---- v2 ----------------------------------------------------------------------------------------
+def _v2_from_v1(frames: list[str]) -> list[str]:
+    """The recorded v1 book frames rewritten in v2's shape, prices and quantities as raw JSON
+    numbers with the exact digits Kraken sent (v2 sends numbers at full precision)."""
+    out = []
+    for raw in frames:
+        msg = json.loads(raw)
+        if type(msg) is not list:
+            continue
+        sym = V1.from_venue_symbol(msg[-1]).replace("-", "/")
+        parts = msg[1:-2]
+        snap = "as" in parts[0] or "bs" in parts[0]
+        sides: dict = {"asks": [], "bids": []}
+        c = None
+        for part in parts:
+            for key, side in (("as", "asks"), ("bs", "bids"), ("a", "asks"), ("b", "bids")):
+                sides[side] += part.get(key, [])
+            c = part.get("c", c)
+        lv = {s: ",".join('{"price":%s,"qty":%s}' % (p, q) for p, q, *_ in rows)
+              for s, rows in sides.items()}
+        cs = "" if c is None else f',"checksum":{c}'
+        out.append('{"channel":"book","type":"%s","data":[{"symbol":"%s","bids":[%s],"asks":[%s]%s,'
+                   '"timestamp":"2023-10-06T17:35:55.440295Z"}]}'
+                   % ("snapshot" if snap else "update", sym, lv["bids"], lv["asks"], cs))
+    return out
+
+
+def test_v2_keeps_exact_number_text_and_checksums_verify(session):
+    books: dict = {}
+    ok = 0
+    for raw in _v2_from_v1(session):
+        for ev in V2.parse_message(raw):
+            if type(ev) is BookSnapshot:
+                books[ev.pair] = b = OrderBook()
+                b.apply_snapshot(ev.bids, ev.asks, 0)
+            else:
+                b = books[ev.pair]
+                b.apply_diffs(ev.bids, ev.asks, 0)
+                b.truncate(V2.max_depth)
+                assert V2.checksum(b) == ev.checksum
+                ok += 1
+    assert ok == 4269
+    (ev,) = V2.parse_message('{"channel":"book","type":"update","data":[{"symbol":"BTC/USD",'
+                             '"bids":[{"price":45283.5,"qty":0.00100000}],"asks":[],'
+                             '"checksum":2114181697,"timestamp":"2023-10-06T17:35:55.440295Z"}]}')
+    assert ev.bids == [["45283.5", "0.00100000"]] and ev.checksum == 2114181697
+
+
+def test_v2_messages():
+    subs = [json.loads(m) for m in V2.subscribe_messages(["BTC-USD", "ETH-USD"])]
+    assert subs[0] == {"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD", "ETH/USD"],
+                                                         "depth": 1000, "snapshot": True}}
+    assert subs[1]["params"]["channel"] == "trade"
+    (t,) = V2.parse_message('{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD",'
+                            '"side":"sell","price":0.5117,"qty":40.0,"ord_type":"market",'
+                            '"trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"}]}')
+    assert t == Trade("MATIC-USD", "4665906", "0.5117", "40.0", "sell", t.timestamp)
+    assert t.timestamp == pytest.approx(1695628177.708706)
+    assert V2.parse_message('{"channel":"heartbeat"}') == [Heartbeat()]
+    assert V2.parse_message('{"channel":"status","type":"update","data":[{"system":"online"}]}') == []
+    assert V2.parse_message('{"method":"subscribe","result":{"channel":"book","symbol":"BTC/USD"},'
+                            '"success":true,"time_in":"x","time_out":"y"}') == []
+    assert V2.parse_message('{"method":"subscribe","error":"Currency pair not supported",'
+                            '"success":false,"symbol":"BTC/USD"}') == [
+        Resync("BTC-USD", "Currency pair not supported")]
+    for bad in ('{"channel":"book","type":"weird","data":[]}',
+                '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":"1"}]}]}',
+                '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","checksum":"x"}]}',
+                '{"channel":"book"', "[]", '{"x":1}'):
+        with pytest.raises(ParseError):
+            V2.parse_message(bad)

@@ -1,0 +1,329 @@
+"""KuCoin spot / futures market data: translation (recorded frames, docs' examples) and the
+recorded spot session replayed through the real tracker, clean and with injected faults."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from conftest import FIXTURES, fixture_files
+from refbook import RefBook, book_levels
+
+from hbconnect.exchanges import market_data_venue
+from hbconnect.exchanges.kucoin import KucoinPerpetualMarketData, KucoinSpotMarketData
+from hbconnect.market.messages import BookDiff, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
+
+SPOT = market_data_venue("kucoin")
+PERP = market_data_venue("kucoin_perpetual")
+
+BULLET = (b'{"code":"200000","data":{"token":"2neAiuYvAU61ZDXANAGAsiL4-iAExhsBXZxftpOeh_55i3Ysy2q2L'
+          b'EsEWU64mdzUOPusi34M_wGoSf7iNyEWJ1UQy47YbpY4zVdzilNP-Bj3iXzrjjGlWtiYB9J6i9GjsxUuhPw3Blrz'
+          b'azF6ghq4Lzf7scStOz3KkxjwpsOBCH4=.WNQmhZQeUKIkh97KYgU0Lg==","instanceServers":[{"endpoint":'
+          b'"wss://ws-api-spot.kucoin.com/","encrypt":true,"protocol":"websocket","pingInterval":18000,'
+          b'"pingTimeout":10000}]}}')
+
+
+@pytest.fixture(scope="module")
+def session():
+    return load_session(fixture_files("KUCOIN"))
+
+
+def named_venue(session) -> KucoinSpotMarketData:
+    """A spot venue that knows KuCoin's display names (the recording's GET /api/v1/symbols)."""
+    v = KucoinSpotMarketData()
+    (symbols,) = [r for r in session.rest if r.url.endswith("/api/v1/symbols")]
+    assert v.load_symbols(symbols.data) >= 10
+    return v
+
+
+# ---- translation ----------------------------------------------------------------------------------
+def test_registry_rules_and_connect():
+    assert isinstance(SPOT, KucoinSpotMarketData) and isinstance(PERP, KucoinPerpetualMarketData)
+    assert market_data_venue("kucoin_futures") is PERP
+    assert SPOT.sync_rule is SyncRule.SEQ_RANGE and PERP.sync_rule is SyncRule.SEQ_RANGE
+    req = SPOT.connect_request()
+    assert (req.method, req.url) == ("POST", "https://api.kucoin.com/api/v1/bullet-public")
+    assert PERP.connect_request().url == "https://api-futures.kucoin.com/api/v1/bullet-public"
+    ep = SPOT.ws_endpoint(BULLET)
+    assert ep.url.startswith("wss://ws-api-spot.kucoin.com/?token=2neAiuYvAU61ZDXANAGAsiL4-") and "&connectId=" in ep.url
+    assert ep.ping_interval == 18.0
+    ping = json.loads(ep.ping_message)
+    assert ping["type"] == "ping" and ep.url.endswith("connectId=" + ping["id"])
+    for body in (None, b"{", b'{"code":"400100","msg":"x"}', b'{"code":"200000","data":{"token":"t","instanceServers":[]}}'):
+        with pytest.raises(ParseError):
+            SPOT.ws_endpoint(body)
+
+
+def test_snapshot_requests(session):
+    recorded = {r.url for r in session.rest if "/orderbook/" in r.url}
+    assert len(recorded) == 9
+    v = named_venue(session)
+    for url in recorded:
+        req = v.snapshot_request(v.from_venue_symbol(url.split("symbol=")[1]))
+        assert f"{req.url}?symbol={req.params['symbol']}" == url  # the full-book endpoint
+    partial = KucoinSpotMarketData(snapshot_depth=100)
+    assert partial.snapshot_request("BTC-USDT").url == "https://api.kucoin.com/api/v1/market/orderbook/level2_100"
+    assert partial.max_depth == 100 and SPOT.max_depth is None
+    req = PERP.snapshot_request("BTC-USDT")
+    assert (req.url, req.params) == ("https://api-futures.kucoin.com/api/v1/level2/snapshot", {"symbol": "XBTUSDTM"})
+
+
+def test_symbols_and_subscriptions(session):
+    v = named_venue(session)
+    assert v.to_venue_symbol("BSV-USDT") == "BCHSV-USDT" and v.from_venue_symbol("BCHSV-USDT") == "BSV-USDT"
+    assert v.to_venue_symbol("BTC-USDT") == "BTC-USDT"
+    sent = [json.loads(r.data) for r in session.records if r.kind == "send"]
+    (book_sub,) = [m for m in sent if m["topic"].startswith("/market/level2:")]
+    pairs = [v.from_venue_symbol(s) for s in book_sub["topic"].split(":")[1].split(",")]
+    book, match = (json.loads(m) for m in v.subscribe_messages(pairs))
+    assert book["topic"] == book_sub["topic"] and match["topic"].startswith("/market/match:")
+    assert book["type"] == "subscribe" and book["privateChannel"] is False and book["response"] is True
+    many = [json.loads(m) for m in SPOT.subscribe_messages([f"C{i}-USDT" for i in range(150)])]
+    assert [len(m["topic"].split(":")[1].split(",")) for m in many] == [100, 50, 100, 50]
+    assert PERP.to_venue_symbol("BTC-USDT") == "XBTUSDTM" and PERP.from_venue_symbol("XBTUSDTM") == "BTC-USDT"
+    assert PERP.from_venue_symbol("ETHUSDM") == "ETH-USD"
+    assert json.loads(PERP.subscribe_messages(["BTC-USDT"])[0])["topic"] == "/contractMarket/level2:XBTUSDTM"
+
+
+def test_recorded_frames_translate(session):
+    kinds: dict = {}
+    zero_only = 0
+    for rec in session.frames:
+        for ev in SPOT.parse_message(rec.data):
+            kinds[type(ev)] = kinds.get(type(ev), 0) + 1
+            if type(ev) is BookDiff:
+                assert ev.first_id == ev.last_id
+                assert all(lv[0] != "0" and len(lv) == 2 for lv in ev.bids + ev.asks)
+                zero_only += not (ev.bids or ev.asks)
+    assert kinds == {BookDiff: 3853, Trade: 18}
+    assert zero_only > 0  # sequence-only messages (price "0") still advance the sequence
+
+
+def test_changes_are_ordered_by_sequence_and_price_zero_dropped():
+    raw = ('{"type":"message","topic":"/market/level2:BTC-USDT","subject":"trade.l2update","data":{'
+           '"changes":{"asks":[["18906","0.00331","14103845"],["18907.3","0.58751503","14103844"]],'
+           '"bids":[["0","0","14103846"],["18891.9","0.15688","14103847"]]},'
+           '"sequenceEnd":14103847,"sequenceStart":14103844,"symbol":"BTC-USDT","time":1663747970273}}')
+    (d,) = SPOT.parse_message(raw)  # the docs' level2 example, with the asks out of order
+    assert d.asks == [["18907.3", "0.58751503"], ["18906", "0.00331"]]
+    assert d.bids == [["18891.9", "0.15688"]]
+    assert (d.first_id, d.last_id, d.timestamp) == (14103844, 14103847, 1663747970.273)
+    (t,) = SPOT.parse_message(
+        '{"type":"message","topic":"/market/match:BTC-USDT","subject":"trade.l3match","data":{'
+        '"makerOrderId":"6287c3015c27f000017d0c2f","price":"31078.8","sequence":"1645470808","side":"buy",'
+        '"size":"0.005","symbol":"BTC-USDT","takerOrderId":"6287c30a09bd0f0001b0df83","time":"1652999690587456210",'
+        '"tradeId":"6287c30a12f1a80001d2f36a","type":"match"}}')
+    assert (t.pair, t.price, t.amount, t.side, t.trade_id) == ("BTC-USDT", "31078.8", "0.005", "buy",
+                                                               "6287c30a12f1a80001d2f36a")
+    assert t.timestamp == pytest.approx(1652999690.587456)
+    for frame in ('{"id":"hQvf8jkno","type":"welcome"}', '{"id":"1","type":"ack"}',
+                  '{"type":"message","topic":"/market/ticker:BTC-USDT","data":{}}'):
+        assert SPOT.parse_message(frame) == []
+    assert SPOT.parse_message('{"id":"1545910590801","type":"pong"}') == [Heartbeat()]
+
+
+def test_futures_docs_examples():
+    (d,) = PERP.parse_message('{"subject":"level2","topic":"/contractMarket/level2:XBTUSDM","type":"message",'
+                              '"data":{"sequence":18,"change":"5000.0,sell,83","timestamp":1551770400000}}')
+    assert d == BookDiff("BTC-USD", [], [["5000.0", "83"]], 18, 18, None, 1551770400.0)
+    (d,) = PERP.parse_message('{"subject":"level2","topic":"/contractMarket/level2:XBTUSDTM","type":"message",'
+                              '"data":{"sequence":19,"change":"4999.5,buy,0","timestamp":1551770400001}}')
+    assert d.bids == [["4999.5", "0"]] and d.asks == [] and d.pair == "BTC-USDT"
+    s = PERP.parse_snapshot("BTC-USDT", b'{"code":"200000","data":{"symbol":"XBTUSDTM","sequence":100,'
+                                        b'"asks":[[5000.0,1000],[6000.0,1983]],"bids":[[3200.0,800],[3100.0,100]],'
+                                        b'"ts":1604643655040584408}}')
+    assert s.update_id == 100 and s.asks == [["5000.0", "1000"], ["6000.0", "1983"]]
+    assert s.timestamp == pytest.approx(1604643655.040584)
+    (t,) = PERP.parse_message('{"topic":"/contractMarket/execution:XBTUSDTM","subject":"match","type":"message",'
+                              '"data":{"symbol":"XBTUSDTM","sequence":36,"side":"sell","size":1,"price":"3200.0",'
+                              '"takerOrderId":"a","makerOrderId":"b","tradeId":"5ce24c16b210233c36ee321d",'
+                              '"ts":1545913818099033203}}')
+    assert (t.side, t.amount, t.price) == ("sell", "1", "3200.0")
+
+
+@pytest.mark.parametrize("raw", [
+    "", "{", "null", "[]", '{"type":"mystery"}', '{"type":"message","data":{}}',
+    '{"type":"message","topic":"/market/level2:BTC-USDT","data":{"sequenceStart":1,"sequenceEnd":2,'
+    '"symbol":"BTC-USDT","changes":{"asks":[["1","2"]],"bids":[]}}}',  # change without sequence
+    '{"type":"message","topic":"/market/level2:BTC-USDT","data":{"sequenceStart":"x","sequenceEnd":2,'
+    '"symbol":"BTC-USDT","changes":{"asks":[],"bids":[]}}}',
+    '{"type":"message","topic":"/market/level2:BTC-USDT","data":{"sequenceStart":1,"sequenceEnd":2,'
+    '"symbol":"BTC-USDT","changes":{"asks":[["1","2","q"],["2","1","3"]],"bids":[]}}}',
+    '{"type":"message","topic":"/market/match:BTC-USDT","data":{"symbol":"BTC-USDT","side":"up","price":"1","size":"1"}}',
+])
+def test_malformed_frames_raise_parse_error(raw):
+    with pytest.raises(ParseError):
+        SPOT.parse_message(raw)
+
+
+def test_malformed_snapshot_bodies_raise_parse_error():
+    for body in (b"", b"{", b'{"code":"400003","msg":"KC-API-KEY not exists"}', b'{"code":"200000","data":[]}',
+                 b'{"code":"200000","data":{"sequence":"x","bids":[],"asks":[]}}',
+                 b'{"code":"200000","data":{"sequence":"1","bids":[["1"]],"asks":[]}}'):
+        with pytest.raises(ParseError):
+            SPOT.parse_snapshot("BTC-USDT", body)
+    for frame in ('{"type":"message","topic":"/contractMarket/level2:XBTUSDTM","data":{"sequence":1,"change":"1,up,2"}}',
+                  '{"type":"message","topic":"/contractMarket/level2:XBTUSDTM","data":{"sequence":1,"change":"1,buy"}}',
+                  '{"type":"message","topic":"/contractMarket/level2:XBTUSDT","data":{"sequence":1,"change":"1,buy,1"}}'):
+        with pytest.raises(ParseError):
+            PERP.parse_message(frame)
+
+
+# ---- replay through the real tracker ----------------------------------------------------------------
+class Reference:
+    """The true book per symbol, built from the raw frames by KuCoin's documented calibration
+    (REST ``sequence``; skip sequenceEnd <= sequence; changes by their sequence; price 0 only
+    advances; size 0 deletes); answers REST snapshot requests for later times."""
+
+    def __init__(self, session):
+        self.books: dict[str, RefBook] = {}
+        self.updates: dict[str, list] = {}
+        for rec in session.rest:
+            if "/orderbook/level2" in rec.url:
+                data = json.loads(rec.data)["data"]
+                self.books[rec.url.split("symbol=")[1]] = b = RefBook()
+                b.snapshot(data["bids"], data["asks"], int(data["sequence"]))
+        for rec in session.frames:
+            msg = json.loads(rec.data)
+            if msg.get("subject") == "trade.l2update":
+                self.updates.setdefault(msg["data"]["symbol"], []).append((rec.ts, msg["data"]))
+        self.pos = {s: 0 for s in self.updates}
+
+    def advance(self, sym: str, until: float) -> RefBook:
+        b = self.books[sym]
+        ups = self.updates.get(sym, [])
+        i = self.pos.get(sym, 0)
+        while i < len(ups) and ups[i][0] <= until:
+            d = ups[i][1]
+            i += 1
+            if d["sequenceEnd"] <= b.update_id:
+                continue
+            assert d["sequenceStart"] <= b.update_id + 1, "the recording itself has a gap"
+            for side, rows in ((b.bids, d["changes"]["bids"]), (b.asks, d["changes"]["asks"])):
+                for p, s, seq in sorted(rows, key=lambda r: int(r[2])):
+                    if int(seq) <= b.update_id or p == "0":
+                        continue
+                    if Decimal(s) == 0:
+                        side.pop(Decimal(p), None)
+                    else:
+                        side[Decimal(p)] = (p, s)
+            b.update_id = d["sequenceEnd"]
+        self.pos[sym] = i
+        return b
+
+    def body(self, sym: str, now: float) -> bytes:
+        b = self.advance(sym, now)
+        return json.dumps({"code": "200000", "data": {
+            "time": int(now * 1000), "sequence": str(b.update_id),
+            "bids": [list(x) for x in b.top_bids()], "asks": [list(x) for x in b.top_asks()]}}).encode()
+
+
+def run(session, faults=()):
+    s = inject(session, faults) if faults else session
+    venue = named_venue(session)
+    ref = Reference(session)
+    pairs = [p for p in session.configuration["l2_book"] if venue.to_venue_symbol(p) in ref.books]
+    assert len(pairs) == 9  # LTX-USDT: the recording has neither snapshot nor updates for it
+    used: set = set()
+
+    def source(pair, req, now):
+        if pair not in used:
+            used.add(pair)
+            return None  # the recorded body
+        return ref.body(venue.to_venue_symbol(pair), now)
+
+    res = Replayer(venue, s, pairs, snapshot_source=source).run()
+    for sym in ref.books:
+        ref.advance(sym, float("inf"))
+    return res, ref, venue
+
+
+def assert_books_equal(res, ref, venue):
+    t = res.tracker
+    for pair in res.pairs:
+        assert t.state(pair).value == "live", pair
+        rb = ref.books[venue.to_venue_symbol(pair)]
+        bids, asks = book_levels(t.book(pair))
+        assert bids == rb.top_bids() and asks == rb.top_asks(), pair
+
+
+@pytest.fixture(scope="module")
+def clean(session):
+    return run(session)
+
+
+def test_clean_replay_zero_gaps_and_reference_books(clean):
+    res, ref, venue = clean
+    assert res.bad_frames == 0 and res.unanswered_snapshots == 0
+    for pair, r in res.pairs.items():
+        assert (r["gaps"], r["resyncs"], r["bad_frames"], r["snapshot_retries"]) == (0, 0, 0, 0), pair
+        assert r["state"] == "live" and r["last_update_id"] == ref.books[venue.to_venue_symbol(pair)].update_id
+    assert res.pairs["BSV-USDT"]["diffs_applied"] == 2342
+    assert_books_equal(res, ref, venue)
+
+
+def _mid(session, pair="SNX-BTC", kind=BookDiff):
+    idx = [i for i in book_frame_indices(session, SPOT, pair)
+           if json.loads(session.records[i].data)["data"]["changes"]["asks"]
+           + json.loads(session.records[i].data)["data"]["changes"]["bids"]]
+    return idx, idx[len(idx) // 2]
+
+
+def test_dropped_frame_is_a_gap_repaired_by_resync(session):
+    _, i = _mid(session)
+    res, ref, venue = run(session, [Fault("drop", i)])
+    r = res.pairs["SNX-BTC"]
+    assert (r["gaps"], r["resyncs"], r["snapshots"]) == (1, 1, 2)
+    assert_books_equal(res, ref, venue)
+
+
+def test_duplicated_frame_is_dropped_as_stale(session, clean):
+    _, i = _mid(session)
+    res, ref, venue = run(session, [Fault("duplicate", i)])
+    r = res.pairs["SNX-BTC"]
+    assert r["stale_dropped"] == clean[0].pairs["SNX-BTC"]["stale_dropped"] + 1
+    assert (r["gaps"], r["resyncs"]) == (0, 0)
+    assert_books_equal(res, ref, venue)
+
+
+def test_swapped_frames_are_detected_and_repaired(session):
+    idx, i = _mid(session)
+    res, ref, venue = run(session, [Fault("swap", i, other=idx[idx.index(i) + 1])])
+    r = res.pairs["SNX-BTC"]
+    assert r["gaps"] >= 1 and r["resyncs"] >= 1
+    assert_books_equal(res, ref, venue)
+
+
+@pytest.mark.parametrize("bad", ["-5", "NaN", "1e400", "x"])
+def test_corrupted_value_is_rejected_and_repaired(session, bad):
+    _, i = _mid(session)
+
+    def mutate(text):
+        msg = json.loads(text)
+        ch = msg["data"]["changes"]
+        (ch["asks"] or ch["bids"])[0][0] = bad  # the price
+        return json.dumps(msg)
+
+    res, ref, venue = run(session, [Fault("corrupt", i, mutate=mutate)])
+    r = res.pairs["SNX-BTC"]
+    assert r["bad_frames"] == 1 and r["resyncs"] == 1
+    assert_books_equal(res, ref, venue)
+
+
+@pytest.mark.parametrize("kind", ["truncate", "garbage"])
+def test_truncated_or_non_json_frame_is_counted_then_the_gap_repaired(session, kind):
+    _, i = _mid(session)
+    res, ref, venue = run(session, [Fault(kind, i)])
+    assert res.bad_frames == 1
+    r = res.pairs["SNX-BTC"]
+    assert (r["gaps"], r["resyncs"]) == (1, 1)
+    assert_books_equal(res, ref, venue)
+
+
+def test_socket_closed_mid_stream_resyncs_every_pair(session):
+    _, i = _mid(session)
+    res, ref, venue = run(session, [Fault("close", i)])
+    assert all(r["resyncs"] == 1 for r in res.pairs.values())  # all 9 were live by then
+    assert sum(r["gaps"] for r in res.pairs.values()) == 0
+    assert_books_equal(res, ref, venue)
