@@ -100,7 +100,7 @@ cdef inline uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_
     return ~crc
 
 
-def crc32(data: bytes, int value=0) -> int:
+def crc32(data, unsigned long long value=0) -> int:
     """CRC-32 of ``data`` (same result as :func:`zlib.crc32`), unsigned."""
     cdef const unsigned char[:] view = data
     if view.shape[0] == 0:
@@ -477,6 +477,7 @@ DEF Q_QUOTE_VOLUME_FOR_BASE = 3
 DEF Q_VOLUME_FOR_PRICE = 4
 DEF Q_QUOTE_VOLUME_FOR_PRICE = 5
 
+DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
 DEF T_NONE = 0
 DEF T_KRAKEN = 1
 DEF T_JS = 2
@@ -526,10 +527,12 @@ cdef int _check_double(double v, str where) except -1:
     return 0
 
 
-cdef inline Py_ssize_t _count(object data):
-    if isinstance(data, np.ndarray):
-        return (<cnp.ndarray>data).shape[0]
-    return len(data)
+cdef inline Py_ssize_t _count(object data) except -1:
+    if type(data) is list:
+        return c_list_size(<PyObject*>data)
+    if type(data) is tuple:
+        return c_tuple_size(<PyObject*>data)
+    return (<cnp.ndarray>data).shape[0]
 
 
 cdef class OrderBook:
@@ -608,7 +611,7 @@ cdef class OrderBook:
         cdef bint is_list
         cdef double* d
         cdef double p, s
-        if isinstance(data, np.ndarray):
+        if type(data) is not list and type(data) is not tuple:
             n = (<cnp.ndarray>data).shape[0]
             stride = (<cnp.ndarray>data).shape[1]
             d = <double*>cnp.PyArray_DATA(<cnp.ndarray>data)
@@ -824,6 +827,8 @@ cdef class OrderBook:
         self._snapshot_uid = update_id
         if self._pending is not None:
             self._store_pending(nb)
+        if self._tmp_cap > TMP_KEEP:
+            self._release_tmp()
 
     def apply_diffs(self, bids, asks, int64_t update_id) -> None:
         """Apply level updates (size 0 deletes); see the class docstring for ordering and crossing."""
@@ -847,6 +852,14 @@ cdef class OrderBook:
         self._last_diff_uid = update_id
         if self._pending is not None:
             self._store_pending(nb)
+        if self._tmp_cap > TMP_KEEP:
+            self._release_tmp()
+
+    def _release_tmp(self):
+        # A huge batch must not pin its parse buffer for the life of the book.
+        free(self._tmp)
+        self._tmp = NULL
+        self._tmp_cap = 0
 
     def apply_trade(self, trade) -> None:
         """Record a trade: a price (number, str, Decimal) or an object with a ``price`` attribute."""

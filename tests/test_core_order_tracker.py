@@ -1,7 +1,6 @@
 """Unit tests: OrderTracker events (exactly once), lost orders, cache, persistence."""
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from decimal import Decimal as D

@@ -232,3 +232,43 @@ def test_funding_payments_income_and_rest_views():
     assert n >= 2
     # the short side (the maker) received what the long paid
     assert sum(i.income for i in mk_income if i.income_type == "FUNDING_FEE") >= -payment
+
+
+def test_post_only_gtx_rejected_when_crossing_and_order_queries():
+    async def main():
+        ex = make_ex()
+        async with ex, aiohttp.ClientSession() as s:
+            f = F(s, ex.futures_rest_url)
+            await f.quote("SELL", "0.1", "60000")
+            cross = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                       "timeInForce": "GTX", "quantity": "0.01", "price": "60000"})
+            rest = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                      "timeInForce": "GTX", "quantity": "0.01", "price": "59000",
+                                                      "newClientOrderId": "gtx-1"})
+            dup = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                     "timeInForce": "GTC", "quantity": "0.01", "price": "58000",
+                                                     "newClientOrderId": "gtx-1"})
+            q = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "gtx-1"})
+            oo = await f("GET", "/fapi/v1/openOrders", {"symbol": "BTCUSDT"})
+            cx = await f("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "gtx-1"})
+            again = await f("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "gtx-1"})
+            stop = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "STOP_MARKET",
+                                                      "quantity": "0.01", "stopPrice": "61000"})
+            info = await (await s.get(ex.futures_rest_url + "/fapi/v1/exchangeInfo")).json()
+            return cross, rest, q, oo, cx, again, stop, info, dup
+
+    cross, rest, q, oo, cx, again, stop, info, dup = run(main())
+    assert dup[1] == {"code": -4116, "msg": "ClientOrderId is duplicated."}
+    assert cross[1] == {"code": -5022, "msg": "Due to the order could not be executed as maker, the Post Only "
+                                              "order will be rejected."}
+    assert rest[1]["status"] == "NEW" and rest[1]["timeInForce"] == "GTX"
+    assert q[1]["clientOrderId"] == "gtx-1" and "time" in q[1]
+    assert [o["clientOrderId"] for o in oo[1]] == ["gtx-1"]
+    assert cx[1]["status"] == "CANCELED"
+    assert again[1] == {"code": -2011, "msg": "Unknown order sent."}
+    assert stop[0] == 400
+    sym = info["symbols"][0]
+    filters = {x["filterType"]: x for x in sym["filters"]}
+    assert (sym["symbol"], sym["contractType"], sym["pricePrecision"], sym["quantityPrecision"]) == \
+        ("BTCUSDT", "PERPETUAL", 1, 3)
+    assert filters["PRICE_FILTER"]["tickSize"] == "0.10" and filters["MIN_NOTIONAL"]["notional"] == "100"

@@ -276,3 +276,28 @@ def test_futures_user_stream_order_and_account_updates():
     assert D(funding["B"][0]["bc"]) == -(D("0.01") * 61000 * D("0.0001"))
     assert keep == {"listenKey": lk}
     assert expired[0] == {"e": "listenKeyExpired", "E": expired[0]["E"], "listenKey": lk}
+
+
+def test_protocol_pings_incoming_rate_limit_and_tickers():
+    async def main():
+        ex = EmbeddedExchange(seed=6, pairs=("BTC-USDT",), perp_pairs=("BTC-USDT",), agent_interval=0.03,
+                              ping_interval=0.3, funding_interval=None)
+        async with ex, aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(ex.spot_ws_url + "/ws", autoping=False)
+            msg = await asyncio.wait_for(ws.receive(), 3)
+            got_ping = msg.type == aiohttp.WSMsgType.PING
+            await ws.pong(msg.data)
+            flood = await s.ws_connect(ex.spot_ws_url + "/ws")
+            for i in range(8):             # Binance spot allows 5 incoming messages per second
+                await flood.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
+            frames = await collect(flood, 1.0)
+            t24 = await (await s.get(ex.spot_rest_url + "/api/v3/ticker/24hr", params={"symbol": "BTCUSDT"})).json()
+            tp = await (await s.get(ex.futures_rest_url + "/fapi/v1/ticker/price", params={"symbol": "BTCUSDT"})).json()
+            await ws.close()
+            return got_ping, frames, flood.closed, t24, tp
+
+    got_ping, frames, closed, t24, tp = run(main())
+    assert got_ping
+    assert closed and len(frames) <= 5
+    assert t24["symbol"] == "BTCUSDT" and D(t24["lastPrice"]) > 0 and t24["count"] >= 0
+    assert tp["symbol"] == "BTCUSDT" and D(tp["price"]) > 0

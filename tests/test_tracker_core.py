@@ -68,8 +68,10 @@ def test_policy_table(rule, last, d, first, expected):
 
 def test_snapshot_verdicts():
     p = policy_for(SyncRule.SEQ_RANGE)
-    assert p.snapshot_verdict(99, D(100, 105)) == TOO_OLD  # "strictly less than U"
-    assert p.snapshot_verdict(100, D(100, 105)) == OK
+    assert p.snapshot_verdict(99, D(100, 105), True) == TOO_OLD  # Binance: "strictly less than U"
+    assert p.snapshot_verdict(99, D(100, 105)) == OK  # Gate.io/KuCoin: L + 1 == U joins
+    assert p.snapshot_verdict(98, D(100, 105)) == TOO_OLD
+    assert p.snapshot_verdict(100, D(100, 105), True) == OK
     assert p.snapshot_verdict(5, None) == OK
     assert policy_for(SyncRule.SEQ_RANGE_PREV).snapshot_verdict(99, D(100, 105, 99)) == TOO_OLD
 

@@ -54,6 +54,17 @@ def test_one_channel_per_subscribe_message_with_heartbeats():
     assert all(m["type"] == "unsubscribe" for m in unsub)
 
 
+def test_usdc_pairs_use_the_usd_product_data():
+    venue = type(CB)()
+    (msg,) = [json.loads(m) for m in venue.resync_messages("BTC-USDC")][1:]
+    assert msg["product_ids"] == ["BTC-USD"]
+    (ev,) = venue.parse_message(with_seq(DOC_L2, 1))  # frames say BTC-USD
+    assert ev.pair == "BTC-USDC"
+    assert venue.to_venue_symbol("USDT-USDC") == "USDT-USDC"  # has data of its own
+    assert venue.from_venue_symbol("ETH-USD") == "ETH-USD"
+    assert CB.from_venue_symbol("BTC-USD") == "BTC-USD"  # the shared object is untouched
+
+
 def test_resync_resubscribes_level2():
     msgs = [json.loads(m) for m in CB.resync_messages("BTC-USD")]
     assert msgs == [{"type": "unsubscribe", "product_ids": ["BTC-USD"], "channel": "level2"},

@@ -284,3 +284,187 @@ def test_v2_messages():
                 '{"channel":"book"', "[]", '{"x":1}'):
         with pytest.raises(ParseError):
             V2.parse_message(bad)
+
+
+# ---- replay through the real tracker -------------------------------------------------------------
+from conftest import fixture_files  # noqa: E402
+from refbook import book_levels  # noqa: E402
+
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session  # noqa: E402
+
+
+class Reference:
+    """Kraken's book per pair rebuilt from the raw frames by the documented rules (snapshot, then
+    absolute updates, 0 deletes, truncate to the subscribed depth); serves fresh snapshots for the
+    resubscriptions the tracker makes."""
+
+    def __init__(self, session, depth: int = 1000):
+        self.depth = depth
+        self.frames = []
+        for rec in session.frames:
+            msg = json.loads(rec.data)
+            if type(msg) is list:
+                self.frames.append((rec.ts, msg))
+        self.pos = 0
+        self.books: dict = {}
+        self.chan: dict = {}
+
+    def advance(self, until: float) -> None:
+        while self.pos < len(self.frames) and self.frames[self.pos][0] <= until:
+            msg = self.frames[self.pos][1]
+            self.pos += 1
+            sym, parts = msg[-1], msg[1:-2]
+            self.chan[sym] = msg[0]
+            if "as" in parts[0] or "bs" in parts[0]:
+                self.books[sym] = {s: {Decimal(p): (p, q) for p, q, *_ in parts[0].get(k, [])}
+                                   for s, k in (("a", "as"), ("b", "bs"))}
+                continue
+            book = self.books[sym]
+            for part in parts:
+                for side in "ab":
+                    for p, q, *_ in part.get(side, []):
+                        if Decimal(q) == 0:
+                            book[side].pop(Decimal(p), None)
+                        else:
+                            book[side][Decimal(p)] = (p, q)
+            for side, rev in (("a", False), ("b", True)):
+                for k in sorted(book[side], reverse=rev)[self.depth:]:
+                    del book[side][k]
+
+    def levels(self, sym: str):
+        b = self.books[sym]
+        return ([b["b"][k] for k in sorted(b["b"], reverse=True)], [b["a"][k] for k in sorted(b["a"])])
+
+    def snapshot_frame(self, sym: str, now: float) -> str:
+        self.advance(now)
+        bids, asks = self.levels(sym)
+        return json.dumps([self.chan[sym], {"as": [[p, q, "%.6f" % now] for p, q in asks],
+                                            "bs": [[p, q, "%.6f" % now] for p, q in bids]},
+                           f"book-{self.depth}", sym])
+
+
+def run(session, faults=()):
+    s = inject(session, faults) if faults else session
+    ref = Reference(session)
+
+    def on_send(conn, text, now):
+        msg = json.loads(text)
+        if msg.get("event") != "subscribe" or msg["subscription"]["name"] != "book":
+            return None
+        ref.advance(now)
+        return [ref.snapshot_frame(sym, now) for sym in msg["pair"] if sym in ref.books]
+
+    r = Replayer(KrakenMarketData(), s, on_send=on_send)
+    res = r.run()
+    ref.advance(float("inf"))
+    return res, ref, r
+
+
+def assert_books_equal(res, ref):
+    for sym in ref.books:
+        pair = V1.from_venue_symbol(sym)
+        assert res.tracker.state(pair).value == "live", pair
+        assert book_levels(res.tracker.book(pair)) == ref.levels(sym), pair
+
+
+@pytest.fixture(scope="module")
+def replay_session():
+    return load_session(fixture_files("KRAKEN"))
+
+
+@pytest.fixture(scope="module")
+def clean(replay_session):
+    return run(replay_session)
+
+
+def test_clean_replay_every_checksum_verifies(clean):
+    res, ref, _ = clean
+    assert res.bad_frames == 0
+    assert sum(r["checksums_ok"] for r in res.pairs.values()) == 4269
+    for pair, r in res.pairs.items():
+        assert (r["checksums_failed"], r["gaps"], r["resyncs"], r["bad_frames"]) == (0, 0, 0, 0), pair
+        assert r["state"] == "live" and r["snapshots"] == 1
+    assert_books_equal(res, ref)
+
+
+def _top_changing(session, pair="XMR-USD"):
+    """Indices of the pair's updates that change its top 10 (their checksum differs from the
+    previous one), so that losing one shows in the next checksum."""
+    idx = book_frame_indices(session, V1, pair)
+    out, prev = [], None
+    for i in idx:
+        c = json.loads(session.records[i].data)[-3].get("c")
+        if prev is not None and c != prev:
+            out.append(i)
+        prev = c
+    return idx, out[len(out) // 2]
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncate", "garbage"])
+def test_lost_update_fails_the_next_checksum_and_resyncs(replay_session, kind):
+    _, i = _top_changing(replay_session)
+    res, ref, replayer = run(replay_session, [Fault(kind, i)])
+    r = res.pairs["XMR-USD"]
+    assert r["checksums_failed"] == 1 and r["resyncs"] == 1 and r["snapshots"] == 2
+    assert res.bad_frames == (0 if kind == "drop" else 1)
+    assert [json.loads(t)["event"] for _, t in replayer.sent if '"XBT/USD"' not in t][-2:] == [
+        "unsubscribe", "subscribe"]
+    assert sum(x["checksums_failed"] for x in res.pairs.values()) == 1  # other pairs untouched
+    assert_books_equal(res, ref)
+
+
+def test_duplicated_update_is_harmless(replay_session, clean):
+    _, i = _top_changing(replay_session)
+    res, ref, _ = run(replay_session, [Fault("duplicate", i)])
+    r = res.pairs["XMR-USD"]
+    assert r["checksums_failed"] == 0 and r["resyncs"] == 0
+    assert r["checksums_ok"] == clean[0].pairs["XMR-USD"]["checksums_ok"] + 1
+    assert_books_equal(res, ref)
+
+
+def test_swapped_updates_are_detected_and_repaired(replay_session):
+    idx, i = _top_changing(replay_session)
+    res, ref, _ = run(replay_session, [Fault("swap", i, other=idx[idx.index(i) + 1])])
+    r = res.pairs["XMR-USD"]
+    assert r["checksums_failed"] >= 1 and r["resyncs"] >= 1
+    assert_books_equal(res, ref)
+
+
+def test_corrupted_size_fails_the_checksum_and_resyncs(replay_session):
+    _, i = _top_changing(replay_session)
+
+    def mutate(text):
+        msg = json.loads(text)
+        part = msg[1]
+        side = "a" if "a" in part else "b"
+        level = part[side][0]
+        level[1] = "%.8f" % (float(level[1]) + 1.5)  # a plausible but wrong size
+        return json.dumps(msg)
+
+    res, ref, _ = run(replay_session, [Fault("corrupt", i, mutate=mutate)])
+    r = res.pairs["XMR-USD"]
+    assert (r["checksums_failed"], r["resyncs"], r["bad_frames"]) == (1, 1, 0)
+    assert_books_equal(res, ref)
+
+
+def test_invalid_price_is_rejected_and_resynced(replay_session):
+    _, i = _top_changing(replay_session)
+
+    def mutate(text):
+        msg = json.loads(text)
+        part = msg[1]
+        (part.get("a") or part.get("b"))[0][0] = "-354.1"
+        return json.dumps(msg)
+
+    res, ref, _ = run(replay_session, [Fault("corrupt", i, mutate=mutate)])
+    r = res.pairs["XMR-USD"]
+    assert (r["bad_frames"], r["resyncs"]) == (1, 1)
+    assert_books_equal(res, ref)
+
+
+def test_socket_closed_mid_stream_resyncs_every_pair(replay_session):
+    _, i = _top_changing(replay_session)
+    res, ref, _ = run(replay_session, [Fault("close", i)])
+    assert all(r["resyncs"] == 1 and r["snapshots"] == 2 for r in res.pairs.values())
+    assert sum(r["checksums_failed"] for r in res.pairs.values()) == 0
+    assert_books_equal(res, ref)

@@ -145,10 +145,14 @@ class OrderTracker:
                 order = self.fetch_order(cid)
                 if order is not None and order.exchange_order_id == exchange_order_id:
                     return order
-            for order in self.all_fillable_orders.values():  # ids set directly on the order
-                if order.exchange_order_id == exchange_order_id:
-                    self._by_exchange_id[exchange_order_id] = order.client_order_id
-                    return order
+            # ids set directly on the order (update_exchange_order_id) are not indexed yet
+            self._expire_cache()
+            for source in (self._active.values(), self._lost.values(),
+                           (entry[0] for entry in self._cached.values())):
+                for order in source:
+                    if order.exchange_order_id == exchange_order_id:
+                        self._by_exchange_id[exchange_order_id] = order.client_order_id
+                        return order
         return None
 
     def not_found_count(self, client_order_id: str) -> int:

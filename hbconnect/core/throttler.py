@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
 __all__ = ["RateLimit", "LinkedLimitWeightPair", "Throttler", "ThrottlerMetrics"]
 

@@ -14,7 +14,7 @@ import logging
 import math
 import statistics
 import time
-from typing import Any, Awaitable, Callable, Deque, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Deque, Tuple, Union
 
 from hbconnect.core.errors import TimeSyncError
 

@@ -26,6 +26,7 @@ __all__ = [
     "pack_args",
     "SymbolMap",
     "split_pair",
+    "MarketDataBase",
 ]
 
 T = TypeVar("T")

@@ -68,6 +68,9 @@ class BinanceMarketData:
 
     max_depth: _Optional[int] = None
     connection_sequence = False
+    #: step 4 to the letter: a snapshot whose lastUpdateId is strictly less than the first
+    #: buffered U is refetched (even when lastUpdateId == U - 1)
+    strict_snapshot_start = True
     #: 1024 streams per connection (Binance), two streams (depth + trade) per pair
     max_pairs_per_connection = 512
     #: subscribe params per SUBSCRIBE message (Binance counts 5 (spot) / 10 (USDⓈ-M) incoming

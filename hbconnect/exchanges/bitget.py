@@ -33,11 +33,8 @@ from hbconnect.market.messages import (
     Heartbeat,
     MarketEvent,
     ParseError,
-    RestRequest,
-    Resync,
     SyncRule,
     Trade,
-    WsEndpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -49,18 +46,19 @@ MAX_REQUEST_BYTES = 4096
 _TRADE_SIDES = {"buy": "buy", "sell": "sell"}
 
 
-class BitgetMarketData:
+class BitgetMarketData(c.MarketDataBase):
     """``MarketDataVenue`` for one Bitget v2 product line (``SPOT`` or ``USDT-FUTURES``)."""
 
     sync_rule = SyncRule.TIMESTAMP  # monotonic ``seq`` + CRC32 on every push
     max_pairs_per_connection = 24  # 48 channels: under the 50 per connection Bitget recommends
     max_depth: Optional[int] = None  # ``books`` is the full depth
-    connection_sequence = False
+    ping_interval = 25.0  # "set a 30 seconds timer to send string 'ping'"
+    ping_message = "ping"
 
     def __init__(self, name: str, inst_type: str, url: str = WS_URL) -> None:
         self.name = name
         self.inst_type = inst_type
-        self._url = url
+        self.ws_url = url
         self._symbols = c.SymbolMap()
 
     # ---- symbols ----
@@ -72,12 +70,6 @@ class BitgetMarketData:
         return self._symbols.from_venue(symbol)
 
     # ---- connection ----
-
-    def connect_request(self) -> Optional[RestRequest]:
-        return None
-
-    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
-        return WsEndpoint(url=self._url, ping_interval=25.0, ping_message="ping")
 
     def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
         args = [
@@ -97,12 +89,6 @@ class BitgetMarketData:
         return self._ops("unsubscribe", (BOOK_CHANNEL,), [pair]) + self._ops(
             "subscribe", (BOOK_CHANNEL,), [pair]
         )
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return None  # the snapshot comes in band
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        raise ParseError(f"{self.name}: snapshots come in band, not from REST")
 
     def checksum(self, book: Any) -> int:
         return book.checksum_bitget(25)  # the book core's CRC32 over the venue's exact text
@@ -128,11 +114,11 @@ class BitgetMarketData:
         if event in ("subscribe", "unsubscribe"):
             return []
         if event == "error":
+            # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
+            # would loop against the venue's request limits; a pair left without a snapshot is
+            # the tracker's to retry later.
             logger.warning("%s error event: code=%s msg=%s", self.name, msg.get("code"),
                            c.excerpt(msg.get("msg"), 200))
-            arg = msg.get("arg")
-            if type(arg) is dict and arg.get("channel") == BOOK_CHANNEL and arg.get("instId"):
-                return [Resync(self.from_venue_symbol(arg["instId"]), f"error {msg.get('code')}")]
             return []
         logger.info("%s: ignoring event %r", self.name, event)
         return []
@@ -148,7 +134,7 @@ class BitgetMarketData:
         ts = c.ms_to_seconds(d.get("ts"))
         cks = d.get("checksum")
         checksum = c.as_int(cks, "checksum") if cks is not None else 0
-        # 0 is what snapshot-only channels send; a real CRC32 of 0 has odds of 2**-32
+        # 0 is taken as "not sent" (the doc's own example carries 0); a real CRC32 of 0: 2**-32
         checksum_or_none = checksum if checksum != 0 else None
         seq = c.as_int(d.get("seq"), "seq")  # required: without it every update would look stale
         action = msg.get("action")
@@ -160,7 +146,7 @@ class BitgetMarketData:
 
     def _trades(self, msg: dict, arg: dict) -> list[MarketEvent]:
         pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
-        out: list[Trade] = []
+        out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
             side = _TRADE_SIDES.get(t.get("side"))
@@ -176,7 +162,7 @@ class BitgetMarketData:
             ))
         if len(out) > 1:
             out.sort(key=lambda t: t.timestamp)  # oldest first, so the last one is the latest
-        return list(out)
+        return out
 
 
 MARKET_DATA: dict[str, BitgetMarketData] = {

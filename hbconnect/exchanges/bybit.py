@@ -8,20 +8,20 @@ Source: Bybit v5 docs, "Orderbook" (https://bybit-exchange.github.io/docs/v5/web
   update id of the topic; "occasionally you'll receive "u"=1, which is a snapshot data due to the
   restart of the service. So please overwrite your local orderbook" — a ``delta`` with ``u == 1``
   is therefore returned as a :class:`BookSnapshot`. The v5 page does not spell out the step of
-  ``u``; Bybit's v3 page for the same stream said it is "generally contiguous", and that is what
-  the stream does, so the rule is :attr:`SyncRule.CONTIGUOUS` (each delta ``u`` = previous + 1,
-  any snapshot resets). ``seq`` is a cross-depth matching sequence, not a per-topic counter; it is
-  not used for continuity.
+  ``u`` ("Update ID. Is a sequence" in earlier v5 revisions); Bybit's v3 page for the same
+  stream said it is "generally contiguous", and that is what the stream does, so the rule is
+  :attr:`SyncRule.CONTIGUOUS` (each delta ``u`` = previous + 1, any snapshot resets). ``seq`` is
+  a cross sequence for comparing depths, not a per-topic counter; it is not used.
 * ``publicTrade.{symbol}``: ``S`` is the taker side.
 * Keep-alive: ``{"op": "ping"}`` every 20 s (recommended by Bybit); the pong is a heartbeat.
 * Resync: unsubscribe + subscribe the orderbook topic makes Bybit send a fresh snapshot.
-* Limits: spot accepts at most 10 args per subscribe request; a request must stay under
-  21,000 characters.
+* Limits: the "args" of one public connection must stay under 21,000 characters in all; spot
+  accepts at most 10 args per subscribe request (futures have no count limit).
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from hbconnect.exchanges import _common as c
 from hbconnect.market.messages import (
@@ -30,10 +30,8 @@ from hbconnect.market.messages import (
     Heartbeat,
     MarketEvent,
     ParseError,
-    RestRequest,
     SyncRule,
     Trade,
-    WsEndpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,16 +39,17 @@ logger = logging.getLogger(__name__)
 WS_URL = "wss://stream.bybit.com/v5/public/{category}"
 DEPTHS = (1, 50, 200, 1000)
 MAX_ARGS_PER_REQUEST = 10  # spot's documented limit; used for linear as well
-MAX_REQUEST_CHARS = 21_000
+MAX_REQUEST_CHARS = 21_000  # the limit is per connection: max_pairs_per_connection stays far below
 _TRADE_SIDES = {"Buy": "buy", "Sell": "sell"}
 
 
-class BybitMarketData:
+class BybitMarketData(c.MarketDataBase):
     """``MarketDataVenue`` for one Bybit v5 category (``spot`` or ``linear``)."""
 
     sync_rule = SyncRule.CONTIGUOUS
     max_pairs_per_connection = 25  # 50 topics; spread further to bound one socket's load
-    connection_sequence = False
+    ping_interval = 20.0  # "we recommend that you send the ping heartbeat packet every 20 seconds"
+    ping_message = '{"op":"ping"}'
 
     def __init__(self, name: str, category: str, depth: int = 50, url: Optional[str] = None):
         if depth not in DEPTHS:
@@ -60,7 +59,7 @@ class BybitMarketData:
         self.depth = depth
         #: the topic maintains the top ``depth`` levels of each side
         self.max_depth: Optional[int] = depth
-        self._url = url or WS_URL.format(category=category)
+        self.ws_url = url or WS_URL.format(category=category)
         self._symbols = c.SymbolMap()
         self._book_prefix = f"orderbook.{depth}."
 
@@ -73,12 +72,6 @@ class BybitMarketData:
         return self._symbols.from_venue(symbol)
 
     # ---- connection ----
-
-    def connect_request(self) -> Optional[RestRequest]:
-        return None
-
-    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
-        return WsEndpoint(url=self._url, ping_interval=20.0, ping_message='{"op":"ping"}')
 
     def _topics(self, pairs: Sequence[str], trades: bool = True) -> list[str]:
         topics = []
@@ -102,15 +95,6 @@ class BybitMarketData:
     def resync_messages(self, pair: str) -> list[str]:
         topics = self._topics([pair], trades=False)
         return self._ops("unsubscribe", topics) + self._ops("subscribe", topics)
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return None  # the snapshot comes in band
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        raise ParseError(f"{self.name}: snapshots come in band, not from REST")
-
-    def checksum(self, book: Any) -> int:
-        raise ParseError(f"{self.name}: Bybit sends no book checksum")
 
     # ---- frames ----
 

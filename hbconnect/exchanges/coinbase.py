@@ -24,12 +24,15 @@ Source: Coinbase Developer Platform, Advanced Trade "WebSocket Overview", "WebSo
 * Resync: unsubscribe + subscribe ``level2`` for the product makes Coinbase send a new snapshot.
 * Limits: unauthenticated messages 8/s per IP; Coinbase recommends spreading products over
   several connections, which also bounds the pairs a sequence gap puts out of sync.
-* "-USDC" products are served the "-USD" data on market-data channels (frames say "-USD").
+* "Subscribing to "-USDC" based products are only available on the user channel. Other channels
+  will return the same data as the corresponding "-USD" based products" (except USDT-USDC and
+  EURC-USDC): a "-USDC" pair is subscribed as its "-USD" product and the frames of that product
+  are mapped back to the pair (track one of BTC-USD / BTC-USDC per tracker, not both).
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from hbconnect.exchanges import _common as c
 from hbconnect.market.messages import (
@@ -38,10 +41,8 @@ from hbconnect.market.messages import (
     Heartbeat,
     MarketEvent,
     ParseError,
-    RestRequest,
     SyncRule,
     Trade,
-    WsEndpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,13 +51,15 @@ WS_URL = "wss://advanced-trade-ws.coinbase.com"
 BOOK_CHANNEL = "level2"
 TRADE_CHANNEL = "market_trades"
 HEARTBEAT_CHANNEL = "heartbeats"
+#: USDC products that have market data of their own ("available on all channels")
+_USDC_ON_ALL_CHANNELS = frozenset({"USDT-USDC", "EURC-USDC"})
 #: book event ordering id = sequence_num * _EVENTS_PER_SEQ + index of the event in its frame
 _EVENTS_PER_SEQ = 1024
 #: taker side from the maker side Coinbase reports
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}
 
 
-class CoinbaseMarketData:
+class CoinbaseMarketData(c.MarketDataBase):
     """``MarketDataVenue`` for Coinbase Advanced Trade spot products."""
 
     sync_rule = SyncRule.TIMESTAMP  # with connection_sequence: see the module docstring
@@ -66,28 +69,28 @@ class CoinbaseMarketData:
 
     def __init__(self, name: str = "coinbase_advanced_trade", url: str = WS_URL) -> None:
         self.name = name
-        self._url = url
+        self.ws_url = url  # no application ping: liveness comes from the heartbeats channel
+        self._usdc: dict[str, str] = {}  # "BTC-USD" -> "BTC-USDC" for pairs subscribed as USD
 
     # ---- symbols ----
 
     def to_venue_symbol(self, pair: str) -> str:
         base, quote = c.split_pair(pair)
-        return f"{base}-{quote}"
+        product = f"{base}-{quote}"
+        if quote == "USDC" and product not in _USDC_ON_ALL_CHANNELS:
+            self._usdc[f"{base}-USD"] = product
+            return f"{base}-USD"
+        return product
 
     def from_venue_symbol(self, symbol: str) -> str:
         try:
             base, quote = c.split_pair(symbol)
         except ValueError:
             raise ParseError(f"{self.name}: bad product_id {symbol!r}") from None
-        return f"{base}-{quote}"
+        product = f"{base}-{quote}"
+        return self._usdc.get(product, product)
 
     # ---- connection ----
-
-    def connect_request(self) -> Optional[RestRequest]:
-        return None
-
-    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
-        return WsEndpoint(url=self._url)  # liveness comes from the heartbeats channel
 
     def _op(self, op: str, channel: str, pairs: Sequence[str]) -> str:
         products = [self.to_venue_symbol(p) for p in pairs]
@@ -111,15 +114,6 @@ class CoinbaseMarketData:
             self._op("unsubscribe", BOOK_CHANNEL, [pair]),
             self._op("subscribe", BOOK_CHANNEL, [pair]),
         ]
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return None  # the snapshot comes in band
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        raise ParseError(f"{self.name}: snapshots come in band, not from REST")
-
-    def checksum(self, book: Any) -> int:
-        raise ParseError(f"{self.name}: Coinbase sends no book checksum")
 
     # ---- frames ----
 

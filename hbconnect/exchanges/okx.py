@@ -18,8 +18,8 @@ Source: OKX API v5 docs, "WS / Order book channel" and "WS / Trades channel"
 * Keep-alive: the text ``"ping"``, answered ``"pong"``; the server closes an idle connection
   after 30 s.
 * Resync: unsubscribe + subscribe ``books`` makes OKX send a fresh snapshot.
-* Limits: fewer than 30 ``books``-type channels per connection is recommended; a subscribe
-  request must stay under 64 KB.
+* Limits: fewer than 30 ``books``-type channels per connection is recommended; the channels of
+  one subscribe request must stay under 64 KB; 480 (un)subscribe requests per connection and hour.
 """
 from __future__ import annotations
 
@@ -34,11 +34,8 @@ from hbconnect.market.messages import (
     MarketEvent,
     ParseError,
     Reconnect,
-    RestRequest,
-    Resync,
     SyncRule,
     Trade,
-    WsEndpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,7 +48,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 _TRADE_SIDES = {"buy": "buy", "sell": "sell"}
 
 
-class OkxMarketData:
+class OkxMarketData(c.MarketDataBase):
     """``MarketDataVenue`` for one OKX instrument type (``SPOT`` or ``SWAP``)."""
 
     sync_rule = SyncRule.PREV_CHAIN
@@ -59,13 +56,15 @@ class OkxMarketData:
     #: subscribe through multiple websocket connections, with each of less than 30 channels."
     max_pairs_per_connection = 29
     max_depth: Optional[int] = BOOK_DEPTH
-    connection_sequence = False
+    ping_interval = 20.0  # the server closes a connection silent for 30 s
+    ping_message = "ping"
 
     def __init__(self, name: str, inst_suffix: str, url: str = WS_URL) -> None:
         self.name = name
         self._suffix = inst_suffix  # "" for spot, "-SWAP" for perpetual swaps
-        self._url = url
+        self.ws_url = url
         self._legacy_last: dict[str, int] = {}  # pair -> ts of its last push (legacy streams)
+        self._pairs: dict[str, str] = {}  # instId -> pair, memo of from_venue_symbol
 
     # ---- symbols ----
 
@@ -74,23 +73,22 @@ class OkxMarketData:
         return f"{base}-{quote}{self._suffix}"
 
     def from_venue_symbol(self, symbol: str) -> str:
+        pair = self._pairs.get(symbol)
+        if pair is not None:
+            return pair
         if self._suffix:
             if not symbol.endswith(self._suffix):
                 raise ParseError(f"{self.name}: not a {self._suffix[1:]} instId: {symbol!r}")
-            symbol = symbol[: -len(self._suffix)]
         try:
-            base, quote = c.split_pair(symbol)
+            base, quote = c.split_pair(symbol[: len(symbol) - len(self._suffix)])
         except ValueError:
             raise ParseError(f"{self.name}: bad instId {symbol!r}") from None
-        return f"{base}-{quote}"
+        pair = f"{base}-{quote}"
+        if len(self._pairs) < 100_000:
+            self._pairs[symbol] = pair
+        return pair
 
     # ---- connection ----
-
-    def connect_request(self) -> Optional[RestRequest]:
-        return None
-
-    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
-        return WsEndpoint(url=self._url, ping_interval=20.0, ping_message="ping")
 
     def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
         args = [
@@ -108,12 +106,6 @@ class OkxMarketData:
         return self._ops("unsubscribe", (BOOK_CHANNEL,), [pair]) + self._ops(
             "subscribe", (BOOK_CHANNEL,), [pair]
         )
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return None  # the snapshot comes in band
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        raise ParseError(f"{self.name}: snapshots come in band, not from REST")
 
     def checksum(self, book: Any) -> int:
         return book.checksum_okx(25)  # the book core's CRC32 over the venue's exact text
@@ -142,11 +134,11 @@ class OkxMarketData:
             # e.g. 64008: "The connection will soon be closed for a service upgrade."
             return [Reconnect(reason=f"{msg.get('code')}: {msg.get('msg')}")]
         if event == "error":
+            # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
+            # would loop against the venue's request limits; a pair left without a snapshot is
+            # the tracker's to retry later.
             logger.warning("%s error event: code=%s msg=%s", self.name, msg.get("code"),
                            c.excerpt(msg.get("msg"), 200))
-            arg = msg.get("arg")
-            if type(arg) is dict and arg.get("channel") == BOOK_CHANNEL and arg.get("instId"):
-                return [Resync(self.from_venue_symbol(arg["instId"]), f"error {msg.get('code')}")]
             return []
         logger.info("%s: ignoring event %r", self.name, event)
         return []

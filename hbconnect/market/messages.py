@@ -153,6 +153,10 @@ class MarketDataVenue(Protocol):
     max_depth: Optional[int]
     #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
     connection_sequence: bool
+    # Optional (read with getattr, default False):
+    #   strict_snapshot_start: bool -- SEQ_RANGE only: refetch a REST snapshot whose id is below
+    #   the first buffered ``first_id`` even by one (Binance spot step 4 "strictly less than U");
+    #   otherwise a snapshot joins the stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

@@ -95,7 +95,6 @@ def parse_lines(lines: Iterable[str], source: str = "") -> tuple[list[Record], l
     rest: list[Record] = []
     config: dict = {}
     current = ""
-    opens = 0
     for lineno, line in enumerate(lines, 1):
         line = line.rstrip("\r\n")
         if not line:
@@ -113,9 +112,10 @@ def parse_lines(lines: Iterable[str], source: str = "") -> tuple[list[Record], l
             ts = None
         if ts is None:
             if " <-> " in line and (not sep or " <-> " in head):
+                # A file holds one connection at a time: a later open in the same file is that
+                # connection reconnecting (its pairs resync), not an extra one.
                 url, _, when = line.rpartition(" <-> ")
-                opens += 1
-                current = f"{source}#{opens}"
+                current = f"{source}#1"
                 ws.append(Record(OPEN, _ts(when), current, url))
             elif " <x> " in line and (not sep or " <x> " in head):  # record's socket-closed marker
                 url, _, when = line.rpartition(" <x> ")
@@ -130,8 +130,7 @@ def parse_lines(lines: Iterable[str], source: str = "") -> tuple[list[Record], l
                 logger.warning("%s:%d: unrecognised line %r", source, lineno, line[:80])
             continue
         if not current:
-            opens += 1
-            current = f"{source}#{opens}"
+            current = f"{source}#1"
             ws.append(Record(OPEN, ts, current, ""))
         ws.append(Record(RECV, ts, current, "", _payload(rest_text)))
     return ws, rest, config

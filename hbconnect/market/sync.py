@@ -4,7 +4,7 @@ while it was being fetched.
 
 The tracker keeps ``last_id`` per pair (the id of the last snapshot or applied diff) and calls
 
-* ``snapshot_verdict(snapshot_id, first_buffered)`` when a snapshot arrives: ``OK`` or ``TOO_OLD``
+* ``snapshot_verdict(snapshot_id, first_buffered, strict)`` when a snapshot arrives: ``OK`` or ``TOO_OLD``
   (fetch another one; Binance: "if lastUpdateId is strictly less than the U of the first buffered
   event, go back to step 3");
 * ``check(last_id, diff, first)`` for every diff once a snapshot is in (``first`` is True for the
@@ -35,7 +35,7 @@ class SyncPolicy:
     #: diffs can be chained, so a gap can be detected
     detects_gaps: bool = False
 
-    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff]) -> int:
+    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
         return OK
 
     def check(self, last_id: int, d: BookDiff, first: bool) -> int:
@@ -55,9 +55,13 @@ class SeqRange(SyncPolicy):
     rule = SyncRule.SEQ_RANGE
     detects_gaps = True
 
-    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff]) -> int:
-        if first_buffered is not None and snapshot_id < first_buffered.first_id:
-            return TOO_OLD
+    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
+        # The snapshot joins the stream when lastUpdateId + 1 >= U of the first buffered event
+        # (Gate.io, KuCoin). Binance's step 4 is stricter ("lastUpdateId strictly less than U:
+        # get a new snapshot"); venues that want that letter set ``strict_snapshot_start``.
+        if first_buffered is not None:
+            if snapshot_id + (0 if strict else 1) < first_buffered.first_id:
+                return TOO_OLD
         return OK
 
     def check(self, last_id: int, d: BookDiff, first: bool) -> int:
@@ -75,7 +79,7 @@ class SeqRangePrev(SyncPolicy):
     rule = SyncRule.SEQ_RANGE_PREV
     detects_gaps = True
 
-    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff]) -> int:
+    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
         if first_buffered is not None and snapshot_id < first_buffered.first_id:
             return TOO_OLD
         return OK
@@ -120,7 +124,7 @@ class Contiguous(SyncPolicy):
     rule = SyncRule.CONTIGUOUS
     detects_gaps = True
 
-    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff]) -> int:
+    def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
         if first_buffered is not None and snapshot_id + 1 < first_buffered.first_id:
             return TOO_OLD
         return OK

@@ -323,6 +323,7 @@ class OrderBookTracker:
         snapshot_limit_id: Optional[str] = None,
         reconnect_backoff: tuple[float, float] = (0.5, 30.0),
         snapshot_backoff: tuple[float, float] = (0.5, 30.0),
+        recorder: Any = None,
         name: str = "",
     ) -> None:
         if book_factory is None:
@@ -336,6 +337,7 @@ class OrderBookTracker:
         self.max_buffer = max_buffer
         self.max_depth: Optional[int] = venue.max_depth
         self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
+        self._strict_start = bool(getattr(venue, "strict_snapshot_start", False))
         self._book_factory = book_factory
         self._parse = venue.parse_message
         self._check = self.policy.check
@@ -362,6 +364,8 @@ class OrderBookTracker:
         self.snapshot_limit_id = snapshot_limit_id
         self.reconnect_backoff = reconnect_backoff
         self.snapshot_backoff = snapshot_backoff
+        #: live mode: a ``hbconnect.market.record.SessionRecorder`` that sees every frame/send/REST
+        self.recorder = recorder
         self._live: Optional[_LiveDriver] = None
         if pairs:
             self.add_pairs(pairs)
@@ -642,7 +646,7 @@ class OrderBookTracker:
 
     def _apply_snapshot(self, tb: TrackedBook, s: BookSnapshot) -> None:
         buf = tb.buffer
-        if buf and self.policy.snapshot_verdict(s.update_id, buf[0]) == TOO_OLD:
+        if buf and self.policy.snapshot_verdict(s.update_id, buf[0], self._strict_start) == TOO_OLD:
             tb.snapshot_retries += 1
             self._log("too-old", logging.INFO, "%s %s: snapshot %d older than first buffered update %d; "
                       "refetching", self.name, tb.pair, s.update_id, buf[0].first_id)
@@ -939,21 +943,35 @@ class _LiveDriver(TrackerDriver):
 
         t = self.t
 
+        rec = t.recorder
+
         async def connect() -> WsConnection:
             req = t.venue.connect_request()
             body = await t._rest.execute(req) if req is not None else None
+            if rec is not None and body is not None:
+                rec.rest(req.url, req.params, body)
             ep = t.venue.ws_endpoint(body)
             conn.url = ep.url
-            return await WsConnection.from_endpoint(ep, receive_timeout=t.receive_timeout,
-                                                    session=self._session, name=f"{t.name}#{conn.id}").open()
+            ws = await WsConnection.from_endpoint(ep, receive_timeout=t.receive_timeout,
+                                                  session=self._session, name=f"{t.name}#{conn.id}").open()
+            if rec is not None:
+                rec.opened(conn.id, ep.url)
+            return ws
 
         async def on_open(ws: WsConnection) -> None:
             t.connection_up(conn)
 
-        def on_frame(raw: Any) -> None:
-            t.feed(conn, raw)
+        if rec is None:
+            def on_frame(raw: Any) -> None:
+                t.feed(conn, raw)
+        else:
+            def on_frame(raw: Any) -> None:
+                rec.received(conn.id, raw)
+                t.feed(conn, raw)
 
         def on_close(err: Optional[BaseException]) -> None:
+            if rec is not None and not self._stopping:
+                rec.closed(conn.id, conn.url)
             t.connection_down(conn, str(err or ""), count=not self._stopping)
 
         runner = ReconnectingWs(connect, on_frame, on_open=on_open, on_close=on_close,
@@ -982,14 +1000,17 @@ class _LiveDriver(TrackerDriver):
         ws = runner.connection if runner is not None else None
         if ws is None:
             return
-        self._spawn(self._send_all(ws, list(texts)))
+        self._spawn(self._send_all(conn, ws, list(texts)))
 
-    async def _send_all(self, ws: Any, texts: list[str]) -> None:
+    async def _send_all(self, conn: Connection, ws: Any, texts: list[str]) -> None:
         from hbconnect.core.ws import WsClosed
 
+        rec = self.t.recorder
         try:
             for text in texts:
                 await ws.send(text)
+                if rec is not None:
+                    rec.sent(conn.id, ws.url, text)
         except WsClosed as exc:
             logger.info("%s: send failed: %s", self.t.name, exc)
 
@@ -1020,6 +1041,8 @@ class _LiveDriver(TrackerDriver):
                 t.on_snapshot_failed(pair, gen, exc, retry_delay=b.next_delay())
                 return
         self._snap_backoff.pop(pair, None)
+        if t.recorder is not None:
+            t.recorder.rest(req.url, req.params, body)
         t.on_snapshot(pair, gen, body)
 
     async def _watchdog(self) -> None:

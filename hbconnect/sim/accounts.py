@@ -110,6 +110,7 @@ class SpotAccount:
     taker_fee: Decimal = Decimal("0.001")
     trades: list[Trade] = field(default_factory=list)
     update_time: int = 0
+    record: bool = True         # internal agent accounts keep no trade history
 
     def bal(self, asset: str) -> list[Decimal]:
         return self.balances.setdefault(asset, [ZERO, ZERO])
@@ -126,6 +127,7 @@ class FuturesAccount:
     trades: list[Trade] = field(default_factory=list)
     income: list[Income] = field(default_factory=list)
     update_time: int = 0
+    record: bool = True
 
     def lev(self, symbol: str) -> int:
         return self.leverage.get(symbol, DEFAULT_LEVERAGE)
@@ -224,9 +226,10 @@ class SpotLedger:
         self._touch(order.owner, spec.base)
         self._touch(order.owner, spec.quote)
         acct.update_time = fill.time
-        acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
-                                 order.side, fill.price, fill.qty, quote_amt, fee, fee_asset,
-                                 fill.time, is_maker))
+        if acct.record:
+            acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
+                                     order.side, fill.price, fill.qty, quote_amt, fee, fee_asset,
+                                     fill.time, is_maker))
         return FillSide(fill, order, is_maker, fee, fee_asset)
 
     def release(self, order: Order) -> None:
@@ -362,16 +365,16 @@ class FuturesLedger:
         before = order.remaining + fill.qty
         if order.reserved and before > 0:
             order.reserved -= order.reserved * fill.qty / before
-        tid = next(self._tran_ids)
-        if realized:
-            acct.income.append(Income(order.symbol, "REALIZED_PNL", realized, asset, fill.time, tid,
-                                      str(fill.trade_id)))
-        acct.income.append(Income(order.symbol, "COMMISSION", -fee, asset, fill.time, tid + 1,
-                                  str(fill.trade_id)))
-        next(self._tran_ids)
-        acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
-                                 order.side, fill.price, fill.qty, notional, fee, asset, fill.time,
-                                 is_maker, realized, key[1]))
+        if acct.record:
+            if realized:
+                acct.income.append(Income(order.symbol, "REALIZED_PNL", realized, asset, fill.time,
+                                          next(self._tran_ids), str(fill.trade_id)))
+            if fee:
+                acct.income.append(Income(order.symbol, "COMMISSION", -fee, asset, fill.time,
+                                          next(self._tran_ids), str(fill.trade_id)))
+            acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
+                                     order.side, fill.price, fill.qty, notional, fee, asset, fill.time,
+                                     is_maker, realized, key[1]))
         self._touch(order.owner, key)
         return FillSide(fill, order, is_maker, fee, asset, realized)
 
@@ -414,8 +417,9 @@ class FuturesLedger:
             if total == 0:
                 continue
             acct.wallet[self.MARGIN_ASSET] = acct.wallet.get(self.MARGIN_ASSET, ZERO) + total
-            acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
-                                      next(self._tran_ids)))
+            if acct.record:
+                acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
+                                          next(self._tran_ids)))
             emit(self.account_event(owner, "FUNDING_FEE", [], ts, change=total))
             paid.append((owner, total))
         return paid

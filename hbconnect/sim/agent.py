@@ -135,6 +135,15 @@ class MarketMakerAgent:
                     self.engine.cancel(self.maker, spec.symbol, o.order_id)
                 except BinanceError:
                     pass
+        # keep the agent's book bounded: beyond 3x the quoted levels, the farthest quotes go
+        for side in (BUY, SELL):
+            quotes = sorted((o for o in self.engine.open_orders(self.maker, spec.symbol)
+                             if o.side == side), key=lambda o: o.price, reverse=(side == BUY))
+            for o in quotes[self.levels * 3:]:
+                try:
+                    self.engine.cancel(self.maker, spec.symbol, o.order_id)
+                except BinanceError:
+                    pass
         have = {BUY: set(book.levels[BUY]), SELL: set(book.levels[SELL])}
         for i in range(self.levels):
             step = gap * i

@@ -32,6 +32,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
     market = "futures"
     ping_interval = 180.0
     long_order_header = "X-MBX-ORDER-COUNT-1M"
+    ws_incoming_per_second = 10
+    max_streams = 200
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +56,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("GET", "/fapi/v1/premiumIndex", self.premium_index, lambda p: 1 if p.get("symbol") else 10)
         r("GET", "/fapi/v1/fundingRate", self.funding_rate_history, 1)
         r("GET", "/fapi/v1/ticker/bookTicker", self.book_ticker, 2)
+        r("GET", "/fapi/v1/ticker/price", self.ticker_price, 1)
+        r("GET", "/fapi/v1/ticker/24hr", self.ticker_24hr, lambda p: 1 if p.get("symbol") else 40)
         r("POST", "/fapi/v1/order", self.new_order, 1, "SIGNED", order=True)
         r("DELETE", "/fapi/v1/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/fapi/v1/order", self.get_order, 1, "SIGNED")
@@ -158,7 +162,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
     async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
         spec = self.spec(params)
         limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        fills = [f for f in self.engine.fills[-limit * 4:] if f.symbol == spec.symbol][-limit:]
+        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
         return [{"id": f.trade_id, "price": self.p(spec, f.price), "qty": self.q(spec, f.qty),
                  "quoteQty": fmt(f.quote_qty), "time": f.time, "isBuyerMaker": f.maker.side == BUY}
                 for f in fills]
@@ -196,6 +200,17 @@ class FuturesFrontEnd(BinanceFrontEnd):
                         "bidQty": self.q(spec, b[0][1] if b else ZERO),
                         "askPrice": self.p(spec, a[0][0] if a else ZERO),
                         "askQty": self.q(spec, a[0][1] if a else ZERO), "time": now_ms()})
+        return out[0] if params.get("symbol") else out
+
+    async def ticker_price(self, request: web.Request, params: dict, account: Any) -> Any:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        out = [{"symbol": s.symbol, "price": self.p(s, self.exchange.last_price(self.engine, s.symbol)),
+                "time": now_ms()} for s in specs]
+        return out[0] if params.get("symbol") else out
+
+    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        out = [self.exchange.ticker_24hr(self.engine, s.symbol, fmt) for s in specs]
         return out[0] if params.get("symbol") else out
 
     # ------------------------------------------------------------------ orders

@@ -22,8 +22,8 @@ CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
 
 
-def f8(d: Optional[Decimal]) -> str:
-    return format(d if d is not None else ZERO, ".8f")
+def f8(d: Optional[Decimal], places: int = 8) -> str:
+    return format(d if d is not None else ZERO, f".{places}f")
 
 
 def depth_weight(params: dict) -> int:
@@ -62,6 +62,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("GET", "/api/v3/trades", self.recent_trades, 25)
         r("GET", "/api/v3/ticker/bookTicker", self.book_ticker, 2)
         r("GET", "/api/v3/ticker/price", self.ticker_price, 2)
+        r("GET", "/api/v3/ticker/24hr", self.ticker_24hr, lambda p: 2 if p.get("symbol") else 80)
         r("POST", "/api/v3/order", self.new_order, 1, "SIGNED", order=True)
         r("DELETE", "/api/v3/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/api/v3/order", self.get_order, 4, "SIGNED")
@@ -157,7 +158,7 @@ class SpotFrontEnd(BinanceFrontEnd):
     async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
         spec = self.spec(params)
         limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        fills = [f for f in self.engine.fills[-limit * 4:] if f.symbol == spec.symbol][-limit:]
+        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
         return [{"id": f.trade_id, "price": f8(f.price), "qty": f8(f.qty), "quoteQty": f8(f.quote_qty),
                  "time": f.time, "isBuyerMaker": f.maker.side == BUY, "isBestMatch": True} for f in fills]
 
@@ -177,6 +178,11 @@ class SpotFrontEnd(BinanceFrontEnd):
         specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
         out = [{"symbol": s.symbol, "price": f8(self.exchange.last_price(self.engine, s.symbol))}
                for s in specs]
+        return out[0] if params.get("symbol") else out
+
+    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        out = [self.exchange.ticker_24hr(self.engine, s.symbol, f8) for s in specs]
         return out[0] if params.get("symbol") else out
 
     # ------------------------------------------------------------------ orders

@@ -215,6 +215,7 @@ class EmbeddedExchange:
                 for asset in assets:
                     acct.spot.bal(asset)[0] = big
                 acct.spot.maker_fee = acct.spot.taker_fee = ZERO
+                acct.spot.record = acct.futures.record = False
                 acct.futures.wallet["USDT"] = big
                 acct.futures.maker_fee = acct.futures.taker_fee = ZERO
                 for pair in self.perp_pairs:
@@ -324,6 +325,28 @@ class EmbeddedExchange:
         if b is not None and a is not None:
             return (b + a) / 2
         return book.spec.start_price
+
+    def ticker_24hr(self, engine: MatchingEngine, symbol: str, fmt: Any) -> dict:
+        """Rolling 24 h statistics over the fills the engine still remembers."""
+        now = now_ms()
+        fills = [f for f in engine.fills if f.symbol == symbol and f.time >= now - 86_400_000]
+        last = self.last_price(engine, symbol)
+        first = fills[0].price if fills else last
+        book = engine.books[symbol]
+        b, a = book.depth(BUY, 1), book.depth(SELL, 1)
+        vol = sum((f.qty for f in fills), ZERO)
+        qvol = sum((f.price * f.qty for f in fills), ZERO)
+        return {"symbol": symbol, "priceChange": fmt(last - first),
+                "priceChangePercent": fmt((last - first) / first * 100 if first else ZERO, 3),
+                "weightedAvgPrice": fmt(qvol / vol if vol else last), "lastPrice": fmt(last),
+                "lastQty": fmt(fills[-1].qty if fills else ZERO),
+                "bidPrice": fmt(b[0][0] if b else ZERO), "bidQty": fmt(b[0][1] if b else ZERO),
+                "askPrice": fmt(a[0][0] if a else ZERO), "askQty": fmt(a[0][1] if a else ZERO),
+                "openPrice": fmt(first), "highPrice": fmt(max((f.price for f in fills), default=last)),
+                "lowPrice": fmt(min((f.price for f in fills), default=last)), "volume": fmt(vol),
+                "quoteVolume": fmt(qvol), "openTime": fills[0].time if fills else now, "closeTime": now,
+                "firstId": fills[0].trade_id if fills else -1, "lastId": fills[-1].trade_id if fills else -1,
+                "count": len(fills)}
 
     def mark_price_of(self, symbol: str) -> Decimal:
         symbol = self._symbol(symbol)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, ROUND_DOWN
 from typing import Any, Callable, Deque, Iterable, Optional, Protocol
 
-from hbconnect.sim.errors import (DUPLICATE_ORDER, GTX_REJECTED, NO_SUCH_ORDER, UNKNOWN_ORDER,
+from hbconnect.sim.errors import (DUPLICATE_CID_FUTURES, DUPLICATE_ORDER, GTX_REJECTED, NO_SUCH_ORDER, UNKNOWN_ORDER,
                                   WOULD_TAKE, BinanceError, err)
 
 logger = logging.getLogger(__name__)
@@ -333,6 +333,11 @@ class OrderRequest:
 class MatchingEngine:
     """Price-time priority matching for one market; every money movement through ``ledger``."""
 
+    #: closed orders stay queryable (GET order, by id or client id) until this many newer ones closed
+    MAX_CLOSED_ORDERS = 200_000
+    #: recent fills kept for the public trades endpoint
+    MAX_FILLS = 10_000
+
     def __init__(self, market: str, ledger: Ledger, seed: int = 0, first_order_id: int = 1000) -> None:
         self.market = market
         self.ledger = ledger
@@ -347,7 +352,8 @@ class MatchingEngine:
         self.open_by_owner: dict[str, dict[int, Order]] = {}
         self.open_cids: dict[tuple[str, str], Order] = {}           # (owner, cid) -> open order
         self.cid_history: dict[tuple[str, str, str], Order] = {}    # (owner, symbol, cid) -> latest
-        self.fills: list[Fill] = []
+        self.fills: Deque[Fill] = deque(maxlen=self.MAX_FILLS)
+        self._closed: Deque[Order] = deque()
         self.trade_listeners: list[Callable[[Fill], None]] = []
 
     # -- setup
@@ -410,7 +416,7 @@ class MatchingEngine:
         book = self.books[req.symbol]
         cid = req.client_order_id or self.new_client_order_id()
         if (owner, cid) in self.open_cids:
-            raise err(DUPLICATE_ORDER)
+            raise err(DUPLICATE_ORDER if self.market == "spot" else DUPLICATE_CID_FUTURES)
         post_only = req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
         if post_only and book.crosses(req.side, req.price):
             raise err(WOULD_TAKE if self.market == "spot" else GTX_REJECTED)
@@ -437,6 +443,7 @@ class MatchingEngine:
             order.status = "EXPIRED"
             self._emit(OrderEvent(owner, order, "NEW", ts, snapshot=_snap(order, "NEW")))
             self._emit(OrderEvent(owner, order, "EXPIRED", ts, snapshot=_snap(order)))
+            self._remember_closed(order)
             return order
         self.ledger.reserve(order, plan)       # raises on insufficient balance / margin
         self.orders[order.order_id] = order
@@ -513,6 +520,17 @@ class MatchingEngine:
         if self.open_cids.get((order.owner, order.client_order_id)) is order:
             del self.open_cids[(order.owner, order.client_order_id)]
         self.ledger.release(order)
+        self._remember_closed(order)
+
+    def _remember_closed(self, order: Order) -> None:
+        """Bound the memory of a long run: the oldest closed orders are forgotten."""
+        self._closed.append(order)
+        while len(self._closed) > self.MAX_CLOSED_ORDERS:
+            old = self._closed.popleft()
+            self.orders.pop(old.order_id, None)
+            key = (old.owner, old.symbol, old.client_order_id)
+            if self.cid_history.get(key) is old:
+                del self.cid_history[key]
 
     def _close(self, order: Order, status: str, ts: int, exec_type: Optional[str] = None,
                cancel_cid: str = "") -> None:

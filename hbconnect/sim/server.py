@@ -133,6 +133,7 @@ class WsConn:
         self.listen_keys: set[str] = set()
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
         self.closed = False
+        self.opened = time.monotonic()
 
     def send(self, stream: str, payload: dict, kind: str) -> None:
         if self.closed:
@@ -184,6 +185,9 @@ class BinanceFrontEnd:
     order_paths: tuple[str, ...] = ()
     ping_interval = 20.0
     long_order_header = "X-MBX-ORDER-COUNT-1D"
+    ws_incoming_per_second = 5      # Binance spot; beyond it the connection is dropped
+    max_streams = 1024
+    max_connection_seconds = 24 * 3600.0    # Binance closes every connection after 24 h
 
     def __init__(self, exchange: Any, engine: MatchingEngine, limits: RateLimits,
                  faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
@@ -586,9 +590,17 @@ class BinanceFrontEnd:
         writer = asyncio.create_task(self._writer(conn))
         self._writer_tasks.add(writer)
         writer.add_done_callback(self._writer_tasks.discard)
+        window, count = 0, 0
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
+                    sec = int(time.monotonic())
+                    window, count = (window, count + 1) if sec == window else (sec, 1)
+                    if count > self.ws_incoming_per_second:
+                        self.count("ws_incoming_rate_disconnect")
+                        logger.info("sim %s ws client sent more than %d messages/s; disconnecting",
+                                    self.market, self.ws_incoming_per_second)
+                        break
                     self._on_ws_text(conn, msg.data)
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
@@ -641,6 +653,10 @@ class BinanceFrontEnd:
                 conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: invalid stream name {e}"}, "id": rid})
                 return
             if method == "SUBSCRIBE":
+                if len(conn.streams | set(market)) + len(conn.listen_keys | set(user)) > self.max_streams:
+                    conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: at most {self.max_streams} "
+                                                               "streams per connection"}, "id": rid})
+                    return
                 for s in market:
                     if s not in conn.streams:
                         conn.streams.add(s)
@@ -693,7 +709,11 @@ class BinanceFrontEnd:
             await asyncio.sleep(tick)
             try:
                 self._expire_due()
-                self.publish(time.monotonic())
+                now = time.monotonic()
+                for conn in list(self.conns):
+                    if now - conn.opened > self.max_connection_seconds:
+                        conn.close()
+                self.publish(now)
             except Exception:
                 logger.exception("sim %s publisher failed", self.market)
 

@@ -1,0 +1,48 @@
+"""``hbconnect record --exchange VENUE --pairs ... --out FILE [--duration S]``: record a live
+market-data session in the replay format (replay it with ``hbconnect replay FILE*``)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from hbconnect.commands._venue_args import add_venue_arguments, pairs_arg, venue_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_venue_arguments(parser)
+    parser.add_argument("--out", "-o", required=True, help="output file (extra connections go to FILE.ws.N)")
+    parser.add_argument("--duration", "-d", type=float, default=None,
+                        help="seconds to record (default: until Ctrl-C)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log tracker warnings")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hbconnect.market.record import record_session
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        venue = venue_from_args(args)
+        pairs = pairs_arg(args.pairs)
+    except (KeyError, ValueError, ImportError) as exc:
+        print(f"hbconnect record: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> tuple:
+        return await record_session(venue, pairs, args.out, duration=args.duration,
+                                    tracker_kwargs={"stale_timeout": args.stale_timeout})
+
+    try:
+        recorder, tracker = asyncio.run(main())
+    except OSError as exc:
+        print(f"hbconnect record: {exc}", file=sys.stderr)
+        return 2
+    print(f"recorded {recorder.frames} frames and {recorder.rest_bodies} REST answers to "
+          f"{', '.join(recorder.paths)}")
+    for pair in pairs:
+        st = tracker.stats(pair)
+        print(f"  {pair}: {st.diffs_applied} diffs applied, gaps {st.gaps}, resyncs {st.resyncs}, "
+              f"bad frames {st.bad_frames}")
+    return 0

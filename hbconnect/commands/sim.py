@@ -1,0 +1,97 @@
+"""``hbconnect sim``: run the embedded exchange alone on 127.0.0.1 for other bots to use."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Optional
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
+
+
+def _balance(text: str) -> tuple[str, Decimal]:
+    asset, sep, amount = text.partition("=")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not sep or not asset or not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"expected ASSET=AMOUNT, got {text!r}")
+    return asset.upper(), value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=0,
+                        help="spot port (futures listens on PORT+1); default: random free ports")
+    parser.add_argument("--pairs", nargs="+", default=["BTC-USDT", "ETH-USDT"], help="spot pairs (BASE-QUOTE)")
+    parser.add_argument("--perp-pairs", nargs="*", default=["BTC-USDT"], help="USDⓈ-M perpetual pairs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (agent, ids, faults)")
+    parser.add_argument("--api-key", help="API key of the demo account (default: generated)")
+    parser.add_argument("--api-secret", help="API secret of the demo account (default: generated)")
+    parser.add_argument("--balance", type=_balance, action="append", metavar="ASSET=AMOUNT",
+                        help="demo account spot balance (repeatable; default USDT=100000 BTC=1 ETH=10)")
+    parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
+                        help="demo account USDT futures wallet")
+    parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
+    parser.add_argument("--from-fixture", action="store_true",
+                        help="shape the initial books after the recorded Binance depth snapshot")
+    parser.add_argument("--funding-interval", type=float, default=60.0, help="seconds between funding events")
+    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+
+async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
+    from hbconnect.sim import EmbeddedExchange
+
+    ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
+                          agent=not args.no_agent, funding_interval=args.funding_interval,
+                          seed_from_fixture=args.from_fixture, spot_port=args.port,
+                          futures_port=args.port + 1 if args.port else 0)
+    generated = not (args.api_key and args.api_secret)
+    key, secret = (args.api_key, args.api_secret) if not generated else ex.new_demo_credentials()
+    balances = dict(args.balance) if args.balance else dict(DEFAULT_BALANCES)
+    ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):   # not on this platform / thread
+            pass
+    async with ex:
+        w = out.write
+        w("hbconnect embedded exchange (Binance protocol) on 127.0.0.1\n")
+        w(f"  spot     REST {ex.spot_rest_url}    WS {ex.spot_ws_url}/ws/<stream>  {ex.spot_ws_url}/stream?streams=...\n")
+        if ex.perp_pairs:
+            w(f"  futures  REST {ex.futures_rest_url}    WS {ex.futures_ws_url}/ws/<stream>\n")
+        w(f"  spot pairs: {', '.join(ex.pairs) or '-'}    perpetuals: {', '.join(ex.perp_pairs) or '-'}\n")
+        w(f"  demo account: API key {key}\n")
+        if generated:
+            w(f"  API secret {secret}\n")
+            w("  (a generated credential for this local simulator only, shown once; it is worthless elsewhere)\n")
+        else:
+            w("  API secret: the one you passed with --api-secret (not shown)\n")
+        w("  balances: " + ", ".join(f"{a} {v}" for a, v in balances.items())
+          + f"; futures wallet USDT {args.futures_balance}\n")
+        w("Ctrl-C to stop.\n" if args.duration is None else f"running for {args.duration:g} s\n")
+        out.flush()
+        try:
+            await asyncio.wait_for(stop.wait(), args.duration)
+        except asyncio.TimeoutError:
+            pass
+    out.write("embedded exchange stopped\n")
+    out.flush()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        return asyncio.run(_serve(args))
+    except OSError as e:     # e.g. port already in use
+        print(f"hbconnect sim: cannot start: {e}", file=sys.stderr)
+        return 1
