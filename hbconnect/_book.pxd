@@ -50,7 +50,12 @@ cdef class OrderBook:
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
     cdef list _pending          # fallback texts of the batch being parsed
+    cdef object _bb_obj         # best bid / best ask as float objects (see the member descriptors)
+    cdef object _ba_obj
+    cdef double _bb_val
+    cdef double _ba_val
 
+    cdef int _refresh_top(self) except -1
     cdef double c_best_bid(self) noexcept
     cdef double c_best_ask(self) noexcept
     cdef int _prepare_tmp(self, Py_ssize_t n) except -1

@@ -58,50 +58,142 @@ POW10[0] = 1.0
 for _i in range(1, 23):
     POW10[_i] = POW10[_i - 1] * 10.0
 
-# CRC-32 (IEEE 802.3, zlib's polynomial), slicing-by-8.
-cdef uint32_t[8][256] CRC_T
-cdef void _crc_init() noexcept:
-    cdef uint32_t c
-    cdef int i, j
-    for i in range(256):
-        c = <uint32_t>i
-        for j in range(8):
-            if c & 1:
-                c = 0xEDB88320u ^ (c >> 1)
-            else:
-                c >>= 1
-        CRC_T[0][i] = c
-    for i in range(256):
-        c = CRC_T[0][i]
-        for j in range(1, 8):
-            c = CRC_T[0][c & 0xFF] ^ (c >> 8)
-            CRC_T[j][i] = c
-_crc_init()
+# CRC-32 (IEEE 802.3, zlib's polynomial): carry-less multiplication folding (PCLMULQDQ) on x86-64
+# CPUs that have it, slicing-by-8 tables otherwise and for the tail.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <stddef.h>
+    static uint32_t hb_crc_t[8][256];
+    static int hb_crc_simd = 0;
+
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #include <immintrin.h>
+    #define HB_HAVE_CLMUL_CODE 1
+    /* Fold 16-byte blocks (len >= 64, multiple of 16); crc is the pre-inverted running state. */
+    __attribute__((target("pclmul,sse4.1")))
+    static uint32_t hb_crc_fold(uint32_t crc, const unsigned char *buf, size_t len) {
+        const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596LL, 0x0154442bd4LL);
+        const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009eLL, 0x01751997d0LL);
+        const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124LL);
+        const __m128i poly = _mm_set_epi64x(0x01f7011641LL, 0x01db710641LL);
+        const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+        __m128i x0, x1, x2, x3, x4, x5, x6, x7, x8;
+        x1 = _mm_loadu_si128((const __m128i *)(buf + 0x00));
+        x2 = _mm_loadu_si128((const __m128i *)(buf + 0x10));
+        x3 = _mm_loadu_si128((const __m128i *)(buf + 0x20));
+        x4 = _mm_loadu_si128((const __m128i *)(buf + 0x30));
+        x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
+        x0 = k1k2;
+        buf += 64; len -= 64;
+        while (len >= 64) {
+            x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+            x6 = _mm_clmulepi64_si128(x2, x0, 0x00);
+            x7 = _mm_clmulepi64_si128(x3, x0, 0x00);
+            x8 = _mm_clmulepi64_si128(x4, x0, 0x00);
+            x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+            x2 = _mm_clmulepi64_si128(x2, x0, 0x11);
+            x3 = _mm_clmulepi64_si128(x3, x0, 0x11);
+            x4 = _mm_clmulepi64_si128(x4, x0, 0x11);
+            x1 = _mm_xor_si128(_mm_xor_si128(x1, x5), _mm_loadu_si128((const __m128i *)(buf + 0x00)));
+            x2 = _mm_xor_si128(_mm_xor_si128(x2, x6), _mm_loadu_si128((const __m128i *)(buf + 0x10)));
+            x3 = _mm_xor_si128(_mm_xor_si128(x3, x7), _mm_loadu_si128((const __m128i *)(buf + 0x20)));
+            x4 = _mm_xor_si128(_mm_xor_si128(x4, x8), _mm_loadu_si128((const __m128i *)(buf + 0x30)));
+            buf += 64; len -= 64;
+        }
+        x0 = k3k4;
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x3), x5);
+        x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, x4), x5);
+        while (len >= 16) {
+            x2 = _mm_loadu_si128((const __m128i *)buf);
+            x5 = _mm_clmulepi64_si128(x1, x0, 0x00);
+            x1 = _mm_clmulepi64_si128(x1, x0, 0x11);
+            x1 = _mm_xor_si128(_mm_xor_si128(x1, x2), x5);
+            buf += 16; len -= 16;
+        }
+        /* 128 -> 64 bits */
+        x2 = _mm_clmulepi64_si128(x1, x0, 0x10);
+        x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2);
+        x0 = k5k0;
+        x2 = _mm_srli_si128(x1, 4);
+        x1 = _mm_and_si128(x1, mask32);
+        x1 = _mm_clmulepi64_si128(x1, x0, 0x00);
+        x1 = _mm_xor_si128(x1, x2);
+        /* Barrett reduction to 32 bits */
+        x0 = poly;
+        x2 = _mm_and_si128(x1, mask32);
+        x2 = _mm_clmulepi64_si128(x2, x0, 0x10);
+        x2 = _mm_and_si128(x2, mask32);
+        x2 = _mm_clmulepi64_si128(x2, x0, 0x00);
+        x1 = _mm_xor_si128(x1, x2);
+        return (uint32_t)_mm_extract_epi32(x1, 1);
+    }
+    #endif
+
+    static void hb_crc_init(void) {
+        uint32_t c; int i, j;
+        for (i = 0; i < 256; i++) {
+            c = (uint32_t)i;
+            for (j = 0; j < 8; j++) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
+            hb_crc_t[0][i] = c;
+        }
+        for (i = 0; i < 256; i++) {
+            c = hb_crc_t[0][i];
+            for (j = 1; j < 8; j++) { c = hb_crc_t[0][c & 0xFF] ^ (c >> 8); hb_crc_t[j][i] = c; }
+        }
+    #ifdef HB_HAVE_CLMUL_CODE
+        __builtin_cpu_init();
+        hb_crc_simd = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    #endif
+    }
+
+    static uint32_t hb_crc32(uint32_t crc, const unsigned char *p, size_t n) {
+        uint32_t one, two;
+        crc = ~crc;
+    #ifdef HB_HAVE_CLMUL_CODE
+        if (hb_crc_simd && n >= 64) {
+            size_t chunk = n & ~(size_t)15;
+            crc = hb_crc_fold(crc, p, chunk);
+            p += chunk; n -= chunk;
+        }
+    #endif
+        while (n >= 8) {
+            one = (p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24)) ^ crc;
+            two = p[4] | ((uint32_t)p[5] << 8) | ((uint32_t)p[6] << 16) | ((uint32_t)p[7] << 24);
+            crc = hb_crc_t[7][one & 0xFF] ^ hb_crc_t[6][(one >> 8) & 0xFF] ^ hb_crc_t[5][(one >> 16) & 0xFF]
+                ^ hb_crc_t[4][one >> 24] ^ hb_crc_t[3][two & 0xFF] ^ hb_crc_t[2][(two >> 8) & 0xFF]
+                ^ hb_crc_t[1][(two >> 16) & 0xFF] ^ hb_crc_t[0][two >> 24];
+            p += 8; n -= 8;
+        }
+        while (n--) crc = hb_crc_t[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+        return ~crc;
+    }
+    """
+    void hb_crc_init() nogil
+    uint32_t _crc_update "hb_crc32"(uint32_t crc, const unsigned char* p, size_t n) nogil
+    int hb_crc_simd
+
+hb_crc_init()
 
 cdef const char* DIGITS2 = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                             b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                             b"8081828384858687888990919293949596979899")
 
-cdef inline uint32_t _crc_update(uint32_t crc, const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    cdef uint32_t one, two
-    crc = ~crc
-    while n >= 8:
-        one = (p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)) ^ crc
-        two = p[4] | (<uint32_t>p[5] << 8) | (<uint32_t>p[6] << 16) | (<uint32_t>p[7] << 24)
-        crc = (CRC_T[7][one & 0xFF] ^ CRC_T[6][(one >> 8) & 0xFF] ^ CRC_T[5][(one >> 16) & 0xFF]
-               ^ CRC_T[4][one >> 24] ^ CRC_T[3][two & 0xFF] ^ CRC_T[2][(two >> 8) & 0xFF]
-               ^ CRC_T[1][(two >> 16) & 0xFF] ^ CRC_T[0][two >> 24])
-        p += 8
-        n -= 8
-    while n > 0:
-        crc = CRC_T[0][(crc ^ p[0]) & 0xFF] ^ (crc >> 8)
-        p += 1
-        n -= 1
-    return ~crc
+def _crc_uses_clmul() -> bool:
+    """Whether CRC-32 runs on the carry-less multiply instructions on this machine."""
+    return bool(hb_crc_simd)
 
 
 def crc32(data, unsigned long long value=0) -> int:
     """CRC-32 of ``data`` (same result as :func:`zlib.crc32`), unsigned."""
+    value &= 0xFFFFFFFF
     cdef const unsigned char[:] view = data
     if view.shape[0] == 0:
         return <uint32_t>value
@@ -496,6 +588,11 @@ cdef object _prepare(object data, bint is_bid):
         return ()
     if type(data) is list or type(data) is tuple:
         return data
+    if isinstance(data, cnp.ndarray):
+        arr = <cnp.ndarray>data
+        if (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE and cnp.PyArray_NDIM(arr) == 2
+                and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_DIMS(arr)[1] >= 2):
+            return data
     side = "bids" if is_bid else "asks"
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
@@ -572,6 +669,10 @@ cdef class OrderBook:
         self._fb_bids = {}
         self._fb_asks = {}
         self._pending = None
+        self._bb_val = NAN
+        self._ba_val = NAN
+        self._bb_obj = NAN
+        self._ba_obj = NAN
 
     def __init__(self, dex: bool = False):
         # ``dex`` is accepted for Hummingbot compatibility; crossing is always resolved as on a CEX.
@@ -798,8 +899,10 @@ cdef class OrderBook:
         """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped)."""
         cdef Py_ssize_t nb, na
         cdef Side nbs, nas
-        bids = _prepare(bids, True)
-        asks = _prepare(asks, False)
+        if type(bids) is not list:
+            bids = _prepare(bids, True)
+        if type(asks) is not list:
+            asks = _prepare(asks, False)
         nb = _count(bids)
         na = _count(asks)
         self._pending = None
@@ -825,6 +928,7 @@ cdef class OrderBook:
         self._fb_bids = {}
         self._fb_asks = {}
         self._snapshot_uid = update_id
+        self._refresh_top()
         if self._pending is not None:
             self._store_pending(nb)
         if self._tmp_cap > TMP_KEEP:
@@ -833,8 +937,10 @@ cdef class OrderBook:
     def apply_diffs(self, bids, asks, int64_t update_id) -> None:
         """Apply level updates (size 0 deletes); see the class docstring for ordering and crossing."""
         cdef Py_ssize_t nb, na
-        bids = _prepare(bids, True)
-        asks = _prepare(asks, False)
+        if type(bids) is not list:
+            bids = _prepare(bids, True)
+        if type(asks) is not list:
+            asks = _prepare(asks, False)
         nb = _count(bids)
         na = _count(asks)
         self._pending = None
@@ -850,6 +956,7 @@ cdef class OrderBook:
         _apply_many(&self._asks, self._tmp + nb, na)
         _uncross(&self._asks, &self._bids)
         self._last_diff_uid = update_id
+        self._refresh_top()
         if self._pending is not None:
             self._store_pending(nb)
         if self._tmp_cap > TMP_KEEP:
@@ -880,6 +987,7 @@ cdef class OrderBook:
             self._asks.off += self._asks.n - depth
             self._asks.n = depth
             _shrink(&self._asks)
+        self._refresh_top()
 
     def clear(self) -> None:
         """Remove every level (update ids and the last trade price are kept)."""
@@ -891,6 +999,7 @@ cdef class OrderBook:
         _shrink(&self._asks)
         self._fb_bids = {}
         self._fb_asks = {}
+        self._refresh_top()
 
     def copy(self):
         """An independent copy of this book."""
@@ -912,6 +1021,7 @@ cdef class OrderBook:
         o._last_trade_price = self._last_trade_price
         o._fb_bids = dict(self._fb_bids)
         o._fb_asks = dict(self._fb_asks)
+        o._refresh_top()
         return o
 
     def __copy__(self):
@@ -922,26 +1032,23 @@ cdef class OrderBook:
 
     # ----------------------------------------------------------------- top of book
 
+    cdef int _refresh_top(self) except -1:
+        """Keep the best_bid/best_ask float objects current (read through member descriptors)."""
+        cdef double bb = self.c_best_bid(), ba = self.c_best_ask()
+        if not (bb == self._bb_val or (bb != bb and self._bb_val != self._bb_val)):
+            self._bb_obj = bb
+            self._bb_val = bb
+        if not (ba == self._ba_val or (ba != ba and self._ba_val != self._ba_val)):
+            self._ba_obj = ba
+            self._ba_val = ba
+        return 0
+
     cdef double c_best_bid(self) noexcept:
         if self._bids.n == 0:
             return NAN
         return self._bids.base[self._bids.off + self._bids.n - 1].price
 
     cdef double c_best_ask(self) noexcept:
-        if self._asks.n == 0:
-            return NAN
-        return self._asks.base[self._asks.off + self._asks.n - 1].price
-
-    @property
-    def best_bid(self) -> float:
-        """Highest bid price (NaN when there are no bids)."""
-        if self._bids.n == 0:
-            return NAN
-        return self._bids.base[self._bids.off + self._bids.n - 1].price
-
-    @property
-    def best_ask(self) -> float:
-        """Lowest ask price (NaN when there are no asks)."""
         if self._asks.n == 0:
             return NAN
         return self._asks.base[self._asks.off + self._asks.n - 1].price
@@ -1305,3 +1412,63 @@ cdef object _levels_array(Side* sd, object n):
         d[2 * i] = (top - i).price
         d[2 * i + 1] = (top - i).size
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# best_bid / best_ask are read thousands of times a second: expose them as member descriptors over
+# float objects that the book keeps current, which the interpreter reads as fast as a plain
+# attribute (a property would call a getter and allocate a float on every read).
+
+cdef extern from *:
+    """
+    #include <structmember.h>
+    static PyMemberDef hb_top_members[3];
+    static int hb_install_top(PyObject* tobj, Py_ssize_t off_bid, Py_ssize_t off_ask) {
+        PyTypeObject* t = (PyTypeObject*)tobj;
+        PyObject *d1, *d2;
+        hb_top_members[0].name = "best_bid";
+        hb_top_members[0].type = T_OBJECT_EX;
+        hb_top_members[0].offset = off_bid;
+        hb_top_members[0].flags = READONLY;
+        hb_top_members[0].doc = "Highest bid price (NaN when there are no bids).";
+        hb_top_members[1].name = "best_ask";
+        hb_top_members[1].type = T_OBJECT_EX;
+        hb_top_members[1].offset = off_ask;
+        hb_top_members[1].flags = READONLY;
+        hb_top_members[1].doc = "Lowest ask price (NaN when there are no asks).";
+        d1 = PyDescr_NewMember(t, &hb_top_members[0]);
+        if (!d1) return -1;
+        d2 = PyDescr_NewMember(t, &hb_top_members[1]);
+        if (!d2) { Py_DECREF(d1); return -1; }
+        if (PyDict_SetItemString(t->tp_dict, "best_bid", d1) < 0 ||
+            PyDict_SetItemString(t->tp_dict, "best_ask", d2) < 0) {
+            Py_DECREF(d1); Py_DECREF(d2); return -1;
+        }
+        Py_DECREF(d1); Py_DECREF(d2);
+        PyType_Modified(t);
+        return 0;
+    }
+    """
+    int hb_install_top(PyObject* t, Py_ssize_t off_bid, Py_ssize_t off_ask) except -1
+
+
+cdef Py_ssize_t _slot_offset(object o, object sentinel) except -1:
+    """Byte offset of the object slot of ``o`` that holds ``sentinel``."""
+    cdef char* base = <char*><PyObject*>o
+    cdef Py_ssize_t i, size = type(o).__basicsize__
+    for i in range(0, size - <Py_ssize_t>sizeof(void*) + 1, sizeof(void*)):
+        if (<PyObject**>(base + i))[0] == <PyObject*>sentinel:
+            return i
+    raise RuntimeError("hbconnect._book: cannot locate the best_bid/best_ask slots")
+
+
+cdef int _install_top() except -1:
+    cdef OrderBook probe = OrderBook.__new__(OrderBook)
+    s1 = object()
+    s2 = object()
+    probe._bb_obj = s1
+    probe._ba_obj = s2
+    return hb_install_top(<PyObject*>OrderBook, _slot_offset(probe, s1), _slot_offset(probe, s2))
+
+
+_install_top()

@@ -225,3 +225,25 @@ def test_buffered_events_drain_after_close():
         got = [e.order_id async for _, e in sub]
         assert got == ["o0", "o1", "o2"]
     asyncio.run(main())
+
+
+def test_several_consumers_of_one_subscription_and_a_cancelled_one():
+    async def main():
+        hub = EventHub()
+        sub = hub.subscribe([MarketEvent.OrderCancelled])
+        got = []
+
+        async def consume():
+            got.append((await sub.get(timeout=5)).event.order_id)
+
+        quitter = asyncio.ensure_future(sub.get())
+        consumers = [asyncio.ensure_future(consume()) for _ in range(2)]
+        await asyncio.sleep(0)
+        quitter.cancel()  # a consumer that gives up must not take a wake-up with it
+        await asyncio.sleep(0)
+        hub.trigger_event(MarketEvent.OrderCancelled, cancelled(1))
+        hub.trigger_event(MarketEvent.OrderCancelled, cancelled(2))
+        await asyncio.wait_for(asyncio.gather(*consumers), 5)
+        return sorted(got), sub.qsize()
+
+    assert asyncio.run(main()) == (["o1", "o2"], 0)

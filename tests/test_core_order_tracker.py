@@ -238,6 +238,16 @@ def test_fetch_by_exchange_id(env):
     assert o.current_state is S.OPEN
 
 
+def test_done_order_stays_findable_by_an_exchange_id_set_directly(env):
+    tracker, _, _ = env
+    o = order()
+    tracker.start_tracking_order(o)
+    o.update_exchange_order_id("E7")  # not indexed by the tracker yet
+    tracker.stop_tracking_order("c1")
+    assert tracker.fetch_order(exchange_order_id="E7") is o  # from the done-order cache
+    assert tracker.fetch_order(exchange_order_id="E8") is None
+
+
 def test_not_found_three_times_becomes_lost(env):
     tracker, rec, _ = env
     o = order()

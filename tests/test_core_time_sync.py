@@ -112,6 +112,18 @@ def test_seconds_and_awaitable_providers():
     assert ts2.sample_count == 1 and ts2.time_offset_ms == pytest.approx(2000.0, abs=1e-3)
 
 
+@pytest.mark.parametrize("scale", [1e6, 1e9])  # Bitstamp-style microseconds, nanoseconds
+def test_micro_and_nanosecond_answers(scale):
+    clock = Clock()
+    ts = TimeSynchronizer(time_fn=clock)
+
+    async def fine_grained():
+        return int((clock.now + 0.25) * scale)
+
+    asyncio.run(ts.update_server_time_offset_with_time_provider(fine_grained))
+    assert ts.time_offset_ms == pytest.approx(250.0, abs=1e-2)
+
+
 @pytest.mark.parametrize("answer", ["garbage", None, float("nan"), -5, True, {"serverTime": 1}])
 def test_bad_answers_raise_time_sync_error(answer):
     clock = Clock()

@@ -153,3 +153,15 @@ def test_quantized_order_passes_validation(amount, price, tick, step):
         assert r.validate(qa, qp) is None
     else:
         assert r.validate(qa, qp) is not None
+
+
+def test_huge_or_long_values_never_raise_decimal_errors_or_round_up():
+    rule = TradingRule("BTC-USDT", min_base_amount_increment=D("1e-8"), min_price_increment=D("0.01"))
+    assert rule.validate("1e30", "100") is None  # 1e38 steps: beyond the default 28-digit context
+    assert rule.quantize_amount("1e30") == D("1e30")
+    assert "not a multiple" in rule.validate("1e200", "100")
+    with pytest.raises(ValueError):
+        rule.quantize_amount("1e200")
+    long = D("0.99999999999999999999999999999999")  # 32 digits
+    assert quantize_to_step(long, D("1e-32")) == long
+    assert quantize_to_step(long, D("1e-31")) == D("0.9999999999999999999999999999999")

@@ -201,6 +201,13 @@ SECRET = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
     f"headers={{'X-MBX-APIKEY': '{SECRET}'}}",
     f"listenKey={SECRET}",
     f"passphrase: {SECRET}",
+    f"Authorization: Bearer {SECRET}",  # Coinbase JWT
+    f"{{'ACCESS-KEY': 'bg_1', 'ACCESS-SIGN': '{SECRET}', 'ACCESS-PASSPHRASE': 'x'}}",  # Bitget
+    f"CB-ACCESS-SIGN: {SECRET}",
+    f"GET /v1/order/orders?AccessKeyId={SECRET}&SignatureMethod=HmacSHA256",  # HTX
+    f"KEY: {SECRET}",  # Gate.io header
+    f"X-Auth: BITSTAMP {SECRET}",
+    f"API-Sign: {SECRET}",  # Kraken
 ])
 def test_sanitize_removes_credentials(text):
     out = sanitize(text)

@@ -23,11 +23,15 @@ _VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY
                 "EXPIRED_IN_MATCH": OrderState.CANCELED}
 
 
-async def scenario(env: SpotEnv, rounds: int = 3) -> List[str]:
-    """Fills, resting orders and cancels; returns the bot's order ids."""
-    ids: List[str] = []
+async def scenario(env: SpotEnv, rounds: int = 3, setup: Any = None) -> List[str]:
+    """The counterparty rests liquidity, then (fault on) the bot takes it, rests orders and
+    cancels them. Returns the bot's order ids."""
     for _ in range(rounds):
         await env.rest_liquidity("sell", D("0.001"))
+    if setup is not None:
+        setup(env.ex)
+    ids: List[str] = []
+    for _ in range(rounds):
         ids.append(env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT, PRICE))
         ids.append(env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT, PRICE - 500))
         await asyncio.sleep(0.05)
@@ -79,8 +83,7 @@ async def settle_and_check(env: SpotEnv, ids: List[str], timeout: float = 25.0) 
 def _run_fault(setup: Any, rounds: int = 3, **env_kwargs: Any) -> Dict[str, int]:
     async def go() -> Dict[str, int]:
         async with SpotEnv(**env_kwargs) as env:
-            setup(env.ex)
-            ids = await scenario(env, rounds)
+            ids = await scenario(env, rounds, setup)
             await settle_and_check(env, ids)
             return dict(env.ex.injector.counts)
     return run(go(), timeout=90)

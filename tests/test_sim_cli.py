@@ -72,3 +72,19 @@ def test_no_secret_in_logs_or_reprs(caplog):
     with caplog.at_level(logging.DEBUG):
         r1, r2 = asyncio.run(main())
     assert secret not in caplog.text and secret not in r1 and secret not in r2
+
+
+def test_cli_fault_knobs_parse_onto_the_config():
+    import pytest
+    from hbconnect.commands.sim import apply_faults
+    from hbconnect.sim import FaultConfig
+
+    cfg = FaultConfig()
+    apply_faults(cfg, ["drop.market=0.25", "duplicate=0.5", "http_429=0.1", "retry_after_seconds=3",
+                       "timeout_accepted=0.02"])
+    assert cfg.drop == {"market": 0.25, "user": 0.0}
+    assert cfg.duplicate == {"market": 0.5, "user": 0.5}
+    assert (cfg.http_429, cfg.retry_after_seconds, cfg.timeout_accepted) == (0.1, 3, 0.02)
+    for bad in ("nope=1", "drop.other=0.1", "http_429=x", "http_429"):
+        with pytest.raises(ValueError):
+            apply_faults(cfg, [bad])

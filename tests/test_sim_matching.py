@@ -180,3 +180,100 @@ def test_depth_log_ids_are_consistent(ex):
     changes = book.changes_since(start)
     assert [c[0] for c in changes] == list(range(start + 1, book.update_id + 1))
     assert changes[-1][1:] == ("SELL", D("60000"), D("0.25"))
+
+
+def _random_ops(ex, engine, keys, rng, n, market):
+    from hbconnect.sim.errors import BinanceError as BE
+    spec = engine.specs["BTCUSDT"]
+    for _ in range(n):
+        key = rng.choice(keys)
+        owner = aid(ex, key)
+        r = rng.random()
+        try:
+            if r < 0.15:
+                opens = engine.open_orders(owner)
+                if opens:
+                    engine.cancel(owner, "BTCUSDT", rng.choice(opens).order_id)
+            elif r < 0.18:
+                engine.cancel_all(owner, "BTCUSDT")
+            else:
+                side = rng.choice(["BUY", "SELL"])
+                qty = spec.step_size * rng.randint(1, 3000)
+                typ = rng.choice(["LIMIT", "LIMIT", "LIMIT", "LIMIT_MAKER", "MARKET"])
+                tif = rng.choice(["GTC", "GTC", "IOC", "FOK"]) if typ == "LIMIT" else "GTC"
+                price = None if typ == "MARKET" else D(60000) + spec.tick_size * rng.randint(-300, 300)
+                quote = None
+                if typ == "MARKET" and market == "spot" and rng.random() < 0.3:
+                    qty, quote = None, D(rng.randint(10, 3000))
+                stp = rng.choice(["EXPIRE_MAKER", "EXPIRE_TAKER", "EXPIRE_BOTH", "NONE"])
+                engine.submit(owner, OrderRequest("BTCUSDT", side, typ, tif, qty, quote, price, None, stp))
+        except BE:
+            pass
+
+
+def _check_book(engine):
+    book = engine.books["BTCUSDT"]
+    for side in ("BUY", "SELL"):
+        for price, level in book.levels[side].items():
+            assert level and book.totals[side][price] == sum(o.remaining for o in level)
+            assert all(o.is_open and o.price == price and o.side == side for o in level)
+        assert sorted(book.levels[side]) == book.prices[side]
+    bb, ba = book.best("BUY"), book.best("SELL")
+    assert bb is None or ba is None or bb < ba
+    resting = {o.order_id for side in ("BUY", "SELL") for lvl in book.levels[side].values() for o in lvl}
+    opened = {o.order_id for d in engine.open_by_owner.values() for o in d.values()}
+    assert resting == opened
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_spot_random_flow_conserves_assets_and_locks(seed):
+    import random
+    ex = EmbeddedExchange(seed=seed, pairs=("BTC-USDT",), perp_pairs=(), agent=False)
+    keys = [f"k{i}" for i in range(4)]
+    for i, k in enumerate(keys):
+        ex.create_account(k, "s", balances={"USDT": D("200000"), "BTC": D("3")},
+                          maker_fee=D("0.001") * i, taker_fee=D("0.002"))
+    _random_ops(ex, ex.spot_engine, keys, random.Random(seed), 600, "spot")
+    fees = {"USDT": D(0), "BTC": D(0)}
+    for k in keys:
+        for t in ex.trades(k):
+            fees[t.commission_asset] += t.commission
+    for asset, initial in (("USDT", D("800000")), ("BTC", D("12"))):
+        total = sum(sum(ex.balances(k).get(asset, (D(0), D(0)))) for k in keys)
+        assert total + fees[asset] == initial, asset
+    for k in keys:
+        owner = aid(ex, k)
+        reserved = {"USDT": D(0), "BTC": D(0)}
+        for o in ex.spot_engine.open_orders(owner):
+            reserved[o.reserved_asset] += o.reserved
+            assert o.reserved == (o.price * o.remaining if o.side == "BUY" else o.remaining)
+        for asset in ("USDT", "BTC"):
+            free, locked = ex.balances(k)[asset]
+            assert locked == reserved[asset] and free >= 0
+    _check_book(ex.spot_engine)
+    assert len(ex.spot_engine.fills) > 50
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_futures_random_flow_is_zero_sum(seed):
+    import random
+    ex = EmbeddedExchange(seed=seed, pairs=(), perp_pairs=("BTC-USDT",), agent=False, funding_interval=None)
+    keys = [f"f{i}" for i in range(4)]
+    for k in keys:
+        ex.create_account(k, "s", futures_balances={"USDT": D("100000")}, leverage={"BTC-USDT": 10})
+    _random_ops(ex, ex.futures_engine, keys, random.Random(seed), 600, "futures")
+    ex.set_mark_price("BTC-USDT", D("60123.4"))
+    ex.run_funding()
+    fees = sum(t.commission for k in keys for t in ex.trades(k, "futures"))
+    wallets = sum(ex.futures_balance(k) for k in keys)
+    unrealized = sum(p["unrealized_pnl"] for k in keys for p in ex.positions(k).values())
+    funding = sum(i.income for k in keys for i in ex.income(k) if i.income_type == "FUNDING_FEE")
+    # every trade has a buyer and a seller: PnL (realized + unrealized) and funding net to zero,
+    # up to the 8-decimal rounding of each realized PnL (the average entry price is a quotient)
+    closes = sum(1 for k in keys for t in ex.trades(k, "futures") if t.realized_pnl)
+    assert abs(wallets + fees + unrealized - funding - D("400000")) <= closes * D("0.000000005")
+    assert all(ex.futures_balance(k) == ex.futures_balance(k).quantize(D("1e-8")) for k in keys)
+    assert sum(p["amount"] for k in keys for p in ex.positions(k).values()) == 0
+    assert abs(funding) < D("0.0001") * 4
+    _check_book(ex.futures_engine)
+    assert len(ex.futures_engine.fills) > 50

@@ -301,3 +301,36 @@ def test_protocol_pings_incoming_rate_limit_and_tickers():
     assert closed and len(frames) <= 5
     assert t24["symbol"] == "BTCUSDT" and D(t24["lastPrice"]) > 0 and t24["count"] >= 0
     assert tp["symbol"] == "BTCUSDT" and D(tp["price"]) > 0
+
+
+def test_websocket_api_user_data_subscription():
+    async def main():
+        ex = EmbeddedExchange(seed=8, pairs=("BTC-USDT",), perp_pairs=(), agent=False)
+        ex.create_account(KEY, SECRET, balances={"USDT": D("1000")})
+        async with ex, aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(ex.spot_ws_url + "/ws-api/v3")
+            ts = int(time.time() * 1000)
+            payload = f"apiKey={KEY}&timestamp={ts}"          # parameters sorted by name
+            sig = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+            await ws.send_str(json.dumps({"id": "bad", "method": "userDataStream.subscribe.signature",
+                                          "params": {"apiKey": KEY, "timestamp": ts, "signature": "00" + sig[2:]}}))
+            bad = await recv_json(ws)
+            await ws.send_str(json.dumps({"id": "s1", "method": "userDataStream.subscribe.signature",
+                                          "params": {"apiKey": KEY, "timestamp": ts, "signature": sig}}))
+            ok = await recv_json(ws)
+            await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
+                "price": "50000", "newClientOrderId": "api-1"})
+            events = await collect(ws, 0.4)
+            await ws.send_str(json.dumps({"id": 3, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}}))
+            unsub = await recv_json(ws)
+            await ws.close()
+            return bad, ok, events, unsub
+
+    bad, ok, events, unsub = run(main())
+    assert bad == {"id": "bad", "status": 400, "error": {"code": -1022, "msg": "Signature for this request is not valid."}}
+    assert ok == {"id": "s1", "status": 200, "result": {"subscriptionId": 0}}
+    assert events[0]["subscriptionId"] == 0 and events[0]["event"]["e"] == "executionReport"
+    assert events[0]["event"]["c"] == "api-1"
+    assert events[1]["event"]["e"] == "outboundAccountPosition"
+    assert unsub == {"id": 3, "status": 200, "result": {}}

@@ -318,3 +318,126 @@ def test_socket_closed_mid_stream_resyncs_every_pair(session):
     assert {p for p, r in res.pairs.items() if r["resyncs"] == 1} == synced
     assert sum(r["gaps"] for r in res.pairs.values()) == 0
     assert_books_equal(res, ref)
+
+
+# ---- USDT futures: a generated stream through the real tracker ------------------------------------------
+def futures_stream(n: int = 300, seed: int = 3):
+    """A random-walk BTC_USDT futures book published as Gate does: each notification covers the
+    update ids ``U..u`` (1 to 3 ids), ``{"p": price, "s": size}`` levels; states by id."""
+    import random
+
+    rnd = random.Random(seed)
+    book = {"b": {}, "a": {}}
+    for i in range(8):
+        book["b"][f"{60000 - i}.5"] = rnd.randint(1, 900)
+        book["a"][f"{60001 + i}.5"] = rnd.randint(1, 900)
+    uid = 5000
+    states = {uid: {s: dict(x) for s, x in book.items()}}
+    frames = []
+    for k in range(1, n + 1):
+        first = uid + 1
+        changes = {"b": [], "a": []}
+        for _ in range(rnd.randint(1, 3)):
+            side = rnd.choice("ba")
+            price = f"{60000 - rnd.randint(0, 10)}.5" if side == "b" else f"{60001 + rnd.randint(0, 10)}.5"
+            size = 0 if price in book[side] and rnd.random() < 0.3 else rnd.randint(1, 900)
+            if size:
+                book[side][price] = size
+            else:
+                book[side].pop(price, None)
+            changes[side].append({"p": price, "s": size})
+            uid += 1
+            states[uid] = {s: dict(x) for s, x in book.items()}
+        frames.append((1_700_000_000 + k * 0.01, json.dumps({
+            "time": 1_700_000_000 + k, "time_ms": 1_700_000_000_000 + k * 10, "channel": "futures.order_book_update",
+            "event": "update", "result": {"t": 1_700_000_000_000 + k * 10, "s": "BTC_USDT", "U": first, "u": uid,
+                                          "b": changes["b"], "a": changes["a"], "l": "100"}})))
+    return frames, states
+
+
+def test_futures_stream_through_the_tracker_and_a_gap():
+    from hbconnect.market.replay import OPEN, RECV, Record, Session
+
+    frames, states = futures_stream()
+    last_ids = [json.loads(t)["result"]["u"] for _, t in frames]
+
+    def body(uid):
+        st = states[uid]
+        return json.dumps({"id": uid, "current": 1.7e9, "update": 1.7e9,
+                           "bids": [{"p": p, "s": s} for p, s in st["b"].items()],
+                           "asks": [{"p": p, "s": s} for p, s in st["a"].items()]}).encode()
+
+    want = states[last_ids[-1]]
+    for drop in (None, 150):
+        recs = [Record(OPEN, frames[0][0] - 1, "f#1", "wss://fx-ws.gateio.ws/v4/ws/usdt")]
+        recs += [Record(RECV, ts, "f#1", "", t) for n, (ts, t) in enumerate(frames) if n != drop]
+        for n, r in enumerate(recs):
+            r.seq = n
+        calls = []
+
+        def source(pair, req, now):
+            calls.append((req.url, dict(req.params)))
+            # the first answer is 3 notifications old, later ones are current
+            n = max(n for n, (ts, _) in enumerate(frames) if ts <= max(now, frames[3][0]))
+            return body(last_ids[n])
+
+        res = Replayer(GatePerpetualMarketData(), Session(recs, [], {}), ["BTC-USDT"], snapshot_source=source).run()
+        r = res.pairs["BTC-USDT"]
+        assert calls[0] == ("https://api.gateio.ws/api/v4/futures/usdt/order_book",
+                            {"contract": "BTC_USDT", "limit": 100, "with_id": "true"})
+        assert (r["gaps"], r["resyncs"], len(calls)) == ((0, 0, 1) if drop is None else (1, 1, 2))
+        # 4 notifications predate the first snapshot; after a gap the one that revealed it is
+        # buffered again and is older than the new snapshot
+        assert r["stale_dropped"] == (4 if drop is None else 5) and r["bad_frames"] == 0
+        bids, asks = book_levels(res.tracker.book("BTC-USDT"))
+        assert bids == [(p, str(s)) for p, s in sorted(want["b"].items(), key=lambda x: -Decimal(x[0]))]
+        assert asks == [(p, str(s)) for p, s in sorted(want["a"].items(), key=lambda x: Decimal(x[0]))]
+
+
+def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
+    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
+    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
+    import gzip as _gz
+    import random
+
+    rng = random.Random(seed)
+    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
+
+    def poke(o, depth=0):
+        if isinstance(o, list) and o:
+            i = rng.randrange(len(o))
+            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
+                o[i] = rng.choice(weird)
+            else:
+                poke(o[i], depth + 1)
+        elif isinstance(o, dict) and o:
+            k = rng.choice(list(o))
+            if rng.random() < 0.2:
+                del o[k]
+            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
+                o[k] = rng.choice(weird)
+            else:
+                poke(o[k], depth + 1)
+
+    errors = 0
+    for _ in range(n):
+        f = rng.choice(frames)
+        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
+        if rng.random() < 0.3:
+            text = text[: rng.randrange(len(text) + 1)]
+        else:
+            obj = json.loads(text)
+            poke(obj)
+            text = json.dumps(obj)
+        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
+        try:
+            out = venue.parse_message(data)
+            assert type(out) is list
+        except ParseError:
+            errors += 1
+    return errors
+
+
+def test_fuzzed_frames_never_crash(session):
+    assert _fuzz(GateSpotMarketData(), [r.data for r in session.frames]) > 300
+    assert _fuzz(GatePerpetualMarketData(), [t for _, t in futures_stream(60)[0]]) > 300

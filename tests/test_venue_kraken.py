@@ -1,17 +1,19 @@
 """Kraken market-data translation: the recorded v1 session, the docs' checksum example, v2 shapes."""
 from __future__ import annotations
 
+import heapq
 import json
-import os
 import zlib
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from conftest import fixture_files
+from refbook import book_levels
 
 from hbconnect import OrderBook
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.kraken import KrakenMarketData, KrakenV2MarketData
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -26,26 +28,15 @@ V1 = market_data_venue("kraken")
 V2 = KrakenV2MarketData()
 
 
-def _fixtures() -> Path:
-    env = os.environ.get("HBCONNECT_FIXTURES")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-
-
-def _frames(name: str) -> list[str]:
-    out = []
-    with open(_fixtures() / name) as f:
-        for line in f:
-            if line[:1].isdigit():
-                out.append(line.rstrip("\n").split(": ", 1)[1])
-    return out
+@pytest.fixture(scope="module")
+def replay_session():
+    return load_session(fixture_files("KRAKEN"))
 
 
 @pytest.fixture(scope="module")
-def session() -> list[str]:
-    path = _fixtures() / "KRAKEN.ws.50.0"
-    if not path.exists():
-        pytest.fail(f"fixture missing: {path}")
-    return _frames("KRAKEN.ws.50.0")
+def session(replay_session) -> list[str]:
+    """The recorded frames' text, in order."""
+    return [rec.data for rec in replay_session.frames]
 
 
 # ---- reference: an independent dict book following Kraken's documented rules -------------------
@@ -76,10 +67,11 @@ def reference_checksums(frames: list[str], depth: int = 1000):
                         book[side][Decimal(p)] = (p, q)
             c = part.get("c", c)
         for side, rev in (("a", False), ("b", True)):
-            for k in sorted(book[side], reverse=rev)[depth:]:
-                del book[side][k]
-        asks = [book["a"][k] for k in sorted(book["a"])[:10]]
-        bids = [book["b"][k] for k in sorted(book["b"], reverse=True)[:10]]
+            if len(book[side]) > depth:
+                for k in sorted(book[side], reverse=rev)[depth:]:
+                    del book[side][k]
+        asks = [book["a"][k] for k in heapq.nsmallest(10, book["a"])]
+        bids = [book["b"][k] for k in heapq.nlargest(10, book["b"])]
         text = "".join(_fmt(p) + _fmt(q) for p, q in asks + bids)
         out.append((pair, int(c), zlib.crc32(text.encode())))
     return out, books
@@ -107,9 +99,8 @@ def test_symbols_use_v1_asset_codes():
         V1.from_venue_symbol("XBTUSD")
 
 
-def test_subscribe_messages_match_the_recorded_ones(session):
-    recorded = [json.loads(line.split(": ", 1)[1]) for line in
-                open(_fixtures() / "KRAKEN.ws.50.0") if " <- " in line]
+def test_subscribe_messages_match_the_recorded_ones(replay_session):
+    recorded = [json.loads(rec.data) for rec in replay_session.records if rec.kind == "send"]
     pairs = [V1.from_venue_symbol(s) for s in recorded[0]["pair"]]
     book, trade = (json.loads(m) for m in V1.subscribe_messages(pairs))
     assert book == recorded[0]  # same pairs, {"name": "book", "depth": 1000}
@@ -213,6 +204,24 @@ def test_malformed_frames_raise_parse_error(raw):
         V1.parse_message(raw)
 
 
+def test_broken_book_frames_name_their_pair(session):
+    """A truncated or malformed book frame raises ParseError with ``.pair`` (from the channel id
+    learned from subscriptionStatus / earlier frames) so the tracker can resync that pair."""
+    v = KrakenMarketData()
+    for raw in session[:12]:
+        v.parse_message(raw)  # systemStatus + subscriptionStatus: channel ids
+    truncated = next(r for r in session if r.startswith("[992,{\"b\""))[:30]
+    with pytest.raises(ParseError) as info:
+        v.parse_message(truncated)
+    assert info.value.pair == "XMR-USD"
+    with pytest.raises(ParseError) as info:
+        v.parse_message('[992,{"b":[["x"]],"c":"1"},"book-1000","XMR/USD"]')
+    assert info.value.pair == "XMR-USD"
+    with pytest.raises(ParseError) as info:
+        v.parse_message('[77777,{"b":[["1.0","2.0","3')  # unknown channel: no pair
+    assert info.value.pair is None
+
+
 # ---- v2 ----------------------------------------------------------------------------------------
 def _v2_from_v1(frames: list[str]) -> list[str]:
     """The recorded v1 book frames rewritten in v2's shape, prices and quantities as raw JSON
@@ -287,11 +296,6 @@ def test_v2_messages():
 
 
 # ---- replay through the real tracker -------------------------------------------------------------
-from conftest import fixture_files  # noqa: E402
-from refbook import book_levels  # noqa: E402
-
-from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session  # noqa: E402
-
 
 class Reference:
     """Kraken's book per pair rebuilt from the raw frames by the documented rules (snapshot, then
@@ -328,8 +332,9 @@ class Reference:
                         else:
                             book[side][Decimal(p)] = (p, q)
             for side, rev in (("a", False), ("b", True)):
-                for k in sorted(book[side], reverse=rev)[self.depth:]:
-                    del book[side][k]
+                if len(book[side]) > self.depth:
+                    for k in sorted(book[side], reverse=rev)[self.depth:]:
+                        del book[side][k]
 
     def levels(self, sym: str):
         b = self.books[sym]
@@ -365,11 +370,6 @@ def assert_books_equal(res, ref):
         pair = V1.from_venue_symbol(sym)
         assert res.tracker.state(pair).value == "live", pair
         assert book_levels(res.tracker.book(pair)) == ref.levels(sym), pair
-
-
-@pytest.fixture(scope="module")
-def replay_session():
-    return load_session(fixture_files("KRAKEN"))
 
 
 @pytest.fixture(scope="module")
@@ -468,3 +468,72 @@ def test_socket_closed_mid_stream_resyncs_every_pair(replay_session):
     assert all(r["resyncs"] == 1 and r["snapshots"] == 2 for r in res.pairs.values())
     assert sum(r["checksums_failed"] for r in res.pairs.values()) == 0
     assert_books_equal(res, ref)
+
+
+def test_v2_session_replays_through_the_tracker(replay_session, clean):
+    """The recorded session rewritten in v2's shape replays with every checksum verified and the
+    same final books as v1."""
+    from hbconnect.market.replay import OPEN, RECV, Record, Session
+
+    frames = _v2_from_v1([rec.data for rec in replay_session.frames])
+    t0 = replay_session.records[0].ts
+    recs = [Record(OPEN, t0, "v2#1", "wss://ws.kraken.com/v2")]
+    recs += [Record(RECV, t0 + n * 1e-3, "v2#1", "", f) for n, f in enumerate(frames, 1)]
+    for n, r in enumerate(recs):
+        r.seq = n
+    res = Replayer(KrakenV2MarketData(), Session(recs, [], {})).run()
+    assert res.bad_frames == 0
+    assert sum(r["checksums_ok"] for r in res.pairs.values()) == 4269
+    assert sum(r["checksums_failed"] + r["resyncs"] for r in res.pairs.values()) == 0
+    v1 = clean[0].tracker
+    for pair in res.pairs:
+        assert book_levels(res.tracker.book(pair)) == book_levels(v1.book(pair)), pair
+
+
+def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
+    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
+    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
+    import gzip as _gz
+    import random
+
+    rng = random.Random(seed)
+    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
+
+    def poke(o, depth=0):
+        if isinstance(o, list) and o:
+            i = rng.randrange(len(o))
+            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
+                o[i] = rng.choice(weird)
+            else:
+                poke(o[i], depth + 1)
+        elif isinstance(o, dict) and o:
+            k = rng.choice(list(o))
+            if rng.random() < 0.2:
+                del o[k]
+            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
+                o[k] = rng.choice(weird)
+            else:
+                poke(o[k], depth + 1)
+
+    errors = 0
+    for _ in range(n):
+        f = rng.choice(frames)
+        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
+        if rng.random() < 0.3:
+            text = text[: rng.randrange(len(text) + 1)]
+        else:
+            obj = json.loads(text)
+            poke(obj)
+            text = json.dumps(obj)
+        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
+        try:
+            out = venue.parse_message(data)
+            assert type(out) is list
+        except ParseError:
+            errors += 1
+    return errors
+
+
+def test_fuzzed_frames_never_crash(session):
+    assert _fuzz(KrakenMarketData(), session) > 300
+    assert _fuzz(KrakenV2MarketData(), _v2_from_v1(session[:400])) > 300

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from conftest import FIXTURES, fixture_files
+from conftest import fixture_files
 from refbook import RefBook, book_levels
 
 from hbconnect.exchanges import market_data_venue
@@ -327,3 +327,135 @@ def test_socket_closed_mid_stream_resyncs_every_pair(session):
     assert all(r["resyncs"] == 1 for r in res.pairs.values())  # all 9 were live by then
     assert sum(r["gaps"] for r in res.pairs.values()) == 0
     assert_books_equal(res, ref, venue)
+
+
+# ---- futures: a generated stream through the real tracker --------------------------------------------
+def futures_stream(n: int = 400, seed: int = 7):
+    """A random-walk XBTUSDTM book as KuCoin futures publishes it: one change per message with a
+    contiguous ``sequence``; returns (frames (ts, text), states by sequence, first sequence)."""
+    import random
+
+    rnd = random.Random(seed)
+    book = {"buy": {}, "sell": {}}
+    for i in range(10):
+        book["buy"][f"{30000 - i * 0.5:.1f}"] = rnd.randint(1, 500)
+        book["sell"][f"{30001 + i * 0.5:.1f}"] = rnd.randint(1, 500)
+    seq0 = 1000
+    states = {seq0: {s: dict(b) for s, b in book.items()}}
+    frames = []
+    for k in range(1, n + 1):
+        side = rnd.choice(("buy", "sell"))
+        price = f"{(30000 - rnd.randint(0, 12) * 0.5) if side == 'buy' else (30001 + rnd.randint(0, 12) * 0.5):.1f}"
+        size = 0 if price in book[side] and rnd.random() < 0.3 else rnd.randint(1, 900)
+        if size:
+            book[side][price] = size
+        else:
+            book[side].pop(price, None)
+        seq = seq0 + k
+        states[seq] = {s: dict(b) for s, b in book.items()}
+        frames.append((1_700_000_000 + k * 0.01, '{"type":"message","topic":"/contractMarket/level2:XBTUSDTM",'
+                       '"subject":"level2","data":{"sequence":%d,"change":"%s,%s,%d","timestamp":%d}}'
+                       % (seq, price, side, size, 1_700_000_000_000 + k * 10)))
+    return frames, states, seq0
+
+
+def futures_body(states, seq) -> bytes:
+    st = states[seq]
+    return json.dumps({"code": "200000", "data": {
+        "symbol": "XBTUSDTM", "sequence": seq, "ts": 1_700_000_000_000_000_000,
+        "bids": [[float(p), s] for p, s in sorted(st["buy"].items(), key=lambda x: -float(x[0]))],
+        "asks": [[float(p), s] for p, s in sorted(st["sell"].items(), key=lambda x: float(x[0]))]}}).encode()
+
+
+def futures_run(drop=None):
+    from hbconnect.market.replay import OPEN, RECV, Record, Session
+
+    frames, states, seq0 = futures_stream()
+    recs = [Record(OPEN, frames[0][0] - 1, "f#1", "wss://ws-api-futures.kucoin.com/")]
+    recs += [Record(RECV, ts, "f#1", "", text) for n, (ts, text) in enumerate(frames) if n != drop]
+    for n, r in enumerate(recs):
+        r.seq = n
+    calls = []
+
+    def source(pair, req, now):
+        calls.append((req.url, dict(req.params)))
+        # the venue's book at `now`: 5 messages in for the first request (buffered ones go stale)
+        seq = max(s for s in states if s == seq0 or frames[s - seq0 - 1][0] <= max(now, frames[4][0]))
+        return futures_body(states, seq)
+
+    res = Replayer(KucoinPerpetualMarketData(), Session(recs, [], {}), ["BTC-USDT"], snapshot_source=source).run()
+    book = states[seq0 + len(frames)]
+    want = ([(p, str(s)) for p, s in sorted(book["buy"].items(), key=lambda x: -float(x[0]))],
+            [(p, str(s)) for p, s in sorted(book["sell"].items(), key=lambda x: float(x[0]))])
+    return res, want, calls
+
+
+def _values(levels):
+    return [(Decimal(p), Decimal(s)) for p, s in levels]
+
+
+def test_futures_stream_through_the_tracker():
+    res, want, calls = futures_run()
+    r = res.pairs["BTC-USDT"]
+    assert calls == [("https://api-futures.kucoin.com/api/v1/level2/snapshot", {"symbol": "XBTUSDTM"})]
+    assert (r["state"], r["gaps"], r["resyncs"], r["bad_frames"]) == ("live", 0, 0, 0)
+    assert r["diffs_applied"] == 395 and r["stale_dropped"] == 5
+    bids, asks = book_levels(res.tracker.book("BTC-USDT"))
+    assert (_values(bids), _values(asks)) == (_values(want[0]), _values(want[1]))
+
+
+def test_futures_missing_sequence_is_a_gap_repaired_by_resync():
+    res, want, calls = futures_run(drop=200)
+    r = res.pairs["BTC-USDT"]
+    assert (r["gaps"], r["resyncs"], len(calls)) == (1, 1, 2)
+    bids, asks = book_levels(res.tracker.book("BTC-USDT"))
+    assert (_values(bids), _values(asks)) == (_values(want[0]), _values(want[1]))
+
+
+def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
+    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
+    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
+    import gzip as _gz
+    import random
+
+    rng = random.Random(seed)
+    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
+
+    def poke(o, depth=0):
+        if isinstance(o, list) and o:
+            i = rng.randrange(len(o))
+            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
+                o[i] = rng.choice(weird)
+            else:
+                poke(o[i], depth + 1)
+        elif isinstance(o, dict) and o:
+            k = rng.choice(list(o))
+            if rng.random() < 0.2:
+                del o[k]
+            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
+                o[k] = rng.choice(weird)
+            else:
+                poke(o[k], depth + 1)
+
+    errors = 0
+    for _ in range(n):
+        f = rng.choice(frames)
+        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
+        if rng.random() < 0.3:
+            text = text[: rng.randrange(len(text) + 1)]
+        else:
+            obj = json.loads(text)
+            poke(obj)
+            text = json.dumps(obj)
+        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
+        try:
+            out = venue.parse_message(data)
+            assert type(out) is list
+        except ParseError:
+            errors += 1
+    return errors
+
+
+def test_fuzzed_frames_never_crash(session):
+    assert _fuzz(KucoinSpotMarketData(), [r.data for r in session.frames]) > 300
+    assert _fuzz(KucoinPerpetualMarketData(), [t for _, t in futures_stream(60)[0]]) > 300

@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Optional
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +40,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-fixture", action="store_true",
                         help="shape the initial books after the recorded Binance depth snapshot")
     parser.add_argument("--funding-interval", type=float, default=60.0, help="seconds between funding events")
+    parser.add_argument("--fault", action="append", metavar="KNOB=VALUE", default=[],
+                        help="a fault knob, e.g. http_429=0.01, timeout_accepted=0.01, drop.market=0.05, "
+                             "duplicate.user=0.1, delay_seconds=0.3 (repeatable)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+
+def apply_faults(config, items: list[str]) -> None:
+    """Set ``KNOB=VALUE`` items on a FaultConfig; ``drop.market`` style for per-kind knobs."""
+    per_kind = ("drop", "duplicate", "delay", "close")
+    for item in items:
+        name, sep, raw = item.partition("=")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not sep or value != value:
+            raise ValueError(f"bad fault {item!r}: expected KNOB=NUMBER")
+        knob, _, kind = name.partition(".")
+        if knob in per_kind:
+            for k in ((kind,) if kind else ("market", "user")):
+                if k not in ("market", "user"):
+                    raise ValueError(f"bad fault {item!r}: kind must be market or user")
+                getattr(config, knob)[k] = value
+        elif knob in ("http_429", "http_5xx", "timeout_accepted", "timeout_rejected", "error_5xx_accepted",
+                      "error_5xx_rejected", "delay_seconds", "hang_seconds"):
+            setattr(config, knob, value)
+        elif knob in ("retry_after_seconds", "clock_offset_ms"):
+            setattr(config, knob, int(value))
+        else:
+            raise ValueError(f"unknown fault knob {knob!r}")
 
 
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
@@ -51,6 +79,11 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
                           agent=not args.no_agent, funding_interval=args.funding_interval,
                           seed_from_fixture=args.from_fixture, spot_port=args.port,
                           futures_port=args.port + 1 if args.port else 0)
+    try:
+        apply_faults(ex.faults, args.fault)
+    except ValueError as e:
+        print(f"hbconnect sim: {e}", file=sys.stderr)
+        return 2
     generated = not (args.api_key and args.api_secret)
     key, secret = (args.api_key, args.api_secret) if not generated else ex.new_demo_credentials()
     balances = dict(args.balance) if args.balance else dict(DEFAULT_BALANCES)
@@ -77,6 +110,8 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
             w("  API secret: the one you passed with --api-secret (not shown)\n")
         w("  balances: " + ", ".join(f"{a} {v}" for a, v in balances.items())
           + f"; futures wallet USDT {args.futures_balance}\n")
+        if args.fault:
+            w("  faults: " + ", ".join(args.fault) + "\n")
         w("Ctrl-C to stop.\n" if args.duration is None else f"running for {args.duration:g} s\n")
         out.flush()
         try:

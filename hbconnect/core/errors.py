@@ -35,13 +35,17 @@ _SECRET_KEYS = (
     "private_key", "privatekey", "token", "access_token", "authorization", "ok-access-key",
     "ok-access-sign", "ok-access-passphrase", "x-bapi-api-key", "x-bapi-sign", "kc-api-key",
     "kc-api-sign", "kc-api-passphrase",
+    # Bitget / Coinbase legacy / HTX / Bitstamp / Kraken / Gate.io header and query names
+    "access-key", "access-sign", "access-passphrase", "cb-access-key", "cb-access-sign",
+    "cb-access-passphrase", "accesskeyid", "x-auth", "x-auth-signature", "api-sign", "key", "jwt",
 )
 _KEY_ALT = "|".join(re.escape(k) for k in sorted(_SECRET_KEYS, key=len, reverse=True))
 # key=value (query strings, form bodies), "key": "value" (JSON), key: value (headers / reprs)
 _PATTERNS = (
     re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(=)([^&\s\"',;}]+)"),
     re.compile(r"(?i)([\"'](?:" + _KEY_ALT + r")[\"']\s*:\s*)([\"'])([^\"']*)([\"'])"),
-    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)([^\s,;}\"']+)"),
+    # the value may carry an auth scheme ("Authorization: Bearer eyJ..."): the token goes too
+    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)((?:bearer|basic|bitstamp)\s+)?([^\s,;}\"']+)"),
 )
 _REDACTED = "***"
 _registered: "set[str]" = set()
@@ -65,7 +69,7 @@ def sanitize(text: Any, secrets: Iterable[str] = ()) -> str:
             s = s.replace(secret, _REDACTED)
     s = _PATTERNS[0].sub(lambda m: f"{m.group(1)}={_REDACTED}", s)
     s = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}{m.group(4)}", s)
-    s = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", s)
+    s = _PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{_REDACTED}", s)
     return s
 
 

@@ -24,6 +24,8 @@ from hbconnect.core.types import OrderType, PositionAction, PositionMode, Positi
 
 __all__ = [
     "MarketEvent",
+    "OrderCreatedEvent",
+    "OrderCompletedEvent",
     "BuyOrderCreatedEvent",
     "SellOrderCreatedEvent",
     "OrderFilledEvent",
@@ -67,12 +69,14 @@ class MarketEvent(enum.Enum):
 
 
 @dataclass(slots=True)
-class BuyOrderCreatedEvent:
+class OrderCreatedEvent:
+    """Fields of Hummingbot's Buy/SellOrderCreatedEvent (listeners get one of the two)."""
+
     timestamp: float
     type: OrderType
     trading_pair: str
     amount: Decimal
-    price: Decimal
+    price: Decimal  # NaN for a market order, as in Hummingbot
     order_id: str
     creation_timestamp: float
     exchange_order_id: Optional[str] = None
@@ -81,17 +85,13 @@ class BuyOrderCreatedEvent:
 
 
 @dataclass(slots=True)
-class SellOrderCreatedEvent:
-    timestamp: float
-    type: OrderType
-    trading_pair: str
-    amount: Decimal
-    price: Decimal
-    order_id: str
-    creation_timestamp: float
-    exchange_order_id: Optional[str] = None
-    leverage: Optional[int] = 1
-    position: Optional[str] = PositionAction.NIL.value
+class BuyOrderCreatedEvent(OrderCreatedEvent):
+    """The venue acknowledged a buy order."""
+
+
+@dataclass(slots=True)
+class SellOrderCreatedEvent(OrderCreatedEvent):
+    """The venue acknowledged a sell order."""
 
 
 @dataclass(slots=True)
@@ -112,7 +112,9 @@ class OrderFilledEvent:
 
 
 @dataclass(slots=True)
-class BuyOrderCompletedEvent:
+class OrderCompletedEvent:
+    """Fields of Hummingbot's Buy/SellOrderCompletedEvent: the executed totals of the order."""
+
     timestamp: float
     order_id: str
     base_asset: str
@@ -124,15 +126,13 @@ class BuyOrderCompletedEvent:
 
 
 @dataclass(slots=True)
-class SellOrderCompletedEvent:
-    timestamp: float
-    order_id: str
-    base_asset: str
-    quote_asset: str
-    base_asset_amount: Decimal
-    quote_asset_amount: Decimal
-    order_type: OrderType
-    exchange_order_id: Optional[str] = None
+class BuyOrderCompletedEvent(OrderCompletedEvent):
+    """A buy order is filled and all its fills are counted."""
+
+
+@dataclass(slots=True)
+class SellOrderCompletedEvent(OrderCompletedEvent):
+    """A sell order is filled and all its fills are counted."""
 
 
 @dataclass(slots=True)
@@ -223,7 +223,7 @@ class Subscription:
     automatically.
     """
 
-    __slots__ = ("_hub", "tags", "maxsize", "overflow", "_buf", "_waiter", "_closed", "dropped",
+    __slots__ = ("_hub", "tags", "maxsize", "overflow", "_buf", "_waiters", "_closed", "dropped",
                  "delivered")
 
     def __init__(self, hub: "EventHub", tags: Optional[frozenset], maxsize: int, overflow: str) -> None:
@@ -236,7 +236,7 @@ class Subscription:
         self.maxsize = maxsize
         self.overflow = overflow
         self._buf: Deque[TaggedEvent] = collections.deque()
-        self._waiter: Optional[asyncio.Future] = None
+        self._waiters: List[asyncio.Future] = []  # consumers blocked in get / async for
         self._closed = False
         self.dropped = 0
         self.delivered = 0
@@ -259,9 +259,15 @@ class Subscription:
                 return
             buf.popleft()
         buf.append(item)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        self._wake()
+
+    def _wake(self) -> None:
+        # every blocked consumer re-checks the buffer; one that was cancelled meanwhile cannot
+        # swallow the wake-up of the others
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
     def get_nowait(self) -> TaggedEvent:
         """The next buffered event; ``LookupError`` if none is buffered."""
@@ -281,11 +287,13 @@ class Subscription:
         while not self._buf:
             if self._closed:
                 raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                if waiter in self._waiters:  # cancelled (e.g. a get timeout): forget it
+                    self._waiters.remove(waiter)
         self.delivered += 1
         return self._buf.popleft()
 
@@ -301,9 +309,7 @@ class Subscription:
             return
         self._closed = True
         self._hub._unsubscribe(self)
-        w = self._waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        self._wake()
 
     async def __aenter__(self) -> "Subscription":
         return self

@@ -145,10 +145,10 @@ class OrderTracker:
                 order = self.fetch_order(cid)
                 if order is not None and order.exchange_order_id == exchange_order_id:
                     return order
-            # ids set directly on the order (update_exchange_order_id) are not indexed yet
-            self._expire_cache()
-            for source in (self._active.values(), self._lost.values(),
-                           (entry[0] for entry in self._cached.values())):
+            # an id set directly on a live order (update_exchange_order_id) is not indexed yet;
+            # done orders were indexed when cached, so an unknown id (another bot's order on the
+            # same account) costs a scan of the live orders only, not of the done-order cache
+            for source in (self._active.values(), self._lost.values()):
                 for order in source:
                     if order.exchange_order_id == exchange_order_id:
                         self._by_exchange_id[exchange_order_id] = order.client_order_id
@@ -185,6 +185,7 @@ class OrderTracker:
         cid = order.client_order_id
         self._cached.pop(cid, None)
         self._cached[cid] = (order, self._time())
+        self._index(order)
         self._expire_cache()
 
     def _expire_cache(self) -> None:

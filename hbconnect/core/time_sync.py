@@ -102,7 +102,8 @@ class TimeSynchronizer:
     # ---- measuring ----
     async def update_server_time_offset_with_time_provider(self, time_provider: TimeProvider) -> float:
         """Take one sample. ``time_provider`` is an async function (or an awaitable) returning the
-        venue's time: milliseconds (int/float > 1e11) or seconds. Returns the new offset (ms).
+        venue's time as a number of seconds, milliseconds, microseconds or nanoseconds since the
+        epoch (told apart by magnitude). Returns the new offset (ms).
 
         Errors of the provider propagate; a non-numeric answer raises :class:`TimeSyncError`.
         """
@@ -119,7 +120,7 @@ class TimeSynchronizer:
     async def update_server_time_if_not_initialized(self, time_provider: TimeProvider) -> None:
         if not self._samples:
             await self.update_server_time_offset_with_time_provider(time_provider)
-        elif callable(time_provider) is False and inspect.iscoroutine(time_provider):
+        elif inspect.iscoroutine(time_provider):
             time_provider.close()  # do not leave an un-awaited coroutine behind
 
     def __repr__(self) -> str:
@@ -135,4 +136,11 @@ def _to_ms(value: Any) -> float:
         raise TimeSyncError(message=f"server time is not a number: {value!r}") from None
     if not math.isfinite(v) or v <= 0:
         raise TimeSyncError(message=f"server time is not valid: {value!r}")
-    return v if v > 1e11 else v * 1e3  # seconds since 1973 would be < 1e11 ms
+    # unit by magnitude (any date after 1973): s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns
+    if v < 1e11:
+        return v * 1e3
+    if v < 1e14:
+        return v
+    if v < 1e17:
+        return v / 1e3
+    return v / 1e6

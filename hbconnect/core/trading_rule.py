@@ -1,13 +1,14 @@
 """Trading rules of one pair (Hummingbot's ``TradingRule`` fields) and Decimal quantization.
 
 A zero increment means "no step"; ``max_order_size`` / ``max_price_significant_digits`` of
-``None`` mean "no limit". Quantization always rounds toward zero (never more size or a more
-generous price than asked), and an amount that falls below the minimum size becomes 0.
+``None`` mean "no limit". Quantization rounds toward zero by default, as Hummingbot does: an
+amount never grows, and a price never rises (a buy never pays more; for a sell pass
+``rounding=ROUND_UP`` to never ask less). An amount that falls below the minimum size becomes 0.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
 from typing import Any, Dict, Optional
 
 from hbconnect.core.types import OrderType, TradeType, to_decimal
@@ -15,19 +16,35 @@ from hbconnect.core.types import OrderType, TradeType, to_decimal
 __all__ = ["TradingRule", "quantize_to_step", "round_significant"]
 
 _ZERO = Decimal(0)
+# Exact arithmetic for amount/step ratios: the default 28 digits would round a long quotient
+# (possibly up: more size than asked) or raise DivisionImpossible on a huge amount.
+_EXACT = Context(prec=120)
 
 
 def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_DOWN) -> Decimal:
     """Round ``value`` to a multiple of ``step`` (``ROUND_DOWN``: toward zero). ``step <= 0``
-    returns ``value`` unchanged. The result carries the step's exponent (``"0.010"`` -> 3 places)."""
+    returns ``value`` unchanged. The result carries the step's exponent (``"0.010"`` -> 3 places).
+    ``ValueError`` if ``value / step`` is beyond 120 digits."""
     if step <= 0:
         return value
-    units = (value / step).to_integral_value(rounding=rounding)
-    result = units * step
-    exp = step.as_tuple().exponent
-    if isinstance(exp, int) and exp < 0:
-        result = result.quantize(Decimal(1).scaleb(exp))
+    try:
+        with localcontext(_EXACT):
+            units = (value / step).to_integral_value(rounding=rounding)
+            result = units * step
+            exp = step.as_tuple().exponent
+            if isinstance(exp, int) and exp < 0:
+                result = result.quantize(Decimal(1).scaleb(exp))
+    except InvalidOperation:
+        raise ValueError(f"{value} is out of range for a step of {step}") from None
     return result
+
+
+def _is_multiple(value: Decimal, step: Decimal) -> bool:
+    try:
+        with localcontext(_EXACT):
+            return value % step == 0
+    except InvalidOperation:
+        return False
 
 
 def round_significant(value: Decimal, digits: int, rounding: str = ROUND_DOWN) -> Decimal:
@@ -35,9 +52,10 @@ def round_significant(value: Decimal, digits: int, rounding: str = ROUND_DOWN) -
     if value == 0 or digits <= 0:
         return value
     exp = value.adjusted() - digits + 1
-    if exp <= 0:
-        return value.quantize(Decimal(1).scaleb(exp), rounding=rounding)
-    return value.scaleb(-exp).to_integral_value(rounding=rounding).scaleb(exp)
+    with localcontext(_EXACT):
+        if exp <= 0:
+            return value.quantize(Decimal(1).scaleb(exp), rounding=rounding)
+        return value.scaleb(-exp).to_integral_value(rounding=rounding).scaleb(exp)
 
 
 @dataclass(slots=True)
@@ -145,10 +163,10 @@ class TradingRule:
             return f"{pair}: amount {a} is below the minimum order size {self.min_order_size}"
         if self.max_order_size is not None and a > self.max_order_size:
             return f"{pair}: amount {a} is above the maximum order size {self.max_order_size}"
-        if self.min_base_amount_increment > 0 and a % self.min_base_amount_increment != 0:
+        if self.min_base_amount_increment > 0 and not _is_multiple(a, self.min_base_amount_increment):
             return f"{pair}: amount {a} is not a multiple of the step size {self.min_base_amount_increment}"
         if p is not None:
-            if self.min_price_increment > 0 and p % self.min_price_increment != 0:
+            if self.min_price_increment > 0 and not _is_multiple(p, self.min_price_increment):
                 return f"{pair}: price {p} is not a multiple of the tick size {self.min_price_increment}"
             if p < self.min_price:
                 return f"{pair}: price {p} is below the minimum price {self.min_price}"

@@ -23,6 +23,11 @@ from hbconnect.core.errors import NetworkError
 logger = logging.getLogger(__name__)
 
 Frame = Union[str, bytes]
+_TEXT = aiohttp.WSMsgType.TEXT
+_BINARY = aiohttp.WSMsgType.BINARY
+_PING = aiohttp.WSMsgType.PING
+_PONG = aiohttp.WSMsgType.PONG
+_monotonic = time.monotonic
 
 
 class WsClosed(NetworkError):
@@ -63,6 +68,8 @@ class WsConnection:
         self._own_session = session is None
         self._ws: Optional[aiohttp.ClientWebSocketResponse] = None
         self._ping_task: Optional[asyncio.Task] = None
+        self._watchdog: Optional[asyncio.Task] = None
+        self._timed_out = False
         self.frames_received = 0
         self.frames_sent = 0
         self.opened_at = 0.0
@@ -95,9 +102,26 @@ class WsConnection:
             await self._close_session()
             raise WsClosed(f"{self.name}: cannot connect ({exc.__class__.__name__}: {exc})") from None
         self.opened_at = self.last_receive = time.monotonic()
+        loop = asyncio.get_running_loop()
         if self.ping_interval and self.ping_message:
-            self._ping_task = asyncio.get_running_loop().create_task(self._app_pings())
+            self._ping_task = loop.create_task(self._app_pings())
+        if self.receive_timeout:
+            # One watchdog per connection instead of a timer per received frame (a per-frame
+            # timeout costs more than processing the frame at high message rates).
+            self._watchdog = loop.create_task(self._watch_receive())
         return self
+
+    async def _watch_receive(self) -> None:
+        assert self.receive_timeout
+        period = max(0.01, self.receive_timeout / 4)
+        while not self.closed:
+            await asyncio.sleep(period)
+            if time.monotonic() - self.last_receive >= self.receive_timeout and not self.closed:
+                self._timed_out = True
+                ws = self._ws
+                if ws is not None:
+                    await ws.close(code=1001)
+                return
 
     async def __aenter__(self) -> "WsConnection":
         return await self.open()
@@ -134,25 +158,19 @@ class WsConnection:
         if ws is None:
             raise WsClosed(f"{self.name}: not open")
         while True:
-            try:
-                msg = await ws.receive(timeout=self.receive_timeout)
-            except asyncio.TimeoutError:
-                await self.close()
-                raise WsClosed(f"{self.name}: no frame for {self.receive_timeout:g}s") from None
+            msg = await ws.receive()
             t = msg.type
-            if t is aiohttp.WSMsgType.TEXT:
+            if t is _TEXT or t is _BINARY:
                 self.frames_received += 1
-                self.last_receive = time.monotonic()
+                self.last_receive = _monotonic()
                 return msg.data
-            if t is aiohttp.WSMsgType.BINARY:
-                self.frames_received += 1
-                self.last_receive = time.monotonic()
-                return msg.data
-            if t in (aiohttp.WSMsgType.PING, aiohttp.WSMsgType.PONG):
-                self.last_receive = time.monotonic()
+            if t is _PING or t is _PONG:
+                self.last_receive = _monotonic()
                 continue
             code = ws.close_code
-            if t is aiohttp.WSMsgType.ERROR:
+            if self._timed_out:
+                reason = f"no frame for {self.receive_timeout:g}s"
+            elif t is aiohttp.WSMsgType.ERROR:
                 reason = f"error {ws.exception()!r}"
             else:
                 reason = f"closed by peer (code {code})"
@@ -170,9 +188,11 @@ class WsConnection:
 
     async def close(self) -> None:
         """Close cleanly (close frame, then the session if we own it). Idempotent."""
-        task, self._ping_task = self._ping_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        current = asyncio.current_task()
+        for task in (self._ping_task, self._watchdog):
+            if task is not None and task is not current:
+                task.cancel()
+        self._ping_task = self._watchdog = None
         ws = self._ws
         if ws is not None and not ws.closed:
             try:

@@ -320,7 +320,7 @@ SPOT_WEIGHTS: dict = {
     "/api/v3/exchangeInfo": 20,
     "/api/v3/account": 20,
     "/api/v3/order": 1,  # POST/DELETE; GET is 4, see SPOT_GET_ORDER
-    "/api/v3/myTrades": 5,  # with orderId
+    "/api/v3/myTrades": 20,
     "/api/v3/openOrders": 6,  # with symbol
     "/api/v3/ticker/price": 2,  # single symbol; 4 for several
     "/api/v3/userDataStream": 2,
@@ -345,14 +345,16 @@ PERP_WEIGHTS: dict = {
 PERP_GET_POSITION_MODE = "GET /fapi/v1/positionSide/dual"
 
 
-def spot_rate_limits() -> list:
+def spot_rate_limits(weight_per_minute: int = 6000, orders_per_10s: int = 100,
+                     orders_per_day: int = 200_000, raw_per_5m: int = 61_000) -> list:
     """Binance spot limits (exchangeInfo ``rateLimits``): 6,000 weight/min, 100 orders/10 s,
-    200,000 orders/day, 61,000 raw requests/5 min."""
+    200,000 orders/day, 61,000 raw requests/5 min; each endpoint linked with its weight.
+    The arguments override the budgets (an account or a test venue with other limits)."""
     limits = [
-        RateLimit(REQUEST_WEIGHT, 6000, 60.0),
-        RateLimit(ORDERS_10S, 100, 10.0),
-        RateLimit(ORDERS_1D, 200_000, 86_400.0),
-        RateLimit(RAW_REQUESTS, 61_000, 300.0),
+        RateLimit(REQUEST_WEIGHT, weight_per_minute, 60.0),
+        RateLimit(ORDERS_10S, orders_per_10s, 10.0),
+        RateLimit(ORDERS_1D, orders_per_day, 86_400.0),
+        RateLimit(RAW_REQUESTS, raw_per_5m, 300.0),
     ]
     for path, weight in SPOT_WEIGHTS.items():
         linked = [LinkedLimitWeightPair(REQUEST_WEIGHT, weight), LinkedLimitWeightPair(RAW_REQUESTS, 1)]
@@ -364,12 +366,13 @@ def spot_rate_limits() -> list:
     return limits
 
 
-def perp_rate_limits() -> list:
+def perp_rate_limits(weight_per_minute: int = 2400, orders_per_10s: int = 300,
+                     orders_per_minute: int = 1200) -> list:
     """Binance USDⓈ-M limits: 2,400 weight/min, 300 orders/10 s, 1,200 orders/min."""
     limits = [
-        RateLimit(REQUEST_WEIGHT, 2400, 60.0),
-        RateLimit(ORDERS_10S, 300, 10.0),
-        RateLimit(ORDERS_1M, 1200, 60.0),
+        RateLimit(REQUEST_WEIGHT, weight_per_minute, 60.0),
+        RateLimit(ORDERS_10S, orders_per_10s, 10.0),
+        RateLimit(ORDERS_1M, orders_per_minute, 60.0),
     ]
     for path, weight in PERP_WEIGHTS.items():
         linked = [LinkedLimitWeightPair(REQUEST_WEIGHT, weight)]

@@ -43,7 +43,7 @@ WS_URL = "wss://ws.bitget.com/v2/ws/public"
 BOOK_CHANNEL = "books"
 TRADE_CHANNEL = "trade"
 MAX_REQUEST_BYTES = 4096
-_TRADE_SIDES = {"buy": "buy", "sell": "sell"}
+_TRADE_SIDES = ("buy", "sell")  # a tuple: ``in`` compares, so an unhashable value cannot raise
 
 
 class BitgetMarketData(c.MarketDataBase):
@@ -107,7 +107,7 @@ class BitgetMarketData(c.MarketDataBase):
             return self._book(msg, arg)
         if channel == TRADE_CHANNEL:
             return self._trades(msg, arg)
-        raise ParseError(f"{self.name}: unexpected channel {channel!r}")
+        raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
 
     def _event(self, msg: dict) -> list[MarketEvent]:
         event = msg["event"]
@@ -117,10 +117,10 @@ class BitgetMarketData(c.MarketDataBase):
             # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
             # would loop against the venue's request limits; a pair left without a snapshot is
             # the tracker's to retry later.
-            logger.warning("%s error event: code=%s msg=%s", self.name, msg.get("code"),
+            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
                            c.excerpt(msg.get("msg"), 200))
             return []
-        logger.info("%s: ignoring event %r", self.name, event)
+        logger.info("%s: ignoring event %s", self.name, c.excerpt(event, 60))
         return []
 
     def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
@@ -142,16 +142,16 @@ class BitgetMarketData(c.MarketDataBase):
             return [BookSnapshot(pair, bids, asks, seq, ts, checksum_or_none)]
         if action == "update":
             return [BookDiff(pair, bids, asks, seq, seq, None, ts, checksum_or_none)]
-        raise ParseError(f"{self.name}: unknown books action {action!r}")
+        raise ParseError(f"{self.name}: unknown books action {c.excerpt(action, 60)}")
 
     def _trades(self, msg: dict, arg: dict) -> list[MarketEvent]:
         pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
         out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
-            side = _TRADE_SIDES.get(t.get("side"))
-            if side is None:
-                raise ParseError(f"{self.name}: bad trade side {t.get('side')!r}")
+            side = t.get("side")
+            if side not in _TRADE_SIDES:
+                raise ParseError(f"{self.name}: bad trade side {c.excerpt(side, 40)}")
             out.append(Trade(
                 pair=pair,
                 trade_id=c.as_str(t.get("tradeId"), "tradeId"),

@@ -14,7 +14,7 @@ detected from the stream itself.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from hbconnect.exchanges._common import (
     MarketDataBase,

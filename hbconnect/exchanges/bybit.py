@@ -109,7 +109,7 @@ class BybitMarketData(c.MarketDataBase):
             return self._book(msg, topic)
         if topic.startswith("publicTrade."):
             return self._trades(msg)
-        raise ParseError(f"{self.name}: unexpected topic {topic!r}")
+        raise ParseError(f"{self.name}: unexpected topic {c.excerpt(topic, 60)}")
 
     def _control(self, msg: dict) -> list[MarketEvent]:
         op = msg.get("op")
@@ -124,7 +124,7 @@ class BybitMarketData(c.MarketDataBase):
 
     def _book(self, msg: dict, topic: str) -> list[MarketEvent]:
         if not topic.startswith(self._book_prefix):
-            raise ParseError(f"{self.name}: unsubscribed depth in {topic!r}")
+            raise ParseError(f"{self.name}: unsubscribed depth in {c.excerpt(topic, 60)}")
         d = c.as_dict(msg.get("data"), "data")
         pair = self.from_venue_symbol(c.as_str(d.get("s"), "s"))
         bids = c.levels(d.get("b"), "b")
@@ -136,15 +136,16 @@ class BybitMarketData(c.MarketDataBase):
             return [BookSnapshot(pair, bids, asks, u, ts)]
         if kind == "delta":
             return [BookDiff(pair, bids, asks, u, u, None, ts)]
-        raise ParseError(f"{self.name}: unknown orderbook type {kind!r}")
+        raise ParseError(f"{self.name}: unknown orderbook type {c.excerpt(kind, 60)}")
 
     def _trades(self, msg: dict) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
-            side = _TRADE_SIDES.get(t.get("S"))
+            raw_side = t.get("S")
+            side = _TRADE_SIDES.get(raw_side) if type(raw_side) is str else None
             if side is None:
-                raise ParseError(f"{self.name}: bad trade side {t.get('S')!r}")
+                raise ParseError(f"{self.name}: bad trade side {c.excerpt(raw_side, 40)}")
             out.append(Trade(
                 pair=self.from_venue_symbol(c.as_str(t.get("s"), "s")),
                 trade_id=c.as_str(t.get("i"), "i"),

@@ -86,7 +86,7 @@ class CoinbaseMarketData(c.MarketDataBase):
         try:
             base, quote = c.split_pair(symbol)
         except ValueError:
-            raise ParseError(f"{self.name}: bad product_id {symbol!r}") from None
+            raise ParseError(f"{self.name}: bad product_id {c.excerpt(symbol, 60)}") from None
         product = f"{base}-{quote}"
         return self._usdc.get(product, product)
 
@@ -155,7 +155,7 @@ class CoinbaseMarketData(c.MarketDataBase):
                 elif side == "offer":
                     asks.append([price, qty])
                 else:
-                    raise ParseError(f"{self.name}: bad l2 side {side!r}")
+                    raise ParseError(f"{self.name}: bad l2 side {c.excerpt(side, 60)}")
             kind = e.get("type")
             uid = base + index
             if kind == "snapshot":
@@ -163,7 +163,7 @@ class CoinbaseMarketData(c.MarketDataBase):
             elif kind == "update":
                 out.append(BookDiff(pair, bids, asks, uid, uid, None, ts, None, seq))
             else:
-                raise ParseError(f"{self.name}: unknown l2 event type {kind!r}")
+                raise ParseError(f"{self.name}: unknown l2 event type {c.excerpt(kind, 60)}")
         if not out:
             return [Heartbeat(conn_seq=seq)]
         return out
@@ -174,9 +174,10 @@ class CoinbaseMarketData(c.MarketDataBase):
             e = c.as_dict(item, "market_trades event")
             for t in c.as_list(e.get("trades"), "trades"):
                 t = c.as_dict(t, "trade")
-                side = _TAKER_SIDE.get(t.get("side"))
+                maker_side = t.get("side")
+                side = _TAKER_SIDE.get(maker_side) if type(maker_side) is str else None
                 if side is None:
-                    raise ParseError(f"{self.name}: bad trade side {t.get('side')!r}")
+                    raise ParseError(f"{self.name}: bad trade side {c.excerpt(maker_side, 40)}")
                 out.append(Trade(
                     pair=self.from_venue_symbol(c.as_str(t.get("product_id"), "product_id")),
                     trade_id=c.as_str(t.get("trade_id"), "trade_id"),

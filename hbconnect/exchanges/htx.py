@@ -192,7 +192,7 @@ class HtxMarketData(MarketDataBase):
             pair = self.from_venue_symbol(parts[1])
             tick = as_dict(msg.get("tick"), f"htx {ch} tick")
             kind = parts[2]
-            if kind == "depth.step0" or kind.startswith("depth."):
+            if kind.startswith("depth."):
                 return [BookSnapshot(
                     pair, _levels(tick.get("bids"), "htx bids"), _levels(tick.get("asks"), "htx asks"),
                     _int(tick.get("version", msg.get("ts")), "htx version"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from hbconnect.exchanges._common import (
     MarketDataBase,
@@ -63,6 +63,7 @@ class _KrakenBase(MarketDataBase):
             raise ValueError(f"Kraken book depth must be one of {DEPTHS}, got {depth}")
         self.depth = depth
         self.max_depth = depth
+        self._pairs: dict[str, str] = {}  # venue symbol -> pair, memoized (hot path)
 
     def checksum(self, book: Any) -> int:
         return kraken_checksum(book)
@@ -76,16 +77,25 @@ class KrakenMarketData(_KrakenBase):
     ping_interval = 30.0
     ping_message = '{"event":"ping"}'
 
+    def __init__(self, depth: int = 1000) -> None:
+        super().__init__(depth)
+        self._book_channels: dict[int, str] = {}  # v1 channelID of a book subscription -> pair
+
     # -- symbols ------------------------------------------------------------------------------
     def to_venue_symbol(self, pair: str) -> str:
         base, quote = split_pair(pair)
         return f"{_V1_CODES.get(base, base)}/{_V1_CODES.get(quote, quote)}"
 
     def from_venue_symbol(self, symbol: str) -> str:
-        base, sep, quote = symbol.partition("/")
-        if not sep or not base or not quote:
-            raise ParseError(f"kraken: bad pair {symbol!r}")
-        return f"{_V1_BACK.get(base, base)}-{_V1_BACK.get(quote, quote)}"
+        pair = self._pairs.get(symbol)
+        if pair is None:
+            base, sep, quote = symbol.partition("/")
+            if not sep or not base or not quote or "/" in quote:
+                raise ParseError(f"kraken: bad pair {symbol!r:.40}")
+            pair = f"{_V1_BACK.get(base, base)}-{_V1_BACK.get(quote, quote)}"
+            if len(self._pairs) < 10_000:
+                self._pairs[symbol] = pair
+        return pair
 
     # -- subscriptions ------------------------------------------------------------------------
     def _sub(self, event: str, pairs: Sequence[str], subscription: dict) -> str:
@@ -114,20 +124,41 @@ class KrakenMarketData(_KrakenBase):
 
     # -- frames -------------------------------------------------------------------------------
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = load_json(raw)
+        try:
+            msg = load_json(raw)
+        except ParseError as exc:
+            # A truncated book frame still starts with its channel id: name the pair so that the
+            # tracker can resync it (the checksum alone misses a lost update below the top 10).
+            exc.pair = self._pair_of_channel(raw)  # type: ignore[attr-defined]
+            raise
         if type(msg) is list:
             if len(msg) < 4 or type(msg[-2]) is not str or type(msg[-1]) is not str:
-                raise ParseError(f"kraken: unknown array frame {str(raw)[:80]!r}")
+                err = ParseError(f"kraken: unknown array frame {str(raw)[:80]!r}")
+                err.pair = self._pair_of_channel(raw)  # type: ignore[attr-defined]
+                raise err
             channel = msg[-2]
             pair = self.from_venue_symbol(msg[-1])
             if channel.startswith("book"):
-                return [self._book(pair, msg[1:-2])]
+                if type(msg[0]) is int:
+                    self._book_channels[msg[0]] = pair
+                try:
+                    return [self._book(pair, msg[1:-2])]
+                except ParseError as exc:
+                    exc.pair = pair  # type: ignore[attr-defined]
+                    raise
             if channel == "trade":
                 return self._trades(pair, msg[1])
             return []  # ticker, spread, ohlc: nothing for the tracker
         if type(msg) is dict:
             return self._event(msg)
         raise ParseError(f"kraken: unexpected frame {str(raw)[:80]!r}")
+
+    def _pair_of_channel(self, raw: Union[str, bytes]) -> Optional[str]:
+        head = raw[:24] if isinstance(raw, str) else bytes(raw[:24]).decode("ascii", "replace")
+        if not head.startswith("["):
+            return None
+        digits = head[1:].partition(",")[0].strip()
+        return self._book_channels.get(int(digits)) if digits.isdigit() else None
 
     def _book(self, pair: str, parts: list) -> MarketEvent:
         if not parts:
@@ -180,6 +211,12 @@ class KrakenMarketData(_KrakenBase):
         event = msg.get("event")
         if event == "heartbeat":
             return [Heartbeat()]
+        if event == "subscriptionStatus" and msg.get("status") == "subscribed":
+            name = msg.get("channelName")
+            if type(name) is str and name.startswith("book") and type(msg.get("channelID")) is int \
+                    and type(msg.get("pair")) is str:
+                self._book_channels[msg["channelID"]] = self.from_venue_symbol(msg["pair"])
+            return []
         if event == "subscriptionStatus" and msg.get("status") == "error":
             sub = msg.get("subscription")
             log.warning("kraken subscription error: %s", msg.get("errorMessage"))

@@ -45,7 +45,6 @@ from hbconnect.market.messages import (
     Heartbeat,
     MarketEvent,
     RestRequest,
-    Resync,
     SyncRule,
     Trade,
     WsEndpoint,
@@ -167,7 +166,10 @@ class KucoinSpotMarketData(_KucoinBase):
         pair = self._back.get(symbol) or self._by_symbol.get(symbol)
         if pair is not None:
             return pair
-        base, quote = split_pair(symbol)
+        try:
+            base, quote = split_pair(symbol)
+        except ValueError:
+            raise ParseError(f"kucoin: bad symbol {symbol!r:.40}") from None
         return f"{base}-{quote}"
 
     def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:

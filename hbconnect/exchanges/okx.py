@@ -45,7 +45,7 @@ BOOK_CHANNEL = "books"
 TRADE_CHANNEL = "trades"
 BOOK_DEPTH = 400
 MAX_REQUEST_BYTES = 64 * 1024
-_TRADE_SIDES = {"buy": "buy", "sell": "sell"}
+_TRADE_SIDES = ("buy", "sell")  # a tuple: ``in`` compares, so an unhashable value cannot raise
 
 
 class OkxMarketData(c.MarketDataBase):
@@ -78,11 +78,11 @@ class OkxMarketData(c.MarketDataBase):
             return pair
         if self._suffix:
             if not symbol.endswith(self._suffix):
-                raise ParseError(f"{self.name}: not a {self._suffix[1:]} instId: {symbol!r}")
+                raise ParseError(f"{self.name}: not a {self._suffix[1:]} instId: {c.excerpt(symbol, 60)}")
         try:
             base, quote = c.split_pair(symbol[: len(symbol) - len(self._suffix)])
         except ValueError:
-            raise ParseError(f"{self.name}: bad instId {symbol!r}") from None
+            raise ParseError(f"{self.name}: bad instId {c.excerpt(symbol, 60)}") from None
         pair = f"{base}-{quote}"
         if len(self._pairs) < 100_000:
             self._pairs[symbol] = pair
@@ -124,7 +124,7 @@ class OkxMarketData(c.MarketDataBase):
             return self._book(msg, arg)
         if channel == TRADE_CHANNEL:
             return self._trades(msg)
-        raise ParseError(f"{self.name}: unexpected channel {channel!r}")
+        raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
 
     def _event(self, msg: dict) -> list[MarketEvent]:
         event = msg["event"]
@@ -137,10 +137,10 @@ class OkxMarketData(c.MarketDataBase):
             # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
             # would loop against the venue's request limits; a pair left without a snapshot is
             # the tracker's to retry later.
-            logger.warning("%s error event: code=%s msg=%s", self.name, msg.get("code"),
+            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
                            c.excerpt(msg.get("msg"), 200))
             return []
-        logger.info("%s: ignoring event %r", self.name, event)
+        logger.info("%s: ignoring event %s", self.name, c.excerpt(event, 60))
         return []
 
     def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
@@ -167,7 +167,7 @@ class OkxMarketData(c.MarketDataBase):
                 return [BookDiff(pair, bids, asks, last, last, prev, ts, checksum_or_none)]
             prev = c.as_int(d.get("prevSeqId"), "prevSeqId")
             return [BookDiff(pair, bids, asks, seq_id, seq_id, prev, ts, checksum_or_none)]
-        raise ParseError(f"{self.name}: unknown books action {action!r}")
+        raise ParseError(f"{self.name}: unknown books action {c.excerpt(action, 60)}")
 
     def _legacy_ids(self, pair: str, ts: Any, snapshot: bool = False) -> tuple[int, int]:
         """Ids for pushes without seqId (streams before 2026): the push's ``ts`` (ms), chained to
@@ -183,9 +183,9 @@ class OkxMarketData(c.MarketDataBase):
         out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
-            side = _TRADE_SIDES.get(t.get("side"))
-            if side is None:
-                raise ParseError(f"{self.name}: bad trade side {t.get('side')!r}")
+            side = t.get("side")
+            if side not in _TRADE_SIDES:
+                raise ParseError(f"{self.name}: bad trade side {c.excerpt(side, 40)}")
             out.append(Trade(
                 pair=self.from_venue_symbol(c.as_str(t.get("instId"), "instId")),
                 trade_id=c.as_str(t.get("tradeId"), "tradeId"),

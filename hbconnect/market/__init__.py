@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OrderBookTracker", "BookState", "BookUpdate", "TrackedBook", "PairStats", "replay", "load_session"]
+__all__ = ["OrderBookTracker", "BookState", "BookUpdate", "TrackedBook", "PairStats"]
 
 
 def __getattr__(name: str) -> Any:
@@ -12,8 +12,4 @@ def __getattr__(name: str) -> Any:
         from hbconnect.market import tracker
 
         return getattr(tracker, name)
-    if name in ("replay", "load_session"):
-        from hbconnect.market import replay as _replay
-
-        return getattr(_replay, name)
     raise AttributeError(f"module 'hbconnect.market' has no attribute {name!r}")

@@ -520,8 +520,8 @@ class OrderBookTracker:
                 return
             books = self.books
             for ev in events:
-                t = type(ev)
-                if t is BookDiff:
+                if type(ev) is BookDiff:
+                    # The hot path, inlined: sequence check and book apply.
                     tb = books.get(ev.pair)
                     if tb is None:
                         self.unknown_pair_messages += 1
@@ -533,52 +533,77 @@ class OrderBookTracker:
                         continue
                     v = self._check(tb.last_id, ev, tb.first)
                     if v == APPLY:
-                        self._apply_diff(tb, ev)
+                        try:
+                            tb.book.apply_diffs(ev.bids, ev.asks, ev.last_id)
+                        except Exception as exc:
+                            self._apply_failed(tb, ev, exc)
+                            continue
+                        tb.last_id = ev.last_id
+                        tb.first = False
+                        tb.diffs_applied += 1
+                        if ev.timestamp:
+                            tb.last_update_time = ev.timestamp
+                        if self.max_depth is not None:
+                            tb.book.truncate(self.max_depth)
+                        if ev.checksum is not None and not self._verify(tb, ev.checksum):
+                            continue
+                        if self._notify_books:
+                            self._emit_book(tb, False)
                     elif v == STALE:
                         tb.stale_dropped += 1
                     else:
                         self._sequence_break(tb, ev)
-                elif t is Trade:
-                    tb = books.get(ev.pair)
-                    if tb is None:
-                        self.unknown_pair_messages += 1
-                        continue
-                    tb.frames += 1
-                    tb.last_trade = ev
-                    if self._notify_trades:
-                        self._emit_trade(ev)
-                elif t is BookSnapshot:
-                    tb = books.get(ev.pair)
-                    if tb is None:
-                        self.unknown_pair_messages += 1
-                        continue
-                    tb.frames += 1
-                    tb.last_receive = now
-                    self._inband_snapshot(tb, ev)
-                elif t is Reply:
-                    self.driver.send(conn, [ev.text])
-                elif t is Heartbeat:
-                    pass
-                elif t is Resync:
-                    tb = books.get(ev.pair)
-                    if tb is not None:
-                        self._log("resync-req", logging.WARNING, "%s %s: venue asks for a resync: %s",
-                                  self.name, ev.pair, ev.reason)
-                        self.resync(ev.pair, ev.reason or "venue request")
-                elif t is Reconnect:
-                    self._log("reconnect-req", logging.WARNING, "%s: venue asks to reconnect: %s",
-                              self.name, ev.reason)
-                    self.driver.reconnect(conn, ev.reason or "venue request")
+                else:
+                    self._other_event(conn, ev, now)
         except Exception as exc:  # a tracker or venue bug: contain it to this frame
             self._bad_frame(conn, None, raw, exc, internal=True)
 
+    def _other_event(self, conn: Connection, ev: Any, now: float) -> None:
+        books = self.books
+        t = type(ev)
+        if t is Trade:
+            tb = books.get(ev.pair)
+            if tb is None:
+                self.unknown_pair_messages += 1
+                return
+            tb.frames += 1
+            tb.last_trade = ev
+            if self._notify_trades:
+                self._emit_trade(ev)
+        elif t is BookSnapshot:
+            tb = books.get(ev.pair)
+            if tb is None:
+                self.unknown_pair_messages += 1
+                return
+            tb.frames += 1
+            tb.last_receive = now
+            self._inband_snapshot(tb, ev)
+        elif t is Reply:
+            self.driver.send(conn, [ev.text])
+        elif t is Heartbeat:
+            pass
+        elif t is Resync:
+            tb = books.get(ev.pair)
+            if tb is not None:
+                self._log("resync-req", logging.WARNING, "%s %s: venue asks for a resync: %s",
+                          self.name, ev.pair, ev.reason)
+                self.resync(ev.pair, ev.reason or "venue request")
+        elif t is Reconnect:
+            self._log("reconnect-req", logging.WARNING, "%s: venue asks to reconnect: %s",
+                      self.name, ev.reason)
+            self.driver.reconnect(conn, ev.reason or "venue request")
+
+    def _apply_failed(self, tb: TrackedBook, d: Any, exc: BaseException) -> None:
+        # The book rejected the batch atomically (unchanged) but the update is lost: resync.
+        self._bad_frame(tb.conn, tb, d, exc)
+        self._resync(tb, f"bad update: {exc}")
+
     def _apply_diff(self, tb: TrackedBook, d: BookDiff) -> None:
+        """Apply one diff the policy accepted (same as the inlined path of ``feed``)."""
         try:
             tb.book.apply_diffs(d.bids, d.asks, d.last_id)
-        except (ValueError, TypeError) as exc:
-            # The book rejected the batch atomically (unchanged) but the update is lost: resync.
-            self._bad_frame(tb.conn, tb, d, exc)
-            self._resync(tb, f"bad update: {exc}")
+        except Exception as exc:
+            self._apply_failed(tb, d, exc)
             return
         tb.last_id = d.last_id
         tb.first = False

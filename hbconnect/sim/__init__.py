@@ -20,7 +20,27 @@ Usage::
         ex.futures_rest_url   # http://127.0.0.1:Q    -> /fapi/...
         ex.futures_ws_url     # ws://127.0.0.1:Q      -> same paths (+ /public, /market, /private prefixes)
 
-``await ex.start()`` / ``await ex.stop()`` work as well as ``async with``.
+``await ex.start()`` / ``await ex.stop()`` work as well as ``async with``; a stop then start is an
+exchange restart: state, ports and URLs are kept, every connection is dropped.
+
+Endpoints.  Spot REST ``/api/v3``: ping, time, exchangeInfo, depth, trades, ticker/price,
+ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders (GET/DELETE), account,
+myTrades, userDataStream (POST/PUT/DELETE).  Futures REST ``/fapi``: v1 ping, time, exchangeInfo,
+depth, trades, premiumIndex, fundingRate, ticker/price, ticker/bookTicker, ticker/24hr, order
+(POST/GET/DELETE), openOrders, allOpenOrders, leverage, positionSide/dual (GET/POST), income,
+userTrades, listenKey (POST/PUT/DELETE); v2 account, balance, positionRisk; v3 account,
+positionRisk.  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
+``/stream?streams=a/b`` (futures also under ``/public``, ``/market``, ``/private`` and
+``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|@250ms|@500ms``),
+``<sym>@depth5|10|20``, ``@trade``, ``@aggTrade``, ``@bookTicker``, futures ``@markPrice[@1s]``,
+a listenKey as a stream name; methods SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
+SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3`` (WebSocket API): ping, time,
+``userDataStream.subscribe.signature`` / ``unsubscribe`` with events wrapped as
+``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot
+6000, futures 2400), orders per 10 s (100 / 300) and per day / minute, 429 + ``Retry-After`` then
+418 bans, 5 (spot) / 10 (futures) incoming WS messages per second, WS pings every 20 s (spot) /
+180 s (futures), connections closed after 24 h.  Pass ``spot_limits=RateLimits(...)`` to raise them
+for soak tests.
 
 Constructor knobs: ``seed`` (every RNG: agent, ids, faults), ``pairs`` / ``perp_pairs``
 ("BASE-QUOTE"; wire symbols are Binance's, e.g. ``BTCUSDT``), ``agent`` (a seeded market maker

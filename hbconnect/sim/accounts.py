@@ -79,7 +79,9 @@ class Position:
             self.amount = p + signed_qty
         else:
             closed = min(abs(p), abs(signed_qty))
-            realized = closed * (price - self.entry_price) * (1 if p > 0 else -1)
+            # the average entry price is a quotient (28 significant digits); realized PnL is paid
+            # in the margin asset's precision, 8 decimals, as the venue does
+            realized = q8(closed * (price - self.entry_price) * (1 if p > 0 else -1))
             self.amount = p + signed_qty
             if self.amount == 0:
                 self.entry_price = ZERO

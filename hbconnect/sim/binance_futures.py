@@ -512,10 +512,10 @@ class FuturesFrontEnd(BinanceFrontEnd):
     # ------------------------------------------------------------------ user stream
     def on_engine_event(self, ev: Any) -> None:
         if isinstance(ev, OrderEvent):
-            if self.user_conns(ev.owner):
+            if self.has_user_listeners(ev.owner):
                 self.push_user(ev.owner, self.order_update(ev))
         elif isinstance(ev, AccountEvent):
-            if self.user_conns(ev.owner):
+            if self.has_user_listeners(ev.owner):
                 self.push_user(ev.owner, self.account_update(ev))
 
     def order_update(self, ev: OrderEvent) -> dict:

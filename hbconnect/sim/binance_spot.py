@@ -6,17 +6,19 @@ spot does.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from decimal import Decimal
 from typing import Any, Optional
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from hbconnect.sim.accounts import Account, SpotAccount
 from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
 from hbconnect.sim.matching import (BUY, STP_MODES, ZERO, AccountEvent, Fill, Order, OrderEvent,
                                     OrderRequest, SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, parse_bool, parse_decimal, parse_int)
+from hbconnect.sim.server import (BinanceFrontEnd, WsConn, parse_bool, parse_decimal, parse_int)
 
 CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
@@ -69,10 +71,11 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("GET", "/api/v3/openOrders", self.open_orders, lambda p: 6 if p.get("symbol") else 80, "SIGNED")
         r("DELETE", "/api/v3/openOrders", self.cancel_open_orders, 1, "SIGNED")
         r("GET", "/api/v3/account", self.account, 20, "SIGNED")
-        r("GET", "/api/v3/myTrades", self.my_trades, 20, "SIGNED")
+        r("GET", "/api/v3/myTrades", self.my_trades, lambda p: 5 if p.get("orderId") else 20, "SIGNED")
         r("POST", "/api/v3/userDataStream", self.listen_key_new, 2, "API_KEY")
         r("PUT", "/api/v3/userDataStream", self.listen_key_keepalive, 2, "API_KEY")
         r("DELETE", "/api/v3/userDataStream", self.listen_key_close, 2, "API_KEY")
+        self.app.router.add_get("/ws-api/v3", self._ws_api_handler)
 
     def spec(self, params: dict) -> SymbolSpec:
         symbol = params.get("symbol")
@@ -240,7 +243,8 @@ class SpotFrontEnd(BinanceFrontEnd):
         stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
         if stp not in STP_MODES:
             raise BinanceError(-1100, "Illegal characters found in parameter 'selfTradePreventionMode'.")
-        resp_type = params.get("newOrderRespType") or "FULL"
+        # Binance: MARKET and LIMIT default to FULL, every other type to ACK
+        resp_type = params.get("newOrderRespType") or ("FULL" if otype in ("LIMIT", "MARKET") else "ACK")
         if resp_type not in ("ACK", "RESULT", "FULL"):
             raise BinanceError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
         # -- filters
@@ -277,7 +281,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         if kind == "query":
             d.update({"stopPrice": f8(ZERO), "icebergQty": f8(ZERO), "time": o.time,
                       "updateTime": o.update_time, "isWorking": o.type != "MARKET"})
-        d["workingTime"] = o.time if o.type != "MARKET" or kind != "query" else o.time
+        d["workingTime"] = o.time
         d["selfTradePreventionMode"] = o.stp_mode
         return d
 
@@ -382,13 +386,92 @@ class SpotFrontEnd(BinanceFrontEnd):
         self.close_listen_key(account, key)
         return {}
 
+    # ------------------------------------------------------------------ WebSocket API (user data)
+    async def _ws_api_handler(self, request: web.Request) -> web.StreamResponse:
+        """``/ws-api/v3``: ping, time, userDataStream.subscribe.signature / unsubscribe."""
+        ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        conn = WsConn(self, ws, combined=False)
+        self.conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        self._writer_tasks.add(writer)
+        writer.add_done_callback(self._writer_tasks.discard)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    conn.send_raw(self._ws_api_call(conn, msg.data))
+                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            conn.closed = True
+            self.conns.discard(conn)
+            try:
+                conn.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                pass
+        return ws
+
+    def _ws_api_call(self, conn: WsConn, text: str) -> dict:
+        try:
+            req = json.loads(text)
+            if not isinstance(req, dict):
+                raise ValueError
+        except ValueError:
+            return {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
+        rid, method, params = req.get("id"), req.get("method"), req.get("params") or {}
+        try:
+            if not isinstance(params, dict):
+                raise BinanceError(-1000, "Malformed request: params must be an object.")
+            if method == "ping":
+                result: Any = {}
+            elif method == "time":
+                result = {"serverTime": self.server_time()}
+            elif method == "userDataStream.subscribe.signature":
+                account = self._ws_api_auth({str(k): str(v) for k, v in params.items()})
+                sub_id = conn._next_sub
+                conn._next_sub += 1
+                conn.api_subs[sub_id] = account.account_id
+                result = {"subscriptionId": sub_id}
+            elif method == "userDataStream.unsubscribe":
+                sid = params.get("subscriptionId")
+                if sid is None:
+                    conn.api_subs.clear()
+                elif conn.api_subs.pop(int(sid), None) is None:
+                    raise BinanceError(-2035, "User Data Stream subscription not active.")
+                result = {}
+            elif method == "session.subscriptions":
+                result = [{"subscriptionId": i} for i in sorted(conn.api_subs)]
+            else:
+                raise BinanceError(-1020, "Unsupported operation.")
+        except BinanceError as e:
+            return {"id": rid, "status": e.status, "error": e.body()}
+        except (TypeError, ValueError):
+            return {"id": rid, "status": 400, "error": {"code": -1100, "msg": "Illegal parameter."}}
+        return {"id": rid, "status": 200, "result": result}
+
+    def _ws_api_auth(self, params: dict) -> Account:
+        key = params.get("apiKey")
+        if not key:
+            raise mandatory("apiKey")
+        account = self.exchange.account_by_key(key)
+        if account is None:
+            raise err((-2015, "Invalid API-key, IP, or permissions for action."), 401)
+        sig = params.get("signature")
+        if not sig:
+            raise mandatory("signature")
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
+        # the WebSocket API signs the parameters sorted by name (HMAC hex or Ed25519 base64)
+        self._check_signature(account, {"signature": sig}, payload + "&signature=" + sig, "")
+        self._check_timestamp(params)
+        return account
+
     # ------------------------------------------------------------------ user stream
     def on_engine_event(self, ev: Any) -> None:
         if isinstance(ev, OrderEvent):
-            if self.user_conns(ev.owner):
+            if self.has_user_listeners(ev.owner):
                 self.push_user(ev.owner, self.execution_report(ev))
         elif isinstance(ev, AccountEvent):
-            if not self.user_conns(ev.owner):
+            if not self.has_user_listeners(ev.owner):
                 return
             if ev.reason == "balanceUpdate" and ev.delta is not None:
                 self.push_user(ev.owner, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],

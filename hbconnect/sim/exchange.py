@@ -128,9 +128,10 @@ class EmbeddedExchange:
         await self.stop()
 
     async def start(self) -> None:
+        """Start serving (again: a restart keeps the state, the ports and the URLs)."""
         if self.started:
             return
-        if self.agent_enabled:
+        if self.agent_enabled and not self.agents:
             self._create_agent_accounts()
             for i, engine in enumerate((self.spot_engine, self.futures_engine)):
                 if not engine.specs:
@@ -142,7 +143,9 @@ class EmbeddedExchange:
                 self.agents.append(a)
         await self.spot.start(self._ports[0])
         await self.futures.start(self._ports[1])
-        self.next_funding_ms = now_ms() + int((self.funding_interval or 28800) * 1000)
+        self._ports = (self.spot.port, self.futures.port)
+        if not self.next_funding_ms:
+            self.next_funding_ms = now_ms() + int((self.funding_interval or 28800) * 1000)
         if self.agents:
             self._tasks.append(asyncio.create_task(self._agent_loop()))
         if self.funding_interval and self.perp_pairs:

@@ -240,7 +240,7 @@ class MatchingBook:
     def iter_makers(self, taker_side: str) -> Iterable[Order]:
         side = SELL if taker_side == BUY else BUY
         p = self.prices[side]
-        seq = list(p) if side == SELL else list(reversed(p))
+        seq = list(p) if side == SELL else list(reversed(p))     # snapshots: matching mutates
         for price in seq:
             for order in list(self.levels[side].get(price, ())):
                 yield order
@@ -466,9 +466,11 @@ class MatchingEngine:
         spec = book.spec
         limit = taker.price if taker.type != "MARKET" else None
         budget = taker.orig_quote_qty if taker.orig_quote_qty > 0 else None
-        for maker in list(book.iter_makers(taker.side)):
+        for maker in book.iter_makers(taker.side):      # lazy: stops at the limit price
             if taker.remaining <= 0 and budget is None:
                 break
+            if not maker.is_open:
+                continue
             if limit is not None and ((taker.side == BUY and maker.price > limit)
                                       or (taker.side == SELL and maker.price < limit)):
                 break

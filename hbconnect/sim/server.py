@@ -30,7 +30,7 @@ import random
 import re
 import string
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Awaitable, Callable, Optional
 from urllib.parse import parse_qsl, unquote
@@ -51,7 +51,7 @@ _LISTEN_KEY_CHARS = string.ascii_letters + string.digits
 LISTEN_KEY_TTL_MS = 60 * 60 * 1000
 
 try:  # optional: Ed25519 API keys
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: F401
     from cryptography.exceptions import InvalidSignature
     HAVE_ED25519 = True
 except Exception:  # pragma: no cover - cryptography not installed
@@ -134,11 +134,20 @@ class WsConn:
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
         self.closed = False
         self.opened = time.monotonic()
+        self.api_subs: dict[int, str] = {}      # WebSocket API: subscriptionId -> account id
+        self._next_sub = 0
 
     def send(self, stream: str, payload: dict, kind: str) -> None:
         if self.closed:
             return
-        text = dumps({"stream": stream, "data": payload} if self.combined else payload)
+        self.send_text(dumps({"stream": stream, "data": payload} if self.combined else payload), kind)
+
+    def send_event(self, subscription_id: int, payload: dict) -> None:
+        """A WebSocket-API user-data event, wrapped as Binance does."""
+        if not self.closed:
+            self.send_text(dumps({"subscriptionId": subscription_id, "event": payload}), "user")
+
+    def send_text(self, text: str, kind: str) -> None:
         decision = self.front.faults.frame(kind)
         if decision == "drop":
             return
@@ -182,7 +191,6 @@ class BinanceFrontEnd:
     """Base of the spot and futures front ends (see module docstring)."""
 
     market = "spot"
-    order_paths: tuple[str, ...] = ()
     ping_interval = 20.0
     long_order_header = "X-MBX-ORDER-COUNT-1D"
     ws_incoming_per_second = 5      # Binance spot; beyond it the connection is dropped
@@ -226,6 +234,8 @@ class BinanceFrontEnd:
         raise NotImplementedError
 
     async def start(self, port: int = 0) -> None:
+        self._stopping = asyncio.Event()
+        self._tasks = []
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", port)
@@ -246,6 +256,7 @@ class BinanceFrontEnd:
                 pass
         if self.runner is not None:
             await self.runner.cleanup()
+            self.runner = None
         for t in list(self._writer_tasks):
             t.cancel()
 
@@ -390,7 +401,8 @@ class BinanceFrontEnd:
             if not HAVE_ED25519:
                 raise err(BAD_SIGNATURE)
             try:
-                account.ed25519_public_key.verify(base64.b64decode(sig), payload.encode())
+                # a '+' sent unencoded arrives as a space after form decoding
+                account.ed25519_public_key.verify(base64.b64decode(sig.replace(" ", "+")), payload.encode())
             except (InvalidSignature, ValueError, TypeError):
                 self.count("bad_signature")
                 raise err(BAD_SIGNATURE)
@@ -463,8 +475,7 @@ class BinanceFrontEnd:
             if order_fault is not None:       # the action happened; the answer is lost
                 if order_fault[0] == "timeout":
                     return await self._hang()
-                raise BinanceError(UNKNOWN_STATUS[0], "Unknown error, please check your request or "
-                                                      "try again later.", 503)
+                raise BinanceError(UNKNOWN_STATUS[0], UNKNOWN_STATUS[1], 503)
             return web.Response(text=dumps(result), content_type="application/json",
                                 headers=self._limit_headers(account.account_id if account else None))
         except BinanceError as e:
@@ -544,9 +555,17 @@ class BinanceFrontEnd:
                     out.append((conn, key))
         return out
 
+    def has_user_listeners(self, owner: str) -> bool:
+        return bool(self.user_conns(owner)) or any(
+            owner in conn.api_subs.values() for conn in self.conns)
+
     def push_user(self, owner: str, payload: dict) -> None:
         for conn, key in self.user_conns(owner):
             conn.send(key, payload, "user")
+        for conn in list(self.conns):
+            for sub_id, sub_owner in list(conn.api_subs.items()):
+                if sub_owner == owner:
+                    conn.send_event(sub_id, payload)
 
     # ------------------------------------------------------------------ WebSocket
     def valid_stream(self, name: str) -> bool:

@@ -1,0 +1,120 @@
+"""Smoke test of the peer benchmark's workload code (``hbconnect bench``) at a tiny size.
+
+Needs only hbconnect: the peers are not required (they are skipped when absent and not asked for
+here). The top 20 levels of hbconnect after the workload must equal the plain-dict reference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+pytest.importorskip("hbconnect._book")
+
+from hbconnect.commands import bench  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def workload():
+    return bench.make_workload(n_updates=3_000, levels=300, seed=11)
+
+
+def test_workload_shape(workload):
+    wl = workload
+    assert wl.n_updates == 3_000
+    assert sum(len(b) + len(a) for b, a in wl.messages) == 3_000
+    assert len(wl.snapshot_bids) == len(wl.snapshot_asks) == 300
+    sizes = [len(b) + len(a) for b, a in wl.messages]
+    assert min(sizes) >= 1 and max(sizes) <= 20
+    share = wl.n_deletes / wl.n_updates
+    assert 0.25 < share < 0.35, share
+    # string pairs, the way a JSON parser returns them
+    p, q = wl.messages[0][0][0] if wl.messages[0][0] else wl.messages[0][1][0]
+    assert isinstance(p, str) and isinstance(q, str)
+    # never crossed: every bid below every ask
+    bids, asks = bench.reference_book(wl)
+    assert max(bids) < min(asks)
+    # the same seed gives the same workload, another seed another one
+    again = bench.make_workload(n_updates=3_000, levels=300, seed=11)
+    assert again.messages == wl.messages
+    assert bench.make_workload(n_updates=3_000, levels=300, seed=12).messages != wl.messages
+
+
+def test_reference_is_independent_of_generator(workload):
+    """The dict reference, rebuilt here by replaying the messages in order, agrees on the top."""
+    bids = {p: q for p, q in workload.snapshot_bids}
+    asks = {p: q for p, q in workload.snapshot_asks}
+    for mb, ma in workload.messages:
+        for side, levels in ((bids, mb), (asks, ma)):
+            for p, q in levels:
+                if float(q) == 0:
+                    assert p in side, "the workload deletes only levels that exist"
+                    del side[p]
+                else:
+                    side[p] = q
+    top_b = sorted(((float(p), float(q)) for p, q in bids.items()), reverse=True)[:20]
+    top_a = sorted((float(p), float(q)) for p, q in asks.items())[:20]
+    assert bench.reference_top(workload, 20) == (top_b, top_a)
+
+
+def test_hbconnect_top20_matches_reference(workload):
+    peer = bench.HbconnectPeer()
+    assert peer.available() is None
+    want = bench.reference_top(workload, 20)
+    book = peer.new_book(workload)
+    peer.run_str(book, workload.messages)
+    assert bench.top_matches(peer.top(book, 20), want)
+    # pre-converted float arrays reach the same book
+    book2 = peer.new_book(workload)
+    peer.run_native_top(book2, peer.native(workload.messages))
+    assert bench.top_matches(peer.top(book2, 20), want)
+    # and a wrong book is noticed
+    bad = peer.new_book(workload)
+    peer.run_str(bad, workload.messages[:-5])
+    assert not bench.top_matches(peer.top(bad, 20), want)
+
+
+def test_vwap_reference(workload):
+    peer = bench.HbconnectPeer()
+    peer.load()
+    book = peer.new_book(workload)
+    peer.run_str(book, workload.messages)
+    vol, want = bench.vwap_volume(workload, 100)
+    assert peer.vwap_fn(book, vol)() == pytest.approx(want, rel=1e-9)
+
+
+def test_command_json_small(capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--updates", "2000", "--levels", "200", "--peers", "hbconnect", "--json", "-q",
+                              "--reads", "2000", "--vwap-queries", "50", "--memory-levels", "0", "--chunks", "4"])
+    assert bench.run(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    hb = doc["peers"]["hbconnect"]
+    assert hb["status"] == "ok" and hb["top20_match"] is True and hb["vwap_ok"] is True
+    assert hb["ns_per_level_str"] > 0 and hb["us_per_vwap100"] > 0
+    assert doc["workload"]["updates"] == 2000
+
+
+def test_unknown_peer_is_refused(capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--peers", "hbconnect,nope", "--updates", "10"])
+    assert bench.run(args) == 2
+    assert "unknown peer" in capsys.readouterr().err
+
+
+def test_missing_peer_reported_not_installed():
+    class Missing(bench.Peer):
+        name = "missing"
+
+        def load(self):
+            import hbconnect_no_such_module  # noqa: F401
+
+    assert Missing().available().startswith("not installed")
+
+
+def test_memory_probe_small():
+    m = bench.memory_probe("hbconnect", 20_000)
+    assert m["own_bytes_per_level"] is not None and 8 <= m["own_bytes_per_level"] <= 200

@@ -1,0 +1,141 @@
+"""The fault soak: >= 1,000 orders (HBCONNECT_SOAK_SIZE) through the Binance spot connector
+against the embedded exchange with every fault knob on at once and its market maker trading.
+
+Asserts: 0 lost orders, 0 duplicate fills, every order terminal in the same state and with the
+same executed amount as the exchange's, final balances equal to the exchange's.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from decimal import Decimal
+from typing import Any, List
+
+from test_e2e_spot import PAIR, SYMBOL, Recorder, new_keys, run, spot_connector, wait_for
+
+from hbconnect.core.events import MarketEvent
+from hbconnect.core.types import OrderState, OrderType
+from hbconnect.exchanges.binance import spot_rate_limits
+from hbconnect.sim import EmbeddedExchange, FaultConfig, RateLimits
+
+D = Decimal
+SOAK_SIZE = int(os.environ.get("HBCONNECT_SOAK_SIZE", "1000"))
+MAX_OPEN = 40
+_VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
+                "EXPIRED_IN_MATCH": OrderState.CANCELED}
+
+
+def all_faults(seed: int) -> FaultConfig:
+    f = FaultConfig(seed=seed)
+    f.set_ws("user", drop=0.03, duplicate=0.05, delay=0.05, close=0.002)
+    f.set_ws("market", drop=0.01, duplicate=0.01, delay=0.01)
+    f.delay_seconds = 0.1
+    f.http_429 = 0.001
+    f.retry_after_seconds = 1
+    f.http_5xx = 0.005
+    f.timeout_accepted = 0.005
+    f.timeout_rejected = 0.005
+    f.error_5xx_accepted = 0.005
+    f.error_5xx_rejected = 0.005
+    f.hang_seconds = 1.5
+    return f
+
+
+def test_fault_soak() -> None:
+    async def go() -> None:
+        rng = random.Random(42)
+        big = RateLimits(weight_1m=10_000_000, orders_10s=1_000_000, orders_long=10_000_000, orders_long_seconds=86400)
+        ex = EmbeddedExchange(seed=3, pairs=(PAIR,), perp_pairs=(), agent=True, agent_interval=0.05,
+                              funding_interval=None, faults=all_faults(3), spot_limits=big)
+        await ex.start()
+        key, secret = new_keys()
+        ex.create_account(key, secret, balances={"USDT": D("10000000"), "BTC": D("100")})
+        bot = spot_connector(ex, key, secret, rest_timeout=1.0, poll_interval=1.0, fast_poll_interval=0.3)
+        bot.venue.rate_limits = spot_rate_limits(10_000_000, 1_000_000, 10_000_000, 10_000_000)
+        bot._throttler.update_rate_limits(bot.venue.rate_limits)
+        rec = Recorder(bot)
+        started = time.monotonic()
+        try:
+            await bot.start()
+            await bot.wait_until_ready(15)
+            book = ex.spot_engine.books[SYMBOL]
+            placed: List[str] = []
+            local_rejects = 0
+            while len(placed) < SOAK_SIZE:
+                open_ids = [cid for cid, o in bot.in_flight_orders.items() if o.is_open]
+                if len(open_ids) >= MAX_OPEN:
+                    for cid in rng.sample(open_ids, len(open_ids) // 2):
+                        bot.cancel(PAIR, cid)
+                    await asyncio.sleep(0.02)
+                    continue
+                bid, ask = book.best("BUY"), book.best("SELL")
+                mid = (bid + ask) / 2 if bid and ask else D("60000")
+                is_buy = rng.random() < 0.5
+                amount = D(rng.choice(["0.001", "0.002", "0.003"]))
+                r = rng.random()
+                if r < 0.1:
+                    otype, price = OrderType.MARKET, None
+                else:
+                    otype = OrderType.LIMIT_MAKER if r < 0.3 else OrderType.LIMIT
+                    offset = D(rng.randint(-30, 60)) * D("0.5")  # some cross, most rest
+                    price = (mid - offset if is_buy else mid + offset).quantize(D("0.01"))
+                oid = (bot.buy if is_buy else bot.sell)(PAIR, amount, otype, price)
+                placed.append(oid)
+                if rng.random() < 0.3 and open_ids:
+                    bot.cancel(PAIR, rng.choice(open_ids))
+                await asyncio.sleep(0.002 if len(placed) % 10 else 0.02)
+            # wind down: resolve creations, cancel the rest, then faults off and reconcile
+            await wait_for(lambda: not any(o.is_pending_create for o in bot.in_flight_orders.values()), 40,
+                           "creations resolved")
+            await bot.cancel_all(20.0)
+            ex.faults.clear()
+            ex.agent_enabled = False
+            await bot.cancel_all(10.0)
+            tracker = bot.order_tracker
+
+            def settled() -> bool:
+                return not bot.in_flight_orders and not tracker.orders_awaiting_fills
+
+            await wait_for(settled, 40, "every order terminal")
+            elapsed = time.monotonic() - started
+            # ---- every order terminal and equal to the exchange's ----
+            lost = 0
+            for oid in placed:
+                order = tracker.fetch_order(oid)
+                venue = ex.order(key, SYMBOL, oid)
+                if order is None:
+                    assert rec.of(MarketEvent.OrderFailure, oid), f"{oid} neither tracked nor failed"
+                    assert venue is None
+                    local_rejects += 1
+                    continue
+                assert order.is_done, f"{oid} not terminal: {order}"
+                if venue is None:
+                    assert order.current_state is OrderState.FAILED, f"{oid}: {order} but unknown to the venue"
+                    continue
+                if _VENUE_STATE.get(venue.status) is not order.current_state \
+                        or order.executed_amount_base != venue.executed_qty:
+                    lost += 1
+            assert lost == 0, f"{lost} orders disagree with the exchange"
+            # ---- no fill counted twice, none missing ----
+            fills = rec.of(MarketEvent.OrderFilled)
+            ids = [f.exchange_trade_id for f in fills]
+            assert len(ids) == len(set(ids)), "duplicate fill events"
+            assert sorted(str(t.trade_id) for t in ex.trades(key)) == sorted(ids)
+            # ---- balances ----
+            await bot.refresh_balances()
+            for asset, (free, locked) in ex.balances(key).items():
+                assert bot.get_balance(asset) == free + locked, asset
+                assert bot.get_available_balance(asset) == free, asset
+            injected = sum(ex.injector.counts.values())
+            assert injected > 50, ex.injector.counts
+            print(f"soak: {len(placed)} orders ({local_rejects} rejected locally), {len(fills)} fills, "
+                  f"{injected} faults injected {dict(ex.injector.counts)}, {elapsed:.1f}s, "
+                  f"resolved by query {bot.stats['orders_resolved_by_query']}, "
+                  f"duplicate fills absorbed {tracker.duplicate_fills}")
+        finally:
+            await bot.stop()
+            await ex.stop()
+    run(go(), timeout=240 + SOAK_SIZE * 0.1)
