@@ -32,6 +32,13 @@ ctypedef struct Emitter:
     PyObject* dump    # bytearray collecting the text, or NULL
 
 
+ctypedef struct SegEntry:      # cached checksum text of one level
+    uint64_t k1
+    uint64_t k2
+    uint32_t len
+    char text[44]
+
+
 cdef class OrderBookQueryResult:
     cdef readonly double query_price
     cdef readonly double query_volume
@@ -47,6 +54,9 @@ cdef class OrderBook:
     cdef int64_t _snapshot_uid
     cdef int64_t _last_diff_uid
     cdef double _last_trade_price
+    cdef SegEntry* _seg
+    cdef bytes _seg_sep
+    cdef int _seg_tag
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
     cdef list _pending          # fallback texts of the batch being parsed
@@ -67,6 +77,7 @@ cdef class OrderBook:
     cdef list _texts(self, Side* sd, Py_ssize_t n, bint is_bid)
     cdef object _query(self, int kind, bint is_buy, double x)
     cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1
+    cdef int _seg_reset(self, bytes sep, int tag) except -1
     cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1
     cdef int _checksum(self, Py_ssize_t depth, int layout, bytes sep, int transform, bint neg_ask,
                        uint32_t* out, object dump) except -1

@@ -45,6 +45,13 @@ OrderBookRow = namedtuple("OrderBookRow", ["price", "amount", "update_id"])
 OrderBookRow.__doc__ = "One price level: price, amount (size) and the update id that last set it."
 
 DEF MANT_BITS = 56
+DEF EMIT_BUF = 4096
+DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 66 chars + separators) always fits after this
+DEF SEG_BITS = 8          # checksum text cache: 256 entries of 64 bytes, allocated on first use
+DEF SEG_N = 256
+DEF SEG_TEXT = 44
+DEF SEG_INVALID = 0xFFFFFFFF
+DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
 cdef uint64_t MANT_LIMIT = (<uint64_t>1) << MANT_BITS
 cdef uint64_t MANT_MASK = MANT_LIMIT - 1
 cdef uint64_t EXACT53 = (<uint64_t>1) << 53
@@ -182,9 +189,6 @@ cdef extern from *:
 
 hb_crc_init()
 
-cdef const char* DIGITS2 = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                            b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                            b"8081828384858687888990919293949596979899")
 
 def _crc_uses_clmul() -> bool:
     """Whether CRC-32 runs on the carry-less multiply instructions on this machine."""
@@ -262,42 +266,63 @@ cdef inline int _parse_plain(const char* s, Py_ssize_t n, uint64_t* tx, double* 
     return 1
 
 
+cdef extern from *:
+    """
+    static const char hb_d2[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    static const uint64_t hb_p10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+        10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
+    static inline int hb_ndigits(uint64_t m) {
+        int t;
+        if (m == 0) return 1;
+        t = ((64 - __builtin_clzll(m)) * 1233) >> 12;
+        return t + (m >= hb_p10[t]);
+    }
+    /* Write exactly nd digits of *pm (zero padded) ending just before end; *pm loses them. */
+    static inline char* hb_rev(char* end, uint64_t* pm, int nd) {
+        uint64_t m = *pm, q;
+        unsigned r;
+        while (nd >= 2) {
+            q = m / 100; r = (unsigned)(m - q * 100);
+            end -= 2; end[0] = hb_d2[2 * r]; end[1] = hb_d2[2 * r + 1];
+            m = q; nd -= 2;
+        }
+        if (nd) { q = m / 10; *--end = (char)('0' + (m - q * 10)); m = q; }
+        *pm = m;
+        return end;
+    }
+    /* Decimal text of mantissa m with `scale` decimals; strip: no '.', no leading zeros. */
+    static inline Py_ssize_t hb_fmt(char* out, uint64_t m, int scale, int strip) {
+        int nd = hb_ndigits(m), len;
+        if (strip) {
+            if (m == 0) return 0;
+            hb_rev(out + nd, &m, nd);
+            return nd;
+        }
+        if (scale == 0) { hb_rev(out + nd, &m, nd); return nd; }
+        if (nd <= scale) {
+            out[0] = '0'; out[1] = '.';
+            hb_rev(out + 2 + scale, &m, scale);
+            return scale + 2;
+        }
+        len = nd + 1;
+        hb_rev(out + len, &m, scale);
+        out[nd - scale] = '.';
+        hb_rev(out + nd - scale, &m, nd - scale);
+        return len;
+    }
+    """
+    Py_ssize_t hb_fmt(char* out, uint64_t m, int scale, int strip) nogil
+
+
 cdef inline Py_ssize_t _fmt(char* out, uint64_t tx, bint strip) noexcept nogil:
     """Write the decimal text of a packed value; ``strip`` drops '.' and leading zeros."""
-    cdef uint64_t m = tx & MANT_MASK
-    cdef int scale = <int>((tx >> MANT_BITS) & 63)
-    cdef char tmp[72]
-    cdef int k = 72, nd, j
-    cdef uint64_t r
-    while m >= 100:
-        r = m % 100
-        m //= 100
-        k -= 2
-        tmp[k] = DIGITS2[2 * r]
-        tmp[k + 1] = DIGITS2[2 * r + 1]
-    if m >= 10:
-        k -= 2
-        tmp[k] = DIGITS2[2 * m]
-        tmp[k + 1] = DIGITS2[2 * m + 1]
-    elif m > 0 or not strip:
-        k -= 1
-        tmp[k] = <char>(48 + m)
-    nd = 72 - k
-    if strip:
-        memcpy(out, tmp + k, nd)
-        return nd
-    while nd < scale + 1:
-        k -= 1
-        tmp[k] = 48
-        nd += 1
-    if scale == 0:
-        memcpy(out, tmp + k, nd)
-        return nd
-    j = nd - scale
-    memcpy(out, tmp + k, j)
-    out[j] = 46
-    memcpy(out + j + 1, tmp + k + j, scale)
-    return nd + 1
+    return hb_fmt(out, tx & MANT_MASK, <int>((tx >> MANT_BITS) & 63), strip)
 
 
 def _float_text(double v) -> str:
@@ -507,16 +532,22 @@ cdef int _build_side(Side* out, Level* src, Py_ssize_t n, double sgn) noexcept n
 # ---------------------------------------------------------------------------------------------
 # Checksum text emitter: formats fields into a stack buffer and feeds the CRC in chunks.
 
-DEF EMIT_BUF = 4096
-DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 66 chars + separators) always fits after this
 
 
-cdef inline void _em_flush(Emitter* em) noexcept:
+cdef inline void _em_flush(Emitter* em) noexcept nogil:
     if em.pos > 0:
         em.crc = _crc_update(em.crc, <const unsigned char*>em.buf, em.pos)
         if em.dump != NULL:
-            (<object>em.dump).extend(em.buf[:em.pos])
+            with gil:
+                _em_dump(em)
         em.pos = 0
+
+
+cdef void _em_dump(Emitter* em) noexcept:
+    try:
+        (<object>em.dump).extend(em.buf[:em.pos])
+    except BaseException:  # a bytearray extend can only fail on memory; the text is then incomplete
+        pass
 
 
 cdef int _em_write(Emitter* em, const char* s, Py_ssize_t n) except -1:
@@ -529,6 +560,53 @@ cdef int _em_write(Emitter* em, const char* s, Py_ssize_t n) except -1:
         return 0
     memcpy(em.buf + em.pos, s, n)
     em.pos += n
+    return 0
+
+
+cdef inline void _emit_plain(Emitter* em, SegEntry* seg, Level* lv, bint is_bid) noexcept nogil:
+    """Append "<sep>price<sep>size" (no leading separator for the first level) of a plain-text level.
+
+    The top levels that checksums cover change a few at a time, and binary-to-decimal conversion
+    is the expensive part, so each level's text, led by the separator, is kept in a small
+    direct-mapped cache keyed by its packed price and size.
+    """
+    cdef uint64_t k2 = lv.stx | (FL_FALLBACK if is_bid else 0)
+    cdef SegEntry* e = seg + (((lv.ptx ^ (k2 * 0x9E3779B97F4A7C15ULL)) * 0xC2B2AE3D27D4EB4FULL) >> (64 - SEG_BITS))
+    cdef Py_ssize_t start, skip = em.seplen if em.first else 0
+    cdef char* out
+    if em.pos > EMIT_FLUSH:
+        _em_flush(em)
+    em.first = False
+    if e.k1 == lv.ptx and e.k2 == k2 and e.len <= SEG_TEXT:
+        memcpy(em.buf + em.pos, e.text + skip, SEG_TEXT)
+        em.pos += e.len - skip
+        return
+    start = em.pos
+    out = em.buf + em.pos
+    memcpy(out, em.sep, em.seplen)
+    out += em.seplen
+    out += _fmt(out, lv.ptx, em.strip)
+    memcpy(out, em.sep, em.seplen)
+    out += em.seplen
+    if em.neg_ask and not is_bid:
+        out[0] = 45  # '-'
+        out += 1
+    out += _fmt(out, lv.stx, em.strip)
+    em.pos = out - em.buf
+    if em.pos - start <= SEG_TEXT:
+        e.k1 = lv.ptx
+        e.k2 = k2
+        e.len = <uint32_t>(em.pos - start)
+        memcpy(e.text, em.buf + start, SEG_TEXT)
+    if skip:
+        memmove(em.buf + start, em.buf + start + skip, em.pos - start - skip)
+        em.pos -= skip
+
+
+cdef inline int _emit(OrderBook book, Emitter* em, Level* lv, bint is_bid) except -1:
+    if (lv.ptx | lv.stx) & FL_ANY:
+        return book._emit_slow(em, lv, is_bid, em.neg_ask and not is_bid)
+    _emit_plain(em, book._seg, lv, is_bid)
     return 0
 
 
@@ -569,7 +647,6 @@ DEF Q_QUOTE_VOLUME_FOR_BASE = 3
 DEF Q_VOLUME_FOR_PRICE = 4
 DEF Q_QUOTE_VOLUME_FOR_PRICE = 5
 
-DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
 DEF T_NONE = 0
 DEF T_KRAKEN = 1
 DEF T_JS = 2
@@ -663,6 +740,9 @@ cdef class OrderBook:
         self._asks.sgn = -1.0
         self._tmp = NULL
         self._tmp_cap = 0
+        self._seg = NULL
+        self._seg_sep = None
+        self._seg_tag = -1
         self._snapshot_uid = 0
         self._last_diff_uid = 0
         self._last_trade_price = NAN
@@ -682,6 +762,7 @@ cdef class OrderBook:
         free(self._bids.base)
         free(self._asks.base)
         free(self._tmp)
+        free(self._seg)
 
     # ----------------------------------------------------------------- parsing (all before any change)
 
@@ -1229,22 +1310,21 @@ cdef class OrderBook:
     # ----------------------------------------------------------------- checksums
 
     cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1:
-        cdef bint neg = em.neg_ask and not is_bid
         if (lv.ptx | lv.stx) & FL_ANY:
-            return self._emit_slow(em, lv, is_bid, neg)
-        if em.pos > EMIT_FLUSH:
-            _em_flush(em)
-        if not em.first:
-            memcpy(em.buf + em.pos, em.sep, em.seplen)
-            em.pos += em.seplen
-        em.pos += _fmt(em.buf + em.pos, lv.ptx, em.strip)
-        memcpy(em.buf + em.pos, em.sep, em.seplen)
-        em.pos += em.seplen
-        if neg:
-            em.buf[em.pos] = 45  # '-'
-            em.pos += 1
-        em.pos += _fmt(em.buf + em.pos, lv.stx, em.strip)
-        em.first = False
+            return self._emit_slow(em, lv, is_bid, em.neg_ask and not is_bid)
+        _emit_plain(em, self._seg, lv, is_bid)
+        return 0
+
+    cdef int _seg_reset(self, bytes sep, int tag) except -1:
+        cdef Py_ssize_t i
+        if self._seg == NULL:
+            self._seg = <SegEntry*>malloc(SEG_N * sizeof(SegEntry))
+            if self._seg == NULL:
+                raise MemoryError()
+        for i in range(SEG_N):
+            self._seg[i].len = SEG_INVALID
+        self._seg_sep = sep
+        self._seg_tag = tag
         return 0
 
     cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1:
@@ -1275,6 +1355,9 @@ cdef class OrderBook:
             raise ValueError(f"depth must be >= 0, got {depth}")
         if len(sep) > 16:
             raise ValueError("separator longer than 16 bytes")
+        if self._seg == NULL or (self._seg_sep is not sep and self._seg_sep != sep) or \
+                self._seg_tag != transform * 2 + neg_ask:
+            self._seg_reset(sep, transform * 2 + neg_ask)
         em.pos = 0
         em.crc = 0
         em.first = True
@@ -1290,19 +1373,19 @@ cdef class OrderBook:
             m = nb if nb > na else na
             for i in range(m):
                 if i < nb:
-                    self._emit_level(&em, tb - i, True)
+                    _emit(self, &em, tb - i, True)
                 if i < na:
-                    self._emit_level(&em, ta - i, False)
+                    _emit(self, &em, ta - i, False)
         elif layout == L_ASKS_BIDS:
             for i in range(na):
-                self._emit_level(&em, ta - i, False)
+                _emit(self, &em, ta - i, False)
             for i in range(nb):
-                self._emit_level(&em, tb - i, True)
+                _emit(self, &em, tb - i, True)
         else:
             for i in range(nb):
-                self._emit_level(&em, tb - i, True)
+                _emit(self, &em, tb - i, True)
             for i in range(na):
-                self._emit_level(&em, ta - i, False)
+                _emit(self, &em, ta - i, False)
         _em_flush(&em)
         out[0] = em.crc
         return 0
@@ -1380,6 +1463,8 @@ cdef class OrderBook:
         import sys
         total = sys.getsizeof(self)
         total += (self._bids.cap + self._asks.cap + self._tmp_cap) * sizeof(Level)
+        if self._seg != NULL:
+            total += SEG_N * sizeof(SegEntry)
         for fb in (self._fb_bids, self._fb_asks):
             if fb:
                 total += sys.getsizeof(fb)

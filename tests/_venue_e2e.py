@@ -10,14 +10,19 @@ with faults injected on the way, and ``settle`` waits until every pair is live a
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
 import zlib
 from collections import deque
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hbconnect.market.messages import ParseError
 from hbconnect.market.tracker import OrderBookTracker, TrackerDriver
 
 SOAK = int(os.environ.get("HBCONNECT_SOAK_SIZE", "0") or 0)
@@ -427,8 +432,145 @@ def record_clean(server: Server, venue: Any, n: int) -> tuple[list[str], list]:
     return sent, frames
 
 
+def replay_generated_session(tmp_path, server: Server, venue: Any, registry_name: str,
+                             frames: int = 2000) -> Any:
+    """Record a clean generated session to a file, replay it through ``hbconnect replay``'s
+    engine and check what every venue must give: no bad frame, gap, resync or checksum failure,
+    and final top 5 levels equal to the server's true book. Returns the replay result."""
+    from hbconnect.market.replay import replay
+
+    sent, recorded = record_clean(server, venue, frames)
+    path = tmp_path / f"{registry_name}.gen"
+    write_recording(path, venue.ws_endpoint(None).url, sent, recorded, server.pairs)
+    result = replay([path], registry_name)
+    assert result.frames == len(recorded) and result.bad_frames == 0
+    for p in server.pairs:
+        r = result.pairs[p]
+        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0, (p, r)
+        assert r["checksums_failed"] == 0, (p, r)
+        bids, asks = server.markets[p].book.levels()
+        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+    return result
+
+
+# ---- fuzzing parse_message with frames mutated from the documented examples ----
+
+_ODD_VALUES = (None, True, False, 0, -1, 1, 2 ** 64, -(2 ** 70), 1.5, "", "0", "-1", "abc", "NaN",
+               "1e400", [], {}, [[]], [["1"]], [["1", "2"]], {"a": 1}, "x" * 300)
+
+
+def _leaves(node: Any) -> list:
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in (k, *_leaves(v))]
+    if isinstance(node, list):
+        return [x for v in node for x in _leaves(v)]
+    return [node]
+
+
+def _paths(node: Any, prefix: tuple = (), max_items: Optional[int] = None) -> list:
+    """Every path into ``node``; ``max_items``: only the first items of each list (the rest of a
+    level list is the same shape again)."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, prefix + (k,), max_items)
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:max_items]):
+            out += _paths(v, prefix + (i,), max_items)
+    return out
+
+
+def mutated_frames(examples: list) -> st.SearchStrategy:
+    """Documented example frames with 1-3 random mutations each (a value replaced by an odd value,
+    by another value of the examples, or by small random JSON; a key or element removed), then
+    possibly truncated, as text or bytes."""
+    texts = [json.dumps(json.loads(e)) for e in examples]
+    seen = list({json.dumps(v): v for t in texts for v in _leaves(json.loads(t))}.values())
+    leaf = st.one_of(st.sampled_from(_ODD_VALUES), st.sampled_from(seen),
+                     st.integers(-(2 ** 66), 2 ** 66), st.floats(), st.text(max_size=8))
+    value = leaf | st.lists(leaf, max_size=3) | st.lists(st.lists(leaf, max_size=3), max_size=2)
+
+    @st.composite
+    def frames(draw) -> Any:
+        doc = json.loads(draw(st.sampled_from(texts)))  # a private copy
+        for _ in range(draw(st.integers(1, 3))):
+            paths = _paths(doc)[1:]
+            if not paths:
+                break
+            path = paths[draw(st.integers(0, len(paths) - 1))]
+            parent = doc
+            for key in path[:-1]:
+                parent = parent[key]
+            if draw(st.integers(0, 3)) == 0:
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = copy.deepcopy(draw(value))  # never edit a shared value
+        text = json.dumps(doc)
+        if draw(st.integers(0, 9)) == 0:
+            text = text[: draw(st.integers(0, len(text)))]
+        return text.encode() if draw(st.booleans()) else text
+
+    return frames()
+
+
+def single_mutations(examples: list):
+    """Every example with exactly one element replaced by each odd value or removed, and every
+    prefix-truncation at a few cut points: a deterministic sweep to go with the random fuzz."""
+    for text in examples:
+        doc = json.loads(text)
+        for path in _paths(doc, max_items=2)[1:]:
+            for replacement in (*_ODD_VALUES, _REMOVE):
+                mutated = copy.deepcopy(doc)
+                parent = mutated
+                for key in path[:-1]:
+                    parent = parent[key]
+                if replacement is _REMOVE:
+                    del parent[path[-1]]
+                else:
+                    parent[path[-1]] = copy.deepcopy(replacement)
+                yield json.dumps(mutated)
+        compact = json.dumps(doc)
+        for cut in range(0, len(compact), max(1, len(compact) // 16)):
+            yield compact[:cut]
+
+
+_REMOVE = object()
+
+
+def assert_parse_is_total(venue: Any, frame: Any) -> None:
+    """``parse_message`` either translates the frame into a list of events or raises ParseError:
+    nothing else may escape to the tracker."""
+    try:
+        events = venue.parse_message(frame)
+    except ParseError:
+        return
+    assert isinstance(events, list)
+
+
+def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
+    """The two robustness tests of a venue module's ``parse_message`` on its documented example
+    frames: every single mutation (deterministic sweep) and random multi-mutations (hypothesis)
+    give events or ParseError, nothing else. ``venues()`` returns the venue objects to feed
+    (fresh ones when parsing keeps state). Bind the results to ``test_*`` names in the module."""
+
+    def test_single_mutations() -> None:
+        targets = venues()
+        for frame in single_mutations(examples):
+            for venue in targets:
+                assert_parse_is_total(venue, frame)
+
+    @settings(max_examples=100, deadline=None)
+    @given(frame=mutated_frames(examples))
+    def test_fuzzed_frames(frame: Any) -> None:
+        for venue in venues():
+            assert_parse_is_total(venue, frame)
+
+    return test_single_mutations, test_fuzzed_frames
+
+
 __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
     "assert_clean", "fault_session", "resync_messages_were_sent", "write_recording",
-    "record_clean",
+    "record_clean", "replay_generated_session", "mutated_frames", "single_mutations",
+    "assert_parse_is_total", "parse_totality_tests",
 ]

@@ -184,6 +184,15 @@ def test_partial_fill_then_cancel_then_late_fill():
     assert not o.update_with_order_update(ou(S.OPEN))
 
 
+def test_fill_of_a_failed_order_counts_keeps_failed_and_warns(caplog):
+    o = new_order(amount="1")
+    o.update_with_order_update(ou(S.FAILED, error_message="never accepted"))
+    with caplog.at_level("WARNING", logger="hbconnect.core.in_flight_order"):
+        assert o.update_with_trade_update(tu("t1", "1"))
+    assert o.current_state is S.FAILED and o.executed_amount_base == D("1")
+    assert "marked FAILED" in caplog.text
+
+
 def test_pending_cancel_then_filled():
     o = new_order()
     o.update_with_order_update(ou(S.OPEN))
@@ -298,8 +307,11 @@ def test_wait_until_exchange_order_id_set():
         await asyncio.sleep(0)
         o2.update_with_order_update(ou(S.FAILED, cid="cid-2"))
         assert await w2 is None
-        with pytest.raises(asyncio.TimeoutError):
-            await new_order(cid="x").wait_until_exchange_order_id_set(timeout=0.01)
+        o3 = new_order(cid="x")
+        for _ in range(3):  # a caller polling with a timeout
+            with pytest.raises(asyncio.TimeoutError):
+                await o3.wait_until_exchange_order_id_set(timeout=0.01)
+        assert not o3._waiters  # timed-out waits leave nothing behind
     asyncio.run(main())
 
 

@@ -76,10 +76,15 @@ def test_to_decimal_accepts(raw, expected):
 
 
 @pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-Infinity", float("nan"), float("inf"), "abc", "",
-                                 None, True, D("NaN"), b"\xff"])
+                                 None, True, D("NaN"), b"\xff", "1e999999999", 10 ** 1200, D("-1e-1200")])
 def test_to_decimal_rejects(raw):
     with pytest.raises(ValueError):
         to_decimal(raw)
+
+
+def test_accepted_decimals_stay_safe_to_multiply():
+    big = to_decimal("9e1000")
+    assert big * big * big > 0  # no decimal.Overflow from values to_decimal lets through
 
 
 def test_split_trading_pair():
@@ -167,6 +172,18 @@ def test_position_and_funding_info():
     f = FundingInfo("BTC-USDT", D("100"), D("101"), 1_700_000_000.0, D("0.0001"))
     f.update(rate=D("-0.0002"), mark_price=D("99"))
     assert (f.rate, f.mark_price, f.index_price) == (D("-0.0002"), D("99"), D("100"))
+
+
+def test_position_and_funding_money_fields_are_always_decimal():
+    p = Position("BTC-USDT", PositionSide.LONG, 0.1, "100.5", 3)
+    assert (p.amount, p.entry_price, p.unrealized_pnl) == (D("0.1"), D("100.5"), D(3))
+    assert all(type(v) is D for v in (p.amount, p.entry_price, p.unrealized_pnl))
+    f = FundingInfo("BTC-USDT", 100, "101", 0.0, 0.0001)
+    f.update(mark_price=99.5)
+    assert (f.index_price, f.mark_price, f.rate) == (D(100), D("99.5"), D("0.0001"))
+    assert all(type(v) is D for v in (f.index_price, f.mark_price, f.rate))
+    with pytest.raises(ValueError):
+        Position("BTC-USDT", PositionSide.LONG, float("nan"), D(1))
 
 
 # ---- errors ----

@@ -130,7 +130,7 @@ def test_fault_soak() -> None:
                 assert bot.get_balance(asset) == free + locked, asset
                 assert bot.get_available_balance(asset) == free, asset
             injected = sum(ex.injector.counts.values())
-            assert injected > 50, ex.injector.counts
+            assert injected >= SOAK_SIZE // 10, ex.injector.counts
             print(f"soak: {len(placed)} orders ({local_rejects} rejected locally), {len(fills)} fills, "
                   f"{injected} faults injected {dict(ex.injector.counts)}, {elapsed:.1f}s, "
                   f"resolved by query {bot.stats['orders_resolved_by_query']}, "

@@ -272,3 +272,24 @@ def test_post_only_gtx_rejected_when_crossing_and_order_queries():
     assert (sym["symbol"], sym["contractType"], sym["pricePrecision"], sym["quantityPrecision"]) == \
         ("BTCUSDT", "PERPETUAL", 1, 3)
     assert filters["PRICE_FILTER"]["tickSize"] == "0.10" and filters["MIN_NOTIONAL"]["notional"] == "100"
+
+
+def test_resting_reduce_only_order_expires_when_the_position_closes():
+    async def main():
+        ex = make_ex()
+        async with ex, aiohttp.ClientSession() as s:
+            f = F(s, ex.futures_rest_url)
+            await f.quote("SELL", "0.1", "60000")
+            await f.market("BUY", "0.05")                                  # long 0.05
+            ro = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                                    "timeInForce": "GTC", "quantity": "0.05", "price": "65000",
+                                                    "reduceOnly": "true", "newClientOrderId": "ro-1"})
+            await f.quote("BUY", "0.1", "59000")
+            await f.market("SELL", "0.05")                                 # closes the long
+            q = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "ro-1"})
+            return ro, q, ex.open_orders(KEY, market="futures"), ex.positions(KEY)
+
+    ro, q, open_orders, positions = run(main())
+    assert ro[1]["status"] == "NEW" and ro[1]["reduceOnly"] is True
+    assert q[1]["status"] == "EXPIRED"
+    assert open_orders == [] and positions == {}

@@ -253,6 +253,7 @@ def test_futures_user_stream_order_and_account_updates():
                                                              "quantity": "0.01", "newClientOrderId": "f-1"})
             ex.set_mark_price("BTC-USDT", D("61000"))
             ex.run_funding()
+            await signed(s, base, "POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 7})
             events = await collect(ws, 0.5)
             r = await s.put(base + "/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})
             keep = await r.json()
@@ -273,6 +274,8 @@ def test_futures_user_stream_order_and_account_updates():
     assert D(acc[0]["B"][0]["wb"]) == D("10000") - D("0.3")
     funding = acc[-1]
     assert funding["m"] == "FUNDING_FEE" and funding["P"] == []
+    config = [e for e in events if e["e"] == "ACCOUNT_CONFIG_UPDATE"]
+    assert [c["ac"] for c in config] == [{"s": "BTCUSDT", "l": 7}]
     assert D(funding["B"][0]["bc"]) == -(D("0.01") * 61000 * D("0.0001"))
     assert keep == {"listenKey": lk}
     assert expired[0] == {"e": "listenKeyExpired", "E": expired[0]["E"], "listenKey": lk}
@@ -313,7 +316,7 @@ def test_websocket_api_user_data_subscription():
             payload = f"apiKey={KEY}&timestamp={ts}"          # parameters sorted by name
             sig = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
             await ws.send_str(json.dumps({"id": "bad", "method": "userDataStream.subscribe.signature",
-                                          "params": {"apiKey": KEY, "timestamp": ts, "signature": "00" + sig[2:]}}))
+                                          "params": {"apiKey": KEY, "timestamp": ts, "signature": ("1" if sig[0] == "0" else "0") + sig[1:]}}))
             bad = await recv_json(ws)
             await ws.send_str(json.dumps({"id": "s1", "method": "userDataStream.subscribe.signature",
                                           "params": {"apiKey": KEY, "timestamp": ts, "signature": sig}}))

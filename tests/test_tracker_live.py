@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from binance_server import FakeBinance
 from conftest import fixture_files
 from hbconnect.exchanges import market_data_venue

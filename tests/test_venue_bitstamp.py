@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from conftest import fixture_files
 from refbook import RefBook, book_levels
+from venue_fuzz import assert_fuzz_total
 
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.bitstamp import BitstampMarketData
@@ -270,49 +271,8 @@ def test_lost_update_is_undetectable_on_bitstamp_until_a_resync(session, kind):
     assert books_equal(res, ref, venue, "BAT-BTC")
 
 
-def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
-    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
-    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
-    import gzip as _gz
-    import random
-
-    rng = random.Random(seed)
-    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
-
-    def poke(o, depth=0):
-        if isinstance(o, list) and o:
-            i = rng.randrange(len(o))
-            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
-                o[i] = rng.choice(weird)
-            else:
-                poke(o[i], depth + 1)
-        elif isinstance(o, dict) and o:
-            k = rng.choice(list(o))
-            if rng.random() < 0.2:
-                del o[k]
-            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
-                o[k] = rng.choice(weird)
-            else:
-                poke(o[k], depth + 1)
-
-    errors = 0
-    for _ in range(n):
-        f = rng.choice(frames)
-        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
-        if rng.random() < 0.3:
-            text = text[: rng.randrange(len(text) + 1)]
-        else:
-            obj = json.loads(text)
-            poke(obj)
-            text = json.dumps(obj)
-        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
-        try:
-            out = venue.parse_message(data)
-            assert type(out) is list
-        except ParseError:
-            errors += 1
-    return errors
-
-
-def test_fuzzed_frames_never_crash(session):
-    assert _fuzz(BitstampMarketData(), [r.data for r in session.frames]) > 300
+def test_fuzzed_frames_and_bodies_never_crash(session):
+    assert_fuzz_total(BitstampMarketData().parse_message, [r.data for r in session.frames] + [
+        '{"event":"bts:error","channel":"diff_order_book_btcusd","data":{"code":null,"message":"x"}}'])
+    bodies = [r.data for r in session.rest if "/order_book/" in r.url]
+    assert_fuzz_total(lambda b: BitstampMarketData().parse_snapshot("BTC-USD", b), bodies, 150)

@@ -97,19 +97,21 @@ def test_doc_trade():
     assert t == Trade("BTC-USDT", "20f43950-d8dd-5b31-9112-a178eb6023af", "16578.50", "0.001",
                       "buy", pytest.approx(1672304486.865))
 
+PONG = ('{"success":true,"ret_msg":"pong","conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a",'
+        '"op":"ping"}')
+SUB_FAILED = ('{"success":false,"ret_msg":"error:handler not found,topic:orderbook.50.X",'
+              '"conn_id":"3cd84cb1","req_id":"","op":"subscribe"}')
+DOC_FRAMES = [DOC_SNAPSHOT, DOC_DELTA, DOC_TRADE, PONG, SUB_FAILED]
+
 
 def test_control_frames():
-    linear_pong = ('{"success":true,"ret_msg":"pong",'
-                   '"conn_id":"0970e817-426e-429a-a679-ff7f55e0b16a","op":"ping"}')
     other_pong = '{"args":["1672916271846"],"op":"pong"}'
-    assert LINEAR.parse_message(linear_pong) == [Heartbeat()]
+    assert LINEAR.parse_message(PONG) == [Heartbeat()]
     assert SPOT.parse_message(other_pong) == [Heartbeat()]
     ack = ('{"success":true,"ret_msg":"","conn_id":"3cd84cb1","req_id":"",'
            '"op":"subscribe"}')
     assert SPOT.parse_message(ack) == []
-    failed = ('{"success":false,"ret_msg":"error:handler not found,topic:orderbook.50.X",'
-              '"conn_id":"3cd84cb1","req_id":"","op":"subscribe"}')
-    assert SPOT.parse_message(failed) == []
+    assert SPOT.parse_message(SUB_FAILED) == []
 
 
 @pytest.mark.parametrize("frame", [
@@ -138,8 +140,8 @@ def test_malformed_frames_raise_parse_error(frame):
 # ---- end to end: generated sessions through the tracker, with faults ----
 
 from _venue_e2e import (  # noqa: E402
-    FAULTS, Server, assert_clean, clean_session, fault_session, record_clean,
-    resync_messages_were_sent, write_recording,
+    FAULTS, Server, assert_clean, clean_session, fault_session, parse_totality_tests,
+    replay_generated_session, resync_messages_were_sent,
 )
 
 
@@ -242,17 +244,12 @@ def test_e2e_fault_is_detected_and_repaired(kind):
 
 
 def test_e2e_generated_recording_replays_clean(tmp_path):
-    from hbconnect.market.replay import replay
-
     server = BybitServer(PAIRS, seed=8)
-    sent, frames = record_clean(server, LINEAR, 2000)
-    path = tmp_path / "BYBIT.gen"
-    write_recording(path, LINEAR.ws_endpoint(None).url, sent, frames, PAIRS)
-    result = replay([path], "bybit_perpetual")
-    assert result.frames == len(frames) and result.bad_frames == 0
+    result = replay_generated_session(tmp_path, server, LINEAR, "bybit_perpetual")
     for p in PAIRS:
-        r = result.pairs[p]
-        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0
-        assert r["diffs_applied"] == server.counts[p]["diff"]
-        bids, asks = server.markets[p].book.levels()
-        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+        assert result.pairs[p]["diffs_applied"] == server.counts[p]["diff"]
+
+
+(test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
+ test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
+    DOC_FRAMES, lambda: (SPOT, LINEAR))

@@ -127,6 +127,11 @@ def test_consecutive_frames_number_every_sequence_value():
     assert seqs == [0, 1, 2, 3]
 
 
+ERROR = '{"type":"error","message":"failure to subscribe"}'
+DOC_UPDATE = DOC_L2.replace('"type":"snapshot"', '"type":"update"')
+DOC_FRAMES = [DOC_L2, DOC_UPDATE, DOC_HEARTBEAT, DOC_TRADES, SUBSCRIPTIONS, ERROR]
+
+
 def test_error_frame_is_logged_not_raised(caplog):
     assert CB.parse_message('{"type":"error","message":"failure to subscribe"}') == []
     assert "failure to subscribe" in caplog.text
@@ -160,8 +165,8 @@ def test_malformed_frames_raise_parse_error(frame):
 import datetime  # noqa: E402
 
 from _venue_e2e import (  # noqa: E402
-    FAULTS, Server, assert_clean, clean_session, fault_session, record_clean,
-    resync_messages_were_sent, write_recording,
+    FAULTS, Server, assert_clean, clean_session, fault_session, parse_totality_tests,
+    replay_generated_session, resync_messages_were_sent,
 )
 
 
@@ -268,17 +273,12 @@ def test_e2e_fault_is_detected_and_repaired(kind):
 
 
 def test_e2e_generated_recording_replays_clean(tmp_path):
-    from hbconnect.market.replay import replay
-
     server = CoinbaseServer(PAIRS, seed=6)
-    sent, frames = record_clean(server, CB, 2000)
-    path = tmp_path / "COINBASE.gen"
-    write_recording(path, CB.ws_endpoint(None).url, sent, frames, PAIRS)
-    result = replay([path], "coinbase")
-    assert result.frames == len(frames) and result.bad_frames == 0
+    result = replay_generated_session(tmp_path, server, CB, "coinbase")
     for p in PAIRS:
-        r = result.pairs[p]
-        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0
-        assert r["diffs_applied"] == server.counts[p]["diff"]
-        bids, asks = server.markets[p].book.levels()
-        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+        assert result.pairs[p]["diffs_applied"] == server.counts[p]["diff"]
+
+
+(test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
+ test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
+    DOC_FRAMES, lambda: (CB,))

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from conftest import fixture_files
 from refbook import RefBook, book_levels
+from venue_fuzz import assert_fuzz_total
 
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.gate_io import GatePerpetualMarketData, GateSpotMarketData
@@ -394,50 +395,8 @@ def test_futures_stream_through_the_tracker_and_a_gap():
         assert asks == [(p, str(s)) for p, s in sorted(want["a"].items(), key=lambda x: Decimal(x[0]))]
 
 
-def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
-    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
-    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
-    import gzip as _gz
-    import random
-
-    rng = random.Random(seed)
-    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
-
-    def poke(o, depth=0):
-        if isinstance(o, list) and o:
-            i = rng.randrange(len(o))
-            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
-                o[i] = rng.choice(weird)
-            else:
-                poke(o[i], depth + 1)
-        elif isinstance(o, dict) and o:
-            k = rng.choice(list(o))
-            if rng.random() < 0.2:
-                del o[k]
-            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
-                o[k] = rng.choice(weird)
-            else:
-                poke(o[k], depth + 1)
-
-    errors = 0
-    for _ in range(n):
-        f = rng.choice(frames)
-        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
-        if rng.random() < 0.3:
-            text = text[: rng.randrange(len(text) + 1)]
-        else:
-            obj = json.loads(text)
-            poke(obj)
-            text = json.dumps(obj)
-        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
-        try:
-            out = venue.parse_message(data)
-            assert type(out) is list
-        except ParseError:
-            errors += 1
-    return errors
-
-
-def test_fuzzed_frames_never_crash(session):
-    assert _fuzz(GateSpotMarketData(), [r.data for r in session.frames]) > 300
-    assert _fuzz(GatePerpetualMarketData(), [t for _, t in futures_stream(60)[0]]) > 300
+def test_fuzzed_frames_and_bodies_never_crash(session):
+    assert_fuzz_total(GateSpotMarketData().parse_message, [r.data for r in session.frames])
+    bodies = [r.data for r in session.rest if "/order_book" in r.url]
+    assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 150)
+    assert_fuzz_total(GatePerpetualMarketData().parse_message, [t for _, t in futures_stream(60)[0]])

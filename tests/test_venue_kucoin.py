@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from conftest import fixture_files
 from refbook import RefBook, book_levels
+from venue_fuzz import assert_fuzz_total
 
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.kucoin import KucoinPerpetualMarketData, KucoinSpotMarketData
@@ -412,50 +413,13 @@ def test_futures_missing_sequence_is_a_gap_repaired_by_resync():
     assert (_values(bids), _values(asks)) == (_values(want[0]), _values(want[1]))
 
 
-def _fuzz(venue, frames, n: int = 1500, seed: int = 11) -> int:
-    """Random truncations and type-confused fields of real frames: ``parse_message`` returns events
-    or raises ``ParseError``, never anything else. Returns how many raised ParseError."""
-    import gzip as _gz
-    import random
-
-    rng = random.Random(seed)
-    weird = [None, True, -1, 1.5, "x", "", [], {}, "NaN", 10 ** 30, [[]], ["1"], {"a": 1}]
-
-    def poke(o, depth=0):
-        if isinstance(o, list) and o:
-            i = rng.randrange(len(o))
-            if rng.random() < 0.4 or depth > 6 or not isinstance(o[i], (list, dict)):
-                o[i] = rng.choice(weird)
-            else:
-                poke(o[i], depth + 1)
-        elif isinstance(o, dict) and o:
-            k = rng.choice(list(o))
-            if rng.random() < 0.2:
-                del o[k]
-            elif rng.random() < 0.5 or depth > 6 or not isinstance(o[k], (list, dict)):
-                o[k] = rng.choice(weird)
-            else:
-                poke(o[k], depth + 1)
-
-    errors = 0
-    for _ in range(n):
-        f = rng.choice(frames)
-        text = _gz.decompress(f).decode() if isinstance(f, bytes) else f
-        if rng.random() < 0.3:
-            text = text[: rng.randrange(len(text) + 1)]
-        else:
-            obj = json.loads(text)
-            poke(obj)
-            text = json.dumps(obj)
-        data = _gz.compress(text.encode()) if isinstance(f, bytes) and rng.random() < 0.8 else text
-        try:
-            out = venue.parse_message(data)
-            assert type(out) is list
-        except ParseError:
-            errors += 1
-    return errors
-
-
-def test_fuzzed_frames_never_crash(session):
-    assert _fuzz(KucoinSpotMarketData(), [r.data for r in session.frames]) > 300
-    assert _fuzz(KucoinPerpetualMarketData(), [t for _, t in futures_stream(60)[0]]) > 300
+def test_fuzzed_frames_and_bodies_never_crash(session):
+    assert_fuzz_total(KucoinSpotMarketData().parse_message, [r.data for r in session.frames])
+    bodies = [r.data for r in session.rest if "/orderbook/" in r.url]
+    assert_fuzz_total(lambda b: KucoinSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 150)
+    assert_fuzz_total(lambda b: KucoinSpotMarketData().ws_endpoint(b.encode() if isinstance(b, str) else b),
+                      [BULLET.decode()], 150)
+    frames, states, seq0 = futures_stream(60)
+    assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames])
+    assert_fuzz_total(lambda b: KucoinPerpetualMarketData().parse_snapshot("BTC-USDT", b),
+                      [futures_body(states, seq0).decode()], 150)

@@ -40,6 +40,14 @@ DOC_TRADES = """{"arg":{"channel":"trades","instId":"BTC-USDT"},"data":[{"instId
 "count":"3","source":"0","seqId":1234}]}"""
 
 
+NOTICE = ('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
+          'service upgrade."}')
+ERROR = '{"event":"error","code":"60012","msg":"Invalid request","connId":"a4d3ae55"}'
+# a push from before seqId/prevSeqId existed: a real checksum only
+LEGACY_UPDATE = ('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{'
+                 '"asks":[],"bids":[["1","2","0","1"]],"ts":"1100","checksum":123}]}')
+
+
 def book_frame(action, prev, seq, bids=(), asks=(), inst="BTC-USDT", checksum=0):
     return json.dumps({
         "arg": {"channel": "books", "instId": inst},
@@ -176,15 +184,13 @@ def test_control_frames():
     assert SPOT.parse_message(b"pong") == [Heartbeat()]
     ack = '{"id":"1512","event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a4d3ae55"}'
     assert SPOT.parse_message(ack) == []
-    err = ('{"id":"1512","event":"error","code":"60012","msg":"Invalid request",'
-           '"connId":"a4d3ae55"}')
-    assert SPOT.parse_message(err) == []
+    assert SPOT.parse_message(ERROR) == []
+    count = '{"event":"channel-conn-count","channel":"books","connCount":"2","connId":"abcd1234"}'
+    assert SPOT.parse_message(count) == []
     err_arg = ('{"event":"error","code":"60018","msg":"x",'
                '"arg":{"channel":"books","instId":"BTC-USDT-SWAP"}}')
     assert SWAP.parse_message(err_arg) == []  # logged; an immediate resubscribe could loop
-    notice = ('{"event":"notice","code":"64008","msg":"The connection will soon be closed '
-              'for a service upgrade."}')
-    (rc,) = SPOT.parse_message(notice)
+    (rc,) = SPOT.parse_message(NOTICE)
     assert isinstance(rc, Reconnect) and "64008" in rc.reason
 
 
@@ -218,8 +224,8 @@ def test_swap_venue_rejects_spot_frames():
 # ---- end to end: generated sessions through the tracker, with faults ----
 
 from _venue_e2e import (  # noqa: E402
-    FAULTS, Server, assert_clean, clean_session, fault_session, record_clean,
-    resync_messages_were_sent, signed_crc32, write_recording,
+    FAULTS, Server, assert_clean, clean_session, fault_session, parse_totality_tests,
+    replay_generated_session, resync_messages_were_sent, signed_crc32,
 )
 
 
@@ -354,20 +360,20 @@ def test_e2e_legacy_fault_is_caught_by_the_checksum(kind):
 
 
 def test_e2e_generated_recording_replays_clean(tmp_path):
-    from hbconnect.market.replay import replay
-
     server = OkxServer(PAIRS, seed=41)
-    sent, frames = record_clean(server, SPOT, 2000)
-    path = tmp_path / "OKX.gen"
-    write_recording(path, SPOT.ws_endpoint(None).url, sent, frames, PAIRS)
-    result = replay([path], "okx")
-    assert result.frames == len(frames) and result.bad_frames == 0
+    result = replay_generated_session(tmp_path, server, SPOT, "okx")
     for p in PAIRS:
-        r = result.pairs[p]
-        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0
-        assert r["diffs_applied"] == server.counts[p]["diff"]
-        bids, asks = server.markets[p].book.levels()
-        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+        assert result.pairs[p]["diffs_applied"] == server.counts[p]["diff"]
+
+
+DOC_FRAMES = [DOC_SNAPSHOT, DOC_UPDATE, DOC_TRADES, LEGACY_UPDATE, NOTICE, ERROR]
+
+
+# fresh venue objects: the legacy ts chaining keeps per-pair state
+(test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
+ test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
+    DOC_FRAMES, lambda: (type(SPOT)("okx", ""), type(SWAP)("okx_perpetual", "-SWAP")))
+
 
 
 def test_doc_checksum_example_verifies_through_the_tracker():

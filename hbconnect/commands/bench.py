@@ -283,6 +283,12 @@ class HbconnectPeer(Peer):
         np = self._np
         b = self._OB()
         empty = np.empty((0, 2), dtype=np.float64)
+        if os.environ.get("HBCONNECT_BENCH_MEMORY_SNAPSHOT"):   # one snapshot instead of diffs
+            sides = [np.array([lv for s, chunk in _mem_levels(n_levels) if s == k for lv in chunk],
+                              dtype=np.float64) for k in (0, 1)]
+            b.apply_snapshot(sides[0], sides[1], 1)
+            del sides
+            return b, int(b.nbytes)
         for s, chunk in _mem_levels(n_levels):
             arr = np.array(chunk, dtype=np.float64)
             b.apply_diffs(arr, empty, 2) if s == 0 else b.apply_diffs(empty, arr, 2)
@@ -675,8 +681,11 @@ def memory_probe(name: str, n_levels: int) -> dict:
             "own_bytes_per_level": (own / n_levels) if own is not None else None}
 
 
-def _memory_in_subprocess(name: str, n_levels: int, timeout: float) -> dict:
+def _memory_in_subprocess(name: str, n_levels: int, timeout: float, snapshot: bool = False) -> dict:
     env = dict(os.environ)
+    env.pop("HBCONNECT_BENCH_MEMORY_SNAPSHOT", None)
+    if snapshot:
+        env["HBCONNECT_BENCH_MEMORY_SNAPSHOT"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     code = ("import json,sys; from hbconnect.commands.bench import memory_probe; "
             f"print(json.dumps(memory_probe({name!r}, {int(n_levels)})))")
@@ -702,6 +711,8 @@ class PeerResult:
     ms_snapshot_str: float = float("nan")
     rss_bytes_per_level: Optional[float] = None
     own_bytes_per_level: Optional[float] = None
+    rss_bytes_per_level_snapshot: Optional[float] = None     # hbconnect: the book loaded by one snapshot
+    own_bytes_per_level_snapshot: Optional[float] = None
     top20_match: Optional[bool] = None
     notes: list = field(default_factory=list)
 
@@ -892,7 +903,13 @@ def format_report(doc: dict, results: dict, plain_ns: float) -> str:
         lines += _table(head2, rows2)
     hb = results.get("hbconnect")
     if hb and hb.own_bytes_per_level is not None:
-        lines.append(f"\nhbconnect own accounting (nbytes): {hb.own_bytes_per_level:.1f} bytes per level")
+        lines.append(f"\nhbconnect bytes per level, {doc['memory_levels']:,} levels grown by diff messages: "
+                     f"own accounting (nbytes) {hb.own_bytes_per_level:.1f}, RSS growth {hb.rss_bytes_per_level:.1f}")
+    if hb and hb.own_bytes_per_level_snapshot is not None:
+        lines.append(f"hbconnect bytes per level, {doc['memory_levels']:,} levels loaded by one snapshot: "
+                     f"own accounting (nbytes) {hb.own_bytes_per_level_snapshot:.1f}, "
+                     f"RSS growth {hb.rss_bytes_per_level_snapshot:.1f}")
+    lines.append("(peers: RSS growth of a fresh process building the same levels, via their own update calls)")
     tg = targets(results, plain_ns)
     if tg:
         installed = [n for n, r in results.items() if n != "hbconnect" and r.status == "ok"]
@@ -966,6 +983,11 @@ def run(args: argparse.Namespace) -> int:
             else:
                 r.rss_bytes_per_level = m["rss_bytes_per_level"]
                 r.own_bytes_per_level = m["own_bytes_per_level"]
+            if name == "hbconnect":
+                m = _memory_in_subprocess(name, args.memory_levels, timeout=600, snapshot=True)
+                if "error" not in m:
+                    r.rss_bytes_per_level_snapshot = m["rss_bytes_per_level"]
+                    r.own_bytes_per_level_snapshot = m["own_bytes_per_level"]
     versions = _versions(results)
     doc = {
         "workload": {"levels": args.levels, "updates": wl.n_updates, "deletes": wl.n_deletes,

@@ -45,7 +45,8 @@ _PATTERNS = (
     re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(=)([^&\s\"',;}]+)"),
     re.compile(r"(?i)([\"'](?:" + _KEY_ALT + r")[\"']\s*:\s*)([\"'])([^\"']*)([\"'])"),
     # the value may carry an auth scheme ("Authorization: Bearer eyJ..."): the token goes too
-    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)((?:bearer|basic|bitstamp)\s+)?([^\s,;}\"']+)"),
+    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)((?:bearer|basic|bitstamp)\s+)?"
+               r"([^\s,;}\"']+)"),
 )
 _REDACTED = "***"
 _registered: "set[str]" = set()

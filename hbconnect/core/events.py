@@ -349,6 +349,7 @@ class EventHub:
             self._listeners[event_tag] = current + (callback,)
 
     def remove_listener(self, event_tag: Any, callback: Callable[[Any], Any]) -> bool:
+        """Stop calling ``callback`` for ``event_tag``; False if it was not listening."""
         current = self._listeners.get(event_tag, ())
         if callback not in current:
             return False
@@ -360,6 +361,7 @@ class EventHub:
         return True
 
     def get_listeners(self, event_tag: Any) -> Tuple[Callable[[Any], Any], ...]:
+        """The callbacks registered for ``event_tag``, in call order."""
         return self._listeners.get(event_tag, ())
 
     # ---- async iterators ----
@@ -395,6 +397,7 @@ class EventHub:
 
     # ---- delivery ----
     def trigger_event(self, event_tag: Any, event: Any) -> None:
+        """Deliver ``event`` to the callbacks of ``event_tag``, then to the subscriptions."""
         self.events_triggered += 1
         for cb in self._listeners.get(event_tag, ()):
             try:

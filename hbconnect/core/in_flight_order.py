@@ -390,6 +390,11 @@ class InFlightOrder:
         self.executed_amount_base = executed
         self.executed_amount_quote += trade.fill_quote_amount  # type: ignore[operator]
         cur = self.current_state
+        if cur is OrderState.FAILED:
+            # the order was given up (e.g. "never accepted") yet it traded: count the fill, and
+            # say so, since the failure event already went out
+            logger.warning("order %s: fill %s of %s on an order marked FAILED", self.client_order_id,
+                           tid, amount)
         if executed >= self.amount:
             if not (cur is OrderState.CANCELED or cur is OrderState.FAILED):
                 self.current_state = OrderState.FILLED
@@ -439,7 +444,11 @@ class InFlightOrder:
                 if self._waiters is None:
                     self._waiters = []
                 self._waiters.append(fut)
-                await fut
+                try:
+                    await fut
+                finally:  # a timed-out wait must not leave its future behind
+                    if self._waiters is not None and fut in self._waiters:
+                        self._waiters.remove(fut)
 
         if timeout is None:
             await loop_until()

@@ -29,20 +29,21 @@ __all__ = [
 ]
 
 DECIMAL_ZERO = Decimal(0)
+_MAX_EXPONENT = 1000  # far beyond any price or amount; keeps products and quotients in range
 
 
 def to_decimal(value: Any, name: str = "value") -> Decimal:
     """Convert ``value`` (Decimal, int, str, bytes or float) to a finite Decimal.
 
     Floats go through ``repr`` so that ``0.1`` becomes ``Decimal("0.1")``. Raises ``ValueError``
-    for NaN, infinities, booleans and unparsable input.
+    for NaN, infinities, booleans, unparsable input and magnitudes beyond 1e±1000.
     """
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool) or value is None:
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {_short(value)}")
     elif isinstance(value, int):
-        return Decimal(value)
+        d = Decimal(value)
     elif isinstance(value, float):
         d = Decimal(repr(value))
     else:
@@ -51,10 +52,18 @@ def to_decimal(value: Any, name: str = "value") -> Decimal:
         try:
             d = Decimal(str(value).strip())
         except (InvalidOperation, ValueError):
-            raise ValueError(f"{name} is not a number: {value!r}") from None
+            raise ValueError(f"{name} is not a number: {_short(value)}") from None
     if not d.is_finite():
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {_short(value)}")
+    if d and not -_MAX_EXPONENT <= d.adjusted() <= _MAX_EXPONENT:
+        # "1e999999999" is finite, but a product of two such values raises decimal.Overflow
+        raise ValueError(f"{name} is out of range: {_short(value)}")
     return d
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def split_trading_pair(trading_pair: str) -> Tuple[str, str]:
@@ -244,6 +253,7 @@ class TradeFee:
 
     def fee_amount_in_quote(self, trading_pair: str, price: Any, order_amount: Any,
                             rate_fn: Optional[RateFn] = None) -> Decimal:
+        """Total fee expressed in the pair's quote token (see :meth:`fee_amount_in_token`)."""
         return self.fee_amount_in_token(trading_pair, price, order_amount,
                                         split_trading_pair(trading_pair)[1], rate_fn)
 
@@ -324,6 +334,9 @@ class Position:
     unrealized_pnl: Decimal = DECIMAL_ZERO
     leverage: int = 1
 
+    def __post_init__(self) -> None:
+        _decimal_fields(self, ("amount", "entry_price", "unrealized_pnl"))
+
     @property
     def position_side(self) -> PositionSide:  # Hummingbot's attribute name
         return self.side
@@ -355,8 +368,12 @@ class FundingInfo:
     rate: Decimal
     extra: Dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        _decimal_fields(self, ("index_price", "mark_price", "rate"))
+
     def update(self, index_price: Optional[Decimal] = None, mark_price: Optional[Decimal] = None,
                next_funding_utc_timestamp: Optional[float] = None, rate: Optional[Decimal] = None) -> None:
+        """Replace the fields given (numbers become Decimal)."""
         if index_price is not None:
             self.index_price = index_price
         if mark_price is not None:
@@ -365,3 +382,12 @@ class FundingInfo:
             self.next_funding_utc_timestamp = next_funding_utc_timestamp
         if rate is not None:
             self.rate = rate
+        _decimal_fields(self, ("index_price", "mark_price", "rate"))
+
+
+def _decimal_fields(obj: Any, names: Tuple[str, ...]) -> None:
+    """Money fields given as int/str/float become Decimal (a float never reaches the engine)."""
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, Decimal):
+            setattr(obj, name, to_decimal(value, name))

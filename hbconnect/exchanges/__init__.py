@@ -27,8 +27,10 @@ VENUES: dict[str, str] = {
     "gate_io_perpetual": "gate_io",
     "coinbase_advanced_trade": "coinbase",
     "kraken": "kraken",
+    "kraken_v2": "kraken",
     "bitstamp": "bitstamp",
     "htx": "htx",
+    "htx_mbp": "htx",
     "bitget": "bitget",
     "bitget_perpetual": "bitget",
 }

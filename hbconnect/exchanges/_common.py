@@ -6,14 +6,16 @@ offending input; nothing here does I/O.
 from __future__ import annotations
 
 import datetime as _dt
+import json as _json
 from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from hbconnect.core.codecs import DecodeError, excerpt, json_dumps, json_loads
-from hbconnect.market.messages import ParseError
+from hbconnect.market.messages import ParseError, WsEndpoint
 
 __all__ = [
     "ParseError",
     "load_json",
+    "load_json_exact",
     "dumps",
     "as_int",
     "as_str",
@@ -21,6 +23,7 @@ __all__ = [
     "as_dict",
     "levels",
     "ms_to_seconds",
+    "to_seconds",
     "iso_to_seconds",
     "chunked",
     "pack_args",
@@ -50,6 +53,23 @@ def load_json(raw: Any) -> Any:
         return json_loads(raw)
     except DecodeError as exc:
         raise ParseError(str(exc)) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json_exact(raw: Any, what: str, int_text: bool = False) -> Any:
+    """Parse a frame or body whose numbers must keep their exact text: JSON fractions (and all
+    numbers with ``int_text``) become ``str``. ``ParseError`` on empty, truncated, non-JSON,
+    ``NaN``/``Infinity`` or absurdly nested input."""
+    try:
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            raw = bytes(raw).decode("utf-8")
+        return _json.loads(raw, parse_float=str, parse_int=str if int_text else None,
+                           parse_constant=_no_constant)
+    except (ValueError, TypeError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ParseError(f"{what}: invalid JSON ({str(exc)[:80]}): {excerpt(raw, 80)}") from None
 
 
 def as_dict(value: Any, what: str) -> dict:
@@ -108,7 +128,27 @@ def ms_to_seconds(value: Any, what: str = "ts") -> float:
     """Venue millisecond timestamp (int or digit string) -> seconds; 0.0 when absent."""
     if value is None:
         return 0.0
-    return as_int(value, what) / 1000.0
+    return to_seconds(as_int(value, what), 1000.0, what)
+
+
+def to_seconds(value: Any, per_second: float, what: str = "timestamp") -> float:
+    """A venue time in any unit (``per_second`` units make a second: 1 for seconds, 1e3 for ms,
+    1e9 for ns) sent as a JSON number or a decimal string ("1606292218213.4578") -> unix
+    seconds; 0.0 when absent. ``ParseError`` on anything else, including NaN and infinities."""
+    if value is None:
+        return 0.0
+    t = type(value)
+    if t is int or t is float or t is str:
+        try:
+            seconds = float(value) / per_second
+        except (ValueError, OverflowError):
+            seconds = _NAN
+        if seconds - seconds == 0.0:  # finite
+            return seconds
+    raise ParseError(f"{what}: expected a finite time, got {excerpt(value, 60)}")
+
+
+_NAN = float("nan")
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -174,21 +214,32 @@ def split_pair(pair: str) -> tuple[str, str]:
 
 
 class SymbolMap:
-    """Pair <-> venue symbol for venues that write symbols as BASE+QUOTE ("BTCUSDT").
+    """Pair <-> venue symbol for venues that write symbols as BASE+QUOTE ("BTCUSDT", or
+    "btcusdt" with ``lower=True``).
 
     Symbols produced by :meth:`to_venue` are remembered, so the symbols of subscribed pairs map
-    back exactly; unknown symbols are split on a known quote currency.
+    back exactly; unknown symbols are split on a known quote currency (``quotes``, tried longest
+    first). One map per venue object: it only ever learns the deterministic mapping of pairs the
+    venue object was asked about, so sharing it between trackers leaks nothing.
     """
 
-    __slots__ = ("_back",)
+    __slots__ = ("_back", "_quotes", "_lower")
 
-    def __init__(self) -> None:
+    #: symbols remembered at most (a bound against unbounded growth from odd input)
+    MAX_REMEMBERED = 100_000
+
+    def __init__(self, quotes: Iterable[str] = KNOWN_QUOTES, lower: bool = False) -> None:
         self._back: dict[str, str] = {}
+        self._quotes = tuple(sorted({q.upper() for q in quotes}, key=len, reverse=True))
+        self._lower = lower
 
     def to_venue(self, pair: str) -> str:
         base, quote = split_pair(pair)
         symbol = base + quote
-        self._back[symbol] = f"{base}-{quote}"
+        if self._lower:
+            symbol = symbol.lower()
+        if len(self._back) < self.MAX_REMEMBERED:
+            self._back[symbol] = f"{base}-{quote}"
         return symbol
 
     def from_venue(self, symbol: str) -> str:
@@ -196,10 +247,10 @@ class SymbolMap:
         if pair is not None:
             return pair
         upper = symbol.upper()
-        for quote in KNOWN_QUOTES:
+        for quote in self._quotes:
             if upper.endswith(quote) and len(upper) > len(quote):
                 return f"{upper[: -len(quote)]}-{quote}"
-        raise ParseError(f"cannot split venue symbol {symbol!r} into BASE-QUOTE")
+        raise ParseError(f"cannot split venue symbol {excerpt(symbol, 40)} into BASE-QUOTE")
 
 
 
@@ -217,17 +268,19 @@ class MarketDataBase:
     ping_message: Optional[str] = None
 
     def connect_request(self) -> Any:
+        """No request before connecting (KuCoin overrides this for its bullet token)."""
         return None
 
     def ws_endpoint(self, connect_response: Optional[bytes] = None) -> Any:
-        from hbconnect.market.messages import WsEndpoint
-
+        """``ws_url`` with the class's application-level ping."""
         return WsEndpoint(self.ws_url, self.ping_interval, self.ping_message)
 
     def resync_messages(self, pair: str) -> list[str]:
+        """None: the tracker resubscribes (in-band venues) or refetches REST (the others)."""
         return []
 
     def snapshot_request(self, pair: str) -> Any:
+        """None: the snapshot comes in-band."""
         return None
 
     def parse_snapshot(self, pair: str, body: bytes) -> Any:

@@ -23,37 +23,29 @@ the futures page has the same shape with ``instType: USDT-FUTURES``), "Trades Ch
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional
 
 from hbconnect.exchanges import _common as c
-from hbconnect.market.messages import (
-    BookDiff,
-    BookSnapshot,
-    Heartbeat,
-    MarketEvent,
-    ParseError,
-    SyncRule,
-    Trade,
-)
-
-logger = logging.getLogger(__name__)
+from hbconnect.exchanges.okx import OpArgsMarketData  # Bitget v2 speaks OKX's v5 WS protocol
+from hbconnect.market.messages import BookDiff, BookSnapshot, MarketEvent, ParseError, SyncRule
 
 WS_URL = "wss://ws.bitget.com/v2/ws/public"
 BOOK_CHANNEL = "books"
 TRADE_CHANNEL = "trade"
 MAX_REQUEST_BYTES = 4096
-_TRADE_SIDES = ("buy", "sell")  # a tuple: ``in`` compares, so an unhashable value cannot raise
 
 
-class BitgetMarketData(c.MarketDataBase):
+class BitgetMarketData(OpArgsMarketData):
     """``MarketDataVenue`` for one Bitget v2 product line (``SPOT`` or ``USDT-FUTURES``)."""
 
     sync_rule = SyncRule.TIMESTAMP  # monotonic ``seq`` + CRC32 on every push
     max_pairs_per_connection = 24  # 48 channels: under the 50 per connection Bitget recommends
     max_depth: Optional[int] = None  # ``books`` is the full depth
     ping_interval = 25.0  # "set a 30 seconds timer to send string 'ping'"
-    ping_message = "ping"
+    book_channel = BOOK_CHANNEL
+    trade_channel = TRADE_CHANNEL
+    trade_fields = ("tradeId", "price", "size")
+    max_request_bytes = MAX_REQUEST_BYTES
 
     def __init__(self, name: str, inst_type: str, url: str = WS_URL) -> None:
         self.name = name
@@ -71,57 +63,13 @@ class BitgetMarketData(c.MarketDataBase):
 
     # ---- connection ----
 
-    def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
-        args = [
-            {"instType": self.inst_type, "channel": ch, "instId": self.to_venue_symbol(p)}
-            for p in pairs
-            for ch in channels
-        ]
-        return c.pack_args(args, lambda a: {"op": op, "args": a}, MAX_REQUEST_BYTES)
-
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._ops("subscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
-
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._ops("unsubscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
-
-    def resync_messages(self, pair: str) -> list[str]:
-        return self._ops("unsubscribe", (BOOK_CHANNEL,), [pair]) + self._ops(
-            "subscribe", (BOOK_CHANNEL,), [pair]
-        )
+    def _arg(self, channel: str, pair: str) -> dict:
+        return {"instType": self.inst_type, "channel": channel, "instId": self.to_venue_symbol(pair)}
 
     def checksum(self, book: Any) -> int:
         return book.checksum_bitget(25)  # the book core's CRC32 over the venue's exact text
 
     # ---- frames ----
-
-    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        if raw == "pong" or raw == b"pong":
-            return [Heartbeat()]
-        msg = c.as_dict(c.load_json(raw), f"{self.name} frame")
-        if "event" in msg:
-            return self._event(msg)
-        arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
-        channel = arg.get("channel")
-        if channel == BOOK_CHANNEL:
-            return self._book(msg, arg)
-        if channel == TRADE_CHANNEL:
-            return self._trades(msg, arg)
-        raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
-
-    def _event(self, msg: dict) -> list[MarketEvent]:
-        event = msg["event"]
-        if event in ("subscribe", "unsubscribe"):
-            return []
-        if event == "error":
-            # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
-            # would loop against the venue's request limits; a pair left without a snapshot is
-            # the tracker's to retry later.
-            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
-                           c.excerpt(msg.get("msg"), 200))
-            return []
-        logger.info("%s: ignoring event %s", self.name, c.excerpt(event, 60))
-        return []
 
     def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
         pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
@@ -144,25 +92,6 @@ class BitgetMarketData(c.MarketDataBase):
             return [BookDiff(pair, bids, asks, seq, seq, None, ts, checksum_or_none)]
         raise ParseError(f"{self.name}: unknown books action {c.excerpt(action, 60)}")
 
-    def _trades(self, msg: dict, arg: dict) -> list[MarketEvent]:
-        pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
-        out: list[MarketEvent] = []
-        for item in c.as_list(msg.get("data"), "data"):
-            t = c.as_dict(item, "trade")
-            side = t.get("side")
-            if side not in _TRADE_SIDES:
-                raise ParseError(f"{self.name}: bad trade side {c.excerpt(side, 40)}")
-            out.append(Trade(
-                pair=pair,
-                trade_id=c.as_str(t.get("tradeId"), "tradeId"),
-                price=c.as_str(t.get("price"), "price"),
-                amount=c.as_str(t.get("size"), "size"),
-                side=side,
-                timestamp=c.ms_to_seconds(t.get("ts")),
-            ))
-        if len(out) > 1:
-            out.sort(key=lambda t: t.timestamp)  # oldest first, so the last one is the latest
-        return out
 
 
 MARKET_DATA: dict[str, BitgetMarketData] = {

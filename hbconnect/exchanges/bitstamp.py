@@ -19,13 +19,14 @@ from typing import Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    SymbolMap,
     as_dict,
     as_int,
     as_str,
     dumps,
     levels,
     load_json,
-    split_pair,
+    to_seconds,
 )
 from hbconnect.market.messages import (
     BookDiff,
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 REST_URL = "https://www.bitstamp.net/api/v2"
 _BOOK = "diff_order_book_"
 _TRADES = "live_trades_"
-#: quote currencies of Bitstamp's url symbols ("btcusd"), tried longest first
+#: quote currencies of Bitstamp's url symbols ("btcusd"), used (longest first) to split symbols of
+#: unsubscribed pairs
 BITSTAMP_QUOTES = ("usdt", "usdc", "pyusd", "usd", "eur", "gbp", "btc", "eth", "pax", "chf")
 
 
@@ -57,23 +59,15 @@ class BitstampMarketData(MarketDataBase):
     ping_message = '{"event":"bts:heartbeat"}'
 
     def __init__(self) -> None:
-        self._back: dict[str, str] = {}
+        self._symbols = SymbolMap(BITSTAMP_QUOTES, lower=True)
 
     def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        symbol = (base + quote).lower()
-        self._back[symbol] = f"{base}-{quote}"
-        return symbol
+        """"BTC-USD" -> "btcusd" (the channel and URL symbol)."""
+        return self._symbols.to_venue(pair)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._back.get(symbol)
-        if pair is not None:
-            return pair
-        low = symbol.lower()
-        for quote in sorted(BITSTAMP_QUOTES, key=len, reverse=True):
-            if low.endswith(quote) and len(low) > len(quote):
-                return f"{low[: -len(quote)].upper()}-{quote.upper()}"
-        raise ParseError(f"bitstamp: cannot split symbol {symbol!r:.40}")
+        """"btcusd" -> "BTC-USD" (subscribed pairs exactly, others split on a known quote)."""
+        return self._symbols.from_venue(symbol)
 
     def _msgs(self, event: str, pairs: Sequence[str]) -> list[str]:
         out = []
@@ -98,7 +92,7 @@ class BitstampMarketData(MarketDataBase):
             raise ParseError(f"bitstamp order_book without microtimestamp: {str(d)[:80]!r}")
         micro = as_int(d["microtimestamp"], "bitstamp microtimestamp")
         return BookSnapshot(pair, levels(d.get("bids"), "bitstamp bids"),
-                            levels(d.get("asks"), "bitstamp asks"), micro, micro / 1e6)
+                            levels(d.get("asks"), "bitstamp asks"), micro, to_seconds(micro, 1e6))
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         msg = load_json(raw)
@@ -112,7 +106,7 @@ class BitstampMarketData(MarketDataBase):
             micro = as_int(d.get("microtimestamp"), "bitstamp microtimestamp")
             return [BookDiff(pair, levels(d.get("bids", []), "bitstamp bids"),
                              levels(d.get("asks", []), "bitstamp asks"), micro, micro, None,
-                             micro / 1e6)]
+                             to_seconds(micro, 1e6))]
         if event == "trade" and type(channel) is str and channel.startswith(_TRADES):
             return [self._trade(channel[len(_TRADES):], as_dict(msg.get("data"), "bitstamp trade"))]
         if event == "bts:request_reconnect":
@@ -130,17 +124,16 @@ class BitstampMarketData(MarketDataBase):
 
     def _trade(self, symbol: str, d: dict) -> Trade:
         kind = d.get("type")
-        if kind not in (0, 1):
+        if type(kind) is not int or kind not in (0, 1):
             raise ParseError(f"bitstamp: bad trade type {kind!r:.20}")
-        price = d.get("price_str")
-        amount = d.get("amount_str")
         micro = d.get("microtimestamp")
+        when = (to_seconds(as_int(micro, "bitstamp microtimestamp"), 1e6) if micro is not None
+                else to_seconds(as_int(d.get("timestamp", 0), "bitstamp timestamp"), 1.0))
         return Trade(
             self.from_venue_symbol(symbol), str(d.get("id", "")),
-            as_str(price, "bitstamp price_str"), as_str(amount, "bitstamp amount_str"),
-            "buy" if kind == 0 else "sell",
-            as_int(micro, "bitstamp microtimestamp") / 1e6 if micro is not None
-            else float(as_int(d.get("timestamp", 0), "bitstamp timestamp")),
+            as_str(d.get("price_str"), "bitstamp price_str"),
+            as_str(d.get("amount_str"), "bitstamp amount_str"),
+            "buy" if kind == 0 else "sell", when,
         )
 
 

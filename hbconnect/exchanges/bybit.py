@@ -11,7 +11,8 @@ Source: Bybit v5 docs, "Orderbook" (https://bybit-exchange.github.io/docs/v5/web
   ``u`` ("Update ID. Is a sequence" in earlier v5 revisions); Bybit's v3 page for the same
   stream said it is "generally contiguous", and that is what the stream does, so the rule is
   :attr:`SyncRule.CONTIGUOUS` (each delta ``u`` = previous + 1, any snapshot resets). ``seq`` is
-  a cross sequence for comparing depths, not a per-topic counter; it is not used.
+  a cross sequence for comparing depths, not a per-topic counter; it is not used. Depth 1 only
+  ever pushes snapshots (repeated every 3 s, same ``u``, when nothing changes): each resets.
 * ``publicTrade.{symbol}``: ``S`` is the taker side.
 * Keep-alive: ``{"op": "ping"}`` every 20 s (recommended by Bybit); the pong is a heartbeat.
 * Resync: unsubscribe + subscribe the orderbook topic makes Bybit send a fresh snapshot.

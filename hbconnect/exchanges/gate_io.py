@@ -11,11 +11,17 @@ of the subscribed depth that replaces the local one (sent as an in-band ``BookSn
 
 The ``100ms`` spot stream maintains a 100-level book (``20ms``: 20 levels), the futures stream the
 ``level`` it was subscribed with; the book is truncated to that depth (``max_depth``).
+
+Every request carries ``time`` (seconds), which must be within 60 s of the server's clock; the
+messages are built with the injected ``clock`` right before the engine sends them. The
+application ping (``{"channel": "spot.ping"}``) is a fixed text without ``time``: the engine's
+``WsEndpoint.ping_message`` cannot carry a fresh time (Gate answers it with ``spot.pong``).
 """
 from __future__ import annotations
 
 import logging
 import time
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Optional, Sequence, Union
 
 from hbconnect.exchanges._common import (
@@ -30,6 +36,7 @@ from hbconnect.exchanges._common import (
     load_json,
     ms_to_seconds,
     split_pair,
+    to_seconds,
 )
 from hbconnect.market.messages import (
     BookDiff,
@@ -52,15 +59,20 @@ FUTURES_LEVELS = {"100ms": (100, 50, 20), "20ms": (20,)}
 
 
 class _GateBase(MarketDataBase):
+    """What spot and futures share: request framing, symbols, the frame dispatch, the book
+    update and the REST snapshot. Subclasses say how levels, payloads and trades look."""
+
     sync_rule = SyncRule.SEQ_RANGE
     max_pairs_per_connection = 100
     prefix = ""  # "spot" / "futures"
+    rest_path = ""  # "/spot/order_book" / "/futures/usdt/order_book"
+    rest_symbol_param = ""  # "currency_pair" / "contract"
+    #: units per second of the REST order book's ``update``/``current`` (spot ms, futures s)
+    rest_time_unit = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
-    # Gate's request time must be within 60 s of the server's; the engine builds these
-    # messages right before sending them.
     def _msg(self, channel: str, event: str, payload: list) -> str:
         return dumps({"time": int(self._clock()), "channel": channel, "event": event,
                       "payload": payload})
@@ -75,6 +87,43 @@ class _GateBase(MarketDataBase):
             raise ParseError(f"gate: bad currency pair {symbol!r:.40}")
         return f"{base}-{quote}"
 
+    # -- subscriptions ------------------------------------------------------------------------
+    def _book_payload(self, symbol: str, subscribe: bool) -> list:
+        raise NotImplementedError
+
+    def _subscription(self, event: str, pairs: Sequence[str]) -> list[str]:
+        if not pairs:
+            return []
+        syms = [self.to_venue_symbol(p) for p in pairs]
+        book = self.prefix + ".order_book_update"
+        out = [self._msg(book, event, self._book_payload(s, event == "subscribe")) for s in syms]
+        out.append(self._msg(self.prefix + ".trades", event, syms))
+        return out
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._subscription("subscribe", pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._subscription("unsubscribe", pairs)
+
+    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
+        return RestRequest(
+            REST_URL + self.rest_path,
+            {self.rest_symbol_param: self.to_venue_symbol(pair), "limit": self.max_depth,
+             "with_id": "true"},
+        )
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        d = as_dict(load_json(body), f"gate {self.prefix} order book")
+        if "id" not in d:
+            raise ParseError(f"gate order book without id (label={d.get('label')!r:.40})")
+        when = d.get("update", d.get("current"))
+        return BookSnapshot(
+            pair, self._levels(d.get("bids"), "gate bids"), self._levels(d.get("asks"), "gate asks"),
+            as_int(d["id"], "gate id"), to_seconds(when, self.rest_time_unit, "gate update"),
+        )
+
+    # -- frames -------------------------------------------------------------------------------
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         msg = load_json(raw)
         if type(msg) is not dict:
@@ -100,8 +149,17 @@ class _GateBase(MarketDataBase):
                     return [Resync(self.from_venue_symbol(payload[0]), str(error))]
         return []  # subscribe / unsubscribe acknowledgements, other channels
 
-    # -- provided by subclasses ---------------------------------------------------------------
-    def _book(self, result: dict) -> MarketEvent:
+    def _book(self, r: dict) -> MarketEvent:
+        pair = self.from_venue_symbol(as_str(r.get("s"), "gate s"))
+        bids = self._levels(r.get("b"), "gate b")
+        asks = self._levels(r.get("a"), "gate a")
+        last = as_int(r.get("u"), "gate u")
+        ts = ms_to_seconds(r.get("t"), "gate t")
+        if r.get("full") is True:
+            return BookSnapshot(pair, bids, asks, last, ts)
+        return BookDiff(pair, bids, asks, as_int(r.get("U"), "gate U"), last, None, ts)
+
+    def _levels(self, rows: Any, what: str) -> list:
         raise NotImplementedError
 
     def _trades(self, result: Any) -> list[MarketEvent]:
@@ -113,6 +171,9 @@ class GateSpotMarketData(_GateBase):
 
     name = "gate_io"
     prefix = "spot"
+    rest_path = "/spot/order_book"
+    rest_symbol_param = "currency_pair"
+    rest_time_unit = 1000.0
     ws_url = "wss://api.gateio.ws/ws/v4/"
     ping_interval = 10.0
     ping_message = '{"channel":"spot.ping"}'
@@ -124,47 +185,11 @@ class GateSpotMarketData(_GateBase):
         self.interval = interval
         self.max_depth = SPOT_INTERVALS[interval]
 
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        if not pairs:
-            return []
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        out = [self._msg("spot.order_book_update", "subscribe", [s, self.interval]) for s in syms]
-        out.append(self._msg("spot.trades", "subscribe", syms))
-        return out
+    def _book_payload(self, symbol: str, subscribe: bool) -> list:
+        return [symbol, self.interval]
 
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        if not pairs:
-            return []
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        out = [self._msg("spot.order_book_update", "unsubscribe", [s, self.interval]) for s in syms]
-        out.append(self._msg("spot.trades", "unsubscribe", syms))
-        return out
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return RestRequest(
-            f"{REST_URL}/spot/order_book",
-            {"currency_pair": self.to_venue_symbol(pair), "limit": self.max_depth,
-             "with_id": "true"},
-        )
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        d = as_dict(load_json(body), "gate order book")
-        if "id" not in d:
-            raise ParseError(f"gate order book without id (label={d.get('label')!r:.40})")
-        return BookSnapshot(
-            pair, levels(d.get("bids"), "gate bids"), levels(d.get("asks"), "gate asks"),
-            as_int(d["id"], "gate id"), ms_to_seconds(d.get("update", d.get("current"))),
-        )
-
-    def _book(self, r: dict) -> MarketEvent:
-        pair = self.from_venue_symbol(as_str(r.get("s"), "gate s"))
-        bids = levels(r.get("b", []), "gate b")
-        asks = levels(r.get("a", []), "gate a")
-        last = as_int(r.get("u"), "gate u")
-        ts = ms_to_seconds(r.get("t"))
-        if r.get("full") is True:
-            return BookSnapshot(pair, bids, asks, last, ts)
-        return BookDiff(pair, bids, asks, as_int(r.get("U"), "gate U"), last, None, ts)
+    def _levels(self, rows: Any, what: str) -> list:
+        return levels([] if rows is None else rows, what)
 
     def _trades(self, result: Any) -> list[MarketEvent]:
         rows = [result] if type(result) is dict else as_list(result, "gate spot.trades")
@@ -174,23 +199,23 @@ class GateSpotMarketData(_GateBase):
             side = t.get("side")
             if side not in ("buy", "sell"):
                 raise ParseError(f"gate: bad trade side {side!r:.20}")
-            ts = t.get("create_time_ms")
             out.append(Trade(
                 self.from_venue_symbol(as_str(t.get("currency_pair"), "gate currency_pair")),
                 str(t.get("id", "")), as_str(t.get("price"), "gate price"),
-                as_str(t.get("amount"), "gate amount"), side,
-                float(ts) / 1000.0 if type(ts) in (str, int, float) and ts else
-                float(t.get("create_time") or 0),
+                as_str(t.get("amount"), "gate amount"), side, _trade_time(t),
             ))
         return out
 
 
 class GatePerpetualMarketData(_GateBase):
     """Gate.io USDT-settled futures: ``futures.order_book_update`` + REST
-    ``/futures/usdt/order_book?with_id=true``. Sizes are integer contract counts."""
+    ``/futures/usdt/order_book?with_id=true``. Sizes are contract counts."""
 
     name = "gate_io_perpetual"
     prefix = "futures"
+    rest_path = "/futures/usdt/order_book"
+    rest_symbol_param = "contract"
+    rest_time_unit = 1.0  # futures order book ``current``/``update``: seconds (float)
     ws_url = "wss://fx-ws.gateio.ws/v4/ws/usdt"
     ping_interval = 10.0
     ping_message = '{"channel":"futures.ping"}'
@@ -204,78 +229,54 @@ class GatePerpetualMarketData(_GateBase):
         self.level = level
         self.max_depth = level
 
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        if not pairs:
-            return []
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        out = [self._msg("futures.order_book_update", "subscribe",
-                         [s, self.frequency, str(self.level)]) for s in syms]
-        out.append(self._msg("futures.trades", "subscribe", syms))
+    def _book_payload(self, symbol: str, subscribe: bool) -> list:
+        # docs: subscribe [contract, frequency, level]; unsubscribe [contract, frequency]
+        return [symbol, self.frequency, str(self.level)] if subscribe else [symbol, self.frequency]
+
+    def _levels(self, rows: Any, what: str) -> list:
+        """Futures levels ``[{"p": "price", "s": size}, ...]`` -> ``[[price, size], ...]``."""
+        out = []
+        for row in as_list([] if rows is None else rows, what):
+            if type(row) is not dict:
+                raise ParseError(f"{what}: bad level {row!r:.60}")
+            p, s = row.get("p"), row.get("s")
+            if type(p) is not str or type(s) not in (int, str):
+                raise ParseError(f"{what}: bad level {row!r:.60}")
+            out.append([p, s if type(s) is str else str(s)])
         return out
-
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        if not pairs:
-            return []
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        out = [self._msg("futures.order_book_update", "unsubscribe", [s, self.frequency])
-               for s in syms]
-        out.append(self._msg("futures.trades", "unsubscribe", syms))
-        return out
-
-    def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return RestRequest(
-            f"{REST_URL}/futures/usdt/order_book",
-            {"contract": self.to_venue_symbol(pair), "limit": self.level, "with_id": "true"},
-        )
-
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        d = as_dict(load_json(body), "gate futures order book")
-        if "id" not in d:
-            raise ParseError(f"gate futures order book without id (label={d.get('label')!r:.40})")
-        ts = d.get("update", d.get("current"))
-        return BookSnapshot(
-            pair, _ps_levels(d.get("bids"), "gate bids"), _ps_levels(d.get("asks"), "gate asks"),
-            as_int(d["id"], "gate id"), float(ts) if type(ts) in (int, float) else 0.0,
-        )
-
-    def _book(self, r: dict) -> MarketEvent:
-        pair = self.from_venue_symbol(as_str(r.get("s"), "gate s"))
-        bids = _ps_levels(r.get("b", []), "gate b")
-        asks = _ps_levels(r.get("a", []), "gate a")
-        last = as_int(r.get("u"), "gate u")
-        ts = ms_to_seconds(r.get("t"))
-        if r.get("full") is True:
-            return BookSnapshot(pair, bids, asks, last, ts)
-        return BookDiff(pair, bids, asks, as_int(r.get("U"), "gate U"), last, None, ts)
 
     def _trades(self, result: Any) -> list[MarketEvent]:
         out: list[MarketEvent] = []
         for t in as_list(result, "gate futures.trades"):
             t = as_dict(t, "gate trade")
-            size = t.get("size")
-            if type(size) is not int or size == 0:
-                raise ParseError(f"gate: bad trade size {size!r:.20}")
-            ts = t.get("create_time_ms")
+            size = _contracts(t.get("size"))
             out.append(Trade(
                 self.from_venue_symbol(as_str(t.get("contract"), "gate contract")),
                 str(t.get("id", "")), as_str(t.get("price"), "gate price"), str(abs(size)),
                 "buy" if size > 0 else "sell",  # positive size: the taker bought
-                ms_to_seconds(ts) if ts is not None else float(t.get("create_time") or 0),
+                _trade_time(t),
             ))
         return out
 
 
-def _ps_levels(rows: Any, what: str) -> list:
-    """Futures levels ``[{"p": "price", "s": size}, ...]`` -> ``[[price, size], ...]``."""
-    out = []
-    for row in as_list(rows if rows is not None else [], what):
-        if type(row) is not dict:
-            raise ParseError(f"{what}: bad level {row!r:.60}")
-        p, s = row.get("p"), row.get("s")
-        if type(p) is not str or type(s) not in (int, str):
-            raise ParseError(f"{what}: bad level {row!r:.60}")
-        out.append([p, s if type(s) is str else str(s)])
-    return out
+def _trade_time(t: dict) -> float:
+    """``create_time_ms`` (ms, a number or a decimal string) or else ``create_time`` (s)."""
+    ms = t.get("create_time_ms")
+    if ms is not None:
+        return to_seconds(ms, 1000.0, "gate create_time_ms")
+    return to_seconds(t.get("create_time"), 1.0, "gate create_time")
+
+
+def _contracts(size: Any) -> Decimal:
+    """A futures trade size: signed contract count (integer, or decimal text), never zero."""
+    if type(size) is int or type(size) is str:
+        try:
+            value = Decimal(size)
+        except (InvalidOperation, ValueError):
+            value = Decimal(0)
+        if value.is_finite() and value != 0:
+            return value
+    raise ParseError(f"gate: bad trade size {size!r:.20}")
 
 
 MARKET_DATA: dict = {

@@ -32,11 +32,11 @@ import ujson
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    SymbolMap,
     as_dict,
     as_list,
     dumps,
     ms_to_seconds,
-    split_pair,
 )
 from hbconnect.market.messages import (
     BookDiff,
@@ -50,7 +50,7 @@ from hbconnect.market.messages import (
 
 log = logging.getLogger(__name__)
 
-#: Quote currencies of HTX spot symbols, tried longest first when splitting "btcusdt".
+#: Quote currencies of HTX spot symbols, used (longest first) to split symbols of unsubscribed pairs.
 HTX_QUOTES = ("usdt", "usdc", "usdd", "husd", "btc", "eth", "trx", "ht", "eur", "gbp", "brl",
               "try", "uah", "rub")
 MBP_LEVELS = (5, 20, 150)  # incremental depths that support the REQ refresh
@@ -76,8 +76,10 @@ _NUM = (float, int)
 
 def _levels(rows: Any, what: str) -> list:
     """``[[price, size], ...]`` of JSON numbers, passed to the book as they are (doubles: HTX sends
-    no checksum, and a JSON number read as a double keeps its value exactly as sent)."""
-    if rows is None:
+    no checksum, and a JSON number read as a double keeps its value exactly as sent). A missing
+    side, or the "blank object" the 150/400-level MBP feed sends for an unchanged side, is no
+    level."""
+    if rows is None or rows == {}:
         return []
     if type(rows) is not list:
         raise ParseError(f"{what}: expected an array of levels, got {rows!r:.60}")
@@ -128,24 +130,16 @@ class HtxMarketData(MarketDataBase):
             self.max_depth = mbp_levels
             self._book_suffix = f"mbp.{mbp_levels}"
         self.mbp_levels = mbp_levels
-        self._back: dict[str, str] = {}
+        self._symbols = SymbolMap(HTX_QUOTES, lower=True)
 
     # -- symbols ------------------------------------------------------------------------------
     def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        symbol = (base + quote).lower()
-        self._back[symbol] = f"{base}-{quote}"
-        return symbol
+        """"BTC-USDT" -> "btcusdt"."""
+        return self._symbols.to_venue(pair)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._back.get(symbol)
-        if pair is not None:
-            return pair
-        low = symbol.lower()
-        for quote in HTX_QUOTES:
-            if low.endswith(quote) and len(low) > len(quote):
-                return f"{low[: -len(quote)].upper()}-{quote.upper()}"
-        raise ParseError(f"htx: cannot split symbol {symbol!r:.40}")
+        """"btcusdt" -> "BTC-USDT" (subscribed pairs exactly, others split on a known quote)."""
+        return self._symbols.from_venue(symbol)
 
     def _topic(self, pair: str, suffix: str) -> str:
         return f"market.{self.to_venue_symbol(pair)}.{suffix}"

@@ -13,7 +13,6 @@ default; v2 (``wss://ws.kraken.com/v2``) is ``KrakenV2MarketData``.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Optional, Sequence, Union
 
@@ -27,7 +26,9 @@ from hbconnect.exchanges._common import (
     iso_to_seconds,
     levels,
     load_json,
+    load_json_exact,
     split_pair,
+    to_seconds,
 )
 from hbconnect.market.messages import (
     BookDiff,
@@ -79,7 +80,9 @@ class KrakenMarketData(_KrakenBase):
 
     def __init__(self, depth: int = 1000) -> None:
         super().__init__(depth)
-        self._book_channels: dict[int, str] = {}  # v1 channelID of a book subscription -> pair
+        # channelID of a book subscription -> pair: only used to name the pair of a frame too
+        # broken to parse (see ``parse_message``); bounded, as ids are not reused reliably.
+        self._book_channels: dict[int, str] = {}
 
     # -- symbols ------------------------------------------------------------------------------
     def to_venue_symbol(self, pair: str) -> str:
@@ -140,7 +143,7 @@ class KrakenMarketData(_KrakenBase):
             pair = self.from_venue_symbol(msg[-1])
             if channel.startswith("book"):
                 if type(msg[0]) is int:
-                    self._book_channels[msg[0]] = pair
+                    self._remember_channel(msg[0], pair)
                 try:
                     return [self._book(pair, msg[1:-2])]
                 except ParseError as exc:
@@ -152,6 +155,10 @@ class KrakenMarketData(_KrakenBase):
         if type(msg) is dict:
             return self._event(msg)
         raise ParseError(f"kraken: unexpected frame {str(raw)[:80]!r}")
+
+    def _remember_channel(self, channel_id: int, pair: str) -> None:
+        if channel_id in self._book_channels or len(self._book_channels) < 10_000:
+            self._book_channels[channel_id] = pair
 
     def _pair_of_channel(self, raw: Union[str, bytes]) -> Optional[str]:
         head = raw[:24] if isinstance(raw, str) else bytes(raw[:24]).decode("ascii", "replace")
@@ -189,7 +196,7 @@ class KrakenMarketData(_KrakenBase):
                 checksum = _checksum_field(part["c"])
         if not last:
             raise ParseError(f"kraken: book update without levels for {pair}")
-        ts = _float(last[2]) if len(last) > 2 else 0.0
+        ts = to_seconds(last[2], 1.0, "kraken level time") if len(last) > 2 else 0.0
         return BookDiff(pair, bids, asks, 0, 0, None, ts, checksum)
 
     def _trades(self, pair: str, rows: Any) -> list[MarketEvent]:
@@ -203,7 +210,7 @@ class KrakenMarketData(_KrakenBase):
             out.append(
                 Trade(pair, as_str(ts, "kraken trade time"), as_str(price, "kraken trade price"),
                       as_str(amount, "kraken trade volume"), "buy" if side == "b" else "sell",
-                      _float(ts))
+                      to_seconds(ts, 1.0, "kraken trade time"))
             )
         return out
 
@@ -215,13 +222,17 @@ class KrakenMarketData(_KrakenBase):
             name = msg.get("channelName")
             if type(name) is str and name.startswith("book") and type(msg.get("channelID")) is int \
                     and type(msg.get("pair")) is str:
-                self._book_channels[msg["channelID"]] = self.from_venue_symbol(msg["pair"])
+                self._remember_channel(msg["channelID"], self.from_venue_symbol(msg["pair"]))
             return []
         if event == "subscriptionStatus" and msg.get("status") == "error":
             sub = msg.get("subscription")
-            log.warning("kraken subscription error: %s", msg.get("errorMessage"))
-            if type(sub) is dict and sub.get("name") == "book" and type(msg.get("pair")) is str:
-                return [Resync(self.from_venue_symbol(msg["pair"]), str(msg.get("errorMessage")))]
+            error = str(msg.get("errorMessage"))
+            log.warning("kraken subscription error: %s", error)
+            # "Subscription Not Found" answers the unsubscribe half of a resync of a book that
+            # was not subscribed: the subscribe half that follows brings the snapshot.
+            if type(sub) is dict and sub.get("name") == "book" and type(msg.get("pair")) is str \
+                    and "not found" not in error.lower():
+                return [Resync(self.from_venue_symbol(msg["pair"]), error)]
             return []
         if event in ("systemStatus", "subscriptionStatus", "pong"):
             return []
@@ -283,10 +294,7 @@ class KrakenV2MarketData(_KrakenBase):
         ]
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        try:
-            msg = json.loads(raw, parse_float=str, parse_int=str)
-        except (ValueError, TypeError) as exc:
-            raise ParseError(f"kraken v2: invalid JSON ({exc}): {str(raw)[:80]!r}") from None
+        msg = load_json_exact(raw, "kraken v2", int_text=True)
         if type(msg) is not dict:
             raise ParseError(f"kraken v2: unexpected frame {str(raw)[:80]!r}")
         channel = msg.get("channel")
@@ -303,13 +311,16 @@ class KrakenV2MarketData(_KrakenBase):
             return [Heartbeat()]
         if "method" in msg:
             if msg.get("success") is False:
+                # {"error": "...", "method": "subscribe", "success": false, "symbol": "BTC/USD",
+                #  "time_in": ..., "time_out": ...}: the failure names the symbol, not the channel.
+                # A failed unsubscribe (the first half of a resync) needs no action.
                 log.warning("kraken v2 %s failed: %s", msg.get("method"), msg.get("error"))
                 result = msg.get("result")
                 sym = result.get("symbol") if type(result) is dict else msg.get("symbol")
                 chan = result.get("channel") if type(result) is dict else None
-                if type(sym) is str and chan in ("book", None):
+                if msg.get("method") == "subscribe" and type(sym) is str and chan in ("book", None):
                     return [Resync(self.from_venue_symbol(sym), str(msg.get("error")))]
-            return []
+            return []  # acks of subscribe / unsubscribe, pong
         if channel is None:
             raise ParseError(f"kraken v2: unknown frame {str(raw)[:80]!r}")
         return []  # status, ticker, ohlc, ...
@@ -342,10 +353,13 @@ class KrakenV2MarketData(_KrakenBase):
 
 
 def _checksum_field(value: Any) -> int:
-    try:
+    """The checksum as sent: decimal digits (v1 ``c``, v2 numbers read as text) or an integer."""
+    if type(value) is str and value.isdigit() and len(value) <= 10:
         c = int(value)
-    except (TypeError, ValueError):
-        raise ParseError(f"kraken: bad checksum {value!r:.40}") from None
+    elif type(value) is int:
+        c = value
+    else:
+        raise ParseError(f"kraken: bad checksum {value!r:.40}")
     if not 0 <= c <= 0xFFFFFFFF:
         raise ParseError(f"kraken: checksum out of range {c}")
     return c
@@ -364,13 +378,6 @@ def _v2_levels(rows: Any, what: str) -> list:
             raise ParseError(f"{what}: bad level {row!r:.60}")
         out.append([_num(row.get("price"), what), _num(row.get("qty"), what)])
     return out
-
-
-def _float(text: Any) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 MARKET_DATA: dict = {

@@ -10,9 +10,17 @@ changes, fetch the REST snapshot (``sequence``), drop messages with ``sequenceEn
 a message is in line when ``sequenceStart <= previous sequenceEnd + 1`` (else a gap: new
 snapshot); changes are applied in the order of their own sequence, a change with price "0" only
 advances the sequence, size "0" deletes the level. Sync rule: SEQ_RANGE.
-The full snapshot ``GET /api/v3/market/orderbook/level2`` (what the recorded session used)
-requires an API-key signed request today; ``KucoinSpotMarketData(snapshot_depth=100)`` uses the
-public partial ``/api/v1/market/orderbook/level2_100`` instead and keeps the book to 100 levels.
+
+Spot snapshot source (``KucoinSpotMarketData(snapshot_depth=...)``):
+
+* ``100`` (the default) or ``20``: the public partial book ``GET
+  /api/v1/market/orderbook/level2_<N>``, no API key needed. The book is kept to N levels
+  (``max_depth``): the top of the book is exact, but a level that was deeper than N when the
+  snapshot was taken (or was cut off since) is unknown until the next snapshot, so when the top
+  levels empty the deepest ones can be missing (Hummingbot has the same limit).
+* ``None``: the full book ``GET /api/v3/market/orderbook/level2`` (what the recorded session
+  used). KuCoin serves it only to API-key signed requests: ``snapshot_needs_auth`` is True and
+  the engine must sign the request (KC-API-* headers) before sending it.
 
 Futures book (``/contractMarket/level2``): each message has one ``sequence`` and one change
 ``"price,side,size"``; the REST snapshot ``GET /api/v1/level2/snapshot`` carries ``sequence``;
@@ -22,7 +30,6 @@ messages must be contiguous (``sequence == previous + 1``). That is SEQ_RANGE wi
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import uuid
 from typing import Any, Optional, Sequence, Union
@@ -37,7 +44,9 @@ from hbconnect.exchanges._common import (
     chunked,
     dumps,
     load_json,
+    load_json_exact,
     split_pair,
+    to_seconds,
 )
 from hbconnect.market.messages import (
     BookDiff,
@@ -56,16 +65,14 @@ SPOT_REST = "https://api.kucoin.com"
 FUTURES_REST = "https://api-futures.kucoin.com"
 MAX_SYMBOLS_PER_TOPIC = 100  # KuCoin: at most 100 symbols in one topic
 
-_ids = itertools.count(1)
-
-
-def _next_id() -> int:
-    return next(_ids)
-
-
 class _KucoinBase(MarketDataBase):
     sync_rule = SyncRule.SEQ_RANGE
     rest_url = ""
+    #: the snapshot request must be signed with an API key (see ``KucoinSpotMarketData``)
+    snapshot_needs_auth = False
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)  # request ids of subscribe / unsubscribe messages
 
     def connect_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/api/v1/bullet-public", method="POST")
@@ -95,7 +102,7 @@ class _KucoinBase(MarketDataBase):
 
     def _topic_msgs(self, kind: str, topic: str, symbols: Sequence[str], per: int) -> list[str]:
         return [
-            dumps({"id": _next_id(), "type": kind, "topic": f"{topic}:{','.join(batch)}",
+            dumps({"id": next(self._ids), "type": kind, "topic": f"{topic}:{','.join(batch)}",
                    "privateChannel": False, "response": True})
             for batch in chunked(list(symbols), per)
         ]
@@ -130,11 +137,16 @@ class KucoinSpotMarketData(_KucoinBase):
     rest_url = SPOT_REST
     max_pairs_per_connection = 50  # 2 subscriptions per pair; KuCoin caps topics per session
 
-    def __init__(self, snapshot_depth: Optional[int] = None) -> None:
+    def __init__(self, snapshot_depth: Optional[int] = 100) -> None:
+        """``snapshot_depth``: 100 or 20 for the public partial book (the book keeps that many
+        levels), None for the full book, which needs API-key signed snapshot requests."""
+        super().__init__()
         if snapshot_depth not in (None, 20, 100):
-            raise ValueError("KuCoin snapshot_depth: None (full book, signed) or 20/100 (public)")
+            raise ValueError("KuCoin snapshot_depth: 20 or 100 (public partial book) or None "
+                             "(full book, API-key signed requests)")
         self.snapshot_depth = snapshot_depth
         self.max_depth = snapshot_depth
+        self.snapshot_needs_auth = snapshot_depth is None
         self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
         self._by_symbol: dict[str, str] = {}
         self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
@@ -159,7 +171,8 @@ class KucoinSpotMarketData(_KucoinBase):
         base, quote = split_pair(pair)
         name = f"{base}-{quote}"
         symbol = self._by_name.get(name, name)
-        self._back[symbol] = name
+        if len(self._back) < 100_000:
+            self._back[symbol] = name
         return symbol
 
     def from_venue_symbol(self, symbol: str) -> str:
@@ -185,7 +198,7 @@ class KucoinSpotMarketData(_KucoinBase):
     def snapshot_request(self, pair: str) -> RestRequest:
         sym = self.to_venue_symbol(pair)
         if self.snapshot_depth is None:
-            # full book; KuCoin requires an API-key signed request for it (weight 3)
+            # the full book: KuCoin answers it only to an API-key signed request (weight 3)
             return RestRequest(f"{SPOT_REST}/api/v3/market/orderbook/level2", {"symbol": sym},
                                weight=3)
         return RestRequest(
@@ -298,11 +311,7 @@ class KucoinPerpetualMarketData(_KucoinBase):
 
 # -- helpers ----------------------------------------------------------------------------------
 def _rest_data(body: bytes, what: str) -> dict:
-    try:
-        # numbers (futures snapshots send them unquoted) keep their exact text
-        d = json.loads(body, parse_float=str)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"{what}: invalid JSON ({exc}): {body[:80]!r}") from None
+    d = load_json_exact(body, what)  # futures snapshots send unquoted numbers: keep their text
     if type(d) is not dict:
         raise ParseError(f"{what}: expected an object")
     if str(d.get("code")) != "200000":
@@ -346,21 +355,11 @@ def _split3(change: str) -> tuple[str, str, str]:
 
 
 def _ms(value: Any) -> float:
-    if value is None:
-        return 0.0
-    try:
-        return int(value) / 1000.0
-    except (TypeError, ValueError):
-        raise ParseError(f"kucoin: bad time {value!r:.30}") from None
+    return to_seconds(value, 1e3, "kucoin time")
 
 
 def _ns(value: Any) -> float:
-    if value is None:
-        return 0.0
-    try:
-        return int(value) / 1e9
-    except (TypeError, ValueError):
-        raise ParseError(f"kucoin: bad time {value!r:.30}") from None
+    return to_seconds(value, 1e9, "kucoin time")
 
 
 MARKET_DATA: dict = {

@@ -20,6 +20,9 @@ Source: OKX API v5 docs, "WS / Order book channel" and "WS / Trades channel"
 * Resync: unsubscribe + subscribe ``books`` makes OKX send a fresh snapshot.
 * Limits: fewer than 30 ``books``-type channels per connection is recommended; the channels of
   one subscribe request must stay under 64 KB; 480 (un)subscribe requests per connection and hour.
+
+:class:`OpArgsMarketData` holds the request/ack/push/keep-alive protocol itself, which Bitget v2
+follows as well (``hbconnect.exchanges.bitget`` builds on it).
 """
 from __future__ import annotations
 
@@ -48,7 +51,98 @@ MAX_REQUEST_BYTES = 64 * 1024
 _TRADE_SIDES = ("buy", "sell")  # a tuple: ``in`` compares, so an unhashable value cannot raise
 
 
-class OkxMarketData(c.MarketDataBase):
+class OpArgsMarketData(c.MarketDataBase):
+    """The public WebSocket protocol of OKX v5, which Bitget v2 follows too: requests
+    ``{"op": "subscribe", "args": [{"channel": ..., "instId": ..., ...}]}`` (at most
+    :attr:`max_request_bytes` each), acks and errors as ``{"event": ...}`` frames, pushes as
+    ``{"arg": {"channel", "instId"}, "data": [...]}``, keep-alive by the texts "ping"/"pong".
+
+    Subclasses set the channel and field names and implement :meth:`_arg` and :meth:`_book`.
+    """
+
+    book_channel = "books"
+    trade_channel = "trades"
+    #: names of the trade id, price and size fields of a trade
+    trade_fields = ("tradeId", "px", "sz")
+    max_request_bytes = 64 * 1024
+    ping_message = "ping"
+
+    def _arg(self, channel: str, pair: str) -> dict:
+        raise NotImplementedError
+
+    def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
+        args = [self._arg(ch, p) for p in pairs for ch in channels]
+        return c.pack_args(args, lambda a: {"op": op, "args": a}, self.max_request_bytes)
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._ops("subscribe", (self.book_channel, self.trade_channel), pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._ops("unsubscribe", (self.book_channel, self.trade_channel), pairs)
+
+    def resync_messages(self, pair: str) -> list[str]:
+        """Unsubscribe + subscribe the book channel: the venue answers with a fresh snapshot."""
+        book = (self.book_channel,)
+        return self._ops("unsubscribe", book, [pair]) + self._ops("subscribe", book, [pair])
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        if raw == "pong" or raw == b"pong":
+            return [Heartbeat()]
+        msg = c.as_dict(c.load_json(raw), f"{self.name} frame")
+        if "event" in msg:
+            return self._event(msg)
+        arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
+        channel = arg.get("channel")
+        if channel == self.book_channel:
+            return self._book(msg, arg)
+        if channel == self.trade_channel:
+            return self._trades(msg, arg)
+        raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
+
+    def _event(self, msg: dict) -> list[MarketEvent]:
+        event = msg["event"]
+        if event in ("subscribe", "unsubscribe"):
+            return []
+        if event == "error":
+            # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
+            # would loop against the venue's request limits; a pair left without a snapshot is
+            # the tracker's to retry later.
+            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
+                           c.excerpt(msg.get("msg"), 200))
+            return []
+        return self._other_event(msg)
+
+    def _other_event(self, msg: dict) -> list[MarketEvent]:
+        logger.info("%s: ignoring event %s", self.name, c.excerpt(msg["event"], 60))
+        return []
+
+    def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
+        raise NotImplementedError
+
+    def _trades(self, msg: dict, arg: dict) -> list[MarketEvent]:
+        """Trades of one push (``side`` is the taker's), oldest first."""
+        pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
+        id_key, price_key, size_key = self.trade_fields
+        out: list[MarketEvent] = []
+        for item in c.as_list(msg.get("data"), "data"):
+            t = c.as_dict(item, "trade")
+            side = t.get("side")
+            if side not in _TRADE_SIDES:
+                raise ParseError(f"{self.name}: bad trade side {c.excerpt(side, 40)}")
+            out.append(Trade(
+                pair=pair,
+                trade_id=c.as_str(t.get(id_key), id_key),
+                price=c.as_str(t.get(price_key), price_key),
+                amount=c.as_str(t.get(size_key), size_key),
+                side=side,
+                timestamp=c.ms_to_seconds(t.get("ts")),
+            ))
+        if len(out) > 1:
+            out.sort(key=lambda t: t.timestamp)  # so that the last one is the latest
+        return out
+
+
+class OkxMarketData(OpArgsMarketData):
     """``MarketDataVenue`` for one OKX instrument type (``SPOT`` or ``SWAP``)."""
 
     sync_rule = SyncRule.PREV_CHAIN
@@ -57,7 +151,9 @@ class OkxMarketData(c.MarketDataBase):
     max_pairs_per_connection = 29
     max_depth: Optional[int] = BOOK_DEPTH
     ping_interval = 20.0  # the server closes a connection silent for 30 s
-    ping_message = "ping"
+    book_channel = BOOK_CHANNEL
+    trade_channel = TRADE_CHANNEL
+    max_request_bytes = MAX_REQUEST_BYTES
 
     def __init__(self, name: str, inst_suffix: str, url: str = WS_URL) -> None:
         self.name = name
@@ -90,58 +186,22 @@ class OkxMarketData(c.MarketDataBase):
 
     # ---- connection ----
 
-    def _ops(self, op: str, channels: Sequence[str], pairs: Sequence[str]) -> list[str]:
-        args = [
-            {"channel": ch, "instId": self.to_venue_symbol(p)} for p in pairs for ch in channels
-        ]
-        return c.pack_args(args, lambda a: {"op": op, "args": a}, MAX_REQUEST_BYTES)
-
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._ops("subscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
-
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._ops("unsubscribe", (BOOK_CHANNEL, TRADE_CHANNEL), pairs)
-
-    def resync_messages(self, pair: str) -> list[str]:
-        return self._ops("unsubscribe", (BOOK_CHANNEL,), [pair]) + self._ops(
-            "subscribe", (BOOK_CHANNEL,), [pair]
-        )
+    def _arg(self, channel: str, pair: str) -> dict:
+        return {"channel": channel, "instId": self.to_venue_symbol(pair)}
 
     def checksum(self, book: Any) -> int:
         return book.checksum_okx(25)  # the book core's CRC32 over the venue's exact text
 
     # ---- frames ----
 
-    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        if raw == "pong" or raw == b"pong":
-            return [Heartbeat()]
-        msg = c.as_dict(c.load_json(raw), f"{self.name} frame")
-        if "event" in msg:
-            return self._event(msg)
-        arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
-        channel = arg.get("channel")
-        if channel == BOOK_CHANNEL:
-            return self._book(msg, arg)
-        if channel == TRADE_CHANNEL:
-            return self._trades(msg)
-        raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
-
-    def _event(self, msg: dict) -> list[MarketEvent]:
+    def _other_event(self, msg: dict) -> list[MarketEvent]:
         event = msg["event"]
-        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+        if event == "channel-conn-count":
             return []
         if event == "notice":
             # e.g. 64008: "The connection will soon be closed for a service upgrade."
-            return [Reconnect(reason=f"{msg.get('code')}: {msg.get('msg')}")]
-        if event == "error":
-            # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
-            # would loop against the venue's request limits; a pair left without a snapshot is
-            # the tracker's to retry later.
-            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
-                           c.excerpt(msg.get("msg"), 200))
-            return []
-        logger.info("%s: ignoring event %s", self.name, c.excerpt(event, 60))
-        return []
+            return [Reconnect(reason=f"{c.excerpt(msg.get('code'), 40)}: {c.excerpt(msg.get('msg'), 200)}")]
+        return super()._other_event(msg)
 
     def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:
         pair = self.from_venue_symbol(c.as_str(arg.get("instId"), "instId"))
@@ -179,22 +239,6 @@ class OkxMarketData(c.MarketDataBase):
         self._legacy_last[pair] = last
         return prev, last
 
-    def _trades(self, msg: dict) -> list[MarketEvent]:
-        out: list[MarketEvent] = []
-        for item in c.as_list(msg.get("data"), "data"):
-            t = c.as_dict(item, "trade")
-            side = t.get("side")
-            if side not in _TRADE_SIDES:
-                raise ParseError(f"{self.name}: bad trade side {c.excerpt(side, 40)}")
-            out.append(Trade(
-                pair=self.from_venue_symbol(c.as_str(t.get("instId"), "instId")),
-                trade_id=c.as_str(t.get("tradeId"), "tradeId"),
-                price=c.as_str(t.get("px"), "px"),
-                amount=c.as_str(t.get("sz"), "sz"),
-                side=side,
-                timestamp=c.ms_to_seconds(t.get("ts")),
-            ))
-        return out
 
 
 MARKET_DATA: dict[str, OkxMarketData] = {

@@ -29,13 +29,15 @@ class SyncRule(enum.Enum):
     #: ``prev_id == previous last_id``.
     SEQ_RANGE_PREV = "seq_range_prev"
     #: In-band snapshot carrying ``last_id``; every diff's ``prev_id`` must equal the previous
-    #: ``last_id`` (OKX seqId/prevSeqId, HTX mbp seqNum/prevSeqNum, Bitget seq/pseq where sent).
+    #: ``last_id`` (OKX seqId/prevSeqId, HTX mbp seqNum/prevSeqNum).
     PREV_CHAIN = "prev_chain"
-    #: In-band snapshot; each diff's ``last_id`` must be previous ``last_id + 1`` (Bybit ``u``,
-    #: KuCoin futures ``sequence``). A snapshot message always resets the book.
+    #: In-band snapshot; each diff's ``last_id`` must be previous ``last_id + 1`` (Bybit ``u``).
+    #: A snapshot message always resets the book.
     CONTIGUOUS = "contiguous"
-    #: REST snapshot carrying a timestamp; diffs with ``last_id <= L`` are stale and dropped,
-    #: later ones are applied; no gap detection is possible (Bitstamp microtimestamp).
+    #: Ids that only increase (a timestamp or a strictly increasing counter) against a REST or
+    #: in-band snapshot: diffs with ``last_id <= L`` are stale and dropped, later ones applied; the
+    #: ids cannot reveal a gap (Bitstamp microtimestamp; Bitget ``seq``, whose losses the checksum
+    #: catches; Coinbase, whose gaps the per-connection ``conn_seq`` check catches).
     TIMESTAMP = "timestamp"
     #: In-band snapshot, no ids; integrity is proved by the venue checksum (Kraken).
     CHECKSUM = "checksum"

@@ -150,7 +150,7 @@ def load_session(paths: Sequence[Union[str, os.PathLike]]) -> Session:
     config: dict = {}
     for path in paths:
         with open(path, "r", encoding="utf-8", errors="surrogateescape") as fh:
-            w, r, c = parse_lines(fh, os.path.basename(os.fspath(path)))
+            w, r, c = parse_lines(fh, os.fspath(path))
         ws.extend(w)
         rest.extend(r)
         for k, v in c.items():
@@ -235,6 +235,7 @@ class Replayer(TrackerDriver):
         self.reuse_rest = reuse_rest
         self.progress = progress
         self.sent: list[tuple[int, str]] = []  # (tracker connection id, text) the tracker sent
+        self.reconnect_requests: list[tuple[int, str]] = []
         self.unanswered = 0
         self.now = 0.0
         self._pending: list = []  # heap of (due_ts, n, pair, gen, body)
@@ -328,10 +329,9 @@ class Replayer(TrackerDriver):
                         self._inject.append((conn, f))
 
     def reconnect(self, conn: Connection, reason: str) -> None:
-        # The recording decides when connections open; a venue's reconnect request is honoured by
-        # resyncing the pairs of that connection, as a live reconnect would.
-        self.tracker.connection_down(conn, reason)
-        self.tracker.connection_up(conn)
+        # The recording decides when connections drop and open again (its ``<->`` lines): the
+        # reconnect the live client made is replayed from there, not invented here.
+        self.reconnect_requests.append((conn.id, reason))
 
     # -- the loop
     def _deliver_due(self, until: float) -> None:

@@ -21,7 +21,7 @@ import enum
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncIterator, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from hbconnect.core.codecs import excerpt
 from hbconnect.market.messages import (
@@ -33,9 +33,10 @@ from hbconnect.market.messages import (
     Reply,
     RestRequest,
     Resync,
+    SyncRule,
     Trade,
 )
-from hbconnect.market.sync import APPLY, GAP, STALE, TOO_OLD, SyncPolicy, policy_for
+from hbconnect.market.sync import APPLY, STALE, TOO_OLD, SyncPolicy, policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +325,7 @@ class OrderBookTracker:
         reconnect_backoff: tuple[float, float] = (0.5, 30.0),
         snapshot_backoff: tuple[float, float] = (0.5, 30.0),
         recorder: Any = None,
+        throttler: Any = None,
         name: str = "",
     ) -> None:
         if book_factory is None:
@@ -338,6 +340,7 @@ class OrderBookTracker:
         self.max_depth: Optional[int] = venue.max_depth
         self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
         self._strict_start = bool(getattr(venue, "strict_snapshot_start", False))
+        self._snapshots_only = venue.sync_rule is SyncRule.SNAPSHOTS
         self._book_factory = book_factory
         self._parse = venue.parse_message
         self._check = self.policy.check
@@ -366,6 +369,9 @@ class OrderBookTracker:
         self.snapshot_backoff = snapshot_backoff
         #: live mode: a ``hbconnect.market.record.SessionRecorder`` that sees every frame/send/REST
         self.recorder = recorder
+        #: live mode: REST snapshots go through this ``hbconnect.core.throttler.Throttler`` (limit id
+        #: ``snapshot_limit_id``, default ``"GET <path>"``, when the throttler knows it)
+        self.throttler = throttler
         self._live: Optional[_LiveDriver] = None
         if pairs:
             self.add_pairs(pairs)
@@ -661,8 +667,7 @@ class OrderBookTracker:
             tb.buffer.append(d)  # the update that revealed the gap belongs after the next snapshot
 
     def _inband_snapshot(self, tb: TrackedBook, s: BookSnapshot) -> None:
-        if tb.state is LIVE and s.update_id and s.update_id < tb.last_id and self.policy.detects_gaps is False \
-                and self.venue.sync_rule.value == "snapshots":
+        if self._snapshots_only and tb.state is LIVE and s.update_id and s.update_id < tb.last_id:
             tb.stale_dropped += 1  # an older full snapshot overtaken by a newer one
             return
         tb.gen += 1  # supersedes any outstanding snapshot request
@@ -687,6 +692,8 @@ class OrderBookTracker:
         tb.snapshots += 1
         tb.last_id = s.update_id
         tb.first = True
+        if not tb.last_receive:
+            tb.last_receive = tb.conn.last_frame or _monotonic()  # the stale clock starts with the book
         if s.timestamp:
             tb.last_update_time = s.timestamp
         tb.state = LIVE
@@ -949,7 +956,7 @@ class _LiveDriver(TrackerDriver):
 
         t = self.t
         if t._rest is None:
-            t._rest = RestClient(name=t.name)
+            t._rest = RestClient(name=t.name, throttler=t.throttler)
             self._own_rest = True
         self._session = aiohttp.ClientSession()
         for conn in list(t.connections):
@@ -1058,7 +1065,7 @@ class _LiveDriver(TrackerDriver):
             if tb is None or tb.gen != gen:
                 return
             try:
-                body = await t._rest.execute(req, limit_id=t.snapshot_limit_id)
+                body = await t._rest.execute(req, limit_id=self._limit_id(req))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1069,6 +1076,19 @@ class _LiveDriver(TrackerDriver):
         if t.recorder is not None:
             t.recorder.rest(req.url, req.params, body)
         t.on_snapshot(pair, gen, body)
+
+    def _limit_id(self, req: RestRequest) -> Optional[str]:
+        t = self.t
+        throttler = getattr(t._rest, "throttler", None)
+        if throttler is None:
+            return None
+        from urllib.parse import urlsplit
+
+        lid = t.snapshot_limit_id or f"{req.method} {urlsplit(req.url).path}"
+        known = {rl.limit_id for rl in getattr(throttler, "rate_limits", [])}
+        if known and lid not in known:
+            return None  # the throttler does not rate this endpoint
+        return lid
 
     async def _watchdog(self) -> None:
         t = self.t

@@ -325,6 +325,20 @@ class FuturesLedger:
             if amount == 0 or (amount > 0) == (signed > 0) or abs(signed) > abs(amount):
                 raise err(REDUCE_ONLY_REJECTED)
 
+    def stale_reducers(self, owner: str, orders: list) -> list:
+        """Resting reduce-only orders that can no longer reduce (the venue expires them)."""
+        acct = self._acct(owner)
+        out = []
+        for o in orders:
+            if not o.reduce_only:
+                continue
+            pos = acct.positions.get(self._position_key(acct, o))
+            amount = pos.amount if pos else ZERO
+            signed = o.remaining if o.side == BUY else -o.remaining
+            if amount == 0 or (amount > 0) == (signed > 0) or abs(signed) > abs(amount):
+                out.append(o)
+        return out
+
     def _opening_qty(self, acct: FuturesAccount, order: Order) -> Decimal:
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO

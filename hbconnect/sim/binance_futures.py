@@ -446,6 +446,10 @@ class FuturesFrontEnd(BinanceFrontEnd):
         if lev < old and self.ledger.available(account.account_id) < 0:
             fa.leverage[spec.symbol] = old
             raise err((-2027, "Exceeded the maximum allowable position at current leverage."))
+        if lev != old:
+            ts = now_ms()
+            self.push_user(account.account_id, {"e": "ACCOUNT_CONFIG_UPDATE", "E": ts, "T": ts,
+                                                "ac": {"s": spec.symbol, "l": lev}})
         return {"leverage": lev, "maxNotionalValue": "20000000", "symbol": spec.symbol}
 
     async def get_dual(self, request: web.Request, params: dict, account: Account) -> dict:

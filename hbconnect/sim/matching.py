@@ -511,6 +511,13 @@ class MatchingEngine:
             self._emit(OrderEvent(o.owner, o, "TRADE", ts, fill=side, snapshot=_snap(o)))
             if not o.is_open:
                 self._retire(o)
+        stale_reducers = getattr(self.ledger, "stale_reducers", None)
+        if stale_reducers is not None:      # futures: reduce-only orders left without a position
+            for owner in {taker.owner, maker.owner}:
+                for o in stale_reducers(owner, self.open_orders(owner, book.spec.symbol)):
+                    if o is not taker:
+                        book.remove(o)
+                        self._close(o, "EXPIRED", ts)
         for listener in self.trade_listeners:
             try:
                 listener(fill)

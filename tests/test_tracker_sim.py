@@ -1,0 +1,95 @@
+"""The tracker against the embedded exchange (hbconnect.sim, Binance spot and USDⓈ-M protocols, with
+its market-maker agent moving the books): books sync, stay gap-free, and equal the exchange's own
+REST depth whenever both are at the same update id; with the exchange dropping and duplicating
+depth frames and closing sockets, every fault is repaired."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from hbconnect.exchanges import market_data_venue
+from hbconnect.market.tracker import OrderBookTracker
+from hbconnect.sim import EmbeddedExchange, FaultConfig
+from refbook import book_levels
+
+
+async def _compare_with_rest(tracker, rest_url, path, pairs, attempts=200):
+    """Poll the exchange's depth until its lastUpdateId equals the tracker's, then compare."""
+    matched = set()
+    async with aiohttp.ClientSession() as http:
+        for _ in range(attempts):
+            for pair in pairs:
+                if pair in matched:
+                    continue
+                sym = pair.replace("-", "")
+                async with http.get(f"{rest_url}{path}", params={"symbol": sym, "limit": 1000}) as r:
+                    doc = await r.json()
+                tb = tracker.books[pair]
+                if tb.state.value == "live" and tb.last_id == doc["lastUpdateId"]:
+                    bids, asks = book_levels(tb.book)
+                    assert bids == [tuple(x) for x in doc["bids"]], pair
+                    assert asks == [tuple(x) for x in doc["asks"]], pair
+                    matched.add(pair)
+            if len(matched) == len(pairs):
+                return matched
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"never caught the exchange and the tracker at the same update id: {matched}")
+
+
+def _venue(name, rest, ws):
+    return market_data_venue(name).with_urls(rest=rest, ws=ws)
+
+
+def test_spot_and_perp_books_follow_the_embedded_exchange():
+    async def main():
+        async with EmbeddedExchange(seed=3, pairs=("BTC-USDT", "ETH-USDT"), perp_pairs=("BTC-USDT",),
+                                    agent=True, agent_interval=0.05, funding_interval=None) as ex:
+            spot = OrderBookTracker(_venue("binance", ex.spot_rest_url, ex.spot_ws_url), ["BTC-USDT", "ETH-USDT"])
+            perp = OrderBookTracker(_venue("binance_perpetual", ex.futures_rest_url, ex.futures_ws_url),
+                                    ["BTC-USDT"])
+            await spot.start()
+            await perp.start()
+            try:
+                assert await spot.wait_ready(10) and await perp.wait_ready(10)
+                await asyncio.sleep(1.0)  # let the agent move the books
+                await _compare_with_rest(spot, ex.spot_rest_url, "/api/v3/depth", ["BTC-USDT", "ETH-USDT"])
+                await _compare_with_rest(perp, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
+                for t in (spot, perp):
+                    for st in t.stats().values():
+                        assert st.gaps == 0 and st.bad_frames == 0 and st.resyncs == 0
+                        assert st.diffs_applied > 5
+                assert spot.last_trade("BTC-USDT") is not None or spot.last_trade("ETH-USDT") is not None
+            finally:
+                await spot.stop()
+                await perp.stop()
+    asyncio.run(main())
+
+
+def test_faults_of_the_embedded_exchange_are_repaired():
+    async def main():
+        faults = FaultConfig(seed=5)
+        async with EmbeddedExchange(seed=4, pairs=("BTC-USDT",), perp_pairs=("BTC-USDT",), agent=True,
+                                    agent_interval=0.03, funding_interval=None, faults=faults) as ex:
+            venue = _venue("binance_perpetual", ex.futures_rest_url, ex.futures_ws_url)
+            tracker = OrderBookTracker(venue, ["BTC-USDT"], reconnect_backoff=(0.05, 0.2),
+                                       snapshot_backoff=(0.05, 0.2))
+            await tracker.start()
+            try:
+                assert await tracker.wait_ready(10)
+                _set_market_faults(ex.faults, drop=0.05, duplicate=0.05)
+                await asyncio.sleep(1.5)
+                ex.close_sockets()
+                await asyncio.sleep(0.5)
+                _set_market_faults(ex.faults, drop=0.0, duplicate=0.0)
+                assert await tracker.wait_ready(10)
+                st = tracker.stats("BTC-USDT")
+                assert st.gaps >= 1 and st.resyncs >= 2 and tracker.connections[0].reconnects >= 1
+                await _compare_with_rest(tracker, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
+            finally:
+                await tracker.stop()
+    asyncio.run(main())
+
+
+def _set_market_faults(cfg, drop, duplicate):
+    cfg.set_ws("market", drop=drop, duplicate=duplicate)
