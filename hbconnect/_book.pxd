@@ -30,13 +30,15 @@ ctypedef struct Emitter:
     bint js
     bint neg_ask
     PyObject* dump    # bytearray collecting the text, or NULL
+    uint32_t clock
 
 
 ctypedef struct SegEntry:      # cached checksum text of one level
     uint64_t k1
     uint64_t k2
     uint32_t len
-    char text[44]
+    uint32_t stamp    # checksum call that last used it
+    char text[40]
 
 
 cdef class OrderBookQueryResult:
@@ -57,6 +59,7 @@ cdef class OrderBook:
     cdef SegEntry* _seg
     cdef bytes _seg_sep
     cdef int _seg_tag
+    cdef uint32_t _seg_clock
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
     cdef list _pending          # fallback texts of the batch being parsed

@@ -49,9 +49,10 @@ DEF EMIT_BUF = 4096
 DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 66 chars + separators) always fits after this
 DEF SEG_BITS = 8          # checksum text cache: 256 entries of 64 bytes, allocated on first use
 DEF SEG_N = 256
-DEF SEG_TEXT = 44
-DEF SEG_INVALID = 0xFFFFFFFF
+DEF SEG_TEXT = 40
+
 DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
+cdef uint32_t SEG_BAD = 0xFFFFFFFFu
 cdef uint64_t MANT_LIMIT = (<uint64_t>1) << MANT_BITS
 cdef uint64_t MANT_MASK = MANT_LIMIT - 1
 cdef uint64_t EXACT53 = (<uint64_t>1) << 53
@@ -563,6 +564,32 @@ cdef int _em_write(Emitter* em, const char* s, Py_ssize_t n) except -1:
     return 0
 
 
+cdef inline uint64_t _seg_hash(uint64_t k1, uint64_t k2) noexcept nogil:
+    return (k1 ^ (k2 * 0x9E3779B97F4A7C15ULL)) * 0xC2B2AE3D27D4EB4FULL
+
+
+cdef inline SegEntry* _seg_find(SegEntry* seg, uint64_t k1, uint64_t k2) noexcept nogil:
+    """The cache entry holding (k1, k2), or NULL; each key may live in one of two slots."""
+    cdef uint64_t h = _seg_hash(k1, k2)
+    cdef SegEntry* e = seg + (h >> (64 - SEG_BITS))
+    if e.k1 == k1 and e.k2 == k2 and e.len <= SEG_TEXT:
+        return e
+    e = seg + ((h >> (56 - SEG_BITS)) & (SEG_N - 1))
+    if e.k1 == k1 and e.k2 == k2 and e.len <= SEG_TEXT:
+        return e
+    return NULL
+
+
+cdef inline SegEntry* _seg_victim(SegEntry* seg, uint64_t k1, uint64_t k2, uint32_t clock) noexcept nogil:
+    """The slot to overwrite for (k1, k2): the less recently used of its two slots."""
+    cdef uint64_t h = _seg_hash(k1, k2)
+    cdef SegEntry* a = seg + (h >> (64 - SEG_BITS))
+    cdef SegEntry* b = seg + ((h >> (56 - SEG_BITS)) & (SEG_N - 1))
+    if a.len == SEG_BAD or (b.len != SEG_BAD and <uint32_t>(clock - a.stamp) >= <uint32_t>(clock - b.stamp)):
+        return a
+    return b
+
+
 cdef inline void _emit_plain(Emitter* em, SegEntry* seg, Level* lv, bint is_bid) noexcept nogil:
     """Append "<sep>price<sep>size" (no leading separator for the first level) of a plain-text level.
 
@@ -571,16 +598,18 @@ cdef inline void _emit_plain(Emitter* em, SegEntry* seg, Level* lv, bint is_bid)
     direct-mapped cache keyed by its packed price and size.
     """
     cdef uint64_t k2 = lv.stx | (FL_FALLBACK if is_bid else 0)
-    cdef SegEntry* e = seg + (((lv.ptx ^ (k2 * 0x9E3779B97F4A7C15ULL)) * 0xC2B2AE3D27D4EB4FULL) >> (64 - SEG_BITS))
+    cdef SegEntry* e = _seg_find(seg, lv.ptx, k2)
     cdef Py_ssize_t start, skip = em.seplen if em.first else 0
     cdef char* out
     if em.pos > EMIT_FLUSH:
         _em_flush(em)
     em.first = False
-    if e.k1 == lv.ptx and e.k2 == k2 and e.len <= SEG_TEXT:
+    if e != NULL:
+        e.stamp = em.clock
         memcpy(em.buf + em.pos, e.text + skip, SEG_TEXT)
         em.pos += e.len - skip
         return
+    e = _seg_victim(seg, lv.ptx, k2, em.clock)
     start = em.pos
     out = em.buf + em.pos
     memcpy(out, em.sep, em.seplen)
@@ -597,6 +626,7 @@ cdef inline void _emit_plain(Emitter* em, SegEntry* seg, Level* lv, bint is_bid)
         e.k1 = lv.ptx
         e.k2 = k2
         e.len = <uint32_t>(em.pos - start)
+        e.stamp = em.clock
         memcpy(e.text, em.buf + start, SEG_TEXT)
     if skip:
         memmove(em.buf + start, em.buf + start + skip, em.pos - start - skip)
@@ -743,6 +773,7 @@ cdef class OrderBook:
         self._seg = NULL
         self._seg_sep = None
         self._seg_tag = -1
+        self._seg_clock = 0
         self._snapshot_uid = 0
         self._last_diff_uid = 0
         self._last_trade_price = NAN
@@ -1318,11 +1349,12 @@ cdef class OrderBook:
     cdef int _seg_reset(self, bytes sep, int tag) except -1:
         cdef Py_ssize_t i
         if self._seg == NULL:
-            self._seg = <SegEntry*>malloc(SEG_N * sizeof(SegEntry))
+            self._seg = <SegEntry*>malloc((SEG_N + 1) * sizeof(SegEntry))  # +1: copies read past the last
             if self._seg == NULL:
                 raise MemoryError()
-        for i in range(SEG_N):
-            self._seg[i].len = SEG_INVALID
+        for i in range(SEG_N + 1):
+            self._seg[i].len = SEG_BAD
+            self._seg[i].stamp = 0
         self._seg_sep = sep
         self._seg_tag = tag
         return 0
@@ -1369,23 +1401,63 @@ cdef class OrderBook:
         em.dump = NULL if dump is None else <PyObject*>dump
         nb = depth if depth < self._bids.n else self._bids.n
         na = depth if depth < self._asks.n else self._asks.n
+        # The levels in checksum order; bit 0 of each pointer slot says "bid" (Level is 8-aligned).
+        cdef size_t stack_items[128]
+        cdef size_t* items = stack_items
+        cdef Py_ssize_t k = 0, j
+        if nb + na > 128:
+            items = <size_t*>malloc((nb + na) * sizeof(size_t))
+            if items == NULL:
+                raise MemoryError()
         if layout == L_INTERLEAVED:
             m = nb if nb > na else na
             for i in range(m):
                 if i < nb:
-                    _emit(self, &em, tb - i, True)
+                    items[k] = <size_t>(tb - i) | 1
+                    k += 1
                 if i < na:
-                    _emit(self, &em, ta - i, False)
-        elif layout == L_ASKS_BIDS:
-            for i in range(na):
-                _emit(self, &em, ta - i, False)
-            for i in range(nb):
-                _emit(self, &em, tb - i, True)
+                    items[k] = <size_t>(ta - i)
+                    k += 1
         else:
             for i in range(nb):
-                _emit(self, &em, tb - i, True)
+                items[k + (na if layout == L_ASKS_BIDS else 0)] = <size_t>(tb - i) | 1
+                k += 1
             for i in range(na):
-                _emit(self, &em, ta - i, False)
+                items[i + (0 if layout == L_ASKS_BIDS else nb)] = <size_t>(ta - i)
+            k = nb + na
+        cdef char* outp = em.buf
+        cdef char* limit = em.buf + EMIT_FLUSH
+        cdef Py_ssize_t skip = em.seplen
+        cdef Level* lv
+        cdef bint isb
+        cdef uint64_t k2
+        cdef SegEntry* e
+        cdef SegEntry* seg = self._seg
+        self._seg_clock += 1
+        cdef uint32_t clock = self._seg_clock
+        em.clock = clock
+        try:
+            for j in range(k):
+                lv = <Level*>(items[j] & ~(<size_t>1))
+                isb = items[j] & 1
+                if not ((lv.ptx | lv.stx) & FL_ANY) and outp <= limit:
+                    k2 = lv.stx | (FL_FALLBACK if isb else 0)
+                    e = _seg_find(seg, lv.ptx, k2)
+                    if e != NULL:
+                        e.stamp = clock
+                        memcpy(outp, e.text + skip, SEG_TEXT)
+                        outp += e.len - skip
+                        skip = 0
+                        continue
+                em.pos = outp - em.buf
+                em.first = skip != 0
+                _emit(self, &em, lv, isb)
+                outp = em.buf + em.pos
+                skip = 0
+        finally:
+            if items != stack_items:
+                free(items)
+        em.pos = outp - em.buf
         _em_flush(&em)
         out[0] = em.crc
         return 0

@@ -19,11 +19,19 @@ from collections import deque
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from hbconnect.market.messages import ParseError
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    Heartbeat,
+    ParseError,
+    Reconnect,
+    Reply,
+    Resync,
+    Trade,
+)
 from hbconnect.market.tracker import OrderBookTracker, TrackerDriver
+
+from venue_fuzz import assert_fuzz_total  # the hypothesis fuzzer shared by the venue tests
 
 SOAK = int(os.environ.get("HBCONNECT_SOAK_SIZE", "0") or 0)
 FAULTS = ("drop", "duplicate", "swap", "corrupt", "truncate", "garbage", "close")
@@ -453,18 +461,10 @@ def replay_generated_session(tmp_path, server: Server, venue: Any, registry_name
     return result
 
 
-# ---- fuzzing parse_message with frames mutated from the documented examples ----
+# ---- parse_message on frames mutated from the documented examples ----
 
 _ODD_VALUES = (None, True, False, 0, -1, 1, 2 ** 64, -(2 ** 70), 1.5, "", "0", "-1", "abc", "NaN",
                "1e400", [], {}, [[]], [["1"]], [["1", "2"]], {"a": 1}, "x" * 300)
-
-
-def _leaves(node: Any) -> list:
-    if isinstance(node, dict):
-        return [x for k, v in node.items() for x in (k, *_leaves(v))]
-    if isinstance(node, list):
-        return [x for v in node for x in _leaves(v)]
-    return [node]
 
 
 def _paths(node: Any, prefix: tuple = (), max_items: Optional[int] = None) -> list:
@@ -478,39 +478,6 @@ def _paths(node: Any, prefix: tuple = (), max_items: Optional[int] = None) -> li
         for i, v in enumerate(node[:max_items]):
             out += _paths(v, prefix + (i,), max_items)
     return out
-
-
-def mutated_frames(examples: list) -> st.SearchStrategy:
-    """Documented example frames with 1-3 random mutations each (a value replaced by an odd value,
-    by another value of the examples, or by small random JSON; a key or element removed), then
-    possibly truncated, as text or bytes."""
-    texts = [json.dumps(json.loads(e)) for e in examples]
-    seen = list({json.dumps(v): v for t in texts for v in _leaves(json.loads(t))}.values())
-    leaf = st.one_of(st.sampled_from(_ODD_VALUES), st.sampled_from(seen),
-                     st.integers(-(2 ** 66), 2 ** 66), st.floats(), st.text(max_size=8))
-    value = leaf | st.lists(leaf, max_size=3) | st.lists(st.lists(leaf, max_size=3), max_size=2)
-
-    @st.composite
-    def frames(draw) -> Any:
-        doc = json.loads(draw(st.sampled_from(texts)))  # a private copy
-        for _ in range(draw(st.integers(1, 3))):
-            paths = _paths(doc)[1:]
-            if not paths:
-                break
-            path = paths[draw(st.integers(0, len(paths) - 1))]
-            parent = doc
-            for key in path[:-1]:
-                parent = parent[key]
-            if draw(st.integers(0, 3)) == 0:
-                del parent[path[-1]]
-            else:
-                parent[path[-1]] = copy.deepcopy(draw(value))  # never edit a shared value
-        text = json.dumps(doc)
-        if draw(st.integers(0, 9)) == 0:
-            text = text[: draw(st.integers(0, len(text)))]
-        return text.encode() if draw(st.booleans()) else text
-
-    return frames()
 
 
 def single_mutations(examples: list):
@@ -537,21 +504,42 @@ def single_mutations(examples: list):
 _REMOVE = object()
 
 
+_EVENT_TYPES = (BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat)
+
+
 def assert_parse_is_total(venue: Any, frame: Any) -> None:
-    """``parse_message`` either translates the frame into a list of events or raises ParseError:
-    nothing else may escape to the tracker."""
+    """``parse_message`` either translates the frame into a list of well-typed events or raises
+    ParseError: nothing else may escape to the tracker, and no malformed value may reach it."""
     try:
         events = venue.parse_message(frame)
     except ParseError:
         return
+    check_events(events)
+
+
+def check_events(events: Any) -> None:
+    """Events as the tracker needs them: known types, int ids, ``[price, size]`` text rows."""
     assert isinstance(events, list)
+    for ev in events:
+        assert isinstance(ev, _EVENT_TYPES), ev
+        if isinstance(ev, (BookSnapshot, BookDiff)):
+            assert type(ev.pair) is str and ev.pair.count("-") == 1, ev
+            ids = (ev.update_id,) if isinstance(ev, BookSnapshot) else (ev.first_id, ev.last_id)
+            assert all(type(i) is int for i in ids), ev
+            for side in (ev.bids, ev.asks):  # the book's fast-path shape
+                assert all(type(r) is list and len(r) == 2 and type(r[0]) is str
+                           and type(r[1]) is str for r in side), ev
+        elif isinstance(ev, Trade):
+            assert all(type(v) is str and v for v in (ev.pair, ev.trade_id, ev.price, ev.amount)), ev
+            assert ev.side in ("buy", "sell"), ev
 
 
 def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
     """The two robustness tests of a venue module's ``parse_message`` on its documented example
-    frames: every single mutation (deterministic sweep) and random multi-mutations (hypothesis)
-    give events or ParseError, nothing else. ``venues()`` returns the venue objects to feed
-    (fresh ones when parsing keeps state). Bind the results to ``test_*`` names in the module."""
+    frames: every single mutation (a deterministic sweep) and random multi-mutations (the shared
+    hypothesis fuzzer of ``venue_fuzz``) give well-typed events or ParseError, nothing else.
+    ``venues()`` returns the venue objects to feed (new ones when parsing keeps state). Bind the
+    results to ``test_*`` names in the test module."""
 
     def test_single_mutations() -> None:
         targets = venues()
@@ -559,11 +547,14 @@ def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
             for venue in targets:
                 assert_parse_is_total(venue, frame)
 
-    @settings(max_examples=100, deadline=None)
-    @given(frame=mutated_frames(examples))
-    def test_fuzzed_frames(frame: Any) -> None:
-        for venue in venues():
-            assert_parse_is_total(venue, frame)
+    def test_fuzzed_frames() -> None:
+        for index in range(len(venues())):
+            def parse(frame: Any, index: int = index) -> list:
+                events = venues()[index].parse_message(frame)
+                check_events(events)
+                return events
+
+            assert_fuzz_total(parse, examples, 150)
 
     return test_single_mutations, test_fuzzed_frames
 
@@ -571,6 +562,6 @@ def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
 __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
     "assert_clean", "fault_session", "resync_messages_were_sent", "write_recording",
-    "record_clean", "replay_generated_session", "mutated_frames", "single_mutations",
-    "assert_parse_is_total", "parse_totality_tests",
+    "record_clean", "replay_generated_session", "single_mutations", "assert_parse_is_total",
+    "check_events", "parse_totality_tests",
 ]

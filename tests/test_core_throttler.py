@@ -267,6 +267,15 @@ def test_update_rate_limits_at_runtime_keeps_usage():
     assert times == [0.0, 1.0]
 
 
+def test_rejected_update_changes_nothing():
+    th = Throttler([RateLimit("A", limit=5, time_interval=1.0)], safety_margin=0)
+    bad = [RateLimit("A", limit=50, time_interval=1.0),
+           RateLimit("B", limit=10, time_interval=1.0, linked_limits=[LinkedLimitWeightPair("C")])]
+    with pytest.raises(ValueError):
+        th.update_rate_limits(bad)
+    assert [rl.limit_id for rl in th.rate_limits] == ["A"] and th.usage("A") == (0, 5)
+
+
 def test_random_load_never_exceeds_any_limit():
     rng = random.Random(42)
     limits = [

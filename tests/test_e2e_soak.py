@@ -53,7 +53,7 @@ def test_fault_soak() -> None:
         await ex.start()
         key, secret = new_keys()
         ex.create_account(key, secret, balances={"USDT": D("10000000"), "BTC": D("100")})
-        bot = spot_connector(ex, key, secret, rest_timeout=1.0, poll_interval=1.0, fast_poll_interval=0.3)
+        bot = spot_connector(ex, key, secret, rest_timeout=1.0, poll_interval=2.0, fast_poll_interval=0.3)
         bot.venue.rate_limits = spot_rate_limits(10_000_000, 1_000_000, 10_000_000, 10_000_000)
         bot._throttler.update_rate_limits(bot.venue.rate_limits)
         rec = Recorder(bot)

@@ -77,14 +77,21 @@ def test_faults_of_the_embedded_exchange_are_repaired():
             await tracker.start()
             try:
                 assert await tracker.wait_ready(10)
-                _set_market_faults(ex.faults, drop=0.05, duplicate=0.05)
-                await asyncio.sleep(1.5)
-                ex.close_sockets()
-                await asyncio.sleep(0.5)
+                _set_market_faults(ex.faults, drop=0.15, duplicate=0.15)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 10
+                tb = tracker.books["BTC-USDT"]
+                while loop.time() < deadline and (tb.gaps + tb.snapshot_retries < 2 or tb.stale_dropped < 1):
+                    await asyncio.sleep(0.05)
                 _set_market_faults(ex.faults, drop=0.0, duplicate=0.0)
+                assert ex.injector.counts.get("ws_market_drop", 0) >= 1
+                ex.close_sockets()
+                await asyncio.sleep(0.3)
                 assert await tracker.wait_ready(10)
                 st = tracker.stats("BTC-USDT")
-                assert st.gaps >= 1 and st.resyncs >= 2 and tracker.connections[0].reconnects >= 1
+                # drops are detected as sequence breaks, duplicates dropped as already applied
+                assert st.gaps + st.snapshot_retries >= 2 and st.stale_dropped >= 1
+                assert st.resyncs >= 2 and tracker.connections[0].reconnects >= 1
                 await _compare_with_rest(tracker, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
             finally:
                 await tracker.stop()

@@ -104,6 +104,20 @@ def test_pairs_split_across_sockets_with_throttled_snapshots():
     asyncio.run(main())
 
 
+def test_snapshot_weight_charged_on_the_venue_pool():
+    async def main():
+        async with SplitServer() as srv:
+            throttler = Throttler([RateLimit("REQUEST_WEIGHT", limit=6000, time_interval=60)])
+            tracker = await _track(srv, throttler)
+            try:
+                assert tracker.ready
+                # 5 snapshots of weight 50 (limit=1000) on the shared pool
+                assert throttler.usage("REQUEST_WEIGHT")[0] == 250
+            finally:
+                await tracker.stop()
+    asyncio.run(main())
+
+
 def test_one_socket_drop_resyncs_only_its_pairs():
     async def main():
         async with SplitServer(drop_connection=1) as srv:

@@ -395,8 +395,39 @@ def test_futures_stream_through_the_tracker_and_a_gap():
         assert asks == [(p, str(s)) for p, s in sorted(want["a"].items(), key=lambda x: Decimal(x[0]))]
 
 
+SPOT_TRADE = ('{"time":1606292218,"time_ms":1606292218231,"channel":"spot.trades","event":"update",'
+              '"result":{"id":309143071,"create_time":1606292218,"create_time_ms":"1606292218213.4578",'
+              '"side":"sell","currency_pair":"GT_USDT","amount":"16.4700000000","price":"0.4705000000",'
+              '"range":"2390902-2390902"}}')
+FUTURES_TRADE = ('{"channel":"futures.trades","event":"update","time":1541503698,"time_ms":1541503698123,'
+                 '"result":[{"size":-108,"id":27753479,"create_time":1545136464,"create_time_ms":1545136464123,'
+                 '"price":"96.4","contract":"BTC_USD"}]}')
+
+
+def test_trade_times_and_sizes_are_checked():
+    (t,) = SPOT.parse_message(SPOT_TRADE)
+    assert t.timestamp == pytest.approx(1606292218.2134578) and t.side == "sell"
+    (t,) = PERP.parse_message(FUTURES_TRADE)
+    assert (t.amount, t.side, t.timestamp) == ("108", "sell", 1545136464.123)
+    assert PERP.parse_message(FUTURES_TRADE.replace('"size":-108', '"size":"2.5"'))[0].amount == "2.5"
+    no_ms = json.loads(SPOT_TRADE)
+    del no_ms["result"]["create_time_ms"]
+    assert SPOT.parse_message(json.dumps(no_ms))[0].timestamp == 1606292218.0
+    for bad in (SPOT_TRADE.replace('"1606292218213.4578"', '"soon"'),  # was ValueError
+                SPOT_TRADE.replace('"1606292218213.4578"', "Infinity"),
+                FUTURES_TRADE.replace('"size":-108', '"size":0'),
+                FUTURES_TRADE.replace('"size":-108', '"size":"many"'),
+                FUTURES_TRADE.replace('"create_time_ms":1545136464123', '"create_time_ms":"x"')):
+        with pytest.raises(ParseError):
+            (SPOT if "spot." in bad else PERP).parse_message(bad)
+    for body in (b'{"id":1,"current":"soon","bids":[],"asks":[]}', b'{"id":1,"update":Infinity,"bids":[],"asks":[]}'):
+        with pytest.raises(ParseError):
+            SPOT.parse_snapshot("BTC-USDT", body)
+
+
 def test_fuzzed_frames_and_bodies_never_crash(session):
-    assert_fuzz_total(GateSpotMarketData().parse_message, [r.data for r in session.frames])
+    assert_fuzz_total(GateSpotMarketData().parse_message, [r.data for r in session.frames] + [SPOT_TRADE])
     bodies = [r.data for r in session.rest if "/order_book" in r.url]
-    assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 150)
-    assert_fuzz_total(GatePerpetualMarketData().parse_message, [t for _, t in futures_stream(60)[0]])
+    assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 80)
+    assert_fuzz_total(GatePerpetualMarketData().parse_message, [t for _, t in futures_stream(60)[0]] + [FUTURES_TRADE],
+                      120)

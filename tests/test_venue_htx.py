@@ -132,6 +132,13 @@ def test_docs_mbp_examples():
              '"err-msg":"invalid symbol"}')
     assert MBP.parse_message(err) == [Resync("FOO-USDT", "invalid symbol")]
     assert MBP.parse_message('{"ping": 1492420473027}') == [Reply('{"pong":1492420473027}')]  # text too
+    # docs: the 150/400-level feed sends "a blank object" for an unchanged side (or both)
+    (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.150","ts":1573199608679,"tick":{"seqNum":12,'
+                                '"prevSeqNum":11,"bids":{},"asks":[[645.14,26.75]]}}'))
+    assert (d.bids, d.asks, d.first_id, d.last_id, d.prev_id) == ([], [[645.14, 26.75]], 12, 12, 11)
+    (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":13,"prevSeqNum":12,'
+                                '"bids":{},"asks":{}}}'))
+    assert (d.bids, d.asks) == ([], [])
 
 
 @pytest.mark.parametrize("raw", [
@@ -141,6 +148,9 @@ def test_docs_mbp_examples():
     gz('{"ch":"market.btcusdt.depth.step0","ts":1,"tick":[]}'),
     gz('{"ch":"market.btcusdt.trade.detail","ts":1,"tick":{"data":[{"price":1.0,"amount":1.0,"direction":"up"}]}}'),
     gz('{"ping":"abc"}'), gz('{"what":1}'),
+    gz('{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":2,"prevSeqNum":1,"bids":{"a":1}}}'),
+    gz('{"ch":"market.btcusdt.trade.detail","ts":1,"tick":{"data":[{"price":Infinity,"amount":1.0,'
+       '"direction":"buy"}]}}'),
 ])
 def test_malformed_frames_raise_parse_error(raw):
     with pytest.raises(ParseError):
@@ -374,4 +384,4 @@ def test_fuzzed_frames_never_crash(session, derived):
         gz({"id": "req:market.btcusdt.mbp.150", "rep": "market.btcusdt.mbp.150", "status": "ok",
             "data": {"seqNum": 100020142010, "bids": [[618.37, 71.594]], "asks": [[650.59, 14.9]]}}),
         gz({"status": "error", "err-code": "bad-request", "err-msg": "invalid topic",
-            "id": "req:market.btcusdt.mbp.150"}), gz({"ping": 1492420473027})])
+            "id": "req:market.btcusdt.mbp.150"}), gz({"ping": 1492420473027})], 120)

@@ -183,6 +183,10 @@ def test_trades_events_and_errors():
     err = ('{"errorMessage":"Subscription depth not supported","event":"subscriptionStatus",'
            '"pair":"XBT/USD","status":"error","subscription":{"depth":42,"name":"book"}}')
     assert V1.parse_message(err) == [Resync("BTC-USD", "Subscription depth not supported")]
+    # the unsubscribe half of a resync of a book that is not subscribed: nothing to do
+    gone = ('{"errorMessage":"Subscription Not Found","event":"subscriptionStatus",'
+            '"pair":"XBT/USD","status":"error","subscription":{"depth":1000,"name":"book"}}')
+    assert V1.parse_message(gone) == []
     assert V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]') == []  # other channels
 
 
@@ -199,6 +203,11 @@ def test_trades_events_and_errors():
     '{"no_event":1}',
     "42",
     '[0,[["1.0","2.0","3.0","x","l",""]],"trade","XBT/USD"]',  # bad side
+    '[0,[["1.0","2.0","soon","b","l",""]],"trade","XBT/USD"]',  # bad trade time
+    '[1664,{"a":[["13.26","1.0","1"]],"c":Infinity},"book-1000","WAVES/EUR"]',  # was OverflowError
+    '[1664,{"a":[["13.26","1.0","1"]],"c":1.5},"book-1000","WAVES/EUR"]',  # not a checksum
+    '[1664,{"a":[["13.26","1.0","1"]],"c":"99999999999"},"book-1000","WAVES/EUR"]',  # > 32 bits
+    '[1664,{"a":[["13.26","1.0","NaN"]],"c":"1"},"book-1000","WAVES/EUR"]',  # bad level time
 ])
 def test_malformed_frames_raise_parse_error(raw):
     with pytest.raises(ParseError):
@@ -288,6 +297,13 @@ def test_v2_messages():
     assert V2.parse_message('{"method":"subscribe","error":"Currency pair not supported",'
                             '"success":false,"symbol":"BTC/USD"}') == [
         Resync("BTC-USD", "Currency pair not supported")]
+    # docs' failure shape names the symbol, not the channel; a failed unsubscribe needs nothing
+    assert V2.parse_message('{"error":"Subscription Not Found","method":"unsubscribe","success":false,'
+                            '"symbol":"BTC/USD","time_in":"x","time_out":"y"}') == []
+    for bad in ("[" * 100000 + "]" * 100000, '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD",'
+                '"checksum":NaN}]}', b"\xff\xfe"):
+        with pytest.raises(ParseError):  # was RecursionError / accepted NaN / UnicodeDecodeError
+            V2.parse_message(bad)
     for bad in ('{"channel":"book","type":"weird","data":[]}',
                 '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":"1"}]}]}',
                 '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","checksum":"x"}]}',
@@ -498,4 +514,4 @@ def test_fuzzed_frames_never_crash(session):
         '"subscription":{"name":"book","depth":1000}}', '{"event":"heartbeat"}'])
     assert_fuzz_total(KrakenV2MarketData().parse_message, _v2_from_v1(session[:300]) + [
         '{"error":"Currency pair not supported XBT/USD","method":"subscribe","success":false,'
-        '"symbol":"XBT/USD","time_in":"2023-09-18T08:00:00.000000Z","time_out":"2023-09-18T08:00:00.000001Z"}'])
+        '"symbol":"XBT/USD","time_in":"2023-09-18T08:00:00.000000Z","time_out":"2023-09-18T08:00:00.000001Z"}'], 120)

@@ -870,10 +870,12 @@ def targets(results: dict, plain_ns: float) -> list:
     if nt and nt.status == "ok":
         out.append(("VWAP 100 deep >= 3x nautilus_trader", nt.us_per_vwap100 / hb.us_per_vwap100,
                     nt.us_per_vwap100 / hb.us_per_vwap100 >= 3))
-    if hb.own_bytes_per_level is not None:
-        out.append(("<= 48 bytes per level (own accounting)", hb.own_bytes_per_level, hb.own_bytes_per_level <= 48))
-    if hb.rss_bytes_per_level is not None:
-        out.append(("<= 48 bytes per level (RSS growth)", hb.rss_bytes_per_level, hb.rss_bytes_per_level <= 48))
+    for how, own, rss in (("grown by diffs", hb.own_bytes_per_level, hb.rss_bytes_per_level),
+                          ("one snapshot", hb.own_bytes_per_level_snapshot, hb.rss_bytes_per_level_snapshot)):
+        if own is not None:
+            out.append((f"<= 48 bytes per level, {how} (own accounting)", own, own <= 48))
+        if rss is not None:
+            out.append((f"<= 48 bytes per level, {how} (RSS growth)", rss, rss <= 48))
     return out
 
 
@@ -950,6 +952,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-levels", type=int, default=1_000_000,
                         help="levels of the RSS-growth book, 0 to skip (default 1,000,000)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--save", metavar="FILE", help="also write the JSON document to FILE")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -1002,11 +1005,15 @@ def run(args: argparse.Namespace) -> int:
         "ratios_vs_hbconnect": ratios(results),
         "targets": [{"target": d, "value": v, "pass": ok} for d, v, ok in targets(results, plain_ns)],
     }
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(_clean(doc), f, indent=2, allow_nan=False)
     if args.json:
         print(json.dumps(_clean(doc), indent=2, allow_nan=False))
     else:
         print(format_report(doc, results, plain_ns))
-    return 0 if results.get("hbconnect") and results["hbconnect"].top20_match else 1
+    hb = results.get("hbconnect")
+    return 1 if hb is not None and hb.status == "ok" and not hb.top20_match else 0
 
 
 def _clean(v: Any) -> Any:
@@ -1030,7 +1037,7 @@ def _versions(results: dict) -> dict:
             continue
         try:
             out[name] = metadata.version(dist[name])
-        except metadata.PackageNotFoundError:
+        except Exception:  # not a distribution (built in place / from an sdist tree)
             if name == "hbconnect":
                 import hbconnect
                 out[name] = hbconnect.__version__

@@ -108,6 +108,7 @@ class Connector:
         self.fast_poll_interval = fast_poll_interval
         self.trading_rules_interval = trading_rules_interval
         self.order_timeout = order_timeout if order_timeout is not None else rest_timeout
+        self.max_concurrent_polls = 8
         self._clock = clock
         self.event_hub = event_hub if event_hub is not None else EventHub()
         self._tracker = OrderTracker(self.event_hub, lost_order_count_limit=lost_order_count_limit,
@@ -332,10 +333,13 @@ class Connector:
         refused the request before acting on it, so this is safe even for an order."""
         for attempt in (1, 2):
             prepared: PreparedRequest = self._venue.prepare(request, self._server_time_ms())
+            # wait for the rate limits first, then stamp: a throttled request keeps a fresh timestamp
+            if await self._throttler.acquire(prepared.limit_id) > 0.001 and request.signed:
+                prepared = self._venue.prepare(request, self._server_time_ms())
             try:
                 resp = await self._rest.request(
                     prepared.method, prepared.url, params=prepared.params, body=prepared.body,
-                    headers=prepared.headers, idempotent=prepared.idempotent, limit_id=prepared.limit_id,
+                    headers=prepared.headers, idempotent=prepared.idempotent, limit_id=None,
                     timeout=timeout)
             except HttpError as exc:
                 if exc.outcome_unknown:
@@ -718,26 +722,31 @@ class Connector:
 
     # ------------------------------------------------------------------ status polling
     async def _status_loop(self) -> None:
-        last_balance = time.monotonic()
+        """Urgent orders (lost, fills missing) every ``fast_poll_interval``; every order and the
+        balances every ``poll_interval`` (every ``fast_poll_interval * 5`` while the stream is down)."""
+        last_full = last_balance = time.monotonic()
         while True:
-            interval = self.poll_interval
-            if not self._user_stream.connected or self._tracker.lost_orders or self._tracker.orders_awaiting_fills:
-                interval = self.fast_poll_interval
             try:
-                await asyncio.wait_for(self._poll_now.wait(), interval)
+                await asyncio.wait_for(self._poll_now.wait(), self.fast_poll_interval)
             except asyncio.TimeoutError:
                 pass
+            forced = self._poll_now.is_set()
             self._poll_now.clear()
-            self.stats["polls"] += 1
+            now = time.monotonic()
+            full_interval = self.poll_interval if self._user_stream.connected else self.fast_poll_interval * 5
+            full = forced or now - last_full >= full_interval
             try:
-                await self._update_order_status()
-                due = time.monotonic() - last_balance >= (self.poll_interval if self._user_stream.connected
-                                                          else self.fast_poll_interval * 5)
-                if due or self._balances_dirty or not self._balances_ready:
+                if full:
+                    last_full = now
+                    self.stats["polls"] += 1
+                await self._update_order_status(full)
+                if full and (forced or self._balances_dirty or not self._balances_ready
+                             or now - last_balance >= full_interval):
                     self._balances_dirty = False
+                    last_balance = now
                     await self._update_balances()
-                    last_balance = time.monotonic()
-                await self._poll_extra()
+                if full:
+                    await self._poll_extra()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -751,14 +760,21 @@ class Connector:
         if self._poll_now is not None:
             self._poll_now.set()
 
-    async def _update_order_status(self) -> None:
-        orders = [o for cid, o in self._tracker.all_updatable_orders.items()
-                  if cid not in self._creating and cid not in self._resolving]
-        orders += [o for cid, o in self._tracker.orders_awaiting_fills.items()
-                   if cid not in self._creating and o not in orders]
-        if not orders:
+    async def _update_order_status(self, full: bool = True) -> None:
+        skip = self._creating.keys() | self._resolving
+        urgent = {**self._tracker.lost_orders, **self._tracker.orders_awaiting_fills}
+        orders = self._tracker.all_updatable_orders if full else urgent
+        if full:
+            orders = {**orders, **self._tracker.orders_awaiting_fills}
+        todo = [o for cid, o in orders.items() if cid not in skip]
+        if not todo:
             return
-        await asyncio.gather(*(self._poll_order(o) for o in orders))
+        sem = asyncio.Semaphore(self.max_concurrent_polls)
+
+        async def one(order: InFlightOrder) -> None:
+            async with sem:
+                await self._poll_order(order)
+        await asyncio.gather(*(one(o) for o in todo))
 
     async def _poll_order(self, order: InFlightOrder) -> None:
         cid = order.client_order_id
@@ -809,9 +825,7 @@ class Connector:
                 order = self._tracker.fetch_order(event.client_order_id, event.exchange_order_id)
                 if order is None:
                     continue  # not ours (or long done)
-                self._process_order_update(event)
-                if order.fills_pending:
-                    self.request_poll()
+                self._process_order_update(event)  # missing fills are fetched by the fast poll
             elif isinstance(event, BalanceUpdate):
                 self._apply_balances(event)
             elif isinstance(event, BalanceDelta):

@@ -26,6 +26,8 @@ __all__ = [
     "register_protobuf",
     "decode_protobuf",
     "excerpt",
+    "fast_loads",
+    "FAST_JSON",
 ]
 
 
@@ -44,6 +46,18 @@ def excerpt(data: Any, limit: int = 120) -> str:
 
 
 _loads = ujson.loads
+
+# The hot market-data path may use orjson when it is installed (optional accelerator, about twice
+# as fast as ujson on exchange frames; same result types, ValueError subclasses on bad input).
+# ujson remains the dependency and the fallback.
+try:
+    import orjson as _orjson
+
+    fast_loads = _orjson.loads
+    FAST_JSON = "orjson"
+except ImportError:  # pragma: no cover - depends on the environment
+    fast_loads = ujson.loads
+    FAST_JSON = "ujson"
 
 
 def json_loads(data: Raw) -> Any:

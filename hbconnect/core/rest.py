@@ -235,11 +235,12 @@ class RestClient:
         limit_id: Optional[str] = None,
         timeout: Optional[float] = None,
         sign: Optional[Callable[[dict, dict], tuple[dict, dict]]] = None,
+        weights: Optional[Mapping[str, int]] = None,
     ) -> RestResponse:
         """Perform a request and return the 2xx response, raising the errors documented above.
 
         ``sign(params, headers) -> (params, headers)`` is called before every attempt (fresh
-        timestamp per attempt)."""
+        timestamp per attempt). ``limit_id``/``weights`` go to ``throttler.execute_task``."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -256,7 +257,9 @@ class RestClient:
             self.requests += 1
             try:
                 if self.throttler is not None and limit_id is not None:
-                    async with self.throttler.execute_task(limit_id):
+                    ctx = self.throttler.execute_task(limit_id, weights) if weights else \
+                        self.throttler.execute_task(limit_id)
+                    async with ctx:
                         resp = await self._once(method, full, p, h, body, timeout)
                 else:
                     resp = await self._once(method, full, p, h, body, timeout)
@@ -318,11 +321,12 @@ class RestClient:
     async def get_json(self, url: str, params: Optional[Mapping[str, Any]] = None, **kw: Any) -> Any:
         return (await self.get(url, params, **kw)).json()
 
-    async def execute(self, req: Any, *, limit_id: Optional[str] = None, timeout: Optional[float] = None) -> bytes:
+    async def execute(self, req: Any, *, limit_id: Optional[str] = None, timeout: Optional[float] = None,
+                      weights: Optional[Mapping[str, int]] = None) -> bytes:
         """Perform a ``hbconnect.market.messages.RestRequest`` and return the raw body of the 2xx
         answer. Empty bodies raise ``BodyDecodeError``."""
         resp = await self.request(req.method, req.url, params=req.params, body=req.body, headers=req.headers,
-                                  limit_id=limit_id, timeout=timeout)
+                                  limit_id=limit_id, timeout=timeout, weights=weights)
         if not resp.body:
             raise BodyDecodeError(f"{req.url}: empty body", venue=self.name)
         return resp.body

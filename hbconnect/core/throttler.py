@@ -191,23 +191,26 @@ class Throttler:
         return list(self._limits.values())
 
     def update_rate_limits(self, rate_limits: Iterable[RateLimit]) -> None:
-        """Add or replace limits (e.g. from the venue's exchange info). Usage so far is kept."""
-        for rl in rate_limits:
-            self._limits[rl.limit_id] = rl
+        """Add or replace limits (e.g. from the venue's exchange info). Usage so far is kept.
+        An inconsistent set raises ``ValueError`` and changes nothing."""
+        new = list(rate_limits)
+        limits = {**self._limits, **{rl.limit_id: rl for rl in new}}
+        for rl in limits.values():
+            for pair in rl.linked_limits:
+                if pair.limit_id not in limits:
+                    raise ValueError(f"rate limit {rl.limit_id!r} links to unknown limit {pair.limit_id!r}")
+                if pair.weight > limits[pair.limit_id].limit:
+                    raise ValueError(f"rate limit {rl.limit_id!r}: weight {pair.weight} on "
+                                     f"{pair.limit_id!r} exceeds its limit")
+            if rl.weight > rl.limit:
+                raise ValueError(f"rate limit {rl.limit_id!r}: weight exceeds its limit")
+        self._limits = limits
+        for rl in new:
             window = self._windows.get(rl.limit_id)
             if window is None:
                 self._windows[rl.limit_id] = _Window(rl, self.safety_margin)
             else:
                 window.configure(rl, self.safety_margin)
-        for rl in self._limits.values():
-            for pair in rl.linked_limits:
-                if pair.limit_id not in self._limits:
-                    raise ValueError(f"rate limit {rl.limit_id!r} links to unknown limit {pair.limit_id!r}")
-                if pair.weight > self._limits[pair.limit_id].limit:
-                    raise ValueError(f"rate limit {rl.limit_id!r}: weight {pair.weight} on "
-                                     f"{pair.limit_id!r} exceeds its limit")
-            if rl.weight > rl.limit:
-                raise ValueError(f"rate limit {rl.limit_id!r}: weight exceeds its limit")
         self._plans.clear()
 
     def _plan(self, limit_id: str, weights: Optional[Mapping[str, int]]) -> _Plan:

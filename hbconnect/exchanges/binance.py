@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools as _itertools
 from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Union as _Union
 
-import ujson as _ujson
-
+# orjson when installed (optional accelerator), else ujson; both raise ValueError subclasses
+from hbconnect.core.codecs import fast_loads as _loads
 from hbconnect.exchanges._common import SymbolMap as _SymbolMap
 from hbconnect.exchanges._common import dumps as _dumps
 from hbconnect.market.messages import (
@@ -30,7 +30,6 @@ PERP_REST_URL = "https://fapi.binance.com"
 # USDⓈ-M routes depth/trade/bookTicker streams under /public since 2026-04-23.
 PERP_WS_URL = "wss://fstream.binance.com/public"
 
-_loads = _ujson.loads
 _sub_ids = _itertools.count(1)
 
 
@@ -71,6 +70,8 @@ class BinanceMarketData:
     #: step 4 to the letter: a snapshot whose lastUpdateId is strictly less than the first
     #: buffered U is refetched (even when lastUpdateId == U - 1)
     strict_snapshot_start = True
+    #: the shared weight pool (exchangeInfo ``rateLimitType``) a depth snapshot's weight counts on
+    rate_limit_pool = "REQUEST_WEIGHT"
     #: 1024 streams per connection (Binance), two streams (depth + trade) per pair
     max_pairs_per_connection = 512
     #: subscribe params per SUBSCRIBE message (Binance counts 5 (spot) / 10 (USDⓈ-M) incoming
@@ -175,11 +176,30 @@ class BinanceMarketData:
 
     # stream
     def parse_message(self, raw: _Union[str, bytes]) -> list:
-        # Hot path (every depth frame): direct indexing, one try block, no helper calls.
+        # Hot path: a well-formed depthUpdate of a known symbol, in one try block. Anything else
+        # (trades, acks, unknown symbols, malformed frames) takes the careful path below.
         try:
             msg = _loads(raw)
         except (ValueError, TypeError):
             raise _ParseError(f"{self.name}: frame is not JSON: {raw[:80]!r}") from None
+        try:
+            data = msg["data"]
+            if data["e"] == "depthUpdate":
+                first = data["U"]
+                last = data["u"]
+                bids = data["b"]
+                asks = data["a"]
+                pair = self._pairs[data["s"]]
+                ts = data["E"]
+                prev = data["pu"] if self.perpetual else None
+                if type(first) is int and type(last) is int and type(bids) is list and type(asks) is list \
+                        and type(ts) is int and (prev is None or type(prev) is int):
+                    return [_BookDiff(pair, bids, asks, first, last, prev, ts / 1000.0)]
+        except (KeyError, TypeError, IndexError):
+            pass
+        return self._parse_careful(raw, msg)
+
+    def _parse_careful(self, raw: _Union[str, bytes], msg: _Any) -> list:
         try:
             data = msg["data"]
             e = data["e"]
@@ -198,11 +218,9 @@ class BinanceMarketData:
             if type(first) is not int or type(last) is not int or type(bids) is not list \
                     or type(asks) is not list or (prev is not None and type(prev) is not int):
                 raise _ParseError(f"{self.name}: malformed depthUpdate {raw[:80]!r}")
-            pair = self._pairs.get(sym)
-            if pair is None:
-                if type(sym) is not str:
-                    raise _ParseError(f"{self.name}: depthUpdate without symbol")
-                pair = self.from_venue_symbol(sym)
+            if type(sym) is not str:
+                raise _ParseError(f"{self.name}: depthUpdate without symbol")
+            pair = self._pairs.get(sym) or self.from_venue_symbol(sym)
             ts = data.get("E")
             return [_BookDiff(pair, bids, asks, first, last, prev, ts / 1000.0 if type(ts) is int else 0.0)]
         if e == "trade" or e == "aggTrade":

@@ -91,12 +91,15 @@ class _KucoinBase(MarketDataBase):
         server = as_dict(servers[0], "kucoin instance server")
         endpoint = as_str(server.get("endpoint"), "kucoin endpoint")
         interval = server.get("pingInterval", 18000)
-        if type(interval) not in (int, float) or interval <= 0:
+        if type(interval) not in (int, float):
+            raise ParseError(f"kucoin: bad pingInterval {interval!r:.20}")
+        ping_interval = to_seconds(interval, 1000.0, "kucoin pingInterval")
+        if ping_interval <= 0:
             raise ParseError(f"kucoin: bad pingInterval {interval!r:.20}")
         connect_id = uuid.uuid4().hex
         return WsEndpoint(
             f"{endpoint}?token={token}&connectId={connect_id}",
-            ping_interval=interval / 1000.0,
+            ping_interval=ping_interval,
             ping_message=dumps({"id": connect_id, "type": "ping"}),
         )
 

@@ -60,11 +60,10 @@ class OpArgsMarketData(c.MarketDataBase):
     Subclasses set the channel and field names and implement :meth:`_arg` and :meth:`_book`.
     """
 
-    book_channel = "books"
-    trade_channel = "trades"
-    #: names of the trade id, price and size fields of a trade
-    trade_fields = ("tradeId", "px", "sz")
-    max_request_bytes = 64 * 1024
+    book_channel: str
+    trade_channel: str
+    trade_fields: tuple[str, str, str]  # names of a trade's id, price and size fields
+    max_request_bytes: int
     ping_message = "ping"
 
     def _arg(self, channel: str, pair: str) -> dict:
@@ -107,8 +106,8 @@ class OpArgsMarketData(c.MarketDataBase):
             # e.g. a refused (re)subscription. Not turned into a Resync: resubscribing at once
             # would loop against the venue's request limits; a pair left without a snapshot is
             # the tracker's to retry later.
-            logger.warning("%s error event: code=%s msg=%s", self.name, c.excerpt(msg.get("code"), 40),
-                           c.excerpt(msg.get("msg"), 200))
+            logger.warning("%s error event: code=%s msg=%s", self.name,
+                           c.excerpt(msg.get("code"), 40), c.excerpt(msg.get("msg"), 200))
             return []
         return self._other_event(msg)
 
@@ -153,6 +152,7 @@ class OkxMarketData(OpArgsMarketData):
     ping_interval = 20.0  # the server closes a connection silent for 30 s
     book_channel = BOOK_CHANNEL
     trade_channel = TRADE_CHANNEL
+    trade_fields = ("tradeId", "px", "sz")
     max_request_bytes = MAX_REQUEST_BYTES
 
     def __init__(self, name: str, inst_suffix: str, url: str = WS_URL) -> None:
@@ -174,7 +174,8 @@ class OkxMarketData(OpArgsMarketData):
             return pair
         if self._suffix:
             if not symbol.endswith(self._suffix):
-                raise ParseError(f"{self.name}: not a {self._suffix[1:]} instId: {c.excerpt(symbol, 60)}")
+                raise ParseError(
+                    f"{self.name}: not a {self._suffix[1:]} instId: {c.excerpt(symbol, 60)}")
         try:
             base, quote = c.split_pair(symbol[: len(symbol) - len(self._suffix)])
         except ValueError:
@@ -200,7 +201,8 @@ class OkxMarketData(OpArgsMarketData):
             return []
         if event == "notice":
             # e.g. 64008: "The connection will soon be closed for a service upgrade."
-            return [Reconnect(reason=f"{c.excerpt(msg.get('code'), 40)}: {c.excerpt(msg.get('msg'), 200)}")]
+            reason = f"{c.excerpt(msg.get('code'), 40)}: {c.excerpt(msg.get('msg'), 200)}"
+            return [Reconnect(reason=reason)]
         return super()._other_event(msg)
 
     def _book(self, msg: dict, arg: dict) -> list[MarketEvent]:

@@ -159,6 +159,10 @@ class MarketDataVenue(Protocol):
     #   strict_snapshot_start: bool -- SEQ_RANGE only: refetch a REST snapshot whose id is below
     #   the first buffered ``first_id`` even by one (Binance spot step 4 "strictly less than U");
     #   otherwise a snapshot joins the stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
+    #   rate_limit_pool: str -- the throttler limit id of the venue's shared weight pool; the
+    #   tracker charges ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
+    #   with_urls(rest=..., ws=...) -> venue: a copy talking to other base URLs (record/watch
+    #   --rest-url/--ws-url, the embedded exchange).
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

@@ -1064,8 +1064,9 @@ class _LiveDriver(TrackerDriver):
             tb = t.books.get(pair)
             if tb is None or tb.gen != gen:
                 return
+            limit_id, weights = self._limit(req)
             try:
-                body = await t._rest.execute(req, limit_id=self._limit_id(req))
+                body = await t._rest.execute(req, limit_id=limit_id, weights=weights)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1077,18 +1078,26 @@ class _LiveDriver(TrackerDriver):
             t.recorder.rest(req.url, req.params, body)
         t.on_snapshot(pair, gen, body)
 
-    def _limit_id(self, req: RestRequest) -> Optional[str]:
+    def _limit(self, req: RestRequest) -> tuple[Optional[str], Optional[dict]]:
+        """How the throttler charges a snapshot request: the endpoint's own limit id when the
+        throttler rates it (``snapshot_limit_id``, ``"GET /path"`` or ``"/path"``), else the
+        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. Binance
+        ``REQUEST_WEIGHT``), else nothing."""
         t = self.t
         throttler = getattr(t._rest, "throttler", None)
         if throttler is None:
-            return None
+            return None, None
         from urllib.parse import urlsplit
 
-        lid = t.snapshot_limit_id or f"{req.method} {urlsplit(req.url).path}"
         known = {rl.limit_id for rl in getattr(throttler, "rate_limits", [])}
-        if known and lid not in known:
-            return None  # the throttler does not rate this endpoint
-        return lid
+        path = urlsplit(req.url).path
+        for lid in (t.snapshot_limit_id, f"{req.method} {path}", path):
+            if lid and (not known or lid in known):
+                return lid, None
+        pool = getattr(t.venue, "rate_limit_pool", None)
+        if pool and pool in known:
+            return pool, {pool: max(1, int(req.weight))}
+        return None, None
 
     async def _watchdog(self) -> None:
         t = self.t
