@@ -1,10 +1,16 @@
-"""The message path, hbconnect side: raw Binance depth frame text -> book updated, through the
-Binance venue module and the tracker's synchronous frame path (``OrderBookTracker.feed``).
+"""The message path: raw Binance depth frame text -> book updated, per frame, in one run for
+- hbconnect: the Binance venue module and the tracker's synchronous frame path
+  (``OrderBookTracker.feed``);
+- Hummingbot: its Binance order book data source feeding its ``OrderBookTracker`` tasks, only the
+  network replaced by the recorded frames and REST bodies (``run_hummingbot``);
+- cryptofeed: its Binance ``message_handler`` (``run_cryptofeed``).
 
 Frames are the ``depth@100ms`` frames of the recorded Binance session (../shared/fixtures),
 repeated to a large count with their ``U``/``u`` ids shifted so that every repetition is a valid,
 contiguous continuation (a repeated frame with old ids would be dropped as stale and measure
-nothing). Peer pipelines (Hummingbot, cryptofeed) can be fed the same list of frames.
+nothing). Peers that are not installed are reported and skipped (benchmarks/README.md: install).
+
+    python3 benchmarks/message_path.py [--frames 100000] [--rounds 3] [--json]
 """
 from __future__ import annotations
 

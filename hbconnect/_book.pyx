@@ -27,6 +27,36 @@ import numpy as np
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    /* Messages handed to apply_diffs may be cold in cache (queued frames, pre-built workloads).
+       Walking pair -> item array -> str objects is a chain of dependent loads per level; issue each
+       stage's loads for all pairs first, so the misses overlap instead of queueing. */
+    static void hb_prefetch_pairs(PyObject* seq, int is_list, Py_ssize_t n) {
+        PyObject** items = is_list ? ((PyListObject*)seq)->ob_item : ((PyTupleObject*)seq)->ob_item;
+        Py_ssize_t i;
+        if (n > 64) n = 64;
+        for (i = 0; i < n; i++) __builtin_prefetch(items[i]);
+        for (i = 0; i < n; i++) {
+            PyObject* p = items[i];
+            if (PyList_CheckExact(p) && PyList_GET_SIZE(p) >= 2) __builtin_prefetch(((PyListObject*)p)->ob_item);
+        }
+        for (i = 0; i < n; i++) {
+            PyObject* p = items[i];
+            PyObject** it;
+            if (PyList_CheckExact(p) && PyList_GET_SIZE(p) >= 2) it = ((PyListObject*)p)->ob_item;
+            else if (PyTuple_CheckExact(p) && PyTuple_GET_SIZE(p) >= 2) it = ((PyTupleObject*)p)->ob_item;
+            else continue;
+            __builtin_prefetch(it[0]);
+            __builtin_prefetch((char*)it[0] + 64);
+            __builtin_prefetch(it[1]);
+            __builtin_prefetch((char*)it[1] + 64);
+        }
+    }
+    """
+    void hb_prefetch_pairs(PyObject* seq, int is_list, Py_ssize_t n) nogil
+
+
 cdef extern from "Python.h":
     int c_list_check "PyList_CheckExact"(PyObject* o) nogil
     int c_tuple_check "PyTuple_CheckExact"(PyObject* o) nogil
@@ -843,6 +873,8 @@ cdef class OrderBook:
         seq = <PyObject*>data
         is_list = c_list_check(seq)
         n = c_list_size(seq) if is_list else c_tuple_size(seq)
+        if n > 1:
+            hb_prefetch_pairs(seq, is_list, n)
         for i in range(n):
             pair = c_list_item(seq, i) if is_list else c_tuple_item(seq, i)
             k0 = -1
@@ -1531,9 +1563,8 @@ cdef class OrderBook:
     @property
     def nbytes(self) -> int:
         """Memory held by this book: allocated side arrays, parse buffer, fallback texts."""
-        cdef Py_ssize_t total = sizeof(OrderBook) if False else 0
         import sys
-        total = sys.getsizeof(self)
+        cdef Py_ssize_t total = sys.getsizeof(self)
         total += (self._bids.cap + self._asks.cap + self._tmp_cap) * sizeof(Level)
         if self._seg != NULL:
             total += SEG_N * sizeof(SegEntry)

@@ -69,7 +69,7 @@ def test_fault_soak() -> None:
                 if len(open_ids) >= MAX_OPEN:
                     for cid in rng.sample(open_ids, len(open_ids) // 2):
                         bot.cancel(PAIR, cid)
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(0.05)
                     continue
                 bid, ask = book.best("BUY"), book.best("SELL")
                 mid = (bid + ask) / 2 if bid and ask else D("60000")

@@ -247,3 +247,43 @@ def test_listen_key_expiry_on_its_own_clock():
     assert frames[0]["e"] == "listenKeyExpired" and frames[0]["listenKey"] == lk
     assert frames[-1][0] == "closed"
     assert new_key != lk
+
+
+def test_slow_responses():
+    async def main():
+        ex = make_ex()
+        async with ex, aiohttp.ClientSession() as s:
+            ex.faults.slow = 1.0
+            ex.faults.slow_seconds = 0.3
+            t0 = time.monotonic()
+            slow = await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", order("slow-1"))
+            slow_t = time.monotonic() - t0
+            ex.faults.slow = 0.0
+            t0 = time.monotonic()
+            fast = await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", order("fast-1"))
+            return slow, slow_t, fast, time.monotonic() - t0, ex.injector.counts.get("http_slow")
+
+    slow, slow_t, fast, fast_t, n = run(main())
+    assert slow[0] == 200 and fast[0] == 200
+    assert slow_t >= 0.3 and n == 1         # the second request was not slowed (count stays 1)
+
+
+def test_listen_key_keepalive_extends_the_deadline():
+    async def main():
+        ex = make_ex()
+        async with ex, aiohttp.ClientSession() as s:
+            h = {"X-MBX-APIKEY": KEY}
+            lk = (await (await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers=h)).json())["listenKey"]
+            ws = await s.ws_connect(f"{ex.spot_ws_url}/ws/{lk}")
+            ex.spot.listen_keys[lk].expires_ms = int(time.time() * 1000) + 300
+            r = await s.put(ex.spot_rest_url + f"/api/v3/userDataStream?listenKey={lk}", headers=h)
+            frames = await collect(ws, 0.6)          # past the old deadline
+            left_ms = ex.spot.listen_keys[lk].expires_ms - int(time.time() * 1000)
+            await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", order("alive-1"))
+            alive = await collect(ws, 0.3)
+            return r.status, frames, left_ms, alive
+
+    status, frames, left_ms, alive = run(main())
+    assert status == 200 and frames == []
+    assert 59 * 60_000 < left_ms <= 60 * 60_000
+    assert alive and alive[0]["e"] == "executionReport" and alive[0]["c"] == "alive-1"

@@ -14,27 +14,32 @@ from hbconnect.sim import EmbeddedExchange, FaultConfig
 from refbook import book_levels
 
 
-async def _compare_with_rest(tracker, rest_url, path, pairs, attempts=200):
-    """Poll the exchange's depth until its lastUpdateId equals the tracker's, then compare."""
+async def _compare_with_rest(ex, tracker, rest_url, path, pairs, timeout=10.0):
+    """Pause the exchange's agent, wait until the tracker has the exchange's lastUpdateId, then
+    compare every level with the exchange's REST depth."""
+    ex.agent_paused = True
     matched = set()
-    async with aiohttp.ClientSession() as http:
-        for _ in range(attempts):
-            for pair in pairs:
-                if pair in matched:
-                    continue
-                sym = pair.replace("-", "")
-                async with http.get(f"{rest_url}{path}", params={"symbol": sym, "limit": 1000}) as r:
-                    doc = await r.json()
-                tb = tracker.books[pair]
-                if tb.state.value == "live" and tb.last_id == doc["lastUpdateId"]:
-                    bids, asks = book_levels(tb.book)
-                    assert bids == [tuple(x) for x in doc["bids"]], pair
-                    assert asks == [tuple(x) for x in doc["asks"]], pair
-                    matched.add(pair)
-            if len(matched) == len(pairs):
-                return matched
-            await asyncio.sleep(0.02)
-    raise AssertionError(f"never caught the exchange and the tracker at the same update id: {matched}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        async with aiohttp.ClientSession() as http:
+            while loop.time() < deadline and len(matched) < len(pairs):
+                for pair in pairs:
+                    if pair in matched:
+                        continue
+                    sym = pair.replace("-", "")
+                    async with http.get(f"{rest_url}{path}", params={"symbol": sym, "limit": 1000}) as r:
+                        doc = await r.json()
+                    tb = tracker.books[pair]
+                    if tb.state.value == "live" and tb.last_id == doc["lastUpdateId"]:
+                        bids, asks = book_levels(tb.book)
+                        assert bids == [tuple(x) for x in doc["bids"]], pair
+                        assert asks == [tuple(x) for x in doc["asks"]], pair
+                        matched.add(pair)
+                await asyncio.sleep(0.02)
+    finally:
+        ex.agent_paused = False
+    assert len(matched) == len(pairs), f"tracker never reached the exchange's update id: {matched}"
 
 
 def _venue(name, rest, ws):
@@ -53,8 +58,8 @@ def test_spot_and_perp_books_follow_the_embedded_exchange():
             try:
                 assert await spot.wait_ready(10) and await perp.wait_ready(10)
                 await asyncio.sleep(1.0)  # let the agent move the books
-                await _compare_with_rest(spot, ex.spot_rest_url, "/api/v3/depth", ["BTC-USDT", "ETH-USDT"])
-                await _compare_with_rest(perp, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
+                await _compare_with_rest(ex, spot, ex.spot_rest_url, "/api/v3/depth", ["BTC-USDT", "ETH-USDT"])
+                await _compare_with_rest(ex, perp, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
                 for t in (spot, perp):
                     for st in t.stats().values():
                         assert st.gaps == 0 and st.bad_frames == 0 and st.resyncs == 0
@@ -92,7 +97,7 @@ def test_faults_of_the_embedded_exchange_are_repaired():
                 # drops are detected as sequence breaks, duplicates dropped as already applied
                 assert st.gaps + st.snapshot_retries >= 2 and st.stale_dropped >= 1
                 assert st.resyncs >= 2 and tracker.connections[0].reconnects >= 1
-                await _compare_with_rest(tracker, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
+                await _compare_with_rest(ex, tracker, ex.futures_rest_url, "/fapi/v1/depth", ["BTC-USDT"])
             finally:
                 await tracker.stop()
     asyncio.run(main())

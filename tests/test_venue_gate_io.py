@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 from conftest import fixture_files
-from refbook import RefBook, book_levels
+from refbook import book_levels
+from recorded_reference import RecordedReference, cut, set_levels
 from venue_fuzz import assert_fuzz_total
 
 from hbconnect.exchanges import market_data_venue
@@ -159,51 +160,31 @@ def test_malformed_bodies_raise_parse_error():
 
 
 # ---- replay through the real tracker ----------------------------------------------------------------
-class Reference:
+class Reference(RecordedReference):
     """The true book per pair, built independently from the raw recorded frames by Gate's documented
     procedure (REST base id; skip u < id+1; absolute amounts, 0 deletes; 100-level book); answers
     REST snapshot requests for any later time."""
 
-    def __init__(self, session):
-        self.books: dict[str, RefBook] = {}
-        self.updates: dict[str, list] = {}
-        for rec in session.rest:
-            if "/order_book" not in rec.url:
-                continue
-            body = json.loads(rec.data)
-            pair = rec.url.split("currency_pair=")[1].split("&")[0].replace("_", "-")
-            self.books[pair] = b = RefBook()
-            b.snapshot(body["bids"], body["asks"], body["id"])
-        for rec in session.frames:
-            msg = json.loads(rec.data)
-            if msg.get("channel") == "spot.order_book_update" and msg.get("event") == "update":
-                r = msg["result"]
-                self.updates.setdefault(r["s"].replace("_", "-"), []).append((rec.ts, r))
-        self.pos = {p: 0 for p in self.updates}
-        self.first = {p: True for p in self.updates}
+    def snapshot_of(self, url, body):
+        if "/order_book" not in url:
+            return None
+        d = json.loads(body)
+        return url.split("currency_pair=")[1].split("&")[0].replace("_", "-"), d["bids"], d["asks"], d["id"]
 
-    def advance(self, pair: str, until: float) -> RefBook:
-        b = self.books[pair]
-        ups = self.updates.get(pair, [])
-        i = self.pos.get(pair, 0)
-        while i < len(ups) and ups[i][0] <= until:
-            r = ups[i][1]
-            i += 1
-            if r["u"] < b.update_id + 1:
-                continue
-            assert r["U"] <= b.update_id + 1, "the recording itself has a gap"
-            for side, rows in ((b.bids, r["b"]), (b.asks, r["a"])):
-                for p, s in rows:
-                    if Decimal(s) == 0:
-                        side.pop(Decimal(p), None)
-                    else:
-                        side[Decimal(p)] = (p, s)
-            for side, rev in ((b.bids, True), (b.asks, False)):
-                for k in sorted(side, reverse=rev)[100:]:
-                    del side[k]
-            b.update_id = r["u"]
-        self.pos[pair] = i
-        return b
+    def update_of(self, frame):
+        msg = json.loads(frame)
+        if msg.get("channel") == "spot.order_book_update" and msg.get("event") == "update":
+            return msg["result"]["s"].replace("_", "-"), msg["result"]
+        return None
+
+    def apply(self, b, r):
+        if r["u"] < b.update_id + 1:
+            return
+        assert r["U"] <= b.update_id + 1, "the recording itself has a gap"
+        set_levels(b.bids, r["b"])
+        set_levels(b.asks, r["a"])
+        cut(b, 100)
+        b.update_id = r["u"]
 
     def body(self, pair: str, now: float) -> bytes:
         b = self.advance(pair, now)
@@ -227,8 +208,7 @@ def run(session, faults=()):
 
     r = Replayer(GateSpotMarketData(), s, snapshot_source=source)
     res = r.run()
-    for p in ref.books:
-        ref.advance(p, float("inf"))
+    ref.finish()
     return res, ref
 
 
@@ -428,6 +408,6 @@ def test_trade_times_and_sizes_are_checked():
 def test_fuzzed_frames_and_bodies_never_crash(session):
     assert_fuzz_total(GateSpotMarketData().parse_message, [r.data for r in session.frames] + [SPOT_TRADE])
     bodies = [r.data for r in session.rest if "/order_book" in r.url]
-    assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 80)
+    assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 60)
     assert_fuzz_total(GatePerpetualMarketData().parse_message, [t for _, t in futures_stream(60)[0]] + [FUTURES_TRADE],
-                      120)
+                      80)

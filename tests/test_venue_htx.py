@@ -384,4 +384,4 @@ def test_fuzzed_frames_never_crash(session, derived):
         gz({"id": "req:market.btcusdt.mbp.150", "rep": "market.btcusdt.mbp.150", "status": "ok",
             "data": {"seqNum": 100020142010, "bids": [[618.37, 71.594]], "asks": [[650.59, 14.9]]}}),
         gz({"status": "error", "err-code": "bad-request", "err-msg": "invalid topic",
-            "id": "req:market.btcusdt.mbp.150"}), gz({"ping": 1492420473027})], 120)
+            "id": "req:market.btcusdt.mbp.150"}), gz({"ping": 1492420473027})], 80)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from conftest import fixture_files
 from refbook import RefBook, book_levels
+from recorded_reference import RecordedReference, cut, set_levels
 from venue_fuzz import assert_fuzz_total, fuzz
 
 from hbconnect.exchanges import market_data_venue
@@ -78,6 +79,9 @@ def test_snapshot_requests(session):
     with pytest.raises(ValueError):
         KucoinSpotMarketData(snapshot_depth=50)
     assert not PERP.snapshot_needs_auth  # the futures full snapshot is public
+    from hbconnect.exchanges.kucoin import MARKET_DATA
+
+    assert MARKET_DATA["kucoin_full_book"].snapshot_needs_auth and MARKET_DATA["kucoin"] is SPOT
     req = PERP.snapshot_request("BTC-USDT")
     assert (req.url, req.params) == ("https://api-futures.kucoin.com/api/v1/level2/snapshot", {"symbol": "XBTUSDTM"})
 
@@ -188,46 +192,29 @@ def test_malformed_snapshot_bodies_raise_parse_error():
 
 
 # ---- replay through the real tracker ----------------------------------------------------------------
-class Reference:
+class Reference(RecordedReference):
     """The true book per symbol, built from the raw frames by KuCoin's documented calibration
     (REST ``sequence``; skip sequenceEnd <= sequence; changes by their sequence; price 0 only
     advances; size 0 deletes); answers REST snapshot requests for later times."""
 
-    def __init__(self, session):
-        self.books: dict[str, RefBook] = {}
-        self.updates: dict[str, list] = {}
-        for rec in session.rest:
-            if "/orderbook/level2" in rec.url:
-                data = json.loads(rec.data)["data"]
-                self.books[rec.url.split("symbol=")[1]] = b = RefBook()
-                b.snapshot(data["bids"], data["asks"], int(data["sequence"]))
-        for rec in session.frames:
-            msg = json.loads(rec.data)
-            if msg.get("subject") == "trade.l2update":
-                self.updates.setdefault(msg["data"]["symbol"], []).append((rec.ts, msg["data"]))
-        self.pos = {s: 0 for s in self.updates}
+    def snapshot_of(self, url, body):
+        if "/orderbook/level2" not in url:
+            return None
+        d = json.loads(body)["data"]
+        return url.split("symbol=")[1], d["bids"], d["asks"], int(d["sequence"])
 
-    def advance(self, sym: str, until: float) -> RefBook:
-        b = self.books[sym]
-        ups = self.updates.get(sym, [])
-        i = self.pos.get(sym, 0)
-        while i < len(ups) and ups[i][0] <= until:
-            d = ups[i][1]
-            i += 1
-            if d["sequenceEnd"] <= b.update_id:
-                continue
-            assert d["sequenceStart"] <= b.update_id + 1, "the recording itself has a gap"
-            for side, rows in ((b.bids, d["changes"]["bids"]), (b.asks, d["changes"]["asks"])):
-                for p, s, seq in sorted(rows, key=lambda r: int(r[2])):
-                    if int(seq) <= b.update_id or p == "0":
-                        continue
-                    if Decimal(s) == 0:
-                        side.pop(Decimal(p), None)
-                    else:
-                        side[Decimal(p)] = (p, s)
-            b.update_id = d["sequenceEnd"]
-        self.pos[sym] = i
-        return b
+    def update_of(self, frame):
+        msg = json.loads(frame)
+        return (msg["data"]["symbol"], msg["data"]) if msg.get("subject") == "trade.l2update" else None
+
+    def apply(self, b, d):
+        if d["sequenceEnd"] <= b.update_id:
+            return
+        assert d["sequenceStart"] <= b.update_id + 1, "the recording itself has a gap"
+        for side, rows in ((b.bids, d["changes"]["bids"]), (b.asks, d["changes"]["asks"])):
+            set_levels(side, [r for r in sorted(rows, key=lambda r: int(r[2]))
+                              if int(r[2]) > b.update_id and r[0] != "0"])
+        b.update_id = d["sequenceEnd"]
 
     def body(self, sym: str, now: float, depth=None) -> bytes:
         """The REST body of the book at ``now`` (``depth``: cut to that many levels a side)."""
@@ -252,8 +239,7 @@ def run(session, faults=()):
         return ref.body(venue.to_venue_symbol(pair), now)
 
     res = Replayer(venue, s, pairs, snapshot_source=source).run()
-    for sym in ref.books:
-        ref.advance(sym, float("inf"))
+    ref.finish()
     return res, ref, venue
 
 
@@ -348,29 +334,22 @@ def test_socket_closed_mid_stream_resyncs_every_pair(session):
 
 
 # ---- the default, keyless variant: the public level2_100 snapshot, 100 levels kept ---------------
-def partial_book(snapshot: dict, updates: list, depth: int = 100) -> tuple[list, list]:
+def partial_book(snapshot: dict, updates: list, depth: int = 100) -> RefBook:
     """KuCoin's calibration on a partial snapshot, written independently of hbconnect: the
     snapshot's levels, then every later change in sequence order (price "0" only advances the
     sequence, size 0 deletes), each side cut to ``depth`` best levels after every message."""
-    seq = int(snapshot["sequence"])
-    sides = [{Decimal(p): (p, q) for p, q in snapshot[k]} for k in ("bids", "asks")]
+    b = RefBook()
+    b.snapshot(snapshot["bids"], snapshot["asks"], int(snapshot["sequence"]))
     for d in updates:
-        if d["sequenceEnd"] <= seq:
+        if d["sequenceEnd"] <= b.update_id:
             continue
-        assert d["sequenceStart"] <= seq + 1
-        for side, rows in zip(sides, (d["changes"]["bids"], d["changes"]["asks"])):
-            for p, q, n in sorted(rows, key=lambda r: int(r[2])):
-                if int(n) > seq and p != "0":
-                    if Decimal(q) == 0:
-                        side.pop(Decimal(p), None)
-                    else:
-                        side[Decimal(p)] = (p, q)
-        seq = d["sequenceEnd"]
-        for i, side in enumerate(sides):
-            for k in sorted(side, reverse=(i == 0))[depth:]:
-                del side[k]
-    return ([sides[0][k] for k in sorted(sides[0], reverse=True)],
-            [sides[1][k] for k in sorted(sides[1])])
+        assert d["sequenceStart"] <= b.update_id + 1
+        for side, rows in ((b.bids, d["changes"]["bids"]), (b.asks, d["changes"]["asks"])):
+            set_levels(side, [r for r in sorted(rows, key=lambda r: int(r[2]))
+                              if int(r[2]) > b.update_id and r[0] != "0"])
+        b.update_id = d["sequenceEnd"]
+        cut(b, depth)
+    return b
 
 
 def test_default_partial_book_through_the_tracker(session):
@@ -395,7 +374,7 @@ def test_default_partial_book_through_the_tracker(session):
         sym = venue.to_venue_symbol(pair)
         bids, asks = book_levels(res.tracker.book(pair))
         want = partial_book(taken[sym], [d for _, d in ref.updates.get(sym, [])])
-        assert (bids, asks) == (want[0], want[1]), pair
+        assert (bids, asks) == (want.top_bids(), want.top_asks()), pair
         assert len(bids) <= 100 and len(asks) <= 100
         full = ref.advance(sym, float("inf"))
         # every level held is a true level, and the top of the book is the true top
@@ -491,10 +470,10 @@ def test_futures_missing_sequence_is_a_gap_repaired_by_resync():
 def test_fuzzed_frames_and_bodies_never_crash(session):
     assert_fuzz_total(KucoinSpotMarketData().parse_message, [r.data for r in session.frames])
     bodies = [r.data for r in session.rest if "/orderbook/" in r.url]
-    assert_fuzz_total(lambda b: KucoinSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 80)
+    assert_fuzz_total(lambda b: KucoinSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 60)
     fuzz(lambda b: KucoinSpotMarketData().ws_endpoint(b.encode() if isinstance(b, str) else b),
-         [BULLET.decode()], 80)  # nearly every change breaks a bullet body: only "never crashes"
+         [BULLET.decode()], 60)  # nearly every change breaks a bullet body: only "never crashes"
     frames, states, seq0 = futures_stream(60)
-    assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames], 120)
+    assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames], 80)
     assert_fuzz_total(lambda b: KucoinPerpetualMarketData().parse_snapshot("BTC-USDT", b),
-                      [futures_body(states, seq0).decode()], 80)
+                      [futures_body(states, seq0).decode()], 60)

@@ -93,7 +93,7 @@ def _check_events(events: Any) -> None:
 
 
 def fuzz(parse: Callable[[Union[str, bytes]], Any], frames: Sequence[Union[str, bytes]],
-         examples: int = 200) -> tuple[int, int]:
+         examples: int = 150) -> tuple[int, int]:
     """Feed ``examples`` mutations of ``frames`` (text, or gzip bytes) to ``parse``; fail on any
     exception but ``ParseError`` or on a malformed event. Returns (translated, rejected)."""
     docs = []
@@ -123,7 +123,7 @@ def fuzz(parse: Callable[[Union[str, bytes]], Any], frames: Sequence[Union[str, 
 
 
 def assert_fuzz_total(parse: Callable[[Union[str, bytes]], Any], frames: Sequence[Union[str, bytes]],
-                      examples: int = 200) -> None:
+                      examples: int = 150) -> None:
     """``fuzz`` and check that both outcomes happened: the mutations are neither all harmless
     nor all rejected (so the check above really ran on both paths)."""
     ok, rejected = fuzz(parse, frames, examples)

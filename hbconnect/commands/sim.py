@@ -63,7 +63,7 @@ def apply_faults(config, items: list[str]) -> None:
                 if k not in ("market", "user"):
                     raise ValueError(f"bad fault {item!r}: kind must be market or user")
                 getattr(config, knob)[k] = value
-        elif knob in ("http_429", "http_5xx", "timeout_accepted", "timeout_rejected", "error_5xx_accepted",
+        elif knob in ("http_429", "http_5xx", "slow", "slow_seconds", "timeout_accepted", "timeout_rejected", "error_5xx_accepted",
                       "error_5xx_rejected", "delay_seconds", "hang_seconds"):
             setattr(config, knob, value)
         elif knob in ("retry_after_seconds", "clock_offset_ms"):

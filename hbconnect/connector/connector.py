@@ -131,6 +131,7 @@ class Connector:
         self._last_prices: Dict[str, Decimal] = {}
         self._creating: Dict[str, asyncio.Task] = {}  # orders whose create request is unresolved
         self._resolving: set = set()  # orders whose creation outcome is being asked for
+        self._cancelling: Dict[str, asyncio.Task] = {}  # cancels in flight
         self._tasks: set = set()
         self._loops: List[asyncio.Task] = []
         self._poll_now = asyncio.Event() if _has_loop() else None
@@ -177,8 +178,11 @@ class Connector:
 
     @property
     def order_books(self) -> Dict[str, Any]:
+        """Pair -> ``OrderBook`` from the order book tracker (empty without one)."""
         t = self._order_book_tracker
-        return dict(getattr(t, "order_books", {}) or {}) if t is not None else {}
+        if t is None:
+            return {}
+        return {pair: tb.book for pair, tb in t.books.items()}
 
     def get_order_book(self, trading_pair: str) -> Any:
         books = self.order_books
@@ -305,8 +309,8 @@ class Connector:
         if trading_pair not in self._rules and self._running:
             await self._update_trading_rules()
         t = self._order_book_tracker
-        if t is not None and hasattr(t, "add_trading_pair"):
-            await _maybe_await(t.add_trading_pair(trading_pair))
+        if t is not None and trading_pair not in t.books:
+            await _maybe_await(t.add_pair(trading_pair))
 
     async def remove_trading_pair(self, trading_pair: str) -> None:
         """Stop trading ``trading_pair`` (its open orders are left as they are)."""
@@ -314,8 +318,8 @@ class Connector:
             return
         self._trading_pairs.remove(trading_pair)
         t = self._order_book_tracker
-        if t is not None and hasattr(t, "remove_trading_pair"):
-            await _maybe_await(t.remove_trading_pair(trading_pair))
+        if t is not None and trading_pair in t.books:
+            await _maybe_await(t.remove_pair(trading_pair))
 
     # ------------------------------------------------------------------ REST plumbing
     def _server_time_ms(self) -> int:
@@ -336,6 +340,8 @@ class Connector:
             # wait for the rate limits first, then stamp: a throttled request keeps a fresh timestamp
             if await self._throttler.acquire(prepared.limit_id) > 0.001 and request.signed:
                 prepared = self._venue.prepare(request, self._server_time_ms())
+            if _debug():
+                logger.debug("%s: sending %r", self.name, prepared)
             try:
                 resp = await self._rest.request(
                     prepared.method, prepared.url, params=prepared.params, body=prepared.body,
@@ -447,9 +453,10 @@ class Connector:
 
     def last_traded_price(self, trading_pair: str) -> Optional[Decimal]:
         """Latest known trade price: the book's last public trade, else our fills, else the ticker."""
-        books = self.order_books
-        book = books.get(trading_pair)
-        value = getattr(book, "last_trade_price", None) if book is not None else None
+        t = self._order_book_tracker
+        tb = t.books.get(trading_pair) if t is not None else None
+        trade = tb.last_trade if tb is not None else None
+        value = trade.price if trade is not None else None
         if value is not None:
             try:
                 d = Decimal(str(value))
@@ -655,9 +662,19 @@ class Connector:
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, trading_pair: str, client_order_id: str) -> str:
-        """Cancel one of this connector's orders; returns the id at once (Hummingbot style)."""
-        self._spawn(self._execute_cancel(trading_pair, client_order_id))
+        """Cancel one of this connector's orders; returns the id at once (Hummingbot style).
+        A cancel already in flight for the order is not repeated."""
+        self._cancel_task(trading_pair, client_order_id)
         return client_order_id
+
+    def _cancel_task(self, trading_pair: str, client_order_id: str) -> asyncio.Task:
+        task = self._cancelling.get(client_order_id)
+        if task is None or task.done():
+            task = self._spawn(self._execute_cancel(trading_pair, client_order_id))
+            self._cancelling[client_order_id] = task
+            task.add_done_callback(lambda t, cid=client_order_id: self._cancelling.pop(cid, None)
+                                   if self._cancelling.get(cid) is t else None)
+        return task
 
     async def _execute_cancel(self, trading_pair: str, client_order_id: str) -> bool:
         """True when the venue confirmed the cancel (or the order is already cancelled)."""
@@ -708,8 +725,7 @@ class Connector:
         orders = [o for o in self._tracker.all_updatable_orders.values() if not o.is_done]
         if not orders:
             return []
-        tasks = {o.client_order_id: self._spawn(self._execute_cancel(o.trading_pair, o.client_order_id))
-                 for o in orders}
+        tasks = {o.client_order_id: self._cancel_task(o.trading_pair, o.client_order_id) for o in orders}
         done, _pending = await asyncio.wait(list(tasks.values()), timeout=timeout_seconds)
         results = []
         for o in orders:
@@ -793,7 +809,7 @@ class Connector:
             return
         if cid in self._tracker.lost_orders and order.is_open:
             # a lost order the venue knows again and that is still open: cancel it
-            self._spawn(self._execute_cancel(order.trading_pair, cid))
+            self._cancel_task(order.trading_pair, cid)
 
     async def _order_not_found(self, order: InFlightOrder) -> None:
         cid = order.client_order_id
@@ -894,6 +910,10 @@ class Connector:
             self.restore_tracking_states(saved)
 
 
+def _debug() -> bool:
+    return logger.isEnabledFor(logging.DEBUG)
+
+
 def _venue_secrets(venue: Any) -> List[str]:
     key = getattr(venue, "_key", None)
     out = []
@@ -907,16 +927,8 @@ def _venue_secrets(venue: Any) -> List[str]:
 
 
 def _tracker_ready(tracker: Any, pairs: List[str]) -> bool:
-    ready = getattr(tracker, "ready", None)
-    if isinstance(ready, bool):
-        return ready
-    if callable(ready):
-        try:
-            return bool(ready())
-        except TypeError:
-            pass
-    books = getattr(tracker, "order_books", {}) or {}
-    return all(p in books for p in pairs)
+    status = tracker.status_dict()
+    return all(status.get(p, False) for p in pairs)
 
 
 def _has_loop() -> bool:

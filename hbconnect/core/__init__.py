@@ -26,6 +26,8 @@ from hbconnect.core.events import (
     BalanceUpdateEvent,
     BuyOrderCompletedEvent,
     BuyOrderCreatedEvent,
+    OrderCompletedEvent,
+    OrderCreatedEvent,
     EventHub,
     FundingPaymentCompletedEvent,
     MarketEvent,
@@ -71,7 +73,7 @@ __all__ = [
     "NetworkError", "RequestTimeout", "sanitize", "register_secret",
     # events
     "MarketEvent", "EventHub", "Subscription", "TaggedEvent", "BuyOrderCreatedEvent",
-    "SellOrderCreatedEvent", "OrderFilledEvent", "BuyOrderCompletedEvent", "SellOrderCompletedEvent",
+    "SellOrderCreatedEvent", "OrderCreatedEvent", "OrderCompletedEvent", "OrderFilledEvent", "BuyOrderCompletedEvent", "SellOrderCompletedEvent",
     "OrderCancelledEvent", "MarketOrderFailureEvent", "FundingPaymentCompletedEvent",
     "BalanceUpdateEvent", "PositionUpdateEvent", "PositionModeChangeEvent", "OrderBookTradeEvent",
     "OrderBookUpdateEvent",

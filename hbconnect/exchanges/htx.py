@@ -6,14 +6,17 @@ Per HTX's "Websocket Market Data" docs (api.huobi.pro, mirrored in coincise
 * every frame from the server is gzip-compressed JSON; ``{"ping": n}`` must be answered with
   ``{"pong": n}`` on the same connection (two unanswered pings and the server disconnects);
 * ``market.<sym>.depth.step0`` (on ``wss://api.huobi.pro/ws``) pushes the whole book (150
-  levels) each time; ``tick.version`` orders the pushes (drop smaller ones). Sync rule: SNAPSHOTS.
+  levels) once a second; ``tick.version`` orders the pushes (drop smaller ones). Sync rule: SNAPSHOTS.
   This is the registry's ``htx`` (what Hummingbot uses and what the recorded session has);
 * ``market.<sym>.mbp.<5|20|150>`` (on ``wss://api.huobi.pro/feed``) pushes incremental updates
   with ``seqNum``/``prevSeqNum``; the full image comes from ``{"req": "market.<sym>.mbp.<N>"}``
   answered with ``{"rep": ..., "data": {"seqNum", "bids", "asks"}}``. The cached increments are
   aligned on the one whose ``prevSeqNum`` equals the refresh ``seqNum``, then every
   ``prevSeqNum`` must equal the previous ``seqNum`` (else refresh again). Sync rule: PREV_CHAIN.
-  REQ refresh exists for 5, 20 and 150 levels only. Registry id ``htx_mbp``;
+  REQ refresh exists for 5, 20 and 150 levels only; the 150/400-level feed sends an empty
+  object for an unchanged side. HTX serves one ``req`` per connection every 100 ms (faster ones
+  are answered ``429 too many request``, which comes back here as a ``Resync``): the engine
+  must space the refresh requests of the pairs of one connection. Registry id ``htx_mbp``;
 * trades: ``market.<sym>.trade.detail`` (``tradeId``, ``direction`` = taker side).
 
 Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). HTX sends no

@@ -10,6 +10,10 @@ A resync is an unsubscribe + subscribe of the pair's book, which makes Kraken se
 
 v1 (``wss://ws.kraken.com``, what Hummingbot uses and the fixture recorded) is the registry
 default; v2 (``wss://ws.kraken.com/v2``) is ``KrakenV2MarketData``.
+
+A v1 book frame too broken to translate raises ``ParseError`` with ``.pair`` set when the pair can
+be told (from the frame, or from the channel id of a truncated one): the checksum covers only the
+top 10 levels, so a lost update deeper down is caught only by resyncing that pair.
 """
 from __future__ import annotations
 

@@ -366,6 +366,8 @@ def _ns(value: Any) -> float:
 
 
 MARKET_DATA: dict = {
-    "kucoin": KucoinSpotMarketData(),
+    "kucoin": KucoinSpotMarketData(),  # public level2_100 snapshots, no API key
     "kucoin_perpetual": KucoinPerpetualMarketData(),
+    # the full book: signed snapshot requests (and what the recorded KuCoin session used)
+    "kucoin_full_book": KucoinSpotMarketData(snapshot_depth=None),
 }

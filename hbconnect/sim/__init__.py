@@ -64,7 +64,7 @@ market="spot")``, ``ex.income(api_key)``.  Perps: ``ex.set_mark_price(pair, pric
 ``ex.set_funding_rate(pair, rate)``, ``ex.run_funding()``.
 
 Faults: ``ex.faults`` is a mutable :class:`FaultConfig` (drop / duplicate / delay / close WS
-frames per kind ``market``/``user``; REST 429 + Retry-After, 5xx; order timeouts and 5xx where
+frames per kind ``market``/``user``; REST 429 + Retry-After, 5xx, slow answers; order timeouts and 5xx where
 the order WAS accepted and where it was NOT); actions ``ex.close_sockets(kind=None)`` and
 ``ex.expire_listen_keys(api_key=None)``.  ``ex.injector.counts`` says what was injected.
 

@@ -9,7 +9,7 @@ WebSocket faults apply per stream kind, ``market`` (depth, trades, tickers) or `
 reorders it behind later frames), or the socket is closed instead of sending it.
 
 REST faults: ``http_429`` (answer 429 + ``Retry-After`` without doing anything), ``http_5xx``
-(503 without doing anything).  Order endpoints (new order, cancel order) also have faults
+(503 without doing anything), ``slow`` (handle the request ``slow_seconds`` late).  Order endpoints (new order, cancel order) also have faults
 where the action WAS done and only the answer is lost (``*_accepted``) and where it was NOT
 (``*_rejected``): a 503 with Binance's "execution status unknown" body, or a hang until the
 client gives up (``hang_seconds`` at most).
@@ -36,6 +36,9 @@ class FaultConfig:
     http_429: float = 0.0
     retry_after_seconds: int = 1
     http_5xx: float = 0.0
+    # REST, any endpoint: answer late (the action happens after the wait)
+    slow: float = 0.0
+    slow_seconds: float = 0.5
     # order endpoints (POST/DELETE order): answer lost after the action / action not done
     timeout_accepted: float = 0.0
     timeout_rejected: float = 0.0
@@ -112,6 +115,16 @@ class FaultInjector:
             self.count("http_5xx")
             return "5xx"
         return None
+
+    def slow(self, path: str) -> float:
+        """Seconds to wait before handling this request (0 = none)."""
+        c = self.config
+        if path in self.EXEMPT or (c.rest_paths is not None and path not in c.rest_paths):
+            return 0.0
+        if self._hit(c.slow):
+            self.count("http_slow")
+            return c.slow_seconds
+        return 0.0
 
     def order(self) -> Optional[tuple[str, bool]]:
         """Fault for an order action: (``timeout`` | ``5xx``, accepted) or None."""

@@ -459,6 +459,9 @@ class BinanceFrontEnd:
             if fault == "5xx":
                 raise BinanceError(-1008, "Server is currently overloaded with other requests. "
                                           "Please try again in a few minutes.", 503)
+            delay = self.faults.slow(request.path)
+            if delay > 0:
+                await asyncio.sleep(delay)
             if security in ("API_KEY", "SIGNED"):
                 account = self._authenticate_key(request)
             if security == "SIGNED":
