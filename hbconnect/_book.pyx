@@ -32,14 +32,19 @@ cdef extern from *:
     /* Messages handed to apply_diffs may be cold in cache (queued frames, pre-built workloads).
        Walking pair -> item array -> str objects is a chain of dependent loads per level; issue each
        stage's loads for all pairs first, so the misses overlap instead of queueing. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define HB_PREFETCH(p) __builtin_prefetch(p)
+    #else
+    #define HB_PREFETCH(p) ((void)0)
+    #endif
     static void hb_prefetch_pairs(PyObject* seq, int is_list, Py_ssize_t n) {
         PyObject** items = is_list ? ((PyListObject*)seq)->ob_item : ((PyTupleObject*)seq)->ob_item;
         Py_ssize_t i;
         if (n > 64) n = 64;
-        for (i = 0; i < n; i++) __builtin_prefetch(items[i]);
+        for (i = 0; i < n; i++) HB_PREFETCH(items[i]);
         for (i = 0; i < n; i++) {
             PyObject* p = items[i];
-            if (PyList_CheckExact(p) && PyList_GET_SIZE(p) >= 2) __builtin_prefetch(((PyListObject*)p)->ob_item);
+            if (PyList_CheckExact(p) && PyList_GET_SIZE(p) >= 2) HB_PREFETCH(((PyListObject*)p)->ob_item);
         }
         for (i = 0; i < n; i++) {
             PyObject* p = items[i];
@@ -47,10 +52,10 @@ cdef extern from *:
             if (PyList_CheckExact(p) && PyList_GET_SIZE(p) >= 2) it = ((PyListObject*)p)->ob_item;
             else if (PyTuple_CheckExact(p) && PyTuple_GET_SIZE(p) >= 2) it = ((PyTupleObject*)p)->ob_item;
             else continue;
-            __builtin_prefetch(it[0]);
-            __builtin_prefetch((char*)it[0] + 64);
-            __builtin_prefetch(it[1]);
-            __builtin_prefetch((char*)it[1] + 64);
+            HB_PREFETCH(it[0]);
+            HB_PREFETCH((char*)it[0] + 64);
+            HB_PREFETCH(it[1]);
+            HB_PREFETCH((char*)it[1] + 64);
         }
     }
     """
@@ -309,10 +314,16 @@ cdef extern from *:
         100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
 
     static inline int hb_ndigits(uint64_t m) {
+    #if defined(__GNUC__) || defined(__clang__)
         int t;
         if (m == 0) return 1;
         t = ((64 - __builtin_clzll(m)) * 1233) >> 12;
         return t + (m >= hb_p10[t]);
+    #else
+        int n = 1;
+        while (n < 20 && m >= hb_p10[n]) n++;
+        return n;
+    #endif
     }
     /* Write exactly nd digits of *pm (zero padded) ending just before end; *pm loses them. */
     static inline char* hb_rev(char* end, uint64_t* pm, int nd) {

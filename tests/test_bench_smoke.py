@@ -118,3 +118,65 @@ def test_missing_peer_reported_not_installed():
 def test_memory_probe_small():
     m = bench.memory_probe("hbconnect", 20_000)
     assert m["own_bytes_per_level"] is not None and 8 <= m["own_bytes_per_level"] <= 200
+
+
+# ------------------------------------------------------------------ message-path benchmark inputs
+
+def _message_path():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "message_path.py"
+    spec = importlib.util.spec_from_file_location("hbconnect_bench_message_path", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    if not (mod.fixtures_dir() / "BINANCE.ws.1.0").exists():
+        pytest.skip("Binance fixture not found (set HBCONNECT_FIXTURES)")
+    return mod
+
+
+def test_message_path_frames_are_contiguous_continuations():
+    import re
+
+    mp = _message_path()
+    recorded = mp.recorded_depth_frames()
+    assert len(recorded) > 100
+    frames = mp.repeated_frames(3 * len(recorded) + 7)
+    assert len(frames) == 3 * len(recorded) + 7
+    last = {}
+    for f in frames:
+        sym = re.search(r'"s":"([A-Z0-9]+)"', f).group(1)
+        U, u = map(int, re.search(r'"U":(\d+),"u":(\d+)', f).groups())
+        assert u >= U
+        if sym in last:
+            assert U == last[sym] + 1, (sym, U, last[sym])
+        last[sym] = u
+    # the snapshots given to the peers are joined to the first frame of each symbol
+    first, final = mp._ids_by_symbol(frames)
+    snaps = mp._joined_snapshots(frames)
+    assert set(snaps) == set(first)
+    for sym, body in snaps.items():
+        assert json.loads(body)["lastUpdateId"] == first[sym]
+        assert final[sym] == last[sym]
+
+
+def test_cryptofeed_handler_on_recording_if_installed():
+    pytest.importorskip("cryptofeed")
+    mp = _message_path()
+    frames = mp.repeated_frames(len(mp.recorded_depth_frames()))
+    _, tops = mp.run_cryptofeed(frames)
+    # an independent reference: the REST snapshot plus every diff, in a dict per side
+    books = {}
+    for sym, body in mp._joined_snapshots(frames).items():
+        doc = json.loads(body)
+        books[sym] = ({float(p): float(q) for p, q in doc["bids"]}, {float(p): float(q) for p, q in doc["asks"]})
+    for f in frames:
+        data = json.loads(f)["data"]
+        for side, key in ((books[data["s"]][0], "b"), (books[data["s"]][1], "a")):
+            for p, q in data[key]:
+                if float(q) == 0:
+                    side.pop(float(p), None)
+                else:
+                    side[float(p)] = float(q)
+    for sym, (bids, asks) in books.items():
+        assert tops[sym] == (max(bids), min(asks))

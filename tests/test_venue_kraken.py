@@ -45,6 +45,28 @@ def _fmt(text: str) -> str:
     return text.replace(".", "").lstrip("0")
 
 
+def apply_frame(books: dict, msg: list, depth: int) -> None:
+    """A v1 book frame on the dict books: a snapshot replaces, an update sets absolute sizes (0
+    deletes) in every map it carries, then each side is cut to ``depth`` levels."""
+    pair, parts = msg[-1], msg[1:-2]
+    if "as" in parts[0] or "bs" in parts[0]:
+        books[pair] = {s: {Decimal(p): (p, q) for p, q, *_ in parts[0].get(k, [])}
+                       for s, k in (("a", "as"), ("b", "bs"))}
+        return
+    book = books[pair]
+    for part in parts:
+        for side in "ab":
+            for p, q, *_ in part.get(side, []):
+                if Decimal(q) == 0:
+                    book[side].pop(Decimal(p), None)
+                else:
+                    book[side][Decimal(p)] = (p, q)
+    for side, rev in (("a", False), ("b", True)):
+        if len(book[side]) > depth:
+            for k in sorted(book[side], reverse=rev)[depth:]:
+                del book[side][k]
+
+
 def reference_checksums(frames: list[str], depth: int = 1000):
     """(pair, venue checksum, checksum of the reference book) per update, plus final books."""
     books: dict = {}
@@ -53,28 +75,16 @@ def reference_checksums(frames: list[str], depth: int = 1000):
         msg = json.loads(raw)
         if type(msg) is not list:
             continue
-        pair, parts = msg[-1], msg[1:-2]
+        apply_frame(books, msg, depth)
+        parts = msg[1:-2]
         if "as" in parts[0] or "bs" in parts[0]:
-            books[pair] = {s: {Decimal(p): (p, q) for p, q, *_ in parts[0].get(k, [])}
-                           for s, k in (("a", "as"), ("b", "bs"))}
             continue
-        book, c = books[pair], None
-        for part in parts:
-            for side in "ab":
-                for p, q, *_ in part.get(side, []):
-                    if Decimal(q) == 0:
-                        book[side].pop(Decimal(p), None)
-                    else:
-                        book[side][Decimal(p)] = (p, q)
-            c = part.get("c", c)
-        for side, rev in (("a", False), ("b", True)):
-            if len(book[side]) > depth:
-                for k in sorted(book[side], reverse=rev)[depth:]:
-                    del book[side][k]
+        book = books[msg[-1]]
+        c = next(part["c"] for part in reversed(parts) if "c" in part)
         asks = [book["a"][k] for k in heapq.nsmallest(10, book["a"])]
         bids = [book["b"][k] for k in heapq.nlargest(10, book["b"])]
         text = "".join(_fmt(p) + _fmt(q) for p, q in asks + bids)
-        out.append((pair, int(c), zlib.crc32(text.encode())))
+        out.append((msg[-1], int(c), zlib.crc32(text.encode())))
     return out, books
 
 
@@ -334,24 +344,8 @@ class Reference:
         while self.pos < len(self.frames) and self.frames[self.pos][0] <= until:
             msg = self.frames[self.pos][1]
             self.pos += 1
-            sym, parts = msg[-1], msg[1:-2]
-            self.chan[sym] = msg[0]
-            if "as" in parts[0] or "bs" in parts[0]:
-                self.books[sym] = {s: {Decimal(p): (p, q) for p, q, *_ in parts[0].get(k, [])}
-                                   for s, k in (("a", "as"), ("b", "bs"))}
-                continue
-            book = self.books[sym]
-            for part in parts:
-                for side in "ab":
-                    for p, q, *_ in part.get(side, []):
-                        if Decimal(q) == 0:
-                            book[side].pop(Decimal(p), None)
-                        else:
-                            book[side][Decimal(p)] = (p, q)
-            for side, rev in (("a", False), ("b", True)):
-                if len(book[side]) > self.depth:
-                    for k in sorted(book[side], reverse=rev)[self.depth:]:
-                        del book[side][k]
+            self.chan[msg[-1]] = msg[0]
+            apply_frame(self.books, msg, self.depth)
 
     def levels(self, sym: str):
         b = self.books[sym]

@@ -84,10 +84,17 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     except ValueError as e:
         print(f"hbconnect sim: {e}", file=sys.stderr)
         return 2
-    generated = not (args.api_key and args.api_secret)
+    if bool(args.api_key) != bool(args.api_secret):
+        print("hbconnect sim: give both --api-key and --api-secret, or neither", file=sys.stderr)
+        return 2
+    generated = not args.api_key
     key, secret = (args.api_key, args.api_secret) if not generated else ex.new_demo_credentials()
     balances = dict(args.balance) if args.balance else dict(DEFAULT_BALANCES)
-    ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance})
+    try:
+        ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance})
+    except ValueError as e:
+        print(f"hbconnect sim: {e}", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

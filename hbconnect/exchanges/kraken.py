@@ -349,8 +349,8 @@ class KrakenV2MarketData(_KrakenBase):
         return Trade(
             pair,
             str(d.get("trade_id", "")),
-            _num(d.get("price"), "kraken v2 trade price"),
-            _num(d.get("qty"), "kraken v2 trade qty"),
+            as_str(d.get("price"), "kraken v2 trade price"),
+            as_str(d.get("qty"), "kraken v2 trade qty"),
             side,
             iso_to_seconds(ts) if ts is not None else 0.0,
         )
@@ -369,18 +369,12 @@ def _checksum_field(value: Any) -> int:
     return c
 
 
-def _num(value: Any, what: str) -> str:
-    if type(value) is not str or not value:
-        raise ParseError(f"{what}: expected a number, got {value!r:.40}")
-    return value
-
-
 def _v2_levels(rows: Any, what: str) -> list:
     out = []
     for row in as_list(rows, what):
         if type(row) is not dict:
             raise ParseError(f"{what}: bad level {row!r:.60}")
-        out.append([_num(row.get("price"), what), _num(row.get("qty"), what)])
+        out.append([as_str(row.get("price"), what), as_str(row.get("qty"), what)])
     return out
 
 

@@ -65,11 +65,18 @@ SPOT_REST = "https://api.kucoin.com"
 FUTURES_REST = "https://api-futures.kucoin.com"
 MAX_SYMBOLS_PER_TOPIC = 100  # KuCoin: at most 100 symbols in one topic
 
+
 class _KucoinBase(MarketDataBase):
+    """The bullet-token connection, topic subscriptions, frame dispatch and REST snapshot body
+    shared by spot and futures; subclasses name their topics and translate their messages."""
+
     sync_rule = SyncRule.SEQ_RANGE
     rest_url = ""
     #: the snapshot request must be signed with an API key (see ``KucoinSpotMarketData``)
     snapshot_needs_auth = False
+    topics: tuple[str, ...] = ()  # book topic, trade topic
+    symbols_per_topic = MAX_SYMBOLS_PER_TOPIC
+    snapshot_time: tuple[str, float] = ("time", 1e3)  # REST snapshot time field and its unit
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)  # request ids of subscribe / unsubscribe messages
@@ -103,12 +110,29 @@ class _KucoinBase(MarketDataBase):
             ping_message=dumps({"id": connect_id, "type": "ping"}),
         )
 
-    def _topic_msgs(self, kind: str, topic: str, symbols: Sequence[str], per: int) -> list[str]:
+    def _topic_msgs(self, kind: str, pairs: Sequence[str]) -> list[str]:
+        syms = [self.to_venue_symbol(p) for p in pairs]
         return [
             dumps({"id": next(self._ids), "type": kind, "topic": f"{topic}:{','.join(batch)}",
                    "privateChannel": False, "response": True})
-            for batch in chunked(list(symbols), per)
+            for topic in self.topics
+            for batch in chunked(syms, self.symbols_per_topic)
         ]
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._topic_msgs("subscribe", pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._topic_msgs("unsubscribe", pairs)
+
+    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
+        data = _rest_data(body, f"{self.name} level2 snapshot")
+        field, unit = self.snapshot_time
+        return BookSnapshot(
+            pair, _rows(data.get("bids"), "kucoin bids"), _rows(data.get("asks"), "kucoin asks"),
+            as_int(data.get("sequence"), "kucoin sequence"),
+            to_seconds(data.get(field), unit, "kucoin snapshot time"),
+        )
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         msg = load_json(raw)
@@ -139,6 +163,7 @@ class KucoinSpotMarketData(_KucoinBase):
     name = "kucoin"
     rest_url = SPOT_REST
     max_pairs_per_connection = 50  # 2 subscriptions per pair; KuCoin caps topics per session
+    topics = ("/market/level2", "/market/match")
 
     def __init__(self, snapshot_depth: Optional[int] = 100) -> None:
         """``snapshot_depth``: 100 or 20 for the public partial book (the book keeps that many
@@ -188,15 +213,6 @@ class KucoinSpotMarketData(_KucoinBase):
             raise ParseError(f"kucoin: bad symbol {symbol!r:.40}") from None
         return f"{base}-{quote}"
 
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        return (self._topic_msgs("subscribe", "/market/level2", syms, MAX_SYMBOLS_PER_TOPIC)
-                + self._topic_msgs("subscribe", "/market/match", syms, MAX_SYMBOLS_PER_TOPIC))
-
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        return (self._topic_msgs("unsubscribe", "/market/level2", syms, MAX_SYMBOLS_PER_TOPIC)
-                + self._topic_msgs("unsubscribe", "/market/match", syms, MAX_SYMBOLS_PER_TOPIC))
 
     def snapshot_request(self, pair: str) -> RestRequest:
         sym = self.to_venue_symbol(pair)
@@ -209,12 +225,6 @@ class KucoinSpotMarketData(_KucoinBase):
             weight=2 if self.snapshot_depth == 20 else 4,
         )
 
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        data = _rest_data(body, "kucoin level2 snapshot")
-        return BookSnapshot(
-            pair, _rows(data.get("bids"), "kucoin bids"), _rows(data.get("asks"), "kucoin asks"),
-            as_int(data.get("sequence"), "kucoin sequence"), _ms(data.get("time")),
-        )
 
     def _message(self, topic: str, data: dict) -> list[MarketEvent]:
         if topic.startswith("/market/level2:"):
@@ -246,6 +256,9 @@ class KucoinPerpetualMarketData(_KucoinBase):
     name = "kucoin_perpetual"
     rest_url = FUTURES_REST
     max_pairs_per_connection = 50  # one topic per pair and channel
+    topics = ("/contractMarket/level2", "/contractMarket/execution")
+    symbols_per_topic = 1
+    snapshot_time = ("ts", 1e9)
 
     _CODES = {"BTC": "XBT"}
     _BACK = {"XBT": "BTC"}
@@ -265,26 +278,11 @@ class KucoinPerpetualMarketData(_KucoinBase):
                 return f"{self._BACK.get(base, base)}-{quote}"
         raise ParseError(f"kucoin futures: cannot split symbol {symbol!r:.40}")
 
-    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        return (self._topic_msgs("subscribe", "/contractMarket/level2", syms, 1)
-                + self._topic_msgs("subscribe", "/contractMarket/execution", syms, 1))
-
-    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        syms = [self.to_venue_symbol(p) for p in pairs]
-        return (self._topic_msgs("unsubscribe", "/contractMarket/level2", syms, 1)
-                + self._topic_msgs("unsubscribe", "/contractMarket/execution", syms, 1))
 
     def snapshot_request(self, pair: str) -> RestRequest:
         return RestRequest(f"{FUTURES_REST}/api/v1/level2/snapshot",
                            {"symbol": self.to_venue_symbol(pair)}, weight=3)
 
-    def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
-        data = _rest_data(body, "kucoin futures snapshot")
-        return BookSnapshot(
-            pair, _rows(data.get("bids"), "kucoin bids"), _rows(data.get("asks"), "kucoin asks"),
-            as_int(data.get("sequence"), "kucoin sequence"), _ns(data.get("ts")),
-        )
 
     def _message(self, topic: str, data: dict) -> list[MarketEvent]:
         if topic.startswith("/contractMarket/level2:"):

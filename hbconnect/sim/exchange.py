@@ -15,7 +15,7 @@ from hbconnect.sim.binance_futures import FuturesFrontEnd
 from hbconnect.sim.binance_spot import SpotFrontEnd
 from hbconnect.sim.faults import FaultConfig, FaultInjector
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
-from hbconnect.sim.server import RateLimits
+from hbconnect.sim.server import _API_KEY_RE, RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +233,8 @@ class EmbeddedExchange:
                        futures_taker_fee: Optional[Decimal] = None, dual_side: bool = False,
                        leverage: Optional[Mapping[str, int]] = None) -> Account:
         """Register an API key (HMAC secret, or an Ed25519 public key object/PEM) with funds."""
+        if not isinstance(api_key, str) or not _API_KEY_RE.match(api_key):
+            raise ValueError("an API key is 1 to 128 letters and digits (Binance's format)")
         if api_key in self._by_key:
             raise ValueError("an account with this API key already exists")
         if ed25519_public_key is not None and isinstance(ed25519_public_key, (bytes, str)):

@@ -1,0 +1,130 @@
+"""Engine CPU overhead per order: from ``buy()`` to the order confirmed OPEN by the user stream,
+excluding the network (target: < 150 µs).
+
+What is measured, per order, in one process with no sockets:
+  buy() (quantize, validate against the trading rule, client id, tracking, task) -> the submit
+  task (Binance request built and HMAC-signed, throttler, the REST client's full request path
+  through its injectable fetch hook, JSON decode, response parsed, state applied, created event)
+  -> the user stream's executionReport frame (JSON decode, parse, state applied).
+The fetch hook answers at once with Binance's documented RESULT-shaped response, so what remains
+is hbconnect's own CPU time (process time, so other processes on the machine do not count).
+
+Run:  python3 benchmarks/bench_order_overhead.py [N]
+or:   python3 -m pytest benchmarks/bench_order_overhead.py --benchmark-only
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hbconnect.connector import Connector  # noqa: E402
+from hbconnect.core.events import MarketEvent  # noqa: E402
+from hbconnect.core.rest import RestResponse  # noqa: E402
+from hbconnect.core.types import OrderState, OrderType  # noqa: E402
+from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits  # noqa: E402
+
+D = Decimal
+TARGET_US = 150.0
+
+EXCHANGE_INFO = json.dumps({"symbols": [{
+    "symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT",
+    "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"], "filters": [
+        {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "1000000", "tickSize": "0.01"},
+        {"filterType": "LOT_SIZE", "minQty": "0.00001", "maxQty": "9000", "stepSize": "0.00001"},
+        {"filterType": "NOTIONAL", "minNotional": "5", "maxNotional": "9000000"}]}]}).encode()
+
+
+class Venue:
+    """Answers like Binance, instantly: order responses echo the request (RESULT shape)."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    async def fetch(self, method: str, url: str, params: Any, headers: Any, body: Any) -> RestResponse:
+        if url.endswith("/exchangeInfo"):
+            return RestResponse(200, {}, EXCHANGE_INFO, url)
+        if url.endswith("/time"):
+            return RestResponse(200, {}, b'{"serverTime":%d}' % int(time.time() * 1000), url)
+        # POST /api/v3/order, form body
+        fields = dict(kv.split("=", 1) for kv in body.split("&"))
+        self.next_id += 1
+        data = ('{"symbol":"BTCUSDT","orderId":%d,"orderListId":-1,"clientOrderId":"%s","transactTime":%d,'
+                '"price":"%s","origQty":"%s","executedQty":"0.00000000","cummulativeQuoteQty":"0.00000000",'
+                '"status":"NEW","timeInForce":"GTC","type":"LIMIT","side":"BUY","workingTime":1,'
+                '"selfTradePreventionMode":"NONE","fills":[]}' % (
+                    self.next_id, fields["newClientOrderId"], int(time.time() * 1000), fields["price"],
+                    fields["quantity"]))
+        return RestResponse(200, {}, data.encode(), url)
+
+
+def execution_report(cid: str, eid: int) -> str:
+    return ('{"e":"executionReport","E":1499405658658,"s":"BTCUSDT","c":"%s","S":"BUY","o":"LIMIT","f":"GTC",'
+            '"q":"0.00100000","p":"60000.00000000","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"NEW",'
+            '"X":"NEW","r":"NONE","i":%d,"l":"0.00000000","z":"0.00000000","L":"0.00000000","n":"0","N":null,'
+            '"T":1499405658657,"t":-1,"I":8641984,"w":true,"m":false,"M":false,"O":1499405658657,'
+            '"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","W":1499405658657,"V":"NONE"}' % (cid, eid))
+
+
+async def setup() -> tuple:
+    fake = Venue()
+    venue = BinanceSpotTrading("a" * 64, "b" * 64, rest_url="http://127.0.0.1:1",
+                               rate_limits=spot_rate_limits(10 ** 9, 10 ** 9, 10 ** 9, 10 ** 9))
+    conn = Connector(venue, ["BTC-USDT"], rest_fetch=fake.fetch)
+    conn._running = True  # no loops, no sockets: only the order path runs
+    await conn._update_trading_rules()
+    created = []
+    conn.event_hub.add_listener(MarketEvent.BuyOrderCreated, created.append)  # a strategy listening
+    return conn, venue, created
+
+
+async def measure(n: int, batch: int = 200) -> dict:
+    conn, venue, created = await setup()
+    # warm up
+    for _ in range(200):
+        conn.buy("BTC-USDT", D("0.001"), OrderType.LIMIT, D("60000"))
+    await asyncio.gather(*list(conn._creating.values()))
+    cpu = wall = 0.0
+    done = 0
+    while done < n:
+        k = min(batch, n - done)
+        c0, w0 = time.process_time(), time.perf_counter()
+        ids = [conn.buy("BTC-USDT", D("0.001"), OrderType.LIMIT, D("60000")) for _ in range(k)]
+        await asyncio.gather(*[conn._creating[i] for i in ids if i in conn._creating])
+        for oid in ids:
+            order = conn.order_tracker.fetch_tracked_order(oid)
+            conn._on_user_events(venue.parse_user_stream(execution_report(oid, int(order.exchange_order_id))))
+        cpu += time.process_time() - c0
+        wall += time.perf_counter() - w0
+        assert all(conn.order_tracker.fetch_tracked_order(i).current_state is OrderState.OPEN for i in ids)
+        # forget them so that the tracker does not grow across the run (not timed)
+        for oid in ids:
+            conn.order_tracker.stop_tracking_order(oid)
+        done += k
+    assert len(created) >= n
+    return {"orders": n, "cpu_us_per_order": cpu / n * 1e6, "wall_us_per_order": wall / n * 1e6}
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    res = asyncio.run(measure(n))
+    verdict = "OK" if res["cpu_us_per_order"] < TARGET_US else "ABOVE TARGET"
+    print(f"engine overhead buy() -> OPEN (user stream), {res['orders']} orders: "
+          f"{res['cpu_us_per_order']:.1f} us CPU/order, {res['wall_us_per_order']:.1f} us wall/order "
+          f"(target < {TARGET_US:.0f} us: {verdict}; ratio to target {res['cpu_us_per_order'] / TARGET_US:.2f})")
+
+
+def test_order_overhead(benchmark: Any) -> None:
+    """pytest-benchmark: one round = 1,000 orders from buy() to OPEN."""
+    res = benchmark.pedantic(lambda: asyncio.run(measure(1000)), rounds=3, iterations=1)
+    assert res["orders"] == 1000
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""``hbconnect demo``: the embedded exchange + a Binance-spot bot trading on it, then a summary.
+
+It starts the embedded exchange (Binance's protocol on 127.0.0.1, with its market maker),
+connects the Binance spot connector and an order book tracker to it, shows a live top-of-book
+ladder with the bot's own orders, places, fills and cancels a few orders, and ends by itself
+with a summary: orders, fills, fees, final balances, and whether the local book and the bot's
+view of its orders and balances agree with the exchange. Exit code 0 only if everything agrees.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from decimal import Decimal
+from typing import Any, Dict, List, Optional, TextIO
+
+from hbconnect.connector import Connector
+from hbconnect.core.events import MarketEvent
+from hbconnect.core.types import OrderState, OrderType
+from hbconnect.exchanges.binance import BinanceMarketData, BinanceSpotTrading
+from hbconnect.market.tracker import OrderBookTracker
+from hbconnect.sim import EmbeddedExchange
+
+D = Decimal
+_VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
+                "EXPIRED_IN_MATCH": OrderState.CANCELED, "REJECTED": OrderState.FAILED}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", default="BTC-USDT", help="trading pair (default BTC-USDT)")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of trading (default 15)")
+    parser.add_argument("--forever", action="store_true", help="keep trading until Ctrl-C")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the embedded exchange")
+    parser.add_argument("--levels", type=int, default=5, help="ladder depth per side (default 5)")
+    parser.add_argument("--quiet", action="store_true", help="only the summary")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log warnings of the engine")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo = Demo(args.pair.upper(), duration=None if args.forever else args.duration, seed=args.seed,
+                levels=args.levels, quiet=args.quiet)
+    try:
+        return asyncio.run(demo.main())
+    except KeyboardInterrupt:
+        return 0 if demo.ok else 1
+
+
+class Demo:
+    def __init__(self, pair: str, duration: Optional[float], seed: int = 1, levels: int = 5,
+                 quiet: bool = False, out: TextIO = sys.stdout) -> None:
+        self.pair = pair
+        self.symbol = pair.replace("-", "")
+        self.base, self.quote = pair.split("-")
+        self.duration = duration
+        self.seed = seed
+        self.levels = levels
+        self.quiet = quiet
+        self.out = out
+        self.tty = out.isatty() and not quiet
+        self.events: List[tuple] = []
+        self.log_lines: List[str] = []
+        self.placed: List[str] = []
+        self.ok = False
+        self.books_in_sync = False
+
+    # ------------------------------------------------------------------ output
+    def say(self, text: str) -> None:
+        self.log_lines.append(text)
+        if not self.quiet and not self.tty:
+            print(text, file=self.out, flush=True)
+
+    def on_event(self, tag: Any, ev: Any) -> None:
+        self.events.append((tag, ev))
+        oid = getattr(ev, "order_id", "")
+        short = oid[-6:] if oid else ""
+        if tag in (MarketEvent.BuyOrderCreated, MarketEvent.SellOrderCreated):
+            side = "BUY " if tag is MarketEvent.BuyOrderCreated else "SELL"
+            price = "market" if ev.price.is_nan() else _n(ev.price)
+            self.say(f"created   {side} {_n(ev.amount)} {self.base} @ {price} [{ev.type.name}] ...{short}")
+        elif tag is MarketEvent.OrderFilled:
+            fee = ", ".join(f"{_n(f.amount)} {f.token}" for f in ev.trade_fee.flat_fees) or "0"
+            self.say(f"filled    {ev.trade_type.name:<4} {_n(ev.amount)} @ {_n(ev.price)} fee {fee} ...{short}")
+        elif tag in (MarketEvent.BuyOrderCompleted, MarketEvent.SellOrderCompleted):
+            self.say(f"completed {_n(ev.base_asset_amount)} {ev.base_asset} for {_n(ev.quote_asset_amount)} "
+                     f"{ev.quote_asset} ...{short}")
+        elif tag is MarketEvent.OrderCancelled:
+            self.say(f"cancelled ...{short}")
+        elif tag is MarketEvent.OrderFailure:
+            self.say(f"failed    ...{short}: {ev.error_message}")
+
+    def ladder(self, connector: Connector, tracker: OrderBookTracker) -> str:
+        try:
+            book = tracker.book(self.pair)
+        except KeyError:
+            return "(no book yet)"
+        own: Dict[str, List[str]] = {}
+        for o in connector.in_flight_orders.values():
+            if o.price is not None and o.is_open:
+                key = f"{o.price.normalize():f}"
+                own.setdefault(key, []).append(f"{'B' if o.trade_type.name == 'BUY' else 'S'} {o.remaining_amount}")
+        lines = [f"{self.pair} on the embedded exchange   state {tracker.state(self.pair).value}   "
+                 f"bid {book.best_bid}  ask {book.best_ask}"]
+        lines.append(f"{'':>10} {'price':>14} {'size':>12}   own orders")
+
+        def row(side: str, price: str, size: str) -> str:
+            key = f"{D(price).normalize():f}"
+            mine = ("  <- " + ", ".join(own[key])) if key in own else ""
+            return f"{side:>10} {price:>14} {size:>12}{mine}"
+        for price, size in reversed(book.asks_text(self.levels)):
+            lines.append(row("ask", price, size))
+        lines.append(f"{'':>10} {'-' * 14} {'-' * 12}")
+        for price, size in book.bids_text(self.levels):
+            lines.append(row("bid", price, size))
+        resting = [k for k in own if not any(D(k) == D(p) for p, _ in book.asks_text(self.levels) + book.bids_text(self.levels))]
+        if resting:
+            lines.append(f"{'':>10} own orders away from the top: " + "; ".join(f"{k}: {', '.join(own[k])}" for k in resting))
+        return "\n".join(lines)
+
+    def redraw(self, connector: Connector, tracker: OrderBookTracker) -> None:
+        if not self.tty:
+            return
+        text = self.ladder(connector, tracker)
+        recent = "\n".join(self.log_lines[-8:])
+        self.out.write("\x1b[H\x1b[2J" + text + "\n\n" + recent + "\n")
+        self.out.flush()
+
+    # ------------------------------------------------------------------ the bot
+    async def main(self) -> int:
+        ex = EmbeddedExchange(seed=self.seed, pairs=(self.pair,), perp_pairs=(), agent=True, agent_interval=0.1,
+                              funding_interval=None)
+        await ex.start()
+        key, secret = ex.new_demo_credentials()
+        ex.create_account(key, secret, balances={self.quote: D("100000"), self.base: D("2")})
+        md = BinanceMarketData("binance", perpetual=False, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
+        tracker = OrderBookTracker(md, [self.pair])
+        venue = BinanceSpotTrading(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
+        connector = Connector(venue, [self.pair], order_book_tracker=tracker, poll_interval=2.0,
+                              fast_poll_interval=0.3, rest_timeout=3.0)
+        for tag in MarketEvent:
+            connector.event_hub.add_listener(tag, lambda ev, tag=tag: self.on_event(tag, ev))
+        started = time.monotonic()
+        problems: List[str] = []
+        try:
+            if not self.quiet:
+                print(f"embedded exchange: {ex.spot_rest_url} (REST), {ex.spot_ws_url} (WebSocket)",
+                      file=self.out, flush=True)
+            await connector.start()
+            await connector.wait_until_ready(20)
+            self.say(f"connected: rules, balances, user stream and the {self.pair} book are ready")
+            try:
+                await self.trade(connector, tracker)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                pass
+            problems = await self.finish(ex, key, connector, tracker)
+        finally:
+            await connector.stop()
+            await ex.stop()
+        self.summary(connector, ex, key, problems, time.monotonic() - started)
+        self.ok = not problems
+        return 0 if self.ok else 1
+
+    async def trade(self, connector: Connector, tracker: OrderBookTracker) -> None:
+        """A short script of orders, repeated (``--forever``) until the duration is over."""
+        deadline = None if self.duration is None else time.monotonic() + self.duration
+        step = 0
+        rule = connector.trading_rules[self.pair]
+        tick = rule.min_price_increment
+        while deadline is None or time.monotonic() < deadline:
+            book = tracker.book(self.pair)
+            bid, ask = D(str(book.best_bid)), D(str(book.best_ask))
+            action = step % 6
+            if action == 0:  # rest a bid and an ask away from the touch
+                self.placed.append(connector.buy(self.pair, D("0.01"), OrderType.LIMIT, bid - 5 * tick))
+                self.placed.append(connector.sell(self.pair, D("0.01"), OrderType.LIMIT_MAKER, ask + 5 * tick))
+            elif action == 1:  # take liquidity: a crossing limit buy fills at once
+                self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, ask))
+            elif action == 2:  # a post-only order that would cross is refused by the venue
+                self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask))
+            elif action == 3:  # a market sell
+                self.placed.append(connector.sell(self.pair, D("0.002"), OrderType.MARKET))
+            elif action == 4:  # join the touch; the market maker's flow may fill it
+                self.placed.append(connector.buy(self.pair, D("0.003"), OrderType.LIMIT, bid))
+            else:  # cancel what rests
+                for oid, order in list(connector.in_flight_orders.items()):
+                    if order.is_open:
+                        connector.cancel(self.pair, oid)
+            step += 1
+            for _ in range(8):
+                self.redraw(connector, tracker)
+                await asyncio.sleep(0.25)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+            if not self.tty and not self.quiet:
+                print(self.ladder(connector, tracker).splitlines()[0], file=self.out, flush=True)
+
+    async def finish(self, ex: EmbeddedExchange, key: str, connector: Connector,
+                     tracker: OrderBookTracker) -> List[str]:
+        """Cancel the rest, stop the market maker, and check everything against the exchange."""
+        problems: List[str] = []
+        await connector.cancel_all(10.0)
+        ex.agent_enabled = False
+        deadline = time.monotonic() + 10
+        while connector.in_flight_orders and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if connector.in_flight_orders:
+            problems.append(f"{len(connector.in_flight_orders)} order(s) not terminal")
+        for oid in self.placed:
+            order = connector.order_tracker.fetch_order(oid)
+            venue = ex.order(key, self.symbol, oid)
+            if order is None:
+                if venue is not None:
+                    problems.append(f"order {oid} lost: the exchange has it, the bot does not")
+                continue
+            expected = OrderState.FAILED if venue is None else _VENUE_STATE.get(venue.status)
+            if expected is not order.current_state or (venue is not None and venue.executed_qty != order.executed_amount_base):
+                problems.append(f"order {oid}: bot {order.current_state.name}/{order.executed_amount_base}, "
+                                f"exchange {venue.status if venue else 'unknown'}/{venue.executed_qty if venue else 0}")
+        fills = [ev for t, ev in self.events if t is MarketEvent.OrderFilled]
+        ids = [f.exchange_trade_id for f in fills]
+        if len(ids) != len(set(ids)):
+            problems.append("a fill was counted twice")
+        if sorted(ids) != sorted(str(t.trade_id) for t in ex.trades(key)):
+            problems.append("the bot's fills differ from the exchange's trades")
+        await connector.refresh_balances()
+        for asset, (free, locked) in ex.balances(key).items():
+            if connector.get_balance(asset) != free + locked:
+                problems.append(f"balance {asset}: bot {connector.get_balance(asset)}, exchange {free + locked}")
+        # books in sync: with the market maker stopped, the local book must equal the exchange's
+        truth = ex.spot_engine.books[self.symbol]
+        deadline = time.monotonic() + 5
+        in_sync = False
+        while time.monotonic() < deadline:
+            book = tracker.book(self.pair)
+            local = ([(D(p), D(q)) for p, q in book.bids_text()], [(D(p), D(q)) for p, q in book.asks_text()])
+            if local == (truth.depth("BUY", 10 ** 6), truth.depth("SELL", 10 ** 6)) and tracker.ready:
+                in_sync = True
+                break
+            await asyncio.sleep(0.1)
+        self.books_in_sync = in_sync
+        if not in_sync:
+            problems.append("the local order book differs from the exchange's")
+        return problems
+
+    def summary(self, connector: Connector, ex: EmbeddedExchange, key: str, problems: List[str],
+                elapsed: float) -> None:
+        tags = [t for t, _ in self.events]
+        created = tags.count(MarketEvent.BuyOrderCreated) + tags.count(MarketEvent.SellOrderCreated)
+        completed = tags.count(MarketEvent.BuyOrderCompleted) + tags.count(MarketEvent.SellOrderCompleted)
+        fills = [ev for t, ev in self.events if t is MarketEvent.OrderFilled]
+        fees: Dict[str, Decimal] = {}
+        for f in fills:
+            for fee in f.trade_fee.flat_fees:
+                fees[fee.token] = fees.get(fee.token, D(0)) + fee.amount
+        if self.tty:
+            self.out.write("\x1b[H\x1b[2J")
+        lines = [
+            "",
+            f"hbconnect demo summary ({elapsed:.1f} s, {self.pair}, Binance spot protocol on the embedded exchange)",
+            f"  orders:   {len(self.placed)} placed, {created} acknowledged, {completed} filled, "
+            f"{tags.count(MarketEvent.OrderCancelled)} cancelled, {tags.count(MarketEvent.OrderFailure)} failed",
+            f"  fills:    {len(fills)} (volume {_n(sum((f.amount for f in fills), D(0)))} {self.base})",
+            "  fees:     " + (", ".join(f"{v.normalize():f} {k}" for k, v in sorted(fees.items())) or "none"),
+            "  balances: " + ", ".join(f"{a} {connector.get_balance(a).normalize():f}"
+                                      for a in sorted(connector.get_all_balances())),
+            f"  books in sync: {'yes' if self.books_in_sync else 'NO'}",
+            f"  orders, fills and balances match the exchange: {'yes' if not problems else 'NO'}",
+        ]
+        for p in problems:
+            lines.append(f"  problem: {p}")
+        lines.append("result: OK" if not problems else "result: FAILED")
+        print("\n".join(lines), file=self.out, flush=True)
+
+
+def _n(value: Decimal) -> str:
+    """Decimal without exponent or trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
