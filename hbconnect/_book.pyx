@@ -815,6 +815,7 @@ cdef class OrderBook:
         self._seg_sep = None
         self._seg_tag = -1
         self._seg_clock = 0
+        self._busy = False
         self._snapshot_uid = 0
         self._last_diff_uid = 0
         self._last_trade_price = NAN
@@ -1054,68 +1055,80 @@ cdef class OrderBook:
         """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped)."""
         cdef Py_ssize_t nb, na
         cdef Side nbs, nas
-        if type(bids) is not list:
-            bids = _prepare(bids, True)
-        if type(asks) is not list:
-            asks = _prepare(asks, False)
-        nb = _count(bids)
-        na = _count(asks)
-        self._pending = None
-        self._prepare_tmp(nb + na)
-        self._parse_side(bids, 0, update_id, True)
-        self._parse_side(asks, nb, update_id, False)
-        if _build_side(&nbs, self._tmp, nb, 1.0) < 0:
-            raise MemoryError()
-        if _build_side(&nas, self._tmp + nb, na, -1.0) < 0:
-            free(nbs.base)
-            raise MemoryError()
-        if nbs.n > 0 and nas.n > 0 and nbs.base[nbs.n - 1].price >= nas.base[nas.n - 1].price:
-            bb = nbs.base[nbs.n - 1].price
-            ba = nas.base[nas.n - 1].price
-            free(nbs.base)
-            free(nas.base)
+        if self._busy:
+            raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
+        self._busy = True
+        try:
+            if type(bids) is not list:
+                bids = _prepare(bids, True)
+            if type(asks) is not list:
+                asks = _prepare(asks, False)
+            nb = _count(bids)
+            na = _count(asks)
             self._pending = None
-            raise ValueError(f"crossed snapshot: best bid {bb!r} >= best ask {ba!r}")
-        free(self._bids.base)
-        free(self._asks.base)
-        self._bids = nbs
-        self._asks = nas
-        self._fb_bids = {}
-        self._fb_asks = {}
-        self._snapshot_uid = update_id
-        self._refresh_top()
-        if self._pending is not None:
-            self._store_pending(nb)
-        if self._tmp_cap > TMP_KEEP:
-            self._release_tmp()
+            self._prepare_tmp(nb + na)
+            self._parse_side(bids, 0, update_id, True)
+            self._parse_side(asks, nb, update_id, False)
+            if _build_side(&nbs, self._tmp, nb, 1.0) < 0:
+                raise MemoryError()
+            if _build_side(&nas, self._tmp + nb, na, -1.0) < 0:
+                free(nbs.base)
+                raise MemoryError()
+            if nbs.n > 0 and nas.n > 0 and nbs.base[nbs.n - 1].price >= nas.base[nas.n - 1].price:
+                bb = nbs.base[nbs.n - 1].price
+                ba = nas.base[nas.n - 1].price
+                free(nbs.base)
+                free(nas.base)
+                self._pending = None
+                raise ValueError(f"crossed snapshot: best bid {bb!r} >= best ask {ba!r}")
+            free(self._bids.base)
+            free(self._asks.base)
+            self._bids = nbs
+            self._asks = nas
+            self._fb_bids = {}
+            self._fb_asks = {}
+            self._snapshot_uid = update_id
+            self._refresh_top()
+            if self._pending is not None:
+                self._store_pending(nb)
+            if self._tmp_cap > TMP_KEEP:
+                self._release_tmp()
+        finally:
+            self._busy = False
 
     def apply_diffs(self, bids, asks, int64_t update_id) -> None:
         """Apply level updates (size 0 deletes); see the class docstring for ordering and crossing."""
         cdef Py_ssize_t nb, na
-        if type(bids) is not list:
-            bids = _prepare(bids, True)
-        if type(asks) is not list:
-            asks = _prepare(asks, False)
-        nb = _count(bids)
-        na = _count(asks)
-        self._pending = None
-        self._prepare_tmp(nb + na)
-        self._parse_side(bids, 0, update_id, True)
-        self._parse_side(asks, nb, update_id, False)
-        if _reserve(&self._bids, nb) < 0 or _reserve(&self._asks, na) < 0:
+        if self._busy:
+            raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
+        self._busy = True
+        try:
+            if type(bids) is not list:
+                bids = _prepare(bids, True)
+            if type(asks) is not list:
+                asks = _prepare(asks, False)
+            nb = _count(bids)
+            na = _count(asks)
             self._pending = None
-            raise MemoryError()
-        # From here on nothing can fail.
-        _apply_many(&self._bids, self._tmp, nb)
-        _uncross(&self._bids, &self._asks)
-        _apply_many(&self._asks, self._tmp + nb, na)
-        _uncross(&self._asks, &self._bids)
-        self._last_diff_uid = update_id
-        self._refresh_top()
-        if self._pending is not None:
-            self._store_pending(nb)
-        if self._tmp_cap > TMP_KEEP:
-            self._release_tmp()
+            self._prepare_tmp(nb + na)
+            self._parse_side(bids, 0, update_id, True)
+            self._parse_side(asks, nb, update_id, False)
+            if _reserve(&self._bids, nb) < 0 or _reserve(&self._asks, na) < 0:
+                self._pending = None
+                raise MemoryError()
+            # From here on nothing can fail.
+            _apply_many(&self._bids, self._tmp, nb)
+            _uncross(&self._bids, &self._asks)
+            _apply_many(&self._asks, self._tmp + nb, na)
+            _uncross(&self._asks, &self._bids)
+            self._last_diff_uid = update_id
+            self._refresh_top()
+            if self._pending is not None:
+                self._store_pending(nb)
+            if self._tmp_cap > TMP_KEEP:
+                self._release_tmp()
+        finally:
+            self._busy = False
 
     def _release_tmp(self):
         # A huge batch must not pin its parse buffer for the life of the book.
@@ -1298,10 +1311,14 @@ cdef class OrderBook:
 
     def bids_text(self, n=None) -> list:
         """Best ``n`` (default all) bids as (price_text, size_text), the venue's exact decimal text."""
+        if n is not None and n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         return self._texts(&self._bids, -1 if n is None else n, True)
 
     def asks_text(self, n=None) -> list:
         """Best ``n`` (default all) asks as (price_text, size_text), the venue's exact decimal text."""
+        if n is not None and n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         return self._texts(&self._asks, -1 if n is None else n, False)
 
     # ----------------------------------------------------------------- queries (Hummingbot semantics)

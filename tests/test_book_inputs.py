@@ -211,3 +211,19 @@ def test_fallback_text_replaced_and_forgotten():
         b.apply_diffs([[f"{i}e-3", "1e0"]], [], 3)
         b.apply_diffs([[f"{i}e-3", "0"]], [], 4)
     assert b.nbytes < 20_000
+
+
+def test_reentrant_update_from_input_conversion_is_refused():
+    b = _book()
+    before = state(b)
+
+    class Sneaky:
+        def __float__(self):
+            b.apply_diffs([["1", "1"]] * 5000, [], 1)   # would reallocate the parse buffer
+            return 1.0
+
+    with pytest.raises(RuntimeError, match="re-entrant"):
+        b.apply_diffs([["100.05", "1"], [Sneaky(), "1"]], [], 7)
+    assert state(b) == before
+    b.apply_diffs([["100.05", "1"]], [], 8)            # and the book still works
+    assert b.bid_depth == 4

@@ -91,6 +91,8 @@ def test_entries_arrays_and_texts(book):
     assert book.asks_text(1) == [("100", "4")]
     with pytest.raises(ValueError):
         book.bids(-1)
+    with pytest.raises(ValueError):
+        book.asks_text(-1)
 
 
 def test_iterating_while_the_book_shrinks_is_safe(book):

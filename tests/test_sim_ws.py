@@ -327,13 +327,43 @@ def test_websocket_api_user_data_subscription():
             events = await collect(ws, 0.4)
             await ws.send_str(json.dumps({"id": 3, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}}))
             unsub = await recv_json(ws)
+            await ws.send_str(json.dumps({"id": "s2", "method": "userDataStream.subscribe.signature",
+                                          "params": {"apiKey": KEY, "timestamp": ts, "signature": sig}}))
+            again = await recv_json(ws)
+            ex.expire_listen_keys(KEY)
+            terminated = await recv_json(ws)
             await ws.close()
-            return bad, ok, events, unsub
+            return bad, ok, events, unsub, again, terminated
 
-    bad, ok, events, unsub = run(main())
+    bad, ok, events, unsub, again, terminated = run(main())
+    assert again["result"] == {"subscriptionId": 1}
+    assert terminated["subscriptionId"] == 1 and terminated["event"]["e"] == "eventStreamTerminated"
     assert bad == {"id": "bad", "status": 400, "error": {"code": -1022, "msg": "Signature for this request is not valid."}}
     assert ok == {"id": "s1", "status": 200, "result": {"subscriptionId": 0}}
     assert events[0]["subscriptionId"] == 0 and events[0]["event"]["e"] == "executionReport"
     assert events[0]["event"]["c"] == "api-1"
     assert events[1]["event"]["e"] == "outboundAccountPosition"
     assert unsub == {"id": 3, "status": 200, "result": {}}
+
+
+def test_self_trade_prevention_reported_on_the_user_stream():
+    async def main():
+        ex = EmbeddedExchange(seed=13, pairs=("BTC-USDT",), perp_pairs=(), agent=False)
+        ex.create_account(KEY, SECRET, balances={"USDT": D("10000"), "BTC": D("1")})
+        async with ex, aiohttp.ClientSession() as s:
+            r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
+            ws = await s.ws_connect(f"{ex.spot_ws_url}/ws/{(await r.json())['listenKey']}")
+            await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "0.01", "price": "60000", "newClientOrderId": "mine-ask"})
+            st, taker = await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "IOC",
+                "quantity": "0.01", "price": "60000", "newClientOrderId": "mine-bid"})
+            events = [e for e in await collect(ws, 0.4) if e["e"] == "executionReport"]
+            return taker, events
+
+    taker, events = run(main())
+    assert taker["status"] == "EXPIRED" and taker["executedQty"] == "0.00000000"   # nothing left to take
+    by = {(e["c"], e["x"]): e["X"] for e in events}
+    assert by[("mine-ask", "TRADE_PREVENTION")] == "EXPIRED_IN_MATCH"
+    assert by[("mine-bid", "EXPIRED")] == "EXPIRED"

@@ -109,6 +109,7 @@ class Connector:
         self.trading_rules_interval = trading_rules_interval
         self.order_timeout = order_timeout if order_timeout is not None else rest_timeout
         self.max_concurrent_polls = 8
+        self._order_types = frozenset(venue.supported_order_types())
         self._clock = clock
         self.event_hub = event_hub if event_hub is not None else EventHub()
         self._tracker = OrderTracker(self.event_hub, lost_order_count_limit=lost_order_count_limit,
@@ -503,7 +504,7 @@ class Connector:
         """Quantize, validate and start tracking. Returns the reason when the order cannot go."""
         if not self._running:
             return "connector is not running"
-        if order_type not in self._venue.supported_order_types():
+        if order_type not in self._order_types:
             return f"order type {order_type.name} is not supported by {self.name}"
         rule = self._rules.get(pair)
         if rule is None:

@@ -246,12 +246,13 @@ class SymbolMap:
         pair = self._back.get(symbol)
         if pair is not None:
             return pair
+        if type(symbol) is not str:
+            raise ParseError(f"venue symbol: expected a string, got {excerpt(symbol, 40)}")
         upper = symbol.upper()
         for quote in self._quotes:
             if upper.endswith(quote) and len(upper) > len(quote):
                 return f"{upper[: -len(quote)]}-{quote}"
         raise ParseError(f"cannot split venue symbol {excerpt(symbol, 40)} into BASE-QUOTE")
-
 
 
 class MarketDataBase:
@@ -271,12 +272,12 @@ class MarketDataBase:
         """No request before connecting (KuCoin overrides this for its bullet token)."""
         return None
 
-    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> Any:
+    def ws_endpoint(self, connect_response: Optional[bytes] = None) -> WsEndpoint:
         """``ws_url`` with the class's application-level ping."""
         return WsEndpoint(self.ws_url, self.ping_interval, self.ping_message)
 
     def resync_messages(self, pair: str) -> list[str]:
-        """None: the tracker resubscribes (in-band venues) or refetches REST (the others)."""
+        """No dedicated frames: the tracker resubscribes (in-band venues) or refetches REST."""
         return []
 
     def snapshot_request(self, pair: str) -> Any:

@@ -279,7 +279,8 @@ import logging as _logging
 import time as _time
 from decimal import Decimal as _D, InvalidOperation as _InvalidOperation
 from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Union as _Union
-from urllib.parse import urlencode as _urlencode
+import re as _re
+from urllib.parse import quote_plus as _quote_plus
 
 import ujson as _ujson
 
@@ -508,8 +509,19 @@ def hmac_signature(secret: str, payload: str) -> str:
     return _hmac.new(secret.encode(), payload.encode(), _hashlib.sha256).hexdigest()
 
 
+_SAFE = _re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
+
+
+def _form(params: dict) -> str:
+    """``urlencode`` for the common case: values that need no quoting are joined as they are
+    (same result as ``urllib.parse.urlencode``, several times faster)."""
+    return "&".join(f"{k}={v}" if _SAFE(v) else f"{_quote_plus(k)}={_quote_plus(v)}" for k, v in params.items())
+
+
 def _fmt(value: _Any) -> str:
     """Decimal text without exponent or needless trailing zeros (Binance rejects '1E+1')."""
+    if type(value) is str:
+        return value
     if isinstance(value, _D):
         text = format(value, "f")
         if "." in text:
@@ -571,6 +583,7 @@ class BinanceSpotTrading:
         self._symbol_to_pair: dict = {}
         self._pair_to_symbol: dict = {}
         self._nonce = _itertools.count(1)
+        self._id_heads: dict = {}
 
     def _default_rest(self) -> str:
         return TRADING_SPOT_REST_URL
@@ -591,12 +604,14 @@ class BinanceSpotTrading:
 
     def new_client_order_id(self, is_buy: bool, pair: str) -> str:
         """``<broker><B|S><base[:4]><quote[:4]><time+counter hex>``, at most 36 characters."""
-        base, _, quote = pair.partition("-")
-        nonce = f"{_time.time_ns() // 1000:x}{next(self._nonce) % 0xFFFF:04x}"
-        head = f"{self.broker_id}{'B' if is_buy else 'S'}{base[:4]}{quote[:4]}"
-        head = "".join(ch for ch in head if ch.isalnum() or ch in "-_")
-        room = self.max_client_order_id_length - len(nonce)
-        return head[:room] + nonce
+        nonce = f"{_time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"
+        head = self._id_heads.get((is_buy, pair))
+        if head is None:
+            base, _, quote = pair.partition("-")
+            head = f"{self.broker_id}{'B' if is_buy else 'S'}{base[:4]}{quote[:4]}"
+            head = "".join(ch for ch in head if ch.isalnum() or ch in "-_")
+            self._id_heads[(is_buy, pair)] = head
+        return head[:self.max_client_order_id_length - len(nonce)] + nonce
 
     def register_symbol(self, symbol: str, pair: str) -> None:
         self._symbol_to_pair[symbol] = pair
@@ -622,10 +637,14 @@ class BinanceSpotTrading:
         parameters including ``recvWindow`` and ``timestamp``; it is sent last."""
         params = {k: _fmt(v) for k, v in request.params.items() if v is not None}
         headers: dict = {}
+        payload: _Optional[str] = None
         if request.signed:
             params["recvWindow"] = str(self.recv_window_ms)
             params["timestamp"] = str(int(timestamp_ms))
-            params["signature"] = self._key.sign(_urlencode(params))
+            payload = _form(params)
+            signature = self._key.sign(payload)
+            params["signature"] = signature
+            payload += "&signature=" + (signature if _SAFE(signature) else _quote_plus(signature))
             headers["X-MBX-APIKEY"] = self._key.api_key
         elif request.api_key:
             headers["X-MBX-APIKEY"] = self._key.api_key
@@ -634,7 +653,7 @@ class BinanceSpotTrading:
         body: _Optional[str] = None
         if method in ("POST", "PUT") and params:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            query, body = None, _urlencode(params)
+            query, body = None, payload if payload is not None else _form(params)
         limit_id = request.limit_id
         if method == "GET" and request.path == "/api/v3/order":
             limit_id = SPOT_GET_ORDER

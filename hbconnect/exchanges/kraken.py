@@ -68,7 +68,6 @@ class _KrakenBase(MarketDataBase):
             raise ValueError(f"Kraken book depth must be one of {DEPTHS}, got {depth}")
         self.depth = depth
         self.max_depth = depth
-        self._pairs: dict[str, str] = {}  # venue symbol -> pair, memoized (hot path)
 
     def checksum(self, book: Any) -> int:
         return kraken_checksum(book)
@@ -84,6 +83,7 @@ class KrakenMarketData(_KrakenBase):
 
     def __init__(self, depth: int = 1000) -> None:
         super().__init__(depth)
+        self._pairs: dict[str, str] = {}  # venue symbol -> pair, memoized (hot path)
         # channelID of a book subscription -> pair: only used to name the pair of a frame too
         # broken to parse (see ``parse_message``); bounded, as ids are not reused reliably.
         self._book_channels: dict[int, str] = {}

@@ -128,6 +128,9 @@ class RestRequest:
     body: Optional[str] = None
     headers: dict = field(default_factory=dict)
     weight: int = 1  # rate-limit weight of the request
+    #: the venue answers it only when signed with an API key (KuCoin's full level2 book): the
+    #: tracker passes it through its ``signer`` at send time and fails it, logged, without one
+    auth: bool = False
 
 
 @dataclass(slots=True)
@@ -163,6 +166,16 @@ class MarketDataVenue(Protocol):
     #   tracker charges ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
     #   with_urls(rest=..., ws=...) -> venue: a copy talking to other base URLs (record/watch
     #   --rest-url/--ws-url, the embedded exchange).
+    #   load_symbols(body) -> int: learn the venue's symbol table from its symbols/instruments REST
+    #   body (KuCoin: symbol "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones.
+    # Outgoing message limits (optional, read with getattr, default None = no limit); the live
+    # tracker paces what it sends on each connection accordingly:
+    #   ws_message_rate: float -- messages per second per connection the venue accepts from the
+    #   client (Coinbase 8, Bitget 10, Binance spot 5 / USDⓈ-M 10). Replies (pongs) count too but
+    #   are never delayed.
+    #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
+    #   sliding hour (Bitget 240, OKX 480).
+    #   ws_connect_rate: float -- new connections per second (OKX 3), shared by the tracker's sockets.
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

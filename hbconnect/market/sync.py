@@ -34,6 +34,9 @@ class SyncPolicy:
     rule: SyncRule
     #: diffs can be chained, so a gap can be detected
     detects_gaps: bool = False
+    #: the ids order diffs against a snapshot (those it already contains are dropped as stale);
+    #: False: diffs buffered before an in-band snapshot cannot be told apart and are discarded
+    orders_buffer: bool = True
 
     def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
         return OK
@@ -152,12 +155,14 @@ class ChecksumOnly(SyncPolicy):
     """Kraken: no ids; every diff applies and the venue checksum proves integrity."""
 
     rule = SyncRule.CHECKSUM
+    orders_buffer = False
 
 
 class Snapshots(SyncPolicy):
     """Every book message is a full snapshot; a diff (if a venue sends one) simply applies."""
 
     rule = SyncRule.SNAPSHOTS
+    orders_buffer = False
 
 
 POLICIES: dict[SyncRule, SyncPolicy] = {

@@ -19,6 +19,7 @@ import asyncio
 import collections
 import enum
 import logging
+import random
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
@@ -86,6 +87,7 @@ class PairStats:
     last_update_id: int
     last_update_time: float  # venue time (s) of the last applied book message, 0 if unknown
     last_receive: float  # monotonic time of the last book message
+    sync_retries: int = 0  # timed retries of a sync that got no usable snapshot in time
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,7 +110,8 @@ class TrackedBook:
         "pair", "book", "state", "conn", "last_id", "first", "buffer", "gen", "last_trade",
         "frames", "diffs_applied", "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries", "last_update_time",
-        "last_receive", "snapshot_pending", "__weakref__",
+        "last_receive", "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
+        "sync_since", "live_since", "__weakref__",
     )
 
     def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
@@ -135,6 +138,12 @@ class TrackedBook:
         self.last_update_time = 0.0
         self.last_receive = 0.0
         self.snapshot_pending = False
+        self.sync_retries = 0
+        self.attempts = 0  # timed retries since the sync began
+        self.fail_streak = 0  # resyncs in a row without a healthy live period (backoff)
+        self.retry_at = 0.0  # clock time of the next timed retry while not LIVE; 0: not armed
+        self.sync_since = 0.0  # clock time the current sync attempt began
+        self.live_since = 0.0
 
     @property
     def live(self) -> bool:
@@ -145,7 +154,7 @@ class TrackedBook:
             self.pair, self.state.value, self.frames, self.diffs_applied, self.snapshots,
             self.stale_dropped, self.checksums_ok, self.checksums_failed, self.gaps, self.resyncs,
             self.bad_frames, self.stale_streams, self.snapshot_retries, len(self.buffer), self.last_id,
-            self.last_update_time, self.last_receive,
+            self.last_update_time, self.last_receive, self.sync_retries,
         )
 
     def __repr__(self) -> str:
@@ -186,6 +195,10 @@ class TrackerDriver:
 
     def reconnect(self, conn: Connection, reason: str) -> None:
         raise NotImplementedError
+
+    def reply(self, conn: Connection, texts: Sequence[str]) -> None:
+        """Answers the venue asked for (pongs): never delayed by subscription pacing."""
+        self.send(conn, texts)
 
 
 class _NullDriver(TrackerDriver):
@@ -326,6 +339,9 @@ class OrderBookTracker:
         snapshot_backoff: tuple[float, float] = (0.5, 30.0),
         recorder: Any = None,
         throttler: Any = None,
+        sync_timeout: Optional[float] = 10.0,
+        sync_retry_max: float = 300.0,
+        signer: Optional[Callable[[RestRequest], RestRequest]] = None,
         name: str = "",
     ) -> None:
         if book_factory is None:
@@ -372,6 +388,17 @@ class OrderBookTracker:
         #: live mode: REST snapshots go through this ``hbconnect.core.throttler.Throttler`` (limit id
         #: ``snapshot_limit_id``, default ``"GET <path>"``, when the throttler knows it)
         self.throttler = throttler
+        #: a pair that is not LIVE this long after its sync began (no usable snapshot: REST keeps
+        #: failing, the venue ignored the (re)subscription) is retried; the wait doubles per retry
+        #: up to ``sync_retry_max`` (with jitter). None: never (replay: the recording decides).
+        self.sync_timeout = sync_timeout
+        self.sync_retry_max = sync_retry_max
+        #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
+        #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
+        self.signer = signer
+        #: the clock of ``check_stale``/retries (replay sets the recorded time)
+        self.clock: Callable[[], float] = _monotonic
+        self._rand: Callable[[], float] = random.random
         self._live: Optional[_LiveDriver] = None
         if pairs:
             self.add_pairs(pairs)
@@ -519,8 +546,9 @@ class OrderBookTracker:
         try:
             events = self._parse(raw)
         except Exception as exc:  # ParseError, DecodeError, or a venue-module bug: never raise out
-            self._bad_frame(conn, None, raw, exc)
+            self._parse_failed(conn, raw, exc)
             return
+        ev = None
         try:
             if self.connection_sequence and events and not self._conn_seq_ok(conn, events):
                 return
@@ -562,7 +590,33 @@ class OrderBookTracker:
                 else:
                     self._other_event(conn, ev, now)
         except Exception as exc:  # a tracker or venue bug: contain it to this frame
-            self._bad_frame(conn, None, raw, exc, internal=True)
+            self._internal_error(conn, getattr(ev, "pair", None), raw, exc)
+
+    def _parse_failed(self, conn: Connection, raw: Any, exc: BaseException) -> None:
+        # A venue module may know whose frame it could not parse (Kraken: the channel id of a
+        # truncated frame): that pair lost an update and must resync.
+        pair = getattr(exc, "pair", None)
+        tb = self.books.get(pair) if type(pair) is str else None
+        self._bad_frame(conn, tb, raw, exc)
+        if tb is not None:
+            self._safe_resync(tb, "unparsable frame")
+
+    def _internal_error(self, conn: Connection, pair: Any, raw: Any, exc: BaseException) -> None:
+        """An unexpected exception while processing a frame (a tracker/venue bug, an id the book
+        cannot hold...): counted, logged, and the affected pair is rebuilt."""
+        tb = self.books.get(pair) if type(pair) is str else None
+        self._bad_frame(conn, tb, raw, exc, internal=True)
+        if tb is not None:
+            self._safe_resync(tb, f"internal error: {exc!r}")
+
+    def _safe_resync(self, tb: TrackedBook, reason: str) -> None:
+        try:
+            self._resync(tb, reason)
+        except Exception as exc:  # e.g. a venue bug in its subscribe messages: the timer retries
+            if tb.state is LIVE:
+                tb.state = RESYNCING
+            tb.retry_at = 0.0
+            self._log("internal", logging.ERROR, "%s %s: resync failed: %r", self.name, tb.pair, exc)
 
     def _other_event(self, conn: Connection, ev: Any, now: float) -> None:
         books = self.books
@@ -585,7 +639,8 @@ class OrderBookTracker:
             tb.last_receive = now
             self._inband_snapshot(tb, ev)
         elif t is Reply:
-            self.driver.send(conn, [ev.text])
+            reply = getattr(self.driver, "reply", None) or self.driver.send
+            reply(conn, [ev.text])
         elif t is Heartbeat:
             pass
         elif t is Resync:
@@ -672,6 +727,12 @@ class OrderBookTracker:
             return
         tb.gen += 1  # supersedes any outstanding snapshot request
         tb.snapshot_pending = False
+        buf = tb.buffer
+        if buf and (not self.policy.orders_buffer or not s.update_id):
+            # On one connection everything received before an in-band snapshot is already in it;
+            # without ids to order them, re-applying those diffs would corrupt the new book.
+            tb.stale_dropped += len(buf)
+            buf.clear()
         self._apply_snapshot(tb, s)
 
     def _apply_snapshot(self, tb: TrackedBook, s: BookSnapshot) -> None:
@@ -684,10 +745,10 @@ class OrderBookTracker:
             return
         try:
             tb.book.apply_snapshot(s.bids, s.asks, s.update_id)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # ValueError/TypeError, OverflowError (an id beyond int64)...
             self._bad_frame(tb.conn, tb, s, exc)
             buf.clear()
-            self._resync(tb, f"bad snapshot: {exc}", count=False)
+            self._resync(tb, f"bad snapshot: {exc!r}", count=False)
             return
         tb.snapshots += 1
         tb.last_id = s.update_id
@@ -697,6 +758,9 @@ class OrderBookTracker:
         if s.timestamp:
             tb.last_update_time = s.timestamp
         tb.state = LIVE
+        tb.retry_at = 0.0
+        tb.attempts = 0
+        tb.live_since = self.clock()
         if self.max_depth is not None:
             tb.book.truncate(self.max_depth)
         if s.checksum is not None and not self._verify(tb, s.checksum):
@@ -771,17 +835,41 @@ class OrderBookTracker:
             self._resync(tb, reason)
 
     def _resync(self, tb: TrackedBook, reason: str, count: bool = True) -> None:
+        now = self.clock()
         if tb.state is LIVE:
             tb.state = RESYNCING
+            if now - tb.live_since >= self._healthy_after:
+                tb.fail_streak = 0  # it was healthy: this is a fresh incident
+        tb.fail_streak += 1
         if count:
             tb.resyncs += 1
         tb.gen += 1
         tb.buffer.clear()
+        tb.retry_at = 0.0
         # The book keeps its last good levels (a bad frame never changes it); the state says it
         # is not to be trusted until the next snapshot replaces it wholesale.
         if not tb.conn.up:
             return  # the reconnect resyncs every pair on the connection
-        self._start_sync(tb, resubscribe=False)
+        # Resyncs in a row without a healthy live period back off (a snapshot the book rejects,
+        # a checksum that fails at once...): never hammer the venue.
+        self._start_sync(tb, resubscribe=False, delay=self._fail_delay(tb))
+
+    @property
+    def _healthy_after(self) -> float:
+        return self.sync_timeout if self.sync_timeout is not None else 10.0
+
+    def _jittered(self, base: float, n: int, cap: float, up: bool = False) -> float:
+        """``base * 2**n`` capped at ``cap``, jittered: down to half (retry delays) or up to half
+        more (timeouts, which must never be shorter than asked)."""
+        d = min(cap, base * 2.0 ** min(n, 40))
+        r = self._rand()
+        return d * (1.0 + 0.5 * r) if up else d * (1.0 - 0.5 * r)
+
+    def _fail_delay(self, tb: TrackedBook) -> float:
+        if tb.fail_streak <= 1:
+            return 0.0
+        base, cap = self.snapshot_backoff
+        return self._jittered(base, tb.fail_streak - 2, cap)
 
     def _start_sync(self, tb: TrackedBook, resubscribe: bool, delay: float = 0.0) -> None:
         venue = self.venue
@@ -792,6 +880,10 @@ class OrderBookTracker:
         if req is not None:
             self._request_snapshot(tb, delay, req)
         elif not resubscribe:
+            if delay > 0 and self.sync_timeout is not None:
+                tb.retry_at = self.clock() + delay  # the timer sends the resync messages then
+                tb.sync_since = self.clock()
+                return
             msgs = venue.resync_messages(tb.pair)
             if not msgs:  # no dedicated way: resubscribing brings a fresh in-band snapshot
                 msgs = list(venue.unsubscribe_messages([tb.pair])) + list(venue.subscribe_messages([tb.pair]))
@@ -820,8 +912,8 @@ class OrderBookTracker:
             return
         try:
             self._apply_snapshot(tb, snap)
-        except Exception as exc:  # contain bugs like feed() does
-            self._bad_frame(tb.conn, tb, body, exc, internal=True)
+        except Exception as exc:  # contain bugs like feed() does; the pair must not stay stuck
+            self._internal_error(tb.conn, pair, body, exc)
 
     def on_snapshot_failed(self, pair: str, gen: int, exc: BaseException, retry_delay: Optional[float] = None) -> None:
         """The snapshot request failed: try again after a delay (the driver's backoff)."""
@@ -830,9 +922,12 @@ class OrderBookTracker:
             return
         tb.snapshot_pending = False
         tb.snapshot_retries += 1
+        tb.fail_streak += 1
         self._log("snapshot-fail", logging.WARNING, "%s %s: snapshot failed: %s", self.name, pair, exc)
         if tb.conn.up:
-            self._request_snapshot(tb, self.snapshot_backoff[0] if retry_delay is None else retry_delay)
+            if retry_delay is None:
+                retry_delay = self._jittered(self.snapshot_backoff[0], tb.fail_streak - 1, self.snapshot_backoff[1])
+            self._request_snapshot(tb, retry_delay)
 
     # ------------------------------------------------------------------ connection events
     def connection_up(self, conn: Connection) -> None:
@@ -850,6 +945,7 @@ class OrderBookTracker:
             tb.gen += 1
             tb.buffer.clear()
             tb.first = True
+            tb.retry_at = 0.0
             if tb.state is not SYNCING:
                 tb.state = RESYNCING
             req = self.venue.snapshot_request(p)
@@ -875,16 +971,32 @@ class OrderBookTracker:
             tb.gen += 1
             tb.buffer.clear()
             tb.snapshot_pending = False
+            tb.retry_at = 0.0
 
     def check_stale(self, now: Optional[float] = None) -> list[str]:
-        """Resync LIVE pairs whose stream sent no book message for ``stale_timeout`` while their
-        connection is up (resubscribe + new snapshot). Returns the pairs it restarted."""
-        if self.stale_timeout is None:
-            return []
+        """The watchdog (live mode calls it a few times per ``stale_timeout``):
+
+        * resync LIVE pairs whose stream sent no book message for ``stale_timeout`` while their
+          connection is up (resubscribe + new snapshot);
+        * retry pairs that are still waiting for a usable snapshot ``sync_timeout`` after their
+          sync began (REST refetch, plus a resubscription when no book message came; in-band
+          venues: their resync messages), backing off exponentially with jitter.
+
+        Returns the stale pairs it restarted."""
         if now is None:
-            now = _monotonic()
+            now = self.clock()
+        stale: list[str] = []
+        if self.sync_timeout is not None:
+            for tb in self.books.values():
+                if tb.state is not LIVE and tb.conn.up:
+                    if not tb.retry_at:
+                        tb.retry_at = now + self._jittered(self.sync_timeout, tb.attempts, self.sync_retry_max, up=True)
+                        tb.sync_since = now
+                    elif now >= tb.retry_at:
+                        self._sync_retry(tb, now)
+        if self.stale_timeout is None:
+            return stale
         limit = now - self.stale_timeout
-        stale = []
         for tb in self.books.values():
             if tb.state is LIVE and tb.conn.up and tb.last_receive and tb.last_receive < limit:
                 stale.append(tb.pair)
@@ -896,8 +1008,31 @@ class OrderBookTracker:
                 tb.resyncs += 1
                 tb.gen += 1
                 tb.buffer.clear()
+                tb.retry_at = 0.0
                 self._start_sync(tb, resubscribe=True)
         return stale
+
+    def _sync_retry(self, tb: TrackedBook, now: float) -> None:
+        """The sync of ``tb`` got no usable snapshot in time: ask again (bounded by the backoff)."""
+        tb.sync_retries += 1
+        tb.attempts += 1
+        rest = self.venue.snapshot_request(tb.pair) is not None
+        # No book message since the sync began: the venue refused or ignored the subscription.
+        silent = tb.last_receive < tb.sync_since
+        self._log("sync-retry", logging.WARNING, "%s %s: still %s %.1fs after the sync began (%s); retry %d",
+                  self.name, tb.pair, tb.state.value, now - tb.sync_since,
+                  "snapshot pending" if tb.snapshot_pending else ("no book message" if silent else "no snapshot"),
+                  tb.attempts)
+        tb.gen += 1
+        tb.snapshot_pending = False
+        if silent or not rest:
+            tb.buffer.clear()
+        tb.retry_at = now + self._jittered(self.sync_timeout or 10.0, tb.attempts, self.sync_retry_max, up=True)
+        tb.sync_since = now
+        try:
+            self._start_sync(tb, resubscribe=rest and silent)
+        except Exception as exc:
+            self._log("internal", logging.ERROR, "%s %s: sync retry failed: %r", self.name, tb.pair, exc)
 
     # ------------------------------------------------------------------ live mode
     async def start(self) -> None:

@@ -66,7 +66,8 @@ market="spot")``, ``ex.income(api_key)``.  Perps: ``ex.set_mark_price(pair, pric
 Faults: ``ex.faults`` is a mutable :class:`FaultConfig` (drop / duplicate / delay / close WS
 frames per kind ``market``/``user``; REST 429 + Retry-After, 5xx, slow answers; order timeouts and 5xx where
 the order WAS accepted and where it was NOT); actions ``ex.close_sockets(kind=None)`` and
-``ex.expire_listen_keys(api_key=None)``.  ``ex.injector.counts`` says what was injected.
+``ex.expire_listen_keys(api_key=None)`` (``listenKeyExpired`` then the stream closes; WebSocket-API
+subscriptions get ``eventStreamTerminated``).  ``ex.injector.counts`` says what was injected.
 
 Behaviour worth knowing: self-trade prevention defaults to Binance's ``EXPIRE_MAKER`` (the
 resting order of the same account expires, status ``EXPIRED_IN_MATCH`` on spot); spot supports

@@ -533,6 +533,13 @@ class BinanceFrontEnd:
                 lk.expires_ms = 0
                 n += 1
         self._expire_due()
+        # WebSocket-API subscriptions end with eventStreamTerminated (the session stays open)
+        for conn in list(self.conns):
+            for sub_id, sub_owner in list(conn.api_subs.items()):
+                if owner is None or sub_owner == owner:
+                    conn.send_event(sub_id, {"e": "eventStreamTerminated", "E": now_ms()})
+                    del conn.api_subs[sub_id]
+                    n += 1
         return n
 
     def _expire_due(self) -> None:
@@ -719,7 +726,7 @@ class BinanceFrontEnd:
         """Close connections now: ``market`` (with market streams), ``user`` or all."""
         n = 0
         for conn in list(self.conns):
-            if kind is None or (kind == "user" and conn.listen_keys) or \
+            if kind is None or (kind == "user" and (conn.listen_keys or conn.api_subs)) or \
                     (kind == "market" and conn.streams):
                 conn.close()
                 n += 1
