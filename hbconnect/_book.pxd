@@ -62,6 +62,7 @@ cdef class OrderBook:
     cdef uint32_t _seg_clock
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
+    cdef object __weakref__
     cdef bint _busy             # an update is in progress (guards re-entrant calls)
     cdef list _pending          # fallback texts of the batch being parsed
     cdef object _bb_obj         # best bid / best ask as float objects (see the member descriptors)

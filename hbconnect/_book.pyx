@@ -1,16 +1,23 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """The compiled limit order book of hbconnect.
 
-Each side is one sorted C array of :c:type:`Level` structs (40 bytes: price and size as doubles,
-the exact decimal text of each as a packed mantissa/scale, and the update id), ordered so that the
-best price sits at the *tail*: updates near the touch move few bytes.  Bids are stored ascending,
-asks descending.  Levels are found by a galloping search from the tail followed by a binary search.
+Each side is one sorted C array of ``Level`` structs (40 bytes: price and size as doubles, the exact
+decimal text of each as a packed mantissa/scale, and the update id), ordered so that the best price
+sits at the *tail*: updates near the touch move few bytes.  Bids are stored ascending, asks
+descending.  Levels are found by a galloping search from the tail then a binary search; capacity
+grows by doubling; ``truncate`` drops the worst levels in O(1) (an offset at the head).
 
 Exact text: a value given as plain decimal text (``"0.35130000"``) keeps its digits as an integer
-mantissa (< 2**56) and a decimal scale (<= 63), enough to give the text back byte for byte.  Texts
-that do not fit (more than 16-17 significant digits, exponents, leading ``+``...) are kept verbatim
-in a per-side dictionary that is consulted only for the flagged levels.  Values given as floats
-(or numpy arrays) have no venue text: their text is the shortest repr of the double, positional.
+mantissa (< 2**56) and a decimal scale (<= 63), enough to give the text back byte for byte; the
+double is mantissa / 10**scale, correctly rounded (Clinger's fast path, else Python's
+correctly rounded conversion).  Texts that do not fit (about 17+ significant digits, exponents, a
+leading ``+``...) are kept verbatim in a per-side dictionary consulted only for those flagged
+levels.  Values given as floats or numpy arrays have no venue text: their text is the shortest repr
+of the double, written positionally.
+
+Checksums run CRC-32 (PCLMULQDQ folding where the CPU has it, slicing-by-8 tables otherwise) over
+text produced in C; the text of each level is cached by value in a small per-book table (16 KiB,
+allocated on the first checksum) because the levels a checksum covers change a few at a time.
 """
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t
 from libc.stdlib cimport malloc, realloc, free, qsort
@@ -325,10 +332,34 @@ cdef extern from *:
         return n;
     #endif
     }
+    /* Exactly 8 digits of r (< 10^8) at p: two independent 4-digit halves, 32-bit arithmetic. */
+    static inline void hb_put8(char* p, uint32_t r) {
+        uint32_t a = r / 10000, b = r - a * 10000;
+        uint32_t a1 = a / 100, a2 = a - a1 * 100, b1 = b / 100, b2 = b - b1 * 100;
+        p[0] = hb_d2[2 * a1]; p[1] = hb_d2[2 * a1 + 1]; p[2] = hb_d2[2 * a2]; p[3] = hb_d2[2 * a2 + 1];
+        p[4] = hb_d2[2 * b1]; p[5] = hb_d2[2 * b1 + 1]; p[6] = hb_d2[2 * b2]; p[7] = hb_d2[2 * b2 + 1];
+    }
     /* Write exactly nd digits of *pm (zero padded) ending just before end; *pm loses them. */
     static inline char* hb_rev(char* end, uint64_t* pm, int nd) {
         uint64_t m = *pm, q;
         unsigned r;
+        while (nd >= 8) {
+            q = m / 100000000ULL;
+            end -= 8;
+            hb_put8(end, (uint32_t)(m - q * 100000000ULL));
+            m = q; nd -= 8;
+        }
+        if (m < 4294967296ULL) {   /* the rest in 32-bit arithmetic */
+            uint32_t m32 = (uint32_t)m, q32;
+            while (nd >= 2) {
+                q32 = m32 / 100; r = m32 - q32 * 100;
+                end -= 2; end[0] = hb_d2[2 * r]; end[1] = hb_d2[2 * r + 1];
+                m32 = q32; nd -= 2;
+            }
+            if (nd) { q32 = m32 / 10; *--end = (char)('0' + (m32 - q32 * 10)); m32 = q32; }
+            *pm = m32;
+            return end;
+        }
         while (nd >= 2) {
             q = m / 100; r = (unsigned)(m - q * 100);
             end -= 2; end[0] = hb_d2[2 * r]; end[1] = hb_d2[2 * r + 1];
@@ -1195,6 +1226,15 @@ cdef class OrderBook:
     def __copy__(self):
         return self.copy()
 
+    def __reduce__(self):
+        # Pickles carry the raw level arrays (same-architecture use: multiprocessing, snapshots).
+        cdef Level* b = self._bids.base + self._bids.off
+        cdef Level* a = self._asks.base + self._asks.off
+        return (_restore_book, (type(self), (<char*>b)[:self._bids.n * sizeof(Level)] if self._bids.n else b"",
+                                (<char*>a)[:self._asks.n * sizeof(Level)] if self._asks.n else b"",
+                                dict(self._fb_bids), dict(self._fb_asks), self._snapshot_uid,
+                                self._last_diff_uid, self._last_trade_price, sizeof(Level)))
+
     def __deepcopy__(self, memo):
         return self.copy()
 
@@ -1610,6 +1650,43 @@ cdef class OrderBook:
         return (f"OrderBook(bids={self._bids.n}, asks={self._asks.n}, best_bid={self.c_best_bid()!r}, "
                 f"best_ask={self.c_best_ask()!r}, snapshot_uid={self._snapshot_uid}, "
                 f"last_diff_uid={self._last_diff_uid})")
+
+
+def _restore_book(cls, bytes bids, bytes asks, dict fb_bids, dict fb_asks, int64_t snapshot_uid,
+                  int64_t last_diff_uid, double last_trade_price, Py_ssize_t level_size):
+    """Rebuild a pickled OrderBook (see OrderBook.__reduce__)."""
+    cdef OrderBook o = cls.__new__(cls)
+    cdef Side* sd
+    cdef bytes raw
+    cdef Py_ssize_t n, i
+    cdef Level* lv
+    if level_size != sizeof(Level):
+        raise ValueError("pickled OrderBook comes from an incompatible build")
+    for is_bid, raw in ((True, bids), (False, asks)):
+        if len(raw) % sizeof(Level):
+            raise ValueError("corrupt pickled OrderBook")
+        n = len(raw) // sizeof(Level)
+        sd = &o._bids if is_bid else &o._asks
+        if n:
+            sd.base = <Level*>malloc(n * sizeof(Level))
+            if sd.base == NULL:
+                raise MemoryError()
+            memcpy(sd.base, <const char*>raw, n * sizeof(Level))
+            sd.cap = n
+            sd.n = n
+            for i in range(1, n):  # sorted, best at the tail
+                lv = sd.base + i
+                if not (sd.sgn * lv.price > sd.sgn * (lv - 1).price):
+                    raise ValueError("corrupt pickled OrderBook")
+    if o._bids.n and o._asks.n and o.c_best_bid() >= o.c_best_ask():
+        raise ValueError("corrupt pickled OrderBook")
+    o._fb_bids = fb_bids
+    o._fb_asks = fb_asks
+    o._snapshot_uid = snapshot_uid
+    o._last_diff_uid = last_diff_uid
+    o._last_trade_price = last_trade_price
+    o._refresh_top()
+    return o
 
 
 cdef object _levels_array(Side* sd, object n):

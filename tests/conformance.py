@@ -569,6 +569,17 @@ class ConformanceTests:
                 await h.wait_for(lambda: h.connector.ready, what="ready again")
         run(go())
 
+    def test_ready_status_dict_and_listen_key_keepalive(self) -> None:
+        async def go() -> None:
+            async with self.harness(keepalive_interval=0.2) as h:
+                status = h.connector.status_dict
+                assert status and all(status.values()) and h.connector.ready
+                assert {"trading_rule_initialized", "account_balance", "user_stream_initialized"} <= set(status)
+                await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
+                assert all(p.get("listenKey") == "listenkey0123456789" for p in h.mock.calls(*h.case.keepalive_route))
+            assert not h.connector.ready  # stopped
+        run(go())
+
     # ---- restore ----
     def test_restore_tracked_orders_and_reconcile(self) -> None:
         async def go() -> None:

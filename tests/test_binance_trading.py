@@ -312,3 +312,16 @@ def test_rate_limits_link_orders_and_weights() -> None:
 def test_registry_exposes_both_markets() -> None:
     assert trading_venue("binance") is BinanceSpotTrading
     assert trading_venue("binance_futures") is BinancePerpetualTrading
+
+
+def test_form_encoding_equals_urlencode() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hbconnect.exchanges.binance import _form
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8), st.text(max_size=20), max_size=6))
+    def check(params: dict) -> None:
+        assert _form(params) == urlencode(params)
+    check()

@@ -6,9 +6,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hbconnect import OrderBook
-from tests.book_reference import state
+from tests.book_reference import RefBook, RefError, assert_same_book, state
 
 
 def _book() -> OrderBook:
@@ -227,3 +229,39 @@ def test_reentrant_update_from_input_conversion_is_refused():
     assert state(b) == before
     b.apply_diffs([["100.05", "1"]], [], 8)            # and the book still works
     assert b.bid_depth == 4
+
+
+_atoms = st.one_of(
+    st.sampled_from(["1", "0", "0.5", "12.340", "1e-3", "-1", "", " ", "nan", "inf", "abc", "1_0", "+2",
+                     "0x1", "1.2.3", "١", "9" * 40, "1e400", "-0", ".5"]),
+    st.text(max_size=6),
+    st.binary(max_size=4),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-10 ** 30, max_value=10 ** 30),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.none(), st.booleans(),
+)
+_pairs = st.one_of(st.lists(_atoms, max_size=4), st.lists(_atoms, max_size=4).map(tuple), _atoms)
+_sides = st.one_of(st.none(), st.lists(_pairs, max_size=5), st.lists(_pairs, max_size=5).map(tuple))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sides, _sides, st.booleans())
+def test_fuzzed_input_is_applied_exactly_or_refused_atomically(bids, asks, snapshot):
+    """Arbitrary junk: either the reference model accepts it and both books agree, or ValueError
+    and the book is untouched."""
+    book, ref = _book(), RefBook()
+    ref.apply_snapshot([["100.10", "1.50"], ["100.00", "2"]], [["100.20", "0.35130000"], ["100.30", "4"]], 10)
+    ref.apply_diffs([["99.90", "3.0"]], [["100.40", "5.000"]], 11)
+    before = state(book)
+    apply_ref = ref.apply_snapshot if snapshot else ref.apply_diffs
+    apply_book = book.apply_snapshot if snapshot else book.apply_diffs
+    try:
+        apply_ref(bids, asks, 12)
+    except RefError:
+        with pytest.raises(ValueError):
+            apply_book(bids, asks, 12)
+        assert state(book) == before
+    else:
+        apply_book(bids, asks, 12)
+        assert_same_book(book, ref)

@@ -158,3 +158,18 @@ def test_package_exports():
     import hbconnect
     assert hbconnect.OrderBook is OrderBook
     assert hbconnect.OrderBookQueryResult is OrderBookQueryResult
+
+
+def test_pickle_and_weakref(book):
+    import pickle
+    import weakref
+    book.apply_diffs([["98.5", "1e-2"], ["96", "7.000"]], [], 9)
+    book.last_trade_price = 99.1
+    clone = pickle.loads(pickle.dumps(book))
+    assert clone.bids_text() == book.bids_text() and clone.asks_text() == book.asks_text()
+    assert list(clone.bid_entries()) == list(book.bid_entries())
+    assert (clone.snapshot_uid, clone.last_diff_uid, clone.last_trade_price) == (1, 9, 99.1)
+    assert clone.best_bid == book.best_bid and clone.checksum_okx() == book.checksum_okx()
+    clone.apply_diffs([["99", "0"]], [], 10)
+    assert book.best_bid == 99.0 and clone.best_bid == 98.5
+    assert weakref.ref(book)() is book

@@ -11,7 +11,7 @@ import os
 import random
 import time
 from decimal import Decimal
-from typing import Any, List
+from typing import List
 
 from test_e2e_spot import PAIR, SYMBOL, Recorder, new_keys, run, spot_connector, wait_for
 
@@ -92,7 +92,7 @@ def test_fault_soak() -> None:
                            "creations resolved")
             await bot.cancel_all(20.0)
             ex.faults.clear()
-            ex.agent_enabled = False
+            ex.agent_paused = True
             await bot.cancel_all(10.0)
             tracker = bot.order_tracker
 

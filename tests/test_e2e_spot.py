@@ -231,3 +231,76 @@ def test_restart_restores_and_reconciles_orders(tmp_path: Any) -> None:
             await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="completed after restart")
             assert len(env.rec.of(MarketEvent.OrderFilled, oid)) == 1
     run(go())
+
+
+def test_order_books_pairs_at_runtime_and_last_prices() -> None:
+    from hbconnect.exchanges.binance import BinanceMarketData
+    from hbconnect.market.tracker import OrderBookTracker
+
+    async def go() -> None:
+        ex = EmbeddedExchange(seed=5, pairs=(PAIR, "ETH-USDT"), perp_pairs=(), agent=True, agent_interval=0.05,
+                              funding_interval=None)
+        await ex.start()
+        key, secret = new_keys()
+        ex.create_account(key, secret, balances={"USDT": D("100000"), "BTC": D("1"), "ETH": D("10")})
+        md = BinanceMarketData("binance", perpetual=False, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
+        tracker = OrderBookTracker(md, [PAIR])
+        bot = spot_connector(ex, key, secret, order_book_tracker=tracker)
+        rec = Recorder(bot)
+        try:
+            await bot.start()
+            await bot.wait_until_ready(15)
+            assert set(bot.status_dict) >= {"trading_rule_initialized", "account_balance",
+                                            "user_stream_initialized", "order_books_initialized"}
+            assert set(bot.order_books) == {PAIR}
+            ask = bot.get_price(PAIR, True)
+            assert ask == D(str(ex.spot_engine.books[SYMBOL].best("SELL"))) or ask > 0
+            # a market buy on the tracked book, then the last traded prices
+            oid = bot.buy(PAIR, D("0.001"), OrderType.MARKET)
+            await wait_for(lambda: rec.of(MarketEvent.BuyOrderCompleted, oid), what="market fill")
+            fill = rec.of(MarketEvent.OrderFilled, oid)[-1]
+            prices = await bot.get_last_traded_prices([PAIR])
+            assert prices[PAIR] > 0 and bot.last_traded_price(PAIR) is not None
+            assert fill.price > 0
+            # add a pair at runtime: rules, book and trading on it
+            await bot.add_trading_pair("ETH-USDT")
+            assert "ETH-USDT" in bot.trading_pairs and "ETH-USDT" in bot.trading_rules
+            await wait_for(lambda: bot.ready, 15, "ready with the new pair")
+            assert "ETH-USDT" in bot.order_books
+            eth = bot.buy("ETH-USDT", D("0.01"), OrderType.LIMIT, D("1000"))
+            await wait_for(lambda: rec.of(MarketEvent.BuyOrderCreated, eth), what="ETH order")
+            bot.cancel("ETH-USDT", eth)
+            await wait_for(lambda: rec.of(MarketEvent.OrderCancelled, eth), what="ETH cancel")
+            await bot.remove_trading_pair("ETH-USDT")
+            assert "ETH-USDT" not in bot.trading_pairs and "ETH-USDT" not in bot.order_books
+            refused = bot.buy("ETH-USDT", D("0.01"), OrderType.LIMIT, D("1000"))
+            await wait_for(lambda: rec.of(MarketEvent.OrderFailure, refused), what="refused on a removed pair")
+            assert ex.order(key, "ETHUSDT", refused) is None and bot.ready
+        finally:
+            await bot.stop()
+            await ex.stop()
+    run(go())
+
+
+def test_ed25519_key_end_to_end() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    async def go() -> None:
+        async with EmbeddedExchange(seed=9, pairs=(PAIR,), perp_pairs=(), agent=False, funding_interval=None) as ex:
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+            api_key = secrets.token_hex(32)
+            ex.create_account(api_key, balances={"USDT": D("1000")}, ed25519_public_key=key.public_key())
+            venue = BinanceSpotTrading(api_key, None, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url,
+                                       private_key_pem=pem)
+            bot = Connector(venue, [PAIR], poll_interval=1.0, fast_poll_interval=0.2)
+            rec = Recorder(bot)
+            async with bot:
+                await bot.wait_until_ready(10)
+                assert bot.get_balance("USDT") == D("1000")
+                oid = bot.buy(PAIR, D("0.001"), OrderType.LIMIT, D("50000"))
+                await wait_for(lambda: rec.of(MarketEvent.BuyOrderCreated, oid), what="created")
+                assert ex.order(api_key, SYMBOL, oid).status == "NEW"
+    run(go())

@@ -6,7 +6,6 @@ client computed, and greps all of it. The exchange's own (server-side) logs are 
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import traceback
 from decimal import Decimal

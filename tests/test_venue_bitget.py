@@ -30,7 +30,8 @@ def signed_crc32(text: str) -> int:
 
 def test_registry_and_rules():
     assert SPOT.name == "bitget" and FUT.name == "bitget_perpetual"
-    assert market_data_venue("bitget_futures") is FUT
+    fresh = market_data_venue("bitget_futures")
+    assert type(fresh) is type(FUT) and fresh.name == "bitget_perpetual" and fresh is not FUT
     assert SPOT.sync_rule is SyncRule.TIMESTAMP  # seq only increases; checksum on every push
     assert SPOT.max_pairs_per_connection * 2 < 50  # book + trade channels per pair
     assert SPOT.max_depth is None and SPOT.snapshot_request("BTC-USDT") is None

@@ -28,7 +28,8 @@ DOC_TRADE = """{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":16723044868
 
 def test_registry_and_rules():
     assert SPOT.name == "bybit" and LINEAR.name == "bybit_perpetual"
-    assert market_data_venue("bybit_linear") is LINEAR
+    fresh = market_data_venue("bybit_linear")
+    assert type(fresh) is type(LINEAR) and fresh.name == "bybit_perpetual" and fresh is not LINEAR
     assert SPOT.sync_rule is SyncRule.CONTIGUOUS
     assert SPOT.max_depth == 50 == SPOT.depth
     assert SPOT.snapshot_request("BTC-USDT") is None

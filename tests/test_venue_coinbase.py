@@ -35,7 +35,8 @@ def with_seq(frame: str, seq: int) -> str:
 
 def test_registry_and_rules():
     assert CB.name == "coinbase_advanced_trade"
-    assert market_data_venue("coinbase_advanced_trade") is CB
+    fresh = market_data_venue("coinbase_advanced_trade")
+    assert type(fresh) is type(CB) and fresh.name == CB.name and fresh is not CB
     assert CB.sync_rule is SyncRule.TIMESTAMP and CB.connection_sequence is True
     assert CB.snapshot_request("BTC-USD") is None and CB.max_depth is None
     ep = CB.ws_endpoint(None)

@@ -56,11 +56,13 @@ def session():
 
 # ---- translation ----------------------------------------------------------------------------------
 def test_registry_rules_and_variants():
-    assert isinstance(V, HtxMarketData) and market_data_venue("huobi") is V
+    assert isinstance(V, HtxMarketData) and type(market_data_venue("huobi")) is HtxMarketData
     assert V.sync_rule is SyncRule.SNAPSHOTS and V.max_depth is None
     assert V.ws_endpoint(None).url == "wss://api.huobi.pro/ws" and V.snapshot_request("BTC-USDT") is None
     assert MBP.sync_rule is SyncRule.PREV_CHAIN and MBP.max_depth == 150
     assert MBP.ws_endpoint(None).url == "wss://api.huobi.pro/feed"  # docs: MBP incremental only there
+    # docs: one req per connection every 100 ms; depth.step0 sends no req
+    assert MBP.ws_message_rate == 10.0 and getattr(V, "ws_message_rate", None) is None
     with pytest.raises(ValueError):
         HtxMarketData(mbp_levels=400)  # REQ refresh exists for 5/20/150 levels only
 

@@ -43,7 +43,8 @@ def named_venue(session, snapshot_depth=None) -> KucoinSpotMarketData:
 # ---- translation ----------------------------------------------------------------------------------
 def test_registry_rules_and_connect():
     assert isinstance(SPOT, KucoinSpotMarketData) and isinstance(PERP, KucoinPerpetualMarketData)
-    assert market_data_venue("kucoin_futures") is PERP
+    fresh = market_data_venue("kucoin_futures")
+    assert type(fresh) is type(PERP) and fresh.name == PERP.name and fresh is not PERP
     assert SPOT.sync_rule is SyncRule.SEQ_RANGE and PERP.sync_rule is SyncRule.SEQ_RANGE
     req = SPOT.connect_request()
     assert (req.method, req.url) == ("POST", "https://api.kucoin.com/api/v1/bullet-public")
@@ -67,21 +68,22 @@ def test_snapshot_requests(session):
     for url in recorded:
         req = v.snapshot_request(v.from_venue_symbol(url.split("symbol=")[1]))
         assert f"{req.url}?symbol={req.params['symbol']}" == url  # the full-book endpoint
-    full = KucoinSpotMarketData(snapshot_depth=None)
-    assert full.snapshot_needs_auth and full.max_depth is None and full.snapshot_request("BTC-USDT").weight == 3
+    full = KucoinSpotMarketData(snapshot_depth=None).snapshot_request("BTC-USDT")
+    assert full.auth and full.weight == 3 and KucoinSpotMarketData(snapshot_depth=None).max_depth is None
     # the default needs no API key: the public partial book, kept to 100 levels
     req = SPOT.snapshot_request("BTC-USDT")
     assert (req.url, req.params) == ("https://api.kucoin.com/api/v1/market/orderbook/level2_100",
                                      {"symbol": "BTC-USDT"})
-    assert SPOT.max_depth == 100 and not SPOT.snapshot_needs_auth and SPOT.snapshot_depth == 100
+    assert SPOT.max_depth == 100 and not req.auth and SPOT.snapshot_depth == 100
     twenty = KucoinSpotMarketData(snapshot_depth=20)
     assert twenty.snapshot_request("BTC-USDT").url.endswith("/level2_20") and twenty.max_depth == 20
     with pytest.raises(ValueError):
         KucoinSpotMarketData(snapshot_depth=50)
-    assert not PERP.snapshot_needs_auth  # the futures full snapshot is public
+    assert not PERP.snapshot_request("BTC-USDT").auth  # the futures full snapshot is public
     from hbconnect.exchanges.kucoin import MARKET_DATA
 
-    assert MARKET_DATA["kucoin_full_book"].snapshot_needs_auth and MARKET_DATA["kucoin"] is SPOT
+    assert MARKET_DATA["kucoin_full_book"].snapshot_request("BTC-USDT").auth and type(MARKET_DATA["kucoin"]) is type(SPOT)
+    assert SPOT.ws_message_rate == PERP.ws_message_rate == 10.0  # 100 messages per 10 s
     req = PERP.snapshot_request("BTC-USDT")
     assert (req.url, req.params) == ("https://api-futures.kucoin.com/api/v1/level2/snapshot", {"symbol": "XBTUSDTM"})
 
@@ -470,10 +472,10 @@ def test_futures_missing_sequence_is_a_gap_repaired_by_resync():
 def test_fuzzed_frames_and_bodies_never_crash(session):
     assert_fuzz_total(KucoinSpotMarketData().parse_message, [r.data for r in session.frames])
     bodies = [r.data for r in session.rest if "/orderbook/" in r.url]
-    assert_fuzz_total(lambda b: KucoinSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 60)
+    assert_fuzz_total(lambda b: KucoinSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 60, single=True)
     fuzz(lambda b: KucoinSpotMarketData().ws_endpoint(b.encode() if isinstance(b, str) else b),
-         [BULLET.decode()], 60)  # nearly every change breaks a bullet body: only "never crashes"
+         [BULLET.decode()], 60, single=True)  # nearly every change breaks a bullet body: only "never crashes"
     frames, states, seq0 = futures_stream(60)
     assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames], 80)
     assert_fuzz_total(lambda b: KucoinPerpetualMarketData().parse_snapshot("BTC-USDT", b),
-                      [futures_body(states, seq0).decode()], 60)
+                      [futures_body(states, seq0).decode()], 60, single=True)

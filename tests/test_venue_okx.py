@@ -61,7 +61,8 @@ def book_frame(action, prev, seq, bids=(), asks=(), inst="BTC-USDT", checksum=0)
 
 def test_registry_and_rules():
     assert SPOT.name == "okx" and SWAP.name == "okx_perpetual"
-    assert market_data_venue("okx_swap") is SWAP
+    fresh = market_data_venue("okx_swap")
+    assert type(fresh) is type(SWAP) and fresh.name == "okx_perpetual" and fresh is not SWAP
     assert SPOT.sync_rule is SyncRule.PREV_CHAIN and SWAP.sync_rule is SyncRule.PREV_CHAIN
     assert SPOT.max_pairs_per_connection < 30  # "each of less than 30 channels"
     assert SPOT.max_depth == 400

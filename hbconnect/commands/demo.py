@@ -203,7 +203,7 @@ class Demo:
         """Cancel the rest, stop the market maker, and check everything against the exchange."""
         problems: List[str] = []
         await connector.cancel_all(10.0)
-        ex.agent_enabled = False
+        ex.agent_paused = True
         deadline = time.monotonic() + 10
         while connector.in_flight_orders and time.monotonic() < deadline:
             await asyncio.sleep(0.1)

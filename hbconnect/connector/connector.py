@@ -36,7 +36,6 @@ from hbconnect.connector.persistence import load_orders, save_orders
 from hbconnect.connector.user_stream import UserStream
 from hbconnect.core.errors import (
     ExchangeError,
-    HBConnectError,
     OrderNotFound,
     RateLimitError,
     TimeSyncError,
@@ -54,7 +53,6 @@ from hbconnect.core.trading_rule import TradingRule
 logger = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
-_NAN = Decimal("NaN")
 
 
 class CancellationResult(NamedTuple):
@@ -506,6 +504,8 @@ class Connector:
             return "connector is not running"
         if order_type not in self._order_types:
             return f"order type {order_type.name} is not supported by {self.name}"
+        if pair not in self._trading_pairs:
+            return f"{pair} is not a trading pair of this connector (add_trading_pair first)"
         rule = self._rules.get(pair)
         if rule is None:
             return f"no trading rule for {pair}"
@@ -946,4 +946,4 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-__all__ = ["Connector", "CancellationResult", "HBConnectError"]
+__all__ = ["Connector", "CancellationResult"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Optional, Protocol, Sequence, Union
+from typing import Any, Optional, Protocol, Sequence, Union
 
 
 @dataclass(slots=True)
@@ -126,7 +126,8 @@ class StreamExpired:
     reason: str = ""
 
 
-UserStreamEvent = Union[Any, BalanceUpdate, BalanceDelta, PositionUpdate, FundingHint, StreamExpired]
+#: what ``parse_user_stream`` returns items of (besides OrderUpdate / TradeUpdate)
+UserStreamEvent = Union[BalanceUpdate, BalanceDelta, PositionUpdate, FundingHint, StreamExpired]
 
 
 class TradingVenue(Protocol):
@@ -155,6 +156,7 @@ class TradingVenue(Protocol):
     def last_prices_request(self, pairs: Sequence[str]) -> VenueRequest: ...
     def parse_last_prices(self, data: Any, pairs: Sequence[str]) -> dict: ...
 
+    # ``order`` is the engine's InFlightOrder; parse_* return OrderUpdate / [TradeUpdate]
     def place_order_request(self, order: Any) -> VenueRequest: ...
     def parse_place_order(self, data: Any, order: Any, timestamp: float) -> tuple: ...
     def cancel_order_request(self, order: Any) -> VenueRequest: ...
@@ -172,6 +174,7 @@ class TradingVenue(Protocol):
 
     def error_from_response(self, status: int, data: Any, headers: Any) -> Exception: ...
     def is_order_not_found(self, error: Exception) -> bool: ...
+    def is_no_change(self, error: Exception) -> bool: ...
 
 
 class PerpTradingVenue(TradingVenue, Protocol):

@@ -2,11 +2,10 @@
 mode (one-way / hedge), funding info and funding payments."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from hbconnect.connector.connector import Connector
 from hbconnect.connector.contract import FundingHint, FundingPayment, PositionUpdate

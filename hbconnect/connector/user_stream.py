@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from hbconnect.connector.contract import StreamExpired, VenueRequest
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import ExchangeError, register_secret
+from hbconnect.core.errors import ExchangeError, register_secret, sanitize
 from hbconnect.core.ws import WsClosed, WsConnection
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class UserStream:
             except asyncio.CancelledError:
                 raise
             except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s user stream: %s", self._venue.name, exc)
+                logger.warning("%s user stream: %s", self._venue.name, sanitize(exc))
             except Exception:  # never let the stream die silently
                 logger.exception("%s user stream: unexpected error", self._venue.name)
             if self.connected:
@@ -119,7 +119,7 @@ class UserStream:
                     events = self._venue.parse_user_stream(frame)
                 except (ValueError, KeyError, TypeError) as exc:
                     self.parse_errors += 1
-                    logger.warning("%s user stream: malformed frame skipped (%s)", self._venue.name, exc)
+                    logger.warning("%s user stream: malformed frame skipped (%s)", self._venue.name, sanitize(exc))
                     continue
                 if not events:
                     continue
@@ -146,7 +146,8 @@ class UserStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("%s user stream: keepalive failed (%s); reconnecting", self._venue.name, exc)
+                logger.warning("%s user stream: keepalive failed (%s); reconnecting", self._venue.name,
+                               sanitize(exc))
                 await conn.close()
                 return
 

@@ -250,19 +250,15 @@ class RestClient:
         attempt = 0
         while True:
             attempt += 1
-            p = dict(params or {})
-            h = dict(headers or {})
-            if sign is not None:
-                p, h = sign(p, h)
             self.requests += 1
             try:
                 if self.throttler is not None and limit_id is not None:
                     ctx = self.throttler.execute_task(limit_id, weights) if weights else \
                         self.throttler.execute_task(limit_id)
                     async with ctx:
-                        resp = await self._once(method, full, p, h, body, timeout)
+                        resp = await self._signed_once(method, full, params, headers, body, timeout, sign)
                 else:
-                    resp = await self._once(method, full, p, h, body, timeout)
+                    resp = await self._signed_once(method, full, params, headers, body, timeout, sign)
             except _NOT_SENT as exc:
                 # Nothing was sent: retrying is safe even for an order.
                 err: ExchangeError = ConnectFailed(None, f"{method} {full}: cannot connect ({exc.__class__.__name__})",
@@ -309,6 +305,16 @@ class RestClient:
                                   venue=self.name)
             raise HttpError(status, excerpt(resp.body), resp.body, resp.headers, venue=self.name)
 
+    async def _signed_once(self, method: str, url: str, params: Optional[Mapping[str, Any]],
+                           headers: Optional[Mapping[str, str]], body: Any, timeout: float,
+                           sign: Optional[Callable[[dict, dict], tuple[dict, dict]]]) -> RestResponse:
+        # Signed after the throttler let the request through, so its timestamp is fresh.
+        p = dict(params or {})
+        h = dict(headers or {})
+        if sign is not None:
+            p, h = sign(p, h)
+        return await self._once(method, url, p, h, body, timeout)
+
     async def _pause(self, backoff: Backoff, err: Exception) -> None:
         self.retries += 1
         delay = backoff.next_delay()
@@ -322,11 +328,12 @@ class RestClient:
         return (await self.get(url, params, **kw)).json()
 
     async def execute(self, req: Any, *, limit_id: Optional[str] = None, timeout: Optional[float] = None,
-                      weights: Optional[Mapping[str, int]] = None) -> bytes:
+                      weights: Optional[Mapping[str, int]] = None,
+                      sign: Optional[Callable[[dict, dict], tuple[dict, dict]]] = None) -> bytes:
         """Perform a ``hbconnect.market.messages.RestRequest`` and return the raw body of the 2xx
-        answer. Empty bodies raise ``BodyDecodeError``."""
+        answer (``sign`` as in ``request``). Empty bodies raise ``BodyDecodeError``."""
         resp = await self.request(req.method, req.url, params=req.params, body=req.body, headers=req.headers,
-                                  limit_id=limit_id, timeout=timeout, weights=weights)
+                                  limit_id=limit_id, timeout=timeout, weights=weights, sign=sign)
         if not resp.body:
             raise BodyDecodeError(f"{req.url}: empty body", venue=self.name)
         return resp.body

@@ -10,6 +10,7 @@ Modules are imported lazily so that using one venue never imports the others.
 """
 from __future__ import annotations
 
+import copy
 import importlib
 from typing import Any
 
@@ -23,6 +24,7 @@ VENUES: dict[str, str] = {
     "bybit_perpetual": "bybit",
     "kucoin": "kucoin",
     "kucoin_perpetual": "kucoin",
+    "kucoin_full_book": "kucoin",
     "gate_io": "gate_io",
     "gate_io_perpetual": "gate_io",
     "coinbase_advanced_trade": "coinbase",
@@ -63,9 +65,13 @@ def _module(name: str) -> Any:
 
 
 def market_data_venue(name: str) -> Any:
-    """The MarketDataVenue object registered under ``name``."""
+    """A fresh MarketDataVenue for ``name``.
+
+    A copy of the registered object, because some venues keep connection-level state on it
+    (Kraken v1 channel ids, symbol maps learnt from the venue): two trackers must not share it.
+    """
     key = canonical_name(name)
-    return _module(key).MARKET_DATA[key]
+    return copy.deepcopy(_module(key).MARKET_DATA[key])
 
 
 def trading_venue(name: str) -> Any:

@@ -15,8 +15,8 @@ Per HTX's "Websocket Market Data" docs (api.huobi.pro, mirrored in coincise
   ``prevSeqNum`` must equal the previous ``seqNum`` (else refresh again). Sync rule: PREV_CHAIN.
   REQ refresh exists for 5, 20 and 150 levels only; the 150/400-level feed sends an empty
   object for an unchanged side. HTX serves one ``req`` per connection every 100 ms (faster ones
-  are answered ``429 too many request``, which comes back here as a ``Resync``): the engine
-  must space the refresh requests of the pairs of one connection. Registry id ``htx_mbp``;
+  are answered ``429 too many request``, which comes back here as a ``Resync``): this variant's
+  ``ws_message_rate`` (10/s) makes the tracker space what it sends. Registry id ``htx_mbp``;
 * trades: ``market.<sym>.trade.detail`` (``tradeId``, ``direction`` = taker side).
 
 Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). HTX sends no
@@ -132,6 +132,8 @@ class HtxMarketData(MarketDataBase):
             self.ws_url = "wss://api.huobi.pro/feed"
             self.max_depth = mbp_levels
             self._book_suffix = f"mbp.{mbp_levels}"
+            # one req per connection every 100 ms: the tracker paces what it sends to match
+            self.ws_message_rate = 10.0
         self.mbp_levels = mbp_levels
         self._symbols = SymbolMap(HTX_QUOTES, lower=True)
 

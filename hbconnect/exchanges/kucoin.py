@@ -19,8 +19,11 @@ Spot snapshot source (``KucoinSpotMarketData(snapshot_depth=...)``):
   snapshot was taken (or was cut off since) is unknown until the next snapshot, so when the top
   levels empty the deepest ones can be missing (Hummingbot has the same limit).
 * ``None``: the full book ``GET /api/v3/market/orderbook/level2`` (what the recorded session
-  used). KuCoin serves it only to API-key signed requests: ``snapshot_needs_auth`` is True and
-  the engine must sign the request (KC-API-* headers) before sending it.
+  used). KuCoin serves it only to API-key signed requests: the request has ``auth=True`` and the
+  tracker signs it (KC-API-* headers) with its ``signer`` (registry id ``kucoin_full_book``).
+
+Limits: at most 100 symbols in one topic, 100 client messages per 10 s per connection
+(``ws_message_rate``), 300 subscriptions per connection.
 
 Futures book (``/contractMarket/level2``): each message has one ``sequence`` and one change
 ``"price,side,size"``; the REST snapshot ``GET /api/v1/level2/snapshot`` carries ``sequence``;
@@ -72,8 +75,7 @@ class _KucoinBase(MarketDataBase):
 
     sync_rule = SyncRule.SEQ_RANGE
     rest_url = ""
-    #: the snapshot request must be signed with an API key (see ``KucoinSpotMarketData``)
-    snapshot_needs_auth = False
+    ws_message_rate = 10.0  # KuCoin: 100 messages to the server per 10 s
     topics: tuple[str, ...] = ()  # book topic, trade topic
     symbols_per_topic = MAX_SYMBOLS_PER_TOPIC
     snapshot_time: tuple[str, float] = ("time", 1e3)  # REST snapshot time field and its unit
@@ -174,7 +176,6 @@ class KucoinSpotMarketData(_KucoinBase):
                              "(full book, API-key signed requests)")
         self.snapshot_depth = snapshot_depth
         self.max_depth = snapshot_depth
-        self.snapshot_needs_auth = snapshot_depth is None
         self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
         self._by_symbol: dict[str, str] = {}
         self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
@@ -219,7 +220,7 @@ class KucoinSpotMarketData(_KucoinBase):
         if self.snapshot_depth is None:
             # the full book: KuCoin answers it only to an API-key signed request (weight 3)
             return RestRequest(f"{SPOT_REST}/api/v3/market/orderbook/level2", {"symbol": sym},
-                               weight=3)
+                               weight=3, auth=True)
         return RestRequest(
             f"{SPOT_REST}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
             weight=2 if self.snapshot_depth == 20 else 4,

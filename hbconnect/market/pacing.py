@@ -72,7 +72,7 @@ def venue_pacer(venue: Any) -> SendPacer:
     ``ws_subscriptions_per_hour`` (see ``hbconnect.market.messages.MarketDataVenue``)."""
     per_hour = _positive(getattr(venue, "ws_subscriptions_per_hour", None))
     return SendPacer(_positive(getattr(venue, "ws_message_rate", None)),
-                     int(per_hour) if per_hour is not None else None)
+                     max(1, int(per_hour)) if per_hour is not None else None)
 
 
 def connect_pacer(venue: Any) -> SendPacer:

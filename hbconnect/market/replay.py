@@ -22,6 +22,7 @@ import heapq
 import itertools
 import logging
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -253,7 +254,11 @@ class Replayer(TrackerDriver):
         self.pairs = list(pairs)
         kw = dict(tracker_kwargs or {})
         kw.setdefault("stale_timeout", stale_timeout)
+        # The recording decides when snapshots come; timed sync retries only when asked for.
+        kw.setdefault("sync_timeout", None)
         self.tracker = OrderBookTracker(venue, (), driver=self, **kw)
+        self.tracker.clock = lambda: self.now  # recorded time, so that replays are reproducible
+        self.tracker._rand = random.Random(0).random
         self._conns: dict[str, Connection] = {}
         self._assign_connections()
 
@@ -354,7 +359,7 @@ class Replayer(TrackerDriver):
         total = len(records)
         feed = t.feed
         conns = self._conns
-        check_stale = t.stale_timeout is not None
+        check_stale = t.stale_timeout is not None or t.sync_timeout is not None
         t0 = time.perf_counter()
         frames = 0
         next_progress = 0
@@ -469,6 +474,65 @@ def pairs_of(venue: Any, session: Session) -> list[str]:
     return list(seen)
 
 
+def load_recorded_symbols(venue: Any, session: Session) -> int:
+    """Feed the recorded symbols/instruments REST bodies to a venue that has ``load_symbols``
+    (KuCoin: the configuration names "BSV-USDT", the feed says "BCHSV-USDT"). Bodies that are not
+    a symbol table (snapshots...) are refused by the module and skipped. Returns how many loaded."""
+    load = getattr(venue, "load_symbols", None)
+    if load is None:
+        return 0
+    loaded = 0
+    for rec in session.rest:
+        try:
+            load(rec.data)
+        except Exception as exc:  # a snapshot body, an error body: not a symbol table
+            logger.debug("%s: not a symbol table (%s)", rec.url[:80], exc)
+            continue
+        loaded += 1
+    return loaded
+
+
+def _answerable(venue: Any, session: Session, pairs: Sequence[str]) -> int:
+    keys = {url_key(r.url) for r in session.rest}
+    loose = {_loose(k) for k in keys}
+    n = 0
+    for p in pairs:
+        try:
+            req = venue.snapshot_request(p)
+        except Exception:
+            continue
+        if req is None:
+            n += 1
+            continue
+        k = url_key(req.url, req.params)
+        if k in keys or _loose(k) in loose:
+            n += 1
+    return n
+
+
+def venue_for_session(venue: Any, session: Session, pairs: Optional[Sequence[str]] = None) -> Any:
+    """A copy of ``venue`` fitted to the recording: its recorded symbol tables loaded, and, for a
+    venue whose snapshot depth is an option (``snapshot_depth``: KuCoin's public 20/100-level
+    book or the full book), the variant whose snapshot requests the recording answers."""
+    candidates = [_fresh(venue)]
+    depth = getattr(venue, "snapshot_depth", "absent")
+    if depth != "absent":
+        for d in (None, 100, 20, 50, 200, 400, 1000):
+            if d == depth:
+                continue
+            try:
+                candidates.append(type(venue)(snapshot_depth=d))
+            except Exception:
+                continue
+    for c in candidates:
+        load_recorded_symbols(c, session)
+    if len(candidates) == 1 or not session.rest:
+        return candidates[0]
+    wanted = list(pairs) if pairs is not None else pairs_of(candidates[0], session)
+    best = max(candidates, key=lambda c: _answerable(c, session, wanted))  # first wins ties
+    return best
+
+
 def replay(
     paths: Sequence[Union[str, os.PathLike]],
     venue: Any,
@@ -485,6 +549,7 @@ def replay(
         venue = market_data_venue(venue)
     if session is None:
         session = load_session(paths)
+    venue = venue_for_session(venue, session, pairs)
     r = Replayer(venue, session, pairs, **kw)
     result = r.run()
     result.files = [os.fspath(p) for p in paths]

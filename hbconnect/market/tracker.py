@@ -111,7 +111,7 @@ class TrackedBook:
         "frames", "diffs_applied", "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries", "last_update_time",
         "last_receive", "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
-        "sync_since", "live_since", "__weakref__",
+        "sync_since", "live_since", "live_diffs", "__weakref__",
     )
 
     def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
@@ -144,6 +144,7 @@ class TrackedBook:
         self.retry_at = 0.0  # clock time of the next timed retry while not LIVE; 0: not armed
         self.sync_since = 0.0  # clock time the current sync attempt began
         self.live_since = 0.0
+        self.live_diffs = 0
 
     @property
     def live(self) -> bool:
@@ -761,6 +762,7 @@ class OrderBookTracker:
         tb.retry_at = 0.0
         tb.attempts = 0
         tb.live_since = self.clock()
+        tb.live_diffs = tb.diffs_applied
         if self.max_depth is not None:
             tb.book.truncate(self.max_depth)
         if s.checksum is not None and not self._verify(tb, s.checksum):
@@ -838,8 +840,8 @@ class OrderBookTracker:
         now = self.clock()
         if tb.state is LIVE:
             tb.state = RESYNCING
-            if now - tb.live_since >= self._healthy_after:
-                tb.fail_streak = 0  # it was healthy: this is a fresh incident
+            if tb.diffs_applied - tb.live_diffs >= 10 or now - tb.live_since >= self._healthy_after:
+                tb.fail_streak = 0  # it was healthy for a while: this is a fresh incident
         tb.fail_streak += 1
         if count:
             tb.resyncs += 1
@@ -1067,14 +1069,35 @@ class OrderBookTracker:
         await self.stop()
 
 
+class _Outbox:
+    """The paced send queue of one connection (``venue.ws_message_rate`` and
+    ``ws_subscriptions_per_hour``); one sender task drains it in order."""
+
+    __slots__ = ("pacer", "queue", "wake", "task", "sent")
+
+    def __init__(self, pacer: Any) -> None:
+        self.pacer = pacer
+        self.queue: collections.deque = collections.deque()
+        self.wake = asyncio.Event()
+        self.task: Optional[asyncio.Task] = None
+        self.sent = 0
+
+
+class _AuthMissing(RuntimeError):
+    """A signed request could not be signed (no signer, or the signer failed)."""
+
+
 class _LiveDriver(TrackerDriver):
     """Websockets (one ``ReconnectingWs`` per connection), REST snapshots with retry/backoff and a
-    concurrency cap, and the stale-stream watchdog."""
+    concurrency cap, paced outgoing messages, and the stale-stream / sync-retry watchdog."""
 
     def __init__(self, tracker: OrderBookTracker) -> None:
         from hbconnect.core.backoff import Backoff
+        from hbconnect.market.pacing import connect_pacer
 
         self.t = tracker
+        self._outboxes: dict[int, _Outbox] = {}
+        self._connect_pacer = connect_pacer(tracker.venue)
         self._Backoff = Backoff
         self._tasks: set[asyncio.Task] = set()
         self._runners: dict[int, Any] = {}
@@ -1094,9 +1117,15 @@ class _LiveDriver(TrackerDriver):
             t._rest = RestClient(name=t.name, throttler=t.throttler)
             self._own_rest = True
         self._session = aiohttp.ClientSession()
+        if t.signer is None:
+            for p in list(t.books)[:1]:
+                req = t.venue.snapshot_request(p)
+                if req is not None and req.auth:
+                    logger.error("%s: snapshots need API-key signed requests (RestRequest.auth) but the tracker "
+                                 "has no signer: pass OrderBookTracker(signer=...)", t.name)
         for conn in list(t.connections):
             self._start_conn(conn)
-        if t.stale_timeout is not None:
+        if t.stale_timeout is not None or t.sync_timeout is not None:
             self._spawn(self._watchdog())
 
     def _spawn(self, coro: Any) -> asyncio.Task:
@@ -1113,6 +1142,12 @@ class _LiveDriver(TrackerDriver):
         rec = t.recorder
 
         async def connect() -> WsConnection:
+            pacer = self._connect_pacer
+            if pacer.limited:  # the venue's new-connections-per-second limit (OKX 3/s)
+                loop = asyncio.get_running_loop()
+                wait = pacer.reserve(loop.time(), False) - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             req = t.venue.connect_request()
             body = await t._rest.execute(req) if req is not None else None
             if rec is not None and body is not None:
@@ -1126,6 +1161,10 @@ class _LiveDriver(TrackerDriver):
             return ws
 
         async def on_open(ws: WsConnection) -> None:
+            box = self._outboxes.get(conn.id)
+            if box is not None:  # a new socket: the venue's per-connection budgets start afresh
+                box.queue.clear()
+                box.pacer.reset()
             t.connection_up(conn)
 
         if rec is None:
@@ -1161,15 +1200,31 @@ class _LiveDriver(TrackerDriver):
 
     # driver API
     def send(self, conn: Connection, texts: Sequence[str]) -> None:
+        """Subscribe / unsubscribe / resync messages: queued in order, paced per the venue."""
         if not texts:
             return
-        runner = conn.runner
-        ws = runner.connection if runner is not None else None
-        if ws is None:
-            return
-        self._spawn(self._send_all(conn, ws, list(texts)))
+        box = self._outboxes.get(conn.id)
+        if box is None:
+            from hbconnect.market.pacing import venue_pacer
 
-    async def _send_all(self, conn: Connection, ws: Any, texts: list[str]) -> None:
+            box = self._outboxes[conn.id] = _Outbox(venue_pacer(self.t.venue))
+        box.queue.extend(texts)
+        if box.task is None or box.task.done():
+            box.task = self._spawn(self._drain(conn, box))
+        box.wake.set()
+
+    def reply(self, conn: Connection, texts: Sequence[str]) -> None:
+        """Pongs go out at once (a late pong costs the connection); they use up message slots."""
+        box = self._outboxes.get(conn.id)
+        if box is not None and box.pacer.limited:
+            now = asyncio.get_running_loop().time()
+            for _ in texts:
+                box.pacer.reserve(now, False)
+        ws = conn.runner.connection if conn.runner is not None else None
+        if ws is not None and texts:
+            self._spawn(self._send_now(conn, ws, list(texts)))
+
+    async def _send_now(self, conn: Connection, ws: Any, texts: list[str]) -> None:
         from hbconnect.core.ws import WsClosed
 
         rec = self.t.recorder
@@ -1180,6 +1235,34 @@ class _LiveDriver(TrackerDriver):
                     rec.sent(conn.id, ws.url, text)
         except WsClosed as exc:
             logger.info("%s: send failed: %s", self.t.name, exc)
+
+    async def _drain(self, conn: Connection, box: _Outbox) -> None:
+        from hbconnect.core.ws import WsClosed
+
+        loop = asyncio.get_running_loop()
+        rec = self.t.recorder
+        pacer = box.pacer
+        while box.queue:
+            if pacer.limited:
+                wait = pacer.reserve(loop.time()) - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not box.queue:  # cleared by a reconnect meanwhile
+                    break
+            text = box.queue.popleft()
+            ws = conn.runner.connection if conn.runner is not None else None
+            if ws is None or not conn.up:
+                box.queue.clear()  # the socket is gone: the reconnect subscribes afresh
+                break
+            try:
+                await ws.send(text)
+            except WsClosed as exc:
+                logger.info("%s: send failed: %s", self.t.name, exc)
+                box.queue.clear()
+                break
+            box.sent += 1
+            if rec is not None:
+                rec.sent(conn.id, ws.url, text)
 
     def reconnect(self, conn: Connection, reason: str) -> None:
         if conn.runner is not None:
@@ -1201,7 +1284,10 @@ class _LiveDriver(TrackerDriver):
                 return
             limit_id, weights = self._limit(req)
             try:
-                body = await t._rest.execute(req, limit_id=limit_id, weights=weights)
+                if req.auth:
+                    body = await self._signed(req, limit_id, weights)
+                else:
+                    body = await t._rest.execute(req, limit_id=limit_id, weights=weights)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -1212,6 +1298,25 @@ class _LiveDriver(TrackerDriver):
         if t.recorder is not None:
             t.recorder.rest(req.url, req.params, body)
         t.on_snapshot(pair, gen, body)
+
+    async def _signed(self, req: RestRequest, limit_id: Optional[str], weights: Optional[dict]) -> bytes:
+        """A request the venue answers only when signed: through the tracker's signer at send
+        time. Without a signer it fails (logged by ``on_snapshot_failed``), never silently."""
+        import dataclasses
+
+        signer = self.t.signer
+        if signer is None:
+            raise _AuthMissing(f"{req.method} {req.url.split('?')[0]} needs an API-key signed request "
+                               "(RestRequest.auth) and the tracker has no signer")
+
+        def sign(params: dict, headers: dict) -> tuple[dict, dict]:
+            try:
+                signed = signer(dataclasses.replace(req, params=params, headers=headers))
+            except Exception as exc:  # the message could carry key material: name the type only
+                raise _AuthMissing(f"signer failed ({type(exc).__name__})") from None
+            return dict(signed.params), dict(signed.headers)
+
+        return await self.t._rest.execute(req, limit_id=limit_id, weights=weights, sign=sign)
 
     def _limit(self, req: RestRequest) -> tuple[Optional[str], Optional[dict]]:
         """How the throttler charges a snapshot request: the endpoint's own limit id when the
@@ -1236,7 +1341,8 @@ class _LiveDriver(TrackerDriver):
 
     async def _watchdog(self) -> None:
         t = self.t
-        period = max(0.05, min(1.0, (t.stale_timeout or 1.0) / 4))
+        timeouts = [x for x in (t.stale_timeout, t.sync_timeout) if x is not None]
+        period = max(0.05, min(1.0, min(timeouts, default=1.0) / 4))
         while True:
             await asyncio.sleep(period)
             t.check_stale()
