@@ -80,7 +80,8 @@ cdef extern from "Python.h":
     const char* c_utf8 "PyUnicode_AsUTF8AndSize"(PyObject* o, Py_ssize_t* n)
     void c_err_clear "PyErr_Clear"()
     double c_str2d "PyOS_string_to_double"(const char* s, char** end, PyObject* exc) except? -1.0
-    object c_ascii "PyUnicode_FromStringAndSize"(const char* s, Py_ssize_t n)
+    str c_unicode_new "PyUnicode_New"(Py_ssize_t size, Py_UCS4 maxchar)
+    void* c_unicode_data "PyUnicode_DATA"(object o)
 
 
 OrderBookRow = namedtuple("OrderBookRow", ["price", "amount", "update_id"])
@@ -430,7 +431,9 @@ def _js_text(double v) -> str:
 cdef inline str _plain_text(uint64_t tx):
     cdef char buf[80]
     cdef Py_ssize_t n = _fmt(buf, tx, False)
-    return c_ascii(buf, n)
+    cdef str out = c_unicode_new(n, 127)      # ASCII: no decoding pass
+    memcpy(c_unicode_data(out), buf, n)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,10 +140,11 @@ class Connector:
         self._save_handle: Optional[asyncio.TimerHandle] = None
         self.stats: Dict[str, int] = {"orders_submitted": 0, "orders_resolved_by_query": 0,
                                       "requests_failed": 0, "stream_reconnects": 0, "polls": 0}
-        for tag in (MarketEvent.OrderFilled, MarketEvent.OrderCancelled, MarketEvent.OrderFailure,
-                    MarketEvent.BuyOrderCompleted, MarketEvent.SellOrderCompleted,
-                    MarketEvent.BuyOrderCreated, MarketEvent.SellOrderCreated):
-            self.event_hub.add_listener(tag, self._on_order_event)
+        if state_file is not None:  # every order event marks the saved state dirty
+            for tag in (MarketEvent.OrderFilled, MarketEvent.OrderCancelled, MarketEvent.OrderFailure,
+                        MarketEvent.BuyOrderCompleted, MarketEvent.SellOrderCompleted,
+                        MarketEvent.BuyOrderCreated, MarketEvent.SellOrderCreated):
+                self.event_hub.add_listener(tag, self._on_order_event)
 
     # ------------------------------------------------------------------ identity / state
     @property
@@ -644,22 +645,23 @@ class Connector:
         if venue_exec is not None and venue_exec > order.executed_amount_base:
             await self._fetch_fills(order)
         self._process_order_update(update)
-        if order.awaiting_fills:
-            await self._fetch_fills(order)
-            if order.awaiting_fills:
-                self._tracker.waive_missing_fills(order.client_order_id)
+        if order.awaiting_fills and await self._fetch_fills(order) and order.awaiting_fills:
+            # the venue's own trade list does not add up to its FILLED: complete with what it says
+            self._tracker.waive_missing_fills(order.client_order_id)
 
-    async def _fetch_fills(self, order: InFlightOrder) -> None:
+    async def _fetch_fills(self, order: InFlightOrder) -> bool:
+        """Fetch and count the order's fills; False when they could not be read."""
         if order.exchange_order_id is None:
-            return
+            return False
         try:
             fills = self._venue.parse_order_fills(
                 await self._send(self._venue.order_fills_request(order)), order)
         except (ExchangeError, ValueError, KeyError, TypeError) as exc:
             logger.info("%s: fills of %s unavailable: %s", self.name, order.client_order_id, exc)
-            return
+            return False
         for fill in fills:
             self._process_trade_update(fill)
+        return True
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, trading_pair: str, client_order_id: str) -> str:
@@ -839,10 +841,9 @@ class Connector:
             if isinstance(event, TradeUpdate):
                 self._process_trade_update(event)
             elif isinstance(event, OrderUpdate):
-                order = self._tracker.fetch_order(event.client_order_id, event.exchange_order_id)
-                if order is None:
-                    continue  # not ours (or long done)
-                self._process_order_update(event)  # missing fills are fetched by the fast poll
+                # orders that are not ours are ignored by the tracker; missing fills are fetched
+                # by the fast poll
+                self._process_order_update(event)
             elif isinstance(event, BalanceUpdate):
                 self._apply_balances(event)
             elif isinstance(event, BalanceDelta):

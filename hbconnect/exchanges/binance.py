@@ -477,11 +477,13 @@ def binance_error(status: int, data: _Any, headers: _Any = None, venue: str = "b
 class _Key:
     """Credentials. repr/str never reveal them."""
 
-    __slots__ = ("api_key", "_secret", "_ed25519")
+    __slots__ = ("api_key", "_secret", "_ed25519", "_hmac_base", "_hmac_key")
 
     def __init__(self, api_key: str, api_secret: _Union[str, bytes, None], private_key_pem: _Optional[bytes]) -> None:
         self.api_key = api_key
         self._secret = api_secret.encode() if isinstance(api_secret, str) else api_secret
+        self._hmac_base = None
+        self._hmac_key = None
         self._ed25519 = None
         if private_key_pem is not None:
             try:
@@ -496,7 +498,13 @@ class _Key:
             return _base64.b64encode(self._ed25519.sign(payload.encode("ascii"))).decode()
         if not self._secret:
             raise _errors.AuthenticationError(None, "no API secret configured")
-        return _hmac.new(self._secret, payload.encode(), _hashlib.sha256).hexdigest()
+        base = self._hmac_base
+        if base is None or self._hmac_key is not self._secret:
+            base = self._hmac_base = _hmac.new(self._secret, digestmod=_hashlib.sha256)
+            self._hmac_key = self._secret
+        mac = base.copy()  # the key schedule is computed once per secret
+        mac.update(payload.encode())
+        return mac.hexdigest()
 
     def __repr__(self) -> str:
         return "<credentials hidden>"

@@ -361,6 +361,11 @@ class OrderBookTracker:
         self._book_factory = book_factory
         self._parse = venue.parse_message
         self._check = self.policy.check
+        #: hot-path shortcut: 1 ``first_id == last + 1`` continues the book (SEQ_RANGE,
+        #: CONTIGUOUS); 2 ``prev_id == last`` does (PREV_CHAIN); 3 it does after the first diff
+        #: (SEQ_RANGE_PREV); 0 always ask the policy
+        self._fast = {SyncRule.SEQ_RANGE: 1, SyncRule.CONTIGUOUS: 1, SyncRule.PREV_CHAIN: 2,
+                      SyncRule.SEQ_RANGE_PREV: 3}.get(venue.sync_rule, 0)
         self._checksum = venue.checksum
         self.books: dict[str, TrackedBook] = {}
         self.connections: list[Connection] = []
@@ -554,6 +559,7 @@ class OrderBookTracker:
             if self.connection_sequence and events and not self._conn_seq_ok(conn, events):
                 return
             books = self.books
+            fast = self._fast
             for ev in events:
                 if type(ev) is BookDiff:
                     # The hot path, inlined: sequence check and book apply.
@@ -566,7 +572,15 @@ class OrderBookTracker:
                     if tb.state is not LIVE:
                         self._buffer(tb, ev)
                         continue
-                    v = self._check(tb.last_id, ev, tb.first)
+                    last = tb.last_id
+                    # The next update in sequence, decided without calling the policy (the
+                    # policy returns APPLY for exactly these; everything else goes to it).
+                    if fast == 1 and ev.first_id == last + 1 and ev.last_id > last:
+                        v = APPLY
+                    elif fast >= 2 and ev.prev_id == last and (fast == 2 or not tb.first):
+                        v = APPLY
+                    else:
+                        v = self._check(last, ev, tb.first)
                     if v == APPLY:
                         try:
                             tb.book.apply_diffs(ev.bids, ev.asks, ev.last_id)
