@@ -22,23 +22,14 @@ ctypedef struct Side:
 ctypedef struct Emitter:
     char buf[4096]
     Py_ssize_t pos
+    Py_ssize_t skip   # bytes at the start of the text left out of the CRC (the first separator)
     uint32_t crc
-    bint first
-    const char* sep
+    char sep16[16]    # the separator, zero padded (copied as one 16-byte block)
     Py_ssize_t seplen
     bint strip
     bint js
     bint neg_ask
     PyObject* dump    # bytearray collecting the text, or NULL
-    uint32_t clock
-
-
-ctypedef struct SegEntry:      # cached checksum text of one level
-    uint64_t k1
-    uint64_t k2
-    uint32_t len
-    uint32_t stamp    # checksum call that last used it
-    char text[40]
 
 
 cdef class OrderBookQueryResult:
@@ -56,10 +47,6 @@ cdef class OrderBook:
     cdef int64_t _snapshot_uid
     cdef int64_t _last_diff_uid
     cdef double _last_trade_price
-    cdef SegEntry* _seg
-    cdef bytes _seg_sep
-    cdef int _seg_tag
-    cdef uint32_t _seg_clock
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
     cdef object __weakref__
@@ -81,8 +68,6 @@ cdef class OrderBook:
     cdef str _text(self, Level* lv, bint price, bint is_bid)
     cdef list _texts(self, Side* sd, Py_ssize_t n, bint is_bid)
     cdef object _query(self, int kind, bint is_buy, double x)
-    cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1
-    cdef int _seg_reset(self, bytes sep, int tag) except -1
     cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1
     cdef int _checksum(self, Py_ssize_t depth, int layout, bytes sep, int transform, bint neg_ask,
                        uint32_t* out, object dump) except -1

@@ -16,12 +16,12 @@ levels.  Values given as floats or numpy arrays have no venue text: their text i
 of the double, written positionally.
 
 Checksums run CRC-32 (PCLMULQDQ folding where the CPU has it, slicing-by-8 tables otherwise) over
-text produced in C; the text of each level is cached by value in a small per-book table (16 KiB,
-allocated on the first checksum) because the levels a checksum covers change a few at a time.
+text formatted in C straight into the CRC's input buffer (8 digits at a time by multiply-shift, no
+per-level cache), so a checksum costs the same after any change and no more than applying a diff.
 """
 from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t
 from libc.stdlib cimport malloc, realloc, free, qsort
-from libc.string cimport memmove, memcpy
+from libc.string cimport memmove, memcpy, memset
 from libc.math cimport NAN, isfinite
 from cpython.ref cimport PyObject
 cimport numpy as cnp
@@ -89,13 +89,9 @@ OrderBookRow.__doc__ = "One price level: price, amount (size) and the update id 
 
 DEF MANT_BITS = 56
 DEF EMIT_BUF = 4096
-DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 66 chars + separators) always fits after this
-DEF SEG_BITS = 8          # checksum text cache: 256 entries of 64 bytes, allocated on first use
-DEF SEG_N = 256
-DEF SEG_TEXT = 40
+DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 65 chars, separators, 16-byte overshoot) fits after this
 
 DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
-cdef uint32_t SEG_BAD = 0xFFFFFFFFu
 cdef uint64_t MANT_LIMIT = (<uint64_t>1) << MANT_BITS
 cdef uint64_t MANT_MASK = MANT_LIMIT - 1
 cdef uint64_t EXACT53 = (<uint64_t>1) << 53
@@ -390,8 +386,58 @@ cdef extern from *:
         hb_rev(out + nd - scale, &m, nd - scale);
         return len;
     }
+
+    /* Checksum text: one field written straight into the CRC input buffer.  The caller leaves at
+       least 32 writable bytes after the longest field: the fast path stores 16-byte blocks and
+       only advances past the bytes that belong to the text. */
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define HB_SWAR_DIGITS 1
+    /* The 8 decimal digits of v (< 10^8) as ASCII, most significant digit in the lowest byte:
+       two 4-digit lanes split into 2-digit then 1-digit lanes by multiply-shift (no division). */
+    static inline uint64_t hb_digits8(uint32_t v) {
+        uint64_t hi = v / 10000, lo = v - (uint32_t)hi * 10000;
+        uint64_t x = hi | (lo << 32);
+        uint64_t q = ((x * 10486ULL) >> 20) & 0x0000007F0000007FULL;     /* lanes / 100 */
+        uint64_t y = ((x - 100ULL * q) << 16) + q;                        /* 16-bit lanes < 100 */
+        uint64_t t = ((y * 103ULL) >> 10) & 0x000F000F000F000FULL;        /* lanes / 10 */
+        t += (y - 10ULL * t) << 8;
+        return t + 0x3030303030303030ULL;
+    }
+    #endif
+
+    static inline char* hb_put_field(char* out, uint64_t m, int scale, int strip) {
+    #if defined(HB_SWAR_DIGITS) && defined(__SIZEOF_INT128__)
+        if (m < 10000000000000000ULL && scale <= 15) {
+            /* The 16 zero-padded digits live in one 128-bit register (byte k = digit k); each
+               piece of the text is shifted into place and stored as one 16-byte block.  Staying
+               in registers matters: reloading digits from a scratch buffer with unaligned wide
+               loads stalls on store forwarding. */
+            uint64_t hi = m / 100000000ULL;
+            unsigned __int128 d = ((unsigned __int128)hb_digits8((uint32_t)(m - hi * 100000000ULL)) << 64)
+                                  | hb_digits8((uint32_t)hi);
+            unsigned __int128 piece;
+            int nd = hb_ndigits(m), ni;
+            if (strip) {
+                piece = d >> (8 * (16 - nd));
+                memcpy(out, &piece, 16);
+                return out + (m ? nd : 0);
+            }
+            ni = nd > scale ? nd - scale : 1;      /* integer digits; "0" when below 1 */
+            piece = d >> (8 * (16 - scale - ni));
+            memcpy(out, &piece, 16);
+            out += ni;
+            out[0] = '.';
+            out += scale != 0;
+            piece = scale ? d >> (8 * (16 - scale)) : 0;
+            memcpy(out, &piece, 16);
+            return out + scale;
+        }
+    #endif
+        return out + hb_fmt(out, m, scale, strip);
+    }
     """
     Py_ssize_t hb_fmt(char* out, uint64_t m, int scale, int strip) nogil
+    char* hb_put_field(char* out, uint64_t m, int scale, int strip) nogil
 
 
 cdef inline Py_ssize_t _fmt(char* out, uint64_t tx, bint strip) noexcept nogil:
@@ -606,22 +652,25 @@ cdef int _build_side(Side* out, Level* src, Py_ssize_t n, double sgn) noexcept n
 
 
 # ---------------------------------------------------------------------------------------------
-# Checksum text emitter: formats fields into a stack buffer and feeds the CRC in chunks.
-
+# Checksum text emitter: fields are formatted straight into a stack buffer that feeds the CRC in
+# chunks.  Every level is written with a leading separator; the first ``skip`` bytes of the text
+# (the very first separator) are left out of the CRC.
 
 
 cdef inline void _em_flush(Emitter* em) noexcept nogil:
     if em.pos > 0:
-        em.crc = _crc_update(em.crc, <const unsigned char*>em.buf, em.pos)
-        if em.dump != NULL:
-            with gil:
-                _em_dump(em)
+        if em.pos > em.skip:
+            em.crc = _crc_update(em.crc, <const unsigned char*>em.buf + em.skip, em.pos - em.skip)
+            if em.dump != NULL:
+                with gil:
+                    _em_dump(em)
+        em.skip = 0
         em.pos = 0
 
 
 cdef void _em_dump(Emitter* em) noexcept:
     try:
-        (<object>em.dump).extend(em.buf[:em.pos])
+        (<object>em.dump).extend(em.buf[em.skip:em.pos])
     except BaseException:  # a bytearray extend can only fail on memory; the text is then incomplete
         pass
 
@@ -639,79 +688,32 @@ cdef int _em_write(Emitter* em, const char* s, Py_ssize_t n) except -1:
     return 0
 
 
-cdef inline uint64_t _seg_hash(uint64_t k1, uint64_t k2) noexcept nogil:
-    return (k1 ^ (k2 * 0x9E3779B97F4A7C15ULL)) * 0xC2B2AE3D27D4EB4FULL
+cdef inline void _emit_plain(Emitter* em, Level* lv, bint neg) noexcept nogil:
+    """Append "<sep>price<sep>[-]size" of a level whose texts are packed mantissa/scale.
 
-
-cdef inline SegEntry* _seg_find(SegEntry* seg, uint64_t k1, uint64_t k2) noexcept nogil:
-    """The cache entry holding (k1, k2), or NULL; each key may live in one of two slots."""
-    cdef uint64_t h = _seg_hash(k1, k2)
-    cdef SegEntry* e = seg + (h >> (64 - SEG_BITS))
-    if e.k1 == k1 and e.k2 == k2 and e.len <= SEG_TEXT:
-        return e
-    e = seg + ((h >> (56 - SEG_BITS)) & (SEG_N - 1))
-    if e.k1 == k1 and e.k2 == k2 and e.len <= SEG_TEXT:
-        return e
-    return NULL
-
-
-cdef inline SegEntry* _seg_victim(SegEntry* seg, uint64_t k1, uint64_t k2, uint32_t clock) noexcept nogil:
-    """The slot to overwrite for (k1, k2): the less recently used of its two slots."""
-    cdef uint64_t h = _seg_hash(k1, k2)
-    cdef SegEntry* a = seg + (h >> (64 - SEG_BITS))
-    cdef SegEntry* b = seg + ((h >> (56 - SEG_BITS)) & (SEG_N - 1))
-    if a.len == SEG_BAD or (b.len != SEG_BAD and <uint32_t>(clock - a.stamp) >= <uint32_t>(clock - b.stamp)):
-        return a
-    return b
-
-
-cdef inline void _emit_plain(Emitter* em, SegEntry* seg, Level* lv, bint is_bid) noexcept nogil:
-    """Append "<sep>price<sep>size" (no leading separator for the first level) of a plain-text level.
-
-    The top levels that checksums cover change a few at a time, and binary-to-decimal conversion
-    is the expensive part, so each level's text, led by the separator, is kept in a small
-    direct-mapped cache keyed by its packed price and size.
+    Branch-light: the separator is stored as a 16-byte block and the cursor advanced by its length;
+    the digits come from a multiply-shift conversion (see ``hb_put_field``).
     """
-    cdef uint64_t k2 = lv.stx | (FL_FALLBACK if is_bid else 0)
-    cdef SegEntry* e = _seg_find(seg, lv.ptx, k2)
-    cdef Py_ssize_t start, skip = em.seplen if em.first else 0
     cdef char* out
     if em.pos > EMIT_FLUSH:
         _em_flush(em)
-    em.first = False
-    if e != NULL:
-        e.stamp = em.clock
-        memcpy(em.buf + em.pos, e.text + skip, SEG_TEXT)
-        em.pos += e.len - skip
-        return
-    e = _seg_victim(seg, lv.ptx, k2, em.clock)
-    start = em.pos
     out = em.buf + em.pos
-    memcpy(out, em.sep, em.seplen)
+    memcpy(out, em.sep16, 16)
     out += em.seplen
-    out += _fmt(out, lv.ptx, em.strip)
-    memcpy(out, em.sep, em.seplen)
+    out = hb_put_field(out, lv.ptx & MANT_MASK, <int>((lv.ptx >> MANT_BITS) & 63), em.strip)
+    memcpy(out, em.sep16, 16)
     out += em.seplen
-    if em.neg_ask and not is_bid:
-        out[0] = 45  # '-'
-        out += 1
-    out += _fmt(out, lv.stx, em.strip)
+    out[0] = 45  # '-', kept only when negating
+    out += neg
+    out = hb_put_field(out, lv.stx & MANT_MASK, <int>((lv.stx >> MANT_BITS) & 63), em.strip)
     em.pos = out - em.buf
-    if em.pos - start <= SEG_TEXT:
-        e.k1 = lv.ptx
-        e.k2 = k2
-        e.len = <uint32_t>(em.pos - start)
-        e.stamp = em.clock
-        memcpy(e.text, em.buf + start, SEG_TEXT)
-    if skip:
-        memmove(em.buf + start, em.buf + start + skip, em.pos - start - skip)
-        em.pos -= skip
 
 
 cdef inline int _emit(OrderBook book, Emitter* em, Level* lv, bint is_bid) except -1:
+    cdef bint neg = em.neg_ask and not is_bid
     if (lv.ptx | lv.stx) & FL_ANY:
-        return book._emit_slow(em, lv, is_bid, em.neg_ask and not is_bid)
-    _emit_plain(em, book._seg, lv, is_bid)
+        return book._emit_slow(em, lv, is_bid, neg)
+    _emit_plain(em, lv, neg)
     return 0
 
 
@@ -845,10 +847,6 @@ cdef class OrderBook:
         self._asks.sgn = -1.0
         self._tmp = NULL
         self._tmp_cap = 0
-        self._seg = NULL
-        self._seg_sep = None
-        self._seg_tag = -1
-        self._seg_clock = 0
         self._busy = False
         self._snapshot_uid = 0
         self._last_diff_uid = 0
@@ -869,7 +867,6 @@ cdef class OrderBook:
         free(self._bids.base)
         free(self._asks.base)
         free(self._tmp)
-        free(self._seg)
 
     # ----------------------------------------------------------------- parsing (all before any change)
 
@@ -1443,25 +1440,6 @@ cdef class OrderBook:
 
     # ----------------------------------------------------------------- checksums
 
-    cdef int _emit_level(self, Emitter* em, Level* lv, bint is_bid) except -1:
-        if (lv.ptx | lv.stx) & FL_ANY:
-            return self._emit_slow(em, lv, is_bid, em.neg_ask and not is_bid)
-        _emit_plain(em, self._seg, lv, is_bid)
-        return 0
-
-    cdef int _seg_reset(self, bytes sep, int tag) except -1:
-        cdef Py_ssize_t i
-        if self._seg == NULL:
-            self._seg = <SegEntry*>malloc((SEG_N + 1) * sizeof(SegEntry))  # +1: copies read past the last
-            if self._seg == NULL:
-                raise MemoryError()
-        for i in range(SEG_N + 1):
-            self._seg[i].len = SEG_BAD
-            self._seg[i].stamp = 0
-        self._seg_sep = sep
-        self._seg_tag = tag
-        return 0
-
     cdef int _emit_slow(self, Emitter* em, Level* lv, bint is_bid, bint neg) except -1:
         cdef bytes b
         for is_price in (True, False):
@@ -1473,11 +1451,9 @@ cdef class OrderBook:
                 t = t.replace(".", "").lstrip("0")
             if neg and not is_price:
                 t = "-" + t
-            if not em.first:
-                _em_write(em, em.sep, em.seplen)
+            _em_write(em, em.sep16, em.seplen)
             b = t.encode("ascii")
             _em_write(em, b, len(b))
-            em.first = False
         return 0
 
     cdef int _checksum(self, Py_ssize_t depth, int layout, bytes sep, int transform, bint neg_ask,
@@ -1488,79 +1464,37 @@ cdef class OrderBook:
         cdef Level* ta = self._asks.base + self._asks.off + self._asks.n - 1
         if depth < 0:
             raise ValueError(f"depth must be >= 0, got {depth}")
-        if len(sep) > 16:
-            raise ValueError("separator longer than 16 bytes")
-        if self._seg == NULL or (self._seg_sep is not sep and self._seg_sep != sep) or \
-                self._seg_tag != transform * 2 + neg_ask:
-            self._seg_reset(sep, transform * 2 + neg_ask)
-        em.pos = 0
-        em.crc = 0
-        em.first = True
-        em.sep = sep
         em.seplen = len(sep)
+        if em.seplen > 16:
+            raise ValueError("separator longer than 16 bytes")
+        memset(em.sep16, 0, 16)
+        memcpy(em.sep16, <const char*>sep, em.seplen)
+        em.pos = 0
+        em.skip = em.seplen
+        em.crc = 0
         em.strip = transform == T_KRAKEN
         em.js = transform == T_JS
         em.neg_ask = neg_ask
         em.dump = NULL if dump is None else <PyObject*>dump
         nb = depth if depth < self._bids.n else self._bids.n
         na = depth if depth < self._asks.n else self._asks.n
-        # The levels in checksum order; bit 0 of each pointer slot says "bid" (Level is 8-aligned).
-        cdef size_t stack_items[128]
-        cdef size_t* items = stack_items
-        cdef Py_ssize_t k = 0, j
-        if nb + na > 128:
-            items = <size_t*>malloc((nb + na) * sizeof(size_t))
-            if items == NULL:
-                raise MemoryError()
         if layout == L_INTERLEAVED:
             m = nb if nb > na else na
             for i in range(m):
                 if i < nb:
-                    items[k] = <size_t>(tb - i) | 1
-                    k += 1
+                    _emit(self, &em, tb - i, True)
                 if i < na:
-                    items[k] = <size_t>(ta - i)
-                    k += 1
+                    _emit(self, &em, ta - i, False)
+        elif layout == L_ASKS_BIDS:
+            for i in range(na):
+                _emit(self, &em, ta - i, False)
+            for i in range(nb):
+                _emit(self, &em, tb - i, True)
         else:
             for i in range(nb):
-                items[k + (na if layout == L_ASKS_BIDS else 0)] = <size_t>(tb - i) | 1
-                k += 1
+                _emit(self, &em, tb - i, True)
             for i in range(na):
-                items[i + (0 if layout == L_ASKS_BIDS else nb)] = <size_t>(ta - i)
-            k = nb + na
-        cdef char* outp = em.buf
-        cdef char* limit = em.buf + EMIT_FLUSH
-        cdef Py_ssize_t skip = em.seplen
-        cdef Level* lv
-        cdef bint isb
-        cdef uint64_t k2
-        cdef SegEntry* e
-        cdef SegEntry* seg = self._seg
-        self._seg_clock += 1
-        cdef uint32_t clock = self._seg_clock
-        em.clock = clock
-        try:
-            for j in range(k):
-                lv = <Level*>(items[j] & ~(<size_t>1))
-                isb = items[j] & 1
-                if not ((lv.ptx | lv.stx) & FL_ANY) and outp <= limit:
-                    k2 = lv.stx | (FL_FALLBACK if isb else 0)
-                    e = _seg_find(seg, lv.ptx, k2)
-                    if e != NULL:
-                        e.stamp = clock
-                        memcpy(outp, e.text + skip, SEG_TEXT)
-                        outp += e.len - skip
-                        skip = 0
-                        continue
-                em.pos = outp - em.buf
-                em.first = skip != 0
-                _emit(self, &em, lv, isb)
-                outp = em.buf + em.pos
-                skip = 0
-        finally:
-            if items != stack_items:
-                free(items)
-        em.pos = outp - em.buf
+                _emit(self, &em, ta - i, False)
         _em_flush(&em)
         out[0] = em.crc
         return 0
@@ -1637,8 +1571,6 @@ cdef class OrderBook:
         import sys
         cdef Py_ssize_t total = sys.getsizeof(self)
         total += (self._bids.cap + self._asks.cap + self._tmp_cap) * sizeof(Level)
-        if self._seg != NULL:
-            total += SEG_N * sizeof(SegEntry)
         for fb in (self._fb_bids, self._fb_asks):
             if fb:
                 total += sys.getsizeof(fb)

@@ -163,7 +163,9 @@ def test_fixture_book_equals_reference_after_every_update():
 
 def _perp_tracker():
     venue = market_data_venue("binance_perpetual").with_urls()
-    tracker = OrderBookTracker(venue, ["BTC-USDT"])
+    # no wall clock anywhere: the watchdog and the resync backoff read the tracker's clock
+    tracker = OrderBookTracker(venue, ["BTC-USDT"], stale_timeout=None, sync_timeout=None)
+    tracker.clock = lambda: 1000.0
     conn = tracker.connections[0]
     tracker.connection_up(conn)
     return venue, tracker, conn

@@ -94,7 +94,10 @@ def test_perp_fault_soak() -> None:
                 if venue is None:
                     assert order.current_state is OrderState.FAILED
                     continue
-                if _VENUE_STATE.get(venue.status) is not order.current_state \
+                expected = _VENUE_STATE.get(venue.status)
+                if venue.status == "EXPIRED" and venue.time_in_force == "GTX" and venue.executed_qty == 0:
+                    expected = OrderState.FAILED  # a post-only order refused because it would take
+                if expected is not order.current_state \
                         or order.executed_amount_base != venue.executed_qty:
                     disagree.append((order, venue.status, venue.executed_qty))
             assert not disagree, disagree[:3]
@@ -109,7 +112,8 @@ def test_perp_fault_soak() -> None:
             if truth is None:
                 assert pos is None
             else:
-                assert pos is not None and pos.amount == truth["amount"] and pos.entry_price == truth["entry_price"]
+                assert pos is not None and pos.amount == truth["amount"]
+                assert abs(pos.entry_price - truth["entry_price"]) < D("1e-8")  # the wire has 8 decimals
             await bot.refresh_balances()
             assert bot.get_balance("USDT") == ex.futures_balance(key)
             # funding: one event per FUNDING_FEE income the exchange booked (faults may delay, never double)

@@ -86,12 +86,20 @@ def test_faults_of_the_embedded_exchange_are_repaired():
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 10
                 tb = tracker.books["BTC-USDT"]
-                while loop.time() < deadline and (tb.gaps + tb.snapshot_retries < 2 or tb.stale_dropped < 1):
+                # wait for what the assertions below count, not for a guessed time: a drop seen
+                # as a gap (one counted resync), and a duplicate dropped as stale
+                while loop.time() < deadline and (tb.gaps + tb.snapshot_retries < 2 or tb.stale_dropped < 1
+                                                  or tb.resyncs < 1):
                     await asyncio.sleep(0.05)
                 _set_market_faults(ex.faults, drop=0.0, duplicate=0.0)
                 assert ex.injector.counts.get("ws_market_drop", 0) >= 1
+                # live again before the drop, so that the reconnect's resync is counted
+                assert await tracker.wait_ready(10)
                 ex.close_sockets()
-                await asyncio.sleep(0.3)
+                conn = tracker.connections[0]
+                deadline = loop.time() + 10
+                while loop.time() < deadline and conn.reconnects < 1:
+                    await asyncio.sleep(0.02)
                 assert await tracker.wait_ready(10)
                 st = tracker.stats("BTC-USDT")
                 # drops are detected as sequence breaks, duplicates dropped as already applied

@@ -83,28 +83,25 @@ def gunzip(data: bytes) -> bytes:
         raise DecodeError(f"invalid gzip data ({exc}): {excerpt(data)}") from None
 
 
-def inflate(data: bytes) -> bytes:
-    """Decompress zlib-wrapped deflate data."""
+def _inflate(data: bytes, wbits: int, what: str) -> bytes:
     try:
-        d = zlib.decompressobj()
+        d = zlib.decompressobj(wbits)
         out = d.decompress(data) + d.flush()
         if not d.eof:
-            raise DecodeError(f"truncated zlib stream: {excerpt(data)}")
+            raise DecodeError(f"truncated {what} stream: {excerpt(data)}")
         return out
     except zlib.error as exc:
-        raise DecodeError(f"invalid zlib data ({exc}): {excerpt(data)}") from None
+        raise DecodeError(f"invalid {what} data ({exc}): {excerpt(data)}") from None
+
+
+def inflate(data: bytes) -> bytes:
+    """Decompress zlib-wrapped deflate data."""
+    return _inflate(data, zlib.MAX_WBITS, "zlib")
 
 
 def inflate_raw(data: bytes) -> bytes:
     """Decompress raw deflate data (no header), as OKX/Bitget-style compressed frames use."""
-    try:
-        d = zlib.decompressobj(-zlib.MAX_WBITS)
-        out = d.decompress(data) + d.flush()
-        if not d.eof:
-            raise DecodeError(f"truncated deflate stream: {excerpt(data)}")
-        return out
-    except zlib.error as exc:
-        raise DecodeError(f"invalid deflate data ({exc}): {excerpt(data)}") from None
+    return _inflate(data, -zlib.MAX_WBITS, "deflate")
 
 
 def decompress(data: bytes) -> bytes:

@@ -77,12 +77,16 @@ class BinanceMarketData:
     #: subscribe params per SUBSCRIBE message (Binance counts 5 (spot) / 10 (USDⓈ-M) incoming
     #: messages per second, so few large messages are better than many small ones)
     params_per_message = 1024
+    #: the tracker paces what it sends on a connection to this (Binance: 5 incoming messages per
+    #: second on spot, 10 on USDⓈ-M; more and the connection is dropped)
+    ws_message_rate: float = 5.0
 
     def __init__(self, name: str, *, perpetual: bool, rest_url: str, ws_url: str,
                  snapshot_limit: int = 1000, depth_speed: str = "100ms", trade_stream: str = "trade") -> None:
         self.name = name
         self.perpetual = perpetual
         self.sync_rule = _SyncRule.SEQ_RANGE_PREV if perpetual else _SyncRule.SEQ_RANGE
+        self.ws_message_rate = 10.0 if perpetual else 5.0
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url.rstrip("/")
         self.snapshot_limit = snapshot_limit

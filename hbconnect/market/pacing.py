@@ -53,6 +53,16 @@ class SendPacer:
             self._next = t + self._interval
         return t
 
+    def sent(self, now: float) -> None:
+        """The message actually left at ``now`` (later than its slot): the next one waits a full
+        interval from then, so the venue never sees two closer than ``1 / rate``."""
+        if self._interval and now + self._interval > self._next:
+            self._next = now + self._interval
+
+    def backlog(self, queued: int) -> float:
+        """Seconds ``queued`` messages take at the message rate (0 without a rate)."""
+        return queued * self._interval
+
     def reset(self) -> None:
         """A new connection: the venue's per-connection budgets start afresh."""
         self._next = float("-inf")

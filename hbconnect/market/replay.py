@@ -26,7 +26,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence, TextIO, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, TextIO, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import ujson
@@ -274,16 +274,9 @@ class Replayer(TrackerDriver):
         if not order:
             order.append("none#1")
         wanted = set(self.pairs)
-        probe = _fresh(self.venue)
-        for rec in self.session.records:
+        for _, rec, events in parsed_frames(self.venue, self.session):
             if len(first_conn) == len(wanted):
                 break
-            if rec.kind != RECV:
-                continue
-            try:
-                events = probe.parse_message(rec.data)
-            except Exception:
-                continue
             for ev in events:
                 p = getattr(ev, "pair", None)
                 if p in wanted and p not in first_conn and isinstance(ev, (BookDiff, BookSnapshot)):
@@ -449,6 +442,20 @@ def _fresh(venue: Any) -> Any:
         return venue
 
 
+def parsed_frames(venue: Any, session: Session) -> Iterator[tuple[int, Record, list]]:
+    """(index, record, events) of every received frame the venue module parses, through a copy
+    of the venue (its symbol caches stay untouched); unparsable frames are skipped."""
+    probe = _fresh(venue)
+    for i, rec in enumerate(session.records):
+        if rec.kind != RECV:
+            continue
+        try:
+            events = probe.parse_message(rec.data)
+        except Exception:
+            continue
+        yield i, rec, events
+
+
 def pairs_of(venue: Any, session: Session) -> list[str]:
     """Pairs to track: the ``configuration:`` line's book list, else the pairs of the recorded
     book messages (found by parsing the frames with the venue module)."""
@@ -459,15 +466,8 @@ def pairs_of(venue: Any, session: Session) -> list[str]:
             return [str(p) for p in value]
         if isinstance(value, dict) and value:
             return [str(p) for p in value]
-    probe = _fresh(venue)
     seen: dict[str, None] = {}
-    for rec in session.records:
-        if rec.kind != RECV:
-            continue
-        try:
-            events = probe.parse_message(rec.data)
-        except Exception:
-            continue
+    for _, _, events in parsed_frames(venue, session):
         for ev in events:
             if isinstance(ev, (BookDiff, BookSnapshot)):
                 seen.setdefault(ev.pair, None)
@@ -648,15 +648,8 @@ def book_frame_indices(session: Session, venue: Any, pair: Optional[str] = None,
                        kind: type = BookDiff) -> list[int]:
     """Indices in ``session.records`` of received frames carrying a ``kind`` message (for
     ``pair`` if given): where to aim faults."""
-    probe = _fresh(venue)
     out = []
-    for i, rec in enumerate(session.records):
-        if rec.kind != RECV:
-            continue
-        try:
-            events = probe.parse_message(rec.data)
-        except Exception:
-            continue
+    for i, _, events in parsed_frames(venue, session):
         if any(isinstance(ev, kind) and (pair is None or ev.pair == pair) for ev in events):
             out.append(i)
     return out

@@ -890,8 +890,10 @@ class OrderBookTracker:
     def _start_sync(self, tb: TrackedBook, resubscribe: bool, delay: float = 0.0) -> None:
         venue = self.venue
         if resubscribe:
-            self.driver.send(tb.conn, list(venue.unsubscribe_messages([tb.pair]))
-                             + list(venue.subscribe_messages([tb.pair])))
+            paced = self.driver.send(tb.conn, list(venue.unsubscribe_messages([tb.pair]))
+                                     + list(venue.subscribe_messages([tb.pair])))
+            if type(paced) is float and paced > delay:
+                delay = paced  # the snapshot must not predate the renewed subscription
         req = venue.snapshot_request(tb.pair)
         if req is not None:
             self._request_snapshot(tb, delay, req)
@@ -952,8 +954,9 @@ class OrderBookTracker:
             self.connection_down(conn, "reopened")
         conn.up = True
         conn.conn_seq = None
-        if conn.pairs:
-            self.driver.send(conn, self.venue.subscribe_messages(conn.pairs))
+        paced = self.driver.send(conn, self.venue.subscribe_messages(conn.pairs)) if conn.pairs else None
+        # snapshots wait for the (paced) subscriptions to be out, so they never predate the stream
+        delay = paced if type(paced) is float else 0.0
         for p in conn.pairs:
             tb = self.books.get(p)
             if tb is None:
@@ -966,7 +969,7 @@ class OrderBookTracker:
                 tb.state = RESYNCING
             req = self.venue.snapshot_request(p)
             if req is not None:
-                self._request_snapshot(tb, 0.0, req)
+                self._request_snapshot(tb, delay, req)
 
     def connection_down(self, conn: Connection, reason: str = "", count: bool = True) -> None:
         """The socket of ``conn`` dropped: every pair on it must resync after the reconnect.
@@ -1087,12 +1090,11 @@ class _Outbox:
     """The paced send queue of one connection (``venue.ws_message_rate`` and
     ``ws_subscriptions_per_hour``); one sender task drains it in order."""
 
-    __slots__ = ("pacer", "queue", "wake", "task", "sent")
+    __slots__ = ("pacer", "queue", "task", "sent")
 
     def __init__(self, pacer: Any) -> None:
         self.pacer = pacer
         self.queue: collections.deque = collections.deque()
-        self.wake = asyncio.Event()
         self.task: Optional[asyncio.Task] = None
         self.sent = 0
 
@@ -1205,18 +1207,19 @@ class _LiveDriver(TrackerDriver):
             self._start_conn(conn)
             return
         if conn.up and pairs:
-            self.send(conn, self.t.venue.subscribe_messages(pairs))
+            delay = self.send(conn, self.t.venue.subscribe_messages(pairs))
             for p in pairs:
                 tb = self.t.books[p]
                 req = self.t.venue.snapshot_request(p)
                 if req is not None:
-                    self.t._request_snapshot(tb, 0.0, req)
+                    self.t._request_snapshot(tb, delay, req)
 
     # driver API
-    def send(self, conn: Connection, texts: Sequence[str]) -> None:
-        """Subscribe / unsubscribe / resync messages: queued in order, paced per the venue."""
+    def send(self, conn: Connection, texts: Sequence[str]) -> float:
+        """Subscribe / unsubscribe / resync messages: queued in order, paced per the venue.
+        Returns about how long until the last of them goes out."""
         if not texts:
-            return
+            return 0.0
         box = self._outboxes.get(conn.id)
         if box is None:
             from hbconnect.market.pacing import venue_pacer
@@ -1225,7 +1228,7 @@ class _LiveDriver(TrackerDriver):
         box.queue.extend(texts)
         if box.task is None or box.task.done():
             box.task = self._spawn(self._drain(conn, box))
-        box.wake.set()
+        return box.pacer.backlog(len(box.queue))
 
     def reply(self, conn: Connection, texts: Sequence[str]) -> None:
         """Pongs go out at once (a late pong costs the connection); they use up message slots."""
@@ -1258,9 +1261,9 @@ class _LiveDriver(TrackerDriver):
         pacer = box.pacer
         while box.queue:
             if pacer.limited:
-                wait = pacer.reserve(loop.time()) - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                slot = pacer.reserve(loop.time())
+                while loop.time() < slot:
+                    await asyncio.sleep(slot - loop.time())
                 if not box.queue:  # cleared by a reconnect meanwhile
                     break
             text = box.queue.popleft()
@@ -1275,6 +1278,8 @@ class _LiveDriver(TrackerDriver):
                 box.queue.clear()
                 break
             box.sent += 1
+            if pacer.limited:
+                pacer.sent(loop.time())
             if rec is not None:
                 rec.sent(conn.id, ws.url, text)
 
