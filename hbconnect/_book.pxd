@@ -1,5 +1,5 @@
 # Declarations of the compiled order book, so that other Cython modules can cimport it.
-from libc.stdint cimport int64_t, uint64_t, uint32_t
+from libc.stdint cimport int64_t, uint64_t, uint32_t, uint16_t
 from cpython.ref cimport PyObject
 
 
@@ -32,6 +32,23 @@ ctypedef struct Emitter:
     PyObject* dump    # bytearray collecting the text, or NULL
 
 
+ctypedef struct TextMemo:      # checksum text of one of the best levels, kept for the next checksum
+    double price
+    uint64_t ptx
+    uint64_t stx
+    uint16_t plen     # bytes of text up to the end of the price
+    uint16_t len      # whole text ("<sep>price<sep>[-]size"); MEMO_NONE: not kept
+    char text[36]
+
+
+ctypedef struct MemoCursor:    # one side's memo while a checksum runs
+    TextMemo* prev    # the previous checksum's texts, best first
+    TextMemo* next    # this checksum's texts (becomes prev when it completes)
+    Py_ssize_t pn
+    Py_ssize_t j      # first entry of prev not better than the level being written
+    double sgn
+
+
 cdef class OrderBookQueryResult:
     cdef readonly double query_price
     cdef readonly double query_volume
@@ -47,6 +64,11 @@ cdef class OrderBook:
     cdef int64_t _snapshot_uid
     cdef int64_t _last_diff_uid
     cdef double _last_trade_price
+    cdef TextMemo* _memo        # 4 x MEMO_N entries (bids prev/next, asks prev/next), on first checksum
+    cdef Py_ssize_t _memo_len[2]
+    cdef int _memo_flip[2]
+    cdef int _memo_tag          # transform * 2 + negate_ask of the kept texts, -1: none
+    cdef bytes _memo_sep
     cdef dict _fb_bids          # price -> (price_text | None, size_text | None), only for flagged levels
     cdef dict _fb_asks
     cdef object __weakref__

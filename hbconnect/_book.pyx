@@ -5,7 +5,9 @@ Each side is one sorted C array of ``Level`` structs (40 bytes: price and size a
 decimal text of each as a packed mantissa/scale, and the update id), ordered so that the best price
 sits at the *tail*: updates near the touch move few bytes.  Bids are stored ascending, asks
 descending.  Levels are found by a galloping search from the tail then a binary search; capacity
-grows by doubling; ``truncate`` drops the worst levels in O(1) (an offset at the head).
+grows geometrically (doubling while small, then by 1/8, so a large book holds at most 45 bytes per
+level) and is given back when under a quarter is used; ``truncate`` drops the worst levels in O(1)
+(an offset at the head).
 
 Exact text: a value given as plain decimal text (``"0.35130000"``) keeps its digits as an integer
 mantissa (< 2**56) and a decimal scale (<= 63), enough to give the text back byte for byte; the
@@ -16,10 +18,12 @@ levels.  Values given as floats or numpy arrays have no venue text: their text i
 of the double, written positionally.
 
 Checksums run CRC-32 (PCLMULQDQ folding where the CPU has it, slicing-by-8 tables otherwise) over
-text formatted in C straight into the CRC's input buffer (8 digits at a time by multiply-shift, no
-per-level cache), so a checksum costs the same after any change and no more than applying a diff.
+text formatted in C straight into the CRC's input buffer (8 digits at a time by multiply-shift).  The
+best 32 levels of each side change a few at a time, so each checksum keeps their texts (8 KiB per
+book, allocated on the first checksum) and the next one walks them in step with the book, reusing
+the text of every price or size whose packed value is unchanged.
 """
-from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t
+from libc.stdint cimport int64_t, uint64_t, uint32_t, int32_t, uint16_t
 from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.string cimport memmove, memcpy, memset
 from libc.math cimport NAN, isfinite
@@ -91,7 +95,11 @@ DEF MANT_BITS = 56
 DEF EMIT_BUF = 4096
 DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 65 chars, separators, 16-byte overshoot) fits after this
 
+DEF MEMO_N = 32         # best levels per side whose checksum text is kept between checksums
+DEF MEMO_TEXT = 36
+DEF GROW_SMALL = 4096   # levels: below this a side doubles its capacity, above it grows by 1/8
 DEF TMP_KEEP = 4096     # parse buffer kept between batches (levels)
+cdef uint16_t MEMO_NONE = 0xFFFF
 cdef uint64_t MANT_LIMIT = (<uint64_t>1) << MANT_BITS
 cdef uint64_t MANT_MASK = MANT_LIMIT - 1
 cdef uint64_t EXACT53 = (<uint64_t>1) << 53
@@ -435,7 +443,9 @@ cdef extern from *:
     #endif
         return out + hb_fmt(out, m, scale, strip);
     }
+    #define HB_FL_ANY 0xC000000000000000ULL   /* FL_FALLBACK | FL_FLOAT as a compile-time constant */
     """
+    uint64_t FL_ANY_C "HB_FL_ANY"
     Py_ssize_t hb_fmt(char* out, uint64_t m, int scale, int strip) nogil
     char* hb_put_field(char* out, uint64_t m, int scale, int strip) nogil
 
@@ -523,9 +533,15 @@ cdef int _reserve(Side* sd, Py_ssize_t extra) noexcept nogil:
         sd.off = 0
         if need + (sd.n >> 2) <= sd.cap:
             return 0
-    newcap = sd.cap * 2
+    # Geometric growth keeps appends amortized O(1); the factor sets the worst unused share of a
+    # large side: doubling up to GROW_SMALL levels, then +1/8, so capacity stays <= 1.125 x levels
+    # (45 bytes per level at most; realloc of large blocks moves pages, not bytes).
+    if sd.cap < GROW_SMALL:
+        newcap = sd.cap * 2
+    else:
+        newcap = sd.cap + (sd.cap >> 3)
     if newcap < need:
-        newcap = need
+        newcap = need + (need >> 4)
     if newcap < 16:
         newcap = 16
     nb = <Level*>realloc(sd.base, newcap * sizeof(Level))
@@ -537,7 +553,7 @@ cdef int _reserve(Side* sd, Py_ssize_t extra) noexcept nogil:
 
 
 cdef void _shrink(Side* sd) noexcept nogil:
-    """Give memory back when the side uses under a quarter of its capacity."""
+    """Give memory back when the side uses under a quarter of its capacity (keeping 1/8 of room)."""
     cdef Py_ssize_t newcap
     cdef Level* nb
     if sd.cap <= 64 or sd.n * 4 > sd.cap:
@@ -545,9 +561,7 @@ cdef void _shrink(Side* sd) noexcept nogil:
     if sd.off > 0:
         memmove(sd.base, sd.base + sd.off, sd.n * sizeof(Level))
         sd.off = 0
-    newcap = sd.n * 2
-    if newcap < 16:
-        newcap = 16
+    newcap = sd.n + (sd.n >> 3) + 16
     nb = <Level*>realloc(sd.base, newcap * sizeof(Level))
     if nb != NULL:
         sd.base = nb
@@ -709,11 +723,90 @@ cdef inline void _emit_plain(Emitter* em, Level* lv, bint neg) noexcept nogil:
     em.pos = out - em.buf
 
 
-cdef inline int _emit(OrderBook book, Emitter* em, Level* lv, bint is_bid) except -1:
+cdef inline bint _memo_hit(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv) noexcept nogil:
+    """The common case of ``_emit_memo``, small enough to inline: the level is unchanged since the
+    previous checksum; its kept text is written and True returned."""
+    cdef Py_ssize_t j = c.j
+    cdef TextMemo* p
+    cdef double key = c.sgn * lv.price
+    while j < c.pn and c.sgn * c.prev[j].price > key:
+        j += 1
+    c.j = j
+    if j >= c.pn:
+        return False
+    p = c.prev + j
+    if p.ptx != lv.ptx or p.stx != lv.stx or p.len == MEMO_NONE or em.pos > EMIT_FLUSH:
+        return False
+    memcpy(em.buf + em.pos, p.text, MEMO_TEXT)
+    memcpy(c.next + i, p, sizeof(TextMemo))
+    em.pos += p.len
+    return True
+
+
+cdef void _emit_memo(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv, bint neg) noexcept nogil:
+    """``_emit_plain`` for one of the best MEMO_N levels of a side (``i`` = rank, best = 0).
+
+    The best levels change a few at a time between checksums and formatting is the expensive part,
+    so the previous checksum's texts are walked in step with the book (both sorted best first): a
+    level with the same packed price and size reuses its whole text, one with the same price its
+    price text.
+    """
+    cdef TextMemo* e = c.next + i
+    cdef TextMemo* p = NULL
+    cdef double key = c.sgn * lv.price
+    cdef Py_ssize_t j = c.j
+    cdef char* out
+    cdef char* start
+    cdef Py_ssize_t plen, n
+    while j < c.pn and c.sgn * c.prev[j].price > key:
+        j += 1
+    c.j = j
+    if em.pos > EMIT_FLUSH:
+        _em_flush(em)
+    start = out = em.buf + em.pos
+    if j < c.pn and c.prev[j].ptx == lv.ptx and c.prev[j].len != MEMO_NONE:
+        p = c.prev + j              # same price text (a kept level is plain: same ptx, same price)
+        if p.stx == lv.stx and em.pos <= EMIT_FLUSH:
+            memcpy(out, p.text, MEMO_TEXT)
+            memcpy(e, p, sizeof(TextMemo))
+            em.pos += p.len
+            return
+        memcpy(out, p.text, MEMO_TEXT)
+        out += p.plen
+    else:
+        memcpy(out, em.sep16, 16)
+        out += em.seplen
+        out = hb_put_field(out, lv.ptx & MANT_MASK, <int>((lv.ptx >> MANT_BITS) & 63), em.strip)
+    plen = out - start
+    memcpy(out, em.sep16, 16)
+    out += em.seplen
+    out[0] = 45  # '-', kept only when negating
+    out += neg
+    out = hb_put_field(out, lv.stx & MANT_MASK, <int>((lv.stx >> MANT_BITS) & 63), em.strip)
+    n = out - start
+    e.price = lv.price
+    e.ptx = lv.ptx
+    e.stx = lv.stx
+    if n <= MEMO_TEXT:
+        memcpy(e.text, start, MEMO_TEXT)   # bytes past the text are harmless: only len are used
+        e.len = <uint16_t>n
+        e.plen = <uint16_t>plen
+    else:
+        e.len = MEMO_NONE
+    em.pos = out - em.buf
+
+
+cdef inline int _emit(OrderBook book, Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv, bint is_bid) except -1:
     cdef bint neg = em.neg_ask and not is_bid
     if (lv.ptx | lv.stx) & FL_ANY:
+        if i < MEMO_N:
+            c.next[i].price = lv.price
+            c.next[i].len = MEMO_NONE
         return book._emit_slow(em, lv, is_bid, neg)
-    _emit_plain(em, lv, neg)
+    if i < MEMO_N:
+        _emit_memo(em, c, i, lv, neg)
+    else:
+        _emit_plain(em, lv, neg)
     return 0
 
 
@@ -847,6 +940,11 @@ cdef class OrderBook:
         self._asks.sgn = -1.0
         self._tmp = NULL
         self._tmp_cap = 0
+        self._memo = NULL
+        self._memo_len[0] = self._memo_len[1] = 0
+        self._memo_flip[0] = self._memo_flip[1] = 0
+        self._memo_tag = -1
+        self._memo_sep = None
         self._busy = False
         self._snapshot_uid = 0
         self._last_diff_uid = 0
@@ -867,6 +965,7 @@ cdef class OrderBook:
         free(self._bids.base)
         free(self._asks.base)
         free(self._tmp)
+        free(self._memo)
 
     # ----------------------------------------------------------------- parsing (all before any change)
 
@@ -1152,6 +1251,10 @@ cdef class OrderBook:
             _uncross(&self._bids, &self._asks)
             _apply_many(&self._asks, self._tmp + nb, na)
             _uncross(&self._asks, &self._bids)
+            if self._bids.n * 4 <= self._bids.cap and self._bids.cap > 64:
+                _shrink(&self._bids)       # mass deletions: give the memory back
+            if self._asks.n * 4 <= self._asks.cap and self._asks.cap > 64:
+                _shrink(&self._asks)
             self._last_diff_uid = update_id
             self._refresh_top()
             if self._pending is not None:
@@ -1478,23 +1581,60 @@ cdef class OrderBook:
         em.dump = NULL if dump is None else <PyObject*>dump
         nb = depth if depth < self._bids.n else self._bids.n
         na = depth if depth < self._asks.n else self._asks.n
+        cdef MemoCursor cb, ca
+        cdef int tag = transform * 2 + neg_ask
+        cdef Level* lv
+        if self._memo == NULL:
+            self._memo = <TextMemo*>malloc(4 * MEMO_N * sizeof(TextMemo))
+            if self._memo == NULL:
+                raise MemoryError()
+            self._memo_len[0] = self._memo_len[1] = 0
+        if self._memo_tag != tag or (self._memo_sep is not sep and self._memo_sep != sep):
+            self._memo_len[0] = self._memo_len[1] = 0      # texts of another scheme: start over
+            self._memo_tag = tag
+            self._memo_sep = sep
+        cb.prev = self._memo + self._memo_flip[0] * MEMO_N
+        cb.next = self._memo + (1 - self._memo_flip[0]) * MEMO_N
+        cb.pn = self._memo_len[0]
+        cb.j = 0
+        cb.sgn = 1.0
+        ca.prev = self._memo + (2 + self._memo_flip[1]) * MEMO_N
+        ca.next = self._memo + (3 - self._memo_flip[1]) * MEMO_N
+        ca.pn = self._memo_len[1]
+        ca.j = 0
+        ca.sgn = -1.0
         if layout == L_INTERLEAVED:
             m = nb if nb > na else na
             for i in range(m):
                 if i < nb:
-                    _emit(self, &em, tb - i, True)
+                    lv = tb - i
+                    if i < MEMO_N and not ((lv.ptx | lv.stx) & FL_ANY_C):
+                        if not _memo_hit(&em, &cb, i, lv):
+                            _emit_memo(&em, &cb, i, lv, False)
+                    else:
+                        _emit(self, &em, &cb, i, lv, True)
                 if i < na:
-                    _emit(self, &em, ta - i, False)
+                    lv = ta - i
+                    if i < MEMO_N and not ((lv.ptx | lv.stx) & FL_ANY_C):
+                        if not _memo_hit(&em, &ca, i, lv):
+                            _emit_memo(&em, &ca, i, lv, em.neg_ask)
+                    else:
+                        _emit(self, &em, &ca, i, lv, False)
         elif layout == L_ASKS_BIDS:
             for i in range(na):
-                _emit(self, &em, ta - i, False)
+                _emit(self, &em, &ca, i, ta - i, False)
             for i in range(nb):
-                _emit(self, &em, tb - i, True)
+                _emit(self, &em, &cb, i, tb - i, True)
         else:
             for i in range(nb):
-                _emit(self, &em, tb - i, True)
+                _emit(self, &em, &cb, i, tb - i, True)
             for i in range(na):
-                _emit(self, &em, ta - i, False)
+                _emit(self, &em, &ca, i, ta - i, False)
+        # Complete: this checksum's texts become the memo (a failure above keeps the old one).
+        self._memo_len[0] = nb if nb < MEMO_N else MEMO_N
+        self._memo_len[1] = na if na < MEMO_N else MEMO_N
+        self._memo_flip[0] = 1 - self._memo_flip[0]
+        self._memo_flip[1] = 1 - self._memo_flip[1]
         _em_flush(&em)
         out[0] = em.crc
         return 0
@@ -1571,6 +1711,8 @@ cdef class OrderBook:
         import sys
         cdef Py_ssize_t total = sys.getsizeof(self)
         total += (self._bids.cap + self._asks.cap + self._tmp_cap) * sizeof(Level)
+        if self._memo != NULL:
+            total += 4 * MEMO_N * sizeof(TextMemo)
         for fb in (self._fb_bids, self._fb_asks):
             if fb:
                 total += sys.getsizeof(fb)

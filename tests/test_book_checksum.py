@@ -116,3 +116,80 @@ def test_long_checksum_text_streams_through_buffer():
 def test_crc32_matches_zlib(data, start):
     assert crc32(data) == zlib.crc32(data)
     assert crc32(data, start) == zlib.crc32(data, start)
+
+
+def _scheme_text(ref, scheme: str) -> str:
+    """The text each scheme runs its CRC over, built from the reference model's exact texts."""
+    bids, asks = ref.texts(True), ref.texts(False)
+    if scheme == "okx":
+        return ref.okx_string()
+    if scheme == "kraken":
+        return ref.kraken_string()
+    if scheme == "neg":        # interleaved, "|" separator, ask sizes negated
+        out = []
+        for i in range(max(len(bids[:25]), len(asks[:25]))):
+            if i < len(bids):
+                out += list(bids[i])
+            if i < len(asks):
+                out += [asks[i][0], "-" + asks[i][1]]
+        return "|".join(out)
+    return ",".join(t for p in bids[:40] + asks[:40] for t in p)     # "deep": beyond the kept 32 levels
+
+
+def _scheme_crc(book, scheme: str) -> int:
+    if scheme == "okx":
+        return book.checksum_okx() & 0xFFFFFFFF
+    if scheme == "kraken":
+        return book.checksum_kraken()
+    if scheme == "neg":
+        return book.checksum(25, "interleaved", "|", negate_ask_size=True)
+    return book.checksum(40, "bids_asks", ",")
+
+
+# Prices on a small grid so that updates keep hitting, moving and deleting the best levels; sizes
+# and prices in several textual forms (the same value as "5" and "5.00", exponents that are kept
+# verbatim, long texts that do not fit the kept-text slots, floats without venue text).
+_price = st.integers(0, 40).map(lambda k: f"{100 + k}.{k % 10}" if k % 7 else f"{100 + k}.{k % 10}00")
+_size = st.one_of(st.sampled_from(["0", "0", "1", "1.0", "2.50", "1e-3", "0.000000000000000000123456789",
+                                   "12345678.123456789012"]),
+                  st.integers(1, 10 ** 12).map(lambda v: f"{v / 10 ** 6:.6f}"),
+                  st.floats(0.001, 1000.0).map(lambda v: v))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.tuples(_price, _size), max_size=8),
+                          st.lists(st.tuples(_price, _size), max_size=8),
+                          st.sampled_from(["okx", "okx", "okx", "kraken", "neg", "deep"])),
+                min_size=1, max_size=30))
+def test_checksum_after_every_message_matches_reference(steps):
+    """Checksums keep the previous checksum's texts for the best levels: every change must show.
+
+    Bids on a grid below 140.x and asks above it (shifted by 41) so the book stays uncrossed; each
+    step applies a diff then takes one scheme's checksum, mostly the same scheme in a row.
+    """
+    from tests.book_reference import RefBook
+
+    book, ref = OrderBook(), RefBook()
+    snap_b = [[f"{100 + k}.{k % 10}", "1.5"] for k in range(41)]
+    snap_a = [[f"{141 + k}.{k % 10}", "2.25"] for k in range(41)]
+    book.apply_snapshot(snap_b, snap_a, 1)
+    ref.apply_snapshot(snap_b, snap_a, 1)
+    for uid, (bids, asks, scheme) in enumerate(steps, 2):
+        b = [[p, s] for p, s in bids]
+        a = [[f"{float(p) + 41:.{len(p.split('.')[1])}f}", s] for p, s in asks]
+        book.apply_diffs(b, a, uid)
+        ref.apply_diffs(b, a, uid)
+        want = _scheme_text(ref, scheme)
+        assert _scheme_crc(book, scheme) == zlib.crc32(want.encode()), (scheme, want)
+        assert book.checksum_okx() & 0xFFFFFFFF == zlib.crc32(ref.okx_string().encode())
+
+
+def test_checksum_sees_same_value_with_new_text():
+    b = OrderBook()
+    b.apply_snapshot([["100.5", "1"]], [["101", "2"]], 1)
+    assert b.checksum_text() == "100.5:1:101:2"
+    b.checksum_okx()
+    b.apply_diffs([["100.50", "1.0"]], [], 2)          # same doubles, new venue text
+    assert b.checksum_okx() == _signed(zlib.crc32(b"100.50:1.0:101:2"))
+    b.apply_diffs([["100.50", "1.0"]], [["101", "2.0"]], 3)
+    assert b.checksum_okx() == _signed(zlib.crc32(b"100.50:1.0:101:2.0"))

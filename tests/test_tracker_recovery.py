@@ -219,6 +219,12 @@ def test_send_pacer_message_rate_and_hourly_budget():
     assert (q.reserve(0.0), q.reserve(1.0), q.reserve(2.0), q.reserve(3.0)) == (0.0, 1.0, 10.0, 11.0)
     q.reset()
     assert q.reserve(4.0) == 4.0
+    r = SendPacer(rate=10)
+    assert r.backlog(1, 0.0) == 0.0  # an idle connection sends at once
+    r.reserve(0.0)
+    assert r.backlog(3, 0.0) == pytest.approx(0.1 + 0.2)
+    r.sent(0.5)  # the message left late: the next waits a full interval from then
+    assert r.reserve(0.5) == pytest.approx(0.6)
 
 
 def test_pacers_read_the_optional_venue_attributes():

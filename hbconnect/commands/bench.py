@@ -279,18 +279,25 @@ class HbconnectPeer(Peer):
     def top(self, book, depth):
         return ([tuple(r) for r in book.bids(depth).tolist()], [tuple(r) for r in book.asks(depth).tolist()])
 
-    def memory_build(self, n_levels):
+    def memory_input(self, n_levels):
+        """The input arrays, built before the RSS baseline so that only the book's growth counts
+        (building them through Python tuples leaves freed pages in the allocator's arenas)."""
         np = self._np
+        if os.environ.get("HBCONNECT_BENCH_MEMORY_SNAPSHOT"):   # one snapshot instead of diffs
+            return [np.array([lv for s, chunk in _mem_levels(n_levels) if s == k for lv in chunk],
+                             dtype=np.float64) for k in (0, 1)]
+        return [(s, np.array(chunk, dtype=np.float64)) for s, chunk in _mem_levels(n_levels)]
+
+    def memory_build(self, n_levels, inputs=None):
+        np = self._np
+        if inputs is None:
+            inputs = self.memory_input(n_levels)
         b = self._OB()
         empty = np.empty((0, 2), dtype=np.float64)
-        if os.environ.get("HBCONNECT_BENCH_MEMORY_SNAPSHOT"):   # one snapshot instead of diffs
-            sides = [np.array([lv for s, chunk in _mem_levels(n_levels) if s == k for lv in chunk],
-                              dtype=np.float64) for k in (0, 1)]
-            b.apply_snapshot(sides[0], sides[1], 1)
-            del sides
+        if os.environ.get("HBCONNECT_BENCH_MEMORY_SNAPSHOT"):
+            b.apply_snapshot(inputs[0], inputs[1], 1)
             return b, int(b.nbytes)
-        for s, chunk in _mem_levels(n_levels):
-            arr = np.array(chunk, dtype=np.float64)
+        for s, arr in inputs:
             b.apply_diffs(arr, empty, 2) if s == 0 else b.apply_diffs(empty, arr, 2)
         return b, int(b.nbytes)
 
@@ -671,12 +678,17 @@ def memory_probe(name: str, n_levels: int) -> dict:
     """In this process: RSS growth while building a book of ``n_levels`` levels."""
     peer = PEERS[name]()
     peer.load()
+    # A peer that can build its input separately does so before the baseline: the input stays
+    # alive through the measurement, so the growth is the built book's (plus what its update
+    # calls leave behind), not the transient input's.
+    make_input = getattr(peer, "memory_input", None)
+    inputs = make_input(n_levels) if make_input is not None else None
     gc.collect()
     before = _rss_bytes()
-    book, own = peer.memory_build(n_levels)
+    book, own = peer.memory_build(n_levels, inputs) if inputs is not None else peer.memory_build(n_levels)
     gc.collect()
     grown = _rss_bytes() - before
-    del book
+    del book, inputs
     return {"rss_bytes_per_level": grown / n_levels,
             "own_bytes_per_level": (own / n_levels) if own is not None else None}
 

@@ -267,9 +267,10 @@ class Connector:
             return
         self._running = False
         await self._user_stream.stop()
-        for task in self._loops + list(self._tasks):
+        tasks = self._loops + list(self._tasks) + list(self._creating.values())
+        for task in tasks:
             task.cancel()
-        for task in self._loops + list(self._tasks):
+        for task in tasks:
             try:
                 await task
             except (asyncio.CancelledError, Exception):
@@ -494,7 +495,8 @@ class Connector:
             logger.info("%s: order %s rejected locally: %s", self.name, order_id, error)
             asyncio.get_running_loop().call_soon(self._emit_local_failure, order_id, order_type, error)
             return order_id
-        self._creating[order_id] = self._spawn(self._submit(order_id))
+        # a plain task (no done-callback): _submit never raises and removes itself from _creating
+        self._creating[order_id] = asyncio.get_running_loop().create_task(self._submit(order_id))
         return order_id
 
     def _prepare_order(self, order_id: str, trade_type: TradeType, pair: str, amount: Any,
@@ -592,6 +594,10 @@ class Connector:
             self._process_order_update(update)
             for fill in fills:
                 self._process_trade_update(fill)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug: log it (the status poll still reconciles the order)
+            logger.exception("%s: order %s submission failed", self.name, order_id)
         finally:
             self._creating.pop(order_id, None)
 

@@ -112,31 +112,39 @@ class UserStream:
             self.connects += 1
             self._notify(self._on_connected)
             while True:
-                frame = await conn.receive()
-                self.frames += 1
-                self.last_frame_time = time.time()
-                try:
-                    events = self._venue.parse_user_stream(frame)
-                except (ValueError, KeyError, TypeError) as exc:
-                    self.parse_errors += 1
-                    logger.warning("%s user stream: malformed frame skipped (%s)", self._venue.name, sanitize(exc))
-                    continue
-                if not events:
-                    continue
-                expired = any(isinstance(e, StreamExpired) for e in events)
-                events = [e for e in events if not isinstance(e, StreamExpired)]
-                if events:
-                    try:
-                        self._on_events(events)
-                    except Exception:
-                        logger.exception("%s user stream: event handling failed", self._venue.name)
-                if expired:
+                if self.handle_frame(await conn.receive()):
                     logger.info("%s user stream: listen key expired; renewing", self._venue.name)
                     return
         finally:
             keepalive.cancel()
             self._conn = None
             await conn.close()
+
+    def handle_frame(self, frame: Any) -> bool:
+        """Translate one frame and hand its events on. Returns True when the venue says the
+        listen key expired (the caller then starts over with a new one). Never raises."""
+        self.frames += 1
+        self.last_frame_time = time.time()
+        try:
+            events = self._venue.parse_user_stream(frame)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.parse_errors += 1
+            logger.warning("%s user stream: malformed frame skipped (%s)", self._venue.name, sanitize(exc))
+            return False
+        if not events:
+            return False
+        expired = False
+        for e in events:
+            if isinstance(e, StreamExpired):
+                expired = True
+                events = [e for e in events if not isinstance(e, StreamExpired)]
+                break
+        if events:
+            try:
+                self._on_events(events)
+            except Exception:
+                logger.exception("%s user stream: event handling failed", self._venue.name)
+        return expired
 
     async def _keepalive(self, key: str, conn: WsConnection) -> None:
         while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from hbconnect.core.types import OrderType, TradeType, to_decimal
 
@@ -25,24 +25,56 @@ def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_DOWN) 
     """Round ``value`` to a multiple of ``step`` (``ROUND_DOWN``: toward zero). ``step <= 0``
     returns ``value`` unchanged. The result carries the step's exponent (``"0.010"`` -> 3 places).
     ``ValueError`` if ``value / step`` is beyond 120 digits."""
-    if step <= 0:
+    entry = _STEP_PLANS.get(id(step))
+    plan = entry[1] if entry is not None and entry[0] is step else _step_plan(step)
+    if plan is _NO_STEP:
         return value
     try:
-        with localcontext(_EXACT):
-            units = (value / step).to_integral_value(rounding=rounding)
-            result = units * step
-            exp = step.as_tuple().exponent
-            if isinstance(exp, int) and exp < 0:
-                result = result.quantize(Decimal(1).scaleb(exp))
+        if plan is not _GENERAL:  # a power of ten (the usual tick/step): one exact quantize
+            unit, final = plan
+            result = value.quantize(unit, rounding, _EXACT)
+            return result if final is None else result.quantize(final, context=_EXACT)
+        units = _EXACT.divide(value, step).to_integral_value(rounding=rounding, context=_EXACT)
+        result = _EXACT.multiply(units, step)
+        exp = step.as_tuple().exponent
+        if isinstance(exp, int) and exp < 0:
+            result = result.quantize(Decimal(1).scaleb(exp), context=_EXACT)
     except InvalidOperation:
         raise ValueError(f"{value} is out of range for a step of {step}") from None
     return result
 
 
+# id(step) -> (step, how to quantize to it), computed once per step object (the rules' own
+# Decimals, a handful per venue). Keyed by identity, not value: 0.01 and 0.010 are equal but
+# give results of different exponents. The entry holds the step, so its id is not reused.
+_NO_STEP = object()
+_GENERAL = object()
+_STEP_PLANS: Dict[int, Tuple[Decimal, Any]] = {}
+
+
+def _step_plan(step: Decimal) -> Any:
+    if not step.is_finite():
+        plan: Any = _GENERAL  # refused below, as any impossible division
+    elif step <= 0:
+        plan = _NO_STEP
+    else:
+        norm = step.normalize(_EXACT)
+        exp = step.as_tuple().exponent
+        norm_exp = norm.as_tuple().exponent
+        if norm.as_tuple().digits == (1,) and isinstance(norm_exp, int) and norm_exp < 0:
+            unit = Decimal((0, (1,), norm_exp))
+            plan = (unit, Decimal((0, (1,), exp)) if exp < norm_exp else None)
+        else:
+            plan = _GENERAL
+    if len(_STEP_PLANS) >= 4096:  # rules refreshed over days: start over rather than grow
+        _STEP_PLANS.clear()
+    _STEP_PLANS[id(step)] = (step, plan)
+    return plan
+
+
 def _is_multiple(value: Decimal, step: Decimal) -> bool:
     try:
-        with localcontext(_EXACT):
-            return value % step == 0
+        return not _EXACT.remainder(value, step)
     except InvalidOperation:
         return False
 
@@ -133,7 +165,6 @@ class TradingRule:
         against ``reference_price`` (e.g. the mid) when one is given.
         """
         pair = self.trading_pair
-        side = f"{trade_type.name.lower()} " if trade_type is not None else ""
         try:
             a = to_decimal(amount, "amount")
         except ValueError as e:
@@ -144,6 +175,7 @@ class TradingRule:
         elif not self.supports_market_orders:
             return f"{pair}: market orders are not supported"
         if a <= 0:
+            side = f"{trade_type.name.lower()} " if trade_type is not None else ""
             return f"{pair}: {side}amount must be positive, got {a}"
         p: Optional[Decimal] = None
         if order_type is OrderType.MARKET:

@@ -75,6 +75,7 @@ def split_trading_pair(trading_pair: str) -> Tuple[str, str]:
 
 
 class OrderType(enum.Enum):
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     MARKET = 1
     LIMIT = 2
     LIMIT_MAKER = 3
@@ -84,6 +85,7 @@ class OrderType(enum.Enum):
 
 
 class TradeType(enum.Enum):
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     BUY = 1
     SELL = 2
 
@@ -95,6 +97,7 @@ class TradeType(enum.Enum):
 class OrderState(enum.Enum):
     """Life cycle of an order. ``is_done``: terminal at the venue; ``is_open``: may still trade."""
 
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     PENDING_CREATE = 0
     OPEN = 1
     PARTIALLY_FILLED = 2
@@ -118,17 +121,20 @@ _OPEN_STATES = frozenset({OrderState.PENDING_CREATE, OrderState.OPEN, OrderState
 
 
 class PositionSide(enum.Enum):
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     LONG = "LONG"
     SHORT = "SHORT"
     BOTH = "BOTH"
 
 
 class PositionMode(enum.Enum):
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     HEDGE = True
     ONEWAY = False
 
 
 class PositionAction(enum.Enum):
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     OPEN = "OPEN"
     CLOSE = "CLOSE"
     NIL = "NIL"

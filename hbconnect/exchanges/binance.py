@@ -286,8 +286,6 @@ from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Un
 import re as _re
 from urllib.parse import quote_plus as _quote_plus
 
-import ujson as _ujson
-
 from hbconnect.connector.contract import (
     BalanceDelta,
     BalanceEntry,
@@ -527,6 +525,8 @@ _SAFE = _re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
 def _form(params: dict) -> str:
     """``urlencode`` for the common case: values that need no quoting are joined as they are
     (same result as ``urllib.parse.urlencode``, several times faster)."""
+    if _SAFE("".join(params.values())):  # one check for all the values (the usual case)
+        return "&".join([f"{k}={v}" for k, v in params.items()])
     return "&".join(f"{k}={v}" if _SAFE(v) else f"{_quote_plus(k)}={_quote_plus(v)}" for k, v in params.items())
 
 
@@ -535,7 +535,9 @@ def _fmt(value: _Any) -> str:
     if type(value) is str:
         return value
     if isinstance(value, _D):
-        text = format(value, "f")
+        text = str(value)
+        if "E" in text:  # str() uses scientific notation for small/large exponents
+            text = format(value, "f")
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text or "0"
@@ -647,7 +649,7 @@ class BinanceSpotTrading:
         """Sign and lay out ``request``: GET/DELETE parameters in the query string, POST/PUT in a
         form body. The signature is HMAC-SHA256 (hex) or Ed25519 (base64) of the url-encoded
         parameters including ``recvWindow`` and ``timestamp``; it is sent last."""
-        params = {k: _fmt(v) for k, v in request.params.items() if v is not None}
+        params = {k: v if type(v) is str else _fmt(v) for k, v in request.params.items() if v is not None}
         headers: dict = {}
         payload: _Optional[str] = None
         if request.signed:
@@ -892,7 +894,7 @@ class BinanceSpotTrading:
         """One user-stream frame -> [OrderUpdate | TradeUpdate | BalanceUpdate | BalanceDelta |
         StreamExpired]. Order events carry the client order id; the engine matches them with
         its tracked orders (unknown ids are ignored there). Raises ValueError on malformed frames."""
-        msg = _ujson.loads(raw)
+        msg = _loads(raw)
         if not isinstance(msg, dict):
             raise ValueError("user-stream frame is not an object")
         if isinstance(msg.get("event"), dict):  # WebSocket-API subscription wrapper
@@ -1078,7 +1080,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         return VenueRequest("PUT", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
 
     def parse_user_stream(self, raw: _Union[str, bytes]) -> list:
-        msg = _ujson.loads(raw)
+        msg = _loads(raw)
         if not isinstance(msg, dict):
             raise ValueError("user-stream frame is not an object")
         if isinstance(msg.get("data"), dict) and "stream" in msg:

@@ -59,9 +59,12 @@ class SendPacer:
         if self._interval and now + self._interval > self._next:
             self._next = now + self._interval
 
-    def backlog(self, queued: int) -> float:
-        """Seconds ``queued`` messages take at the message rate (0 without a rate)."""
-        return queued * self._interval
+    def backlog(self, queued: int, now: float) -> float:
+        """About how long from ``now`` until the last of ``queued`` waiting messages goes out at
+        the message rate (0 without a rate; the hourly budget is not forecast)."""
+        if not self._interval or queued <= 0:
+            return 0.0
+        return max(0.0, self._next - now) + (queued - 1) * self._interval
 
     def reset(self) -> None:
         """A new connection: the venue's per-connection budgets start afresh."""

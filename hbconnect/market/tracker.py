@@ -1228,7 +1228,7 @@ class _LiveDriver(TrackerDriver):
         box.queue.extend(texts)
         if box.task is None or box.task.done():
             box.task = self._spawn(self._drain(conn, box))
-        return box.pacer.backlog(len(box.queue))
+        return box.pacer.backlog(len(box.queue), asyncio.get_running_loop().time())
 
     def reply(self, conn: Connection, texts: Sequence[str]) -> None:
         """Pongs go out at once (a late pong costs the connection); they use up message slots."""
