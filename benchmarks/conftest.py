@@ -31,6 +31,16 @@ class Timed:
             _RESULTS[name] = stats.stats.min * 1e9 / ops
         return result
 
+    def pedantic(self, name: str, fn: Callable[..., Any], setup: Callable[[], Any], ops: int,
+                 rounds: int) -> Any:
+        """Like ``__call__`` with a per-round ``setup`` (untimed) that returns fn's (args, kwargs)."""
+        self.benchmark.extra_info["ops_per_round"] = ops
+        result = self.benchmark.pedantic(fn, setup=setup, rounds=rounds, iterations=1)
+        stats = getattr(self.benchmark, "stats", None)
+        if stats is not None and getattr(stats, "stats", None) is not None:
+            _RESULTS[name] = stats.stats.min * 1e9 / ops
+        return result
+
 
 @pytest.fixture
 def timed(benchmark: Any) -> Timed:
@@ -46,6 +56,13 @@ RATIOS = [
 ]
 
 
+# (label, minuend, subtrahend, divisor): (a - b) / c
+DIFF_RATIOS = [
+    ("checksum after each 10-level diff / the diff (same book, same diffs)",
+     "apply_str_diff_10_then_checksum", "apply_str_diff_10_same_book", "apply_str_diff_10_same_book"),
+]
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _RESULTS:
         return
@@ -57,3 +74,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for label, a, b in RATIOS:
         if a in _RESULTS and b in _RESULTS:
             tr.write_line(f"  {label:<52} {_RESULTS[a] / _RESULTS[b]:6.2f}")
+    for label, a, b, c in DIFF_RATIOS:
+        if a in _RESULTS and b in _RESULTS and c in _RESULTS:
+            tr.write_line(f"  {label:<52} {(_RESULTS[a] - _RESULTS[b]) / _RESULTS[c]:6.2f}")
+            tr.write_line(f"  {'(apply+checksum) / apply, same run':<52} {_RESULTS[a] / _RESULTS[b]:6.2f}")

@@ -187,16 +187,43 @@ def test_checksum_okx_25x25(timed, book):
     timed("checksum_okx_25x25", _repeat(book.checksum_okx), 100)
 
 
-def test_checksum_okx_after_each_diff(timed, book):
-    """Checksum right after each message (the text cache sees the changed levels)."""
-    msgs = _binance_messages(random.Random(6), 100)
-    apply, ck = book.apply_diffs, book.checksum_okx
+# "Apply a 10-level diff then checksum" against "apply the same diff": both rounds start from the
+# same book (a fresh copy per round, made outside the timing, already checksummed once the way a
+# tracker that verifies every message has it) and apply the same 100 messages, so the difference
+# is exactly what the checksum after each diff costs.  Ratio printed at the end of the run.
 
-    def run():
-        for m in msgs:
-            apply(m["b"], m["a"], m["u"])
-            ck()
-    timed("apply_str_diff_10_then_checksum", run, len(msgs))
+def _same_diffs_round(timed, snapshot, name: str, with_checksum: bool) -> None:
+    base = OrderBook()
+    base.apply_snapshot(snapshot[0], snapshot[1], 1)
+    base.checksum_okx()
+    msgs = [(m["b"], m["a"], m["u"]) for m in _binance_messages(random.Random(6), 100)]
+
+    def setup():
+        b = base.copy()
+        b.checksum_okx()
+        return (b,), {}
+
+    if with_checksum:
+        def run(b):
+            apply, ck = b.apply_diffs, b.checksum_okx
+            for bids, asks, u in msgs:
+                apply(bids, asks, u)
+                ck()
+    else:
+        def run(b):
+            apply = b.apply_diffs
+            for bids, asks, u in msgs:
+                apply(bids, asks, u)
+    timed.pedantic(name, run, setup, len(msgs), rounds=200)
+
+
+def test_apply_same_diffs(timed, snapshot):
+    _same_diffs_round(timed, snapshot, "apply_str_diff_10_same_book", False)
+
+
+def test_apply_same_diffs_then_checksum(timed, snapshot):
+    """Checksum right after each message: the kept texts see every changed level."""
+    _same_diffs_round(timed, snapshot, "apply_str_diff_10_then_checksum", True)
 
 
 def test_checksum_kraken_10x10(timed, book):

@@ -46,6 +46,8 @@ ctypedef struct MemoCursor:    # one side's memo while a checksum runs
     TextMemo* next    # this checksum's texts (becomes prev when it completes)
     Py_ssize_t pn
     Py_ssize_t j      # first entry of prev not better than the level being written
+    Py_ssize_t run    # next[run:i] is still to be copied from prev[run + d:i + d] (run < 0: nothing)
+    Py_ssize_t d
     double sgn
 
 

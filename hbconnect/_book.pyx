@@ -738,9 +738,20 @@ cdef inline bint _memo_hit(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv) 
     if p.ptx != lv.ptx or p.stx != lv.stx or p.len == MEMO_NONE or em.pos > EMIT_FLUSH:
         return False
     memcpy(em.buf + em.pos, p.text, MEMO_TEXT)
-    memcpy(c.next + i, p, sizeof(TextMemo))
     em.pos += p.len
+    if c.run < 0 or j - i != c.d:     # unchanged levels are carried over in runs, by one memcpy
+        _memo_carry(c, i)
+        c.run = i
+        c.d = j - i
     return True
+
+
+cdef inline void _memo_carry(MemoCursor* c, Py_ssize_t i) noexcept nogil:
+    """Copy the pending run of unchanged entries (ranks run..i-1) into this checksum's memo."""
+    if c.run >= 0:
+        if i > c.run:
+            memcpy(c.next + c.run, c.prev + c.run + c.d, (i - c.run) * sizeof(TextMemo))
+        c.run = -1
 
 
 cdef void _emit_memo(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv, bint neg) noexcept nogil:
@@ -758,6 +769,7 @@ cdef void _emit_memo(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv, bint n
     cdef char* out
     cdef char* start
     cdef Py_ssize_t plen, n
+    _memo_carry(c, i)
     while j < c.pn and c.sgn * c.prev[j].price > key:
         j += 1
     c.j = j
@@ -800,6 +812,7 @@ cdef inline int _emit(OrderBook book, Emitter* em, MemoCursor* c, Py_ssize_t i, 
     cdef bint neg = em.neg_ask and not is_bid
     if (lv.ptx | lv.stx) & FL_ANY:
         if i < MEMO_N:
+            _memo_carry(c, i)
             c.next[i].price = lv.price
             c.next[i].len = MEMO_NONE
         return book._emit_slow(em, lv, is_bid, neg)
@@ -1182,7 +1195,12 @@ cdef class OrderBook:
     # ----------------------------------------------------------------- updates
 
     def apply_snapshot(self, bids, asks, int64_t update_id) -> None:
-        """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped)."""
+        """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped).
+
+        Raises ``ValueError`` for bad values, and for a crossed or locked snapshot (best bid >= best
+        ask): an exchange never sends one, so it is not repaired (as a crossing diff is) but rejected
+        whole and the book left unchanged; the caller should resync.
+        """
         cdef Py_ssize_t nb, na
         cdef Side nbs, nas
         if self._busy:
@@ -1597,11 +1615,13 @@ cdef class OrderBook:
         cb.next = self._memo + (1 - self._memo_flip[0]) * MEMO_N
         cb.pn = self._memo_len[0]
         cb.j = 0
+        cb.run = -1
         cb.sgn = 1.0
         ca.prev = self._memo + (2 + self._memo_flip[1]) * MEMO_N
         ca.next = self._memo + (3 - self._memo_flip[1]) * MEMO_N
         ca.pn = self._memo_len[1]
         ca.j = 0
+        ca.run = -1
         ca.sgn = -1.0
         if layout == L_INTERLEAVED:
             m = nb if nb > na else na
@@ -1633,6 +1653,8 @@ cdef class OrderBook:
         # Complete: this checksum's texts become the memo (a failure above keeps the old one).
         self._memo_len[0] = nb if nb < MEMO_N else MEMO_N
         self._memo_len[1] = na if na < MEMO_N else MEMO_N
+        _memo_carry(&cb, self._memo_len[0])
+        _memo_carry(&ca, self._memo_len[1])
         self._memo_flip[0] = 1 - self._memo_flip[0]
         self._memo_flip[1] = 1 - self._memo_flip[1]
         _em_flush(&em)

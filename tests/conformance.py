@@ -124,8 +124,10 @@ class MockVenue:
             current = current(params)
             if asyncio.iscoroutine(current):
                 current = await current
-        status, data = current
-        return web.Response(status=status, text=json.dumps(data), content_type="application/json")
+        status, data = current[0], current[1]
+        headers = current[2] if len(current) > 2 else None  # (status, body, headers)
+        return web.Response(status=status, text=json.dumps(data), content_type="application/json",
+                            headers=headers)
 
 
 class VenueCase:
@@ -190,6 +192,10 @@ class VenueCase:
 
     def cancel_error(self) -> Response:
         raise NotImplementedError
+
+    def rate_limited(self, retry_after: float) -> Any:
+        """HTTP 429 with ``Retry-After`` (seconds): (status, body, headers)."""
+        return 429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": f"{retry_after:g}"}
 
     def not_found(self) -> Response:
         raise NotImplementedError
@@ -377,7 +383,7 @@ class ConformanceTests:
             async with self.harness(rest_timeout=0.5) as h:
                 async def hang(params: dict) -> Response:
                     h.accept_order(params)  # the venue accepts it, the answer is lost
-                    await asyncio.sleep(3)
+                    await asyncio.sleep(1.5)  # well past the 0.5 s request timeout
                     return 200, {}
                 h.mock.set(*h.case.place_route, hang)
                 h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(
@@ -388,6 +394,54 @@ class ConformanceTests:
                 assert h.connector.in_flight_orders[oid].current_state is OrderState.OPEN
                 assert len(h.mock.calls(*h.case.place_route)) == 1
                 assert h.mock.calls(*h.case.status_route)
+        run(go())
+
+    def test_fill_on_the_stream_before_the_create_response(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                amount, price = h.case.valid_order
+
+                async def slow_accept(params: dict) -> Any:
+                    answer = h.accept_order(params)
+                    cid = h.case.client_order_id(params)
+                    _, eid = h.placed[cid]
+                    # the venue fills the order and says so on the stream before it answers
+                    await h.mock.push(h.case.ws_order(params, eid, "FILLED", amount,
+                                                      fill=("4242", price, amount, D("0"), h.case.quote)))
+                    await h.wait_event(MarketEvent.BuyOrderCompleted, cid)
+                    return answer
+                h.mock.set(*h.case.place_route, slow_accept)
+                oid = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
+                await h.wait_for(lambda: not h.connector._creating, what="create response processed")
+                await asyncio.sleep(0.2)
+                assert len(h.of(MarketEvent.BuyOrderCreated, oid)) == 1
+                assert len(h.of(MarketEvent.OrderFilled, oid)) == 1
+                assert len(h.of(MarketEvent.BuyOrderCompleted, oid)) == 1
+                order = h.connector.order_tracker.fetch_order(oid)
+                assert order.current_state is OrderState.FILLED and order.executed_amount_base == amount
+                assert len(h.mock.calls(*h.case.place_route)) == 1
+        run(go())
+
+    def test_rate_limit_answer_fails_the_order_and_slows_the_whole_venue(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                h.mock.set(*h.case.place_route, [h.case.rate_limited(1.0), h.accept_order])
+                amount, price = h.case.valid_order
+                first = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
+                await h.wait_event(MarketEvent.OrderFailure, first)
+                limited_at = asyncio.get_running_loop().time()
+                # every request now waits for the venue's Retry-After, not only orders
+                second = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
+                balances_before = len(h.mock.calls(*h.case.balances_route))
+                refresh = asyncio.ensure_future(h.connector.refresh_balances())
+                await asyncio.sleep(0.5)
+                assert len(h.mock.calls(*h.case.place_route)) == 1  # the second order waits
+                assert len(h.mock.calls(*h.case.balances_route)) == balances_before
+                await h.wait_event(MarketEvent.BuyOrderCreated, second, timeout=5)
+                await refresh
+                assert asyncio.get_running_loop().time() - limited_at >= 0.9
+                assert len(h.mock.calls(*h.case.place_route)) == 2  # the refused order is not re-sent
+                assert h.connector.order_tracker.fetch_order(first).is_failure
         run(go())
 
     def test_time_sync_error_resyncs_and_retries(self) -> None:
@@ -443,6 +497,24 @@ class ConformanceTests:
                 results = await h.connector.cancel_all(3.0)
                 assert sorted(results) == sorted([(a, True), (b, False)])
                 assert h.of(MarketEvent.OrderCancelled, a) and not h.of(MarketEvent.OrderCancelled, b)
+        run(go())
+
+    def test_cancel_racing_a_fill_ends_filled_not_cancelled(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                oid = await h.place_open()
+                params, eid = h.placed[oid]
+                amount, price = h.case.valid_order
+                # the order filled just before the cancel arrived: the venue no longer knows it open
+                h.mock.set(*h.case.cancel_route, h.case.not_found())
+                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(params, eid, "FILLED", amount)))
+                h.mock.set(*h.case.fills_route, lambda p: (200, h.case.fills_body(
+                    params, eid, [("6001", price, amount, D("0"), h.case.quote)])))
+                results = await h.connector.cancel_all(3.0)
+                assert results == [(oid, False)]
+                await h.wait_event(MarketEvent.BuyOrderCompleted, oid)
+                assert not h.of(MarketEvent.OrderCancelled, oid)
+                assert len(h.of(MarketEvent.OrderFilled, oid)) == 1
         run(go())
 
     def test_cancel_of_order_not_created_here_sends_nothing(self) -> None:
@@ -526,6 +598,22 @@ class ConformanceTests:
                 assert oid not in h.connector.in_flight_orders
         run(go())
 
+    def test_lost_order_known_again_is_cancelled(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                oid = await h.place_open()
+                params, eid = h.placed[oid]
+                h.mock.set(*h.case.status_route, h.case.not_found())
+                await h.wait_for(lambda: oid in h.connector.order_tracker.lost_orders, what="lost order")
+                # the venue shows the order again, still open: the connector cancels it
+                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(params, eid, "OPEN", D(0))))
+                h.mock.set(*h.case.cancel_route, lambda p: (200, h.case.cancel_ok(params, eid)))
+                await h.wait_event(MarketEvent.OrderCancelled, oid)
+                assert [h.case.client_order_id(p) for p in h.mock.calls(*h.case.cancel_route)][:1] == [oid]
+                assert oid not in h.connector.in_flight_orders
+                assert not h.of(MarketEvent.OrderFailure, oid)
+        run(go())
+
     # ---- user stream ----
     def test_user_stream_order_and_fill_events(self) -> None:
         async def go() -> None:
@@ -581,6 +669,33 @@ class ConformanceTests:
         run(go())
 
     # ---- restore ----
+    def test_restart_while_pending_create_reconciles_by_status(self) -> None:
+        async def go() -> None:
+            path = os.path.join(tempfile.mkdtemp(), "orders.json")
+            amount, price = self.case_class.valid_order
+            seen: Dict[str, Tuple[dict, int]] = {}
+            async with self.harness(state_file=path) as h:
+                async def accept_and_hang(params: dict) -> Any:
+                    h.accept_order(params)  # accepted, but the process stops before the answer
+                    seen.update(h.placed)
+                    await asyncio.sleep(5)
+                    return 200, {}
+                h.mock.set(*h.case.place_route, accept_and_hang)
+                oid = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
+                await h.wait_for(lambda: oid in seen, what="order request")
+                assert h.connector.in_flight_orders[oid].current_state is OrderState.PENDING_CREATE
+            saved = json.load(open(path))["orders"]
+            assert saved[oid]["last_state"] == "PENDING_CREATE"
+            params, eid = seen[oid]
+            h2 = self.harness(state_file=path)
+            h2.mock.set(*h2.case.status_route, lambda p: (200, h2.case.status_body(params, eid, "OPEN", D(0))))
+            async with h2:
+                await h2.wait_event(MarketEvent.BuyOrderCreated, oid)
+                order = h2.connector.in_flight_orders[oid]
+                assert order.current_state is OrderState.OPEN and order.exchange_order_id == str(eid)
+                assert h2.mock.calls(*h2.case.place_route) == []  # never re-sent
+        run(go())
+
     def test_restore_tracked_orders_and_reconcile(self) -> None:
         async def go() -> None:
             path = os.path.join(tempfile.mkdtemp(), "orders.json")

@@ -152,6 +152,26 @@ def test_crossed_snapshot_rejected_and_book_unchanged():
     assert state(b) == before
 
 
+def test_crossed_snapshot_in_every_form_keeps_book_texts_and_checksum():
+    """A CEX snapshot is never crossed: one that is is rejected whole (the tracker resyncs)."""
+    b = OrderBook()
+    b.apply_snapshot([["99.50", "1e-3"], ["99", "2"]], [["100.25", "3.0"]], 7)   # "1e-3": verbatim text
+    before, ck = state(b), b.checksum_okx()
+    crossed = [
+        ([["101", "1"], ["98", "1"]], [["100.5", "1"], ["102", "1"]]),           # str, unsorted
+        (np.array([[101.0, 1.0]]), np.array([[100.0, 1.0]])),                    # numpy
+        ([[Decimal("100.00"), Decimal("1")]], [[Decimal("100"), Decimal("2")]]),  # locked, Decimal
+        ([["100.1", "1E-8"]], [["100.1", "5e2"]]),                                # fallback texts pending
+    ]
+    for bids, asks in crossed:
+        with pytest.raises(ValueError, match="crossed snapshot"):
+            b.apply_snapshot(bids, asks, 8)
+        assert state(b) == before and b.checksum_okx() == ck
+    # levels that would cross but have size 0 are not levels: that snapshot is valid
+    b.apply_snapshot([["101", "0"], ["99", "1"]], [["100", "2"], ["98", "0"]], 9)
+    assert b.bids_text() == [("99", "1")] and b.asks_text() == [("100", "2")] and b.snapshot_uid == 9
+
+
 def test_snapshot_any_order_duplicates_and_zero_sizes():
     b = OrderBook()
     b.apply_snapshot([["99", "1"], ["100", "2"], ["98", "0"], ["99", "5"], ["97", "1"], ["100", "0"]],

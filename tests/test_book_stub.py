@@ -38,3 +38,11 @@ def test_stub_lists_the_public_api():
 def test_stub_and_marker_ship_with_the_package():
     assert STUB.is_file()
     assert STUB.with_name("py.typed").is_file()
+
+
+def test_crossed_snapshot_rejection_is_documented():
+    tree = ast.parse(STUB.read_text())
+    book = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "OrderBook")
+    snap = next(n for n in book.body if isinstance(n, ast.FunctionDef) and n.name == "apply_snapshot")
+    for doc in (ast.get_docstring(snap) or "", _book.OrderBook.apply_snapshot.__doc__ or ""):
+        assert "crossed" in doc and "ValueError" in doc and "unchanged" in doc, doc

@@ -34,7 +34,31 @@ def spot_symbol(symbol: str, base: str, quote: str, tick: str = "0.01", step: st
     }
 
 
-class BinanceSpotCase(VenueCase):
+class BinanceCommonCase(VenueCase):
+    """What Binance spot and USDⓈ-M share: ids, server time, listen keys, error bodies."""
+
+    symbol = "BTCUSDT"
+
+    def client_order_id(self, params: dict) -> str:
+        return params.get("newClientOrderId") or params["origClientOrderId"]
+
+    def time_body(self, now_ms: int) -> Any:
+        return {"serverTime": now_ms}
+
+    def listen_key_body(self, key: str) -> Any:
+        return {"listenKey": key}
+
+    def time_sync_error(self):
+        return 400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
+
+    def not_found(self):
+        return 400, {"code": -2013, "msg": "Order does not exist."}
+
+    def ws_listen_key_expired(self) -> str:
+        return json.dumps({"e": "listenKeyExpired", "E": 1576653824250, "listenKey": "listenkey0123456789"})
+
+
+class BinanceSpotCase(BinanceCommonCase):
     time_route = ("GET", "/api/v3/time")
     rules_route = ("GET", "/api/v3/exchangeInfo")
     balances_route = ("GET", "/api/v3/account")
@@ -44,19 +68,12 @@ class BinanceSpotCase(VenueCase):
     cancel_route = ("DELETE", "/api/v3/order")
     status_route = ("GET", "/api/v3/order")
     fills_route = ("GET", "/api/v3/myTrades")
-    symbol = "BTCUSDT"
     expected_balances = {"BTC": (D("1.5"), D("1.0")), "USDT": (D("10000"), D("10000"))}
 
     def make_venue(self, rest_url: str, ws_url: str) -> Any:
         return BinanceSpotTrading("vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
                                   "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
                                   rest_url=rest_url, ws_url=ws_url)
-
-    def client_order_id(self, params: dict) -> str:
-        return params.get("newClientOrderId") or params["origClientOrderId"]
-
-    def time_body(self, now_ms: int) -> Any:
-        return {"serverTime": now_ms}
 
     def rules_body(self) -> Any:
         broken = spot_symbol(self.malformed_symbol + "USDT", self.malformed_symbol, "USDT")
@@ -73,9 +90,6 @@ class BinanceSpotCase(VenueCase):
                 "balances": [{"asset": "BTC", "free": "1.00000000", "locked": "0.50000000"},
                              {"asset": "USDT", "free": "10000.00000000", "locked": "0.00000000"}],
                 "permissions": ["SPOT"], "uid": 354937868}
-
-    def listen_key_body(self, key: str) -> Any:
-        return {"listenKey": key}
 
     def _order(self, params: dict, eid: int, status: str, executed: Decimal) -> dict:
         price = D(params.get("price", "0"))
@@ -95,9 +109,6 @@ class BinanceSpotCase(VenueCase):
     def place_rejected(self):
         return 400, {"code": -2010, "msg": "Account has insufficient balance for requested action."}
 
-    def time_sync_error(self):
-        return 400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
-
     def cancel_ok(self, params: dict, exchange_order_id: int) -> Any:
         d = self._order(params, exchange_order_id, "CANCELED", D(0))
         d["origClientOrderId"] = params["newClientOrderId"]
@@ -106,9 +117,6 @@ class BinanceSpotCase(VenueCase):
 
     def cancel_error(self):
         return 400, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
-
-    def not_found(self):
-        return 400, {"code": -2013, "msg": "Order does not exist."}
 
     def status_body(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
         d = self._order(params, exchange_order_id, _STATUS[state], executed)
@@ -137,9 +145,6 @@ class BinanceSpotCase(VenueCase):
     def ws_balance(self, asset: str, total: Decimal, available: Decimal) -> str:
         return json.dumps({"e": "outboundAccountPosition", "E": 1564034571105, "u": 1564034571073,
                            "B": [{"a": asset, "f": str(available), "l": str(total - available)}]})
-
-    def ws_listen_key_expired(self) -> str:
-        return json.dumps({"e": "listenKeyExpired", "E": 1576653824250, "listenKey": "listenkey0123456789"})
 
 
 class TestBinanceSpotConformance(ConformanceTests):

@@ -5,7 +5,8 @@ import json
 from decimal import Decimal
 from typing import Any, List, Optional
 
-from conformance import ConformanceTests, VenueCase
+from conformance import ConformanceTests
+from test_conformance_binance import BinanceCommonCase
 
 from hbconnect.connector import PerpConnector
 from hbconnect.core.types import OrderType
@@ -39,7 +40,7 @@ def perp_symbol(symbol: str, base: str, quote: str) -> dict:
     }
 
 
-class BinancePerpetualCase(VenueCase):
+class BinancePerpetualCase(BinanceCommonCase):
     connector_class = PerpConnector
     time_route = ("GET", "/fapi/v1/time")
     rules_route = ("GET", "/fapi/v1/exchangeInfo")
@@ -50,7 +51,6 @@ class BinancePerpetualCase(VenueCase):
     cancel_route = ("DELETE", "/fapi/v1/order")
     status_route = ("GET", "/fapi/v1/order")
     fills_route = ("GET", "/fapi/v1/userTrades")
-    symbol = "BTCUSDT"
     valid_order = (D("0.010"), D("20000.0"))
     below_min_notional = (D("0.001"), D("20000.0"))  # 20 USDT < 100 USDT
     expected_balances = {"USDT": (D("1000.5"), D("800.25"))}
@@ -77,12 +77,6 @@ class BinancePerpetualCase(VenueCase):
             (("GET", "/fapi/v1/income"), (200, [])),
         ]
 
-    def client_order_id(self, params: dict) -> str:
-        return params.get("newClientOrderId") or params["origClientOrderId"]
-
-    def time_body(self, now_ms: int) -> Any:
-        return {"serverTime": now_ms}
-
     def rules_body(self) -> Any:
         broken = perp_symbol(self.malformed_symbol + "USDT", self.malformed_symbol, "USDT")
         broken["filters"] = [f for f in broken["filters"] if f["filterType"] != "LOT_SIZE"]
@@ -95,9 +89,6 @@ class BinancePerpetualCase(VenueCase):
         return [{"accountAlias": "SgsR", "asset": "USDT", "balance": "1000.5", "crossWalletBalance": "1000.5",
                  "crossUnPnl": "0.00000000", "availableBalance": "800.25", "maxWithdrawAmount": "800.25",
                  "marginAvailable": True, "updateTime": 1617939110373}]
-
-    def listen_key_body(self, key: str) -> Any:
-        return {"listenKey": key}
 
     def _order(self, params: dict, eid: int, status: str, executed: Decimal) -> dict:
         price = D(params.get("price", "0"))
@@ -116,17 +107,11 @@ class BinancePerpetualCase(VenueCase):
     def place_rejected(self):
         return 400, {"code": -2019, "msg": "Margin is insufficient."}
 
-    def time_sync_error(self):
-        return 400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
-
     def cancel_ok(self, params: dict, exchange_order_id: int) -> Any:
         return self._order(params, exchange_order_id, "CANCELED", D(0))
 
     def cancel_error(self):
         return 400, {"code": -1000, "msg": "An unknown error occured while processing the request."}
-
-    def not_found(self):
-        return 400, {"code": -2013, "msg": "Order does not exist."}
 
     def status_body(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
         d = self._order(params, exchange_order_id, _STATUS[state], executed)
@@ -154,9 +139,6 @@ class BinancePerpetualCase(VenueCase):
     def ws_balance(self, asset: str, total: Decimal, available: Decimal) -> str:
         return json.dumps({"e": "ACCOUNT_UPDATE", "E": 1717939110999, "T": 1717939110998, "a": {
             "m": "DEPOSIT", "B": [{"a": asset, "wb": str(total), "cw": str(total), "bc": "0"}], "P": []}})
-
-    def ws_listen_key_expired(self) -> str:
-        return json.dumps({"e": "listenKeyExpired", "E": 1576653824250, "listenKey": "listenkey0123456789"})
 
 
 class TestBinancePerpetualConformance(ConformanceTests):

@@ -30,3 +30,58 @@ def test_demo_runs_and_summarizes() -> None:
     # not a TTY: plain line output, no terminal control codes
     assert "\x1b[" not in out
     assert "created" in out and "filled" in out
+
+
+def test_ladder_marks_the_bots_own_orders_on_their_side_and_level() -> None:
+    """Own orders at a shown level are marked there; deeper ones get their own row after a gap;
+    a buy is never marked on an ask level of the same price (and vice versa)."""
+    from decimal import Decimal as D
+    from types import SimpleNamespace
+
+    from hbconnect._book import OrderBook
+    from hbconnect.commands.demo import Demo
+    from hbconnect.core.in_flight_order import InFlightOrder
+    from hbconnect.core.types import OrderState, OrderType, TradeType
+
+    book = OrderBook()
+    book.apply_snapshot([("100.0", "1"), ("99.5", "2"), ("99.0", "3"), ("97.0", "0.5")],
+                        [("100.5", "1"), ("101.0", "2"), ("104.0", "0.25")], 1)
+
+    def order(cid: str, side: TradeType, price: str, amount: str) -> InFlightOrder:
+        o = InFlightOrder(cid, "BTC-USDT", OrderType.LIMIT, side, D(amount), price=D(price),
+                          initial_state=OrderState.OPEN)
+        return o
+    orders = [order("a", TradeType.BUY, "99.5", "0.4"), order("b", TradeType.BUY, "97.0", "0.5"),
+              order("c", TradeType.SELL, "104.0", "0.25"), order("d", TradeType.BUY, "100.5", "0.1")]
+    connector = SimpleNamespace(in_flight_orders={o.client_order_id: o for o in orders})
+    tracker = SimpleNamespace(book=lambda pair: book, state=lambda pair: SimpleNamespace(value="live"))
+    lines = Demo("BTC-USDT", duration=1, levels=2).ladder(connector, tracker).splitlines()
+    body = lines[2:]
+    rows = []  # (side, price, own-order text or "", starred)
+    for line in body:
+        tokens = line.split()
+        starred = tokens[:1] == ["*"]
+        if starred:
+            tokens = tokens[1:]
+        if tokens and tokens[0] in ("ask", "bid"):
+            mark = line.split("<== ")[1] if "<== " in line else ""
+            rows.append((tokens[0], D(tokens[1]), mark, starred))
+
+    def mark(side: str, price: str) -> str:
+        found = [r for r in rows if r[0] == side and r[1] == D(price)]
+        assert len(found) == 1, (side, price, body)
+        assert found[0][3] is bool(found[0][2])  # starred exactly when it carries own orders
+        return found[0][2]
+    assert mark("bid", "99.5") == "BUY 0.4"
+    assert mark("bid", "97.0") == "BUY 0.5"  # deeper than the 2 levels shown: its own row
+    assert mark("ask", "104.0") == "SELL 0.25"
+    assert mark("ask", "100.5") == ""  # the buy at 100.5 is not an ask of ours
+    assert mark("bid", "100.5") == "BUY 0.1"
+    assert not [r for r in rows if r[1] == D("99.0")]  # an ordinary level beyond the top 2 stays hidden
+    assert sum(1 for line in body if line.strip() == "...") == 2  # one gap per side
+    assert len([r for r in rows if r[2]]) == 4
+    sep = next(i for i, line in enumerate(body) if "----" in line)
+    asks = [r[1] for r in rows if r[0] == "ask"]
+    bids = [r[1] for r in rows if r[0] == "bid"]
+    assert asks == sorted(asks, reverse=True) and bids == sorted(bids, reverse=True)
+    assert all("ask" in line for line in body[:sep] if line.strip() not in ("...",) and "price" not in line)

@@ -11,16 +11,13 @@ from decimal import Decimal
 from typing import Any, Dict, List
 
 import pytest
-from test_e2e_spot import PAIR, PRICE, SYMBOL, SpotEnv, run, wait_for
+from test_e2e_spot import PAIR, PRICE, SYMBOL, VENUE_STATE, SpotEnv, run, wait_for
 
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
 
 D = Decimal
 
-_VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
-                "EXPIRED_IN_MATCH": OrderState.CANCELED}
 
 
 async def scenario(env: SpotEnv, rounds: int = 3, setup: Any = None) -> List[str]:
@@ -56,7 +53,7 @@ async def settle_and_check(env: SpotEnv, ids: List[str], timeout: float = 25.0) 
                 if order.current_state is not OrderState.FAILED:
                     return False
                 continue
-            if _VENUE_STATE[venue.status] is not order.current_state or order.executed_amount_base != venue.executed_qty:
+            if VENUE_STATE[venue.status] is not order.current_state or order.executed_amount_base != venue.executed_qty:
                 return False
             if order.is_open is order.is_done:
                 return False
@@ -104,7 +101,7 @@ def test_http_429_with_retry_after() -> None:
 
 
 def test_http_5xx() -> None:
-    counts = _run_fault(lambda ex: setattr(ex.faults, "http_5xx", 0.3))
+    counts = _run_fault(lambda ex: setattr(ex.faults, "http_5xx", 0.3), recv_window_ms=1000)
     assert counts.get("http_5xx", 0) > 0
 
 
@@ -113,7 +110,7 @@ def test_order_request_faults(knob: str) -> None:
     def setup(ex: Any) -> None:
         setattr(ex.faults, knob, 0.5)
         ex.faults.hang_seconds = 3.0
-    counts = _run_fault(setup)
+    counts = _run_fault(setup, recv_window_ms=1000)
     kind, accepted = knob.rsplit("_", 1)
     kind = "timeout" if kind == "timeout" else "5xx"
     assert counts.get(f"order_{kind}_{accepted}", 0) > 0

@@ -11,9 +11,9 @@ import os
 import random
 import time
 from decimal import Decimal
-from typing import List
+from typing import Any, Callable, Iterable, List, Tuple
 
-from test_e2e_spot import PAIR, SYMBOL, Recorder, new_keys, run, spot_connector, wait_for
+from test_e2e_spot import PAIR, SYMBOL, VENUE_STATE, Recorder, new_keys, run, spot_connector, wait_for
 
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
@@ -23,9 +23,6 @@ from hbconnect.sim import EmbeddedExchange, FaultConfig, RateLimits
 D = Decimal
 SOAK_SIZE = int(os.environ.get("HBCONNECT_SOAK_SIZE", "1000"))
 MAX_OPEN = 40
-_VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
-                "EXPIRED_IN_MATCH": OrderState.CANCELED}
 
 
 def all_faults(seed: int) -> FaultConfig:
@@ -42,6 +39,51 @@ def all_faults(seed: int) -> FaultConfig:
     f.error_5xx_rejected = 0.005
     f.hang_seconds = 1.5
     return f
+
+
+async def wind_down(bot: Any, ex: EmbeddedExchange) -> None:
+    """Resolve creations, cancel what rests, then faults off and the market maker paused, and
+    wait until every order is terminal with all its fills."""
+    await wait_for(lambda: not any(o.is_pending_create for o in bot.in_flight_orders.values()), 40,
+                   "creations resolved")
+    await bot.cancel_all(20.0)
+    ex.faults.clear()
+    ex.agent_paused = True
+    await bot.cancel_all(10.0)
+    tracker = bot.order_tracker
+    await wait_for(lambda: not bot.in_flight_orders and not tracker.orders_awaiting_fills, 40,
+                   "every order terminal")
+
+
+def check_orders(bot: Any, rec: Recorder, placed: List[str], venue_order: Callable[[str], Any],
+                 expected_state: Callable[[Any], Any]) -> Tuple[int, list]:
+    """Every placed order terminal and equal (state, executed amount) to the exchange's.
+    Returns (orders refused before any request, disagreements)."""
+    local_rejects, disagree = 0, []
+    for oid in placed:
+        order = bot.order_tracker.fetch_order(oid)
+        venue = venue_order(oid)
+        if order is None:  # refused before any request
+            assert rec.of(MarketEvent.OrderFailure, oid), f"{oid} neither tracked nor failed"
+            assert venue is None
+            local_rejects += 1
+            continue
+        assert order.is_done, f"{oid} not terminal: {order}"
+        if venue is None:
+            assert order.current_state is OrderState.FAILED, f"{oid}: {order} but unknown to the venue"
+            continue
+        if expected_state(venue) is not order.current_state or order.executed_amount_base != venue.executed_qty:
+            disagree.append((order, venue.status, venue.executed_qty))
+    return local_rejects, disagree
+
+
+def check_fills(rec: Recorder, trades: Iterable[Any]) -> list:
+    """One fill event per exchange trade: none twice, none missing. Returns the fill events."""
+    fills = rec.of(MarketEvent.OrderFilled)
+    ids = [f.exchange_trade_id for f in fills]
+    assert len(ids) == len(set(ids)), "duplicate fill events"
+    assert sorted(str(t.trade_id) for t in trades) == sorted(ids)
+    return fills
 
 
 def test_fault_soak() -> None:
@@ -63,7 +105,6 @@ def test_fault_soak() -> None:
             await bot.wait_until_ready(15)
             book = ex.spot_engine.books[SYMBOL]
             placed: List[str] = []
-            local_rejects = 0
             while len(placed) < SOAK_SIZE:
                 open_ids = [cid for cid, o in bot.in_flight_orders.items() if o.is_open]
                 if len(open_ids) >= MAX_OPEN:
@@ -87,43 +128,15 @@ def test_fault_soak() -> None:
                 if rng.random() < 0.3 and open_ids:
                     bot.cancel(PAIR, rng.choice(open_ids))
                 await asyncio.sleep(0.002 if len(placed) % 10 else 0.02)
-            # wind down: resolve creations, cancel the rest, then faults off and reconcile
-            await wait_for(lambda: not any(o.is_pending_create for o in bot.in_flight_orders.values()), 40,
-                           "creations resolved")
-            await bot.cancel_all(20.0)
-            ex.faults.clear()
-            ex.agent_paused = True
-            await bot.cancel_all(10.0)
-            tracker = bot.order_tracker
-
-            def settled() -> bool:
-                return not bot.in_flight_orders and not tracker.orders_awaiting_fills
-
-            await wait_for(settled, 40, "every order terminal")
+            await wind_down(bot, ex)
             elapsed = time.monotonic() - started
+            tracker = bot.order_tracker
             # ---- every order terminal and equal to the exchange's ----
-            lost = 0
-            for oid in placed:
-                order = tracker.fetch_order(oid)
-                venue = ex.order(key, SYMBOL, oid)
-                if order is None:
-                    assert rec.of(MarketEvent.OrderFailure, oid), f"{oid} neither tracked nor failed"
-                    assert venue is None
-                    local_rejects += 1
-                    continue
-                assert order.is_done, f"{oid} not terminal: {order}"
-                if venue is None:
-                    assert order.current_state is OrderState.FAILED, f"{oid}: {order} but unknown to the venue"
-                    continue
-                if _VENUE_STATE.get(venue.status) is not order.current_state \
-                        or order.executed_amount_base != venue.executed_qty:
-                    lost += 1
-            assert lost == 0, f"{lost} orders disagree with the exchange"
+            local_rejects, disagree = check_orders(bot, rec, placed, lambda oid: ex.order(key, SYMBOL, oid),
+                                                   lambda venue: VENUE_STATE.get(venue.status))
+            assert not disagree, f"{len(disagree)} orders disagree with the exchange: {disagree[:3]}"
             # ---- no fill counted twice, none missing ----
-            fills = rec.of(MarketEvent.OrderFilled)
-            ids = [f.exchange_trade_id for f in fills]
-            assert len(ids) == len(set(ids)), "duplicate fill events"
-            assert sorted(str(t.trade_id) for t in ex.trades(key)) == sorted(ids)
+            fills = check_fills(rec, ex.trades(key))
             # ---- balances ----
             await bot.refresh_balances()
             for asset, (free, locked) in ex.balances(key).items():

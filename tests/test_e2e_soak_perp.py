@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
-from typing import List
+from typing import Any, List
 
-from test_e2e_soak import SOAK_SIZE, all_faults
-from test_e2e_spot import PAIR, SYMBOL, Recorder, new_keys, perp_connector, run, wait_for
+from test_e2e_soak import SOAK_SIZE, all_faults, check_fills, check_orders, wind_down
+from test_e2e_spot import PAIR, SYMBOL, VENUE_STATE, Recorder, new_keys, perp_connector, run, wait_for
 
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType, PositionAction
@@ -22,8 +22,6 @@ from hbconnect.sim import EmbeddedExchange, RateLimits
 
 D = Decimal
 SIZE = max(50, SOAK_SIZE // 3)
-_VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED}
 
 
 def test_perp_fault_soak() -> None:
@@ -74,37 +72,16 @@ def test_perp_fault_soak() -> None:
                     ex.set_mark_price(PAIR, None)
                     fundings += 1
                 await asyncio.sleep(0.003 if len(placed) % 10 else 0.02)
-            await wait_for(lambda: not any(o.is_pending_create for o in bot.in_flight_orders.values()), 40,
-                           "creations resolved")
-            await bot.cancel_all(20.0)
-            ex.faults.clear()
-            ex.agent_paused = True
-            await bot.cancel_all(10.0)
-            tracker = bot.order_tracker
-            await wait_for(lambda: not bot.in_flight_orders and not tracker.orders_awaiting_fills, 40,
-                           "every order terminal")
-            disagree = []
-            for oid in placed:
-                order = tracker.fetch_order(oid)
-                venue = ex.order(key, SYMBOL, oid, market="futures")
-                if order is None:  # refused before any request
-                    assert rec.of(MarketEvent.OrderFailure, oid) and venue is None
-                    continue
-                assert order.is_done, order
-                if venue is None:
-                    assert order.current_state is OrderState.FAILED
-                    continue
-                expected = _VENUE_STATE.get(venue.status)
+            await wind_down(bot, ex)
+
+            def expected(venue: Any) -> Any:
                 if venue.status == "EXPIRED" and venue.time_in_force == "GTX" and venue.executed_qty == 0:
-                    expected = OrderState.FAILED  # a post-only order refused because it would take
-                if expected is not order.current_state \
-                        or order.executed_amount_base != venue.executed_qty:
-                    disagree.append((order, venue.status, venue.executed_qty))
+                    return OrderState.FAILED  # a post-only order refused because it would take
+                return VENUE_STATE.get(venue.status)
+            _, disagree = check_orders(bot, rec, placed, lambda oid: ex.order(key, SYMBOL, oid, market="futures"),
+                                       expected)
             assert not disagree, disagree[:3]
-            fills = rec.of(MarketEvent.OrderFilled)
-            ids = [f.exchange_trade_id for f in fills]
-            assert len(ids) == len(set(ids)), "duplicate fill events"
-            assert sorted(str(t.trade_id) for t in ex.trades(key, market="futures")) == sorted(ids)
+            fills = check_fills(rec, ex.trades(key, market="futures"))
             # positions and wallet equal the exchange's
             await bot.refresh_positions()
             truth = ex.positions(key).get((SYMBOL, "BOTH"))

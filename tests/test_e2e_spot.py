@@ -22,6 +22,12 @@ PAIR = "BTC-USDT"
 SYMBOL = "BTCUSDT"
 PRICE = D("60000")
 
+#: the exchange's order status -> the state the engine must end in (EXPIRED_IN_MATCH: self-trade
+#: prevention expired it, which Binance reports as a cancel)
+VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
+                "EXPIRED_IN_MATCH": OrderState.CANCELED}
+
 
 def run(coro: Any, timeout: float = 60.0) -> Any:
     async def bounded() -> Any:
@@ -54,15 +60,21 @@ def new_keys() -> Tuple[str, str]:
     return secrets.token_hex(32), secrets.token_hex(32)
 
 
-def spot_connector(ex: EmbeddedExchange, key: str, secret: str, **kwargs: Any) -> Connector:
-    venue = BinanceSpotTrading(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
+def spot_connector(ex: EmbeddedExchange, key: str, secret: str, recv_window_ms: int = 5000,
+                   **kwargs: Any) -> Connector:
+    """``recv_window_ms``: a short window lets tests of never-accepted orders conclude sooner
+    (the engine waits the window out before it calls an unknown order "never accepted")."""
+    venue = BinanceSpotTrading(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url,
+                               recv_window_ms=recv_window_ms)
     opts = dict(poll_interval=1.0, fast_poll_interval=0.2, rest_timeout=2.0)
     opts.update(kwargs)
     return Connector(venue, [PAIR], **opts)
 
 
-def perp_connector(ex: EmbeddedExchange, key: str, secret: str, **kwargs: Any) -> PerpConnector:
-    venue = BinancePerpetualTrading(key, secret, rest_url=ex.futures_rest_url, ws_url=ex.futures_ws_url)
+def perp_connector(ex: EmbeddedExchange, key: str, secret: str, recv_window_ms: int = 5000,
+                   **kwargs: Any) -> PerpConnector:
+    venue = BinancePerpetualTrading(key, secret, rest_url=ex.futures_rest_url, ws_url=ex.futures_ws_url,
+                                    recv_window_ms=recv_window_ms)
     opts = dict(poll_interval=1.0, fast_poll_interval=0.2, rest_timeout=2.0, funding_poll_interval=1.0)
     opts.update(kwargs)
     return PerpConnector(venue, [PAIR], **opts)

@@ -42,7 +42,7 @@ def test_no_secret_in_logs_reprs_or_exceptions() -> None:
         root.setLevel(logging.DEBUG)
         signatures: List[str] = []
         try:
-            async with SpotEnv() as env:
+            async with SpotEnv(recv_window_ms=1000) as env:
                 venue = env.bot.venue
                 original = venue.prepare
 

@@ -42,6 +42,17 @@ def make_ex(**kw):
     return ex
 
 
+async def new_listen_key(s, ex):
+    r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
+    return (await r.json())["listenKey"]
+
+
+async def user_ws(s, ex):
+    """A new listenKey and a raw user-stream socket on it."""
+    lk = await new_listen_key(s, ex)
+    return lk, await s.ws_connect(f"{ex.spot_ws_url}/ws/{lk}")
+
+
 async def collect(ws, seconds):
     out, end = [], time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
@@ -74,8 +85,7 @@ def test_dropped_market_frames_but_user_frames_still_flow():
     async def main():
         ex = make_ex(agent=True, agent_interval=0.03)
         async with ex, aiohttp.ClientSession() as s:
-            r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
-            lk = (await r.json())["listenKey"]
+            lk = await new_listen_key(s, ex)
             ws = await s.ws_connect(f"{ex.spot_ws_url}/stream?streams=btcusdt@depth@100ms/{lk}")
             normal = await collect(ws, 0.4)
             ex.faults.set_ws("market", drop=1.0)
@@ -95,9 +105,7 @@ def test_duplicated_and_delayed_user_frames():
     async def main():
         ex = make_ex()
         async with ex, aiohttp.ClientSession() as s:
-            r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
-            lk = (await r.json())["listenKey"]
-            ws = await s.ws_connect(f"{ex.spot_ws_url}/ws/{lk}")
+            lk, ws = await user_ws(s, ex)
             ex.faults.set_ws("user", duplicate=1.0)
             await signed(s, ex.spot_rest_url, "POST", "/api/v3/order", order("dup-1"))
             dups = await collect(ws, 0.4)
@@ -233,14 +241,11 @@ def test_listen_key_expiry_on_its_own_clock():
     async def main():
         ex = make_ex()
         async with ex, aiohttp.ClientSession() as s:
-            r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
-            lk = (await r.json())["listenKey"]
-            ws = await s.ws_connect(f"{ex.spot_ws_url}/ws/{lk}")
+            lk, ws = await user_ws(s, ex)
             # make the key due (as if 60 minutes had passed without keepalive)
             ex.spot.listen_keys[lk].expires_ms = int(time.time() * 1000) + 100
             frames = await collect(ws, 1.0)
-            r = await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers={"X-MBX-APIKEY": KEY})
-            new_key = (await r.json())["listenKey"]
+            new_key = await new_listen_key(s, ex)
             return lk, frames, new_key
 
     lk, frames, new_key = run(main())
@@ -273,8 +278,7 @@ def test_listen_key_keepalive_extends_the_deadline():
         ex = make_ex()
         async with ex, aiohttp.ClientSession() as s:
             h = {"X-MBX-APIKEY": KEY}
-            lk = (await (await s.post(ex.spot_rest_url + "/api/v3/userDataStream", headers=h)).json())["listenKey"]
-            ws = await s.ws_connect(f"{ex.spot_ws_url}/ws/{lk}")
+            lk, ws = await user_ws(s, ex)
             ex.spot.listen_keys[lk].expires_ms = int(time.time() * 1000) + 300
             r = await s.put(ex.spot_rest_url + f"/api/v3/userDataStream?listenKey={lk}", headers=h)
             frames = await collect(ws, 0.6)          # past the old deadline

@@ -36,9 +36,22 @@ class F:
                                                      "timeInForce": "GTC", "quantity": qty, "price": price},
                           key=MK, secret=MS)
 
+    async def limit(self, side, qty, price, **extra):
+        return await self("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": side, "type": "LIMIT",
+                                                     "timeInForce": "GTC", "quantity": qty, "price": price, **extra})
+
     async def market(self, side, qty, **extra):
         return await self("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": side, "type": "MARKET",
                                                      "quantity": qty, **extra})
+
+
+def run_perp(body, **kw):
+    """Run ``body(ex, f)`` against a started exchange (``make_ex(**kw)``) and a signed client."""
+    async def main():
+        ex = make_ex(**kw)
+        async with ex, aiohttp.ClientSession() as s:
+            return await body(ex, F(s, ex.futures_rest_url))
+    return run(main())
 
 
 def make_ex(**kw):
@@ -49,27 +62,24 @@ def make_ex(**kw):
 
 
 def test_one_way_open_reduce_close_with_realized_pnl_and_fees():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            f = F(s, ex.futures_rest_url)
-            out = {}
-            await f.quote("SELL", "0.1", "60000")
-            out["open"] = await f.market("BUY", "0.1")
-            out["pos1"] = dict(ex.positions(KEY))
-            await f.quote("BUY", "0.1", "61000")
-            out["reduce"] = await f.market("SELL", "0.04")
-            out["pos2"] = dict(ex.positions(KEY))
-            out["close"] = await f.market("SELL", "0.06", reduceOnly="true")
-            out["pos3"] = dict(ex.positions(KEY))
-            out["ro_reject"] = await f.market("SELL", "0.01", reduceOnly="true")
-            out["income"] = await f("GET", "/fapi/v1/income", {"symbol": "BTCUSDT"})
-            out["trades"] = await f("GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"})
-            out["wallet"] = ex.futures_balance(KEY)
-            out["risk"] = await f("GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
-            return out
+    async def main(ex, f):
+        out = {}
+        await f.quote("SELL", "0.1", "60000")
+        out["open"] = await f.market("BUY", "0.1")
+        out["pos1"] = dict(ex.positions(KEY))
+        await f.quote("BUY", "0.1", "61000")
+        out["reduce"] = await f.market("SELL", "0.04")
+        out["pos2"] = dict(ex.positions(KEY))
+        out["close"] = await f.market("SELL", "0.06", reduceOnly="true")
+        out["pos3"] = dict(ex.positions(KEY))
+        out["ro_reject"] = await f.market("SELL", "0.01", reduceOnly="true")
+        out["income"] = await f("GET", "/fapi/v1/income", {"symbol": "BTCUSDT"})
+        out["trades"] = await f("GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT"})
+        out["wallet"] = ex.futures_balance(KEY)
+        out["risk"] = await f("GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
+        return out
 
-    o = run(main())
+    o = run_perp(main)
     assert o["open"][0] == 200 and o["open"][1]["status"] == "FILLED" and o["open"][1]["avgPrice"] == "60000.00000"
     assert o["pos1"] == {("BTCUSDT", "BOTH"): {"amount": D("0.1"), "entry_price": D("60000"),
                                                "unrealized_pnl": D("0"), "leverage": 20}}
@@ -92,20 +102,17 @@ def test_one_way_open_reduce_close_with_realized_pnl_and_fees():
 
 
 def test_flip_through_zero_and_unrealized_via_mark():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            f = F(s, ex.futures_rest_url)
-            await f.quote("BUY", "0.05", "60000")
-            await f.market("SELL", "0.05")                       # short 0.05 @ 60000
-            await f.quote("SELL", "0.08", "59000")
-            await f.market("BUY", "0.08")                        # close 0.05 (+50), long 0.03 @ 59000
-            ex.set_mark_price("BTC-USDT", D("59500"))
-            acct = await f("GET", "/fapi/v2/account")
-            acct3 = await f("GET", "/fapi/v3/account")
-            return ex.positions(KEY), acct, acct3
+    async def main(ex, f):
+        await f.quote("BUY", "0.05", "60000")
+        await f.market("SELL", "0.05")                       # short 0.05 @ 60000
+        await f.quote("SELL", "0.08", "59000")
+        await f.market("BUY", "0.08")                        # close 0.05 (+50), long 0.03 @ 59000
+        ex.set_mark_price("BTC-USDT", D("59500"))
+        acct = await f("GET", "/fapi/v2/account")
+        acct3 = await f("GET", "/fapi/v3/account")
+        return ex.positions(KEY), acct, acct3
 
-    pos, acct, acct3 = run(main())
+    pos, acct, acct3 = run_perp(main)
     p = pos[("BTCUSDT", "BOTH")]
     assert p["amount"] == D("0.03") and p["entry_price"] == D("59000")
     assert p["unrealized_pnl"] == D("0.03") * 500
@@ -117,33 +124,24 @@ def test_flip_through_zero_and_unrealized_via_mark():
 
 
 def test_leverage_and_margin_check():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            f = F(s, ex.futures_rest_url)
-            out = {}
-            out["bad_lev"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 200})
-            out["lev2"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 2})
-            # 2x: 10000 USDT backs 20000 notional; 0.5 BTC @ 50000 = 25000 -> rejected
-            out["too_big"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                                "timeInForce": "GTC", "quantity": "0.5", "price": "50000"})
-            out["fits"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                             "timeInForce": "GTC", "quantity": "0.3", "price": "50000"})
-            # the open order holds 7500 of margin: another 0.2 (5000 margin) no longer fits
-            out["second"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                               "timeInForce": "GTC", "quantity": "0.2", "price": "50000"})
-            out["acct"] = await f("GET", "/fapi/v2/account")
-            out["cancel_all"] = await f("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
-            out["lev20"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 20})
-            out["now_fits"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                                 "timeInForce": "GTC", "quantity": "0.5", "price": "50000"})
-            out["min_notional"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                                     "timeInForce": "GTC", "quantity": "0.001", "price": "50000"})
-            out["tick"] = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                                                             "timeInForce": "GTC", "quantity": "0.01", "price": "50000.05"})
-            return out
+    async def main(ex, f):
+        out = {}
+        out["bad_lev"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 200})
+        out["lev2"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 2})
+        # 2x: 10000 USDT backs 20000 notional; 0.5 BTC @ 50000 = 25000 -> rejected
+        out["too_big"] = await f.limit("BUY", "0.5", "50000")
+        out["fits"] = await f.limit("BUY", "0.3", "50000")
+        # the open order holds 7500 of margin: another 0.2 (5000 margin) no longer fits
+        out["second"] = await f.limit("BUY", "0.2", "50000")
+        out["acct"] = await f("GET", "/fapi/v2/account")
+        out["cancel_all"] = await f("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+        out["lev20"] = await f("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": 20})
+        out["now_fits"] = await f.limit("BUY", "0.5", "50000")
+        out["min_notional"] = await f.limit("BUY", "0.001", "50000")
+        out["tick"] = await f.limit("BUY", "0.01", "50000.05")
+        return out
 
-    o = run(main())
+    o = run_perp(main)
     assert o["bad_lev"][1]["code"] == -4028
     assert o["lev2"][1] == {"leverage": 2, "maxNotionalValue": "20000000", "symbol": "BTCUSDT"}
     assert o["too_big"][1] == {"code": -2019, "msg": "Margin is insufficient."}
@@ -158,29 +156,26 @@ def test_leverage_and_margin_check():
 
 
 def test_hedge_mode_long_and_short_positions():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            f = F(s, ex.futures_rest_url)
-            out = {}
-            out["get0"] = await f("GET", "/fapi/v1/positionSide/dual")
-            out["set"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
-            out["again"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
-            out["get1"] = await f("GET", "/fapi/v1/positionSide/dual")
-            out["both"] = await f.market("BUY", "0.01")
-            await f.quote("SELL", "1", "60000")
-            await f.quote("BUY", "1", "59900")
-            out["long"] = await f.market("BUY", "0.02", positionSide="LONG")
-            out["short"] = await f.market("SELL", "0.01", positionSide="SHORT")
-            out["pos"] = dict(ex.positions(KEY))
-            out["close_too_much"] = await f.market("SELL", "0.05", positionSide="LONG")
-            out["reduce_only"] = await f.market("SELL", "0.01", positionSide="LONG", reduceOnly="true")
-            out["close_long"] = await f.market("SELL", "0.02", positionSide="LONG")
-            out["risk"] = await f("GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
-            out["switch_back"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "false"})
-            return out
+    async def main(ex, f):
+        out = {}
+        out["get0"] = await f("GET", "/fapi/v1/positionSide/dual")
+        out["set"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+        out["again"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+        out["get1"] = await f("GET", "/fapi/v1/positionSide/dual")
+        out["both"] = await f.market("BUY", "0.01")
+        await f.quote("SELL", "1", "60000")
+        await f.quote("BUY", "1", "59900")
+        out["long"] = await f.market("BUY", "0.02", positionSide="LONG")
+        out["short"] = await f.market("SELL", "0.01", positionSide="SHORT")
+        out["pos"] = dict(ex.positions(KEY))
+        out["close_too_much"] = await f.market("SELL", "0.05", positionSide="LONG")
+        out["reduce_only"] = await f.market("SELL", "0.01", positionSide="LONG", reduceOnly="true")
+        out["close_long"] = await f.market("SELL", "0.02", positionSide="LONG")
+        out["risk"] = await f("GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
+        out["switch_back"] = await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "false"})
+        return out
 
-    o = run(main())
+    o = run_perp(main)
     assert o["get0"][1] == {"dualSidePosition": False}
     assert o["set"][1] == {"code": 200, "msg": "success"}
     assert o["again"][1] == {"code": -4059, "msg": "No need to change position side."}
@@ -275,21 +270,63 @@ def test_post_only_gtx_rejected_when_crossing_and_order_queries():
 
 
 def test_resting_reduce_only_order_expires_when_the_position_closes():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            f = F(s, ex.futures_rest_url)
-            await f.quote("SELL", "0.1", "60000")
-            await f.market("BUY", "0.05")                                  # long 0.05
-            ro = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
-                                                    "timeInForce": "GTC", "quantity": "0.05", "price": "65000",
-                                                    "reduceOnly": "true", "newClientOrderId": "ro-1"})
-            await f.quote("BUY", "0.1", "59000")
-            await f.market("SELL", "0.05")                                 # closes the long
-            q = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "ro-1"})
-            return ro, q, ex.open_orders(KEY, market="futures"), ex.positions(KEY)
+    async def main(ex, f):
+        await f.quote("SELL", "0.1", "60000")
+        await f.market("BUY", "0.05")                                  # long 0.05
+        ro = await f("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                                "timeInForce": "GTC", "quantity": "0.05", "price": "65000",
+                                                "reduceOnly": "true", "newClientOrderId": "ro-1"})
+        await f.quote("BUY", "0.1", "59000")
+        await f.market("SELL", "0.05")                                 # closes the long
+        q = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "ro-1"})
+        return ro, q, ex.open_orders(KEY, market="futures"), ex.positions(KEY)
 
-    ro, q, open_orders, positions = run(main())
+    ro, q, open_orders, positions = run_perp(main)
     assert ro[1]["status"] == "NEW" and ro[1]["reduceOnly"] is True
     assert q[1]["status"] == "EXPIRED"
     assert open_orders == [] and positions == {}
+
+
+def test_hedge_mode_close_order_expires_when_its_position_closes():
+    """In hedge mode a SELL on LONG (BUY on SHORT) is a close order, implicitly reduce-only: when
+    the position is closed by another order the resting close order expires; opening orders stay."""
+    async def main(ex, f):
+        await f("POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+        await f.quote("SELL", "0.1", "60000")
+        await f.market("BUY", "0.05", positionSide="LONG")                  # long 0.05
+        close = await f.limit("SELL", "0.05", "65000", positionSide="LONG", newClientOrderId="close-1")
+        opening = await f.limit("BUY", "0.01", "50000", positionSide="LONG", newClientOrderId="open-1")
+        await f.quote("BUY", "0.1", "59000")
+        await f.market("SELL", "0.05", positionSide="LONG")                 # closes the long
+        q_close = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "close-1"})
+        q_open = await f("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "open-1"})
+        return close, opening, q_close, q_open, ex.open_orders(KEY, market="futures")
+
+    close, opening, q_close, q_open, open_orders = run_perp(main)
+    assert close[1]["status"] == "NEW" and opening[1]["status"] == "NEW"
+    assert q_close[1]["status"] == "EXPIRED"
+    assert q_open[1]["status"] == "NEW"
+    assert [o.client_order_id for o in open_orders] == ["open-1"]
+
+
+def test_position_risk_v2_and_v3_shapes():
+    """v2 lists every symbol/side with leverage and margin type; v3 only open positions, with
+    margins and no leverage (the documented field sets)."""
+    async def main(ex, f):
+        empty_v3 = await f("GET", "/fapi/v3/positionRisk")
+        await f.quote("SELL", "0.1", "60000")
+        await f.market("BUY", "0.1")
+        return empty_v3, await f("GET", "/fapi/v2/positionRisk"), await f("GET", "/fapi/v3/positionRisk")
+
+    empty_v3, v2, v3 = run_perp(main)
+    assert empty_v3 == (200, [])
+    (r2,), (r3,) = v2[1], v3[1]
+    assert {"leverage", "maxNotionalValue", "marginType", "isAutoAddMargin"} <= set(r2)
+    assert not {"initialMargin", "marginAsset", "adl"} & set(r2)
+    assert {"marginAsset", "initialMargin", "maintMargin", "positionInitialMargin", "openOrderInitialMargin",
+            "adl", "bidNotional", "askNotional"} <= set(r3)
+    assert not {"leverage", "marginType", "maxNotionalValue"} & set(r3)
+    for r in (r2, r3):
+        assert (r["symbol"], r["positionSide"], r["positionAmt"]) == ("BTCUSDT", "BOTH", "0.100")
+        assert D(r["entryPrice"]) == D("60000") and D(r["notional"]) == D("0.1") * D(r["markPrice"])
+    assert r3["marginAsset"] == "USDT" and D(r3["initialMargin"]) == D(r3["notional"]) / int(r2["leverage"])

@@ -221,6 +221,10 @@ def test_order_lifecycle_over_rest():
     assert len(t) == 1 and t[0]["isBuyer"] is True and t[0]["isMaker"] is False and t[0]["orderId"] == new["orderId"]
     cx = o["cancel"][1]
     assert (cx["status"], cx["origClientOrderId"], cx["clientOrderId"]) == ("CANCELED", "hb-1", "cx-1")
+    # the documented cancel response (DELETE /api/v3/order): no workingTime, no query-only fields
+    assert set(cx) == {"symbol", "origClientOrderId", "orderId", "orderListId", "clientOrderId", "transactTime",
+                       "price", "origQty", "executedQty", "origQuoteOrderQty", "cummulativeQuoteQty", "status",
+                       "timeInForce", "type", "side", "selfTradePreventionMode"}
     assert o["cancel_again"][1] == {"code": -2011, "msg": "Unknown order sent."}
     assert o["query_unknown"][1] == {"code": -2013, "msg": "Order does not exist."}
     # no asks left: the LIMIT_MAKER rests; its default response type is ACK

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 
 from hbconnect.sim import EmbeddedExchange
 
@@ -58,7 +59,7 @@ def apply(book, levels):
             book[D(p)] = D(q)
 
 
-async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures):
+async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures, settle=0.6):
     """Binance's local order book procedure; returns (#events applied, local == REST at rest)."""
     ws = await s.ws_connect(f"{ws_base}/stream?streams={stream}")
     buffered = await collect(ws, 0.35)
@@ -66,7 +67,7 @@ async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures):
     snap = await r.json()
     buffered += await collect(ws, 1.0)
     ex.agent_paused = True
-    buffered += await collect(ws, 0.6)         # the last diffs of the flow
+    buffered += await collect(ws, settle)      # the last diffs of the flow
     await ws.close()
     last = snap["lastUpdateId"]
     bids, asks = {}, {}
@@ -101,28 +102,26 @@ async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures):
     return applied, prev_u, final["lastUpdateId"], bids == fb and asks == fa
 
 
-def test_spot_depth_stream_ids_continue_the_rest_snapshot():
+@pytest.mark.parametrize("market,stream", [("spot", "btcusdt@depth@100ms"), ("spot", "btcusdt@depth"),
+                                           ("futures", "btcusdt@depth@100ms"), ("futures", "btcusdt@depth")])
+def test_depth_stream_ids_continue_the_rest_snapshot(market, stream):
+    """Binance's local-book procedure works on every diff stream: spot ``U``/``u`` continue the REST
+    snapshot's lastUpdateId, futures chain each event's ``pu`` to the previous ``u``."""
+    futures = market == "futures"
+
     async def main():
-        async with EmbeddedExchange(seed=11, pairs=("BTC-USDT",), perp_pairs=(), agent_interval=0.03) as ex, \
-                aiohttp.ClientSession() as s:
-            return await sync_and_compare(ex, s, ex.spot_rest_url, ex.spot_ws_url, "/api/v3/depth",
-                                          "btcusdt@depth@100ms", futures=False)
-
-    applied, last_u, final_id, same = run(main())
-    assert applied >= 5
-    assert last_u == final_id
-    assert same
-
-
-def test_futures_depth_stream_pu_chain_and_snapshot():
-    async def main():
-        async with EmbeddedExchange(seed=12, pairs=(), perp_pairs=("BTC-USDT",), agent_interval=0.03,
+        async with EmbeddedExchange(seed=12 if futures else 11, pairs=() if futures else ("BTC-USDT",),
+                                    perp_pairs=("BTC-USDT",) if futures else (), agent_interval=0.03,
                                     funding_interval=None) as ex, aiohttp.ClientSession() as s:
-            return await sync_and_compare(ex, s, ex.futures_rest_url, ex.futures_ws_url, "/fapi/v1/depth",
-                                          "btcusdt@depth@100ms", futures=True)
+            if futures:
+                return await sync_and_compare(ex, s, ex.futures_rest_url, ex.futures_ws_url, "/fapi/v1/depth",
+                                              stream, futures=True)
+            # the plain spot stream is the 1000 ms one: wait longer for its last diff
+            return await sync_and_compare(ex, s, ex.spot_rest_url, ex.spot_ws_url, "/api/v3/depth",
+                                          stream, futures=False, settle=1.3 if stream.endswith("@depth") else 0.6)
 
     applied, last_u, final_id, same = run(main())
-    assert applied >= 5
+    assert applied >= (1 if stream.endswith("@depth") and not futures else 5)
     assert last_u == final_id
     assert same
 
@@ -367,3 +366,34 @@ def test_self_trade_prevention_reported_on_the_user_stream():
     by = {(e["c"], e["x"]): e["X"] for e in events}
     assert by[("mine-ask", "TRADE_PREVENTION")] == "EXPIRED_IN_MATCH"
     assert by[("mine-bid", "EXPIRED")] == "EXPIRED"
+
+
+def test_futures_self_trade_prevention_and_expiry_reasons_on_the_user_stream():
+    """USDⓈ-M STP: the prevented maker ends EXPIRED_IN_MATCH with execution type EXPIRED and
+    expiry reason "1"; the IOC taker's unfilled remainder expires with reason "2"."""
+    async def main():
+        ex = EmbeddedExchange(seed=14, pairs=(), perp_pairs=("BTC-USDT",), agent=False, funding_interval=None)
+        ex.create_account(KEY, SECRET, futures_balances={"USDT": D("10000")})
+        async with ex, aiohttp.ClientSession() as s:
+            base = ex.futures_rest_url
+            r = await s.post(base + "/fapi/v1/listenKey", headers={"X-MBX-APIKEY": KEY})
+            ws = await s.ws_connect(f"{ex.futures_ws_url}/ws/{(await r.json())['listenKey']}")
+            await signed(s, base, "POST", "/fapi/v1/order", {
+                "symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "0.01", "price": "60000", "newClientOrderId": "mine-ask"})
+            await signed(s, base, "POST", "/fapi/v1/order", {
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "IOC",
+                "quantity": "0.01", "price": "60000", "newClientOrderId": "mine-bid",
+                "newOrderRespType": "RESULT"})
+            events = [e["o"] for e in await collect(ws, 0.4) if e["e"] == "ORDER_TRADE_UPDATE"]
+            _, q = await signed(s, base, "GET", "/fapi/v1/order", {"symbol": "BTCUSDT",
+                                                                    "origClientOrderId": "mine-ask"})
+            return events, q
+
+    events, q = run(main())
+    by = {(o["c"], o["x"]): (o["X"], o["er"]) for o in events}
+    assert by[("mine-ask", "NEW")] == ("NEW", "0")
+    assert by[("mine-ask", "EXPIRED")] == ("EXPIRED_IN_MATCH", "1")
+    assert by[("mine-bid", "EXPIRED")] == ("EXPIRED", "2")
+    assert not any(o["x"] == "TRADE_PREVENTION" for o in events)     # a spot-only execution type
+    assert q["status"] == "EXPIRED_IN_MATCH"

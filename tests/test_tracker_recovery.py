@@ -33,6 +33,12 @@ def make(venue=None, pairs=("A-B",), **kw):
     return t, drv, clock
 
 
+def at(t, clock, now):
+    """The watchdog's tick at tracker-clock time ``now``."""
+    clock[0] = now
+    t.check_stale()
+
+
 def snap_frame(pair, bids, asks, u=0, **kw):
     return json.dumps({"t": "s", "p": pair, "b": [list(x) for x in bids], "a": [list(x) for x in asks], "u": u, **kw})
 
@@ -42,36 +48,36 @@ def test_rest_sync_without_snapshot_is_retried_with_backoff_and_resubscribed():
     t, drv, clock = make(sync_timeout=5.0, sync_retry_max=12.0)
     tb = t.books["A-B"]
     assert len(drv.snapshots) == 1
-    t.check_stale(1000.0)  # arms the timer
-    t.check_stale(1004.9)
+    at(t, clock, 1000.0)  # arms the timer
+    at(t, clock, 1004.9)
     assert len(drv.snapshots) == 1 and tb.sync_retries == 0
     drv.sent.clear()
-    t.check_stale(1005.0)  # no snapshot 5 s after the sync began
+    at(t, clock, 1005.0)  # no snapshot 5 s after the sync began
     assert len(drv.snapshots) == 2 and tb.sync_retries == 1
     # no book message came at all: the subscription is renewed too
     assert [json.loads(x)["op"] for _, x in drv.sent] == ["unsub", "sub"]
-    t.check_stale(1014.9)  # the wait doubled (10 s)
+    at(t, clock, 1014.9)  # the wait doubled (10 s)
     assert len(drv.snapshots) == 2
-    t.check_stale(1015.0)
+    at(t, clock, 1015.0)
     assert len(drv.snapshots) == 3 and tb.sync_retries == 2
-    t.check_stale(1026.9)  # capped at sync_retry_max (12 s), never faster
+    at(t, clock, 1026.9)  # capped at sync_retry_max (12 s), never faster
     assert len(drv.snapshots) == 3
-    t.check_stale(1027.0)
+    at(t, clock, 1027.0)
     assert len(drv.snapshots) == 4 and tb.sync_retries == 3
     # the latest request's answer makes the pair live and disarms the timer
     t.on_snapshot("A-B", tb.gen, snap_body(B0, A0, 10))
     assert tb.state.value == "live" and tb.retry_at == 0.0
-    t.check_stale(2000.0)
+    at(t, clock, 2000.0)
     assert len(drv.snapshots) == 4
 
 
 def test_rest_retry_keeps_the_stream_when_diffs_flow():
     t, drv, clock = make(sync_timeout=5.0)
     tb = t.books["A-B"]
-    t.check_stale(1000.0)
+    at(t, clock, 1000.0)
     t.feed(t.connections[0], diff("A-B", 11, 12, [("100", "3")]), 1001.0)
     drv.sent.clear()
-    t.check_stale(1005.0)
+    at(t, clock, 1005.0)
     assert tb.sync_retries == 1 and len(drv.snapshots) == 2
     assert drv.sent == [] and len(tb.buffer) == 1  # diffs flow: only the snapshot is refetched
     t.on_snapshot("A-B", tb.gen, snap_body(B0, A0, 10))
@@ -82,13 +88,26 @@ def test_inband_sync_ignored_by_the_venue_is_retried_with_resync_messages():
     t, drv, clock = make(FakeVenue(SyncRule.CHECKSUM, rest=False), sync_timeout=2.0)
     tb = t.books["A-B"]
     drv.sent.clear()
-    t.check_stale(1000.0)
-    t.check_stale(1002.0)
+    at(t, clock, 1000.0)
+    at(t, clock, 1002.0)
     assert tb.sync_retries == 1 and [json.loads(x)["op"] for _, x in drv.sent] == ["resync"]
-    t.check_stale(1005.9)
+    at(t, clock, 1005.9)
     assert tb.sync_retries == 1
-    t.check_stale(1006.0)
+    at(t, clock, 1006.0)
     assert tb.sync_retries == 2 and len(drv.sent) == 2
+
+
+def test_timed_retry_never_cuts_a_snapshot_backoff_short():
+    t, drv, clock = make(sync_timeout=5.0, snapshot_backoff=(20.0, 60.0))
+    tb = t.books["A-B"]
+    t.on_snapshot("A-B", tb.gen, b"<html>503</html>")
+    t.on_snapshot("A-B", tb.gen, b"<html>503</html>")  # now waiting 40 s before the next request
+    assert drv.snapshots[-1][2] == 40.0
+    n = len(drv.snapshots)
+    at(t, clock, 1044.9)
+    assert len(drv.snapshots) == n and tb.sync_retries == 0
+    at(t, clock, 1045.0)  # 5 s after the backed-off request was due
+    assert len(drv.snapshots) == n + 1 and tb.sync_retries == 1
 
 
 def test_failing_rest_snapshots_back_off_exponentially():
@@ -115,7 +134,7 @@ def test_inband_snapshot_discards_diffs_buffered_before_it_when_ids_cannot_order
     t.feed(conn, diff("A-B", 0, 0, [("98", "1")]))
     assert len(tb.buffer) == 2
     new_bids = [("100", "7"), ("99", "2"), ("98", "1")]
-    t.feed(conn, snap_frame("A-B", new_bids, A0))
+    t.feed(conn, snap_frame("A-B", new_bids, A0, u=5))  # an id (a venue timestamp) that orders nothing
     assert tb.state.value == "live" and tb.stale_dropped == 2 and tb.diffs_applied == 0
     assert book_levels(tb.book) == (new_bids, A0)
 

@@ -94,31 +94,59 @@ class Demo:
             self.say(f"failed    ...{short}: {ev.error_message}")
 
     def ladder(self, connector: Connector, tracker: OrderBookTracker) -> str:
+        """Top of book, best ``levels`` per side, with the bot's own orders marked on their level;
+        an own order deeper in the book gets its own row (after a ``...`` gap) so it is always
+        on the ladder, at its place in price order."""
         try:
             book = tracker.book(self.pair)
         except KeyError:
             return "(no book yet)"
-        own: Dict[str, List[str]] = {}
+        own: Dict[tuple, List[str]] = {}  # (price, is buy) -> the bot's orders there
         for o in connector.in_flight_orders.values():
             if o.price is not None and o.is_open:
-                key = f"{o.price.normalize():f}"
-                own.setdefault(key, []).append(f"{'B' if o.trade_type.name == 'BUY' else 'S'} {o.remaining_amount}")
+                buy = o.trade_type.name == "BUY"
+                own.setdefault((o.price, buy), []).append(f"{'BUY' if buy else 'SELL'} {_n(o.remaining_amount)}")
         lines = [f"{self.pair} on the embedded exchange   state {tracker.state(self.pair).value}   "
-                 f"bid {book.best_bid}  ask {book.best_ask}"]
-        lines.append(f"{'':>10} {'price':>14} {'size':>12}   own orders")
+                 f"bid {book.best_bid}  ask {book.best_ask}   own open orders: {sum(map(len, own.values()))}"]
+        lines.append(f"{'':>4} {'':>6} {'price':>16} {'size':>12}   own orders")
 
-        def row(side: str, price: str, size: str) -> str:
-            key = f"{D(price).normalize():f}"
-            mine = ("  <- " + ", ".join(own[key])) if key in own else ""
-            return f"{side:>10} {price:>14} {size:>12}{mine}"
-        for price, size in reversed(book.asks_text(self.levels)):
-            lines.append(row("ask", price, size))
-        lines.append(f"{'':>10} {'-' * 14} {'-' * 12}")
-        for price, size in book.bids_text(self.levels):
-            lines.append(row("bid", price, size))
-        resting = [k for k in own if not any(D(k) == D(p) for p, _ in book.asks_text(self.levels) + book.bids_text(self.levels))]
-        if resting:
-            lines.append(f"{'':>10} own orders away from the top: " + "; ".join(f"{k}: {', '.join(own[k])}" for k in resting))
+        def side_rows(top: List[tuple], everything: List[tuple], buys: bool) -> List[tuple]:
+            """(price, price text, size text, gap-before) rows, best first."""
+            rows = [(D(p), p, q, False) for p, q in top]
+            shown = {r[0] for r in rows}
+            worst = rows[-1][0] if rows else None
+            sizes = None
+            extra = []
+            for price, buy in own:
+                if buy is not buys or price in shown:
+                    continue
+                if sizes is None:
+                    sizes = {D(p): q for p, q in everything}
+                extra.append((price, f"{price:f}", sizes.get(price, "-"), True))
+            rows += extra
+            rows.sort(key=lambda r: r[0], reverse=buys)
+            # a gap marker before the first row that is beyond the contiguous top levels
+            out, gap_done = [], False
+            for r in rows:
+                beyond = worst is not None and ((r[0] < worst) if buys else (r[0] > worst))
+                out.append((r[0], r[1], r[2], beyond and not gap_done))
+                gap_done = gap_done or beyond
+            return out
+
+        def row(side: str, price: Decimal, price_text: str, size: str) -> str:
+            mine = own.get((price, side == "bid"))
+            mark = ("  <== " + ", ".join(mine)) if mine else ""
+            return f"{'*' if mine else '':>4} {side:>6} {price_text:>16} {size:>12}{mark}"
+        asks = side_rows(book.asks_text(self.levels), book.asks_text() if own else [], False)
+        for price, text, size, gap in reversed(asks):
+            lines.append(row("ask", price, text, size))
+            if gap:
+                lines.append(f"{'':>4} {'':>6} {'...':>16}")
+        lines.append(f"{'':>4} {'':>6} {'-' * 16} {'-' * 12}")
+        for price, text, size, gap in side_rows(book.bids_text(self.levels), book.bids_text() if own else [], True):
+            if gap:
+                lines.append(f"{'':>4} {'':>6} {'...':>16}")
+            lines.append(row("bid", price, text, size))
         return "\n".join(lines)
 
     def redraw(self, connector: Connector, tracker: OrderBookTracker) -> None:

@@ -341,7 +341,7 @@ class Connector:
             # wait for the rate limits first, then stamp: a throttled request keeps a fresh timestamp
             if await self._throttler.acquire(prepared.limit_id) > 0.001 and request.signed:
                 prepared = self._venue.prepare(request, self._server_time_ms())
-            if _debug():
+            if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s: sending %r", self.name, prepared)
             try:
                 resp = await self._rest.request(
@@ -811,13 +811,16 @@ class Connector:
             else:
                 logger.info("%s: status of %s unavailable: %s", self.name, cid, exc)
             return
+        was_lost = cid in self._tracker.lost_orders  # (applying the status un-loses it)
         try:
             await self._apply_status(order, data)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("%s: unreadable status for %s: %s", self.name, cid, exc)
             return
-        if cid in self._tracker.lost_orders and order.is_open:
+        if was_lost and order.is_open and not order.is_done:
             # a lost order the venue knows again and that is still open: cancel it
+            logger.info("%s: lost order %s is known again (%s); cancelling it", self.name, cid,
+                        order.current_state.name)
             self._cancel_task(order.trading_pair, cid)
 
     async def _order_not_found(self, order: InFlightOrder) -> None:

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 class MarketEvent(enum.Enum):
     """Event tags. Values of the order events are Hummingbot's ``MarketEvent`` values."""
 
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     BuyOrderCompleted = 102
     SellOrderCompleted = 103
     OrderCancelled = 106

@@ -258,9 +258,11 @@ class OrderTracker:
 
     def _after_update(self, order: InFlightOrder, was_done: bool) -> None:
         cid = order.client_order_id
-        self._index(order)
+        eid = order.exchange_order_id
+        if eid is not None and self._by_exchange_id.get(eid) != cid:
+            self._by_exchange_id[eid] = cid
         # the venue spoke about this order: it is not "not found" any more
-        if self._not_found.pop(cid, None) is not None or cid in self._lost:
+        if (self._not_found and self._not_found.pop(cid, None) is not None) or (self._lost and cid in self._lost):
             lost = self._lost.pop(cid, None)
             if lost is not None and not order.is_done:
                 logger.info("lost order %s found again (%s)", cid, order.current_state.name)

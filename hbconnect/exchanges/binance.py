@@ -315,6 +315,7 @@ from hbconnect.core.types import (
 )
 
 _tlog = _logging.getLogger(__name__)
+_DZERO = _D(0)
 
 # user-data base URLs (the market-data section has its own stream URLs)
 TRADING_SPOT_REST_URL = "https://api.binance.com"
@@ -658,7 +659,8 @@ class BinanceSpotTrading:
             payload = _form(params)
             signature = self._key.sign(payload)
             params["signature"] = signature
-            payload += "&signature=" + (signature if _SAFE(signature) else _quote_plus(signature))
+            # an HMAC signature is hex (nothing to quote); an Ed25519 one is base64 (+, /, =)
+            payload += "&signature=" + (signature if self._key._ed25519 is None else _quote_plus(signature))
             headers["X-MBX-APIKEY"] = self._key.api_key
         elif request.api_key:
             headers["X-MBX-APIKEY"] = self._key.api_key
@@ -728,9 +730,9 @@ class BinanceSpotTrading:
         step = _dec(lot["stepSize"])
         if tick <= 0 or step <= 0:
             raise ValueError("tickSize and stepSize must be positive")
-        max_qty = _dec(lot.get("maxQty"), _D(0))
-        max_price = _dec(price.get("maxPrice"), _D(0))
-        max_notional = _dec(notional.get("maxNotional"), _D(0))
+        max_qty = _dec(lot.get("maxQty"), _DZERO)
+        max_price = _dec(price.get("maxPrice"), _DZERO)
+        max_notional = _dec(notional.get("maxNotional"), _DZERO)
         order_types = entry.get("orderTypes") or ["LIMIT", "MARKET"]
         base, quote = pair.split("-")
         return TradingRule(
@@ -739,9 +741,9 @@ class BinanceSpotTrading:
             max_order_size=max_qty if max_qty > 0 else None,
             min_price_increment=tick,
             min_base_amount_increment=step,
-            min_notional_size=_dec(notional.get("minNotional", notional.get("notional")), _D(0)),
+            min_notional_size=_dec(notional.get("minNotional", notional.get("notional")), _DZERO),
             max_notional_size=max_notional if max_notional > 0 else None,
-            min_price=_dec(price.get("minPrice"), _D(0)),
+            min_price=_dec(price.get("minPrice"), _DZERO),
             max_price=max_price if max_price > 0 else None,
             supports_limit_orders="LIMIT" in order_types,
             supports_market_orders="MARKET" in order_types,
@@ -852,7 +854,7 @@ class BinanceSpotTrading:
             new_state=state,
             client_order_id=order.client_order_id,
             exchange_order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
-            executed_amount_base=_dec(data.get("executedQty"), _D(0)) if "executedQty" in data else None,
+            executed_amount_base=_dec(data.get("executedQty"), _DZERO) if "executedQty" in data else None,
             error_message=f"venue status {status}" if state is OrderState.FAILED else None,
         )
 
@@ -930,7 +932,7 @@ class BinanceSpotTrading:
         if execution == "TRADE":
             qty = _dec(m["l"])
             price = _dec(m["L"])
-            fee = _fee(_dec(m.get("n"), _D(0)), m.get("N"), TradeType.BUY if m["S"] == "BUY" else TradeType.SELL,
+            fee = _fee(_dec(m.get("n"), _DZERO), m.get("N"), TradeType.BUY if m["S"] == "BUY" else TradeType.SELL,
                        False, None)
             out.append(TradeUpdate(
                 trade_id=str(m["t"]), client_order_id=client_id, exchange_order_id=exchange_id,
@@ -938,7 +940,7 @@ class BinanceSpotTrading:
                 fill_quote_amount=price * qty, fee=fee, is_taker=not m.get("m", False)))
         out.append(OrderUpdate(trading_pair=pair, update_timestamp=ts, new_state=state,
                                client_order_id=client_id, exchange_order_id=exchange_id,
-                               executed_amount_base=_dec(m.get("z"), _D(0)),
+                               executed_amount_base=_dec(m.get("z"), _DZERO),
                                error_message=(m.get("r") or "rejected") if state is OrderState.FAILED else None))
         return out
 
@@ -1021,10 +1023,10 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         update = self._order_update(data, order, ts, creating=True)
         # a post-only (GTX) order that would take is expired at once: a rejection, not a cancel
         if (data.get("status") == "EXPIRED" and data.get("timeInForce") == "GTX"
-                and _dec(data.get("executedQty"), _D(0)) == 0):
+                and _dec(data.get("executedQty"), _DZERO) == 0):
             update = OrderUpdate(trading_pair=update.trading_pair, update_timestamp=update.update_timestamp,
                                  new_state=OrderState.FAILED, client_order_id=update.client_order_id,
-                                 exchange_order_id=update.exchange_order_id, executed_amount_base=_D(0),
+                                 exchange_order_id=update.exchange_order_id, executed_amount_base=_DZERO,
                                  error_message="post-only order would have taken liquidity (expired)")
         return update, []
 
@@ -1068,7 +1070,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         return OrderUpdate(trading_pair=order.trading_pair, update_timestamp=ts, new_state=state,
                            client_order_id=order.client_order_id,
                            exchange_order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
-                           executed_amount_base=_dec(data.get("executedQty"), _D(0)) if "executedQty" in data else None,
+                           executed_amount_base=_dec(data.get("executedQty"), _DZERO) if "executedQty" in data else None,
                            error_message=f"venue status {status}" if state is OrderState.FAILED else None)
 
     # -- listen key --
@@ -1106,18 +1108,18 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         out: list = []
         if o["x"] == "TRADE":
             qty, price = _dec(o["l"]), _dec(o["L"])
-            fee = _fee(_dec(o.get("n"), _D(0)), o.get("N"), None, True, None)
+            fee = _fee(_dec(o.get("n"), _DZERO), o.get("N"), None, True, None)
             out.append(TradeUpdate(
                 trade_id=str(o["t"]), client_order_id=client_id, exchange_order_id=exchange_id,
                 trading_pair=pair, fill_timestamp=ts, fill_price=price, fill_base_amount=qty,
                 fill_quote_amount=price * qty, fee=fee, is_taker=not o.get("m", False)))
         error = None
-        if o["X"] == "EXPIRED" and o.get("f") == "GTX" and _dec(o.get("z"), _D(0)) == 0:
+        if o["X"] == "EXPIRED" and o.get("f") == "GTX" and _dec(o.get("z"), _DZERO) == 0:
             state = OrderState.FAILED
             error = "post-only order would have taken liquidity (expired)"
         out.append(OrderUpdate(trading_pair=pair, update_timestamp=ts, new_state=state,
                                client_order_id=client_id, exchange_order_id=exchange_id,
-                               executed_amount_base=_dec(o.get("z"), _D(0)), error_message=error))
+                               executed_amount_base=_dec(o.get("z"), _DZERO), error_message=error))
         return out
 
     def _parse_account_update(self, msg: dict) -> list:
@@ -1147,8 +1149,8 @@ class BinancePerpetualTrading(BinanceSpotTrading):
             side = getattr(PositionSide, "BOTH", side) if amount == 0 else side
         lev = p.get("leverage")
         return PositionUpdate(pair=self.from_venue_symbol(p.get("s", p.get("symbol"))), side=side, amount=amount,
-                              entry_price=_dec(p.get(entry_key), _D(0)),
-                              unrealized_pnl=_dec(p.get(pnl_key), _D(0)),
+                              entry_price=_dec(p.get(entry_key), _DZERO),
+                              unrealized_pnl=_dec(p.get(pnl_key), _DZERO),
                               leverage=int(lev) if lev not in (None, "") else None, timestamp=ts)
 
     # -- perp account --
@@ -1188,10 +1190,10 @@ class BinancePerpetualTrading(BinanceSpotTrading):
     def parse_funding_info(self, data: _Any) -> _Any:
         return _make_funding_info(
             trading_pair=self.from_venue_symbol(data["symbol"]),
-            index_price=_dec(data.get("indexPrice"), _D(0)),
+            index_price=_dec(data.get("indexPrice"), _DZERO),
             mark_price=_dec(data["markPrice"]),
             next_funding_utc_timestamp=int(data.get("nextFundingTime") or 0) / 1000.0,
-            rate=_dec(data.get("lastFundingRate"), _D(0)),
+            rate=_dec(data.get("lastFundingRate"), _DZERO),
         )
 
     def funding_payments_request(self, since_ms: int) -> VenueRequest:

@@ -914,6 +914,11 @@ class OrderBookTracker:
                 return
         tb.gen += 1
         tb.snapshot_pending = True
+        if self.sync_timeout is not None:
+            # the timed retry counts from when this request is due, never cutting a backoff short
+            now = self.clock()
+            tb.retry_at = now + delay + self._jittered(self.sync_timeout, tb.attempts, self.sync_retry_max, up=True)
+            tb.sync_since = now
         self.driver.request_snapshot(tb, req, tb.gen, delay)
 
     def on_snapshot(self, pair: str, gen: int, body: bytes) -> None:

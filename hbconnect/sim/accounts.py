@@ -319,18 +319,22 @@ class FuturesLedger:
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
         signed = order.orig_qty if order.side == BUY else -order.orig_qty
-        closing = (acct.dual_side and ((order.position_side == "LONG" and order.side != BUY)
-                                       or (order.position_side == "SHORT" and order.side == BUY)))
-        if order.reduce_only or closing:
+        if order.reduce_only or self._is_hedge_close(acct, order):
             if amount == 0 or (amount > 0) == (signed > 0) or abs(signed) > abs(amount):
                 raise err(REDUCE_ONLY_REJECTED)
 
+    @staticmethod
+    def _is_hedge_close(acct: FuturesAccount, order: Order) -> bool:
+        return acct.dual_side and ((order.position_side == "LONG" and order.side != BUY)
+                                   or (order.position_side == "SHORT" and order.side == BUY))
+
     def stale_reducers(self, owner: str, orders: list) -> list:
-        """Resting reduce-only orders that can no longer reduce (the venue expires them)."""
+        """Resting reduce-only orders, and hedge-mode close orders (SELL on LONG, BUY on SHORT,
+        implicitly reduce-only), that can no longer reduce: the venue expires them."""
         acct = self._acct(owner)
         out = []
         for o in orders:
-            if not o.reduce_only:
+            if not (o.reduce_only or self._is_hedge_close(acct, o)):
                 continue
             pos = acct.positions.get(self._position_key(acct, o))
             amount = pos.amount if pos else ZERO

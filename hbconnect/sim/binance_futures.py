@@ -14,18 +14,25 @@ from typing import Any, Optional
 from aiohttp import web
 
 from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
-from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
-from hbconnect.sim.matching import (BUY, STP_MODES, ZERO, AccountEvent, Fill, Order, OrderEvent,
-                                    OrderRequest, SymbolSpec, now_ms)
-from hbconnect.sim.server import BinanceFrontEnd, parse_bool, parse_decimal, parse_int
+from hbconnect.sim.errors import BinanceError, err, mandatory, not_required
+from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
+                                    SymbolSpec, now_ms)
+from hbconnect.sim.server import (BinanceFrontEnd, fmt, illegal, parse_bool, parse_decimal, parse_int,
+                                  select_trades)
 
-CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
-                        r"bookTicker|markPrice(?:@1s)?)$")
+_UNSUPPORTED = {t: (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
+                           "endpoints instead.")
+                for t in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")}
 
 
-def fmt(d: Optional[Decimal], places: int = 8) -> str:
-    return format(d if d is not None else ZERO, f".{places}f")
+# the documented fields of GET /fapi/v2/positionRisk and /fapi/v3/positionRisk
+_POSITION_RISK_V2 = ("symbol", "positionSide", "positionAmt", "entryPrice", "breakEvenPrice", "markPrice",
+                     "unRealizedProfit", "liquidationPrice", "leverage", "maxNotionalValue", "marginType",
+                     "isolatedMargin", "isAutoAddMargin", "notional", "isolatedWallet", "updateTime")
+_POSITION_RISK_V3 = ("symbol", "positionSide", "positionAmt", "entryPrice", "breakEvenPrice", "markPrice",
+                     "unRealizedProfit", "liquidationPrice", "isolatedMargin", "notional", "marginAsset",
+                     "isolatedWallet", "initialMargin", "maintMargin", "positionInitialMargin",
+                     "openOrderInitialMargin", "adl", "bidNotional", "askNotional", "updateTime")
 
 
 class FuturesFrontEnd(BinanceFrontEnd):
@@ -34,13 +41,11 @@ class FuturesFrontEnd(BinanceFrontEnd):
     long_order_header = "X-MBX-ORDER-COUNT-1M"
     ws_incoming_per_second = 10
     max_streams = 200
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.engine.listeners.append(self.on_engine_event)
-        self.engine.trade_listeners.append(self.on_fill)
-        self._depth: dict[tuple[str, int], dict] = {}
-        self._tickers: dict[Any, Any] = {}
+    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
+                           r"bookTicker|markPrice(?:@1s)?)$")
+    depth_intervals = (100, 250, 500)
+    default_depth_ms = 250
+    ticker_time = True
 
     @property
     def ledger(self) -> FuturesLedger:
@@ -85,28 +90,15 @@ class FuturesFrontEnd(BinanceFrontEnd):
             return 2
         return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
 
-    def spec(self, params: dict) -> SymbolSpec:
-        symbol = params.get("symbol")
-        if not symbol:
-            raise mandatory("symbol")
-        spec = self.engine.specs.get(symbol.upper())
-        if spec is None:
-            raise err(INVALID_SYMBOL)
-        return spec
-
-    def p(self, spec: SymbolSpec, d: Decimal) -> str:
+    def fp(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
         return fmt(d, spec.price_decimals)
 
-    def q(self, spec: SymbolSpec, d: Decimal) -> str:
+    def fq(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
         return fmt(d, spec.qty_decimals)
 
+    p, q = fp, fq
+
     # ------------------------------------------------------------------ public
-    async def ping(self, request: web.Request, params: dict, account: Any) -> dict:
-        return {}
-
-    async def time(self, request: web.Request, params: dict, account: Any) -> dict:
-        return {"serverTime": self.server_time()}
-
     def symbol_info(self, spec: SymbolSpec) -> dict:
         return {
             "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
@@ -151,21 +143,12 @@ class FuturesFrontEnd(BinanceFrontEnd):
         spec = self.spec(params)
         limit = parse_int(params, "limit") or 500
         if limit not in (5, 10, 20, 50, 100, 500, 1000):
-            raise BinanceError(-1100, "Illegal characters found in parameter 'limit'; legal range is "
-                                      "'5, 10, 20, 50, 100, 500, 1000'.")
+            raise illegal("limit", "5, 10, 20, 50, 100, 500, 1000")
         book = self.engine.books[spec.symbol]
         ts = now_ms()
         return {"lastUpdateId": book.update_id, "E": ts, "T": ts,
-                "bids": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth(BUY, limit)],
-                "asks": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth("SELL", limit)]}
-
-    async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
-        spec = self.spec(params)
-        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
-        return [{"id": f.trade_id, "price": self.p(spec, f.price), "qty": self.q(spec, f.qty),
-                 "quoteQty": fmt(f.quote_qty), "time": f.time, "isBuyerMaker": f.maker.side == BUY}
-                for f in fills]
+                "bids": self.levels(spec, book.depth(BUY, limit)),
+                "asks": self.levels(spec, book.depth("SELL", limit))}
 
     def premium(self, spec: SymbolSpec) -> dict:
         mark = self.exchange.mark_price_of(spec.symbol)
@@ -190,45 +173,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return [{"symbol": h["symbol"], "fundingRate": fmt(h["fundingRate"]), "fundingTime": h["fundingTime"],
                  "markPrice": fmt(h["markPrice"])} for h in rows[-limit:]]
 
-    async def book_ticker(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = []
-        for spec in specs:
-            book = self.engine.books[spec.symbol]
-            b, a = book.depth(BUY, 1), book.depth("SELL", 1)
-            out.append({"symbol": spec.symbol, "bidPrice": self.p(spec, b[0][0] if b else ZERO),
-                        "bidQty": self.q(spec, b[0][1] if b else ZERO),
-                        "askPrice": self.p(spec, a[0][0] if a else ZERO),
-                        "askQty": self.q(spec, a[0][1] if a else ZERO), "time": now_ms()})
-        return out[0] if params.get("symbol") else out
-
-    async def ticker_price(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = [{"symbol": s.symbol, "price": self.p(s, self.exchange.last_price(self.engine, s.symbol)),
-                "time": now_ms()} for s in specs]
-        return out[0] if params.get("symbol") else out
-
-    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = [self.exchange.ticker_24hr(self.engine, s.symbol, fmt) for s in specs]
-        return out[0] if params.get("symbol") else out
-
     # ------------------------------------------------------------------ orders
     def parse_order(self, params: dict, account: Account) -> tuple[OrderRequest, str]:
-        spec = self.spec(params)
-        side = params.get("side")
-        if not side:
-            raise mandatory("side")
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(-1117, "Invalid side.")
-        otype = params.get("type")
-        if not otype:
-            raise mandatory("type")
-        if otype not in ("LIMIT", "MARKET"):
-            if otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"):
-                raise BinanceError(-4120, "Order type not supported for this endpoint. Please use the "
-                                          "Algo Order API endpoints instead.")
-            raise BinanceError(-1116, "Invalid orderType.")
+        spec, side, otype = self.parse_side_type(params, ("LIMIT", "MARKET"), _UNSUPPORTED)
         qty = parse_decimal(params, "quantity")
         price = parse_decimal(params, "price")
         tif = params.get("timeInForce")
@@ -251,16 +198,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
             if price is not None:
                 raise not_required("price")
             tif = "GTC"
-        cid = params.get("newClientOrderId")
-        if cid is not None and not CID_RE.match(cid):
-            raise BinanceError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
-                                      "legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
-        if stp not in STP_MODES:
-            raise BinanceError(-1100, "Illegal characters found in parameter 'selfTradePreventionMode'.")
-        resp_type = params.get("newOrderRespType") or "ACK"
-        if resp_type not in ("ACK", "RESULT"):
-            raise BinanceError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        cid, stp = self.parse_cid_stp(params)
+        resp_type = self.parse_resp_type(params, "ACK", ("ACK", "RESULT"))
         if qty <= 0:
             raise BinanceError(-4003, "Quantity less than or equal to zero.")
         if price is not None:
@@ -304,21 +243,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         req, _ = self.parse_order(params, account)
         return self.order_json(self.engine.submit(account.account_id, req))
 
-    def _order_ids(self, params: dict) -> tuple[Optional[int], Optional[str]]:
-        oid = parse_int(params, "orderId")
-        cid = params.get("origClientOrderId") or None
-        if oid is None and cid is None:
-            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        return oid, cid
-
     async def cancel_order(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
-        oid, cid = self._order_ids(params)
+        oid, cid = self.order_ids(params)
         return self.order_json(self.engine.cancel(account.account_id, spec.symbol, oid, cid))
 
     async def get_order(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
-        oid, cid = self._order_ids(params)
+        oid, cid = self.order_ids(params)
         return self.order_json(self.engine.query(account.account_id, spec.symbol, oid, cid), True)
 
     async def open_orders(self, request: web.Request, params: dict, account: Account) -> list:
@@ -354,6 +286,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
                          "marginType": "cross", "isolatedMargin": fmt(ZERO), "isAutoAddMargin": "false",
                          "notional": fmt(notional), "isolatedWallet": "0",
                          "initialMargin": fmt(abs(notional) / lev), "maintMargin": fmt(abs(notional) * Decimal("0.004")),
+                         "marginAsset": spec.quote, "positionInitialMargin": fmt(abs(notional) / lev),
+                         "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
                          "updateTime": pos.update_time if pos else 0})
         return rows
 
@@ -429,11 +363,13 @@ class FuturesFrontEnd(BinanceFrontEnd):
                  "marginAvailable": True, "updateTime": r["updateTime"]} for r in self._asset_rows(account, t)]
 
     async def position_risk(self, request: web.Request, params: dict, account: Account) -> list:
-        rows = self._positions_rows(account, only_open=request.path.startswith("/fapi/v3"))
+        v3 = request.path.startswith("/fapi/v3")
+        rows = self._positions_rows(account, only_open=v3)
         if params.get("symbol"):
             symbol = self.spec(params).symbol
             rows = [r for r in rows if r["symbol"] == symbol]
-        return rows
+        keys = _POSITION_RISK_V3 if v3 else _POSITION_RISK_V2
+        return [{k: r[k] for k in keys} for r in rows]
 
     async def set_leverage(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
@@ -485,26 +421,12 @@ class FuturesFrontEnd(BinanceFrontEnd):
 
     async def user_trades(self, request: web.Request, params: dict, account: Account) -> list:
         spec = self.spec(params)
-        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        oid = parse_int(params, "orderId")
-        from_id = parse_int(params, "fromId")
-        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
-        out = []
-        for t in account.futures.trades:
-            if t.symbol != spec.symbol or (oid is not None and t.order_id != oid):
-                continue
-            if (from_id is not None and t.trade_id < from_id) or (start is not None and t.time < start) \
-                    or (end is not None and t.time > end):
-                continue
-            out.append({"buyer": t.is_buyer, "commission": fmt(t.commission), "commissionAsset": t.commission_asset,
-                        "id": t.trade_id, "maker": t.is_maker, "orderId": t.order_id,
-                        "price": self.p(spec, t.price), "qty": self.q(spec, t.qty), "quoteQty": fmt(t.quote_qty),
-                        "realizedPnl": fmt(t.realized_pnl), "side": t.side, "positionSide": t.position_side,
-                        "symbol": t.symbol, "time": t.time})
-        return out[:limit] if from_id is not None else out[-limit:]
-
-    async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
-        return {"listenKey": self.new_listen_key(account)}
+        return [{"buyer": t.is_buyer, "commission": fmt(t.commission), "commissionAsset": t.commission_asset,
+                 "id": t.trade_id, "maker": t.is_maker, "orderId": t.order_id,
+                 "price": self.p(spec, t.price), "qty": self.q(spec, t.qty), "quoteQty": fmt(t.quote_qty),
+                 "realizedPnl": fmt(t.realized_pnl), "side": t.side, "positionSide": t.position_side,
+                 "symbol": t.symbol, "time": t.time}
+                for t in select_trades(account.futures.trades, spec.symbol, params)]
 
     async def listen_key_keepalive(self, request: web.Request, params: dict, account: Account) -> dict:
         return {"listenKey": self.keepalive_listen_key(account, params.get("listenKey"))}
@@ -536,7 +458,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
             "b": "0", "a": "0", "m": fs.is_maker if fs else False, "R": o.reduce_only,
             "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": o.close_position,
             "rp": fmt(fs.realized_pnl if fs else ZERO), "pP": False, "si": 0, "ss": 0,
-            "V": o.stp_mode, "pm": "NONE", "gtd": 0}}
+            "V": o.stp_mode, "pm": "NONE", "gtd": 0,
+            "er": str(o.expiry_reason) if ev.exec_type == "EXPIRED" else "0"}}
 
     def account_update(self, ev: AccountEvent) -> dict:
         balances = [{"a": a, "wb": fmt(wb), "cw": fmt(cw), "bc": fmt(bc)} for a, wb, cw, bc in ev.balances]
@@ -550,106 +473,39 @@ class FuturesFrontEnd(BinanceFrontEnd):
                 "a": {"m": ev.reason, "B": balances, "P": positions}}
 
     # ------------------------------------------------------------------ market streams
-    def valid_stream(self, name: str) -> bool:
-        m = _STREAM_RE.match(name)
-        return bool(m) and m.group(1).upper() in self.engine.specs
-
-    @staticmethod
-    def _depth_interval(kind: str) -> int:
-        for ms in (100, 250, 500):
-            if kind.endswith(f"@{ms}ms"):
-                return ms
-        return 250
-
-    def on_subscribe(self, stream: str) -> None:
-        sym, kind = stream.split("@", 1)
-        if kind.startswith("depth") and not kind[5:6].isdigit():
-            key = (sym.upper(), self._depth_interval(kind))
-            if key not in self._depth:
-                self._depth[key] = {"last_u": self.engine.books[sym.upper()].update_id, "next": 0.0}
-
-    def on_fill(self, fill: Fill) -> None:
-        sym = fill.symbol.lower()
+    def trade_event(self, kind: str, fill: Fill) -> dict:
         spec = self.engine.specs[fill.symbol]
         buyer_maker = fill.maker.side == BUY
-        if self.subscribed(f"{sym}@aggTrade"):
-            self.push_market(f"{sym}@aggTrade", {
-                "e": "aggTrade", "E": fill.time, "s": fill.symbol, "a": fill.trade_id,
+        if kind == "trade":
+            return {"e": "trade", "E": fill.time, "T": fill.time, "s": fill.symbol, "t": fill.trade_id,
+                    "p": self.p(spec, fill.price), "q": self.q(spec, fill.qty), "X": "MARKET", "m": buyer_maker}
+        return {"e": "aggTrade", "E": fill.time, "s": fill.symbol, "a": fill.trade_id,
                 "p": self.p(spec, fill.price), "q": self.q(spec, fill.qty), "f": fill.trade_id,
-                "l": fill.trade_id, "T": fill.time, "m": buyer_maker})
-        if self.subscribed(f"{sym}@trade"):
-            self.push_market(f"{sym}@trade", {
-                "e": "trade", "E": fill.time, "T": fill.time, "s": fill.symbol, "t": fill.trade_id,
-                "p": self.p(spec, fill.price), "q": self.q(spec, fill.qty), "X": "MARKET", "m": buyer_maker})
+                "l": fill.trade_id, "T": fill.time, "m": buyer_maker}
 
-    def publish(self, now: float) -> None:
-        for key, st in list(self._depth.items()):
-            sym, interval = key
-            names = [f"{sym.lower()}@depth@{interval}ms"] + ([f"{sym.lower()}@depth"] if interval == 250 else [])
-            if not any(self.subscribed(s) for s in names):
-                del self._depth[key]
-                continue
-            if now < st["next"]:
-                continue
-            st["next"] = now + interval / 1000.0
-            book = self.engine.books[sym]
-            spec = book.spec
-            if book.update_id <= st["last_u"]:
-                continue
-            levels: dict[tuple[str, Decimal], Decimal] = {}
-            for _, side, price, total in book.changes_since(st["last_u"]):
-                levels[(side, price)] = total
-            ts = now_ms()
-            payload = {"e": "depthUpdate", "E": ts, "T": ts, "s": sym, "U": st["last_u"] + 1,
-                       "u": book.update_id, "pu": st["last_u"],
-                       "b": [[self.p(spec, p), self.q(spec, q)]
-                             for (sd, p), q in sorted(levels.items(), key=lambda kv: -kv[0][1]) if sd == BUY],
-                       "a": [[self.p(spec, p), self.q(spec, q)]
-                             for (sd, p), q in sorted(levels.items(), key=lambda kv: kv[0][1]) if sd != BUY]}
-            st["last_u"] = book.update_id
-            for s in names:
-                self.push_market(s, payload)
-        wanted: set[str] = set()
-        for conn in self.conns:
-            wanted.update(conn.streams)
-        for stream in wanted:
-            sym, kind = stream.split("@", 1)
-            book = self.engine.books.get(sym.upper())
-            if book is None:
-                continue
-            spec = book.spec
-            if kind.startswith("markPrice"):
-                period = 1.0 if kind.endswith("@1s") else 3.0
-                nxt = self._tickers.get(("mark", stream), 0.0)
-                if now < nxt:
-                    continue
-                self._tickers[("mark", stream)] = now + period
-                mark = self.exchange.mark_price_of(spec.symbol)
-                self.push_market(stream, {"e": "markPriceUpdate", "E": now_ms(), "s": spec.symbol,
-                                          "p": fmt(mark), "i": fmt(mark), "P": fmt(mark),
-                                          "r": fmt(self.exchange.funding_rate(spec.symbol)),
-                                          "T": self.exchange.next_funding_ms})
-            elif kind == "bookTicker":
-                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
-                top = (b[0] if b else None, a[0] if a else None)
-                if self._tickers.get(stream) == top:
-                    continue
-                self._tickers[stream] = top
-                ts = now_ms()
-                self.push_market(stream, {"e": "bookTicker", "u": book.update_id, "E": ts, "T": ts,
-                                          "s": spec.symbol,
-                                          "b": self.p(spec, top[0][0] if top[0] else ZERO),
-                                          "B": self.q(spec, top[0][1] if top[0] else ZERO),
-                                          "a": self.p(spec, top[1][0] if top[1] else ZERO),
-                                          "A": self.q(spec, top[1][1] if top[1] else ZERO)})
-            elif kind.startswith("depth") and kind[5:6].isdigit():
-                n = int(kind[5:].split("@")[0])
-                nxt = self._tickers.get(("partial", stream), 0.0)
-                if now < nxt:
-                    continue
-                self._tickers[("partial", stream)] = now + self._depth_interval(kind) / 1000.0
-                ts = now_ms()
-                self.push_market(stream, {"e": "depthUpdate", "E": ts, "T": ts, "s": spec.symbol,
-                                          "U": book.update_id, "u": book.update_id, "pu": book.update_id,
-                                          "b": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth(BUY, n)],
-                                          "a": [[self.p(spec, p), self.q(spec, q)] for p, q in book.depth("SELL", n)]})
+    def depth_diff_event(self, spec: SymbolSpec, prev_u: int, last_u: int, bids: list, asks: list) -> dict:
+        ts = now_ms()
+        return {"e": "depthUpdate", "E": ts, "T": ts, "s": spec.symbol, "U": prev_u + 1, "u": last_u,
+                "pu": prev_u, "b": bids, "a": asks}
+
+    def partial_depth_event(self, book: Any, n: int) -> dict:
+        ts = now_ms()
+        u = book.update_id
+        return {"e": "depthUpdate", "E": ts, "T": ts, "s": book.spec.symbol, "U": u, "u": u, "pu": u,
+                "b": self.levels(book.spec, book.depth(BUY, n)),
+                "a": self.levels(book.spec, book.depth("SELL", n))}
+
+    def book_ticker_event(self, book: Any, top: tuple) -> dict:
+        spec, (bid, ask), ts = book.spec, top, now_ms()
+        return {"e": "bookTicker", "u": book.update_id, "E": ts, "T": ts, "s": spec.symbol,
+                "b": self.p(spec, bid[0] if bid else ZERO), "B": self.q(spec, bid[1] if bid else ZERO),
+                "a": self.p(spec, ask[0] if ask else ZERO), "A": self.q(spec, ask[1] if ask else ZERO)}
+
+    def publish_other(self, stream: str, kind: str, book: Any, now: float) -> None:
+        if kind.startswith("markPrice") and self._due(("mark", stream), now, 1.0 if kind.endswith("@1s") else 3.0):
+            symbol = book.spec.symbol
+            mark = self.exchange.mark_price_of(symbol)
+            self.push_market(stream, {"e": "markPriceUpdate", "E": now_ms(), "s": symbol,
+                                      "p": fmt(mark), "i": fmt(mark), "P": fmt(mark),
+                                      "r": fmt(self.exchange.funding_rate(symbol)),
+                                      "T": self.exchange.next_funding_ms})

@@ -6,26 +6,22 @@ spot does.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from hbconnect.sim.accounts import Account, SpotAccount
 from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
-from hbconnect.sim.matching import (BUY, STP_MODES, ZERO, AccountEvent, Fill, Order, OrderEvent,
-                                    OrderRequest, SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, WsConn, parse_bool, parse_decimal, parse_int)
+from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
+                                    SymbolSpec, now_ms)
+from hbconnect.sim.server import (BinanceFrontEnd, WsConn, illegal, parse_bool, parse_decimal,
+                                  parse_int, select_trades)
+from hbconnect.sim.server import fmt as f8
 
-CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
-
-
-def f8(d: Optional[Decimal], places: int = 8) -> str:
-    return format(d if d is not None else ZERO, f".{places}f")
+_UNSUPPORTED = {t: (-1013, "Filter failure: order type not supported for this symbol.")
+                for t in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")}
 
 
 def depth_weight(params: dict) -> int:
@@ -46,13 +42,10 @@ class SpotFrontEnd(BinanceFrontEnd):
     market = "spot"
     ping_interval = 20.0
     long_order_header = "X-MBX-ORDER-COUNT-1D"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.engine.listeners.append(self.on_engine_event)
-        self.engine.trade_listeners.append(self.on_fill)
-        self._depth: dict[tuple[str, int], dict] = {}
-        self._tickers: dict[str, tuple] = {}
+    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
+    depth_intervals = (100, 1000)
+    default_depth_ms = 1000
+    ticker_time = False
 
     # ------------------------------------------------------------------ routes
     def add_routes(self) -> None:
@@ -76,22 +69,6 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("PUT", "/api/v3/userDataStream", self.listen_key_keepalive, 2, "API_KEY")
         r("DELETE", "/api/v3/userDataStream", self.listen_key_close, 2, "API_KEY")
         self.app.router.add_get("/ws-api/v3", self._ws_api_handler)
-
-    def spec(self, params: dict) -> SymbolSpec:
-        symbol = params.get("symbol")
-        if not symbol:
-            raise mandatory("symbol")
-        spec = self.engine.specs.get(symbol.upper())
-        if spec is None:
-            raise err(INVALID_SYMBOL)
-        return spec
-
-    # ------------------------------------------------------------------ public
-    async def ping(self, request: web.Request, params: dict, account: Any) -> dict:
-        return {}
-
-    async def time(self, request: web.Request, params: dict, account: Any) -> dict:
-        return {"serverTime": self.server_time()}
 
     def symbol_info(self, spec: SymbolSpec) -> dict:
         return {
@@ -126,10 +103,11 @@ class SpotFrontEnd(BinanceFrontEnd):
         wanted = params.get("symbol")
         if params.get("symbols"):
             try:
-                import json
                 names = json.loads(params["symbols"])
-            except ValueError:
-                raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'.")
+                if not isinstance(names, list):
+                    raise ValueError
+            except (ValueError, RecursionError):
+                raise illegal("symbols")
             wanted_set = {str(n).upper() for n in names}
             specs = [s for s in specs if s.symbol in wanted_set]
             if len(specs) != len(wanted_set):
@@ -154,55 +132,12 @@ class SpotFrontEnd(BinanceFrontEnd):
         limit = parse_int(params, "limit") or 100
         limit = max(1, min(limit, 5000))
         book = self.engine.books[spec.symbol]
-        return {"lastUpdateId": book.update_id,
-                "bids": [[f8(p), f8(q)] for p, q in book.depth(BUY, limit)],
-                "asks": [[f8(p), f8(q)] for p, q in book.depth("SELL", limit)]}
-
-    async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
-        spec = self.spec(params)
-        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
-        return [{"id": f.trade_id, "price": f8(f.price), "qty": f8(f.qty), "quoteQty": f8(f.quote_qty),
-                 "time": f.time, "isBuyerMaker": f.maker.side == BUY, "isBestMatch": True} for f in fills]
-
-    async def book_ticker(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = []
-        for spec in specs:
-            book = self.engine.books[spec.symbol]
-            b = book.depth(BUY, 1)
-            a = book.depth("SELL", 1)
-            out.append({"symbol": spec.symbol, "bidPrice": f8(b[0][0] if b else ZERO),
-                        "bidQty": f8(b[0][1] if b else ZERO), "askPrice": f8(a[0][0] if a else ZERO),
-                        "askQty": f8(a[0][1] if a else ZERO)})
-        return out[0] if params.get("symbol") else out
-
-    async def ticker_price(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = [{"symbol": s.symbol, "price": f8(self.exchange.last_price(self.engine, s.symbol))}
-               for s in specs]
-        return out[0] if params.get("symbol") else out
-
-    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
-        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
-        out = [self.exchange.ticker_24hr(self.engine, s.symbol, f8) for s in specs]
-        return out[0] if params.get("symbol") else out
+        return {"lastUpdateId": book.update_id, "bids": self.levels(spec, book.depth(BUY, limit)),
+                "asks": self.levels(spec, book.depth("SELL", limit))}
 
     # ------------------------------------------------------------------ orders
     def parse_order(self, params: dict) -> tuple[OrderRequest, str]:
-        spec = self.spec(params)
-        side = params.get("side")
-        if not side:
-            raise mandatory("side")
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(-1117, "Invalid side.")
-        otype = params.get("type")
-        if not otype:
-            raise mandatory("type")
-        if otype not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
-            if otype in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"):
-                raise BinanceError(-1013, "Filter failure: order type not supported for this symbol.")
-            raise BinanceError(-1116, "Invalid orderType.")
+        spec, side, otype = self.parse_side_type(params, ("LIMIT", "LIMIT_MAKER", "MARKET"), _UNSUPPORTED)
         qty = parse_decimal(params, "quantity")
         quote_qty = parse_decimal(params, "quoteOrderQty")
         price = parse_decimal(params, "price")
@@ -236,17 +171,10 @@ class SpotFrontEnd(BinanceFrontEnd):
             tif = "GTC"
         if otype != "MARKET" and quote_qty is not None:
             raise not_required("quoteOrderQty")
-        cid = params.get("newClientOrderId")
-        if cid is not None and not CID_RE.match(cid):
-            raise BinanceError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
-                                      "legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
-        if stp not in STP_MODES:
-            raise BinanceError(-1100, "Illegal characters found in parameter 'selfTradePreventionMode'.")
+        cid, stp = self.parse_cid_stp(params)
         # Binance: MARKET and LIMIT default to FULL, every other type to ACK
-        resp_type = params.get("newOrderRespType") or ("FULL" if otype in ("LIMIT", "MARKET") else "ACK")
-        if resp_type not in ("ACK", "RESULT", "FULL"):
-            raise BinanceError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        resp_type = self.parse_resp_type(params, "FULL" if otype in ("LIMIT", "MARKET") else "ACK",
+                                         ("ACK", "RESULT", "FULL"))
         # -- filters
         if price is not None:
             if price < spec.min_price or price > spec.max_price or (price - spec.min_price) % spec.tick_size:
@@ -281,7 +209,8 @@ class SpotFrontEnd(BinanceFrontEnd):
         if kind == "query":
             d.update({"stopPrice": f8(ZERO), "icebergQty": f8(ZERO), "time": o.time,
                       "updateTime": o.update_time, "isWorking": o.type != "MARKET"})
-        d["workingTime"] = o.time
+        if kind != "cancel":        # cancel responses carry no workingTime
+            d["workingTime"] = o.time
         d["selfTradePreventionMode"] = o.stp_mode
         return d
 
@@ -298,16 +227,9 @@ class SpotFrontEnd(BinanceFrontEnd):
                           for t in account.spot.trades[start:] if t.order_id == order.order_id]
         return d
 
-    def _order_ids(self, params: dict) -> tuple[Optional[int], Optional[str]]:
-        oid = parse_int(params, "orderId")
-        cid = params.get("origClientOrderId") or None
-        if oid is None and cid is None:
-            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        return oid, cid
-
     async def cancel_order(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
-        oid, cid = self._order_ids(params)
+        oid, cid = self.order_ids(params)
         o = self.engine.cancel(account.account_id, spec.symbol, oid, cid,
                                params.get("newClientOrderId") or "")
         return self.cancel_json(o)
@@ -321,7 +243,7 @@ class SpotFrontEnd(BinanceFrontEnd):
 
     async def get_order(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
-        oid, cid = self._order_ids(params)
+        oid, cid = self.order_ids(params)
         return self.order_json(self.engine.query(account.account_id, spec.symbol, oid, cid))
 
     async def open_orders(self, request: web.Request, params: dict, account: Account) -> list:
@@ -351,26 +273,11 @@ class SpotFrontEnd(BinanceFrontEnd):
 
     async def my_trades(self, request: web.Request, params: dict, account: Account) -> list:
         spec = self.spec(params)
-        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        oid = parse_int(params, "orderId")
-        from_id = parse_int(params, "fromId")
-        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
-        out = []
-        for t in account.spot.trades:
-            if t.symbol != spec.symbol or (oid is not None and t.order_id != oid):
-                continue
-            if from_id is not None and t.trade_id < from_id:
-                continue
-            if (start is not None and t.time < start) or (end is not None and t.time > end):
-                continue
-            out.append({"symbol": t.symbol, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1,
-                        "price": f8(t.price), "qty": f8(t.qty), "quoteQty": f8(t.quote_qty),
-                        "commission": f8(t.commission), "commissionAsset": t.commission_asset,
-                        "time": t.time, "isBuyer": t.is_buyer, "isMaker": t.is_maker, "isBestMatch": True})
-        return out[:limit] if from_id is not None else out[-limit:]
-
-    async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
-        return {"listenKey": self.new_listen_key(account)}
+        return [{"symbol": t.symbol, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1,
+                 "price": f8(t.price), "qty": f8(t.qty), "quoteQty": f8(t.quote_qty),
+                 "commission": f8(t.commission), "commissionAsset": t.commission_asset,
+                 "time": t.time, "isBuyer": t.is_buyer, "isMaker": t.is_maker, "isBestMatch": True}
+                for t in select_trades(account.spot.trades, spec.symbol, params)]
 
     async def listen_key_keepalive(self, request: web.Request, params: dict, account: Account) -> dict:
         key = params.get("listenKey")
@@ -391,11 +298,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         """``/ws-api/v3``: ping, time, userDataStream.subscribe.signature / unsubscribe."""
         ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = WsConn(self, ws, combined=False)
-        self.conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
-        self._writer_tasks.add(writer)
-        writer.add_done_callback(self._writer_tasks.discard)
+        conn = self._attach(ws, combined=False)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -403,12 +306,7 @@ class SpotFrontEnd(BinanceFrontEnd):
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
         finally:
-            conn.closed = True
-            self.conns.discard(conn)
-            try:
-                conn.queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
+            self._detach(conn)
         return ws
 
     def _ws_api_call(self, conn: WsConn, text: str) -> dict:
@@ -416,7 +314,7 @@ class SpotFrontEnd(BinanceFrontEnd):
             req = json.loads(text)
             if not isinstance(req, dict):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):
             return {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
         rid, method, params = req.get("id"), req.get("method"), req.get("params") or {}
         try:
@@ -445,7 +343,7 @@ class SpotFrontEnd(BinanceFrontEnd):
                 raise BinanceError(-1020, "Unsupported operation.")
         except BinanceError as e:
             return {"id": rid, "status": e.status, "error": e.body()}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return {"id": rid, "status": 400, "error": {"code": -1100, "msg": "Illegal parameter."}}
         return {"id": rid, "status": 200, "result": result}
 
@@ -500,91 +398,25 @@ class SpotFrontEnd(BinanceFrontEnd):
         }
 
     # ------------------------------------------------------------------ market streams
-    def valid_stream(self, name: str) -> bool:
-        m = _STREAM_RE.match(name)
-        return bool(m) and m.group(1).upper() in self.engine.specs
-
-    def on_subscribe(self, stream: str) -> None:
-        sym, kind = stream.split("@", 1)
-        if kind.startswith("depth") and not kind[5:6].isdigit():
-            interval = 100 if kind.endswith("@100ms") else 1000
-            key = (sym.upper(), interval)
-            if key not in self._depth:
-                self._depth[key] = {"last_u": self.engine.books[sym.upper()].update_id,
-                                    "next": 0.0, "stream": stream}
-
-    def on_fill(self, fill: Fill) -> None:
-        sym = fill.symbol.lower()
+    def trade_event(self, kind: str, fill: Fill) -> dict:
         buyer_maker = fill.maker.side == BUY
-        for kind in ("trade", "aggTrade"):
-            stream = f"{sym}@{kind}"
-            if not self.subscribed(stream):
-                continue
-            if kind == "trade":
-                payload = {"e": "trade", "E": fill.time, "s": fill.symbol, "t": fill.trade_id,
-                           "p": f8(fill.price), "q": f8(fill.qty), "T": fill.time,
-                           "m": buyer_maker, "M": True}
-            else:
-                payload = {"e": "aggTrade", "E": fill.time, "s": fill.symbol, "a": fill.trade_id,
-                           "p": f8(fill.price), "q": f8(fill.qty), "f": fill.trade_id,
-                           "l": fill.trade_id, "T": fill.time, "m": buyer_maker, "M": True}
-            self.push_market(stream, payload)
+        if kind == "trade":
+            return {"e": "trade", "E": fill.time, "s": fill.symbol, "t": fill.trade_id,
+                    "p": f8(fill.price), "q": f8(fill.qty), "T": fill.time, "m": buyer_maker, "M": True}
+        return {"e": "aggTrade", "E": fill.time, "s": fill.symbol, "a": fill.trade_id,
+                "p": f8(fill.price), "q": f8(fill.qty), "f": fill.trade_id,
+                "l": fill.trade_id, "T": fill.time, "m": buyer_maker, "M": True}
 
-    def publish(self, now: float) -> None:
-        for key, st in list(self._depth.items()):
-            sym, interval = key
-            suffix = "@100ms" if interval == 100 else ""
-            streams = [f"{sym.lower()}@depth{suffix}"] + ([f"{sym.lower()}@depth@1000ms"] if interval == 1000 else [])
-            if not any(self.subscribed(s) for s in streams):
-                del self._depth[key]
-                continue
-            if now < st["next"]:
-                continue
-            st["next"] = now + interval / 1000.0
-            book = self.engine.books[sym]
-            if book.update_id <= st["last_u"]:
-                continue
-            changes = book.changes_since(st["last_u"])
-            levels: dict[tuple[str, Decimal], Decimal] = {}
-            for _, side, price, total in changes:
-                levels[(side, price)] = total
-            bids = [[f8(p), f8(q)] for (sd, p), q in sorted(levels.items(), key=lambda kv: -kv[0][1]) if sd == BUY]
-            asks = [[f8(p), f8(q)] for (sd, p), q in sorted(levels.items(), key=lambda kv: kv[0][1]) if sd != BUY]
-            payload = {"e": "depthUpdate", "E": now_ms(), "s": sym, "U": st["last_u"] + 1,
-                       "u": book.update_id, "b": bids, "a": asks}
-            st["last_u"] = book.update_id
-            for s in streams:
-                self.push_market(s, payload)
-        self._publish_partial_and_tickers(now)
+    def depth_diff_event(self, spec: SymbolSpec, prev_u: int, last_u: int, bids: list, asks: list) -> dict:
+        return {"e": "depthUpdate", "E": now_ms(), "s": spec.symbol, "U": prev_u + 1, "u": last_u,
+                "b": bids, "a": asks}
 
-    def _publish_partial_and_tickers(self, now: float) -> None:
-        wanted: set[str] = set()
-        for conn in self.conns:
-            wanted.update(conn.streams)
-        for stream in wanted:
-            sym, kind = stream.split("@", 1)
-            book = self.engine.books.get(sym.upper())
-            if book is None:
-                continue
-            if kind == "bookTicker":
-                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
-                top = (b[0] if b else None, a[0] if a else None)
-                if self._tickers.get(stream) == top:
-                    continue
-                self._tickers[stream] = top
-                self.push_market(stream, {"u": book.update_id, "s": book.spec.symbol,
-                                          "b": f8(top[0][0] if top[0] else ZERO),
-                                          "B": f8(top[0][1] if top[0] else ZERO),
-                                          "a": f8(top[1][0] if top[1] else ZERO),
-                                          "A": f8(top[1][1] if top[1] else ZERO)})
-            elif kind[5:6].isdigit() and kind.startswith("depth"):
-                n = int(kind[5:].split("@")[0])
-                interval = 0.1 if kind.endswith("@100ms") else 1.0
-                key = ("partial", stream)
-                nxt = self._tickers.get(key)
-                if nxt is not None and now < nxt[0]:       # type: ignore[index]
-                    continue
-                self._tickers[key] = (now + interval,)      # type: ignore[assignment]
-                self.push_market(stream, {"lastUpdateId": book.update_id,
-                                          "bids": [[f8(p), f8(q)] for p, q in book.depth(BUY, n)],
-                                          "asks": [[f8(p), f8(q)] for p, q in book.depth("SELL", n)]})
+    def partial_depth_event(self, book: Any, n: int) -> dict:
+        return {"lastUpdateId": book.update_id, "bids": self.levels(book.spec, book.depth(BUY, n)),
+                "asks": self.levels(book.spec, book.depth("SELL", n))}
+
+    def book_ticker_event(self, book: Any, top: tuple) -> dict:
+        bid, ask = top
+        return {"u": book.update_id, "s": book.spec.symbol,
+                "b": f8(bid[0] if bid else ZERO), "B": f8(bid[1] if bid else ZERO),
+                "a": f8(ask[0] if ask else ZERO), "A": f8(ask[1] if ask else ZERO)}

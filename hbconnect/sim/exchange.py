@@ -15,7 +15,7 @@ from hbconnect.sim.binance_futures import FuturesFrontEnd
 from hbconnect.sim.binance_spot import SpotFrontEnd
 from hbconnect.sim.faults import FaultConfig, FaultInjector
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
-from hbconnect.sim.server import _API_KEY_RE, RateLimits
+from hbconnect.sim.server import _API_KEY_RE, RateLimits, cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +157,7 @@ class EmbeddedExchange:
         if not self.started:
             return
         self.started = False
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         await self.spot.stop()
         await self.futures.stop()

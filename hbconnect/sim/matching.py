@@ -108,6 +108,8 @@ class Order:
     reserved_asset: str = ""
     sequence: int = 0           # time priority inside a price level
     cancel_client_order_id: str = ""   # the cancel request's client id (Binance "clientOrderId")
+    expiry_reason: int = 0      # USDⓈ-M "er": 1 STP, 2 IOC remainder, 3 IOC stopped by STP,
+    #                             4 reduce-only knocked out, 9 MARKET remainder (0: none)
 
     @property
     def remaining(self) -> Decimal:
@@ -458,6 +460,7 @@ class MatchingEngine:
                 order.sequence = next(self._seq)
                 book.add(order)
             else:
+                order.expiry_reason = 9 if order.type == "MARKET" else 2 if order.time_in_force == "IOC" else 0
                 self._close(order, "EXPIRED", ts)
         self._flush()
         return order
@@ -476,13 +479,16 @@ class MatchingEngine:
                 break
             if maker.owner == taker.owner and taker.stp_mode != "NONE":
                 ts = now_ms()
+                # status EXPIRED_IN_MATCH on both venues; the execution type is spot's
+                # TRADE_PREVENTION, USDⓈ-M's EXPIRED (with expiry reason 1, or 3 for an IOC taker)
+                stp_exec = "TRADE_PREVENTION" if self.market == "spot" else "EXPIRED"
                 if taker.stp_mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
                     book.remove(maker)
-                    self._close(maker, "EXPIRED_IN_MATCH" if self.market == "spot" else "EXPIRED", ts,
-                                exec_type="TRADE_PREVENTION" if self.market == "spot" else "EXPIRED")
+                    maker.expiry_reason = 1
+                    self._close(maker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
                 if taker.stp_mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
-                    self._close(taker, "EXPIRED_IN_MATCH" if self.market == "spot" else "EXPIRED", ts,
-                                exec_type="TRADE_PREVENTION" if self.market == "spot" else "EXPIRED")
+                    taker.expiry_reason = 3 if taker.time_in_force == "IOC" else 1
+                    self._close(taker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
                     return
                 continue
             if budget is not None:
@@ -517,6 +523,7 @@ class MatchingEngine:
                 for o in stale_reducers(owner, self.open_orders(owner, book.spec.symbol)):
                     if o is not taker:
                         book.remove(o)
+                        o.expiry_reason = 4
                         self._close(o, "EXPIRED", ts)
         for listener in self.trade_listeners:
             try:

@@ -39,10 +39,10 @@ from aiohttp import WSMsgType, web
 
 from hbconnect.sim.accounts import Account
 from hbconnect.sim.errors import (BAD_API_KEY_FORMAT, BAD_SIGNATURE, INVALID_LISTEN_KEY,
-                                  REJECTED_API_KEY, TS_AHEAD, TS_OUTSIDE_WINDOW, UNKNOWN_STATUS,
-                                  BinanceError, err, mandatory)
+                                  INVALID_SYMBOL, REJECTED_API_KEY, TS_AHEAD, TS_OUTSIDE_WINDOW,
+                                  UNKNOWN_STATUS, BinanceError, err, mandatory)
 from hbconnect.sim.faults import FaultInjector
-from hbconnect.sim.matching import MatchingEngine, now_ms
+from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -62,34 +62,75 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def parse_decimal(params: dict, name: str, required: bool = False) -> Optional[Decimal]:
+def fmt(d: Optional[Decimal], places: int = 8) -> str:
+    """Fixed-point text (``None`` as zero), as Binance writes amounts."""
+    return format(d if d is not None else ZERO, f".{places}f")
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
+    """Cancel tasks and wait for them to end (their errors are swallowed: we are stopping)."""
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        try:
+            await t
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
+def select_trades(trades: list, symbol: str, params: dict) -> list:
+    """An account's trades filtered as myTrades / userTrades filter them (orderId, fromId,
+    startTime/endTime, limit: the first ``limit`` from ``fromId``, else the latest ``limit``)."""
+    limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+    oid = parse_int(params, "orderId")
+    from_id = parse_int(params, "fromId")
+    start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+    out = [t for t in trades
+           if t.symbol == symbol and (oid is None or t.order_id == oid)
+           and (from_id is None or t.trade_id >= from_id)
+           and (start is None or t.time >= start) and (end is None or t.time <= end)]
+    return out[:limit] if from_id is not None else out[-limit:]
+
+
+CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
+_DECIMAL_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+_INT_RE = re.compile(r"[0-9]{1,20}")
+DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+INT_RANGE = "^[0-9]{1,20}$"
+
+
+def illegal(name: str, legal: Optional[str] = None) -> BinanceError:
+    """Binance's -1100 for a parameter that does not match its legal range."""
+    tail = f"; legal range is '{legal}'." if legal else "."
+    return BinanceError(-1100, f"Illegal characters found in parameter '{name}'{tail}")
+
+
+def _raw_param(params: dict, name: str, required: bool) -> Optional[str]:
     raw = params.get(name)
     if raw is None or raw == "":
         if required:
             raise mandatory(name)
         return None
-    try:
-        value = Decimal(raw)
-    except (InvalidOperation, ValueError):
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-    if not value.is_finite() or value < 0:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-    return value
+    return raw
+
+
+def parse_decimal(params: dict, name: str, required: bool = False) -> Optional[Decimal]:
+    """A decimal parameter in Binance's legal range (no sign, exponent, NaN or Infinity)."""
+    raw = _raw_param(params, name, required)
+    if raw is None:
+        return None
+    if not _DECIMAL_RE.fullmatch(raw):
+        raise illegal(name, DECIMAL_RANGE)
+    return Decimal(raw)
 
 
 def parse_int(params: dict, name: str, required: bool = False) -> Optional[int]:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if required:
-            raise mandatory(name)
+    raw = _raw_param(params, name, required)
+    if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is '^[0-9]{1,20}$'.")
+    if not _INT_RE.fullmatch(raw):
+        raise illegal(name, INT_RANGE)
+    return int(raw)
 
 
 def parse_bool(params: dict, name: str) -> Optional[bool]:
@@ -98,8 +139,7 @@ def parse_bool(params: dict, name: str) -> Optional[bool]:
         return None
     low = raw.lower()
     if low not in ("true", "false"):
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; "
-                                  "legal range is 'true, false'.")
+        raise illegal(name, "true, false")
     return low == "true"
 
 
@@ -196,6 +236,10 @@ class BinanceFrontEnd:
     ws_incoming_per_second = 5      # Binance spot; beyond it the connection is dropped
     max_streams = 1024
     max_connection_seconds = 24 * 3600.0    # Binance closes every connection after 24 h
+    stream_re: re.Pattern = re.compile(r"^$")
+    depth_intervals: tuple[int, ...] = (100, 1000)  # diff-depth update speeds (ms) of the venue
+    default_depth_ms = 1000                         # the speed of the plain ``<sym>@depth`` stream
+    ticker_time = False                             # futures tickers carry a "time" field
 
     def __init__(self, exchange: Any, engine: MatchingEngine, limits: RateLimits,
                  faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
@@ -220,6 +264,10 @@ class BinanceFrontEnd:
         self._tasks: list[asyncio.Task] = []
         self._writer_tasks: set[asyncio.Task] = set()
         self.stats: dict[str, int] = {}
+        self._depth: dict[tuple[str, int], dict] = {}   # (symbol, interval ms) -> diff stream state
+        self._tickers: dict[Any, Any] = {}              # last pushed top of book / next due times
+        self.engine.listeners.append(self.on_engine_event)
+        self.engine.trade_listeners.append(self.on_fill)
         self.app.router.add_get("/ws", self._ws_handler)
         self.app.router.add_get("/ws/{streams:.*}", self._ws_handler)
         self.app.router.add_get("/stream", self._ws_handler)
@@ -247,13 +295,7 @@ class BinanceFrontEnd:
         self._stopping.set()
         for conn in list(self.conns):
             conn.close()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._tasks)
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
@@ -273,6 +315,116 @@ class BinanceFrontEnd:
 
     def count(self, what: str) -> None:
         self.stats[what] = self.stats.get(what, 0) + 1
+
+    # ------------------------------------------------------------------ venue formatting hooks
+    def fp(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
+        """A price as the venue writes it."""
+        return fmt(d)
+
+    def fq(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
+        """A quantity as the venue writes it."""
+        return fmt(d)
+
+    def levels(self, spec: SymbolSpec, pairs: Any) -> list[list[str]]:
+        return [[self.fp(spec, p), self.fq(spec, q)] for p, q in pairs]
+
+    # ------------------------------------------------------------------ shared REST handlers
+    def spec(self, params: dict) -> SymbolSpec:
+        symbol = params.get("symbol")
+        if not symbol:
+            raise mandatory("symbol")
+        spec = self.engine.specs.get(symbol.upper())
+        if spec is None:
+            raise err(INVALID_SYMBOL)
+        return spec
+
+    def per_symbol(self, params: dict, row: Callable[[SymbolSpec], dict]) -> Any:
+        """One row for ``symbol``, else a list of rows for every symbol (Binance's ticker shape)."""
+        if params.get("symbol"):
+            return row(self.spec(params))
+        return [row(s) for s in self.engine.specs.values()]
+
+    async def ping(self, request: web.Request, params: dict, account: Any) -> dict:
+        return {}
+
+    async def time(self, request: web.Request, params: dict, account: Any) -> dict:
+        return {"serverTime": self.server_time()}
+
+    async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
+        spec = self.spec(params)
+        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
+        extra = {"isBestMatch": True} if self.market == "spot" else {}
+        return [{"id": f.trade_id, "price": self.fp(spec, f.price), "qty": self.fq(spec, f.qty),
+                 "quoteQty": fmt(f.quote_qty), "time": f.time, "isBuyerMaker": f.maker.side == BUY,
+                 **extra} for f in fills]
+
+    def _with_time(self, row: dict) -> dict:
+        if self.ticker_time:
+            row["time"] = now_ms()
+        return row
+
+    async def book_ticker(self, request: web.Request, params: dict, account: Any) -> Any:
+        def row(spec: SymbolSpec) -> dict:
+            book = self.engine.books[spec.symbol]
+            b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+            return self._with_time({"symbol": spec.symbol, "bidPrice": self.fp(spec, b[0][0] if b else ZERO),
+                                    "bidQty": self.fq(spec, b[0][1] if b else ZERO),
+                                    "askPrice": self.fp(spec, a[0][0] if a else ZERO),
+                                    "askQty": self.fq(spec, a[0][1] if a else ZERO)})
+        return self.per_symbol(params, row)
+
+    async def ticker_price(self, request: web.Request, params: dict, account: Any) -> Any:
+        return self.per_symbol(params, lambda s: self._with_time(
+            {"symbol": s.symbol, "price": self.fp(s, self.exchange.last_price(self.engine, s.symbol))}))
+
+    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
+        return self.per_symbol(params, lambda s: self.exchange.ticker_24hr(self.engine, s.symbol, fmt))
+
+    async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
+        return {"listenKey": self.new_listen_key(account)}
+
+    # ------------------------------------------------------------------ shared order parsing
+    def parse_side_type(self, params: dict, types: tuple[str, ...],
+                        unsupported: dict[str, tuple[int, str]]) -> tuple[SymbolSpec, str, str]:
+        """symbol, side and type; a known type the sim does not trade raises ``unsupported``."""
+        spec = self.spec(params)
+        side = params.get("side")
+        if not side:
+            raise mandatory("side")
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(-1117, "Invalid side.")
+        otype = params.get("type")
+        if not otype:
+            raise mandatory("type")
+        if otype not in types:
+            raise err(unsupported.get(otype, (-1116, "Invalid orderType.")))
+        return spec, side, otype
+
+    @staticmethod
+    def parse_cid_stp(params: dict) -> tuple[Optional[str], str]:
+        cid = params.get("newClientOrderId")
+        if cid is not None and not CID_RE.match(cid):
+            raise illegal("newClientOrderId", "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
+        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
+        if stp not in STP_MODES:
+            raise illegal("selfTradePreventionMode")
+        return cid, stp
+
+    @staticmethod
+    def parse_resp_type(params: dict, default: str, allowed: tuple[str, ...]) -> str:
+        resp_type = params.get("newOrderRespType") or default
+        if resp_type not in allowed:
+            raise illegal("newOrderRespType")
+        return resp_type
+
+    @staticmethod
+    def order_ids(params: dict) -> tuple[Optional[int], Optional[str]]:
+        oid = parse_int(params, "orderId")
+        cid = params.get("origClientOrderId") or None
+        if oid is None and cid is None:
+            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return oid, cid
 
     # ------------------------------------------------------------------ REST plumbing
     def route(self, method: str, path: str, handler: Handler, weight: int | Callable[[dict], int] = 1,
@@ -579,7 +731,26 @@ class BinanceFrontEnd:
 
     # ------------------------------------------------------------------ WebSocket
     def valid_stream(self, name: str) -> bool:
-        raise NotImplementedError
+        m = self.stream_re.match(name)
+        return bool(m) and m.group(1).upper() in self.engine.specs
+
+    def _attach(self, ws: web.WebSocketResponse, combined: bool) -> WsConn:
+        """Register a prepared socket and start its writer."""
+        conn = WsConn(self, ws, combined)
+        self.conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        self._writer_tasks.add(writer)
+        writer.add_done_callback(self._writer_tasks.discard)
+        return conn
+
+    def _detach(self, conn: WsConn) -> None:
+        """The client's side ended: stop pushing, let the writer finish."""
+        conn.closed = True
+        self.conns.discard(conn)
+        try:
+            conn.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            pass
 
     def _resolve_streams(self, names: list[str]) -> tuple[list[str], list[str]]:
         market, user = [], []
@@ -610,15 +781,11 @@ class BinanceFrontEnd:
             return self._error_response(BinanceError(-1121, "Invalid stream name.", 400))
         ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = WsConn(self, ws, combined)
+        conn = self._attach(ws, combined)
         conn.streams.update(market)
         conn.listen_keys.update(user)
         for s in market:
             self.on_subscribe(s)
-        self.conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
-        self._writer_tasks.add(writer)
-        writer.add_done_callback(self._writer_tasks.discard)
         window, count = 0, 0
         try:
             async for msg in ws:
@@ -634,12 +801,7 @@ class BinanceFrontEnd:
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
         finally:
-            conn.closed = True
-            self.conns.discard(conn)
-            try:
-                conn.queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
+            self._detach(conn)
         return ws
 
     async def _writer(self, conn: WsConn) -> None:
@@ -665,7 +827,7 @@ class BinanceFrontEnd:
     def _on_ws_text(self, conn: WsConn, text: str) -> None:
         try:
             msg = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):     # RecursionError: absurdly deep nesting
             conn.send_raw({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}})
             return
         if not isinstance(msg, dict):
@@ -712,7 +874,33 @@ class BinanceFrontEnd:
                            "id": rid})
 
     def on_subscribe(self, stream: str) -> None:
-        """A market stream gained a subscriber (publishers start tracking from now)."""
+        """A diff-depth stream gained a subscriber: its ``U``/``u`` ids continue from the book's
+        update id now, so they chain with a REST snapshot taken after subscribing."""
+        sym, kind = stream.split("@", 1)
+        if kind.startswith("depth") and not kind[5:6].isdigit():
+            key = (sym.upper(), self.depth_interval(kind))
+            if key not in self._depth:
+                self._depth[key] = {"last_u": self.engine.books[sym.upper()].update_id, "next": 0.0}
+
+    def depth_interval(self, kind: str) -> int:
+        for ms in self.depth_intervals:
+            if kind.endswith(f"@{ms}ms"):
+                return ms
+        return self.default_depth_ms
+
+    def on_engine_event(self, ev: Any) -> None:
+        """An order or account event of the matching engine (user stream pushes)."""
+
+    def trade_event(self, kind: str, fill: Fill) -> dict:
+        """The ``trade`` / ``aggTrade`` stream payload of a fill (venue shape)."""
+        raise NotImplementedError
+
+    def on_fill(self, fill: Fill) -> None:
+        sym = fill.symbol.lower()
+        for kind in ("trade", "aggTrade"):
+            stream = f"{sym}@{kind}"
+            if self.subscribed(stream):
+                self.push_market(stream, self.trade_event(kind, fill))
 
     def push_market(self, stream: str, payload: dict) -> None:
         for conn in list(self.conns):
@@ -747,4 +935,69 @@ class BinanceFrontEnd:
                 logger.exception("sim %s publisher failed", self.market)
 
     def publish(self, now: float) -> None:
-        """Periodic market-data pushes (depth diffs, tickers), implemented by the venue."""
+        """Periodic market-data pushes: diff depth, partial depth, book tickers (+ venue extras)."""
+        self._publish_diffs(now)
+        wanted: set[str] = set()
+        for conn in self.conns:
+            wanted.update(conn.streams)
+        for stream in wanted:
+            sym, kind = stream.split("@", 1)
+            book = self.engine.books.get(sym.upper())
+            if book is None:
+                continue
+            if kind == "bookTicker":
+                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+                top = (b[0] if b else None, a[0] if a else None)
+                if self._tickers.get(stream) != top:
+                    self._tickers[stream] = top
+                    self.push_market(stream, self.book_ticker_event(book, top))
+            elif kind.startswith("depth") and kind[5:6].isdigit():
+                if self._due(("partial", stream), now, self.depth_interval(kind) / 1000.0):
+                    self.push_market(stream, self.partial_depth_event(book, int(kind[5:].split("@")[0])))
+            else:
+                self.publish_other(stream, kind, book, now)
+
+    def _due(self, key: Any, now: float, period: float) -> bool:
+        """True (and the next due time set) when a periodic push for ``key`` is due."""
+        if now < self._tickers.get(key, 0.0):
+            return False
+        self._tickers[key] = now + period
+        return True
+
+    def _publish_diffs(self, now: float) -> None:
+        for key, st in list(self._depth.items()):
+            sym, interval = key
+            low = sym.lower()
+            names = [f"{low}@depth@{interval}ms"] + ([f"{low}@depth"] if interval == self.default_depth_ms else [])
+            if not any(self.subscribed(s) for s in names):
+                del self._depth[key]
+                continue
+            if now < st["next"]:
+                continue
+            st["next"] = now + interval / 1000.0
+            book = self.engine.books[sym]
+            if book.update_id <= st["last_u"]:
+                continue
+            changed: dict[tuple[str, Decimal], Decimal] = {}
+            for _, side, price, total in book.changes_since(st["last_u"]):
+                changed[(side, price)] = total
+            bids = self.levels(book.spec, sorted(((p, q) for (sd, p), q in changed.items() if sd == BUY),
+                                                 reverse=True))
+            asks = self.levels(book.spec, sorted((p, q) for (sd, p), q in changed.items() if sd != BUY))
+            payload = self.depth_diff_event(book.spec, st["last_u"], book.update_id, bids, asks)
+            st["last_u"] = book.update_id
+            for s in names:
+                self.push_market(s, payload)
+
+    def depth_diff_event(self, spec: SymbolSpec, prev_u: int, last_u: int, bids: list, asks: list) -> dict:
+        """``depthUpdate`` for the changes after ``prev_u`` up to ``last_u`` (venue shape)."""
+        raise NotImplementedError
+
+    def partial_depth_event(self, book: Any, n: int) -> dict:
+        raise NotImplementedError
+
+    def book_ticker_event(self, book: Any, top: tuple) -> dict:
+        raise NotImplementedError
+
+    def publish_other(self, stream: str, kind: str, book: Any, now: float) -> None:
+        """Venue-only periodic streams (futures: markPrice)."""
