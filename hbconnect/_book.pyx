@@ -728,17 +728,23 @@ cdef inline bint _memo_hit(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv) 
     previous checksum; its kept text is written and True returned."""
     cdef Py_ssize_t j = c.j
     cdef TextMemo* p
-    cdef double key = c.sgn * lv.price
-    while j < c.pn and c.sgn * c.prev[j].price > key:
-        j += 1
+    cdef TextMemo* prev = c.prev
+    cdef double px = lv.price
+    if c.sgn > 0:       # skip kept levels better than this one (gone since): bids high to low
+        while j < c.pn and prev[j].price > px:
+            j += 1
+    else:
+        while j < c.pn and prev[j].price < px:
+            j += 1
     c.j = j
     if j >= c.pn:
         return False
-    p = c.prev + j
+    p = prev + j
     if p.ptx != lv.ptx or p.stx != lv.stx or p.len == MEMO_NONE or em.pos > EMIT_FLUSH:
         return False
     memcpy(em.buf + em.pos, p.text, MEMO_TEXT)
     em.pos += p.len
+    c.j = j + 1
     if c.run < 0 or j - i != c.d:     # unchanged levels are carried over in runs, by one memcpy
         _memo_carry(c, i)
         c.run = i
@@ -778,6 +784,7 @@ cdef void _emit_memo(Emitter* em, MemoCursor* c, Py_ssize_t i, Level* lv, bint n
     start = out = em.buf + em.pos
     if j < c.pn and c.prev[j].ptx == lv.ptx and c.prev[j].len != MEMO_NONE:
         p = c.prev + j              # same price text (a kept level is plain: same ptx, same price)
+        c.j = j + 1
         if p.stx == lv.stx and em.pos <= EMIT_FLUSH:
             memcpy(out, p.text, MEMO_TEXT)
             memcpy(e, p, sizeof(TextMemo))

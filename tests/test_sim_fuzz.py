@@ -239,3 +239,16 @@ def test_ws_api_malformed_calls(harness):
     assert [m["status"] for m in out] == [400, 400, 400, 400, 400, 400, 200]
     assert out[5]["error"]["code"] == -1102 and "signature" in out[5]["error"]["msg"]
     assert out[-1] == {"id": 4, "status": 200, "result": {}}
+
+
+def test_oversized_body_is_an_error_answer_not_a_crash(harness):
+    """A body over the 1 MiB limit: a JSON error with 413, and the next request is served."""
+    async def go():
+        r = await harness.session.post(harness.ex.spot_rest_url + "/api/v3/order", data=b"a=" + b"1" * (2 << 20),
+                                       headers={"X-MBX-APIKEY": KEY,
+                                                "Content-Type": "application/x-www-form-urlencoded"})
+        return r.status, await r.json(content_type=None)
+
+    status, body = harness.loop.run_until_complete(asyncio.wait_for(go(), 15))
+    assert status == 413 and body["code"] == -1000
+    harness.check_consistent()

@@ -242,33 +242,27 @@ def test_order_lifecycle_over_rest():
     assert o["balances"]["BTC"] == (D("1") + D("0.05") - D("0.00005"), D(0))
 
 
-def test_limit_maker_rejected_over_rest_when_crossing():
+def order_against_maker_ask(ask_qty: str, params: dict):
+    """The maker rests SELL ``ask_qty`` @ 60000, then the test account sends ``params``."""
     async def main():
         ex = make_ex()
         async with ex, aiohttp.ClientSession() as s:
             m = Client(s, ex.spot_rest_url, "makerkey", "makersecret")
-            c = Client(s, ex.spot_rest_url)
             await m.signed("POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
-                                                     "timeInForce": "GTC", "quantity": "0.05", "price": "60000"})
-            return await c.signed("POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER",
-                                                            "quantity": "0.01", "price": "60000"})
+                                                     "timeInForce": "GTC", "quantity": ask_qty, "price": "60000"})
+            return await Client(s, ex.spot_rest_url).signed("POST", "/api/v3/order", {"symbol": "BTCUSDT", **params})
+    return run(main())
 
-    st, body, _ = run(main())
+
+def test_limit_maker_rejected_over_rest_when_crossing():
+    st, body, _ = order_against_maker_ask("0.05", {"side": "BUY", "type": "LIMIT_MAKER", "quantity": "0.01",
+                                                   "price": "60000"})
     assert (st, body) == (400, {"code": -2010, "msg": "Order would immediately match and take."})
 
 
 def test_market_order_with_quote_qty_over_rest():
-    async def main():
-        ex = make_ex()
-        async with ex, aiohttp.ClientSession() as s:
-            m = Client(s, ex.spot_rest_url, "makerkey", "makersecret")
-            c = Client(s, ex.spot_rest_url)
-            await m.signed("POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
-                                                     "timeInForce": "GTC", "quantity": "1", "price": "60000"})
-            return await c.signed("POST", "/api/v3/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                                            "quoteOrderQty": "100", "newOrderRespType": "RESULT"})
-
-    st, body, _ = run(main())
+    st, body, _ = order_against_maker_ask("1", {"side": "BUY", "type": "MARKET", "quoteOrderQty": "100",
+                                                "newOrderRespType": "RESULT"})
     assert st == 200 and body["status"] == "FILLED" and body["type"] == "MARKET"
     assert body["executedQty"] == "0.00166000" and body["cummulativeQuoteQty"] == "99.60000000"
     assert "fills" not in body

@@ -267,3 +267,9 @@ def test_e2e_generated_recording_replays_clean(tmp_path):
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
  test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
     DOC_FRAMES, lambda: (SPOT, FUT))
+
+
+def test_outgoing_message_limits_are_declared_for_the_tracker_pacer():
+    # Bitget: 10 messages per second and 240 subscriptions per hour per connection.
+    for venue in (SPOT, FUT):
+        assert venue.ws_message_rate == 10.0 and venue.ws_subscriptions_per_hour == 240

@@ -283,3 +283,7 @@ def test_e2e_generated_recording_replays_clean(tmp_path):
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
  test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
     DOC_FRAMES, lambda: (CB,))
+
+
+def test_outgoing_message_limit_is_declared_for_the_tracker_pacer():
+    assert CB.ws_message_rate == 8.0  # 8 unauthenticated messages per second

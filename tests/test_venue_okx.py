@@ -394,3 +394,8 @@ def test_doc_checksum_example_verifies_through_the_tracker():
     assert tracker.stats("BTC-USDT").checksums_ok == 1
     tracker.feed(conn, frame.replace(f'"checksum": {expected}', '"checksum": 12345'))
     assert tracker.stats("BTC-USDT").checksums_failed == 1
+
+
+def test_outgoing_message_limits_are_declared_for_the_tracker_pacer():
+    # OKX: 480 (un)subscribe requests per hour per connection, 3 new connections per second.
+    assert SPOT.ws_subscriptions_per_hour == 480 and SWAP.ws_connect_rate == 3.0

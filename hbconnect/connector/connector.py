@@ -921,10 +921,6 @@ class Connector:
             self.restore_tracking_states(saved)
 
 
-def _debug() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)
-
-
 def _venue_secrets(venue: Any) -> List[str]:
     key = getattr(venue, "_key", None)
     out = []

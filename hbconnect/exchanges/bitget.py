@@ -40,6 +40,8 @@ class BitgetMarketData(OpArgsMarketData):
 
     sync_rule = SyncRule.TIMESTAMP  # monotonic ``seq`` + CRC32 on every push
     max_pairs_per_connection = 24  # 48 channels: under the 50 per connection Bitget recommends
+    ws_message_rate = 10.0  # messages per second per connection
+    ws_subscriptions_per_hour = 240  # subscriptions per hour per connection
     max_depth: Optional[int] = None  # ``books`` is the full depth
     ping_interval = 25.0  # "set a 30 seconds timer to send string 'ping'"
     book_channel = BOOK_CHANNEL

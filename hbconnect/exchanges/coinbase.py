@@ -65,6 +65,7 @@ class CoinbaseMarketData(c.MarketDataBase):
     sync_rule = SyncRule.TIMESTAMP  # with connection_sequence: see the module docstring
     connection_sequence = True
     max_pairs_per_connection = 10
+    ws_message_rate = 8.0  # unauthenticated messages per second per IP
     max_depth: Optional[int] = None
 
     def __init__(self, name: str = "coinbase_advanced_trade", url: str = WS_URL) -> None:

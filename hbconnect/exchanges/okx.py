@@ -148,6 +148,8 @@ class OkxMarketData(OpArgsMarketData):
     #: "If you need to subscribe to many 50 or 400 depth level channels, it is recommended to
     #: subscribe through multiple websocket connections, with each of less than 30 channels."
     max_pairs_per_connection = 29
+    ws_subscriptions_per_hour = 480  # (un)subscribe requests per hour per connection
+    ws_connect_rate = 3.0  # new connections per second per IP
     max_depth: Optional[int] = BOOK_DEPTH
     ping_interval = 20.0  # the server closes a connection silent for 30 s
     book_channel = BOOK_CHANNEL

@@ -635,6 +635,9 @@ class BinanceFrontEnd:
                                 headers=self._limit_headers(account.account_id if account else None))
         except BinanceError as e:
             return self._error_response(e, self._limit_headers(account.account_id if account else None))
+        except web.HTTPException as e:      # e.g. 413 from reading a body over client_max_size
+            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing "
+                                                            "the request.", e.status))
         except Exception:
             logger.exception("sim %s handler failed on %s", self.market, request.path)
             return self._error_response(BinanceError(-1000, "An unknown error occurred while "
