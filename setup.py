@@ -1,4 +1,4 @@
-"""Build script: compiles the Cython order book core with optimisation on."""
+"""Build script: compiles the Cython order book core and the tracker's frame path with optimisation on."""
 import os
 import sys
 
@@ -17,7 +17,13 @@ extensions = [
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=extra_compile_args,
-    )
+    ),
+    # the tracker's compiled frame path (hbconnect.market.tracker imports it)
+    Extension(
+        "hbconnect.market._fastpath",
+        ["hbconnect/market/_fastpath.pyx"],
+        extra_compile_args=extra_compile_args,
+    ),
 ]
 
 setup(

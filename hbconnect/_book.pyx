@@ -444,8 +444,20 @@ cdef extern from *:
         return out + hb_fmt(out, m, scale, strip);
     }
     #define HB_FL_ANY 0xC000000000000000ULL   /* FL_FALLBACK | FL_FLOAT as a compile-time constant */
+
+    /* Copy n 64-byte blocks; runs are short (a few checksum memo entries), where an inline loop
+       beats a call into the C library's memcpy. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    __attribute__((optimize("no-tree-loop-distribute-patterns")))
+    #endif
+    static inline void hb_copy64(void* dst, const void* src, Py_ssize_t n) {
+        char* d = (char*)dst;
+        const char* s = (const char*)src;
+        for (; n > 0; n--, d += 64, s += 64) memcpy(d, s, 64);
+    }
     """
     uint64_t FL_ANY_C "HB_FL_ANY"
+    void hb_copy64(void* dst, const void* src, Py_ssize_t n) nogil
     Py_ssize_t hb_fmt(char* out, uint64_t m, int scale, int strip) nogil
     char* hb_put_field(char* out, uint64_t m, int scale, int strip) nogil
 
@@ -756,7 +768,7 @@ cdef inline void _memo_carry(MemoCursor* c, Py_ssize_t i) noexcept nogil:
     """Copy the pending run of unchanged entries (ranks run..i-1) into this checksum's memo."""
     if c.run >= 0:
         if i > c.run:
-            memcpy(c.next + c.run, c.prev + c.run + c.d, (i - c.run) * sizeof(TextMemo))
+            hb_copy64(c.next + c.run, c.prev + c.run + c.d, i - c.run)   # sizeof(TextMemo) == 64
         c.run = -1
 
 
@@ -1610,6 +1622,8 @@ cdef class OrderBook:
         cdef int tag = transform * 2 + neg_ask
         cdef Level* lv
         if self._memo == NULL:
+            if sizeof(TextMemo) != 64:     # hb_copy64 copies whole entries as 64-byte blocks
+                raise SystemError("unexpected TextMemo layout")
             self._memo = <TextMemo*>malloc(4 * MEMO_N * sizeof(TextMemo))
             if self._memo == NULL:
                 raise MemoryError()

@@ -674,16 +674,19 @@ class ConformanceTests:
             path = os.path.join(tempfile.mkdtemp(), "orders.json")
             amount, price = self.case_class.valid_order
             seen: Dict[str, Tuple[dict, int]] = {}
+            stopped = asyncio.Event()
             async with self.harness(state_file=path) as h:
                 async def accept_and_hang(params: dict) -> Any:
                     h.accept_order(params)  # accepted, but the process stops before the answer
                     seen.update(h.placed)
-                    await asyncio.sleep(5)
+                    await asyncio.wait_for(stopped.wait(), 10)
                     return 200, {}
                 h.mock.set(*h.case.place_route, accept_and_hang)
                 oid = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
                 await h.wait_for(lambda: oid in seen, what="order request")
                 assert h.connector.in_flight_orders[oid].current_state is OrderState.PENDING_CREATE
+                await h.connector.stop()  # while the request is unanswered
+                stopped.set()
             saved = json.load(open(path))["orders"]
             assert saved[oid]["last_state"] == "PENDING_CREATE"
             params, eid = seen[oid]

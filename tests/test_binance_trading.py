@@ -1,6 +1,7 @@
 """Unit tests of the Binance trading translation on Binance's documented requests and payloads."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -13,6 +14,7 @@ import pytest
 from hbconnect.connector.contract import BalanceUpdate, FundingHint, PositionUpdate, StreamExpired, VenueRequest
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
+from hbconnect.core.throttler import Throttler
 from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
 from hbconnect.exchanges import trading_venue
 from hbconnect.exchanges.binance import (
@@ -21,6 +23,8 @@ from hbconnect.exchanges.binance import (
     BinanceSpotTrading,
     binance_error,
     hmac_signature,
+    perp_rate_limits,
+    spot_rate_limits,
 )
 
 D = Decimal
@@ -307,6 +311,23 @@ def test_rate_limits_link_orders_and_weights() -> None:
     assert venue.prepare(venue.order_status_request(order()), 1).limit_id == "GET /api/v3/order"
     perp = {r.limit_id: r for r in BinancePerpetualTrading("k", "s").rate_limits}
     assert perp["REQUEST_WEIGHT"].limit == 2400 and perp["ORDERS_1M"].limit == 1200 and perp["ORDERS_10S"].limit == 300
+
+
+def test_rate_limits_charge_the_shared_budgets_per_request() -> None:
+    """An order costs 1 weight, 1 raw request and 1 on each order count; a status query 4
+    weight; the endpoints' own keys hold no budget of their own."""
+    async def go() -> None:
+        spot = Throttler(spot_rate_limits(), time_fn=lambda: 1000.0)
+        await spot.acquire("/api/v3/order")
+        await spot.acquire("GET /api/v3/order")
+        assert [spot.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "RAW_REQUESTS", "ORDERS_10S", "ORDERS_1D")] \
+            == [5, 2, 1, 1]
+        assert spot.usage("/api/v3/order")[0] == 0 and spot.usage("GET /api/v3/order")[0] == 0
+        perp = Throttler(perp_rate_limits(), time_fn=lambda: 1000.0)
+        await perp.acquire("/fapi/v1/order")
+        await perp.acquire("GET /fapi/v1/positionSide/dual")
+        assert [perp.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "ORDERS_10S", "ORDERS_1M")] == [31, 1, 1]
+    asyncio.run(go())
 
 
 def test_registry_exposes_both_markets() -> None:

@@ -110,7 +110,7 @@ def test_order_request_faults(knob: str) -> None:
     def setup(ex: Any) -> None:
         setattr(ex.faults, knob, 0.5)
         ex.faults.hang_seconds = 3.0
-    counts = _run_fault(setup, recv_window_ms=1000)
+    counts = _run_fault(setup, recv_window_ms=1000, rest_timeout=1.0)
     kind, accepted = knob.rsplit("_", 1)
     kind = "timeout" if kind == "timeout" else "5xx"
     assert counts.get(f"order_{kind}_{accepted}", 0) > 0

@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from test_e2e_spot import PAIR, PRICE, SYMBOL, Recorder, new_keys, perp_connector, run, wait_for
+from test_e2e_spot import PAIR, PRICE, SYMBOL, TwoAccountEnv, perp_connector, run, wait_for
 
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderType, PositionAction, PositionMode, PositionSide
@@ -16,29 +16,15 @@ D = Decimal
 AMOUNT = D("0.01")
 
 
-class PerpEnv:
+class PerpEnv(TwoAccountEnv):
     def __init__(self) -> None:
-        self.ex = EmbeddedExchange(seed=11, pairs=(), perp_pairs=(PAIR,), agent=False, funding_interval=None)
-        self.key, self.secret = new_keys()
-        self.cp_key, self.cp_secret = new_keys()
+        super().__init__(EmbeddedExchange(seed=11, pairs=(), perp_pairs=(PAIR,), agent=False, funding_interval=None))
 
-    async def __aenter__(self) -> "PerpEnv":
-        await self.ex.start()
-        self.ex.create_account(self.key, self.secret, futures_balances={"USDT": D("100000")})
-        self.ex.create_account(self.cp_key, self.cp_secret, futures_balances={"USDT": D("100000")})
-        self.bot = perp_connector(self.ex, self.key, self.secret)
-        self.cp = perp_connector(self.ex, self.cp_key, self.cp_secret)
-        self.rec = Recorder(self.bot)
-        await self.bot.start()
-        await self.cp.start()
-        await self.bot.wait_until_ready(10)
-        await self.cp.wait_until_ready(10)
-        return self
+    def create_account(self, key: str, secret: str) -> None:
+        self.ex.create_account(key, secret, futures_balances={"USDT": D("100000")})
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.bot.stop()
-        await self.cp.stop()
-        await self.ex.stop()
+    def connector(self, key: str, secret: str, **kwargs: Any) -> Any:
+        return perp_connector(self.ex, key, secret, **kwargs)
 
     async def cp_rest(self, side: str, price: Decimal = PRICE) -> None:
         oid = (self.cp.sell if side == "sell" else self.cp.buy)(PAIR, AMOUNT, OrderType.LIMIT, price)

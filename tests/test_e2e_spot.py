@@ -80,21 +80,28 @@ def perp_connector(ex: EmbeddedExchange, key: str, secret: str, recv_window_ms: 
     return PerpConnector(venue, [PAIR], **opts)
 
 
-class SpotEnv:
-    """The exchange, our connector (``bot``) and a counterparty connector (``cp``)."""
+class TwoAccountEnv:
+    """The exchange, our connector (``bot``) and a counterparty connector (``cp``) on two
+    accounts; subclasses say which market (accounts, connectors)."""
 
-    def __init__(self, agent: bool = False, **connector_kwargs: Any) -> None:
-        self.ex = EmbeddedExchange(seed=7, pairs=(PAIR,), perp_pairs=(), agent=agent, funding_interval=None)
+    def __init__(self, ex: EmbeddedExchange, **connector_kwargs: Any) -> None:
+        self.ex = ex
         self.kwargs = connector_kwargs
         self.key, self.secret = new_keys()
         self.cp_key, self.cp_secret = new_keys()
 
-    async def __aenter__(self) -> "SpotEnv":
+    def create_account(self, key: str, secret: str) -> None:
+        raise NotImplementedError
+
+    def connector(self, key: str, secret: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Any:
         await self.ex.start()
-        self.ex.create_account(self.key, self.secret, balances={"USDT": D("100000"), "BTC": D("2")})
-        self.ex.create_account(self.cp_key, self.cp_secret, balances={"USDT": D("100000"), "BTC": D("2")})
-        self.bot = spot_connector(self.ex, self.key, self.secret, **self.kwargs)
-        self.cp = spot_connector(self.ex, self.cp_key, self.cp_secret)
+        self.create_account(self.key, self.secret)
+        self.create_account(self.cp_key, self.cp_secret)
+        self.bot = self.connector(self.key, self.secret, **self.kwargs)
+        self.cp = self.connector(self.cp_key, self.cp_secret)
         self.rec = Recorder(self.bot)
         self.cp_rec = Recorder(self.cp)
         await self.bot.start()
@@ -107,6 +114,18 @@ class SpotEnv:
         await self.bot.stop()
         await self.cp.stop()
         await self.ex.stop()
+
+
+class SpotEnv(TwoAccountEnv):
+    def __init__(self, agent: bool = False, **connector_kwargs: Any) -> None:
+        super().__init__(EmbeddedExchange(seed=7, pairs=(PAIR,), perp_pairs=(), agent=agent, funding_interval=None),
+                         **connector_kwargs)
+
+    def create_account(self, key: str, secret: str) -> None:
+        self.ex.create_account(key, secret, balances={"USDT": D("100000"), "BTC": D("2")})
+
+    def connector(self, key: str, secret: str, **kwargs: Any) -> Connector:
+        return spot_connector(self.ex, key, secret, **kwargs)
 
     async def rest_liquidity(self, side: str, amount: Decimal, price: Decimal = PRICE) -> str:
         """The counterparty rests a limit order and waits until it is open."""

@@ -359,13 +359,24 @@ def test_self_trade_prevention_reported_on_the_user_stream():
                 "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "IOC",
                 "quantity": "0.01", "price": "60000", "newClientOrderId": "mine-bid"})
             events = [e for e in await collect(ws, 0.4) if e["e"] == "executionReport"]
-            return taker, events
+            _, ask = await signed(s, ex.spot_rest_url, "GET", "/api/v3/order", {"symbol": "BTCUSDT",
+                                                                                 "origClientOrderId": "mine-ask"})
+            return taker, events, ask
 
-    taker, events = run(main())
+    taker, events, ask = run(main())
     assert taker["status"] == "EXPIRED" and taker["executedQty"] == "0.00000000"   # nothing left to take
     by = {(e["c"], e["x"]): e["X"] for e in events}
     assert by[("mine-ask", "TRADE_PREVENTION")] == "EXPIRED_IN_MATCH"
     assert by[("mine-bid", "EXPIRED")] == "EXPIRED"
+    # the conditional STP fields, only on the prevented order's TRADE_PREVENTION report
+    tp = next(e for e in events if e["x"] == "TRADE_PREVENTION")
+    assert (tp["A"], tp["B"], tp["U"], tp["Cs"]) == ("0.01000000", "0.01000000", taker["orderId"], "BTCUSDT")
+    assert (tp["pl"], tp["pL"], tp["pY"]) == ("0.01000000", "60000.00000000", "600.00000000")
+    assert isinstance(tp["v"], int)
+    assert not any("v" in e for e in events if e["x"] != "TRADE_PREVENTION")
+    assert (ask["status"], ask["preventedMatchId"], ask["preventedQuantity"]) == \
+        ("EXPIRED_IN_MATCH", tp["v"], "0.01000000")
+    assert "preventedQuantity" not in taker
 
 
 def test_futures_self_trade_prevention_and_expiry_reasons_on_the_user_stream():

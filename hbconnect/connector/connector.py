@@ -34,6 +34,7 @@ from hbconnect.connector.contract import (
 )
 from hbconnect.connector.persistence import load_orders, save_orders
 from hbconnect.connector.user_stream import UserStream
+from hbconnect.core.codecs import fast_loads as _fast_loads
 from hbconnect.core.errors import (
     ExchangeError,
     OrderNotFound,
@@ -363,7 +364,10 @@ class Connector:
                     err.retry_after = getattr(exc, "retry_after", None)
                 self.stats["requests_failed"] += 1
                 raise err from None
-            return resp.json()
+            try:
+                return _fast_loads(resp.body)  # orjson when installed
+            except ValueError:
+                return resp.json()  # the clear BodyDecodeError (or what ujson accepts)
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ rules, balances, prices

@@ -38,7 +38,11 @@ def to_decimal(value: Any, name: str = "value") -> Decimal:
     Floats go through ``repr`` so that ``0.1`` becomes ``Decimal("0.1")``. Raises ``ValueError``
     for NaN, infinities, booleans, unparsable input and magnitudes beyond 1e±1000.
     """
-    if isinstance(value, Decimal):
+    if type(value) is Decimal:  # the usual case, checked first and cheaply
+        if value.is_finite() and (not value or -_MAX_EXPONENT <= value.adjusted() <= _MAX_EXPONENT):
+            return value
+        d = value
+    elif isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool) or value is None:
         raise ValueError(f"{name} must be a number, got {_short(value)}")

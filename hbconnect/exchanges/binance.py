@@ -17,6 +17,7 @@ from hbconnect.exchanges._common import dumps as _dumps
 from hbconnect.market.messages import (
     BookDiff as _BookDiff,
     BookSnapshot as _BookSnapshot,
+    DiffFrame as _DiffFrame,
     ParseError as _ParseError,
     RestRequest as _RestRequest,
     SyncRule as _SyncRule,
@@ -97,6 +98,13 @@ class BinanceMarketData:
         self._depth_path = "/fapi/v1/depth" if perpetual else "/api/v3/depth"
         weight = _depth_weight_perp if perpetual else _depth_weight_spot
         self.snapshot_weight = weight(snapshot_limit)
+        #: the combined-stream depthUpdate, for the tracker's compiled fast path: exactly the
+        #: frames the hot path of ``parse_message`` turns into one BookDiff
+        self.diff_frame = _DiffFrame(
+            loads=_loads, parse_decoded=self.parse_decoded, symbols=self._pairs, envelope="data",
+            event_key="e", event="depthUpdate", symbol_key="s", first_key="U", last_key="u",
+            bids_key="b", asks_key="a", prev_key="pu" if perpetual else None, time_key="E",
+            time_units=1000.0)
 
     def with_urls(self, rest: _Optional[str] = None, ws: _Optional[str] = None) -> "BinanceMarketData":
         """A copy talking to other base URLs (the embedded exchange, a testnet). ``ws`` is the
@@ -201,6 +209,10 @@ class BinanceMarketData:
                     return [_BookDiff(pair, bids, asks, first, last, prev, ts / 1000.0)]
         except (KeyError, TypeError, IndexError):
             pass
+        return self._parse_careful(raw, msg)
+
+    def parse_decoded(self, raw: _Union[str, bytes], msg: _Any) -> list:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
         return self._parse_careful(raw, msg)
 
     def _parse_careful(self, raw: _Union[str, bytes], msg: _Any) -> list:
@@ -370,7 +382,9 @@ PERP_GET_POSITION_MODE = "GET /fapi/v1/positionSide/dual"
 def spot_rate_limits(weight_per_minute: int = 6000, orders_per_10s: int = 100,
                      orders_per_day: int = 200_000, raw_per_5m: int = 61_000) -> list:
     """Binance spot limits (exchangeInfo ``rateLimits``): 6,000 weight/min, 100 orders/10 s,
-    200,000 orders/day, 61,000 raw requests/5 min; each endpoint linked with its weight.
+    200,000 orders/day, 61,000 raw requests/5 min; each endpoint linked with its weight. Binance
+    has no per-endpoint budget: an endpoint's own limit is only the key its links hang on, so
+    it is charged nothing (weight 0: no window to keep for it).
     The arguments override the budgets (an account or a test venue with other limits)."""
     limits = [
         RateLimit(REQUEST_WEIGHT, weight_per_minute, 60.0),
@@ -382,8 +396,8 @@ def spot_rate_limits(weight_per_minute: int = 6000, orders_per_10s: int = 100,
         linked = [LinkedLimitWeightPair(REQUEST_WEIGHT, weight), LinkedLimitWeightPair(RAW_REQUESTS, 1)]
         if path in SPOT_ORDER_LIMITS:
             linked += [LinkedLimitWeightPair(ORDERS_10S, 1), LinkedLimitWeightPair(ORDERS_1D, 1)]
-        limits.append(RateLimit(path, 1_000_000, 1.0, linked_limits=linked))
-    limits.append(RateLimit(SPOT_GET_ORDER, 1_000_000, 1.0, linked_limits=[
+        limits.append(RateLimit(path, 1_000_000, 1.0, weight=0, linked_limits=linked))
+    limits.append(RateLimit(SPOT_GET_ORDER, 1_000_000, 1.0, weight=0, linked_limits=[
         LinkedLimitWeightPair(REQUEST_WEIGHT, 4), LinkedLimitWeightPair(RAW_REQUESTS, 1)]))
     return limits
 
@@ -400,8 +414,8 @@ def perp_rate_limits(weight_per_minute: int = 2400, orders_per_10s: int = 300,
         linked = [LinkedLimitWeightPair(REQUEST_WEIGHT, weight)]
         if path == "/fapi/v1/order":
             linked += [LinkedLimitWeightPair(ORDERS_10S, 1), LinkedLimitWeightPair(ORDERS_1M, 1)]
-        limits.append(RateLimit(path, 1_000_000, 1.0, linked_limits=linked))
-    limits.append(RateLimit(PERP_GET_POSITION_MODE, 1_000_000, 1.0,
+        limits.append(RateLimit(path, 1_000_000, 1.0, weight=0, linked_limits=linked))
+    limits.append(RateLimit(PERP_GET_POSITION_MODE, 1_000_000, 1.0, weight=0,
                             linked_limits=[LinkedLimitWeightPair(REQUEST_WEIGHT, 30)]))
     return limits
 

@@ -143,6 +143,37 @@ class WsEndpoint:
     max_message_size: int = 16 * 1024 * 1024
 
 
+@dataclass(frozen=True, eq=False)
+class DiffFrame:
+    """The shape of a venue's common diff frame, declared by the venue module (``diff_frame``)
+    so that the tracker's compiled frame path can take it without building a ``BookDiff``.
+
+    A frame is *that* diff exactly when it decodes (``loads``) to a dict whose event (under
+    ``envelope`` when set) has ``event_key == event``, exact ints at ``first_key``, ``last_key``
+    (and ``prev_key``, ``time_key`` when set), lists at ``bids_key``/``asks_key`` and a symbol
+    (``symbol_key``) found in ``symbols`` (the venue's table, venue symbol -> pair). Such a frame
+    must mean the same as what ``parse_message`` returns for it: one ``BookDiff(pair, bids, asks,
+    first, last, prev, time / time_units)`` with no checksum. Every other frame goes to
+    ``parse_decoded(raw, msg)``, which must return what ``parse_message(raw)`` returns (or raise
+    what it raises) for a frame that decoded to ``msg``.
+    """
+
+    loads: Callable[[Any], Any]
+    parse_decoded: Callable[[Any, Any], list]
+    symbols: dict
+    envelope: Optional[str]
+    event_key: str
+    event: str
+    symbol_key: str
+    first_key: str
+    last_key: str
+    bids_key: str
+    asks_key: str
+    prev_key: Optional[str] = None
+    time_key: Optional[str] = None
+    time_units: float = 1000.0  # time units per second (Binance: ms)
+
+
 class ParseError(ValueError):
     """A frame or body the venue module could not translate. The tracker counts and logs it."""
 
@@ -176,6 +207,8 @@ class MarketDataVenue(Protocol):
     #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
     #   sliding hour (Bitget 240, OKX 480).
     #   ws_connect_rate: float -- new connections per second (OKX 3), shared by the tracker's sockets.
+    #   diff_frame: DiffFrame -- the shape of the venue's common diff frame, for the tracker's
+    #   compiled fast path (Binance); without it every frame takes the general path.
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

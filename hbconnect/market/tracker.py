@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from hbconnect.core.codecs import excerpt
+from hbconnect.market._fastpath import ConnectionCore, FastFeed, TrackedBookCore
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -103,14 +104,18 @@ class BookUpdate:
     snapshot: bool = False
 
 
-class TrackedBook:
-    """One pair: its book, sync state and counters. Read it, do not mutate it."""
+class TrackedBook(TrackedBookCore):
+    """One pair: its book, sync state and counters. Read it, do not mutate it.
+
+    ``pair``, ``book``, ``state``, ``last_id``, ``first``, ``frames``, ``diffs_applied``,
+    ``last_update_time`` and ``last_receive`` live in the compiled base (the fast frame path
+    reads and writes them in C)."""
 
     __slots__ = (
-        "pair", "book", "state", "conn", "last_id", "first", "buffer", "gen", "last_trade",
-        "frames", "diffs_applied", "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
-        "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries", "last_update_time",
-        "last_receive", "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
+        "conn", "buffer", "gen", "last_trade",
+        "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
+        "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries",
+        "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
         "sync_since", "live_since", "live_diffs", "__weakref__",
     )
 
@@ -162,11 +167,12 @@ class TrackedBook:
         return f"<TrackedBook {self.pair} {self.state.value} id={self.last_id}>"
 
 
-class Connection:
-    """One market-data socket carrying ``pairs``."""
+class Connection(ConnectionCore):
+    """One market-data socket carrying ``pairs`` (``frames`` and ``last_frame`` live in the
+    compiled base)."""
 
-    __slots__ = ("id", "pairs", "up", "conn_seq", "frames", "bad_frames", "reconnects", "gaps",
-                 "last_frame", "runner", "url", "__weakref__")
+    __slots__ = ("id", "pairs", "up", "conn_seq", "bad_frames", "reconnects", "gaps",
+                 "runner", "url", "__weakref__")
 
     def __init__(self, conn_id: int, pairs: Iterable[str]) -> None:
         self.id = conn_id
@@ -344,6 +350,7 @@ class OrderBookTracker:
         sync_retry_max: float = 300.0,
         signer: Optional[Callable[[RestRequest], RestRequest]] = None,
         name: str = "",
+        fast_path: bool = True,
     ) -> None:
         if book_factory is None:
             from hbconnect import OrderBook
@@ -406,6 +413,16 @@ class OrderBookTracker:
         self.clock: Callable[[], float] = _monotonic
         self._rand: Callable[[], float] = random.random
         self._live: Optional[_LiveDriver] = None
+        # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
+        # of their diff frames: it applies LIVE in-sequence diffs and hands everything else to
+        # the general path below, decoded. ``fast_path=False``: the general path only.
+        spec = getattr(venue, "diff_frame", None)
+        self._parse_decoded = spec.parse_decoded if spec is not None else None
+        self._fastpath: Optional[FastFeed] = None
+        if fast_path and spec is not None and self._fast and self.max_depth is None \
+                and not self.connection_sequence:
+            self._fastpath = FastFeed(self, spec, self._fast, LIVE)
+            self.feed = self._fastpath.feed  # type: ignore[method-assign]
         if pairs:
             self.add_pairs(pairs)
 
@@ -543,7 +560,10 @@ class OrderBookTracker:
 
     # ------------------------------------------------------------------ the frame path
     def feed(self, conn: Connection, raw: Union[str, bytes], now: Optional[float] = None) -> None:
-        """Process one received frame. Never raises; faults are counted, logged and repaired."""
+        """Process one received frame. Never raises; faults are counted, logged and repaired.
+
+        (With a venue that declares ``diff_frame`` the instance's ``feed`` is the compiled fast
+        path, which comes back here for everything but LIVE in-sequence diffs.)"""
         if now is None:
             now = _monotonic()
         self.frames += 1
@@ -554,6 +574,24 @@ class OrderBookTracker:
         except Exception as exc:  # ParseError, DecodeError, or a venue-module bug: never raise out
             self._parse_failed(conn, raw, exc)
             return
+        self._dispatch(conn, raw, now, events)
+
+    _feed_general = feed
+
+    def _feed_decoded(self, conn: Connection, raw: Union[str, bytes], now: float, msg: Any) -> None:
+        """``feed`` of a frame the fast path already decoded to ``msg`` (the venue's
+        ``diff_frame.parse_decoded`` translates it)."""
+        self.frames += 1
+        conn.frames += 1
+        conn.last_frame = now
+        try:
+            events = self._parse_decoded(raw, msg)
+        except Exception as exc:  # as in feed
+            self._parse_failed(conn, raw, exc)
+            return
+        self._dispatch(conn, raw, now, events)
+
+    def _dispatch(self, conn: Connection, raw: Union[str, bytes], now: float, events: list) -> None:
         ev = None
         try:
             if self.connection_sequence and events and not self._conn_seq_ok(conn, events):

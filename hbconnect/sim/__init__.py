@@ -70,10 +70,12 @@ the order WAS accepted and where it was NOT); actions ``ex.close_sockets(kind=No
 subscriptions get ``eventStreamTerminated``).  ``ex.injector.counts`` says what was injected.
 
 Behaviour worth knowing: self-trade prevention defaults to Binance's ``EXPIRE_MAKER`` (the
-resting order of the same account expires, status ``EXPIRED_IN_MATCH`` on spot); spot supports
+resting order of the same account expires, status ``EXPIRED_IN_MATCH``); spot supports
 LIMIT (GTC/IOC/FOK), LIMIT_MAKER (-2010 "Order would immediately match and take." if it would
 cross) and MARKET (``quantity`` or ``quoteOrderQty``); futures LIMIT (GTC/IOC/FOK/GTX) and MARKET,
-one-way and hedge mode, leverage 1..125, ``-2019 Margin is insufficient.``; depth streams carry
+one-way and hedge mode (resting reduce-only and hedge close orders expire when their position
+closes), leverage 1..125, ``-2019 Margin is insufficient.``; malformed numbers (sign, exponent,
+NaN, more than 20 digits) get ``-1100`` as on Binance; depth streams carry
 ``U``/``u`` (and ``pu`` on futures) from the same counter as the REST snapshot's ``lastUpdateId``.
 """
 from hbconnect.sim.accounts import Account

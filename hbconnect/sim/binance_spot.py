@@ -212,6 +212,9 @@ class SpotFrontEnd(BinanceFrontEnd):
         if kind != "cancel":        # cancel responses carry no workingTime
             d["workingTime"] = o.time
         d["selfTradePreventionMode"] = o.stp_mode
+        if o.status == "EXPIRED_IN_MATCH" and o.prevention is not None:
+            d["preventedMatchId"] = o.prevention[0]
+            d["preventedQuantity"] = f8(o.prevented_qty)
         return d
 
     async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
@@ -230,8 +233,7 @@ class SpotFrontEnd(BinanceFrontEnd):
     async def cancel_order(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
         oid, cid = self.order_ids(params)
-        o = self.engine.cancel(account.account_id, spec.symbol, oid, cid,
-                               params.get("newClientOrderId") or "")
+        o = self.engine.cancel(account.account_id, spec.symbol, oid, cid, self.parse_cid(params) or "")
         return self.cancel_json(o)
 
     def cancel_json(self, o: Order) -> dict:
@@ -395,7 +397,17 @@ class SpotFrontEnd(BinanceFrontEnd):
             "m": fs.is_maker if fs else False, "M": False, "O": o.time,
             "Z": f8(s["cum_quote"]), "Y": f8(fs.fill.quote_qty if fs else ZERO),
             "Q": f8(o.orig_quote_qty), "W": o.time, "V": o.stp_mode,
+            **(self._prevention_fields(o) if ev.exec_type == "TRADE_PREVENTION" else {}),
         }
+
+    @staticmethod
+    def _prevention_fields(o: Order) -> dict:
+        """The conditional executionReport fields of an order expired by self-trade prevention."""
+        if o.prevention is None:
+            return {}
+        match_id, counter_id, last_qty, price, qty = o.prevention
+        return {"v": match_id, "A": f8(o.prevented_qty), "B": f8(last_qty), "U": counter_id,
+                "Cs": o.symbol, "pl": f8(qty), "pL": f8(price), "pY": f8(qty * price)}
 
     # ------------------------------------------------------------------ market streams
     def trade_event(self, kind: str, fill: Fill) -> dict:

@@ -9,8 +9,8 @@ protocol front ends turn into Binance's user-stream messages.
 
 Self-trade prevention follows Binance's default: ``EXPIRE_MAKER`` (the symbol's
 ``defaultSelfTradePreventionMode``).  When an incoming order would match a resting order of the
-same account, the resting order expires (spot status ``EXPIRED_IN_MATCH``, futures ``EXPIRED``)
-and matching continues.  ``NONE``, ``EXPIRE_TAKER`` and ``EXPIRE_BOTH`` may be requested per
+same account, the resting order expires with status ``EXPIRED_IN_MATCH`` (execution type
+``TRADE_PREVENTION`` on spot, ``EXPIRED`` with expiry reason 1 on USDⓈ-M) and matching continues.  ``NONE``, ``EXPIRE_TAKER`` and ``EXPIRE_BOTH`` may be requested per
 order with ``selfTradePreventionMode``.
 """
 from __future__ import annotations
@@ -110,6 +110,9 @@ class Order:
     cancel_client_order_id: str = ""   # the cancel request's client id (Binance "clientOrderId")
     expiry_reason: int = 0      # USDⓈ-M "er": 1 STP, 2 IOC remainder, 3 IOC stopped by STP,
     #                             4 reduce-only knocked out, 9 MARKET remainder (0: none)
+    prevented_qty: Decimal = ZERO           # cumulative quantity expired by STP (spot "A")
+    # the last STP event: (prevented match id, counter order id, last prevented qty, price, qty)
+    prevention: Optional[tuple] = None
 
     @property
     def remaining(self) -> Decimal:
@@ -349,6 +352,7 @@ class MatchingEngine:
         self._order_ids = itertools.count(first_order_id)
         self._trade_ids = itertools.count(first_order_id * 10)
         self._seq = itertools.count(1)
+        self._prevented_ids = itertools.count(1)
         self._rng = random.Random(seed)
         self.orders: dict[int, Order] = {}
         self.open_by_owner: dict[str, dict[int, Order]] = {}
@@ -482,12 +486,18 @@ class MatchingEngine:
                 # status EXPIRED_IN_MATCH on both venues; the execution type is spot's
                 # TRADE_PREVENTION, USDⓈ-M's EXPIRED (with expiry reason 1, or 3 for an IOC taker)
                 stp_exec = "TRADE_PREVENTION" if self.market == "spot" else "EXPIRED"
+                match_id = next(self._prevented_ids)
+                would_qty = min(maker.remaining, taker.remaining)
+                for o, other in ((maker, taker), (taker, maker)):
+                    o.prevention = (match_id, other.order_id, o.remaining, maker.price, would_qty)
                 if taker.stp_mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+                    maker.prevented_qty += maker.remaining
                     book.remove(maker)
                     maker.expiry_reason = 1
                     self._close(maker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
                 if taker.stp_mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
                     taker.expiry_reason = 3 if taker.time_in_force == "IOC" else 1
+                    taker.prevented_qty += taker.remaining
                     self._close(taker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
                     return
                 continue

@@ -16,7 +16,11 @@ A :class:`BinanceFrontEnd` is one aiohttp application on 127.0.0.1 (its own port
   live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS``) and listenKey user streams,
   with protocol-level pings (aiohttp heartbeat) every ``ping_interval`` seconds.
 
-Venue-specific message shapes live in ``binance_spot.py`` and ``binance_futures.py``.
+What both venues do alike is written here once: parameter parsing (Binance's legal ranges),
+the shared order-parameter checks, ticker/trades/depth handlers parameterised by the venue's
+number formatting (``fp``/``fq``), trade filtering, and the market-data publisher (diff depth
+with ``U``/``u`` continuing the REST snapshot, partial depth, book tickers).  Venue-specific
+message shapes live in ``binance_spot.py`` and ``binance_futures.py`` (the ``*_event`` hooks).
 """
 from __future__ import annotations
 
@@ -402,10 +406,14 @@ class BinanceFrontEnd:
         return spec, side, otype
 
     @staticmethod
-    def parse_cid_stp(params: dict) -> tuple[Optional[str], str]:
-        cid = params.get("newClientOrderId")
-        if cid is not None and not CID_RE.match(cid):
-            raise illegal("newClientOrderId", "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
+    def parse_cid(params: dict, name: str = "newClientOrderId") -> Optional[str]:
+        cid = params.get(name)
+        if cid is not None and not CID_RE.fullmatch(cid):     # fullmatch: no trailing newline
+            raise illegal(name, "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
+        return cid
+
+    def parse_cid_stp(self, params: dict) -> tuple[Optional[str], str]:
+        cid = self.parse_cid(params)
         stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
         if stp not in STP_MODES:
             raise illegal("selfTradePreventionMode")
