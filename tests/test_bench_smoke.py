@@ -158,25 +158,3 @@ def test_message_path_frames_are_contiguous_continuations():
     for sym, body in snaps.items():
         assert json.loads(body)["lastUpdateId"] == first[sym]
         assert final[sym] == last[sym]
-
-
-def test_cryptofeed_handler_on_recording_if_installed():
-    pytest.importorskip("cryptofeed")
-    mp = _message_path()
-    frames = mp.repeated_frames(len(mp.recorded_depth_frames()))
-    _, tops = mp.run_cryptofeed(frames)
-    # an independent reference: the REST snapshot plus every diff, in a dict per side
-    books = {}
-    for sym, body in mp._joined_snapshots(frames).items():
-        doc = json.loads(body)
-        books[sym] = ({float(p): float(q) for p, q in doc["bids"]}, {float(p): float(q) for p, q in doc["asks"]})
-    for f in frames:
-        data = json.loads(f)["data"]
-        for side, key in ((books[data["s"]][0], "b"), (books[data["s"]][1], "a")):
-            for p, q in data[key]:
-                if float(q) == 0:
-                    side.pop(float(p), None)
-                else:
-                    side[float(p)] = float(q)
-    for sym, (bids, asks) in books.items():
-        assert tops[sym] == (max(bids), min(asks))
