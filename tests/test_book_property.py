@@ -112,7 +112,7 @@ def _run(ops) -> None:
         assert_same_book(book, ref)
         # the book is never crossed
         assert not (book.bid_depth and book.ask_depth and book.best_bid >= book.best_ask)
-        # checksums after every step (their text cache must follow every change)
+        # checksums after every step (the texts kept between checksums must follow every change)
         assert book.checksum_okx() == ref.okx_checksum()
         assert book.checksum_kraken() == ref.kraken_checksum()
     assert book.checksum_text() == ref.okx_string()
@@ -164,7 +164,7 @@ def test_thousands_of_levels(seed):
         book.apply_diffs(msg_b, msg_a, uid)
         ref.apply_diffs(msg_b, msg_a, uid)
         if uid % 10 == 0:
-            # the checksum text cache (256 slots) churns with 2 x 200 levels in view
+            # 2 x 200 levels in view: most are beyond the 32 per side whose texts are kept
             assert book.checksum_okx() == ref.okx_checksum()
             assert book.checksum(200, "bids_asks", "|") == zlib.crc32(
                 "|".join(t for p in ref.texts(True)[:200] + ref.texts(False)[:200] for t in p).encode())
