@@ -40,6 +40,7 @@ from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits  # 
 
 D = Decimal
 TARGET_US = 150.0
+AMOUNT, PRICE = D("0.001"), D("60000")  # the strategy's numbers (made once, as a strategy would)
 
 EXCHANGE_INFO = json.dumps({"symbols": [{
     "symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT",
@@ -146,7 +147,7 @@ async def measure(n: int, batch: int = 100) -> dict:
         c0, w0 = time.process_time(), time.perf_counter()
         ids: list = []
         for start in range(0, todo, batch):
-            group = [conn.buy("BTC-USDT", D("0.001"), OrderType.LIMIT, D("60000"))
+            group = [conn.buy("BTC-USDT", AMOUNT, OrderType.LIMIT, PRICE)
                      for _ in range(min(batch, todo - start))]
             for i in group:
                 task = conn._creating.get(i)

@@ -83,9 +83,10 @@ def repeated_frames(count: int, fixtures: Optional[Path] = None) -> list[str]:
     return out
 
 
-def make_tracker(fixtures: Optional[Path] = None):
+def make_tracker(fixtures: Optional[Path] = None, **tracker_kw):
     """A tracker for the recorded pairs, LIVE from the recorded snapshots (ids lowered so that
-    the repeated frames join them). Returns (tracker, connection)."""
+    the repeated frames join them); ``tracker_kw`` go to ``OrderBookTracker``. Returns
+    (tracker, connection)."""
     import ujson
 
     from hbconnect.exchanges import market_data_venue
@@ -100,7 +101,8 @@ def make_tracker(fixtures: Optional[Path] = None):
         sym = re.search(r'"s":"([A-Z0-9]+)"', f).group(1)
         first_u.setdefault(sym, int(m.group(1)) - 1)
     pairs = [venue.from_venue_symbol(s) for s in snaps]
-    tracker = OrderBookTracker(venue, pairs, stale_timeout=None)
+    tracker_kw.setdefault("stale_timeout", None)
+    tracker = OrderBookTracker(venue, pairs, **tracker_kw)
     conn = tracker.connections[0]
     tracker.connection_up(conn)
     for sym, body in snaps.items():

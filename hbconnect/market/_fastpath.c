@@ -1741,8 +1741,40 @@ static const char* const __pyx_f[] = {
 struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore;
 struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore;
 struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed;
+struct __pyx_t_9hbconnect_6market_9_fastpath_Cur;
+typedef struct __pyx_t_9hbconnect_6market_9_fastpath_Cur __pyx_t_9hbconnect_6market_9_fastpath_Cur;
 
-/* "hbconnect/market/_fastpath.pyx":45
+/* "hbconnect/market/_fastpath.pyx":187
+ * 
+ * 
+ * cdef enum:  # the fields of a diff frame the scanner has seen             # <<<<<<<<<<<<<<
+ *     F_EVENT = 1
+ *     F_SYMBOL = 2
+*/
+enum  {
+  __pyx_e_9hbconnect_6market_9_fastpath_F_EVENT = 1,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_SYMBOL = 2,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_FIRST = 4,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_LAST = 8,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_PREV = 16,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_TIME = 32,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_BIDS = 64,
+  __pyx_e_9hbconnect_6market_9_fastpath_F_ASKS = 0x80
+};
+
+/* "hbconnect/market/_fastpath.pyx":93
+ * # ------------------------------------------------------------------ the strict frame scanner
+ * 
+ * ctypedef struct Cur:             # <<<<<<<<<<<<<<
+ *     const unsigned char* p
+ *     const unsigned char* e
+*/
+struct __pyx_t_9hbconnect_6market_9_fastpath_Cur {
+  unsigned char const *p;
+  unsigned char const *e;
+};
+
+/* "hbconnect/market/_fastpath.pyx":60
  * 
  * 
  * cdef class TrackedBookCore:             # <<<<<<<<<<<<<<
@@ -1763,7 +1795,7 @@ struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore {
 };
 
 
-/* "hbconnect/market/_fastpath.pyx":59
+/* "hbconnect/market/_fastpath.pyx":74
  * 
  * 
  * cdef class ConnectionCore:             # <<<<<<<<<<<<<<
@@ -1777,7 +1809,7 @@ struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore {
 };
 
 
-/* "hbconnect/market/_fastpath.pyx":75
+/* "hbconnect/market/_fastpath.pyx":198
  * 
  * 
  * cdef class FastFeed:             # <<<<<<<<<<<<<<
@@ -1806,13 +1838,38 @@ struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed {
   int rule;
   PyObject *fallback;
   PyObject *general;
+  PyObject *b_envelope;
+  PyObject *b_event_key;
+  PyObject *b_event;
+  PyObject *b_symbol_key;
+  PyObject *b_first_key;
+  PyObject *b_last_key;
+  PyObject *b_prev_key;
+  PyObject *b_bids_key;
+  PyObject *b_asks_key;
+  PyObject *b_time_key;
+  int required;
+  PyObject *s_bids;
+  PyObject *s_asks;
+  unsigned char const *s_sym;
+  Py_ssize_t s_sym_n;
+  PY_LONG_LONG s_first;
+  PY_LONG_LONG s_last;
+  PY_LONG_LONG s_prev;
+  PY_LONG_LONG s_time;
+  int s_seen;
   PY_LONG_LONG fast_frames;
+  PY_LONG_LONG scanned_frames;
 };
 
 
 
 struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed {
-  PyObject *(*_apply_failed)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PY_LONG_LONG, int, PyObject *, PyObject *);
+  int (*_scan_data)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, __pyx_t_9hbconnect_6market_9_fastpath_Cur *);
+  int (*_scan)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *);
+  int (*_feed_msg)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, PyObject *, PyObject *);
+  int (*_try_apply)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, PyObject *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PyObject *, PY_LONG_LONG, int, int, PY_LONG_LONG);
+  PyObject *(*_apply_failed)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PY_LONG_LONG, int, int, PY_LONG_LONG, PyObject *);
 };
 static struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *__pyx_vtabptr_9hbconnect_6market_9_fastpath_FastFeed;
 /* #### Code section: utility_code_proto ### */
@@ -2293,6 +2350,20 @@ static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, c
 CYTHON_UNUSED
 static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj);
 
+/* ListAppend.proto */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x);
+#else
+#define __Pyx_PyList_Append(L,x) PyList_Append(L,x)
+#endif
+
+/* PyObjectFastCallMethod.proto */
+#if CYTHON_VECTORCALL
+#define __Pyx_PyObject_FastCallMethod(name, args, nargsf) PyObject_VectorcallMethod(name, args, nargsf, NULL)
+#else
+static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf);
+#endif
+
 /* PyValueError_Check.proto */
 #define __Pyx_PyExc_ValueError_Check(obj)  __Pyx_TypeCheck(obj, PyExc_ValueError)
 
@@ -2323,276 +2394,6 @@ static CYTHON_INLINE PyObject* __Pyx____Pyx_PyUnicode_From_int(int value, Py_ssi
 
 /* RaiseException.export */
 static void __Pyx_Raise(PyObject *type, PyObject *value, PyObject *tb, PyObject *cause);
-
-/* PyException_Check.proto */
-#define __Pyx_PyExc_Exception_Check(obj)  __Pyx_TypeCheck(obj, PyExc_Exception)
-
-/* GetTopmostException.proto (used by SaveResetException) */
-#if CYTHON_USE_EXC_INFO_STACK && CYTHON_FAST_THREAD_STATE
-static _PyErr_StackItem * __Pyx_PyErr_GetTopmostException(PyThreadState *tstate);
-#endif
-
-/* SaveResetException.proto */
-#if CYTHON_FAST_THREAD_STATE
-#define __Pyx_ExceptionSave(type, value, tb)  __Pyx__ExceptionSave(__pyx_tstate, type, value, tb)
-static CYTHON_INLINE void __Pyx__ExceptionSave(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
-#define __Pyx_ExceptionReset(type, value, tb)  __Pyx__ExceptionReset(__pyx_tstate, type, value, tb)
-static CYTHON_INLINE void __Pyx__ExceptionReset(PyThreadState *tstate, PyObject *type, PyObject *value, PyObject *tb);
-#else
-#define __Pyx_ExceptionSave(type, value, tb)   PyErr_GetExcInfo(type, value, tb)
-#define __Pyx_ExceptionReset(type, value, tb)  PyErr_SetExcInfo(type, value, tb)
-#endif
-
-/* GetException.proto */
-#if CYTHON_FAST_THREAD_STATE
-#define __Pyx_GetException(type, value, tb)  __Pyx__GetException(__pyx_tstate, type, value, tb)
-static int __Pyx__GetException(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
-#else
-static int __Pyx_GetException(PyObject **type, PyObject **value, PyObject **tb);
-#endif
-
-/* PyObjectCompare.proto */
-static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_str_str(PyObject *op1, PyObject *op2, int pyop);
-
-/* PyLongBinop.proto */
-#if !CYTHON_COMPILING_IN_PYPY
-static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check);
-#else
-#define __Pyx_PyLong_AddObjC(op1, op2, intval, inplace, zerodivision_check)\
-    (inplace ? PyNumber_InPlaceAdd(op1, op2) : PyNumber_Add(op1, op2))
-#endif
-
-/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
-#else
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
-#endif
-
-/* PyObjectSetAttrStr.proto */
-#if CYTHON_USE_TYPE_SLOTS
-#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
-#else
-#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
-#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
-#endif
-
-/* PyObjectFastCallMethod.proto */
-#if CYTHON_VECTORCALL
-#define __Pyx_PyObject_FastCallMethod(name, args, nargsf) PyObject_VectorcallMethod(name, args, nargsf, NULL)
-#else
-static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf);
-#endif
-
-/* SwapException.proto */
-#if CYTHON_FAST_THREAD_STATE
-#define __Pyx_ExceptionSwap(type, value, tb)  __Pyx__ExceptionSwap(__pyx_tstate, type, value, tb)
-static CYTHON_INLINE void __Pyx__ExceptionSwap(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
-#else
-static CYTHON_INLINE void __Pyx_ExceptionSwap(PyObject **type, PyObject **value, PyObject **tb);
-#endif
-
-/* HasAttr.proto (used by ImportImpl) */
-#if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
-#define __Pyx_HasAttr(o, n)  PyObject_HasAttrWithError(o, n)
-#else
-static CYTHON_INLINE int __Pyx_HasAttr(PyObject *, PyObject *);
-#endif
-
-/* TupleOrListFromArrayImpl.proto (used by ListFromArray) */
-CYTHON_UNUSED static PyObject *
-__Pyx_PyList_FromArray(PyObject *const *src, Py_ssize_t n);
-
-/* ListFromArray.proto (used by ImportImpl) */
-
-
-/* ImportImpl.export */
-static PyObject *__Pyx__Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, PyObject *moddict, int level);
-
-/* Import.proto */
-static CYTHON_INLINE PyObject *__Pyx_Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, int level);
-
-/* ImportFrom.export */
-static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name);
-
-/* ArgTypeTestError.export */
-static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact);
-
-/* ArgTypeTest.proto */
-static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact);
-
-/* PyFrozenDict.proto (used by GetItemInt) */
-#if CYTHON_COMPILING_IN_LIMITED_API
-#define __Pyx_PyFrozenDict_TypePtr  ((PyTypeObject*) __pyx_mstate_global->__Pyx_PyFrozenDictType)
-#define __Pyx_PyFrozenDict_New(it)  __Pyx__PyFrozenDict_New(__pyx_mstate_global->__Pyx_PyFrozenDictType, it)
-static CYTHON_INLINE PyObject* __Pyx__PyFrozenDict_New(PyObject* frozendict_type, PyObject* it);
-#define __Pyx_PyFrozenDict_NewEmpty()  __Pyx_PyFrozenDict_New(NULL)
-#define __Pyx_PyFrozenDict_Check(obj)  PyObject_TypeCheck((obj), __Pyx_PyFrozenDict_TypePtr)
-#define __Pyx_PyFrozenDict_CheckExact(obj)  Py_IS_TYPE((obj), __Pyx_PyFrozenDict_TypePtr)
-#define __Pyx_PyAnyDict_Check(obj)   __Pyx__PyAnyDict_Check(obj, __Pyx_PyFrozenDict_TypePtr)
-static CYTHON_INLINE int __Pyx__PyAnyDict_Check(PyObject *obj, PyTypeObject* frozendict_type) {
-    return PyObject_TypeCheck(obj, &PyDict_Type) || PyObject_TypeCheck(obj, frozendict_type);
-}
-#define __Pyx_PyAnyDict_CheckExact(obj)  __Pyx__PyAnyDict_CheckExact(obj, __Pyx_PyFrozenDict_TypePtr)
-static CYTHON_INLINE int __Pyx__PyAnyDict_CheckExact(PyObject *obj, PyTypeObject* frozendict_type) {
-    return Py_IS_TYPE(obj, &PyDict_Type) || Py_IS_TYPE(obj, frozendict_type);
-}
-#elif PY_VERSION_HEX >= 0x030f00a6 ||\
-    (defined(PyFrozenDict_Check) && defined(PyAnyDict_Check) && defined(PyFrozenDict_New))
-#define __Pyx_PyFrozenDict_TypePtr  (&PyFrozenDict_Type)
-#define __Pyx_PyFrozenDict_New(it)  PyFrozenDict_New(it)
-#define __Pyx_PyFrozenDict_NewEmpty()  PyFrozenDict_New(NULL)
-#define __Pyx_PyFrozenDict_Check(obj)  PyFrozenDict_Check(obj)
-#define __Pyx_PyFrozenDict_CheckExact(obj)  PyFrozenDict_CheckExact(obj)
-#define __Pyx_PyAnyDict_Check(obj)  PyAnyDict_Check(obj)
-#define __Pyx_PyAnyDict_CheckExact(obj)  PyAnyDict_CheckExact(obj)
-#else
-#define __Pyx_PyFrozenDict_TypePtr  (&PyDict_Type)
-static CYTHON_INLINE PyObject* __Pyx_PyFrozenDict_New(PyObject* it) {
-    if (!it) {
-        return PyDict_New();
-    } else if (PyDict_Check(it)) {
-        return PyDict_Copy(it);
-    } else {
-        PyObject *dict = PyDict_New();
-        if (!dict) return NULL;
-        PyObject *result = PyNumber_InPlaceOr(dict, it);
-        Py_DECREF(dict);
-        return result;
-    }
-}
-#define __Pyx_PyFrozenDict_NewEmpty()  PyDict_New()
-#define __Pyx_PyFrozenDict_Check(obj)  PyDict_Check(obj)
-#define __Pyx_PyFrozenDict_CheckExact(obj)  PyDict_CheckExact(obj)
-#define __Pyx_PyAnyDict_Check(obj)  PyDict_Check(obj)
-#define __Pyx_PyAnyDict_CheckExact(obj)  PyDict_CheckExact(obj)
-#endif
-
-/* GetItemInt.proto */
-#define __Pyx_GetItemInt(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
-    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
-    __Pyx_GetItemInt_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
-    __Pyx_GetItemInt_Generic(o, to_py_func(i)))
-#define __Pyx_GetItemInt_List(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
-    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
-    __Pyx_GetItemInt_List_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
-    (PyErr_SetString(PyExc_IndexError, "list index out of range"), (PyObject*)NULL))
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_List_Fast(PyObject *o, Py_ssize_t i,
-                                                              int wraparound, int boundscheck, int unsafe_shared);
-#define __Pyx_GetItemInt_Tuple(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
-    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
-    __Pyx_GetItemInt_Tuple_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
-    (PyErr_SetString(PyExc_IndexError, "tuple index out of range"), (PyObject*)NULL))
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Tuple_Fast(PyObject *o, Py_ssize_t i,
-                                                              int wraparound, int boundscheck, int unsafe_shared);
-static PyObject *__Pyx_GetItemInt_Generic(PyObject *o, PyObject* j);
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
-                                                     int wraparound, int boundscheck, int unsafe_shared);
-
-/* AllocateExtensionType.proto */
-static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final);
-
-/* CallSlotAsVectorcall.proto */
-#if CYTHON_VECTORCALL_TPNEW
-typedef PyObject * (*__Pyx_tpnewvectorcallfunc)(PyTypeObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
-static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTypeObject* o, PyObject *a, PyObject *k);
-#endif
-
-/* RaiseErrorWithObjectType.proto (used by CallNewInitFromVectorcall) */
-#define __Pyx_RaiseTypeErrorWithObjectType(message, obj)  __Pyx_RaiseErrorWithObjectType(PyExc_TypeError, message, obj)
-#define __Pyx_RaiseErrorWithObjectType(exc_type, message, obj)  __Pyx_RaiseErrorWithType(exc_type, message, Py_TYPE(obj))
-CYTHON_UNUSED
-static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj);
-
-/* CallNewInitFromVectorcall.proto */
-#if CYTHON_VECTORCALL_TPNEW
-static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-#endif
-
-/* CallTypeTraverse.proto */
-#if !CYTHON_USE_TYPE_SPECS
-#define __Pyx_call_type_traverse(o, always_call, visit, arg) 0
-#else
-static int __Pyx_call_type_traverse(PyObject *o, int always_call, visitproc visit, void *arg);
-#endif
-
-/* CallSlotAsVectorcall.proto */
-#if CYTHON_VECTORCALL_TPNEW
-typedef int (*__Pyx_tpinitvectorcallfunc)(PyObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
-static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k);
-#endif
-
-/* PyObjectCallMethod0.proto (used by PyType_Ready) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod0(PyObject* obj, PyObject* method_name);
-
-/* GetTypeDictOffset.proto (used by ValidateBasesTuple) */
-#if !CYTHON_USE_TYPE_SLOTS
-CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int require_cython_valid_result);
-#endif
-
-/* ValidateBasesTuple.proto (used by PyType_Ready) */
-#if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS
-static int __Pyx_validate_bases_tuple(const char *type_name, int has_dictoffset, PyObject *bases);
-#endif
-
-/* PyType_Ready.export */
-CYTHON_UNUSED static int __Pyx_PyType_Ready(PyTypeObject *t);
-
-/* LimitedApiGetTypeTypeDict.proto (used by DelItemOnTypeDict) */
-#if CYTHON_COMPILING_IN_LIMITED_API
-static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp);
-#endif
-
-/* DelItemOnTypeDict.proto (used by SetupReduce) */
-#define __Pyx_DelItemOnTypeDict(tp, k) __Pyx__DelItemOnTypeDict((PyTypeObject*)tp, k)
-
-/* DelItemOnTypeDict.export */
-static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k);
-
-/* SetItemOnTypeDict.proto (used by SetupReduce) */
-#define __Pyx_SetItemOnTypeDict(tp, k, v) __Pyx__SetItemOnTypeDict((PyTypeObject*)tp, k, v)
-
-/* SetItemOnTypeDict.export */
-static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v);
-
-/* SetupReduce.export */
-static int __Pyx_setup_reduce(PyObject* type_obj);
-
-/* GetVTable.proto (used by MergeVTables) */
-static int __Pyx_GetVtable(PyTypeObject *type, void** table);
-
-/* RaiseErrorWithObjectTypes.proto (used by MergeVTables) */
-#define __Pyx_RaiseErrorWithObjectTypes1(exc_type, message, arg, obj1, obj2) __Pyx_RaiseErrorWithTypes1(exc_type, message, arg, Py_TYPE(obj1), Py_TYPE(obj2))
-#define __Pyx_RaiseTypeErrorWithObjectTypes(message, obj1, obj2) __Pyx_RaiseTypeErrorWithTypes(message, Py_TYPE(obj1), Py_TYPE(obj2))
-#define __Pyx_RaiseTypeErrorWithTypes(message, type_obj1, type_obj2) __Pyx_RaiseErrorWithTypes1(PyExc_TypeError, "%.1s" message, "", type_obj1, type_obj2)
-CYTHON_UNUSED
-static void __Pyx_RaiseErrorWithTypes1(PyObject* exc_type, const char *message, const char *arg, PyTypeObject *type_obj1, PyTypeObject *type_obj2);
-
-/* MergeVTables.proto (used by SetVTable) */
-static int __Pyx_MergeVtables(PyTypeObject *type);
-
-/* SetVTable.export */
-static int __Pyx_SetVtable(PyTypeObject* typeptr , void* vtable);
-
-/* TypeImport.proto */
-#ifndef __PYX_HAVE_RT_ImportType_proto_3_3_1
-#define __PYX_HAVE_RT_ImportType_proto_3_3_1
-#if defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-#include <stdalign.h>
-#endif
-#if (defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L) || __cplusplus >= 201103L
-#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) alignof(s)
-#else
-#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) sizeof(void*)
-#endif
-enum __Pyx_ImportType_CheckSize_3_3_1 {
-   __Pyx_ImportType_CheckSize_Error_3_3_1 = 0,
-   __Pyx_ImportType_CheckSize_Warn_3_3_1 = 1,
-   __Pyx_ImportType_CheckSize_Ignore_3_3_1 = 2
-};
-static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject* module, const char *module_name, const char *class_name, size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size);
-#endif
 
 /* dict_setdefault.proto (used by FetchCommonType) */
 static CYTHON_INLINE PyObject *__Pyx_PyDict_SetDefault(PyObject *d, PyObject *key, PyObject *default_value);
@@ -2715,6 +2516,13 @@ static int __pyx_CyFunction_init(PyObject *module);
 #endif
 #endif
 
+/* CallTypeTraverse.proto (used by CythonFunctionShared) */
+#if !CYTHON_USE_TYPE_SPECS
+#define __Pyx_call_type_traverse(o, always_call, visit, arg) 0
+#else
+static int __Pyx_call_type_traverse(PyObject *o, int always_call, visitproc visit, void *arg);
+#endif
+
 /* PyMethodNew.proto (used by CythonFunctionShared) */
 static PyObject *__Pyx_PyMethod_New(PyObject *func, PyObject *self, PyObject *typ);
 
@@ -2743,6 +2551,262 @@ static PyObject *__Pyx_CyFunction_New(PyMethodDef *ml,
                                       PyObject *module, PyObject *globals,
                                       PyObject* code);
 static PyTypeObject *__Pyx_Get_CyFunction_Type(void);
+
+/* GetTopmostException.proto (used by SaveResetException) */
+#if CYTHON_USE_EXC_INFO_STACK && CYTHON_FAST_THREAD_STATE
+static _PyErr_StackItem * __Pyx_PyErr_GetTopmostException(PyThreadState *tstate);
+#endif
+
+/* SaveResetException.proto */
+#if CYTHON_FAST_THREAD_STATE
+#define __Pyx_ExceptionSave(type, value, tb)  __Pyx__ExceptionSave(__pyx_tstate, type, value, tb)
+static CYTHON_INLINE void __Pyx__ExceptionSave(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
+#define __Pyx_ExceptionReset(type, value, tb)  __Pyx__ExceptionReset(__pyx_tstate, type, value, tb)
+static CYTHON_INLINE void __Pyx__ExceptionReset(PyThreadState *tstate, PyObject *type, PyObject *value, PyObject *tb);
+#else
+#define __Pyx_ExceptionSave(type, value, tb)   PyErr_GetExcInfo(type, value, tb)
+#define __Pyx_ExceptionReset(type, value, tb)  PyErr_SetExcInfo(type, value, tb)
+#endif
+
+/* PyException_Check.proto */
+#define __Pyx_PyExc_Exception_Check(obj)  __Pyx_TypeCheck(obj, PyExc_Exception)
+
+/* GetException.proto */
+#if CYTHON_FAST_THREAD_STATE
+#define __Pyx_GetException(type, value, tb)  __Pyx__GetException(__pyx_tstate, type, value, tb)
+static int __Pyx__GetException(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
+#else
+static int __Pyx_GetException(PyObject **type, PyObject **value, PyObject **tb);
+#endif
+
+/* SwapException.proto */
+#if CYTHON_FAST_THREAD_STATE
+#define __Pyx_ExceptionSwap(type, value, tb)  __Pyx__ExceptionSwap(__pyx_tstate, type, value, tb)
+static CYTHON_INLINE void __Pyx__ExceptionSwap(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb);
+#else
+static CYTHON_INLINE void __Pyx_ExceptionSwap(PyObject **type, PyObject **value, PyObject **tb);
+#endif
+
+/* PyObjectCompare.proto */
+static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_str_str(PyObject *op1, PyObject *op2, int pyop);
+
+/* PyLongBinop.proto */
+#if !CYTHON_COMPILING_IN_PYPY
+static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check);
+#else
+#define __Pyx_PyLong_AddObjC(op1, op2, intval, inplace, zerodivision_check)\
+    (inplace ? PyNumber_InPlaceAdd(op1, op2) : PyNumber_Add(op1, op2))
+#endif
+
+/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
+#else
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
+#endif
+
+/* PyObjectSetAttrStr.proto */
+#if CYTHON_USE_TYPE_SLOTS
+#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
+static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
+#else
+#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
+#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
+#endif
+
+/* HasAttr.proto (used by ImportImpl) */
+#if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
+#define __Pyx_HasAttr(o, n)  PyObject_HasAttrWithError(o, n)
+#else
+static CYTHON_INLINE int __Pyx_HasAttr(PyObject *, PyObject *);
+#endif
+
+/* TupleOrListFromArrayImpl.proto (used by ListFromArray) */
+CYTHON_UNUSED static PyObject *
+__Pyx_PyList_FromArray(PyObject *const *src, Py_ssize_t n);
+
+/* ListFromArray.proto (used by ImportImpl) */
+
+
+/* ImportImpl.export */
+static PyObject *__Pyx__Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, PyObject *moddict, int level);
+
+/* Import.proto */
+static CYTHON_INLINE PyObject *__Pyx_Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, int level);
+
+/* ImportFrom.export */
+static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name);
+
+/* ArgTypeTestError.export */
+static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact);
+
+/* ArgTypeTest.proto */
+static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact);
+
+/* PyFrozenDict.proto (used by GetItemInt) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+#define __Pyx_PyFrozenDict_TypePtr  ((PyTypeObject*) __pyx_mstate_global->__Pyx_PyFrozenDictType)
+#define __Pyx_PyFrozenDict_New(it)  __Pyx__PyFrozenDict_New(__pyx_mstate_global->__Pyx_PyFrozenDictType, it)
+static CYTHON_INLINE PyObject* __Pyx__PyFrozenDict_New(PyObject* frozendict_type, PyObject* it);
+#define __Pyx_PyFrozenDict_NewEmpty()  __Pyx_PyFrozenDict_New(NULL)
+#define __Pyx_PyFrozenDict_Check(obj)  PyObject_TypeCheck((obj), __Pyx_PyFrozenDict_TypePtr)
+#define __Pyx_PyFrozenDict_CheckExact(obj)  Py_IS_TYPE((obj), __Pyx_PyFrozenDict_TypePtr)
+#define __Pyx_PyAnyDict_Check(obj)   __Pyx__PyAnyDict_Check(obj, __Pyx_PyFrozenDict_TypePtr)
+static CYTHON_INLINE int __Pyx__PyAnyDict_Check(PyObject *obj, PyTypeObject* frozendict_type) {
+    return PyObject_TypeCheck(obj, &PyDict_Type) || PyObject_TypeCheck(obj, frozendict_type);
+}
+#define __Pyx_PyAnyDict_CheckExact(obj)  __Pyx__PyAnyDict_CheckExact(obj, __Pyx_PyFrozenDict_TypePtr)
+static CYTHON_INLINE int __Pyx__PyAnyDict_CheckExact(PyObject *obj, PyTypeObject* frozendict_type) {
+    return Py_IS_TYPE(obj, &PyDict_Type) || Py_IS_TYPE(obj, frozendict_type);
+}
+#elif PY_VERSION_HEX >= 0x030f00a6 ||\
+    (defined(PyFrozenDict_Check) && defined(PyAnyDict_Check) && defined(PyFrozenDict_New))
+#define __Pyx_PyFrozenDict_TypePtr  (&PyFrozenDict_Type)
+#define __Pyx_PyFrozenDict_New(it)  PyFrozenDict_New(it)
+#define __Pyx_PyFrozenDict_NewEmpty()  PyFrozenDict_New(NULL)
+#define __Pyx_PyFrozenDict_Check(obj)  PyFrozenDict_Check(obj)
+#define __Pyx_PyFrozenDict_CheckExact(obj)  PyFrozenDict_CheckExact(obj)
+#define __Pyx_PyAnyDict_Check(obj)  PyAnyDict_Check(obj)
+#define __Pyx_PyAnyDict_CheckExact(obj)  PyAnyDict_CheckExact(obj)
+#else
+#define __Pyx_PyFrozenDict_TypePtr  (&PyDict_Type)
+static CYTHON_INLINE PyObject* __Pyx_PyFrozenDict_New(PyObject* it) {
+    if (!it) {
+        return PyDict_New();
+    } else if (PyDict_Check(it)) {
+        return PyDict_Copy(it);
+    } else {
+        PyObject *dict = PyDict_New();
+        if (!dict) return NULL;
+        PyObject *result = PyNumber_InPlaceOr(dict, it);
+        Py_DECREF(dict);
+        return result;
+    }
+}
+#define __Pyx_PyFrozenDict_NewEmpty()  PyDict_New()
+#define __Pyx_PyFrozenDict_Check(obj)  PyDict_Check(obj)
+#define __Pyx_PyFrozenDict_CheckExact(obj)  PyDict_CheckExact(obj)
+#define __Pyx_PyAnyDict_Check(obj)  PyDict_Check(obj)
+#define __Pyx_PyAnyDict_CheckExact(obj)  PyDict_CheckExact(obj)
+#endif
+
+/* GetItemInt.proto */
+#define __Pyx_GetItemInt(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
+    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
+    __Pyx_GetItemInt_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
+    __Pyx_GetItemInt_Generic(o, to_py_func(i)))
+#define __Pyx_GetItemInt_List(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
+    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
+    __Pyx_GetItemInt_List_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
+    (PyErr_SetString(PyExc_IndexError, "list index out of range"), (PyObject*)NULL))
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_List_Fast(PyObject *o, Py_ssize_t i,
+                                                              int wraparound, int boundscheck, int unsafe_shared);
+#define __Pyx_GetItemInt_Tuple(o, i, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
+    (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
+    __Pyx_GetItemInt_Tuple_Fast(o, (Py_ssize_t)i, wraparound, boundscheck, unsafe_shared) :\
+    (PyErr_SetString(PyExc_IndexError, "tuple index out of range"), (PyObject*)NULL))
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Tuple_Fast(PyObject *o, Py_ssize_t i,
+                                                              int wraparound, int boundscheck, int unsafe_shared);
+static PyObject *__Pyx_GetItemInt_Generic(PyObject *o, PyObject* j);
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
+                                                     int wraparound, int boundscheck, int unsafe_shared);
+
+/* AllocateExtensionType.proto */
+static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final);
+
+/* CallSlotAsVectorcall.proto */
+#if CYTHON_VECTORCALL_TPNEW
+typedef PyObject * (*__Pyx_tpnewvectorcallfunc)(PyTypeObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTypeObject* o, PyObject *a, PyObject *k);
+#endif
+
+/* RaiseErrorWithObjectType.proto (used by CallNewInitFromVectorcall) */
+#define __Pyx_RaiseTypeErrorWithObjectType(message, obj)  __Pyx_RaiseErrorWithObjectType(PyExc_TypeError, message, obj)
+#define __Pyx_RaiseErrorWithObjectType(exc_type, message, obj)  __Pyx_RaiseErrorWithType(exc_type, message, Py_TYPE(obj))
+CYTHON_UNUSED
+static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj);
+
+/* CallNewInitFromVectorcall.proto */
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+#endif
+
+/* CallSlotAsVectorcall.proto */
+#if CYTHON_VECTORCALL_TPNEW
+typedef int (*__Pyx_tpinitvectorcallfunc)(PyObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k);
+#endif
+
+/* PyObjectCallMethod0.proto (used by PyType_Ready) */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod0(PyObject* obj, PyObject* method_name);
+
+/* GetTypeDictOffset.proto (used by ValidateBasesTuple) */
+#if !CYTHON_USE_TYPE_SLOTS
+CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int require_cython_valid_result);
+#endif
+
+/* ValidateBasesTuple.proto (used by PyType_Ready) */
+#if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS
+static int __Pyx_validate_bases_tuple(const char *type_name, int has_dictoffset, PyObject *bases);
+#endif
+
+/* PyType_Ready.export */
+CYTHON_UNUSED static int __Pyx_PyType_Ready(PyTypeObject *t);
+
+/* LimitedApiGetTypeTypeDict.proto (used by DelItemOnTypeDict) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp);
+#endif
+
+/* DelItemOnTypeDict.proto (used by SetupReduce) */
+#define __Pyx_DelItemOnTypeDict(tp, k) __Pyx__DelItemOnTypeDict((PyTypeObject*)tp, k)
+
+/* DelItemOnTypeDict.export */
+static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k);
+
+/* SetItemOnTypeDict.proto (used by SetupReduce) */
+#define __Pyx_SetItemOnTypeDict(tp, k, v) __Pyx__SetItemOnTypeDict((PyTypeObject*)tp, k, v)
+
+/* SetItemOnTypeDict.export */
+static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v);
+
+/* SetupReduce.export */
+static int __Pyx_setup_reduce(PyObject* type_obj);
+
+/* GetVTable.proto (used by MergeVTables) */
+static int __Pyx_GetVtable(PyTypeObject *type, void** table);
+
+/* RaiseErrorWithObjectTypes.proto (used by MergeVTables) */
+#define __Pyx_RaiseErrorWithObjectTypes1(exc_type, message, arg, obj1, obj2) __Pyx_RaiseErrorWithTypes1(exc_type, message, arg, Py_TYPE(obj1), Py_TYPE(obj2))
+#define __Pyx_RaiseTypeErrorWithObjectTypes(message, obj1, obj2) __Pyx_RaiseTypeErrorWithTypes(message, Py_TYPE(obj1), Py_TYPE(obj2))
+#define __Pyx_RaiseTypeErrorWithTypes(message, type_obj1, type_obj2) __Pyx_RaiseErrorWithTypes1(PyExc_TypeError, "%.1s" message, "", type_obj1, type_obj2)
+CYTHON_UNUSED
+static void __Pyx_RaiseErrorWithTypes1(PyObject* exc_type, const char *message, const char *arg, PyTypeObject *type_obj1, PyTypeObject *type_obj2);
+
+/* MergeVTables.proto (used by SetVTable) */
+static int __Pyx_MergeVtables(PyTypeObject *type);
+
+/* SetVTable.export */
+static int __Pyx_SetVtable(PyTypeObject* typeptr , void* vtable);
+
+/* TypeImport.proto */
+#ifndef __PYX_HAVE_RT_ImportType_proto_3_3_1
+#define __PYX_HAVE_RT_ImportType_proto_3_3_1
+#if defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#include <stdalign.h>
+#endif
+#if (defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L) || __cplusplus >= 201103L
+#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) alignof(s)
+#else
+#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) sizeof(void*)
+#endif
+enum __Pyx_ImportType_CheckSize_3_3_1 {
+   __Pyx_ImportType_CheckSize_Error_3_3_1 = 0,
+   __Pyx_ImportType_CheckSize_Warn_3_3_1 = 1,
+   __Pyx_ImportType_CheckSize_Ignore_3_3_1 = 2
+};
+static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject* module, const char *module_name, const char *class_name, size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size);
+#endif
 
 /* CLineInTraceback.proto (used by AddTraceback) */
 #if CYTHON_CLINE_IN_TRACEBACK && CYTHON_CLINE_IN_TRACEBACK_RUNTIME
@@ -2914,7 +2978,11 @@ static int __Pyx_State_RemoveModule(void*);
 #define __PYX_ABI_MODULE_NAME "_cython_" CYTHON_ABI
 #define __PYX_TYPE_MODULE_PREFIX __PYX_ABI_MODULE_NAME "."
 
-static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, PyObject *__pyx_v_ts, PyObject *__pyx_v_exc); /* proto*/
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan_data(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, __pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c); /* proto*/
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_raw); /* proto*/
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__feed_msg(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now, PyObject *__pyx_v_msg); /* proto*/
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__try_apply(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PyObject *__pyx_v_last_obj, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, int __pyx_v_has_ts, PY_LONG_LONG __pyx_v_ts); /* proto*/
+static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, int __pyx_v_has_ts, PY_LONG_LONG __pyx_v_ts, PyObject *__pyx_v_exc); /* proto*/
 
 /* Module declarations from "libc.string" */
 
@@ -2928,6 +2996,8 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(s
 
 /* Module declarations from "cpython.object" */
 
+/* Module declarations from "cpython.bytes" */
+
 /* Module declarations from "cpython.pyport" */
 
 /* Module declarations from "cpython.dict" */
@@ -2940,6 +3010,13 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(s
 
 /* Module declarations from "hbconnect.market._fastpath" */
 static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject *, PY_LONG_LONG *); /*proto*/
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_t_9hbconnect_6market_9_fastpath_Cur *, unsigned char); /*proto*/
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_t_9hbconnect_6market_9_fastpath_Cur *, unsigned char const **, Py_ssize_t *); /*proto*/
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_t_9hbconnect_6market_9_fastpath_Cur *, PY_LONG_LONG *); /*proto*/
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__key_is(unsigned char const *, Py_ssize_t, PyObject *); /*proto*/
+static CYTHON_INLINE PyObject *__pyx_f_9hbconnect_6market_9_fastpath__ascii(unsigned char const *, Py_ssize_t); /*proto*/
+static PyObject *__pyx_f_9hbconnect_6market_9_fastpath__levels(__pyx_t_9hbconnect_6market_9_fastpath_Cur *); /*proto*/
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__skip_value(__pyx_t_9hbconnect_6market_9_fastpath_Cur *); /*proto*/
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *, PyObject *); /*proto*/
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_ConnectionCore__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *, PyObject *); /*proto*/
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *); /*proto*/
@@ -2954,8 +3031,8 @@ int __pyx_module_is_main_hbconnect__market___fastpath = 0;
 /* #### Code section: string_decls ### */
 static const char __pyx_k_frames_last_frame[] = "frames, last_frame";
 static const char __pyx_k_book_diffs_applied_first_frames[] = "book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state";
-static const char __pyx_k_The_tracker_s_compiled_frame_pat[] = "The tracker\047s compiled frame path for the common case: one in-sequence diff of a LIVE pair.\n\n``OrderBookTracker.feed`` is the general path (any venue, any message). For a venue that\ndeclares the shape of its diff frames (``venue.diff_frame``, a ``DiffFrame``), ``FastFeed.feed``\ntakes over the frames that are exactly that: it decodes the frame once, reads the fields with C\ndict lookups, checks them the way the venue\047s parser does, and when the pair is LIVE and the diff\nis the very next one by the venue\047s sync rule, applies it to the book and does the tracker\047s\nbookkeeping (counters, receive time, venue update time, notifications) without building a\n``BookDiff``. Everything else -- another message type, a field that is missing or of another\ntype, an unknown symbol, a pair that is not LIVE, a diff that is stale or reveals a gap, a book\nthat rejects the batch -- goes to the general path with the frame already decoded, so the\ndecisions (sequence rules, bad-frame counting, resync) are made by one piece of code only.\n\nHot fields of a pair and of a connection live in the C structs of ``TrackedBookCore`` and\n``ConnectionCore`` (bases of ``TrackedBook`` and ``Connection``), read here without attribute\nlookups.\n";
-static const char __pyx_k_asks_key_bids_key_books_envelope[] = "asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker";
+static const char __pyx_k_The_tracker_s_compiled_frame_pat[] = "The tracker\047s compiled frame path for the common case: one in-sequence diff of a LIVE pair.\n\n``OrderBookTracker.feed`` is the general path (any venue, any message). For a venue that\ndeclares the shape of its diff frames (``venue.diff_frame``, a ``DiffFrame``), ``FastFeed.feed``\ntakes over the frames that are exactly that: it decodes the frame once, reads the fields with C\ndict lookups, checks them the way the venue\047s parser does, and when the pair is LIVE and the diff\nis the very next one by the venue\047s sync rule, applies it to the book and does the tracker\047s\nbookkeeping (counters, receive time, venue update time, notifications) without building a\n``BookDiff``. Everything else -- another message type, a field that is missing or of another\ntype, an unknown symbol, a pair that is not LIVE, a diff that is stale or reveals a gap, a book\nthat rejects the batch -- goes to the general path with the frame already decoded, so the\ndecisions (sequence rules, bad-frame counting, resync) are made by one piece of code only.\n\nThe frame text itself is read by a strict scanner (``_scan``) that accepts only the plain form\nvenues send: no whitespace, no escapes, ASCII, the declared keys at most once, exact ints of at\nmost 18 digits, level arrays of ``[\"price\",\"size\"]`` pairs, the object closing at the end of the\nframe. It builds only what the book needs (the level lists, as the JSON parser would) and reads\nthe ids without making objects. Anything it does not accept is decoded by the JSON parser and\nhandled as above, so the scanner can only ever be faster, never different.\n\nHot fields of a pair and of a connection live in the C structs of ``TrackedBookCore`` and\n``ConnectionCore`` (bases of ``TrackedBook`` and ``Connection``), read here without attribute\nlookups.\n";
+static const char __pyx_k_asks_key_b_asks_key_b_bids_key_b[] = "asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker";
 /* #### Code section: decls ### */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_4pair___get__(struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_self); /* proto */
 static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_4pair_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
@@ -2987,10 +3064,13 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_10last_
 static int __pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_10last_frame_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore___reduce_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v_self); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_2__setstate_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v_self, PyObject *__pyx_v___pyx_state); /* proto */
+static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_k); /* proto */
 static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_tracker, PyObject *__pyx_v_spec, int __pyx_v_rule, PyObject *__pyx_v_live); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_2feed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames___get__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self); /* proto */
 static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames___get__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self); /* proto */
+static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_4__reduce_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_6__setstate_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v___pyx_state); /* proto */
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state); /* proto */
@@ -3105,15 +3185,10 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[1];
-    PyObject *__pyx_codeobj_tab[10];
-    PyObject *__pyx_string_tab[125];
+    PyObject *__pyx_codeobj_tab[11];
+    PyObject *__pyx_string_tab[119];
     PyObject *__pyx_number_tab[5];
 /* #### Code section: module_state_contents ### */
-/* PyFrozenDict.module_state_decls */
-#if CYTHON_COMPILING_IN_LIMITED_API
-PyObject *__Pyx_PyFrozenDictType;
-#endif
-
 /* CommonTypesMetaclass.module_state_decls */
 PyTypeObject *__pyx_CommonTypesMetaclassType;
 
@@ -3124,6 +3199,11 @@ PyObject *__Pyx_CachedMethodType;
 
 /* CythonFunctionPerModule.module_state_decls */
 PyTypeObject *__pyx_CyFunctionType;
+
+/* PyFrozenDict.module_state_decls */
+#if CYTHON_COMPILING_IN_LIMITED_API
+PyObject *__Pyx_PyFrozenDictType;
+#endif
 
 /* CodeObjectCache.module_state_decls */
 struct __Pyx_CodeObjectCache __pyx_code_cache;
@@ -3184,106 +3264,100 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_dict __pyx_string_tab[25]
 #define __pyx_n_u_func __pyx_string_tab[26]
 #define __pyx_n_u_getstate __pyx_string_tab[27]
-#define __pyx_n_u_main __pyx_string_tab[28]
-#define __pyx_n_u_module __pyx_string_tab[29]
-#define __pyx_n_u_name __pyx_string_tab[30]
-#define __pyx_n_u_new __pyx_string_tab[31]
-#define __pyx_n_u_pyx_checksum __pyx_string_tab[32]
-#define __pyx_n_u_pyx_result __pyx_string_tab[33]
-#define __pyx_n_u_pyx_state __pyx_string_tab[34]
-#define __pyx_n_u_pyx_type __pyx_string_tab[35]
-#define __pyx_n_u_pyx_unpickle_ConnectionCore __pyx_string_tab[36]
-#define __pyx_n_u_pyx_unpickle_FastFeed __pyx_string_tab[37]
-#define __pyx_n_u_pyx_unpickle_TrackedBookCore __pyx_string_tab[38]
-#define __pyx_n_u_pyx_vtable __pyx_string_tab[39]
-#define __pyx_n_u_qualname __pyx_string_tab[40]
-#define __pyx_n_u_reduce __pyx_string_tab[41]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[42]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[43]
-#define __pyx_n_u_set_name __pyx_string_tab[44]
-#define __pyx_n_u_setstate __pyx_string_tab[45]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[46]
-#define __pyx_n_u_test __pyx_string_tab[47]
-#define __pyx_n_u_apply_failed __pyx_string_tab[48]
-#define __pyx_n_u_dict_2 __pyx_string_tab[49]
-#define __pyx_n_u_emit_book __pyx_string_tab[50]
-#define __pyx_n_u_feed_decoded __pyx_string_tab[51]
-#define __pyx_n_u_feed_general __pyx_string_tab[52]
-#define __pyx_n_u_internal_error __pyx_string_tab[53]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[54]
-#define __pyx_n_u_notify_books __pyx_string_tab[55]
-#define __pyx_n_u_py_monotonic __pyx_string_tab[56]
-#define __pyx_n_u_time_2 __pyx_string_tab[57]
-#define __pyx_n_u_apply_diffs __pyx_string_tab[58]
-#define __pyx_n_u_asks __pyx_string_tab[59]
-#define __pyx_n_u_asks_key __pyx_string_tab[60]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[61]
-#define __pyx_n_u_bids __pyx_string_tab[62]
-#define __pyx_n_u_bids_key __pyx_string_tab[63]
-#define __pyx_n_u_book __pyx_string_tab[64]
+#define __pyx_n_u_init___locals_b __pyx_string_tab[28]
+#define __pyx_n_u_main __pyx_string_tab[29]
+#define __pyx_n_u_module __pyx_string_tab[30]
+#define __pyx_n_u_name __pyx_string_tab[31]
+#define __pyx_n_u_new __pyx_string_tab[32]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[33]
+#define __pyx_n_u_pyx_result __pyx_string_tab[34]
+#define __pyx_n_u_pyx_state __pyx_string_tab[35]
+#define __pyx_n_u_pyx_type __pyx_string_tab[36]
+#define __pyx_n_u_pyx_unpickle_ConnectionCore __pyx_string_tab[37]
+#define __pyx_n_u_pyx_unpickle_FastFeed __pyx_string_tab[38]
+#define __pyx_n_u_pyx_unpickle_TrackedBookCore __pyx_string_tab[39]
+#define __pyx_n_u_pyx_vtable __pyx_string_tab[40]
+#define __pyx_n_u_qualname __pyx_string_tab[41]
+#define __pyx_n_u_reduce __pyx_string_tab[42]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[43]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[44]
+#define __pyx_n_u_set_name __pyx_string_tab[45]
+#define __pyx_n_u_setstate __pyx_string_tab[46]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[47]
+#define __pyx_n_u_test __pyx_string_tab[48]
+#define __pyx_n_u_apply_failed __pyx_string_tab[49]
+#define __pyx_n_u_dict_2 __pyx_string_tab[50]
+#define __pyx_n_u_emit_book __pyx_string_tab[51]
+#define __pyx_n_u_feed_decoded __pyx_string_tab[52]
+#define __pyx_n_u_feed_general __pyx_string_tab[53]
+#define __pyx_n_u_internal_error __pyx_string_tab[54]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[55]
+#define __pyx_n_u_notify_books __pyx_string_tab[56]
+#define __pyx_n_u_py_monotonic __pyx_string_tab[57]
+#define __pyx_n_u_time_2 __pyx_string_tab[58]
+#define __pyx_n_u_apply_diffs __pyx_string_tab[59]
+#define __pyx_n_u_ascii __pyx_string_tab[60]
+#define __pyx_n_u_asks_key __pyx_string_tab[61]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[62]
+#define __pyx_n_u_b __pyx_string_tab[63]
+#define __pyx_n_u_bids_key __pyx_string_tab[64]
 #define __pyx_n_u_books __pyx_string_tab[65]
-#define __pyx_n_u_cc __pyx_string_tab[66]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[67]
-#define __pyx_n_u_conn __pyx_string_tab[68]
-#define __pyx_n_u_cur __pyx_string_tab[69]
-#define __pyx_n_u_data __pyx_string_tab[70]
-#define __pyx_n_u_envelope __pyx_string_tab[71]
-#define __pyx_n_u_event __pyx_string_tab[72]
-#define __pyx_n_u_event_key __pyx_string_tab[73]
-#define __pyx_n_u_exc __pyx_string_tab[74]
-#define __pyx_n_u_feed __pyx_string_tab[75]
-#define __pyx_n_u_first __pyx_string_tab[76]
-#define __pyx_n_u_first_key __pyx_string_tab[77]
-#define __pyx_n_u_frames __pyx_string_tab[78]
-#define __pyx_n_u_has_prev __pyx_string_tab[79]
-#define __pyx_n_u_hbconnect_market__fastpath __pyx_string_tab[80]
-#define __pyx_n_u_hbconnect_market_messages __pyx_string_tab[81]
-#define __pyx_n_u_items __pyx_string_tab[82]
-#define __pyx_n_u_last __pyx_string_tab[83]
-#define __pyx_n_u_last_frame __pyx_string_tab[84]
-#define __pyx_n_u_last_key __pyx_string_tab[85]
-#define __pyx_n_u_last_obj __pyx_string_tab[86]
-#define __pyx_n_u_live __pyx_string_tab[87]
-#define __pyx_n_u_loads __pyx_string_tab[88]
-#define __pyx_n_u_monotonic __pyx_string_tab[89]
-#define __pyx_n_u_msg __pyx_string_tab[90]
-#define __pyx_n_u_now __pyx_string_tab[91]
-#define __pyx_n_u_p __pyx_string_tab[92]
-#define __pyx_n_u_pair __pyx_string_tab[93]
-#define __pyx_n_u_pop __pyx_string_tab[94]
-#define __pyx_n_u_prev __pyx_string_tab[95]
-#define __pyx_n_u_prev_key __pyx_string_tab[96]
-#define __pyx_n_u_raw __pyx_string_tab[97]
-#define __pyx_n_u_rule __pyx_string_tab[98]
-#define __pyx_n_u_self __pyx_string_tab[99]
-#define __pyx_n_u_setdefault __pyx_string_tab[100]
-#define __pyx_n_u_spec __pyx_string_tab[101]
-#define __pyx_n_u_state __pyx_string_tab[102]
-#define __pyx_n_u_symbol_key __pyx_string_tab[103]
-#define __pyx_n_u_symbols __pyx_string_tab[104]
-#define __pyx_n_u_t __pyx_string_tab[105]
-#define __pyx_n_u_tb __pyx_string_tab[106]
-#define __pyx_n_u_time __pyx_string_tab[107]
-#define __pyx_n_u_time_key __pyx_string_tab[108]
-#define __pyx_n_u_time_units __pyx_string_tab[109]
-#define __pyx_n_u_tracker __pyx_string_tab[110]
-#define __pyx_n_u_ts __pyx_string_tab[111]
-#define __pyx_n_u_update __pyx_string_tab[112]
-#define __pyx_n_u_use_setstate __pyx_string_tab[113]
-#define __pyx_n_u_values __pyx_string_tab[114]
-#define __pyx_kp_b_iso88591_avQ __pyx_string_tab[115]
-#define __pyx_kp_b_iso88591_AV1 __pyx_string_tab[116]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[117]
-#define __pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1 __pyx_string_tab[118]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_0_1B_PQ_1 __pyx_string_tab[119]
-#define __pyx_kp_b_iso88591_q_0_kQR_1_7_1_2DNRS_1 __pyx_string_tab[120]
-#define __pyx_kp_b_iso88591_WD_0_HD_ZW_jjn_o_B_B_F_F_M_M_Q __pyx_string_tab[121]
-#define __pyx_kp_b_iso88591_Yd_q_l_vWE_Q_q_q_q_t1G_gQ_t1G_a __pyx_string_tab[122]
-#define __pyx_kp_b_iso88591_Kt84_hVZZffjjuuy_z_H_H_L_L_X_X __pyx_string_tab[123]
-#define __pyx_kp_b_iso88591_z_9A_Q_4s_Q_r_I_fAQ_4xq_e1_4q_W __pyx_string_tab[124]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[66]
+#define __pyx_n_u_conn __pyx_string_tab[67]
+#define __pyx_n_u_done __pyx_string_tab[68]
+#define __pyx_n_u_encode __pyx_string_tab[69]
+#define __pyx_n_u_envelope __pyx_string_tab[70]
+#define __pyx_n_u_event __pyx_string_tab[71]
+#define __pyx_n_u_event_key __pyx_string_tab[72]
+#define __pyx_n_u_feed __pyx_string_tab[73]
+#define __pyx_n_u_first_key __pyx_string_tab[74]
+#define __pyx_n_u_frames __pyx_string_tab[75]
+#define __pyx_n_u_hbconnect_market__fastpath __pyx_string_tab[76]
+#define __pyx_n_u_hbconnect_market_messages __pyx_string_tab[77]
+#define __pyx_n_u_items __pyx_string_tab[78]
+#define __pyx_n_u_k __pyx_string_tab[79]
+#define __pyx_n_u_last_frame __pyx_string_tab[80]
+#define __pyx_n_u_last_key __pyx_string_tab[81]
+#define __pyx_n_u_live __pyx_string_tab[82]
+#define __pyx_n_u_loads __pyx_string_tab[83]
+#define __pyx_n_u_monotonic __pyx_string_tab[84]
+#define __pyx_n_u_msg __pyx_string_tab[85]
+#define __pyx_n_u_now __pyx_string_tab[86]
+#define __pyx_n_u_p __pyx_string_tab[87]
+#define __pyx_n_u_pop __pyx_string_tab[88]
+#define __pyx_n_u_prev_key __pyx_string_tab[89]
+#define __pyx_n_u_raw __pyx_string_tab[90]
+#define __pyx_n_u_rule __pyx_string_tab[91]
+#define __pyx_n_u_scanned __pyx_string_tab[92]
+#define __pyx_n_u_self __pyx_string_tab[93]
+#define __pyx_n_u_setdefault __pyx_string_tab[94]
+#define __pyx_n_u_spec __pyx_string_tab[95]
+#define __pyx_n_u_state __pyx_string_tab[96]
+#define __pyx_n_u_sym __pyx_string_tab[97]
+#define __pyx_n_u_symbol_key __pyx_string_tab[98]
+#define __pyx_n_u_symbols __pyx_string_tab[99]
+#define __pyx_n_u_t __pyx_string_tab[100]
+#define __pyx_n_u_time __pyx_string_tab[101]
+#define __pyx_n_u_time_key __pyx_string_tab[102]
+#define __pyx_n_u_time_units __pyx_string_tab[103]
+#define __pyx_n_u_tracker __pyx_string_tab[104]
+#define __pyx_n_u_update __pyx_string_tab[105]
+#define __pyx_n_u_use_setstate __pyx_string_tab[106]
+#define __pyx_n_u_values __pyx_string_tab[107]
+#define __pyx_kp_b_iso88591_avQ __pyx_string_tab[108]
+#define __pyx_kp_b_iso88591_AV1 __pyx_string_tab[109]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[110]
+#define __pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1 __pyx_string_tab[111]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_0_1B_PQ_1 __pyx_string_tab[112]
+#define __pyx_kp_b_iso88591_q_0_kQR_1_7_1_2DNRS_1 __pyx_string_tab[113]
+#define __pyx_kp_b_iso88591_WD_0_HD_ZW_jjn_o_B_B_F_F_M_M_Q __pyx_string_tab[114]
+#define __pyx_kp_b_iso88591_Yd_q_l_vWE_Q_q_q_q_t1G_gQ_t1G_a __pyx_string_tab[115]
+#define __pyx_kp_b_iso88591_M_mSWWaaeessw_x_F_F_J_J_W_W_h_h __pyx_string_tab[116]
+#define __pyx_kp_b_iso88591_82S_7_1 __pyx_string_tab[117]
+#define __pyx_kp_b_iso88591_4s_Q_r_I_d_a_q_fAT_Q_N_4z_2WA_4 __pyx_string_tab[118]
 #define __pyx_float_0_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
-#define __pyx_int_11863166 __pyx_number_tab[2]
+#define __pyx_int_82133856 __pyx_number_tab[2]
 #define __pyx_int_98585043 __pyx_number_tab[3]
 #define __pyx_int_250636791 __pyx_number_tab[4]
 /* #### Code section: module_state_clear ### */
@@ -3311,8 +3385,8 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<10; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<125; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<11; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<119; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3347,8 +3421,8 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<10; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<125; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<11; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<119; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -3363,7 +3437,7 @@ return 0;
 #endif
 /* #### Code section: module_code ### */
 
-/* "hbconnect/market/_fastpath.pyx":48
+/* "hbconnect/market/_fastpath.pyx":63
  *     """The per-pair fields the frame path touches on every diff (see ``TrackedBook``)."""
  * 
  *     cdef public object pair             # <<<<<<<<<<<<<<
@@ -3526,7 +3600,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_4pair_4__del
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":49
+/* "hbconnect/market/_fastpath.pyx":64
  * 
  *     cdef public object pair
  *     cdef public object book             # <<<<<<<<<<<<<<
@@ -3689,7 +3763,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_4book_4__del
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":50
+/* "hbconnect/market/_fastpath.pyx":65
  *     cdef public object pair
  *     cdef public object book
  *     cdef public object state             # <<<<<<<<<<<<<<
@@ -3852,7 +3926,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_5state_4__de
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":51
+/* "hbconnect/market/_fastpath.pyx":66
  *     cdef public object book
  *     cdef public object state
  *     cdef public object last_id             # <<<<<<<<<<<<<<
@@ -4015,7 +4089,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_7last_id_4__
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":52
+/* "hbconnect/market/_fastpath.pyx":67
  *     cdef public object state
  *     cdef public object last_id
  *     cdef public bint first             # <<<<<<<<<<<<<<
@@ -4054,7 +4128,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_5first
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_v_self->first); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 52, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_v_self->first); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 67, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -4127,7 +4201,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_5first_2__se
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 52, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 67, __pyx_L4_error)
         __pyx_v_self->first = __pyx_t_2;
       }
       /*finally:*/ {
@@ -4157,7 +4231,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_5first_2__se
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":53
+/* "hbconnect/market/_fastpath.pyx":68
  *     cdef public object last_id
  *     cdef public bint first
  *     cdef public long long frames             # <<<<<<<<<<<<<<
@@ -4196,7 +4270,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_6frame
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 53, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 68, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -4269,7 +4343,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_6frames_2__s
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 53, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 68, __pyx_L4_error)
         __pyx_v_self->frames = __pyx_t_2;
       }
       /*finally:*/ {
@@ -4299,7 +4373,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_6frames_2__s
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":54
+/* "hbconnect/market/_fastpath.pyx":69
  *     cdef public bint first
  *     cdef public long long frames
  *     cdef public long long diffs_applied             # <<<<<<<<<<<<<<
@@ -4338,7 +4412,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_13diff
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->diffs_applied); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 54, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->diffs_applied); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 69, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -4411,7 +4485,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_13diffs_appl
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 54, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 69, __pyx_L4_error)
         __pyx_v_self->diffs_applied = __pyx_t_2;
       }
       /*finally:*/ {
@@ -4441,7 +4515,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_13diffs_appl
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":55
+/* "hbconnect/market/_fastpath.pyx":70
  *     cdef public long long frames
  *     cdef public long long diffs_applied
  *     cdef public double last_update_time             # <<<<<<<<<<<<<<
@@ -4480,7 +4554,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_16last
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_update_time); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 55, __pyx_L4_error)
+        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_update_time); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 70, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -4553,7 +4627,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_16last_updat
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 55, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 70, __pyx_L4_error)
         __pyx_v_self->last_update_time = __pyx_t_2;
       }
       /*finally:*/ {
@@ -4583,7 +4657,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_16last_updat
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":56
+/* "hbconnect/market/_fastpath.pyx":71
  *     cdef public long long diffs_applied
  *     cdef public double last_update_time
  *     cdef public double last_receive             # <<<<<<<<<<<<<<
@@ -4622,7 +4696,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_12last
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_receive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 56, __pyx_L4_error)
+        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_receive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 71, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -4695,7 +4769,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_12last_recei
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 56, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 71, __pyx_L4_error)
         __pyx_v_self->last_receive = __pyx_t_2;
       }
       /*finally:*/ {
@@ -5262,7 +5336,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_15TrackedBookCore_2__set
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":62
+/* "hbconnect/market/_fastpath.pyx":77
  *     """The per-connection fields the frame path touches on every frame (see ``Connection``)."""
  * 
  *     cdef public long long frames             # <<<<<<<<<<<<<<
@@ -5301,7 +5375,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_6frames
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 62, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 77, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -5374,7 +5448,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_6frames_2__se
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 62, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 77, __pyx_L4_error)
         __pyx_v_self->frames = __pyx_t_2;
       }
       /*finally:*/ {
@@ -5404,7 +5478,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_6frames_2__se
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":63
+/* "hbconnect/market/_fastpath.pyx":78
  * 
  *     cdef public long long frames
  *     cdef public double last_frame             # <<<<<<<<<<<<<<
@@ -5443,7 +5517,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_10last_
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_frame); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 63, __pyx_L4_error)
+        __pyx_t_2 = PyFloat_FromDouble(__pyx_v_self->last_frame); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 78, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -5516,7 +5590,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_10last_frame_
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 63, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyFloat_AsDouble(__pyx_v_value); if (unlikely((__pyx_t_2 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 78, __pyx_L4_error)
         __pyx_v_self->last_frame = __pyx_t_2;
       }
       /*finally:*/ {
@@ -6018,7 +6092,7 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_14ConnectionCore_2__sets
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":66
+/* "hbconnect/market/_fastpath.pyx":82
  * 
  * 
  * cdef inline bint _as_i64(object o, long long* out):             # <<<<<<<<<<<<<<
@@ -6035,7 +6109,7 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":68
+  /* "hbconnect/market/_fastpath.pyx":84
  * cdef inline bint _as_i64(object o, long long* out):
  *     """An exact int that fits in int64 -> True and ``*out``; anything else -> False."""
  *     cdef int overflow = 0             # <<<<<<<<<<<<<<
@@ -6044,7 +6118,7 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
 */
   __pyx_v_overflow = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":69
+  /* "hbconnect/market/_fastpath.pyx":85
  *     """An exact int that fits in int64 -> True and ``*out``; anything else -> False."""
  *     cdef int overflow = 0
  *     if type(o) is not int:             # <<<<<<<<<<<<<<
@@ -6055,7 +6129,7 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
   if (__pyx_t_1) {
 
 
-    /* "hbconnect/market/_fastpath.pyx":70
+    /* "hbconnect/market/_fastpath.pyx":86
  *     cdef int overflow = 0
  *     if type(o) is not int:
  *         return False             # <<<<<<<<<<<<<<
@@ -6068,7 +6142,7 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
     }
     goto __pyx_L0;
 
-    /* "hbconnect/market/_fastpath.pyx":69
+    /* "hbconnect/market/_fastpath.pyx":85
  *     """An exact int that fits in int64 -> True and ``*out``; anything else -> False."""
  *     cdef int overflow = 0
  *     if type(o) is not int:             # <<<<<<<<<<<<<<
@@ -6077,18 +6151,18 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
 */
   }
 
-  /* "hbconnect/market/_fastpath.pyx":71
+  /* "hbconnect/market/_fastpath.pyx":87
  *     if type(o) is not int:
  *         return False
  *     out[0] = PyLong_AsLongLongAndOverflow(o, &overflow)             # <<<<<<<<<<<<<<
  *     return overflow == 0
  * 
 */
-  __pyx_t_2 = PyLong_AsLongLongAndOverflow(__pyx_v_o, (&__pyx_v_overflow)); if (unlikely(__pyx_t_2 == ((PY_LONG_LONG)-1LL) && PyErr_Occurred())) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_2 = PyLong_AsLongLongAndOverflow(__pyx_v_o, (&__pyx_v_overflow)); if (unlikely(__pyx_t_2 == ((PY_LONG_LONG)-1LL) && PyErr_Occurred())) __PYX_ERR(0, 87, __pyx_L1_error)
   (__pyx_v_out[0]) = __pyx_t_2;
 
 
-  /* "hbconnect/market/_fastpath.pyx":72
+  /* "hbconnect/market/_fastpath.pyx":88
  *         return False
  *     out[0] = PyLong_AsLongLongAndOverflow(o, &overflow)
  *     return overflow == 0             # <<<<<<<<<<<<<<
@@ -6101,7 +6175,7 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
   }
   goto __pyx_L0;
 
-  /* "hbconnect/market/_fastpath.pyx":66
+  /* "hbconnect/market/_fastpath.pyx":82
  * 
  * 
  * cdef inline bint _as_i64(object o, long long* out):             # <<<<<<<<<<<<<<
@@ -6119,8 +6193,1244 @@ static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__as_i64(PyObject 
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":104
- *     cdef public long long fast_frames
+/* "hbconnect/market/_fastpath.pyx":98
+ * 
+ * 
+ * cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:             # <<<<<<<<<<<<<<
+ *     if c.p < c.e and c.p[0] == ch:
+ *         c.p += 1
+*/
+
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c, unsigned char __pyx_v_ch) {
+  int __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "hbconnect/market/_fastpath.pyx":99
+ * 
+ * cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:
+ *     if c.p < c.e and c.p[0] == ch:             # <<<<<<<<<<<<<<
+ *         c.p += 1
+ *         return True
+*/
+  __pyx_t_2 = (__pyx_v_c->p < __pyx_v_c->e);
+
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L4_bool_binop_done;
+  }
+  __pyx_t_2 = ((__pyx_v_c->p[0]) == __pyx_v_ch);
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L4_bool_binop_done:;
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":100
+ * cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:
+ *     if c.p < c.e and c.p[0] == ch:
+ *         c.p += 1             # <<<<<<<<<<<<<<
+ *         return True
+ *     return False
+*/
+    __pyx_v_c->p = (__pyx_v_c->p + 1);
+
+    /* "hbconnect/market/_fastpath.pyx":101
+ *     if c.p < c.e and c.p[0] == ch:
+ *         c.p += 1
+ *         return True             # <<<<<<<<<<<<<<
+ *     return False
+ * 
+*/
+    {
+
+      __pyx_r = 1;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":99
+ * 
+ * cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:
+ *     if c.p < c.e and c.p[0] == ch:             # <<<<<<<<<<<<<<
+ *         c.p += 1
+ *         return True
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":102
+ *         c.p += 1
+ *         return True
+ *     return False             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":98
+ * 
+ * 
+ * cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:             # <<<<<<<<<<<<<<
+ *     if c.p < c.e and c.p[0] == ch:
+ *         c.p += 1
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":105
+ * 
+ * 
+ * cdef inline bint _str(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:             # <<<<<<<<<<<<<<
+ *     """A string of printable ASCII without escapes; ``*s``/``*n`` its text."""
+ *     cdef const unsigned char* start
+*/
+
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c, unsigned char const **__pyx_v_s, Py_ssize_t *__pyx_v_n) {
+  unsigned char const *__pyx_v_start;
+  unsigned char __pyx_v_ch;
+  int __pyx_r;
+  int __pyx_t_1;
+  unsigned char const *__pyx_t_2;
+  int __pyx_t_3;
+
+  /* "hbconnect/market/_fastpath.pyx":109
+ *     cdef const unsigned char* start
+ *     cdef unsigned char ch
+ *     if not _lit(c, c'"'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     start = c.p
+*/
+  __pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '"'));
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":110
+ *     cdef unsigned char ch
+ *     if not _lit(c, c'"'):
+ *         return False             # <<<<<<<<<<<<<<
+ *     start = c.p
+ *     while c.p < c.e:
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":109
+ *     cdef const unsigned char* start
+ *     cdef unsigned char ch
+ *     if not _lit(c, c'"'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     start = c.p
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":111
+ *     if not _lit(c, c'"'):
+ *         return False
+ *     start = c.p             # <<<<<<<<<<<<<<
+ *     while c.p < c.e:
+ *         ch = c.p[0]
+*/
+  __pyx_t_2 = __pyx_v_c->p;
+
+  __pyx_v_start = __pyx_t_2;
+
+  /* "hbconnect/market/_fastpath.pyx":112
+ *         return False
+ *     start = c.p
+ *     while c.p < c.e:             # <<<<<<<<<<<<<<
+ *         ch = c.p[0]
+ *         if ch == c'"':
+*/
+  while (1) {
+    __pyx_t_1 = (__pyx_v_c->p < __pyx_v_c->e);
+
+
+    if (!__pyx_t_1) break;
+
+    /* "hbconnect/market/_fastpath.pyx":113
+ *     start = c.p
+ *     while c.p < c.e:
+ *         ch = c.p[0]             # <<<<<<<<<<<<<<
+ *         if ch == c'"':
+ *             s[0] = start
+*/
+    __pyx_v_ch = (__pyx_v_c->p[0]);
+
+    /* "hbconnect/market/_fastpath.pyx":114
+ *     while c.p < c.e:
+ *         ch = c.p[0]
+ *         if ch == c'"':             # <<<<<<<<<<<<<<
+ *             s[0] = start
+ *             n[0] = c.p - start
+*/
+    __pyx_t_1 = (__pyx_v_ch == '"');
+
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":115
+ *         ch = c.p[0]
+ *         if ch == c'"':
+ *             s[0] = start             # <<<<<<<<<<<<<<
+ *             n[0] = c.p - start
+ *             c.p += 1
+*/
+      (__pyx_v_s[0]) = __pyx_v_start;
+
+      /* "hbconnect/market/_fastpath.pyx":116
+ *         if ch == c'"':
+ *             s[0] = start
+ *             n[0] = c.p - start             # <<<<<<<<<<<<<<
+ *             c.p += 1
+ *             return True
+*/
+      (__pyx_v_n[0]) = (__pyx_v_c->p - __pyx_v_start);
+
+      /* "hbconnect/market/_fastpath.pyx":117
+ *             s[0] = start
+ *             n[0] = c.p - start
+ *             c.p += 1             # <<<<<<<<<<<<<<
+ *             return True
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':
+*/
+      __pyx_v_c->p = (__pyx_v_c->p + 1);
+
+      /* "hbconnect/market/_fastpath.pyx":118
+ *             n[0] = c.p - start
+ *             c.p += 1
+ *             return True             # <<<<<<<<<<<<<<
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':
+ *             return False
+*/
+      {
+
+        __pyx_r = 1;
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":114
+ *     while c.p < c.e:
+ *         ch = c.p[0]
+ *         if ch == c'"':             # <<<<<<<<<<<<<<
+ *             s[0] = start
+ *             n[0] = c.p - start
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":119
+ *             c.p += 1
+ *             return True
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':             # <<<<<<<<<<<<<<
+ *             return False
+ *         c.p += 1
+*/
+    __pyx_t_3 = (__pyx_v_ch < 0x20);
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_3;
+
+      goto __pyx_L8_bool_binop_done;
+    }
+    __pyx_t_3 = (__pyx_v_ch >= 0x7f);
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_3;
+
+      goto __pyx_L8_bool_binop_done;
+    }
+    __pyx_t_3 = (__pyx_v_ch == '\\');
+
+
+    __pyx_t_1 = __pyx_t_3;
+
+    __pyx_L8_bool_binop_done:;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":120
+ *             return True
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':
+ *             return False             # <<<<<<<<<<<<<<
+ *         c.p += 1
+ *     return False
+*/
+      {
+
+        __pyx_r = 0;
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":119
+ *             c.p += 1
+ *             return True
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':             # <<<<<<<<<<<<<<
+ *             return False
+ *         c.p += 1
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":121
+ *         if ch < 0x20 or ch >= 0x7f or ch == c'\\':
+ *             return False
+ *         c.p += 1             # <<<<<<<<<<<<<<
+ *     return False
+ * 
+*/
+    __pyx_v_c->p = (__pyx_v_c->p + 1);
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":122
+ *             return False
+ *         c.p += 1
+ *     return False             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":105
+ * 
+ * 
+ * cdef inline bint _str(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:             # <<<<<<<<<<<<<<
+ *     """A string of printable ASCII without escapes; ``*s``/``*n`` its text."""
+ *     cdef const unsigned char* start
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":125
+ * 
+ * 
+ * cdef inline bint _int(Cur* c, long long* out) noexcept:             # <<<<<<<<<<<<<<
+ *     """A JSON integer (no fraction, no exponent) of at most 18 digits."""
+ *     cdef bint neg = _lit(c, c'-')
+*/
+
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c, PY_LONG_LONG *__pyx_v_out) {
+  int __pyx_v_neg;
+  unsigned char const *__pyx_v_start;
+  PY_LONG_LONG __pyx_v_v;
+  Py_ssize_t __pyx_v_n;
+  int __pyx_r;
+  unsigned char const *__pyx_t_1;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  PY_LONG_LONG __pyx_t_4;
+
+  /* "hbconnect/market/_fastpath.pyx":127
+ * cdef inline bint _int(Cur* c, long long* out) noexcept:
+ *     """A JSON integer (no fraction, no exponent) of at most 18 digits."""
+ *     cdef bint neg = _lit(c, c'-')             # <<<<<<<<<<<<<<
+ *     cdef const unsigned char* start = c.p
+ *     cdef long long v = 0
+*/
+  __pyx_v_neg = __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '-');
+
+  /* "hbconnect/market/_fastpath.pyx":128
+ *     """A JSON integer (no fraction, no exponent) of at most 18 digits."""
+ *     cdef bint neg = _lit(c, c'-')
+ *     cdef const unsigned char* start = c.p             # <<<<<<<<<<<<<<
+ *     cdef long long v = 0
+ *     cdef Py_ssize_t n
+*/
+  __pyx_t_1 = __pyx_v_c->p;
+
+  __pyx_v_start = __pyx_t_1;
+
+  /* "hbconnect/market/_fastpath.pyx":129
+ *     cdef bint neg = _lit(c, c'-')
+ *     cdef const unsigned char* start = c.p
+ *     cdef long long v = 0             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t n
+ *     while c.p < c.e and c'0' <= c.p[0] <= c'9':
+*/
+  __pyx_v_v = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":131
+ *     cdef long long v = 0
+ *     cdef Py_ssize_t n
+ *     while c.p < c.e and c'0' <= c.p[0] <= c'9':             # <<<<<<<<<<<<<<
+ *         v = v * 10 + (c.p[0] - c'0')
+ *         c.p += 1
+*/
+  while (1) {
+    __pyx_t_3 = (__pyx_v_c->p < __pyx_v_c->e);
+
+    if (__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L5_bool_binop_done;
+    }
+    __pyx_t_3 = ('0' <= (__pyx_v_c->p[0]));
+    if (__pyx_t_3) {
+      __pyx_t_3 = ((__pyx_v_c->p[0]) <= '9');
+    }
+
+    __pyx_t_2 = __pyx_t_3;
+
+    __pyx_L5_bool_binop_done:;
+
+    if (!__pyx_t_2) break;
+
+    /* "hbconnect/market/_fastpath.pyx":132
+ *     cdef Py_ssize_t n
+ *     while c.p < c.e and c'0' <= c.p[0] <= c'9':
+ *         v = v * 10 + (c.p[0] - c'0')             # <<<<<<<<<<<<<<
+ *         c.p += 1
+ *     n = c.p - start
+*/
+    __pyx_v_v = ((__pyx_v_v * 10) + ((__pyx_v_c->p[0]) - '0'));
+
+    /* "hbconnect/market/_fastpath.pyx":133
+ *     while c.p < c.e and c'0' <= c.p[0] <= c'9':
+ *         v = v * 10 + (c.p[0] - c'0')
+ *         c.p += 1             # <<<<<<<<<<<<<<
+ *     n = c.p - start
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+*/
+    __pyx_v_c->p = (__pyx_v_c->p + 1);
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":134
+ *         v = v * 10 + (c.p[0] - c'0')
+ *         c.p += 1
+ *     n = c.p - start             # <<<<<<<<<<<<<<
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+ *         return False
+*/
+  __pyx_v_n = (__pyx_v_c->p - __pyx_v_start);
+
+  /* "hbconnect/market/_fastpath.pyx":135
+ *         c.p += 1
+ *     n = c.p - start
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+*/
+  __pyx_t_3 = (__pyx_v_n == 0);
+
+  if (!__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L8_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_v_n > 18);
+
+  if (!__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L8_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_v_n > 1);
+
+  if (__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L8_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_start[0]) == '0');
+
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L8_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":136
+ *     n = c.p - start
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+ *         return False             # <<<<<<<<<<<<<<
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+ *         return False
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":135
+ *         c.p += 1
+ *     n = c.p - start
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":137
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+ *         return False
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     out[0] = -v if neg else v
+*/
+  __pyx_t_3 = (__pyx_v_c->p < __pyx_v_c->e);
+
+  if (__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L13_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_c->p[0]) == '.');
+
+  if (!__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L13_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_c->p[0]) == 'e');
+
+  if (!__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L13_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_c->p[0]) == 'E');
+
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L13_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":138
+ *         return False
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+ *         return False             # <<<<<<<<<<<<<<
+ *     out[0] = -v if neg else v
+ *     return True
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":137
+ *     if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+ *         return False
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):             # <<<<<<<<<<<<<<
+ *         return False
+ *     out[0] = -v if neg else v
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":139
+ *     if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+ *         return False
+ *     out[0] = -v if neg else v             # <<<<<<<<<<<<<<
+ *     return True
+ * 
+*/
+  if (__pyx_v_neg) {
+
+    __pyx_t_4 = (-__pyx_v_v);
+  } else {
+
+    __pyx_t_4 = __pyx_v_v;
+  }
+  (__pyx_v_out[0]) = __pyx_t_4;
+
+
+  /* "hbconnect/market/_fastpath.pyx":140
+ *         return False
+ *     out[0] = -v if neg else v
+ *     return True             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = 1;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":125
+ * 
+ * 
+ * cdef inline bint _int(Cur* c, long long* out) noexcept:             # <<<<<<<<<<<<<<
+ *     """A JSON integer (no fraction, no exponent) of at most 18 digits."""
+ *     cdef bint neg = _lit(c, c'-')
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+
+
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":143
+ * 
+ * 
+ * cdef inline bint _key_is(const unsigned char* k, Py_ssize_t n, bytes key) noexcept:             # <<<<<<<<<<<<<<
+ *     return key is not None and n == PyBytes_GET_SIZE(key) and memcmp(k, PyBytes_AS_STRING(key), n) == 0
+ * 
+*/
+
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__key_is(unsigned char const *__pyx_v_k, Py_ssize_t __pyx_v_n, PyObject *__pyx_v_key) {
+  int __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "hbconnect/market/_fastpath.pyx":144
+ * 
+ * cdef inline bint _key_is(const unsigned char* k, Py_ssize_t n, bytes key) noexcept:
+ *     return key is not None and n == PyBytes_GET_SIZE(key) and memcmp(k, PyBytes_AS_STRING(key), n) == 0             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_key != ((PyObject*)Py_None));
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L3_bool_binop_done;
+  }
+  __pyx_t_2 = (__pyx_v_n == PyBytes_GET_SIZE(__pyx_v_key));
+
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L3_bool_binop_done;
+  }
+  __pyx_t_2 = (memcmp(__pyx_v_k, PyBytes_AS_STRING(__pyx_v_key), __pyx_v_n) == 0);
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L3_bool_binop_done:;
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":143
+ * 
+ * 
+ * cdef inline bint _key_is(const unsigned char* k, Py_ssize_t n, bytes key) noexcept:             # <<<<<<<<<<<<<<
+ *     return key is not None and n == PyBytes_GET_SIZE(key) and memcmp(k, PyBytes_AS_STRING(key), n) == 0
+ * 
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":147
+ * 
+ * 
+ * cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):             # <<<<<<<<<<<<<<
+ *     cdef object o = PyUnicode_New(n, 127)
+ *     memcpy(PyUnicode_DATA(o), s, n)
+*/
+
+static CYTHON_INLINE PyObject *__pyx_f_9hbconnect_6market_9_fastpath__ascii(unsigned char const *__pyx_v_s, Py_ssize_t __pyx_v_n) {
+  PyObject *__pyx_v_o = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_ascii", 0);
+
+  /* "hbconnect/market/_fastpath.pyx":148
+ * 
+ * cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):
+ *     cdef object o = PyUnicode_New(n, 127)             # <<<<<<<<<<<<<<
+ *     memcpy(PyUnicode_DATA(o), s, n)
+ *     return o
+*/
+  __pyx_t_1 = PyUnicode_New(__pyx_v_n, 0x7F); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 148, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_o = __pyx_t_1;
+  __pyx_t_1 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":149
+ * cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):
+ *     cdef object o = PyUnicode_New(n, 127)
+ *     memcpy(PyUnicode_DATA(o), s, n)             # <<<<<<<<<<<<<<
+ *     return o
+ * 
+*/
+  (void)(memcpy(PyUnicode_DATA(__pyx_v_o), __pyx_v_s, __pyx_v_n));
+
+  /* "hbconnect/market/_fastpath.pyx":150
+ *     cdef object o = PyUnicode_New(n, 127)
+ *     memcpy(PyUnicode_DATA(o), s, n)
+ *     return o             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __Pyx_INCREF(__pyx_v_o);
+      __pyx_r = __pyx_v_o;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":147
+ * 
+ * 
+ * cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):             # <<<<<<<<<<<<<<
+ *     cdef object o = PyUnicode_New(n, 127)
+ *     memcpy(PyUnicode_DATA(o), s, n)
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_AddTraceback("hbconnect.market._fastpath._ascii", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+  __Pyx_XDECREF(__pyx_v_o);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":153
+ * 
+ * 
+ * cdef object _levels(Cur* c):             # <<<<<<<<<<<<<<
+ *     """``[["p","q"],...]`` -> a list of 2-lists of str, as the JSON parser builds it; None when
+ *     the text is anything else."""
+*/
+
+static PyObject *__pyx_f_9hbconnect_6market_9_fastpath__levels(__pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c) {
+  unsigned char const *__pyx_v_s;
+  Py_ssize_t __pyx_v_n;
+  PyObject *__pyx_v_out = 0;
+  PyObject *__pyx_v_price = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  PyObject *__pyx_t_4 = NULL;
+  int __pyx_t_5;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_levels", 0);
+
+  /* "hbconnect/market/_fastpath.pyx":158
+ *     cdef const unsigned char* s
+ *     cdef Py_ssize_t n
+ *     cdef list out = []             # <<<<<<<<<<<<<<
+ *     cdef object price
+ *     if not _lit(c, c'['):
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 158, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_out = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":160
+ *     cdef list out = []
+ *     cdef object price
+ *     if not _lit(c, c'['):             # <<<<<<<<<<<<<<
+ *         return None
+ *     if _lit(c, c']'):
+*/
+  __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '['));
+
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":161
+ *     cdef object price
+ *     if not _lit(c, c'['):
+ *         return None             # <<<<<<<<<<<<<<
+ *     if _lit(c, c']'):
+ *         return out
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":160
+ *     cdef list out = []
+ *     cdef object price
+ *     if not _lit(c, c'['):             # <<<<<<<<<<<<<<
+ *         return None
+ *     if _lit(c, c']'):
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":162
+ *     if not _lit(c, c'['):
+ *         return None
+ *     if _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *         return out
+ *     while True:
+*/
+  __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ']');
+
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":163
+ *         return None
+ *     if _lit(c, c']'):
+ *         return out             # <<<<<<<<<<<<<<
+ *     while True:
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __Pyx_INCREF(__pyx_v_out);
+        __pyx_r = __pyx_v_out;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":162
+ *     if not _lit(c, c'['):
+ *         return None
+ *     if _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *         return out
+ *     while True:
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":164
+ *     if _lit(c, c']'):
+ *         return out
+ *     while True:             # <<<<<<<<<<<<<<
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):
+ *             return None
+*/
+  while (1) {
+
+    /* "hbconnect/market/_fastpath.pyx":165
+ *         return out
+ *     while True:
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):             # <<<<<<<<<<<<<<
+ *             return None
+ *         price = _ascii(s, n)
+*/
+    __pyx_t_3 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '['));
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L8_bool_binop_done;
+    }
+    __pyx_t_3 = (!__pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_s), (&__pyx_v_n)));
+
+
+    __pyx_t_2 = __pyx_t_3;
+
+    __pyx_L8_bool_binop_done:;
+    if (__pyx_t_2) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":166
+ *     while True:
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):
+ *             return None             # <<<<<<<<<<<<<<
+ *         price = _ascii(s, n)
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":165
+ *         return out
+ *     while True:
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):             # <<<<<<<<<<<<<<
+ *             return None
+ *         price = _ascii(s, n)
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":167
+ *         if not _lit(c, c'[') or not _str(c, &s, &n):
+ *             return None
+ *         price = _ascii(s, n)             # <<<<<<<<<<<<<<
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
+ *             return None
+*/
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__ascii(__pyx_v_s, __pyx_v_n); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 167, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_XDECREF_SET(__pyx_v_price, __pyx_t_1);
+    __pyx_t_1 = 0;
+
+    /* "hbconnect/market/_fastpath.pyx":168
+ *             return None
+ *         price = _ascii(s, n)
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *             return None
+ *         out.append([price, _ascii(s, n)])
+*/
+    __pyx_t_3 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ','));
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L11_bool_binop_done;
+    }
+    __pyx_t_3 = (!__pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_s), (&__pyx_v_n)));
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L11_bool_binop_done;
+    }
+    __pyx_t_3 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ']'));
+
+
+    __pyx_t_2 = __pyx_t_3;
+
+    __pyx_L11_bool_binop_done:;
+    if (__pyx_t_2) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":169
+ *         price = _ascii(s, n)
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
+ *             return None             # <<<<<<<<<<<<<<
+ *         out.append([price, _ascii(s, n)])
+ *         if _lit(c, c']'):
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":168
+ *             return None
+ *         price = _ascii(s, n)
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *             return None
+ *         out.append([price, _ascii(s, n)])
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":170
+ *         if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
+ *             return None
+ *         out.append([price, _ascii(s, n)])             # <<<<<<<<<<<<<<
+ *         if _lit(c, c']'):
+ *             return out
+*/
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__ascii(__pyx_v_s, __pyx_v_n); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 170, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_4 = PyList_New(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 170, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_INCREF(__pyx_v_price);
+    __Pyx_GIVEREF(__pyx_v_price);
+    if (__Pyx_PyList_SET_ITEM(__pyx_t_4, 0, __pyx_v_price) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_1);
+    if (__Pyx_PyList_SET_ITEM(__pyx_t_4, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 170, __pyx_L1_error);
+    __pyx_t_1 = 0;
+    __pyx_t_5 = __Pyx_PyList_Append(__pyx_v_out, __pyx_t_4); if (unlikely(__pyx_t_5 == ((int)-1))) __PYX_ERR(0, 170, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+
+
+    /* "hbconnect/market/_fastpath.pyx":171
+ *             return None
+ *         out.append([price, _ascii(s, n)])
+ *         if _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *             return out
+ *         if not _lit(c, c','):
+*/
+    __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ']');
+
+    if (__pyx_t_2) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":172
+ *         out.append([price, _ascii(s, n)])
+ *         if _lit(c, c']'):
+ *             return out             # <<<<<<<<<<<<<<
+ *         if not _lit(c, c','):
+ *             return None
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_out);
+          __pyx_r = __pyx_v_out;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":171
+ *             return None
+ *         out.append([price, _ascii(s, n)])
+ *         if _lit(c, c']'):             # <<<<<<<<<<<<<<
+ *             return out
+ *         if not _lit(c, c','):
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":173
+ *         if _lit(c, c']'):
+ *             return out
+ *         if not _lit(c, c','):             # <<<<<<<<<<<<<<
+ *             return None
+ * 
+*/
+    __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ','));
+
+    if (__pyx_t_2) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":174
+ *             return out
+ *         if not _lit(c, c','):
+ *             return None             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":173
+ *         if _lit(c, c']'):
+ *             return out
+ *         if not _lit(c, c','):             # <<<<<<<<<<<<<<
+ *             return None
+ * 
+*/
+    }
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":153
+ * 
+ * 
+ * cdef object _levels(Cur* c):             # <<<<<<<<<<<<<<
+ *     """``[["p","q"],...]`` -> a list of 2-lists of str, as the JSON parser builds it; None when
+ *     the text is anything else."""
+*/
+
+  /* function exit code */
+  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_4);
+  __Pyx_AddTraceback("hbconnect.market._fastpath._levels", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+
+
+  __Pyx_XDECREF(__pyx_v_out);
+  __Pyx_XDECREF(__pyx_v_price);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":177
+ * 
+ * 
+ * cdef inline bint _skip_value(Cur* c) noexcept:             # <<<<<<<<<<<<<<
+ *     """A value the fast path does not use: only a plain string or an integer is accepted."""
+ *     cdef const unsigned char* s
+*/
+
+static CYTHON_INLINE int __pyx_f_9hbconnect_6market_9_fastpath__skip_value(__pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c) {
+  unsigned char const *__pyx_v_s;
+  Py_ssize_t __pyx_v_n;
+  PY_LONG_LONG __pyx_v_v;
+  int __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+
+  /* "hbconnect/market/_fastpath.pyx":182
+ *     cdef Py_ssize_t n
+ *     cdef long long v
+ *     if c.p < c.e and c.p[0] == c'"':             # <<<<<<<<<<<<<<
+ *         return _str(c, &s, &n)
+ *     return _int(c, &v)
+*/
+  __pyx_t_2 = (__pyx_v_c->p < __pyx_v_c->e);
+
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L4_bool_binop_done;
+  }
+  __pyx_t_2 = ((__pyx_v_c->p[0]) == '"');
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L4_bool_binop_done:;
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":183
+ *     cdef long long v
+ *     if c.p < c.e and c.p[0] == c'"':
+ *         return _str(c, &s, &n)             # <<<<<<<<<<<<<<
+ *     return _int(c, &v)
+ * 
+*/
+    {
+
+      __pyx_r = __pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_s), (&__pyx_v_n));
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":182
+ *     cdef Py_ssize_t n
+ *     cdef long long v
+ *     if c.p < c.e and c.p[0] == c'"':             # <<<<<<<<<<<<<<
+ *         return _str(c, &s, &n)
+ *     return _int(c, &v)
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":184
+ *     if c.p < c.e and c.p[0] == c'"':
+ *         return _str(c, &s, &n)
+ *     return _int(c, &v)             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = __pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_v_c, (&__pyx_v_v));
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":177
+ * 
+ * 
+ * cdef inline bint _skip_value(Cur* c) noexcept:             # <<<<<<<<<<<<<<
+ *     """A value the fast path does not use: only a plain string or an integer is accepted."""
+ *     cdef const unsigned char* s
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":239
+ *     cdef public long long scanned_frames
  * 
  *     def __init__(self, tracker, spec, int rule, live):             # <<<<<<<<<<<<<<
  *         if rule not in (1, 2, 3):
@@ -6168,53 +7478,53 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_tracker,&__pyx_mstate_global->__pyx_n_u_spec,&__pyx_mstate_global->__pyx_n_u_rule,&__pyx_mstate_global->__pyx_n_u_live,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 104, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 239, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 104, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 239, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 104, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 239, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 104, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 239, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 104, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 239, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 104, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 239, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 4, 4, i); __PYX_ERR(0, 104, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 4, 4, i); __PYX_ERR(0, 239, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 4)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 104, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 239, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 104, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 239, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 104, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 239, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 104, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 239, __pyx_L3_error)
     }
     __pyx_v_tracker = values[0];
     __pyx_v_spec = values[1];
-    __pyx_v_rule = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_rule == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 104, __pyx_L3_error)
+    __pyx_v_rule = __Pyx_PyLong_As_int(values[2]); if (unlikely((__pyx_v_rule == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 239, __pyx_L3_error)
     __pyx_v_live = values[3];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__init__", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 104, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__init__", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 239, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6236,7 +7546,180 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
+/* "hbconnect/market/_fastpath.pyx":266
+ *         self.scanned_frames = 0
+ * 
+ *         def b(k):             # <<<<<<<<<<<<<<
+ *             return None if k is None else k.encode("ascii")
+ * 
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_8__init___1b(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+static PyMethodDef __pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_8__init___1b = {"b", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_8__init___1b, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_8__init___1b(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  PyObject *__pyx_v_k = 0;
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject* values[1] = {0};
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("b (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  {
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_k,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 266, __pyx_L3_error)
+    if (__pyx_kwds_len > 0) {
+      switch (__pyx_nargs) {
+        case  1:
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  0: break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      const Py_ssize_t kwd_pos_args = __pyx_nargs;
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "b", 0) < (0)) __PYX_ERR(0, 266, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("b", 1, 1, 1, i); __PYX_ERR(0, 266, __pyx_L3_error) }
+      }
+    } else if (unlikely(__pyx_nargs != 1)) {
+      goto __pyx_L5_argtuple_error;
+    } else {
+      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
+    }
+    __pyx_v_k = values[0];
+  }
+  goto __pyx_L6_skip;
+  __pyx_L5_argtuple_error:;
+  __Pyx_RaiseArgtupleInvalid("b", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 266, __pyx_L3_error)
+  __pyx_L6_skip:;
+  goto __pyx_L4_argument_unpacking_done;
+  __pyx_L3_error:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__init__.b", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_RefNannyFinishContext();
+  return NULL;
+  __pyx_L4_argument_unpacking_done:;
+  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_self, __pyx_v_k);
+
+  /* function exit code */
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_k) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
+  PyObject *__pyx_t_4 = NULL;
+  size_t __pyx_t_5;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("b", 0);
+
+  /* "hbconnect/market/_fastpath.pyx":267
+ * 
+ *         def b(k):
+ *             return None if k is None else k.encode("ascii")             # <<<<<<<<<<<<<<
+ * 
+ *         self.b_envelope = b(self.envelope)
+*/
+  __pyx_t_2 = (__pyx_v_k == Py_None);
+  if (__pyx_t_2) {
+    __Pyx_INCREF(Py_None);
+    __pyx_t_1 = Py_None;
+  } else {
+    __pyx_t_4 = __pyx_v_k;
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_5 = 0;
+    {
+      PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ascii};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_encode, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 267, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+    }
+    __pyx_t_1 = __pyx_t_3;
+    __pyx_t_3 = 0;
+  }
+
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_1;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_1 = 0;
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":266
+ *         self.scanned_frames = 0
+ * 
+ *         def b(k):             # <<<<<<<<<<<<<<
+ *             return None if k is None else k.encode("ascii")
+ * 
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_XDECREF(__pyx_t_4);
+  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__init__.b", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":239
+ *     cdef public long long scanned_frames
+ * 
+ *     def __init__(self, tracker, spec, int rule, live):             # <<<<<<<<<<<<<<
+ *         if rule not in (1, 2, 3):
+ *             raise ValueError(f"no fast path for sync rule code {rule}")
+*/
+
 static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_tracker, PyObject *__pyx_v_spec, int __pyx_v_rule, PyObject *__pyx_v_live) {
+  PyObject *__pyx_v_b = 0;
   int __pyx_r;
   __Pyx_RefNannyDeclarations
   int __pyx_t_1;
@@ -6252,7 +7735,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__init__", 0);
 
-  /* "hbconnect/market/_fastpath.pyx":105
+  /* "hbconnect/market/_fastpath.pyx":240
  * 
  *     def __init__(self, tracker, spec, int rule, live):
  *         if rule not in (1, 2, 3):             # <<<<<<<<<<<<<<
@@ -6275,7 +7758,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   if (unlikely(__pyx_t_2)) {
 
 
-    /* "hbconnect/market/_fastpath.pyx":106
+    /* "hbconnect/market/_fastpath.pyx":241
  *     def __init__(self, tracker, spec, int rule, live):
  *         if rule not in (1, 2, 3):
  *             raise ValueError(f"no fast path for sync rule code {rule}")             # <<<<<<<<<<<<<<
@@ -6283,9 +7766,9 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
  *             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
 */
     __pyx_t_4 = NULL;
-    __pyx_t_5 = __Pyx_PyUnicode_From_int(__pyx_v_rule, 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 106, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_int(__pyx_v_rule, 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_no_fast_path_for_sync_rule_code, __pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 106, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_no_fast_path_for_sync_rule_code, __pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __pyx_t_7 = 1;
@@ -6294,14 +7777,14 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
       __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_ValueError)), __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 106, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 241, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_Raise(__pyx_t_3, 0, 0, 0);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __PYX_ERR(0, 106, __pyx_L1_error)
+    __PYX_ERR(0, 241, __pyx_L1_error)
 
-    /* "hbconnect/market/_fastpath.pyx":105
+    /* "hbconnect/market/_fastpath.pyx":240
  * 
  *     def __init__(self, tracker, spec, int rule, live):
  *         if rule not in (1, 2, 3):             # <<<<<<<<<<<<<<
@@ -6310,7 +7793,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
 */
   }
 
-  /* "hbconnect/market/_fastpath.pyx":107
+  /* "hbconnect/market/_fastpath.pyx":242
  *         if rule not in (1, 2, 3):
  *             raise ValueError(f"no fast path for sync rule code {rule}")
  *         if rule >= 2 and spec.prev_key is None:             # <<<<<<<<<<<<<<
@@ -6327,7 +7810,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_prev_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 107, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_prev_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 242, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_1 = (__pyx_t_3 == Py_None);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
@@ -6338,7 +7821,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   if (unlikely(__pyx_t_2)) {
 
 
-    /* "hbconnect/market/_fastpath.pyx":108
+    /* "hbconnect/market/_fastpath.pyx":243
  *             raise ValueError(f"no fast path for sync rule code {rule}")
  *         if rule >= 2 and spec.prev_key is None:
  *             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")             # <<<<<<<<<<<<<<
@@ -6351,14 +7834,14 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
       PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_mstate_global->__pyx_kp_u_a_prev_id_sync_rule_needs_DiffFr};
       __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_ValueError)), __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 108, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 243, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_Raise(__pyx_t_3, 0, 0, 0);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __PYX_ERR(0, 108, __pyx_L1_error)
+    __PYX_ERR(0, 243, __pyx_L1_error)
 
-    /* "hbconnect/market/_fastpath.pyx":107
+    /* "hbconnect/market/_fastpath.pyx":242
  *         if rule not in (1, 2, 3):
  *             raise ValueError(f"no fast path for sync rule code {rule}")
  *         if rule >= 2 and spec.prev_key is None:             # <<<<<<<<<<<<<<
@@ -6367,7 +7850,7 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
 */
   }
 
-  /* "hbconnect/market/_fastpath.pyx":109
+  /* "hbconnect/market/_fastpath.pyx":244
  *         if rule >= 2 and spec.prev_key is None:
  *             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
  *         self.tracker = tracker             # <<<<<<<<<<<<<<
@@ -6379,51 +7862,51 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   __Pyx_GOTREF(__pyx_v_self->tracker);
   __Pyx_DECREF_SET(__pyx_v_self->tracker, __pyx_v_tracker);
 
-  /* "hbconnect/market/_fastpath.pyx":110
+  /* "hbconnect/market/_fastpath.pyx":245
  *             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
  *         self.tracker = tracker
  *         self.books = tracker.books             # <<<<<<<<<<<<<<
  *         self.symbols = spec.symbols
  *         self.loads = spec.loads
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_books); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 110, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_books); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 245, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (!(likely(PyDict_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_3))) __PYX_ERR(0, 110, __pyx_L1_error)
+  if (!(likely(PyDict_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_3))) __PYX_ERR(0, 245, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->books);
   __Pyx_DECREF_SET(__pyx_v_self->books, ((PyObject*)__pyx_t_3));
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":111
+  /* "hbconnect/market/_fastpath.pyx":246
  *         self.tracker = tracker
  *         self.books = tracker.books
  *         self.symbols = spec.symbols             # <<<<<<<<<<<<<<
  *         self.loads = spec.loads
  *         self.live = live
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_symbols); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 111, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_symbols); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 246, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (!(likely(PyDict_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_3))) __PYX_ERR(0, 111, __pyx_L1_error)
+  if (!(likely(PyDict_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_3))) __PYX_ERR(0, 246, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->symbols);
   __Pyx_DECREF_SET(__pyx_v_self->symbols, ((PyObject*)__pyx_t_3));
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":112
+  /* "hbconnect/market/_fastpath.pyx":247
  *         self.books = tracker.books
  *         self.symbols = spec.symbols
  *         self.loads = spec.loads             # <<<<<<<<<<<<<<
  *         self.live = live
  *         self.envelope = spec.envelope
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_loads); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 112, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_loads); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 247, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->loads);
   __Pyx_DECREF_SET(__pyx_v_self->loads, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":113
+  /* "hbconnect/market/_fastpath.pyx":248
  *         self.symbols = spec.symbols
  *         self.loads = spec.loads
  *         self.live = live             # <<<<<<<<<<<<<<
@@ -6435,161 +7918,161 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   __Pyx_GOTREF(__pyx_v_self->live);
   __Pyx_DECREF_SET(__pyx_v_self->live, __pyx_v_live);
 
-  /* "hbconnect/market/_fastpath.pyx":114
+  /* "hbconnect/market/_fastpath.pyx":249
  *         self.loads = spec.loads
  *         self.live = live
  *         self.envelope = spec.envelope             # <<<<<<<<<<<<<<
  *         self.event_key = spec.event_key
  *         self.event = spec.event
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_envelope); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 114, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_envelope); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 249, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->envelope);
   __Pyx_DECREF_SET(__pyx_v_self->envelope, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":115
+  /* "hbconnect/market/_fastpath.pyx":250
  *         self.live = live
  *         self.envelope = spec.envelope
  *         self.event_key = spec.event_key             # <<<<<<<<<<<<<<
  *         self.event = spec.event
  *         self.symbol_key = spec.symbol_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_event_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 115, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_event_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 250, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->event_key);
   __Pyx_DECREF_SET(__pyx_v_self->event_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":116
+  /* "hbconnect/market/_fastpath.pyx":251
  *         self.envelope = spec.envelope
  *         self.event_key = spec.event_key
  *         self.event = spec.event             # <<<<<<<<<<<<<<
  *         self.symbol_key = spec.symbol_key
  *         self.first_key = spec.first_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_event); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 116, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_event); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 251, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_3))) __PYX_ERR(0, 116, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_3))) __PYX_ERR(0, 251, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->event);
   __Pyx_DECREF_SET(__pyx_v_self->event, ((PyObject*)__pyx_t_3));
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":117
+  /* "hbconnect/market/_fastpath.pyx":252
  *         self.event_key = spec.event_key
  *         self.event = spec.event
  *         self.symbol_key = spec.symbol_key             # <<<<<<<<<<<<<<
  *         self.first_key = spec.first_key
  *         self.last_key = spec.last_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_symbol_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 117, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_symbol_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->symbol_key);
   __Pyx_DECREF_SET(__pyx_v_self->symbol_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":118
+  /* "hbconnect/market/_fastpath.pyx":253
  *         self.event = spec.event
  *         self.symbol_key = spec.symbol_key
  *         self.first_key = spec.first_key             # <<<<<<<<<<<<<<
  *         self.last_key = spec.last_key
  *         self.prev_key = spec.prev_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_first_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 118, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_first_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 253, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->first_key);
   __Pyx_DECREF_SET(__pyx_v_self->first_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":119
+  /* "hbconnect/market/_fastpath.pyx":254
  *         self.symbol_key = spec.symbol_key
  *         self.first_key = spec.first_key
  *         self.last_key = spec.last_key             # <<<<<<<<<<<<<<
  *         self.prev_key = spec.prev_key
  *         self.bids_key = spec.bids_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_last_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 119, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_last_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 254, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->last_key);
   __Pyx_DECREF_SET(__pyx_v_self->last_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":120
+  /* "hbconnect/market/_fastpath.pyx":255
  *         self.first_key = spec.first_key
  *         self.last_key = spec.last_key
  *         self.prev_key = spec.prev_key             # <<<<<<<<<<<<<<
  *         self.bids_key = spec.bids_key
  *         self.asks_key = spec.asks_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_prev_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 120, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_prev_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 255, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->prev_key);
   __Pyx_DECREF_SET(__pyx_v_self->prev_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":121
+  /* "hbconnect/market/_fastpath.pyx":256
  *         self.last_key = spec.last_key
  *         self.prev_key = spec.prev_key
  *         self.bids_key = spec.bids_key             # <<<<<<<<<<<<<<
  *         self.asks_key = spec.asks_key
  *         self.time_key = spec.time_key
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_bids_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 121, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_bids_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 256, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->bids_key);
   __Pyx_DECREF_SET(__pyx_v_self->bids_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":122
+  /* "hbconnect/market/_fastpath.pyx":257
  *         self.prev_key = spec.prev_key
  *         self.bids_key = spec.bids_key
  *         self.asks_key = spec.asks_key             # <<<<<<<<<<<<<<
  *         self.time_key = spec.time_key
  *         self.time_units = spec.time_units
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_asks_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_asks_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 257, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->asks_key);
   __Pyx_DECREF_SET(__pyx_v_self->asks_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":123
+  /* "hbconnect/market/_fastpath.pyx":258
  *         self.bids_key = spec.bids_key
  *         self.asks_key = spec.asks_key
  *         self.time_key = spec.time_key             # <<<<<<<<<<<<<<
  *         self.time_units = spec.time_units
  *         self.rule = rule
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_time_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 123, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_time_key); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 258, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->time_key);
   __Pyx_DECREF_SET(__pyx_v_self->time_key, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":124
+  /* "hbconnect/market/_fastpath.pyx":259
  *         self.asks_key = spec.asks_key
  *         self.time_key = spec.time_key
  *         self.time_units = spec.time_units             # <<<<<<<<<<<<<<
  *         self.rule = rule
  *         self.fallback = tracker._feed_decoded
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_time_units); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 124, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_time_units); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 259, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_8 = __Pyx_PyFloat_AsDouble(__pyx_t_3); if (unlikely((__pyx_t_8 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 124, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyFloat_AsDouble(__pyx_t_3); if (unlikely((__pyx_t_8 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 259, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __pyx_v_self->time_units = __pyx_t_8;
 
-  /* "hbconnect/market/_fastpath.pyx":125
+  /* "hbconnect/market/_fastpath.pyx":260
  *         self.time_key = spec.time_key
  *         self.time_units = spec.time_units
  *         self.rule = rule             # <<<<<<<<<<<<<<
@@ -6598,45 +8081,313 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
 */
   __pyx_v_self->rule = __pyx_v_rule;
 
-  /* "hbconnect/market/_fastpath.pyx":126
+  /* "hbconnect/market/_fastpath.pyx":261
  *         self.time_units = spec.time_units
  *         self.rule = rule
  *         self.fallback = tracker._feed_decoded             # <<<<<<<<<<<<<<
  *         self.general = tracker._feed_general
  *         self.fast_frames = 0
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_feed_decoded); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 126, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_feed_decoded); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 261, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->fallback);
   __Pyx_DECREF_SET(__pyx_v_self->fallback, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":127
+  /* "hbconnect/market/_fastpath.pyx":262
  *         self.rule = rule
  *         self.fallback = tracker._feed_decoded
  *         self.general = tracker._feed_general             # <<<<<<<<<<<<<<
  *         self.fast_frames = 0
- * 
+ *         self.scanned_frames = 0
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_feed_general); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 127, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_feed_general); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 262, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->general);
   __Pyx_DECREF_SET(__pyx_v_self->general, __pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":128
+  /* "hbconnect/market/_fastpath.pyx":263
  *         self.fallback = tracker._feed_decoded
  *         self.general = tracker._feed_general
  *         self.fast_frames = 0             # <<<<<<<<<<<<<<
+ *         self.scanned_frames = 0
  * 
- *     def feed(self, conn, raw, now=None):
 */
   __pyx_v_self->fast_frames = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":104
- *     cdef public long long fast_frames
+  /* "hbconnect/market/_fastpath.pyx":264
+ *         self.general = tracker._feed_general
+ *         self.fast_frames = 0
+ *         self.scanned_frames = 0             # <<<<<<<<<<<<<<
+ * 
+ *         def b(k):
+*/
+  __pyx_v_self->scanned_frames = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":266
+ *         self.scanned_frames = 0
+ * 
+ *         def b(k):             # <<<<<<<<<<<<<<
+ *             return None if k is None else k.encode("ascii")
+ * 
+*/
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_8__init___1b, 0, __pyx_mstate_global->__pyx_n_u_init___locals_b, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_v_b = __pyx_t_3;
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":269
+ *             return None if k is None else k.encode("ascii")
+ * 
+ *         self.b_envelope = b(self.envelope)             # <<<<<<<<<<<<<<
+ *         self.b_event_key = b(self.event_key)
+ *         self.b_event = b(self.event)
+*/
+  __pyx_t_3 = __pyx_v_self->envelope;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_6 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 269, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_6))) __PYX_ERR(0, 269, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_6);
+  __Pyx_GOTREF(__pyx_v_self->b_envelope);
+  __Pyx_DECREF_SET(__pyx_v_self->b_envelope, ((PyObject*)__pyx_t_6));
+  __pyx_t_6 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":270
+ * 
+ *         self.b_envelope = b(self.envelope)
+ *         self.b_event_key = b(self.event_key)             # <<<<<<<<<<<<<<
+ *         self.b_event = b(self.event)
+ *         self.b_symbol_key = b(self.symbol_key)
+*/
+  __pyx_t_6 = __pyx_v_self->event_key;
+  __Pyx_INCREF(__pyx_t_6);
+  __pyx_t_3 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_6); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 270, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_3))) __PYX_ERR(0, 270, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_self->b_event_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_event_key, ((PyObject*)__pyx_t_3));
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":271
+ *         self.b_envelope = b(self.envelope)
+ *         self.b_event_key = b(self.event_key)
+ *         self.b_event = b(self.event)             # <<<<<<<<<<<<<<
+ *         self.b_symbol_key = b(self.symbol_key)
+ *         self.b_first_key = b(self.first_key)
+*/
+  __pyx_t_3 = __pyx_v_self->event;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_6 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 271, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_6))) __PYX_ERR(0, 271, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_6);
+  __Pyx_GOTREF(__pyx_v_self->b_event);
+  __Pyx_DECREF_SET(__pyx_v_self->b_event, ((PyObject*)__pyx_t_6));
+  __pyx_t_6 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":272
+ *         self.b_event_key = b(self.event_key)
+ *         self.b_event = b(self.event)
+ *         self.b_symbol_key = b(self.symbol_key)             # <<<<<<<<<<<<<<
+ *         self.b_first_key = b(self.first_key)
+ *         self.b_last_key = b(self.last_key)
+*/
+  __pyx_t_6 = __pyx_v_self->symbol_key;
+  __Pyx_INCREF(__pyx_t_6);
+  __pyx_t_3 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_6); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_3))) __PYX_ERR(0, 272, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_self->b_symbol_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_symbol_key, ((PyObject*)__pyx_t_3));
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":273
+ *         self.b_event = b(self.event)
+ *         self.b_symbol_key = b(self.symbol_key)
+ *         self.b_first_key = b(self.first_key)             # <<<<<<<<<<<<<<
+ *         self.b_last_key = b(self.last_key)
+ *         self.b_prev_key = b(self.prev_key)
+*/
+  __pyx_t_3 = __pyx_v_self->first_key;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_6 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 273, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_6))) __PYX_ERR(0, 273, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_6);
+  __Pyx_GOTREF(__pyx_v_self->b_first_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_first_key, ((PyObject*)__pyx_t_6));
+  __pyx_t_6 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":274
+ *         self.b_symbol_key = b(self.symbol_key)
+ *         self.b_first_key = b(self.first_key)
+ *         self.b_last_key = b(self.last_key)             # <<<<<<<<<<<<<<
+ *         self.b_prev_key = b(self.prev_key)
+ *         self.b_bids_key = b(self.bids_key)
+*/
+  __pyx_t_6 = __pyx_v_self->last_key;
+  __Pyx_INCREF(__pyx_t_6);
+  __pyx_t_3 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_6); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_3))) __PYX_ERR(0, 274, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_self->b_last_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_last_key, ((PyObject*)__pyx_t_3));
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":275
+ *         self.b_first_key = b(self.first_key)
+ *         self.b_last_key = b(self.last_key)
+ *         self.b_prev_key = b(self.prev_key)             # <<<<<<<<<<<<<<
+ *         self.b_bids_key = b(self.bids_key)
+ *         self.b_asks_key = b(self.asks_key)
+*/
+  __pyx_t_3 = __pyx_v_self->prev_key;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_6 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 275, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_6))) __PYX_ERR(0, 275, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_6);
+  __Pyx_GOTREF(__pyx_v_self->b_prev_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_prev_key, ((PyObject*)__pyx_t_6));
+  __pyx_t_6 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":276
+ *         self.b_last_key = b(self.last_key)
+ *         self.b_prev_key = b(self.prev_key)
+ *         self.b_bids_key = b(self.bids_key)             # <<<<<<<<<<<<<<
+ *         self.b_asks_key = b(self.asks_key)
+ *         self.b_time_key = b(self.time_key)
+*/
+  __pyx_t_6 = __pyx_v_self->bids_key;
+  __Pyx_INCREF(__pyx_t_6);
+  __pyx_t_3 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_6); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 276, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_3))) __PYX_ERR(0, 276, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_self->b_bids_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_bids_key, ((PyObject*)__pyx_t_3));
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":277
+ *         self.b_prev_key = b(self.prev_key)
+ *         self.b_bids_key = b(self.bids_key)
+ *         self.b_asks_key = b(self.asks_key)             # <<<<<<<<<<<<<<
+ *         self.b_time_key = b(self.time_key)
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+*/
+  __pyx_t_3 = __pyx_v_self->asks_key;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_6 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 277, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_6))) __PYX_ERR(0, 277, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_6);
+  __Pyx_GOTREF(__pyx_v_self->b_asks_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_asks_key, ((PyObject*)__pyx_t_6));
+  __pyx_t_6 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":278
+ *         self.b_bids_key = b(self.bids_key)
+ *         self.b_asks_key = b(self.asks_key)
+ *         self.b_time_key = b(self.time_key)             # <<<<<<<<<<<<<<
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+ *         if self.prev_key is not None:
+*/
+  __pyx_t_6 = __pyx_v_self->time_key;
+  __Pyx_INCREF(__pyx_t_6);
+  __pyx_t_3 = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_8__init___b(__pyx_v_b, __pyx_t_6); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 278, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (!(likely(PyBytes_CheckExact(__pyx_t_3))||((__pyx_t_3) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_3))) __PYX_ERR(0, 278, __pyx_L1_error)
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_self->b_time_key);
+  __Pyx_DECREF_SET(__pyx_v_self->b_time_key, ((PyObject*)__pyx_t_3));
+  __pyx_t_3 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":279
+ *         self.b_asks_key = b(self.asks_key)
+ *         self.b_time_key = b(self.time_key)
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS             # <<<<<<<<<<<<<<
+ *         if self.prev_key is not None:
+ *             self.required |= F_PREV
+*/
+  __pyx_v_self->required = (((((__pyx_e_9hbconnect_6market_9_fastpath_F_EVENT | __pyx_e_9hbconnect_6market_9_fastpath_F_SYMBOL) | __pyx_e_9hbconnect_6market_9_fastpath_F_FIRST) | __pyx_e_9hbconnect_6market_9_fastpath_F_LAST) | __pyx_e_9hbconnect_6market_9_fastpath_F_BIDS) | __pyx_e_9hbconnect_6market_9_fastpath_F_ASKS);
+
+  /* "hbconnect/market/_fastpath.pyx":280
+ *         self.b_time_key = b(self.time_key)
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+ *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
+ *             self.required |= F_PREV
+ *         if self.time_key is not None:
+*/
+  __pyx_t_2 = (__pyx_v_self->prev_key != Py_None);
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":281
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+ *         if self.prev_key is not None:
+ *             self.required |= F_PREV             # <<<<<<<<<<<<<<
+ *         if self.time_key is not None:
+ *             self.required |= F_TIME
+*/
+    __pyx_v_self->required = (__pyx_v_self->required | __pyx_e_9hbconnect_6market_9_fastpath_F_PREV);
+
+    /* "hbconnect/market/_fastpath.pyx":280
+ *         self.b_time_key = b(self.time_key)
+ *         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+ *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
+ *             self.required |= F_PREV
+ *         if self.time_key is not None:
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":282
+ *         if self.prev_key is not None:
+ *             self.required |= F_PREV
+ *         if self.time_key is not None:             # <<<<<<<<<<<<<<
+ *             self.required |= F_TIME
+ * 
+*/
+  __pyx_t_2 = (__pyx_v_self->time_key != Py_None);
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":283
+ *             self.required |= F_PREV
+ *         if self.time_key is not None:
+ *             self.required |= F_TIME             # <<<<<<<<<<<<<<
+ * 
+ *     cdef bint _scan_data(self, Cur* c) except -1:
+*/
+    __pyx_v_self->required = (__pyx_v_self->required | __pyx_e_9hbconnect_6market_9_fastpath_F_TIME);
+
+    /* "hbconnect/market/_fastpath.pyx":282
+ *         if self.prev_key is not None:
+ *             self.required |= F_PREV
+ *         if self.time_key is not None:             # <<<<<<<<<<<<<<
+ *             self.required |= F_TIME
+ * 
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":239
+ *     cdef public long long scanned_frames
  * 
  *     def __init__(self, tracker, spec, int rule, live):             # <<<<<<<<<<<<<<
  *         if rule not in (1, 2, 3):
@@ -6654,13 +8405,1655 @@ static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed___init__(struct __py
   __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__init__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = -1;
   __pyx_L0:;
+  __Pyx_XDECREF(__pyx_v_b);
 
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":130
- *         self.fast_frames = 0
+/* "hbconnect/market/_fastpath.pyx":285
+ *             self.required |= F_TIME
+ * 
+ *     cdef bint _scan_data(self, Cur* c) except -1:             # <<<<<<<<<<<<<<
+ *         cdef const unsigned char* k
+ *         cdef Py_ssize_t kn
+*/
+
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan_data(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, __pyx_t_9hbconnect_6market_9_fastpath_Cur *__pyx_v_c) {
+  unsigned char const *__pyx_v_k;
+  Py_ssize_t __pyx_v_kn;
+  unsigned char const *__pyx_v_s;
+  Py_ssize_t __pyx_v_n;
+  int __pyx_v_seen;
+  int __pyx_v_f;
+  PyObject *__pyx_v_lv = 0;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  int __pyx_t_1;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_scan_data", 0);
+
+  /* "hbconnect/market/_fastpath.pyx":290
+ *         cdef const unsigned char* s
+ *         cdef Py_ssize_t n
+ *         cdef int seen = 0, f             # <<<<<<<<<<<<<<
+ *         cdef object lv
+ *         if not _lit(c, c'{'):
+*/
+  __pyx_v_seen = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":292
+ *         cdef int seen = 0, f
+ *         cdef object lv
+ *         if not _lit(c, c'{'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         if _lit(c, c'}'):
+*/
+  __pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '{'));
+
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":293
+ *         cdef object lv
+ *         if not _lit(c, c'{'):
+ *             return False             # <<<<<<<<<<<<<<
+ *         if _lit(c, c'}'):
+ *             return False
+*/
+      {
+
+        __pyx_r = 0;
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":292
+ *         cdef int seen = 0, f
+ *         cdef object lv
+ *         if not _lit(c, c'{'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         if _lit(c, c'}'):
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":294
+ *         if not _lit(c, c'{'):
+ *             return False
+ *         if _lit(c, c'}'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         while True:
+*/
+  __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '}');
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":295
+ *             return False
+ *         if _lit(c, c'}'):
+ *             return False             # <<<<<<<<<<<<<<
+ *         while True:
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":294
+ *         if not _lit(c, c'{'):
+ *             return False
+ *         if _lit(c, c'}'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         while True:
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":296
+ *         if _lit(c, c'}'):
+ *             return False
+ *         while True:             # <<<<<<<<<<<<<<
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):
+ *                 return False
+*/
+  while (1) {
+
+    /* "hbconnect/market/_fastpath.pyx":297
+ *             return False
+ *         while True:
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _key_is(k, kn, self.b_event_key):
+*/
+    __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_k), (&__pyx_v_kn)));
+
+    if (!__pyx_t_2) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_2;
+
+      goto __pyx_L8_bool_binop_done;
+    }
+    __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ':'));
+
+
+    __pyx_t_1 = __pyx_t_2;
+
+    __pyx_L8_bool_binop_done:;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":298
+ *         while True:
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):
+ *                 return False             # <<<<<<<<<<<<<<
+ *             if _key_is(k, kn, self.b_event_key):
+ *                 f = F_EVENT
+*/
+      {
+
+        __pyx_r = 0;
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":297
+ *             return False
+ *         while True:
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _key_is(k, kn, self.b_event_key):
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":299
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):
+ *                 return False
+ *             if _key_is(k, kn, self.b_event_key):             # <<<<<<<<<<<<<<
+ *                 f = F_EVENT
+ *                 if seen & f or not _str(c, &s, &n):
+*/
+    __pyx_t_3 = __pyx_v_self->b_event_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":300
+ *                 return False
+ *             if _key_is(k, kn, self.b_event_key):
+ *                 f = F_EVENT             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _str(c, &s, &n):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_EVENT;
+
+      /* "hbconnect/market/_fastpath.pyx":301
+ *             if _key_is(k, kn, self.b_event_key):
+ *                 f = F_EVENT
+ *                 if seen & f or not _str(c, &s, &n):             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L12_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_s), (&__pyx_v_n)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L12_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":302
+ *                 f = F_EVENT
+ *                 if seen & f or not _str(c, &s, &n):
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+ *                     return False  # another event: the general path
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":301
+ *             if _key_is(k, kn, self.b_event_key):
+ *                 f = F_EVENT
+ *                 if seen & f or not _str(c, &s, &n):             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":303
+ *                 if seen & f or not _str(c, &s, &n):
+ *                     return False
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:             # <<<<<<<<<<<<<<
+ *                     return False  # another event: the general path
+ *             elif _key_is(k, kn, self.b_first_key):
+*/
+      __pyx_t_3 = __pyx_v_self->b_event;
+      __Pyx_INCREF(__pyx_t_3);
+      __pyx_t_2 = (__pyx_v_n != PyBytes_GET_SIZE(__pyx_t_3));
+
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L15_bool_binop_done;
+      }
+      __pyx_t_3 = __pyx_v_self->b_event;
+      __Pyx_INCREF(__pyx_t_3);
+      __pyx_t_2 = (memcmp(__pyx_v_s, PyBytes_AS_STRING(__pyx_t_3), __pyx_v_n) != 0);
+
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L15_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":304
+ *                     return False
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+ *                     return False  # another event: the general path             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_first_key):
+ *                 f = F_FIRST
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":303
+ *                 if seen & f or not _str(c, &s, &n):
+ *                     return False
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:             # <<<<<<<<<<<<<<
+ *                     return False  # another event: the general path
+ *             elif _key_is(k, kn, self.b_first_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":299
+ *             if not _str(c, &k, &kn) or not _lit(c, c':'):
+ *                 return False
+ *             if _key_is(k, kn, self.b_event_key):             # <<<<<<<<<<<<<<
+ *                 f = F_EVENT
+ *                 if seen & f or not _str(c, &s, &n):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":305
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+ *                     return False  # another event: the general path
+ *             elif _key_is(k, kn, self.b_first_key):             # <<<<<<<<<<<<<<
+ *                 f = F_FIRST
+ *                 if seen & f or not _int(c, &self.s_first):
+*/
+    __pyx_t_3 = __pyx_v_self->b_first_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":306
+ *                     return False  # another event: the general path
+ *             elif _key_is(k, kn, self.b_first_key):
+ *                 f = F_FIRST             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _int(c, &self.s_first):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_FIRST;
+
+      /* "hbconnect/market/_fastpath.pyx":307
+ *             elif _key_is(k, kn, self.b_first_key):
+ *                 f = F_FIRST
+ *                 if seen & f or not _int(c, &self.s_first):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_last_key):
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L18_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_v_c, (&__pyx_v_self->s_first)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L18_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":308
+ *                 f = F_FIRST
+ *                 if seen & f or not _int(c, &self.s_first):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_last_key):
+ *                 f = F_LAST
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":307
+ *             elif _key_is(k, kn, self.b_first_key):
+ *                 f = F_FIRST
+ *                 if seen & f or not _int(c, &self.s_first):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_last_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":305
+ *                 if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+ *                     return False  # another event: the general path
+ *             elif _key_is(k, kn, self.b_first_key):             # <<<<<<<<<<<<<<
+ *                 f = F_FIRST
+ *                 if seen & f or not _int(c, &self.s_first):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":309
+ *                 if seen & f or not _int(c, &self.s_first):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_last_key):             # <<<<<<<<<<<<<<
+ *                 f = F_LAST
+ *                 if seen & f or not _int(c, &self.s_last):
+*/
+    __pyx_t_3 = __pyx_v_self->b_last_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":310
+ *                     return False
+ *             elif _key_is(k, kn, self.b_last_key):
+ *                 f = F_LAST             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _int(c, &self.s_last):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_LAST;
+
+      /* "hbconnect/market/_fastpath.pyx":311
+ *             elif _key_is(k, kn, self.b_last_key):
+ *                 f = F_LAST
+ *                 if seen & f or not _int(c, &self.s_last):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_prev_key):
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L21_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_v_c, (&__pyx_v_self->s_last)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L21_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":312
+ *                 f = F_LAST
+ *                 if seen & f or not _int(c, &self.s_last):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_prev_key):
+ *                 f = F_PREV
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":311
+ *             elif _key_is(k, kn, self.b_last_key):
+ *                 f = F_LAST
+ *                 if seen & f or not _int(c, &self.s_last):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_prev_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":309
+ *                 if seen & f or not _int(c, &self.s_first):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_last_key):             # <<<<<<<<<<<<<<
+ *                 f = F_LAST
+ *                 if seen & f or not _int(c, &self.s_last):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":313
+ *                 if seen & f or not _int(c, &self.s_last):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_prev_key):             # <<<<<<<<<<<<<<
+ *                 f = F_PREV
+ *                 if seen & f or not _int(c, &self.s_prev):
+*/
+    __pyx_t_3 = __pyx_v_self->b_prev_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":314
+ *                     return False
+ *             elif _key_is(k, kn, self.b_prev_key):
+ *                 f = F_PREV             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _int(c, &self.s_prev):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_PREV;
+
+      /* "hbconnect/market/_fastpath.pyx":315
+ *             elif _key_is(k, kn, self.b_prev_key):
+ *                 f = F_PREV
+ *                 if seen & f or not _int(c, &self.s_prev):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_time_key):
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L24_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_v_c, (&__pyx_v_self->s_prev)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L24_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":316
+ *                 f = F_PREV
+ *                 if seen & f or not _int(c, &self.s_prev):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_time_key):
+ *                 f = F_TIME
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":315
+ *             elif _key_is(k, kn, self.b_prev_key):
+ *                 f = F_PREV
+ *                 if seen & f or not _int(c, &self.s_prev):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_time_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":313
+ *                 if seen & f or not _int(c, &self.s_last):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_prev_key):             # <<<<<<<<<<<<<<
+ *                 f = F_PREV
+ *                 if seen & f or not _int(c, &self.s_prev):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":317
+ *                 if seen & f or not _int(c, &self.s_prev):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_time_key):             # <<<<<<<<<<<<<<
+ *                 f = F_TIME
+ *                 if seen & f or not _int(c, &self.s_time):
+*/
+    __pyx_t_3 = __pyx_v_self->b_time_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":318
+ *                     return False
+ *             elif _key_is(k, kn, self.b_time_key):
+ *                 f = F_TIME             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _int(c, &self.s_time):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_TIME;
+
+      /* "hbconnect/market/_fastpath.pyx":319
+ *             elif _key_is(k, kn, self.b_time_key):
+ *                 f = F_TIME
+ *                 if seen & f or not _int(c, &self.s_time):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_symbol_key):
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L27_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__int(__pyx_v_c, (&__pyx_v_self->s_time)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L27_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":320
+ *                 f = F_TIME
+ *                 if seen & f or not _int(c, &self.s_time):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_symbol_key):
+ *                 f = F_SYMBOL
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":319
+ *             elif _key_is(k, kn, self.b_time_key):
+ *                 f = F_TIME
+ *                 if seen & f or not _int(c, &self.s_time):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_symbol_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":317
+ *                 if seen & f or not _int(c, &self.s_prev):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_time_key):             # <<<<<<<<<<<<<<
+ *                 f = F_TIME
+ *                 if seen & f or not _int(c, &self.s_time):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":321
+ *                 if seen & f or not _int(c, &self.s_time):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_symbol_key):             # <<<<<<<<<<<<<<
+ *                 f = F_SYMBOL
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+*/
+    __pyx_t_3 = __pyx_v_self->b_symbol_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":322
+ *                     return False
+ *             elif _key_is(k, kn, self.b_symbol_key):
+ *                 f = F_SYMBOL             # <<<<<<<<<<<<<<
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_SYMBOL;
+
+      /* "hbconnect/market/_fastpath.pyx":323
+ *             elif _key_is(k, kn, self.b_symbol_key):
+ *                 f = F_SYMBOL
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_bids_key):
+*/
+      __pyx_t_2 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (!__pyx_t_2) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_2;
+
+        goto __pyx_L30_bool_binop_done;
+      }
+      __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__str(__pyx_v_c, (&__pyx_v_self->s_sym), (&__pyx_v_self->s_sym_n)));
+
+
+      __pyx_t_1 = __pyx_t_2;
+
+      __pyx_L30_bool_binop_done:;
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":324
+ *                 f = F_SYMBOL
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_bids_key):
+ *                 f = F_BIDS
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":323
+ *             elif _key_is(k, kn, self.b_symbol_key):
+ *                 f = F_SYMBOL
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             elif _key_is(k, kn, self.b_bids_key):
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":321
+ *                 if seen & f or not _int(c, &self.s_time):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_symbol_key):             # <<<<<<<<<<<<<<
+ *                 f = F_SYMBOL
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":325
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_bids_key):             # <<<<<<<<<<<<<<
+ *                 f = F_BIDS
+ *                 if seen & f:
+*/
+    __pyx_t_3 = __pyx_v_self->b_bids_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":326
+ *                     return False
+ *             elif _key_is(k, kn, self.b_bids_key):
+ *                 f = F_BIDS             # <<<<<<<<<<<<<<
+ *                 if seen & f:
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_BIDS;
+
+      /* "hbconnect/market/_fastpath.pyx":327
+ *             elif _key_is(k, kn, self.b_bids_key):
+ *                 f = F_BIDS
+ *                 if seen & f:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 lv = _levels(c)
+*/
+      __pyx_t_1 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":328
+ *                 f = F_BIDS
+ *                 if seen & f:
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 lv = _levels(c)
+ *                 if lv is None:
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":327
+ *             elif _key_is(k, kn, self.b_bids_key):
+ *                 f = F_BIDS
+ *                 if seen & f:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 lv = _levels(c)
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":329
+ *                 if seen & f:
+ *                     return False
+ *                 lv = _levels(c)             # <<<<<<<<<<<<<<
+ *                 if lv is None:
+ *                     return False
+*/
+      __pyx_t_3 = __pyx_f_9hbconnect_6market_9_fastpath__levels(__pyx_v_c); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 329, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_XDECREF_SET(__pyx_v_lv, __pyx_t_3);
+      __pyx_t_3 = 0;
+
+      /* "hbconnect/market/_fastpath.pyx":330
+ *                     return False
+ *                 lv = _levels(c)
+ *                 if lv is None:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 self.s_bids = lv
+*/
+      __pyx_t_1 = (__pyx_v_lv == Py_None);
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":331
+ *                 lv = _levels(c)
+ *                 if lv is None:
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 self.s_bids = lv
+ *             elif _key_is(k, kn, self.b_asks_key):
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":330
+ *                     return False
+ *                 lv = _levels(c)
+ *                 if lv is None:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 self.s_bids = lv
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":332
+ *                 if lv is None:
+ *                     return False
+ *                 self.s_bids = lv             # <<<<<<<<<<<<<<
+ *             elif _key_is(k, kn, self.b_asks_key):
+ *                 f = F_ASKS
+*/
+      __Pyx_INCREF(__pyx_v_lv);
+      __Pyx_GIVEREF(__pyx_v_lv);
+      __Pyx_GOTREF(__pyx_v_self->s_bids);
+      __Pyx_DECREF_SET(__pyx_v_self->s_bids, __pyx_v_lv);
+
+      /* "hbconnect/market/_fastpath.pyx":325
+ *                 if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+ *                     return False
+ *             elif _key_is(k, kn, self.b_bids_key):             # <<<<<<<<<<<<<<
+ *                 f = F_BIDS
+ *                 if seen & f:
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":333
+ *                     return False
+ *                 self.s_bids = lv
+ *             elif _key_is(k, kn, self.b_asks_key):             # <<<<<<<<<<<<<<
+ *                 f = F_ASKS
+ *                 if seen & f:
+*/
+    __pyx_t_3 = __pyx_v_self->b_asks_key;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":334
+ *                 self.s_bids = lv
+ *             elif _key_is(k, kn, self.b_asks_key):
+ *                 f = F_ASKS             # <<<<<<<<<<<<<<
+ *                 if seen & f:
+ *                     return False
+*/
+      __pyx_v_f = __pyx_e_9hbconnect_6market_9_fastpath_F_ASKS;
+
+      /* "hbconnect/market/_fastpath.pyx":335
+ *             elif _key_is(k, kn, self.b_asks_key):
+ *                 f = F_ASKS
+ *                 if seen & f:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 lv = _levels(c)
+*/
+      __pyx_t_1 = ((__pyx_v_seen & __pyx_v_f) != 0);
+
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":336
+ *                 f = F_ASKS
+ *                 if seen & f:
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 lv = _levels(c)
+ *                 if lv is None:
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":335
+ *             elif _key_is(k, kn, self.b_asks_key):
+ *                 f = F_ASKS
+ *                 if seen & f:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 lv = _levels(c)
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":337
+ *                 if seen & f:
+ *                     return False
+ *                 lv = _levels(c)             # <<<<<<<<<<<<<<
+ *                 if lv is None:
+ *                     return False
+*/
+      __pyx_t_3 = __pyx_f_9hbconnect_6market_9_fastpath__levels(__pyx_v_c); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 337, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_XDECREF_SET(__pyx_v_lv, __pyx_t_3);
+      __pyx_t_3 = 0;
+
+      /* "hbconnect/market/_fastpath.pyx":338
+ *                     return False
+ *                 lv = _levels(c)
+ *                 if lv is None:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 self.s_asks = lv
+*/
+      __pyx_t_1 = (__pyx_v_lv == Py_None);
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":339
+ *                 lv = _levels(c)
+ *                 if lv is None:
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 self.s_asks = lv
+ *             else:
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":338
+ *                     return False
+ *                 lv = _levels(c)
+ *                 if lv is None:             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 self.s_asks = lv
+*/
+      }
+
+      /* "hbconnect/market/_fastpath.pyx":340
+ *                 if lv is None:
+ *                     return False
+ *                 self.s_asks = lv             # <<<<<<<<<<<<<<
+ *             else:
+ *                 f = 0
+*/
+      __Pyx_INCREF(__pyx_v_lv);
+      __Pyx_GIVEREF(__pyx_v_lv);
+      __Pyx_GOTREF(__pyx_v_self->s_asks);
+      __Pyx_DECREF_SET(__pyx_v_self->s_asks, __pyx_v_lv);
+
+      /* "hbconnect/market/_fastpath.pyx":333
+ *                     return False
+ *                 self.s_bids = lv
+ *             elif _key_is(k, kn, self.b_asks_key):             # <<<<<<<<<<<<<<
+ *                 f = F_ASKS
+ *                 if seen & f:
+*/
+      goto __pyx_L10;
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":342
+ *                 self.s_asks = lv
+ *             else:
+ *                 f = 0             # <<<<<<<<<<<<<<
+ *                 if not _skip_value(c):
+ *                     return False
+*/
+    /*else*/ {
+      __pyx_v_f = 0;
+
+      /* "hbconnect/market/_fastpath.pyx":343
+ *             else:
+ *                 f = 0
+ *                 if not _skip_value(c):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             seen |= f
+*/
+      __pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__skip_value(__pyx_v_c));
+
+      if (__pyx_t_1) {
+
+
+        /* "hbconnect/market/_fastpath.pyx":344
+ *                 f = 0
+ *                 if not _skip_value(c):
+ *                     return False             # <<<<<<<<<<<<<<
+ *             seen |= f
+ *             if _lit(c, c'}'):
+*/
+        {
+
+          __pyx_r = 0;
+        }
+        goto __pyx_L0;
+
+        /* "hbconnect/market/_fastpath.pyx":343
+ *             else:
+ *                 f = 0
+ *                 if not _skip_value(c):             # <<<<<<<<<<<<<<
+ *                     return False
+ *             seen |= f
+*/
+      }
+    }
+    __pyx_L10:;
+
+    /* "hbconnect/market/_fastpath.pyx":345
+ *                 if not _skip_value(c):
+ *                     return False
+ *             seen |= f             # <<<<<<<<<<<<<<
+ *             if _lit(c, c'}'):
+ *                 return (seen & self.required) == self.required
+*/
+    __pyx_v_seen = (__pyx_v_seen | __pyx_v_f);
+
+    /* "hbconnect/market/_fastpath.pyx":346
+ *                     return False
+ *             seen |= f
+ *             if _lit(c, c'}'):             # <<<<<<<<<<<<<<
+ *                 return (seen & self.required) == self.required
+ *             if not _lit(c, c','):
+*/
+  __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, '}');
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":347
+ *             seen |= f
+ *             if _lit(c, c'}'):
+ *                 return (seen & self.required) == self.required             # <<<<<<<<<<<<<<
+ *             if not _lit(c, c','):
+ *                 return False
+*/
+    {
+
+      __pyx_r = ((__pyx_v_seen & __pyx_v_self->required) == __pyx_v_self->required);
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":346
+ *                     return False
+ *             seen |= f
+ *             if _lit(c, c'}'):             # <<<<<<<<<<<<<<
+ *                 return (seen & self.required) == self.required
+ *             if not _lit(c, c','):
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":348
+ *             if _lit(c, c'}'):
+ *                 return (seen & self.required) == self.required
+ *             if not _lit(c, c','):             # <<<<<<<<<<<<<<
+ *                 return False
+ * 
+*/
+  __pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit(__pyx_v_c, ','));
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":349
+ *                 return (seen & self.required) == self.required
+ *             if not _lit(c, c','):
+ *                 return False             # <<<<<<<<<<<<<<
+ * 
+ *     cdef bint _scan(self, raw) except -1:
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":348
+ *             if _lit(c, c'}'):
+ *                 return (seen & self.required) == self.required
+ *             if not _lit(c, c','):             # <<<<<<<<<<<<<<
+ *                 return False
+ * 
+*/
+  }
+}
+
+/* "hbconnect/market/_fastpath.pyx":285
+ *             self.required |= F_TIME
+ * 
+ *     cdef bint _scan_data(self, Cur* c) except -1:             # <<<<<<<<<<<<<<
+ *         cdef const unsigned char* k
+ *         cdef Py_ssize_t kn
+*/
+
+/* function exit code */
+__pyx_r = 0;
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._scan_data", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
+
+
+
+
+
+
+__Pyx_XDECREF(__pyx_v_lv);
+
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":351
+ *                 return False
+ * 
+ *     cdef bint _scan(self, raw) except -1:             # <<<<<<<<<<<<<<
+ *         """Read a frame of exactly the declared shape; False for anything else."""
+ *         cdef Cur c
+*/
+
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_raw) {
+__pyx_t_9hbconnect_6market_9_fastpath_Cur __pyx_v_c;
+unsigned char const *__pyx_v_k;
+Py_ssize_t __pyx_v_kn;
+int __pyx_v_found;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+int __pyx_t_2;
+PyObject *__pyx_t_3 = NULL;
+int __pyx_t_4;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("_scan", 0);
+
+/* "hbconnect/market/_fastpath.pyx":356
+ *         cdef const unsigned char* k
+ *         cdef Py_ssize_t kn
+ *         cdef bint found = False             # <<<<<<<<<<<<<<
+ *         if type(raw) is str:
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):
+*/
+__pyx_v_found = 0;
+
+/* "hbconnect/market/_fastpath.pyx":357
+ *         cdef Py_ssize_t kn
+ *         cdef bint found = False
+ *         if type(raw) is str:             # <<<<<<<<<<<<<<
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):
+ *                 return False
+*/
+__pyx_t_1 = (((PyObject *)Py_TYPE(__pyx_v_raw)) == ((PyObject *)(&PyUnicode_Type)));
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":358
+ *         cdef bint found = False
+ *         if type(raw) is str:
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+*/
+  __pyx_t_1 = (!PyUnicode_IS_COMPACT_ASCII(__pyx_v_raw));
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":359
+ *         if type(raw) is str:
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):
+ *                 return False             # <<<<<<<<<<<<<<
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":358
+ *         cdef bint found = False
+ *         if type(raw) is str:
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":360
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):
+ *                 return False
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)             # <<<<<<<<<<<<<<
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)
+ *         elif type(raw) is bytes:
+*/
+  __pyx_v_c.p = ((unsigned char const *)PyUnicode_DATA(__pyx_v_raw));
+
+  /* "hbconnect/market/_fastpath.pyx":361
+ *                 return False
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)             # <<<<<<<<<<<<<<
+ *         elif type(raw) is bytes:
+ *             c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+*/
+  __pyx_v_c.e = (__pyx_v_c.p + PyUnicode_GET_LENGTH(__pyx_v_raw));
+
+  /* "hbconnect/market/_fastpath.pyx":357
+ *         cdef Py_ssize_t kn
+ *         cdef bint found = False
+ *         if type(raw) is str:             # <<<<<<<<<<<<<<
+ *             if not PyUnicode_IS_COMPACT_ASCII(raw):
+ *                 return False
+*/
+  goto __pyx_L3;
+}
+
+/* "hbconnect/market/_fastpath.pyx":362
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)
+ *         elif type(raw) is bytes:             # <<<<<<<<<<<<<<
+ *             c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+ *             c.e = c.p + PyBytes_GET_SIZE(raw)
+*/
+__pyx_t_1 = (((PyObject *)Py_TYPE(__pyx_v_raw)) == ((PyObject *)(&PyBytes_Type)));
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":363
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)
+ *         elif type(raw) is bytes:
+ *             c.p = <const unsigned char*>PyBytes_AS_STRING(raw)             # <<<<<<<<<<<<<<
+ *             c.e = c.p + PyBytes_GET_SIZE(raw)
+ *         else:
+*/
+  __pyx_v_c.p = ((unsigned char const *)PyBytes_AS_STRING(__pyx_v_raw));
+
+  /* "hbconnect/market/_fastpath.pyx":364
+ *         elif type(raw) is bytes:
+ *             c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+ *             c.e = c.p + PyBytes_GET_SIZE(raw)             # <<<<<<<<<<<<<<
+ *         else:
+ *             return False
+*/
+  __pyx_v_c.e = (__pyx_v_c.p + PyBytes_GET_SIZE(__pyx_v_raw));
+
+  /* "hbconnect/market/_fastpath.pyx":362
+ *             c.p = <const unsigned char*>PyUnicode_DATA(raw)
+ *             c.e = c.p + PyUnicode_GET_LENGTH(raw)
+ *         elif type(raw) is bytes:             # <<<<<<<<<<<<<<
+ *             c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+ *             c.e = c.p + PyBytes_GET_SIZE(raw)
+*/
+  goto __pyx_L3;
+}
+
+/* "hbconnect/market/_fastpath.pyx":366
+ *             c.e = c.p + PyBytes_GET_SIZE(raw)
+ *         else:
+ *             return False             # <<<<<<<<<<<<<<
+ *         if self.b_envelope is None:
+ *             return self._scan_data(&c) and c.p == c.e
+*/
+/*else*/ {
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+}
+__pyx_L3:;
+
+/* "hbconnect/market/_fastpath.pyx":367
+ *         else:
+ *             return False
+ *         if self.b_envelope is None:             # <<<<<<<<<<<<<<
+ *             return self._scan_data(&c) and c.p == c.e
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):
+*/
+__pyx_t_1 = (__pyx_v_self->b_envelope == ((PyObject*)Py_None));
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":368
+ *             return False
+ *         if self.b_envelope is None:
+ *             return self._scan_data(&c) and c.p == c.e             # <<<<<<<<<<<<<<
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):
+ *             return False
+*/
+  __pyx_t_2 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_scan_data(__pyx_v_self, (&__pyx_v_c)); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 368, __pyx_L1_error)
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L6_bool_binop_done;
+  }
+  __pyx_t_2 = (__pyx_v_c.p == __pyx_v_c.e);
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L6_bool_binop_done:;
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":367
+ *         else:
+ *             return False
+ *         if self.b_envelope is None:             # <<<<<<<<<<<<<<
+ *             return self._scan_data(&c) and c.p == c.e
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":369
+ *         if self.b_envelope is None:
+ *             return self._scan_data(&c) and c.p == c.e
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         while True:
+*/
+__pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit((&__pyx_v_c), '{'));
+
+  if (!__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L9_bool_binop_done;
+  }
+__pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath__lit((&__pyx_v_c), '}');
+
+
+__pyx_t_1 = __pyx_t_2;
+
+__pyx_L9_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":370
+ *             return self._scan_data(&c) and c.p == c.e
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):
+ *             return False             # <<<<<<<<<<<<<<
+ *         while True:
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":369
+ *         if self.b_envelope is None:
+ *             return self._scan_data(&c) and c.p == c.e
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):             # <<<<<<<<<<<<<<
+ *             return False
+ *         while True:
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":371
+ *         if not _lit(&c, c'{') or _lit(&c, c'}'):
+ *             return False
+ *         while True:             # <<<<<<<<<<<<<<
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+ *                 return False
+*/
+while (1) {
+
+  /* "hbconnect/market/_fastpath.pyx":372
+ *             return False
+ *         while True:
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):
+*/
+  __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__str((&__pyx_v_c), (&__pyx_v_k), (&__pyx_v_kn)));
+
+  if (!__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L14_bool_binop_done;
+  }
+  __pyx_t_2 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit((&__pyx_v_c), ':'));
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L14_bool_binop_done:;
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":373
+ *         while True:
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+ *                 return False             # <<<<<<<<<<<<<<
+ *             if _key_is(k, kn, self.b_envelope):
+ *                 if found or not self._scan_data(&c):
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":372
+ *             return False
+ *         while True:
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":374
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):             # <<<<<<<<<<<<<<
+ *                 if found or not self._scan_data(&c):
+ *                     return False
+*/
+  __pyx_t_3 = __pyx_v_self->b_envelope;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__key_is(__pyx_v_k, __pyx_v_kn, ((PyObject*)__pyx_t_3));
+
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":375
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):
+ *                 if found or not self._scan_data(&c):             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 found = True
+*/
+    if (!__pyx_v_found) {
+    } else {
+
+      __pyx_t_1 = __pyx_v_found;
+      goto __pyx_L18_bool_binop_done;
+    }
+    __pyx_t_2 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_scan_data(__pyx_v_self, (&__pyx_v_c)); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 375, __pyx_L1_error)
+    __pyx_t_4 = (!__pyx_t_2);
+
+
+
+    __pyx_t_1 = __pyx_t_4;
+
+    __pyx_L18_bool_binop_done:;
+    if (__pyx_t_1) {
+
+
+      /* "hbconnect/market/_fastpath.pyx":376
+ *             if _key_is(k, kn, self.b_envelope):
+ *                 if found or not self._scan_data(&c):
+ *                     return False             # <<<<<<<<<<<<<<
+ *                 found = True
+ *             elif not _skip_value(&c):
+*/
+      {
+
+        __pyx_r = 0;
+      }
+      goto __pyx_L0;
+
+      /* "hbconnect/market/_fastpath.pyx":375
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):
+ *                 if found or not self._scan_data(&c):             # <<<<<<<<<<<<<<
+ *                     return False
+ *                 found = True
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":377
+ *                 if found or not self._scan_data(&c):
+ *                     return False
+ *                 found = True             # <<<<<<<<<<<<<<
+ *             elif not _skip_value(&c):
+ *                 return False
+*/
+    __pyx_v_found = 1;
+
+    /* "hbconnect/market/_fastpath.pyx":374
+ *             if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+ *                 return False
+ *             if _key_is(k, kn, self.b_envelope):             # <<<<<<<<<<<<<<
+ *                 if found or not self._scan_data(&c):
+ *                     return False
+*/
+    goto __pyx_L16;
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":378
+ *                     return False
+ *                 found = True
+ *             elif not _skip_value(&c):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _lit(&c, c'}'):
+*/
+  __pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__skip_value((&__pyx_v_c)));
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":379
+ *                 found = True
+ *             elif not _skip_value(&c):
+ *                 return False             # <<<<<<<<<<<<<<
+ *             if _lit(&c, c'}'):
+ *                 return found and c.p == c.e
+*/
+    {
+
+      __pyx_r = 0;
+    }
+    goto __pyx_L0;
+
+    /* "hbconnect/market/_fastpath.pyx":378
+ *                     return False
+ *                 found = True
+ *             elif not _skip_value(&c):             # <<<<<<<<<<<<<<
+ *                 return False
+ *             if _lit(&c, c'}'):
+*/
+  }
+  __pyx_L16:;
+
+  /* "hbconnect/market/_fastpath.pyx":380
+ *             elif not _skip_value(&c):
+ *                 return False
+ *             if _lit(&c, c'}'):             # <<<<<<<<<<<<<<
+ *                 return found and c.p == c.e
+ *             if not _lit(&c, c','):
+*/
+__pyx_t_1 = __pyx_f_9hbconnect_6market_9_fastpath__lit((&__pyx_v_c), '}');
+
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":381
+ *                 return False
+ *             if _lit(&c, c'}'):
+ *                 return found and c.p == c.e             # <<<<<<<<<<<<<<
+ *             if not _lit(&c, c','):
+ *                 return False
+*/
+  if (__pyx_v_found) {
+  } else {
+
+    __pyx_t_1 = __pyx_v_found;
+    goto __pyx_L21_bool_binop_done;
+  }
+  __pyx_t_4 = (__pyx_v_c.p == __pyx_v_c.e);
+
+
+  __pyx_t_1 = __pyx_t_4;
+
+  __pyx_L21_bool_binop_done:;
+  {
+    __pyx_r = __pyx_t_1;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":380
+ *             elif not _skip_value(&c):
+ *                 return False
+ *             if _lit(&c, c'}'):             # <<<<<<<<<<<<<<
+ *                 return found and c.p == c.e
+ *             if not _lit(&c, c','):
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":382
+ *             if _lit(&c, c'}'):
+ *                 return found and c.p == c.e
+ *             if not _lit(&c, c','):             # <<<<<<<<<<<<<<
+ *                 return False
+ * 
+*/
+__pyx_t_1 = (!__pyx_f_9hbconnect_6market_9_fastpath__lit((&__pyx_v_c), ','));
+
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":383
+ *                 return found and c.p == c.e
+ *             if not _lit(&c, c','):
+ *                 return False             # <<<<<<<<<<<<<<
+ * 
+ *     def feed(self, conn, raw, now=None):
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":382
+ *             if _lit(&c, c'}'):
+ *                 return found and c.p == c.e
+ *             if not _lit(&c, c','):             # <<<<<<<<<<<<<<
+ *                 return False
+ * 
+*/
+}
+}
+
+/* "hbconnect/market/_fastpath.pyx":351
+ *                 return False
+ * 
+ *     cdef bint _scan(self, raw) except -1:             # <<<<<<<<<<<<<<
+ *         """Read a frame of exactly the declared shape; False for anything else."""
+ *         cdef Cur c
+*/
+
+/* function exit code */
+__pyx_r = 0;
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._scan", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
+
+
+
+
+
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":385
+ *                 return False
  * 
  *     def feed(self, conn, raw, now=None):             # <<<<<<<<<<<<<<
  *         """Process one received frame (``OrderBookTracker.feed``). Never raises."""
@@ -6684,2778 +10077,2194 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_conn = 0;
-  PyObject *__pyx_v_raw = 0;
-  PyObject *__pyx_v_now = 0;
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[3] = {0,0,0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("feed (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_conn,&__pyx_mstate_global->__pyx_n_u_raw,&__pyx_mstate_global->__pyx_n_u_now,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 130, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 130, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 130, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 130, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "feed", 0) < (0)) __PYX_ERR(0, 130, __pyx_L3_error)
-      if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
-      for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("feed", 0, 2, 3, i); __PYX_ERR(0, 130, __pyx_L3_error) }
-      }
-    } else {
-      switch (__pyx_nargs) {
-        case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 130, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 130, __pyx_L3_error)
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 130, __pyx_L3_error)
-        break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
-    }
-    __pyx_v_conn = values[0];
-    __pyx_v_raw = values[1];
-    __pyx_v_now = values[2];
+PyObject *__pyx_v_conn = 0;
+PyObject *__pyx_v_raw = 0;
+PyObject *__pyx_v_now = 0;
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject* values[3] = {0,0,0};
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("feed (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+{
+PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_conn,&__pyx_mstate_global->__pyx_n_u_raw,&__pyx_mstate_global->__pyx_n_u_now,0};
+const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 385, __pyx_L3_error)
+if (__pyx_kwds_len > 0) {
+  switch (__pyx_nargs) {
+    case  3:
+    values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 385, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  2:
+    values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 385, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  1:
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 385, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  0: break;
+    default: goto __pyx_L5_argtuple_error;
   }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("feed", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 130, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
+  const Py_ssize_t kwd_pos_args = __pyx_nargs;
+  if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "feed", 0) < (0)) __PYX_ERR(0, 385, __pyx_L3_error)
+  if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
+  for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
+    if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("feed", 0, 2, 3, i); __PYX_ERR(0, 385, __pyx_L3_error) }
   }
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_2feed(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), __pyx_v_conn, __pyx_v_raw, __pyx_v_now);
+} else {
+  switch (__pyx_nargs) {
+    case  3:
+    values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 385, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  2:
+    values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 385, __pyx_L3_error)
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 385, __pyx_L3_error)
+    break;
+    default: goto __pyx_L5_argtuple_error;
+  }
+  if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
+}
+__pyx_v_conn = values[0];
+__pyx_v_raw = values[1];
+__pyx_v_now = values[2];
+}
+goto __pyx_L6_skip;
+__pyx_L5_argtuple_error:;
+__Pyx_RaiseArgtupleInvalid("feed", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 385, __pyx_L3_error)
+__pyx_L6_skip:;
+goto __pyx_L4_argument_unpacking_done;
+__pyx_L3_error:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__Pyx_RefNannyFinishContext();
+return NULL;
+__pyx_L4_argument_unpacking_done:;
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_2feed(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), __pyx_v_conn, __pyx_v_raw, __pyx_v_now);
 
-  /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_2feed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now) {
-  double __pyx_v_t;
-  PyObject *__pyx_v_p;
-  PyObject *__pyx_v_msg = 0;
-  PyObject *__pyx_v_data = 0;
-  PyObject *__pyx_v_pair = 0;
-  PyObject *__pyx_v_bids = 0;
-  PyObject *__pyx_v_asks = 0;
-  PyObject *__pyx_v_ts = 0;
-  PyObject *__pyx_v_book = 0;
-  PyObject *__pyx_v_last_obj = 0;
-  struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb = 0;
-  struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v_cc = 0;
-  PY_LONG_LONG __pyx_v_first;
-  PY_LONG_LONG __pyx_v_last;
-  PY_LONG_LONG __pyx_v_prev;
-  PY_LONG_LONG __pyx_v_cur;
-  int __pyx_v_has_prev;
-  PyObject *__pyx_v_tracker = NULL;
-  PyObject *__pyx_v_exc = NULL;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  int __pyx_t_1;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  size_t __pyx_t_6;
-  PyObject *__pyx_t_7 = NULL;
-  PyObject *__pyx_t_8 = NULL;
-  PyObject *__pyx_t_9 = NULL;
-  int __pyx_t_10;
-  PyObject *__pyx_t_11 = NULL;
-  PyObject *__pyx_t_12 = NULL;
-  int __pyx_t_13;
-  int __pyx_t_14;
-  double __pyx_t_15;
-  PyObject *__pyx_t_16 = NULL;
-  PyObject *__pyx_t_17 = NULL;
-  PyObject *__pyx_t_18 = NULL;
-  int __pyx_t_19;
-  char const *__pyx_t_20;
-  PyObject *__pyx_t_21 = NULL;
-  PyObject *__pyx_t_22 = NULL;
-  PyObject *__pyx_t_23 = NULL;
-  PyObject *__pyx_t_24 = NULL;
-  PyObject *__pyx_t_25 = NULL;
-  PyObject *__pyx_t_26 = NULL;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("feed", 0);
-  __Pyx_INCREF(__pyx_v_now);
+double __pyx_v_t;
+PyObject *__pyx_v_p;
+PyObject *__pyx_v_msg = 0;
+PyObject *__pyx_v_sym = 0;
+int __pyx_v_done;
+int __pyx_v_scanned;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+PyObject *__pyx_t_4 = NULL;
+PyObject *__pyx_t_5 = NULL;
+size_t __pyx_t_6;
+PyObject *__pyx_t_7 = NULL;
+PyObject *__pyx_t_8 = NULL;
+PyObject *__pyx_t_9 = NULL;
+int __pyx_t_10;
+int __pyx_t_11;
+int __pyx_t_12;
+int __pyx_t_13;
+char const *__pyx_t_14;
+PyObject *__pyx_t_15 = NULL;
+PyObject *__pyx_t_16 = NULL;
+PyObject *__pyx_t_17 = NULL;
+PyObject *__pyx_t_18 = NULL;
+PyObject *__pyx_t_19 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("feed", 0);
+__Pyx_INCREF(__pyx_v_now);
 
-  /* "hbconnect/market/_fastpath.pyx":137
- *         cdef TrackedBookCore tb
- *         cdef ConnectionCore cc
- *         cdef long long first = 0, last = 0, prev = 0, cur = 0             # <<<<<<<<<<<<<<
- *         cdef bint has_prev = False
- *         if now is None:
-*/
-  __pyx_v_first = 0;
-  __pyx_v_last = 0;
-  __pyx_v_prev = 0;
-  __pyx_v_cur = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":138
- *         cdef ConnectionCore cc
- *         cdef long long first = 0, last = 0, prev = 0, cur = 0
- *         cdef bint has_prev = False             # <<<<<<<<<<<<<<
- *         if now is None:
- *             t = hbc_monotonic()
-*/
-  __pyx_v_has_prev = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":139
- *         cdef long long first = 0, last = 0, prev = 0, cur = 0
- *         cdef bint has_prev = False
+/* "hbconnect/market/_fastpath.pyx":391
+ *         cdef object msg, sym
+ *         cdef bint done, scanned
  *         if now is None:             # <<<<<<<<<<<<<<
  *             t = hbc_monotonic()
  *             now = t if t >= 0.0 else _py_monotonic()
 */
-  __pyx_t_1 = (__pyx_v_now == Py_None);
-  if (__pyx_t_1) {
+__pyx_t_1 = (__pyx_v_now == Py_None);
+if (__pyx_t_1) {
 
 
-    /* "hbconnect/market/_fastpath.pyx":140
- *         cdef bint has_prev = False
+/* "hbconnect/market/_fastpath.pyx":392
+ *         cdef bint done, scanned
  *         if now is None:
  *             t = hbc_monotonic()             # <<<<<<<<<<<<<<
  *             now = t if t >= 0.0 else _py_monotonic()
  *         try:
 */
-    __pyx_v_t = hbc_monotonic();
+__pyx_v_t = hbc_monotonic();
 
-    /* "hbconnect/market/_fastpath.pyx":141
+/* "hbconnect/market/_fastpath.pyx":393
  *         if now is None:
  *             t = hbc_monotonic()
  *             now = t if t >= 0.0 else _py_monotonic()             # <<<<<<<<<<<<<<
  *         try:
- *             msg = self.loads(raw)
+ *             scanned = self._scan(raw)
 */
-    __pyx_t_1 = (__pyx_v_t >= 0.0);
+__pyx_t_1 = (__pyx_v_t >= 0.0);
 
-    if (__pyx_t_1) {
-      __pyx_t_3 = PyFloat_FromDouble(__pyx_v_t); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 141, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-      __pyx_t_2 = __pyx_t_3;
-      __pyx_t_3 = 0;
-    } else {
-      __pyx_t_4 = NULL;
-      __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_py_monotonic); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 141, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_5))) {
-        __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_5);
-        assert(__pyx_t_4);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_4);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 141, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
-      }
-      __pyx_t_2 = __pyx_t_3;
-      __pyx_t_3 = 0;
-    }
+if (__pyx_t_1) {
+  __pyx_t_3 = PyFloat_FromDouble(__pyx_v_t); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 393, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_2 = __pyx_t_3;
+  __pyx_t_3 = 0;
+} else {
+  __pyx_t_4 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_py_monotonic); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 393, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_t_6 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_5))) {
+    __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_5);
+    assert(__pyx_t_4);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+    __Pyx_INCREF(__pyx_t_4);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+    __pyx_t_6 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 393, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+  }
+  __pyx_t_2 = __pyx_t_3;
+  __pyx_t_3 = 0;
+}
 
-    __Pyx_DECREF_SET(__pyx_v_now, __pyx_t_2);
-    __pyx_t_2 = 0;
+__Pyx_DECREF_SET(__pyx_v_now, __pyx_t_2);
+__pyx_t_2 = 0;
 
-    /* "hbconnect/market/_fastpath.pyx":139
- *         cdef long long first = 0, last = 0, prev = 0, cur = 0
- *         cdef bint has_prev = False
+/* "hbconnect/market/_fastpath.pyx":391
+ *         cdef object msg, sym
+ *         cdef bint done, scanned
  *         if now is None:             # <<<<<<<<<<<<<<
  *             t = hbc_monotonic()
  *             now = t if t >= 0.0 else _py_monotonic()
 */
-  }
+}
 
-  /* "hbconnect/market/_fastpath.pyx":142
+/* "hbconnect/market/_fastpath.pyx":394
  *             t = hbc_monotonic()
  *             now = t if t >= 0.0 else _py_monotonic()
+ *         try:             # <<<<<<<<<<<<<<
+ *             scanned = self._scan(raw)
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+*/
+{
+__Pyx_PyThreadState_declare
+__Pyx_PyThreadState_assign
+__Pyx_ExceptionSave(&__pyx_t_7, &__pyx_t_8, &__pyx_t_9);
+__Pyx_XGOTREF(__pyx_t_7);
+__Pyx_XGOTREF(__pyx_t_8);
+__Pyx_XGOTREF(__pyx_t_9);
+/*try:*/ {
+
+  /* "hbconnect/market/_fastpath.pyx":395
+ *             now = t if t >= 0.0 else _py_monotonic()
+ *         try:
+ *             scanned = self._scan(raw)             # <<<<<<<<<<<<<<
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+ *             scanned = False
+*/
+  __pyx_t_1 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, __pyx_v_raw); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(0, 395, __pyx_L4_error)
+  __pyx_v_scanned = __pyx_t_1;
+
+  /* "hbconnect/market/_fastpath.pyx":394
+ *             t = hbc_monotonic()
+ *             now = t if t >= 0.0 else _py_monotonic()
+ *         try:             # <<<<<<<<<<<<<<
+ *             scanned = self._scan(raw)
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+*/
+}
+__Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+__Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+__Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+goto __pyx_L9_try_end;
+__pyx_L4_error:;
+__Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+__Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+__Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+__Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":396
+ *         try:
+ *             scanned = self._scan(raw)
+ *         except Exception:  # MemoryError while building the levels: let the general path try             # <<<<<<<<<<<<<<
+ *             scanned = False
+ *         try:
+*/
+__pyx_t_10 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
+if (__pyx_t_10) {
+  __Pyx_ErrRestore(0,0,0);
+
+  /* "hbconnect/market/_fastpath.pyx":397
+ *             scanned = self._scan(raw)
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+ *             scanned = False             # <<<<<<<<<<<<<<
+ *         try:
+ *             if scanned:
+*/
+  __pyx_v_scanned = 0;
+  goto __pyx_L5_exception_handled;
+}
+goto __pyx_L6_except_error;
+
+/* "hbconnect/market/_fastpath.pyx":394
+ *             t = hbc_monotonic()
+ *             now = t if t >= 0.0 else _py_monotonic()
+ *         try:             # <<<<<<<<<<<<<<
+ *             scanned = self._scan(raw)
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+*/
+__pyx_L6_except_error:;
+__Pyx_XGIVEREF(__pyx_t_7);
+__Pyx_XGIVEREF(__pyx_t_8);
+__Pyx_XGIVEREF(__pyx_t_9);
+__Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
+goto __pyx_L1_error;
+__pyx_L5_exception_handled:;
+__Pyx_XGIVEREF(__pyx_t_7);
+__Pyx_XGIVEREF(__pyx_t_8);
+__Pyx_XGIVEREF(__pyx_t_9);
+__Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
+__pyx_L9_try_end:;
+}
+
+/* "hbconnect/market/_fastpath.pyx":398
+ *         except Exception:  # MemoryError while building the levels: let the general path try
+ *             scanned = False
+ *         try:             # <<<<<<<<<<<<<<
+ *             if scanned:
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+*/
+/*try:*/ {
+
+/* "hbconnect/market/_fastpath.pyx":399
+ *             scanned = False
+ *         try:
+ *             if scanned:             # <<<<<<<<<<<<<<
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+ *                 p = PyDict_GetItem(self.symbols, sym)
+*/
+if (__pyx_v_scanned) {
+
+  /* "hbconnect/market/_fastpath.pyx":400
+ *         try:
+ *             if scanned:
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)             # <<<<<<<<<<<<<<
+ *                 p = PyDict_GetItem(self.symbols, sym)
+ *                 if p is not NULL:
+*/
+  __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath__ascii(__pyx_v_self->s_sym, __pyx_v_self->s_sym_n); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 400, __pyx_L13_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_v_sym = __pyx_t_2;
+  __pyx_t_2 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":401
+ *             if scanned:
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+ *                 p = PyDict_GetItem(self.symbols, sym)             # <<<<<<<<<<<<<<
+ *                 if p is not NULL:
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+*/
+  __pyx_t_2 = __pyx_v_self->symbols;
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_p = PyDict_GetItem(__pyx_t_2, __pyx_v_sym);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":402
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+ *                 p = PyDict_GetItem(self.symbols, sym)
+ *                 if p is not NULL:             # <<<<<<<<<<<<<<
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+*/
+  __pyx_t_1 = (__pyx_v_p != NULL);
+
+  if (__pyx_t_1) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":403
+ *                 p = PyDict_GetItem(self.symbols, sym)
+ *                 if p is not NULL:
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,             # <<<<<<<<<<<<<<
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+ *                                            self.b_time_key is not None, self.s_time)
+*/
+    __pyx_t_2 = __pyx_v_self->s_bids;
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_3 = __pyx_v_self->s_asks;
+    __Pyx_INCREF(__pyx_t_3);
+
+    /* "hbconnect/market/_fastpath.pyx":404
+ *                 if p is not NULL:
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,             # <<<<<<<<<<<<<<
+ *                                            self.b_time_key is not None, self.s_time)
+ *                     if done:
+*/
+    __pyx_t_1 = (__pyx_v_self->b_prev_key != ((PyObject*)Py_None));
+
+    /* "hbconnect/market/_fastpath.pyx":405
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+ *                                            self.b_time_key is not None, self.s_time)             # <<<<<<<<<<<<<<
+ *                     if done:
+ *                         self.scanned_frames += 1
+*/
+    __pyx_t_11 = (__pyx_v_self->b_time_key != ((PyObject*)Py_None));
+
+    /* "hbconnect/market/_fastpath.pyx":403
+ *                 p = PyDict_GetItem(self.symbols, sym)
+ *                 if p is not NULL:
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,             # <<<<<<<<<<<<<<
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+ *                                            self.b_time_key is not None, self.s_time)
+*/
+    __pyx_t_12 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_try_apply(__pyx_v_self, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, ((PyObject *)__pyx_v_p), __pyx_t_2, __pyx_t_3, __pyx_v_self->s_first, __pyx_v_self->s_last, Py_None, __pyx_v_self->s_prev, __pyx_t_1, __pyx_t_11, __pyx_v_self->s_time); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 403, __pyx_L13_error)
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+
+
+    __pyx_v_done = __pyx_t_12;
+
+    /* "hbconnect/market/_fastpath.pyx":406
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+ *                                            self.b_time_key is not None, self.s_time)
+ *                     if done:             # <<<<<<<<<<<<<<
+ *                         self.scanned_frames += 1
+ *                         return
+*/
+    if (__pyx_v_done) {
+
+      /* "hbconnect/market/_fastpath.pyx":407
+ *                                            self.b_time_key is not None, self.s_time)
+ *                     if done:
+ *                         self.scanned_frames += 1             # <<<<<<<<<<<<<<
+ *                         return
+ *         finally:
+*/
+      __pyx_v_self->scanned_frames = (__pyx_v_self->scanned_frames + 1);
+
+      /* "hbconnect/market/_fastpath.pyx":408
+ *                     if done:
+ *                         self.scanned_frames += 1
+ *                         return             # <<<<<<<<<<<<<<
+ *         finally:
+ *             self.s_bids = self.s_asks = None
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L12_return;
+
+      /* "hbconnect/market/_fastpath.pyx":406
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+ *                                            self.b_time_key is not None, self.s_time)
+ *                     if done:             # <<<<<<<<<<<<<<
+ *                         self.scanned_frames += 1
+ *                         return
+*/
+    }
+
+    /* "hbconnect/market/_fastpath.pyx":402
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+ *                 p = PyDict_GetItem(self.symbols, sym)
+ *                 if p is not NULL:             # <<<<<<<<<<<<<<
+ *                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+ *                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":399
+ *             scanned = False
+ *         try:
+ *             if scanned:             # <<<<<<<<<<<<<<
+ *                 sym = _ascii(self.s_sym, self.s_sym_n)
+ *                 p = PyDict_GetItem(self.symbols, sym)
+*/
+}
+}
+
+/* "hbconnect/market/_fastpath.pyx":410
+ *                         return
+ *         finally:
+ *             self.s_bids = self.s_asks = None             # <<<<<<<<<<<<<<
+ *         try:
+ *             msg = self.loads(raw)
+*/
+/*finally:*/ {
+/*normal exit:*/{
+  __Pyx_INCREF(Py_None);
+  __Pyx_GIVEREF(Py_None);
+  __Pyx_GOTREF(__pyx_v_self->s_bids);
+  __Pyx_DECREF_SET(__pyx_v_self->s_bids, Py_None);
+  __Pyx_INCREF(Py_None);
+  __Pyx_GIVEREF(Py_None);
+  __Pyx_GOTREF(__pyx_v_self->s_asks);
+  __Pyx_DECREF_SET(__pyx_v_self->s_asks, Py_None);
+  goto __pyx_L14;
+}
+__pyx_L13_error:;
+/*exception exit:*/{
+  __Pyx_PyThreadState_declare
+  __Pyx_PyThreadState_assign
+  __pyx_t_9 = 0; __pyx_t_8 = 0; __pyx_t_7 = 0; __pyx_t_15 = 0; __pyx_t_16 = 0; __pyx_t_17 = 0;
+  __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+   __Pyx_ExceptionSwap(&__pyx_t_15, &__pyx_t_16, &__pyx_t_17);
+  if ( unlikely(__Pyx_GetException(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7) < 0)) __Pyx_ErrFetch(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7);
+  __Pyx_XGOTREF(__pyx_t_9);
+  __Pyx_XGOTREF(__pyx_t_8);
+  __Pyx_XGOTREF(__pyx_t_7);
+  __Pyx_XGOTREF(__pyx_t_15);
+  __Pyx_XGOTREF(__pyx_t_16);
+  __Pyx_XGOTREF(__pyx_t_17);
+  __pyx_t_10 = __pyx_lineno; __pyx_t_13 = __pyx_clineno; __pyx_t_14 = __pyx_filename;
+  {
+    __Pyx_INCREF(Py_None);
+    __Pyx_GIVEREF(Py_None);
+    __Pyx_GOTREF(__pyx_v_self->s_bids);
+    __Pyx_DECREF_SET(__pyx_v_self->s_bids, Py_None);
+    __Pyx_INCREF(Py_None);
+    __Pyx_GIVEREF(Py_None);
+    __Pyx_GOTREF(__pyx_v_self->s_asks);
+    __Pyx_DECREF_SET(__pyx_v_self->s_asks, Py_None);
+  }
+  __Pyx_XGIVEREF(__pyx_t_15);
+  __Pyx_XGIVEREF(__pyx_t_16);
+  __Pyx_XGIVEREF(__pyx_t_17);
+  __Pyx_ExceptionReset(__pyx_t_15, __pyx_t_16, __pyx_t_17);
+  __Pyx_XGIVEREF(__pyx_t_9);
+  __Pyx_XGIVEREF(__pyx_t_8);
+  __Pyx_XGIVEREF(__pyx_t_7);
+  __Pyx_ErrRestore(__pyx_t_9, __pyx_t_8, __pyx_t_7);
+  __pyx_t_9 = 0; __pyx_t_8 = 0; __pyx_t_7 = 0; __pyx_t_15 = 0; __pyx_t_16 = 0; __pyx_t_17 = 0;
+  __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_13; __pyx_filename = __pyx_t_14;
+  goto __pyx_L1_error;
+}
+__pyx_L12_return: {
+  __pyx_t_17 = __pyx_r;
+  __pyx_r = 0;
+  __Pyx_INCREF(Py_None);
+  __Pyx_GIVEREF(Py_None);
+  __Pyx_GOTREF(__pyx_v_self->s_bids);
+  __Pyx_DECREF_SET(__pyx_v_self->s_bids, Py_None);
+  __Pyx_INCREF(Py_None);
+  __Pyx_GIVEREF(Py_None);
+  __Pyx_GOTREF(__pyx_v_self->s_asks);
+  __Pyx_DECREF_SET(__pyx_v_self->s_asks, Py_None);
+  __pyx_r = __pyx_t_17;
+  __pyx_t_17 = 0;
+  goto __pyx_L0;
+}
+__pyx_L14:;
+}
+
+/* "hbconnect/market/_fastpath.pyx":411
+ *         finally:
+ *             self.s_bids = self.s_asks = None
  *         try:             # <<<<<<<<<<<<<<
  *             msg = self.loads(raw)
  *         except Exception:
 */
-  {
-    __Pyx_PyThreadState_declare
-    __Pyx_PyThreadState_assign
-    __Pyx_ExceptionSave(&__pyx_t_7, &__pyx_t_8, &__pyx_t_9);
-    __Pyx_XGOTREF(__pyx_t_7);
-    __Pyx_XGOTREF(__pyx_t_8);
-    __Pyx_XGOTREF(__pyx_t_9);
-    /*try:*/ {
+{
+__Pyx_PyThreadState_declare
+__Pyx_PyThreadState_assign
+__Pyx_ExceptionSave(&__pyx_t_17, &__pyx_t_16, &__pyx_t_15);
+__Pyx_XGOTREF(__pyx_t_17);
+__Pyx_XGOTREF(__pyx_t_16);
+__Pyx_XGOTREF(__pyx_t_15);
+/*try:*/ {
 
-      /* "hbconnect/market/_fastpath.pyx":143
- *             now = t if t >= 0.0 else _py_monotonic()
+  /* "hbconnect/market/_fastpath.pyx":412
+ *             self.s_bids = self.s_asks = None
  *         try:
  *             msg = self.loads(raw)             # <<<<<<<<<<<<<<
  *         except Exception:
  *             # not decodable: the general path decodes it again, counts and logs the bad frame
 */
-      __pyx_t_3 = NULL;
-      __Pyx_INCREF(__pyx_v_self->loads);
-      __pyx_t_5 = __pyx_v_self->loads; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_5))) {
-        __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_5);
-        assert(__pyx_t_3);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_3);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_raw};
-        __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 143, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_2);
-      }
-      __pyx_v_msg = __pyx_t_2;
-      __pyx_t_2 = 0;
+  __pyx_t_2 = NULL;
+  __Pyx_INCREF(__pyx_v_self->loads);
+  __pyx_t_5 = __pyx_v_self->loads; 
+  __pyx_t_6 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (likely(PyMethod_Check(__pyx_t_5))) {
+    __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
+    assert(__pyx_t_2);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+    __Pyx_INCREF(__pyx_t_2);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+    __pyx_t_6 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_raw};
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 412, __pyx_L20_error)
+    __Pyx_GOTREF(__pyx_t_3);
+  }
+  __pyx_v_msg = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-      /* "hbconnect/market/_fastpath.pyx":142
- *             t = hbc_monotonic()
- *             now = t if t >= 0.0 else _py_monotonic()
+  /* "hbconnect/market/_fastpath.pyx":411
+ *         finally:
+ *             self.s_bids = self.s_asks = None
  *         try:             # <<<<<<<<<<<<<<
  *             msg = self.loads(raw)
  *         except Exception:
 */
-    }
-    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-    goto __pyx_L9_try_end;
-    __pyx_L4_error:;
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+}
+__Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
+__Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
+__Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
+goto __pyx_L25_try_end;
+__pyx_L20_error:;
+__Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+__Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+__Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+__Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "hbconnect/market/_fastpath.pyx":144
+/* "hbconnect/market/_fastpath.pyx":413
  *         try:
  *             msg = self.loads(raw)
  *         except Exception:             # <<<<<<<<<<<<<<
  *             # not decodable: the general path decodes it again, counts and logs the bad frame
  *             return self.general(conn, raw, now)
 */
-    __pyx_t_10 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
-    if (__pyx_t_10) {
-      __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_2, &__pyx_t_5, &__pyx_t_3) < 0) __PYX_ERR(0, 144, __pyx_L6_except_error)
-      __Pyx_XGOTREF(__pyx_t_2);
-      __Pyx_XGOTREF(__pyx_t_5);
-      __Pyx_XGOTREF(__pyx_t_3);
+__pyx_t_13 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
+if (__pyx_t_13) {
+  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  if (__Pyx_GetException(&__pyx_t_3, &__pyx_t_5, &__pyx_t_2) < 0) __PYX_ERR(0, 413, __pyx_L22_except_error)
+  __Pyx_XGOTREF(__pyx_t_3);
+  __Pyx_XGOTREF(__pyx_t_5);
+  __Pyx_XGOTREF(__pyx_t_2);
 
-      /* "hbconnect/market/_fastpath.pyx":146
+  /* "hbconnect/market/_fastpath.pyx":415
  *         except Exception:
  *             # not decodable: the general path decodes it again, counts and logs the bad frame
  *             return self.general(conn, raw, now)             # <<<<<<<<<<<<<<
- *         # --- is it exactly the declared diff frame? (the venue parser's checks, in C)
- *         if type(msg) is not dict:
+ *         if not self._feed_msg(conn, raw, now, msg):
+ *             return self.fallback(conn, raw, now, msg)
 */
-      __pyx_t_11 = NULL;
-      __Pyx_INCREF(__pyx_v_self->general);
-      __pyx_t_12 = __pyx_v_self->general; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_12))) {
-        __pyx_t_11 = PyMethod_GET_SELF(__pyx_t_12);
-        assert(__pyx_t_11);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_12);
-        __Pyx_INCREF(__pyx_t_11);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_12, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[4] = {__pyx_t_11, __pyx_v_conn, __pyx_v_raw, __pyx_v_now};
-        __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_12, __pyx_callargs+__pyx_t_6, (4-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-        __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 146, __pyx_L6_except_error)
-        __Pyx_GOTREF(__pyx_t_4);
-      }
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_4;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      goto __pyx_L7_except_return;
+  __pyx_t_18 = NULL;
+  __Pyx_INCREF(__pyx_v_self->general);
+  __pyx_t_19 = __pyx_v_self->general; 
+  __pyx_t_6 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (likely(PyMethod_Check(__pyx_t_19))) {
+    __pyx_t_18 = PyMethod_GET_SELF(__pyx_t_19);
+    assert(__pyx_t_18);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_19);
+    __Pyx_INCREF(__pyx_t_18);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_19, __pyx__function);
+    __pyx_t_6 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[4] = {__pyx_t_18, __pyx_v_conn, __pyx_v_raw, __pyx_v_now};
+    __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_19, __pyx_callargs+__pyx_t_6, (4-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
+    __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 415, __pyx_L22_except_error)
+    __Pyx_GOTREF(__pyx_t_4);
+  }
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_4;
     }
-    goto __pyx_L6_except_error;
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_4 = 0;
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  goto __pyx_L23_except_return;
+}
+goto __pyx_L22_except_error;
 
-    /* "hbconnect/market/_fastpath.pyx":142
- *             t = hbc_monotonic()
- *             now = t if t >= 0.0 else _py_monotonic()
+/* "hbconnect/market/_fastpath.pyx":411
+ *         finally:
+ *             self.s_bids = self.s_asks = None
  *         try:             # <<<<<<<<<<<<<<
  *             msg = self.loads(raw)
  *         except Exception:
 */
-    __pyx_L6_except_error:;
-    __Pyx_XGIVEREF(__pyx_t_7);
-    __Pyx_XGIVEREF(__pyx_t_8);
-    __Pyx_XGIVEREF(__pyx_t_9);
-    __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-    goto __pyx_L1_error;
-    __pyx_L7_except_return:;
-    __Pyx_XGIVEREF(__pyx_t_7);
-    __Pyx_XGIVEREF(__pyx_t_8);
-    __Pyx_XGIVEREF(__pyx_t_9);
-    __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-    goto __pyx_L0;
-    __pyx_L9_try_end:;
-  }
+__pyx_L22_except_error:;
+__Pyx_XGIVEREF(__pyx_t_17);
+__Pyx_XGIVEREF(__pyx_t_16);
+__Pyx_XGIVEREF(__pyx_t_15);
+__Pyx_ExceptionReset(__pyx_t_17, __pyx_t_16, __pyx_t_15);
+goto __pyx_L1_error;
+__pyx_L23_except_return:;
+__Pyx_XGIVEREF(__pyx_t_17);
+__Pyx_XGIVEREF(__pyx_t_16);
+__Pyx_XGIVEREF(__pyx_t_15);
+__Pyx_ExceptionReset(__pyx_t_17, __pyx_t_16, __pyx_t_15);
+goto __pyx_L0;
+__pyx_L25_try_end:;
+}
 
-  /* "hbconnect/market/_fastpath.pyx":148
+/* "hbconnect/market/_fastpath.pyx":416
+ *             # not decodable: the general path decodes it again, counts and logs the bad frame
  *             return self.general(conn, raw, now)
- *         # --- is it exactly the declared diff frame? (the venue parser's checks, in C)
- *         if type(msg) is not dict:             # <<<<<<<<<<<<<<
+ *         if not self._feed_msg(conn, raw, now, msg):             # <<<<<<<<<<<<<<
  *             return self.fallback(conn, raw, now, msg)
- *         if self.envelope is not None:
+ * 
 */
-  __pyx_t_1 = (((PyObject *)Py_TYPE(__pyx_v_msg)) != ((PyObject *)(&PyDict_Type)));
-  if (__pyx_t_1) {
+__pyx_t_12 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_feed_msg(__pyx_v_self, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 416, __pyx_L1_error)
+__pyx_t_11 = (!__pyx_t_12);
 
 
-    /* "hbconnect/market/_fastpath.pyx":149
- *         # --- is it exactly the declared diff frame? (the venue parser's checks, in C)
- *         if type(msg) is not dict:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         if self.envelope is not None:
- *             p = PyDict_GetItem(msg, self.envelope)
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 149, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
+if (__pyx_t_11) {
 
-    /* "hbconnect/market/_fastpath.pyx":148
+
+/* "hbconnect/market/_fastpath.pyx":417
  *             return self.general(conn, raw, now)
- *         # --- is it exactly the declared diff frame? (the venue parser's checks, in C)
- *         if type(msg) is not dict:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         if self.envelope is not None:
+ *         if not self._feed_msg(conn, raw, now, msg):
+ *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
+ * 
+ *     cdef bint _feed_msg(self, conn, raw, now, msg) except -1:
 */
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":150
- *         if type(msg) is not dict:
- *             return self.fallback(conn, raw, now, msg)
- *         if self.envelope is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(msg, self.envelope)
- *             if p is NULL or type(<object>p) is not dict:
-*/
-  __pyx_t_1 = (__pyx_v_self->envelope != Py_None);
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":151
- *             return self.fallback(conn, raw, now, msg)
- *         if self.envelope is not None:
- *             p = PyDict_GetItem(msg, self.envelope)             # <<<<<<<<<<<<<<
- *             if p is NULL or type(<object>p) is not dict:
- *                 return self.fallback(conn, raw, now, msg)
-*/
-    __pyx_t_3 = __pyx_v_self->envelope;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_v_p = PyDict_GetItem(__pyx_v_msg, __pyx_t_3);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":152
- *         if self.envelope is not None:
- *             p = PyDict_GetItem(msg, self.envelope)
- *             if p is NULL or type(<object>p) is not dict:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             data = <object>p
-*/
-    __pyx_t_13 = (__pyx_v_p == NULL);
-
-    if (!__pyx_t_13) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_13;
-
-      goto __pyx_L15_bool_binop_done;
-    }
-    __pyx_t_13 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyDict_Type)));
-
-    __pyx_t_1 = __pyx_t_13;
-
-    __pyx_L15_bool_binop_done:;
-    if (__pyx_t_1) {
-
-
-      /* "hbconnect/market/_fastpath.pyx":153
- *             p = PyDict_GetItem(msg, self.envelope)
- *             if p is NULL or type(<object>p) is not dict:
- *                 return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *             data = <object>p
- *         else:
-*/
-      __pyx_t_2 = NULL;
-      __Pyx_INCREF(__pyx_v_self->fallback);
-      __pyx_t_5 = __pyx_v_self->fallback; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_5))) {
-        __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-        assert(__pyx_t_2);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_2);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 153, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
-      }
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_3;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      __pyx_t_3 = 0;
-      goto __pyx_L0;
-
-      /* "hbconnect/market/_fastpath.pyx":152
- *         if self.envelope is not None:
- *             p = PyDict_GetItem(msg, self.envelope)
- *             if p is NULL or type(<object>p) is not dict:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             data = <object>p
-*/
-    }
-
-    /* "hbconnect/market/_fastpath.pyx":154
- *             if p is NULL or type(<object>p) is not dict:
- *                 return self.fallback(conn, raw, now, msg)
- *             data = <object>p             # <<<<<<<<<<<<<<
- *         else:
- *             data = msg
-*/
-    __pyx_t_3 = ((PyObject *)__pyx_v_p);
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_v_data = __pyx_t_3;
-    __pyx_t_3 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":150
- *         if type(msg) is not dict:
- *             return self.fallback(conn, raw, now, msg)
- *         if self.envelope is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(msg, self.envelope)
- *             if p is NULL or type(<object>p) is not dict:
-*/
-    goto __pyx_L13;
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":156
- *             data = <object>p
- *         else:
- *             data = msg             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.event_key)
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
-*/
-  /*else*/ {
-    __Pyx_INCREF(__pyx_v_msg);
-    __pyx_v_data = __pyx_v_msg;
-  }
-  __pyx_L13:;
-
-  /* "hbconnect/market/_fastpath.pyx":157
- *         else:
- *             data = msg
- *         p = PyDict_GetItem(data, self.event_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->event_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
+__pyx_t_5 = NULL;
+__Pyx_INCREF(__pyx_v_self->fallback);
+__pyx_t_3 = __pyx_v_self->fallback; 
+__pyx_t_6 = 1;
+#if CYTHON_UNPACK_METHODS
+if (likely(PyMethod_Check(__pyx_t_3))) {
+  __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_3);
+  assert(__pyx_t_5);
+  PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+  __Pyx_INCREF(__pyx_t_5);
+  __Pyx_INCREF(__pyx__function);
+  __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+  __pyx_t_6 = 0;
+}
+#endif
+{
+  PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
+  __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+  __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":158
- *             data = msg
- *         p = PyDict_GetItem(data, self.event_key)
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.first_key)
-*/
-  __pyx_t_13 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L18_bool_binop_done;
-  }
-  __pyx_t_13 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyUnicode_Type)));
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L18_bool_binop_done;
-  }
-  __pyx_t_13 = __Pyx_PyObject_CompareBoolNe_str_str(((PyObject *)__pyx_v_p), __pyx_v_self->event, Py_NE); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 158, __pyx_L1_error)
-
-  __pyx_t_1 = __pyx_t_13;
-
-  __pyx_L18_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":159
- *         p = PyDict_GetItem(data, self.event_key)
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.first_key)
- *         if p is NULL or not _as_i64(<object>p, &first):
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 159, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":158
- *             data = msg
- *         p = PyDict_GetItem(data, self.event_key)
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.first_key)
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":160
- *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.first_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or not _as_i64(<object>p, &first):
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->first_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":161
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.first_key)
- *         if p is NULL or not _as_i64(<object>p, &first):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.last_key)
-*/
-  __pyx_t_13 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L22_bool_binop_done;
-  }
-  __pyx_t_13 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_first)); if (unlikely(__pyx_t_13 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 161, __pyx_L1_error)
-  __pyx_t_14 = (!__pyx_t_13);
-
-
-
-  __pyx_t_1 = __pyx_t_14;
-
-  __pyx_L22_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":162
- *         p = PyDict_GetItem(data, self.first_key)
- *         if p is NULL or not _as_i64(<object>p, &first):
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.last_key)
- *         if p is NULL or not _as_i64(<object>p, &last):
-*/
-    __pyx_t_2 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_5 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_2);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_2);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 162, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":161
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.first_key)
- *         if p is NULL or not _as_i64(<object>p, &first):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.last_key)
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":163
- *         if p is NULL or not _as_i64(<object>p, &first):
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.last_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or not _as_i64(<object>p, &last):
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->last_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":164
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.last_key)
- *         if p is NULL or not _as_i64(<object>p, &last):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         last_obj = <object>p
-*/
-  __pyx_t_14 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_14) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_14;
-
-    goto __pyx_L25_bool_binop_done;
-  }
-  __pyx_t_14 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_last)); if (unlikely(__pyx_t_14 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 164, __pyx_L1_error)
-  __pyx_t_13 = (!__pyx_t_14);
-
-
-
-  __pyx_t_1 = __pyx_t_13;
-
-  __pyx_L25_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":165
- *         p = PyDict_GetItem(data, self.last_key)
- *         if p is NULL or not _as_i64(<object>p, &last):
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         last_obj = <object>p
- *         p = PyDict_GetItem(data, self.bids_key)
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 165, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":164
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(data, self.last_key)
- *         if p is NULL or not _as_i64(<object>p, &last):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         last_obj = <object>p
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":166
- *         if p is NULL or not _as_i64(<object>p, &last):
- *             return self.fallback(conn, raw, now, msg)
- *         last_obj = <object>p             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.bids_key)
- *         if p is NULL or type(<object>p) is not list:
-*/
-  __pyx_t_3 = ((PyObject *)__pyx_v_p);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_last_obj = __pyx_t_3;
-  __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":167
- *             return self.fallback(conn, raw, now, msg)
- *         last_obj = <object>p
- *         p = PyDict_GetItem(data, self.bids_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->bids_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":168
- *         last_obj = <object>p
- *         p = PyDict_GetItem(data, self.bids_key)
- *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         bids = <object>p
-*/
-  __pyx_t_13 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L28_bool_binop_done;
-  }
-  __pyx_t_13 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyList_Type)));
-
-  __pyx_t_1 = __pyx_t_13;
-
-  __pyx_L28_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":169
- *         p = PyDict_GetItem(data, self.bids_key)
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         bids = <object>p
- *         p = PyDict_GetItem(data, self.asks_key)
-*/
-    __pyx_t_2 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_5 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_2);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_2);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 169, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":168
- *         last_obj = <object>p
- *         p = PyDict_GetItem(data, self.bids_key)
- *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         bids = <object>p
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":170
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)
- *         bids = <object>p             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.asks_key)
- *         if p is NULL or type(<object>p) is not list:
-*/
-  __pyx_t_3 = ((PyObject *)__pyx_v_p);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_bids = __pyx_t_3;
-  __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":171
- *             return self.fallback(conn, raw, now, msg)
- *         bids = <object>p
- *         p = PyDict_GetItem(data, self.asks_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->asks_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":172
- *         bids = <object>p
- *         p = PyDict_GetItem(data, self.asks_key)
- *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         asks = <object>p
-*/
-  __pyx_t_13 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L31_bool_binop_done;
-  }
-  __pyx_t_13 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyList_Type)));
-
-  __pyx_t_1 = __pyx_t_13;
-
-  __pyx_L31_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":173
- *         p = PyDict_GetItem(data, self.asks_key)
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         asks = <object>p
- *         if self.prev_key is not None:
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 173, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":172
- *         bids = <object>p
- *         p = PyDict_GetItem(data, self.asks_key)
- *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         asks = <object>p
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":174
- *         if p is NULL or type(<object>p) is not list:
- *             return self.fallback(conn, raw, now, msg)
- *         asks = <object>p             # <<<<<<<<<<<<<<
- *         if self.prev_key is not None:
- *             p = PyDict_GetItem(data, self.prev_key)
-*/
-  __pyx_t_3 = ((PyObject *)__pyx_v_p);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_asks = __pyx_t_3;
-  __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":175
- *             return self.fallback(conn, raw, now, msg)
- *         asks = <object>p
- *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(data, self.prev_key)
- *             if p is NULL or not _as_i64(<object>p, &prev):
-*/
-  __pyx_t_1 = (__pyx_v_self->prev_key != Py_None);
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":176
- *         asks = <object>p
- *         if self.prev_key is not None:
- *             p = PyDict_GetItem(data, self.prev_key)             # <<<<<<<<<<<<<<
- *             if p is NULL or not _as_i64(<object>p, &prev):
- *                 return self.fallback(conn, raw, now, msg)
-*/
-    __pyx_t_3 = __pyx_v_self->prev_key;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":177
- *         if self.prev_key is not None:
- *             p = PyDict_GetItem(data, self.prev_key)
- *             if p is NULL or not _as_i64(<object>p, &prev):             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             has_prev = True
-*/
-    __pyx_t_13 = (__pyx_v_p == NULL);
-
-    if (!__pyx_t_13) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_13;
-
-      goto __pyx_L35_bool_binop_done;
-    }
-    __pyx_t_13 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_prev)); if (unlikely(__pyx_t_13 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 177, __pyx_L1_error)
-    __pyx_t_14 = (!__pyx_t_13);
-
-
-
-    __pyx_t_1 = __pyx_t_14;
-
-    __pyx_L35_bool_binop_done:;
-    if (__pyx_t_1) {
-
-
-      /* "hbconnect/market/_fastpath.pyx":178
- *             p = PyDict_GetItem(data, self.prev_key)
- *             if p is NULL or not _as_i64(<object>p, &prev):
- *                 return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *             has_prev = True
- *         ts = None
-*/
-      __pyx_t_2 = NULL;
-      __Pyx_INCREF(__pyx_v_self->fallback);
-      __pyx_t_5 = __pyx_v_self->fallback; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_5))) {
-        __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-        assert(__pyx_t_2);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_2);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 178, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
-      }
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_3;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      __pyx_t_3 = 0;
-      goto __pyx_L0;
-
-      /* "hbconnect/market/_fastpath.pyx":177
- *         if self.prev_key is not None:
- *             p = PyDict_GetItem(data, self.prev_key)
- *             if p is NULL or not _as_i64(<object>p, &prev):             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             has_prev = True
-*/
-    }
-
-    /* "hbconnect/market/_fastpath.pyx":179
- *             if p is NULL or not _as_i64(<object>p, &prev):
- *                 return self.fallback(conn, raw, now, msg)
- *             has_prev = True             # <<<<<<<<<<<<<<
- *         ts = None
- *         if self.time_key is not None:
-*/
-    __pyx_v_has_prev = 1;
-
-    /* "hbconnect/market/_fastpath.pyx":175
- *             return self.fallback(conn, raw, now, msg)
- *         asks = <object>p
- *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(data, self.prev_key)
- *             if p is NULL or not _as_i64(<object>p, &prev):
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":180
- *                 return self.fallback(conn, raw, now, msg)
- *             has_prev = True
- *         ts = None             # <<<<<<<<<<<<<<
- *         if self.time_key is not None:
- *             p = PyDict_GetItem(data, self.time_key)
-*/
-  __Pyx_INCREF(Py_None);
-  __pyx_v_ts = Py_None;
-
-  /* "hbconnect/market/_fastpath.pyx":181
- *             has_prev = True
- *         ts = None
- *         if self.time_key is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(data, self.time_key)
- *             if p is NULL or type(<object>p) is not int:
-*/
-  __pyx_t_1 = (__pyx_v_self->time_key != Py_None);
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":182
- *         ts = None
- *         if self.time_key is not None:
- *             p = PyDict_GetItem(data, self.time_key)             # <<<<<<<<<<<<<<
- *             if p is NULL or type(<object>p) is not int:
- *                 return self.fallback(conn, raw, now, msg)
-*/
-    __pyx_t_3 = __pyx_v_self->time_key;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":183
- *         if self.time_key is not None:
- *             p = PyDict_GetItem(data, self.time_key)
- *             if p is NULL or type(<object>p) is not int:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             ts = <object>p
-*/
-    __pyx_t_14 = (__pyx_v_p == NULL);
-
-    if (!__pyx_t_14) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_14;
-
-      goto __pyx_L39_bool_binop_done;
-    }
-    __pyx_t_14 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyLong_Type)));
-
-    __pyx_t_1 = __pyx_t_14;
-
-    __pyx_L39_bool_binop_done:;
-    if (__pyx_t_1) {
-
-
-      /* "hbconnect/market/_fastpath.pyx":184
- *             p = PyDict_GetItem(data, self.time_key)
- *             if p is NULL or type(<object>p) is not int:
- *                 return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *             ts = <object>p
- *         p = PyDict_GetItem(data, self.symbol_key)
-*/
-      __pyx_t_5 = NULL;
-      __Pyx_INCREF(__pyx_v_self->fallback);
-      __pyx_t_2 = __pyx_v_self->fallback; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_2))) {
-        __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-        assert(__pyx_t_5);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-        __Pyx_INCREF(__pyx_t_5);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 184, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
-      }
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_3;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      __pyx_t_3 = 0;
-      goto __pyx_L0;
-
-      /* "hbconnect/market/_fastpath.pyx":183
- *         if self.time_key is not None:
- *             p = PyDict_GetItem(data, self.time_key)
- *             if p is NULL or type(<object>p) is not int:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *             ts = <object>p
-*/
-    }
-
-    /* "hbconnect/market/_fastpath.pyx":185
- *             if p is NULL or type(<object>p) is not int:
- *                 return self.fallback(conn, raw, now, msg)
- *             ts = <object>p             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(data, self.symbol_key)
- *         if p is NULL or type(<object>p) is not str:
-*/
-    __pyx_t_3 = ((PyObject *)__pyx_v_p);
-    __Pyx_INCREF(__pyx_t_3);
-    __Pyx_DECREF_SET(__pyx_v_ts, __pyx_t_3);
-    __pyx_t_3 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":181
- *             has_prev = True
- *         ts = None
- *         if self.time_key is not None:             # <<<<<<<<<<<<<<
- *             p = PyDict_GetItem(data, self.time_key)
- *             if p is NULL or type(<object>p) is not int:
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":186
- *                 return self.fallback(conn, raw, now, msg)
- *             ts = <object>p
- *         p = PyDict_GetItem(data, self.symbol_key)             # <<<<<<<<<<<<<<
- *         if p is NULL or type(<object>p) is not str:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->symbol_key;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_3);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":187
- *             ts = <object>p
- *         p = PyDict_GetItem(data, self.symbol_key)
- *         if p is NULL or type(<object>p) is not str:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(self.symbols, <object>p)
-*/
-  __pyx_t_14 = (__pyx_v_p == NULL);
-
-  if (!__pyx_t_14) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_14;
-
-    goto __pyx_L42_bool_binop_done;
-  }
-  __pyx_t_14 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyUnicode_Type)));
-
-  __pyx_t_1 = __pyx_t_14;
-
-  __pyx_L42_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":188
- *         p = PyDict_GetItem(data, self.symbol_key)
- *         if p is NULL or type(<object>p) is not str:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(self.symbols, <object>p)
- *         if p is NULL:
-*/
-    __pyx_t_2 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_5 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_2);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_2);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 188, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":187
- *             ts = <object>p
- *         p = PyDict_GetItem(data, self.symbol_key)
- *         if p is NULL or type(<object>p) is not str:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(self.symbols, <object>p)
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":189
- *         if p is NULL or type(<object>p) is not str:
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(self.symbols, <object>p)             # <<<<<<<<<<<<<<
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->symbols;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_t_3, ((PyObject *)__pyx_v_p));
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":190
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(self.symbols, <object>p)
- *         if p is NULL:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         pair = <object>p
-*/
-  __pyx_t_1 = (__pyx_v_p == NULL);
-
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":191
- *         p = PyDict_GetItem(self.symbols, <object>p)
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         pair = <object>p
- *         p = PyDict_GetItem(self.books, pair)
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 191, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":190
- *             return self.fallback(conn, raw, now, msg)
- *         p = PyDict_GetItem(self.symbols, <object>p)
- *         if p is NULL:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         pair = <object>p
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":192
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)
- *         pair = <object>p             # <<<<<<<<<<<<<<
- *         p = PyDict_GetItem(self.books, pair)
- *         if p is NULL:
-*/
-  __pyx_t_3 = ((PyObject *)__pyx_v_p);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_pair = __pyx_t_3;
-  __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":193
- *             return self.fallback(conn, raw, now, msg)
- *         pair = <object>p
- *         p = PyDict_GetItem(self.books, pair)             # <<<<<<<<<<<<<<
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_3 = __pyx_v_self->books;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_p = PyDict_GetItem(__pyx_t_3, __pyx_v_pair);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":194
- *         pair = <object>p
- *         p = PyDict_GetItem(self.books, pair)
- *         if p is NULL:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         tb = <TrackedBookCore>p
-*/
-  __pyx_t_1 = (__pyx_v_p == NULL);
-
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":195
- *         p = PyDict_GetItem(self.books, pair)
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         tb = <TrackedBookCore>p
- *         # --- LIVE and the very next diff by the sync rule? (else the policy decides)
-*/
-    __pyx_t_2 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_5 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_2);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_2);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 195, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":194
- *         pair = <object>p
- *         p = PyDict_GetItem(self.books, pair)
- *         if p is NULL:             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         tb = <TrackedBookCore>p
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":196
- *         if p is NULL:
- *             return self.fallback(conn, raw, now, msg)
- *         tb = <TrackedBookCore>p             # <<<<<<<<<<<<<<
- *         # --- LIVE and the very next diff by the sync rule? (else the policy decides)
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
-*/
-  __pyx_t_3 = ((PyObject *)__pyx_v_p);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_tb = ((struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *)__pyx_t_3);
-  __pyx_t_3 = 0;
-
-  /* "hbconnect/market/_fastpath.pyx":198
- *         tb = <TrackedBookCore>p
- *         # --- LIVE and the very next diff by the sync rule? (else the policy decides)
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:
-*/
-  __pyx_t_14 = (__pyx_v_tb->state != __pyx_v_self->live);
-  if (!__pyx_t_14) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_14;
-
-    goto __pyx_L47_bool_binop_done;
-  }
-  __pyx_t_3 = __pyx_v_tb->last_id;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_14 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(__pyx_t_3, (&__pyx_v_cur)); if (unlikely(__pyx_t_14 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 198, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_13 = (!__pyx_t_14);
-
-
-
-  __pyx_t_1 = __pyx_t_13;
-
-  __pyx_L47_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":199
- *         # --- LIVE and the very next diff by the sync rule? (else the policy decides)
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         if self.rule == 1:
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":198
- *         tb = <TrackedBookCore>p
- *         # --- LIVE and the very next diff by the sync rule? (else the policy decides)
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:
-*/
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":200
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:             # <<<<<<<<<<<<<<
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
- *                 return self.fallback(conn, raw, now, msg)
-*/
-  __pyx_t_1 = (__pyx_v_self->rule == 1);
-
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":201
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *         elif prev != cur or (self.rule == 3 and tb.first):
-*/
-    __pyx_t_13 = (__pyx_v_cur == LLONG_MAX);
-
-    if (!__pyx_t_13) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_13;
-
-      goto __pyx_L51_bool_binop_done;
-    }
-    __pyx_t_13 = (__pyx_v_first != (__pyx_v_cur + 1));
-
-    if (!__pyx_t_13) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_13;
-
-      goto __pyx_L51_bool_binop_done;
-    }
-    __pyx_t_13 = (__pyx_v_last <= __pyx_v_cur);
-
-
-    __pyx_t_1 = __pyx_t_13;
-
-    __pyx_L51_bool_binop_done:;
-    if (__pyx_t_1) {
-
-
-      /* "hbconnect/market/_fastpath.pyx":202
- *         if self.rule == 1:
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
- *                 return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         elif prev != cur or (self.rule == 3 and tb.first):
- *             return self.fallback(conn, raw, now, msg)
-*/
-      __pyx_t_2 = NULL;
-      __Pyx_INCREF(__pyx_v_self->fallback);
-      __pyx_t_5 = __pyx_v_self->fallback; 
-      __pyx_t_6 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_5))) {
-        __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_5);
-        assert(__pyx_t_2);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_2);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-        __pyx_t_6 = 0;
-      }
-      #endif
-      {
-        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 202, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
-      }
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_3;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      __pyx_t_3 = 0;
-      goto __pyx_L0;
-
-      /* "hbconnect/market/_fastpath.pyx":201
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:             # <<<<<<<<<<<<<<
- *                 return self.fallback(conn, raw, now, msg)
- *         elif prev != cur or (self.rule == 3 and tb.first):
-*/
-    }
-
-    /* "hbconnect/market/_fastpath.pyx":200
- *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
- *             return self.fallback(conn, raw, now, msg)
- *         if self.rule == 1:             # <<<<<<<<<<<<<<
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
- *                 return self.fallback(conn, raw, now, msg)
-*/
-    goto __pyx_L49;
-  }
-
-  /* "hbconnect/market/_fastpath.pyx":203
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
- *                 return self.fallback(conn, raw, now, msg)
- *         elif prev != cur or (self.rule == 3 and tb.first):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         # --- the general path's bookkeeping for an applied diff, in the same order
-*/
-  __pyx_t_13 = (__pyx_v_prev != __pyx_v_cur);
-
-  if (!__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L54_bool_binop_done;
-  }
-  __pyx_t_13 = (__pyx_v_self->rule == 3);
-
-  if (__pyx_t_13) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_13;
-
-    goto __pyx_L54_bool_binop_done;
-  }
-
-  __pyx_t_1 = __pyx_v_tb->first;
-  __pyx_L54_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "hbconnect/market/_fastpath.pyx":204
- *                 return self.fallback(conn, raw, now, msg)
- *         elif prev != cur or (self.rule == 3 and tb.first):
- *             return self.fallback(conn, raw, now, msg)             # <<<<<<<<<<<<<<
- *         # --- the general path's bookkeeping for an applied diff, in the same order
- *         try:
-*/
-    __pyx_t_5 = NULL;
-    __Pyx_INCREF(__pyx_v_self->fallback);
-    __pyx_t_2 = __pyx_v_self->fallback; 
-    __pyx_t_6 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (likely(PyMethod_Check(__pyx_t_2))) {
-      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_2);
-      assert(__pyx_t_5);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-      __pyx_t_6 = 0;
-    }
-    #endif
-    {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, __pyx_v_msg};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-    }
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_3;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_3 = 0;
-    goto __pyx_L0;
-
-    /* "hbconnect/market/_fastpath.pyx":203
- *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
- *                 return self.fallback(conn, raw, now, msg)
- *         elif prev != cur or (self.rule == 3 and tb.first):             # <<<<<<<<<<<<<<
- *             return self.fallback(conn, raw, now, msg)
- *         # --- the general path's bookkeeping for an applied diff, in the same order
-*/
-  }
-  __pyx_L49:;
-
-  /* "hbconnect/market/_fastpath.pyx":206
- *             return self.fallback(conn, raw, now, msg)
- *         # --- the general path's bookkeeping for an applied diff, in the same order
- *         try:             # <<<<<<<<<<<<<<
- *             tracker = self.tracker
- *             tracker.frames += 1
-*/
+  if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 417, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+}
+{
+  PyObject *__pyx_temp;
   {
-    __Pyx_PyThreadState_declare
-    __Pyx_PyThreadState_assign
-    __Pyx_ExceptionSave(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7);
-    __Pyx_XGOTREF(__pyx_t_9);
-    __Pyx_XGOTREF(__pyx_t_8);
-    __Pyx_XGOTREF(__pyx_t_7);
-    /*try:*/ {
-
-      /* "hbconnect/market/_fastpath.pyx":207
- *         # --- the general path's bookkeeping for an applied diff, in the same order
- *         try:
- *             tracker = self.tracker             # <<<<<<<<<<<<<<
- *             tracker.frames += 1
- *             if isinstance(conn, ConnectionCore):
-*/
-      __pyx_t_3 = __pyx_v_self->tracker;
-      __Pyx_INCREF(__pyx_t_3);
-      __pyx_v_tracker = __pyx_t_3;
-      __pyx_t_3 = 0;
-
-      /* "hbconnect/market/_fastpath.pyx":208
- *         try:
- *             tracker = self.tracker
- *             tracker.frames += 1             # <<<<<<<<<<<<<<
- *             if isinstance(conn, ConnectionCore):
- *                 cc = <ConnectionCore>conn
-*/
-      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_frames); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L57_error)
-      __Pyx_GOTREF(__pyx_t_3);
-      __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 208, __pyx_L57_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_frames, __pyx_t_2) < (0)) __PYX_ERR(0, 208, __pyx_L57_error)
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-
-      /* "hbconnect/market/_fastpath.pyx":209
- *             tracker = self.tracker
- *             tracker.frames += 1
- *             if isinstance(conn, ConnectionCore):             # <<<<<<<<<<<<<<
- *                 cc = <ConnectionCore>conn
- *                 cc.frames += 1
-*/
-      __pyx_t_1 = __Pyx_TypeCheck(__pyx_v_conn, __pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore); 
-      if (__pyx_t_1) {
-
-
-        /* "hbconnect/market/_fastpath.pyx":210
- *             tracker.frames += 1
- *             if isinstance(conn, ConnectionCore):
- *                 cc = <ConnectionCore>conn             # <<<<<<<<<<<<<<
- *                 cc.frames += 1
- *                 cc.last_frame = now
-*/
-        __pyx_t_2 = __pyx_v_conn;
-        __Pyx_INCREF(__pyx_t_2);
-        __pyx_v_cc = ((struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *)__pyx_t_2);
-        __pyx_t_2 = 0;
-
-        /* "hbconnect/market/_fastpath.pyx":211
- *             if isinstance(conn, ConnectionCore):
- *                 cc = <ConnectionCore>conn
- *                 cc.frames += 1             # <<<<<<<<<<<<<<
- *                 cc.last_frame = now
- *             else:
-*/
-        __pyx_v_cc->frames = (__pyx_v_cc->frames + 1);
-
-        /* "hbconnect/market/_fastpath.pyx":212
- *                 cc = <ConnectionCore>conn
- *                 cc.frames += 1
- *                 cc.last_frame = now             # <<<<<<<<<<<<<<
- *             else:
- *                 conn.frames += 1
-*/
-        __pyx_t_15 = __Pyx_PyFloat_AsDouble(__pyx_v_now); if (unlikely((__pyx_t_15 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 212, __pyx_L57_error)
-        __pyx_v_cc->last_frame = __pyx_t_15;
-
-        /* "hbconnect/market/_fastpath.pyx":209
- *             tracker = self.tracker
- *             tracker.frames += 1
- *             if isinstance(conn, ConnectionCore):             # <<<<<<<<<<<<<<
- *                 cc = <ConnectionCore>conn
- *                 cc.frames += 1
-*/
-        goto __pyx_L63;
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":214
- *                 cc.last_frame = now
- *             else:
- *                 conn.frames += 1             # <<<<<<<<<<<<<<
- *                 conn.last_frame = now
- *             tb.frames += 1
-*/
-      /*else*/ {
-        __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 214, __pyx_L57_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 214, __pyx_L57_error)
-        __Pyx_GOTREF(__pyx_t_3);
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        if (__Pyx_PyObject_SetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_frames, __pyx_t_3) < (0)) __PYX_ERR(0, 214, __pyx_L57_error)
-        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-        /* "hbconnect/market/_fastpath.pyx":215
- *             else:
- *                 conn.frames += 1
- *                 conn.last_frame = now             # <<<<<<<<<<<<<<
- *             tb.frames += 1
- *             tb.last_receive = now
-*/
-        if (__Pyx_PyObject_SetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_last_frame, __pyx_v_now) < (0)) __PYX_ERR(0, 215, __pyx_L57_error)
-      }
-      __pyx_L63:;
-
-      /* "hbconnect/market/_fastpath.pyx":216
- *                 conn.frames += 1
- *                 conn.last_frame = now
- *             tb.frames += 1             # <<<<<<<<<<<<<<
- *             tb.last_receive = now
- *             book = tb.book
-*/
-      __pyx_v_tb->frames = (__pyx_v_tb->frames + 1);
-
-      /* "hbconnect/market/_fastpath.pyx":217
- *                 conn.last_frame = now
- *             tb.frames += 1
- *             tb.last_receive = now             # <<<<<<<<<<<<<<
- *             book = tb.book
- *             try:
-*/
-      __pyx_t_15 = __Pyx_PyFloat_AsDouble(__pyx_v_now); if (unlikely((__pyx_t_15 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 217, __pyx_L57_error)
-      __pyx_v_tb->last_receive = __pyx_t_15;
-
-      /* "hbconnect/market/_fastpath.pyx":218
- *             tb.frames += 1
- *             tb.last_receive = now
- *             book = tb.book             # <<<<<<<<<<<<<<
- *             try:
- *                 book.apply_diffs(bids, asks, last)
-*/
-      __pyx_t_3 = __pyx_v_tb->book;
-      __Pyx_INCREF(__pyx_t_3);
-      __pyx_v_book = __pyx_t_3;
-      __pyx_t_3 = 0;
-
-      /* "hbconnect/market/_fastpath.pyx":219
- *             tb.last_receive = now
- *             book = tb.book
- *             try:             # <<<<<<<<<<<<<<
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:
-*/
-      {
-        __Pyx_PyThreadState_declare
-        __Pyx_PyThreadState_assign
-        __Pyx_ExceptionSave(&__pyx_t_16, &__pyx_t_17, &__pyx_t_18);
-        __Pyx_XGOTREF(__pyx_t_16);
-        __Pyx_XGOTREF(__pyx_t_17);
-        __Pyx_XGOTREF(__pyx_t_18);
-        /*try:*/ {
-
-          /* "hbconnect/market/_fastpath.pyx":220
- *             book = tb.book
- *             try:
- *                 book.apply_diffs(bids, asks, last)             # <<<<<<<<<<<<<<
- *             except Exception as exc:
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
-*/
-          __pyx_t_2 = __pyx_v_book;
-          __Pyx_INCREF(__pyx_t_2);
-          __pyx_t_5 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_last); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 220, __pyx_L64_error)
-          __Pyx_GOTREF(__pyx_t_5);
-          __pyx_t_6 = 0;
-          {
-            PyObject *__pyx_callargs[4] = {__pyx_t_2, __pyx_v_bids, __pyx_v_asks, __pyx_t_5};
-            __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply_diffs, __pyx_callargs+__pyx_t_6, (4-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-            __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 220, __pyx_L64_error)
-            __Pyx_GOTREF(__pyx_t_3);
-          }
-          __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-
-          /* "hbconnect/market/_fastpath.pyx":219
- *             tb.last_receive = now
- *             book = tb.book
- *             try:             # <<<<<<<<<<<<<<
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:
-*/
-        }
-        __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-        __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-        __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-        goto __pyx_L69_try_end;
-        __pyx_L64_error:;
-        __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-        __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-        /* "hbconnect/market/_fastpath.pyx":221
- *             try:
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:             # <<<<<<<<<<<<<<
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
- *                 return
-*/
-        __pyx_t_10 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
-        if (__pyx_t_10) {
-          __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-          if (__Pyx_GetException(&__pyx_t_3, &__pyx_t_5, &__pyx_t_2) < 0) __PYX_ERR(0, 221, __pyx_L66_except_error)
-          __Pyx_XGOTREF(__pyx_t_3);
-          __Pyx_XGOTREF(__pyx_t_5);
-          __Pyx_XGOTREF(__pyx_t_2);
-          __Pyx_INCREF(__pyx_t_5);
-          __pyx_v_exc = __pyx_t_5;
-          /*try:*/ {
-
-            /* "hbconnect/market/_fastpath.pyx":222
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)             # <<<<<<<<<<<<<<
- *                 return
- *             tb.last_id = last_obj
-*/
-            __pyx_t_4 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_apply_failed(__pyx_v_self, __pyx_v_conn, __pyx_v_raw, __pyx_v_tb, __pyx_v_pair, __pyx_v_bids, __pyx_v_asks, __pyx_v_first, __pyx_v_last, __pyx_v_prev, __pyx_v_has_prev, __pyx_v_ts, __pyx_v_exc); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 222, __pyx_L75_error)
-            __Pyx_GOTREF(__pyx_t_4);
-            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-
-            /* "hbconnect/market/_fastpath.pyx":223
- *             except Exception as exc:
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
- *                 return             # <<<<<<<<<<<<<<
- *             tb.last_id = last_obj
- *             tb.first = False
-*/
-            {
-              PyObject *__pyx_temp;
-              {
-                __pyx_temp = __pyx_r;
-                __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-              }
-              __Pyx_XDECREF(__pyx_temp);
-            }
-            __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-            __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-            __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-            goto __pyx_L74_return;
-          }
-
-          /* "hbconnect/market/_fastpath.pyx":221
- *             try:
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:             # <<<<<<<<<<<<<<
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
- *                 return
-*/
-          /*finally:*/ {
-            __pyx_L75_error:;
-            /*exception exit:*/{
-              __Pyx_PyThreadState_declare
-              __Pyx_PyThreadState_assign
-              __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0; __pyx_t_26 = 0;
-              __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-              __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-              __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-               __Pyx_ExceptionSwap(&__pyx_t_24, &__pyx_t_25, &__pyx_t_26);
-              if ( unlikely(__Pyx_GetException(&__pyx_t_21, &__pyx_t_22, &__pyx_t_23) < 0)) __Pyx_ErrFetch(&__pyx_t_21, &__pyx_t_22, &__pyx_t_23);
-              __Pyx_XGOTREF(__pyx_t_21);
-              __Pyx_XGOTREF(__pyx_t_22);
-              __Pyx_XGOTREF(__pyx_t_23);
-              __Pyx_XGOTREF(__pyx_t_24);
-              __Pyx_XGOTREF(__pyx_t_25);
-              __Pyx_XGOTREF(__pyx_t_26);
-              __pyx_t_10 = __pyx_lineno; __pyx_t_19 = __pyx_clineno; __pyx_t_20 = __pyx_filename;
-              {
-                __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-              }
-              __Pyx_XGIVEREF(__pyx_t_24);
-              __Pyx_XGIVEREF(__pyx_t_25);
-              __Pyx_XGIVEREF(__pyx_t_26);
-              __Pyx_ExceptionReset(__pyx_t_24, __pyx_t_25, __pyx_t_26);
-              __Pyx_XGIVEREF(__pyx_t_21);
-              __Pyx_XGIVEREF(__pyx_t_22);
-              __Pyx_XGIVEREF(__pyx_t_23);
-              __Pyx_ErrRestore(__pyx_t_21, __pyx_t_22, __pyx_t_23);
-              __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0; __pyx_t_26 = 0;
-              __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_19; __pyx_filename = __pyx_t_20;
-              goto __pyx_L66_except_error;
-            }
-            __pyx_L74_return: {
-              __pyx_t_26 = __pyx_r;
-              __pyx_r = 0;
-              __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-              __pyx_r = __pyx_t_26;
-              __pyx_t_26 = 0;
-              goto __pyx_L67_except_return;
-            }
-          }
-        }
-        goto __pyx_L66_except_error;
-
-        /* "hbconnect/market/_fastpath.pyx":219
- *             tb.last_receive = now
- *             book = tb.book
- *             try:             # <<<<<<<<<<<<<<
- *                 book.apply_diffs(bids, asks, last)
- *             except Exception as exc:
-*/
-        __pyx_L66_except_error:;
-        __Pyx_XGIVEREF(__pyx_t_16);
-        __Pyx_XGIVEREF(__pyx_t_17);
-        __Pyx_XGIVEREF(__pyx_t_18);
-        __Pyx_ExceptionReset(__pyx_t_16, __pyx_t_17, __pyx_t_18);
-        goto __pyx_L57_error;
-        __pyx_L67_except_return:;
-        __Pyx_XGIVEREF(__pyx_t_16);
-        __Pyx_XGIVEREF(__pyx_t_17);
-        __Pyx_XGIVEREF(__pyx_t_18);
-        __Pyx_ExceptionReset(__pyx_t_16, __pyx_t_17, __pyx_t_18);
-        goto __pyx_L61_try_return;
-        __pyx_L69_try_end:;
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":224
- *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
- *                 return
- *             tb.last_id = last_obj             # <<<<<<<<<<<<<<
- *             tb.first = False
- *             tb.diffs_applied += 1
-*/
-      __Pyx_INCREF(__pyx_v_last_obj);
-      __Pyx_GIVEREF(__pyx_v_last_obj);
-      __Pyx_GOTREF(__pyx_v_tb->last_id);
-      __Pyx_DECREF_SET(__pyx_v_tb->last_id, __pyx_v_last_obj);
-
-      /* "hbconnect/market/_fastpath.pyx":225
- *                 return
- *             tb.last_id = last_obj
- *             tb.first = False             # <<<<<<<<<<<<<<
- *             tb.diffs_applied += 1
- *             if ts is not None and ts:
-*/
-      __pyx_v_tb->first = 0;
-
-      /* "hbconnect/market/_fastpath.pyx":226
- *             tb.last_id = last_obj
- *             tb.first = False
- *             tb.diffs_applied += 1             # <<<<<<<<<<<<<<
- *             if ts is not None and ts:
- *                 tb.last_update_time = <double>ts / self.time_units
-*/
-      __pyx_v_tb->diffs_applied = (__pyx_v_tb->diffs_applied + 1);
-
-      /* "hbconnect/market/_fastpath.pyx":227
- *             tb.first = False
- *             tb.diffs_applied += 1
- *             if ts is not None and ts:             # <<<<<<<<<<<<<<
- *                 tb.last_update_time = <double>ts / self.time_units
- *             self.fast_frames += 1
-*/
-      __pyx_t_13 = (__pyx_v_ts != Py_None);
-      if (__pyx_t_13) {
-
-      } else {
-
-        __pyx_t_1 = __pyx_t_13;
-
-        goto __pyx_L82_bool_binop_done;
-      }
-      __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_ts); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 227, __pyx_L57_error)
-
-      __pyx_t_1 = __pyx_t_13;
-
-      __pyx_L82_bool_binop_done:;
-      if (__pyx_t_1) {
-
-
-        /* "hbconnect/market/_fastpath.pyx":228
- *             tb.diffs_applied += 1
- *             if ts is not None and ts:
- *                 tb.last_update_time = <double>ts / self.time_units             # <<<<<<<<<<<<<<
- *             self.fast_frames += 1
- *             if tracker._notify_books:
-*/
-        __pyx_t_15 = __Pyx_PyFloat_AsDouble(__pyx_v_ts); if (unlikely((__pyx_t_15 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 228, __pyx_L57_error)
-        if (unlikely(__pyx_v_self->time_units == 0)) {
-          PyErr_SetString(PyExc_ZeroDivisionError, "float division");
-          __PYX_ERR(0, 228, __pyx_L57_error)
-        }
-        __pyx_v_tb->last_update_time = (((double)__pyx_t_15) / __pyx_v_self->time_units);
-
-
-        /* "hbconnect/market/_fastpath.pyx":227
- *             tb.first = False
- *             tb.diffs_applied += 1
- *             if ts is not None and ts:             # <<<<<<<<<<<<<<
- *                 tb.last_update_time = <double>ts / self.time_units
- *             self.fast_frames += 1
-*/
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":229
- *             if ts is not None and ts:
- *                 tb.last_update_time = <double>ts / self.time_units
- *             self.fast_frames += 1             # <<<<<<<<<<<<<<
- *             if tracker._notify_books:
- *                 tracker._emit_book(tb, False)
-*/
-      __pyx_v_self->fast_frames = (__pyx_v_self->fast_frames + 1);
-
-      /* "hbconnect/market/_fastpath.pyx":230
- *                 tb.last_update_time = <double>ts / self.time_units
- *             self.fast_frames += 1
- *             if tracker._notify_books:             # <<<<<<<<<<<<<<
- *                 tracker._emit_book(tb, False)
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
-*/
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_notify_books); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 230, __pyx_L57_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 230, __pyx_L57_error)
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (__pyx_t_1) {
-
-
-        /* "hbconnect/market/_fastpath.pyx":231
- *             self.fast_frames += 1
- *             if tracker._notify_books:
- *                 tracker._emit_book(tb, False)             # <<<<<<<<<<<<<<
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
- *             self.tracker._internal_error(conn, pair, raw, exc)
-*/
-        __pyx_t_5 = __pyx_v_tracker;
-        __Pyx_INCREF(__pyx_t_5);
-        __pyx_t_6 = 0;
-        {
-          PyObject *__pyx_callargs[3] = {__pyx_t_5, ((PyObject *)__pyx_v_tb), Py_False};
-          __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_book, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 231, __pyx_L57_error)
-          __Pyx_GOTREF(__pyx_t_2);
-        }
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-
-        /* "hbconnect/market/_fastpath.pyx":230
- *                 tb.last_update_time = <double>ts / self.time_units
- *             self.fast_frames += 1
- *             if tracker._notify_books:             # <<<<<<<<<<<<<<
- *                 tracker._emit_book(tb, False)
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
-*/
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":206
- *             return self.fallback(conn, raw, now, msg)
- *         # --- the general path's bookkeeping for an applied diff, in the same order
- *         try:             # <<<<<<<<<<<<<<
- *             tracker = self.tracker
- *             tracker.frames += 1
-*/
-    }
-    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-    goto __pyx_L62_try_end;
-    __pyx_L57_error:;
-    __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-    /* "hbconnect/market/_fastpath.pyx":232
- *             if tracker._notify_books:
- *                 tracker._emit_book(tb, False)
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it             # <<<<<<<<<<<<<<
- *             self.tracker._internal_error(conn, pair, raw, exc)
- * 
-*/
-    __pyx_t_19 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
-    if (__pyx_t_19) {
-      __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_2, &__pyx_t_5, &__pyx_t_3) < 0) __PYX_ERR(0, 232, __pyx_L59_except_error)
-      __Pyx_XGOTREF(__pyx_t_2);
-      __Pyx_XGOTREF(__pyx_t_5);
-      __Pyx_XGOTREF(__pyx_t_3);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_XDECREF_SET(__pyx_v_exc, __pyx_t_5);
-      /*try:*/ {
-
-        /* "hbconnect/market/_fastpath.pyx":233
- *                 tracker._emit_book(tb, False)
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
- *             self.tracker._internal_error(conn, pair, raw, exc)             # <<<<<<<<<<<<<<
- * 
- *     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
-*/
-        __pyx_t_12 = __pyx_v_self->tracker;
-        __Pyx_INCREF(__pyx_t_12);
-        __pyx_t_6 = 0;
-        {
-          PyObject *__pyx_callargs[5] = {__pyx_t_12, __pyx_v_conn, __pyx_v_pair, __pyx_v_raw, __pyx_v_exc};
-          __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_internal_error, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 233, __pyx_L90_error)
-          __Pyx_GOTREF(__pyx_t_4);
-        }
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":232
- *             if tracker._notify_books:
- *                 tracker._emit_book(tb, False)
- *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it             # <<<<<<<<<<<<<<
- *             self.tracker._internal_error(conn, pair, raw, exc)
- * 
-*/
-      /*finally:*/ {
-        /*normal exit:*/{
-          __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-          goto __pyx_L91;
-        }
-        __pyx_L90_error:;
-        /*exception exit:*/{
-          __Pyx_PyThreadState_declare
-          __Pyx_PyThreadState_assign
-          __pyx_t_18 = 0; __pyx_t_17 = 0; __pyx_t_16 = 0; __pyx_t_26 = 0; __pyx_t_25 = 0; __pyx_t_24 = 0;
-          __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-          __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-          __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-           __Pyx_ExceptionSwap(&__pyx_t_26, &__pyx_t_25, &__pyx_t_24);
-          if ( unlikely(__Pyx_GetException(&__pyx_t_18, &__pyx_t_17, &__pyx_t_16) < 0)) __Pyx_ErrFetch(&__pyx_t_18, &__pyx_t_17, &__pyx_t_16);
-          __Pyx_XGOTREF(__pyx_t_18);
-          __Pyx_XGOTREF(__pyx_t_17);
-          __Pyx_XGOTREF(__pyx_t_16);
-          __Pyx_XGOTREF(__pyx_t_26);
-          __Pyx_XGOTREF(__pyx_t_25);
-          __Pyx_XGOTREF(__pyx_t_24);
-          __pyx_t_19 = __pyx_lineno; __pyx_t_10 = __pyx_clineno; __pyx_t_20 = __pyx_filename;
-          {
-            __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-          }
-          __Pyx_XGIVEREF(__pyx_t_26);
-          __Pyx_XGIVEREF(__pyx_t_25);
-          __Pyx_XGIVEREF(__pyx_t_24);
-          __Pyx_ExceptionReset(__pyx_t_26, __pyx_t_25, __pyx_t_24);
-          __Pyx_XGIVEREF(__pyx_t_18);
-          __Pyx_XGIVEREF(__pyx_t_17);
-          __Pyx_XGIVEREF(__pyx_t_16);
-          __Pyx_ErrRestore(__pyx_t_18, __pyx_t_17, __pyx_t_16);
-          __pyx_t_18 = 0; __pyx_t_17 = 0; __pyx_t_16 = 0; __pyx_t_26 = 0; __pyx_t_25 = 0; __pyx_t_24 = 0;
-          __pyx_lineno = __pyx_t_19; __pyx_clineno = __pyx_t_10; __pyx_filename = __pyx_t_20;
-          goto __pyx_L59_except_error;
-        }
-        __pyx_L91:;
-      }
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      goto __pyx_L58_exception_handled;
-    }
-    goto __pyx_L59_except_error;
-
-    /* "hbconnect/market/_fastpath.pyx":206
- *             return self.fallback(conn, raw, now, msg)
- *         # --- the general path's bookkeeping for an applied diff, in the same order
- *         try:             # <<<<<<<<<<<<<<
- *             tracker = self.tracker
- *             tracker.frames += 1
-*/
-    __pyx_L59_except_error:;
-    __Pyx_XGIVEREF(__pyx_t_9);
-    __Pyx_XGIVEREF(__pyx_t_8);
-    __Pyx_XGIVEREF(__pyx_t_7);
-    __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
-    goto __pyx_L1_error;
-    __pyx_L61_try_return:;
-    __Pyx_XGIVEREF(__pyx_t_9);
-    __Pyx_XGIVEREF(__pyx_t_8);
-    __Pyx_XGIVEREF(__pyx_t_7);
-    __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
-    goto __pyx_L0;
-    __pyx_L58_exception_handled:;
-    __Pyx_XGIVEREF(__pyx_t_9);
-    __Pyx_XGIVEREF(__pyx_t_8);
-    __Pyx_XGIVEREF(__pyx_t_7);
-    __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
-    __pyx_L62_try_end:;
+    __pyx_temp = __pyx_r;
+    __pyx_r = __pyx_t_2;
   }
+  __Pyx_XDECREF(__pyx_temp);
+}
+__pyx_t_2 = 0;
+goto __pyx_L0;
 
-  /* "hbconnect/market/_fastpath.pyx":130
- *         self.fast_frames = 0
+/* "hbconnect/market/_fastpath.pyx":416
+ *             # not decodable: the general path decodes it again, counts and logs the bad frame
+ *             return self.general(conn, raw, now)
+ *         if not self._feed_msg(conn, raw, now, msg):             # <<<<<<<<<<<<<<
+ *             return self.fallback(conn, raw, now, msg)
+ * 
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":385
+ *                 return False
  * 
  *     def feed(self, conn, raw, now=None):             # <<<<<<<<<<<<<<
  *         """Process one received frame (``OrderBookTracker.feed``). Never raises."""
  *         cdef double t
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_5);
-  __Pyx_XDECREF(__pyx_t_11);
-  __Pyx_XDECREF(__pyx_t_12);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_XDECREF(__pyx_t_4);
+__Pyx_XDECREF(__pyx_t_5);
+__Pyx_XDECREF(__pyx_t_18);
+__Pyx_XDECREF(__pyx_t_19);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.feed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
 
 
-  __Pyx_XDECREF(__pyx_v_msg);
-  __Pyx_XDECREF(__pyx_v_data);
-  __Pyx_XDECREF(__pyx_v_pair);
-  __Pyx_XDECREF(__pyx_v_bids);
-  __Pyx_XDECREF(__pyx_v_asks);
-  __Pyx_XDECREF(__pyx_v_ts);
-  __Pyx_XDECREF(__pyx_v_book);
-  __Pyx_XDECREF(__pyx_v_last_obj);
-  __Pyx_XDECREF((PyObject *)__pyx_v_tb);
-  __Pyx_XDECREF((PyObject *)__pyx_v_cc);
+__Pyx_XDECREF(__pyx_v_msg);
+__Pyx_XDECREF(__pyx_v_sym);
 
 
-
-
-
-  __Pyx_XDECREF(__pyx_v_tracker);
-  __Pyx_XDECREF(__pyx_v_exc);
-  __Pyx_XDECREF(__pyx_v_now);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_XDECREF(__pyx_v_now);
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":235
- *             self.tracker._internal_error(conn, pair, raw, exc)
+/* "hbconnect/market/_fastpath.pyx":419
+ *             return self.fallback(conn, raw, now, msg)
  * 
- *     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,             # <<<<<<<<<<<<<<
- *                        long long last, long long prev, bint has_prev, ts, exc):
- *         # The book rejected the batch (unchanged): the general path's handling, with the diff
+ *     cdef bint _feed_msg(self, conn, raw, now, msg) except -1:             # <<<<<<<<<<<<<<
+ *         """A decoded frame: True when it was the declared diff and handled here."""
+ *         cdef PyObject* p
 */
 
-static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, PyObject *__pyx_v_ts, PyObject *__pyx_v_exc) {
-  PyObject *__pyx_v_BookDiff = NULL;
-  PyObject *__pyx_v_tracker = NULL;
-  PyObject *__pyx_v_d = NULL;
-  PyObject *__pyx_v_exc2 = NULL;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  Py_ssize_t __pyx_t_3;
-  PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  PyObject *__pyx_t_6 = NULL;
-  PyObject *__pyx_t_7 = NULL;
-  PyObject *__pyx_t_8 = NULL;
-  PyObject *__pyx_t_9 = NULL;
-  PyObject *__pyx_t_10 = NULL;
-  PyObject *__pyx_t_11 = NULL;
-  int __pyx_t_12;
-  double __pyx_t_13;
-  PyObject *__pyx_t_14 = NULL;
-  size_t __pyx_t_15;
-  int __pyx_t_16;
-  int __pyx_t_17;
-  char const *__pyx_t_18;
-  PyObject *__pyx_t_19 = NULL;
-  PyObject *__pyx_t_20 = NULL;
-  PyObject *__pyx_t_21 = NULL;
-  PyObject *__pyx_t_22 = NULL;
-  PyObject *__pyx_t_23 = NULL;
-  PyObject *__pyx_t_24 = NULL;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("_apply_failed", 0);
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__feed_msg(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now, PyObject *__pyx_v_msg) {
+PyObject *__pyx_v_p;
+PyObject *__pyx_v_data = 0;
+PyObject *__pyx_v_bids = 0;
+PyObject *__pyx_v_asks = 0;
+PyObject *__pyx_v_last_obj = 0;
+PY_LONG_LONG __pyx_v_first;
+PY_LONG_LONG __pyx_v_last;
+PY_LONG_LONG __pyx_v_prev;
+PY_LONG_LONG __pyx_v_ts;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+PyObject *__pyx_t_2 = NULL;
+int __pyx_t_3;
+int __pyx_t_4;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("_feed_msg", 0);
 
-  /* "hbconnect/market/_fastpath.pyx":239
- *         # The book rejected the batch (unchanged): the general path's handling, with the diff
- *         # it would have had.
- *         from hbconnect.market.messages import BookDiff             # <<<<<<<<<<<<<<
- * 
- *         tracker = self.tracker
+/* "hbconnect/market/_fastpath.pyx":423
+ *         cdef PyObject* p
+ *         cdef object data, bids, asks, last_obj
+ *         cdef long long first = 0, last = 0, prev = 0, ts = 0             # <<<<<<<<<<<<<<
+ *         if type(msg) is not dict:
+ *             return False
+*/
+__pyx_v_first = 0;
+__pyx_v_last = 0;
+__pyx_v_prev = 0;
+__pyx_v_ts = 0;
+
+/* "hbconnect/market/_fastpath.pyx":424
+ *         cdef object data, bids, asks, last_obj
+ *         cdef long long first = 0, last = 0, prev = 0, ts = 0
+ *         if type(msg) is not dict:             # <<<<<<<<<<<<<<
+ *             return False
+ *         if self.envelope is not None:
+*/
+__pyx_t_1 = (((PyObject *)Py_TYPE(__pyx_v_msg)) != ((PyObject *)(&PyDict_Type)));
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":425
+ *         cdef long long first = 0, last = 0, prev = 0, ts = 0
+ *         if type(msg) is not dict:
+ *             return False             # <<<<<<<<<<<<<<
+ *         if self.envelope is not None:
+ *             p = PyDict_GetItem(msg, self.envelope)
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":424
+ *         cdef object data, bids, asks, last_obj
+ *         cdef long long first = 0, last = 0, prev = 0, ts = 0
+ *         if type(msg) is not dict:             # <<<<<<<<<<<<<<
+ *             return False
+ *         if self.envelope is not None:
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":426
+ *         if type(msg) is not dict:
+ *             return False
+ *         if self.envelope is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(msg, self.envelope)
+ *             if p is NULL or type(<object>p) is not dict:
+*/
+__pyx_t_1 = (__pyx_v_self->envelope != Py_None);
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":427
+ *             return False
+ *         if self.envelope is not None:
+ *             p = PyDict_GetItem(msg, self.envelope)             # <<<<<<<<<<<<<<
+ *             if p is NULL or type(<object>p) is not dict:
+ *                 return False
+*/
+__pyx_t_2 = __pyx_v_self->envelope;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_msg, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":428
+ *         if self.envelope is not None:
+ *             p = PyDict_GetItem(msg, self.envelope)
+ *             if p is NULL or type(<object>p) is not dict:             # <<<<<<<<<<<<<<
+ *                 return False
+ *             data = <object>p
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+  __pyx_t_1 = __pyx_t_3;
+
+  goto __pyx_L6_bool_binop_done;
+}
+__pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyDict_Type)));
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L6_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":429
+ *             p = PyDict_GetItem(msg, self.envelope)
+ *             if p is NULL or type(<object>p) is not dict:
+ *                 return False             # <<<<<<<<<<<<<<
+ *             data = <object>p
+ *         else:
 */
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_BookDiff};
-    __pyx_t_2 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_hbconnect_market_messages, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L1_error)
-  }
-  __pyx_t_1 = __pyx_t_2;
-  __Pyx_GOTREF(__pyx_t_1);
-  {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_BookDiff};
-    __pyx_t_3 = 0; {
-      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_1, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 239, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      switch (__pyx_t_3) {
-        case 0:
-        __Pyx_INCREF(__pyx_t_4);
-        __pyx_v_BookDiff = __pyx_t_4;
-        break;
-        default:;
-      }
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    }
-  }
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":241
- *         from hbconnect.market.messages import BookDiff
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":428
+ *         if self.envelope is not None:
+ *             p = PyDict_GetItem(msg, self.envelope)
+ *             if p is NULL or type(<object>p) is not dict:             # <<<<<<<<<<<<<<
+ *                 return False
+ *             data = <object>p
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":430
+ *             if p is NULL or type(<object>p) is not dict:
+ *                 return False
+ *             data = <object>p             # <<<<<<<<<<<<<<
+ *         else:
+ *             data = msg
+*/
+__pyx_t_2 = ((PyObject *)__pyx_v_p);
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_data = __pyx_t_2;
+__pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":426
+ *         if type(msg) is not dict:
+ *             return False
+ *         if self.envelope is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(msg, self.envelope)
+ *             if p is NULL or type(<object>p) is not dict:
+*/
+goto __pyx_L4;
+}
+
+/* "hbconnect/market/_fastpath.pyx":432
+ *             data = <object>p
+ *         else:
+ *             data = msg             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.event_key)
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
+*/
+/*else*/ {
+__Pyx_INCREF(__pyx_v_msg);
+__pyx_v_data = __pyx_v_msg;
+}
+__pyx_L4:;
+
+/* "hbconnect/market/_fastpath.pyx":433
+ *         else:
+ *             data = msg
+ *         p = PyDict_GetItem(data, self.event_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->event_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":434
+ *             data = msg
+ *         p = PyDict_GetItem(data, self.event_key)
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(data, self.first_key)
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyUnicode_Type)));
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_3 = __Pyx_PyObject_CompareBoolNe_str_str(((PyObject *)__pyx_v_p), __pyx_v_self->event, Py_NE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 434, __pyx_L1_error)
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L9_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":435
+ *         p = PyDict_GetItem(data, self.event_key)
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
+ *             return False             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.first_key)
+ *         if p is NULL or not _as_i64(<object>p, &first):
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":434
+ *             data = msg
+ *         p = PyDict_GetItem(data, self.event_key)
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(data, self.first_key)
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":436
+ *         if p is NULL or type(<object>p) is not str or <str>p != self.event:
+ *             return False
+ *         p = PyDict_GetItem(data, self.first_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or not _as_i64(<object>p, &first):
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->first_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":437
+ *             return False
+ *         p = PyDict_GetItem(data, self.first_key)
+ *         if p is NULL or not _as_i64(<object>p, &first):             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(data, self.last_key)
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L13_bool_binop_done;
+}
+__pyx_t_3 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_first)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 437, __pyx_L1_error)
+__pyx_t_4 = (!__pyx_t_3);
+
+
+
+__pyx_t_1 = __pyx_t_4;
+
+__pyx_L13_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":438
+ *         p = PyDict_GetItem(data, self.first_key)
+ *         if p is NULL or not _as_i64(<object>p, &first):
+ *             return False             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.last_key)
+ *         if p is NULL or not _as_i64(<object>p, &last):
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":437
+ *             return False
+ *         p = PyDict_GetItem(data, self.first_key)
+ *         if p is NULL or not _as_i64(<object>p, &first):             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(data, self.last_key)
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":439
+ *         if p is NULL or not _as_i64(<object>p, &first):
+ *             return False
+ *         p = PyDict_GetItem(data, self.last_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or not _as_i64(<object>p, &last):
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->last_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":440
+ *             return False
+ *         p = PyDict_GetItem(data, self.last_key)
+ *         if p is NULL or not _as_i64(<object>p, &last):             # <<<<<<<<<<<<<<
+ *             return False
+ *         last_obj = <object>p
+*/
+__pyx_t_4 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_4) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_4;
+
+goto __pyx_L16_bool_binop_done;
+}
+__pyx_t_4 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_last)); if (unlikely(__pyx_t_4 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 440, __pyx_L1_error)
+__pyx_t_3 = (!__pyx_t_4);
+
+
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L16_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":441
+ *         p = PyDict_GetItem(data, self.last_key)
+ *         if p is NULL or not _as_i64(<object>p, &last):
+ *             return False             # <<<<<<<<<<<<<<
+ *         last_obj = <object>p
+ *         p = PyDict_GetItem(data, self.bids_key)
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":440
+ *             return False
+ *         p = PyDict_GetItem(data, self.last_key)
+ *         if p is NULL or not _as_i64(<object>p, &last):             # <<<<<<<<<<<<<<
+ *             return False
+ *         last_obj = <object>p
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":442
+ *         if p is NULL or not _as_i64(<object>p, &last):
+ *             return False
+ *         last_obj = <object>p             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.bids_key)
+ *         if p is NULL or type(<object>p) is not list:
+*/
+__pyx_t_2 = ((PyObject *)__pyx_v_p);
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_last_obj = __pyx_t_2;
+__pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":443
+ *             return False
+ *         last_obj = <object>p
+ *         p = PyDict_GetItem(data, self.bids_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->bids_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":444
+ *         last_obj = <object>p
+ *         p = PyDict_GetItem(data, self.bids_key)
+ *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
+ *             return False
+ *         bids = <object>p
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L19_bool_binop_done;
+}
+__pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyList_Type)));
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L19_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":445
+ *         p = PyDict_GetItem(data, self.bids_key)
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False             # <<<<<<<<<<<<<<
+ *         bids = <object>p
+ *         p = PyDict_GetItem(data, self.asks_key)
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":444
+ *         last_obj = <object>p
+ *         p = PyDict_GetItem(data, self.bids_key)
+ *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
+ *             return False
+ *         bids = <object>p
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":446
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False
+ *         bids = <object>p             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.asks_key)
+ *         if p is NULL or type(<object>p) is not list:
+*/
+__pyx_t_2 = ((PyObject *)__pyx_v_p);
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_bids = __pyx_t_2;
+__pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":447
+ *             return False
+ *         bids = <object>p
+ *         p = PyDict_GetItem(data, self.asks_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->asks_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":448
+ *         bids = <object>p
+ *         p = PyDict_GetItem(data, self.asks_key)
+ *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
+ *             return False
+ *         asks = <object>p
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L22_bool_binop_done;
+}
+__pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyList_Type)));
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L22_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":449
+ *         p = PyDict_GetItem(data, self.asks_key)
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False             # <<<<<<<<<<<<<<
+ *         asks = <object>p
+ *         if self.prev_key is not None:
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":448
+ *         bids = <object>p
+ *         p = PyDict_GetItem(data, self.asks_key)
+ *         if p is NULL or type(<object>p) is not list:             # <<<<<<<<<<<<<<
+ *             return False
+ *         asks = <object>p
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":450
+ *         if p is NULL or type(<object>p) is not list:
+ *             return False
+ *         asks = <object>p             # <<<<<<<<<<<<<<
+ *         if self.prev_key is not None:
+ *             p = PyDict_GetItem(data, self.prev_key)
+*/
+__pyx_t_2 = ((PyObject *)__pyx_v_p);
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_asks = __pyx_t_2;
+__pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":451
+ *             return False
+ *         asks = <object>p
+ *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(data, self.prev_key)
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+*/
+__pyx_t_1 = (__pyx_v_self->prev_key != Py_None);
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":452
+ *         asks = <object>p
+ *         if self.prev_key is not None:
+ *             p = PyDict_GetItem(data, self.prev_key)             # <<<<<<<<<<<<<<
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+ *                 return False
+*/
+__pyx_t_2 = __pyx_v_self->prev_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":453
+ *         if self.prev_key is not None:
+ *             p = PyDict_GetItem(data, self.prev_key)
+ *             if p is NULL or not _as_i64(<object>p, &prev):             # <<<<<<<<<<<<<<
+ *                 return False
+ *         if self.time_key is not None:
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+  __pyx_t_1 = __pyx_t_3;
+
+  goto __pyx_L26_bool_binop_done;
+}
+__pyx_t_3 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_prev)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 453, __pyx_L1_error)
+__pyx_t_4 = (!__pyx_t_3);
+
+
+
+__pyx_t_1 = __pyx_t_4;
+
+__pyx_L26_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":454
+ *             p = PyDict_GetItem(data, self.prev_key)
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+ *                 return False             # <<<<<<<<<<<<<<
+ *         if self.time_key is not None:
+ *             p = PyDict_GetItem(data, self.time_key)
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":453
+ *         if self.prev_key is not None:
+ *             p = PyDict_GetItem(data, self.prev_key)
+ *             if p is NULL or not _as_i64(<object>p, &prev):             # <<<<<<<<<<<<<<
+ *                 return False
+ *         if self.time_key is not None:
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":451
+ *             return False
+ *         asks = <object>p
+ *         if self.prev_key is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(data, self.prev_key)
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":455
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+ *                 return False
+ *         if self.time_key is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(data, self.time_key)
+ *             if p is NULL or not _as_i64(<object>p, &ts):
+*/
+__pyx_t_1 = (__pyx_v_self->time_key != Py_None);
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":456
+ *                 return False
+ *         if self.time_key is not None:
+ *             p = PyDict_GetItem(data, self.time_key)             # <<<<<<<<<<<<<<
+ *             if p is NULL or not _as_i64(<object>p, &ts):
+ *                 return False
+*/
+__pyx_t_2 = __pyx_v_self->time_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":457
+ *         if self.time_key is not None:
+ *             p = PyDict_GetItem(data, self.time_key)
+ *             if p is NULL or not _as_i64(<object>p, &ts):             # <<<<<<<<<<<<<<
+ *                 return False
+ *         p = PyDict_GetItem(data, self.symbol_key)
+*/
+__pyx_t_4 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_4) {
+
+} else {
+
+  __pyx_t_1 = __pyx_t_4;
+
+  goto __pyx_L30_bool_binop_done;
+}
+__pyx_t_4 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(((PyObject *)__pyx_v_p), (&__pyx_v_ts)); if (unlikely(__pyx_t_4 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 457, __pyx_L1_error)
+__pyx_t_3 = (!__pyx_t_4);
+
+
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L30_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":458
+ *             p = PyDict_GetItem(data, self.time_key)
+ *             if p is NULL or not _as_i64(<object>p, &ts):
+ *                 return False             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(data, self.symbol_key)
+ *         if p is NULL or type(<object>p) is not str:
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":457
+ *         if self.time_key is not None:
+ *             p = PyDict_GetItem(data, self.time_key)
+ *             if p is NULL or not _as_i64(<object>p, &ts):             # <<<<<<<<<<<<<<
+ *                 return False
+ *         p = PyDict_GetItem(data, self.symbol_key)
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":455
+ *             if p is NULL or not _as_i64(<object>p, &prev):
+ *                 return False
+ *         if self.time_key is not None:             # <<<<<<<<<<<<<<
+ *             p = PyDict_GetItem(data, self.time_key)
+ *             if p is NULL or not _as_i64(<object>p, &ts):
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":459
+ *             if p is NULL or not _as_i64(<object>p, &ts):
+ *                 return False
+ *         p = PyDict_GetItem(data, self.symbol_key)             # <<<<<<<<<<<<<<
+ *         if p is NULL or type(<object>p) is not str:
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->symbol_key;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_v_data, __pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":460
+ *                 return False
+ *         p = PyDict_GetItem(data, self.symbol_key)
+ *         if p is NULL or type(<object>p) is not str:             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+*/
+__pyx_t_3 = (__pyx_v_p == NULL);
+
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_1 = __pyx_t_3;
+
+goto __pyx_L33_bool_binop_done;
+}
+__pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_p))) != ((PyObject *)(&PyUnicode_Type)));
+
+__pyx_t_1 = __pyx_t_3;
+
+__pyx_L33_bool_binop_done:;
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":461
+ *         p = PyDict_GetItem(data, self.symbol_key)
+ *         if p is NULL or type(<object>p) is not str:
+ *             return False             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+ *         if p is NULL:
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":460
+ *                 return False
+ *         p = PyDict_GetItem(data, self.symbol_key)
+ *         if p is NULL or type(<object>p) is not str:             # <<<<<<<<<<<<<<
+ *             return False
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":462
+ *         if p is NULL or type(<object>p) is not str:
+ *             return False
+ *         p = PyDict_GetItem(self.symbols, <object>p)             # <<<<<<<<<<<<<<
+ *         if p is NULL:
+ *             return False
+*/
+__pyx_t_2 = __pyx_v_self->symbols;
+__Pyx_INCREF(__pyx_t_2);
+__pyx_v_p = PyDict_GetItem(__pyx_t_2, ((PyObject *)__pyx_v_p));
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":463
+ *             return False
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+ *         if p is NULL:             # <<<<<<<<<<<<<<
+ *             return False
+ *         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+*/
+__pyx_t_1 = (__pyx_v_p == NULL);
+
+if (__pyx_t_1) {
+
+
+/* "hbconnect/market/_fastpath.pyx":464
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+ *         if p is NULL:
+ *             return False             # <<<<<<<<<<<<<<
+ *         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+ *                                self.prev_key is not None, self.time_key is not None, ts)
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":463
+ *             return False
+ *         p = PyDict_GetItem(self.symbols, <object>p)
+ *         if p is NULL:             # <<<<<<<<<<<<<<
+ *             return False
+ *         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":466
+ *             return False
+ *         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+ *                                self.prev_key is not None, self.time_key is not None, ts)             # <<<<<<<<<<<<<<
  * 
- *         tracker = self.tracker             # <<<<<<<<<<<<<<
+ *     cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,
+*/
+__pyx_t_1 = (__pyx_v_self->prev_key != Py_None);
+__pyx_t_3 = (__pyx_v_self->time_key != Py_None);
+
+/* "hbconnect/market/_fastpath.pyx":465
+ *         if p is NULL:
+ *             return False
+ *         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,             # <<<<<<<<<<<<<<
+ *                                self.prev_key is not None, self.time_key is not None, ts)
+ * 
+*/
+__pyx_t_4 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_try_apply(__pyx_v_self, __pyx_v_conn, __pyx_v_raw, __pyx_v_now, ((PyObject *)__pyx_v_p), __pyx_v_bids, __pyx_v_asks, __pyx_v_first, __pyx_v_last, __pyx_v_last_obj, __pyx_v_prev, __pyx_t_1, __pyx_t_3, __pyx_v_ts); if (unlikely(__pyx_t_4 == ((int)-1))) __PYX_ERR(0, 465, __pyx_L1_error)
+
+
+{
+__pyx_r = __pyx_t_4;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":419
+ *             return self.fallback(conn, raw, now, msg)
+ * 
+ *     cdef bint _feed_msg(self, conn, raw, now, msg) except -1:             # <<<<<<<<<<<<<<
+ *         """A decoded frame: True when it was the declared diff and handled here."""
+ *         cdef PyObject* p
+*/
+
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._feed_msg", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
+
+__Pyx_XDECREF(__pyx_v_data);
+__Pyx_XDECREF(__pyx_v_bids);
+__Pyx_XDECREF(__pyx_v_asks);
+__Pyx_XDECREF(__pyx_v_last_obj);
+
+
+
+
+
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":468
+ *                                self.prev_key is not None, self.time_key is not None, ts)
+ * 
+ *     cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,             # <<<<<<<<<<<<<<
+ *                          last_obj, long long prev, bint has_prev, bint has_ts, long long ts) except -1:
+ *         """The diff of a frame of the declared shape: applied when its pair is LIVE and it is the
+*/
+
+static int __pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__try_apply(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, PyObject *__pyx_v_now, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PyObject *__pyx_v_last_obj, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, int __pyx_v_has_ts, PY_LONG_LONG __pyx_v_ts) {
+PyObject *__pyx_v_p;
+struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb = 0;
+struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v_cc = 0;
+PY_LONG_LONG __pyx_v_cur;
+PyObject *__pyx_v_tracker = NULL;
+PyObject *__pyx_v_exc = NULL;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+int __pyx_t_2;
+int __pyx_t_3;
+int __pyx_t_4;
+PyObject *__pyx_t_5 = NULL;
+PyObject *__pyx_t_6 = NULL;
+PyObject *__pyx_t_7 = NULL;
+PyObject *__pyx_t_8 = NULL;
+double __pyx_t_9;
+PyObject *__pyx_t_10 = NULL;
+PyObject *__pyx_t_11 = NULL;
+PyObject *__pyx_t_12 = NULL;
+PyObject *__pyx_t_13 = NULL;
+size_t __pyx_t_14;
+int __pyx_t_15;
+PyObject *__pyx_t_16 = NULL;
+int __pyx_t_17;
+char const *__pyx_t_18;
+PyObject *__pyx_t_19 = NULL;
+PyObject *__pyx_t_20 = NULL;
+PyObject *__pyx_t_21 = NULL;
+PyObject *__pyx_t_22 = NULL;
+PyObject *__pyx_t_23 = NULL;
+PyObject *__pyx_t_24 = NULL;
+PyObject *__pyx_t_25 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("_try_apply", 0);
+
+/* "hbconnect/market/_fastpath.pyx":475
+ *         cdef TrackedBookCore tb
+ *         cdef ConnectionCore cc
+ *         cdef long long cur = 0             # <<<<<<<<<<<<<<
+ *         p = PyDict_GetItem(self.books, pair)
+ *         if p is NULL:
+*/
+__pyx_v_cur = 0;
+
+/* "hbconnect/market/_fastpath.pyx":476
+ *         cdef ConnectionCore cc
+ *         cdef long long cur = 0
+ *         p = PyDict_GetItem(self.books, pair)             # <<<<<<<<<<<<<<
+ *         if p is NULL:
+ *             return False
+*/
+__pyx_t_1 = __pyx_v_self->books;
+__Pyx_INCREF(__pyx_t_1);
+__pyx_v_p = PyDict_GetItem(__pyx_t_1, __pyx_v_pair);
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":477
+ *         cdef long long cur = 0
+ *         p = PyDict_GetItem(self.books, pair)
+ *         if p is NULL:             # <<<<<<<<<<<<<<
+ *             return False
+ *         tb = <TrackedBookCore>p
+*/
+__pyx_t_2 = (__pyx_v_p == NULL);
+
+if (__pyx_t_2) {
+
+
+/* "hbconnect/market/_fastpath.pyx":478
+ *         p = PyDict_GetItem(self.books, pair)
+ *         if p is NULL:
+ *             return False             # <<<<<<<<<<<<<<
+ *         tb = <TrackedBookCore>p
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":477
+ *         cdef long long cur = 0
+ *         p = PyDict_GetItem(self.books, pair)
+ *         if p is NULL:             # <<<<<<<<<<<<<<
+ *             return False
+ *         tb = <TrackedBookCore>p
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":479
+ *         if p is NULL:
+ *             return False
+ *         tb = <TrackedBookCore>p             # <<<<<<<<<<<<<<
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
+ *             return False
+*/
+__pyx_t_1 = ((PyObject *)__pyx_v_p);
+__Pyx_INCREF(__pyx_t_1);
+__pyx_v_tb = ((struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *)__pyx_t_1);
+__pyx_t_1 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":480
+ *             return False
+ *         tb = <TrackedBookCore>p
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):             # <<<<<<<<<<<<<<
+ *             return False
+ *         if self.rule == 1:
+*/
+__pyx_t_3 = (__pyx_v_tb->state != __pyx_v_self->live);
+if (!__pyx_t_3) {
+
+} else {
+
+__pyx_t_2 = __pyx_t_3;
+
+goto __pyx_L5_bool_binop_done;
+}
+__pyx_t_1 = __pyx_v_tb->last_id;
+__Pyx_INCREF(__pyx_t_1);
+__pyx_t_3 = __pyx_f_9hbconnect_6market_9_fastpath__as_i64(__pyx_t_1, (&__pyx_v_cur)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 480, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_t_4 = (!__pyx_t_3);
+
+
+
+__pyx_t_2 = __pyx_t_4;
+
+__pyx_L5_bool_binop_done:;
+if (__pyx_t_2) {
+
+
+/* "hbconnect/market/_fastpath.pyx":481
+ *         tb = <TrackedBookCore>p
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
+ *             return False             # <<<<<<<<<<<<<<
+ *         if self.rule == 1:
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":480
+ *             return False
+ *         tb = <TrackedBookCore>p
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):             # <<<<<<<<<<<<<<
+ *             return False
+ *         if self.rule == 1:
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":482
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
+ *             return False
+ *         if self.rule == 1:             # <<<<<<<<<<<<<<
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+ *                 return False
+*/
+__pyx_t_2 = (__pyx_v_self->rule == 1);
+
+if (__pyx_t_2) {
+
+
+/* "hbconnect/market/_fastpath.pyx":483
+ *             return False
+ *         if self.rule == 1:
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:             # <<<<<<<<<<<<<<
+ *                 return False
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
+*/
+__pyx_t_4 = (__pyx_v_cur == LLONG_MAX);
+
+if (!__pyx_t_4) {
+
+} else {
+
+  __pyx_t_2 = __pyx_t_4;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_4 = (__pyx_v_first != (__pyx_v_cur + 1));
+
+if (!__pyx_t_4) {
+
+} else {
+
+  __pyx_t_2 = __pyx_t_4;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_4 = (__pyx_v_last <= __pyx_v_cur);
+
+
+__pyx_t_2 = __pyx_t_4;
+
+__pyx_L9_bool_binop_done:;
+if (__pyx_t_2) {
+
+
+  /* "hbconnect/market/_fastpath.pyx":484
+ *         if self.rule == 1:
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+ *                 return False             # <<<<<<<<<<<<<<
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
+ *             return False
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "hbconnect/market/_fastpath.pyx":483
+ *             return False
+ *         if self.rule == 1:
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:             # <<<<<<<<<<<<<<
+ *                 return False
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
+*/
+}
+
+/* "hbconnect/market/_fastpath.pyx":482
+ *         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
+ *             return False
+ *         if self.rule == 1:             # <<<<<<<<<<<<<<
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+ *                 return False
+*/
+goto __pyx_L7;
+}
+
+/* "hbconnect/market/_fastpath.pyx":485
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+ *                 return False
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):             # <<<<<<<<<<<<<<
+ *             return False
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+*/
+__pyx_t_4 = (!__pyx_v_has_prev);
+
+if (!__pyx_t_4) {
+
+} else {
+
+__pyx_t_2 = __pyx_t_4;
+
+goto __pyx_L12_bool_binop_done;
+}
+__pyx_t_4 = (__pyx_v_prev != __pyx_v_cur);
+
+if (!__pyx_t_4) {
+
+} else {
+
+__pyx_t_2 = __pyx_t_4;
+
+goto __pyx_L12_bool_binop_done;
+}
+__pyx_t_4 = (__pyx_v_self->rule == 3);
+
+if (__pyx_t_4) {
+
+} else {
+
+__pyx_t_2 = __pyx_t_4;
+
+goto __pyx_L12_bool_binop_done;
+}
+
+__pyx_t_2 = __pyx_v_tb->first;
+__pyx_L12_bool_binop_done:;
+if (__pyx_t_2) {
+
+
+/* "hbconnect/market/_fastpath.pyx":486
+ *                 return False
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
+ *             return False             # <<<<<<<<<<<<<<
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
  *         try:
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+*/
+{
+
+  __pyx_r = 0;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":485
+ *             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+ *                 return False
+ *         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):             # <<<<<<<<<<<<<<
+ *             return False
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+*/
+}
+__pyx_L7:;
+
+/* "hbconnect/market/_fastpath.pyx":488
+ *             return False
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+ *         try:             # <<<<<<<<<<<<<<
+ *             tracker = self.tracker
+ *             tracker.frames += 1
+*/
+{
+__Pyx_PyThreadState_declare
+__Pyx_PyThreadState_assign
+__Pyx_ExceptionSave(&__pyx_t_5, &__pyx_t_6, &__pyx_t_7);
+__Pyx_XGOTREF(__pyx_t_5);
+__Pyx_XGOTREF(__pyx_t_6);
+__Pyx_XGOTREF(__pyx_t_7);
+/*try:*/ {
+
+  /* "hbconnect/market/_fastpath.pyx":489
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+ *         try:
+ *             tracker = self.tracker             # <<<<<<<<<<<<<<
+ *             tracker.frames += 1
+ *             if isinstance(conn, ConnectionCore):
 */
   __pyx_t_1 = __pyx_v_self->tracker;
   __Pyx_INCREF(__pyx_t_1);
   __pyx_v_tracker = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":242
- * 
- *         tracker = self.tracker
- *         try:             # <<<<<<<<<<<<<<
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
+  /* "hbconnect/market/_fastpath.pyx":490
+ *         try:
+ *             tracker = self.tracker
+ *             tracker.frames += 1             # <<<<<<<<<<<<<<
+ *             if isinstance(conn, ConnectionCore):
+ *                 cc = <ConnectionCore>conn
+*/
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_frames); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 490, __pyx_L16_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 490, __pyx_L16_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_frames, __pyx_t_8) < (0)) __PYX_ERR(0, 490, __pyx_L16_error)
+  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":491
+ *             tracker = self.tracker
+ *             tracker.frames += 1
+ *             if isinstance(conn, ConnectionCore):             # <<<<<<<<<<<<<<
+ *                 cc = <ConnectionCore>conn
+ *                 cc.frames += 1
+*/
+  __pyx_t_2 = __Pyx_TypeCheck(__pyx_v_conn, __pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore); 
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":492
+ *             tracker.frames += 1
+ *             if isinstance(conn, ConnectionCore):
+ *                 cc = <ConnectionCore>conn             # <<<<<<<<<<<<<<
+ *                 cc.frames += 1
+ *                 cc.last_frame = now
+*/
+    __pyx_t_8 = __pyx_v_conn;
+    __Pyx_INCREF(__pyx_t_8);
+    __pyx_v_cc = ((struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *)__pyx_t_8);
+    __pyx_t_8 = 0;
+
+    /* "hbconnect/market/_fastpath.pyx":493
+ *             if isinstance(conn, ConnectionCore):
+ *                 cc = <ConnectionCore>conn
+ *                 cc.frames += 1             # <<<<<<<<<<<<<<
+ *                 cc.last_frame = now
+ *             else:
+*/
+    __pyx_v_cc->frames = (__pyx_v_cc->frames + 1);
+
+    /* "hbconnect/market/_fastpath.pyx":494
+ *                 cc = <ConnectionCore>conn
+ *                 cc.frames += 1
+ *                 cc.last_frame = now             # <<<<<<<<<<<<<<
+ *             else:
+ *                 conn.frames += 1
+*/
+    __pyx_t_9 = __Pyx_PyFloat_AsDouble(__pyx_v_now); if (unlikely((__pyx_t_9 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 494, __pyx_L16_error)
+    __pyx_v_cc->last_frame = __pyx_t_9;
+
+    /* "hbconnect/market/_fastpath.pyx":491
+ *             tracker = self.tracker
+ *             tracker.frames += 1
+ *             if isinstance(conn, ConnectionCore):             # <<<<<<<<<<<<<<
+ *                 cc = <ConnectionCore>conn
+ *                 cc.frames += 1
+*/
+    goto __pyx_L22;
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":496
+ *                 cc.last_frame = now
+ *             else:
+ *                 conn.frames += 1             # <<<<<<<<<<<<<<
+ *                 conn.last_frame = now
+ *             tb.frames += 1
+*/
+  /*else*/ {
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_frames); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 496, __pyx_L16_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_8, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 496, __pyx_L16_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_frames, __pyx_t_1) < (0)) __PYX_ERR(0, 496, __pyx_L16_error)
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+    /* "hbconnect/market/_fastpath.pyx":497
+ *             else:
+ *                 conn.frames += 1
+ *                 conn.last_frame = now             # <<<<<<<<<<<<<<
+ *             tb.frames += 1
+ *             tb.last_receive = now
+*/
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_conn, __pyx_mstate_global->__pyx_n_u_last_frame, __pyx_v_now) < (0)) __PYX_ERR(0, 497, __pyx_L16_error)
+  }
+  __pyx_L22:;
+
+  /* "hbconnect/market/_fastpath.pyx":498
+ *                 conn.frames += 1
+ *                 conn.last_frame = now
+ *             tb.frames += 1             # <<<<<<<<<<<<<<
+ *             tb.last_receive = now
+ *             try:
+*/
+  __pyx_v_tb->frames = (__pyx_v_tb->frames + 1);
+
+  /* "hbconnect/market/_fastpath.pyx":499
+ *                 conn.last_frame = now
+ *             tb.frames += 1
+ *             tb.last_receive = now             # <<<<<<<<<<<<<<
+ *             try:
+ *                 tb.book.apply_diffs(bids, asks, last)
+*/
+  __pyx_t_9 = __Pyx_PyFloat_AsDouble(__pyx_v_now); if (unlikely((__pyx_t_9 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 499, __pyx_L16_error)
+  __pyx_v_tb->last_receive = __pyx_t_9;
+
+  /* "hbconnect/market/_fastpath.pyx":500
+ *             tb.frames += 1
+ *             tb.last_receive = now
+ *             try:             # <<<<<<<<<<<<<<
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:
 */
   {
     __Pyx_PyThreadState_declare
     __Pyx_PyThreadState_assign
-    __Pyx_ExceptionSave(&__pyx_t_2, &__pyx_t_5, &__pyx_t_6);
-    __Pyx_XGOTREF(__pyx_t_2);
-    __Pyx_XGOTREF(__pyx_t_5);
-    __Pyx_XGOTREF(__pyx_t_6);
+    __Pyx_ExceptionSave(&__pyx_t_10, &__pyx_t_11, &__pyx_t_12);
+    __Pyx_XGOTREF(__pyx_t_10);
+    __Pyx_XGOTREF(__pyx_t_11);
+    __Pyx_XGOTREF(__pyx_t_12);
     /*try:*/ {
 
-      /* "hbconnect/market/_fastpath.pyx":243
- *         tracker = self.tracker
- *         try:
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,             # <<<<<<<<<<<<<<
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
- *             tracker._apply_failed(tb, d, exc)
+      /* "hbconnect/market/_fastpath.pyx":501
+ *             tb.last_receive = now
+ *             try:
+ *                 tb.book.apply_diffs(bids, asks, last)             # <<<<<<<<<<<<<<
+ *             except Exception as exc:
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
 */
-      __pyx_t_4 = NULL;
-      __Pyx_INCREF(__pyx_v_BookDiff);
-      __pyx_t_7 = __pyx_v_BookDiff; 
-      __pyx_t_8 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_first); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 243, __pyx_L3_error)
-      __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_9 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_last); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 243, __pyx_L3_error)
-      __Pyx_GOTREF(__pyx_t_9);
-      if (__pyx_v_has_prev) {
-        __pyx_t_11 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_prev); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 243, __pyx_L3_error)
-        __Pyx_GOTREF(__pyx_t_11);
-        __pyx_t_10 = __pyx_t_11;
-        __pyx_t_11 = 0;
-      } else {
-        __Pyx_INCREF(Py_None);
-        __pyx_t_10 = Py_None;
-      }
-
-      /* "hbconnect/market/_fastpath.pyx":244
- *         try:
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)             # <<<<<<<<<<<<<<
- *             tracker._apply_failed(tb, d, exc)
- *         except Exception as exc2:
-*/
-      __pyx_t_12 = (__pyx_v_ts != Py_None);
-      if (__pyx_t_12) {
-        __pyx_t_13 = __Pyx_PyFloat_AsDouble(__pyx_v_ts); if (unlikely((__pyx_t_13 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 244, __pyx_L3_error)
-        if (unlikely(__pyx_v_self->time_units == 0)) {
-          PyErr_SetString(PyExc_ZeroDivisionError, "float division");
-          __PYX_ERR(0, 244, __pyx_L3_error)
-        }
-        __pyx_t_14 = PyFloat_FromDouble((((double)__pyx_t_13) / __pyx_v_self->time_units)); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 244, __pyx_L3_error)
-        __Pyx_GOTREF(__pyx_t_14);
-
-        __pyx_t_11 = __pyx_t_14;
-        __pyx_t_14 = 0;
-      } else {
-        __Pyx_INCREF(__pyx_mstate_global->__pyx_float_0_0);
-        __pyx_t_11 = __pyx_mstate_global->__pyx_float_0_0;
-      }
-
-      __pyx_t_15 = 1;
-      #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_7))) {
-        __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_7);
-        assert(__pyx_t_4);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_7);
-        __Pyx_INCREF(__pyx_t_4);
-        __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_7, __pyx__function);
-        __pyx_t_15 = 0;
-      }
-      #endif
+      __pyx_t_8 = __pyx_v_tb->book;
+      __Pyx_INCREF(__pyx_t_8);
+      __pyx_t_13 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_last); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 501, __pyx_L23_error)
+      __Pyx_GOTREF(__pyx_t_13);
+      __pyx_t_14 = 0;
       {
-        PyObject *__pyx_callargs[8] = {__pyx_t_4, __pyx_v_pair, __pyx_v_bids, __pyx_v_asks, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_t_11};
-        __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_15, (8-__pyx_t_15) | (__pyx_t_15*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-        __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-        __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 243, __pyx_L3_error)
-        __Pyx_GOTREF(__pyx_t_1);
-      }
-      __pyx_v_d = __pyx_t_1;
-      __pyx_t_1 = 0;
-
-      /* "hbconnect/market/_fastpath.pyx":245
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
- *             tracker._apply_failed(tb, d, exc)             # <<<<<<<<<<<<<<
- *         except Exception as exc2:
- *             tracker._internal_error(conn, pair, raw, exc2)
-*/
-      __pyx_t_7 = __pyx_v_tracker;
-      __Pyx_INCREF(__pyx_t_7);
-      __pyx_t_15 = 0;
-      {
-        PyObject *__pyx_callargs[4] = {__pyx_t_7, ((PyObject *)__pyx_v_tb), __pyx_v_d, __pyx_v_exc};
-        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply_failed, __pyx_callargs+__pyx_t_15, (4-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 245, __pyx_L3_error)
+        PyObject *__pyx_callargs[4] = {__pyx_t_8, __pyx_v_bids, __pyx_v_asks, __pyx_t_13};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply_diffs, __pyx_callargs+__pyx_t_14, (4-__pyx_t_14) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+        __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 501, __pyx_L23_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "hbconnect/market/_fastpath.pyx":242
- * 
- *         tracker = self.tracker
- *         try:             # <<<<<<<<<<<<<<
- *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
+      /* "hbconnect/market/_fastpath.pyx":500
+ *             tb.frames += 1
+ *             tb.last_receive = now
+ *             try:             # <<<<<<<<<<<<<<
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:
 */
     }
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    goto __pyx_L8_try_end;
-    __pyx_L3_error:;
-    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+    __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+    goto __pyx_L28_try_end;
+    __pyx_L23_error:;
+    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-    /* "hbconnect/market/_fastpath.pyx":246
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
- *             tracker._apply_failed(tb, d, exc)
- *         except Exception as exc2:             # <<<<<<<<<<<<<<
- *             tracker._internal_error(conn, pair, raw, exc2)
+    /* "hbconnect/market/_fastpath.pyx":502
+ *             try:
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:             # <<<<<<<<<<<<<<
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+ *                 return True
 */
-    __pyx_t_16 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
-    if (__pyx_t_16) {
-      __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._apply_failed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_7, &__pyx_t_11) < 0) __PYX_ERR(0, 246, __pyx_L5_except_error)
+    __pyx_t_15 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
+    if (__pyx_t_15) {
+      __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._try_apply", __pyx_clineno, __pyx_lineno, __pyx_filename);
+      if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_13, &__pyx_t_8) < 0) __PYX_ERR(0, 502, __pyx_L25_except_error)
       __Pyx_XGOTREF(__pyx_t_1);
-      __Pyx_XGOTREF(__pyx_t_7);
-      __Pyx_XGOTREF(__pyx_t_11);
-      __Pyx_INCREF(__pyx_t_7);
-      __pyx_v_exc2 = __pyx_t_7;
+      __Pyx_XGOTREF(__pyx_t_13);
+      __Pyx_XGOTREF(__pyx_t_8);
+      __Pyx_INCREF(__pyx_t_13);
+      __pyx_v_exc = __pyx_t_13;
       /*try:*/ {
 
-        /* "hbconnect/market/_fastpath.pyx":247
- *             tracker._apply_failed(tb, d, exc)
- *         except Exception as exc2:
- *             tracker._internal_error(conn, pair, raw, exc2)             # <<<<<<<<<<<<<<
+        /* "hbconnect/market/_fastpath.pyx":503
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)             # <<<<<<<<<<<<<<
+ *                 return True
+ *             tb.last_id = last_obj if last_obj is not None else last
 */
-        __pyx_t_9 = __pyx_v_tracker;
-        __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_15 = 0;
+        __pyx_t_16 = ((struct __pyx_vtabstruct_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self->__pyx_vtab)->_apply_failed(__pyx_v_self, __pyx_v_conn, __pyx_v_raw, __pyx_v_tb, __pyx_v_pair, __pyx_v_bids, __pyx_v_asks, __pyx_v_first, __pyx_v_last, __pyx_v_prev, __pyx_v_has_prev, __pyx_v_has_ts, __pyx_v_ts, __pyx_v_exc); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 503, __pyx_L34_error)
+        __Pyx_GOTREF(__pyx_t_16);
+        __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
+
+        /* "hbconnect/market/_fastpath.pyx":504
+ *             except Exception as exc:
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+ *                 return True             # <<<<<<<<<<<<<<
+ *             tb.last_id = last_obj if last_obj is not None else last
+ *             tb.first = False
+*/
         {
-          PyObject *__pyx_callargs[5] = {__pyx_t_9, __pyx_v_conn, __pyx_v_pair, __pyx_v_raw, __pyx_v_exc2};
-          __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_internal_error, __pyx_callargs+__pyx_t_15, (5-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 247, __pyx_L14_error)
-          __Pyx_GOTREF(__pyx_t_10);
+
+          __pyx_r = 1;
         }
-        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+        __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+        goto __pyx_L33_return;
       }
 
-      /* "hbconnect/market/_fastpath.pyx":246
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
- *             tracker._apply_failed(tb, d, exc)
- *         except Exception as exc2:             # <<<<<<<<<<<<<<
- *             tracker._internal_error(conn, pair, raw, exc2)
+      /* "hbconnect/market/_fastpath.pyx":502
+ *             try:
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:             # <<<<<<<<<<<<<<
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+ *                 return True
 */
       /*finally:*/ {
-        /*normal exit:*/{
-          __Pyx_DECREF(__pyx_v_exc2); __pyx_v_exc2 = 0;
-          goto __pyx_L15;
-        }
-        __pyx_L14_error:;
+        __pyx_L34_error:;
         /*exception exit:*/{
           __Pyx_PyThreadState_declare
           __Pyx_PyThreadState_assign
           __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0;
-          __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
-          __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-          __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-          __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-          __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+          __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
            __Pyx_ExceptionSwap(&__pyx_t_22, &__pyx_t_23, &__pyx_t_24);
           if ( unlikely(__Pyx_GetException(&__pyx_t_19, &__pyx_t_20, &__pyx_t_21) < 0)) __Pyx_ErrFetch(&__pyx_t_19, &__pyx_t_20, &__pyx_t_21);
           __Pyx_XGOTREF(__pyx_t_19);
@@ -9464,9 +12273,9 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(s
           __Pyx_XGOTREF(__pyx_t_22);
           __Pyx_XGOTREF(__pyx_t_23);
           __Pyx_XGOTREF(__pyx_t_24);
-          __pyx_t_16 = __pyx_lineno; __pyx_t_17 = __pyx_clineno; __pyx_t_18 = __pyx_filename;
+          __pyx_t_15 = __pyx_lineno; __pyx_t_17 = __pyx_clineno; __pyx_t_18 = __pyx_filename;
           {
-            __Pyx_DECREF(__pyx_v_exc2); __pyx_v_exc2 = 0;
+            __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
           }
           __Pyx_XGIVEREF(__pyx_t_22);
           __Pyx_XGIVEREF(__pyx_t_23);
@@ -9477,211 +12286,990 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(s
           __Pyx_XGIVEREF(__pyx_t_21);
           __Pyx_ErrRestore(__pyx_t_19, __pyx_t_20, __pyx_t_21);
           __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0;
-          __pyx_lineno = __pyx_t_16; __pyx_clineno = __pyx_t_17; __pyx_filename = __pyx_t_18;
-          goto __pyx_L5_except_error;
+          __pyx_lineno = __pyx_t_15; __pyx_clineno = __pyx_t_17; __pyx_filename = __pyx_t_18;
+          goto __pyx_L25_except_error;
         }
-        __pyx_L15:;
+        __pyx_L33_return: {
+          __pyx_t_2 = __pyx_r;
+          __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
+          __pyx_r = __pyx_t_2;
+          goto __pyx_L26_except_return;
+        }
       }
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      goto __pyx_L4_exception_handled;
     }
-    goto __pyx_L5_except_error;
+    goto __pyx_L25_except_error;
 
-    /* "hbconnect/market/_fastpath.pyx":242
+    /* "hbconnect/market/_fastpath.pyx":500
+ *             tb.frames += 1
+ *             tb.last_receive = now
+ *             try:             # <<<<<<<<<<<<<<
+ *                 tb.book.apply_diffs(bids, asks, last)
+ *             except Exception as exc:
+*/
+    __pyx_L25_except_error:;
+    __Pyx_XGIVEREF(__pyx_t_10);
+    __Pyx_XGIVEREF(__pyx_t_11);
+    __Pyx_XGIVEREF(__pyx_t_12);
+    __Pyx_ExceptionReset(__pyx_t_10, __pyx_t_11, __pyx_t_12);
+    goto __pyx_L16_error;
+    __pyx_L26_except_return:;
+    __Pyx_XGIVEREF(__pyx_t_10);
+    __Pyx_XGIVEREF(__pyx_t_11);
+    __Pyx_XGIVEREF(__pyx_t_12);
+    __Pyx_ExceptionReset(__pyx_t_10, __pyx_t_11, __pyx_t_12);
+    goto __pyx_L20_try_return;
+    __pyx_L28_try_end:;
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":505
+ *                 self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+ *                 return True
+ *             tb.last_id = last_obj if last_obj is not None else last             # <<<<<<<<<<<<<<
+ *             tb.first = False
+ *             tb.diffs_applied += 1
+*/
+  __pyx_t_2 = (__pyx_v_last_obj != Py_None);
+  if (__pyx_t_2) {
+    __Pyx_INCREF(__pyx_v_last_obj);
+    __pyx_t_8 = __pyx_v_last_obj;
+  } else {
+    __pyx_t_13 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_last); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 505, __pyx_L16_error)
+    __Pyx_GOTREF(__pyx_t_13);
+    __pyx_t_8 = __pyx_t_13;
+    __pyx_t_13 = 0;
+  }
+
+  __Pyx_GIVEREF(__pyx_t_8);
+  __Pyx_GOTREF(__pyx_v_tb->last_id);
+  __Pyx_DECREF_SET(__pyx_v_tb->last_id, __pyx_t_8);
+  __pyx_t_8 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":506
+ *                 return True
+ *             tb.last_id = last_obj if last_obj is not None else last
+ *             tb.first = False             # <<<<<<<<<<<<<<
+ *             tb.diffs_applied += 1
+ *             if has_ts and ts != 0:
+*/
+  __pyx_v_tb->first = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":507
+ *             tb.last_id = last_obj if last_obj is not None else last
+ *             tb.first = False
+ *             tb.diffs_applied += 1             # <<<<<<<<<<<<<<
+ *             if has_ts and ts != 0:
+ *                 tb.last_update_time = <double>ts / self.time_units
+*/
+  __pyx_v_tb->diffs_applied = (__pyx_v_tb->diffs_applied + 1);
+
+  /* "hbconnect/market/_fastpath.pyx":508
+ *             tb.first = False
+ *             tb.diffs_applied += 1
+ *             if has_ts and ts != 0:             # <<<<<<<<<<<<<<
+ *                 tb.last_update_time = <double>ts / self.time_units
+ *             self.fast_frames += 1
+*/
+  if (__pyx_v_has_ts) {
+  } else {
+
+    __pyx_t_2 = __pyx_v_has_ts;
+    goto __pyx_L41_bool_binop_done;
+  }
+  __pyx_t_4 = (__pyx_v_ts != 0);
+
+
+  __pyx_t_2 = __pyx_t_4;
+
+  __pyx_L41_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":509
+ *             tb.diffs_applied += 1
+ *             if has_ts and ts != 0:
+ *                 tb.last_update_time = <double>ts / self.time_units             # <<<<<<<<<<<<<<
+ *             self.fast_frames += 1
+ *             if tracker._notify_books:
+*/
+    if (unlikely(__pyx_v_self->time_units == 0)) {
+      PyErr_SetString(PyExc_ZeroDivisionError, "float division");
+      __PYX_ERR(0, 509, __pyx_L16_error)
+    }
+    __pyx_v_tb->last_update_time = (((double)__pyx_v_ts) / __pyx_v_self->time_units);
+
+    /* "hbconnect/market/_fastpath.pyx":508
+ *             tb.first = False
+ *             tb.diffs_applied += 1
+ *             if has_ts and ts != 0:             # <<<<<<<<<<<<<<
+ *                 tb.last_update_time = <double>ts / self.time_units
+ *             self.fast_frames += 1
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":510
+ *             if has_ts and ts != 0:
+ *                 tb.last_update_time = <double>ts / self.time_units
+ *             self.fast_frames += 1             # <<<<<<<<<<<<<<
+ *             if tracker._notify_books:
+ *                 tracker._emit_book(tb, False)
+*/
+  __pyx_v_self->fast_frames = (__pyx_v_self->fast_frames + 1);
+
+  /* "hbconnect/market/_fastpath.pyx":511
+ *                 tb.last_update_time = <double>ts / self.time_units
+ *             self.fast_frames += 1
+ *             if tracker._notify_books:             # <<<<<<<<<<<<<<
+ *                 tracker._emit_book(tb, False)
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
+*/
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_tracker, __pyx_mstate_global->__pyx_n_u_notify_books); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 511, __pyx_L16_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 511, __pyx_L16_error)
+  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__pyx_t_2) {
+
+
+    /* "hbconnect/market/_fastpath.pyx":512
+ *             self.fast_frames += 1
+ *             if tracker._notify_books:
+ *                 tracker._emit_book(tb, False)             # <<<<<<<<<<<<<<
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
+ *             self.tracker._internal_error(conn, pair, raw, exc)
+*/
+    __pyx_t_13 = __pyx_v_tracker;
+    __Pyx_INCREF(__pyx_t_13);
+    __pyx_t_14 = 0;
+    {
+      PyObject *__pyx_callargs[3] = {__pyx_t_13, ((PyObject *)__pyx_v_tb), Py_False};
+      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_book, __pyx_callargs+__pyx_t_14, (3-__pyx_t_14) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 512, __pyx_L16_error)
+      __Pyx_GOTREF(__pyx_t_8);
+    }
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+
+    /* "hbconnect/market/_fastpath.pyx":511
+ *                 tb.last_update_time = <double>ts / self.time_units
+ *             self.fast_frames += 1
+ *             if tracker._notify_books:             # <<<<<<<<<<<<<<
+ *                 tracker._emit_book(tb, False)
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
+*/
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":488
+ *             return False
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+ *         try:             # <<<<<<<<<<<<<<
+ *             tracker = self.tracker
+ *             tracker.frames += 1
+*/
+}
+__Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+__Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+__Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+goto __pyx_L21_try_end;
+__pyx_L16_error:;
+__Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+__Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+__Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
+__Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":513
+ *             if tracker._notify_books:
+ *                 tracker._emit_book(tb, False)
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it             # <<<<<<<<<<<<<<
+ *             self.tracker._internal_error(conn, pair, raw, exc)
+ *         return True
+*/
+__pyx_t_17 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
+if (__pyx_t_17) {
+  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._try_apply", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  if (__Pyx_GetException(&__pyx_t_8, &__pyx_t_13, &__pyx_t_1) < 0) __PYX_ERR(0, 513, __pyx_L18_except_error)
+  __Pyx_XGOTREF(__pyx_t_8);
+  __Pyx_XGOTREF(__pyx_t_13);
+  __Pyx_XGOTREF(__pyx_t_1);
+  __Pyx_INCREF(__pyx_t_13);
+  __Pyx_XDECREF_SET(__pyx_v_exc, __pyx_t_13);
+  /*try:*/ {
+
+    /* "hbconnect/market/_fastpath.pyx":514
+ *                 tracker._emit_book(tb, False)
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
+ *             self.tracker._internal_error(conn, pair, raw, exc)             # <<<<<<<<<<<<<<
+ *         return True
+ * 
+*/
+    __pyx_t_25 = __pyx_v_self->tracker;
+    __Pyx_INCREF(__pyx_t_25);
+    __pyx_t_14 = 0;
+    {
+      PyObject *__pyx_callargs[5] = {__pyx_t_25, __pyx_v_conn, __pyx_v_pair, __pyx_v_raw, __pyx_v_exc};
+      __pyx_t_16 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_internal_error, __pyx_callargs+__pyx_t_14, (5-__pyx_t_14) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_25); __pyx_t_25 = 0;
+      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 514, __pyx_L49_error)
+      __Pyx_GOTREF(__pyx_t_16);
+    }
+    __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":513
+ *             if tracker._notify_books:
+ *                 tracker._emit_book(tb, False)
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it             # <<<<<<<<<<<<<<
+ *             self.tracker._internal_error(conn, pair, raw, exc)
+ *         return True
+*/
+  /*finally:*/ {
+    /*normal exit:*/{
+      __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
+      goto __pyx_L50;
+    }
+    __pyx_L49_error:;
+    /*exception exit:*/{
+      __Pyx_PyThreadState_declare
+      __Pyx_PyThreadState_assign
+      __pyx_t_12 = 0; __pyx_t_11 = 0; __pyx_t_10 = 0; __pyx_t_24 = 0; __pyx_t_23 = 0; __pyx_t_22 = 0;
+      __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
+      __Pyx_XDECREF(__pyx_t_25); __pyx_t_25 = 0;
+       __Pyx_ExceptionSwap(&__pyx_t_24, &__pyx_t_23, &__pyx_t_22);
+      if ( unlikely(__Pyx_GetException(&__pyx_t_12, &__pyx_t_11, &__pyx_t_10) < 0)) __Pyx_ErrFetch(&__pyx_t_12, &__pyx_t_11, &__pyx_t_10);
+      __Pyx_XGOTREF(__pyx_t_12);
+      __Pyx_XGOTREF(__pyx_t_11);
+      __Pyx_XGOTREF(__pyx_t_10);
+      __Pyx_XGOTREF(__pyx_t_24);
+      __Pyx_XGOTREF(__pyx_t_23);
+      __Pyx_XGOTREF(__pyx_t_22);
+      __pyx_t_17 = __pyx_lineno; __pyx_t_15 = __pyx_clineno; __pyx_t_18 = __pyx_filename;
+      {
+        __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
+      }
+      __Pyx_XGIVEREF(__pyx_t_24);
+      __Pyx_XGIVEREF(__pyx_t_23);
+      __Pyx_XGIVEREF(__pyx_t_22);
+      __Pyx_ExceptionReset(__pyx_t_24, __pyx_t_23, __pyx_t_22);
+      __Pyx_XGIVEREF(__pyx_t_12);
+      __Pyx_XGIVEREF(__pyx_t_11);
+      __Pyx_XGIVEREF(__pyx_t_10);
+      __Pyx_ErrRestore(__pyx_t_12, __pyx_t_11, __pyx_t_10);
+      __pyx_t_12 = 0; __pyx_t_11 = 0; __pyx_t_10 = 0; __pyx_t_24 = 0; __pyx_t_23 = 0; __pyx_t_22 = 0;
+      __pyx_lineno = __pyx_t_17; __pyx_clineno = __pyx_t_15; __pyx_filename = __pyx_t_18;
+      goto __pyx_L18_except_error;
+    }
+    __pyx_L50:;
+  }
+  __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+  __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+  goto __pyx_L17_exception_handled;
+}
+goto __pyx_L18_except_error;
+
+/* "hbconnect/market/_fastpath.pyx":488
+ *             return False
+ *         # --- the general path's bookkeeping for an applied diff, in the same order
+ *         try:             # <<<<<<<<<<<<<<
+ *             tracker = self.tracker
+ *             tracker.frames += 1
+*/
+__pyx_L18_except_error:;
+__Pyx_XGIVEREF(__pyx_t_5);
+__Pyx_XGIVEREF(__pyx_t_6);
+__Pyx_XGIVEREF(__pyx_t_7);
+__Pyx_ExceptionReset(__pyx_t_5, __pyx_t_6, __pyx_t_7);
+goto __pyx_L1_error;
+__pyx_L20_try_return:;
+__Pyx_XGIVEREF(__pyx_t_5);
+__Pyx_XGIVEREF(__pyx_t_6);
+__Pyx_XGIVEREF(__pyx_t_7);
+__Pyx_ExceptionReset(__pyx_t_5, __pyx_t_6, __pyx_t_7);
+goto __pyx_L0;
+__pyx_L17_exception_handled:;
+__Pyx_XGIVEREF(__pyx_t_5);
+__Pyx_XGIVEREF(__pyx_t_6);
+__Pyx_XGIVEREF(__pyx_t_7);
+__Pyx_ExceptionReset(__pyx_t_5, __pyx_t_6, __pyx_t_7);
+__pyx_L21_try_end:;
+}
+
+/* "hbconnect/market/_fastpath.pyx":515
+ *         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
+ *             self.tracker._internal_error(conn, pair, raw, exc)
+ *         return True             # <<<<<<<<<<<<<<
+ * 
+ *     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
+*/
+{
+
+__pyx_r = 1;
+}
+goto __pyx_L0;
+
+/* "hbconnect/market/_fastpath.pyx":468
+ *                                self.prev_key is not None, self.time_key is not None, ts)
+ * 
+ *     cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,             # <<<<<<<<<<<<<<
+ *                          last_obj, long long prev, bint has_prev, bint has_ts, long long ts) except -1:
+ *         """The diff of a frame of the declared shape: applied when its pair is LIVE and it is the
+*/
+
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_8);
+__Pyx_XDECREF(__pyx_t_13);
+__Pyx_XDECREF(__pyx_t_16);
+__Pyx_XDECREF(__pyx_t_25);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._try_apply", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
+
+__Pyx_XDECREF((PyObject *)__pyx_v_tb);
+__Pyx_XDECREF((PyObject *)__pyx_v_cc);
+
+__Pyx_XDECREF(__pyx_v_tracker);
+__Pyx_XDECREF(__pyx_v_exc);
+
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":517
+ *         return True
+ * 
+ *     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,             # <<<<<<<<<<<<<<
+ *                        long long last, long long prev, bint has_prev, bint has_ts, long long ts, exc):
+ *         # The book rejected the batch (unchanged): the general path's handling, with the diff
+*/
+
+static PyObject *__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_conn, PyObject *__pyx_v_raw, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v_tb, PyObject *__pyx_v_pair, PyObject *__pyx_v_bids, PyObject *__pyx_v_asks, PY_LONG_LONG __pyx_v_first, PY_LONG_LONG __pyx_v_last, PY_LONG_LONG __pyx_v_prev, int __pyx_v_has_prev, int __pyx_v_has_ts, PY_LONG_LONG __pyx_v_ts, PyObject *__pyx_v_exc) {
+PyObject *__pyx_v_BookDiff = NULL;
+PyObject *__pyx_v_tracker = NULL;
+PyObject *__pyx_v_d = NULL;
+PyObject *__pyx_v_exc2 = NULL;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PyObject *__pyx_t_2 = NULL;
+Py_ssize_t __pyx_t_3;
+PyObject *__pyx_t_4 = NULL;
+PyObject *__pyx_t_5 = NULL;
+PyObject *__pyx_t_6 = NULL;
+PyObject *__pyx_t_7 = NULL;
+PyObject *__pyx_t_8 = NULL;
+PyObject *__pyx_t_9 = NULL;
+PyObject *__pyx_t_10 = NULL;
+PyObject *__pyx_t_11 = NULL;
+PyObject *__pyx_t_12 = NULL;
+size_t __pyx_t_13;
+int __pyx_t_14;
+int __pyx_t_15;
+char const *__pyx_t_16;
+PyObject *__pyx_t_17 = NULL;
+PyObject *__pyx_t_18 = NULL;
+PyObject *__pyx_t_19 = NULL;
+PyObject *__pyx_t_20 = NULL;
+PyObject *__pyx_t_21 = NULL;
+PyObject *__pyx_t_22 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("_apply_failed", 0);
+
+/* "hbconnect/market/_fastpath.pyx":521
+ *         # The book rejected the batch (unchanged): the general path's handling, with the diff
+ *         # it would have had.
+ *         from hbconnect.market.messages import BookDiff             # <<<<<<<<<<<<<<
+ * 
+ *         tracker = self.tracker
+*/
+{
+PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_BookDiff};
+__pyx_t_2 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_hbconnect_market_messages, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 521, __pyx_L1_error)
+}
+__pyx_t_1 = __pyx_t_2;
+__Pyx_GOTREF(__pyx_t_1);
+{
+PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_BookDiff};
+__pyx_t_3 = 0; {
+  __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_1, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 521, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  switch (__pyx_t_3) {
+    case 0:
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_v_BookDiff = __pyx_t_4;
+    break;
+    default:;
+  }
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+}
+}
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":523
+ *         from hbconnect.market.messages import BookDiff
+ * 
+ *         tracker = self.tracker             # <<<<<<<<<<<<<<
+ *         try:
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+*/
+__pyx_t_1 = __pyx_v_self->tracker;
+__Pyx_INCREF(__pyx_t_1);
+__pyx_v_tracker = __pyx_t_1;
+__pyx_t_1 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":524
  * 
  *         tracker = self.tracker
  *         try:             # <<<<<<<<<<<<<<
  *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
- *                          (<double>ts / self.time_units) if ts is not None else 0.0)
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
 */
-    __pyx_L5_except_error:;
-    __Pyx_XGIVEREF(__pyx_t_2);
-    __Pyx_XGIVEREF(__pyx_t_5);
-    __Pyx_XGIVEREF(__pyx_t_6);
-    __Pyx_ExceptionReset(__pyx_t_2, __pyx_t_5, __pyx_t_6);
-    goto __pyx_L1_error;
-    __pyx_L4_exception_handled:;
-    __Pyx_XGIVEREF(__pyx_t_2);
-    __Pyx_XGIVEREF(__pyx_t_5);
-    __Pyx_XGIVEREF(__pyx_t_6);
-    __Pyx_ExceptionReset(__pyx_t_2, __pyx_t_5, __pyx_t_6);
-    __pyx_L8_try_end:;
+{
+__Pyx_PyThreadState_declare
+__Pyx_PyThreadState_assign
+__Pyx_ExceptionSave(&__pyx_t_2, &__pyx_t_5, &__pyx_t_6);
+__Pyx_XGOTREF(__pyx_t_2);
+__Pyx_XGOTREF(__pyx_t_5);
+__Pyx_XGOTREF(__pyx_t_6);
+/*try:*/ {
+
+  /* "hbconnect/market/_fastpath.pyx":525
+ *         tracker = self.tracker
+ *         try:
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,             # <<<<<<<<<<<<<<
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+ *             tracker._apply_failed(tb, d, exc)
+*/
+  __pyx_t_4 = NULL;
+  __Pyx_INCREF(__pyx_v_BookDiff);
+  __pyx_t_7 = __pyx_v_BookDiff; 
+  __pyx_t_8 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_first); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 525, __pyx_L3_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_9 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_last); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 525, __pyx_L3_error)
+  __Pyx_GOTREF(__pyx_t_9);
+  if (__pyx_v_has_prev) {
+    __pyx_t_11 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_prev); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 525, __pyx_L3_error)
+    __Pyx_GOTREF(__pyx_t_11);
+    __pyx_t_10 = __pyx_t_11;
+    __pyx_t_11 = 0;
+  } else {
+    __Pyx_INCREF(Py_None);
+    __pyx_t_10 = Py_None;
   }
 
-  /* "hbconnect/market/_fastpath.pyx":235
- *             self.tracker._internal_error(conn, pair, raw, exc)
+  /* "hbconnect/market/_fastpath.pyx":526
+ *         try:
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)             # <<<<<<<<<<<<<<
+ *             tracker._apply_failed(tb, d, exc)
+ *         except Exception as exc2:
+*/
+  if (__pyx_v_has_ts) {
+    if (unlikely(__pyx_v_self->time_units == 0)) {
+      PyErr_SetString(PyExc_ZeroDivisionError, "float division");
+      __PYX_ERR(0, 526, __pyx_L3_error)
+    }
+    __pyx_t_12 = PyFloat_FromDouble((((double)__pyx_v_ts) / __pyx_v_self->time_units)); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 526, __pyx_L3_error)
+    __Pyx_GOTREF(__pyx_t_12);
+    __pyx_t_11 = __pyx_t_12;
+    __pyx_t_12 = 0;
+  } else {
+    __Pyx_INCREF(__pyx_mstate_global->__pyx_float_0_0);
+    __pyx_t_11 = __pyx_mstate_global->__pyx_float_0_0;
+  }
+  __pyx_t_13 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (unlikely(PyMethod_Check(__pyx_t_7))) {
+    __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_7);
+    assert(__pyx_t_4);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_7);
+    __Pyx_INCREF(__pyx_t_4);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_7, __pyx__function);
+    __pyx_t_13 = 0;
+  }
+  #endif
+  {
+    PyObject *__pyx_callargs[8] = {__pyx_t_4, __pyx_v_pair, __pyx_v_bids, __pyx_v_asks, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_t_11};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_13, (8-__pyx_t_13) | (__pyx_t_13*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
+    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 525, __pyx_L3_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  __pyx_v_d = __pyx_t_1;
+  __pyx_t_1 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":527
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+ *             tracker._apply_failed(tb, d, exc)             # <<<<<<<<<<<<<<
+ *         except Exception as exc2:
+ *             tracker._internal_error(conn, pair, raw, exc2)
+*/
+  __pyx_t_7 = __pyx_v_tracker;
+  __Pyx_INCREF(__pyx_t_7);
+  __pyx_t_13 = 0;
+  {
+    PyObject *__pyx_callargs[4] = {__pyx_t_7, ((PyObject *)__pyx_v_tb), __pyx_v_d, __pyx_v_exc};
+    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply_failed, __pyx_callargs+__pyx_t_13, (4-__pyx_t_13) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 527, __pyx_L3_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+  /* "hbconnect/market/_fastpath.pyx":524
+ * 
+ *         tracker = self.tracker
+ *         try:             # <<<<<<<<<<<<<<
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+*/
+}
+__Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+__Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+__Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+goto __pyx_L8_try_end;
+__pyx_L3_error:;
+__Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+__Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
+__Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+__Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+__Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+__Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+__Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+__Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+/* "hbconnect/market/_fastpath.pyx":528
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+ *             tracker._apply_failed(tb, d, exc)
+ *         except Exception as exc2:             # <<<<<<<<<<<<<<
+ *             tracker._internal_error(conn, pair, raw, exc2)
+*/
+__pyx_t_14 = __Pyx_PyErr_ExceptionMatches(((PyObject *)(((PyTypeObject*)PyExc_Exception))));
+if (__pyx_t_14) {
+  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._apply_failed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_7, &__pyx_t_11) < 0) __PYX_ERR(0, 528, __pyx_L5_except_error)
+  __Pyx_XGOTREF(__pyx_t_1);
+  __Pyx_XGOTREF(__pyx_t_7);
+  __Pyx_XGOTREF(__pyx_t_11);
+  __Pyx_INCREF(__pyx_t_7);
+  __pyx_v_exc2 = __pyx_t_7;
+  /*try:*/ {
+
+    /* "hbconnect/market/_fastpath.pyx":529
+ *             tracker._apply_failed(tb, d, exc)
+ *         except Exception as exc2:
+ *             tracker._internal_error(conn, pair, raw, exc2)             # <<<<<<<<<<<<<<
+*/
+    __pyx_t_9 = __pyx_v_tracker;
+    __Pyx_INCREF(__pyx_t_9);
+    __pyx_t_13 = 0;
+    {
+      PyObject *__pyx_callargs[5] = {__pyx_t_9, __pyx_v_conn, __pyx_v_pair, __pyx_v_raw, __pyx_v_exc2};
+      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_internal_error, __pyx_callargs+__pyx_t_13, (5-__pyx_t_13) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 529, __pyx_L14_error)
+      __Pyx_GOTREF(__pyx_t_10);
+    }
+    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  }
+
+  /* "hbconnect/market/_fastpath.pyx":528
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+ *             tracker._apply_failed(tb, d, exc)
+ *         except Exception as exc2:             # <<<<<<<<<<<<<<
+ *             tracker._internal_error(conn, pair, raw, exc2)
+*/
+  /*finally:*/ {
+    /*normal exit:*/{
+      __Pyx_DECREF(__pyx_v_exc2); __pyx_v_exc2 = 0;
+      goto __pyx_L15;
+    }
+    __pyx_L14_error:;
+    /*exception exit:*/{
+      __Pyx_PyThreadState_declare
+      __Pyx_PyThreadState_assign
+      __pyx_t_17 = 0; __pyx_t_18 = 0; __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0;
+      __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
+      __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+       __Pyx_ExceptionSwap(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22);
+      if ( unlikely(__Pyx_GetException(&__pyx_t_17, &__pyx_t_18, &__pyx_t_19) < 0)) __Pyx_ErrFetch(&__pyx_t_17, &__pyx_t_18, &__pyx_t_19);
+      __Pyx_XGOTREF(__pyx_t_17);
+      __Pyx_XGOTREF(__pyx_t_18);
+      __Pyx_XGOTREF(__pyx_t_19);
+      __Pyx_XGOTREF(__pyx_t_20);
+      __Pyx_XGOTREF(__pyx_t_21);
+      __Pyx_XGOTREF(__pyx_t_22);
+      __pyx_t_14 = __pyx_lineno; __pyx_t_15 = __pyx_clineno; __pyx_t_16 = __pyx_filename;
+      {
+        __Pyx_DECREF(__pyx_v_exc2); __pyx_v_exc2 = 0;
+      }
+      __Pyx_XGIVEREF(__pyx_t_20);
+      __Pyx_XGIVEREF(__pyx_t_21);
+      __Pyx_XGIVEREF(__pyx_t_22);
+      __Pyx_ExceptionReset(__pyx_t_20, __pyx_t_21, __pyx_t_22);
+      __Pyx_XGIVEREF(__pyx_t_17);
+      __Pyx_XGIVEREF(__pyx_t_18);
+      __Pyx_XGIVEREF(__pyx_t_19);
+      __Pyx_ErrRestore(__pyx_t_17, __pyx_t_18, __pyx_t_19);
+      __pyx_t_17 = 0; __pyx_t_18 = 0; __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0;
+      __pyx_lineno = __pyx_t_14; __pyx_clineno = __pyx_t_15; __pyx_filename = __pyx_t_16;
+      goto __pyx_L5_except_error;
+    }
+    __pyx_L15:;
+  }
+  __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+  __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+  goto __pyx_L4_exception_handled;
+}
+goto __pyx_L5_except_error;
+
+/* "hbconnect/market/_fastpath.pyx":524
+ * 
+ *         tracker = self.tracker
+ *         try:             # <<<<<<<<<<<<<<
+ *             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
+ *                          (<double>ts / self.time_units) if has_ts else 0.0)
+*/
+__pyx_L5_except_error:;
+__Pyx_XGIVEREF(__pyx_t_2);
+__Pyx_XGIVEREF(__pyx_t_5);
+__Pyx_XGIVEREF(__pyx_t_6);
+__Pyx_ExceptionReset(__pyx_t_2, __pyx_t_5, __pyx_t_6);
+goto __pyx_L1_error;
+__pyx_L4_exception_handled:;
+__Pyx_XGIVEREF(__pyx_t_2);
+__Pyx_XGIVEREF(__pyx_t_5);
+__Pyx_XGIVEREF(__pyx_t_6);
+__Pyx_ExceptionReset(__pyx_t_2, __pyx_t_5, __pyx_t_6);
+__pyx_L8_try_end:;
+}
+
+/* "hbconnect/market/_fastpath.pyx":517
+ *         return True
  * 
  *     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,             # <<<<<<<<<<<<<<
- *                        long long last, long long prev, bint has_prev, ts, exc):
+ *                        long long last, long long prev, bint has_prev, bint has_ts, long long ts, exc):
  *         # The book rejected the batch (unchanged): the general path's handling, with the diff
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_7);
-  __Pyx_XDECREF(__pyx_t_8);
-  __Pyx_XDECREF(__pyx_t_9);
-  __Pyx_XDECREF(__pyx_t_10);
-  __Pyx_XDECREF(__pyx_t_11);
-  __Pyx_XDECREF(__pyx_t_14);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._apply_failed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = 0;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_BookDiff);
-  __Pyx_XDECREF(__pyx_v_tracker);
-  __Pyx_XDECREF(__pyx_v_d);
-  __Pyx_XDECREF(__pyx_v_exc2);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_4);
+__Pyx_XDECREF(__pyx_t_7);
+__Pyx_XDECREF(__pyx_t_8);
+__Pyx_XDECREF(__pyx_t_9);
+__Pyx_XDECREF(__pyx_t_10);
+__Pyx_XDECREF(__pyx_t_11);
+__Pyx_XDECREF(__pyx_t_12);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed._apply_failed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = 0;
+__pyx_L0:;
+__Pyx_XDECREF(__pyx_v_BookDiff);
+__Pyx_XDECREF(__pyx_v_tracker);
+__Pyx_XDECREF(__pyx_v_d);
+__Pyx_XDECREF(__pyx_v_exc2);
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
-/* "hbconnect/market/_fastpath.pyx":102
- *     cdef object general
+/* "hbconnect/market/_fastpath.pyx":235
+ *     cdef int s_seen
  *     #: diffs applied by this path (a test/diagnostic counter; the pairs' counters are the truth)
  *     cdef public long long fast_frames             # <<<<<<<<<<<<<<
- * 
- *     def __init__(self, tracker, spec, int rule, live):
+ *     #: of those, frames the scanner read without the JSON parser
+ *     cdef public long long scanned_frames
 */
 
 /* Python wrapper */
 static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_1__get__(PyObject *__pyx_v_self); /*proto*/
 static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_1__get__(PyObject *__pyx_v_self) {
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
-  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames___get__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self));
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+__pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames___get__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self));
 
-  /* function exit code */
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames___get__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self) {
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__get__", 0);
-  {
-      __Pyx_PyCriticalSection __pyx_cs;
-      __pyx_t_1 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_1);
-      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
-      /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->fast_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 102, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        {
-          PyObject *__pyx_temp;
-          {
-            __pyx_temp = __pyx_r;
-            __pyx_r = __pyx_t_2;
-          }
-          __Pyx_XDECREF(__pyx_temp);
-        }
-        __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        goto __pyx_L3_return;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__get__", 0);
+{
+  __Pyx_PyCriticalSection __pyx_cs;
+  __pyx_t_1 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_1);
+  __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+  /*try:*/ {
+    __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->fast_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = __pyx_t_2;
       }
-      /*finally:*/ {
-        __pyx_L3_return: {
-          __pyx_t_3 = __pyx_r;
-          __pyx_r = 0;
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          __pyx_r = __pyx_t_3;
-          __pyx_t_3 = 0;
-          goto __pyx_L0;
-        }
-        __pyx_L4_error: {
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          goto __pyx_L1_error;
-        }
-      }
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    goto __pyx_L3_return;
   }
+  /*finally:*/ {
+    __pyx_L3_return: {
+      __pyx_t_3 = __pyx_r;
+      __pyx_r = 0;
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      __pyx_r = __pyx_t_3;
+      __pyx_t_3 = 0;
+      goto __pyx_L0;
+    }
+    __pyx_L4_error: {
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L1_error;
+    }
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+}
 
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.fast_frames.__get__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.fast_frames.__get__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* Python wrapper */
 static int __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
 static int __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  int __pyx_r;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
-  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_2__set__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+__pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_2__set__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), ((PyObject *)__pyx_v_value));
 
-  /* function exit code */
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_11fast_frames_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_value) {
-  int __pyx_r;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PY_LONG_LONG __pyx_t_2;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__set__", 0);
-  {
-      __Pyx_PyCriticalSection __pyx_cs;
-      __pyx_t_1 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_1);
-      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
-      /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 102, __pyx_L4_error)
-        __pyx_v_self->fast_frames = __pyx_t_2;
-      }
-      /*finally:*/ {
-        /*normal exit:*/{
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          goto __pyx_L5;
-        }
-        __pyx_L4_error: {
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          goto __pyx_L1_error;
-        }
-        __pyx_L5:;
-      }
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PY_LONG_LONG __pyx_t_2;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__set__", 0);
+{
+  __Pyx_PyCriticalSection __pyx_cs;
+  __pyx_t_1 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_1);
+  __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+  /*try:*/ {
+    __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 235, __pyx_L4_error)
+    __pyx_v_self->fast_frames = __pyx_t_2;
   }
+  /*finally:*/ {
+    /*normal exit:*/{
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L5;
+    }
+    __pyx_L4_error: {
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L1_error;
+    }
+    __pyx_L5:;
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+}
 
-  /* function exit code */
-  __pyx_r = 0;
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.fast_frames.__set__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = -1;
-  __pyx_L0:;
+/* function exit code */
+__pyx_r = 0;
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.fast_frames.__set__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
 
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* "hbconnect/market/_fastpath.pyx":237
+ *     cdef public long long fast_frames
+ *     #: of those, frames the scanner read without the JSON parser
+ *     cdef public long long scanned_frames             # <<<<<<<<<<<<<<
+ * 
+ *     def __init__(self, tracker, spec, int rule, live):
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_1__get__(PyObject *__pyx_v_self) {
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+__pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames___get__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self));
+
+/* function exit code */
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames___get__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self) {
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__get__", 0);
+{
+  __Pyx_PyCriticalSection __pyx_cs;
+  __pyx_t_1 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_1);
+  __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+  /*try:*/ {
+    __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->scanned_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = __pyx_t_2;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    goto __pyx_L3_return;
+  }
+  /*finally:*/ {
+    __pyx_L3_return: {
+      __pyx_t_3 = __pyx_r;
+      __pyx_r = 0;
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      __pyx_r = __pyx_t_3;
+      __pyx_t_3 = 0;
+      goto __pyx_L0;
+    }
+    __pyx_L4_error: {
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L1_error;
+    }
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+}
+
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.scanned_frames.__get__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+__pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_2__set__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+/* function exit code */
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
+}
+
+static int __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_2__set__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v_value) {
+int __pyx_r;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PY_LONG_LONG __pyx_t_2;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__set__", 0);
+{
+  __Pyx_PyCriticalSection __pyx_cs;
+  __pyx_t_1 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_1);
+  __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+  /*try:*/ {
+    __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_v_value); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(0, 237, __pyx_L4_error)
+    __pyx_v_self->scanned_frames = __pyx_t_2;
+  }
+  /*finally:*/ {
+    /*normal exit:*/{
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L5;
+    }
+    __pyx_L4_error: {
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L1_error;
+    }
+    __pyx_L5:;
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+}
+
+/* function exit code */
+__pyx_r = 0;
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.scanned_frames.__set__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = -1;
+__pyx_L0:;
+
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":1
@@ -9706,526 +13294,733 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__reduce_cython__ (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("__reduce_cython__", 1, 0, 0, __pyx_nargs); return NULL; }
-  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-  if (unlikely(__pyx_kwds_len < 0)) return NULL;
-  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("__reduce_cython__", __pyx_kwds); return NULL;}
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_4__reduce_cython__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self));
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__reduce_cython__ (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("__reduce_cython__", 1, 0, 0, __pyx_nargs); return NULL; }
+const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) return NULL;
+if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("__reduce_cython__", __pyx_kwds); return NULL;}
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_4__reduce_cython__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self));
 
-  /* function exit code */
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_4__reduce_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self) {
-  PyObject *__pyx_v_state = 0;
-  PyObject *__pyx_v__dict = 0;
-  int __pyx_v_use_setstate;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  int __pyx_t_6;
-  int __pyx_t_7;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__reduce_cython__", 0);
+PyObject *__pyx_v_state = 0;
+PyObject *__pyx_v__dict = 0;
+int __pyx_v_use_setstate;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+PyObject *__pyx_t_4 = NULL;
+PyObject *__pyx_t_5 = NULL;
+PyObject *__pyx_t_6 = NULL;
+PyObject *__pyx_t_7 = NULL;
+PyObject *__pyx_t_8 = NULL;
+PyObject *__pyx_t_9 = NULL;
+PyObject *__pyx_t_10 = NULL;
+PyObject *__pyx_t_11 = NULL;
+PyObject *__pyx_t_12 = NULL;
+PyObject *__pyx_t_13 = NULL;
+PyObject *__pyx_t_14 = NULL;
+int __pyx_t_15;
+int __pyx_t_16;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__reduce_cython__", 0);
+
+/* "(tree fragment)":5
+ *     cdef object _dict
+ *     cdef bint use_setstate
+ *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
+ *         _dict = getattr(self, '__dict__', None)
+*/
+{
+  __Pyx_PyCriticalSection __pyx_cs;
+  __pyx_t_1 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_1);
+  __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+  /*try:*/ {
+
+    /* "(tree fragment)":6
+ *     cdef bint use_setstate
+ *     with CRITICAL_SECTION(self):
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)             # <<<<<<<<<<<<<<
+ *         _dict = getattr(self, '__dict__', None)
+ *     if _dict is not None and _dict:
+*/
+    __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->fast_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_self->required); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_4 = __Pyx_PyLong_From_int(__pyx_v_self->rule); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_5 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->s_first); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __pyx_t_6 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->s_last); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_6);
+    __pyx_t_7 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->s_prev); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __pyx_t_8 = __Pyx_PyLong_From_int(__pyx_v_self->s_seen); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __pyx_t_9 = __Pyx_PyBytes_FromCString(__pyx_v_self->s_sym); if (unlikely(!__pyx_t_9)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __pyx_t_10 = PyLong_FromSsize_t(__pyx_v_self->s_sym_n); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_10);
+    __pyx_t_11 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->s_time); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_11);
+    __pyx_t_12 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->scanned_frames); if (unlikely(!__pyx_t_12)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_12);
+    __pyx_t_13 = PyFloat_FromDouble(__pyx_v_self->time_units); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_13);
+    __pyx_t_14 = PyTuple_New(41); if (unlikely(!__pyx_t_14)) __PYX_ERR(1, 6, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_14);
+    __Pyx_INCREF(__pyx_v_self->asks_key);
+    __Pyx_GIVEREF(__pyx_v_self->asks_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_v_self->asks_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_asks_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_asks_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_v_self->b_asks_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_bids_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_bids_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_v_self->b_bids_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_envelope);
+    __Pyx_GIVEREF(__pyx_v_self->b_envelope);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_v_self->b_envelope) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_event);
+    __Pyx_GIVEREF(__pyx_v_self->b_event);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 4, __pyx_v_self->b_event) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_event_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_event_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 5, __pyx_v_self->b_event_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_first_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_first_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 6, __pyx_v_self->b_first_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_last_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_last_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 7, __pyx_v_self->b_last_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_prev_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_prev_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 8, __pyx_v_self->b_prev_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_symbol_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_symbol_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 9, __pyx_v_self->b_symbol_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->b_time_key);
+    __Pyx_GIVEREF(__pyx_v_self->b_time_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 10, __pyx_v_self->b_time_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->bids_key);
+    __Pyx_GIVEREF(__pyx_v_self->bids_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 11, __pyx_v_self->bids_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->books);
+    __Pyx_GIVEREF(__pyx_v_self->books);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 12, __pyx_v_self->books) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->envelope);
+    __Pyx_GIVEREF(__pyx_v_self->envelope);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 13, __pyx_v_self->envelope) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->event);
+    __Pyx_GIVEREF(__pyx_v_self->event);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 14, __pyx_v_self->event) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->event_key);
+    __Pyx_GIVEREF(__pyx_v_self->event_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 15, __pyx_v_self->event_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->fallback);
+    __Pyx_GIVEREF(__pyx_v_self->fallback);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 16, __pyx_v_self->fallback) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_2);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 17, __pyx_t_2) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->first_key);
+    __Pyx_GIVEREF(__pyx_v_self->first_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 18, __pyx_v_self->first_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->general);
+    __Pyx_GIVEREF(__pyx_v_self->general);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 19, __pyx_v_self->general) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->last_key);
+    __Pyx_GIVEREF(__pyx_v_self->last_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 20, __pyx_v_self->last_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->live);
+    __Pyx_GIVEREF(__pyx_v_self->live);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 21, __pyx_v_self->live) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->loads);
+    __Pyx_GIVEREF(__pyx_v_self->loads);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 22, __pyx_v_self->loads) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->prev_key);
+    __Pyx_GIVEREF(__pyx_v_self->prev_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 23, __pyx_v_self->prev_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_3);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 24, __pyx_t_3) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_4);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 25, __pyx_t_4) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->s_asks);
+    __Pyx_GIVEREF(__pyx_v_self->s_asks);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 26, __pyx_v_self->s_asks) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->s_bids);
+    __Pyx_GIVEREF(__pyx_v_self->s_bids);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 27, __pyx_v_self->s_bids) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_5);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 28, __pyx_t_5) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_6);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 29, __pyx_t_6) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_7);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 30, __pyx_t_7) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_8);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 31, __pyx_t_8) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_9);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 32, __pyx_t_9) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_10);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 33, __pyx_t_10) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_11);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 34, __pyx_t_11) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_12);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 35, __pyx_t_12) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->symbol_key);
+    __Pyx_GIVEREF(__pyx_v_self->symbol_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 36, __pyx_v_self->symbol_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->symbols);
+    __Pyx_GIVEREF(__pyx_v_self->symbols);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 37, __pyx_v_self->symbols) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->time_key);
+    __Pyx_GIVEREF(__pyx_v_self->time_key);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 38, __pyx_v_self->time_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_GIVEREF(__pyx_t_13);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 39, __pyx_t_13) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __Pyx_INCREF(__pyx_v_self->tracker);
+    __Pyx_GIVEREF(__pyx_v_self->tracker);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 40, __pyx_v_self->tracker) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+    __pyx_t_2 = 0;
+    __pyx_t_3 = 0;
+    __pyx_t_4 = 0;
+    __pyx_t_5 = 0;
+    __pyx_t_6 = 0;
+    __pyx_t_7 = 0;
+    __pyx_t_8 = 0;
+    __pyx_t_9 = 0;
+    __pyx_t_10 = 0;
+    __pyx_t_11 = 0;
+    __pyx_t_12 = 0;
+    __pyx_t_13 = 0;
+    __pyx_v_state = ((PyObject*)__pyx_t_14);
+    __pyx_t_14 = 0;
+
+    /* "(tree fragment)":7
+ *     with CRITICAL_SECTION(self):
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
+ *         _dict = getattr(self, '__dict__', None)             # <<<<<<<<<<<<<<
+ *     if _dict is not None and _dict:
+ *         state += (_dict,)
+*/
+    __pyx_t_14 = __Pyx_GetAttr3(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_dict, Py_None); if (unlikely(!__pyx_t_14)) __PYX_ERR(1, 7, __pyx_L4_error)
+    __Pyx_GOTREF(__pyx_t_14);
+    __pyx_v__dict = __pyx_t_14;
+    __pyx_t_14 = 0;
+  }
 
   /* "(tree fragment)":5
  *     cdef object _dict
  *     cdef bint use_setstate
  *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
  *         _dict = getattr(self, '__dict__', None)
 */
-  {
-      __Pyx_PyCriticalSection __pyx_cs;
-      __pyx_t_1 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_1);
-      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
-      /*try:*/ {
-
-        /* "(tree fragment)":6
- *     cdef bint use_setstate
- *     with CRITICAL_SECTION(self):
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)             # <<<<<<<<<<<<<<
- *         _dict = getattr(self, '__dict__', None)
- *     if _dict is not None and _dict:
-*/
-        __pyx_t_2 = __Pyx_PyLong_From_PY_LONG_LONG(__pyx_v_self->fast_frames); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 6, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_self->rule); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 6, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_3);
-        __pyx_t_4 = PyFloat_FromDouble(__pyx_v_self->time_units); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 6, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_4);
-        __pyx_t_5 = PyTuple_New(20); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 6, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_5);
-        __Pyx_INCREF(__pyx_v_self->asks_key);
-        __Pyx_GIVEREF(__pyx_v_self->asks_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_v_self->asks_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->bids_key);
-        __Pyx_GIVEREF(__pyx_v_self->bids_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_v_self->bids_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->books);
-        __Pyx_GIVEREF(__pyx_v_self->books);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_self->books) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->envelope);
-        __Pyx_GIVEREF(__pyx_v_self->envelope);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 3, __pyx_v_self->envelope) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->event);
-        __Pyx_GIVEREF(__pyx_v_self->event);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 4, __pyx_v_self->event) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->event_key);
-        __Pyx_GIVEREF(__pyx_v_self->event_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 5, __pyx_v_self->event_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->fallback);
-        __Pyx_GIVEREF(__pyx_v_self->fallback);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 6, __pyx_v_self->fallback) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_GIVEREF(__pyx_t_2);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 7, __pyx_t_2) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->first_key);
-        __Pyx_GIVEREF(__pyx_v_self->first_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 8, __pyx_v_self->first_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->general);
-        __Pyx_GIVEREF(__pyx_v_self->general);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 9, __pyx_v_self->general) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->last_key);
-        __Pyx_GIVEREF(__pyx_v_self->last_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 10, __pyx_v_self->last_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->live);
-        __Pyx_GIVEREF(__pyx_v_self->live);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 11, __pyx_v_self->live) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->loads);
-        __Pyx_GIVEREF(__pyx_v_self->loads);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 12, __pyx_v_self->loads) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->prev_key);
-        __Pyx_GIVEREF(__pyx_v_self->prev_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 13, __pyx_v_self->prev_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_GIVEREF(__pyx_t_3);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 14, __pyx_t_3) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->symbol_key);
-        __Pyx_GIVEREF(__pyx_v_self->symbol_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 15, __pyx_v_self->symbol_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->symbols);
-        __Pyx_GIVEREF(__pyx_v_self->symbols);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 16, __pyx_v_self->symbols) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->time_key);
-        __Pyx_GIVEREF(__pyx_v_self->time_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 17, __pyx_v_self->time_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_GIVEREF(__pyx_t_4);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 18, __pyx_t_4) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __Pyx_INCREF(__pyx_v_self->tracker);
-        __Pyx_GIVEREF(__pyx_v_self->tracker);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 19, __pyx_v_self->tracker) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
-        __pyx_t_2 = 0;
-        __pyx_t_3 = 0;
-        __pyx_t_4 = 0;
-        __pyx_v_state = ((PyObject*)__pyx_t_5);
-        __pyx_t_5 = 0;
-
-        /* "(tree fragment)":7
- *     with CRITICAL_SECTION(self):
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
- *         _dict = getattr(self, '__dict__', None)             # <<<<<<<<<<<<<<
- *     if _dict is not None and _dict:
- *         state += (_dict,)
-*/
-        __pyx_t_5 = __Pyx_GetAttr3(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_dict, Py_None); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 7, __pyx_L4_error)
-        __Pyx_GOTREF(__pyx_t_5);
-        __pyx_v__dict = __pyx_t_5;
-        __pyx_t_5 = 0;
-      }
-
-      /* "(tree fragment)":5
- *     cdef object _dict
- *     cdef bint use_setstate
- *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
- *         _dict = getattr(self, '__dict__', None)
-*/
-      /*finally:*/ {
-        /*normal exit:*/{
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          goto __pyx_L5;
-        }
-        __pyx_L4_error: {
-          __Pyx_PyCriticalSection_End(&__pyx_cs);
-          goto __pyx_L1_error;
-        }
-        __pyx_L5:;
-      }
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  /*finally:*/ {
+    /*normal exit:*/{
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L5;
+    }
+    __pyx_L4_error: {
+      __Pyx_PyCriticalSection_End(&__pyx_cs);
+      goto __pyx_L1_error;
+    }
+    __pyx_L5:;
   }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+}
 
-  /* "(tree fragment)":8
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
+/* "(tree fragment)":8
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
  *         state += (_dict,)
  *         use_setstate = True
 */
-  __pyx_t_7 = (__pyx_v__dict != Py_None);
-  if (__pyx_t_7) {
+__pyx_t_16 = (__pyx_v__dict != Py_None);
+if (__pyx_t_16) {
 
-  } else {
+} else {
 
-    __pyx_t_6 = __pyx_t_7;
+__pyx_t_15 = __pyx_t_16;
 
-    goto __pyx_L7_bool_binop_done;
-  }
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v__dict); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(1, 8, __pyx_L1_error)
+goto __pyx_L7_bool_binop_done;
+}
+__pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v__dict); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(1, 8, __pyx_L1_error)
 
-  __pyx_t_6 = __pyx_t_7;
+__pyx_t_15 = __pyx_t_16;
 
-  __pyx_L7_bool_binop_done:;
-  if (__pyx_t_6) {
+__pyx_L7_bool_binop_done:;
+if (__pyx_t_15) {
 
 
-    /* "(tree fragment)":9
+/* "(tree fragment)":9
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:
  *         state += (_dict,)             # <<<<<<<<<<<<<<
  *         use_setstate = True
  *     else:
 */
-    __pyx_t_1 = PyTuple_New(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 9, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_INCREF(__pyx_v__dict);
-    __Pyx_GIVEREF(__pyx_v__dict);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v__dict) != (0)) __PYX_ERR(1, 9, __pyx_L1_error);
-    __pyx_t_5 = PyNumber_InPlaceAdd(__pyx_v_state, __pyx_t_1); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 9, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __Pyx_DECREF_SET(__pyx_v_state, ((PyObject*)__pyx_t_5));
-    __pyx_t_5 = 0;
+__pyx_t_1 = PyTuple_New(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 9, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_INCREF(__pyx_v__dict);
+__Pyx_GIVEREF(__pyx_v__dict);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v__dict) != (0)) __PYX_ERR(1, 9, __pyx_L1_error);
+__pyx_t_14 = PyNumber_InPlaceAdd(__pyx_v_state, __pyx_t_1); if (unlikely(!__pyx_t_14)) __PYX_ERR(1, 9, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_14);
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__Pyx_DECREF_SET(__pyx_v_state, ((PyObject*)__pyx_t_14));
+__pyx_t_14 = 0;
 
-    /* "(tree fragment)":10
+/* "(tree fragment)":10
  *     if _dict is not None and _dict:
  *         state += (_dict,)
  *         use_setstate = True             # <<<<<<<<<<<<<<
  *     else:
- *         use_setstate = self.asks_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
+ *         use_setstate = self.asks_key is not None or self.b_asks_key is not None or self.b_bids_key is not None or self.b_envelope is not None or self.b_event is not None or self.b_event_key is not None or self.b_first_key is not None or self.b_last_key is not None or self.b_prev_key is not None or self.b_symbol_key is not None or self.b_time_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.s_asks is not None or self.s_bids is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
 */
-    __pyx_v_use_setstate = 1;
+__pyx_v_use_setstate = 1;
 
-    /* "(tree fragment)":8
- *         state = (self.asks_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.rule, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
+/* "(tree fragment)":8
+ *         state = (self.asks_key, self.b_asks_key, self.b_bids_key, self.b_envelope, self.b_event, self.b_event_key, self.b_first_key, self.b_last_key, self.b_prev_key, self.b_symbol_key, self.b_time_key, self.bids_key, self.books, self.envelope, self.event, self.event_key, self.fallback, self.fast_frames, self.first_key, self.general, self.last_key, self.live, self.loads, self.prev_key, self.required, self.rule, self.s_asks, self.s_bids, self.s_first, self.s_last, self.s_prev, self.s_seen, self.s_sym, self.s_sym_n, self.s_time, self.scanned_frames, self.symbol_key, self.symbols, self.time_key, self.time_units, self.tracker)
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
  *         state += (_dict,)
  *         use_setstate = True
 */
-    goto __pyx_L6;
-  }
+goto __pyx_L6;
+}
 
-  /* "(tree fragment)":12
+/* "(tree fragment)":12
  *         use_setstate = True
  *     else:
- *         use_setstate = self.asks_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None             # <<<<<<<<<<<<<<
+ *         use_setstate = self.asks_key is not None or self.b_asks_key is not None or self.b_bids_key is not None or self.b_envelope is not None or self.b_event is not None or self.b_event_key is not None or self.b_first_key is not None or self.b_last_key is not None or self.b_prev_key is not None or self.b_symbol_key is not None or self.b_time_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.s_asks is not None or self.s_bids is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None             # <<<<<<<<<<<<<<
  *     if use_setstate:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, None), state
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, None), state
 */
-  /*else*/ {
-    __pyx_t_7 = (__pyx_v_self->asks_key != Py_None);
-    if (!__pyx_t_7) {
+/*else*/ {
+__pyx_t_16 = (__pyx_v_self->asks_key != Py_None);
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->bids_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_asks_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->books != ((PyObject*)Py_None));
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_bids_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->envelope != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_envelope != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->event != ((PyObject*)Py_None));
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_event != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->event_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_event_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->fallback != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_first_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->first_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_last_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->general != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_prev_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->last_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_symbol_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->live != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->b_time_key != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->loads != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->bids_key != Py_None);
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->prev_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->books != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->symbol_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->envelope != Py_None);
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->symbols != ((PyObject*)Py_None));
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->event != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->time_key != Py_None);
-    if (!__pyx_t_7) {
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->event_key != Py_None);
+if (!__pyx_t_16) {
 
-    } else {
+} else {
 
-      __pyx_t_6 = __pyx_t_7;
+  __pyx_t_15 = __pyx_t_16;
 
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_7 = (__pyx_v_self->tracker != Py_None);
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->fallback != Py_None);
+if (!__pyx_t_16) {
 
-    __pyx_t_6 = __pyx_t_7;
+} else {
 
-    __pyx_L9_bool_binop_done:;
-    __pyx_v_use_setstate = __pyx_t_6;
-  }
-  __pyx_L6:;
+  __pyx_t_15 = __pyx_t_16;
 
-  /* "(tree fragment)":13
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->first_key != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->general != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->last_key != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->live != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->loads != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->prev_key != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->s_asks != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->s_bids != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->symbol_key != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->symbols != ((PyObject*)Py_None));
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->time_key != Py_None);
+if (!__pyx_t_16) {
+
+} else {
+
+  __pyx_t_15 = __pyx_t_16;
+
+  goto __pyx_L9_bool_binop_done;
+}
+__pyx_t_16 = (__pyx_v_self->tracker != Py_None);
+
+__pyx_t_15 = __pyx_t_16;
+
+__pyx_L9_bool_binop_done:;
+__pyx_v_use_setstate = __pyx_t_15;
+}
+__pyx_L6:;
+
+/* "(tree fragment)":13
  *     else:
- *         use_setstate = self.asks_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
+ *         use_setstate = self.asks_key is not None or self.b_asks_key is not None or self.b_bids_key is not None or self.b_envelope is not None or self.b_event is not None or self.b_event_key is not None or self.b_first_key is not None or self.b_last_key is not None or self.b_prev_key is not None or self.b_symbol_key is not None or self.b_time_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.s_asks is not None or self.s_bids is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
  *     if use_setstate:             # <<<<<<<<<<<<<<
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, None), state
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, None), state
  *     else:
 */
-  if (__pyx_v_use_setstate) {
+if (__pyx_v_use_setstate) {
 
-    /* "(tree fragment)":14
- *         use_setstate = self.asks_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
+/* "(tree fragment)":14
+ *         use_setstate = self.asks_key is not None or self.b_asks_key is not None or self.b_bids_key is not None or self.b_envelope is not None or self.b_event is not None or self.b_event_key is not None or self.b_first_key is not None or self.b_last_key is not None or self.b_prev_key is not None or self.b_symbol_key is not None or self.b_time_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.s_asks is not None or self.s_bids is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
  *     if use_setstate:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, None), state             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, None), state             # <<<<<<<<<<<<<<
  *     else:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 14, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 14, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_11863166);
-    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_11863166);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_11863166) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __Pyx_INCREF(Py_None);
-    __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 14, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_5);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_5) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_v_state);
-    __Pyx_GIVEREF(__pyx_v_state);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __pyx_t_5 = 0;
-    __pyx_t_1 = 0;
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_4;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_4 = 0;
-    goto __pyx_L0;
-
-    /* "(tree fragment)":13
- *     else:
- *         use_setstate = self.asks_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
- *     if use_setstate:             # <<<<<<<<<<<<<<
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, None), state
- *     else:
-*/
+__Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed); if (unlikely(!__pyx_t_14)) __PYX_ERR(1, 14, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_14);
+__pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 14, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+__Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__Pyx_INCREF(__pyx_mstate_global->__pyx_int_82133856);
+__Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_82133856);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_82133856) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__Pyx_INCREF(Py_None);
+__Pyx_GIVEREF(Py_None);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__pyx_t_13 = PyTuple_New(3); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 14, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_13);
+__Pyx_GIVEREF(__pyx_t_14);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_14) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__Pyx_GIVEREF(__pyx_t_1);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__Pyx_INCREF(__pyx_v_state);
+__Pyx_GIVEREF(__pyx_v_state);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+__pyx_t_14 = 0;
+__pyx_t_1 = 0;
+{
+  PyObject *__pyx_temp;
+  {
+    __pyx_temp = __pyx_r;
+    __pyx_r = __pyx_t_13;
   }
+  __Pyx_XDECREF(__pyx_temp);
+}
+__pyx_t_13 = 0;
+goto __pyx_L0;
 
-  /* "(tree fragment)":16
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, None), state
+/* "(tree fragment)":13
  *     else:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)             # <<<<<<<<<<<<<<
+ *         use_setstate = self.asks_key is not None or self.b_asks_key is not None or self.b_bids_key is not None or self.b_envelope is not None or self.b_event is not None or self.b_event_key is not None or self.b_first_key is not None or self.b_last_key is not None or self.b_prev_key is not None or self.b_symbol_key is not None or self.b_time_key is not None or self.bids_key is not None or self.books is not None or self.envelope is not None or self.event is not None or self.event_key is not None or self.fallback is not None or self.first_key is not None or self.general is not None or self.last_key is not None or self.live is not None or self.loads is not None or self.prev_key is not None or self.s_asks is not None or self.s_bids is not None or self.symbol_key is not None or self.symbols is not None or self.time_key is not None or self.tracker is not None
+ *     if use_setstate:             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, None), state
+ *     else:
+*/
+}
+
+/* "(tree fragment)":16
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, None), state
+ *     else:
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)             # <<<<<<<<<<<<<<
  * def __setstate_cython__(self, __pyx_state):
  *     __pyx_unpickle_FastFeed__set_state(self, __pyx_state)
 */
-  /*else*/ {
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 16, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 16, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_11863166);
-    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_11863166);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_11863166) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_v_state);
-    __Pyx_GIVEREF(__pyx_v_state);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __pyx_t_5 = PyTuple_New(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 16, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_4) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __pyx_t_4 = 0;
-    __pyx_t_1 = 0;
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_5;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    __pyx_t_5 = 0;
-    goto __pyx_L0;
+/*else*/ {
+__Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 16, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_13);
+__pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 16, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+__Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+__Pyx_INCREF(__pyx_mstate_global->__pyx_int_82133856);
+__Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_82133856);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_82133856) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+__Pyx_INCREF(__pyx_v_state);
+__Pyx_GIVEREF(__pyx_v_state);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+__pyx_t_14 = PyTuple_New(2); if (unlikely(!__pyx_t_14)) __PYX_ERR(1, 16, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_14);
+__Pyx_GIVEREF(__pyx_t_13);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_t_13) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+__Pyx_GIVEREF(__pyx_t_1);
+if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+__pyx_t_13 = 0;
+__pyx_t_1 = 0;
+{
+  PyObject *__pyx_temp;
+  {
+    __pyx_temp = __pyx_r;
+    __pyx_r = __pyx_t_14;
   }
+  __Pyx_XDECREF(__pyx_temp);
+}
+__pyx_t_14 = 0;
+goto __pyx_L0;
+}
 
-  /* "(tree fragment)":1
+/* "(tree fragment)":1
  * def __reduce_cython__(self):             # <<<<<<<<<<<<<<
  *     cdef tuple state
  *     cdef object _dict
 */
 
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_5);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__reduce_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_state);
-  __Pyx_XDECREF(__pyx_v__dict);
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_XDECREF(__pyx_t_4);
+__Pyx_XDECREF(__pyx_t_5);
+__Pyx_XDECREF(__pyx_t_6);
+__Pyx_XDECREF(__pyx_t_7);
+__Pyx_XDECREF(__pyx_t_8);
+__Pyx_XDECREF(__pyx_t_9);
+__Pyx_XDECREF(__pyx_t_10);
+__Pyx_XDECREF(__pyx_t_11);
+__Pyx_XDECREF(__pyx_t_12);
+__Pyx_XDECREF(__pyx_t_13);
+__Pyx_XDECREF(__pyx_t_14);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__reduce_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XDECREF(__pyx_v_state);
+__Pyx_XDECREF(__pyx_v__dict);
 
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_FastFeed__set_state(self, __pyx_state)
 */
@@ -10246,121 +14041,121 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v___pyx_state = 0;
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[1] = {0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__setstate_cython__ (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 17, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(1, 17, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(1, 17, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
-    }
-    __pyx_v___pyx_state = values[0];
+PyObject *__pyx_v___pyx_state = 0;
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject* values[1] = {0};
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__setstate_cython__ (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+{
+PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 17, __pyx_L3_error)
+if (__pyx_kwds_len > 0) {
+  switch (__pyx_nargs) {
+    case  1:
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  0: break;
+    default: goto __pyx_L5_argtuple_error;
   }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(1, 17, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
+  const Py_ssize_t kwd_pos_args = __pyx_nargs;
+  if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(1, 17, __pyx_L3_error)
+  for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+    if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(1, 17, __pyx_L3_error) }
   }
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_6__setstate_cython__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), __pyx_v___pyx_state);
+} else if (unlikely(__pyx_nargs != 1)) {
+  goto __pyx_L5_argtuple_error;
+} else {
+  values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
+}
+__pyx_v___pyx_state = values[0];
+}
+goto __pyx_L6_skip;
+__pyx_L5_argtuple_error:;
+__Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(1, 17, __pyx_L3_error)
+__pyx_L6_skip:;
+goto __pyx_L4_argument_unpacking_done;
+__pyx_L3_error:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__Pyx_RefNannyFinishContext();
+return NULL;
+__pyx_L4_argument_unpacking_done:;
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_6__setstate_cython__(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v_self), __pyx_v___pyx_state);
 
-  /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_8FastFeed_6__setstate_cython__(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v_self, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__setstate_cython__", 0);
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PyObject *__pyx_t_2 = NULL;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__setstate_cython__", 0);
 
-  /* "(tree fragment)":18
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)
+/* "(tree fragment)":18
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)
  * def __setstate_cython__(self, __pyx_state):
  *     __pyx_unpickle_FastFeed__set_state(self, __pyx_state)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_1 = __pyx_v___pyx_state;
-  __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(1, 18, __pyx_L1_error)
-  if (unlikely(__pyx_t_1 == Py_None)) {
-    PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-    __PYX_ERR(1, 18, __pyx_L1_error)
-  }
-  __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 18, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+__pyx_t_1 = __pyx_v___pyx_state;
+__Pyx_INCREF(__pyx_t_1);
+if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(1, 18, __pyx_L1_error)
+if (unlikely(__pyx_t_1 == Py_None)) {
+PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
+__PYX_ERR(1, 18, __pyx_L1_error)
+}
+__pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 18, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "(tree fragment)":17
+/* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_FastFeed__set_state(self, __pyx_state)
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_AddTraceback("hbconnect.market._fastpath.FastFeed.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":4
@@ -10387,200 +14182,200 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v___pyx_type = 0;
-  long __pyx_v___pyx_checksum;
-  PyObject *__pyx_v___pyx_state = 0;
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[3] = {0,0,0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_TrackedBookCore", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_TrackedBookCore", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 3)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-    }
-    __pyx_v___pyx_type = values[0];
-    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
-    __pyx_v___pyx_state = ((PyObject*)values[2]);
+PyObject *__pyx_v___pyx_type = 0;
+long __pyx_v___pyx_checksum;
+PyObject *__pyx_v___pyx_state = 0;
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject* values[3] = {0,0,0};
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+{
+PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
+if (__pyx_kwds_len > 0) {
+  switch (__pyx_nargs) {
+    case  3:
+    values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  2:
+    values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  1:
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  0: break;
+    default: goto __pyx_L5_argtuple_error;
   }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_TrackedBookCore", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
+  const Py_ssize_t kwd_pos_args = __pyx_nargs;
+  if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_TrackedBookCore", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
+  for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+    if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_TrackedBookCore", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
   }
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
+} else if (unlikely(__pyx_nargs != 3)) {
+  goto __pyx_L5_argtuple_error;
+} else {
+  values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+}
+__pyx_v___pyx_type = values[0];
+__pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_v___pyx_state = ((PyObject*)values[2]);
+}
+goto __pyx_L6_skip;
+__pyx_L5_argtuple_error:;
+__Pyx_RaiseArgtupleInvalid("__pyx_unpickle_TrackedBookCore", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_L6_skip:;
+goto __pyx_L4_argument_unpacking_done;
+__pyx_L3_error:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__Pyx_RefNannyFinishContext();
+return NULL;
+__pyx_L4_argument_unpacking_done:;
+if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
 
-  /* function exit code */
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __pyx_r = NULL;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  goto __pyx_L7_cleaned_up;
-  __pyx_L0:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __pyx_L7_cleaned_up:;
+/* function exit code */
+goto __pyx_L0;
+__pyx_L1_error:;
+__pyx_r = NULL;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+goto __pyx_L7_cleaned_up;
+__pyx_L0:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__pyx_L7_cleaned_up:;
 
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_v___pyx_result = 0;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  int __pyx_t_1;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  size_t __pyx_t_4;
-  int __pyx_t_5;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore", 0);
+PyObject *__pyx_v___pyx_result = 0;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+size_t __pyx_t_4;
+int __pyx_t_5;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore", 0);
 
-  /* "(tree fragment)":6
+/* "(tree fragment)":6
  * def __pyx_unpickle_TrackedBookCore(__pyx_type, long __pyx_checksum, tuple __pyx_state):
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')             # <<<<<<<<<<<<<<
  *     __pyx_result = TrackedBookCore.__new__(__pyx_type)
  *     if __pyx_state is not None:
 */
-  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, __pyx_k_book_diffs_applied_first_frames); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
+__pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, __pyx_k_book_diffs_applied_first_frames); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
 
 
-  /* "(tree fragment)":7
+/* "(tree fragment)":7
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')
  *     __pyx_result = TrackedBookCore.__new__(__pyx_type)             # <<<<<<<<<<<<<<
  *     if __pyx_state is not None:
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)
 */
-  __pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_4 = 0;
-  {
-    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
-    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-  }
-  __pyx_v___pyx_result = __pyx_t_2;
-  __pyx_t_2 = 0;
+__pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore);
+__Pyx_INCREF(__pyx_t_3);
+__pyx_t_4 = 0;
+{
+PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
+__pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+__Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+}
+__pyx_v___pyx_result = __pyx_t_2;
+__pyx_t_2 = 0;
 
-  /* "(tree fragment)":8
+/* "(tree fragment)":8
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')
  *     __pyx_result = TrackedBookCore.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  __pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
-  if (__pyx_t_5) {
+__pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
+if (__pyx_t_5) {
 
 
-    /* "(tree fragment)":9
+/* "(tree fragment)":9
  *     __pyx_result = TrackedBookCore.__new__(__pyx_type)
  *     if __pyx_state is not None:
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)             # <<<<<<<<<<<<<<
  *     return __pyx_result
  * cdef __pyx_unpickle_TrackedBookCore__set_state(TrackedBookCore __pyx_result, __pyx_state: tuple):
 */
-    if (unlikely(__pyx_v___pyx_state == Py_None)) {
-      PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-      __PYX_ERR(1, 9, __pyx_L1_error)
-    }
-    __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+if (unlikely(__pyx_v___pyx_state == Py_None)) {
+  PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
+  __PYX_ERR(1, 9, __pyx_L1_error)
+}
+__pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "(tree fragment)":8
+/* "(tree fragment)":8
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')
  *     __pyx_result = TrackedBookCore.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  }
+}
 
-  /* "(tree fragment)":10
+/* "(tree fragment)":10
  *     if __pyx_state is not None:
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)
  *     return __pyx_result             # <<<<<<<<<<<<<<
  * cdef __pyx_unpickle_TrackedBookCore__set_state(TrackedBookCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.book = __pyx_state[0]; __pyx_result.diffs_applied = __pyx_state[1]; __pyx_result.first = __pyx_state[2]; __pyx_result.frames = __pyx_state[3]; __pyx_result.last_id = __pyx_state[4]; __pyx_result.last_receive = __pyx_state[5]; __pyx_result.last_update_time = __pyx_state[6]; __pyx_result.pair = __pyx_state[7]; __pyx_result.state = __pyx_state[8]
 */
-  {
-    PyObject *__pyx_temp;
-    {
-      __pyx_temp = __pyx_r;
-      __Pyx_INCREF(__pyx_v___pyx_result);
-      __pyx_r = __pyx_v___pyx_result;
-    }
-    __Pyx_XDECREF(__pyx_temp);
-  }
-  goto __pyx_L0;
+{
+PyObject *__pyx_temp;
+{
+  __pyx_temp = __pyx_r;
+  __Pyx_INCREF(__pyx_v___pyx_result);
+  __pyx_r = __pyx_v___pyx_result;
+}
+__Pyx_XDECREF(__pyx_temp);
+}
+goto __pyx_L0;
 
-  /* "(tree fragment)":4
+/* "(tree fragment)":4
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_TrackedBookCore(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
@@ -10588,17 +14383,17 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBo
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')
 */
 
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v___pyx_result);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XDECREF(__pyx_v___pyx_result);
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":11
@@ -10610,83 +14405,83 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBo
 */
 
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBookCore__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *__pyx_v___pyx_result, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PY_LONG_LONG __pyx_t_2;
-  int __pyx_t_3;
-  double __pyx_t_4;
-  int __pyx_t_5;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore__set_state", 0);
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PY_LONG_LONG __pyx_t_2;
+int __pyx_t_3;
+double __pyx_t_4;
+int __pyx_t_5;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_TrackedBookCore__set_state", 0);
 
-  /* "(tree fragment)":12
+/* "(tree fragment)":12
  *     return __pyx_result
  * cdef __pyx_unpickle_TrackedBookCore__set_state(TrackedBookCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.book = __pyx_state[0]; __pyx_result.diffs_applied = __pyx_state[1]; __pyx_result.first = __pyx_state[2]; __pyx_result.frames = __pyx_state[3]; __pyx_result.last_id = __pyx_state[4]; __pyx_result.last_receive = __pyx_state[5]; __pyx_result.last_update_time = __pyx_state[6]; __pyx_result.pair = __pyx_state[7]; __pyx_result.state = __pyx_state[8]             # <<<<<<<<<<<<<<
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 9)
 */
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->book);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->book, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->diffs_applied = __pyx_t_2;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->first = __pyx_t_3;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->frames = __pyx_t_2;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->last_id);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->last_id, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_4 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->last_receive = __pyx_t_4;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_4 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->last_update_time = __pyx_t_4;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->pair);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->pair, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->state);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->state, __pyx_t_1);
-  __pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->book);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->book, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->diffs_applied = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->first = __pyx_t_3;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->frames = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->last_id);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->last_id, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_4 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_4 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->last_receive = __pyx_t_4;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_4 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_4 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->last_update_time = __pyx_t_4;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->pair);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->pair, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->state);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->state, __pyx_t_1);
+__pyx_t_1 = 0;
 
-  /* "(tree fragment)":13
+/* "(tree fragment)":13
  * cdef __pyx_unpickle_TrackedBookCore__set_state(TrackedBookCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.book = __pyx_state[0]; __pyx_result.diffs_applied = __pyx_state[1]; __pyx_result.first = __pyx_state[2]; __pyx_result.frames = __pyx_state[3]; __pyx_result.last_id = __pyx_state[4]; __pyx_result.last_receive = __pyx_state[5]; __pyx_result.last_update_time = __pyx_state[6]; __pyx_result.pair = __pyx_state[7]; __pyx_result.state = __pyx_state[8]
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 9)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_5 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 9); if (unlikely(__pyx_t_5 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
+__pyx_t_5 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 9); if (unlikely(__pyx_t_5 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
 
 
-  /* "(tree fragment)":11
+/* "(tree fragment)":11
  *         __pyx_unpickle_TrackedBookCore__set_state(<TrackedBookCore> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_TrackedBookCore__set_state(TrackedBookCore __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
@@ -10694,17 +14489,17 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_TrackedBoo
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 9)
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = 0;
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_TrackedBookCore__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = 0;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":4
@@ -10731,200 +14526,200 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v___pyx_type = 0;
-  long __pyx_v___pyx_checksum;
-  PyObject *__pyx_v___pyx_state = 0;
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[3] = {0,0,0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_ConnectionCore", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ConnectionCore", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 3)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-    }
-    __pyx_v___pyx_type = values[0];
-    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
-    __pyx_v___pyx_state = ((PyObject*)values[2]);
+PyObject *__pyx_v___pyx_type = 0;
+long __pyx_v___pyx_checksum;
+PyObject *__pyx_v___pyx_state = 0;
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject* values[3] = {0,0,0};
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+{
+PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
+if (__pyx_kwds_len > 0) {
+  switch (__pyx_nargs) {
+    case  3:
+    values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  2:
+    values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  1:
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  0: break;
+    default: goto __pyx_L5_argtuple_error;
   }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ConnectionCore", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
+  const Py_ssize_t kwd_pos_args = __pyx_nargs;
+  if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_ConnectionCore", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
+  for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+    if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ConnectionCore", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
   }
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_2__pyx_unpickle_ConnectionCore(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
+} else if (unlikely(__pyx_nargs != 3)) {
+  goto __pyx_L5_argtuple_error;
+} else {
+  values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+}
+__pyx_v___pyx_type = values[0];
+__pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_v___pyx_state = ((PyObject*)values[2]);
+}
+goto __pyx_L6_skip;
+__pyx_L5_argtuple_error:;
+__Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ConnectionCore", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_L6_skip:;
+goto __pyx_L4_argument_unpacking_done;
+__pyx_L3_error:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__Pyx_RefNannyFinishContext();
+return NULL;
+__pyx_L4_argument_unpacking_done:;
+if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_2__pyx_unpickle_ConnectionCore(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
 
-  /* function exit code */
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __pyx_r = NULL;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  goto __pyx_L7_cleaned_up;
-  __pyx_L0:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __pyx_L7_cleaned_up:;
+/* function exit code */
+goto __pyx_L0;
+__pyx_L1_error:;
+__pyx_r = NULL;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+goto __pyx_L7_cleaned_up;
+__pyx_L0:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__pyx_L7_cleaned_up:;
 
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_2__pyx_unpickle_ConnectionCore(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_v___pyx_result = 0;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  int __pyx_t_1;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  size_t __pyx_t_4;
-  int __pyx_t_5;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore", 0);
+PyObject *__pyx_v___pyx_result = 0;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+size_t __pyx_t_4;
+int __pyx_t_5;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore", 0);
 
-  /* "(tree fragment)":6
+/* "(tree fragment)":6
  * def __pyx_unpickle_ConnectionCore(__pyx_type, long __pyx_checksum, tuple __pyx_state):
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, b'frames, last_frame')             # <<<<<<<<<<<<<<
  *     __pyx_result = ConnectionCore.__new__(__pyx_type)
  *     if __pyx_state is not None:
 */
-  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, __pyx_k_frames_last_frame); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
+__pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, __pyx_k_frames_last_frame); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
 
 
-  /* "(tree fragment)":7
+/* "(tree fragment)":7
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, b'frames, last_frame')
  *     __pyx_result = ConnectionCore.__new__(__pyx_type)             # <<<<<<<<<<<<<<
  *     if __pyx_state is not None:
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)
 */
-  __pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_4 = 0;
-  {
-    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
-    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-  }
-  __pyx_v___pyx_result = __pyx_t_2;
-  __pyx_t_2 = 0;
+__pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore);
+__Pyx_INCREF(__pyx_t_3);
+__pyx_t_4 = 0;
+{
+PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
+__pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+__Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+}
+__pyx_v___pyx_result = __pyx_t_2;
+__pyx_t_2 = 0;
 
-  /* "(tree fragment)":8
+/* "(tree fragment)":8
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, b'frames, last_frame')
  *     __pyx_result = ConnectionCore.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  __pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
-  if (__pyx_t_5) {
+__pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
+if (__pyx_t_5) {
 
 
-    /* "(tree fragment)":9
+/* "(tree fragment)":9
  *     __pyx_result = ConnectionCore.__new__(__pyx_type)
  *     if __pyx_state is not None:
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)             # <<<<<<<<<<<<<<
  *     return __pyx_result
  * cdef __pyx_unpickle_ConnectionCore__set_state(ConnectionCore __pyx_result, __pyx_state: tuple):
 */
-    if (unlikely(__pyx_v___pyx_state == Py_None)) {
-      PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-      __PYX_ERR(1, 9, __pyx_L1_error)
-    }
-    __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_ConnectionCore__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+if (unlikely(__pyx_v___pyx_state == Py_None)) {
+  PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
+  __PYX_ERR(1, 9, __pyx_L1_error)
+}
+__pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_ConnectionCore__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "(tree fragment)":8
+/* "(tree fragment)":8
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, b'frames, last_frame')
  *     __pyx_result = ConnectionCore.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  }
+}
 
-  /* "(tree fragment)":10
+/* "(tree fragment)":10
  *     if __pyx_state is not None:
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)
  *     return __pyx_result             # <<<<<<<<<<<<<<
  * cdef __pyx_unpickle_ConnectionCore__set_state(ConnectionCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.frames = __pyx_state[0]; __pyx_result.last_frame = __pyx_state[1]
 */
-  {
-    PyObject *__pyx_temp;
-    {
-      __pyx_temp = __pyx_r;
-      __Pyx_INCREF(__pyx_v___pyx_result);
-      __pyx_r = __pyx_v___pyx_result;
-    }
-    __Pyx_XDECREF(__pyx_temp);
-  }
-  goto __pyx_L0;
+{
+PyObject *__pyx_temp;
+{
+  __pyx_temp = __pyx_r;
+  __Pyx_INCREF(__pyx_v___pyx_result);
+  __pyx_r = __pyx_v___pyx_result;
+}
+__Pyx_XDECREF(__pyx_temp);
+}
+goto __pyx_L0;
 
-  /* "(tree fragment)":4
+/* "(tree fragment)":4
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_ConnectionCore(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
@@ -10932,17 +14727,17 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_2__pyx_unpickle_Connecti
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x5e049d3, 0x29ce009, 0xfbadf23, b'frames, last_frame')
 */
 
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v___pyx_result);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XDECREF(__pyx_v___pyx_result);
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":11
@@ -10954,43 +14749,43 @@ static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_2__pyx_unpickle_Connecti
 */
 
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_ConnectionCore__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore *__pyx_v___pyx_result, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PY_LONG_LONG __pyx_t_2;
-  double __pyx_t_3;
-  int __pyx_t_4;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore__set_state", 0);
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PY_LONG_LONG __pyx_t_2;
+double __pyx_t_3;
+int __pyx_t_4;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_ConnectionCore__set_state", 0);
 
-  /* "(tree fragment)":12
+/* "(tree fragment)":12
  *     return __pyx_result
  * cdef __pyx_unpickle_ConnectionCore__set_state(ConnectionCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.frames = __pyx_state[0]; __pyx_result.last_frame = __pyx_state[1]             # <<<<<<<<<<<<<<
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 2)
 */
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->frames = __pyx_t_2;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_3 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->last_frame = __pyx_t_3;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->frames = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_3 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_3 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->last_frame = __pyx_t_3;
 
-  /* "(tree fragment)":13
+/* "(tree fragment)":13
  * cdef __pyx_unpickle_ConnectionCore__set_state(ConnectionCore __pyx_result, __pyx_state: tuple):
  *     __pyx_result.frames = __pyx_state[0]; __pyx_result.last_frame = __pyx_state[1]
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 2)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_4 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 2); if (unlikely(__pyx_t_4 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
+__pyx_t_4 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 2); if (unlikely(__pyx_t_4 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
 
 
-  /* "(tree fragment)":11
+/* "(tree fragment)":11
  *         __pyx_unpickle_ConnectionCore__set_state(<ConnectionCore> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_ConnectionCore__set_state(ConnectionCore __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
@@ -10998,17 +14793,17 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_Connection
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 2)
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = 0;
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_ConnectionCore__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = 0;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":4
@@ -11016,7 +14811,7 @@ static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_Connection
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_FastFeed(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
 */
 
 /* Python wrapper */
@@ -11035,394 +14830,523 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v___pyx_type = 0;
-  long __pyx_v___pyx_checksum;
-  PyObject *__pyx_v___pyx_state = 0;
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[3] = {0,0,0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_FastFeed", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_FastFeed", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 3)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
-      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
-    }
-    __pyx_v___pyx_type = values[0];
-    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
-    __pyx_v___pyx_state = ((PyObject*)values[2]);
+PyObject *__pyx_v___pyx_type = 0;
+long __pyx_v___pyx_checksum;
+PyObject *__pyx_v___pyx_state = 0;
+#if !CYTHON_VECTORCALL
+CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+#endif
+CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+PyObject* values[3] = {0,0,0};
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+PyObject *__pyx_r = 0;
+__Pyx_RefNannyDeclarations
+__Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed (wrapper)", 0);
+#if !CYTHON_VECTORCALL
+#if CYTHON_ASSUME_SAFE_SIZE
+__pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+#else
+__pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+#endif
+#endif
+__pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+{
+PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
+if (__pyx_kwds_len > 0) {
+  switch (__pyx_nargs) {
+    case  3:
+    values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  2:
+    values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  1:
+    values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+    if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+    CYTHON_FALLTHROUGH;
+    case  0: break;
+    default: goto __pyx_L5_argtuple_error;
   }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_FastFeed", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
+  const Py_ssize_t kwd_pos_args = __pyx_nargs;
+  if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_FastFeed", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
+  for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+    if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_FastFeed", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
   }
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
-  __pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_4__pyx_unpickle_FastFeed(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
+} else if (unlikely(__pyx_nargs != 3)) {
+  goto __pyx_L5_argtuple_error;
+} else {
+  values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+  values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+  if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+}
+__pyx_v___pyx_type = values[0];
+__pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_v___pyx_state = ((PyObject*)values[2]);
+}
+goto __pyx_L6_skip;
+__pyx_L5_argtuple_error:;
+__Pyx_RaiseArgtupleInvalid("__pyx_unpickle_FastFeed", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
+__pyx_L6_skip:;
+goto __pyx_L4_argument_unpacking_done;
+__pyx_L3_error:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__Pyx_RefNannyFinishContext();
+return NULL;
+__pyx_L4_argument_unpacking_done:;
+if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
+__pyx_r = __pyx_pf_9hbconnect_6market_9_fastpath_4__pyx_unpickle_FastFeed(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
 
-  /* function exit code */
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __pyx_r = NULL;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  goto __pyx_L7_cleaned_up;
-  __pyx_L0:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __pyx_L7_cleaned_up:;
+/* function exit code */
+goto __pyx_L0;
+__pyx_L1_error:;
+__pyx_r = NULL;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+goto __pyx_L7_cleaned_up;
+__pyx_L0:;
+for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+Py_XDECREF(values[__pyx_temp]);
+}
+__pyx_L7_cleaned_up:;
 
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 static PyObject *__pyx_pf_9hbconnect_6market_9_fastpath_4__pyx_unpickle_FastFeed(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_v___pyx_result = 0;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  int __pyx_t_1;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  size_t __pyx_t_4;
-  int __pyx_t_5;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed", 0);
+PyObject *__pyx_v___pyx_result = 0;
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+int __pyx_t_1;
+PyObject *__pyx_t_2 = NULL;
+PyObject *__pyx_t_3 = NULL;
+size_t __pyx_t_4;
+int __pyx_t_5;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed", 0);
 
-  /* "(tree fragment)":6
+/* "(tree fragment)":6
  * def __pyx_unpickle_FastFeed(__pyx_type, long __pyx_checksum, tuple __pyx_state):
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')             # <<<<<<<<<<<<<<
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')             # <<<<<<<<<<<<<<
  *     __pyx_result = FastFeed.__new__(__pyx_type)
  *     if __pyx_state is not None:
 */
-  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, __pyx_k_asks_key_bids_key_books_envelope); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
+__pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, __pyx_k_asks_key_b_asks_key_b_bids_key_b); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
 
 
-  /* "(tree fragment)":7
+/* "(tree fragment)":7
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
  *     __pyx_result = FastFeed.__new__(__pyx_type)             # <<<<<<<<<<<<<<
  *     if __pyx_state is not None:
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
 */
-  __pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed);
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_4 = 0;
-  {
-    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
-    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-  }
-  __pyx_v___pyx_result = __pyx_t_2;
-  __pyx_t_2 = 0;
+__pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed);
+__Pyx_INCREF(__pyx_t_3);
+__pyx_t_4 = 0;
+{
+PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
+__pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+__Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+}
+__pyx_v___pyx_result = __pyx_t_2;
+__pyx_t_2 = 0;
 
-  /* "(tree fragment)":8
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+/* "(tree fragment)":8
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
  *     __pyx_result = FastFeed.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  __pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
-  if (__pyx_t_5) {
+__pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
+if (__pyx_t_5) {
 
 
-    /* "(tree fragment)":9
+/* "(tree fragment)":9
  *     __pyx_result = FastFeed.__new__(__pyx_type)
  *     if __pyx_state is not None:
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)             # <<<<<<<<<<<<<<
  *     return __pyx_result
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):
 */
-    if (unlikely(__pyx_v___pyx_state == Py_None)) {
-      PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-      __PYX_ERR(1, 9, __pyx_L1_error)
-    }
-    __pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+if (unlikely(__pyx_v___pyx_state == Py_None)) {
+  PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
+  __PYX_ERR(1, 9, __pyx_L1_error)
+}
+__pyx_t_2 = __pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(((struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_2);
+__Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "(tree fragment)":8
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+/* "(tree fragment)":8
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
  *     __pyx_result = FastFeed.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
  *     return __pyx_result
 */
-  }
+}
 
-  /* "(tree fragment)":10
+/* "(tree fragment)":10
  *     if __pyx_state is not None:
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
  *     return __pyx_result             # <<<<<<<<<<<<<<
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):
- *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.bids_key = __pyx_state[1]; __pyx_result.books = __pyx_state[2]; __pyx_result.envelope = __pyx_state[3]; __pyx_result.event = __pyx_state[4]; __pyx_result.event_key = __pyx_state[5]; __pyx_result.fallback = __pyx_state[6]; __pyx_result.fast_frames = __pyx_state[7]; __pyx_result.first_key = __pyx_state[8]; __pyx_result.general = __pyx_state[9]; __pyx_result.last_key = __pyx_state[10]; __pyx_result.live = __pyx_state[11]; __pyx_result.loads = __pyx_state[12]; __pyx_result.prev_key = __pyx_state[13]; __pyx_result.rule = __pyx_state[14]; __pyx_result.symbol_key = __pyx_state[15]; __pyx_result.symbols = __pyx_state[16]; __pyx_result.time_key = __pyx_state[17]; __pyx_result.time_units = __pyx_state[18]; __pyx_result.tracker = __pyx_state[19]
+ *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.b_asks_key = __pyx_state[1]; __pyx_result.b_bids_key = __pyx_state[2]; __pyx_result.b_envelope = __pyx_state[3]; __pyx_result.b_event = __pyx_state[4]; __pyx_result.b_event_key = __pyx_state[5]; __pyx_result.b_first_key = __pyx_state[6]; __pyx_result.b_last_key = __pyx_state[7]; __pyx_result.b_prev_key = __pyx_state[8]; __pyx_result.b_symbol_key = __pyx_state[9]; __pyx_result.b_time_key = __pyx_state[10]; __pyx_result.bids_key = __pyx_state[11]; __pyx_result.books = __pyx_state[12]; __pyx_result.envelope = __pyx_state[13]; __pyx_result.event = __pyx_state[14]; __pyx_result.event_key = __pyx_state[15]; __pyx_result.fallback = __pyx_state[16]; __pyx_result.fast_frames = __pyx_state[17]; __pyx_result.first_key = __pyx_state[18]; __pyx_result.general = __pyx_state[19]; __pyx_result.last_key = __pyx_state[20]; __pyx_result.live = __pyx_state[21]; __pyx_result.loads = __pyx_state[22]; __pyx_result.prev_key = __pyx_state[23]; __pyx_result.required = __pyx_state[24]; __pyx_result.rule = __pyx_state[25]; __pyx_result.s_asks = __pyx_state[26]; __pyx_result.s_bids = __pyx_state[27]; __pyx_result.s_first = __pyx_state[28]; __pyx_result.s_last = __pyx_state[29]; __pyx_result.s_prev = __pyx_state[30]; __pyx_result.s_seen = __pyx_state[31]; __pyx_result.s_sym = __pyx_state[32]; __pyx_result.s_sym_n = __pyx_state[33]; __pyx_result.s_time = __pyx_state[34]; __pyx_result.scanned_frames = __pyx_state[35]; __pyx_result.symbol_key = __pyx_state[36]; __pyx_result.symbols = __pyx_state[37]; __pyx_result.time_key = __pyx_state[38]; __pyx_result.time_units = __pyx_state[39]; __pyx_result.tracker = __pyx_state[40]
 */
-  {
-    PyObject *__pyx_temp;
-    {
-      __pyx_temp = __pyx_r;
-      __Pyx_INCREF(__pyx_v___pyx_result);
-      __pyx_r = __pyx_v___pyx_result;
-    }
-    __Pyx_XDECREF(__pyx_temp);
-  }
-  goto __pyx_L0;
+{
+PyObject *__pyx_temp;
+{
+  __pyx_temp = __pyx_r;
+  __Pyx_INCREF(__pyx_v___pyx_result);
+  __pyx_r = __pyx_v___pyx_result;
+}
+__Pyx_XDECREF(__pyx_temp);
+}
+goto __pyx_L0;
 
-  /* "(tree fragment)":4
+/* "(tree fragment)":4
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_FastFeed(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
 */
 
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v___pyx_result);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_2);
+__Pyx_XDECREF(__pyx_t_3);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = NULL;
+__pyx_L0:;
+__Pyx_XDECREF(__pyx_v___pyx_result);
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 
 /* "(tree fragment)":11
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
- *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.bids_key = __pyx_state[1]; __pyx_result.books = __pyx_state[2]; __pyx_result.envelope = __pyx_state[3]; __pyx_result.event = __pyx_state[4]; __pyx_result.event_key = __pyx_state[5]; __pyx_result.fallback = __pyx_state[6]; __pyx_result.fast_frames = __pyx_state[7]; __pyx_result.first_key = __pyx_state[8]; __pyx_result.general = __pyx_state[9]; __pyx_result.last_key = __pyx_state[10]; __pyx_result.live = __pyx_state[11]; __pyx_result.loads = __pyx_state[12]; __pyx_result.prev_key = __pyx_state[13]; __pyx_result.rule = __pyx_state[14]; __pyx_result.symbol_key = __pyx_state[15]; __pyx_result.symbols = __pyx_state[16]; __pyx_result.time_key = __pyx_state[17]; __pyx_result.time_units = __pyx_state[18]; __pyx_result.tracker = __pyx_state[19]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 20)
+ *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.b_asks_key = __pyx_state[1]; __pyx_result.b_bids_key = __pyx_state[2]; __pyx_result.b_envelope = __pyx_state[3]; __pyx_result.b_event = __pyx_state[4]; __pyx_result.b_event_key = __pyx_state[5]; __pyx_result.b_first_key = __pyx_state[6]; __pyx_result.b_last_key = __pyx_state[7]; __pyx_result.b_prev_key = __pyx_state[8]; __pyx_result.b_symbol_key = __pyx_state[9]; __pyx_result.b_time_key = __pyx_state[10]; __pyx_result.bids_key = __pyx_state[11]; __pyx_result.books = __pyx_state[12]; __pyx_result.envelope = __pyx_state[13]; __pyx_result.event = __pyx_state[14]; __pyx_result.event_key = __pyx_state[15]; __pyx_result.fallback = __pyx_state[16]; __pyx_result.fast_frames = __pyx_state[17]; __pyx_result.first_key = __pyx_state[18]; __pyx_result.general = __pyx_state[19]; __pyx_result.last_key = __pyx_state[20]; __pyx_result.live = __pyx_state[21]; __pyx_result.loads = __pyx_state[22]; __pyx_result.prev_key = __pyx_state[23]; __pyx_result.required = __pyx_state[24]; __pyx_result.rule = __pyx_state[25]; __pyx_result.s_asks = __pyx_state[26]; __pyx_result.s_bids = __pyx_state[27]; __pyx_result.s_first = __pyx_state[28]; __pyx_result.s_last = __pyx_state[29]; __pyx_result.s_prev = __pyx_state[30]; __pyx_result.s_seen = __pyx_state[31]; __pyx_result.s_sym = __pyx_state[32]; __pyx_result.s_sym_n = __pyx_state[33]; __pyx_result.s_time = __pyx_state[34]; __pyx_result.scanned_frames = __pyx_state[35]; __pyx_result.symbol_key = __pyx_state[36]; __pyx_result.symbols = __pyx_state[37]; __pyx_result.time_key = __pyx_state[38]; __pyx_result.time_units = __pyx_state[39]; __pyx_result.tracker = __pyx_state[40]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 41)
 */
 
 static PyObject *__pyx_f_9hbconnect_6market_9_fastpath___pyx_unpickle_FastFeed__set_state(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *__pyx_v___pyx_result, PyObject *__pyx_v___pyx_state) {
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PY_LONG_LONG __pyx_t_2;
-  int __pyx_t_3;
-  double __pyx_t_4;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed__set_state", 0);
+PyObject *__pyx_r = NULL;
+__Pyx_RefNannyDeclarations
+PyObject *__pyx_t_1 = NULL;
+PY_LONG_LONG __pyx_t_2;
+int __pyx_t_3;
+unsigned char const *__pyx_t_4;
+Py_ssize_t __pyx_t_5;
+double __pyx_t_6;
+int __pyx_lineno = 0;
+const char *__pyx_filename = NULL;
+int __pyx_clineno = 0;
+__Pyx_RefNannySetupContext("__pyx_unpickle_FastFeed__set_state", 0);
 
-  /* "(tree fragment)":12
+/* "(tree fragment)":12
  *     return __pyx_result
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):
- *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.bids_key = __pyx_state[1]; __pyx_result.books = __pyx_state[2]; __pyx_result.envelope = __pyx_state[3]; __pyx_result.event = __pyx_state[4]; __pyx_result.event_key = __pyx_state[5]; __pyx_result.fallback = __pyx_state[6]; __pyx_result.fast_frames = __pyx_state[7]; __pyx_result.first_key = __pyx_state[8]; __pyx_result.general = __pyx_state[9]; __pyx_result.last_key = __pyx_state[10]; __pyx_result.live = __pyx_state[11]; __pyx_result.loads = __pyx_state[12]; __pyx_result.prev_key = __pyx_state[13]; __pyx_result.rule = __pyx_state[14]; __pyx_result.symbol_key = __pyx_state[15]; __pyx_result.symbols = __pyx_state[16]; __pyx_result.time_key = __pyx_state[17]; __pyx_result.time_units = __pyx_state[18]; __pyx_result.tracker = __pyx_state[19]             # <<<<<<<<<<<<<<
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 20)
+ *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.b_asks_key = __pyx_state[1]; __pyx_result.b_bids_key = __pyx_state[2]; __pyx_result.b_envelope = __pyx_state[3]; __pyx_result.b_event = __pyx_state[4]; __pyx_result.b_event_key = __pyx_state[5]; __pyx_result.b_first_key = __pyx_state[6]; __pyx_result.b_last_key = __pyx_state[7]; __pyx_result.b_prev_key = __pyx_state[8]; __pyx_result.b_symbol_key = __pyx_state[9]; __pyx_result.b_time_key = __pyx_state[10]; __pyx_result.bids_key = __pyx_state[11]; __pyx_result.books = __pyx_state[12]; __pyx_result.envelope = __pyx_state[13]; __pyx_result.event = __pyx_state[14]; __pyx_result.event_key = __pyx_state[15]; __pyx_result.fallback = __pyx_state[16]; __pyx_result.fast_frames = __pyx_state[17]; __pyx_result.first_key = __pyx_state[18]; __pyx_result.general = __pyx_state[19]; __pyx_result.last_key = __pyx_state[20]; __pyx_result.live = __pyx_state[21]; __pyx_result.loads = __pyx_state[22]; __pyx_result.prev_key = __pyx_state[23]; __pyx_result.required = __pyx_state[24]; __pyx_result.rule = __pyx_state[25]; __pyx_result.s_asks = __pyx_state[26]; __pyx_result.s_bids = __pyx_state[27]; __pyx_result.s_first = __pyx_state[28]; __pyx_result.s_last = __pyx_state[29]; __pyx_result.s_prev = __pyx_state[30]; __pyx_result.s_seen = __pyx_state[31]; __pyx_result.s_sym = __pyx_state[32]; __pyx_result.s_sym_n = __pyx_state[33]; __pyx_result.s_time = __pyx_state[34]; __pyx_result.scanned_frames = __pyx_state[35]; __pyx_result.symbol_key = __pyx_state[36]; __pyx_result.symbols = __pyx_state[37]; __pyx_result.time_key = __pyx_state[38]; __pyx_result.time_units = __pyx_state[39]; __pyx_result.tracker = __pyx_state[40]             # <<<<<<<<<<<<<<
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 41)
 */
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->asks_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->asks_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->bids_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->bids_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->books);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->books, ((PyObject*)__pyx_t_1));
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->envelope);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->envelope, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->event);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->event, ((PyObject*)__pyx_t_1));
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->event_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->event_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->fallback);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->fallback, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->fast_frames = __pyx_t_2;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->first_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->first_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 9, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->general);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->general, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 10, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->last_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->last_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 11, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->live);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->live, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 12, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->loads);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->loads, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 13, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->prev_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->prev_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 14, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyLong_As_int(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->rule = __pyx_t_3;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 15, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->symbol_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->symbol_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 16, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->symbols);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->symbols, ((PyObject*)__pyx_t_1));
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 17, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->time_key);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->time_key, __pyx_t_1);
-  __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 18, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_4 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v___pyx_result->time_units = __pyx_t_4;
-  __pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 19, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
-  __Pyx_GOTREF(__pyx_v___pyx_result->tracker);
-  __Pyx_DECREF_SET(__pyx_v___pyx_result->tracker, __pyx_t_1);
-  __pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->asks_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->asks_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_asks_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_asks_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_bids_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_bids_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_envelope);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_envelope, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_event);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_event, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_event_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_event_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_first_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_first_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_last_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_last_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_prev_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_prev_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 9, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_symbol_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_symbol_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 10, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->b_time_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->b_time_key, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 11, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->bids_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->bids_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 12, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->books);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->books, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 13, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->envelope);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->envelope, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 14, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->event);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->event, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 15, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->event_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->event_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 16, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->fallback);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->fallback, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 17, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->fast_frames = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 18, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->first_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->first_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 19, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->general);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->general, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 20, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->last_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->last_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 21, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->live);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->live, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 22, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->loads);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->loads, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 23, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->prev_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->prev_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 24, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_3 = __Pyx_PyLong_As_int(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->required = __pyx_t_3;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 25, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_3 = __Pyx_PyLong_As_int(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->rule = __pyx_t_3;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 26, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->s_asks);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->s_asks, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 27, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->s_bids);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->s_bids, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 28, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_first = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 29, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_last = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 30, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_prev = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 31, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_3 = __Pyx_PyLong_As_int(__pyx_t_1); if (unlikely((__pyx_t_3 == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_seen = __pyx_t_3;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 32, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_4 = __Pyx_PyObject_AsUString(__pyx_t_1); if (unlikely((!__pyx_t_4) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__pyx_v___pyx_result->s_sym = __pyx_t_4;
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 33, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_5 = __Pyx_PyIndex_AsSsize_t(__pyx_t_1); if (unlikely((__pyx_t_5 == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_sym_n = __pyx_t_5;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 34, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->s_time = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 35, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_2 = __Pyx_PyLong_As_PY_LONG_LONG(__pyx_t_1); if (unlikely((__pyx_t_2 == (PY_LONG_LONG)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->scanned_frames = __pyx_t_2;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 36, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->symbol_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->symbol_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 37, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->symbols);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->symbols, ((PyObject*)__pyx_t_1));
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 38, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->time_key);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->time_key, __pyx_t_1);
+__pyx_t_1 = 0;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 39, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__pyx_t_6 = __Pyx_PyFloat_AsDouble(__pyx_t_1); if (unlikely((__pyx_t_6 == (double)-1) && PyErr_Occurred())) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+__pyx_v___pyx_result->time_units = __pyx_t_6;
+__pyx_t_1 = __Pyx_GetItemInt_Tuple(__pyx_v___pyx_state, 40, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+__Pyx_GOTREF(__pyx_t_1);
+__Pyx_GIVEREF(__pyx_t_1);
+__Pyx_GOTREF(__pyx_v___pyx_result->tracker);
+__Pyx_DECREF_SET(__pyx_v___pyx_result->tracker, __pyx_t_1);
+__pyx_t_1 = 0;
 
-  /* "(tree fragment)":13
+/* "(tree fragment)":13
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):
- *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.bids_key = __pyx_state[1]; __pyx_result.books = __pyx_state[2]; __pyx_result.envelope = __pyx_state[3]; __pyx_result.event = __pyx_state[4]; __pyx_result.event_key = __pyx_state[5]; __pyx_result.fallback = __pyx_state[6]; __pyx_result.fast_frames = __pyx_state[7]; __pyx_result.first_key = __pyx_state[8]; __pyx_result.general = __pyx_state[9]; __pyx_result.last_key = __pyx_state[10]; __pyx_result.live = __pyx_state[11]; __pyx_result.loads = __pyx_state[12]; __pyx_result.prev_key = __pyx_state[13]; __pyx_result.rule = __pyx_state[14]; __pyx_result.symbol_key = __pyx_state[15]; __pyx_result.symbols = __pyx_state[16]; __pyx_result.time_key = __pyx_state[17]; __pyx_result.time_units = __pyx_state[18]; __pyx_result.tracker = __pyx_state[19]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 20)             # <<<<<<<<<<<<<<
+ *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.b_asks_key = __pyx_state[1]; __pyx_result.b_bids_key = __pyx_state[2]; __pyx_result.b_envelope = __pyx_state[3]; __pyx_result.b_event = __pyx_state[4]; __pyx_result.b_event_key = __pyx_state[5]; __pyx_result.b_first_key = __pyx_state[6]; __pyx_result.b_last_key = __pyx_state[7]; __pyx_result.b_prev_key = __pyx_state[8]; __pyx_result.b_symbol_key = __pyx_state[9]; __pyx_result.b_time_key = __pyx_state[10]; __pyx_result.bids_key = __pyx_state[11]; __pyx_result.books = __pyx_state[12]; __pyx_result.envelope = __pyx_state[13]; __pyx_result.event = __pyx_state[14]; __pyx_result.event_key = __pyx_state[15]; __pyx_result.fallback = __pyx_state[16]; __pyx_result.fast_frames = __pyx_state[17]; __pyx_result.first_key = __pyx_state[18]; __pyx_result.general = __pyx_state[19]; __pyx_result.last_key = __pyx_state[20]; __pyx_result.live = __pyx_state[21]; __pyx_result.loads = __pyx_state[22]; __pyx_result.prev_key = __pyx_state[23]; __pyx_result.required = __pyx_state[24]; __pyx_result.rule = __pyx_state[25]; __pyx_result.s_asks = __pyx_state[26]; __pyx_result.s_bids = __pyx_state[27]; __pyx_result.s_first = __pyx_state[28]; __pyx_result.s_last = __pyx_state[29]; __pyx_result.s_prev = __pyx_state[30]; __pyx_result.s_seen = __pyx_state[31]; __pyx_result.s_sym = __pyx_state[32]; __pyx_result.s_sym_n = __pyx_state[33]; __pyx_result.s_time = __pyx_state[34]; __pyx_result.scanned_frames = __pyx_state[35]; __pyx_result.symbol_key = __pyx_state[36]; __pyx_result.symbols = __pyx_state[37]; __pyx_result.time_key = __pyx_state[38]; __pyx_result.time_units = __pyx_state[39]; __pyx_result.tracker = __pyx_state[40]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 41)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_3 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 20); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
+__pyx_t_3 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 41); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
 
 
-  /* "(tree fragment)":11
+/* "(tree fragment)":11
  *         __pyx_unpickle_FastFeed__set_state(<FastFeed> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_FastFeed__set_state(FastFeed __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
- *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.bids_key = __pyx_state[1]; __pyx_result.books = __pyx_state[2]; __pyx_result.envelope = __pyx_state[3]; __pyx_result.event = __pyx_state[4]; __pyx_result.event_key = __pyx_state[5]; __pyx_result.fallback = __pyx_state[6]; __pyx_result.fast_frames = __pyx_state[7]; __pyx_result.first_key = __pyx_state[8]; __pyx_result.general = __pyx_state[9]; __pyx_result.last_key = __pyx_state[10]; __pyx_result.live = __pyx_state[11]; __pyx_result.loads = __pyx_state[12]; __pyx_result.prev_key = __pyx_state[13]; __pyx_result.rule = __pyx_state[14]; __pyx_result.symbol_key = __pyx_state[15]; __pyx_result.symbols = __pyx_state[16]; __pyx_result.time_key = __pyx_state[17]; __pyx_result.time_units = __pyx_state[18]; __pyx_result.tracker = __pyx_state[19]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 20)
+ *     __pyx_result.asks_key = __pyx_state[0]; __pyx_result.b_asks_key = __pyx_state[1]; __pyx_result.b_bids_key = __pyx_state[2]; __pyx_result.b_envelope = __pyx_state[3]; __pyx_result.b_event = __pyx_state[4]; __pyx_result.b_event_key = __pyx_state[5]; __pyx_result.b_first_key = __pyx_state[6]; __pyx_result.b_last_key = __pyx_state[7]; __pyx_result.b_prev_key = __pyx_state[8]; __pyx_result.b_symbol_key = __pyx_state[9]; __pyx_result.b_time_key = __pyx_state[10]; __pyx_result.bids_key = __pyx_state[11]; __pyx_result.books = __pyx_state[12]; __pyx_result.envelope = __pyx_state[13]; __pyx_result.event = __pyx_state[14]; __pyx_result.event_key = __pyx_state[15]; __pyx_result.fallback = __pyx_state[16]; __pyx_result.fast_frames = __pyx_state[17]; __pyx_result.first_key = __pyx_state[18]; __pyx_result.general = __pyx_state[19]; __pyx_result.last_key = __pyx_state[20]; __pyx_result.live = __pyx_state[21]; __pyx_result.loads = __pyx_state[22]; __pyx_result.prev_key = __pyx_state[23]; __pyx_result.required = __pyx_state[24]; __pyx_result.rule = __pyx_state[25]; __pyx_result.s_asks = __pyx_state[26]; __pyx_result.s_bids = __pyx_state[27]; __pyx_result.s_first = __pyx_state[28]; __pyx_result.s_last = __pyx_state[29]; __pyx_result.s_prev = __pyx_state[30]; __pyx_result.s_seen = __pyx_state[31]; __pyx_result.s_sym = __pyx_state[32]; __pyx_result.s_sym_n = __pyx_state[33]; __pyx_result.s_time = __pyx_state[34]; __pyx_result.scanned_frames = __pyx_state[35]; __pyx_result.symbol_key = __pyx_state[36]; __pyx_result.symbols = __pyx_state[37]; __pyx_result.time_key = __pyx_state[38]; __pyx_result.time_units = __pyx_state[39]; __pyx_result.tracker = __pyx_state[40]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 41)
 */
 
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = 0;
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
+/* function exit code */
+__pyx_r = Py_None; __Pyx_INCREF(Py_None);
+goto __pyx_L0;
+__pyx_L1_error:;
+__Pyx_XDECREF(__pyx_t_1);
+__Pyx_AddTraceback("hbconnect.market._fastpath.__pyx_unpickle_FastFeed__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
+__pyx_r = 0;
+__pyx_L0:;
+__Pyx_XGIVEREF(__pyx_r);
+__Pyx_RefNannyFinishContext();
+return __pyx_r;
 }
 /* #### Code section: module_exttypes ### */
 
@@ -12021,6 +15945,18 @@ static PyObject *__pyx_tp_new__initialisation_9hbconnect_6market_9_fastpath_Fast
   p->time_key = Py_None; Py_INCREF(Py_None);
   p->fallback = Py_None; Py_INCREF(Py_None);
   p->general = Py_None; Py_INCREF(Py_None);
+  p->b_envelope = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_event_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_event = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_symbol_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_first_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_last_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_prev_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_bids_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_asks_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->b_time_key = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  p->s_bids = Py_None; Py_INCREF(Py_None);
+  p->s_asks = Py_None; Py_INCREF(Py_None);
   return o;
 }
 
@@ -12099,6 +16035,18 @@ static void __pyx_tp_dealloc_9hbconnect_6market_9_fastpath_FastFeed(PyObject *o)
   Py_CLEAR(p->time_key);
   Py_CLEAR(p->fallback);
   Py_CLEAR(p->general);
+  Py_CLEAR(p->b_envelope);
+  Py_CLEAR(p->b_event_key);
+  Py_CLEAR(p->b_event);
+  Py_CLEAR(p->b_symbol_key);
+  Py_CLEAR(p->b_first_key);
+  Py_CLEAR(p->b_last_key);
+  Py_CLEAR(p->b_prev_key);
+  Py_CLEAR(p->b_bids_key);
+  Py_CLEAR(p->b_asks_key);
+  Py_CLEAR(p->b_time_key);
+  Py_CLEAR(p->s_bids);
+  Py_CLEAR(p->s_asks);
   PyTypeObject *tp = Py_TYPE(o);
   #if CYTHON_USE_TYPE_SLOTS
   (*tp->tp_free)(o);
@@ -12168,6 +16116,12 @@ static int __pyx_tp_traverse_9hbconnect_6market_9_fastpath_FastFeed(PyObject *o,
   if (p->general) {
     e = (*v)(p->general, a); if (e) return e;
   }
+  if (p->s_bids) {
+    e = (*v)(p->s_bids, a); if (e) return e;
+  }
+  if (p->s_asks) {
+    e = (*v)(p->s_asks, a); if (e) return e;
+  }
   return 0;
 }
 
@@ -12222,6 +16176,12 @@ static int __pyx_tp_clear_9hbconnect_6market_9_fastpath_FastFeed(PyObject *o) {
   tmp = ((PyObject*)p->general);
   p->general = Py_None; Py_INCREF(Py_None);
   Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->s_bids);
+  p->s_bids = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->s_asks);
+  p->s_asks = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
   return 0;
 }
 
@@ -12239,6 +16199,20 @@ static int __pyx_setprop_9hbconnect_6market_9_fastpath_8FastFeed_fast_frames(PyO
   }
 }
 
+static PyObject *__pyx_getprop_9hbconnect_6market_9_fastpath_8FastFeed_scanned_frames(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_1__get__(o);
+}
+
+static int __pyx_setprop_9hbconnect_6market_9_fastpath_8FastFeed_scanned_frames(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_14scanned_frames_3__set__(o, v);
+  }
+  else {
+    PyErr_SetString(PyExc_NotImplementedError, "__del__");
+    return -1;
+  }
+}
+
 static PyMethodDef __pyx_methods_9hbconnect_6market_9_fastpath_FastFeed[] = {
   {"feed", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_3feed, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_9hbconnect_6market_9_fastpath_8FastFeed_2feed},
   {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_9hbconnect_6market_9_fastpath_8FastFeed_5__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
@@ -12248,6 +16222,7 @@ static PyMethodDef __pyx_methods_9hbconnect_6market_9_fastpath_FastFeed[] = {
 
 static struct PyGetSetDef __pyx_getsets_9hbconnect_6market_9_fastpath_FastFeed[] = {
   {"fast_frames", __pyx_getprop_9hbconnect_6market_9_fastpath_8FastFeed_fast_frames, __pyx_setprop_9hbconnect_6market_9_fastpath_8FastFeed_fast_frames, 0, 0},
+  {"scanned_frames", __pyx_getprop_9hbconnect_6market_9_fastpath_8FastFeed_scanned_frames, __pyx_setprop_9hbconnect_6market_9_fastpath_8FastFeed_scanned_frames, 0, 0},
   {0, 0, 0, 0, 0}
 };
 #if CYTHON_USE_TYPE_SPECS
@@ -12410,14 +16385,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_Tracked
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore", 0);
   /*--- Exttype __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_TrackedBookCore_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore)) __PYX_ERR(0, 45, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_TrackedBookCore_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore)) __PYX_ERR(0, 60, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore = &__pyx_type_9hbconnect_6market_9_fastpath_TrackedBookCore;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 45, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 60, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore);
@@ -12427,8 +16402,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_Tracked
     __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_TrackedBookCore, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 45, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 45, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_TrackedBookCore, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 60, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_TrackedBookCore) < (0)) __PYX_ERR(0, 60, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -12445,14 +16420,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_Connect
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore", 0);
   /*--- Exttype __pyx_obj_9hbconnect_6market_9_fastpath_ConnectionCore ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_ConnectionCore_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore)) __PYX_ERR(0, 59, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_ConnectionCore_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore)) __PYX_ERR(0, 74, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore = &__pyx_type_9hbconnect_6market_9_fastpath_ConnectionCore;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 74, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore);
@@ -12462,8 +16437,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_Connect
     __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ConnectionCore, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ConnectionCore, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 74, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore) < (0)) __PYX_ERR(0, 74, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -12480,16 +16455,20 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_FastFee
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_FastFeed", 0);
   /*--- Exttype __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed ---*/
   __pyx_vtabptr_9hbconnect_6market_9_fastpath_FastFeed = &__pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed;
-  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._apply_failed = (PyObject *(*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PY_LONG_LONG, int, PyObject *, PyObject *))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed;
+  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._scan_data = (int (*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, __pyx_t_9hbconnect_6market_9_fastpath_Cur *))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan_data;
+  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._scan = (int (*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__scan;
+  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._feed_msg = (int (*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, PyObject *, PyObject *))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__feed_msg;
+  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._try_apply = (int (*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, PyObject *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PyObject *, PY_LONG_LONG, int, int, PY_LONG_LONG))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__try_apply;
+  __pyx_vtable_9hbconnect_6market_9_fastpath_FastFeed._apply_failed = (PyObject *(*)(struct __pyx_obj_9hbconnect_6market_9_fastpath_FastFeed *, PyObject *, PyObject *, struct __pyx_obj_9hbconnect_6market_9_fastpath_TrackedBookCore *, PyObject *, PyObject *, PyObject *, PY_LONG_LONG, PY_LONG_LONG, PY_LONG_LONG, int, int, PY_LONG_LONG, PyObject *))__pyx_f_9hbconnect_6market_9_fastpath_8FastFeed__apply_failed;
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_FastFeed_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed)) __PYX_ERR(0, 75, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_9hbconnect_6market_9_fastpath_FastFeed_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed)) __PYX_ERR(0, 198, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed = &__pyx_type_9hbconnect_6market_9_fastpath_FastFeed;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 75, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed);
@@ -12499,9 +16478,9 @@ static int __Pyx_modinit_Exttype___pyx_obj_9hbconnect_6market_9_fastpath_FastFee
     __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed, __pyx_vtabptr_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 75, __pyx_L1_error)
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_FastFeed, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 75, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 75, __pyx_L1_error)
+  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed, __pyx_vtabptr_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_FastFeed, (PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -12840,32 +16819,32 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "hbconnect/market/_fastpath.pyx":40
- *     double hbc_monotonic() nogil
+  /* "hbconnect/market/_fastpath.pyx":55
+ *     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
  * 
  * import time as _time             # <<<<<<<<<<<<<<
  * 
  * _py_monotonic = _time.monotonic
 */
-  __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_time, 0, 0, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 40, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_time, 0, 0, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 55, __pyx_L1_error)
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_time_2, __pyx_t_2) < (0)) __PYX_ERR(0, 40, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_time_2, __pyx_t_2) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":42
+  /* "hbconnect/market/_fastpath.pyx":57
  * import time as _time
  * 
  * _py_monotonic = _time.monotonic             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_time_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 42, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_time_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 57, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 42, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 57, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_py_monotonic, __pyx_t_3) < (0)) __PYX_ERR(0, 42, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_py_monotonic, __pyx_t_3) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":1
@@ -12873,7 +16852,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     cdef tuple state
  *     cdef object _dict
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_15TrackedBookCore_1__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_TrackedBookCore___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_15TrackedBookCore_1__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_TrackedBookCore___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12887,7 +16866,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_TrackedBookCore__set_state(self, __pyx_state)
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_15TrackedBookCore_3__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_TrackedBookCore___setstate_cytho, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_15TrackedBookCore_3__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_TrackedBookCore___setstate_cytho, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12900,7 +16879,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     cdef tuple state
  *     cdef object _dict
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_14ConnectionCore_1__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConnectionCore___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_14ConnectionCore_1__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConnectionCore___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12914,7 +16893,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_ConnectionCore__set_state(self, __pyx_state)
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_14ConnectionCore_3__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConnectionCore___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_14ConnectionCore_3__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConnectionCore___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12922,20 +16901,20 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_ConnectionCore, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "hbconnect/market/_fastpath.pyx":130
- *         self.fast_frames = 0
+  /* "hbconnect/market/_fastpath.pyx":385
+ *                 return False
  * 
  *     def feed(self, conn, raw, now=None):             # <<<<<<<<<<<<<<
  *         """Process one received frame (``OrderBookTracker.feed``). Never raises."""
  *         cdef double t
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_3feed, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed_feed, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 130, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_3feed, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed_feed, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 385, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_3, __pyx_mstate_global->__pyx_tuple[0]);
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed, __pyx_mstate_global->__pyx_n_u_feed, __pyx_t_3) < (0)) __PYX_ERR(0, 130, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_9hbconnect_6market_9_fastpath_FastFeed, __pyx_mstate_global->__pyx_n_u_feed, __pyx_t_3) < (0)) __PYX_ERR(0, 385, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":1
@@ -12943,7 +16922,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     cdef tuple state
  *     cdef object _dict
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_5__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_5__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12953,11 +16932,11 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
 
   /* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_FastFeed, (type(self), 0x0b5047e, state)
+ *         return __pyx_unpickle_FastFeed, (type(self), 0x4e54360, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_FastFeed__set_state(self, __pyx_state)
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_7__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_8FastFeed_7__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_FastFeed___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12972,7 +16951,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0xef069f7, 0x9196760, 0x8aa90e8, b'book, diffs_applied, first, frames, last_id, last_receive, last_update_time, pair, state')
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_1__pyx_unpickle_TrackedBookCore, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_TrackedBookCore, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_1__pyx_unpickle_TrackedBookCore, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_TrackedBookCore, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12985,7 +16964,7 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_3__pyx_unpickle_ConnectionCore, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ConnectionCore, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_3__pyx_unpickle_ConnectionCore, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ConnectionCore, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -12998,9 +16977,9 @@ __Pyx_RefNannySetupContext("PyInit__fastpath", 0);
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_FastFeed(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x0b5047e, 0xa6c1d42, 0xeedaf40, b'asks_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, rule, symbol_key, symbols, time_key, time_units, tracker')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x4e54360, 0xd3e3d4e, 0x982fbe5, b'asks_key, b_asks_key, b_bids_key, b_envelope, b_event, b_event_key, b_first_key, b_last_key, b_prev_key, b_symbol_key, b_time_key, bids_key, books, envelope, event, event_key, fallback, fast_frames, first_key, general, last_key, live, loads, prev_key, required, rule, s_asks, s_bids, s_first, s_last, s_prev, s_seen, s_sym, s_sym_n, s_time, scanned_frames, symbol_key, symbols, time_key, time_units, tracker')
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_5__pyx_unpickle_FastFeed, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_9hbconnect_6market_9_fastpath_5__pyx_unpickle_FastFeed, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_FastFeed, NULL, __pyx_mstate_global->__pyx_n_u_hbconnect_market__fastpath, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
@@ -13075,8 +17054,8 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "hbconnect/market/_fastpath.pyx":130
- *         self.fast_frames = 0
+  /* "hbconnect/market/_fastpath.pyx":385
+ *                 return False
  * 
  *     def feed(self, conn, raw, now=None):             # <<<<<<<<<<<<<<
  *         """Process one received frame (``OrderBookTracker.feed``). Never raises."""
@@ -13084,7 +17063,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {Py_None};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 130, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 385, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
@@ -13125,38 +17104,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{15},{1},{1},{179},{44},{8},{7},{6},{2},{30},{9},{32},{8},{14},{32},{34},{8},{26},{28},{13},{15},{33},{35},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{29},{23},{30},{14},{12},{10},{17},{13},{12},{12},{19},{8},{13},{5},{10},{13},{13},{15},{13},{13},{13},{5},{11},{4},{8},{18},{4},{8},{4},{5},{2},{18},{4},{3},{4},{8},{5},{9},{3},{4},{5},{9},{6},{8},{26},{25},{5},{4},{10},{8},{8},{4},{5},{9},{3},{3},{1},{4},{3},{4},{8},{3},{4},{4},{10},{4},{5},{10},{7},{1},{2},{4},{8},{10},{7},{2},{6},{12},{6}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{11},{11},{55},{57},{57},{201},{100},{810},{1181}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{15},{1},{1},{179},{44},{8},{7},{6},{2},{30},{9},{32},{8},{14},{32},{34},{8},{26},{28},{13},{15},{33},{35},{20},{12},{8},{8},{12},{19},{8},{10},{8},{7},{14},{12},{11},{10},{29},{23},{30},{14},{12},{10},{17},{13},{12},{12},{19},{8},{13},{5},{10},{13},{13},{15},{13},{13},{13},{5},{11},{5},{8},{18},{1},{8},{5},{18},{4},{4},{6},{8},{5},{9},{4},{9},{6},{26},{25},{5},{1},{10},{8},{4},{5},{9},{3},{3},{1},{3},{8},{3},{4},{7},{4},{10},{4},{5},{3},{10},{7},{1},{4},{8},{10},{7},{6},{12},{6}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{11},{11},{55},{57},{57},{201},{100},{1539},{21},{269}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (2006 bytes) */
-static const char cstring[] = "x\332\255\226Kw\323H\026\307\261$\333\241I\210\363\340qf\316\364(L7\3203\203i\323\031\206\036\316L\343\304\t\344@\247\343<\201\204\026e\251d\313\017\311VI\216\315\243\233\245\227Zj\251\245\226Zz\351\245\227Zz\231\217\300G\230{e\034\362\000\2063\3359G\372\225\252\352>\352_\267\312\271n\231\224\212\252I\2125\252[\337\244\177X5,*Z%b\211\213m\253d\350\242\306D\205V\265\0025\211E\253m\221Y\246&[\324\304I\272\270\266\264vc\376\316\274HtE4i\231\312\026\023\231]\220\253\2041\312DC\025\013\266V\2654]\264\332u\312\322\342\212*\266\r[\324)UD\313\020\3530\357\250\201U\242\272\310\250\205\r\361\032\321u\303\"\226f\350\022\230kz\361\232\250h&\004\321\232\024\255\227I\225\3214\021\353&m\336\320\024\221\265uY4\355*\215\37431\247\251\352\262Ij4\2153\244\nm\023E\221\300\047U4F\nUJu|\027\345RA6t\035\034\337\254\021\263B\255\233\222J\230U\047V)]o\26746\234\247\350\206\210\375\"\016\210\252a\036\t(\033\n\025\027\014\243\2021\027\207\316 \357E\303\244\307\277\322\222dR\305\226\251$G\002K\322\251qX?\203e\277\237\261\014A\227aE#\236\366qd\344\243\326i\025^\233&\221+T\301L1\332\211\317\323\216OO8\345_\222\326\332-xrP\027\322*mY\353T\225\244w{Gq\\\301\021\370Sm]F\026G.\340\257F\264\310G\315P@Gl\351\260a\021\351>\0026@\222KT\2560\2736\3742)\263\253\326\260\375\316\0176\261\302\206-[\257kr\005\274\035\227\366\304\340H\227\023\335\047V<\034mZX\000\230N\303&\325Q\206\357\264\222N\251v\330A[\370\001\222\035\256\212\035Y\373\007\244\264(C\251H\275^mC\021jPuC\371hM\263\244\002$%\3416J\n\305\212S\206\037E\252\303\361\254J\232\016\007S\207\0065M\303\2244&\311\206i\330p\374(V\275\246\266#\017\014\226\004zC\217\241k\262di5:\214\247@\3552\302*\321\023\035\027,p\315H\037\272a\005M\211\036\034E_\221?Y\226\253\030\003v\322\002\365h\001\024\304\003%\333\246B,B\365&\255\032uJ\233p\307D/\264\246-\031\223W5\223Y\321\013;U<\255\254D E8\261\207\3072=<\226\351\303cyj\004\254\030)R\246Y\264\306\3402\261\360\221\"wQ\013|G4\n\345\252\206\351\020\205\035JPcE\335\330\257\327\211f\326\215:F\036\335\027&\331\307\343""\315hU\205\315R\250J\240\362X\235\312\321\276\261v\255`Tq\336\260\305,\253\200j\342\203\275\021m]\203]\216\212\312\264\230]\007E\250\315\350\341\3467I\325\246\354Ml \\\365\210\327\364\363\330\374\273\237\365\267\203\0146o\370y_\r\262ob\007\302\237\335F(~\033\234\353\336\355U\302\374\372@\230q\356\270w\274\214\227\035\010\3117\257\234\177\272s\203\261\277\372s\376\335@\357A\337\271N\346#f\377\361.\373S\376\334\021\263o\203X\230Y\350\245\303\265\374\247\014\177\360\256\203\377\314\021\303L0\025\336\312\365V\303\365\215w\206o\307\316|\361G\034\232rf\235\0357\207>\204\340A7\327;\333\237\355?\rwv\303\335rX\326\337\2369c\304\0268\300\002\267\214X\346~D\374\310\345\021yn\235\033\214\245\234\244\323p\023nu\230m\263\263\343,\271\263n~06\355@\210KN\343\000^\226{\333\273\344\307\375\r\010\264\322\335\351-\365g\372\271pm;\334~\026>+\204\005\032R-\324\352a}?\334o\241\237\306`l2\234\304\274\262\301N\367ao\277O\016\216\3674N,\344\211\253xs\237\233O\343}\214\233\276\025d\202\373\240a\261\237?8\336CN\304\330\365\004\357!\214\336\351\316w_\366\277\352\227\302\355\247\341S5TA.;\264\333\240\312\213\330\003\024\347\001\367\010\361\210{\214x\314\355!\3668\025\241reD\231\263\0216\327F\264\271{<\340\036\237C\344\370G\210G\374\032b\215\337E\354\362\022B\342U\204\312\227\021e~\037\261\317\277D\274\344\227\004\300\222\260\202X\0216\021\233\302c\304c\201\"\250\240!4\241,|\376\356\375\313\333\361\227\202\231 \327\375\242w\255\177\241/\207\371\255pk/\334\223C\271\024\226*a\305\010\215\341\362\263\270\232\354\250`V\020+\243\272\331Dlr\273\210]\3569\3429\047#d\256\210(r&\302\034i\362\013\342\027.\213k\313\362K\210%\376\047\304O\3746b{$\315\317\210\237\371\002\242\300\327\0205\336BX|\033\321\346_!^\361\367p\371\367F\n\255!\326\204-\304\326H\250=\304\236\240\"T\241\206\250\t&\302\024l\204-\264\021m\341W\304\257\302r\034W\033\177\210x\030_E\254\306\327\021\353\361\047\210\047\361\347\210\347q\212\240\361\022\242\024\257\"\252\361&\242\031\177\215x\035_H\340\221K,!\226\022+\210\225\304\026b+\261\207""\330K\020\004I(\010%QB\224\022\rD#\321B\264\022\257\021\257\023\367\222\270\332d\016\221K\256\"V\223[\210\255\344S\304\323\3443\304\263$A\220d\031QN6\020\215\244\231|\177R\276\361g\341\256+\006\273\275d\257qp\274\047\026\nW\274\271\267\347\317\234\025\335\027\376\037\202\357\273\331\301\330\237\260\220\316u\346;\014\212i<\345L\300\367\370\264\363\265c\2723\356\212\367,\200\022;\213=_9\252\233\205\301\311\324\301\370\2143\357\264\334\206\227\360\250\2379\210\314\033N\034\356\251\354 \032k{1\357\242gC9N\r\235\277p/y1t\177\336%\256\355\345|\370\230\354\230\316\014\224\362\214\233\203\351\227\375\031\377~\220\031\244\260\224\277\367\262\336\266\377\217 \036\344\321\341\0357\20313\203\261\361\316\252;\007\367\324\254\027e}\253\263\001a7\\\0012{\354m\370I8\367\337\005\264{\253\273\321\023z\037J\346\243\016\356\303O\300\003\177\321o\004\261\337\317,J\3753\262n|\300v\262\323\202+\3607\331\236R\276\351m\372S\307\225Oz\r\177,\340\3412\315~@{\274\205\307&:\371\317\363\365\251]\234r.\273S\377\347r\206F\363P\264\227\207\005\205f\261\377\245\331\274\333\362\032\237\232=\021N|\351\222\203h\306\216s\037\014\232\220\202\200\013\010\026\202r/\326\233\372H97!\345\250\202-\347;\247\354\361\336mXw.\340\202+\301b`w\027\273\215\323\nLL;\177q6\341\342\336\004_\314\277\022\315\237;\025\340\000O\333EGq\243\241\273.\3010/\334)\367*H\237\272\020^\370\032\224KM;\177s#\244\275\330Aj\326y\350B\304Yg\025~]\307\317w*\240\364\370\371\360\374\227h=\343\334r@\377\t\034\177\024\305\201\377\217\260\373\337\3500\262\201\364/\370Jp\265\233\350\252\275\373\375\333a~\047\334!!\201_|u\220\232z\357\262\243\201\274\350Y\364\242\3453\347\232{!\372MOM\207\323W\275\222/\007\323\301|\000\223Ra\352\335\244}\207\240\032/!\316<n\310d\3475\336\023)g,\274|\335\217\371\027\375f\260\325\235\373/\013\006\261\270";
-    PyObject *data = __Pyx_DecompressString(cstring, 2006, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (2066 bytes) */
+static const char cstring[] = "x\332\215\326MS\333H\032\007\360`\313\226\337\250@\302dfk\246j\305V63\331\3358C\226\235\244f\266f\302\233\211\0350\330\274\270\210\007\204,\265\214\260,\311j\331\306@\310\0349\372\250\243\217>\372\310\321G\037u\364\221\217\220\2170\375\2671!\260\2635T\340\047\265\324O\267\236~Z\312w\216M\210\240\332R\261L\014\347i\374\227\264\351\020\3019\220\034a\241\341\034\230\206\240QA!\272V \266\344\020\275!P\307\326d\207\330\270\311\020\326\227\326\237\315\276\232\025$C\021lrHd\207\n\264Z\220u\211RB\005S\025\nUMw4Cp\032\026\241q!\251\n\r\263*\030\204(\202c\n\026\273\357f\007\347\200\030\002%\016\016\204o%\3030\035\311\321LCd\3355\243\370\255\240h6\033D\253\021\364NH:%qI\260lR{\246)\002m\030\262`Wu2\210O\205EMU\023\266T&q\334!\226HCR\024\221\305$\212F\245\202N\210\201\277E\371\240 \233\206\301\002?/Kv\2118\317EU\242\216%9\007q\253q\244\321\341}\212a\nh\027pAPM\373\306\200\262\251\020a\3364K\030sa\030\214\315{\301\264\311\347gqQ\264\211R\225\211(\017\022,\212w\256\263\347\247\354\261?\335\221`\203&\330\023\215\274\033\343\306\225?\354\035W\331\237M[\222KD\301L1\332\255\323\273\201\357\336p\047\276(\2567\216\330\357\"\253\0131M\216\234,QE\361j\355\010\256+\270\302~\324\252!\303\342(\004\373\321\014\215]\213\377W7e\266\232?\307\013\242X\226\264A\330\262\251\260\324\342\310`k8\220\324\001[\023Q> r\211V\313\3033\233\320\252\356\014\217\257B\343\020E7<\252\032\226&\227X\264\317\263}\353\342(U\267\232o%ax\265\346\240&0\235JU\322G3\274J\237x\047\221\327\r\344\010\047,\213\327OEo\244\343\177d\327!\024\331\223,Ko\260\272\324X!\0163J\312,u\0056)\021++*\004E\250\014O\212\304`;Vg\351e{\325`\007\304\266M[\324\250(\233\266Ye;\222`#hjc\020\201\262Gb\371f-\246\241\311\242\243\225\311p<\205\2253\225\250\254i\022ewa\013\241\35053~\035\207\026\n\2322\2704\210$\353\210\315V\320aY#\005\2269\354-\305d[\322\300\004\211Q#\272i\021Rco\234\301\037t\305\244U\315\246\303\023\354Yz\275)\343\303M\031\277\336\224w\256\260\273\251T$TsH\231\226\330\273\304\021\0071\006G,\240\256aLI\241\327\217X\246E\303\254[""\226i\215^\r\266T\307N\2462\253\\\366\362 \272\312\326B!\252\304\n\213ZD\036,\013m\224\331\277\202\251\243\307\360\210:\310\026~\3216\260\312j\232:\203\242\261\253\226\302\372U)\271^\332\232\244W\t\375m\254\317=iI\255Z;\203\303\177\265\347\332\333\235\031\034>kg\332jg\356\267\261K\356\257n\305\023\276\357D/~\352\226\274L\266\317=l\276r_\265fZs}\216\377\355\264\371\322\235\356\207\376\321\236n\377\3241\272\254-z>\363\007\335~n}\325\236lO\337\350\366}g\314\233\231\357\306\275\365\314\377\353\370K\353;\026\177\346F\307\231\316\244\367b\261\233\366\262\033W\035?\206\356E\276\306\245\311\346T3\347.\"\006\327ys\261\330\r\367\246z\357\274\\\336\313\037z\207\306\307{\367\314\261y\037c\336\227\000\t\337*X\365e@\306\227\365\365C\023M\276Yq\203\256>\234m\355<\327\\r\247\334L?\364\240\311\206\370\262Y\271d\177\034\367\207\326\227\355@{\203\r\224\274\310u\227z\017{\213\336\372\266\267\275\353\355\026\274\002\361\210\346i\226g\325\275\372\021\342T\372\241\373\336}\314k\256\223\273x\333\255\367\244\313\317[*\267\036d\307UZ\323\177v>\225Oc<o;\235\231\3162\313a\261\227\271\374\274E\2725F\276\305\265V;S\235\335\356\343n\331\333\310y9\311\223\330\334\251G\353,#GcWiJ\201\224/\007r\276<\310\373\016\300\201O\007\272\357\004\234\370>\200\017\276\025?c\305\277\016\326\375y\220\367\213@\364\027A\321_\002%\177\r\324\374\307\340\330?\317au\270\004HpY\220\345\266\3016\047\001\211#\200p\024P\256\016\352\334B\200\261\020X\006\313\201\014\310\004\266\300V`\037\354\007\024\240\004J\240\0240\201\031\250\203z\340\004\234\004\022A\014\033L\201Tp\013l\005w\300Np\037\354\007\025\240\004\313\240\034\254\200J\360\030\034\007\317\300Y\360\r\317x\303\257\200\025~\013l\361;`\207/\200\002\257\002\2257\201\311S@\371\023p\302\177\000\037\370d\210\221\014\255\202\325\3206\330\016\275\003\357B%P\n\231\300\014\235\202\323\320\3530\343u8\005R\3414H\207w\300Nx\027\354\206\017\301a\330\000F\330\014\377\371j\377\261\225k/u\036v\026/b\335\345\336\177\274\365\215A\265\310\236\3146\226\351\231\266g\327\220\311\261\005""\254\377\302\250`\326\300\032\333WXG\3376\330\366\211@\364\251@\365\225@\311g\000\303g\003{TE\t\024E\302\377\026\274\365\247A\332\237\005\331Q1\251@\035\025\223\001\014\277\rl\377\0318\363/\241D\226\270\024Hq\253`\225\313\200\014\267\013v9\005(\234\0064N\007:g\001\213;\003g\334\022Jd)\220\002\251\300*X\035\025\332.\330\035U\230\006\264\200\016\364\200\005\254\30018\016\314\241D\346\202W\205\226\004\311\340*X\rn\202\315`\036\344G\365&\0039X\004\305Q\275\035\201\243\340{\360>\370\032\005\363\232_\004\213\374[\360\226\317\202,\237\0039\376\035x\307\357\201=^\003\032o\001\213\257\202*\177\004\216\370Sp\312\047PS\211Q\365eA6\264\005\266B;`\047\244\000eT\213\026\260B\024\320P\035\324G%\271\014\226\303+`%\274\006\326\302\033`cT\231\nP\302\032\320\302:\320\303\026\260\3025P\013\277\007\357\303\363\021\274!\"K`)\222\004\311\310:X\217\344@.\362+\3705\"\0021\"\0039R\006\345\210\003\234H\0034\"\247\3404\362:\212yF\337\2007\3215\260\026\335\004\233\321\034\310E\363 \037\225\201\034=\004\207Q\023\230Q\033\330\321\032\250E\347c\230`,\t\222\2614H\3072 \023\333\002[\261=\260\027#\200\304\016\301a\254\014\312\261\n\250\304N\300Il~\034\301\306\227\301\362x\n\244\306\323 =\236\003\271\361=\2607.\216\177\372\004<mO\261\217x\261\223\357\362\335\312\345\347-c\347c\375\030\276\343/\334\215V\204}[_v\246;3\036\367\267\326\364\307\330\275p\354|\366\234\262\255\037\233h\216\263\327@\354A\363\357M\333}\350&[\273\035\366B\010\367c\217\232\212\373\2445\326\232\354\337\237\300\2314h\275\177^\351O<j\252\356\234\273\311\276\365l\264\376\304T3\335\232n\315\266\216;\223\375\211\207\315\027\354\333<\327\237\372\332\235uO\330\270?t\276\350\220\213W\335\177w\225\336\323\301\333d\337\333W<\205\364\377\371\274\335\270\010^(\335\247\275\331\336\251\227g\337S\031\215\247\027/\273Oz\\\217\005\301\027\357\253o\274o\236\267\231\177\271d\263\215\270\217\335\303\366\330`2\017\232\217\0073\311\260)^\262\207\235m\036\271\225V\260E\330\177$BQ\366\204N\363G7\343\252\255\245\366\027m\251?\270\243\301\036\351Q\253\312""\336r\223\277\003\005\270\002=";
+    PyObject *data = __Pyx_DecompressString(cstring, 2066, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2608 bytes) */
-static const char cstring[] = "\377(tree fr\377agment).\377?Note th\377at Cytho\377n is del\377iberatel\377y strict\373er!\001n PEP\377-484 and\377 rejects\377 subclas\377ses of b\377uiltin t\377ypes. If\377 you nee?d to p%\000%\t\377then set\376\200\000e \047anno\177tation_<\000\377ing\047 dir\366b\000iv\242\000o Fa\377lse.a pr\377ev-id sy\177nc rule[\002\377s DiffFr\357ame.\036\001_ke\337yadd_Q\000ed\377isableen\376\002\001gchbcon\375n\273\000/marke\377t/_fastp\377ath.pyxi=s\"\003dno \024\001\263\000\277th forf\010c\377ode Book\362p\001CG\003\265\000Core\376\000\013.__reduoce_c\334\"__\017\016R\375\000s\364\000\030\007F\212\000F\257 \260\000\0052\017\017\010%\026.f\362 T?racked\246\001\230\001\360\000\014\213\017\017\017\215\016__Py\365x\001\000D\225`_Nex\277tRef__\265De\237____d\026\001\006\000fwunc\014\001get\333\003\336\032\000main \001mo\311d\266@*\001n\256@\003\002ew\3749\001\376 _check\337sum__\n\001re\017sult\006\003A\004!\001\336a\376\033\003unpickl\201e\314,\016\014\316%%\014\223,m\003vyt\253a\310\001qual\232\005\262\302D_\302N\333Fex\374\001s\227et_\316\005s\361\010\2700t\373es\327\000_appl\377y_failed~\271#emit_b\336`]_\303A_de\356ad\007\003\377general_\277intern\006\000e\377rror_is_\377coroutin]e\362\204\001ify=\002s\303 \377_monoton\177ic_timej\003\377diffsaskr\000\001s\252\205\002\316\205\001io.>\006\017sbid\000\001\031\002\212\001\216\001\237scccl`\001\307@t\346\335`eb\341`\315\205\001cur\377dataenve\177lopeeve\236\000\334\001\001\207\206\001exc\215\204\001fi\247rst\000\002\234\206\001f\252\206\001s\273ha\240\000rev\216\206\006.\362\221\206\003.\216\206\006\t\016mess\377agesitem_slast\000\001_J\002\356\005\002key\r\002obj\273li\213\001ads\372\006m\377sgnowppa\237irpop\312\207\001\250\207\005r\373aw\314\207\001selfs\277etdefa\367`s\367pec\234\206\002symb\363ol\324\207\001\004\003sttb\360\312!\316!\352\207\001\003\002unit\375s\223!kertsu}p\217 euse_\336\206\005\377values\200\001\377\330\004&\240a\240v\250\375Q\007\001,\250A\250V\260\3751\022\001-\250Q\250f\260\377A\200\001\340\004""\037\230q\377\320 0\260\013\270;\300\377k\320QR\330\004\023\220\3778\2308\2401\240A\330\377\004\007\200|\2207\230!\377\330\010*\250!\250;\260\273n\300\021\000\013\2101 \024>\277\240\030\250\021\250!,\0100\377\260\001\3201B\300.\320\357PQ\330\004\037\027?\240(\372]\0001e\0101\260\021\3202\277D\300N\320RS2\004\360\357\010\000\n\033\207\001\021\220\024\357\220W\230D\260\001\004\260H\377\270D\300\t\310\024\310Z\377\320W[\320[j\320j\377n\360\000\000o\001B\002\356\004\000B\002F\003\001F\002M\356\n\001M\002Q\021\001Q\002R\377\002\330\010\020\220\007\220q\357\230\006\230l\250\003v\210W\377\220E\230\024\230Q\330\010\373\022\220\353\000\027\220q\340\010\377\027\220t\2306\240\027\250\377\005\250S\260\004\260I\270\377W\300E\310\023\310D\320\377PV\320V]\320]b\377\320be\320ei\320i\177p\320pw\320wx\251!\177q\330\010\017\320\0170,\000\377A\260W\270K\300w\310\273a\340\004\013q\200\001\274\nY\257\230d\240!h%qZ\007/\277\250t\2601\260G\261@g\323\310Q_\002\010\007aU\014[\240\367\004\240K-\0008\2704\270\377{\310$\310h\320VZ\337\320Zf\320f\254 u\320\273uy\257 z\001H\256!H\273\002L\265!L\002X\274!X\273\002\\\303!\\\002f\312!f\273\002j\321!j\002u\330!u{\002y\337!y\002@\003\356 w@\003D\003\001D\003L\n\001wL\003P\021\001P\003[\030\001w[\003_\037\001_\003f&\001wf\003j-\001j\003w4\001\367w\003{;\001{\003E\004\356\264@E\004I\003\001I\004T\356\n\001T\004X\021\001X\004e\356\030\001e\004i\037\001i\004j\375\004\224\202\047:\240W\250E\260\377\023\260D\270\n\300\047\310\377\025\310c\320QU\320U\377\\\320\\c\320ch\320\177hk\320ko\320o\371\003UA\255aA\251eI\273aI\260e\335T\311aT\002[\320a[\002\335`\327a`\002c\336ac\002]g\345ag\002r\354ar\214%\335~\372a~\002A\227!A\003\335E\236!E\003O\245!O\003\325V\254!V\223%^\272!^\003\335b\301!b\003m\310!m\003\335t\317!t\003y\326!y\003]|\335!|\003@\236!@\232%]P\254!P\004U\263!U\241%\335\\\301!\\\004f\310!f\004\335m\317!m\004r\326!r\004\335u\335!u\004y\344!y\004\375\177\353!\177\004F\005\360\000\357\000F\005K\003\001K\005N\356\n\001N\005R\021\001R\005Y\356\030\001Y\005`""\037\001`\005e\356&\001e\005h-\001h\005l\3564\001l\005v;\001v\005}\336B\001}\005B\006\357\205\001\006E\356\003\001E\006I\n\001I\006U\356\021\001U\006\\\030\001\\\006a\356\037\001a\006d&\001d\006h\356-\001h\006q4\001q\006x\356;\001x\006}B\001}\006@\355\007\322a\007D\003\001D\007N\356\n\001N\007U\021\001U\007Z\356\030\001Z\007]\037\001]\007a\356&\001a\007j-\001j\007q\3364\001q\007r\007\204\206\007)\250\377\024\250Q\250g\260[\300\347\007\300q\211\206\002\010\007\001\320\004\377\"\240!\360\016\000\t \377\230z\250\032\2609\270A\367\330\010\035\203\207\001\013\2104\210\377s\220!\330\014\020\220\r\377\230Q\330\014\022\220%\220\377r\230\023\230I\240]\260\357!\330\010\t\016\001$\220f\377\230A\230Q\330\017\020\340\377\014\023\2204\220x\230q\377\240\006\240e\2501\340\010\376;\001q\220\005\220W\230A\375\330\027\002y\240\001\240\026\240\277u\250E\260\021\330\031\002z\357\230\027\240\001[\001\016\230a\337\230u\240D\250\n\000\017\210_r\220\023\220Ed\000D,\000\377\030\250\023\250G\2601\330\375\020\205\210\0019\240A\240V\250O5\260\005\260\212\000\235\212\0011p\001\3771\330\010\014\210N\230!\277\2306\240\024\240QU\0012\273\210St\000S\230\004\227\000X\377\240S\250\007\250t\2603\377\260e\2702\270S\300\004\371\300y\021(\026G\2401\240H?\250C\250q\260\001\261\020\0004\364\266\002\223\200 q\2440\017\210x\220\371q\0009\3470v\240T\250\021\373\330\014\356)\007\240q\250\010\277\260\003\2601\260A\3510\027n\177\001\r\210Q&#\001\240\254W\237\021\220\030\230\021\324\2004\360C4O\230z\250\030\313c\364A\001\224=\2374\230x\240q\236e\301Q\r\337\320\r\036\230a\273\204\0012\210\177W\220G\2304\230v\301`\375\004\203\204\001\260B\260j\300\001{\300\021\270\204\024v\220S\230\275\204\002\377t\2203\220j\240\003\240\3776\250\023\250D\260\002\260\377\"\260C\260u\270C\270\375q\266\204\017\r\022\220#\220T\377\230\024\230T\240\026\240s\253\250\"+\002!\237\205\016\340\352\205\001\026w\220d\230\026\002;\230a\253A\377z\230\021\230&\240\001\330\377\020\025\320\025%\240Q\330\337\020\022\220+\230\002\002.\240\177\001\340""\020\024\220K\230o\000\377\024\220N\240!\330\014\016{\210k\347 \014\016\320\016\333\000\376\214\206\0012\220Q\330\014\r\330Z$\000L\223\206\002v\250\321\205\002=M\001\374/\002\274\000\025\250d\260&\270\377\006\270f\300G\3106\320\377QW\320Wa\320ae\277\320ef\330\020\021I\007\210wi\220q^\000\320\016 \312\206\001\177\017\210s\220\047\230\025\317\216\002\377\020\022\320\022&\240h\250\377c\260\022\2604\260q\330\357\014\020\320\020\036\004w\220a\276\322\206\001{\240!\2404\215A\017\373\210}\244\207\001\020\220\010\320\030\377(\250\001\250\026\250v\260\007U\270!";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2608, 3911);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2822 bytes) */
+static const char cstring[] = "\377(tree fr\377agment).\377?Note th\377at Cytho\377n is del\377iberatel\377y strict\373er!\001n PEP\377-484 and\377 rejects\377 subclas\377ses of b\377uiltin t\377ypes. If\377 you nee?d to p%\000%\t\377then set\376\200\000e \047anno\177tation_<\000\377ing\047 dir\366b\000iv\242\000o Fa\377lse.a pr\377ev-id sy\177nc rule[\002\377s DiffFr\357ame.\036\001_ke\337yadd_Q\000ed\377isableen\376\002\001gchbcon\375n\273\000/marke\377t/_fastp\377ath.pyxi=s\"\003dno \024\001\263\000\277th forf\010c\377ode Book\362p\001CG\003\265\000Core\376\000\013.__reduoce_c\334\"__\017\016R\375\000s\364\000\030\007F\212\000F\257 \260\000\0052\017\017\010%\026.f\362 T?racked\246\001\230\001\360\000\014\213\017\017\017\215\016__Py\365x\001\000D\225`_Nex\277tRef__\265De\237____d\026\001\006\000fwunc\014\001get\333\003\376\032\000init__.\357<loc\313@>.b\277__main3\001m\223od\311@=\001n\301@\003\002e\371wL\001\221@_chec\277ksum__\n\001r\037esult\006\003T\004!\001\374\361a\033\003unpick\003le\337,\016\014\341%%\014\246,m\003\363vt\276a\333\001quald\232\005\325D_\325N\356Fex\217!/set_\316\005s\204(\3130\367tes\237 _app\377ly_faile\255d\314#em\270 b\361`_\256\326A_de\201\204\001d\007\003g\377eneral_i\337ntern\006\000er\377ror_is_c\377oroutine^\205\205\001ify_>\001s\303 \377_monoton\177ic_timej\003\377diffsasc?iiasks\276\205\002\342\205\001\367io.?\006sbbi\231d\026\002E\002clX\001\277@t\346\350`eb\354`\330\205\001don\367een\242\205\001enve\177lopeeve\231\000\270\001\001\225\206\001\230\204\001fir\347\000kWeyf\260\206\001s\214\206\006.\217\206\003\371.\214\206\006\t\016messa\377gesitems\307kla\256 ?\002\005\002kewylip\001ads\332\006\377msgnowpp\273op\223\207\005raw\267\207\001s\377cannedse\377lfsetdef\275a\326`spec\216\206\002s;ym\000\000bol\311\207\001\004\003\303st\252!\256!\335\207\001\003\002un\367its\373\001keru\377pdateuse\375_\317\206\005values\377\200\001\330\004&\240a\240\367v\250Q\007\001,\250A\250\367V\2601\022\001-\250Q\250\377f\260A\200\001\340\004\037\377\230q\320 0\260\013\270\377;""\300k\320QR\330\004\377\023\2208\2308\2401\240\377A\330\004\007\200|\2207\377\230!\330\010*\250!\250\357;\260n\300\021\000\013\2101\376 \024>\240\030\250\021\250!\376,\0100\260\001\3201B\300\277.\320PQ\330\004\037\027?\353\240(]\0001e\0101\260\021\377\3202D\300N\320RS\2762\004\360\010\000\n\033\207\001\021\277\220\024\220W\230D\260\001\004\377\260H\270D\300\t\310\024\377\310Z\320W[\320[j\377\320jn\360\000\000o\001\273B\002\004\000B\002F\003\001F\273\002M\n\001M\002Q\021\001Q\377\002R\002\330\010\020\220\007\277\220q\230\006\230l\250\003v\377\210W\220E\230\024\230Q\357\330\010\022\220\353\000\027\220q\377\340\010\027\220t\2306\240\377\027\250\005\250S\260\004\260\377I\270W\300E\310\023\310\377D\320PV\320V]\320\377]b\320be\320ei\377\320ip\320pw\320w\375x\251!q\330\010\017\320\017\3750,\000A\260W\270K\300\357w\310a\340\004\013q\200\001\276\274\nY\230d\240!h%q\376Z\007/\250t\2601\260GN\261@g\310Q_\002\010\007aU\014\377[\240\004\240M\260\024\260\377]\300$\300m\320SW\337\320Wa\320a\271\000s\320[sw\253 x\001\240$J\261!wJ\002W\270!W\002[\277!w[\002h\306!h\002l\315!wl\002{\324!{\002\177\333!\357\177\002L\003\352 L\003P\356\003\001P\003[\n\001[\003_\356\021\001_\003g\030\001g\003k\356\037\001k\003v&\001v\003z\336-\001z\003B\004\232A\004F\356\003\001F\004R\n\001R\004V\356\021\001V\004a\030\001a\004e\356\037\001e\004s&\001s\004w\336-\001w\004C\005\332@C\005\335G\003\001G\005Q\n\001Q\005\335U\021\001U\005`\030\001`\005\335d\037\001d\005k&\001k\005\335o-\001o\005w4\001w\005\275{;\001{\005F\006\240`F\273\006J\003\001J\006U\n\001U\273\006Y\021\001Y\006`\030\001`\273\006d\037\001d\006m&\001m\273\006q-\001q\006z4\001z{\006~;\001~\006H\007\346`wH\007L\003\001L\007U\n\001wU\007Y\021\001Y\007b\030\001wb\007f\037\001f\007o&\001wo\007s-\001s\007{4\001\367{\007\177;\001\177\007I\010\277\360\000\000I\010M\003\001M\273\010V\n\001V\010Z\021\001Z\273\010k\030\001k\010o\037\001o\373\010|&\001|\010@\t\360\337\000\000@\tJ\003\001J\t\335N\n\001N\tY\021\001Y\t\335]\030\001]\tj\037\001j\t\275n&\001n""\to\t\304\204\047:\377\240W\250E\260\023\260D\377\270\014\300G\3105\320P\375S\251bc\320cj\320j\377o\320or\320rv\360\337\000\000w\001C\333\205\001C\002\272\252dO\351\205\001O\002R\360\205\001R\273\002V\367\205\001V\002_\376\205\001_\273\002f\205\206\001f\002k\214\206\001k\273\002n\223\206\001n\002r\232\206\001r\272\276eF\302aF\003K\311aK\273\003N\320aN\003R\327aR\252\305ef\345af\305en\363an\273\003r\372ar\003~\201\204\001~\273\003E\320aE\004J\327aJ\273\004M\336aM\004Q\345aQ\273\004]\354a]\004d\363ad\273\004i\372ai\004l\201\204\001l\273\004p\210\204\001p\004~\217\204\001~\273\004E\336aE\005J\345aJ\253\005M\354aM\341e]\372a]\272\332ei\210\204\001i\005l\217\204\001l\273\005p\226\204\001p\005z\235\204\001z[\005A\336aA\006\342dI\354awI\006M\363aM\006T\372aWT\006[\201\204\001[\350ec\217\204\001Wc\006g\226\204\001g\350ex\244\204\001wx\006}\253\204\001}\006@\354aw@\007D\363aD\007K\372awK\007R\201\204\001R\007W\210\204\001wW\007Z\217\204\001Z\007^\226\204\001w^\007i\235\204\001i\007p\244\204\001wp\007u\253\204\001u\007x\262\204\001wx\007|\271\204\001|\007F\372auF\366eR\210\204\001R\010U\217\204\001wU\010Y\226\204\001Y\010d\235\204\001ud\204\204\005p\253\204\001p\010s\262\204\001Ws\010w\271\204\001w\213\204\005G\226\204\001wG\tL\235\204\001L\tO\244\204\001WO\tS\253\204\001S\222\204\005d\271\204\001wd\ti\300\204\001i\tl\307\204\001wl\tp\316\204\001p\tv\325\204\001\367v\t}\334\204\001}\tB\nv\274\212\001\nE\003\001E\nI\n\001wI\nP\021\001P\nW\030\001wW\n\\\037\001\\\n_&\001w_\nc-\001c\nm4\001wm\nt;\001t\nyB\001\367y\n|I\001|\n@\013v\267\205\001\013H\003\001H\013O\n\001wO\013T\021\001T\013W\030\001wW\013[\037\001[\013c&\001wc\013j-\001j\013o4\001wo\013r;\001r\013vB\001ov\013B\014\335\213\001\014I\003\001wI\014N\n\001N\014Q\021\001wQ\014U\030\001U\014^\037\001w^\014e&\001e\014j-\001wj\014m4\001m\014q;\001\367q\014{B\001{\014B\rv\252\214\001\rG\003\001G\rJ\n\001wJ\rN\021\001N\rW\030\001\367W\r^\037\001^\r_\r\376\335\213\007)\250\024\250Q\250g?\260[\300\007\300q\342\213\002\010\007""\337\001\210\001\330\014\304\216\0012\230\377S\240\n\250!\2507\260\377!\2601\320\004\"\240!\377\360\014\000\t\014\2104\210\377s\220!\330\014\020\220\r\377\230Q\330\014\022\220%\220\377r\230\023\230I\240]\260\377!\330\010\t\330\014\026\220\377d\230&\240\001\240\021\330\353\017\020\n\001a\021\002\017\210q\377\330\020\026\220f\230A\230\367T\240\030|\001\330\020\024\220\377N\240!\2404\240z\260\377\021\330\020\023\2202\220W\377\230A\330\024\033\2304\230\377{\250!\2506\260\025\260\377e\2708\3003\300d\310\375)\367\213\002`\320`d\320d\377e\330+/\250y\270\006\377\270d\300)\3104\310|\277\320[b\320bc\021\001|\177\2707\300&\310\004\310B\000\377\027\220q\330\030\034\320\034\333/\250\005\000\031\340\253\000\n\230\337$\230j\250\001\236\002\022\220\325$\205\002Q\240\000\340\352\0004\220\377x\230q\240\006\240e\250\3571\330\010\013\337\000t\220:\377\230Q\230f\240E\250\025\273\250a\213!4\220y\320\000\026?\240u\250E\260\021";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2822, 3734);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (3911 bytes) */
-static const char bytes[] = "(tree fragment).?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.a prev-id sync rule needs DiffFrame.prev_keyadd_notedisableenablegchbconnect/market/_fastpath.pyxisenabledno fast path for sync rule code BookDiffConnectionCoreConnectionCore.__reduce_cython__ConnectionCore.__setstate_cython__FastFeedFastFeed.__reduce_cython__FastFeed.__setstate_cython__FastFeed.feedTrackedBookCoreTrackedBookCore.__reduce_cython__TrackedBookCore.__setstate_cython____Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ConnectionCore__pyx_unpickle_FastFeed__pyx_unpickle_TrackedBookCore__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___apply_failed_dict_emit_book_feed_decoded_feed_general_internal_error_is_coroutine_notify_books_py_monotonic_timeapply_diffsasksasks_keyasyncio.coroutinesbidsbids_keybookbookscccline_in_tracebackconncurdataenvelopeeventevent_keyexcfeedfirstfirst_keyframeshas_prevhbconnect.market._fastpathhbconnect.market.messagesitemslastlast_framelast_keylast_objliveloadsmonotonicmsgnowppairpopprevprev_keyrawruleselfsetdefaultspecstatesymbol_keysymbolsttbtimetime_keytime_unitstrackertsupdateuse_setstatevalues\200\001\330\004&\240a\240v\250Q\200\001\330\004,\250A\250V\2601\200\001\330\004-\250Q\250f\260A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2208\2308\2401\240A\330\004\007\200|\2207\230!\330\010*\250!\250;\260n\300A\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220>\240\030\250\021\250!\330\004\007\200|\2207\230!\330\0100\260\001\3201B\300.\320PQ\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220?\240(\250!\2501\330\004\007\200|\2207\230!\330\0101\260\021\3202D\300N\320RS""\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220W\230D\320 0\260\004\260H\270D\300\t\310\024\310Z\320W[\320[j\320jn\360\000\000o\001B\002\360\000\000B\002F\002\360\000\000F\002M\002\360\000\000M\002Q\002\360\000\000Q\002R\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2306\240\027\250\005\250S\260\004\260I\270W\300E\310\023\310D\320PV\320V]\320]b\320be\320ei\320ip\320pw\320wx\330\004\007\200q\330\010\017\320\0170\260\004\260A\260W\270K\300w\310a\340\010\017\320\0170\260\004\260A\260W\270K\300q\200\001\360\010\000\n\033\230!\330\010\021\220\024\220Y\230d\240!\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220q\330\004\007\200q\330\010\017\320\017/\250t\2601\260G\270;\300g\310Q\340\010\017\320\017/\250t\2601\260G\270;\300a\200\001\360\010\000\n\033\230!\330\010\021\220\024\220[\240\004\240K\250t\2608\2704\270{\310$\310h\320VZ\320Zf\320fj\320ju\320uy\360\000\000z\001H\002\360\000\000H\002L\002\360\000\000L\002X\002\360\000\000X\002\\\002\360\000\000\\\002f\002\360\000\000f\002j\002\360\000\000j\002u\002\360\000\000u\002y\002\360\000\000y\002@\003\360\000\000@\003D\003\360\000\000D\003L\003\360\000\000L\003P\003\360\000\000P\003[\003\360\000\000[\003_\003\360\000\000_\003f\003\360\000\000f\003j\003\360\000\000j\003w\003\360\000\000w\003{\003\360\000\000{\003E\004\360\000\000E\004I\004\360\000\000I\004T\004\360\000\000T\004X\004\360\000\000X\004e\004\360\000\000e\004i\004\360\000\000i\004j\004\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230:\240W\250E\260\023\260D\270\n\300\047\310\025\310c\320QU\320U\\\320\\c\320ch\320hk\320ko\320oy\360\000\000z\001A\002\360\000\000A\002F\002\360\000\000F\002I\002\360\000\000I\002M\002\360\000\000M\002T\002\360\000\000T\002[\002\360\000\000[\002`\002\360""\000\000`\002c\002\360\000\000c\002g\002\360\000\000g\002r\002\360\000\000r\002y\002\360\000\000y\002~\002\360\000\000~\002A\003\360\000\000A\003E\003\360\000\000E\003O\003\360\000\000O\003V\003\360\000\000V\003[\003\360\000\000[\003^\003\360\000\000^\003b\003\360\000\000b\003m\003\360\000\000m\003t\003\360\000\000t\003y\003\360\000\000y\003|\003\360\000\000|\003@\004\360\000\000@\004I\004\360\000\000I\004P\004\360\000\000P\004U\004\360\000\000U\004X\004\360\000\000X\004\\\004\360\000\000\\\004f\004\360\000\000f\004m\004\360\000\000m\004r\004\360\000\000r\004u\004\360\000\000u\004y\004\360\000\000y\004\177\004\360\000\000\177\004F\005\360\000\000F\005K\005\360\000\000K\005N\005\360\000\000N\005R\005\360\000\000R\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005v\005\360\000\000v\005}\005\360\000\000}\005B\006\360\000\000B\006E\006\360\000\000E\006I\006\360\000\000I\006U\006\360\000\000U\006\\\006\360\000\000\\\006a\006\360\000\000a\006d\006\360\000\000d\006h\006\360\000\000h\006q\006\360\000\000q\006x\006\360\000\000x\006}\006\360\000\000}\006@\007\360\000\000@\007D\007\360\000\000D\007N\007\360\000\000N\007U\007\360\000\000U\007Z\007\360\000\000Z\007]\007\360\000\000]\007a\007\360\000\000a\007j\007\360\000\000j\007q\007\360\000\000q\007r\007\330\004\007\200q\330\010\017\320\017)\250\024\250Q\250g\260[\300\007\300q\340\010\017\320\017)\250\024\250Q\250g\260[\300\001\320\004\"\240!\360\016\000\t \230z\250\032\2609\270A\330\010\035\230Q\330\010\013\2104\210s\220!\330\014\020\220\r\230Q\330\014\022\220%\220r\230\023\230I\240]\260!\330\010\t\330\014\022\220$\220f\230A\230Q\330\017\020\340\014\023\2204\220x\230q\240\006\240e\2501\340\010\013\2104\210q\220\005\220W\230A\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\013\2104\210z\230\027\240\001\330\014\020\220\016\230a\230u\240D\250\001\330\014\017\210r\220\023\220E\230\023\230D\240\001\240\030\250\023\250G\2601\330\020\027\220t\2309\240A""\240V\2505\260\005\260Q\330\014\023\2208\2301\340\014\023\2201\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230A\230X\240S\250\007\250t\2603\260e\2702\270S\300\004\300A\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230G\2401\240H\250C\250q\260\001\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230G\2401\240H\250C\250q\260\001\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\023\2208\2301\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230A\230X\240S\250\007\250q\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\017\210x\220q\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230A\230X\240S\250\007\250q\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\017\210x\220q\330\010\013\2104\210z\230\027\240\001\330\014\020\220\016\230a\230v\240T\250\021\330\014\017\210r\220\023\220E\230\023\230D\240\007\240q\250\010\260\003\2601\260A\330\020\027\220t\2309\240A\240V\2505\260\005\260Q\330\014\027\220q\330\010\r\210Q\330\010\013\2104\210z\230\027\240\001\330\014\020\220\016\230a\230v\240T\250\021\330\014\017\210r\220\023\220E\230\023\230D\240\001\240\030\250\023\250G\2601\330\020\027\220t\2309\240A\240V\2505\260\005\260Q\330\014\021\220\030\230\021\330\010\014\210N\230!\2306\240\024\240Q\330\010\013\2102\210S\220\005\220S\230\004\230A\230X\240S\250\007\250q\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\014\210N\230!\2304\230z\250\030\260\021\330\010\013\2102\210S\220\001\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\017\210x\220q\330\010\014\210N\230!\2304\230x\240q\330\010\013\2102\210S\220\001\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\r\320\r\036\230a\340\010\013\2102\210W\220G\2304\230v\240S""\250\004\250G\2601\260B\260j\300\001\300\021\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\330\010\013\2104\210v\220S\230\001\330\014\017\210t\2203\220j\240\003\2406\250\023\250D\260\002\260\"\260C\260u\270C\270q\330\020\027\220t\2309\240A\240V\2505\260\005\260Q\330\r\022\220#\220T\230\024\230T\240\026\240s\250\"\250D\260\002\260!\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021\340\010\t\330\014\026\220d\230!\330\014\023\220;\230a\330\014\017\210z\230\021\230&\240\001\330\020\025\320\025%\240Q\330\020\022\220+\230Q\330\020\022\220.\240\001\340\020\024\220K\230q\330\020\024\220N\240!\330\014\016\210k\230\021\330\014\016\320\016\036\230a\330\014\023\2202\220Q\330\014\r\330\020\024\220L\240\001\240\026\240v\250Q\330\014\023\220=\240\001\330\020\024\220N\240!\2406\250\025\250d\260&\270\006\270f\300G\3106\320QW\320Wa\320ae\320ef\330\020\021\330\014\016\210k\230\021\330\014\016\210i\220q\330\014\016\320\016 \240\001\330\014\017\210s\220\047\230\025\230d\240!\330\020\022\320\022&\240h\250c\260\022\2604\260q\330\014\020\320\020 \240\001\330\014\017\210w\220a\330\020\027\220{\240!\2404\240q\330\010\017\210}\230A\330\014\020\220\010\320\030(\250\001\250\026\250v\260U\270!";
+    #else /* compression: none (3734 bytes) */
+static const char bytes[] = "(tree fragment).?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.a prev-id sync rule needs DiffFrame.prev_keyadd_notedisableenablegchbconnect/market/_fastpath.pyxisenabledno fast path for sync rule code BookDiffConnectionCoreConnectionCore.__reduce_cython__ConnectionCore.__setstate_cython__FastFeedFastFeed.__reduce_cython__FastFeed.__setstate_cython__FastFeed.feedTrackedBookCoreTrackedBookCore.__reduce_cython__TrackedBookCore.__setstate_cython____Pyx_PyDict_NextRef__annotate____dict____func____getstate____init__.<locals>.b__main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ConnectionCore__pyx_unpickle_FastFeed__pyx_unpickle_TrackedBookCore__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___apply_failed_dict_emit_book_feed_decoded_feed_general_internal_error_is_coroutine_notify_books_py_monotonic_timeapply_diffsasciiasks_keyasyncio.coroutinesbbids_keybookscline_in_tracebackconndoneencodeenvelopeeventevent_keyfeedfirst_keyframeshbconnect.market._fastpathhbconnect.market.messagesitemsklast_framelast_keyliveloadsmonotonicmsgnowppopprev_keyrawrulescannedselfsetdefaultspecstatesymsymbol_keysymbolsttimetime_keytime_unitstrackerupdateuse_setstatevalues\200\001\330\004&\240a\240v\250Q\200\001\330\004,\250A\250V\2601\200\001\330\004-\250Q\250f\260A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2208\2308\2401\240A\330\004\007\200|\2207\230!\330\010*\250!\250;\260n\300A\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220>\240\030\250\021\250!\330\004\007\200|\2207\230!\330\0100\260\001\3201B\300.\320PQ\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220?\240(\250!\2501\330\004\007\200|\2207\230!\330\0101\260\021\3202D\300N\320RS\330\004\013\2101""\200\001\360\010\000\n\033\230!\330\010\021\220\024\220W\230D\320 0\260\004\260H\270D\300\t\310\024\310Z\320W[\320[j\320jn\360\000\000o\001B\002\360\000\000B\002F\002\360\000\000F\002M\002\360\000\000M\002Q\002\360\000\000Q\002R\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2306\240\027\250\005\250S\260\004\260I\270W\300E\310\023\310D\320PV\320V]\320]b\320be\320ei\320ip\320pw\320wx\330\004\007\200q\330\010\017\320\0170\260\004\260A\260W\270K\300w\310a\340\010\017\320\0170\260\004\260A\260W\270K\300q\200\001\360\010\000\n\033\230!\330\010\021\220\024\220Y\230d\240!\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220q\330\004\007\200q\330\010\017\320\017/\250t\2601\260G\270;\300g\310Q\340\010\017\320\017/\250t\2601\260G\270;\300a\200\001\360\010\000\n\033\230!\330\010\021\220\024\220[\240\004\240M\260\024\260]\300$\300m\320SW\320Wa\320ae\320es\320sw\360\000\000x\001F\002\360\000\000F\002J\002\360\000\000J\002W\002\360\000\000W\002[\002\360\000\000[\002h\002\360\000\000h\002l\002\360\000\000l\002{\002\360\000\000{\002\177\002\360\000\000\177\002L\003\360\000\000L\003P\003\360\000\000P\003[\003\360\000\000[\003_\003\360\000\000_\003g\003\360\000\000g\003k\003\360\000\000k\003v\003\360\000\000v\003z\003\360\000\000z\003B\004\360\000\000B\004F\004\360\000\000F\004R\004\360\000\000R\004V\004\360\000\000V\004a\004\360\000\000a\004e\004\360\000\000e\004s\004\360\000\000s\004w\004\360\000\000w\004C\005\360\000\000C\005G\005\360\000\000G\005Q\005\360\000\000Q\005U\005\360\000\000U\005`\005\360\000\000`\005d\005\360\000\000d\005k\005\360\000\000k\005o\005\360\000\000o\005w\005\360\000\000w\005{\005\360\000\000{\005F\006\360\000\000F\006J\006\360\000\000J\006U\006\360\000\000U\006Y\006\360\000\000Y\006`\006\360\000\000`\006d\006\360\000\000d\006m\006\360\000\000m\006q\006\360\000\000q\006z\006\360\000\000z""\006~\006\360\000\000~\006H\007\360\000\000H\007L\007\360\000\000L\007U\007\360\000\000U\007Y\007\360\000\000Y\007b\007\360\000\000b\007f\007\360\000\000f\007o\007\360\000\000o\007s\007\360\000\000s\007{\007\360\000\000{\007\177\007\360\000\000\177\007I\010\360\000\000I\010M\010\360\000\000M\010V\010\360\000\000V\010Z\010\360\000\000Z\010k\010\360\000\000k\010o\010\360\000\000o\010|\010\360\000\000|\010@\t\360\000\000@\tJ\t\360\000\000J\tN\t\360\000\000N\tY\t\360\000\000Y\t]\t\360\000\000]\tj\t\360\000\000j\tn\t\360\000\000n\to\t\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230:\240W\250E\260\023\260D\270\014\300G\3105\320PS\320SW\320Wc\320cj\320jo\320or\320rv\360\000\000w\001C\002\360\000\000C\002J\002\360\000\000J\002O\002\360\000\000O\002R\002\360\000\000R\002V\002\360\000\000V\002_\002\360\000\000_\002f\002\360\000\000f\002k\002\360\000\000k\002n\002\360\000\000n\002r\002\360\000\000r\002\177\002\360\000\000\177\002F\003\360\000\000F\003K\003\360\000\000K\003N\003\360\000\000N\003R\003\360\000\000R\003_\003\360\000\000_\003f\003\360\000\000f\003k\003\360\000\000k\003n\003\360\000\000n\003r\003\360\000\000r\003~\003\360\000\000~\003E\004\360\000\000E\004J\004\360\000\000J\004M\004\360\000\000M\004Q\004\360\000\000Q\004]\004\360\000\000]\004d\004\360\000\000d\004i\004\360\000\000i\004l\004\360\000\000l\004p\004\360\000\000p\004~\004\360\000\000~\004E\005\360\000\000E\005J\005\360\000\000J\005M\005\360\000\000M\005Q\005\360\000\000Q\005]\005\360\000\000]\005d\005\360\000\000d\005i\005\360\000\000i\005l\005\360\000\000l\005p\005\360\000\000p\005z\005\360\000\000z\005A\006\360\000\000A\006F\006\360\000\000F\006I\006\360\000\000I\006M\006\360\000\000M\006T\006\360\000\000T\006[\006\360\000\000[\006`\006\360\000\000`\006c\006\360\000\000c\006g\006\360\000\000g\006q\006\360\000\000q\006x\006\360\000\000x\006}\006\360\000\000}\006@\007\360\000\000@\007D\007\360\000\000D\007K\007\360""\000\000K\007R\007\360\000\000R\007W\007\360\000\000W\007Z\007\360\000\000Z\007^\007\360\000\000^\007i\007\360\000\000i\007p\007\360\000\000p\007u\007\360\000\000u\007x\007\360\000\000x\007|\007\360\000\000|\007F\010\360\000\000F\010M\010\360\000\000M\010R\010\360\000\000R\010U\010\360\000\000U\010Y\010\360\000\000Y\010d\010\360\000\000d\010k\010\360\000\000k\010p\010\360\000\000p\010s\010\360\000\000s\010w\010\360\000\000w\010@\t\360\000\000@\tG\t\360\000\000G\tL\t\360\000\000L\tO\t\360\000\000O\tS\t\360\000\000S\t]\t\360\000\000]\td\t\360\000\000d\ti\t\360\000\000i\tl\t\360\000\000l\tp\t\360\000\000p\tv\t\360\000\000v\t}\t\360\000\000}\tB\n\360\000\000B\nE\n\360\000\000E\nI\n\360\000\000I\nP\n\360\000\000P\nW\n\360\000\000W\n\\\n\360\000\000\\\n_\n\360\000\000_\nc\n\360\000\000c\nm\n\360\000\000m\nt\n\360\000\000t\ny\n\360\000\000y\n|\n\360\000\000|\n@\013\360\000\000@\013H\013\360\000\000H\013O\013\360\000\000O\013T\013\360\000\000T\013W\013\360\000\000W\013[\013\360\000\000[\013c\013\360\000\000c\013j\013\360\000\000j\013o\013\360\000\000o\013r\013\360\000\000r\013v\013\360\000\000v\013B\014\360\000\000B\014I\014\360\000\000I\014N\014\360\000\000N\014Q\014\360\000\000Q\014U\014\360\000\000U\014^\014\360\000\000^\014e\014\360\000\000e\014j\014\360\000\000j\014m\014\360\000\000m\014q\014\360\000\000q\014{\014\360\000\000{\014B\r\360\000\000B\rG\r\360\000\000G\rJ\r\360\000\000J\rN\r\360\000\000N\rW\r\360\000\000W\r^\r\360\000\000^\r_\r\330\004\007\200q\330\010\017\320\017)\250\024\250Q\250g\260[\300\007\300q\340\010\017\320\017)\250\024\250Q\250g\260[\300\001\210\001\330\014\023\2208\2302\230S\240\n\250!\2507\260!\2601\320\004\"\240!\360\014\000\t\014\2104\210s\220!\330\014\020\220\r\230Q\330\014\022\220%\220r\230\023\230I\240]\260!\330\010\t\330\014\026\220d\230&\240\001\240\021\330\017\020\330\014\026\220a\330\010\t\330\014\017\210q\330\020\026\220f\230A\230T\240\030\250\024\250Q\330\020\024\220N\240!\2404\240z\260\021\330\020\023\2202\220W\230A\330\024\033\2304""\230{\250!\2506\260\025\260e\2708\3003\300d\310)\320SW\320W`\320`d\320de\330+/\250y\270\006\270d\300)\3104\310|\320[b\320bc\330+/\250|\2707\300&\310\004\310A\330\024\027\220q\330\030\034\320\034/\250q\330\030\031\340\014\020\220\n\230$\230j\250\001\330\010\t\330\014\022\220$\220f\230A\230Q\330\017\020\340\014\023\2204\220x\230q\240\006\240e\2501\330\010\013\2104\210t\220:\230Q\230f\240E\250\025\250a\330\014\023\2204\220y\240\001\240\026\240u\250E\260\021";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 115; i++) {
+    for (int i = 0; i < 108; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 12) PyUnicode_InternInPlace(&string);
@@ -13167,8 +17146,8 @@ static const char bytes[] = "(tree fragment).?Note that Cython is deliberately s
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 115; i < 125; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-115].length;
+    for (int i = 108; i < 119; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-108].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -13178,15 +17157,15 @@ static const char bytes[] = "(tree fragment).?Note that Cython is deliberately s
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 125; i++) {
+    for (Py_ssize_t i = 0; i < 119; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 115;
-      for (Py_ssize_t i=0; i<10; ++i) {
+      PyObject **table = stringtab + 108;
+      for (Py_ssize_t i=0; i<11; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
         #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -13218,7 +17197,7 @@ static const char bytes[] = "(tree fragment).?Note that Cython is deliberately s
   {
     PyObject **numbertab = __pyx_mstate->__pyx_number_tab + 1;
     int8_t const cint_constants_1[] = {1};
-    int32_t const cint_constants_4[] = {11863166L,98585043L,250636791L};
+    int32_t const cint_constants_4[] = {82133856L,98585043L,250636791L};
     for (int i = 0; i < 4; i++) {
       numbertab[i] = PyLong_FromLong((i < 1 ? cint_constants_1[i - 0] : cint_constants_4[i - 1]));
       if (unlikely(!numbertab[i])) __PYX_ERR(0, 1, __pyx_L1_error)
@@ -13259,9 +17238,9 @@ typedef struct {
     unsigned int argcount : 3;
     unsigned int num_posonly_args : 1;
     unsigned int num_kwonly_args : 1;
-    unsigned int nlocals : 5;
+    unsigned int nlocals : 4;
     unsigned int flags : 10;
-    unsigned int first_line : 8;
+    unsigned int first_line : 9;
 } __Pyx_PyCode_New_function_description;
 #ifdef __cplusplus
 } /* anonymous namespace */
@@ -13281,54 +17260,59 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
-    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_WD_0_HD_ZW_jjn_o_B_B_F_F_M_M_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
-  }
-  {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pyx_state};
-    __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 266};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_k};
+    __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_hbconnect_market__fastpath_pyx, __pyx_mstate->__pyx_n_u_b, __pyx_mstate->__pyx_kp_b_iso88591_82S_7_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
-    __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_Yd_q_l_vWE_Q_q_q_q_t1G_gQ_t1G_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_WD_0_HD_ZW_jjn_o_B_B_F_F_M_M_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pyx_state};
-    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_AV1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
-  }
-  {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 23, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 130};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_conn, __pyx_mstate->__pyx_n_u_raw, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_p, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_pair, __pyx_mstate->__pyx_n_u_bids, __pyx_mstate->__pyx_n_u_asks, __pyx_mstate->__pyx_n_u_ts, __pyx_mstate->__pyx_n_u_book, __pyx_mstate->__pyx_n_u_last_obj, __pyx_mstate->__pyx_n_u_tb, __pyx_mstate->__pyx_n_u_cc, __pyx_mstate->__pyx_n_u_first, __pyx_mstate->__pyx_n_u_last, __pyx_mstate->__pyx_n_u_prev, __pyx_mstate->__pyx_n_u_cur, __pyx_mstate->__pyx_n_u_has_prev, __pyx_mstate->__pyx_n_u_tracker, __pyx_mstate->__pyx_n_u_exc};
-    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_hbconnect_market__fastpath_pyx, __pyx_mstate->__pyx_n_u_feed, __pyx_mstate->__pyx_kp_b_iso88591_z_9A_Q_4s_Q_r_I_fAQ_4xq_e1_4q_W, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
-    __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_Kt84_hVZZffjjuuy_z_H_H_L_L_X_X, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_Yd_q_l_vWE_Q_q_q_q_t1G_gQ_t1G_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pyx_state};
-    __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_avQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_AV1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 385};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_conn, __pyx_mstate->__pyx_n_u_raw, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_p, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_sym, __pyx_mstate->__pyx_n_u_done, __pyx_mstate->__pyx_n_u_scanned};
+    __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_hbconnect_market__fastpath_pyx, __pyx_mstate->__pyx_n_u_feed, __pyx_mstate->__pyx_kp_b_iso88591_4s_Q_r_I_d_a_q_fAT_Q_N_4z_2WA_4, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
+    __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_M_mSWWaaeessw_x_F_F_J_J_W_W_h_h, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pyx_state};
+    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_avQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 4};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_pyx_type, __pyx_mstate->__pyx_n_u_pyx_checksum, __pyx_mstate->__pyx_n_u_pyx_state, __pyx_mstate->__pyx_n_u_pyx_result};
-    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_TrackedBookCore, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_1_7_1_2DNRS_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_TrackedBookCore, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_1_7_1_2DNRS_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 4};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_pyx_type, __pyx_mstate->__pyx_n_u_pyx_checksum, __pyx_mstate->__pyx_n_u_pyx_state, __pyx_mstate->__pyx_n_u_pyx_result};
-    __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_ConnectionCore, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_7_0_1B_PQ_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_ConnectionCore, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_7_0_1B_PQ_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 4};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_pyx_type, __pyx_mstate->__pyx_n_u_pyx_checksum, __pyx_mstate->__pyx_n_u_pyx_state, __pyx_mstate->__pyx_n_u_pyx_result};
-    __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_FastFeed, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_FastFeed, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;
@@ -13344,6 +17328,25 @@ static int __Pyx_InitGlobals(void) {
   int __pyx_clineno = 0;
   /* PythonCompatibility.init */
   if (likely(__Pyx_init_co_variables() == 0 && __Pyx_init_tpflags_variables() == 0)); else
+  
+  if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 1, __pyx_L1_error)
+
+  /* CommonTypesMetaclass.init */
+  if (likely(__pyx_CommonTypesMetaclass_init(__pyx_m) == 0)); else
+  
+  if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 1, __pyx_L1_error)
+
+  /* CachedMethodType.init */
+  #if CYTHON_COMPILING_IN_LIMITED_API
+  {
+      PyObject *typesModule=NULL;
+      typesModule = PyImport_ImportModule("types");
+      if (typesModule) {
+          __pyx_mstate_global->__Pyx_CachedMethodType = PyObject_GetAttrString(typesModule, "MethodType");
+          Py_DECREF(typesModule);
+      }
+  } // error handling follows
+  #endif
   
   if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 1, __pyx_L1_error)
 
@@ -13363,25 +17366,6 @@ static int __Pyx_InitGlobals(void) {
               }
               __pyx_mstate_global->__Pyx_PyFrozenDictType = frozendict_type;
           }
-      }
-  } // error handling follows
-  #endif
-  
-  if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 1, __pyx_L1_error)
-
-  /* CommonTypesMetaclass.init */
-  if (likely(__pyx_CommonTypesMetaclass_init(__pyx_m) == 0)); else
-  
-  if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 1, __pyx_L1_error)
-
-  /* CachedMethodType.init */
-  #if CYTHON_COMPILING_IN_LIMITED_API
-  {
-      PyObject *typesModule=NULL;
-      typesModule = PyImport_ImportModule("types");
-      if (typesModule) {
-          __pyx_mstate_global->__Pyx_CachedMethodType = PyObject_GetAttrString(typesModule, "MethodType");
-          Py_DECREF(typesModule);
       }
   } // error handling follows
   #endif
@@ -14804,6 +18788,53 @@ static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj) {
     return 0;
 }
 
+/* ListAppendAndDecrefInternal (used by ListAppend) */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE void __Pyx__ListComp_AppendAndDecref(PyObject* list, Py_ssize_t len, PyObject* x) {
+    PyList_SET_ITEM(list, len, x);
+    Py_SET_SIZE(list, len + 1);
+}
+#endif
+
+/* ListAppend */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x) {
+    PyListObject* L = (PyListObject*) list;
+    Py_ssize_t len = Py_SIZE(list);
+    if (likely(L->allocated > len) & likely(len > (L->allocated >> 1))) {
+        Py_INCREF(x);
+        __Pyx__ListComp_AppendAndDecref(list, len, x);
+        return 0;
+    }
+    return PyList_Append(list, x);
+}
+#endif
+
+/* PyObjectFastCallMethod */
+#if !CYTHON_VECTORCALL
+static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf) {
+    PyObject *result;
+    switch (__Pyx_PyVectorcall_NARGS(nargsf)) {
+        case 1:
+            return PyObject_CallMethodObjArgs(args[0], name, NULL);
+        case 2:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], NULL);
+        case 3:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], NULL);
+        case 4:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], NULL);
+        case 5:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], args[4], NULL);
+    }
+    PyObject *attr = PyObject_GetAttr(args[0], name);
+    if (unlikely(!attr))
+        return NULL;
+    result = __Pyx_PyObject_FastCall(attr, args+1, nargsf - 1);
+    Py_DECREF(attr);
+    return result;
+}
+#endif
+
 /* CIntToDigits (used by CIntToPyUnicode) */
 static const char DIGIT_PAIRS_10[2*10*10+1] = {
     "00010203040506070809"
@@ -15156,1747 +19187,6 @@ bad:
     return;
 }
 
-/* GetTopmostException (used by SaveResetException) */
-#if CYTHON_USE_EXC_INFO_STACK && CYTHON_FAST_THREAD_STATE
-static _PyErr_StackItem *
-__Pyx_PyErr_GetTopmostException(PyThreadState *tstate)
-{
-    _PyErr_StackItem *exc_info = tstate->exc_info;
-    while ((exc_info->exc_value == NULL || exc_info->exc_value == Py_None) &&
-           exc_info->previous_item != NULL)
-    {
-        exc_info = exc_info->previous_item;
-    }
-    return exc_info;
-}
-#endif
-
-/* SaveResetException */
-#if CYTHON_FAST_THREAD_STATE
-static CYTHON_INLINE void __Pyx__ExceptionSave(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb) {
-  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
-    _PyErr_StackItem *exc_info = __Pyx_PyErr_GetTopmostException(tstate);
-    PyObject *exc_value = exc_info->exc_value;
-    if (exc_value == NULL || exc_value == Py_None) {
-        *value = NULL;
-        *type = NULL;
-        *tb = NULL;
-    } else {
-        *value = exc_value;
-        Py_INCREF(*value);
-        *type = (PyObject*) Py_TYPE(exc_value);
-        Py_INCREF(*type);
-        *tb = PyException_GetTraceback(exc_value);
-    }
-  #elif CYTHON_USE_EXC_INFO_STACK
-    _PyErr_StackItem *exc_info = __Pyx_PyErr_GetTopmostException(tstate);
-    *type = exc_info->exc_type;
-    *value = exc_info->exc_value;
-    *tb = exc_info->exc_traceback;
-    Py_XINCREF(*type);
-    Py_XINCREF(*value);
-    Py_XINCREF(*tb);
-  #else
-    *type = tstate->exc_type;
-    *value = tstate->exc_value;
-    *tb = tstate->exc_traceback;
-    Py_XINCREF(*type);
-    Py_XINCREF(*value);
-    Py_XINCREF(*tb);
-  #endif
-}
-static CYTHON_INLINE void __Pyx__ExceptionReset(PyThreadState *tstate, PyObject *type, PyObject *value, PyObject *tb) {
-  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
-    _PyErr_StackItem *exc_info = tstate->exc_info;
-    PyObject *tmp_value = exc_info->exc_value;
-    exc_info->exc_value = value;
-    Py_XDECREF(tmp_value);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-  #else
-    PyObject *tmp_type, *tmp_value, *tmp_tb;
-    #if CYTHON_USE_EXC_INFO_STACK
-    _PyErr_StackItem *exc_info = tstate->exc_info;
-    tmp_type = exc_info->exc_type;
-    tmp_value = exc_info->exc_value;
-    tmp_tb = exc_info->exc_traceback;
-    exc_info->exc_type = type;
-    exc_info->exc_value = value;
-    exc_info->exc_traceback = tb;
-    #else
-    tmp_type = tstate->exc_type;
-    tmp_value = tstate->exc_value;
-    tmp_tb = tstate->exc_traceback;
-    tstate->exc_type = type;
-    tstate->exc_value = value;
-    tstate->exc_traceback = tb;
-    #endif
-    Py_XDECREF(tmp_type);
-    Py_XDECREF(tmp_value);
-    Py_XDECREF(tmp_tb);
-  #endif
-}
-#endif
-
-/* GetException */
-#if CYTHON_FAST_THREAD_STATE
-static int __Pyx__GetException(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb)
-#else
-static int __Pyx_GetException(PyObject **type, PyObject **value, PyObject **tb)
-#endif
-{
-    PyObject *local_type = NULL, *local_value, *local_tb = NULL;
-#if CYTHON_FAST_THREAD_STATE
-    PyObject *tmp_type, *tmp_value, *tmp_tb;
-  #if PY_VERSION_HEX >= 0x030C0000
-    local_value = tstate->current_exception;
-    tstate->current_exception = 0;
-  #else
-    local_type = tstate->curexc_type;
-    local_value = tstate->curexc_value;
-    local_tb = tstate->curexc_traceback;
-    tstate->curexc_type = 0;
-    tstate->curexc_value = 0;
-    tstate->curexc_traceback = 0;
-  #endif
-#elif __PYX_LIMITED_VERSION_HEX >= 0x030C0000
-    local_value = PyErr_GetRaisedException();
-#else
-    PyErr_Fetch(&local_type, &local_value, &local_tb);
-#endif
-#if __PYX_LIMITED_VERSION_HEX >= 0x030C0000
-    if (likely(local_value)) {
-        local_type = (PyObject*) Py_TYPE(local_value);
-        Py_INCREF(local_type);
-        local_tb = PyException_GetTraceback(local_value);
-    }
-#else
-    PyErr_NormalizeException(&local_type, &local_value, &local_tb);
-#if CYTHON_FAST_THREAD_STATE
-    if (unlikely(tstate->curexc_type))
-#else
-    if (unlikely(PyErr_Occurred()))
-#endif
-        goto bad;
-    if (local_tb) {
-        if (unlikely(PyException_SetTraceback(local_value, local_tb) < 0))
-            goto bad;
-    }
-#endif // __PYX_LIMITED_VERSION_HEX >= 0x030C0000
-    Py_XINCREF(local_tb);
-    Py_XINCREF(local_type);
-    Py_XINCREF(local_value);
-    *type = local_type;
-    *value = local_value;
-    *tb = local_tb;
-#if CYTHON_FAST_THREAD_STATE
-    #if CYTHON_USE_EXC_INFO_STACK
-    {
-        _PyErr_StackItem *exc_info = tstate->exc_info;
-      #if PY_VERSION_HEX >= 0x030B00a4
-        tmp_value = exc_info->exc_value;
-        exc_info->exc_value = local_value;
-        tmp_type = NULL;
-        tmp_tb = NULL;
-        Py_XDECREF(local_type);
-        Py_XDECREF(local_tb);
-      #else
-        tmp_type = exc_info->exc_type;
-        tmp_value = exc_info->exc_value;
-        tmp_tb = exc_info->exc_traceback;
-        exc_info->exc_type = local_type;
-        exc_info->exc_value = local_value;
-        exc_info->exc_traceback = local_tb;
-      #endif
-    }
-    #else
-    tmp_type = tstate->exc_type;
-    tmp_value = tstate->exc_value;
-    tmp_tb = tstate->exc_traceback;
-    tstate->exc_type = local_type;
-    tstate->exc_value = local_value;
-    tstate->exc_traceback = local_tb;
-    #endif
-    Py_XDECREF(tmp_type);
-    Py_XDECREF(tmp_value);
-    Py_XDECREF(tmp_tb);
-#elif __PYX_LIMITED_VERSION_HEX >= 0x030b0000
-    PyErr_SetHandledException(local_value);
-    Py_XDECREF(local_value);
-    Py_XDECREF(local_type);
-    Py_XDECREF(local_tb);
-#else
-    PyErr_SetExcInfo(local_type, local_value, local_tb);
-#endif
-    return 0;
-#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
-bad:
-    *type = 0;
-    *value = 0;
-    *tb = 0;
-    Py_XDECREF(local_type);
-    Py_XDECREF(local_value);
-    Py_XDECREF(local_tb);
-    return -1;
-#endif
-}
-
-/* PyObjectCompare */
-#ifndef __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
-#define __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
-static CYTHON_INLINE int __Pyx_PyObject_CompareStrStrBoolNe(PyObject* s1, PyObject* s2) {
-    #if __PYX_LIMITED_VERSION_HEX >= 0x030e0000
-    int result = PyUnicode_Equal(s1, s2);
-    #if !CYTHON_COMPILING_IN_CPYTHON
-    if (unlikely(result == -1)) return -1;
-    #endif
-    if (result != 0) goto __pyx_return_false; else goto __pyx_return_true;
-    #else
-    int result = PyUnicode_Compare(s1, s2);
-    if (unlikely((result == -1) && PyErr_Occurred())) return -1;
-    if (result != 0) goto __pyx_return_true; else goto __pyx_return_false;
-    #endif
-__pyx_return_true:
-    return 1;
-__pyx_return_false:
-    return 0;
-}
-#endif
-static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_str_str(PyObject *op1, PyObject *op2, int pyop) {
-    CYTHON_UNUSED_VAR(pyop);
-    if (unlikely(op1 == Py_None)) {
-        if (op2 == Py_None) goto __pyx_return_false; else goto __pyx_return_true;
-    }
-    if (unlikely(op2 == Py_None)) {
-        if (op1 == Py_None) goto __pyx_return_false; else goto __pyx_return_true;
-    }
-    
-    if (likely(op1 != Py_None)) {
-        if (op1 == op2) goto __pyx_return_false;
-        if (likely(op2 != Py_None)) {
-            return __Pyx_PyObject_CompareStrStrBoolNe(op1, op2);
-        }
-        goto __pyx_richcmp;
-    }
-    
-    if ((0)) goto __pyx_richcmp;
-    if ((0)) goto __pyx_return_true;
-    if ((0)) goto __pyx_return_false;
-__pyx_richcmp:
-    return __Pyx_PyObject_RichCompareBool(op1, op2, Py_NE);
-__pyx_return_true:
-    return 1;
-__pyx_return_false:
-    return 0;
-}
-
-/* PyLongBinop */
-#if !CYTHON_COMPILING_IN_PYPY
-static PyObject* __Pyx_Fallback___Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, int inplace) {
-    return (inplace ? PyNumber_InPlaceAdd : PyNumber_Add)(op1, op2);
-}
-#if CYTHON_USE_PYLONG_INTERNALS
-static PyObject* __Pyx_Unpacked___Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check) {
-    CYTHON_MAYBE_UNUSED_VAR(inplace);
-    CYTHON_UNUSED_VAR(zerodivision_check);
-    const long b = intval;
-    long a;
-    const PY_LONG_LONG llb = intval;
-    PY_LONG_LONG lla;
-    if (unlikely(__Pyx_PyLong_IsZero(op1))) {
-        return __Pyx_NewRef(op2);
-    }
-    const int is_positive = __Pyx_PyLong_IsPos(op1);
-    const digit* digits = __Pyx_PyLong_Digits(op1);
-    const Py_ssize_t size = __Pyx_PyLong_DigitCount(op1);
-    if (likely(size == 1)) {
-        a = (long) digits[0];
-        if (!is_positive) a *= -1;
-    } else {
-        if (size == 2 && 8 * sizeof(long) - 1 > 2 * PyLong_SHIFT) {
-            a = (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-            if (!is_positive) a *= -1;
-            goto calculate_long;
-        } else if (size == 2 && 8 * sizeof(PY_LONG_LONG) - 1 > 2 * PyLong_SHIFT) {
-            lla = (PY_LONG_LONG) (((((unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
-            if (!is_positive) lla *= -1;
-            goto calculate_long_long;
-        } else
-        if (size == 3 && 8 * sizeof(long) - 1 > 3 * PyLong_SHIFT) {
-            a = (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-            if (!is_positive) a *= -1;
-            goto calculate_long;
-        } else if (size == 3 && 8 * sizeof(PY_LONG_LONG) - 1 > 3 * PyLong_SHIFT) {
-            lla = (PY_LONG_LONG) (((((((unsigned PY_LONG_LONG)digits[2]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
-            if (!is_positive) lla *= -1;
-            goto calculate_long_long;
-        } else
-        if (size == 4 && 8 * sizeof(long) - 1 > 4 * PyLong_SHIFT) {
-            a = (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
-            if (!is_positive) a *= -1;
-            goto calculate_long;
-        } else if (size == 4 && 8 * sizeof(PY_LONG_LONG) - 1 > 4 * PyLong_SHIFT) {
-            lla = (PY_LONG_LONG) (((((((((unsigned PY_LONG_LONG)digits[3]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[2]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
-            if (!is_positive) lla *= -1;
-            goto calculate_long_long;
-        } else
-        {}
-        return PyLong_Type.tp_as_number->nb_add(op1, op2);
-    }
-    calculate_long:
-        {
-            long x;
-            x = a + b;
-            return PyLong_FromLong(x);
-        }
-    calculate_long_long:
-        {
-            PY_LONG_LONG llx;
-            llx = lla + llb;
-            return PyLong_FromLongLong(llx);
-        }
-    
-}
-#endif
-static PyObject* __Pyx_Float___Pyx_PyLong_AddObjC(PyObject *float_val, long intval, int zerodivision_check) {
-    CYTHON_UNUSED_VAR(zerodivision_check);
-    const long b = intval;
-    double a = __Pyx_PyFloat_AS_DOUBLE(float_val);
-        double result;
-        
-        result = ((double)a) + (double)b;
-        return PyFloat_FromDouble(result);
-}
-static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check) {
-    CYTHON_MAYBE_UNUSED_VAR(intval);
-    CYTHON_UNUSED_VAR(zerodivision_check);
-    #if CYTHON_USE_PYLONG_INTERNALS
-    if (likely(PyLong_CheckExact(op1))) {
-        return __Pyx_Unpacked___Pyx_PyLong_AddObjC(op1, op2, intval, inplace, zerodivision_check);
-    }
-    #endif
-    if (PyFloat_CheckExact(op1)) {
-        return __Pyx_Float___Pyx_PyLong_AddObjC(op1, intval, zerodivision_check);
-    }
-    return __Pyx_Fallback___Pyx_PyLong_AddObjC(op1, op2, inplace);
-}
-#endif
-
-/* PyObjectSetAttrStr */
-#if CYTHON_USE_TYPE_SLOTS
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value) {
-    PyTypeObject* tp = Py_TYPE(obj);
-    if (likely(tp->tp_setattro))
-        return tp->tp_setattro(obj, attr_name, value);
-    return PyObject_SetAttr(obj, attr_name, value);
-}
-#endif
-
-/* PyObjectFastCallMethod */
-#if !CYTHON_VECTORCALL
-static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf) {
-    PyObject *result;
-    switch (__Pyx_PyVectorcall_NARGS(nargsf)) {
-        case 1:
-            return PyObject_CallMethodObjArgs(args[0], name, NULL);
-        case 2:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], NULL);
-        case 3:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], NULL);
-        case 4:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], NULL);
-        case 5:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], args[4], NULL);
-    }
-    PyObject *attr = PyObject_GetAttr(args[0], name);
-    if (unlikely(!attr))
-        return NULL;
-    result = __Pyx_PyObject_FastCall(attr, args+1, nargsf - 1);
-    Py_DECREF(attr);
-    return result;
-}
-#endif
-
-/* SwapException */
-#if CYTHON_FAST_THREAD_STATE
-static CYTHON_INLINE void __Pyx__ExceptionSwap(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb) {
-    PyObject *tmp_type, *tmp_value, *tmp_tb;
-  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
-    _PyErr_StackItem *exc_info = tstate->exc_info;
-    tmp_value = exc_info->exc_value;
-    exc_info->exc_value = *value;
-    if (tmp_value == NULL || tmp_value == Py_None) {
-        Py_XDECREF(tmp_value);
-        tmp_value = NULL;
-        tmp_type = NULL;
-        tmp_tb = NULL;
-    } else {
-        tmp_type = (PyObject*) Py_TYPE(tmp_value);
-        Py_INCREF(tmp_type);
-        #if CYTHON_COMPILING_IN_CPYTHON
-        tmp_tb = ((PyBaseExceptionObject*) tmp_value)->traceback;
-        Py_XINCREF(tmp_tb);
-        #else
-        tmp_tb = PyException_GetTraceback(tmp_value);
-        #endif
-    }
-  #elif CYTHON_USE_EXC_INFO_STACK
-    _PyErr_StackItem *exc_info = tstate->exc_info;
-    tmp_type = exc_info->exc_type;
-    tmp_value = exc_info->exc_value;
-    tmp_tb = exc_info->exc_traceback;
-    exc_info->exc_type = *type;
-    exc_info->exc_value = *value;
-    exc_info->exc_traceback = *tb;
-  #else
-    tmp_type = tstate->exc_type;
-    tmp_value = tstate->exc_value;
-    tmp_tb = tstate->exc_traceback;
-    tstate->exc_type = *type;
-    tstate->exc_value = *value;
-    tstate->exc_traceback = *tb;
-  #endif
-    *type = tmp_type;
-    *value = tmp_value;
-    *tb = tmp_tb;
-}
-#else
-static CYTHON_INLINE void __Pyx_ExceptionSwap(PyObject **type, PyObject **value, PyObject **tb) {
-    PyObject *tmp_type, *tmp_value, *tmp_tb;
-    PyErr_GetExcInfo(&tmp_type, &tmp_value, &tmp_tb);
-    PyErr_SetExcInfo(*type, *value, *tb);
-    *type = tmp_type;
-    *value = tmp_value;
-    *tb = tmp_tb;
-}
-#endif
-
-/* HasAttr (used by ImportImpl) */
-#if __PYX_LIMITED_VERSION_HEX < 0x030d0000
-static CYTHON_INLINE int __Pyx_HasAttr(PyObject *o, PyObject *n) {
-    PyObject *r;
-    if (unlikely(!PyUnicode_Check(n))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "hasattr(): attribute name must be string");
-        return -1;
-    }
-    r = __Pyx_PyObject_GetAttrStrNoError(o, n);
-    if (!r) {
-        return (unlikely(PyErr_Occurred())) ? -1 : 0;
-    } else {
-        Py_DECREF(r);
-        return 1;
-    }
-}
-#endif
-
-/* TupleOrListFromArrayImpl (used by ListFromArray) */
-CYTHON_UNUSED static PyObject *
-__Pyx_PyList_FromArray(PyObject *const *src, Py_ssize_t n) {
-    PyObject *res = PyList_New(n);
-    if (unlikely(res == NULL)) return NULL;
-    #if CYTHON_COMPILING_IN_CPYTHON
-    __Pyx_copy_object_array(src, ((PyListObject*)res)->ob_item, n);
-    #else
-    Py_ssize_t i;
-    for (i = 0; i < n; i++) {
-        Py_INCREF(src[i]);
-        if (unlikely(__Pyx_PyList_SET_ITEM(res, i, src[i]) < (0))) {
-            Py_DECREF(res);
-            return NULL;
-        }
-    }
-    #endif
-    return res;
-}
-
-/* ImportImpl (used by Import) */
-static int __Pyx__Import_GetModule(PyObject *qualname, PyObject **module) {
-    PyObject *imported_module = PyImport_GetModule(qualname);
-    if (unlikely(!imported_module)) {
-        *module = NULL;
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-        return 0;
-    }
-    *module = imported_module;
-    return 1;
-}
-static int __Pyx__Import_Lookup(PyObject *qualname, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject **module) {
-    PyObject *imported_module;
-    PyObject *top_level_package_name;
-    Py_ssize_t i;
-    int status, module_found;
-    Py_ssize_t dot_index;
-    module_found = __Pyx__Import_GetModule(qualname, &imported_module);
-    if (unlikely(!module_found || module_found == -1)) {
-        *module = NULL;
-        return module_found;
-    }
-    if (imported_names) {
-        for (i = 0; i < len_imported_names; i++) {
-            PyObject *imported_name = imported_names[i];
-#if __PYX_LIMITED_VERSION_HEX < 0x030d0000
-            int has_imported_attribute = PyObject_HasAttr(imported_module, imported_name);
-#else
-            int has_imported_attribute = PyObject_HasAttrWithError(imported_module, imported_name);
-            if (unlikely(has_imported_attribute == -1)) goto error;
-#endif
-            if (!has_imported_attribute) {
-                goto not_found;
-            }
-        }
-        *module = imported_module;
-        return 1;
-    }
-    dot_index = PyUnicode_FindChar(qualname, '.', 0, PY_SSIZE_T_MAX, 1);
-    if (dot_index == -1) {
-        *module = imported_module;
-        return 1;
-    }
-    if (unlikely(dot_index == -2)) goto error;
-    top_level_package_name = PyUnicode_Substring(qualname, 0, dot_index);
-    if (unlikely(!top_level_package_name)) goto error;
-    Py_DECREF(imported_module);
-    status = __Pyx__Import_GetModule(top_level_package_name, module);
-    Py_DECREF(top_level_package_name);
-    return status;
-error:
-    Py_DECREF(imported_module);
-    *module = NULL;
-    return -1;
-not_found:
-    Py_DECREF(imported_module);
-    *module = NULL;
-    return 0;
-}
-static PyObject *__Pyx__Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, PyObject *moddict, int level) {
-    PyObject *module = 0;
-    PyObject *empty_dict = 0;
-    PyObject *from_list = 0;
-    int module_found;
-    if (!qualname) {
-        qualname = name;
-    }
-    module_found = __Pyx__Import_Lookup(qualname, imported_names, len_imported_names, &module);
-    if (likely(module_found == 1)) {
-        return module;
-    } else if (unlikely(module_found == -1)) {
-        return NULL;
-    }
-    #if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030f00a6
-    empty_dict = PyFrozenDict_New(NULL);
-    #else
-    empty_dict = PyDict_New();
-    #endif
-    if (unlikely(!empty_dict))
-        goto bad;
-    if (imported_names) {
-        from_list = __Pyx_PyList_FromArray(imported_names, len_imported_names);
-        if (unlikely(!from_list))
-            goto bad;
-    }
-    if (level == -1) {
-        const char* package_sep = strchr(__Pyx_MODULE_NAME, '.');
-        if (package_sep != (0)) {
-            module = PyImport_ImportModuleLevelObject(
-                name, moddict, empty_dict, from_list, 1);
-            if (unlikely(!module)) {
-                if (unlikely(!PyErr_ExceptionMatches(PyExc_ImportError)))
-                    goto bad;
-                PyErr_Clear();
-            }
-        }
-        level = 0;
-    }
-    if (!module) {
-        module = PyImport_ImportModuleLevelObject(
-            name, moddict, empty_dict, from_list, level);
-    }
-bad:
-    Py_XDECREF(from_list);
-    Py_XDECREF(empty_dict);
-    return module;
-}
-
-/* Import */
-static PyObject *__Pyx_Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, int level) {
-    return __Pyx__Import(name, imported_names, len_imported_names, qualname, __pyx_mstate_global->__pyx_d, level);
-}
-
-/* ImportFrom */
-static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name) {
-    PyObject* value = __Pyx_PyObject_GetAttrStr(module, name);
-    if (unlikely(!value) && PyErr_ExceptionMatches(PyExc_AttributeError)) {
-        const char* module_name_str = 0;
-        PyObject* module_name = 0;
-        PyObject* module_dot = 0;
-        PyObject* full_name = 0;
-        PyErr_Clear();
-        module_name_str = PyModule_GetName(module);
-        if (unlikely(!module_name_str)) { goto modbad; }
-        module_name = PyUnicode_FromString(module_name_str);
-        if (unlikely(!module_name)) { goto modbad; }
-        module_dot = PyUnicode_Concat(module_name, __pyx_mstate_global->__pyx_kp_u__2);
-        if (unlikely(!module_dot)) { goto modbad; }
-        full_name = PyUnicode_Concat(module_dot, name);
-        if (unlikely(!full_name)) { goto modbad; }
-        #if (CYTHON_COMPILING_IN_PYPY && PYPY_VERSION_NUM  < 0x07030400) ||\
-                CYTHON_COMPILING_IN_GRAAL
-        {
-            PyObject *modules = PyImport_GetModuleDict();
-            if (unlikely(!modules))
-                goto modbad;
-            value = PyObject_GetItem(modules, full_name);
-        }
-        #else
-        value = PyImport_GetModule(full_name);
-        #endif
-      modbad:
-        Py_XDECREF(full_name);
-        Py_XDECREF(module_dot);
-        Py_XDECREF(module_name);
-    }
-    if (unlikely(!value)) {
-        PyErr_Format(PyExc_ImportError, "cannot import name %S", name);
-    }
-    return value;
-}
-
-/* ArgTypeTestError (used by ArgTypeTest) */
-static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact)
-{
-    __Pyx_TypeName type_name;
-    __Pyx_TypeName obj_type_name;
-    PyObject *extra_info = __pyx_mstate_global->__pyx_empty_unicode;
-    int from_annotation_subclass = 0;
-    if (unlikely(!type)) {
-        PyErr_SetString(PyExc_SystemError, "Missing type object");
-        return;
-    } else if (exact == 2) {
-        if (__Pyx_TypeCheck(obj, type)) {
-            from_annotation_subclass = 1;
-            extra_info = __pyx_mstate_global->__pyx_kp_u_Note_that_Cython_is_deliberately;
-        }
-    }
-    type_name = __Pyx_PyType_GetFullyQualifiedName(type);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name)) return;
-    #endif
-    obj_type_name = __Pyx_PyType_GetFullyQualifiedName(Py_TYPE(obj));
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!obj_type_name)) goto obj_type_name_failed;
-    #endif
-    PyErr_Format(PyExc_TypeError,
-        "Argument '%.200s' has incorrect type (expected " __Pyx_FMT_TYPENAME ", got " __Pyx_FMT_TYPENAME ")"
-#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
-        "%s%U"
-#endif
-        , name, type_name, obj_type_name
-#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
-        , (from_annotation_subclass ? ". " : ""), extra_info
-#endif
-        );
-#if __PYX_LIMITED_VERSION_HEX >= 0x030C0000
-    if (exact == 2 && from_annotation_subclass) {
-        PyObject *res;
-        PyObject *vargs[2];
-        vargs[0] = PyErr_GetRaisedException();
-        vargs[1] = extra_info;
-        res = PyObject_VectorcallMethod(__pyx_mstate_global->__pyx_kp_u_add_note, vargs, 2, NULL);
-        Py_XDECREF(res);
-        PyErr_SetRaisedException(vargs[0]);
-    }
-#endif
-    __Pyx_DECREF_TypeName(obj_type_name);
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-obj_type_name_failed:
-#endif
-    __Pyx_DECREF_TypeName(type_name);
-    return;
-}
-
-/* ArgTypeTest */
-static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact) {
-    if (likely(Py_IS_TYPE(obj, type) | (none_allowed && (obj == Py_None))))
-        return 1;
-    if (!exact && likely(type) && likely(__Pyx_TypeCheck(obj, type)))
-        return 1;
-    __Pyx_ArgTypeError(obj, type, name, exact);
-    return 0;
-}
-
-/* PyFrozenDict (used by GetItemInt) */
-#if CYTHON_COMPILING_IN_LIMITED_API
-static CYTHON_INLINE PyObject* __Pyx__PyFrozenDict_New(PyObject* frozendict_type, PyObject* it) {
-    return PyObject_CallFunctionObjArgs(frozendict_type, it, NULL);
-}
-#endif
-
-/* GettItemInt_wraparound (used by GetItemInt) */
-#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
-static int __Pyx_GetItemInt_wraparound(PyObject *o, PySequenceMethods *sm, Py_ssize_t *i) {
-    assert(*i < 0);
-    if (likely(sm->sq_length)) {
-        Py_ssize_t l = sm->sq_length(o);
-        if (likely(l >= 0)) {
-            *i += l;
-        } else {
-            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-                return -1;
-            PyErr_Clear();
-        }
-    }
-    return 0;
-}
-#endif
-
-/* GetItemInt */
-static PyObject *__Pyx_GetItemInt_Generic(PyObject *o, PyObject* j) {
-    PyObject *r;
-    if (unlikely(!j)) return NULL;
-    r = PyObject_GetItem(o, j);
-    Py_DECREF(j);
-    return r;
-}
-static PyObject *__Pyx_GetItemInt_Generic_size(PyObject *o, Py_ssize_t i) {
-    return __Pyx_GetItemInt_Generic(o, PyLong_FromSsize_t(i));
-}
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_List_Fast(PyObject *o, Py_ssize_t i,
-                                                              int wraparound, int boundscheck, int unsafe_shared) {
-    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
-#if CYTHON_AVOID_BORROWED_REFS
-    CYTHON_UNUSED_VAR(boundscheck);
-    Py_ssize_t wrapped_i = i;
-    if (wraparound & unlikely(i < 0)) {
-        Py_ssize_t size = __Pyx_PyList_GET_SIZE(o);
-        #if !CYTHON_ASSUME_SAFE_SIZE
-        if (unlikely(size < 0)) return NULL;
-        #endif
-        wrapped_i += size;
-    }
-    return __Pyx_PyList_GetItemRef(o, wrapped_i);
-#elif CYTHON_ASSUME_SAFE_SIZE && CYTHON_ASSUME_SAFE_MACROS
-    Py_ssize_t wrapped_i = i;
-    Py_ssize_t size = (wraparound | boundscheck) ? PyList_GET_SIZE(o) : -1;
-    if (wraparound & unlikely(i < 0)) {
-        wrapped_i += size;
-    }
-    if ((!boundscheck) || likely(__Pyx_is_valid_index(wrapped_i, size))) {
-        return __Pyx_PyList_GET_ITEM_REF(o, wrapped_i, unsafe_shared);
-    }
-    return __Pyx_GetItemInt_Generic_size(o, i);
-#else
-    (void)wraparound;
-    (void)boundscheck;
-    return PySequence_GetItem(o, i);
-#endif
-}
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Tuple_Fast(PyObject *o, Py_ssize_t i,
-                                                              int wraparound, int boundscheck, int unsafe_shared) {
-    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
-#if CYTHON_AVOID_BORROWED_REFS
-    CYTHON_UNUSED_VAR(boundscheck);
-    Py_ssize_t wrapped_i = i;
-    if (wraparound & unlikely(i < 0)) {
-        Py_ssize_t size = __Pyx_PyTuple_GET_SIZE(o);
-        #if !CYTHON_ASSUME_SAFE_SIZE
-        if (unlikely(size < 0)) return NULL;
-        #endif
-        wrapped_i += size;
-    }
-    #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_COMPILING_IN_LIMITED_API
-    return PySequence_ITEM(o, wrapped_i);
-    #else
-    if (unlikely(wrapped_i < 0)) {
-        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
-        return NULL;
-    }
-    return PySequence_GetItem(o, wrapped_i);
-    #endif
-#elif CYTHON_ASSUME_SAFE_SIZE && CYTHON_ASSUME_SAFE_MACROS
-    Py_ssize_t wrapped_i = i;
-    Py_ssize_t size = (wraparound | boundscheck) ? PyTuple_GET_SIZE(o) : -1;
-    if (wraparound & unlikely(i < 0)) {
-        wrapped_i += size;
-    }
-    if ((!boundscheck) || likely(__Pyx_is_valid_index(wrapped_i, size))) {
-        return __Pyx_NewRef(__Pyx_PyTuple_GET_ITEM(o, wrapped_i));
-    }
-    return __Pyx_GetItemInt_Generic_size(o, i);
-#else
-    (void)wraparound;
-    (void)boundscheck;
-    return PySequence_GetItem(o, i);
-#endif
-}
-#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast_mapping(PyObject *o, binaryfunc getitem, Py_ssize_t i) {
-    PyObject *r, *key = PyLong_FromSsize_t(i);
-    if (unlikely(!key)) return NULL;
-    r = getitem(o, key);
-    Py_DECREF(key);
-    return r;
-}
-#endif
-static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
-                                                     int wraparound, int boundscheck, int unsafe_shared) {
-    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
-#if CYTHON_ASSUME_SAFE_SIZE
-    if (PyList_CheckExact(o)) {
-        return __Pyx_GetItemInt_List_Fast(o, i, wraparound, boundscheck, unsafe_shared);
-    } else
-    #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-    if (PyTuple_CheckExact(o)) {
-        return __Pyx_GetItemInt_Tuple_Fast(o, i, wraparound, boundscheck, unsafe_shared);
-    } else
-    #endif
-#else
-    if ((!wraparound || i >= 0) & PyList_CheckExact(o)) {
-        return boundscheck ? __Pyx_PyList_GetItemRef(o, i) : __Pyx_PyList_GET_ITEM_REF(o, i, unsafe_shared);
-    } else
-#endif
-#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
-    if (PyDict_CheckExact(o)) {
-        return __Pyx_GetItemInt_Fast_mapping(o, PyDict_Type.tp_as_mapping->mp_subscript, i);
-    #if defined(PyFrozenDict_CheckExact)
-    } else if (PyFrozenDict_CheckExact(o)) {
-        return __Pyx_GetItemInt_Fast_mapping(o, PyFrozenDict_Type.tp_as_mapping->mp_subscript, i);
-    #endif
-    } else
-    {
-        PyTypeObject *obj_type = Py_TYPE(o);
-        int seq_or_mapping = __Pyx_PyType_GetFlags(obj_type) & (Py_TPFLAGS_SEQUENCE|Py_TPFLAGS_MAPPING);
-        if (seq_or_mapping != Py_TPFLAGS_SEQUENCE) {
-            PyMappingMethods *mm = obj_type->tp_as_mapping;
-            if (mm && mm->mp_subscript)
-                return __Pyx_GetItemInt_Fast_mapping(o, mm->mp_subscript, i);
-        }
-        PySequenceMethods *sm = obj_type->tp_as_sequence;
-        if (likely(sm && sm->sq_item)) {
-            if (wraparound && (i < 0) && unlikely(__Pyx_GetItemInt_wraparound(o, sm, &i) == -1))
-                return NULL;
-            return sm->sq_item(o, i);
-        }
-        if (seq_or_mapping == Py_TPFLAGS_SEQUENCE) {
-            PyMappingMethods *mm = obj_type->tp_as_mapping;
-            if (likely(mm && mm->mp_subscript))
-                return __Pyx_GetItemInt_Fast_mapping(o, mm->mp_subscript, i);
-        }
-    }
-#else
-    if (!PyMapping_Check(o)) {
-        return PySequence_GetItem(o, i);
-    }
-#endif
-    (void)wraparound;
-    (void)boundscheck;
-    return __Pyx_GetItemInt_Generic_size(o, i);
-}
-
-/* AllocateExtensionType */
-static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final) {
-    if (is_final || likely(!__Pyx_PyType_HasFeature(t, Py_TPFLAGS_IS_ABSTRACT))) {
-        allocfunc alloc_func = __Pyx_PyType_GetSlot(t, tp_alloc, allocfunc);
-        return alloc_func(t, 0);
-    } else {
-        newfunc tp_new = __Pyx_PyType_TryGetSlot(&PyBaseObject_Type, tp_new, newfunc);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
-        if (!tp_new) {
-            PyObject *new_str = PyUnicode_FromString("__new__");
-            if (likely(new_str)) {
-                PyObject *o = PyObject_CallMethodObjArgs((PyObject *)&PyBaseObject_Type, new_str, t, NULL);
-                Py_DECREF(new_str);
-                return o;
-            } else
-                return NULL;
-        } else
-    #endif
-        return tp_new(t, __pyx_mstate_global->__pyx_empty_tuple, 0);
-    }
-}
-
-/* CallSlotAsVectorcallUnpackDict (used by CallSlotAsVectorcall) */
-static CYTHON_INLINE int __Pyx_CallSlotAsVectorcallUnpackDict(Py_ssize_t args_size, PyObject *keys_dict, PyObject **args, PyObject *kwnames) {
-    Py_ssize_t pos = 0, i = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(keys_dict, &pos, &key, &value)) {
-        Py_INCREF(value);
-        args[args_size+i] = value;
-        Py_INCREF(key);
-        if (unlikely(__Pyx_PyTuple_SET_ITEM(kwnames, i, key) == -1)) {
-            return -1;
-        }
-        ++i;
-    }
-    return 0;
-}
-
-/* CallSlotAsVectorcall */
-#if CYTHON_VECTORCALL_TPNEW
-static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTypeObject* o, PyObject *a, PyObject *k) {
-    Py_ssize_t k_size = k ? __Pyx_PyDict_GET_SIZE(k) : 0;
-#if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely(k_size < 0)) return NULL;
-#endif
-    Py_ssize_t a_size = __Pyx_PyTuple_GET_SIZE(a);
-#if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely(a_size < 0)) return NULL;
-#endif
-#if CYTHON_ASSUME_SAFE_MACROS
-    if (k_size == 0) {
-        return f(o, &PyTuple_GET_ITEM(a, 0), a_size, NULL);
-    }
-#else
-    if (k_size == 0 && a_size == 0) {
-        return f(o, NULL, 0, NULL);
-    }
-#endif
-    PyObject *stack_args[5];
-    PyObject **args = stack_args;
-    Py_ssize_t maxnargs = PY_SSIZE_T_MAX / sizeof(PyObject*) - 1;
-    if (a_size > maxnargs - k_size) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    Py_ssize_t total_size = a_size + k_size;
-    if (total_size > 5) {
-        args = (PyObject**)PyMem_Malloc(((size_t)total_size)*sizeof(PyObject*));
-        if (unlikely(!args)) {
-            PyErr_NoMemory();
-            return NULL;
-        }
-    }
-    PyObject * result = NULL;
-    PyObject *kwnames = NULL;
-    int unpack_dict_result;
-    Py_ssize_t i = 0;
-    for (; i < a_size; ++i) {
-        args[i] = __Pyx_PyTuple_GET_ITEM(a, i);
-#if !CYTHON_ASSUME_SAFE_MACROS
-        if (unlikely(!args[i])) goto cleanup;
-#endif
-    }
-#if !CYTHON_ASSUME_SAFE_MACROS
-    if (k)  // There's a specific shortcut earlier for ASSUME_SAFE_MACROS with no keywords
-#endif
-    {
-        kwnames = PyTuple_New(k_size);
-        if (unlikely(!kwnames)) goto cleanup;
-        __Pyx_BEGIN_CRITICAL_SECTION(k);
-        unpack_dict_result = __Pyx_CallSlotAsVectorcallUnpackDict(a_size, k, args, kwnames);
-        __Pyx_END_CRITICAL_SECTION();
-        if (unlikely(unpack_dict_result == -1)) goto cleanup;
-    }
-    result = f(o, args, a_size, kwnames);
-  cleanup:
-    Py_XDECREF(kwnames);
-    for (i=a_size; i<total_size; ++i) {
-        Py_XDECREF(args[i]);
-    }
-    if (args != stack_args) {
-        PyMem_Free(args);
-    }
-    return result;
-}
-#endif
-
-/* RaiseErrorWithObjectType (used by CallNewInitFromVectorcall) */
-static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj) {
-    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name)) return;
-    #endif
-    PyErr_Format(exc_type, message, type_name);
-    __Pyx_DECREF_TypeName(type_name);
-}
-
-/* CallNewInitFromVectorcall */
-#if CYTHON_VECTORCALL_TPNEW
-static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
-    newfunc tp_new = __Pyx_PyType_GetSlot(t, tp_new, newfunc);
-    if (unlikely(!tp_new)) {
-        __Pyx_RaiseErrorWithType(PyExc_TypeError, "cannot create " __Pyx_FMT_TYPENAME " instances", t);
-        return NULL;
-    }
-    Py_ssize_t nargs = __Pyx_PyVectorcall_NARGS(nargsf);
-    PyObject *result = NULL, *args_tuple = NULL, *kwds_dict = NULL;
-    Py_ssize_t kw_size = kwnames ? __Pyx_PyTuple_GET_SIZE(kwnames) : 0;
-#if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely(kw_size == -1)) {
-        return NULL;
-    }
-#endif
-    if (kw_size) {
-        kwds_dict = __Pyx_PyDict_NewPresized(kw_size);
-        if (unlikely(!kwds_dict)) {
-            return NULL;
-        }
-        for (Py_ssize_t i=0; i<kw_size; ++i) {
-            PyObject *v = args[nargs + i];
-            PyObject *k = __Pyx_PyTuple_GET_ITEM(kwnames, i);
-#if !CYTHON_ASSUME_SAFE_MACROS
-            if (unlikely(!k)) {
-                goto end;
-            }
-#endif
-            if (unlikely(PyDict_SetItem(kwds_dict, k, v) < 0)) {
-                goto end;
-            }
-        }
-    }
-    if (nargs) {
-        args_tuple = __Pyx_PyTuple_FromArray(args, nargs);
-        if (unlikely(!args_tuple)) {
-            goto end;
-        }
-    } else {
-        args_tuple = __Pyx_NewRef(__pyx_mstate_global->__pyx_empty_tuple);
-    }
-    result = tp_new(t, args_tuple, kwds_dict);
-    if (unlikely(!result)) {
-        goto end;
-    }
-    if (PyObject_TypeCheck(result, t)) {
-        initproc tp_init = __Pyx_PyObject_GetSlot(result, tp_init, initproc);
-        if (tp_init && unlikely(tp_init(result, args_tuple, kwds_dict) < 0)) {
-            Py_CLEAR(result);
-        }
-    }
-  end:
-    Py_XDECREF(args_tuple);
-    Py_XDECREF(kwds_dict);
-    return result;
-}
-#endif
-
-/* CallTypeTraverse */
-#if !CYTHON_USE_TYPE_SPECS
-#else
-static int __Pyx_call_type_traverse(PyObject *o, int always_call, visitproc visit, void *arg) {
-    if (!always_call) {
-        PyTypeObject *base = __Pyx_PyObject_GetSlot(o, tp_base, PyTypeObject*);
-        unsigned long flags = PyType_GetFlags(base);
-        if (flags & Py_TPFLAGS_HEAPTYPE) {
-            return 0;
-        }
-    }
-    Py_VISIT((PyObject*)Py_TYPE(o));
-    return 0;
-}
-#endif
-
-/* CallSlotAsVectorcall */
-#if CYTHON_VECTORCALL_TPNEW
-static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k) {
-    Py_ssize_t k_size = k ? __Pyx_PyDict_GET_SIZE(k) : 0;
-#if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely(k_size < 0)) return -1;
-#endif
-    Py_ssize_t a_size = __Pyx_PyTuple_GET_SIZE(a);
-#if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely(a_size < 0)) return -1;
-#endif
-#if CYTHON_ASSUME_SAFE_MACROS
-    if (k_size == 0) {
-        return f(o, &PyTuple_GET_ITEM(a, 0), a_size, NULL);
-    }
-#else
-    if (k_size == 0 && a_size == 0) {
-        return f(o, NULL, 0, NULL);
-    }
-#endif
-    PyObject *stack_args[5];
-    PyObject **args = stack_args;
-    Py_ssize_t maxnargs = PY_SSIZE_T_MAX / sizeof(PyObject*) - 1;
-    if (a_size > maxnargs - k_size) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    Py_ssize_t total_size = a_size + k_size;
-    if (total_size > 5) {
-        args = (PyObject**)PyMem_Malloc(((size_t)total_size)*sizeof(PyObject*));
-        if (unlikely(!args)) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    int result = -1;
-    PyObject *kwnames = NULL;
-    int unpack_dict_result;
-    Py_ssize_t i = 0;
-    for (; i < a_size; ++i) {
-        args[i] = __Pyx_PyTuple_GET_ITEM(a, i);
-#if !CYTHON_ASSUME_SAFE_MACROS
-        if (unlikely(!args[i])) goto cleanup;
-#endif
-    }
-#if !CYTHON_ASSUME_SAFE_MACROS
-    if (k)  // There's a specific shortcut earlier for ASSUME_SAFE_MACROS with no keywords
-#endif
-    {
-        kwnames = PyTuple_New(k_size);
-        if (unlikely(!kwnames)) goto cleanup;
-        __Pyx_BEGIN_CRITICAL_SECTION(k);
-        unpack_dict_result = __Pyx_CallSlotAsVectorcallUnpackDict(a_size, k, args, kwnames);
-        __Pyx_END_CRITICAL_SECTION();
-        if (unlikely(unpack_dict_result == -1)) goto cleanup;
-    }
-    result = f(o, args, a_size, kwnames);
-  cleanup:
-    Py_XDECREF(kwnames);
-    for (i=a_size; i<total_size; ++i) {
-        Py_XDECREF(args[i]);
-    }
-    if (args != stack_args) {
-        PyMem_Free(args);
-    }
-    return result;
-}
-#endif
-
-/* PyObjectCallMethod0 (used by PyType_Ready) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod0(PyObject* obj, PyObject* method_name) {
-#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
-    return PyObject_VectorcallMethod(method_name, &obj, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-#elif CYTHON_COMPILING_IN_LIMITED_API
-    return PyObject_CallMethodObjArgs(obj, method_name, NULL);
-#else
-    return PyObject_CallMethodNoArgs(obj, method_name);
-#endif
-}
-
-/* GetTypeDictOffset (used by ValidateBasesTuple) */
-#if !CYTHON_USE_TYPE_SLOTS
-CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int require_cython_valid_result) {
-    PyObject *tp_dictoffset_o;
-    Py_ssize_t tp_dictoffset;
-    tp_dictoffset_o = PyObject_GetAttrString(tp, "__dictoffset__");
-    if (unlikely(!tp_dictoffset_o)) return -1;
-    tp_dictoffset = PyLong_AsSsize_t(tp_dictoffset_o);
-    Py_DECREF(tp_dictoffset_o);
-    if (unlikely(require_cython_valid_result && tp_dictoffset == 0)) {
-        PyErr_SetString(
-            PyExc_TypeError,
-            "'type' doesn't have a dictoffset");
-        return -1;
-    } else if (unlikely(require_cython_valid_result && tp_dictoffset < 0)) {
-        PyErr_SetString(
-            PyExc_TypeError,
-            "'type' has an unexpected negative dictoffset. "
-            "Please report this as Cython bug");
-        return -1;
-    }
-    return tp_dictoffset;
-}
-#endif
-
-/* ValidateBasesTuple (used by PyType_Ready) */
-#if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS
-static int __Pyx_validate_bases_tuple(const char *type_name, int has_dictoffset, PyObject *bases) {
-    Py_ssize_t i, n;
-#if CYTHON_ASSUME_SAFE_SIZE
-    n = PyTuple_GET_SIZE(bases);
-#else
-    n = PyTuple_Size(bases);
-    if (unlikely(n < 0)) return -1;
-#endif
-    if (!has_dictoffset) {
-        PyObject *b;
-#if CYTHON_AVOID_BORROWED_REFS
-        b = PySequence_GetItem(bases, 0);
-        if (!b) return -1;
-#elif CYTHON_ASSUME_SAFE_MACROS
-        b = PyTuple_GET_ITEM(bases, 0);
-#else
-        b = PyTuple_GetItem(bases, 0);
-        if (!b) return -1;
-#endif
-#if CYTHON_USE_TYPE_SLOTS
-        has_dictoffset = ((PyTypeObject*)b)->tp_dictoffset != 0;
-#else
-        Py_ssize_t dictoffset = __Pyx_GetTypeDictOffset(b, 0);
-        has_dictoffset = dictoffset != 0;
-#endif
-#if CYTHON_AVOID_BORROWED_REFS
-        Py_DECREF(b);
-#endif
-#if !CYTHON_USE_TYPE_SLOTS
-        if (dictoffset == -1 && PyErr_Occurred()) return -1;
-#endif
-    }
-    for (i = 1; i < n; i++)
-    {
-        PyTypeObject *b;
-#if CYTHON_AVOID_BORROWED_REFS
-        PyObject *b0 = PySequence_GetItem(bases, i);
-        if (!b0) return -1;
-#elif CYTHON_ASSUME_SAFE_MACROS
-        PyObject *b0 = PyTuple_GET_ITEM(bases, i);
-#else
-        PyObject *b0 = PyTuple_GetItem(bases, i);
-        if (!b0) return -1;
-#endif
-        b = (PyTypeObject*) b0;
-        if (!__Pyx_PyType_HasFeature(b, Py_TPFLAGS_HEAPTYPE))
-        {
-            __Pyx_RaiseErrorWithType(
-                PyExc_TypeError, "base class '" __Pyx_FMT_TYPENAME "' is not a heap type", b);
-#if CYTHON_AVOID_BORROWED_REFS
-            Py_DECREF(b0);
-#endif
-            return -1;
-        }
-        if (!has_dictoffset)
-        {
-            Py_ssize_t b_dictoffset = 0;
-#if CYTHON_USE_TYPE_SLOTS
-            b_dictoffset = b->tp_dictoffset;
-#else
-            b_dictoffset = __Pyx_GetTypeDictOffset((PyObject*)b, 0);
-            if (b_dictoffset == -1 && PyErr_Occurred()) goto dictoffset_return;
-#endif
-            if (b_dictoffset) {
-                __Pyx_RaiseErrorWithType1(
-                    PyExc_TypeError,
-                    "extension type '%.200s' has no __dict__ slot, "
-                    "but base type '" __Pyx_FMT_TYPENAME "' has: "
-                    "either add 'cdef dict __dict__' to the extension type "
-                    "or add '__slots__ = [...]' to the base type",
-                    type_name, b);
-#if !CYTHON_USE_TYPE_SLOTS
-              dictoffset_return:
-#endif
-#if CYTHON_AVOID_BORROWED_REFS
-                Py_DECREF(b0);
-#endif
-                return -1;
-            }
-        }
-#if CYTHON_AVOID_BORROWED_REFS
-        Py_DECREF(b0);
-#endif
-    }
-    return 0;
-}
-#endif
-
-/* PyType_Ready */
-CYTHON_UNUSED static int __Pyx_PyType_HasMultipleInheritance(PyTypeObject *t) {
-    while (t) {
-        PyObject *bases = __Pyx_PyType_GetSlot(t, tp_bases, PyObject*);
-        if (bases) {
-            return 1;
-        }
-        t = __Pyx_PyType_GetSlot(t, tp_base, PyTypeObject*);
-    }
-    return 0;
-}
-static int __Pyx_PyType_Ready(PyTypeObject *t) {
-#if CYTHON_USE_TYPE_SPECS || !CYTHON_COMPILING_IN_CPYTHON
-    (void)&__Pyx_PyObject_CallMethod0;
-#if CYTHON_USE_TYPE_SPECS
-    (void)&__Pyx_validate_bases_tuple;
-#endif
-    return PyType_Ready(t);
-#else
-    int r;
-    if (!__Pyx_PyType_HasMultipleInheritance(t)) {
-        return PyType_Ready(t);
-    }
-    PyObject *bases = __Pyx_PyType_GetSlot(t, tp_bases, PyObject*);
-    if (bases && unlikely(__Pyx_validate_bases_tuple(t->tp_name, t->tp_dictoffset != 0, bases) == -1))
-        return -1;
-    {
-        int gc_was_enabled;
-    #if PY_VERSION_HEX >= 0x030A00b1
-        gc_was_enabled = PyGC_Disable();
-        (void)&__Pyx_PyObject_CallMethod0;
-    #else
-        PyObject *ret, *py_status;
-        PyObject *gc = NULL;
-        #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM+0 >= 0x07030400) &&\
-                !CYTHON_COMPILING_IN_GRAAL
-        gc = PyImport_GetModule(__pyx_mstate_global->__pyx_kp_u_gc);
-        #endif
-        if (unlikely(!gc)) gc = PyImport_Import(__pyx_mstate_global->__pyx_kp_u_gc);
-        if (unlikely(!gc)) return -1;
-        py_status = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_isenabled);
-        if (unlikely(!py_status)) {
-            Py_DECREF(gc);
-            return -1;
-        }
-        gc_was_enabled = __Pyx_PyObject_IsTrue(py_status);
-        Py_DECREF(py_status);
-        if (gc_was_enabled > 0) {
-            ret = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_disable);
-            if (unlikely(!ret)) {
-                Py_DECREF(gc);
-                return -1;
-            }
-            Py_DECREF(ret);
-        } else if (unlikely(gc_was_enabled == -1)) {
-            Py_DECREF(gc);
-            return -1;
-        }
-    #endif
-        t->tp_flags |= Py_TPFLAGS_HEAPTYPE;
-#if PY_VERSION_HEX >= 0x030A0000
-        t->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
-#endif
-        r = PyType_Ready(t);
-        t->tp_flags &= ~Py_TPFLAGS_HEAPTYPE;
-    #if PY_VERSION_HEX >= 0x030A00b1
-        if (gc_was_enabled)
-            PyGC_Enable();
-    #else
-        if (gc_was_enabled) {
-            PyObject *tp, *v, *tb;
-            PyErr_Fetch(&tp, &v, &tb);
-            ret = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_enable);
-            if (likely(ret || r == -1)) {
-                Py_XDECREF(ret);
-                PyErr_Restore(tp, v, tb);
-            } else {
-                Py_XDECREF(tp);
-                Py_XDECREF(v);
-                Py_XDECREF(tb);
-                r = -1;
-            }
-        }
-        Py_DECREF(gc);
-    #endif
-    }
-    return r;
-#endif
-}
-
-/* LimitedApiGetTypeTypeDict (used by DelItemOnTypeDict) */
-#if CYTHON_COMPILING_IN_LIMITED_API
-static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp) {
-    static Py_ssize_t tp_dictoffset = 0;
-    if (unlikely(tp_dictoffset == 0)) {
-        tp_dictoffset = __Pyx_GetTypeDictOffset((PyObject*)(&PyType_Type), 1);
-        if (unlikely(tp_dictoffset == -1 && PyErr_Occurred())) {
-            tp_dictoffset = 0; // try again next time?
-            return NULL;
-        }
-    }
-    return *(PyObject**)((char*)tp + tp_dictoffset);
-}
-#endif
-
-/* DelItemOnTypeDict (used by SetupReduce) */
-static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k) {
-    int result;
-    PyObject *tp_dict;
-#if CYTHON_COMPILING_IN_LIMITED_API
-    tp_dict = __Pyx_GetTypeTypeDict(tp);
-    if (unlikely(!tp_dict)) return -1;
-#else
-    tp_dict = tp->tp_dict;
-#endif
-    result = PyDict_DelItem(tp_dict, k);
-    if (likely(!result)) PyType_Modified(tp);
-    return result;
-}
-
-/* SetItemOnTypeDict (used by SetupReduce) */
-static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v) {
-    int result;
-    PyObject *tp_dict;
-#if CYTHON_COMPILING_IN_LIMITED_API
-    tp_dict = __Pyx_GetTypeTypeDict(tp);
-    if (unlikely(!tp_dict)) return -1;
-#else
-    tp_dict = tp->tp_dict;
-#endif
-    result = PyDict_SetItem(tp_dict, k, v);
-    if (likely(!result)) {
-        PyType_Modified(tp);
-        if (unlikely(PyObject_HasAttr(v, __pyx_mstate_global->__pyx_n_u_set_name))) {
-            PyObject *setNameResult = PyObject_CallMethodObjArgs(v, __pyx_mstate_global->__pyx_n_u_set_name,  (PyObject *) tp, k, NULL);
-            if (!setNameResult) return -1;
-            Py_DECREF(setNameResult);
-        }
-    }
-    return result;
-}
-
-/* SetupReduce */
-static int __Pyx_setup_reduce_is_named(PyObject* meth, PyObject* name) {
-  int ret;
-  PyObject *name_attr;
-  name_attr = __Pyx_PyObject_GetAttrStrNoError(meth, __pyx_mstate_global->__pyx_n_u_name);
-  if (likely(name_attr)) {
-      ret = PyObject_RichCompareBool(name_attr, name, Py_EQ);
-  } else {
-      ret = -1;
-  }
-  if (unlikely(ret < 0) && __Pyx_IgnoreException(PyExc_Exception)) {
-      ret = 0;  // But BaseException is still propagated.
-  }
-  Py_XDECREF(name_attr);
-  return ret;
-}
-static PyObject *__Pyx_setup_reduce_get_reduce_attribute(PyObject *type_obj, PyObject *name, int allow_not_present) {
-#if CYTHON_USE_PYTYPE_LOOKUP
-    CYTHON_UNUSED_VAR(allow_not_present);
-    return _PyType_Lookup((PyTypeObject*)type_obj, name);
-#else
-    if (allow_not_present) {
-        return __Pyx_PyObject_GetAttrStrNoError(type_obj, name);
-    } else {
-        return __Pyx_PyObject_GetAttrStr(type_obj, name);
-    }
-#endif
-}
-static int __Pyx_setup_reduce(PyObject* type_obj) {
-    int ret = 0;
-    PyObject *object_reduce = NULL;
-    PyObject *object_getstate = NULL;
-    PyObject *object_reduce_ex = NULL;
-    PyObject *reduce = NULL;
-    PyObject *reduce_ex = NULL;
-    PyObject *reduce_cython = NULL;
-    PyObject *setstate = NULL;
-    PyObject *setstate_cython = NULL;
-    PyObject *getstate = NULL;
-    getstate = __Pyx_setup_reduce_get_reduce_attribute(type_obj, __pyx_mstate_global->__pyx_n_u_getstate, 1);
-    if (!getstate && PyErr_Occurred()) {
-        goto __PYX_BAD;
-    }
-    if (getstate) {
-        object_getstate = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_getstate, 1);
-        if (!object_getstate && PyErr_Occurred()) {
-            goto __PYX_BAD;
-        }
-        if (object_getstate != getstate) {
-            goto __PYX_GOOD;
-        }
-    }
-    object_reduce_ex = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce_ex, 0);
-    if (unlikely(!object_reduce_ex)) goto __PYX_BAD;
-    reduce_ex = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_ex); if (unlikely(!reduce_ex)) goto __PYX_BAD;
-    if (reduce_ex == object_reduce_ex) {
-        object_reduce = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce, 0);
-        if (!object_reduce) goto __PYX_BAD;
-        reduce = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce); if (unlikely(!reduce)) goto __PYX_BAD;
-        int try_to_replace_reduce = (reduce == object_reduce);
-        if (!try_to_replace_reduce) {
-            try_to_replace_reduce = __Pyx_setup_reduce_is_named(reduce, __pyx_mstate_global->__pyx_n_u_reduce_cython);
-            if (unlikely(try_to_replace_reduce < 0)) {
-                goto __PYX_BAD;
-            }
-        }
-        if (try_to_replace_reduce) {
-            reduce_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython);
-            if (likely(reduce_cython)) {
-                ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce, reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
-                ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
-            } else if (reduce == object_reduce || PyErr_Occurred()) {
-                goto __PYX_BAD;
-            }
-            setstate = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate);
-            int try_to_replace_setstate;
-            if (!setstate) {
-                PyObject *exc = PyErr_Occurred();
-                if (exc && !__Pyx_IgnoreGivenException(exc, PyExc_Exception)) {
-                    goto __PYX_BAD;
-                }
-                try_to_replace_setstate = 1;
-            } else {
-                try_to_replace_setstate = __Pyx_setup_reduce_is_named(setstate, __pyx_mstate_global->__pyx_n_u_setstate_cython);
-                if (unlikely(try_to_replace_setstate < 0)) {
-                    goto __PYX_BAD;
-                }
-            }
-            if (try_to_replace_setstate) {
-                setstate_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython);
-                if (likely(setstate_cython)) {
-                    ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate, setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
-                    ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
-                } else if (!setstate || PyErr_Occurred()) {
-                    goto __PYX_BAD;
-                }
-            }
-            PyType_Modified((PyTypeObject*)type_obj);
-        }
-    }
-    goto __PYX_GOOD;
-__PYX_BAD:
-    if (!PyErr_Occurred()) {
-        __Pyx_RaiseErrorWithType(
-            PyExc_RuntimeError,
-            "Unable to initialize pickling for " __Pyx_FMT_TYPENAME,
-            (PyTypeObject*)type_obj);
-    }
-    ret = -1;
-__PYX_GOOD:
-#if !CYTHON_USE_PYTYPE_LOOKUP
-    Py_XDECREF(object_reduce);
-    Py_XDECREF(object_reduce_ex);
-    Py_XDECREF(object_getstate);
-    Py_XDECREF(getstate);
-#endif
-    Py_XDECREF(reduce);
-    Py_XDECREF(reduce_ex);
-    Py_XDECREF(reduce_cython);
-    Py_XDECREF(setstate);
-    Py_XDECREF(setstate_cython);
-    return ret;
-}
-
-/* GetVTable (used by MergeVTables) */
-static int __Pyx_GetVtable(PyTypeObject *type, void** table) {
-    void* ptr;
-    *table = NULL;
-#if CYTHON_COMPILING_IN_LIMITED_API
-    PyObject *ob = PyObject_GetAttr((PyObject *)type, __pyx_mstate_global->__pyx_n_u_pyx_vtable);
-#else
-    PyObject *ob = PyObject_GetItem(type->tp_dict, __pyx_mstate_global->__pyx_n_u_pyx_vtable);
-#endif
-    if (!ob)
-        goto no_attr;
-    ptr = PyCapsule_GetPointer(ob, 0);
-    if (!ptr && !PyErr_Occurred())
-        PyErr_SetString(PyExc_RuntimeError, "invalid vtable found for imported type");
-    Py_DECREF(ob);
-    *table = ptr;
-    return 1;
-no_attr:
-    if (PyErr_ExceptionMatches(CYTHON_COMPILING_IN_LIMITED_API ? PyExc_AttributeError : PyExc_KeyError)) {
-        return 0;
-    }
-    Py_XDECREF(ob);
-    return -1;
-}
-
-/* RaiseErrorWithObjectTypes (used by MergeVTables) */
-static void __Pyx_RaiseErrorWithTypes1(PyObject* exc_type, const char *message, const char *arg, PyTypeObject *type_obj1, PyTypeObject *type_obj2) {
-    __Pyx_TypeName type_name1 = __Pyx_PyType_GetFullyQualifiedName(type_obj1);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name1)) return;
-    #endif
-    __Pyx_TypeName type_name2 = __Pyx_PyType_GetFullyQualifiedName(type_obj2);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name2)) goto type2_failed;
-    #endif
-    PyErr_Format(exc_type, message, arg, type_name1, type_name2);
-    __Pyx_DECREF_TypeName(type_name2);
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-type2_failed:
-#endif
-    __Pyx_DECREF_TypeName(type_name1);
-}
-
-/* MergeVTables (used by SetVTable) */
-static int __Pyx_MergeVtables(PyTypeObject *type) {
-    int i=0;
-    Py_ssize_t size;
-    void** base_vtables;
-    void* unknown = (void*)-1;
-    PyObject* bases = __Pyx_PyType_GetSlot(type, tp_bases, PyObject*);
-    int base_depth = 0;
-    {
-        PyTypeObject* base = __Pyx_PyType_GetSlot(type, tp_base, PyTypeObject*);
-        while (base) {
-            base_depth += 1;
-            base = __Pyx_PyType_TryGetSlot(base, tp_base, PyTypeObject*);
-        }
-    }
-    base_vtables = (void**) PyMem_Malloc(sizeof(void*) * (size_t)(base_depth + 1));
-    if (unlikely(!base_vtables)) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    base_vtables[0] = unknown;
-#if CYTHON_COMPILING_IN_LIMITED_API
-    size = PyTuple_Size(bases);
-    if (size < 0) goto other_failure;
-#else
-    size = PyTuple_GET_SIZE(bases);
-#endif
-    for (i = 1; i < size; i++) {
-        PyObject *basei;
-        void* base_vtable;
-#if CYTHON_AVOID_BORROWED_REFS
-        basei = PySequence_GetItem(bases, i);
-        if (unlikely(!basei)) goto other_failure;
-#elif !CYTHON_ASSUME_SAFE_MACROS
-        basei = PyTuple_GetItem(bases, i);
-        if (unlikely(!basei)) goto other_failure;
-#else
-        basei = PyTuple_GET_ITEM(bases, i);
-#endif
-        int get_vtable_result = __Pyx_GetVtable((PyTypeObject*)basei, &base_vtable);
-#if CYTHON_AVOID_BORROWED_REFS
-        Py_DECREF(basei);
-#endif
-        if (get_vtable_result != 1) {
-            if (get_vtable_result == -1) {
-                goto other_failure;
-            }
-            PyErr_Clear(); // Class doesn't have a vtable.
-        } else {
-            assert(base_vtable != NULL);
-            int j;
-            PyTypeObject* base = __Pyx_PyType_TryGetSlot(type, tp_base, PyTypeObject*);
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
-            if (!base) goto bad;
-#endif
-            for (j = 0; j < base_depth; j++) {
-                if (base_vtables[j] == unknown) {
-                    switch (__Pyx_GetVtable(base, &base_vtables[j])) {
-                        case 1:
-                            assert(base_vtables[j] == NULL);
-                            break;
-                        case 0:
-                            goto bad;
-                        case -1:
-                        default:
-                            goto other_failure;
-                    }
-                    base_vtables[j + 1] = unknown;
-                }
-                if (base_vtables[j] == base_vtable) {
-                    break;
-                }
-                base = __Pyx_PyType_TryGetSlot(base, tp_base, PyTypeObject*);
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
-                if (!base) goto bad;
-#endif
-            }
-        }
-    }
-    PyMem_Free(base_vtables);
-    return 0;
-bad:
-    {
-        PyTypeObject* tp_base = __Pyx_PyType_GetSlot(type, tp_base, PyTypeObject*);
-        PyTypeObject* basei;
-#if CYTHON_AVOID_BORROWED_REFS
-        basei = (PyTypeObject*)PySequence_GetItem(bases, i);
-        if (unlikely(!basei)) goto other_failure;
-#elif !CYTHON_ASSUME_SAFE_MACROS
-        basei = (PyTypeObject*)PyTuple_GetItem(bases, i);
-        if (unlikely(!basei)) goto other_failure;
-#else
-        basei = (PyTypeObject*)PyTuple_GET_ITEM(bases, i);
-#endif
-    __Pyx_RaiseTypeErrorWithTypes(
-        "multiple bases have vtable conflict: '" __Pyx_FMT_TYPENAME "' and '" __Pyx_FMT_TYPENAME "'", tp_base, basei);
-#if CYTHON_AVOID_BORROWED_REFS
-        Py_DECREF(basei);
-#endif
-    }
-other_failure:
-    PyMem_Free(base_vtables);
-    return -1;
-}
-
-/* SetVTable */
-static int __Pyx_SetVtable(PyTypeObject *type, void *vtable) {
-    PyObject *ob = PyCapsule_New(vtable, 0, 0);
-    if (unlikely(!ob))
-        goto bad;
-#if CYTHON_COMPILING_IN_LIMITED_API
-    if (unlikely(PyObject_SetAttr((PyObject *) type, __pyx_mstate_global->__pyx_n_u_pyx_vtable, ob) < 0))
-#else
-    if (unlikely(PyDict_SetItem(type->tp_dict, __pyx_mstate_global->__pyx_n_u_pyx_vtable, ob) < 0))
-#endif
-        goto bad;
-    Py_DECREF(ob);
-    return __Pyx_MergeVtables(type);
-bad:
-    Py_XDECREF(ob);
-    return -1;
-}
-
-/* TypeImport */
-#ifndef __PYX_HAVE_RT_ImportType_3_3_1
-#define __PYX_HAVE_RT_ImportType_3_3_1
-static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject *module, const char *module_name, const char *class_name,
-    size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size)
-{
-    PyObject *result = 0;
-    Py_ssize_t basicsize;
-    Py_ssize_t itemsize;
-#if defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API)
-    PyObject *py_basicsize;
-    PyObject *py_itemsize;
-#endif
-    result = PyObject_GetAttrString(module, class_name);
-    if (!result)
-        goto bad;
-    if (!PyType_Check(result)) {
-        PyErr_Format(PyExc_TypeError,
-            "%.200s.%.200s is not a type object",
-            module_name, class_name);
-        goto bad;
-    }
-#if !( defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API) )
-    basicsize = ((PyTypeObject *)result)->tp_basicsize;
-    itemsize = ((PyTypeObject *)result)->tp_itemsize;
-#else
-    if (size == 0) {
-        return (PyTypeObject *)result;
-    }
-    py_basicsize = PyObject_GetAttrString(result, "__basicsize__");
-    if (!py_basicsize)
-        goto bad;
-    basicsize = PyLong_AsSsize_t(py_basicsize);
-    Py_DECREF(py_basicsize);
-    py_basicsize = 0;
-    if (basicsize == (Py_ssize_t)-1 && PyErr_Occurred())
-        goto bad;
-    py_itemsize = PyObject_GetAttrString(result, "__itemsize__");
-    if (!py_itemsize)
-        goto bad;
-    itemsize = PyLong_AsSsize_t(py_itemsize);
-    Py_DECREF(py_itemsize);
-    py_itemsize = 0;
-    if (itemsize == (Py_ssize_t)-1 && PyErr_Occurred())
-        goto bad;
-#endif
-    if (itemsize) {
-        if (size % alignment) {
-            alignment = size % alignment;
-        }
-        if (itemsize < (Py_ssize_t)alignment)
-            itemsize = (Py_ssize_t)alignment;
-    }
-    if ((size_t)(basicsize + itemsize) < size) {
-        PyErr_Format(PyExc_ValueError,
-            "%.200s.%.200s size changed, may indicate binary incompatibility. "
-            "Expected %zd from C header, got %zd from PyObject",
-            module_name, class_name, size, basicsize+itemsize);
-        goto bad;
-    }
-    if (check_size == __Pyx_ImportType_CheckSize_Error_3_3_1 &&
-            ((size_t)basicsize > size || (size_t)(basicsize + itemsize) < size)) {
-        PyErr_Format(PyExc_ValueError,
-            "%.200s.%.200s size changed, may indicate binary incompatibility. "
-            "Expected %zd from C header, got %zd-%zd from PyObject",
-            module_name, class_name, size, basicsize, basicsize+itemsize);
-        goto bad;
-    }
-    else if (check_size == __Pyx_ImportType_CheckSize_Warn_3_3_1 && (size_t)basicsize > size) {
-        if (PyErr_WarnFormat(NULL, 0,
-                "%.200s.%.200s size changed, may indicate binary incompatibility. "
-                "Expected %zd from C header, got %zd from PyObject",
-                module_name, class_name, size, basicsize) < 0) {
-            goto bad;
-        }
-    }
-    return (PyTypeObject *)result;
-bad:
-    Py_XDECREF(result);
-    return NULL;
-}
-#endif
-
 /* dict_setdefault (used by FetchCommonType) */
 static CYTHON_INLINE PyObject *__Pyx_PyDict_SetDefault(PyObject *d, PyObject *key, PyObject *default_value) {
     PyObject* value;
@@ -17208,6 +19498,22 @@ static CYTHON_INLINE void __Pyx_CyFunction_SetAnnotationsDict(PyObject *func, Py
     m->func_annotations = dict;
     Py_INCREF(dict);
 }
+
+/* CallTypeTraverse (used by CythonFunctionShared) */
+#if !CYTHON_USE_TYPE_SPECS
+#else
+static int __Pyx_call_type_traverse(PyObject *o, int always_call, visitproc visit, void *arg) {
+    if (!always_call) {
+        PyTypeObject *base = __Pyx_PyObject_GetSlot(o, tp_base, PyTypeObject*);
+        unsigned long flags = PyType_GetFlags(base);
+        if (flags & Py_TPFLAGS_HEAPTYPE) {
+            return 0;
+        }
+    }
+    Py_VISIT((PyObject*)Py_TYPE(o));
+    return 0;
+}
+#endif
 
 /* PyMethodNew (used by CythonFunctionShared) */
 #if CYTHON_COMPILING_IN_LIMITED_API
@@ -18382,6 +20688,1706 @@ static PyTypeObject *__Pyx_Get_CyFunction_Type(void) {
     Py_INCREF((PyObject*)tp);
     return tp;
 }
+
+/* GetTopmostException (used by SaveResetException) */
+#if CYTHON_USE_EXC_INFO_STACK && CYTHON_FAST_THREAD_STATE
+static _PyErr_StackItem *
+__Pyx_PyErr_GetTopmostException(PyThreadState *tstate)
+{
+    _PyErr_StackItem *exc_info = tstate->exc_info;
+    while ((exc_info->exc_value == NULL || exc_info->exc_value == Py_None) &&
+           exc_info->previous_item != NULL)
+    {
+        exc_info = exc_info->previous_item;
+    }
+    return exc_info;
+}
+#endif
+
+/* SaveResetException */
+#if CYTHON_FAST_THREAD_STATE
+static CYTHON_INLINE void __Pyx__ExceptionSave(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb) {
+  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
+    _PyErr_StackItem *exc_info = __Pyx_PyErr_GetTopmostException(tstate);
+    PyObject *exc_value = exc_info->exc_value;
+    if (exc_value == NULL || exc_value == Py_None) {
+        *value = NULL;
+        *type = NULL;
+        *tb = NULL;
+    } else {
+        *value = exc_value;
+        Py_INCREF(*value);
+        *type = (PyObject*) Py_TYPE(exc_value);
+        Py_INCREF(*type);
+        *tb = PyException_GetTraceback(exc_value);
+    }
+  #elif CYTHON_USE_EXC_INFO_STACK
+    _PyErr_StackItem *exc_info = __Pyx_PyErr_GetTopmostException(tstate);
+    *type = exc_info->exc_type;
+    *value = exc_info->exc_value;
+    *tb = exc_info->exc_traceback;
+    Py_XINCREF(*type);
+    Py_XINCREF(*value);
+    Py_XINCREF(*tb);
+  #else
+    *type = tstate->exc_type;
+    *value = tstate->exc_value;
+    *tb = tstate->exc_traceback;
+    Py_XINCREF(*type);
+    Py_XINCREF(*value);
+    Py_XINCREF(*tb);
+  #endif
+}
+static CYTHON_INLINE void __Pyx__ExceptionReset(PyThreadState *tstate, PyObject *type, PyObject *value, PyObject *tb) {
+  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
+    _PyErr_StackItem *exc_info = tstate->exc_info;
+    PyObject *tmp_value = exc_info->exc_value;
+    exc_info->exc_value = value;
+    Py_XDECREF(tmp_value);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+  #else
+    PyObject *tmp_type, *tmp_value, *tmp_tb;
+    #if CYTHON_USE_EXC_INFO_STACK
+    _PyErr_StackItem *exc_info = tstate->exc_info;
+    tmp_type = exc_info->exc_type;
+    tmp_value = exc_info->exc_value;
+    tmp_tb = exc_info->exc_traceback;
+    exc_info->exc_type = type;
+    exc_info->exc_value = value;
+    exc_info->exc_traceback = tb;
+    #else
+    tmp_type = tstate->exc_type;
+    tmp_value = tstate->exc_value;
+    tmp_tb = tstate->exc_traceback;
+    tstate->exc_type = type;
+    tstate->exc_value = value;
+    tstate->exc_traceback = tb;
+    #endif
+    Py_XDECREF(tmp_type);
+    Py_XDECREF(tmp_value);
+    Py_XDECREF(tmp_tb);
+  #endif
+}
+#endif
+
+/* GetException */
+#if CYTHON_FAST_THREAD_STATE
+static int __Pyx__GetException(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb)
+#else
+static int __Pyx_GetException(PyObject **type, PyObject **value, PyObject **tb)
+#endif
+{
+    PyObject *local_type = NULL, *local_value, *local_tb = NULL;
+#if CYTHON_FAST_THREAD_STATE
+    PyObject *tmp_type, *tmp_value, *tmp_tb;
+  #if PY_VERSION_HEX >= 0x030C0000
+    local_value = tstate->current_exception;
+    tstate->current_exception = 0;
+  #else
+    local_type = tstate->curexc_type;
+    local_value = tstate->curexc_value;
+    local_tb = tstate->curexc_traceback;
+    tstate->curexc_type = 0;
+    tstate->curexc_value = 0;
+    tstate->curexc_traceback = 0;
+  #endif
+#elif __PYX_LIMITED_VERSION_HEX >= 0x030C0000
+    local_value = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&local_type, &local_value, &local_tb);
+#endif
+#if __PYX_LIMITED_VERSION_HEX >= 0x030C0000
+    if (likely(local_value)) {
+        local_type = (PyObject*) Py_TYPE(local_value);
+        Py_INCREF(local_type);
+        local_tb = PyException_GetTraceback(local_value);
+    }
+#else
+    PyErr_NormalizeException(&local_type, &local_value, &local_tb);
+#if CYTHON_FAST_THREAD_STATE
+    if (unlikely(tstate->curexc_type))
+#else
+    if (unlikely(PyErr_Occurred()))
+#endif
+        goto bad;
+    if (local_tb) {
+        if (unlikely(PyException_SetTraceback(local_value, local_tb) < 0))
+            goto bad;
+    }
+#endif // __PYX_LIMITED_VERSION_HEX >= 0x030C0000
+    Py_XINCREF(local_tb);
+    Py_XINCREF(local_type);
+    Py_XINCREF(local_value);
+    *type = local_type;
+    *value = local_value;
+    *tb = local_tb;
+#if CYTHON_FAST_THREAD_STATE
+    #if CYTHON_USE_EXC_INFO_STACK
+    {
+        _PyErr_StackItem *exc_info = tstate->exc_info;
+      #if PY_VERSION_HEX >= 0x030B00a4
+        tmp_value = exc_info->exc_value;
+        exc_info->exc_value = local_value;
+        tmp_type = NULL;
+        tmp_tb = NULL;
+        Py_XDECREF(local_type);
+        Py_XDECREF(local_tb);
+      #else
+        tmp_type = exc_info->exc_type;
+        tmp_value = exc_info->exc_value;
+        tmp_tb = exc_info->exc_traceback;
+        exc_info->exc_type = local_type;
+        exc_info->exc_value = local_value;
+        exc_info->exc_traceback = local_tb;
+      #endif
+    }
+    #else
+    tmp_type = tstate->exc_type;
+    tmp_value = tstate->exc_value;
+    tmp_tb = tstate->exc_traceback;
+    tstate->exc_type = local_type;
+    tstate->exc_value = local_value;
+    tstate->exc_traceback = local_tb;
+    #endif
+    Py_XDECREF(tmp_type);
+    Py_XDECREF(tmp_value);
+    Py_XDECREF(tmp_tb);
+#elif __PYX_LIMITED_VERSION_HEX >= 0x030b0000
+    PyErr_SetHandledException(local_value);
+    Py_XDECREF(local_value);
+    Py_XDECREF(local_type);
+    Py_XDECREF(local_tb);
+#else
+    PyErr_SetExcInfo(local_type, local_value, local_tb);
+#endif
+    return 0;
+#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
+bad:
+    *type = 0;
+    *value = 0;
+    *tb = 0;
+    Py_XDECREF(local_type);
+    Py_XDECREF(local_value);
+    Py_XDECREF(local_tb);
+    return -1;
+#endif
+}
+
+/* SwapException */
+#if CYTHON_FAST_THREAD_STATE
+static CYTHON_INLINE void __Pyx__ExceptionSwap(PyThreadState *tstate, PyObject **type, PyObject **value, PyObject **tb) {
+    PyObject *tmp_type, *tmp_value, *tmp_tb;
+  #if CYTHON_USE_EXC_INFO_STACK && PY_VERSION_HEX >= 0x030B00a4
+    _PyErr_StackItem *exc_info = tstate->exc_info;
+    tmp_value = exc_info->exc_value;
+    exc_info->exc_value = *value;
+    if (tmp_value == NULL || tmp_value == Py_None) {
+        Py_XDECREF(tmp_value);
+        tmp_value = NULL;
+        tmp_type = NULL;
+        tmp_tb = NULL;
+    } else {
+        tmp_type = (PyObject*) Py_TYPE(tmp_value);
+        Py_INCREF(tmp_type);
+        #if CYTHON_COMPILING_IN_CPYTHON
+        tmp_tb = ((PyBaseExceptionObject*) tmp_value)->traceback;
+        Py_XINCREF(tmp_tb);
+        #else
+        tmp_tb = PyException_GetTraceback(tmp_value);
+        #endif
+    }
+  #elif CYTHON_USE_EXC_INFO_STACK
+    _PyErr_StackItem *exc_info = tstate->exc_info;
+    tmp_type = exc_info->exc_type;
+    tmp_value = exc_info->exc_value;
+    tmp_tb = exc_info->exc_traceback;
+    exc_info->exc_type = *type;
+    exc_info->exc_value = *value;
+    exc_info->exc_traceback = *tb;
+  #else
+    tmp_type = tstate->exc_type;
+    tmp_value = tstate->exc_value;
+    tmp_tb = tstate->exc_traceback;
+    tstate->exc_type = *type;
+    tstate->exc_value = *value;
+    tstate->exc_traceback = *tb;
+  #endif
+    *type = tmp_type;
+    *value = tmp_value;
+    *tb = tmp_tb;
+}
+#else
+static CYTHON_INLINE void __Pyx_ExceptionSwap(PyObject **type, PyObject **value, PyObject **tb) {
+    PyObject *tmp_type, *tmp_value, *tmp_tb;
+    PyErr_GetExcInfo(&tmp_type, &tmp_value, &tmp_tb);
+    PyErr_SetExcInfo(*type, *value, *tb);
+    *type = tmp_type;
+    *value = tmp_value;
+    *tb = tmp_tb;
+}
+#endif
+
+/* PyObjectCompare */
+#ifndef __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
+#define __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
+static CYTHON_INLINE int __Pyx_PyObject_CompareStrStrBoolNe(PyObject* s1, PyObject* s2) {
+    #if __PYX_LIMITED_VERSION_HEX >= 0x030e0000
+    int result = PyUnicode_Equal(s1, s2);
+    #if !CYTHON_COMPILING_IN_CPYTHON
+    if (unlikely(result == -1)) return -1;
+    #endif
+    if (result != 0) goto __pyx_return_false; else goto __pyx_return_true;
+    #else
+    int result = PyUnicode_Compare(s1, s2);
+    if (unlikely((result == -1) && PyErr_Occurred())) return -1;
+    if (result != 0) goto __pyx_return_true; else goto __pyx_return_false;
+    #endif
+__pyx_return_true:
+    return 1;
+__pyx_return_false:
+    return 0;
+}
+#endif
+static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_str_str(PyObject *op1, PyObject *op2, int pyop) {
+    CYTHON_UNUSED_VAR(pyop);
+    if (unlikely(op1 == Py_None)) {
+        if (op2 == Py_None) goto __pyx_return_false; else goto __pyx_return_true;
+    }
+    if (unlikely(op2 == Py_None)) {
+        if (op1 == Py_None) goto __pyx_return_false; else goto __pyx_return_true;
+    }
+    
+    if (likely(op1 != Py_None)) {
+        if (op1 == op2) goto __pyx_return_false;
+        if (likely(op2 != Py_None)) {
+            return __Pyx_PyObject_CompareStrStrBoolNe(op1, op2);
+        }
+        goto __pyx_richcmp;
+    }
+    
+    if ((0)) goto __pyx_richcmp;
+    if ((0)) goto __pyx_return_true;
+    if ((0)) goto __pyx_return_false;
+__pyx_richcmp:
+    return __Pyx_PyObject_RichCompareBool(op1, op2, Py_NE);
+__pyx_return_true:
+    return 1;
+__pyx_return_false:
+    return 0;
+}
+
+/* PyLongBinop */
+#if !CYTHON_COMPILING_IN_PYPY
+static PyObject* __Pyx_Fallback___Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, int inplace) {
+    return (inplace ? PyNumber_InPlaceAdd : PyNumber_Add)(op1, op2);
+}
+#if CYTHON_USE_PYLONG_INTERNALS
+static PyObject* __Pyx_Unpacked___Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check) {
+    CYTHON_MAYBE_UNUSED_VAR(inplace);
+    CYTHON_UNUSED_VAR(zerodivision_check);
+    const long b = intval;
+    long a;
+    const PY_LONG_LONG llb = intval;
+    PY_LONG_LONG lla;
+    if (unlikely(__Pyx_PyLong_IsZero(op1))) {
+        return __Pyx_NewRef(op2);
+    }
+    const int is_positive = __Pyx_PyLong_IsPos(op1);
+    const digit* digits = __Pyx_PyLong_Digits(op1);
+    const Py_ssize_t size = __Pyx_PyLong_DigitCount(op1);
+    if (likely(size == 1)) {
+        a = (long) digits[0];
+        if (!is_positive) a *= -1;
+    } else {
+        if (size == 2 && 8 * sizeof(long) - 1 > 2 * PyLong_SHIFT) {
+            a = (long) (((((unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+            if (!is_positive) a *= -1;
+            goto calculate_long;
+        } else if (size == 2 && 8 * sizeof(PY_LONG_LONG) - 1 > 2 * PyLong_SHIFT) {
+            lla = (PY_LONG_LONG) (((((unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
+            if (!is_positive) lla *= -1;
+            goto calculate_long_long;
+        } else
+        if (size == 3 && 8 * sizeof(long) - 1 > 3 * PyLong_SHIFT) {
+            a = (long) (((((((unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+            if (!is_positive) a *= -1;
+            goto calculate_long;
+        } else if (size == 3 && 8 * sizeof(PY_LONG_LONG) - 1 > 3 * PyLong_SHIFT) {
+            lla = (PY_LONG_LONG) (((((((unsigned PY_LONG_LONG)digits[2]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
+            if (!is_positive) lla *= -1;
+            goto calculate_long_long;
+        } else
+        if (size == 4 && 8 * sizeof(long) - 1 > 4 * PyLong_SHIFT) {
+            a = (long) (((((((((unsigned long)digits[3]) << PyLong_SHIFT) | (unsigned long)digits[2]) << PyLong_SHIFT) | (unsigned long)digits[1]) << PyLong_SHIFT) | (unsigned long)digits[0]));
+            if (!is_positive) a *= -1;
+            goto calculate_long;
+        } else if (size == 4 && 8 * sizeof(PY_LONG_LONG) - 1 > 4 * PyLong_SHIFT) {
+            lla = (PY_LONG_LONG) (((((((((unsigned PY_LONG_LONG)digits[3]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[2]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[1]) << PyLong_SHIFT) | (unsigned PY_LONG_LONG)digits[0]));
+            if (!is_positive) lla *= -1;
+            goto calculate_long_long;
+        } else
+        {}
+        return PyLong_Type.tp_as_number->nb_add(op1, op2);
+    }
+    calculate_long:
+        {
+            long x;
+            x = a + b;
+            return PyLong_FromLong(x);
+        }
+    calculate_long_long:
+        {
+            PY_LONG_LONG llx;
+            llx = lla + llb;
+            return PyLong_FromLongLong(llx);
+        }
+    
+}
+#endif
+static PyObject* __Pyx_Float___Pyx_PyLong_AddObjC(PyObject *float_val, long intval, int zerodivision_check) {
+    CYTHON_UNUSED_VAR(zerodivision_check);
+    const long b = intval;
+    double a = __Pyx_PyFloat_AS_DOUBLE(float_val);
+        double result;
+        
+        result = ((double)a) + (double)b;
+        return PyFloat_FromDouble(result);
+}
+static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, long intval, int inplace, int zerodivision_check) {
+    CYTHON_MAYBE_UNUSED_VAR(intval);
+    CYTHON_UNUSED_VAR(zerodivision_check);
+    #if CYTHON_USE_PYLONG_INTERNALS
+    if (likely(PyLong_CheckExact(op1))) {
+        return __Pyx_Unpacked___Pyx_PyLong_AddObjC(op1, op2, intval, inplace, zerodivision_check);
+    }
+    #endif
+    if (PyFloat_CheckExact(op1)) {
+        return __Pyx_Float___Pyx_PyLong_AddObjC(op1, intval, zerodivision_check);
+    }
+    return __Pyx_Fallback___Pyx_PyLong_AddObjC(op1, op2, inplace);
+}
+#endif
+
+/* PyObjectSetAttrStr */
+#if CYTHON_USE_TYPE_SLOTS
+static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value) {
+    PyTypeObject* tp = Py_TYPE(obj);
+    if (likely(tp->tp_setattro))
+        return tp->tp_setattro(obj, attr_name, value);
+    return PyObject_SetAttr(obj, attr_name, value);
+}
+#endif
+
+/* HasAttr (used by ImportImpl) */
+#if __PYX_LIMITED_VERSION_HEX < 0x030d0000
+static CYTHON_INLINE int __Pyx_HasAttr(PyObject *o, PyObject *n) {
+    PyObject *r;
+    if (unlikely(!PyUnicode_Check(n))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "hasattr(): attribute name must be string");
+        return -1;
+    }
+    r = __Pyx_PyObject_GetAttrStrNoError(o, n);
+    if (!r) {
+        return (unlikely(PyErr_Occurred())) ? -1 : 0;
+    } else {
+        Py_DECREF(r);
+        return 1;
+    }
+}
+#endif
+
+/* TupleOrListFromArrayImpl (used by ListFromArray) */
+CYTHON_UNUSED static PyObject *
+__Pyx_PyList_FromArray(PyObject *const *src, Py_ssize_t n) {
+    PyObject *res = PyList_New(n);
+    if (unlikely(res == NULL)) return NULL;
+    #if CYTHON_COMPILING_IN_CPYTHON
+    __Pyx_copy_object_array(src, ((PyListObject*)res)->ob_item, n);
+    #else
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        Py_INCREF(src[i]);
+        if (unlikely(__Pyx_PyList_SET_ITEM(res, i, src[i]) < (0))) {
+            Py_DECREF(res);
+            return NULL;
+        }
+    }
+    #endif
+    return res;
+}
+
+/* ImportImpl (used by Import) */
+static int __Pyx__Import_GetModule(PyObject *qualname, PyObject **module) {
+    PyObject *imported_module = PyImport_GetModule(qualname);
+    if (unlikely(!imported_module)) {
+        *module = NULL;
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        return 0;
+    }
+    *module = imported_module;
+    return 1;
+}
+static int __Pyx__Import_Lookup(PyObject *qualname, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject **module) {
+    PyObject *imported_module;
+    PyObject *top_level_package_name;
+    Py_ssize_t i;
+    int status, module_found;
+    Py_ssize_t dot_index;
+    module_found = __Pyx__Import_GetModule(qualname, &imported_module);
+    if (unlikely(!module_found || module_found == -1)) {
+        *module = NULL;
+        return module_found;
+    }
+    if (imported_names) {
+        for (i = 0; i < len_imported_names; i++) {
+            PyObject *imported_name = imported_names[i];
+#if __PYX_LIMITED_VERSION_HEX < 0x030d0000
+            int has_imported_attribute = PyObject_HasAttr(imported_module, imported_name);
+#else
+            int has_imported_attribute = PyObject_HasAttrWithError(imported_module, imported_name);
+            if (unlikely(has_imported_attribute == -1)) goto error;
+#endif
+            if (!has_imported_attribute) {
+                goto not_found;
+            }
+        }
+        *module = imported_module;
+        return 1;
+    }
+    dot_index = PyUnicode_FindChar(qualname, '.', 0, PY_SSIZE_T_MAX, 1);
+    if (dot_index == -1) {
+        *module = imported_module;
+        return 1;
+    }
+    if (unlikely(dot_index == -2)) goto error;
+    top_level_package_name = PyUnicode_Substring(qualname, 0, dot_index);
+    if (unlikely(!top_level_package_name)) goto error;
+    Py_DECREF(imported_module);
+    status = __Pyx__Import_GetModule(top_level_package_name, module);
+    Py_DECREF(top_level_package_name);
+    return status;
+error:
+    Py_DECREF(imported_module);
+    *module = NULL;
+    return -1;
+not_found:
+    Py_DECREF(imported_module);
+    *module = NULL;
+    return 0;
+}
+static PyObject *__Pyx__Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, PyObject *moddict, int level) {
+    PyObject *module = 0;
+    PyObject *empty_dict = 0;
+    PyObject *from_list = 0;
+    int module_found;
+    if (!qualname) {
+        qualname = name;
+    }
+    module_found = __Pyx__Import_Lookup(qualname, imported_names, len_imported_names, &module);
+    if (likely(module_found == 1)) {
+        return module;
+    } else if (unlikely(module_found == -1)) {
+        return NULL;
+    }
+    #if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030f00a6
+    empty_dict = PyFrozenDict_New(NULL);
+    #else
+    empty_dict = PyDict_New();
+    #endif
+    if (unlikely(!empty_dict))
+        goto bad;
+    if (imported_names) {
+        from_list = __Pyx_PyList_FromArray(imported_names, len_imported_names);
+        if (unlikely(!from_list))
+            goto bad;
+    }
+    if (level == -1) {
+        const char* package_sep = strchr(__Pyx_MODULE_NAME, '.');
+        if (package_sep != (0)) {
+            module = PyImport_ImportModuleLevelObject(
+                name, moddict, empty_dict, from_list, 1);
+            if (unlikely(!module)) {
+                if (unlikely(!PyErr_ExceptionMatches(PyExc_ImportError)))
+                    goto bad;
+                PyErr_Clear();
+            }
+        }
+        level = 0;
+    }
+    if (!module) {
+        module = PyImport_ImportModuleLevelObject(
+            name, moddict, empty_dict, from_list, level);
+    }
+bad:
+    Py_XDECREF(from_list);
+    Py_XDECREF(empty_dict);
+    return module;
+}
+
+/* Import */
+static PyObject *__Pyx_Import(PyObject *name, PyObject *const *imported_names, Py_ssize_t len_imported_names, PyObject *qualname, int level) {
+    return __Pyx__Import(name, imported_names, len_imported_names, qualname, __pyx_mstate_global->__pyx_d, level);
+}
+
+/* ImportFrom */
+static PyObject* __Pyx_ImportFrom(PyObject* module, PyObject* name) {
+    PyObject* value = __Pyx_PyObject_GetAttrStr(module, name);
+    if (unlikely(!value) && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        const char* module_name_str = 0;
+        PyObject* module_name = 0;
+        PyObject* module_dot = 0;
+        PyObject* full_name = 0;
+        PyErr_Clear();
+        module_name_str = PyModule_GetName(module);
+        if (unlikely(!module_name_str)) { goto modbad; }
+        module_name = PyUnicode_FromString(module_name_str);
+        if (unlikely(!module_name)) { goto modbad; }
+        module_dot = PyUnicode_Concat(module_name, __pyx_mstate_global->__pyx_kp_u__2);
+        if (unlikely(!module_dot)) { goto modbad; }
+        full_name = PyUnicode_Concat(module_dot, name);
+        if (unlikely(!full_name)) { goto modbad; }
+        #if (CYTHON_COMPILING_IN_PYPY && PYPY_VERSION_NUM  < 0x07030400) ||\
+                CYTHON_COMPILING_IN_GRAAL
+        {
+            PyObject *modules = PyImport_GetModuleDict();
+            if (unlikely(!modules))
+                goto modbad;
+            value = PyObject_GetItem(modules, full_name);
+        }
+        #else
+        value = PyImport_GetModule(full_name);
+        #endif
+      modbad:
+        Py_XDECREF(full_name);
+        Py_XDECREF(module_dot);
+        Py_XDECREF(module_name);
+    }
+    if (unlikely(!value)) {
+        PyErr_Format(PyExc_ImportError, "cannot import name %S", name);
+    }
+    return value;
+}
+
+/* ArgTypeTestError (used by ArgTypeTest) */
+static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact)
+{
+    __Pyx_TypeName type_name;
+    __Pyx_TypeName obj_type_name;
+    PyObject *extra_info = __pyx_mstate_global->__pyx_empty_unicode;
+    int from_annotation_subclass = 0;
+    if (unlikely(!type)) {
+        PyErr_SetString(PyExc_SystemError, "Missing type object");
+        return;
+    } else if (exact == 2) {
+        if (__Pyx_TypeCheck(obj, type)) {
+            from_annotation_subclass = 1;
+            extra_info = __pyx_mstate_global->__pyx_kp_u_Note_that_Cython_is_deliberately;
+        }
+    }
+    type_name = __Pyx_PyType_GetFullyQualifiedName(type);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name)) return;
+    #endif
+    obj_type_name = __Pyx_PyType_GetFullyQualifiedName(Py_TYPE(obj));
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!obj_type_name)) goto obj_type_name_failed;
+    #endif
+    PyErr_Format(PyExc_TypeError,
+        "Argument '%.200s' has incorrect type (expected " __Pyx_FMT_TYPENAME ", got " __Pyx_FMT_TYPENAME ")"
+#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
+        "%s%U"
+#endif
+        , name, type_name, obj_type_name
+#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
+        , (from_annotation_subclass ? ". " : ""), extra_info
+#endif
+        );
+#if __PYX_LIMITED_VERSION_HEX >= 0x030C0000
+    if (exact == 2 && from_annotation_subclass) {
+        PyObject *res;
+        PyObject *vargs[2];
+        vargs[0] = PyErr_GetRaisedException();
+        vargs[1] = extra_info;
+        res = PyObject_VectorcallMethod(__pyx_mstate_global->__pyx_kp_u_add_note, vargs, 2, NULL);
+        Py_XDECREF(res);
+        PyErr_SetRaisedException(vargs[0]);
+    }
+#endif
+    __Pyx_DECREF_TypeName(obj_type_name);
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+obj_type_name_failed:
+#endif
+    __Pyx_DECREF_TypeName(type_name);
+    return;
+}
+
+/* ArgTypeTest */
+static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact) {
+    if (likely(Py_IS_TYPE(obj, type) | (none_allowed && (obj == Py_None))))
+        return 1;
+    if (!exact && likely(type) && likely(__Pyx_TypeCheck(obj, type)))
+        return 1;
+    __Pyx_ArgTypeError(obj, type, name, exact);
+    return 0;
+}
+
+/* PyFrozenDict (used by GetItemInt) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+static CYTHON_INLINE PyObject* __Pyx__PyFrozenDict_New(PyObject* frozendict_type, PyObject* it) {
+    return PyObject_CallFunctionObjArgs(frozendict_type, it, NULL);
+}
+#endif
+
+/* GettItemInt_wraparound (used by GetItemInt) */
+#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
+static int __Pyx_GetItemInt_wraparound(PyObject *o, PySequenceMethods *sm, Py_ssize_t *i) {
+    assert(*i < 0);
+    if (likely(sm->sq_length)) {
+        Py_ssize_t l = sm->sq_length(o);
+        if (likely(l >= 0)) {
+            *i += l;
+        } else {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            PyErr_Clear();
+        }
+    }
+    return 0;
+}
+#endif
+
+/* GetItemInt */
+static PyObject *__Pyx_GetItemInt_Generic(PyObject *o, PyObject* j) {
+    PyObject *r;
+    if (unlikely(!j)) return NULL;
+    r = PyObject_GetItem(o, j);
+    Py_DECREF(j);
+    return r;
+}
+static PyObject *__Pyx_GetItemInt_Generic_size(PyObject *o, Py_ssize_t i) {
+    return __Pyx_GetItemInt_Generic(o, PyLong_FromSsize_t(i));
+}
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_List_Fast(PyObject *o, Py_ssize_t i,
+                                                              int wraparound, int boundscheck, int unsafe_shared) {
+    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
+#if CYTHON_AVOID_BORROWED_REFS
+    CYTHON_UNUSED_VAR(boundscheck);
+    Py_ssize_t wrapped_i = i;
+    if (wraparound & unlikely(i < 0)) {
+        Py_ssize_t size = __Pyx_PyList_GET_SIZE(o);
+        #if !CYTHON_ASSUME_SAFE_SIZE
+        if (unlikely(size < 0)) return NULL;
+        #endif
+        wrapped_i += size;
+    }
+    return __Pyx_PyList_GetItemRef(o, wrapped_i);
+#elif CYTHON_ASSUME_SAFE_SIZE && CYTHON_ASSUME_SAFE_MACROS
+    Py_ssize_t wrapped_i = i;
+    Py_ssize_t size = (wraparound | boundscheck) ? PyList_GET_SIZE(o) : -1;
+    if (wraparound & unlikely(i < 0)) {
+        wrapped_i += size;
+    }
+    if ((!boundscheck) || likely(__Pyx_is_valid_index(wrapped_i, size))) {
+        return __Pyx_PyList_GET_ITEM_REF(o, wrapped_i, unsafe_shared);
+    }
+    return __Pyx_GetItemInt_Generic_size(o, i);
+#else
+    (void)wraparound;
+    (void)boundscheck;
+    return PySequence_GetItem(o, i);
+#endif
+}
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Tuple_Fast(PyObject *o, Py_ssize_t i,
+                                                              int wraparound, int boundscheck, int unsafe_shared) {
+    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
+#if CYTHON_AVOID_BORROWED_REFS
+    CYTHON_UNUSED_VAR(boundscheck);
+    Py_ssize_t wrapped_i = i;
+    if (wraparound & unlikely(i < 0)) {
+        Py_ssize_t size = __Pyx_PyTuple_GET_SIZE(o);
+        #if !CYTHON_ASSUME_SAFE_SIZE
+        if (unlikely(size < 0)) return NULL;
+        #endif
+        wrapped_i += size;
+    }
+    #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_COMPILING_IN_LIMITED_API
+    return PySequence_ITEM(o, wrapped_i);
+    #else
+    if (unlikely(wrapped_i < 0)) {
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+        return NULL;
+    }
+    return PySequence_GetItem(o, wrapped_i);
+    #endif
+#elif CYTHON_ASSUME_SAFE_SIZE && CYTHON_ASSUME_SAFE_MACROS
+    Py_ssize_t wrapped_i = i;
+    Py_ssize_t size = (wraparound | boundscheck) ? PyTuple_GET_SIZE(o) : -1;
+    if (wraparound & unlikely(i < 0)) {
+        wrapped_i += size;
+    }
+    if ((!boundscheck) || likely(__Pyx_is_valid_index(wrapped_i, size))) {
+        return __Pyx_NewRef(__Pyx_PyTuple_GET_ITEM(o, wrapped_i));
+    }
+    return __Pyx_GetItemInt_Generic_size(o, i);
+#else
+    (void)wraparound;
+    (void)boundscheck;
+    return PySequence_GetItem(o, i);
+#endif
+}
+#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast_mapping(PyObject *o, binaryfunc getitem, Py_ssize_t i) {
+    PyObject *r, *key = PyLong_FromSsize_t(i);
+    if (unlikely(!key)) return NULL;
+    r = getitem(o, key);
+    Py_DECREF(key);
+    return r;
+}
+#endif
+static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
+                                                     int wraparound, int boundscheck, int unsafe_shared) {
+    CYTHON_MAYBE_UNUSED_VAR(unsafe_shared);
+#if CYTHON_ASSUME_SAFE_SIZE
+    if (PyList_CheckExact(o)) {
+        return __Pyx_GetItemInt_List_Fast(o, i, wraparound, boundscheck, unsafe_shared);
+    } else
+    #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
+    if (PyTuple_CheckExact(o)) {
+        return __Pyx_GetItemInt_Tuple_Fast(o, i, wraparound, boundscheck, unsafe_shared);
+    } else
+    #endif
+#else
+    if ((!wraparound || i >= 0) & PyList_CheckExact(o)) {
+        return boundscheck ? __Pyx_PyList_GetItemRef(o, i) : __Pyx_PyList_GET_ITEM_REF(o, i, unsafe_shared);
+    } else
+#endif
+#if CYTHON_USE_TYPE_SLOTS && !CYTHON_COMPILING_IN_PYPY
+    if (PyDict_CheckExact(o)) {
+        return __Pyx_GetItemInt_Fast_mapping(o, PyDict_Type.tp_as_mapping->mp_subscript, i);
+    #if defined(PyFrozenDict_CheckExact)
+    } else if (PyFrozenDict_CheckExact(o)) {
+        return __Pyx_GetItemInt_Fast_mapping(o, PyFrozenDict_Type.tp_as_mapping->mp_subscript, i);
+    #endif
+    } else
+    {
+        PyTypeObject *obj_type = Py_TYPE(o);
+        int seq_or_mapping = __Pyx_PyType_GetFlags(obj_type) & (Py_TPFLAGS_SEQUENCE|Py_TPFLAGS_MAPPING);
+        if (seq_or_mapping != Py_TPFLAGS_SEQUENCE) {
+            PyMappingMethods *mm = obj_type->tp_as_mapping;
+            if (mm && mm->mp_subscript)
+                return __Pyx_GetItemInt_Fast_mapping(o, mm->mp_subscript, i);
+        }
+        PySequenceMethods *sm = obj_type->tp_as_sequence;
+        if (likely(sm && sm->sq_item)) {
+            if (wraparound && (i < 0) && unlikely(__Pyx_GetItemInt_wraparound(o, sm, &i) == -1))
+                return NULL;
+            return sm->sq_item(o, i);
+        }
+        if (seq_or_mapping == Py_TPFLAGS_SEQUENCE) {
+            PyMappingMethods *mm = obj_type->tp_as_mapping;
+            if (likely(mm && mm->mp_subscript))
+                return __Pyx_GetItemInt_Fast_mapping(o, mm->mp_subscript, i);
+        }
+    }
+#else
+    if (!PyMapping_Check(o)) {
+        return PySequence_GetItem(o, i);
+    }
+#endif
+    (void)wraparound;
+    (void)boundscheck;
+    return __Pyx_GetItemInt_Generic_size(o, i);
+}
+
+/* AllocateExtensionType */
+static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final) {
+    if (is_final || likely(!__Pyx_PyType_HasFeature(t, Py_TPFLAGS_IS_ABSTRACT))) {
+        allocfunc alloc_func = __Pyx_PyType_GetSlot(t, tp_alloc, allocfunc);
+        return alloc_func(t, 0);
+    } else {
+        newfunc tp_new = __Pyx_PyType_TryGetSlot(&PyBaseObject_Type, tp_new, newfunc);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
+        if (!tp_new) {
+            PyObject *new_str = PyUnicode_FromString("__new__");
+            if (likely(new_str)) {
+                PyObject *o = PyObject_CallMethodObjArgs((PyObject *)&PyBaseObject_Type, new_str, t, NULL);
+                Py_DECREF(new_str);
+                return o;
+            } else
+                return NULL;
+        } else
+    #endif
+        return tp_new(t, __pyx_mstate_global->__pyx_empty_tuple, 0);
+    }
+}
+
+/* CallSlotAsVectorcallUnpackDict (used by CallSlotAsVectorcall) */
+static CYTHON_INLINE int __Pyx_CallSlotAsVectorcallUnpackDict(Py_ssize_t args_size, PyObject *keys_dict, PyObject **args, PyObject *kwnames) {
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(keys_dict, &pos, &key, &value)) {
+        Py_INCREF(value);
+        args[args_size+i] = value;
+        Py_INCREF(key);
+        if (unlikely(__Pyx_PyTuple_SET_ITEM(kwnames, i, key) == -1)) {
+            return -1;
+        }
+        ++i;
+    }
+    return 0;
+}
+
+/* CallSlotAsVectorcall */
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTypeObject* o, PyObject *a, PyObject *k) {
+    Py_ssize_t k_size = k ? __Pyx_PyDict_GET_SIZE(k) : 0;
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(k_size < 0)) return NULL;
+#endif
+    Py_ssize_t a_size = __Pyx_PyTuple_GET_SIZE(a);
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(a_size < 0)) return NULL;
+#endif
+#if CYTHON_ASSUME_SAFE_MACROS
+    if (k_size == 0) {
+        return f(o, &PyTuple_GET_ITEM(a, 0), a_size, NULL);
+    }
+#else
+    if (k_size == 0 && a_size == 0) {
+        return f(o, NULL, 0, NULL);
+    }
+#endif
+    PyObject *stack_args[5];
+    PyObject **args = stack_args;
+    Py_ssize_t maxnargs = PY_SSIZE_T_MAX / sizeof(PyObject*) - 1;
+    if (a_size > maxnargs - k_size) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    Py_ssize_t total_size = a_size + k_size;
+    if (total_size > 5) {
+        args = (PyObject**)PyMem_Malloc(((size_t)total_size)*sizeof(PyObject*));
+        if (unlikely(!args)) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    PyObject * result = NULL;
+    PyObject *kwnames = NULL;
+    int unpack_dict_result;
+    Py_ssize_t i = 0;
+    for (; i < a_size; ++i) {
+        args[i] = __Pyx_PyTuple_GET_ITEM(a, i);
+#if !CYTHON_ASSUME_SAFE_MACROS
+        if (unlikely(!args[i])) goto cleanup;
+#endif
+    }
+#if !CYTHON_ASSUME_SAFE_MACROS
+    if (k)  // There's a specific shortcut earlier for ASSUME_SAFE_MACROS with no keywords
+#endif
+    {
+        kwnames = PyTuple_New(k_size);
+        if (unlikely(!kwnames)) goto cleanup;
+        __Pyx_BEGIN_CRITICAL_SECTION(k);
+        unpack_dict_result = __Pyx_CallSlotAsVectorcallUnpackDict(a_size, k, args, kwnames);
+        __Pyx_END_CRITICAL_SECTION();
+        if (unlikely(unpack_dict_result == -1)) goto cleanup;
+    }
+    result = f(o, args, a_size, kwnames);
+  cleanup:
+    Py_XDECREF(kwnames);
+    for (i=a_size; i<total_size; ++i) {
+        Py_XDECREF(args[i]);
+    }
+    if (args != stack_args) {
+        PyMem_Free(args);
+    }
+    return result;
+}
+#endif
+
+/* RaiseErrorWithObjectType (used by CallNewInitFromVectorcall) */
+static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj) {
+    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name)) return;
+    #endif
+    PyErr_Format(exc_type, message, type_name);
+    __Pyx_DECREF_TypeName(type_name);
+}
+
+/* CallNewInitFromVectorcall */
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    newfunc tp_new = __Pyx_PyType_GetSlot(t, tp_new, newfunc);
+    if (unlikely(!tp_new)) {
+        __Pyx_RaiseErrorWithType(PyExc_TypeError, "cannot create " __Pyx_FMT_TYPENAME " instances", t);
+        return NULL;
+    }
+    Py_ssize_t nargs = __Pyx_PyVectorcall_NARGS(nargsf);
+    PyObject *result = NULL, *args_tuple = NULL, *kwds_dict = NULL;
+    Py_ssize_t kw_size = kwnames ? __Pyx_PyTuple_GET_SIZE(kwnames) : 0;
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(kw_size == -1)) {
+        return NULL;
+    }
+#endif
+    if (kw_size) {
+        kwds_dict = __Pyx_PyDict_NewPresized(kw_size);
+        if (unlikely(!kwds_dict)) {
+            return NULL;
+        }
+        for (Py_ssize_t i=0; i<kw_size; ++i) {
+            PyObject *v = args[nargs + i];
+            PyObject *k = __Pyx_PyTuple_GET_ITEM(kwnames, i);
+#if !CYTHON_ASSUME_SAFE_MACROS
+            if (unlikely(!k)) {
+                goto end;
+            }
+#endif
+            if (unlikely(PyDict_SetItem(kwds_dict, k, v) < 0)) {
+                goto end;
+            }
+        }
+    }
+    if (nargs) {
+        args_tuple = __Pyx_PyTuple_FromArray(args, nargs);
+        if (unlikely(!args_tuple)) {
+            goto end;
+        }
+    } else {
+        args_tuple = __Pyx_NewRef(__pyx_mstate_global->__pyx_empty_tuple);
+    }
+    result = tp_new(t, args_tuple, kwds_dict);
+    if (unlikely(!result)) {
+        goto end;
+    }
+    if (PyObject_TypeCheck(result, t)) {
+        initproc tp_init = __Pyx_PyObject_GetSlot(result, tp_init, initproc);
+        if (tp_init && unlikely(tp_init(result, args_tuple, kwds_dict) < 0)) {
+            Py_CLEAR(result);
+        }
+    }
+  end:
+    Py_XDECREF(args_tuple);
+    Py_XDECREF(kwds_dict);
+    return result;
+}
+#endif
+
+/* CallSlotAsVectorcall */
+#if CYTHON_VECTORCALL_TPNEW
+static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k) {
+    Py_ssize_t k_size = k ? __Pyx_PyDict_GET_SIZE(k) : 0;
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(k_size < 0)) return -1;
+#endif
+    Py_ssize_t a_size = __Pyx_PyTuple_GET_SIZE(a);
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(a_size < 0)) return -1;
+#endif
+#if CYTHON_ASSUME_SAFE_MACROS
+    if (k_size == 0) {
+        return f(o, &PyTuple_GET_ITEM(a, 0), a_size, NULL);
+    }
+#else
+    if (k_size == 0 && a_size == 0) {
+        return f(o, NULL, 0, NULL);
+    }
+#endif
+    PyObject *stack_args[5];
+    PyObject **args = stack_args;
+    Py_ssize_t maxnargs = PY_SSIZE_T_MAX / sizeof(PyObject*) - 1;
+    if (a_size > maxnargs - k_size) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t total_size = a_size + k_size;
+    if (total_size > 5) {
+        args = (PyObject**)PyMem_Malloc(((size_t)total_size)*sizeof(PyObject*));
+        if (unlikely(!args)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    int result = -1;
+    PyObject *kwnames = NULL;
+    int unpack_dict_result;
+    Py_ssize_t i = 0;
+    for (; i < a_size; ++i) {
+        args[i] = __Pyx_PyTuple_GET_ITEM(a, i);
+#if !CYTHON_ASSUME_SAFE_MACROS
+        if (unlikely(!args[i])) goto cleanup;
+#endif
+    }
+#if !CYTHON_ASSUME_SAFE_MACROS
+    if (k)  // There's a specific shortcut earlier for ASSUME_SAFE_MACROS with no keywords
+#endif
+    {
+        kwnames = PyTuple_New(k_size);
+        if (unlikely(!kwnames)) goto cleanup;
+        __Pyx_BEGIN_CRITICAL_SECTION(k);
+        unpack_dict_result = __Pyx_CallSlotAsVectorcallUnpackDict(a_size, k, args, kwnames);
+        __Pyx_END_CRITICAL_SECTION();
+        if (unlikely(unpack_dict_result == -1)) goto cleanup;
+    }
+    result = f(o, args, a_size, kwnames);
+  cleanup:
+    Py_XDECREF(kwnames);
+    for (i=a_size; i<total_size; ++i) {
+        Py_XDECREF(args[i]);
+    }
+    if (args != stack_args) {
+        PyMem_Free(args);
+    }
+    return result;
+}
+#endif
+
+/* PyObjectCallMethod0 (used by PyType_Ready) */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod0(PyObject* obj, PyObject* method_name) {
+#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
+    return PyObject_VectorcallMethod(method_name, &obj, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+#elif CYTHON_COMPILING_IN_LIMITED_API
+    return PyObject_CallMethodObjArgs(obj, method_name, NULL);
+#else
+    return PyObject_CallMethodNoArgs(obj, method_name);
+#endif
+}
+
+/* GetTypeDictOffset (used by ValidateBasesTuple) */
+#if !CYTHON_USE_TYPE_SLOTS
+CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int require_cython_valid_result) {
+    PyObject *tp_dictoffset_o;
+    Py_ssize_t tp_dictoffset;
+    tp_dictoffset_o = PyObject_GetAttrString(tp, "__dictoffset__");
+    if (unlikely(!tp_dictoffset_o)) return -1;
+    tp_dictoffset = PyLong_AsSsize_t(tp_dictoffset_o);
+    Py_DECREF(tp_dictoffset_o);
+    if (unlikely(require_cython_valid_result && tp_dictoffset == 0)) {
+        PyErr_SetString(
+            PyExc_TypeError,
+            "'type' doesn't have a dictoffset");
+        return -1;
+    } else if (unlikely(require_cython_valid_result && tp_dictoffset < 0)) {
+        PyErr_SetString(
+            PyExc_TypeError,
+            "'type' has an unexpected negative dictoffset. "
+            "Please report this as Cython bug");
+        return -1;
+    }
+    return tp_dictoffset;
+}
+#endif
+
+/* ValidateBasesTuple (used by PyType_Ready) */
+#if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS
+static int __Pyx_validate_bases_tuple(const char *type_name, int has_dictoffset, PyObject *bases) {
+    Py_ssize_t i, n;
+#if CYTHON_ASSUME_SAFE_SIZE
+    n = PyTuple_GET_SIZE(bases);
+#else
+    n = PyTuple_Size(bases);
+    if (unlikely(n < 0)) return -1;
+#endif
+    if (!has_dictoffset) {
+        PyObject *b;
+#if CYTHON_AVOID_BORROWED_REFS
+        b = PySequence_GetItem(bases, 0);
+        if (!b) return -1;
+#elif CYTHON_ASSUME_SAFE_MACROS
+        b = PyTuple_GET_ITEM(bases, 0);
+#else
+        b = PyTuple_GetItem(bases, 0);
+        if (!b) return -1;
+#endif
+#if CYTHON_USE_TYPE_SLOTS
+        has_dictoffset = ((PyTypeObject*)b)->tp_dictoffset != 0;
+#else
+        Py_ssize_t dictoffset = __Pyx_GetTypeDictOffset(b, 0);
+        has_dictoffset = dictoffset != 0;
+#endif
+#if CYTHON_AVOID_BORROWED_REFS
+        Py_DECREF(b);
+#endif
+#if !CYTHON_USE_TYPE_SLOTS
+        if (dictoffset == -1 && PyErr_Occurred()) return -1;
+#endif
+    }
+    for (i = 1; i < n; i++)
+    {
+        PyTypeObject *b;
+#if CYTHON_AVOID_BORROWED_REFS
+        PyObject *b0 = PySequence_GetItem(bases, i);
+        if (!b0) return -1;
+#elif CYTHON_ASSUME_SAFE_MACROS
+        PyObject *b0 = PyTuple_GET_ITEM(bases, i);
+#else
+        PyObject *b0 = PyTuple_GetItem(bases, i);
+        if (!b0) return -1;
+#endif
+        b = (PyTypeObject*) b0;
+        if (!__Pyx_PyType_HasFeature(b, Py_TPFLAGS_HEAPTYPE))
+        {
+            __Pyx_RaiseErrorWithType(
+                PyExc_TypeError, "base class '" __Pyx_FMT_TYPENAME "' is not a heap type", b);
+#if CYTHON_AVOID_BORROWED_REFS
+            Py_DECREF(b0);
+#endif
+            return -1;
+        }
+        if (!has_dictoffset)
+        {
+            Py_ssize_t b_dictoffset = 0;
+#if CYTHON_USE_TYPE_SLOTS
+            b_dictoffset = b->tp_dictoffset;
+#else
+            b_dictoffset = __Pyx_GetTypeDictOffset((PyObject*)b, 0);
+            if (b_dictoffset == -1 && PyErr_Occurred()) goto dictoffset_return;
+#endif
+            if (b_dictoffset) {
+                __Pyx_RaiseErrorWithType1(
+                    PyExc_TypeError,
+                    "extension type '%.200s' has no __dict__ slot, "
+                    "but base type '" __Pyx_FMT_TYPENAME "' has: "
+                    "either add 'cdef dict __dict__' to the extension type "
+                    "or add '__slots__ = [...]' to the base type",
+                    type_name, b);
+#if !CYTHON_USE_TYPE_SLOTS
+              dictoffset_return:
+#endif
+#if CYTHON_AVOID_BORROWED_REFS
+                Py_DECREF(b0);
+#endif
+                return -1;
+            }
+        }
+#if CYTHON_AVOID_BORROWED_REFS
+        Py_DECREF(b0);
+#endif
+    }
+    return 0;
+}
+#endif
+
+/* PyType_Ready */
+CYTHON_UNUSED static int __Pyx_PyType_HasMultipleInheritance(PyTypeObject *t) {
+    while (t) {
+        PyObject *bases = __Pyx_PyType_GetSlot(t, tp_bases, PyObject*);
+        if (bases) {
+            return 1;
+        }
+        t = __Pyx_PyType_GetSlot(t, tp_base, PyTypeObject*);
+    }
+    return 0;
+}
+static int __Pyx_PyType_Ready(PyTypeObject *t) {
+#if CYTHON_USE_TYPE_SPECS || !CYTHON_COMPILING_IN_CPYTHON
+    (void)&__Pyx_PyObject_CallMethod0;
+#if CYTHON_USE_TYPE_SPECS
+    (void)&__Pyx_validate_bases_tuple;
+#endif
+    return PyType_Ready(t);
+#else
+    int r;
+    if (!__Pyx_PyType_HasMultipleInheritance(t)) {
+        return PyType_Ready(t);
+    }
+    PyObject *bases = __Pyx_PyType_GetSlot(t, tp_bases, PyObject*);
+    if (bases && unlikely(__Pyx_validate_bases_tuple(t->tp_name, t->tp_dictoffset != 0, bases) == -1))
+        return -1;
+    {
+        int gc_was_enabled;
+    #if PY_VERSION_HEX >= 0x030A00b1
+        gc_was_enabled = PyGC_Disable();
+        (void)&__Pyx_PyObject_CallMethod0;
+    #else
+        PyObject *ret, *py_status;
+        PyObject *gc = NULL;
+        #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM+0 >= 0x07030400) &&\
+                !CYTHON_COMPILING_IN_GRAAL
+        gc = PyImport_GetModule(__pyx_mstate_global->__pyx_kp_u_gc);
+        #endif
+        if (unlikely(!gc)) gc = PyImport_Import(__pyx_mstate_global->__pyx_kp_u_gc);
+        if (unlikely(!gc)) return -1;
+        py_status = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_isenabled);
+        if (unlikely(!py_status)) {
+            Py_DECREF(gc);
+            return -1;
+        }
+        gc_was_enabled = __Pyx_PyObject_IsTrue(py_status);
+        Py_DECREF(py_status);
+        if (gc_was_enabled > 0) {
+            ret = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_disable);
+            if (unlikely(!ret)) {
+                Py_DECREF(gc);
+                return -1;
+            }
+            Py_DECREF(ret);
+        } else if (unlikely(gc_was_enabled == -1)) {
+            Py_DECREF(gc);
+            return -1;
+        }
+    #endif
+        t->tp_flags |= Py_TPFLAGS_HEAPTYPE;
+#if PY_VERSION_HEX >= 0x030A0000
+        t->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+#endif
+        r = PyType_Ready(t);
+        t->tp_flags &= ~Py_TPFLAGS_HEAPTYPE;
+    #if PY_VERSION_HEX >= 0x030A00b1
+        if (gc_was_enabled)
+            PyGC_Enable();
+    #else
+        if (gc_was_enabled) {
+            PyObject *tp, *v, *tb;
+            PyErr_Fetch(&tp, &v, &tb);
+            ret = __Pyx_PyObject_CallMethod0(gc, __pyx_mstate_global->__pyx_kp_u_enable);
+            if (likely(ret || r == -1)) {
+                Py_XDECREF(ret);
+                PyErr_Restore(tp, v, tb);
+            } else {
+                Py_XDECREF(tp);
+                Py_XDECREF(v);
+                Py_XDECREF(tb);
+                r = -1;
+            }
+        }
+        Py_DECREF(gc);
+    #endif
+    }
+    return r;
+#endif
+}
+
+/* LimitedApiGetTypeTypeDict (used by DelItemOnTypeDict) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp) {
+    static Py_ssize_t tp_dictoffset = 0;
+    if (unlikely(tp_dictoffset == 0)) {
+        tp_dictoffset = __Pyx_GetTypeDictOffset((PyObject*)(&PyType_Type), 1);
+        if (unlikely(tp_dictoffset == -1 && PyErr_Occurred())) {
+            tp_dictoffset = 0; // try again next time?
+            return NULL;
+        }
+    }
+    return *(PyObject**)((char*)tp + tp_dictoffset);
+}
+#endif
+
+/* DelItemOnTypeDict (used by SetupReduce) */
+static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k) {
+    int result;
+    PyObject *tp_dict;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    tp_dict = __Pyx_GetTypeTypeDict(tp);
+    if (unlikely(!tp_dict)) return -1;
+#else
+    tp_dict = tp->tp_dict;
+#endif
+    result = PyDict_DelItem(tp_dict, k);
+    if (likely(!result)) PyType_Modified(tp);
+    return result;
+}
+
+/* SetItemOnTypeDict (used by SetupReduce) */
+static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v) {
+    int result;
+    PyObject *tp_dict;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    tp_dict = __Pyx_GetTypeTypeDict(tp);
+    if (unlikely(!tp_dict)) return -1;
+#else
+    tp_dict = tp->tp_dict;
+#endif
+    result = PyDict_SetItem(tp_dict, k, v);
+    if (likely(!result)) {
+        PyType_Modified(tp);
+        if (unlikely(PyObject_HasAttr(v, __pyx_mstate_global->__pyx_n_u_set_name))) {
+            PyObject *setNameResult = PyObject_CallMethodObjArgs(v, __pyx_mstate_global->__pyx_n_u_set_name,  (PyObject *) tp, k, NULL);
+            if (!setNameResult) return -1;
+            Py_DECREF(setNameResult);
+        }
+    }
+    return result;
+}
+
+/* SetupReduce */
+static int __Pyx_setup_reduce_is_named(PyObject* meth, PyObject* name) {
+  int ret;
+  PyObject *name_attr;
+  name_attr = __Pyx_PyObject_GetAttrStrNoError(meth, __pyx_mstate_global->__pyx_n_u_name);
+  if (likely(name_attr)) {
+      ret = PyObject_RichCompareBool(name_attr, name, Py_EQ);
+  } else {
+      ret = -1;
+  }
+  if (unlikely(ret < 0) && __Pyx_IgnoreException(PyExc_Exception)) {
+      ret = 0;  // But BaseException is still propagated.
+  }
+  Py_XDECREF(name_attr);
+  return ret;
+}
+static PyObject *__Pyx_setup_reduce_get_reduce_attribute(PyObject *type_obj, PyObject *name, int allow_not_present) {
+#if CYTHON_USE_PYTYPE_LOOKUP
+    CYTHON_UNUSED_VAR(allow_not_present);
+    return _PyType_Lookup((PyTypeObject*)type_obj, name);
+#else
+    if (allow_not_present) {
+        return __Pyx_PyObject_GetAttrStrNoError(type_obj, name);
+    } else {
+        return __Pyx_PyObject_GetAttrStr(type_obj, name);
+    }
+#endif
+}
+static int __Pyx_setup_reduce(PyObject* type_obj) {
+    int ret = 0;
+    PyObject *object_reduce = NULL;
+    PyObject *object_getstate = NULL;
+    PyObject *object_reduce_ex = NULL;
+    PyObject *reduce = NULL;
+    PyObject *reduce_ex = NULL;
+    PyObject *reduce_cython = NULL;
+    PyObject *setstate = NULL;
+    PyObject *setstate_cython = NULL;
+    PyObject *getstate = NULL;
+    getstate = __Pyx_setup_reduce_get_reduce_attribute(type_obj, __pyx_mstate_global->__pyx_n_u_getstate, 1);
+    if (!getstate && PyErr_Occurred()) {
+        goto __PYX_BAD;
+    }
+    if (getstate) {
+        object_getstate = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_getstate, 1);
+        if (!object_getstate && PyErr_Occurred()) {
+            goto __PYX_BAD;
+        }
+        if (object_getstate != getstate) {
+            goto __PYX_GOOD;
+        }
+    }
+    object_reduce_ex = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce_ex, 0);
+    if (unlikely(!object_reduce_ex)) goto __PYX_BAD;
+    reduce_ex = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_ex); if (unlikely(!reduce_ex)) goto __PYX_BAD;
+    if (reduce_ex == object_reduce_ex) {
+        object_reduce = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce, 0);
+        if (!object_reduce) goto __PYX_BAD;
+        reduce = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce); if (unlikely(!reduce)) goto __PYX_BAD;
+        int try_to_replace_reduce = (reduce == object_reduce);
+        if (!try_to_replace_reduce) {
+            try_to_replace_reduce = __Pyx_setup_reduce_is_named(reduce, __pyx_mstate_global->__pyx_n_u_reduce_cython);
+            if (unlikely(try_to_replace_reduce < 0)) {
+                goto __PYX_BAD;
+            }
+        }
+        if (try_to_replace_reduce) {
+            reduce_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython);
+            if (likely(reduce_cython)) {
+                ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce, reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+            } else if (reduce == object_reduce || PyErr_Occurred()) {
+                goto __PYX_BAD;
+            }
+            setstate = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate);
+            int try_to_replace_setstate;
+            if (!setstate) {
+                PyObject *exc = PyErr_Occurred();
+                if (exc && !__Pyx_IgnoreGivenException(exc, PyExc_Exception)) {
+                    goto __PYX_BAD;
+                }
+                try_to_replace_setstate = 1;
+            } else {
+                try_to_replace_setstate = __Pyx_setup_reduce_is_named(setstate, __pyx_mstate_global->__pyx_n_u_setstate_cython);
+                if (unlikely(try_to_replace_setstate < 0)) {
+                    goto __PYX_BAD;
+                }
+            }
+            if (try_to_replace_setstate) {
+                setstate_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython);
+                if (likely(setstate_cython)) {
+                    ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate, setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                    ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                } else if (!setstate || PyErr_Occurred()) {
+                    goto __PYX_BAD;
+                }
+            }
+            PyType_Modified((PyTypeObject*)type_obj);
+        }
+    }
+    goto __PYX_GOOD;
+__PYX_BAD:
+    if (!PyErr_Occurred()) {
+        __Pyx_RaiseErrorWithType(
+            PyExc_RuntimeError,
+            "Unable to initialize pickling for " __Pyx_FMT_TYPENAME,
+            (PyTypeObject*)type_obj);
+    }
+    ret = -1;
+__PYX_GOOD:
+#if !CYTHON_USE_PYTYPE_LOOKUP
+    Py_XDECREF(object_reduce);
+    Py_XDECREF(object_reduce_ex);
+    Py_XDECREF(object_getstate);
+    Py_XDECREF(getstate);
+#endif
+    Py_XDECREF(reduce);
+    Py_XDECREF(reduce_ex);
+    Py_XDECREF(reduce_cython);
+    Py_XDECREF(setstate);
+    Py_XDECREF(setstate_cython);
+    return ret;
+}
+
+/* GetVTable (used by MergeVTables) */
+static int __Pyx_GetVtable(PyTypeObject *type, void** table) {
+    void* ptr;
+    *table = NULL;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    PyObject *ob = PyObject_GetAttr((PyObject *)type, __pyx_mstate_global->__pyx_n_u_pyx_vtable);
+#else
+    PyObject *ob = PyObject_GetItem(type->tp_dict, __pyx_mstate_global->__pyx_n_u_pyx_vtable);
+#endif
+    if (!ob)
+        goto no_attr;
+    ptr = PyCapsule_GetPointer(ob, 0);
+    if (!ptr && !PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "invalid vtable found for imported type");
+    Py_DECREF(ob);
+    *table = ptr;
+    return 1;
+no_attr:
+    if (PyErr_ExceptionMatches(CYTHON_COMPILING_IN_LIMITED_API ? PyExc_AttributeError : PyExc_KeyError)) {
+        return 0;
+    }
+    Py_XDECREF(ob);
+    return -1;
+}
+
+/* RaiseErrorWithObjectTypes (used by MergeVTables) */
+static void __Pyx_RaiseErrorWithTypes1(PyObject* exc_type, const char *message, const char *arg, PyTypeObject *type_obj1, PyTypeObject *type_obj2) {
+    __Pyx_TypeName type_name1 = __Pyx_PyType_GetFullyQualifiedName(type_obj1);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name1)) return;
+    #endif
+    __Pyx_TypeName type_name2 = __Pyx_PyType_GetFullyQualifiedName(type_obj2);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name2)) goto type2_failed;
+    #endif
+    PyErr_Format(exc_type, message, arg, type_name1, type_name2);
+    __Pyx_DECREF_TypeName(type_name2);
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+type2_failed:
+#endif
+    __Pyx_DECREF_TypeName(type_name1);
+}
+
+/* MergeVTables (used by SetVTable) */
+static int __Pyx_MergeVtables(PyTypeObject *type) {
+    int i=0;
+    Py_ssize_t size;
+    void** base_vtables;
+    void* unknown = (void*)-1;
+    PyObject* bases = __Pyx_PyType_GetSlot(type, tp_bases, PyObject*);
+    int base_depth = 0;
+    {
+        PyTypeObject* base = __Pyx_PyType_GetSlot(type, tp_base, PyTypeObject*);
+        while (base) {
+            base_depth += 1;
+            base = __Pyx_PyType_TryGetSlot(base, tp_base, PyTypeObject*);
+        }
+    }
+    base_vtables = (void**) PyMem_Malloc(sizeof(void*) * (size_t)(base_depth + 1));
+    if (unlikely(!base_vtables)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    base_vtables[0] = unknown;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    size = PyTuple_Size(bases);
+    if (size < 0) goto other_failure;
+#else
+    size = PyTuple_GET_SIZE(bases);
+#endif
+    for (i = 1; i < size; i++) {
+        PyObject *basei;
+        void* base_vtable;
+#if CYTHON_AVOID_BORROWED_REFS
+        basei = PySequence_GetItem(bases, i);
+        if (unlikely(!basei)) goto other_failure;
+#elif !CYTHON_ASSUME_SAFE_MACROS
+        basei = PyTuple_GetItem(bases, i);
+        if (unlikely(!basei)) goto other_failure;
+#else
+        basei = PyTuple_GET_ITEM(bases, i);
+#endif
+        int get_vtable_result = __Pyx_GetVtable((PyTypeObject*)basei, &base_vtable);
+#if CYTHON_AVOID_BORROWED_REFS
+        Py_DECREF(basei);
+#endif
+        if (get_vtable_result != 1) {
+            if (get_vtable_result == -1) {
+                goto other_failure;
+            }
+            PyErr_Clear(); // Class doesn't have a vtable.
+        } else {
+            assert(base_vtable != NULL);
+            int j;
+            PyTypeObject* base = __Pyx_PyType_TryGetSlot(type, tp_base, PyTypeObject*);
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
+            if (!base) goto bad;
+#endif
+            for (j = 0; j < base_depth; j++) {
+                if (base_vtables[j] == unknown) {
+                    switch (__Pyx_GetVtable(base, &base_vtables[j])) {
+                        case 1:
+                            assert(base_vtables[j] == NULL);
+                            break;
+                        case 0:
+                            goto bad;
+                        case -1:
+                        default:
+                            goto other_failure;
+                    }
+                    base_vtables[j + 1] = unknown;
+                }
+                if (base_vtables[j] == base_vtable) {
+                    break;
+                }
+                base = __Pyx_PyType_TryGetSlot(base, tp_base, PyTypeObject*);
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
+                if (!base) goto bad;
+#endif
+            }
+        }
+    }
+    PyMem_Free(base_vtables);
+    return 0;
+bad:
+    {
+        PyTypeObject* tp_base = __Pyx_PyType_GetSlot(type, tp_base, PyTypeObject*);
+        PyTypeObject* basei;
+#if CYTHON_AVOID_BORROWED_REFS
+        basei = (PyTypeObject*)PySequence_GetItem(bases, i);
+        if (unlikely(!basei)) goto other_failure;
+#elif !CYTHON_ASSUME_SAFE_MACROS
+        basei = (PyTypeObject*)PyTuple_GetItem(bases, i);
+        if (unlikely(!basei)) goto other_failure;
+#else
+        basei = (PyTypeObject*)PyTuple_GET_ITEM(bases, i);
+#endif
+    __Pyx_RaiseTypeErrorWithTypes(
+        "multiple bases have vtable conflict: '" __Pyx_FMT_TYPENAME "' and '" __Pyx_FMT_TYPENAME "'", tp_base, basei);
+#if CYTHON_AVOID_BORROWED_REFS
+        Py_DECREF(basei);
+#endif
+    }
+other_failure:
+    PyMem_Free(base_vtables);
+    return -1;
+}
+
+/* SetVTable */
+static int __Pyx_SetVtable(PyTypeObject *type, void *vtable) {
+    PyObject *ob = PyCapsule_New(vtable, 0, 0);
+    if (unlikely(!ob))
+        goto bad;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    if (unlikely(PyObject_SetAttr((PyObject *) type, __pyx_mstate_global->__pyx_n_u_pyx_vtable, ob) < 0))
+#else
+    if (unlikely(PyDict_SetItem(type->tp_dict, __pyx_mstate_global->__pyx_n_u_pyx_vtable, ob) < 0))
+#endif
+        goto bad;
+    Py_DECREF(ob);
+    return __Pyx_MergeVtables(type);
+bad:
+    Py_XDECREF(ob);
+    return -1;
+}
+
+/* TypeImport */
+#ifndef __PYX_HAVE_RT_ImportType_3_3_1
+#define __PYX_HAVE_RT_ImportType_3_3_1
+static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject *module, const char *module_name, const char *class_name,
+    size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size)
+{
+    PyObject *result = 0;
+    Py_ssize_t basicsize;
+    Py_ssize_t itemsize;
+#if defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API)
+    PyObject *py_basicsize;
+    PyObject *py_itemsize;
+#endif
+    result = PyObject_GetAttrString(module, class_name);
+    if (!result)
+        goto bad;
+    if (!PyType_Check(result)) {
+        PyErr_Format(PyExc_TypeError,
+            "%.200s.%.200s is not a type object",
+            module_name, class_name);
+        goto bad;
+    }
+#if !( defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API) )
+    basicsize = ((PyTypeObject *)result)->tp_basicsize;
+    itemsize = ((PyTypeObject *)result)->tp_itemsize;
+#else
+    if (size == 0) {
+        return (PyTypeObject *)result;
+    }
+    py_basicsize = PyObject_GetAttrString(result, "__basicsize__");
+    if (!py_basicsize)
+        goto bad;
+    basicsize = PyLong_AsSsize_t(py_basicsize);
+    Py_DECREF(py_basicsize);
+    py_basicsize = 0;
+    if (basicsize == (Py_ssize_t)-1 && PyErr_Occurred())
+        goto bad;
+    py_itemsize = PyObject_GetAttrString(result, "__itemsize__");
+    if (!py_itemsize)
+        goto bad;
+    itemsize = PyLong_AsSsize_t(py_itemsize);
+    Py_DECREF(py_itemsize);
+    py_itemsize = 0;
+    if (itemsize == (Py_ssize_t)-1 && PyErr_Occurred())
+        goto bad;
+#endif
+    if (itemsize) {
+        if (size % alignment) {
+            alignment = size % alignment;
+        }
+        if (itemsize < (Py_ssize_t)alignment)
+            itemsize = (Py_ssize_t)alignment;
+    }
+    if ((size_t)(basicsize + itemsize) < size) {
+        PyErr_Format(PyExc_ValueError,
+            "%.200s.%.200s size changed, may indicate binary incompatibility. "
+            "Expected %zd from C header, got %zd from PyObject",
+            module_name, class_name, size, basicsize+itemsize);
+        goto bad;
+    }
+    if (check_size == __Pyx_ImportType_CheckSize_Error_3_3_1 &&
+            ((size_t)basicsize > size || (size_t)(basicsize + itemsize) < size)) {
+        PyErr_Format(PyExc_ValueError,
+            "%.200s.%.200s size changed, may indicate binary incompatibility. "
+            "Expected %zd from C header, got %zd-%zd from PyObject",
+            module_name, class_name, size, basicsize, basicsize+itemsize);
+        goto bad;
+    }
+    else if (check_size == __Pyx_ImportType_CheckSize_Warn_3_3_1 && (size_t)basicsize > size) {
+        if (PyErr_WarnFormat(NULL, 0,
+                "%.200s.%.200s size changed, may indicate binary incompatibility. "
+                "Expected %zd from C header, got %zd from PyObject",
+                module_name, class_name, size, basicsize) < 0) {
+            goto bad;
+        }
+    }
+    return (PyTypeObject *)result;
+bad:
+    Py_XDECREF(result);
+    return NULL;
+}
+#endif
 
 /* CLineInTraceback (used by AddTraceback) */
 #if CYTHON_CLINE_IN_TRACEBACK && CYTHON_CLINE_IN_TRACEBACK_RUNTIME

@@ -12,14 +12,23 @@ type, an unknown symbol, a pair that is not LIVE, a diff that is stale or reveal
 that rejects the batch -- goes to the general path with the frame already decoded, so the
 decisions (sequence rules, bad-frame counting, resync) are made by one piece of code only.
 
+The frame text itself is read by a strict scanner (``_scan``) that accepts only the plain form
+venues send: no whitespace, no escapes, ASCII, the declared keys at most once, exact ints of at
+most 18 digits, level arrays of ``["price","size"]`` pairs, the object closing at the end of the
+frame. It builds only what the book needs (the level lists, as the JSON parser would) and reads
+the ids without making objects. Anything it does not accept is decoded by the JSON parser and
+handled as above, so the scanner can only ever be faster, never different.
+
 Hot fields of a pair and of a connection live in the C structs of ``TrackedBookCore`` and
 ``ConnectionCore`` (bases of ``TrackedBook`` and ``Connection``), read here without attribute
 lookups.
 """
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from libc.limits cimport LLONG_MAX
+from libc.string cimport memcmp, memcpy
 
 cdef extern from *:
     """
@@ -36,6 +45,12 @@ cdef extern from *:
     }
     """
     double hbc_monotonic() nogil
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
 
 import time as _time
 
@@ -63,6 +78,7 @@ cdef class ConnectionCore:
     cdef public double last_frame
 
 
+
 cdef inline bint _as_i64(object o, long long* out):
     """An exact int that fits in int64 -> True and ``*out``; anything else -> False."""
     cdef int overflow = 0
@@ -70,6 +86,113 @@ cdef inline bint _as_i64(object o, long long* out):
         return False
     out[0] = PyLong_AsLongLongAndOverflow(o, &overflow)
     return overflow == 0
+
+
+# ------------------------------------------------------------------ the strict frame scanner
+
+ctypedef struct Cur:
+    const unsigned char* p
+    const unsigned char* e
+
+
+cdef inline bint _lit(Cur* c, unsigned char ch) noexcept:
+    if c.p < c.e and c.p[0] == ch:
+        c.p += 1
+        return True
+    return False
+
+
+cdef inline bint _str(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A string of printable ASCII without escapes; ``*s``/``*n`` its text."""
+    cdef const unsigned char* start
+    cdef unsigned char ch
+    if not _lit(c, c'"'):
+        return False
+    start = c.p
+    while c.p < c.e:
+        ch = c.p[0]
+        if ch == c'"':
+            s[0] = start
+            n[0] = c.p - start
+            c.p += 1
+            return True
+        if ch < 0x20 or ch >= 0x7f or ch == c'\\':
+            return False
+        c.p += 1
+    return False
+
+
+cdef inline bint _int(Cur* c, long long* out) noexcept:
+    """A JSON integer (no fraction, no exponent) of at most 18 digits."""
+    cdef bint neg = _lit(c, c'-')
+    cdef const unsigned char* start = c.p
+    cdef long long v = 0
+    cdef Py_ssize_t n
+    while c.p < c.e and c'0' <= c.p[0] <= c'9':
+        v = v * 10 + (c.p[0] - c'0')
+        c.p += 1
+    n = c.p - start
+    if n == 0 or n > 18 or (n > 1 and start[0] == c'0'):
+        return False
+    if c.p < c.e and (c.p[0] == c'.' or c.p[0] == c'e' or c.p[0] == c'E'):
+        return False
+    out[0] = -v if neg else v
+    return True
+
+
+cdef inline bint _key_is(const unsigned char* k, Py_ssize_t n, bytes key) noexcept:
+    return key is not None and n == PyBytes_GET_SIZE(key) and memcmp(k, PyBytes_AS_STRING(key), n) == 0
+
+
+cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):
+    cdef object o = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(o), s, n)
+    return o
+
+
+cdef object _levels(Cur* c):
+    """``[["p","q"],...]`` -> a list of 2-lists of str, as the JSON parser builds it; None when
+    the text is anything else."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef list out = []
+    cdef object price
+    if not _lit(c, c'['):
+        return None
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _str(c, &s, &n):
+            return None
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
+            return None
+        out.append([price, _ascii(s, n)])
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return None
+
+
+cdef inline bint _skip_value(Cur* c) noexcept:
+    """A value the fast path does not use: only a plain string or an integer is accepted."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef long long v
+    if c.p < c.e and c.p[0] == c'"':
+        return _str(c, &s, &n)
+    return _int(c, &v)
+
+
+cdef enum:  # the fields of a diff frame the scanner has seen
+    F_EVENT = 1
+    F_SYMBOL = 2
+    F_FIRST = 4
+    F_LAST = 8
+    F_PREV = 16
+    F_TIME = 32
+    F_BIDS = 64
+    F_ASKS = 128
 
 
 cdef class FastFeed:
@@ -98,8 +221,20 @@ cdef class FastFeed:
     cdef int rule
     cdef object fallback
     cdef object general
+    # the same keys as bytes, for the scanner
+    cdef bytes b_envelope, b_event_key, b_event, b_symbol_key, b_first_key, b_last_key, b_prev_key
+    cdef bytes b_bids_key, b_asks_key, b_time_key
+    cdef int required
+    # what the scanner found in the current frame
+    cdef object s_bids, s_asks
+    cdef const unsigned char* s_sym
+    cdef Py_ssize_t s_sym_n
+    cdef long long s_first, s_last, s_prev, s_time
+    cdef int s_seen
     #: diffs applied by this path (a test/diagnostic counter; the pairs' counters are the truth)
     cdef public long long fast_frames
+    #: of those, frames the scanner read without the JSON parser
+    cdef public long long scanned_frames
 
     def __init__(self, tracker, spec, int rule, live):
         if rule not in (1, 2, 3):
@@ -126,82 +261,229 @@ cdef class FastFeed:
         self.fallback = tracker._feed_decoded
         self.general = tracker._feed_general
         self.fast_frames = 0
+        self.scanned_frames = 0
+
+        def b(k):
+            return None if k is None else k.encode("ascii")
+
+        self.b_envelope = b(self.envelope)
+        self.b_event_key = b(self.event_key)
+        self.b_event = b(self.event)
+        self.b_symbol_key = b(self.symbol_key)
+        self.b_first_key = b(self.first_key)
+        self.b_last_key = b(self.last_key)
+        self.b_prev_key = b(self.prev_key)
+        self.b_bids_key = b(self.bids_key)
+        self.b_asks_key = b(self.asks_key)
+        self.b_time_key = b(self.time_key)
+        self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
+        if self.prev_key is not None:
+            self.required |= F_PREV
+        if self.time_key is not None:
+            self.required |= F_TIME
+
+    cdef bint _scan_data(self, Cur* c) except -1:
+        cdef const unsigned char* k
+        cdef Py_ssize_t kn
+        cdef const unsigned char* s
+        cdef Py_ssize_t n
+        cdef int seen = 0, f
+        cdef object lv
+        if not _lit(c, c'{'):
+            return False
+        if _lit(c, c'}'):
+            return False
+        while True:
+            if not _str(c, &k, &kn) or not _lit(c, c':'):
+                return False
+            if _key_is(k, kn, self.b_event_key):
+                f = F_EVENT
+                if seen & f or not _str(c, &s, &n):
+                    return False
+                if n != PyBytes_GET_SIZE(self.b_event) or memcmp(s, PyBytes_AS_STRING(self.b_event), n) != 0:
+                    return False  # another event: the general path
+            elif _key_is(k, kn, self.b_first_key):
+                f = F_FIRST
+                if seen & f or not _int(c, &self.s_first):
+                    return False
+            elif _key_is(k, kn, self.b_last_key):
+                f = F_LAST
+                if seen & f or not _int(c, &self.s_last):
+                    return False
+            elif _key_is(k, kn, self.b_prev_key):
+                f = F_PREV
+                if seen & f or not _int(c, &self.s_prev):
+                    return False
+            elif _key_is(k, kn, self.b_time_key):
+                f = F_TIME
+                if seen & f or not _int(c, &self.s_time):
+                    return False
+            elif _key_is(k, kn, self.b_symbol_key):
+                f = F_SYMBOL
+                if seen & f or not _str(c, &self.s_sym, &self.s_sym_n):
+                    return False
+            elif _key_is(k, kn, self.b_bids_key):
+                f = F_BIDS
+                if seen & f:
+                    return False
+                lv = _levels(c)
+                if lv is None:
+                    return False
+                self.s_bids = lv
+            elif _key_is(k, kn, self.b_asks_key):
+                f = F_ASKS
+                if seen & f:
+                    return False
+                lv = _levels(c)
+                if lv is None:
+                    return False
+                self.s_asks = lv
+            else:
+                f = 0
+                if not _skip_value(c):
+                    return False
+            seen |= f
+            if _lit(c, c'}'):
+                return (seen & self.required) == self.required
+            if not _lit(c, c','):
+                return False
+
+    cdef bint _scan(self, raw) except -1:
+        """Read a frame of exactly the declared shape; False for anything else."""
+        cdef Cur c
+        cdef const unsigned char* k
+        cdef Py_ssize_t kn
+        cdef bint found = False
+        if type(raw) is str:
+            if not PyUnicode_IS_COMPACT_ASCII(raw):
+                return False
+            c.p = <const unsigned char*>PyUnicode_DATA(raw)
+            c.e = c.p + PyUnicode_GET_LENGTH(raw)
+        elif type(raw) is bytes:
+            c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+            c.e = c.p + PyBytes_GET_SIZE(raw)
+        else:
+            return False
+        if self.b_envelope is None:
+            return self._scan_data(&c) and c.p == c.e
+        if not _lit(&c, c'{') or _lit(&c, c'}'):
+            return False
+        while True:
+            if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+                return False
+            if _key_is(k, kn, self.b_envelope):
+                if found or not self._scan_data(&c):
+                    return False
+                found = True
+            elif not _skip_value(&c):
+                return False
+            if _lit(&c, c'}'):
+                return found and c.p == c.e
+            if not _lit(&c, c','):
+                return False
 
     def feed(self, conn, raw, now=None):
         """Process one received frame (``OrderBookTracker.feed``). Never raises."""
         cdef double t
         cdef PyObject* p
-        cdef object msg, data, pair, bids, asks, ts, book, last_obj
-        cdef TrackedBookCore tb
-        cdef ConnectionCore cc
-        cdef long long first = 0, last = 0, prev = 0, cur = 0
-        cdef bint has_prev = False
+        cdef object msg, sym
+        cdef bint done, scanned
         if now is None:
             t = hbc_monotonic()
             now = t if t >= 0.0 else _py_monotonic()
+        try:
+            scanned = self._scan(raw)
+        except Exception:  # MemoryError while building the levels: let the general path try
+            scanned = False
+        try:
+            if scanned:
+                sym = _ascii(self.s_sym, self.s_sym_n)
+                p = PyDict_GetItem(self.symbols, sym)
+                if p is not NULL:
+                    done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
+                                           self.s_last, None, self.s_prev, self.b_prev_key is not None,
+                                           self.b_time_key is not None, self.s_time)
+                    if done:
+                        self.scanned_frames += 1
+                        return
+        finally:
+            self.s_bids = self.s_asks = None
         try:
             msg = self.loads(raw)
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
-        # --- is it exactly the declared diff frame? (the venue parser's checks, in C)
-        if type(msg) is not dict:
+        if not self._feed_msg(conn, raw, now, msg):
             return self.fallback(conn, raw, now, msg)
+
+    cdef bint _feed_msg(self, conn, raw, now, msg) except -1:
+        """A decoded frame: True when it was the declared diff and handled here."""
+        cdef PyObject* p
+        cdef object data, bids, asks, last_obj
+        cdef long long first = 0, last = 0, prev = 0, ts = 0
+        if type(msg) is not dict:
+            return False
         if self.envelope is not None:
             p = PyDict_GetItem(msg, self.envelope)
             if p is NULL or type(<object>p) is not dict:
-                return self.fallback(conn, raw, now, msg)
+                return False
             data = <object>p
         else:
             data = msg
         p = PyDict_GetItem(data, self.event_key)
         if p is NULL or type(<object>p) is not str or <str>p != self.event:
-            return self.fallback(conn, raw, now, msg)
+            return False
         p = PyDict_GetItem(data, self.first_key)
         if p is NULL or not _as_i64(<object>p, &first):
-            return self.fallback(conn, raw, now, msg)
+            return False
         p = PyDict_GetItem(data, self.last_key)
         if p is NULL or not _as_i64(<object>p, &last):
-            return self.fallback(conn, raw, now, msg)
+            return False
         last_obj = <object>p
         p = PyDict_GetItem(data, self.bids_key)
         if p is NULL or type(<object>p) is not list:
-            return self.fallback(conn, raw, now, msg)
+            return False
         bids = <object>p
         p = PyDict_GetItem(data, self.asks_key)
         if p is NULL or type(<object>p) is not list:
-            return self.fallback(conn, raw, now, msg)
+            return False
         asks = <object>p
         if self.prev_key is not None:
             p = PyDict_GetItem(data, self.prev_key)
             if p is NULL or not _as_i64(<object>p, &prev):
-                return self.fallback(conn, raw, now, msg)
-            has_prev = True
-        ts = None
+                return False
         if self.time_key is not None:
             p = PyDict_GetItem(data, self.time_key)
-            if p is NULL or type(<object>p) is not int:
-                return self.fallback(conn, raw, now, msg)
-            ts = <object>p
+            if p is NULL or not _as_i64(<object>p, &ts):
+                return False
         p = PyDict_GetItem(data, self.symbol_key)
         if p is NULL or type(<object>p) is not str:
-            return self.fallback(conn, raw, now, msg)
+            return False
         p = PyDict_GetItem(self.symbols, <object>p)
         if p is NULL:
-            return self.fallback(conn, raw, now, msg)
-        pair = <object>p
+            return False
+        return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+                               self.prev_key is not None, self.time_key is not None, ts)
+
+    cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,
+                         last_obj, long long prev, bint has_prev, bint has_ts, long long ts) except -1:
+        """The diff of a frame of the declared shape: applied when its pair is LIVE and it is the
+        very next one by the sync rule (True); otherwise False (the policy decides)."""
+        cdef PyObject* p
+        cdef TrackedBookCore tb
+        cdef ConnectionCore cc
+        cdef long long cur = 0
         p = PyDict_GetItem(self.books, pair)
         if p is NULL:
-            return self.fallback(conn, raw, now, msg)
+            return False
         tb = <TrackedBookCore>p
-        # --- LIVE and the very next diff by the sync rule? (else the policy decides)
         if tb.state is not self.live or not _as_i64(tb.last_id, &cur):
-            return self.fallback(conn, raw, now, msg)
+            return False
         if self.rule == 1:
             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
-                return self.fallback(conn, raw, now, msg)
-        elif prev != cur or (self.rule == 3 and tb.first):
-            return self.fallback(conn, raw, now, msg)
+                return False
+        elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
+            return False
         # --- the general path's bookkeeping for an applied diff, in the same order
         try:
             tracker = self.tracker
@@ -215,25 +497,25 @@ cdef class FastFeed:
                 conn.last_frame = now
             tb.frames += 1
             tb.last_receive = now
-            book = tb.book
             try:
-                book.apply_diffs(bids, asks, last)
+                tb.book.apply_diffs(bids, asks, last)
             except Exception as exc:
-                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, ts, exc)
-                return
-            tb.last_id = last_obj
+                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+                return True
+            tb.last_id = last_obj if last_obj is not None else last
             tb.first = False
             tb.diffs_applied += 1
-            if ts is not None and ts:
+            if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
             self.fast_frames += 1
             if tracker._notify_books:
                 tracker._emit_book(tb, False)
         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
             self.tracker._internal_error(conn, pair, raw, exc)
+        return True
 
     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
-                       long long last, long long prev, bint has_prev, ts, exc):
+                       long long last, long long prev, bint has_prev, bint has_ts, long long ts, exc):
         # The book rejected the batch (unchanged): the general path's handling, with the diff
         # it would have had.
         from hbconnect.market.messages import BookDiff
@@ -241,7 +523,7 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if ts is not None else 0.0)
+                         (<double>ts / self.time_units) if has_ts else 0.0)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)
