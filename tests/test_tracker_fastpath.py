@@ -272,3 +272,56 @@ def test_scanner_differential_fuzz():
         scanned += tf._fastpath.scanned_frames
         fast += tf._fastpath.fast_frames
     assert scanned > 1000 and fast > scanned  # both the scanner and the decoded fast path ran
+
+
+def test_perpetual_pu_chain_same_as_general_path():
+    """USDⓈ-M (``pu`` chain, SEQ_RANGE_PREV: the first diff after a snapshot straddles it and is
+    left to the policy; later ones chain by ``pu``): the fast path gives the general path's
+    results, gaps, duplicates and stale frames included."""
+    from hbconnect.market.tracker import OrderBookTracker
+
+    def frame(U, u, pu, bids, asks, sym="BTCUSDT", extra=""):
+        data = {"e": "depthUpdate", "E": 1700000000000 + u, "T": 1700000000000 + u, "s": sym, "U": U, "u": u,
+                "pu": pu, "b": bids, "a": asks}
+        return json.dumps({"stream": sym.lower() + "@depth@100ms", "data": data}, separators=(",", ":")) + extra
+
+    snap = json.dumps({"lastUpdateId": 100, "E": 1, "T": 1, "bids": [["99.0", "1"], ["98.0", "2"]],
+                       "asks": [["101.0", "1"], ["102.0", "3"]]}).encode()
+    rng = random.Random(3)
+    seq = [frame(95, 105, 94, [["99.0", "2"]], [])]  # straddles the snapshot: the policy's case
+    last = 105
+    for i in range(300):
+        u = last + rng.randint(1, 4)
+        pu = last
+        if i in (50, 51):
+            pu = last - 7  # a broken chain: gap
+        seq.append(frame(last + 1, u, pu, [[f"{95 + rng.randint(0, 4)}.0", str(rng.randint(0, 3))]],
+                         [[f"{101 + rng.randint(0, 4)}.0", str(rng.randint(0, 3))]]))
+        last = u
+        if i % 37 == 0:
+            seq.append(seq[-1])  # duplicate
+        if i % 53 == 0:
+            seq.append(seq[-3])  # an old one
+    out = []
+    for fast in (True, False):
+        venue = market_data_venue("binance_perpetual").with_urls()
+        t = OrderBookTracker(venue, ["BTC-USDT"], stale_timeout=None, fast_path=fast)
+        notes = []
+        t.add_book_callback(lambda u: notes.append((u.update_id, u.timestamp, u.snapshot)))
+        conn = t.connections[0]
+        t.connection_up(conn)
+        tb = t.books["BTC-USDT"]
+        t.on_snapshot("BTC-USDT", tb.gen, snap)
+        states = []
+        for i, f in enumerate(seq):
+            t.feed(conn, f, float(i))
+            if tb.state.value != "live":  # resync: the venue's snapshot at that point
+                t.on_snapshot("BTC-USDT", tb.gen, json.dumps(
+                    {"lastUpdateId": json.loads(f)["data"]["u"], "bids": tb.book.bids_text(),
+                     "asks": tb.book.asks_text()}).encode())
+            states.append((tb.stats().to_dict(), book_levels(tb.book), tb.last_id, tb.first))
+        out.append((states, notes, t.frames, t.bad_frames))
+        if fast:
+            assert t._fastpath.scanned_frames > 200
+    assert out[0] == out[1]
+    assert out[0][0][-1][0]["gaps"] >= 1 and out[0][0][-1][0]["stale_dropped"] >= 5

@@ -8,6 +8,12 @@ Design
     same core; they differ only in the *driver* that performs the I/O the core asks for
     (``request_snapshot``, ``send``, ``reconnect``).
 
+For venues that declare the shape of their diff frames (``venue.diff_frame``, e.g. Binance), the
+instance's ``feed`` is the compiled fast path of ``hbconnect.market._fastpath``: it scans the frame
+text itself and applies LIVE, in-sequence diffs with the same bookkeeping, and hands every other
+frame (decoded) to the general path here, which alone decides sequence breaks, bad frames and
+resyncs. ``fast_path=False`` turns it off (tests prove both give the same books and counters).
+
 Per pair (``TrackedBook``): the ``OrderBook``, its state (SYNCING -> LIVE -> RESYNCING -> LIVE),
 counters, last trade. A fault never raises out of ``feed``: bad frames are counted and logged
 (rate-limited), never change a book; a lost or inconsistent update leads to a resync of that
