@@ -12,11 +12,12 @@ from fakevenue import FakeVenue
 from hbconnect.market.messages import SyncRule, WsEndpoint
 from hbconnect.market.tracker import OrderBookTracker
 from refbook import RefBook, book_levels
+from local_server import LocalServer
 
 PAIRS = ["A-B", "C-D"]
 
 
-class InbandServer:
+class InbandServer(LocalServer):
     def __init__(self):
         self.books = {p: RefBook() for p in PAIRS}
         for b in self.books.values():
@@ -72,18 +73,8 @@ class InbandServer:
         await task
         return ws
 
-    async def __aenter__(self):
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self.handler)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.runner.cleanup()
 
 
 class PingingVenue(FakeVenue):

@@ -10,12 +10,13 @@ from aiohttp import web
 from hbconnect.core.throttler import RateLimit, Throttler
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.tracker import OrderBookTracker
+from local_server import LocalServer
 
 PAIRS = [f"C{i}-USDT" for i in range(5)]
 N_DIFFS = 30
 
 
-class SplitServer:
+class SplitServer(LocalServer):
     """Per connection: sends N_DIFFS contiguous diffs for each subscribed symbol only."""
 
     def __init__(self, drop_connection: int = -1):
@@ -57,19 +58,9 @@ class SplitServer:
             pass
         return ws
 
-    async def __aenter__(self):
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v3/depth", self.depth)
         app.router.add_get("/stream", self.stream)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.runner.cleanup()
 
 
 async def _track(srv, throttler=None):

@@ -15,11 +15,12 @@ from hbconnect.core.rest import (
     parse_retry_after,
 )
 from hbconnect.market.messages import RestRequest
+from local_server import LocalServer
 
 FAST = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.02)
 
 
-class Server:
+class Server(LocalServer):
     """Each route answers from a script: a list of actions consumed per hit."""
 
     def __init__(self):
@@ -59,18 +60,8 @@ class Server:
             return web.Response(body=b"")
         raise AssertionError(action)
 
-    async def __aenter__(self):
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self.handler)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.runner.cleanup()
 
     @property
     def url(self):

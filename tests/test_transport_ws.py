@@ -12,9 +12,10 @@ from hbconnect.core import codecs
 from hbconnect.core.backoff import Backoff
 from hbconnect.core.ws import ReconnectingWs, WsClosed, WsConnection
 from hbconnect.market.messages import WsEndpoint
+from local_server import LocalServer
 
 
-class WsServer:
+class WsServer(LocalServer):
     def __init__(self, mode="echo"):
         self.mode = mode
         self.received: list[str] = []
@@ -42,18 +43,8 @@ class WsServer:
                     await ws.close()
         return ws
 
-    async def __aenter__(self):
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self.handler)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.runner.cleanup()
 
     @property
     def url(self):

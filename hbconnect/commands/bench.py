@@ -192,18 +192,27 @@ class Peer:
         """Messages converted to the peer's own input, ahead of timing."""
         raise NotImplementedError
 
-    # run_* apply a list of messages; *_top also reads best bid and best ask after each message
-    def run_str(self, book: Any, msgs: list) -> None:
+    # run_* apply a list of messages; *_top also reads best bid and best ask after each message.
+    # A peer writes each loop once, in apply_str/apply_native; ``top`` is tested once per message.
+    def apply_str(self, book: Any, msgs: list, top: bool) -> None:
+        """Apply messages of decimal-text pairs; with ``top`` read best bid and ask after each."""
         raise NotImplementedError
+
+    def apply_native(self, book: Any, msgs: list, top: bool) -> None:
+        """As apply_str, for messages already converted by ``native``."""
+        raise NotImplementedError
+
+    def run_str(self, book: Any, msgs: list) -> None:
+        self.apply_str(book, msgs, False)
 
     def run_native(self, book: Any, msgs: list) -> None:
-        raise NotImplementedError
+        self.apply_native(book, msgs, False)
 
     def run_str_top(self, book: Any, msgs: list) -> None:
-        raise NotImplementedError
+        self.apply_str(book, msgs, True)
 
     def run_native_top(self, book: Any, msgs: list) -> None:
-        raise NotImplementedError
+        self.apply_native(book, msgs, True)
 
     top_stmt = ""          # one top-of-book (best bid) read of ``book``, for timeit
 
@@ -255,21 +264,15 @@ class HbconnectPeer(Peer):
             return np.array([(float(p), float(q)) for p, q in levels], dtype=np.float64)
         return [(arr(b), arr(a)) for b, a in msgs]
 
-    def run_str(self, book, msgs):
+    def apply_str(self, book, msgs, top):
         apply = book.apply_diffs
         for uid, (b, a) in enumerate(msgs, 2):
             apply(b, a, uid)
+            if top:
+                book.best_bid
+                book.best_ask
 
-    run_native = run_str
-
-    def run_str_top(self, book, msgs):
-        apply = book.apply_diffs
-        for uid, (b, a) in enumerate(msgs, 2):
-            apply(b, a, uid)
-            book.best_bid
-            book.best_ask
-
-    run_native_top = run_str_top
+    apply_native = apply_str
     top_stmt = "book.best_bid"
 
     def vwap_fn(self, book, volume):
@@ -320,7 +323,7 @@ class OrderBookPkgPeer(Peer):
     def native(self, msgs):
         return [([(float(p), float(q)) for p, q in b], [(float(p), float(q)) for p, q in a]) for b, a in msgs]
 
-    def run_str(self, book, msgs):
+    def apply_str(self, book, msgs, top):
         B, A = book.bids, book.asks
         for b, a in msgs:
             for side, levels in ((B, b), (A, a)):
@@ -333,8 +336,11 @@ class OrderBookPkgPeer(Peer):
                             pass
                     else:
                         side[float(p)] = q
+            if top:
+                B.index(0)
+                A.index(0)
 
-    def run_native(self, book, msgs):
+    def apply_native(self, book, msgs, top):
         B, A = book.bids, book.asks
         for b, a in msgs:
             for side, levels in ((B, b), (A, a)):
@@ -346,37 +352,9 @@ class OrderBookPkgPeer(Peer):
                             pass
                     else:
                         side[p] = q
-
-    def run_str_top(self, book, msgs):
-        B, A = book.bids, book.asks
-        for b, a in msgs:
-            for side, levels in ((B, b), (A, a)):
-                for p, q in levels:
-                    q = float(q)
-                    if q == 0.0:
-                        try:
-                            del side[float(p)]
-                        except KeyError:
-                            pass
-                    else:
-                        side[float(p)] = q
-            B.index(0)
-            A.index(0)
-
-    def run_native_top(self, book, msgs):
-        B, A = book.bids, book.asks
-        for b, a in msgs:
-            for side, levels in ((B, b), (A, a)):
-                for p, q in levels:
-                    if q == 0.0:
-                        try:
-                            del side[p]
-                        except KeyError:
-                            pass
-                    else:
-                        side[p] = q
-            B.index(0)
-            A.index(0)
+            if top:
+                B.index(0)
+                A.index(0)
 
     top_stmt = "book.bids.index(0)"
 
@@ -422,7 +400,7 @@ class SortedContainersPeer(Peer):
 
     native = OrderBookPkgPeer.native
 
-    def run_str(self, book, msgs):
+    def apply_str(self, book, msgs, top):
         B, A = book
         for b, a in msgs:
             for side, levels in ((B, b), (A, a)):
@@ -432,8 +410,11 @@ class SortedContainersPeer(Peer):
                         side.pop(float(p), None)
                     else:
                         side[float(p)] = q
+            if top:
+                B.peekitem(-1)
+                A.peekitem(0)
 
-    def run_native(self, book, msgs):
+    def apply_native(self, book, msgs, top):
         B, A = book
         for b, a in msgs:
             for side, levels in ((B, b), (A, a)):
@@ -442,31 +423,9 @@ class SortedContainersPeer(Peer):
                         side.pop(p, None)
                     else:
                         side[p] = q
-
-    def run_str_top(self, book, msgs):
-        B, A = book
-        for b, a in msgs:
-            for side, levels in ((B, b), (A, a)):
-                for p, q in levels:
-                    q = float(q)
-                    if q == 0.0:
-                        side.pop(float(p), None)
-                    else:
-                        side[float(p)] = q
-            B.peekitem(-1)
-            A.peekitem(0)
-
-    def run_native_top(self, book, msgs):
-        B, A = book
-        for b, a in msgs:
-            for side, levels in ((B, b), (A, a)):
-                for p, q in levels:
-                    if q == 0.0:
-                        side.pop(p, None)
-                    else:
-                        side[p] = q
-            B.peekitem(-1)
-            A.peekitem(0)
+            if top:
+                B.peekitem(-1)
+                A.peekitem(0)
 
     top_stmt = "book[0].peekitem(-1)"
 
@@ -528,7 +487,7 @@ class NautilusPeer(Peer):
         return [([BO(BUY, P(float(p), 8), Q(float(q), 8), 0) for p, q in b]
                  + [BO(SELL, P(float(p), 8), Q(float(q), 8), 0) for p, q in a]) for b, a in msgs]
 
-    def run_str(self, book, msgs):
+    def apply_str(self, book, msgs, top):
         BO, P, Q, BUY, SELL = self._BO, self._P, self._Q, self._OS.BUY, self._OS.SELL
         upd = book.update
         for b, a in msgs:
@@ -536,31 +495,18 @@ class NautilusPeer(Peer):
                 upd(BO(BUY, P(float(p), 8), Q(float(q), 8), 0), 0)
             for p, q in a:
                 upd(BO(SELL, P(float(p), 8), Q(float(q), 8), 0), 0)
+            if top:
+                book.best_bid_price()
+                book.best_ask_price()
 
-    def run_native(self, book, msgs):
+    def apply_native(self, book, msgs, top):
         upd = book.update
         for orders in msgs:
             for o in orders:
                 upd(o, 0)
-
-    def run_str_top(self, book, msgs):
-        BO, P, Q, BUY, SELL = self._BO, self._P, self._Q, self._OS.BUY, self._OS.SELL
-        upd = book.update
-        for b, a in msgs:
-            for p, q in b:
-                upd(BO(BUY, P(float(p), 8), Q(float(q), 8), 0), 0)
-            for p, q in a:
-                upd(BO(SELL, P(float(p), 8), Q(float(q), 8), 0), 0)
-            book.best_bid_price()
-            book.best_ask_price()
-
-    def run_native_top(self, book, msgs):
-        upd = book.update
-        for orders in msgs:
-            for o in orders:
-                upd(o, 0)
-            book.best_bid_price()
-            book.best_ask_price()
+            if top:
+                book.best_bid_price()
+                book.best_ask_price()
 
     top_stmt = "book.best_bid_price()"
 
@@ -608,31 +554,22 @@ class HummingbotPeer(Peer):
         return [([R(float(p), float(q), uid) for p, q in b], [R(float(p), float(q), uid) for p, q in a], uid)
                 for uid, (b, a) in enumerate(msgs, 2)]
 
-    def run_str(self, book, msgs):
-        R = self._R
-        apply = book.apply_diffs
-        for uid, (b, a) in enumerate(msgs, 2):
-            apply([R(float(p), float(q), uid) for p, q in b], [R(float(p), float(q), uid) for p, q in a], uid)
-
-    def run_native(self, book, msgs):
-        apply = book.apply_diffs
-        for b, a, uid in msgs:
-            apply(b, a, uid)
-
-    def run_str_top(self, book, msgs):
+    def apply_str(self, book, msgs, top):
         R = self._R
         apply, price = book.apply_diffs, book.get_price
         for uid, (b, a) in enumerate(msgs, 2):
             apply([R(float(p), float(q), uid) for p, q in b], [R(float(p), float(q), uid) for p, q in a], uid)
-            price(False)
-            price(True)
+            if top:
+                price(False)
+                price(True)
 
-    def run_native_top(self, book, msgs):
+    def apply_native(self, book, msgs, top):
         apply, price = book.apply_diffs, book.get_price
         for b, a, uid in msgs:
             apply(b, a, uid)
-            price(False)
-            price(True)
+            if top:
+                price(False)
+                price(True)
 
     top_stmt = "book.get_price(False)"
 

@@ -598,6 +598,15 @@ class BinanceSpotTrading:
     is_perpetual = False
     max_client_order_id_length = MAX_CLIENT_ORDER_ID_LENGTH
     _prefix = "/api/v3"
+    # venue differences the shared translation below reads (the perpetual subclass overrides them)
+    _order_path = "/api/v3/order"
+    _fills_path = "/api/v3/myTrades"
+    _listen_key_path = "/api/v3/userDataStream"
+    _states: dict = _SPOT_STATES
+    _new_order_resp_type = "FULL"               # FULL: the response carries the fills
+    _post_only_params: dict = {"type": "LIMIT_MAKER"}
+    _ack_time_key = "transactTime"              # time field of order POST/DELETE responses
+    _fill_maker_key = "isMaker"                 # maker flag in the account-trades list
 
     def __init__(self, api_key: str = "", api_secret: _Union[str, bytes, None] = "", *,
                  rest_url: _Optional[str] = None, ws_url: _Optional[str] = None,
@@ -796,8 +805,12 @@ class BinanceSpotTrading:
         if order.order_type == OrderType.MARKET:
             return {"type": "MARKET"}
         if order.order_type == OrderType.LIMIT_MAKER:
-            return {"type": "LIMIT_MAKER", "price": order.price}
+            return {**self._post_only_params, "price": order.price}
         return {"type": "LIMIT", "timeInForce": "GTC", "price": order.price}
+
+    def _position_params(self, order: _Any) -> dict:
+        """Extra order parameters for the position side (none on spot)."""
+        return {}
 
     def place_order_request(self, order: _Any) -> VenueRequest:
         params = {
@@ -805,14 +818,15 @@ class BinanceSpotTrading:
             "side": "BUY" if order.trade_type == TradeType.BUY else "SELL",
             "quantity": order.amount,
             "newClientOrderId": order.client_order_id,
-            "newOrderRespType": "FULL",
+            "newOrderRespType": self._new_order_resp_type,
         }
         params.update(self._order_type_params(order))
-        return VenueRequest("POST", "/api/v3/order", params, signed=True, idempotent=False)
+        params.update(self._position_params(order))
+        return VenueRequest("POST", self._order_path, params, signed=True, idempotent=False)
 
     def parse_place_order(self, data: _Any, order: _Any, timestamp: float) -> tuple:
         """POST order response -> (OrderUpdate, [TradeUpdate]) (FULL responses carry fills)."""
-        ts = int(data.get("transactTime") or 0) / 1000.0 or timestamp
+        ts = int(data.get(self._ack_time_key) or 0) / 1000.0 or timestamp
         update = self._order_update(data, order, ts, creating=True)
         fills = []
         for f in data.get("fills") or []:
@@ -821,28 +835,25 @@ class BinanceSpotTrading:
                                             ts, is_taker=True))
         return update, fills
 
+    def _by_client_id(self, order: _Any) -> dict:
+        return {"symbol": self.to_venue_symbol(order.trading_pair), "origClientOrderId": order.client_order_id}
+
     def cancel_order_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("DELETE", "/api/v3/order", {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "origClientOrderId": order.client_order_id,
-        }, signed=True)
+        return VenueRequest("DELETE", self._order_path, self._by_client_id(order), signed=True)
 
     def parse_cancel_order(self, data: _Any, order: _Any, timestamp: float) -> OrderUpdate:
-        ts = int(data.get("transactTime") or 0) / 1000.0 or timestamp
+        ts = int(data.get(self._ack_time_key) or 0) / 1000.0 or timestamp
         return self._order_update(data, order, ts)
 
     def order_status_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("GET", "/api/v3/order", {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "origClientOrderId": order.client_order_id,
-        }, signed=True)
+        return VenueRequest("GET", self._order_path, self._by_client_id(order), signed=True)
 
     def parse_order_status(self, data: _Any, order: _Any, timestamp: float) -> OrderUpdate:
         ts = int(data.get("updateTime") or data.get("time") or 0) / 1000.0 or timestamp
         return self._order_update(data, order, ts)
 
     def order_fills_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("GET", "/api/v3/myTrades", {
+        return VenueRequest("GET", self._fills_path, {
             "symbol": self.to_venue_symbol(order.trading_pair),
             "orderId": order.exchange_order_id,
         }, signed=True)
@@ -854,12 +865,12 @@ class BinanceSpotTrading:
                 continue
             out.append(self._trade_update(order, str(t["orderId"]), str(t["id"]), _dec(t["price"]), _dec(t["qty"]),
                                           _dec(t["commission"]), t.get("commissionAsset"),
-                                          int(t["time"]) / 1000.0, is_taker=not t.get("isMaker", False)))
+                                          int(t["time"]) / 1000.0, is_taker=not t.get(self._fill_maker_key, False)))
         return out
 
     def _order_update(self, data: dict, order: _Any, ts: float, creating: bool = False) -> OrderUpdate:
         status = data.get("status", "NEW")
-        state = _SPOT_STATES.get(status)
+        state = self._states.get(status)
         if state is None:
             raise ValueError(f"unknown order status {status!r}")
         return OrderUpdate(
@@ -892,7 +903,7 @@ class BinanceSpotTrading:
     # -- user stream --
 
     def listen_key_request(self) -> VenueRequest:
-        return VenueRequest("POST", "/api/v3/userDataStream", api_key=True)
+        return VenueRequest("POST", self._listen_key_path, api_key=True)
 
     def parse_listen_key(self, data: _Any) -> str:
         key = data["listenKey"]
@@ -901,7 +912,7 @@ class BinanceSpotTrading:
         return key
 
     def listen_key_keepalive_request(self, listen_key: str) -> VenueRequest:
-        return VenueRequest("PUT", "/api/v3/userDataStream", {"listenKey": listen_key}, api_key=True)
+        return VenueRequest("PUT", self._listen_key_path, {"listenKey": listen_key}, api_key=True)
 
     def user_stream_url(self, listen_key: str) -> str:
         return f"{self.ws_url}/ws/{listen_key}"
@@ -978,6 +989,14 @@ class BinancePerpetualTrading(BinanceSpotTrading):
     name = "binance_perpetual"
     is_perpetual = True
     _prefix = "/fapi/v1"
+    _order_path = "/fapi/v1/order"
+    _fills_path = "/fapi/v1/userTrades"
+    _listen_key_path = "/fapi/v1/listenKey"
+    _states = _PERP_STATES
+    _new_order_resp_type = "RESULT"
+    _post_only_params = {"type": "LIMIT", "timeInForce": "GTX"}   # post-only: GTX
+    _ack_time_key = "updateTime"
+    _fill_maker_key = "maker"
 
     def __init__(self, *args: _Any, **kwargs: _Any) -> None:
         super().__init__(*args, **kwargs)
@@ -1007,33 +1026,18 @@ class BinancePerpetualTrading(BinanceSpotTrading):
             ts = max(ts, int(b.get("updateTime") or 0))
         return BalanceUpdate(entries, ts / 1000.0, complete=True)
 
-    def _order_type_params(self, order: _Any) -> dict:
-        if order.order_type == OrderType.MARKET:
-            return {"type": "MARKET"}
-        if order.order_type == OrderType.LIMIT_MAKER:  # post-only: GTX
-            return {"type": "LIMIT", "timeInForce": "GTX", "price": order.price}
-        return {"type": "LIMIT", "timeInForce": "GTC", "price": order.price}
-
-    def place_order_request(self, order: _Any) -> VenueRequest:
-        params = {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "side": "BUY" if order.trade_type == TradeType.BUY else "SELL",
-            "quantity": order.amount,
-            "newClientOrderId": order.client_order_id,
-            "newOrderRespType": "RESULT",
-        }
-        params.update(self._order_type_params(order))
+    def _position_params(self, order: _Any) -> dict:
         action = getattr(order, "position", None)
         if self.position_mode == PositionMode.HEDGE:
             is_buy = order.trade_type == TradeType.BUY
             opening = action != PositionAction.CLOSE
-            params["positionSide"] = "LONG" if is_buy == opening else "SHORT"
-        elif action == PositionAction.CLOSE:
-            params["reduceOnly"] = "true"
-        return VenueRequest("POST", "/fapi/v1/order", params, signed=True, idempotent=False)
+            return {"positionSide": "LONG" if is_buy == opening else "SHORT"}
+        if action == PositionAction.CLOSE:
+            return {"reduceOnly": "true"}
+        return {}
 
     def parse_place_order(self, data: _Any, order: _Any, timestamp: float) -> tuple:
-        ts = int(data.get("updateTime") or 0) / 1000.0 or timestamp
+        ts = int(data.get(self._ack_time_key) or 0) / 1000.0 or timestamp
         update = self._order_update(data, order, ts, creating=True)
         # a post-only (GTX) order that would take is expired at once: a rejection, not a cancel
         if (data.get("status") == "EXPIRED" and data.get("timeInForce") == "GTX"
@@ -1044,56 +1048,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
                                  error_message="post-only order would have taken liquidity (expired)")
         return update, []
 
-    def cancel_order_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("DELETE", "/fapi/v1/order", {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "origClientOrderId": order.client_order_id,
-        }, signed=True)
-
-    def parse_cancel_order(self, data: _Any, order: _Any, timestamp: float) -> OrderUpdate:
-        ts = int(data.get("updateTime") or 0) / 1000.0 or timestamp
-        return self._order_update(data, order, ts)
-
-    def order_status_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("GET", "/fapi/v1/order", {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "origClientOrderId": order.client_order_id,
-        }, signed=True)
-
-    def order_fills_request(self, order: _Any) -> VenueRequest:
-        return VenueRequest("GET", "/fapi/v1/userTrades", {
-            "symbol": self.to_venue_symbol(order.trading_pair),
-            "orderId": order.exchange_order_id,
-        }, signed=True)
-
-    def parse_order_fills(self, data: _Any, order: _Any) -> list:
-        out = []
-        for t in data:
-            if order.exchange_order_id is not None and str(t["orderId"]) != str(order.exchange_order_id):
-                continue
-            out.append(self._trade_update(order, str(t["orderId"]), str(t["id"]), _dec(t["price"]), _dec(t["qty"]),
-                                          _dec(t["commission"]), t.get("commissionAsset"),
-                                          int(t["time"]) / 1000.0, is_taker=not t.get("maker", False)))
-        return out
-
-    def _order_update(self, data: dict, order: _Any, ts: float, creating: bool = False) -> OrderUpdate:
-        status = data.get("status", "NEW")
-        state = _PERP_STATES.get(status)
-        if state is None:
-            raise ValueError(f"unknown order status {status!r}")
-        return OrderUpdate(trading_pair=order.trading_pair, update_timestamp=ts, new_state=state,
-                           client_order_id=order.client_order_id,
-                           exchange_order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
-                           executed_amount_base=_dec(data.get("executedQty"), _DZERO) if "executedQty" in data else None,
-                           error_message=f"venue status {status}" if state is OrderState.FAILED else None)
-
-    # -- listen key --
-
-    def listen_key_request(self) -> VenueRequest:
-        return VenueRequest("POST", "/fapi/v1/listenKey", api_key=True)
-
-    def listen_key_keepalive_request(self, listen_key: str) -> VenueRequest:
-        return VenueRequest("PUT", "/fapi/v1/listenKey", {"listenKey": listen_key}, api_key=True)
+    # -- user stream --
 
     def parse_user_stream(self, raw: _Union[str, bytes]) -> list:
         msg = _loads(raw)
