@@ -584,7 +584,7 @@ class Connector:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug or an unexpected transport error: ask, never re-send
+            except Exception:  # a bug or an unexpected transport error: ask, never re-send
                 logger.exception("%s: order %s submission raised; asking the venue", self.name, order_id)
                 await self._resolve_creation(order, time.monotonic())
                 return

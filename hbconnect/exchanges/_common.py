@@ -90,6 +90,14 @@ def as_str(value: Any, what: str) -> str:
     return value
 
 
+def trade_side(value: Any, sides: dict, venue: str) -> str:
+    """The taker side ("buy"/"sell") that ``sides`` maps the venue's ``value`` to; ParseError if none."""
+    side = sides.get(value) if type(value) is str else None
+    if side is None:
+        raise ParseError(f"{venue}: bad trade side {excerpt(value, 40)}")
+    return side
+
+
 def as_int(value: Any, what: str) -> int:
     """An integer id sent as a JSON integer or as decimal digits in a string."""
     if type(value) is int:

@@ -290,11 +290,9 @@ MARKET_DATA: dict = {
 import base64 as _base64
 import hashlib as _hashlib
 import hmac as _hmac
-import itertools as _itertools
 import logging as _logging
 import time as _time
 from decimal import Decimal as _D, InvalidOperation as _InvalidOperation
-from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Union as _Union
 import re as _re
 from urllib.parse import quote_plus as _quote_plus
 

@@ -143,10 +143,7 @@ class BybitMarketData(c.MarketDataBase):
         out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
-            raw_side = t.get("S")
-            side = _TRADE_SIDES.get(raw_side) if type(raw_side) is str else None
-            if side is None:
-                raise ParseError(f"{self.name}: bad trade side {c.excerpt(raw_side, 40)}")
+            side = c.trade_side(t.get("S"), _TRADE_SIDES, self.name)
             out.append(Trade(
                 pair=self.from_venue_symbol(c.as_str(t.get("s"), "s")),
                 trade_id=c.as_str(t.get("i"), "i"),

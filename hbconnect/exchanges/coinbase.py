@@ -175,10 +175,7 @@ class CoinbaseMarketData(c.MarketDataBase):
             e = c.as_dict(item, "market_trades event")
             for t in c.as_list(e.get("trades"), "trades"):
                 t = c.as_dict(t, "trade")
-                maker_side = t.get("side")
-                side = _TAKER_SIDE.get(maker_side) if type(maker_side) is str else None
-                if side is None:
-                    raise ParseError(f"{self.name}: bad trade side {c.excerpt(maker_side, 40)}")
+                side = c.trade_side(t.get("side"), _TAKER_SIDE, self.name)  # the maker's side, inverted
                 out.append(Trade(
                     pair=self.from_venue_symbol(c.as_str(t.get("product_id"), "product_id")),
                     trade_id=c.as_str(t.get("trade_id"), "trade_id"),

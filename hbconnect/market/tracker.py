@@ -626,22 +626,7 @@ class OrderBookTracker:
                     else:
                         v = self._check(last, ev, tb.first)
                     if v == APPLY:
-                        try:
-                            tb.book.apply_diffs(ev.bids, ev.asks, ev.last_id)
-                        except Exception as exc:
-                            self._apply_failed(tb, ev, exc)
-                            continue
-                        tb.last_id = ev.last_id
-                        tb.first = False
-                        tb.diffs_applied += 1
-                        if ev.timestamp:
-                            tb.last_update_time = ev.timestamp
-                        if self.max_depth is not None:
-                            tb.book.truncate(self.max_depth)
-                        if ev.checksum is not None and not self._verify(tb, ev.checksum):
-                            continue
-                        if self._notify_books:
-                            self._emit_book(tb, False)
+                        self._apply_diff(tb, ev)
                     elif v == STALE:
                         tb.stale_dropped += 1
                     else:
@@ -719,7 +704,7 @@ class OrderBookTracker:
         self._resync(tb, f"bad update: {exc}")
 
     def _apply_diff(self, tb: TrackedBook, d: BookDiff) -> None:
-        """Apply one diff the policy accepted (same as the inlined path of ``feed``)."""
+        """Apply one diff the sync policy accepted."""
         try:
             tb.book.apply_diffs(d.bids, d.asks, d.last_id)
         except Exception as exc:
