@@ -85,6 +85,7 @@ cdef class OrderBook:
     cdef double c_best_bid(self) noexcept
     cdef double c_best_ask(self) noexcept
     cdef int _prepare_tmp(self, Py_ssize_t n) except -1
+    cdef Py_ssize_t _parse_batch(self, object bids, object asks, int64_t uid, Py_ssize_t* na) except -1
     cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1
     cdef int _parse_slow(self, object pair, Level* out, Py_ssize_t idx, Py_ssize_t pos, bint is_bid) except -1
     cdef object _parse_value(self, object o, double* val, uint64_t* tx, Py_ssize_t pos, bint is_bid, bint is_price)

@@ -1016,6 +1016,24 @@ cdef class OrderBook:
         self._tmp_cap = cap
         return 0
 
+    cdef Py_ssize_t _parse_batch(self, object bids, object asks, int64_t uid, Py_ssize_t* na) except -1:
+        """Parse and validate a whole batch into the scratch array (bids first, then asks).
+
+        Returns the bid count and sets ``na``; the book itself is not touched, so a bad value
+        raises before anything changes (batches are atomic)."""
+        cdef Py_ssize_t nb
+        if type(bids) is not list:
+            bids = _prepare(bids, True)
+        if type(asks) is not list:
+            asks = _prepare(asks, False)
+        nb = _count(bids)
+        na[0] = _count(asks)
+        self._pending = None
+        self._prepare_tmp(nb + na[0])
+        self._parse_side(bids, 0, uid, True)
+        self._parse_side(asks, nb, uid, False)
+        return nb
+
     cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1:
         cdef Py_ssize_t i, n, k0, k1, n0, n1, stride
         cdef PyObject* seq
@@ -1226,16 +1244,7 @@ cdef class OrderBook:
             raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
         self._busy = True
         try:
-            if type(bids) is not list:
-                bids = _prepare(bids, True)
-            if type(asks) is not list:
-                asks = _prepare(asks, False)
-            nb = _count(bids)
-            na = _count(asks)
-            self._pending = None
-            self._prepare_tmp(nb + na)
-            self._parse_side(bids, 0, update_id, True)
-            self._parse_side(asks, nb, update_id, False)
+            nb = self._parse_batch(bids, asks, update_id, &na)
             if _build_side(&nbs, self._tmp, nb, 1.0) < 0:
                 raise MemoryError()
             if _build_side(&nas, self._tmp + nb, na, -1.0) < 0:
@@ -1270,16 +1279,7 @@ cdef class OrderBook:
             raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
         self._busy = True
         try:
-            if type(bids) is not list:
-                bids = _prepare(bids, True)
-            if type(asks) is not list:
-                asks = _prepare(asks, False)
-            nb = _count(bids)
-            na = _count(asks)
-            self._pending = None
-            self._prepare_tmp(nb + na)
-            self._parse_side(bids, 0, update_id, True)
-            self._parse_side(asks, nb, update_id, False)
+            nb = self._parse_batch(bids, asks, update_id, &na)
             if _reserve(&self._bids, nb) < 0 or _reserve(&self._asks, na) < 0:
                 self._pending = None
                 raise MemoryError()
