@@ -59,13 +59,15 @@ def apply(book, levels):
             book[D(p)] = D(q)
 
 
-async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures, settle=0.6):
-    """Binance's local order book procedure; returns (#events applied, local == REST at rest)."""
+async def sync_and_compare(ex, s, rest, ws_base, path, stream, futures, settle=0.6, flow=1.0):
+    """Binance's local order book procedure; returns (#events applied, local == REST at rest).
+
+    ``flow``: seconds of live flow collected after the snapshot (longer for slower streams)."""
     ws = await s.ws_connect(f"{ws_base}/stream?streams={stream}")
     buffered = await collect(ws, 0.35)
     r = await s.get(f"{rest}{path}", params={"symbol": "BTCUSDT", "limit": 1000})
     snap = await r.json()
-    buffered += await collect(ws, 1.0)
+    buffered += await collect(ws, flow)
     ex.agent_paused = True
     buffered += await collect(ws, settle)      # the last diffs of the flow
     await ws.close()
@@ -114,8 +116,9 @@ def test_depth_stream_ids_continue_the_rest_snapshot(market, stream):
                                     perp_pairs=("BTC-USDT",) if futures else (), agent_interval=0.03,
                                     funding_interval=None) as ex, aiohttp.ClientSession() as s:
             if futures:
+                # the plain futures stream pushes every 250 ms: collect long enough for as many pushes
                 return await sync_and_compare(ex, s, ex.futures_rest_url, ex.futures_ws_url, "/fapi/v1/depth",
-                                              stream, futures=True)
+                                              stream, futures=True, flow=2.5 if stream.endswith("@depth") else 1.0)
             # the plain spot stream is the 1000 ms one: wait longer for its last diff
             return await sync_and_compare(ex, s, ex.spot_rest_url, ex.spot_ws_url, "/api/v3/depth",
                                           stream, futures=False, settle=1.3 if stream.endswith("@depth") else 0.6)
