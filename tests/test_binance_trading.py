@@ -17,15 +17,9 @@ from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.throttler import Throttler
 from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
 from hbconnect.exchanges import trading_venue
-from hbconnect.exchanges.binance import (
-    MAX_CLIENT_ORDER_ID_LENGTH,
-    BinancePerpetualTrading,
-    BinanceSpotTrading,
-    binance_error,
-    hmac_signature,
-    perp_rate_limits,
-    spot_rate_limits,
-)
+from hbconnect.exchanges.binance import BinancePerpetualTrading, BinanceSpotTrading
+from hbconnect.exchanges.binance.constants import MAX_CLIENT_ORDER_ID_LENGTH, perp_rate_limits, spot_rate_limits
+from hbconnect.exchanges.binance.trading import binance_error, hmac_signature
 
 D = Decimal
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -339,7 +333,7 @@ def test_form_encoding_equals_urlencode() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from hbconnect.exchanges.binance import _form
+    from hbconnect.exchanges.binance.trading import _form
 
     @settings(max_examples=300, deadline=None)
     @given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8), st.text(max_size=20), max_size=6))
