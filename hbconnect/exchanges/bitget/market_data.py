@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from hbconnect.exchanges import _common as c
-from hbconnect.exchanges.okx.market_data import OpArgsMarketData  # Bitget v2 speaks OKX's v5 WS protocol
+from hbconnect.exchanges._okx_family import OpArgsMarketData  # Bitget v2 speaks OKX's v5 WS protocol
 from hbconnect.market.messages import BookDiff, BookSnapshot, MarketEvent, ParseError, SyncRule
 
 WS_URL = "wss://ws.bitget.com/v2/ws/public"

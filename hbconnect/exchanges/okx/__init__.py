@@ -1,6 +1,6 @@
 """OKX v5 spot and perpetual swap: market data translation (``market_data``)."""
 from __future__ import annotations
 
-from hbconnect.exchanges.okx.market_data import MARKET_DATA, OkxMarketData, OpArgsMarketData
+from hbconnect.exchanges.okx.market_data import MARKET_DATA, OkxMarketData
 
-__all__ = ["MARKET_DATA", "OkxMarketData", "OpArgsMarketData"]
+__all__ = ["MARKET_DATA", "OkxMarketData"]
