@@ -10,7 +10,9 @@ right when the network misbehaves:
 
 * An order request is never re-sent. If its outcome is unknown (timeout, dropped connection,
   5xx, unreadable body) the engine asks the venue for the order by client order id; once the
-  request's receive window has passed, "not found" means the venue never accepted it.
+  venue's "order not accepted after" window has passed, "not found" means it never accepted it.
+* Every answer is classified by the venue (``check_response``), HTTP 200 bodies included: an
+  order the venue refused fails at once, with the venue's code in the failure event.
 * Orders the venue stops knowing are counted, declared lost, then reconciled by polling and
   cancelled; the engine never cancels an order it did not create.
 * The user stream is the fast path; REST polling of orders and balances is the safety net (and
@@ -26,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional
 
 from hbconnect.connector.contract import (
+    AccountSettings,
     BalanceDelta,
     BalanceUpdate,
     PreparedRequest,
@@ -120,9 +123,11 @@ class Connector:
         self._user_stream = UserStream(venue, self._send, self._on_user_events,
                                        on_connected=self._on_stream_connected,
                                        on_disconnected=self._on_stream_disconnected,
-                                       keepalive_interval=keepalive_interval)
-        for secret in _venue_secrets(venue):
+                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms)
+        for secret in venue.credentials.secret_values():
             register_secret(secret)
+        #: account state requests depend on (position/margin mode, leverage), passed to the venue
+        self._account = AccountSettings()
         self._rules: Dict[str, TradingRule] = {}
         self._balances: Dict[str, Decimal] = {}
         self._available: Dict[str, Decimal] = {}
@@ -352,22 +357,33 @@ class Connector:
             except HttpError as exc:
                 if exc.outcome_unknown:
                     raise
-                err = self._venue.error_from_response(exc.status, exc.json(), exc.headers)
-                if isinstance(err, TimeSyncError) and attempt == 1 and request.signed:
-                    logger.warning("%s: %s; re-syncing time and retrying", self.name, err)
-                    try:
-                        await self._sync_time()
-                    except ExchangeError:
-                        pass
-                    continue
+                err = self._venue.check_response(exc.status, exc.json(), exc.headers) \
+                    or ExchangeError(None, f"HTTP {exc.status}", http_status=exc.status, venue=self.name)
+                # the transport already slowed the throttler down for a 429/418 status
+                slowed = isinstance(exc, RateLimitError)
                 if isinstance(err, RateLimitError) and err.retry_after is None:
                     err.retry_after = getattr(exc, "retry_after", None)
-                self.stats["requests_failed"] += 1
-                raise err from None
-            try:
-                return _fast_loads(resp.body)  # orjson when installed
-            except ValueError:
-                return resp.json()  # the clear BodyDecodeError (or what ujson accepts)
+            else:
+                try:
+                    data = _fast_loads(resp.body)  # orjson when installed
+                except ValueError:
+                    data = resp.json()  # the clear BodyDecodeError (or what ujson accepts)
+                err = self._venue.check_response(resp.status, data, resp.headers)
+                if err is None:
+                    return data
+                slowed = False
+            if isinstance(err, TimeSyncError) and attempt == 1 and request.signed:
+                logger.warning("%s: %s; re-syncing time and retrying", self.name, err)
+                try:
+                    await self._sync_time()
+                except ExchangeError:
+                    pass
+                continue
+            if isinstance(err, RateLimitError) and not slowed:
+                # a 429-equivalent in a body: every request waits, as for an HTTP 429
+                self._throttler.slow_down(err.retry_after)
+            self.stats["requests_failed"] += 1
+            raise err from None
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ rules, balances, prices
@@ -572,7 +588,7 @@ class Connector:
             if order is None:
                 return
             self.stats["orders_submitted"] += 1
-            request = self._venue.place_order_request(order)
+            request = self._venue.place_order_request(order, self._account)
             try:
                 data = await self._send(request, timeout=self.order_timeout)
             except ExchangeError as exc:
@@ -609,7 +625,8 @@ class Connector:
         logger.info("%s: order %s failed: %s", self.name, order.client_order_id, exc)
         self._process_order_update(OrderUpdate(
             trading_pair=order.trading_pair, update_timestamp=self._clock(), new_state=OrderState.FAILED,
-            client_order_id=order.client_order_id, error_message=f"{type(exc).__name__}: {exc}"))
+            client_order_id=order.client_order_id, error_message=f"{type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__, error_code=getattr(exc, "code", None)))
 
     async def _resolve_creation(self, order: InFlightOrder, started: float) -> None:
         """The create request's outcome is unknown: ask the venue by client order id (never
@@ -618,7 +635,7 @@ class Connector:
         cid = order.client_order_id
         self._resolving.add(cid)
         try:
-            window = self._venue.recv_window_ms / 1000.0 + 1.0
+            window = self._venue.order_not_accepted_after
             delay = 0.2
             deadline = time.monotonic() + max(60.0, window * 4)
             while self._running and time.monotonic() < deadline:
@@ -923,18 +940,6 @@ class Connector:
         saved = load_orders(self.state_file, self.name)
         if saved:
             self.restore_tracking_states(saved)
-
-
-def _venue_secrets(venue: Any) -> List[str]:
-    key = getattr(venue, "_key", None)
-    out = []
-    for attr in ("api_key", "_secret"):
-        v = getattr(key, attr, None)
-        if isinstance(v, bytes):
-            v = v.decode(errors="ignore")
-        if isinstance(v, str) and v:
-            out.append(v)
-    return out
 
 
 def _tracker_ready(tracker: Any, pairs: List[str]) -> bool:

@@ -1,5 +1,17 @@
-"""The private user stream, once for every listen-key venue: create the key, connect, keep the key
-alive, translate frames through the venue module, and start over on expiry or disconnection."""
+"""The private user stream, written once for every venue: open it in the venue's shape, translate
+frames through the venue module, and start over on expiry or disconnection.
+
+The three shapes (``StreamShape``), one strategy each:
+
+* ``LISTEN_KEY``: ask for a key/token over REST, connect to the URL carrying it, send the
+  venue's subscriptions (often none), keep the key alive over REST.
+* ``LOGIN``: connect, send the login message the venue builds from the credentials and the
+  synchronized time, wait for its ack, then send the subscriptions.
+* ``SIGNED_SUBSCRIBE``: connect and send the venue's signed subscriptions.
+
+Text pings (OKX ``"ping"``, Bybit ``{"op":"ping"}``) are declared by the venue
+(``user_stream_ping`` every ``user_stream_ping_interval`` seconds); protocol pings always run.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,9 +19,9 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Optional
 
-from hbconnect.connector.contract import StreamExpired, VenueRequest
+from hbconnect.connector.contract import StreamExpired, StreamShape, VenueRequest
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import ExchangeError, register_secret, sanitize
+from hbconnect.core.errors import AuthenticationError, ExchangeError, register_secret, sanitize
 from hbconnect.core.ws import WsClosed, WsConnection
 
 logger = logging.getLogger(__name__)
@@ -17,12 +29,80 @@ logger = logging.getLogger(__name__)
 SendFn = Callable[[VenueRequest], Awaitable[Any]]
 
 
+async def login(conn: WsConnection, message: str, parse_reply: Callable[[Any], Optional[bool]],
+                timeout: float, on_other: Optional[Callable[[Any], Any]] = None) -> None:
+    """Send a WebSocket login ``message`` and wait for the frame ``parse_reply`` accepts (True).
+    ``parse_reply`` raises (``AuthenticationError``) on a refusal and returns None for other
+    frames, which go to ``on_other``. No ack within ``timeout`` seconds: ``AuthenticationError``."""
+    await conn.send(message)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            raise AuthenticationError(None, f"{conn.name}: no login answer in {timeout:g} s")
+        try:
+            frame = await asyncio.wait_for(conn.receive(), left)
+        except asyncio.TimeoutError:
+            continue
+        if parse_reply(frame):
+            return
+        if on_other is not None:
+            on_other(frame)
+
+
+class _ListenKey:
+    """``StreamShape.LISTEN_KEY``: a REST-issued key (or token) in the URL, kept alive over REST."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        venue = stream._venue
+        key = venue.parse_listen_key(await stream._send(venue.listen_key_request()))
+        register_secret(key)
+        stream.key_renewals += 1
+        conn = await stream._connect(venue.user_stream_url(key))
+        return conn, stream._keepalive(key, conn)
+
+
+class _Login:
+    """``StreamShape.LOGIN``: connect, log in with the credentials and the synchronized time."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        venue = stream._venue
+        conn = await stream._connect(venue.user_stream_url(None))
+        try:
+            await login(conn, venue.user_stream_login(stream._time_ms()), venue.parse_login_reply,
+                        stream.login_timeout, stream.handle_frame)
+        except BaseException:
+            await conn.close()
+            raise
+        stream.key_renewals += 1
+        return conn, None
+
+
+class _SignedSubscribe:
+    """``StreamShape.SIGNED_SUBSCRIBE``: connect; the subscriptions themselves are signed."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        conn = await stream._connect(stream._venue.user_stream_url(None))
+        stream.key_renewals += 1
+        return conn, None
+
+
+#: the strategy opening each shape of private stream
+STRATEGIES = {
+    StreamShape.LISTEN_KEY: _ListenKey(),
+    StreamShape.LOGIN: _Login(),
+    StreamShape.SIGNED_SUBSCRIBE: _SignedSubscribe(),
+}
+
+
 class UserStream:
     """Keeps one authenticated user-data connection up.
 
     ``on_events(events)`` receives the translated events of each frame; ``on_connected()`` is
     called after every (re)connection (the engine then reconciles what it may have missed) and
-    ``on_disconnected()`` when the connection is lost.
+    ``on_disconnected()`` when the connection is lost. ``time_ms()`` is the synchronized venue
+    time (milliseconds) that logins and signed subscriptions carry.
     """
 
     def __init__(
@@ -36,8 +116,13 @@ class UserStream:
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
+        time_ms: Optional[Callable[[], int]] = None,
+        login_timeout: float = 10.0,
     ) -> None:
         self._venue = venue
+        self._strategy = STRATEGIES[venue.user_stream_shape]
+        self._time_ms = time_ms or (lambda: int(time.time() * 1000))
+        self.login_timeout = login_timeout
         self._send = send
         self._on_events = on_events
         self._on_connected = on_connected
@@ -75,7 +160,7 @@ class UserStream:
         self.connected = False
 
     def reconnect(self) -> None:
-        """Drop the connection and start over with a fresh listen key."""
+        """Drop the connection and start over (a fresh key, a fresh login)."""
         conn = self._conn
         if conn is not None:
             asyncio.get_running_loop().create_task(conn.close())
@@ -98,31 +183,39 @@ class UserStream:
                 break
             await asyncio.sleep(self.backoff.next_delay())
 
-    async def _session(self) -> None:
-        key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
-        register_secret(key)
-        self.key_renewals += 1
-        conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
-                            protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
-        await conn.open()
+    async def _connect(self, url: str) -> WsConnection:
+        venue = self._venue
+        conn = WsConnection(url, receive_timeout=None, protocol_ping=self.protocol_ping,
+                            ping_interval=venue.user_stream_ping_interval or None,
+                            ping_message=venue.user_stream_ping, name=f"{venue.name} user stream")
         self._conn = conn
-        keepalive = asyncio.get_running_loop().create_task(self._keepalive(key, conn))
+        await conn.open()
+        return conn
+
+    async def _session(self) -> None:
+        conn, maintain = await self._strategy.open(self)
+        keepalive = asyncio.get_running_loop().create_task(maintain) if maintain is not None else None
         try:
+            for message in self._venue.user_stream_subscriptions(self._time_ms()):
+                await conn.send(message)
             self.connected = True
             self.connects += 1
             self._notify(self._on_connected)
             while True:
                 if self.handle_frame(await conn.receive()):
-                    logger.info("%s user stream: listen key expired; renewing", self._venue.name)
+                    logger.info("%s user stream: session expired; renewing", self._venue.name)
                     return
         finally:
-            keepalive.cancel()
+            if keepalive is not None:
+                keepalive.cancel()
+            elif maintain is not None:
+                maintain.close()
             self._conn = None
             await conn.close()
 
     def handle_frame(self, frame: Any) -> bool:
         """Translate one frame and hand its events on. Returns True when the venue says the
-        listen key expired (the caller then starts over with a new one). Never raises."""
+        session (listen key, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
         self.last_frame_time = time.time()
         try:
@@ -149,8 +242,11 @@ class UserStream:
     async def _keepalive(self, key: str, conn: WsConnection) -> None:
         while True:
             await asyncio.sleep(self.keepalive_interval)
+            request = self._venue.listen_key_keepalive_request(key)
+            if request is None:  # the venue needs no keep-alive
+                return
             try:
-                await self._send(self._venue.listen_key_keepalive_request(key))
+                await self._send(request)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -57,6 +57,7 @@ from hbconnect.core.types import (
     Position,
     PositionAction,
     PositionMode,
+    MarginMode,
     PositionSide,
     TokenAmount,
     TradeFee,
@@ -84,7 +85,7 @@ __all__ = [
     # rules
     "TradingRule", "quantize_to_step", "round_significant",
     # types
-    "OrderType", "TradeType", "OrderState", "PositionSide", "PositionMode", "PositionAction",
+    "OrderType", "TradeType", "OrderState", "PositionSide", "PositionMode", "MarginMode", "PositionAction",
     "TokenAmount", "TradeFee", "TradeFeeBase", "AddedToCostTradeFee", "DeductedFromReturnsTradeFee",
     "Position", "FundingInfo", "to_decimal", "split_trading_pair",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "TimeSyncError",
     "RateLimitError",
     "ServiceUnavailable",
+    "OutcomeUnknown",
     "NetworkError",
     "RequestTimeout",
     "sanitize",
@@ -168,6 +169,13 @@ class RateLimitError(ExchangeError):
 
 class ServiceUnavailable(ExchangeError):
     """The venue is down, overloaded or in maintenance (HTTP 5xx and equivalents)."""
+
+
+class OutcomeUnknown(ServiceUnavailable):
+    """The venue answered, but says it cannot tell whether the request took effect (e.g. Binance
+    -1007 "execution status unknown"). An order is then resolved by asking, never re-sent."""
+
+    outcome_unknown = True
 
 
 class NetworkError(ExchangeError):

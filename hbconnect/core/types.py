@@ -15,6 +15,7 @@ __all__ = [
     "OrderState",
     "PositionSide",
     "PositionMode",
+    "MarginMode",
     "PositionAction",
     "TokenAmount",
     "TradeFee",
@@ -135,6 +136,15 @@ class PositionMode(enum.Enum):
     __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     HEDGE = True
     ONEWAY = False
+
+
+class MarginMode(enum.Enum):
+    """How a perpetual position's margin is held: shared by the account (cross) or per position
+    (isolated). Venues name it ``marginType`` (Binance), ``tdMode`` (OKX), ``tradeMode`` (Bybit)."""
+
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
+    CROSS = "CROSS"
+    ISOLATED = "ISOLATED"
 
 
 class PositionAction(enum.Enum):

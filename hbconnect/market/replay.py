@@ -444,8 +444,10 @@ def _fresh(venue: Any) -> Any:
 
 def parsed_frames(venue: Any, session: Session) -> Iterator[tuple[int, Record, list]]:
     """(index, record, events) of every received frame the venue module parses, through a copy
-    of the venue (its symbol caches stay untouched); unparsable frames are skipped."""
+    of the venue (its symbol caches stay untouched) that knows the recorded symbol tables;
+    unparsable frames are skipped."""
     probe = _fresh(venue)
+    load_recorded_symbols(probe, session)
     for i, rec in enumerate(session.records):
         if rec.kind != RECV:
             continue

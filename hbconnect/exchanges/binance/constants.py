@@ -49,6 +49,7 @@ PERP_WEIGHTS: dict = {
     "/fapi/v1/listenKey": 1,
     "/fapi/v1/leverage": 1,
     "/fapi/v1/positionSide/dual": 1,
+    "/fapi/v1/marginType": 1,
     "/fapi/v1/premiumIndex": 1,
     "/fapi/v1/income": 30,
 }
@@ -100,6 +101,7 @@ def perp_rate_limits(weight_per_minute: int = 2400, orders_per_10s: int = 300,
 ERROR_CODES: dict = {
     -1003: ("RateLimitError", "too many requests"),
     -1015: ("RateLimitError", "too many new orders"),
+    -1007: ("OutcomeUnknown", "backend timeout: execution status unknown"),
     -1021: ("TimeSyncError", "timestamp outside recvWindow"),
     -1022: ("AuthenticationError", "invalid signature"),
     -2014: ("AuthenticationError", "API key format invalid"),

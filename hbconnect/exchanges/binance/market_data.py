@@ -10,8 +10,9 @@ from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Un
 
 # orjson when installed (optional accelerator), else ujson; both raise ValueError subclasses
 from hbconnect.core.codecs import fast_loads as _loads
-from hbconnect.exchanges._common import SymbolMap as _SymbolMap
 from hbconnect.exchanges._common import dumps as _dumps
+from hbconnect.exchanges._instruments import InstrumentTable as _InstrumentTable
+from hbconnect.exchanges.binance.instruments import parse_exchange_info as _parse_exchange_info
 from hbconnect.exchanges.binance.constants import PERP_REST_URL, PERP_WS_URL, SPOT_REST_URL, SPOT_WS_URL
 from hbconnect.market.messages import (
     BookDiff as _BookDiff,
@@ -87,8 +88,10 @@ class BinanceMarketData:
         self.snapshot_limit = snapshot_limit
         self.depth_speed = depth_speed
         self.trade_stream = trade_stream
-        self._symbols = _SymbolMap()
-        self._pairs: dict[str, str] = {}  # venue symbol -> pair, filled as pairs are used
+        self.instruments = _InstrumentTable(name)
+        #: venue symbol -> pair of the pairs asked for (the compiled path's lookup): bounded by
+        #: the pairs this object was asked about, never grown by what frames carry
+        self._pairs: dict[str, str] = {}
         self._depth_path = "/fapi/v1/depth" if perpetual else "/api/v3/depth"
         weight = _depth_weight_perp if perpetual else _depth_weight_spot
         self.snapshot_weight = weight(snapshot_limit)
@@ -112,16 +115,25 @@ class BinanceMarketData:
 
     # symbols
     def to_venue_symbol(self, pair: str) -> str:
-        symbol = self._symbols.to_venue(pair)
-        self._pairs[symbol] = self._symbols.from_venue(symbol)
+        symbol = self.instruments.symbol(pair)
+        if symbol not in self._pairs:
+            self._pairs[symbol] = self.instruments.pair(symbol)
         return symbol
 
     def from_venue_symbol(self, symbol: str) -> str:
+        """The pair of a subscribed (or listed) symbol; ``UnknownSymbol`` (a ``ParseError``)
+        for anything else: no guessing from a quote suffix, nothing remembered."""
         pair = self._pairs.get(symbol)
         if pair is None:
-            pair = self._symbols.from_venue(symbol.upper())
-            self._pairs[symbol] = pair
+            pair = self.instruments.pair(symbol.upper() if type(symbol) is str else symbol)
         return pair
+
+    def load_symbols(self, body: _Union[str, bytes]) -> int:
+        """Take the instrument listing of an exchangeInfo body (a recorded session's, or fetched
+        by the caller); returns how many instruments. ``ParseError`` for other bodies."""
+        listed = _parse_exchange_info(body)
+        self.instruments.load(listed)
+        return len(listed)
 
     # connection
     def connect_request(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any as _Any, Union as _Union
 
 from hbconnect.connector.contract import (
+    AccountSettings,
     BalanceEntry,
     BalanceUpdate,
     FundingHint,
@@ -15,9 +16,18 @@ from hbconnect.connector.contract import (
     VenueRequest,
 )
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
-from hbconnect.core.types import FundingInfo, OrderState, PositionAction, PositionMode, PositionSide, TradeType
+from hbconnect.core.types import (
+    FundingInfo,
+    MarginMode,
+    OrderState,
+    PositionAction,
+    PositionMode,
+    PositionSide,
+    TradeType,
+)
 from hbconnect.exchanges.binance.constants import PERP_REST_URL, PERP_USER_WS_URL, perp_rate_limits
-from hbconnect.exchanges.binance.trading import _DZERO, _SPOT_STATES, BinanceSpotTrading, _dec, _fee, _loads
+from hbconnect.exchanges._trading import flat_fee, parse_decimal
+from hbconnect.exchanges.binance.trading import _DZERO, _SPOT_STATES, BinanceSpotTrading, _loads
 
 
 _PERP_STATES = dict(_SPOT_STATES)
@@ -40,11 +50,6 @@ class BinancePerpetualTrading(BinanceSpotTrading):
     _ack_time_key = "updateTime"
     _fill_maker_key = "maker"
 
-    def __init__(self, *args: _Any, **kwargs: _Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: the engine keeps this in step with the account (set_position_mode / position_mode)
-        self.position_mode = PositionMode.ONEWAY
-
     def _default_rest(self) -> str:
         return PERP_REST_URL
 
@@ -64,13 +69,13 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         entries = []
         ts = 0
         for b in data:
-            entries.append(BalanceEntry(b["asset"], _dec(b["balance"]), _dec(b["availableBalance"])))
+            entries.append(BalanceEntry(b["asset"], parse_decimal(b["balance"]), parse_decimal(b["availableBalance"])))
             ts = max(ts, int(b.get("updateTime") or 0))
         return BalanceUpdate(entries, ts / 1000.0, complete=True)
 
-    def _position_params(self, order: _Any) -> dict:
+    def _position_params(self, order: _Any, account: AccountSettings) -> dict:
         action = getattr(order, "position", None)
-        if self.position_mode == PositionMode.HEDGE:
+        if account.position_mode == PositionMode.HEDGE:
             is_buy = order.trade_type == TradeType.BUY
             opening = action != PositionAction.CLOSE
             return {"positionSide": "LONG" if is_buy == opening else "SHORT"}
@@ -83,7 +88,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         update = self._order_update(data, order, ts, creating=True)
         # a post-only (GTX) order that would take is expired at once: a rejection, not a cancel
         if (data.get("status") == "EXPIRED" and data.get("timeInForce") == "GTX"
-                and _dec(data.get("executedQty"), _DZERO) == 0):
+                and parse_decimal(data.get("executedQty"), _DZERO) == 0):
             update = OrderUpdate(trading_pair=update.trading_pair, update_timestamp=update.update_timestamp,
                                  new_state=OrderState.FAILED, client_order_id=update.client_order_id,
                                  exchange_order_id=update.exchange_order_id, executed_amount_base=_DZERO,
@@ -118,19 +123,19 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         exchange_id = str(o["i"])
         out: list = []
         if o["x"] == "TRADE":
-            qty, price = _dec(o["l"]), _dec(o["L"])
-            fee = _fee(_dec(o.get("n"), _DZERO), o.get("N"), None, True, None)
+            qty, price = parse_decimal(o["l"]), parse_decimal(o["L"])
+            fee = flat_fee(parse_decimal(o.get("n"), _DZERO), o.get("N"), None, True, None)
             out.append(TradeUpdate(
                 trade_id=str(o["t"]), client_order_id=client_id, exchange_order_id=exchange_id,
                 trading_pair=pair, fill_timestamp=ts, fill_price=price, fill_base_amount=qty,
                 fill_quote_amount=price * qty, fee=fee, is_taker=not o.get("m", False)))
         error = None
-        if o["X"] == "EXPIRED" and o.get("f") == "GTX" and _dec(o.get("z"), _DZERO) == 0:
+        if o["X"] == "EXPIRED" and o.get("f") == "GTX" and parse_decimal(o.get("z"), _DZERO) == 0:
             state = OrderState.FAILED
             error = "post-only order would have taken liquidity (expired)"
         out.append(OrderUpdate(trading_pair=pair, update_timestamp=ts, new_state=state,
                                client_order_id=client_id, exchange_order_id=exchange_id,
-                               executed_amount_base=_dec(o.get("z"), _DZERO), error_message=error))
+                               executed_amount_base=parse_decimal(o.get("z"), _DZERO), error_message=error))
         return out
 
     def _parse_account_update(self, msg: dict) -> list:
@@ -139,7 +144,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         out: list = []
         # wallet balance only: "cw" (cross wallet) is not the available balance, so the
         # available amount is left unknown and the engine re-reads it over REST
-        entries = [BalanceEntry(b["a"], _dec(b["wb"]), None) for b in a.get("B", [])]
+        entries = [BalanceEntry(b["a"], parse_decimal(b["wb"]), None) for b in a.get("B", [])]
         if entries:
             out.append(BalanceUpdate(entries, ts))
         for p in a.get("P", []):
@@ -149,7 +154,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         return out
 
     def _position(self, p: dict, ts: float, amount_key: str, entry_key: str, pnl_key: str) -> PositionUpdate:
-        amount = _dec(p[amount_key])
+        amount = parse_decimal(p[amount_key])
         side_text = p.get("ps", p.get("positionSide", "BOTH"))
         if side_text == "LONG":
             side = PositionSide.LONG
@@ -160,8 +165,8 @@ class BinancePerpetualTrading(BinanceSpotTrading):
             side = getattr(PositionSide, "BOTH", side) if amount == 0 else side
         lev = p.get("leverage")
         return PositionUpdate(pair=self.from_venue_symbol(p.get("s", p.get("symbol"))), side=side, amount=amount,
-                              entry_price=_dec(p.get(entry_key), _DZERO),
-                              unrealized_pnl=_dec(p.get(pnl_key), _DZERO),
+                              entry_price=parse_decimal(p.get(entry_key), _DZERO),
+                              unrealized_pnl=parse_decimal(p.get(pnl_key), _DZERO),
                               leverage=int(lev) if lev not in (None, "") else None, timestamp=ts)
 
     # -- perp account --
@@ -176,7 +181,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
                                       entry_key="entryPrice", pnl_key="unRealizedProfit"))
         return PositionsSnapshot(out)
 
-    def set_leverage_request(self, pair: str, leverage: int) -> VenueRequest:
+    def set_leverage_request(self, pair: str, leverage: int, account: AccountSettings) -> VenueRequest:
         return VenueRequest("POST", "/fapi/v1/leverage",
                             {"symbol": self.to_venue_symbol(pair), "leverage": int(leverage)}, signed=True)
 
@@ -195,16 +200,22 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         return VenueRequest("POST", "/fapi/v1/positionSide/dual",
                             {"dualSidePosition": "true" if mode == PositionMode.HEDGE else "false"}, signed=True)
 
+    def set_margin_mode_request(self, pair: str, mode: MarginMode) -> VenueRequest:
+        """Per symbol (``marginType`` ISOLATED / CROSSED); -4046 "no need to change" is a no-op."""
+        return VenueRequest("POST", "/fapi/v1/marginType", {
+            "symbol": self.to_venue_symbol(pair),
+            "marginType": "ISOLATED" if mode is MarginMode.ISOLATED else "CROSSED"}, signed=True)
+
     def funding_info_request(self, pair: str) -> VenueRequest:
         return VenueRequest("GET", "/fapi/v1/premiumIndex", {"symbol": self.to_venue_symbol(pair)})
 
     def parse_funding_info(self, data: _Any) -> _Any:
         return _make_funding_info(
             trading_pair=self.from_venue_symbol(data["symbol"]),
-            index_price=_dec(data.get("indexPrice"), _DZERO),
-            mark_price=_dec(data["markPrice"]),
+            index_price=parse_decimal(data.get("indexPrice"), _DZERO),
+            mark_price=parse_decimal(data["markPrice"]),
             next_funding_utc_timestamp=int(data.get("nextFundingTime") or 0) / 1000.0,
-            rate=_dec(data.get("lastFundingRate"), _DZERO),
+            rate=parse_decimal(data.get("lastFundingRate"), _DZERO),
         )
 
     def funding_payments_request(self, since_ms: int) -> VenueRequest:
@@ -216,7 +227,7 @@ class BinancePerpetualTrading(BinanceSpotTrading):
         for item in data:
             if item.get("incomeType") != "FUNDING_FEE":
                 continue
-            out.append(FundingPayment(pair=self.from_venue_symbol(item["symbol"]), amount=_dec(item["income"]),
+            out.append(FundingPayment(pair=self.from_venue_symbol(item["symbol"]), amount=parse_decimal(item["income"]),
                                       asset=item.get("asset", ""), timestamp=int(item["time"]) / 1000.0,
                                       payment_id=str(item.get("tranId") or f"{item['symbol']}-{item['time']}")))
         return out

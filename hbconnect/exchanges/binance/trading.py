@@ -5,30 +5,32 @@ The USDⓈ-M translation (``perpetual.py``) builds on this one.
 """
 from __future__ import annotations
 
-import base64 as _base64
-import hashlib as _hashlib
-import hmac as _hmac
 import itertools as _itertools
 import logging as _logging
-import re as _re
 import time as _time
-from decimal import Decimal as _D, InvalidOperation as _InvalidOperation
+from decimal import Decimal as _D
 from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Union as _Union
 from urllib.parse import quote_plus as _quote_plus
 
 from hbconnect.connector.contract import (
+    AccountSettings,
     BalanceDelta,
     BalanceEntry,
     BalanceUpdate,
     PreparedRequest,
     StreamExpired,
+    StreamShape,
     VenueRequest,
 )
 from hbconnect.core import errors as _errors
 from hbconnect.core.codecs import fast_loads as _loads
+from hbconnect.core.credentials import Credentials
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
-from hbconnect.core.types import OrderState, OrderType, PositionAction, TokenAmount, TradeFee, TradeType
+from hbconnect.core.types import OrderState, OrderType, TradeType
+from hbconnect.exchanges._instruments import InstrumentTable
+from hbconnect.exchanges._trading import error_class, flat_fee, fmt_decimal, form_encode, parse_decimal
+from hbconnect.exchanges.binance.instruments import instrument
 from hbconnect.exchanges.binance.constants import (
     DEFAULT_BROKER_ID,
     DEFAULT_RECV_WINDOW_MS,
@@ -43,11 +45,6 @@ from hbconnect.exchanges.binance.constants import (
 
 _tlog = _logging.getLogger(__name__)
 _DZERO = _D(0)
-
-
-def _error_class(name: str) -> type:
-    cls = getattr(_errors, name, None)
-    return cls if isinstance(cls, type) and issubclass(cls, _errors.ExchangeError) else _errors.ExchangeError
 
 
 def binance_error(status: int, data: _Any, headers: _Any = None, venue: str = "binance") -> Exception:
@@ -82,94 +79,7 @@ def binance_error(status: int, data: _Any, headers: _Any = None, venue: str = "b
         name = "ServiceUnavailable"
     else:
         name = "ExchangeError"
-    return _error_class(name)(code, msg, http_status=status, venue=venue)
-
-
-# ---- signing ----
-
-
-class _Key:
-    """Credentials. repr/str never reveal them."""
-
-    __slots__ = ("api_key", "_secret", "_ed25519", "_hmac_base", "_hmac_key")
-
-    def __init__(self, api_key: str, api_secret: _Union[str, bytes, None], private_key_pem: _Optional[bytes]) -> None:
-        self.api_key = api_key
-        self._secret = api_secret.encode() if isinstance(api_secret, str) else api_secret
-        self._hmac_base = None
-        self._hmac_key = None
-        self._ed25519 = None
-        if private_key_pem is not None:
-            try:
-                from cryptography.hazmat.primitives.serialization import load_pem_private_key
-            except ImportError as exc:  # optional dependency
-                raise _errors.AuthenticationError(
-                    None, "Ed25519 keys need the 'cryptography' package (pip install cryptography)") from exc
-            self._ed25519 = load_pem_private_key(private_key_pem, password=None)
-
-    def sign(self, payload: str) -> str:
-        if self._ed25519 is not None:
-            return _base64.b64encode(self._ed25519.sign(payload.encode("ascii"))).decode()
-        if not self._secret:
-            raise _errors.AuthenticationError(None, "no API secret configured")
-        base = self._hmac_base
-        if base is None or self._hmac_key is not self._secret:
-            base = self._hmac_base = _hmac.new(self._secret, digestmod=_hashlib.sha256)
-            self._hmac_key = self._secret
-        mac = base.copy()  # the key schedule is computed once per secret
-        mac.update(payload.encode())
-        return mac.hexdigest()
-
-    def __repr__(self) -> str:
-        return "<credentials hidden>"
-
-    __str__ = __repr__
-
-
-def hmac_signature(secret: str, payload: str) -> str:
-    """HMAC-SHA256 hex of ``payload`` (Binance's SIGNED scheme)."""
-    return _hmac.new(secret.encode(), payload.encode(), _hashlib.sha256).hexdigest()
-
-
-_SAFE = _re.compile(r"[A-Za-z0-9_.\-~]*").fullmatch
-
-
-def _form(params: dict) -> str:
-    """``urlencode`` for the common case: values that need no quoting are joined as they are
-    (same result as ``urllib.parse.urlencode``, several times faster)."""
-    if _SAFE("".join(params.values())):  # one check for all the values (the usual case)
-        return "&".join([f"{k}={v}" for k, v in params.items()])
-    return "&".join(f"{k}={v}" if _SAFE(v) else f"{_quote_plus(k)}={_quote_plus(v)}" for k, v in params.items())
-
-
-def _fmt(value: _Any) -> str:
-    """Decimal text without exponent or needless trailing zeros (Binance rejects '1E+1')."""
-    if type(value) is str:
-        return value
-    if isinstance(value, _D):
-        text = str(value)
-        if "E" in text:  # str() uses scientific notation for small/large exponents
-            text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _dec(value: _Any, default: _Optional[_D] = None) -> _D:
-    if value is None or value == "":
-        if default is not None:
-            return default
-        raise ValueError("missing decimal")
-    try:
-        d = _D(str(value))
-    except _InvalidOperation as exc:
-        raise ValueError(f"bad decimal {value!r}") from exc
-    if not d.is_finite():
-        raise ValueError(f"non-finite decimal {value!r}")
-    return d
+    return error_class(name)(code, msg, http_status=status, venue=venue)
 
 
 _SPOT_STATES: dict = {
@@ -184,16 +94,19 @@ _SPOT_STATES: dict = {
     "REJECTED": OrderState.FAILED,
 }
 
-_QUOTES = ("USDT", "USDC", "FDUSD", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY",
-           "DAI", "USD", "GBP", "AUD")
-
-
 class BinanceSpotTrading:
-    """Binance spot trading translation (``/api/v3``). One object per account."""
+    """Binance spot trading translation (``/api/v3``). One object per account.
+
+    Credentials: a :class:`Credentials` (``credentials=``), or ``api_key``/``api_secret`` and an
+    optional Ed25519 ``private_key_pem`` (then requests are signed with the key, not HMAC).
+    """
 
     name = "binance"
     is_perpetual = False
     max_client_order_id_length = MAX_CLIENT_ORDER_ID_LENGTH
+    user_stream_shape = StreamShape.LISTEN_KEY
+    user_stream_ping: _Optional[str] = None  # Binance pings; the socket answers with pongs
+    user_stream_ping_interval = 0.0
     _prefix = "/api/v3"
     # venue differences the shared translation below reads (the perpetual subclass overrides them)
     _order_path = "/api/v3/order"
@@ -208,15 +121,18 @@ class BinanceSpotTrading:
     def __init__(self, api_key: str = "", api_secret: _Union[str, bytes, None] = "", *,
                  rest_url: _Optional[str] = None, ws_url: _Optional[str] = None,
                  broker_id: str = DEFAULT_BROKER_ID, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
-                 private_key_pem: _Optional[bytes] = None, rate_limits: _Optional[list] = None) -> None:
-        self._key = _Key(api_key, api_secret, private_key_pem)
+                 private_key_pem: _Optional[bytes] = None, rate_limits: _Optional[list] = None,
+                 credentials: _Optional[Credentials] = None) -> None:
+        self.credentials = credentials if credentials is not None else Credentials(
+            api_key, api_secret, private_key_pem=private_key_pem)
         self.rest_url = (rest_url or self._default_rest()).rstrip("/")
         self.ws_url = (ws_url or self._default_ws()).rstrip("/")
         self.broker_id = broker_id
         self.recv_window_ms = int(recv_window_ms)
+        #: a signed request is refused after recvWindow; one more second covers clock offset
+        self.order_not_accepted_after = self.recv_window_ms / 1000.0 + 1.0
         self.rate_limits = rate_limits if rate_limits is not None else self._default_limits()
-        self._symbol_to_pair: dict = {}
-        self._pair_to_symbol: dict = {}
+        self.instruments = InstrumentTable(self.name)
         self._nonce = _itertools.count(1)
         self._id_heads: dict = {}
 
@@ -248,21 +164,13 @@ class BinanceSpotTrading:
             self._id_heads[(is_buy, pair)] = head
         return head[:self.max_client_order_id_length - len(nonce)] + nonce
 
-    def register_symbol(self, symbol: str, pair: str) -> None:
-        self._symbol_to_pair[symbol] = pair
-        self._pair_to_symbol[pair] = symbol
-
     def to_venue_symbol(self, pair: str) -> str:
-        return self._pair_to_symbol.get(pair) or pair.replace("-", "").upper()
+        return self.instruments.symbol(pair)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._symbol_to_pair.get(symbol)
-        if pair:
-            return pair
-        for quote in _QUOTES:
-            if symbol.endswith(quote) and len(symbol) > len(quote):
-                return f"{symbol[:-len(quote)]}-{quote}"
-        return symbol
+        """The pair of a symbol exchangeInfo listed (or of a pair asked for); ``UnknownSymbol``
+        (a ``ValueError``) otherwise."""
+        return self.instruments.pair(symbol)
 
     # -- signing --
 
@@ -270,26 +178,30 @@ class BinanceSpotTrading:
         """Sign and lay out ``request``: GET/DELETE parameters in the query string, POST/PUT in a
         form body. The signature is HMAC-SHA256 (hex) or Ed25519 (base64) of the url-encoded
         parameters including ``recvWindow`` and ``timestamp``; it is sent last."""
-        params = {k: v if type(v) is str else _fmt(v) for k, v in request.params.items() if v is not None}
+        params = {k: v if type(v) is str else fmt_decimal(v) for k, v in request.params.items() if v is not None}
         headers: dict = {}
         payload: _Optional[str] = None
         if request.signed:
             params["recvWindow"] = str(self.recv_window_ms)
             params["timestamp"] = str(int(timestamp_ms))
-            payload = _form(params)
-            signature = self._key.sign(payload)
+            payload = form_encode(params)
+            creds = self.credentials
+            if creds.has_private_key:  # Ed25519: base64 (+, /, =), quoted in the payload
+                signature = creds.private_key_sign_base64(payload)
+                payload += "&signature=" + _quote_plus(signature)
+            else:  # HMAC-SHA256: hex, nothing to quote
+                signature = creds.hmac_sha256_hex(payload)
+                payload += "&signature=" + signature
             params["signature"] = signature
-            # an HMAC signature is hex (nothing to quote); an Ed25519 one is base64 (+, /, =)
-            payload += "&signature=" + (signature if self._key._ed25519 is None else _quote_plus(signature))
-            headers["X-MBX-APIKEY"] = self._key.api_key
+            headers["X-MBX-APIKEY"] = creds.api_key
         elif request.api_key:
-            headers["X-MBX-APIKEY"] = self._key.api_key
+            headers["X-MBX-APIKEY"] = self.credentials.api_key
         method = request.method.upper()
         query: _Optional[dict] = params or None
         body: _Optional[str] = None
         if method in ("POST", "PUT") and params:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            query, body = None, payload if payload is not None else _form(params)
+            query, body = None, payload if payload is not None else form_encode(params)
         limit_id = request.limit_id
         if method == "GET" and request.path == "/api/v3/order":
             limit_id = SPOT_GET_ORDER
@@ -300,7 +212,10 @@ class BinanceSpotTrading:
 
     # -- errors --
 
-    def error_from_response(self, status: int, data: _Any, headers: _Any = None) -> Exception:
+    def check_response(self, status: int, data: _Any, headers: _Any = None) -> _Optional[Exception]:
+        """Binance answers every error with a non-2xx status; a 2xx answer is a success."""
+        if 200 <= status < 300:
+            return None
         return binance_error(status, data, headers, venue=self.name)
 
     def is_no_change(self, error: Exception) -> bool:
@@ -322,8 +237,10 @@ class BinanceSpotTrading:
         return VenueRequest("GET", f"{self._prefix}/exchangeInfo")
 
     def parse_trading_rules(self, data: _Any) -> list:
-        """exchangeInfo -> TradingRule list. A malformed symbol entry is skipped and logged."""
+        """exchangeInfo -> TradingRule list; the listed symbols become the instrument table. A
+        malformed symbol entry is skipped and logged."""
         rules = []
+        listed = []
         for entry in (data or {}).get("symbols", []) if isinstance(data, dict) else []:
             try:
                 if not self._is_tradable(entry):
@@ -334,8 +251,9 @@ class BinanceSpotTrading:
                 _tlog.warning("binance: skipping malformed trading rule %r: %s",
                               entry.get("symbol") if isinstance(entry, dict) else entry, exc)
                 continue
-            self.register_symbol(entry["symbol"], pair)
+            listed.append(instrument(entry, rule))
             rules.append(rule)
+        self.instruments.load(listed)
         return rules
 
     def _is_tradable(self, entry: dict) -> bool:
@@ -346,24 +264,24 @@ class BinanceSpotTrading:
         price = filters["PRICE_FILTER"]
         lot = filters["LOT_SIZE"]
         notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
-        tick = _dec(price["tickSize"])
-        step = _dec(lot["stepSize"])
+        tick = parse_decimal(price["tickSize"])
+        step = parse_decimal(lot["stepSize"])
         if tick <= 0 or step <= 0:
             raise ValueError("tickSize and stepSize must be positive")
-        max_qty = _dec(lot.get("maxQty"), _DZERO)
-        max_price = _dec(price.get("maxPrice"), _DZERO)
-        max_notional = _dec(notional.get("maxNotional"), _DZERO)
+        max_qty = parse_decimal(lot.get("maxQty"), _DZERO)
+        max_price = parse_decimal(price.get("maxPrice"), _DZERO)
+        max_notional = parse_decimal(notional.get("maxNotional"), _DZERO)
         order_types = entry.get("orderTypes") or ["LIMIT", "MARKET"]
         base, quote = pair.split("-")
         return TradingRule(
             trading_pair=pair,
-            min_order_size=_dec(lot["minQty"]),
+            min_order_size=parse_decimal(lot["minQty"]),
             max_order_size=max_qty if max_qty > 0 else None,
             min_price_increment=tick,
             min_base_amount_increment=step,
-            min_notional_size=_dec(notional.get("minNotional", notional.get("notional")), _DZERO),
+            min_notional_size=parse_decimal(notional.get("minNotional", notional.get("notional")), _DZERO),
             max_notional_size=max_notional if max_notional > 0 else None,
-            min_price=_dec(price.get("minPrice"), _DZERO),
+            min_price=parse_decimal(price.get("minPrice"), _DZERO),
             max_price=max_price if max_price > 0 else None,
             supports_limit_orders="LIMIT" in order_types,
             supports_market_orders="MARKET" in order_types,
@@ -377,7 +295,7 @@ class BinanceSpotTrading:
     def parse_balances(self, data: _Any) -> BalanceUpdate:
         entries = []
         for b in data["balances"]:
-            free, locked = _dec(b["free"]), _dec(b["locked"])
+            free, locked = parse_decimal(b["free"]), parse_decimal(b["locked"])
             entries.append(BalanceEntry(b["asset"], free + locked, free))
         return BalanceUpdate(entries, int(data.get("updateTime") or 0) / 1000.0, complete=True)
 
@@ -388,12 +306,12 @@ class BinanceSpotTrading:
 
     def parse_last_prices(self, data: _Any, pairs: _Sequence[str]) -> dict:
         items = data if isinstance(data, list) else [data]
-        wanted = set(pairs)
+        wanted = {self.to_venue_symbol(p): p for p in pairs}
         out = {}
         for item in items:
-            pair = self.from_venue_symbol(item["symbol"])
-            if pair in wanted:
-                out[pair] = _dec(item["price"])
+            pair = wanted.get(item["symbol"])
+            if pair is not None:
+                out[pair] = parse_decimal(item["price"])
         return out
 
     # -- orders --
@@ -405,11 +323,11 @@ class BinanceSpotTrading:
             return {**self._post_only_params, "price": order.price}
         return {"type": "LIMIT", "timeInForce": "GTC", "price": order.price}
 
-    def _position_params(self, order: _Any) -> dict:
+    def _position_params(self, order: _Any, account: AccountSettings) -> dict:
         """Extra order parameters for the position side (none on spot)."""
         return {}
 
-    def place_order_request(self, order: _Any) -> VenueRequest:
+    def place_order_request(self, order: _Any, account: AccountSettings) -> VenueRequest:
         params = {
             "symbol": self.to_venue_symbol(order.trading_pair),
             "side": "BUY" if order.trade_type == TradeType.BUY else "SELL",
@@ -418,7 +336,7 @@ class BinanceSpotTrading:
             "newOrderRespType": self._new_order_resp_type,
         }
         params.update(self._order_type_params(order))
-        params.update(self._position_params(order))
+        params.update(self._position_params(order, account))
         return VenueRequest("POST", self._order_path, params, signed=True, idempotent=False)
 
     def parse_place_order(self, data: _Any, order: _Any, timestamp: float) -> tuple:
@@ -427,8 +345,8 @@ class BinanceSpotTrading:
         update = self._order_update(data, order, ts, creating=True)
         fills = []
         for f in data.get("fills") or []:
-            fills.append(self._trade_update(order, str(data["orderId"]), str(f["tradeId"]), _dec(f["price"]),
-                                            _dec(f["qty"]), _dec(f["commission"]), f.get("commissionAsset"),
+            fills.append(self._trade_update(order, str(data["orderId"]), str(f["tradeId"]), parse_decimal(f["price"]),
+                                            parse_decimal(f["qty"]), parse_decimal(f["commission"]), f.get("commissionAsset"),
                                             ts, is_taker=True))
         return update, fills
 
@@ -460,8 +378,8 @@ class BinanceSpotTrading:
         for t in data:
             if order.exchange_order_id is not None and str(t["orderId"]) != str(order.exchange_order_id):
                 continue
-            out.append(self._trade_update(order, str(t["orderId"]), str(t["id"]), _dec(t["price"]), _dec(t["qty"]),
-                                          _dec(t["commission"]), t.get("commissionAsset"),
+            out.append(self._trade_update(order, str(t["orderId"]), str(t["id"]), parse_decimal(t["price"]), parse_decimal(t["qty"]),
+                                          parse_decimal(t["commission"]), t.get("commissionAsset"),
                                           int(t["time"]) / 1000.0, is_taker=not t.get(self._fill_maker_key, False)))
         return out
 
@@ -476,13 +394,13 @@ class BinanceSpotTrading:
             new_state=state,
             client_order_id=order.client_order_id,
             exchange_order_id=str(data["orderId"]) if data.get("orderId") is not None else None,
-            executed_amount_base=_dec(data.get("executedQty"), _DZERO) if "executedQty" in data else None,
+            executed_amount_base=parse_decimal(data.get("executedQty"), _DZERO) if "executedQty" in data else None,
             error_message=f"venue status {status}" if state is OrderState.FAILED else None,
         )
 
     def _trade_update(self, order: _Any, exchange_order_id: str, trade_id: str, price: _D, qty: _D,
                       commission: _D, commission_asset: _Optional[str], ts: float, is_taker: bool) -> TradeUpdate:
-        fee = _fee(commission, commission_asset, order.trade_type, self.is_perpetual,
+        fee = flat_fee(commission, commission_asset, order.trade_type, self.is_perpetual,
                    getattr(order, "position", None))
         return TradeUpdate(
             trade_id=trade_id,
@@ -511,8 +429,11 @@ class BinanceSpotTrading:
     def listen_key_keepalive_request(self, listen_key: str) -> VenueRequest:
         return VenueRequest("PUT", self._listen_key_path, {"listenKey": listen_key}, api_key=True)
 
-    def user_stream_url(self, listen_key: str) -> str:
+    def user_stream_url(self, listen_key: _Optional[str]) -> str:
         return f"{self.ws_url}/ws/{listen_key}"
+
+    def user_stream_subscriptions(self, timestamp_ms: int) -> list:
+        return []  # the listen key in the URL is the subscription
 
     def parse_user_stream(self, raw: _Union[str, bytes]) -> list:
         """One user-stream frame -> [OrderUpdate | TradeUpdate | BalanceUpdate | BalanceDelta |
@@ -531,11 +452,11 @@ class BinanceSpotTrading:
         if kind == "outboundAccountPosition":
             entries = []
             for b in msg["B"]:
-                free, locked = _dec(b["f"]), _dec(b["l"])
+                free, locked = parse_decimal(b["f"]), parse_decimal(b["l"])
                 entries.append(BalanceEntry(b["a"], free + locked, free))
             return [BalanceUpdate(entries, int(msg.get("u") or msg.get("E") or 0) / 1000.0)]
         if kind == "balanceUpdate":
-            return [BalanceDelta(msg["a"], _dec(msg["d"]), int(msg.get("E") or 0) / 1000.0)]
+            return [BalanceDelta(msg["a"], parse_decimal(msg["d"]), int(msg.get("E") or 0) / 1000.0)]
         if kind in ("listenKeyExpired", "eventStreamTerminated"):
             return [StreamExpired(kind)]
         return []
@@ -552,9 +473,9 @@ class BinanceSpotTrading:
         exchange_id = str(m["i"])
         out: list = []
         if execution == "TRADE":
-            qty = _dec(m["l"])
-            price = _dec(m["L"])
-            fee = _fee(_dec(m.get("n"), _DZERO), m.get("N"), TradeType.BUY if m["S"] == "BUY" else TradeType.SELL,
+            qty = parse_decimal(m["l"])
+            price = parse_decimal(m["L"])
+            fee = flat_fee(parse_decimal(m.get("n"), _DZERO), m.get("N"), TradeType.BUY if m["S"] == "BUY" else TradeType.SELL,
                        False, None)
             out.append(TradeUpdate(
                 trade_id=str(m["t"]), client_order_id=client_id, exchange_order_id=exchange_id,
@@ -562,14 +483,6 @@ class BinanceSpotTrading:
                 fill_quote_amount=price * qty, fee=fee, is_taker=not m.get("m", False)))
         out.append(OrderUpdate(trading_pair=pair, update_timestamp=ts, new_state=state,
                                client_order_id=client_id, exchange_order_id=exchange_id,
-                               executed_amount_base=_dec(m.get("z"), _DZERO),
+                               executed_amount_base=parse_decimal(m.get("z"), _DZERO),
                                error_message=(m.get("r") or "rejected") if state is OrderState.FAILED else None))
         return out
-
-
-def _fee(commission: _D, asset: _Optional[str], trade_type: _Any, is_perp: bool, position_action: _Any) -> TradeFee:
-    """A fill's commission as a flat fee in its asset (Binance reports the exact amount)."""
-    flat = [TokenAmount(asset, commission)] if asset and commission else []
-    if is_perp:
-        return TradeFee.new_perpetual_fee(position_action or PositionAction.OPEN, flat_fees=flat)
-    return TradeFee.new_spot_fee(trade_type or TradeType.BUY, flat_fees=flat)
