@@ -13,12 +13,12 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
-from hbconnect.sim.errors import BinanceError, err, mandatory, not_required
+from hbconnect.sim.accounts import Account, FuturesLedger
+from hbconnect.sim.binance_base import (BinanceError, BinanceFrontEnd, fmt, illegal, mandatory,
+                                        not_required, parse_bool, parse_decimal, parse_int, select_trades)
+from hbconnect.sim.errors import Reject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, fmt, illegal, parse_bool, parse_decimal, parse_int,
-                                  select_trades)
 
 _UNSUPPORTED = {t: (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
                            "endpoints instead.")
@@ -35,6 +35,10 @@ _POSITION_RISK_V3 = ("symbol", "positionSide", "positionAmt", "entryPrice", "bre
                      "openOrderInitialMargin", "adl", "bidNotional", "askNotional", "updateTime")
 
 
+#: the core's account-event reasons as ACCOUNT_UPDATE "m" names them
+_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE"}
+
+
 class FuturesFrontEnd(BinanceFrontEnd):
     market = "futures"
     ping_interval = 180.0
@@ -46,6 +50,11 @@ class FuturesFrontEnd(BinanceFrontEnd):
     depth_intervals = (100, 250, 500)
     default_depth_ms = 250
     ticker_time = True
+    rejects = {
+        Reject.DUPLICATE_CLIENT_ID: (-4116, "ClientOrderId is duplicated."),
+        Reject.POST_ONLY_WOULD_TAKE: (-5022, "Due to the order could not be executed as maker, the Post Only "
+                                             "order will be rejected."),
+    }
 
     @property
     def ledger(self) -> FuturesLedger:
@@ -53,9 +62,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
 
     def add_routes(self) -> None:
         r = self.route
-        r("GET", "/fapi/v1/ping", self.ping, 1)
-        r("GET", "/fapi/v1/time", self.time, 1)
-        r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1)
+        r("GET", "/fapi/v1/ping", self.ping, 1, fault_exempt=True)
+        r("GET", "/fapi/v1/time", self.time, 1, fault_exempt=True)
+        r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1, fault_exempt=True)
         r("GET", "/fapi/v1/depth", self.depth, self.depth_weight)
         r("GET", "/fapi/v1/trades", self.recent_trades, 5)
         r("GET", "/fapi/v1/premiumIndex", self.premium_index, lambda p: 1 if p.get("symbol") else 10)
@@ -374,14 +383,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
     async def set_leverage(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
         lev = parse_int(params, "leverage", required=True)
-        if lev is None or lev < 1 or lev > MAX_LEVERAGE:
-            raise BinanceError(-4028, f"Leverage {lev} is not valid")
-        fa = account.futures
-        old = fa.lev(spec.symbol)
-        fa.leverage[spec.symbol] = lev
-        if lev < old and self.ledger.available(account.account_id) < 0:
-            fa.leverage[spec.symbol] = old
-            raise err((-2027, "Exceeded the maximum allowable position at current leverage."))
+        old = account.futures.lev(spec.symbol)
+        self.ledger.set_leverage(account.account_id, spec.symbol, lev)     # type: ignore[arg-type]
         if lev != old:
             ts = now_ms()
             self.push_user(account.account_id, {"e": "ACCOUNT_CONFIG_UPDATE", "E": ts, "T": ts,
@@ -395,15 +398,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         want = parse_bool(params, "dualSidePosition")
         if want is None:
             raise mandatory("dualSidePosition")
-        fa = account.futures
-        if want == fa.dual_side:
-            raise BinanceError(-4059, "No need to change position side.")
-        if self.engine.open_orders(account.account_id):
-            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
-        if any(p.amount for p in fa.positions.values()):
-            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
-        fa.dual_side = want
-        fa.positions.clear()
+        self.ledger.set_position_mode(account.account_id, want)
         return {"code": 200, "msg": "success"}
 
     async def income(self, request: web.Request, params: dict, account: Account) -> list:
@@ -451,7 +446,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return {"e": "ORDER_TRADE_UPDATE", "E": ev.time, "T": ev.time, "o": {
             "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
             "q": self.q(spec, s["orig_qty"]), "p": self.p(spec, o.price), "ap": fmt(avg, max(5, spec.price_decimals)),
-            "sp": "0", "x": ev.exec_type, "X": s["status"], "i": o.order_id,
+            "sp": "0", "x": "EXPIRED" if ev.exec_type == "PREVENTED" else ev.exec_type,
+            "X": s["status"], "i": o.order_id,
             "l": self.q(spec, fs.fill.qty if fs else ZERO), "z": self.q(spec, s["executed_qty"]),
             "L": self.p(spec, fs.fill.price if fs else ZERO), "N": fs.commission_asset if fs else "USDT",
             "n": fmt(fs.commission if fs else ZERO), "T": ev.time, "t": fs.fill.trade_id if fs else 0,
@@ -459,7 +455,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
             "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": o.close_position,
             "rp": fmt(fs.realized_pnl if fs else ZERO), "pP": False, "si": 0, "ss": 0,
             "V": o.stp_mode, "pm": "NONE", "gtd": 0,
-            "er": str(o.expiry_reason) if ev.exec_type == "EXPIRED" else "0"}}
+            "er": str(o.expiry_reason) if ev.exec_type in ("EXPIRED", "PREVENTED") else "0"}}
 
     def account_update(self, ev: AccountEvent) -> dict:
         balances = [{"a": a, "wb": fmt(wb), "cw": fmt(cw), "bc": fmt(bc)} for a, wb, cw, bc in ev.balances]
@@ -470,7 +466,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
                               "bep": fmt(p["entry_price"]), "cr": "0", "up": fmt(p["unrealized"]),
                               "mt": "cross", "iw": "0", "ps": p["position_side"]})
         return {"e": "ACCOUNT_UPDATE", "E": ev.time, "T": ev.time,
-                "a": {"m": ev.reason, "B": balances, "P": positions}}
+                "a": {"m": _ACCOUNT_UPDATE_REASONS.get(ev.reason, ev.reason), "B": balances, "P": positions}}
 
     # ------------------------------------------------------------------ market streams
     def trade_event(self, kind: str, fill: Fill) -> dict:

@@ -10,15 +10,16 @@ import json
 import re
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from hbconnect.sim.accounts import Account, SpotAccount
-from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
+from hbconnect.sim.binance_base import (INVALID_SYMBOL, BinanceError, BinanceFrontEnd, err, illegal,
+                                        mandatory, not_required, parse_bool, parse_decimal, parse_int,
+                                        select_trades)
+from hbconnect.sim.binance_base import fmt as f8
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, WsConn, illegal, parse_bool, parse_decimal,
-                                  parse_int, select_trades)
-from hbconnect.sim.server import fmt as f8
+from hbconnect.sim.server import WsConn
 
 _UNSUPPORTED = {t: (-1013, "Filter failure: order type not supported for this symbol.")
                 for t in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")}
@@ -50,9 +51,9 @@ class SpotFrontEnd(BinanceFrontEnd):
     # ------------------------------------------------------------------ routes
     def add_routes(self) -> None:
         r = self.route
-        r("GET", "/api/v3/ping", self.ping, 1)
-        r("GET", "/api/v3/time", self.time, 1)
-        r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20)
+        r("GET", "/api/v3/ping", self.ping, 1, fault_exempt=True)
+        r("GET", "/api/v3/time", self.time, 1, fault_exempt=True)
+        r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20, fault_exempt=True)
         r("GET", "/api/v3/depth", self.depth, depth_weight)
         r("GET", "/api/v3/trades", self.recent_trades, 25)
         r("GET", "/api/v3/ticker/bookTicker", self.book_ticker, 2)
@@ -298,18 +299,9 @@ class SpotFrontEnd(BinanceFrontEnd):
     # ------------------------------------------------------------------ WebSocket API (user data)
     async def _ws_api_handler(self, request: web.Request) -> web.StreamResponse:
         """``/ws-api/v3``: ping, time, userDataStream.subscribe.signature / unsubscribe."""
-        ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        conn = self._attach(ws, combined=False)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    conn.send_raw(self._ws_api_call(conn, msg.data))
-                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-                    break
-        finally:
-            self._detach(conn)
-        return ws
+        # the WebSocket API counts request weight, not the market streams' messages per second
+        return await self.serve_ws(request, lambda conn, text: conn.send_raw(self._ws_api_call(conn, text)),
+                                   incoming_per_second=0)
 
     def _ws_api_call(self, conn: WsConn, text: str) -> dict:
         try:
@@ -328,19 +320,18 @@ class SpotFrontEnd(BinanceFrontEnd):
                 result = {"serverTime": self.server_time()}
             elif method == "userDataStream.subscribe.signature":
                 account = self._ws_api_auth({str(k): str(v) for k, v in params.items()})
-                sub_id = conn._next_sub
-                conn._next_sub += 1
-                conn.api_subs[sub_id] = account.account_id
+                sub_id = conn.next_id()
+                conn.sessions[sub_id] = account.account_id
                 result = {"subscriptionId": sub_id}
             elif method == "userDataStream.unsubscribe":
                 sid = params.get("subscriptionId")
                 if sid is None:
-                    conn.api_subs.clear()
-                elif conn.api_subs.pop(int(sid), None) is None:
+                    conn.sessions.clear()
+                elif conn.sessions.pop(int(sid), None) is None:
                     raise BinanceError(-2035, "User Data Stream subscription not active.")
                 result = {}
             elif method == "session.subscriptions":
-                result = [{"subscriptionId": i} for i in sorted(conn.api_subs)]
+                result = [{"subscriptionId": i} for i in sorted(conn.sessions)]
             else:
                 raise BinanceError(-1020, "Unsupported operation.")
         except BinanceError as e:
@@ -373,7 +364,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         elif isinstance(ev, AccountEvent):
             if not self.has_user_listeners(ev.owner):
                 return
-            if ev.reason == "balanceUpdate" and ev.delta is not None:
+            if ev.reason == "DEPOSIT" and ev.delta is not None:
                 self.push_user(ev.owner, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
                                           "d": f8(ev.delta[1]), "T": ev.time})
             elif ev.balances:
@@ -388,7 +379,8 @@ class SpotFrontEnd(BinanceFrontEnd):
             "c": ev.cancel_client_order_id if canceled else o.client_order_id,
             "S": o.side, "o": o.type, "f": o.time_in_force, "q": f8(s["orig_qty"]), "p": f8(o.price),
             "P": f8(ZERO), "F": f8(ZERO), "g": -1, "C": o.client_order_id if canceled else "",
-            "x": ev.exec_type, "X": s["status"], "r": "NONE", "i": o.order_id,
+            "x": "TRADE_PREVENTION" if ev.exec_type == "PREVENTED" else ev.exec_type,
+            "X": s["status"], "r": "NONE", "i": o.order_id,
             "l": f8(fs.fill.qty if fs else ZERO), "z": f8(s["executed_qty"]),
             "L": f8(fs.fill.price if fs else ZERO), "n": f8(fs.commission if fs else ZERO),
             "N": fs.commission_asset if fs else None, "T": ev.time,
@@ -397,7 +389,7 @@ class SpotFrontEnd(BinanceFrontEnd):
             "m": fs.is_maker if fs else False, "M": False, "O": o.time,
             "Z": f8(s["cum_quote"]), "Y": f8(fs.fill.quote_qty if fs else ZERO),
             "Q": f8(o.orig_quote_qty), "W": o.time, "V": o.stp_mode,
-            **(self._prevention_fields(o) if ev.exec_type == "TRADE_PREVENTION" else {}),
+            **(self._prevention_fields(o) if ev.exec_type == "PREVENTED" else {}),
         }
 
     @staticmethod
