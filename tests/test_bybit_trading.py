@@ -16,9 +16,9 @@ from hbconnect.connector.contract import BalanceUpdate, FundingHint, PositionUpd
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
-from hbconnect.exchanges.bybit_v5 import constants as K
-from hbconnect.exchanges.bybit_v5.perpetual import BybitPerpetualTrading
-from hbconnect.exchanges.bybit_v5.trading import BybitSpotTrading, bybit_error, hmac_hex, sign_payload
+from hbconnect.exchanges.bybit import constants as K
+from hbconnect.exchanges.bybit.perpetual import BybitPerpetualTrading
+from hbconnect.exchanges.bybit.trading import BybitSpotTrading, bybit_error, hmac_hex, sign_payload
 
 D = Decimal
 

@@ -25,8 +25,8 @@ from typing import Any, Optional
 from hbconnect.connector.contract import FundingPayment, PositionsSnapshot, PositionUpdate, VenueRequest
 from hbconnect.core.trading_rule import TradingRule
 from hbconnect.core.types import FundingInfo, PositionAction, PositionMode, PositionSide, TokenAmount, TradeFee, TradeType
-from hbconnect.exchanges.bybit_v5 import constants as K
-from hbconnect.exchanges.bybit_v5.trading import BybitSpotTrading, dec, ms, result_list, result_of
+from hbconnect.exchanges.bybit import constants as K
+from hbconnect.exchanges.bybit.trading import BybitSpotTrading, dec, ms, result_list, result_of
 
 _ZERO = Decimal(0)
 #: the engine's margin modes -> Bybit's account margin modes

@@ -55,7 +55,7 @@ from hbconnect.core.types import (
     TradeFee,
     TradeType,
 )
-from hbconnect.exchanges.bybit_v5 import constants as K
+from hbconnect.exchanges.bybit import constants as K
 
 logger = logging.getLogger(__name__)
 _ZERO = Decimal(0)
