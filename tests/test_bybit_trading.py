@@ -5,6 +5,9 @@ Payloads are the "Response Example" / "Stream Example" blocks of Bybit's v5 docs
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from decimal import Decimal
 from types import SimpleNamespace
@@ -12,13 +15,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from hbconnect.connector.contract import BalanceUpdate, FundingHint, PositionUpdate, VenueRequest
+from hbconnect.connector.contract import (AccountSettings, BalanceUpdate, FundingHint, PositionUpdate, StreamShape,
+                                          VenueRequest, WsOrderReply)
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
-from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
+from hbconnect.core.types import (MarginMode, OrderState, OrderType, PositionAction, PositionMode, PositionSide,
+                                  TradeType)
 from hbconnect.exchanges.bybit import constants as K
 from hbconnect.exchanges.bybit.perpetual import BybitPerpetualTrading
-from hbconnect.exchanges.bybit.trading import BybitSpotTrading, bybit_error, hmac_hex, sign_payload
+from hbconnect.exchanges.bybit.trading import BybitSpotTrading, bybit_error, sign_payload
+
+
+def hmac_hex(secret: bytes, payload: str) -> str:
+    """HMAC-SHA256 lowercase hex, computed here with the standard library (not the code under test)."""
+    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
 
 D = Decimal
 
@@ -172,8 +182,9 @@ def perp() -> BybitPerpetualTrading:
                 settleCoin="USDC")
     instruments["result"]["list"].append(usdc)
     venue.parse_trading_rules(instruments)
-    for symbol, pair in (("ETHUSDT", "ETH-USDT"), ("XRPUSDT", "XRP-USDT")):
-        venue.register_symbol(symbol, pair)
+    for symbol, base in (("ETHUSDT", "ETH"), ("XRPUSDT", "XRP")):
+        instruments["result"]["list"].append(dict(instruments["result"]["list"][0], symbol=symbol, baseCoin=base))
+    venue.parse_trading_rules(instruments)
     return venue
 
 
@@ -209,15 +220,17 @@ def test_post_signature_covers_the_body_as_sent() -> None:
     assert prepared.headers["X-BAPI-SIGN"] == hmac_hex(b"secret", "1658385579423XXXXXXXXXX5000" + prepared.body)
 
 
-def test_hmac_is_sha256_hex_rfc4231_case_2() -> None:
-    # RFC 4231 test case 2 (key "Jefe"): the HMAC-SHA256 primitive Bybit's lowercase-hex signature uses
-    assert hmac_hex(b"Jefe", "what do ya want for nothing?") == \
+def test_signature_is_hmac_sha256_hex_rfc4231_case_2() -> None:
+    # RFC 4231 test case 2 (key "Jefe"): the HMAC-SHA256 lowercase hex the venue's signature is
+    venue = BybitSpotTrading("k", "Jefe")
+    assert venue._sign("what do ya want for nothing?") == \
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 
 
 def test_ws_auth_signs_get_realtime_expires() -> None:
     venue = BybitSpotTrading("key1", "secret")
-    msg = json.loads(venue.ws_auth_message(1_000_000))
+    assert venue.user_stream_shape is StreamShape.LOGIN and venue.user_stream_ping == '{"op":"ping"}'
+    msg = json.loads(venue.user_stream_login(1_000_000))
     assert msg["op"] == "auth"
     key, expires, signature = msg["args"]
     assert key == "key1" and expires > 1_000_000
@@ -226,9 +239,9 @@ def test_ws_auth_signs_get_realtime_expires() -> None:
 
 def test_credentials_never_in_repr() -> None:
     venue = BybitSpotTrading("my-api-key-123", "my-secret-456")
-    text = repr(venue) + repr(venue._key) + str(venue._key)
+    text = repr(venue) + repr(venue.credentials) + str(venue.credentials)
     assert "my-api-key-123" not in text and "my-secret-456" not in text
-    assert set(venue.secrets()) == {"my-api-key-123", "my-secret-456"}
+    assert set(venue.credentials.secret_values()) == {"my-api-key-123", "my-secret-456"}
 
 
 # ---- rules, balances ----
@@ -242,6 +255,8 @@ def test_spot_rules_from_instruments_info() -> None:
     assert rule.min_notional_size == D("5")
     assert rule.max_order_size == D("83")
     assert venue.to_venue_symbol("BTC-USDT") == "BTCUSDT" and venue.from_venue_symbol("BTCUSDT") == "BTC-USDT"
+    with pytest.raises(ValueError):
+        venue.from_venue_symbol("OMGBUSD")  # never guessed from a quote suffix
 
 
 def test_linear_rules_from_instruments_info() -> None:
@@ -429,8 +444,11 @@ def test_position_stream_and_list() -> None:
 def test_control_frames_and_failed_auth() -> None:
     venue = spot()
     assert venue.parse_user_stream('{"req_id":"t","op":"pong","args":["1675418560633"],"conn_id":"c"}') == []
-    assert venue.parse_ws_auth('{"success":true,"ret_msg":"","op":"auth","conn_id":"c"}') is True
-    assert venue.parse_ws_auth('{"retCode":10004,"retMsg":"invalid sign","op":"auth"}') is False
+    assert venue.parse_login_reply('{"success":true,"ret_msg":"","op":"auth","conn_id":"c"}') is True
+    assert venue.parse_login_reply('{"retCode":0,"retMsg":"OK","op":"auth","connId":"c"}') is True
+    assert venue.parse_login_reply('{"success":true,"ret_msg":"","op":"subscribe"}') is None
+    with pytest.raises(errors.AuthenticationError):
+        venue.parse_login_reply('{"retCode":10004,"retMsg":"invalid sign","op":"auth"}')
     with pytest.raises(errors.AuthenticationError):
         venue.parse_user_stream('{"success":false,"ret_msg":"error sign","op":"auth","conn_id":"c"}')
     with pytest.raises(ValueError):
@@ -441,30 +459,36 @@ def test_control_frames_and_failed_auth() -> None:
 
 def test_position_idx_by_mode() -> None:
     venue = perp()
-    assert venue.place_order_request(order()).params["positionIdx"] == 0
-    close = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE)).params
+    oneway = AccountSettings()
+    assert venue.place_order_request(order(), oneway).params["positionIdx"] == 0
+    close = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE), oneway).params
     assert close["positionIdx"] == 0 and close["reduceOnly"] is True
-    venue.position_mode = PositionMode.HEDGE
+    hedge = AccountSettings(position_mode=PositionMode.HEDGE)
     cases = [(TradeType.BUY, PositionAction.OPEN, 1), (TradeType.SELL, PositionAction.OPEN, 2),
              (TradeType.SELL, PositionAction.CLOSE, 1), (TradeType.BUY, PositionAction.CLOSE, 2)]
     for side, action, idx in cases:
-        params = venue.place_order_request(order(trade_type=side, position=action)).params
+        params = venue.place_order_request(order(trade_type=side, position=action), hedge).params
         assert params["positionIdx"] == idx and "reduceOnly" not in params
 
 
 def test_leverage_mode_requests() -> None:
     venue = perp()
-    lev = venue.set_leverage_request("BTC-USDT", 6)
+    lev = venue.set_leverage_request("BTC-USDT", 6, AccountSettings())
     assert lev.params == {"category": "linear", "symbol": "BTCUSDT", "buyLeverage": "6", "sellLeverage": "6"}
-    assert venue.parse_set_leverage({"retCode": 0, "result": {}}, 6) == 6
+    venue.set_leverage_request("ETH-USDT", 3, AccountSettings())
+    assert venue.parse_set_leverage({"retCode": 0, "result": {}}) == 6   # answers come in request order
+    assert venue.parse_set_leverage({"retCode": 0, "result": {}}) == 3
     mode = venue.set_position_mode_request(PositionMode.HEDGE)
-    assert (mode.path, mode.params) == ("/v5/position/switch-mode", {"category": "linear", "mode": 3, "coin": "USDT"})
-    margin = venue.set_margin_mode_request("isolated")
+    assert (mode.path, mode.params) == ("/v5/position/switch-mode", {"category": "linear", "coin": "USDT", "mode": 3})
+    assert venue.position_mode_request().params["symbol"] == "BTCUSDT"
+    margin = venue.set_margin_mode_request("BTC-USDT", MarginMode.ISOLATED)
     assert (margin.path, margin.params) == ("/v5/account/set-margin-mode", {"setMarginMode": "ISOLATED_MARGIN"})
     info = {"retCode": 0, "retMsg": "OK", "result": {"marginMode": "REGULAR_MARGIN", "updatedTime": "1697078946000",
                                                      "unifiedMarginStatus": 4}}
-    assert venue.parse_margin_mode(info) == "cross"
-    assert venue.is_no_change(venue.error_from_body({"retCode": 110043, "retMsg": "Set leverage not modified"}))
+    assert venue.parse_margin_mode(info) is MarginMode.CROSS
+    # "not modified" is a success: the setting already is what was asked
+    assert venue.check_response(200, {"retCode": 110043, "retMsg": "Set leverage not modified"}, {}) is None
+    assert venue.is_no_change(bybit_error(200, {"retCode": 110025, "retMsg": "Position mode is not modified"}))
 
 
 def test_funding_info_and_payments() -> None:
@@ -486,12 +510,14 @@ def test_funding_info_and_payments() -> None:
 
 def test_rejection_in_a_200_body_is_an_error_with_the_code() -> None:
     venue = spot()
-    exc = venue.error_from_body({"retCode": 170131, "retMsg": "Insufficient balance.", "result": {}})
+    exc = venue.check_response(200, {"retCode": 170131, "retMsg": "Insufficient balance.", "result": {}}, {})
     assert isinstance(exc, errors.InsufficientBalance) and exc.code == 170131
-    assert venue.error_from_body({"retCode": 0, "retMsg": "OK", "result": {}}) is None
-    assert isinstance(venue.error_from_body({"retCode": 10001, "retMsg": "params error"}), errors.InvalidOrder)
-    assert isinstance(venue.error_from_body({"retCode": 110007, "retMsg": "ab not enough"}),
+    assert venue.check_response(200, {"retCode": 0, "retMsg": "OK", "result": {}}, {}) is None
+    assert isinstance(venue.check_response(200, {"retCode": 10001, "retMsg": "params error"}, {}), errors.InvalidOrder)
+    assert isinstance(venue.check_response(200, {"retCode": 110007, "retMsg": "ab not enough"}, {}),
                       errors.InsufficientBalance)
+    assert isinstance(venue.check_response(200, b"<html>", {}), errors.ExchangeError)   # not an envelope
+    assert isinstance(venue.check_response(502, b"bad gateway", {}), errors.ServiceUnavailable)
 
 
 @pytest.mark.parametrize("code,cls", [
@@ -528,21 +554,25 @@ def test_rate_limits_follow_the_table() -> None:
 
 def test_ws_order_entry_frames() -> None:
     venue = spot()
-    req_id, frame = venue.ws_place_order(order(order_type=OrderType.LIMIT_MAKER), 1711001595207)
+    assert venue.ws_order_entry and venue.ws_order_url() == "wss://stream.bybit.com/v5/trade"
+    assert json.loads(venue.ws_order_login(1_000))["op"] == "auth"
+    frame = venue.ws_place_order_message(order(order_type=OrderType.LIMIT_MAKER), AccountSettings(), "c-1",
+                                         1711001595207)
     msg = json.loads(frame)
-    assert msg["op"] == "order.create" and msg["reqId"] == req_id and len(req_id) <= 36
+    assert msg["op"] == "order.create" and msg["reqId"] == "c-1"
     assert msg["header"] == {"X-BAPI-TIMESTAMP": "1711001595207", "X-BAPI-RECV-WINDOW": "5000"}
     assert msg["args"] == [venue.order_params(order(order_type=OrderType.LIMIT_MAKER))]
-    cid, cframe = venue.ws_cancel_order(order(), 1711001595208)
-    assert json.loads(cframe)["op"] == "order.cancel" and cid != req_id
-    answer = {"reqId": req_id, "retCode": 0, "retMsg": "OK", "op": "order.create",
+    assert json.loads(venue.ws_cancel_order_message(order(), "x-2", 1711001595208))["op"] == "order.cancel"
+    with pytest.raises(ValueError):
+        venue.ws_cancel_order_message(order(), "r" * 37, 1)
+    answer = {"reqId": "c-1", "retCode": 0, "retMsg": "OK", "op": "order.create",
               "data": {"orderId": "a4c1718e-fe53-4659-a118-1f6ecce04ad9", "orderLinkId": "HBCBBTCUSDT1"},
               "retExtInfo": {}, "header": {"X-Bapi-Limit": "10"}, "connId": "c"}
-    rid, op, envelope = venue.parse_ws_order_response(json.dumps(answer))
-    assert (rid, op) == (req_id, "order.create") and venue.error_from_body(envelope) is None
-    update, _ = venue.parse_place_order(envelope, order(), 3.0)
+    reply = venue.parse_ws_order_reply(json.dumps(answer))
+    assert isinstance(reply, WsOrderReply) and reply.request_id == "c-1" and reply.error is None
+    update, _ = venue.parse_place_order(reply.data, order(), 3.0)
     assert update.exchange_order_id == "a4c1718e-fe53-4659-a118-1f6ecce04ad9"
     rejected = dict(answer, retCode=110007, retMsg="ab not enough for new order", data={})
-    assert isinstance(venue.error_from_body(venue.parse_ws_order_response(json.dumps(rejected))[2]),
-                      errors.InsufficientBalance)
-    assert venue.parse_ws_order_response('{"retCode":0,"retMsg":"OK","op":"pong","data":["1"]}') is None
+    bad = venue.parse_ws_order_reply(json.dumps(rejected))
+    assert isinstance(bad.error, errors.InsufficientBalance) and bad.error.code == 110007 and bad.data is None
+    assert venue.parse_ws_order_reply('{"retCode":0,"retMsg":"OK","op":"pong","data":["1"]}') is None

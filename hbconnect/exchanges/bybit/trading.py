@@ -27,38 +27,37 @@ Facts from Bybit's v5 docs (``bybit-exchange/docs`` ``docs/v5``):
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import logging
 import time
-from decimal import Decimal, InvalidOperation
+from collections import deque
+from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 from urllib.parse import quote
 
 from hbconnect.connector.contract import (
+    AccountSettings,
     BalanceEntry,
     BalanceUpdate,
     FundingHint,
     PreparedRequest,
+    StreamShape,
     VenueRequest,
+    WsOrderReply,
 )
 from hbconnect.core import errors as _errors
+from hbconnect.core.codecs import fast_loads
+from hbconnect.core.credentials import Credentials
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
-from hbconnect.core.types import (
-    OrderState,
-    OrderType,
-    PositionAction,
-    TokenAmount,
-    TradeFee,
-    TradeType,
-)
+from hbconnect.core.types import OrderState, OrderType, TradeType
+from hbconnect.exchanges._instruments import InstrumentTable
+from hbconnect.exchanges._trading import ZERO, error_class, flat_fee, fmt_decimal, parse_decimal
 from hbconnect.exchanges.bybit import constants as K
+from hbconnect.exchanges.bybit.instruments import instrument
 
 logger = logging.getLogger(__name__)
-_ZERO = Decimal(0)
 
 #: orderStatus (enum "orderStatus") -> engine state
 ORDER_STATES: dict = {
@@ -79,44 +78,11 @@ FILL_EXEC_TYPES = frozenset({"Trade", "AdlTrade", "BustTrade", "BlockTrade", "Mo
                              "Settle"})
 
 
-def dec(value: Any, default: Optional[Decimal] = None) -> Decimal:
-    """A finite Decimal from Bybit's decimal text; ``default`` for ``None`` / ``""``."""
-    if value is None or value == "":
-        if default is not None:
-            return default
-        raise ValueError("missing decimal")
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValueError(f"bad decimal {value!r}") from exc
-    if not d.is_finite():
-        raise ValueError(f"non-finite decimal {value!r}")
-    return d
-
-
-def fmt(value: Any) -> str:
-    """Decimal text without exponent or needless trailing zeros."""
-    if type(value) is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
-    return str(value)
-
-
 def ms(value: Any) -> float:
     """Bybit's millisecond timestamp (string or int) in seconds; 0.0 when absent."""
     if value in (None, ""):
         return 0.0
     return int(value) / 1000.0
-
-
-def hmac_hex(secret: bytes, payload: str) -> str:
-    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
 
 
 def sign_payload(timestamp_ms: int, api_key: str, recv_window_ms: int, payload: str) -> str:
@@ -146,23 +112,23 @@ def result_list(data: Any) -> list:
     return items
 
 
-def error_class(code: Optional[int]) -> type:
-    name = K.ERROR_CODES.get(code, ("ExchangeError", ""))[0] if code is not None else "ExchangeError"
-    cls = getattr(_errors, name, None)
-    return cls if isinstance(cls, type) and issubclass(cls, _errors.ExchangeError) else _errors.ExchangeError
+def ret_code(data: Any) -> Optional[int]:
+    """``retCode`` of an envelope (``ret_code`` on the private stream's control frames)."""
+    if not isinstance(data, dict):
+        return None
+    raw = data.get("retCode", data.get("ret_code"))
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit") -> Exception:
     """The exception for a Bybit answer: a ``retCode != 0`` body (HTTP 200 included) or a non-2xx
     status (403: IP limit, 429: system protection, 401: authentication, 5xx: unavailable)."""
-    code: Optional[int] = None
+    code = ret_code(data)
     msg = ""
     if isinstance(data, dict):
-        raw = data.get("retCode", data.get("ret_code"))
-        try:
-            code = int(raw) if raw is not None else None
-        except (TypeError, ValueError):
-            code = None
         msg = str(data.get("retMsg", data.get("ret_msg", "")))[:300]
     elif isinstance(data, (bytes, bytearray)):
         msg = bytes(data[:300]).decode("utf-8", "replace")
@@ -182,7 +148,7 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
             retry_after = 600.0  # "wait for at least 10 minutes" after an IP-limit 403
         return _errors.RateLimitError(code, msg, retry_after=retry_after, http_status=status, venue=venue)
     if code is not None and code in K.ERROR_CODES:
-        cls = error_class(code)
+        cls = error_class(K.ERROR_CODES[code][0])
     elif status == 401:
         cls = _errors.AuthenticationError
     elif status >= 500:
@@ -192,62 +158,45 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
     return cls(code, msg, http_status=status, venue=venue)
 
 
-class Credentials:
-    """API key + secret; ``repr`` never reveals them."""
-
-    __slots__ = ("api_key", "_secret")
-
-    def __init__(self, api_key: str, api_secret: Union[str, bytes, None]) -> None:
-        self.api_key = api_key or ""
-        self._secret = api_secret.encode() if isinstance(api_secret, str) else (api_secret or b"")
-        _errors.register_secret(self.api_key)
-        _errors.register_secret(self._secret.decode("utf-8", "replace"))
-
-    def sign(self, payload: str) -> str:
-        if not self._secret:
-            raise _errors.AuthenticationError(None, "no API secret configured")
-        return hmac_hex(self._secret, payload)
-
-    def secrets(self) -> list:
-        return [s for s in (self.api_key, self._secret.decode("utf-8", "replace")) if s]
-
-    def __repr__(self) -> str:
-        return "<credentials hidden>"
-
-    __str__ = __repr__
-
-
 class BybitSpotTrading:
-    """Bybit v5 spot trading translation (``category=spot``). One object per account."""
+    """Bybit v5 spot trading translation (``category=spot``). One object per account.
+
+    Credentials: a :class:`Credentials` (``credentials=``), or ``api_key``/``api_secret`` and an
+    optional RSA ``private_key_pem`` (Bybit's self-generated keys: requests are then signed with
+    RSA-SHA256, base64, instead of HMAC-SHA256 hex).
+    """
 
     name = "bybit"
     category = "spot"
     is_perpetual = False
     max_client_order_id_length = K.MAX_ORDER_LINK_ID_LENGTH
+    user_stream_shape = StreamShape.LOGIN
+    user_stream_ping: Optional[str] = '{"op":"ping"}'
+    user_stream_ping_interval = K.PING_INTERVAL
+    ws_order_entry = True
 
     def __init__(self, api_key: str = "", api_secret: Union[str, bytes, None] = "", *,
                  rest_url: Optional[str] = None, ws_url: Optional[str] = None,
                  trade_ws_url: Optional[str] = None, recv_window_ms: int = K.DEFAULT_RECV_WINDOW_MS,
-                 broker_id: str = "HBC", rate_limits: Optional[list] = None) -> None:
-        self._key = Credentials(api_key, api_secret)
+                 broker_id: str = "HBC", rate_limits: Optional[list] = None,
+                 private_key_pem: Optional[bytes] = None, credentials: Optional[Credentials] = None) -> None:
+        self.credentials = credentials if credentials is not None else Credentials(
+            api_key, api_secret, private_key_pem=private_key_pem)
         self.rest_url = (rest_url or K.REST_URL).rstrip("/")
         self.ws_url = (ws_url or K.PRIVATE_WS_URL).rstrip("/")
         self.trade_ws_url = (trade_ws_url or K.TRADE_WS_URL).rstrip("/")
         self.recv_window_ms = int(recv_window_ms)
+        #: "server_time - recv_window <= timestamp < server_time + 1000": a request is refused
+        #: once its recv window passed; one more second covers the clock offset
+        self.order_not_accepted_after = self.recv_window_ms / 1000.0 + 1.0
         self.broker_id = "".join(ch for ch in broker_id if ch.isalnum())[:8]
         self.rate_limits = rate_limits if rate_limits is not None else K.rate_limits(self.category)
-        self._symbol_to_pair: dict = {}
-        self._pair_to_symbol: dict = {}
+        self.instruments = InstrumentTable(self.name)
         self._settle: dict = {}  # symbol -> settle coin (derivatives)
         self._nonce = itertools.count(1)
-        self._req_ids = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rest_url={self.rest_url!r})"
-
-    def secrets(self) -> list:
-        """The values the engine redacts from logs (key and secret)."""
-        return self._key.secrets()
 
     # ---- identity, symbols ----
 
@@ -263,20 +212,20 @@ class BybitSpotTrading:
                        if ch.isalnum())
         return head[:self.max_client_order_id_length - len(nonce)] + nonce
 
-    def register_symbol(self, symbol: str, pair: str) -> None:
-        self._symbol_to_pair[symbol] = pair
-        self._pair_to_symbol[pair] = symbol
-
     def to_venue_symbol(self, pair: str) -> str:
-        return self._pair_to_symbol.get(pair) or pair.replace("-", "").upper()
+        return self.instruments.symbol(pair)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._symbol_to_pair.get(symbol)
-        if pair is None:
-            raise ValueError(f"unknown Bybit symbol {symbol!r} (instruments not loaded)")
-        return pair
+        """The pair of a listed (or asked-for) symbol; ``UnknownSymbol`` (a ``ValueError``) else."""
+        return self.instruments.pair(symbol)
 
     # ---- signing ----
+
+    def _sign(self, payload: str) -> str:
+        creds = self.credentials
+        if creds.has_private_key:  # RSA keys: base64 RSA-SHA256
+            return creds.private_key_sign_base64(payload)
+        return creds.hmac_sha256_hex(payload)
 
     def prepare(self, request: VenueRequest, timestamp_ms: int) -> PreparedRequest:
         """Lay out and sign ``request``: GET parameters in the query string, POST as a JSON body;
@@ -284,42 +233,40 @@ class BybitSpotTrading:
         method = request.method.upper()
         params = {k: v for k, v in request.params.items() if v is not None}
         headers: dict = {}
-        query: Optional[dict] = None
         body: Optional[str] = None
         url = self.rest_url + request.path
         if method == "GET":
-            qs = query_string({k: fmt(v) for k, v in params.items()})
-            if qs:
-                url += "?" + qs
-            payload = qs
+            payload = query_string({k: fmt_decimal(v) for k, v in params.items()})
+            if payload:
+                url += "?" + payload
         else:
-            body = json.dumps({k: fmt(v) if isinstance(v, Decimal) else v for k, v in params.items()},
-                              separators=(",", ":"))
+            body = payload = json.dumps({k: fmt_decimal(v) if isinstance(v, Decimal) else v
+                                         for k, v in params.items()}, separators=(",", ":"))
             headers["Content-Type"] = "application/json"
-            payload = body
         if request.signed:
-            headers["X-BAPI-API-KEY"] = self._key.api_key
+            creds = self.credentials
+            headers["X-BAPI-API-KEY"] = creds.api_key
             headers["X-BAPI-TIMESTAMP"] = str(int(timestamp_ms))
             headers["X-BAPI-RECV-WINDOW"] = str(self.recv_window_ms)
             headers["X-BAPI-SIGN-TYPE"] = K.SIGN_TYPE_HMAC
-            headers["X-BAPI-SIGN"] = self._key.sign(
-                sign_payload(timestamp_ms, self._key.api_key, self.recv_window_ms, payload))
-        return PreparedRequest(method, url, query, body, headers, request.limit_id, request.idempotent,
+            headers["X-BAPI-SIGN"] = self._sign(sign_payload(timestamp_ms, creds.api_key, self.recv_window_ms,
+                                                             payload))
+        return PreparedRequest(method, url, None, body, headers, request.limit_id, request.idempotent,
                                int(timestamp_ms))
 
     # ---- errors ----
 
-    def error_from_response(self, status: int, data: Any, headers: Any = None) -> Exception:
+    def check_response(self, status: int, data: Any, headers: Any = None) -> Optional[Exception]:
+        """Bybit answers business errors with HTTP 200 and ``retCode != 0``: those fail at once
+        with the code. "Not modified" codes (leverage, position or margin mode already as asked)
+        are successes."""
+        code = ret_code(data)
+        if 200 <= status < 300:
+            if code == 0 or code in K.NO_CHANGE_CODES:
+                return None
+            if code is None:
+                return bybit_error(status, {"retMsg": "answer is not a Bybit envelope"}, headers, venue=self.name)
         return bybit_error(status, data, headers, venue=self.name)
-
-    def error_from_body(self, data: Any, headers: Any = None) -> Optional[Exception]:
-        """The error a 2xx answer carries (``retCode != 0``), or None for a success."""
-        if isinstance(data, dict):
-            code = data.get("retCode", data.get("ret_code"))
-            if code is not None and code != 0 and code != "0":
-                return bybit_error(200, data, headers, venue=self.name)
-            return None
-        return bybit_error(200, {"retMsg": "answer is not a Bybit envelope"}, headers, venue=self.name)
 
     def is_no_change(self, error: Exception) -> bool:
         return getattr(error, "code", None) in K.NO_CHANGE_CODES
@@ -347,22 +294,24 @@ class BybitSpotTrading:
         return VenueRequest("GET", "/v5/market/instruments-info", params)
 
     def parse_trading_rules(self, data: Any) -> list:
-        """instruments-info -> TradingRule list; a malformed entry is logged and skipped."""
-        rules = []
+        """instruments-info -> TradingRule list; the listed symbols become the instrument table.
+        A malformed entry is logged and skipped."""
+        rules, listed = [], []
         for entry in result_list(data):
             try:
                 if not isinstance(entry, dict) or entry.get("status") != "Trading" or not self._is_tradable(entry):
                     continue
                 pair = f"{entry['baseCoin']}-{entry['quoteCoin']}"
                 rule = self._rule(pair, entry)
+                listed.append(instrument(entry, rule))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 logger.warning("%s: skipping malformed instrument %r: %s", self.name,
                                entry.get("symbol") if isinstance(entry, dict) else entry, exc)
                 continue
-            self.register_symbol(entry["symbol"], pair)
             if entry.get("settleCoin"):
                 self._settle[entry["symbol"]] = entry["settleCoin"]
             rules.append(rule)
+        self.instruments.load(listed)
         return rules
 
     def _is_tradable(self, entry: dict) -> bool:
@@ -370,11 +319,11 @@ class BybitSpotTrading:
 
     def _rule(self, pair: str, entry: dict) -> TradingRule:
         lot = entry["lotSizeFilter"]
-        tick = dec(entry["priceFilter"]["tickSize"])
-        step = dec(lot["basePrecision"])
+        tick = parse_decimal(entry["priceFilter"]["tickSize"])
+        step = parse_decimal(lot["basePrecision"])
         if tick <= 0 or step <= 0:
             raise ValueError("tickSize and basePrecision must be positive")
-        max_qty = dec(lot.get("maxLimitOrderQty") or lot.get("maxOrderQty"), _ZERO)
+        max_qty = parse_decimal(lot.get("maxLimitOrderQty") or lot.get("maxOrderQty"), ZERO)
         base, quote_ = pair.split("-")
         return TradingRule(
             trading_pair=pair,
@@ -383,7 +332,7 @@ class BybitSpotTrading:
             max_order_size=max_qty if max_qty > 0 else None,
             min_price_increment=tick,
             min_base_amount_increment=step,
-            min_notional_size=dec(lot.get("minOrderAmt"), _ZERO),
+            min_notional_size=parse_decimal(lot.get("minOrderAmt"), ZERO),
             supports_limit_orders=True,
             supports_market_orders=True,
             buy_order_collateral_token=quote_,
@@ -394,11 +343,10 @@ class BybitSpotTrading:
         return VenueRequest("GET", "/v5/account/wallet-balance", {"accountType": "UNIFIED"}, signed=True)
 
     def parse_balances(self, data: Any) -> BalanceUpdate:
-        accounts = result_list(data)
         entries = []
-        for account in accounts:
+        for account in result_list(data):
             entries.extend(self._coin_entries(account))
-        return BalanceUpdate(entries, ms(data.get("time")) if isinstance(data, dict) else 0.0, complete=True)
+        return BalanceUpdate(entries, ms(data.get("time")), complete=True)
 
     @staticmethod
     def _coin_entries(account: dict) -> list:
@@ -407,36 +355,36 @@ class BybitSpotTrading:
         "" is zero)."""
         out = []
         for c in account.get("coin") or []:
-            total = dec(c.get("walletBalance"), _ZERO)
-            held = (dec(c.get("locked"), _ZERO) + dec(c.get("totalOrderIM"), _ZERO)
-                    + dec(c.get("totalPositionIM"), _ZERO))
-            out.append(BalanceEntry(c["coin"], total, max(_ZERO, total - held)))
+            total = parse_decimal(c.get("walletBalance"), ZERO)
+            held = (parse_decimal(c.get("locked"), ZERO) + parse_decimal(c.get("totalOrderIM"), ZERO)
+                    + parse_decimal(c.get("totalPositionIM"), ZERO))
+            out.append(BalanceEntry(c["coin"], total, max(ZERO, total - held)))
         return out
 
     def last_prices_request(self, pairs: Sequence[str]) -> VenueRequest:
         params: dict = {"category": self.category}
         if len(pairs) == 1:
             params["symbol"] = self.to_venue_symbol(pairs[0])
-        return VenueRequest("GET", "/v5/market/tickers", params, limit_id="/v5/market/tickers")
+        return VenueRequest("GET", "/v5/market/tickers", params)
 
     def parse_last_prices(self, data: Any, pairs: Sequence[str]) -> dict:
         wanted = set(pairs)
         out = {}
         for item in result_list(data):
-            pair = self._symbol_to_pair.get(item.get("symbol"))
-            if pair in wanted and item.get("lastPrice"):
-                out[pair] = dec(item["lastPrice"])
+            ins = self.instruments.by_symbol(item.get("symbol"))
+            if ins is not None and ins.pair in wanted and item.get("lastPrice"):
+                out[ins.pair] = parse_decimal(item["lastPrice"])
         return out
 
     # ---- orders ----
 
-    def order_params(self, order: Any) -> dict:
+    def order_params(self, order: Any, account: Optional[AccountSettings] = None) -> dict:
         """The ``/v5/order/create`` body (also the ``order.create`` argument)."""
         params: dict = {
             "category": self.category,
             "symbol": self.to_venue_symbol(order.trading_pair),
             "side": "Buy" if order.trade_type == TradeType.BUY else "Sell",
-            "qty": fmt(order.amount),
+            "qty": fmt_decimal(order.amount),
             "orderLinkId": order.client_order_id,
         }
         if order.order_type == OrderType.MARKET:
@@ -444,19 +392,20 @@ class BybitSpotTrading:
             params.update(self._market_params())
         else:
             params["orderType"] = "Limit"
-            params["price"] = fmt(order.price)
+            params["price"] = fmt_decimal(order.price)
             params["timeInForce"] = "PostOnly" if order.order_type == OrderType.LIMIT_MAKER else "GTC"
-        params.update(self._position_params(order))
+        params.update(self._position_params(order, account or AccountSettings()))
         return params
 
     def _market_params(self) -> dict:
         return {"marketUnit": "baseCoin"}  # qty in the base coin for buys too
 
-    def _position_params(self, order: Any) -> dict:
+    def _position_params(self, order: Any, account: AccountSettings) -> dict:
         return {}
 
-    def place_order_request(self, order: Any) -> VenueRequest:
-        return VenueRequest("POST", "/v5/order/create", self.order_params(order), signed=True, idempotent=False)
+    def place_order_request(self, order: Any, account: Optional[AccountSettings] = None) -> VenueRequest:
+        return VenueRequest("POST", "/v5/order/create", self.order_params(order, account), signed=True,
+                            idempotent=False)
 
     def parse_place_order(self, data: Any, order: Any, timestamp: float) -> tuple:
         """The create acknowledgement: the order is accepted (OPEN); fills and later states come
@@ -528,7 +477,7 @@ class BybitSpotTrading:
         if state is None:
             raise ValueError(f"unknown orderStatus {status!r}")
         reason = o.get("rejectReason") or ""
-        executed = dec(o.get("cumExecQty"), _ZERO)
+        executed = parse_decimal(o.get("cumExecQty"), ZERO)
         error = None
         if state is OrderState.CANCELED and reason == POST_ONLY_REJECT and executed == 0:
             state = OrderState.FAILED  # a post-only order refused for taking: a rejection
@@ -545,61 +494,63 @@ class BybitSpotTrading:
         if e.get("feeCurrency"):
             return e["feeCurrency"]
         base, _, quote_ = pair.partition("-")
-        fee = dec(e.get("execFee"), _ZERO)
+        fee = parse_decimal(e.get("execFee"), ZERO)
         is_buy = e.get("side") == "Buy"
         if fee < 0 and e.get("isMaker"):
             return quote_ if is_buy else base
         return base if is_buy else quote_
 
-    def _fee(self, e: dict, pair: str) -> TradeFee:
-        amount = dec(e.get("execFee"), _ZERO)
-        flat = [TokenAmount(self.fee_asset(e, pair), amount)] if amount else []
-        return TradeFee.new_spot_fee(TradeType.BUY if e.get("side") == "Buy" else TradeType.SELL, flat_fees=flat)
+    def _fee(self, e: dict, pair: str) -> Any:
+        return flat_fee(parse_decimal(e.get("execFee"), ZERO), self.fee_asset(e, pair),
+                        TradeType.BUY if e.get("side") == "Buy" else TradeType.SELL)
 
     def _trade_update(self, e: dict, client_order_id: Optional[str], pair: str) -> TradeUpdate:
-        price, qty = dec(e["execPrice"]), dec(e["execQty"])
-        value = dec(e.get("execValue"), price * qty)
+        price, qty = parse_decimal(e["execPrice"]), parse_decimal(e["execQty"])
+        value = parse_decimal(e.get("execValue"), price * qty)
         return TradeUpdate(trade_id=str(e["execId"]), client_order_id=client_order_id,
                            exchange_order_id=str(e["orderId"]), trading_pair=pair,
                            fill_timestamp=ms(e.get("execTime")), fill_price=price, fill_base_amount=qty,
                            fill_quote_amount=value, fee=self._fee(e, pair), is_taker=not e.get("isMaker", False))
 
-    # ---- private stream (WebSocket login) ----
+    # ---- private stream (StreamShape.LOGIN) ----
 
-    def user_stream_url(self, listen_key: str = "") -> str:
+    def user_stream_url(self, listen_key: Optional[str] = None) -> str:
         return self.ws_url
 
-    def ws_auth_message(self, now_ms: int) -> str:
-        """``auth``: HMAC-SHA256 hex of ``"GET/realtime" + expires`` (expires in the future)."""
-        expires = int(now_ms) + K.WS_AUTH_EXPIRY_MS
-        signature = self._key.sign(f"GET/realtime{expires}")
-        return json.dumps({"req_id": "auth", "op": "auth", "args": [self._key.api_key, expires, signature]},
+    def user_stream_login(self, timestamp_ms: int) -> str:
+        """``auth``: the signature of ``"GET/realtime" + expires`` (expires in the future)."""
+        expires = int(timestamp_ms) + K.WS_AUTH_EXPIRY_MS
+        return json.dumps({"req_id": "auth", "op": "auth",
+                           "args": [self.credentials.api_key, expires, self._sign(f"GET/realtime{expires}")]},
                           separators=(",", ":"))
 
-    def parse_ws_auth(self, raw: Union[str, bytes]) -> Optional[bool]:
-        """True/False for the answer to ``auth`` (private stream: ``success``; trade stream:
-        ``retCode``); None for another frame."""
-        msg = json.loads(raw)
+    def parse_login_reply(self, raw: Union[str, bytes]) -> Optional[bool]:
+        """True for an accepted ``auth`` (private stream: ``success``; trade stream: ``retCode``
+        0); ``AuthenticationError`` when refused; None for another frame."""
+        try:
+            msg = fast_loads(raw)
+        except (ValueError, TypeError):
+            return None
         if not isinstance(msg, dict) or msg.get("op") != "auth":
             return None
-        if "retCode" in msg:
-            return msg.get("retCode") == 0
-        return msg.get("success") is True
+        ok = msg.get("retCode") == 0 if "retCode" in msg else msg.get("success") is True
+        if not ok:
+            code = ret_code(msg)
+            raise _errors.AuthenticationError(code, f"auth refused: {str(msg.get('retMsg', msg.get('ret_msg')))[:200]}",
+                                              venue=self.name)
+        return True
 
     def user_stream_topics(self) -> list:
         return ["order", "execution", "wallet"]
 
-    def user_stream_subscribe_messages(self) -> list:
+    def user_stream_subscriptions(self, timestamp_ms: int) -> list:
         return [json.dumps({"req_id": "subscribe", "op": "subscribe", "args": self.user_stream_topics()},
                            separators=(",", ":"))]
-
-    ping_interval = K.PING_INTERVAL
-    ping_message = '{"op":"ping"}'
 
     def parse_user_stream(self, raw: Union[str, bytes]) -> list:
         """One private-stream frame -> [OrderUpdate | TradeUpdate | BalanceUpdate | ...]. Only this
         object's category is kept (the all-in-one topics carry every category)."""
-        msg = json.loads(raw)
+        msg = fast_loads(raw)
         if not isinstance(msg, dict):
             raise ValueError("private-stream frame is not an object")
         topic = msg.get("topic")
@@ -611,8 +562,8 @@ class BybitSpotTrading:
             return []  # pong, auth/subscribe acknowledgements
         data = msg.get("data")
         if not isinstance(data, list):
-            raise ValueError(f"private-stream {topic!r} frame without a data list")
-        base = topic.split(".", 1)[0]
+            raise ValueError(f"private-stream {str(topic)[:40]!r} frame without a data list")
+        base = str(topic).split(".", 1)[0]
         if base == "order":
             return [self._order_update(o, self.from_venue_symbol(o["symbol"]), ms(msg.get("creationTime")))
                     for o in data if o.get("category") == self.category]
@@ -641,28 +592,36 @@ class BybitSpotTrading:
     def _positions_event(self, data: list, msg: dict) -> list:
         return []
 
-    # ---- WebSocket order entry ----
+    # ---- WebSocket order entry (trade stream) ----
 
-    def ws_order_request(self, op: str, args: dict, now_ms: int) -> tuple:
-        """(reqId, frame) for ``order.create`` / ``order.cancel`` on the trade stream."""
-        req_id = f"{op[6:]}-{next(self._req_ids)}-{int(now_ms) % 10**9}"[:K.MAX_REQ_ID_LENGTH]
-        frame = json.dumps({"reqId": req_id, "header": {"X-BAPI-TIMESTAMP": str(int(now_ms)),
-                                                        "X-BAPI-RECV-WINDOW": str(self.recv_window_ms)},
-                            "op": op, "args": [args]}, separators=(",", ":"))
-        return req_id, frame
+    def ws_order_url(self) -> str:
+        return self.trade_ws_url
 
-    def ws_place_order(self, order: Any, now_ms: int) -> tuple:
-        return self.ws_order_request("order.create", self.order_params(order), now_ms)
+    def ws_order_login(self, timestamp_ms: int) -> Optional[str]:
+        return self.user_stream_login(timestamp_ms)
 
-    def ws_cancel_order(self, order: Any, now_ms: int) -> tuple:
-        return self.ws_order_request("order.cancel", self.cancel_params(order), now_ms)
+    def _ws_order_message(self, op: str, args: dict, request_id: str, timestamp_ms: int) -> str:
+        if len(request_id) > K.MAX_REQ_ID_LENGTH:
+            raise ValueError("reqId longer than 36 characters")
+        return json.dumps({"reqId": request_id, "header": {"X-BAPI-TIMESTAMP": str(int(timestamp_ms)),
+                                                           "X-BAPI-RECV-WINDOW": str(self.recv_window_ms)},
+                           "op": op, "args": [args]}, separators=(",", ":"))
 
-    @staticmethod
-    def parse_ws_order_response(raw: Union[str, bytes]) -> Optional[tuple]:
-        """(reqId, op, envelope) of a trade-stream answer, or None for pongs and auth answers.
-        ``envelope`` has ``retCode`` / ``retMsg`` / ``data`` like a REST answer's, so
-        :meth:`error_from_body` and the ``parse_place_order`` / ``parse_cancel_order`` read it."""
-        msg = json.loads(raw)
+    def ws_place_order_message(self, order: Any, account: AccountSettings, request_id: str,
+                               timestamp_ms: int) -> str:
+        return self._ws_order_message("order.create", self.order_params(order, account), request_id, timestamp_ms)
+
+    def ws_cancel_order_message(self, order: Any, request_id: str, timestamp_ms: int) -> str:
+        return self._ws_order_message("order.cancel", self.cancel_params(order), request_id, timestamp_ms)
+
+    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Optional[WsOrderReply]:
+        """The answer to an ``order.create`` / ``order.cancel`` (``reqId``, ``retCode``, ``data``:
+        the REST ``result``), or None for pongs and auth answers."""
+        msg = fast_loads(raw)
         if not isinstance(msg, dict) or msg.get("op") not in K.WS_OPS:
             return None
-        return msg.get("reqId"), msg["op"], msg
+        req_id = msg.get("reqId")
+        if not isinstance(req_id, str):
+            return None
+        error = self.check_response(200, msg, msg.get("header"))
+        return WsOrderReply(req_id, None if error is not None else msg, error)
