@@ -72,20 +72,25 @@ Usage::
 ``await ex.start()`` / ``await ex.stop()`` work as well as ``async with``; a stop then start is an
 exchange restart: state, ports and URLs are kept, every connection is dropped.
 
-Binance endpoints.  Spot REST ``/api/v3``: ping, time, exchangeInfo, depth, trades, ticker/price,
-ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders (GET/DELETE), account,
-myTrades, userDataStream (POST/PUT/DELETE).  Futures REST ``/fapi``: v1 ping, time, exchangeInfo,
-depth, trades, premiumIndex, fundingRate, ticker/price, ticker/bookTicker, ticker/24hr, order
-(POST/GET/DELETE), openOrders, allOpenOrders, leverage, positionSide/dual (GET/POST), income,
-userTrades, listenKey (POST/PUT/DELETE); v2 account, balance, positionRisk; v3 account,
-positionRisk.  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
-``/stream?streams=a/b`` (futures also under ``/public``, ``/market``, ``/private`` and
-``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|@250ms|@500ms``),
-``<sym>@depth5|10|20``, ``@trade``, ``@aggTrade``, ``@bookTicker``, futures ``@markPrice[@1s]``,
-a listenKey as a stream name; methods SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
-SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3`` (WebSocket API): ping, time,
-``userDataStream.subscribe.signature`` / ``unsubscribe`` with events wrapped as
-``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot
+Binance endpoints.  Spot REST ``/api/v3``: ping, time, exchangeInfo, depth, trades, aggTrades,
+klines, ticker/price, ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders
+(GET/DELETE), allOrders, account, myTrades, userDataStream (POST/PUT/DELETE); ``/sapi/v1``:
+capital/config/getall (no chains: empty ``networkList``), asset/tradeFee, margin/allPairs and
+margin/isolated/allPairs (empty: no margin trading).  Futures REST ``/fapi``: v1 ping, time,
+exchangeInfo, depth, trades, aggTrades, klines, premiumIndex, fundingRate, ticker/price,
+ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders, allOrders, allOpenOrders,
+leverage, leverageBracket, marginType (cross only: CROSSED answers -4046, ISOLATED -1130),
+commissionRate, positionSide/dual (GET/POST), income, userTrades, listenKey (POST/PUT/DELETE);
+v2 account, balance, positionRisk; v3 account, positionRisk; ``/dapi/v1/exchangeInfo`` (no
+COIN-M contract listed).  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
+``/stream?streams=a/b``, and ``/ws/<name>`` / ``/stream/<name>`` paths whose parts are not
+stream names (ccxt.pro's ``/ws/0``) (futures also under ``/public``, ``/market``, ``/private``
+and ``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|@250ms|@500ms``),
+``<sym>@depth5|10|20``, ``@trade``, ``@aggTrade``, ``@bookTicker``, ``@ticker``, ``@miniTicker``,
+``@kline_<interval>``, futures ``@markPrice[@1s]``, a listenKey as a stream name; methods
+SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3``
+(WebSocket API): ping, time, ``userDataStream.subscribe.signature`` / ``unsubscribe`` with
+events wrapped as ``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot
 6000, futures 2400), orders per 10 s (100 / 300) and per day / minute, 429 + ``Retry-After`` then
 418 bans, 5 (spot) / 10 (futures) incoming WS messages per second, WS pings every 20 s (spot) /
 180 s (futures), connections closed after 24 h.  Pass ``spot_limits=RateLimits(...)`` to raise them
@@ -123,7 +128,8 @@ subscriptions get ``eventStreamTerminated``).  ``ex.injector.counts`` says what 
 Behaviour worth knowing: self-trade prevention defaults to Binance's ``EXPIRE_MAKER`` (the
 resting order of the same account expires, status ``EXPIRED_IN_MATCH``); spot supports
 LIMIT (GTC/IOC/FOK), LIMIT_MAKER (-2010 "Order would immediately match and take." if it would
-cross) and MARKET (``quantity`` or ``quoteOrderQty``); futures LIMIT (GTC/IOC/FOK/GTX) and MARKET,
+cross) and MARKET (``quantity`` or ``quoteOrderQty``), amounts with at most 8 decimals (more:
+``-1111``), any other ``type`` ``-1116 Invalid orderType.``; futures LIMIT (GTC/IOC/FOK/GTX) and MARKET,
 one-way and hedge mode (resting reduce-only and hedge close orders expire when their position
 closes), leverage 1..125, ``-2019 Margin is insufficient.``; malformed numbers (sign, exponent,
 NaN, more than 20 digits) get ``-1100`` as on Binance; depth streams carry

@@ -43,6 +43,8 @@ from aiohttp import web
 from hbconnect.sim.accounts import Account
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.faults import FaultInjector
+from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bounds, rolling_stats,
+                                      symbol_fills)
 from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
 
@@ -89,6 +91,13 @@ def err(pair: tuple[int, str], status: int = 400) -> BinanceError:
     return BinanceError(pair[0], pair[1], status)
 
 
+#: kline intervals (case-sensitive) -> length in ms (None: calendar month)
+KLINE_INTERVALS: dict[str, Optional[int]] = {
+    "1s": 1000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
+    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000, "1M": None,
+}
+
 #: the core's neutral rejections as Binance answers them (both markets; per-market overrides in
 #: ``BinanceFrontEnd.rejects``); ``{detail}`` is the rejection's detail
 REJECTS: dict[Reject, tuple[int, str]] = {
@@ -106,6 +115,7 @@ REJECTS: dict[Reject, tuple[int, str]] = {
     Reject.POSITION_MODE_OPEN_ORDERS: (-4067, "Position side cannot be changed if there exists open orders."),
     Reject.POSITION_MODE_OPEN_POSITIONS: (-4068, "Position side cannot be changed if there exists position."),
     Reject.LEVERAGE_INVALID: (-4028, "Leverage {detail} is not valid"),
+    Reject.MARGIN_MODE_UNSUPPORTED: (-1130, "Data sent for parameter '{detail}' is not valid."),
     Reject.LEVERAGE_EXCEEDS_POSITION: (-2027, "Exceeded the maximum allowable position at current leverage."),
     Reject.PRICE_TICK: (-1013, "Filter failure: PRICE_FILTER"),
     Reject.PRICE_RANGE: (-1013, "Filter failure: PRICE_FILTER"),
@@ -240,6 +250,10 @@ class BinanceFrontEnd(FrontEnd):
     depth_intervals: tuple[int, ...] = (100, 1000)  # diff-depth update speeds (ms) of the venue
     default_depth_ms = 1000                         # the speed of the plain ``<sym>@depth`` stream
     ticker_time = False                             # futures tickers carry a "time" field
+    kline_intervals: tuple[str, ...] = tuple(KLINE_INTERVALS)
+    max_kline_limit = 1000
+    ticker_period = 1.0             # @ticker / @miniTicker push period (s)
+    kline_period = 2.0              # @kline_<interval> push period (s)
     #: per-market overrides of :data:`REJECTS`
     rejects: dict[Reject, tuple[int, str]] = {}
 
@@ -351,7 +365,76 @@ class BinanceFrontEnd(FrontEnd):
             {"symbol": s.symbol, "price": self.fp(s, self.exchange.last_price(self.engine, s.symbol))}))
 
     async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
-        return self.per_symbol(params, lambda s: self.exchange.ticker_24hr(self.engine, s.symbol, fmt))
+        return self.per_symbol(params, self.ticker_row)
+
+    def ticker_row(self, spec: SymbolSpec) -> dict:
+        """One row of GET ticker/24hr (spot adds prevClosePrice and the top of book)."""
+        st = rolling_stats(self.engine, spec.symbol, now_ms())
+        row = {"symbol": spec.symbol, "priceChange": self.fp(spec, st.change),
+               "priceChangePercent": fmt(st.change_percent, 3), "weightedAvgPrice": self.fp(spec, st.vwap),
+               "lastPrice": self.fp(spec, st.last), "lastQty": self.fq(spec, st.last_qty),
+               "openPrice": self.fp(spec, st.open), "highPrice": self.fp(spec, st.high),
+               "lowPrice": self.fp(spec, st.low), "volume": self.fq(spec, st.volume),
+               "quoteVolume": fmt(st.quote_volume), "openTime": st.open_time, "closeTime": st.close_time,
+               "firstId": st.first_id, "lastId": st.last_id, "count": st.count}
+        if self.market == "spot":
+            book = self.engine.books[spec.symbol]
+            b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+            row = {"symbol": spec.symbol, "priceChange": row["priceChange"],
+                   "priceChangePercent": row["priceChangePercent"], "weightedAvgPrice": row["weightedAvgPrice"],
+                   "prevClosePrice": self.fp(spec, st.prev_price), **{k: row[k] for k in ("lastPrice", "lastQty")},
+                   "bidPrice": self.fp(spec, b[0][0] if b else ZERO), "bidQty": self.fq(spec, b[0][1] if b else ZERO),
+                   "askPrice": self.fp(spec, a[0][0] if a else ZERO), "askQty": self.fq(spec, a[0][1] if a else ZERO),
+                   **{k: v for k, v in row.items() if k in ("openPrice", "highPrice", "lowPrice", "volume",
+                                                             "quoteVolume", "openTime", "closeTime", "firstId",
+                                                             "lastId", "count")}}
+        return row
+
+    async def klines(self, request: web.Request, params: dict, account: Any) -> list:
+        spec = self.spec(params)
+        interval = params.get("interval")
+        if not interval:
+            raise mandatory("interval")
+        if interval not in self.kline_intervals:
+            raise BinanceError(-1120, "Invalid interval.")
+        limit = max(1, min(parse_int(params, "limit") or 500, self.max_kline_limit))
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        rows = [c for c in candles(symbol_fills(self.engine, spec.symbol), KLINE_INTERVALS[interval])
+                if (start is None or c.close_time >= start) and (end is None or c.open_time <= end)]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return [[c.open_time, self.fp(spec, c.open), self.fp(spec, c.high), self.fp(spec, c.low),
+                 self.fp(spec, c.close), self.fq(spec, c.volume), c.close_time, fmt(c.quote_volume), c.count,
+                 self.fq(spec, c.taker_buy_volume), fmt(c.taker_buy_quote_volume), "0"] for c in rows]
+
+    async def agg_trades(self, request: web.Request, params: dict, account: Any) -> list:
+        spec = self.spec(params)
+        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+        from_id = parse_int(params, "fromId")
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        rows = [a for a in agg_trades(symbol_fills(self.engine, spec.symbol))
+                if (from_id is None or a.agg_id >= from_id) and (start is None or a.time >= start)
+                and (end is None or a.time <= end)]
+        rows = rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
+        extra = {"M": True} if self.market == "spot" else {}
+        return [{"a": a.agg_id, "p": self.fp(spec, a.price), "q": self.fq(spec, a.qty), "f": a.first_id,
+                 "l": a.last_id, "T": a.time, "m": a.buyer_maker, **extra} for a in rows]
+
+    async def all_orders(self, request: web.Request, params: dict, account: Account) -> list:
+        """Open and closed orders the engine remembers: from ``orderId`` on, else the latest."""
+        spec = self.spec(params)
+        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
+        oid = parse_int(params, "orderId")
+        start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
+        rows = sorted((o for o in self.engine.orders.values()
+                       if o.owner == account.account_id and o.symbol == spec.symbol
+                       and (oid is None or o.order_id >= oid) and (start is None or o.time >= start)
+                       and (end is None or o.time <= end)), key=lambda o: o.order_id)
+        rows = rows[:limit] if oid is not None else rows[-limit:]
+        return [self.query_json(o) for o in rows]
+
+    def query_json(self, o: Any) -> dict:
+        """An order as GET order answers it (market hook)."""
+        raise NotImplementedError
 
     async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
         return {"listenKey": self.new_listen_key(account)}
@@ -668,7 +751,10 @@ class BinanceFrontEnd(FrontEnd):
     # ------------------------------------------------------------------ WebSocket
     def valid_stream(self, name: str) -> bool:
         m = self.stream_re.match(name)
-        return bool(m) and m.group(1).upper() in self.engine.specs
+        if not m or m.group(1).upper() not in self.engine.specs:
+            return False
+        kind = m.group(2)
+        return not kind.startswith("kline_") or kind[6:] in self.kline_intervals
 
     def _resolve_streams(self, names: list[str]) -> tuple[list[str], list[str]]:
         market, user = [], []
@@ -806,8 +892,45 @@ class BinanceFrontEnd(FrontEnd):
             elif kind.startswith("depth") and kind[5:6].isdigit():
                 if self.due(("partial", stream), now, self.depth_interval(kind) / 1000.0):
                     self.push_market(stream, self.partial_depth_event(book, int(kind[5:].split("@")[0])))
+            elif kind in ("ticker", "miniTicker"):
+                if self.due(("ticker", stream), now, self.ticker_period):
+                    st = rolling_stats(self.engine, book.spec.symbol, now_ms())
+                    self.push_market(stream, self.ticker_event(book, st) if kind == "ticker"
+                                     else self.mini_ticker_event(book.spec, st))
+            elif kind.startswith("kline_"):
+                if self.due(("kline", stream), now, self.kline_period):
+                    self.push_market(stream, self.kline_event(book, kind[6:]))
             else:
                 self.publish_other(stream, kind, book, now)
+
+    def mini_ticker_event(self, spec: SymbolSpec, st: Any) -> dict:
+        return {"e": "24hrMiniTicker", "E": now_ms(), "s": spec.symbol, "c": self.fp(spec, st.last),
+                "o": self.fp(spec, st.open), "h": self.fp(spec, st.high), "l": self.fp(spec, st.low),
+                "v": self.fq(spec, st.volume), "q": fmt(st.quote_volume)}
+
+    def ticker_event(self, book: Any, st: Any) -> dict:
+        """``24hrTicker`` (market shape)."""
+        raise NotImplementedError
+
+    def kline_event(self, book: Any, interval: str) -> dict:
+        """The current candle of ``interval`` (an empty one at the last price when no trade yet)."""
+        spec, ts = book.spec, now_ms()
+        start, end = period_bounds(KLINE_INTERVALS[interval], ts)
+        current = candles(symbol_fills(self.engine, spec.symbol, since_ms=start), KLINE_INTERVALS[interval])
+        if current:
+            c = current[-1]
+            k = {"f": c.first_id, "L": c.last_id, "o": self.fp(spec, c.open), "c": self.fp(spec, c.close),
+                 "h": self.fp(spec, c.high), "l": self.fp(spec, c.low), "v": self.fq(spec, c.volume),
+                 "n": c.count, "q": fmt(c.quote_volume), "V": self.fq(spec, c.taker_buy_volume),
+                 "Q": fmt(c.taker_buy_quote_volume)}
+        else:
+            last = self.fp(spec, last_price(self.engine, spec.symbol))
+            k = {"f": -1, "L": -1, "o": last, "c": last, "h": last, "l": last, "v": self.fq(spec, ZERO),
+                 "n": 0, "q": fmt(ZERO), "V": self.fq(spec, ZERO), "Q": fmt(ZERO)}
+        return {"e": "kline", "E": ts, "s": spec.symbol,
+                "k": {"t": start, "T": end - 1, "s": spec.symbol, "i": interval, "f": k["f"], "L": k["L"],
+                      "o": k["o"], "c": k["c"], "h": k["h"], "l": k["l"], "v": k["v"], "n": k["n"],
+                      "x": False, "q": k["q"], "V": k["V"], "Q": k["Q"], "B": "0"}}
 
     def _publish_diffs(self, now: float) -> None:
         for key, st in list(self._depth.items()):

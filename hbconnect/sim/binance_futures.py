@@ -13,10 +13,10 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from hbconnect.sim.accounts import Account, FuturesLedger
-from hbconnect.sim.binance_base import (BinanceError, BinanceFrontEnd, fmt, illegal, mandatory,
+from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
+from hbconnect.sim.binance_base import (KLINE_INTERVALS, BinanceError, BinanceFrontEnd, fmt, illegal, mandatory,
                                         not_required, parse_bool, parse_decimal, parse_int, select_trades)
-from hbconnect.sim.errors import Reject
+from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
 
@@ -46,10 +46,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
     ws_incoming_per_second = 10
     max_streams = 200
     stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
-                           r"bookTicker|markPrice(?:@1s)?)$")
+                           r"bookTicker|markPrice(?:@1s)?|ticker|miniTicker|kline_[0-9]+[smhdwM])$")
     depth_intervals = (100, 250, 500)
     default_depth_ms = 250
     ticker_time = True
+    kline_intervals = tuple(i for i in KLINE_INTERVALS if i != "1s")
+    max_kline_limit = 1500
+    ticker_period = 2.0             # @ticker / @miniTicker: 2000 ms on USDⓈ-M
+    kline_period = 0.25
     rejects = {
         Reject.DUPLICATE_CLIENT_ID: (-4116, "ClientOrderId is duplicated."),
         Reject.POST_ONLY_WOULD_TAKE: (-5022, "Due to the order could not be executed as maker, the Post Only "
@@ -67,6 +71,10 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1, fault_exempt=True)
         r("GET", "/fapi/v1/depth", self.depth, self.depth_weight)
         r("GET", "/fapi/v1/trades", self.recent_trades, 5)
+        r("GET", "/fapi/v1/aggTrades", self.agg_trades, 20)
+        r("GET", "/fapi/v1/klines", self.klines, self.kline_weight)
+        # coin-margined futures (dapi.binance.com), served here: no COIN-M contract is listed
+        r("GET", "/dapi/v1/exchangeInfo", self.coinm_exchange_info, 1, fault_exempt=True)
         r("GET", "/fapi/v1/premiumIndex", self.premium_index, lambda p: 1 if p.get("symbol") else 10)
         r("GET", "/fapi/v1/fundingRate", self.funding_rate_history, 1)
         r("GET", "/fapi/v1/ticker/bookTicker", self.book_ticker, 2)
@@ -76,6 +84,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("DELETE", "/fapi/v1/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/fapi/v1/order", self.get_order, 1, "SIGNED")
         r("GET", "/fapi/v1/openOrders", self.open_orders, lambda p: 1 if p.get("symbol") else 40, "SIGNED")
+        r("GET", "/fapi/v1/allOrders", self.all_orders, 5, "SIGNED")
         r("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, "SIGNED")
         r("GET", "/fapi/v2/account", self.account_v2, 5, "SIGNED")
         r("GET", "/fapi/v3/account", self.account_v3, 5, "SIGNED")
@@ -83,6 +92,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("GET", "/fapi/v2/positionRisk", self.position_risk, 5, "SIGNED")
         r("GET", "/fapi/v3/positionRisk", self.position_risk, 5, "SIGNED")
         r("POST", "/fapi/v1/leverage", self.set_leverage, 1, "SIGNED")
+        r("GET", "/fapi/v1/leverageBracket", self.leverage_bracket, 1, "SIGNED")
+        r("POST", "/fapi/v1/marginType", self.set_margin_type, 1, "SIGNED")
+        r("GET", "/fapi/v1/commissionRate", self.commission_rate, 20, "SIGNED")
         r("GET", "/fapi/v1/positionSide/dual", self.get_dual, 30, "SIGNED")
         r("POST", "/fapi/v1/positionSide/dual", self.set_dual, 1, "SIGNED")
         r("GET", "/fapi/v1/income", self.income, 30, "SIGNED")
@@ -90,6 +102,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("POST", "/fapi/v1/listenKey", self.listen_key_new, 1, "API_KEY")
         r("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, "API_KEY")
         r("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, "API_KEY")
+
+    @staticmethod
+    def kline_weight(params: dict) -> int:
+        try:
+            limit = int(params.get("limit", 500))
+        except ValueError:
+            return 1
+        return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
 
     @staticmethod
     def depth_weight(params: dict) -> int:
@@ -158,6 +178,13 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return {"lastUpdateId": book.update_id, "E": ts, "T": ts,
                 "bids": self.levels(spec, book.depth(BUY, limit)),
                 "asks": self.levels(spec, book.depth("SELL", limit))}
+
+    async def coinm_exchange_info(self, request: web.Request, params: dict, account: Any) -> dict:
+        """GET /dapi/v1/exchangeInfo in its documented shape, with no symbol listed."""
+        return {"exchangeFilters": [], "rateLimits": [
+            {"interval": "MINUTE", "intervalNum": 1, "limit": 2400, "rateLimitType": "REQUEST_WEIGHT"},
+            {"interval": "MINUTE", "intervalNum": 1, "limit": 1200, "rateLimitType": "ORDERS"}],
+            "serverTime": self.server_time(), "symbols": [], "timezone": "UTC"}
 
     def premium(self, spec: SymbolSpec) -> dict:
         mark = self.exchange.mark_price_of(spec.symbol)
@@ -247,6 +274,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
         if with_time:
             d["time"] = o.time
         return d
+
+    def query_json(self, o: Order) -> dict:
+        return self.order_json(o, True)
 
     async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
         req, _ = self.parse_order(params, account)
@@ -391,6 +421,37 @@ class FuturesFrontEnd(BinanceFrontEnd):
                                                 "ac": {"s": spec.symbol, "l": lev}})
         return {"leverage": lev, "maxNotionalValue": "20000000", "symbol": spec.symbol}
 
+    def brackets(self, spec: SymbolSpec, leverage_cap: int) -> list[dict]:
+        """One notional bracket: the sim's margin model has a single tier (maintenance as in
+        positionRisk's maintMargin: 0.4 % of the notional)."""
+        return [{"bracket": 1, "initialLeverage": leverage_cap, "notionalCap": 20000000, "notionalFloor": 0,
+                 "maintMarginRatio": 0.004, "cum": 0.0}]
+
+    async def leverage_bracket(self, request: web.Request, params: dict, account: Account) -> Any:
+        if params.get("symbol"):
+            spec = self.spec(params)
+            return {"symbol": spec.symbol, "brackets": self.brackets(spec, MAX_LEVERAGE)}
+        return [{"symbol": s.symbol, "brackets": self.brackets(s, MAX_LEVERAGE)} for s in self.engine.specs.values()]
+
+    async def set_margin_type(self, request: web.Request, params: dict, account: Account) -> dict:
+        """Cross margin only: CROSSED is already set (-4046, as Binance answers a no-op change);
+        ISOLATED is refused (the sim does not model isolated margin)."""
+        self.spec(params)
+        mtype = params.get("marginType")
+        if not mtype:
+            raise mandatory("marginType")
+        if mtype == "CROSSED":
+            raise BinanceError(-4046, "No need to change margin type.")
+        if mtype == "ISOLATED":
+            raise SimReject(Reject.MARGIN_MODE_UNSUPPORTED, "marginType")
+        raise illegal("marginType", "ISOLATED, CROSSED")
+
+    async def commission_rate(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        fa = account.futures
+        return {"symbol": spec.symbol, "makerCommissionRate": str(fa.maker_fee.normalize()),
+                "takerCommissionRate": str(fa.taker_fee.normalize())}
+
     async def get_dual(self, request: web.Request, params: dict, account: Account) -> dict:
         return {"dualSidePosition": account.futures.dual_side}
 
@@ -490,6 +551,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return {"e": "depthUpdate", "E": ts, "T": ts, "s": book.spec.symbol, "U": u, "u": u, "pu": u,
                 "b": self.levels(book.spec, book.depth(BUY, n)),
                 "a": self.levels(book.spec, book.depth("SELL", n))}
+
+    def ticker_event(self, book: Any, st: Any) -> dict:
+        spec = book.spec
+        return {"e": "24hrTicker", "E": now_ms(), "s": spec.symbol, "p": self.p(spec, st.change),
+                "P": fmt(st.change_percent, 3), "w": self.p(spec, st.vwap), "c": self.p(spec, st.last),
+                "Q": self.q(spec, st.last_qty), "o": self.p(spec, st.open), "h": self.p(spec, st.high),
+                "l": self.p(spec, st.low), "v": self.q(spec, st.volume), "q": fmt(st.quote_volume),
+                "O": st.open_time, "C": st.close_time, "F": st.first_id, "L": st.last_id, "n": st.count}
 
     def book_ticker_event(self, book: Any, top: tuple) -> dict:
         spec, (bid, ask), ts = book.spec, top, now_ms()

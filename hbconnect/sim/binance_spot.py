@@ -21,8 +21,10 @@ from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderE
                                     SymbolSpec, now_ms)
 from hbconnect.sim.server import WsConn
 
-_UNSUPPORTED = {t: (-1013, "Filter failure: order type not supported for this symbol.")
-                for t in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")}
+#: amounts are written (and accepted) with at most this many decimals: baseAssetPrecision /
+#: quotePrecision of every symbol; more is -1111
+ASSET_PRECISION = 8
+_PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
 
 
 def depth_weight(params: dict) -> int:
@@ -43,7 +45,8 @@ class SpotFrontEnd(BinanceFrontEnd):
     market = "spot"
     ping_interval = 20.0
     long_order_header = "X-MBX-ORDER-COUNT-1D"
-    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
+    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker|"
+                           r"ticker|miniTicker|kline_[0-9]+[smhdwM])$")
     depth_intervals = (100, 1000)
     default_depth_ms = 1000
     ticker_time = False
@@ -56,6 +59,8 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20, fault_exempt=True)
         r("GET", "/api/v3/depth", self.depth, depth_weight)
         r("GET", "/api/v3/trades", self.recent_trades, 25)
+        r("GET", "/api/v3/aggTrades", self.agg_trades, 4)
+        r("GET", "/api/v3/klines", self.klines, 2)
         r("GET", "/api/v3/ticker/bookTicker", self.book_ticker, 2)
         r("GET", "/api/v3/ticker/price", self.ticker_price, 2)
         r("GET", "/api/v3/ticker/24hr", self.ticker_24hr, lambda p: 2 if p.get("symbol") else 80)
@@ -63,12 +68,18 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("DELETE", "/api/v3/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/api/v3/order", self.get_order, 4, "SIGNED")
         r("GET", "/api/v3/openOrders", self.open_orders, lambda p: 6 if p.get("symbol") else 80, "SIGNED")
+        r("GET", "/api/v3/allOrders", self.all_orders, 20, "SIGNED")
         r("DELETE", "/api/v3/openOrders", self.cancel_open_orders, 1, "SIGNED")
         r("GET", "/api/v3/account", self.account, 20, "SIGNED")
         r("GET", "/api/v3/myTrades", self.my_trades, lambda p: 5 if p.get("orderId") else 20, "SIGNED")
         r("POST", "/api/v3/userDataStream", self.listen_key_new, 2, "API_KEY")
         r("PUT", "/api/v3/userDataStream", self.listen_key_keepalive, 2, "API_KEY")
         r("DELETE", "/api/v3/userDataStream", self.listen_key_close, 2, "API_KEY")
+        # wallet and margin (sapi) endpoints ccxt's default load_markets / fetch_trading_fees use
+        r("GET", "/sapi/v1/capital/config/getall", self.all_coins, 10, "SIGNED")
+        r("GET", "/sapi/v1/asset/tradeFee", self.trade_fee, 1, "SIGNED")
+        r("GET", "/sapi/v1/margin/allPairs", self.no_margin_pairs, 1, "API_KEY")
+        r("GET", "/sapi/v1/margin/isolated/allPairs", self.no_margin_pairs, 10, "SIGNED")
         self.app.router.add_get("/ws-api/v3", self._ws_api_handler)
 
     def symbol_info(self, spec: SymbolSpec) -> dict:
@@ -138,7 +149,8 @@ class SpotFrontEnd(BinanceFrontEnd):
 
     # ------------------------------------------------------------------ orders
     def parse_order(self, params: dict) -> tuple[OrderRequest, str]:
-        spec, side, otype = self.parse_side_type(params, ("LIMIT", "LIMIT_MAKER", "MARKET"), _UNSUPPORTED)
+        # a type not in the symbol's orderTypes is -1116 "Invalid orderType." like an unknown one
+        spec, side, otype = self.parse_side_type(params, ("LIMIT", "LIMIT_MAKER", "MARKET"), {})
         qty = parse_decimal(params, "quantity")
         quote_qty = parse_decimal(params, "quoteOrderQty")
         price = parse_decimal(params, "price")
@@ -176,7 +188,10 @@ class SpotFrontEnd(BinanceFrontEnd):
         # Binance: MARKET and LIMIT default to FULL, every other type to ACK
         resp_type = self.parse_resp_type(params, "FULL" if otype in ("LIMIT", "MARKET") else "ACK",
                                          ("ACK", "RESULT", "FULL"))
-        # -- filters
+        # -- precision, then filters
+        for value in (qty, quote_qty, price):
+            if value is not None and -value.as_tuple().exponent > ASSET_PRECISION:     # type: ignore[operator]
+                raise err(_PRECISION)
         if price is not None:
             if price < spec.min_price or price > spec.max_price or (price - spec.min_price) % spec.tick_size:
                 raise BinanceError(-1013, "Filter failure: PRICE_FILTER")
@@ -217,6 +232,9 @@ class SpotFrontEnd(BinanceFrontEnd):
             d["preventedMatchId"] = o.prevention[0]
             d["preventedQuantity"] = f8(o.prevented_qty)
         return d
+
+    def query_json(self, o: Order) -> dict:
+        return self.order_json(o)
 
     async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
         req, resp_type = self.parse_order(params)
@@ -273,6 +291,35 @@ class SpotFrontEnd(BinanceFrontEnd):
                 "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
                 "updateTime": sa.update_time, "accountType": "SPOT", "balances": balances,
                 "permissions": ["SPOT"], "uid": abs(hash(account.account_id)) % 10 ** 9}
+
+    def _coins(self, account: Account) -> list[str]:
+        listed = {a for s in self.engine.specs.values() for a in (s.base, s.quote)}
+        return sorted(listed | set(account.spot.balances))
+
+    async def all_coins(self, request: web.Request, params: dict, account: Account) -> list:
+        """GET /sapi/v1/capital/config/getall: the account's coins.  The embedded exchange has no
+        chains: ``networkList`` is empty and deposit/withdrawal are reported disabled (balances
+        move with ``EmbeddedExchange.deposit``)."""
+        rows = []
+        for coin in self._coins(account):
+            free, locked = account.spot.balances.get(coin, (ZERO, ZERO))
+            rows.append({"coin": coin, "depositAllEnable": False, "withdrawAllEnable": False, "name": coin,
+                         "free": f8(free), "locked": f8(locked), "freeze": f8(ZERO), "withdrawing": f8(ZERO),
+                         "ipoing": f8(ZERO), "ipoable": f8(ZERO), "storage": f8(ZERO),
+                         "isLegalMoney": False, "trading": True, "networkList": []})
+        return rows
+
+    async def trade_fee(self, request: web.Request, params: dict, account: Account) -> list:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        sa = account.spot
+        return [{"symbol": s.symbol, "makerCommission": str(sa.maker_fee.normalize()),
+                 "takerCommission": str(sa.taker_fee.normalize())} for s in specs]
+
+    async def no_margin_pairs(self, request: web.Request, params: dict, account: Account) -> list:
+        """Cross / isolated margin pairs: none (symbols say ``isMarginTradingAllowed: false``)."""
+        if params.get("symbol"):
+            self.spec(params)
+        return []
 
     async def my_trades(self, request: web.Request, params: dict, account: Account) -> list:
         spec = self.spec(params)
@@ -418,6 +465,16 @@ class SpotFrontEnd(BinanceFrontEnd):
     def partial_depth_event(self, book: Any, n: int) -> dict:
         return {"lastUpdateId": book.update_id, "bids": self.levels(book.spec, book.depth(BUY, n)),
                 "asks": self.levels(book.spec, book.depth("SELL", n))}
+
+    def ticker_event(self, book: Any, st: Any) -> dict:
+        spec = book.spec
+        b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+        return {"e": "24hrTicker", "E": now_ms(), "s": spec.symbol, "p": f8(st.change),
+                "P": f8(st.change_percent, 3), "w": f8(st.vwap), "x": f8(st.prev_price), "c": f8(st.last),
+                "Q": f8(st.last_qty), "b": f8(b[0][0] if b else ZERO), "B": f8(b[0][1] if b else ZERO),
+                "a": f8(a[0][0] if a else ZERO), "A": f8(a[0][1] if a else ZERO), "o": f8(st.open),
+                "h": f8(st.high), "l": f8(st.low), "v": f8(st.volume), "q": f8(st.quote_volume),
+                "O": st.open_time, "C": st.close_time, "F": st.first_id, "L": st.last_id, "n": st.count}
 
     def book_ticker_event(self, book: Any, top: tuple) -> dict:
         bid, ask = top

@@ -36,6 +36,7 @@ class Reject(enum.Enum):
     POSITION_MODE_OPEN_POSITIONS = "position mode cannot change while positions are open"
     LEVERAGE_INVALID = "leverage outside the allowed range"
     LEVERAGE_EXCEEDS_POSITION = "position too large for this leverage"
+    MARGIN_MODE_UNSUPPORTED = "margin mode not offered"
     RATE_LIMITED = "rate limit exceeded"
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping, Optional
 from hbconnect.sim.accounts import Account, FuturesLedger, SpotLedger
 from hbconnect.sim.agent import MarketMakerAgent
 from hbconnect.sim.faults import FaultConfig, FaultInjector
+from hbconnect.sim.marketdata import last_price
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, cancel_and_wait
 
@@ -25,6 +26,7 @@ D = Decimal
 VENUE_MODULES: dict[str, str] = {
     "binance": "hbconnect.sim.binance",
     "bybit": "hbconnect.sim.bybit",
+    "okx": "hbconnect.sim.okx",
 }
 #: API keys, secrets and passphrases: printable ASCII without spaces (each front end checks
 #: its venue's own format on requests)
@@ -284,6 +286,9 @@ class EmbeddedExchange:
             acct.spot.bal(asset.upper())[0] = D(amount)
         for asset, amount in (futures_balances or {}).items():
             acct.futures.wallet[asset.upper()] = D(amount)
+        # funded now: balances report when they last changed (clients skip a wallet whose
+        # update time is 0)
+        acct.spot.update_time = acct.futures.update_time = now_ms()
         if maker_fee is not None:
             acct.spot.maker_fee = D(maker_fee)
         if taker_fee is not None:
@@ -361,35 +366,7 @@ class EmbeddedExchange:
 
     # ------------------------------------------------------------------ perps: marks and funding
     def last_price(self, engine: MatchingEngine, symbol: str) -> Decimal:
-        book = engine.books[symbol]
-        if book.last_trade_price is not None:
-            return book.last_trade_price
-        b, a = book.best(BUY), book.best(SELL)
-        if b is not None and a is not None:
-            return (b + a) / 2
-        return book.spec.start_price
-
-    def ticker_24hr(self, engine: MatchingEngine, symbol: str, fmt: Any) -> dict:
-        """Rolling 24 h statistics over the fills the engine still remembers."""
-        now = now_ms()
-        fills = [f for f in engine.fills if f.symbol == symbol and f.time >= now - 86_400_000]
-        last = self.last_price(engine, symbol)
-        first = fills[0].price if fills else last
-        book = engine.books[symbol]
-        b, a = book.depth(BUY, 1), book.depth(SELL, 1)
-        vol = sum((f.qty for f in fills), ZERO)
-        qvol = sum((f.price * f.qty for f in fills), ZERO)
-        return {"symbol": symbol, "priceChange": fmt(last - first),
-                "priceChangePercent": fmt((last - first) / first * 100 if first else ZERO, 3),
-                "weightedAvgPrice": fmt(qvol / vol if vol else last), "lastPrice": fmt(last),
-                "lastQty": fmt(fills[-1].qty if fills else ZERO),
-                "bidPrice": fmt(b[0][0] if b else ZERO), "bidQty": fmt(b[0][1] if b else ZERO),
-                "askPrice": fmt(a[0][0] if a else ZERO), "askQty": fmt(a[0][1] if a else ZERO),
-                "openPrice": fmt(first), "highPrice": fmt(max((f.price for f in fills), default=last)),
-                "lowPrice": fmt(min((f.price for f in fills), default=last)), "volume": fmt(vol),
-                "quoteVolume": fmt(qvol), "openTime": fills[0].time if fills else now, "closeTime": now,
-                "firstId": fills[0].trade_id if fills else -1, "lastId": fills[-1].trade_id if fills else -1,
-                "count": len(fills)}
+        return last_price(engine, symbol)
 
     def mark_price_of(self, symbol: str) -> Decimal:
         symbol = self._symbol(symbol)
