@@ -148,6 +148,10 @@ class OkxSpotTrading:
     user_stream_ping: Optional[str] = "ping"
     user_stream_ping_interval = 20.0  # the server closes a connection silent for 30 s
     ws_order_entry = True
+    #: "Rate limits are shared across the REST and WebSocket channels": these ids draw on the
+    #: REST order budgets (constants.rate_limits)
+    ws_place_limit_id = k.WS_ORDER
+    ws_cancel_limit_id = k.WS_CANCEL
     _channels: tuple = ("orders", "account")
 
     def __init__(self, api_key: str = "", api_secret: str = "", passphrase: str = "", *,
