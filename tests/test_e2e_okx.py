@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, List
 
 import pytest
-from test_e2e_soak import all_faults, check_fills, check_orders, wind_down
+from test_e2e_soak import all_faults, check_fills, check_orders, random_order, trim_open_orders, wind_down
 from test_e2e_spot import Recorder, TwoAccountEnv, run, wait_for
 
 from hbconnect.connector import Connector, PerpConnector
@@ -285,23 +285,10 @@ def test_all_faults_soak(perpetual: bool) -> None:
             placed: List[str] = []
             started = time.monotonic()
             while len(placed) < SOAK_SIZE:
-                open_ids = [cid for cid, o in bot.in_flight_orders.items() if o.is_open]
-                if len(open_ids) >= 30:
-                    for cid in rng.sample(open_ids, len(open_ids) // 2):
-                        bot.cancel(PAIR, cid)
-                    await asyncio.sleep(0.05)
+                open_ids = await trim_open_orders(bot, rng, PAIR, 30)
+                if open_ids is None:
                     continue
-                bid, ask = book.best("BUY"), book.best("SELL")
-                mid = (bid + ask) / 2 if bid and ask else PRICE
-                is_buy = rng.random() < 0.5
-                amount = D(rng.choice(["0.01", "0.02", "0.03"]))
-                r = rng.random()
-                if r < 0.1:
-                    otype, price = OrderType.MARKET, mid
-                else:
-                    otype = OrderType.LIMIT_MAKER if r < 0.3 else OrderType.LIMIT
-                    offset = D(rng.randint(-30, 60)) * D("0.5")
-                    price = (mid - offset if is_buy else mid + offset).quantize(D("0.1"))
+                is_buy, amount, otype, price = random_order(rng, book, ("0.01", "0.02", "0.03"), D("0.1"))
                 oid = (bot.buy if is_buy else bot.sell)(PAIR, amount, otype, price)
                 placed.append(oid)
                 if rng.random() < 0.3 and open_ids:
