@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
-from typing import Any, List, Optional
+from typing import Any, Optional
 
-from aiohttp import WSMsgType, web
-from local_server import LocalServer
+from aiohttp import web
+from local_server import SocketPeer, until
 
 from hbconnect.connector.contract import (
     STREAM_PROTOCOLS,
@@ -22,33 +22,19 @@ from hbconnect.core.credentials import Credentials
 from hbconnect.core.errors import AuthenticationError
 
 
-class PrivateSocketServer(LocalServer):
+class PrivateSocketServer(SocketPeer):
     """Records what the engine sends; acks logins unless told not to; pushes frames."""
 
+    path = "/private"
+
     def __init__(self) -> None:
-        self.received: List[str] = []
+        super().__init__()
         self.accept_login = True
-        self.sockets: List[web.WebSocketResponse] = []
 
-    def routes(self, app: web.Application) -> None:
-        app.router.add_get("/private", self._ws)
-
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        self.sockets.append(ws)
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                break
-            self.received.append(msg.data)
-            if msg.data.startswith('{"op": "login"'):
-                await ws.send_str(json.dumps({"event": "login", "ok": self.accept_login}))
-        return ws
-
-    async def push(self, frame: str) -> None:
-        for ws in self.sockets:
-            if not ws.closed:
-                await ws.send_str(frame)
+    async def on_message(self, ws: web.WebSocketResponse, text: str) -> bool:
+        if text.startswith('{"op": "login"'):
+            await ws.send_str(json.dumps({"event": "login", "ok": self.accept_login}))
+        return True
 
 
 class ShapeVenue:
@@ -104,14 +90,6 @@ def _run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 20.0))
 
 
-async def _until(predicate: Any, what: str, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
-
-
 def _stream(server: PrivateSocketServer, shape: StreamShape, events: list, clock: Clock) -> UserStream:
     venue = ShapeVenue(server.port, shape)
     assert isinstance(venue, STREAM_PROTOCOLS[shape])
@@ -129,17 +107,17 @@ def test_login_then_subscriptions_then_events_then_a_fresh_login_on_expiry() -> 
             stream = _stream(server, StreamShape.LOGIN, events, clock)
             stream.start()
             try:
-                await _until(lambda: stream.connected, "logged in")
+                await until(lambda: stream.connected, "logged in")
                 login, sub = (json.loads(m) for m in server.received[:2])
                 assert login["op"] == "login" and sub["op"] == "subscribe"
                 assert sub["ts"] > login["ts"] >= 1_700_000_001_000  # the injected clock, read in turn
-                await _until(lambda: "ping" in server.received, "a text ping")
+                await until(lambda: "ping" in server.received, "a text ping")
                 await server.push(json.dumps({"event": "deposit", "asset": "USDT", "amount": "5"}))
-                await _until(lambda: events, "the deposit event")
+                await until(lambda: events, "the deposit event")
                 assert isinstance(events[0], BalanceDelta) and events[0].asset == "USDT"
                 await server.push(json.dumps({"event": "expired"}))
-                await _until(lambda: sum('"op": "login"' in m for m in server.received) == 2, "a second login")
-                await _until(lambda: stream.connected, "logged in again")
+                await until(lambda: sum('"op": "login"' in m for m in server.received) == 2, "a second login")
+                await until(lambda: stream.connected, "logged in again")
             finally:
                 await stream.stop()
     _run(go())
@@ -152,7 +130,7 @@ def test_a_refused_login_sends_no_subscription_and_retries() -> None:
             stream = _stream(server, StreamShape.LOGIN, [], Clock())
             stream.start()
             try:
-                await _until(lambda: sum('"op": "login"' in m for m in server.received) >= 2, "login retries")
+                await until(lambda: sum('"op": "login"' in m for m in server.received) >= 2, "login retries")
                 assert not stream.connected
                 assert not any('"op": "subscribe"' in m for m in server.received)
             finally:
@@ -167,7 +145,7 @@ def test_signed_subscribe_sends_signed_subscriptions_at_once() -> None:
             stream = _stream(server, StreamShape.SIGNED_SUBSCRIBE, [], clock)
             stream.start()
             try:
-                await _until(lambda: stream.connected and server.received, "subscribed")
+                await until(lambda: stream.connected and server.received, "subscribed")
                 sub = json.loads(server.received[0])
                 assert sub["op"] == "subscribe" and sub["ts"] == clock.now
                 creds = Credentials("shape-key-0123", "shape-secret-0123")
