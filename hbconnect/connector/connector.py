@@ -755,6 +755,10 @@ class Connector:
         if order.executed_amount_base < (update.executed_amount_base or _ZERO):
             await self._fetch_fills(order)
         self._process_order_update(update)
+        if update.new_state is OrderState.PENDING_CANCEL and not order.is_done:
+            # the venue only acknowledged the request (OKX: "not strictly considered that the order
+            # has been canceled"): ask once for the order's state, the stream may be slower
+            await self._poll_order(order)
         return order.is_cancelled or update.new_state is OrderState.CANCELED
 
     async def _reconcile_not_found(self, order: InFlightOrder) -> None:
