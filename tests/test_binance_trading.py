@@ -84,9 +84,9 @@ def test_unsigned_and_api_key_only_requests() -> None:
     venue = BinanceSpotTrading(DOC_KEY, DOC_SECRET)
     time_req = venue.prepare(venue.server_time_request(), 1)
     assert time_req.params is None and "X-MBX-APIKEY" not in time_req.headers
-    lk = venue.prepare(venue.listen_key_request(), 1)
+    lk = venue.prepare(venue.stream_token_request(), 1)
     assert lk.headers["X-MBX-APIKEY"] == DOC_KEY and lk.body is None and lk.params is None
-    keep = venue.prepare(venue.listen_key_keepalive_request("abc"), 1)
+    keep = venue.prepare(venue.stream_token_keepalive_request("abc"), 1)
     assert keep.method == "PUT" and keep.body == "listenKey=abc" and "signature" not in keep.body
 
 

@@ -35,6 +35,7 @@ from hbconnect.connector.contract import (
     StreamExpired,
     VenueRequest,
 )
+from hbconnect.connector.order_transport import OrderTransport
 from hbconnect.connector.persistence import load_orders, save_orders
 from hbconnect.connector.user_stream import UserStream
 from hbconnect.core.codecs import fast_loads as _fast_loads
@@ -70,7 +71,7 @@ class Connector:
     """Spot connector. Use ``await connector.start()`` / ``await connector.stop()`` or
     ``async with connector:``.
 
-    :param venue: the venue's trading translation object (e.g. ``BinanceSpotTrading(key, secret)``)
+    :param venue: the venue's trading translation object (``hbconnect.exchanges.trading_venue(name)(...)``)
     :param trading_pairs: pairs to trade, ``BASE-QUOTE``
     :param order_book_tracker: an ``OrderBookTracker`` to start/stop with the connector (optional)
     :param state_file: JSON file where in-flight orders are saved; restored and reconciled on start
@@ -78,6 +79,8 @@ class Connector:
     :param fast_poll_interval: the same while the stream is down or orders need resolving
     :param rest_fetch: injectable REST fetch hook (tests, replay), see ``RestClient``
     :param event_hub: where events go (a new one by default, see :attr:`event_hub`)
+    :param ws_order_entry: place and cancel over the venue's WebSocket order entry when it has
+        one (REST while that socket is down); False keeps orders on REST
     """
 
     is_perpetual = False
@@ -100,6 +103,7 @@ class Connector:
         rest_fetch: Optional[Callable[..., Awaitable[Any]]] = None,
         event_hub: Optional[EventHub] = None,
         clock: Callable[[], float] = time.time,
+        ws_order_entry: bool = True,
     ) -> None:
         self._venue = venue
         self._trading_pairs: List[str] = list(dict.fromkeys(trading_pairs))
@@ -124,6 +128,10 @@ class Connector:
                                        on_connected=self._on_stream_connected,
                                        on_disconnected=self._on_stream_disconnected,
                                        keepalive_interval=keepalive_interval, time_ms=self._server_time_ms)
+        #: creates and cancels: the venue's WebSocket order entry when it offers one (and
+        #: ``ws_order_entry``), REST while that socket is down or otherwise
+        self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
+                                      throttler=self._throttler)
         for secret in venue.credentials.secret_values():
             register_secret(secret)
         #: account state requests depend on (position/margin mode, leverage), passed to the venue
@@ -261,6 +269,7 @@ class Connector:
             await self._on_start_trading()
             self._restore_orders()
             self._user_stream.start()
+            self._orders.start()
             self._loops.append(self._spawn_loop(self._status_loop(), "status"))
         self._loops.append(self._spawn_loop(self._rules_loop(), "rules"))
 
@@ -273,6 +282,7 @@ class Connector:
             return
         self._running = False
         await self._user_stream.stop()
+        await self._orders.stop()
         tasks = self._loops + list(self._tasks) + list(self._creating.values())
         for task in tasks:
             task.cancel()
@@ -588,9 +598,8 @@ class Connector:
             if order is None:
                 return
             self.stats["orders_submitted"] += 1
-            request = self._venue.place_order_request(order, self._account)
             try:
-                data = await self._send(request, timeout=self.order_timeout)
+                data = await self._orders.place(order, self._account, self.order_timeout)
             except ExchangeError as exc:
                 if exc.outcome_unknown or isinstance(exc, BodyDecodeError):
                     logger.warning("%s: order %s outcome unknown (%s); asking the venue", self.name, order_id, exc)
@@ -727,7 +736,7 @@ class Connector:
             if order.is_done:
                 return order.is_cancelled
         try:
-            data = await self._send(self._venue.cancel_order_request(order))
+            data = await self._orders.cancel(order, self.order_timeout)
         except ExchangeError as exc:
             if isinstance(exc, OrderNotFound) or self._venue.is_order_not_found(exc):
                 await self._reconcile_not_found(order)

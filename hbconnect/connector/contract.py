@@ -13,8 +13,7 @@ The contract is split into capabilities the engine composes:
 * :class:`TradingVenue`: identity, credentials, symbols, REST requests and their translation,
   error classification, and the "order not accepted after" window.
 * The private stream in one of three shapes (:class:`StreamShape`), each a Protocol:
-  :class:`ListenKeyStream` (a REST-issued key or token in the URL: Binance, KuCoin, Kraken,
-  Bitstamp), :class:`LoginStream` (a login message on the socket: OKX, Bybit, Bitget, HTX,
+  :class:`TokenStream` (a REST-issued key or token in the URL: KuCoin, Kraken, Bitstamp), :class:`LoginStream` (a login message on the socket: OKX, Bybit, Bitget, HTX,
   BingX) and :class:`SignedSubscribeStream` (signed subscribe messages: Gate.io, Coinbase).
 * :class:`WsOrderEntry` (optional): orders over the venue's WebSocket order entry.
 * :class:`PerpTradingVenue`: positions, leverage, position and margin mode, funding.
@@ -38,7 +37,7 @@ class VenueRequest:
     """A REST request described by the venue module, before signing."""
 
     method: str  # GET / POST / PUT / DELETE
-    path: str  # path under the venue's REST base URL, e.g. "/api/v3/order"
+    path: str  # path under the venue's REST base URL, e.g. "/api/v5/trade/order"
     params: dict = field(default_factory=dict)
     signed: bool = False  # needs timestamp + signature
     api_key: bool = False  # needs the API key header only (stream-key endpoints)
@@ -154,7 +153,7 @@ UserStreamEvent = Union[BalanceUpdate, BalanceDelta, PositionUpdate, FundingHint
 class StreamShape(enum.Enum):
     """How a venue's private stream is opened (the engine has one strategy per shape)."""
 
-    LISTEN_KEY = "listen_key"  # REST-issued key/token in the URL, kept alive over REST
+    TOKEN = "token"  # REST-issued key/token in the URL, kept alive over REST
     LOGIN = "login"  # connect, send a login message, wait for its ack, then subscribe
     SIGNED_SUBSCRIBE = "signed_subscribe"  # connect, send signed subscribe messages
 
@@ -242,19 +241,19 @@ class TradingVenue(Protocol):
 
 
 @runtime_checkable
-class ListenKeyStream(Protocol):
-    """:attr:`StreamShape.LISTEN_KEY`: ``listen_key_request`` -> key (or token) -> connect to
+class TokenStream(Protocol):
+    """:attr:`StreamShape.TOKEN`: ``stream_token_request`` -> key (or token) -> connect to
     ``user_stream_url(key)``, send ``user_stream_subscriptions`` (often none), keep the key alive
-    with ``listen_key_keepalive_request`` (None: the venue needs no keep-alive)."""
+    with ``stream_token_keepalive_request`` (None: the venue needs no keep-alive)."""
 
     #: text ping sent every ``user_stream_ping_interval`` seconds (None: protocol pings only)
     user_stream_ping: Optional[str]
     user_stream_ping_interval: float
 
-    def listen_key_request(self) -> VenueRequest: ...
-    def parse_listen_key(self, data: Any) -> str: ...
-    def listen_key_keepalive_request(self, listen_key: str) -> Optional[VenueRequest]: ...
-    def user_stream_url(self, listen_key: Optional[str]) -> str: ...
+    def stream_token_request(self) -> VenueRequest: ...
+    def parse_stream_token(self, data: Any) -> str: ...
+    def stream_token_keepalive_request(self, token: str) -> Optional[VenueRequest]: ...
+    def user_stream_url(self, token: Optional[str]) -> str: ...
     def user_stream_subscriptions(self, timestamp_ms: int) -> list: ...
 
 
@@ -268,7 +267,7 @@ class LoginStream(Protocol):
     user_stream_ping: Optional[str]
     user_stream_ping_interval: float
 
-    def user_stream_url(self, listen_key: Optional[str]) -> str: ...
+    def user_stream_url(self, token: Optional[str]) -> str: ...
     def user_stream_login(self, timestamp_ms: int) -> str: ...
     def parse_login_reply(self, raw: Union[str, bytes]) -> Optional[bool]: ...
     def user_stream_subscriptions(self, timestamp_ms: int) -> list: ...
@@ -282,13 +281,13 @@ class SignedSubscribeStream(Protocol):
     user_stream_ping: Optional[str]
     user_stream_ping_interval: float
 
-    def user_stream_url(self, listen_key: Optional[str]) -> str: ...
+    def user_stream_url(self, token: Optional[str]) -> str: ...
     def user_stream_subscriptions(self, timestamp_ms: int) -> list: ...
 
 
 #: the Protocol a venue implements for each private-stream shape
 STREAM_PROTOCOLS = {
-    StreamShape.LISTEN_KEY: ListenKeyStream,
+    StreamShape.TOKEN: TokenStream,
     StreamShape.LOGIN: LoginStream,
     StreamShape.SIGNED_SUBSCRIBE: SignedSubscribeStream,
 }
@@ -306,6 +305,9 @@ class WsOrderEntry(Protocol):
     frames that answer no order message (pongs, pushes)."""
 
     ws_order_entry: bool
+    #: throttler limit ids a WebSocket create / cancel counts on (the venue's rate_limits)
+    ws_place_limit_id: str
+    ws_cancel_limit_id: str
 
     def ws_order_url(self) -> str: ...
     def ws_order_login(self, timestamp_ms: int) -> Optional[str]: ...

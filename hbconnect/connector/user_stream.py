@@ -3,7 +3,7 @@ frames through the venue module, and start over on expiry or disconnection.
 
 The three shapes (``StreamShape``), one strategy each:
 
-* ``LISTEN_KEY``: ask for a key/token over REST, connect to the URL carrying it, send the
+* ``TOKEN``: ask for a stream key or token over REST, connect to the URL carrying it, send the
   venue's subscriptions (often none), keep the key alive over REST.
 * ``LOGIN``: connect, send the login message the venue builds from the credentials and the
   synchronized time, wait for its ack, then send the subscriptions.
@@ -51,12 +51,12 @@ async def login(conn: WsConnection, message: str, parse_reply: Callable[[Any], O
             on_other(frame)
 
 
-class _ListenKey:
-    """``StreamShape.LISTEN_KEY``: a REST-issued key (or token) in the URL, kept alive over REST."""
+class _Token:
+    """``StreamShape.TOKEN``: a REST-issued key (or token) in the URL, kept alive over REST."""
 
     async def open(self, stream: "UserStream") -> tuple:
         venue = stream._venue
-        key = venue.parse_listen_key(await stream._send(venue.listen_key_request()))
+        key = venue.parse_stream_token(await stream._send(venue.stream_token_request()))
         register_secret(key)
         stream.key_renewals += 1
         conn = await stream._connect(venue.user_stream_url(key))
@@ -90,7 +90,7 @@ class _SignedSubscribe:
 
 #: the strategy opening each shape of private stream
 STRATEGIES = {
-    StreamShape.LISTEN_KEY: _ListenKey(),
+    StreamShape.TOKEN: _Token(),
     StreamShape.LOGIN: _Login(),
     StreamShape.SIGNED_SUBSCRIBE: _SignedSubscribe(),
 }
@@ -215,7 +215,7 @@ class UserStream:
 
     def handle_frame(self, frame: Any) -> bool:
         """Translate one frame and hand its events on. Returns True when the venue says the
-        session (listen key, login) expired: the caller then starts over. Never raises."""
+        session (token, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
         self.last_frame_time = time.time()
         try:
@@ -242,7 +242,7 @@ class UserStream:
     async def _keepalive(self, key: str, conn: WsConnection) -> None:
         while True:
             await asyncio.sleep(self.keepalive_interval)
-            request = self._venue.listen_key_keepalive_request(key)
+            request = self._venue.stream_token_keepalive_request(key)
             if request is None:  # the venue needs no keep-alive
                 return
             try:

@@ -5,9 +5,9 @@ requests and WebSocket logins, and the order book tracker's private snapshot req
 full book). It lists its secret values (:meth:`Credentials.secret_values`) so the engine can
 register them for redaction, and its repr never shows them.
 
-The primitives cover what the venues publish: HMAC-SHA256 in hex (Binance, Bybit) or base64
+The primitives cover what the venues publish: HMAC-SHA256 in hex (Bybit) or base64
 (OKX, KuCoin, Bitget, HTX), HMAC-SHA512 (Gate.io, Kraken), and Ed25519 / RSA private keys
-(Binance Ed25519 keys, Bybit RSA keys), loaded with the ``cryptography`` package when a private
+(Ed25519 API keys, Bybit RSA keys), loaded with the ``cryptography`` package when a private
 key is given.
 """
 from __future__ import annotations

@@ -82,7 +82,7 @@ class HBConnectError(Exception):
 class ExchangeError(HBConnectError):
     """An error reported by (or about) a venue.
 
-    ``code`` is the venue's error code when it sent one (e.g. Binance ``-2010``), ``message``
+    ``code`` is the venue's error code when it sent one (e.g. OKX ``51008``), ``message``
     its (sanitized) text, ``http_status`` the HTTP status if any. ``outcome_unknown`` is True
     when the request may or may not have taken effect at the venue (see :class:`RequestTimeout`).
     """
@@ -172,8 +172,8 @@ class ServiceUnavailable(ExchangeError):
 
 
 class OutcomeUnknown(ServiceUnavailable):
-    """The venue answered, but says it cannot tell whether the request took effect (e.g. Binance
-    -1007 "execution status unknown"). An order is then resolved by asking, never re-sent."""
+    """The venue answered, but says it cannot tell whether the request took effect (a backend
+    timeout with "execution status unknown"). An order is then resolved by asking, never re-sent."""
 
     outcome_unknown = True
 

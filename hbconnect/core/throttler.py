@@ -2,10 +2,10 @@
 
 Each :class:`RateLimit` is a sliding window: at most ``limit`` weight within any
 ``time_interval`` seconds. A request names one limit id (usually its endpoint); it is charged
-that limit's ``weight`` and, through ``linked_limits``, weights on shared pools (Binance: every
-endpoint's weight counts on ``REQUEST_WEIGHT``, orders also on ``ORDERS``/``RAW_REQUESTS``).
+that limit's ``weight`` and, through ``linked_limits``, weights on shared pools (e.g. every
+endpoint's weight on one per-minute weight pool, orders also on an order-count pool).
 
-``async with throttler.execute_task("GET /api/v3/depth"): ...`` returns at once when every
+``async with throttler.execute_task("GET /depth"): ...`` returns at once when every
 involved window has room, otherwise waits — first come, first served per limit — until it has.
 A sliding window never admits more than a venue's fixed (calendar) window would, so the venue's
 limit is never exceeded. ``safety_margin`` keeps a fraction of each limit unused.
@@ -241,7 +241,7 @@ class Throttler:
         """``async with`` this before sending a request for ``limit_id``.
 
         ``weights`` overrides the weight charged on any involved limit id (endpoints whose weight
-        depends on a parameter, e.g. Binance depth by ``limit``), and may add limits to charge.
+        depends on a parameter, e.g. a depth snapshot weighed by its ``limit``), and may add limits to charge.
         """
         return _TaskContext(self, limit_id, weights)
 

@@ -104,7 +104,7 @@ class BinanceSpotTrading:
     name = "binance"
     is_perpetual = False
     max_client_order_id_length = MAX_CLIENT_ORDER_ID_LENGTH
-    user_stream_shape = StreamShape.LISTEN_KEY
+    user_stream_shape = StreamShape.TOKEN
     user_stream_ping: _Optional[str] = None  # Binance pings; the socket answers with pongs
     user_stream_ping_interval = 0.0
     _prefix = "/api/v3"
@@ -417,20 +417,20 @@ class BinanceSpotTrading:
 
     # -- user stream --
 
-    def listen_key_request(self) -> VenueRequest:
+    def stream_token_request(self) -> VenueRequest:
         return VenueRequest("POST", self._listen_key_path, api_key=True)
 
-    def parse_listen_key(self, data: _Any) -> str:
+    def parse_stream_token(self, data: _Any) -> str:
         key = data["listenKey"]
         if not isinstance(key, str) or not key:
             raise ValueError("empty listenKey")
         return key
 
-    def listen_key_keepalive_request(self, listen_key: str) -> VenueRequest:
+    def stream_token_keepalive_request(self, listen_key: str) -> VenueRequest:
         return VenueRequest("PUT", self._listen_key_path, {"listenKey": listen_key}, api_key=True)
 
-    def user_stream_url(self, listen_key: _Optional[str]) -> str:
-        return f"{self.ws_url}/ws/{listen_key}"
+    def user_stream_url(self, token: _Optional[str]) -> str:
+        return f"{self.ws_url}/ws/{token}"
 
     def user_stream_subscriptions(self, timestamp_ms: int) -> list:
         return []  # the listen key in the URL is the subscription
