@@ -25,6 +25,7 @@ D = Decimal
 #: venue name -> module defining ``front_ends(exchange, **options) -> {name: FrontEnd}``
 VENUE_MODULES: dict[str, str] = {
     "binance": "hbconnect.sim.binance",
+    "bybit": "hbconnect.sim.bybit",
     "okx": "hbconnect.sim.okx",
 }
 #: API keys, secrets and passphrases: printable ASCII without spaces (each front end checks
