@@ -174,6 +174,10 @@ class BybitSpotTrading:
     user_stream_ping: Optional[str] = '{"op":"ping"}'
     user_stream_ping_interval = K.PING_INTERVAL
     ws_order_entry = True
+    #: "The account rate limit is shared between websocket and http": a WebSocket create/cancel
+    #: counts on the REST endpoint's budget
+    ws_place_limit_id = K.WS_OPS["order.create"]
+    ws_cancel_limit_id = K.WS_OPS["order.cancel"]
 
     def __init__(self, api_key: str = "", api_secret: Union[str, bytes, None] = "", *,
                  rest_url: Optional[str] = None, ws_url: Optional[str] = None,
