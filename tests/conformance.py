@@ -1,7 +1,9 @@
 """The venue conformance suite: one set of scenario tests every venue connector must pass.
 
-A venue takes part by writing a :class:`VenueCase` (its payloads and expectations: routes,
-canned REST answers, user-stream frames) and a test class::
+A venue takes part by writing a :class:`VenueCase`, its profile: routes, canned REST answers
+(JSON or form bodies, errors and 429-equivalents as the venue sends them, in HTTP 200 bodies
+where the venue does), its private-stream shape (a token over REST, or a login on the socket)
+with the answers the socket gives to what the engine sends, and user-stream frames. Then::
 
     class TestMyVenueConformance(ConformanceTests):
         case_class = MyVenueCase
@@ -25,6 +27,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from hbconnect.connector import Connector, PerpConnector
+from hbconnect.connector.contract import StreamShape
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
 
@@ -49,6 +52,10 @@ class MockVenue:
         self.requests: List[Tuple[str, str, dict]] = []
         self.sockets: List[web.WebSocketResponse] = []
         self.ws_paths: List[str] = []
+        #: text messages the engine sent on the sockets (logins, subscriptions, pings)
+        self.ws_received: List[str] = []
+        #: the socket's answers to one of them (login acks, subscription acks, pongs)
+        self.ws_answer: Callable[[str], List[str]] = lambda message: []
         self.ws_connected = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self.port = 0
@@ -102,13 +109,20 @@ class MockVenue:
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
+                if msg.type is WSMsgType.TEXT:
+                    self.ws_received.append(msg.data)
+                    for answer in self.ws_answer(msg.data):
+                        await ws.send_str(answer)
             self.sockets.remove(ws)
             if not self.sockets:
                 self.ws_connected.clear()
             return ws
         params = dict(request.query)
         body = await request.text()
-        if body:
+        if body.lstrip().startswith(("{", "[")):  # a JSON body: its top-level fields
+            decoded = json.loads(body)
+            params.update(decoded if isinstance(decoded, dict) else {"__body__": decoded})
+        elif body:
             params.update(dict(parse_qsl(body, keep_blank_values=True)))
         params["__headers__"] = dict(request.headers)
         key = (request.method, request.path)
@@ -143,12 +157,18 @@ class VenueCase:
     below_min_notional = (D("0.0001"), D("20000"))
     malformed_symbol = "BROKEN"
 
+    #: how the private stream opens: TOKEN (token_route, keepalive_route) or LOGIN (ws_answer
+    #: acknowledges the login; is_login recognises it)
+    stream_shape = StreamShape.TOKEN
+    #: the venue's code in the failure event of an order refused by ``place_rejected``
+    rejection_code: Any = None
+
     # routes: (METHOD, path)
     time_route: Tuple[str, str]
     rules_route: Tuple[str, str]
     balances_route: Tuple[str, str]
-    listen_key_route: Tuple[str, str]
-    keepalive_route: Tuple[str, str]
+    token_route: Tuple[str, str] = ("", "")
+    keepalive_route: Tuple[str, str] = ("", "")
     place_route: Tuple[str, str]
     cancel_route: Tuple[str, str]
     status_route: Tuple[str, str]
@@ -175,13 +195,29 @@ class VenueCase:
     #: False when the stream's balance message has no available amount (the engine re-reads it)
     stream_carries_available = True
 
-    def listen_key_body(self, key: str) -> Any:
+    def token_body(self, token: str) -> Any:
+        """TOKEN shape: the answer to ``token_route``."""
+        raise NotImplementedError
+
+    def keepalive_token(self, params: dict) -> Optional[str]:
+        """TOKEN shape: the token a keep-alive request carries."""
+        raise NotImplementedError
+
+    def ws_answer(self, message: str) -> List[str]:
+        """What the venue's socket answers to a message the engine sent (login ack, subscription
+        acks, pong); nothing by default."""
+        return []
+
+    def is_login(self, message: str) -> bool:
+        """LOGIN shape: ``message`` is the login."""
         raise NotImplementedError
 
     def place_ok(self, params: dict, exchange_order_id: int) -> Any:
         raise NotImplementedError
 
     def place_rejected(self) -> Response:
+        """The venue refusing an order (insufficient balance), as it answers it: a non-2xx status
+        or an error inside an HTTP 200 body. Its code is :attr:`rejection_code`."""
         raise NotImplementedError
 
     def time_sync_error(self) -> Response:
@@ -194,8 +230,9 @@ class VenueCase:
         raise NotImplementedError
 
     def rate_limited(self, retry_after: float) -> Any:
-        """HTTP 429 with ``Retry-After`` (seconds): (status, body, headers)."""
-        return 429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": f"{retry_after:g}"}
+        """The venue's "too many requests" answer asking to wait ``retry_after`` seconds:
+        (status, body, headers), an HTTP 429 or a 429-equivalent code in a 200 body."""
+        raise NotImplementedError
 
     def not_found(self) -> Response:
         raise NotImplementedError
@@ -216,7 +253,8 @@ class VenueCase:
     def ws_balance(self, asset: str, total: Decimal, available: Decimal) -> str:
         raise NotImplementedError
 
-    def ws_listen_key_expired(self) -> str:
+    def ws_stream_expired(self) -> str:
+        """A frame saying the stream's token/session expired."""
         raise NotImplementedError
 
     def extra_routes(self) -> List[Tuple[Tuple[str, str], Any]]:
@@ -243,16 +281,18 @@ class Harness:
             (c.time_route, lambda p: (200, c.time_body(_now_ms()))),
             (c.rules_route, (200, c.rules_body())),
             (c.balances_route, (200, c.balances_body())),
-            (c.listen_key_route, (200, c.listen_key_body("listenkey0123456789"))),
-            (c.keepalive_route, (200, {})),
             (c.place_route, self.accept_order),
             (c.status_route, lambda p: self.case.not_found()),
         ] + list(c.extra_routes())
+        if c.stream_shape is StreamShape.TOKEN:
+            defaults += [(c.token_route, (200, c.token_body(STREAM_TOKEN))), (c.keepalive_route, (200, {}))]
+        m.ws_answer = c.ws_answer
         for route, answer in defaults:
             if tuple(route) not in m.routes:
                 m.set(*route, answer)
         venue = c.make_venue(m.url, m.ws_url)
-        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0)
+        # the REST order path; WebSocket order entry has its own tests (and the e2e runs)
+        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0, ws_order_entry=False)
         kwargs.update(self.kwargs)
         self.connector = c.connector_class(venue, [c.pair], **kwargs)
         hub = self.connector.event_hub
@@ -296,6 +336,9 @@ class Harness:
         tag = MarketEvent.BuyOrderCreated if is_buy else MarketEvent.SellOrderCreated
         await self.wait_event(tag, oid)
         return oid
+
+
+STREAM_TOKEN = "streamtoken0123456789"
 
 
 def _now_ms() -> int:
@@ -355,17 +398,25 @@ class ConformanceTests:
                 assert len(h.mock.calls(*h.case.place_route)) == 1
         run(go())
 
-    def test_create_order_rejected_emits_failure_event(self) -> None:
+    def test_create_order_rejected_fails_at_once_with_the_venue_code(self, caplog: Any) -> None:
+        """A refusal (non-2xx or inside a 200 body) fails the order on its answer: the venue's code
+        in the failure event, no status request, no traceback."""
         async def go() -> None:
             async with self.harness() as h:
                 h.mock.set(*h.case.place_route, h.case.place_rejected())
+                statuses = len(h.mock.calls(*h.case.status_route))
                 amount, price = h.case.valid_order
                 oid = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
                 ev = (await h.wait_event(MarketEvent.OrderFailure, oid))[0]
-                assert ev.error_message
+                assert ev.error_message and ev.error_type
+                assert str(ev.error_code) == str(h.case.rejection_code)
                 assert oid not in h.connector.in_flight_orders
                 assert not h.of(MarketEvent.BuyOrderCreated, oid)
-        run(go())
+                assert len(h.mock.calls(*h.case.status_route)) == statuses  # nobody asked
+                assert h.connector.stats["orders_resolved_by_query"] == 0
+        with caplog.at_level(logging.WARNING):
+            run(go())
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
     def test_order_below_min_notional_fails_before_any_request(self) -> None:
         async def go() -> None:
@@ -647,24 +698,35 @@ class ConformanceTests:
                 assert h.connector.order_tracker.fetch_order(oid).executed_amount_base == half
         run(go())
 
-    def test_listen_key_expiry_renews_the_stream(self) -> None:
+    def _sessions(self, h: Harness) -> int:
+        """How many stream sessions were opened: tokens asked for, or logins sent."""
+        if h.case.stream_shape is StreamShape.TOKEN:
+            return len(h.mock.calls(*h.case.token_route))
+        return sum(1 for m in h.mock.ws_received if h.case.is_login(m))
+
+    def test_stream_expiry_renews_the_session(self) -> None:
         async def go() -> None:
             async with self.harness() as h:
-                keys_before = len(h.mock.calls(*h.case.listen_key_route))
-                await h.mock.push(h.case.ws_listen_key_expired())
-                await h.wait_for(lambda: len(h.mock.calls(*h.case.listen_key_route)) > keys_before,
-                                 what="new listen key")
+                before = self._sessions(h)
+                assert before >= 1
+                await h.mock.push(h.case.ws_stream_expired())
+                await h.wait_for(lambda: self._sessions(h) > before, what="a new stream session")
                 await h.wait_for(lambda: h.connector.ready, what="ready again")
         run(go())
 
-    def test_ready_status_dict_and_listen_key_keepalive(self) -> None:
+    def test_ready_status_dict_and_stream_session(self) -> None:
         async def go() -> None:
             async with self.harness(keepalive_interval=0.2) as h:
                 status = h.connector.status_dict
                 assert status and all(status.values()) and h.connector.ready
                 assert {"trading_rule_initialized", "account_balance", "user_stream_initialized"} <= set(status)
-                await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
-                assert all(p.get("listenKey") == "listenkey0123456789" for p in h.mock.calls(*h.case.keepalive_route))
+                if h.case.stream_shape is StreamShape.TOKEN:
+                    await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
+                    assert all(h.case.keepalive_token(p) == STREAM_TOKEN
+                               for p in h.mock.calls(*h.case.keepalive_route))
+                else:  # the login goes first on the socket, the subscriptions after its ack
+                    assert h.mock.ws_received and h.case.is_login(h.mock.ws_received[0])
+                    assert len(h.mock.ws_received) > 1
             assert not h.connector.ready  # stopped
         run(go())
 

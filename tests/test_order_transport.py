@@ -4,9 +4,10 @@ reached the venue is never sent again on either path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from types import SimpleNamespace
-from typing import Any, List, Optional
+from typing import Any, AsyncIterator, List, Optional
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -141,39 +142,42 @@ def test_fake_venue_implements_the_ws_order_entry_protocol() -> None:
     assert isinstance(FakeVenue(1), WsOrderEntry)
 
 
+@contextlib.asynccontextmanager
+async def running(logged_in: bool = True, accept_login: bool = True) -> AsyncIterator[tuple]:
+    """(server, transport, REST stub): the transport started against a fresh fake venue."""
+    async with FakeOrderEntry() as server:
+        server.accept_login = accept_login
+        rest = RestStub()
+        t = OrderTransport(FakeVenue(server.port), rest, lambda: 1_700_000_000_123)
+        t.start()
+        try:
+            if logged_in:
+                await _ready(t)
+            yield server, t, rest
+        finally:
+            await t.stop()
+
+
 def test_orders_go_over_the_logged_in_socket_with_the_injected_time() -> None:
     async def go() -> None:
-        async with FakeOrderEntry() as server:
-            rest = RestStub()
-            t = OrderTransport(FakeVenue(server.port), rest, lambda: 1_700_000_000_123)
-            t.start()
-            try:
-                await _ready(t)
-                assert await t.place(ORDER, AccountSettings(), 2.0) == {"cid": "cid-1", "oid": "77"}
-                assert await t.cancel(ORDER, 2.0) == {"cid": "cid-1", "oid": "77"}
-            finally:
-                await t.stop()
-            assert rest.sent == [] and t.sent_ws == 2
-            assert server.received[0] == {"op": "login", "key": "fake-key-123456", "ts": 1_700_000_000_123}
-            assert [m["op"] for m in server.orders()] == ["order", "cancel"]
+        async with running() as (server, t, rest):
+            assert await t.place(ORDER, AccountSettings(), 2.0) == {"cid": "cid-1", "oid": "77"}
+            assert await t.cancel(ORDER, 2.0) == {"cid": "cid-1", "oid": "77"}
+        assert rest.sent == [] and t.sent_ws == 2
+        assert server.received[0] == {"op": "login", "key": "fake-key-123456", "ts": 1_700_000_000_123}
+        assert [m["op"] for m in server.orders()] == ["order", "cancel"]
     _run(go())
 
 
 def test_rest_while_the_socket_is_down_and_when_login_is_refused() -> None:
     async def go() -> None:
-        async with FakeOrderEntry() as server:
-            server.accept_login = False
-            rest = RestStub()
-            t = OrderTransport(FakeVenue(server.port), rest, lambda: 1)
-            t.start()
-            try:
-                await asyncio.sleep(0.2)  # it tries, is refused, retries with backoff
-                assert not t.session.ready
-                assert (await t.place(ORDER, AccountSettings(), 2.0))["via"] == "rest"
-                assert (await t.cancel(ORDER, 2.0))["via"] == "rest"
-            finally:
-                await t.stop()
-            assert [r.method for r in rest.sent] == ["POST", "DELETE"] and server.orders() == []
+        async with running(logged_in=False, accept_login=False) as (server, t, rest):
+            await asyncio.sleep(0.2)  # it tries, is refused, retries with backoff
+            assert not t.session.ready
+            assert (await t.place(ORDER, AccountSettings(), 2.0))["via"] == "rest"
+            assert (await t.cancel(ORDER, 2.0))["via"] == "rest"
+        assert [r.method for r in rest.sent] == ["POST", "DELETE"] and server.orders() == []
+        assert any(m["op"] == "login" for m in server.received)
     _run(go())
 
 
@@ -182,41 +186,25 @@ def test_a_create_that_may_have_arrived_is_never_sent_again(behaviour: str) -> N
     """No reply (or the socket closes after the message was read): outcome unknown, raised for
     the engine to resolve by asking; the order is sent neither again on the socket nor on REST."""
     async def go() -> None:
-        async with FakeOrderEntry() as server:
-            rest = RestStub()
-            t = OrderTransport(FakeVenue(server.port), rest, lambda: 1)
-            t.start()
-            try:
-                await _ready(t)
-                server.behaviour = behaviour
-                with pytest.raises(RequestTimeout) as info:
-                    await t.place(ORDER, AccountSettings(), 0.5)
-                assert info.value.outcome_unknown
-                await asyncio.sleep(0.3)  # let a reconnection happen, if any
-            finally:
-                await t.stop()
-            assert rest.sent == [] and len([m for m in server.orders() if m["op"] == "order"]) == 1
+        async with running() as (server, t, rest):
+            server.behaviour = behaviour
+            with pytest.raises(RequestTimeout) as info:
+                await t.place(ORDER, AccountSettings(), 0.5)
+            assert info.value.outcome_unknown
+            await asyncio.sleep(0.3)  # let a reconnection happen, if any
+        assert rest.sent == [] and len([m for m in server.orders() if m["op"] == "order"]) == 1
     _run(go())
 
 
 def test_a_rejection_in_the_reply_raises_the_venue_error_at_once() -> None:
     async def go() -> None:
-        async with FakeOrderEntry() as server:
-            rest = RestStub()
-            t = OrderTransport(FakeVenue(server.port), rest, lambda: 1)
-            t.start()
-            try:
-                await _ready(t)
-                server.behaviour = "reject"
-                loop = asyncio.get_running_loop()
-                started = loop.time()
-                with pytest.raises(OrderRejected) as info:
-                    await t.place(ORDER, AccountSettings(), 5.0)
-                assert loop.time() - started < 2.0  # one round trip, not the timeout
-                assert info.value.code == "51008" and not info.value.outcome_unknown
-            finally:
-                await t.stop()
-            assert rest.sent == []
+        async with running() as (server, t, rest):
+            server.behaviour = "reject"
+            # a wait for the reply's timeout would raise RequestTimeout instead
+            with pytest.raises(OrderRejected) as info:
+                await t.place(ORDER, AccountSettings(), 5.0)
+            assert info.value.code == "51008" and not info.value.outcome_unknown
+        assert rest.sent == []
     _run(go())
 
 

@@ -15,10 +15,9 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
-from hbconnect.connector.user_stream import login
-from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import ExchangeError, RateLimitError, RequestTimeout, sanitize
-from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.connector.private_socket import PrivateSocket, login
+from hbconnect.core.errors import RateLimitError, RequestTimeout, sanitize
+from hbconnect.core.ws import WsClosed
 
 logger = logging.getLogger(__name__)
 
@@ -29,82 +28,34 @@ class _NotSent(Exception):
     """The order-entry socket is not logged in: nothing was sent."""
 
 
-class WsOrderSession:
+class WsOrderSession(PrivateSocket):
     """One logged-in connection to the venue's order entry; replies matched to requests by id.
 
     ``time_ms()`` gives the synchronized venue time that logins and signed messages carry;
     ``on_rate_limited(retry_after)`` hears about rate-limit replies (the engine slows down).
     """
 
-    def __init__(self, venue: Any, time_ms: Callable[[], int], *, login_timeout: float = 10.0,
-                 protocol_ping: float = 20.0, backoff: Optional[Backoff] = None,
-                 on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None) -> None:
-        self._venue = venue
-        self._time_ms = time_ms
-        self.login_timeout = login_timeout
-        self.protocol_ping = protocol_ping
-        self.backoff = backoff or Backoff(0.2, 10.0)
+    kind = "order entry"
+
+    def __init__(self, venue: Any, time_ms: Callable[[], int], *,
+                 on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None, **kw: Any) -> None:
+        super().__init__(venue, time_ms=time_ms, **kw)
         self._on_rate_limited = on_rate_limited
-        self._conn: Optional[WsConnection] = None
-        self._task: Optional[asyncio.Task] = None
         self._pending: Dict[str, asyncio.Future] = {}
         self._ids = itertools.count(1)
-        self._stopping = False
         self.ready = False  # connected and logged in
         self.connects = 0
         self.unmatched_replies = 0
         self.parse_errors = 0
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self._venue.name}-ws-orders")
-
-    async def stop(self) -> None:
-        self._stopping = True
+    def _session_ended(self) -> None:
         self.ready = False
-        task, self._task = self._task, None
-        if self._conn is not None:
-            await self._conn.close()
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self._fail_pending("order-entry socket stopped")
-
-    def drop(self) -> None:
-        """Close the socket (tests, venue maintenance): it reconnects and logs in again."""
-        if self._conn is not None:
-            asyncio.get_running_loop().create_task(self._conn.close())
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._session()
-                self.backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s order entry: %s", self._venue.name, sanitize(exc))
-            except Exception:  # never let the socket die silently
-                logger.exception("%s order entry: unexpected error", self._venue.name)
-            self.ready = False
-            self._fail_pending("order-entry socket closed before the reply")
-            if self._stopping:
-                break
-            await asyncio.sleep(self.backoff.next_delay())
+        self._fail_pending("order-entry socket closed before the reply")
 
     async def _session(self) -> None:
         venue = self._venue
-        conn = WsConnection(venue.ws_order_url(), receive_timeout=None, protocol_ping=self.protocol_ping,
-                            ping_interval=getattr(venue, "user_stream_ping_interval", 0.0) or None,
-                            ping_message=getattr(venue, "user_stream_ping", None),
-                            name=f"{venue.name} order entry")
-        self._conn = conn
+        conn = await self._connect(venue.ws_order_url())
         try:
-            await conn.open()
             message = venue.ws_order_login(self._time_ms())
             if message is not None:
                 await login(conn, message, venue.parse_login_reply, self.login_timeout, self._on_frame)

@@ -20,35 +20,14 @@ import time
 from typing import Any, Awaitable, Callable, Optional
 
 from hbconnect.connector.contract import StreamExpired, StreamShape, VenueRequest
+from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import AuthenticationError, ExchangeError, register_secret, sanitize
-from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.core.errors import register_secret, sanitize
+from hbconnect.core.ws import WsConnection
 
 logger = logging.getLogger(__name__)
 
 SendFn = Callable[[VenueRequest], Awaitable[Any]]
-
-
-async def login(conn: WsConnection, message: str, parse_reply: Callable[[Any], Optional[bool]],
-                timeout: float, on_other: Optional[Callable[[Any], Any]] = None) -> None:
-    """Send a WebSocket login ``message`` and wait for the frame ``parse_reply`` accepts (True).
-    ``parse_reply`` raises (``AuthenticationError``) on a refusal and returns None for other
-    frames, which go to ``on_other``. No ack within ``timeout`` seconds: ``AuthenticationError``."""
-    await conn.send(message)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise AuthenticationError(None, f"{conn.name}: no login answer in {timeout:g} s")
-        try:
-            frame = await asyncio.wait_for(conn.receive(), left)
-        except asyncio.TimeoutError:
-            continue
-        if parse_reply(frame):
-            return
-        if on_other is not None:
-            on_other(frame)
 
 
 class _Token:
@@ -96,7 +75,7 @@ STRATEGIES = {
 }
 
 
-class UserStream:
+class UserStream(PrivateSocket):
     """Keeps one authenticated user-data connection up.
 
     ``on_events(events)`` receives the translated events of each frame; ``on_connected()`` is
@@ -104,6 +83,8 @@ class UserStream:
     ``on_disconnected()`` when the connection is lost. ``time_ms()`` is the synchronized venue
     time (milliseconds) that logins and signed subscriptions carry.
     """
+
+    kind = "user stream"
 
     def __init__(
         self,
@@ -119,78 +100,26 @@ class UserStream:
         time_ms: Optional[Callable[[], int]] = None,
         login_timeout: float = 10.0,
     ) -> None:
-        self._venue = venue
+        super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
+                         login_timeout=login_timeout)
         self._strategy = STRATEGIES[venue.user_stream_shape]
-        self._time_ms = time_ms or (lambda: int(time.time() * 1000))
-        self.login_timeout = login_timeout
         self._send = send
         self._on_events = on_events
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.keepalive_interval = keepalive_interval
-        self.protocol_ping = protocol_ping
-        self.backoff = backoff or Backoff(0.2, 10.0)
         self.connected = False
         self.connects = 0
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
         self.last_frame_time = 0.0
-        self._conn: Optional[WsConnection] = None
-        self._task: Optional[asyncio.Task] = None
-        self._stopping = False
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self._venue.name}-user-stream")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        conn = self._conn
-        if conn is not None:
-            await conn.close()
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self.connected = False
-
-    def reconnect(self) -> None:
-        """Drop the connection and start over (a fresh key, a fresh login)."""
-        conn = self._conn
-        if conn is not None:
-            asyncio.get_running_loop().create_task(conn.close())
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._session()
-                self.backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s user stream: %s", self._venue.name, sanitize(exc))
-            except Exception:  # never let the stream die silently
-                logger.exception("%s user stream: unexpected error", self._venue.name)
-            if self.connected:
-                self.connected = False
+    def _session_ended(self) -> None:
+        if self.connected:
+            self.connected = False
+            if not self._stopping:
                 self._notify(self._on_disconnected)
-            if self._stopping:
-                break
-            await asyncio.sleep(self.backoff.next_delay())
-
-    async def _connect(self, url: str) -> WsConnection:
-        venue = self._venue
-        conn = WsConnection(url, receive_timeout=None, protocol_ping=self.protocol_ping,
-                            ping_interval=venue.user_stream_ping_interval or None,
-                            ping_message=venue.user_stream_ping, name=f"{venue.name} user stream")
-        self._conn = conn
-        await conn.open()
-        return conn
 
     async def _session(self) -> None:
         conn, maintain = await self._strategy.open(self)
