@@ -752,7 +752,18 @@ class Connector:
         if order.executed_amount_base < (update.executed_amount_base or _ZERO):
             await self._fetch_fills(order)
         self._process_order_update(update)
+        if update.new_state is OrderState.PENDING_CANCEL and not order.is_done:
+            await self._confirm_cancel(order)
         return order.is_cancelled or update.new_state is OrderState.CANCELED
+
+    async def _confirm_cancel(self, order: InFlightOrder) -> None:
+        """The venue only acknowledged the cancel request (Bybit, OKX): the order's state follows
+        on the user stream. Wait for it up to ``order_timeout``, then ask the venue once."""
+        deadline = time.monotonic() + self.order_timeout
+        while not order.is_done and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if not order.is_done:
+            await self._poll_order(order)
 
     async def _reconcile_not_found(self, order: InFlightOrder) -> None:
         """A cancel said "unknown order": ask for its status (it may have filled)."""
