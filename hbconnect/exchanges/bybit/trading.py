@@ -151,8 +151,8 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
         cls = error_class(K.ERROR_CODES[code][0])
     elif status == 401:
         cls = _errors.AuthenticationError
-    elif status >= 500:
-        cls = _errors.ServiceUnavailable
+    elif status >= 500:  # a gateway error: the request may have been acted on
+        cls = _errors.OutcomeUnknown
     else:
         cls = _errors.ExchangeError
     return cls(code, msg, http_status=status, venue=venue)
