@@ -42,7 +42,9 @@ def make_exchange(seed: int, spot: bool, funding_interval: Any = None) -> Embedd
 
 
 def widen_client_limits(bot: Any, category: str) -> None:
-    bot.venue.rate_limits = K.rate_limits(category, ip_per_5s=BIG)
+    """Per-endpoint budgets out of the way; the IP budget kept (the sim enforces Bybit's 600
+    requests per 5 s, and a breach is a 10-minute ban), with a margin for clock differences."""
+    bot.venue.rate_limits = K.rate_limits(category, ip_per_5s=500)
     for limit in bot.venue.rate_limits:
         if limit.limit_id != K.IP_LIMIT and limit.weight:
             limit.limit = BIG
