@@ -93,7 +93,7 @@ def calibrate(conn: Any, venue: Any, n: int = 20_000) -> float:
     """CPU seconds per call of the stand-ins (the venue's answer and the user-stream frame text,
     neither of which hbconnect produces), measured on a real signed order body."""
     order = next(iter(conn.order_tracker.all_fillable_orders.values()))
-    prepared = venue.prepare(venue.place_order_request(order), int(time.time() * 1000))
+    prepared = venue.prepare(venue.place_order_request(order, conn._account), int(time.time() * 1000))
     fake = Venue()
     c0 = time.process_time()
     for i in range(n):

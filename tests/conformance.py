@@ -54,8 +54,10 @@ class MockVenue:
         self.ws_paths: List[str] = []
         #: text messages the engine sent on the sockets (logins, subscriptions, pings)
         self.ws_received: List[str] = []
-        #: the socket's answers to one of them (login acks, subscription acks, pongs)
-        self.ws_answer: Callable[[str], List[str]] = lambda message: []
+        #: the socket's answers to one of them (login acks, subscription acks, pongs, order
+        #: replies); may be a coroutine function. Each message is answered in its own task.
+        self.ws_answer: Callable[[str], Any] = lambda message: []
+        self._answering: set = set()
         self.ws_connected = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self.port = 0
@@ -87,6 +89,8 @@ class MockVenue:
         return self
 
     async def stop(self) -> None:
+        for task in list(self._answering):
+            task.cancel()
         for ws in list(self.sockets):
             await ws.close()
         if self._runner is not None:
@@ -113,25 +117,43 @@ class MockVenue:
                     break
                 if msg.type is WSMsgType.TEXT:
                     self.ws_received.append(msg.data)
-                    for answer in self.ws_answer(msg.data):
-                        await ws.send_str(answer)
+                    task = asyncio.ensure_future(self._ws_reply(ws, msg.data))
+                    self._answering.add(task)
+                    task.add_done_callback(self._answering.discard)
             self.sockets.remove(ws)
             if not self.sockets:
                 self.ws_connected.clear()
             return ws
         params = dict(request.query)
         body = await request.text()
+        status, data, headers = await self.answer(request.method, request.path, params, body,
+                                                  dict(request.headers))
+        return web.Response(status=status, text=json.dumps(data), content_type="application/json",
+                            headers=headers)
+
+    async def _ws_reply(self, ws: web.WebSocketResponse, text: str) -> None:
+        answers = self.ws_answer(text)
+        if asyncio.iscoroutine(answers):
+            answers = await answers
+        for answer in answers:
+            if not ws.closed:
+                await ws.send_str(answer)
+
+    async def answer(self, method: str, path: str, params: dict, body: str = "",
+                     headers: Optional[dict] = None) -> Tuple[int, Any, Optional[dict]]:
+        """Record a request (REST, or an order message on a socket) and evaluate its route's
+        canned answer: (status, body, headers)."""
         if body.lstrip().startswith(("{", "[")):  # a JSON body: its top-level fields
             decoded = json.loads(body)
             params.update(decoded if isinstance(decoded, dict) else {"__body__": decoded})
         elif body:
             params.update(dict(parse_qsl(body, keep_blank_values=True)))
-        params["__headers__"] = dict(request.headers)
-        key = (request.method, request.path)
-        self.requests.append((request.method, request.path, params))
+        params["__headers__"] = headers or {}
+        key = (method, path)
+        self.requests.append((method, path, params))
         answer = self.routes.get(key)
         if answer is None:
-            return web.json_response({"code": -1, "msg": f"no canned answer for {key}"}, status=404)
+            return 404, {"code": -1, "msg": f"no canned answer for {key}"}, None
         if isinstance(answer, list):
             current = answer[0] if len(answer) == 1 else answer.pop(0)
         else:
@@ -140,10 +162,8 @@ class MockVenue:
             current = current(params)
             if asyncio.iscoroutine(current):
                 current = await current
-        status, data = current[0], current[1]
-        headers = current[2] if len(current) > 2 else None  # (status, body, headers)
-        return web.Response(status=status, text=json.dumps(data), content_type="application/json",
-                            headers=headers)
+        # (status, body) or (status, body, headers)
+        return current[0], current[1], (current[2] if len(current) > 2 else None)
 
 
 class VenueCase:
@@ -164,6 +184,9 @@ class VenueCase:
     stream_shape = StreamShape.TOKEN
     #: the venue's code in the failure event of an order refused by ``place_rejected``
     rejection_code: Any = None
+    #: orders over the venue's WebSocket order entry (``ws_order_request``/``ws_order_reply``)
+    #: instead of REST; the canned answers of ``place_route``/``cancel_route`` serve both
+    ws_order_entry = False
 
     # routes: (METHOD, path)
     time_route: Tuple[str, str]
@@ -212,6 +235,15 @@ class VenueCase:
 
     def is_login(self, message: str) -> bool:
         """LOGIN shape: ``message`` is the login."""
+        raise NotImplementedError
+
+    def ws_order_request(self, message: str) -> Optional[Tuple[Tuple[str, str], dict, str]]:
+        """WebSocket order entry: (the REST route whose canned answer serves it, its params, the
+        request id) for an order message; None for other messages."""
+        return None
+
+    def ws_order_reply(self, request_id: str, status: int, body: Any) -> str:
+        """WebSocket order entry: the reply frame carrying a canned (status, body) answer."""
         raise NotImplementedError
 
     def place_ok(self, params: dict, exchange_order_id: int) -> Any:
@@ -299,13 +331,13 @@ class Harness:
         ] + list(c.extra_routes())
         if c.stream_shape is StreamShape.TOKEN:
             defaults += [(c.token_route, (200, c.token_body(STREAM_TOKEN))), (c.keepalive_route, (200, {}))]
-        m.ws_answer = c.ws_answer
+        m.ws_answer = self._ws_answer
         for route, answer in defaults:
             if tuple(route) not in m.routes:
                 m.set(*route, answer)
         venue = c.make_venue(m.url, m.ws_url)
         # the REST order path; WebSocket order entry has its own tests (and the e2e runs)
-        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0, ws_order_entry=False)
+        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0, ws_order_entry=c.ws_order_entry)
         kwargs.update(self.kwargs)
         self.connector = c.connector_class(venue, [c.pair], **kwargs)
         hub = self.connector.event_hub
@@ -313,12 +345,24 @@ class Harness:
             hub.add_listener(tag, lambda ev, tag=tag: self.events.append((tag, ev)))
         await self.connector.start()
         await self.connector.wait_until_ready(10.0)
+        if c.ws_order_entry:  # orders go over the socket from the first one
+            session = self.connector._orders.session
+            await self.wait_for(lambda: session is not None and session.ready, 5.0, "order entry logged in")
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.connector is not None:
             await self.connector.stop()
         await self.mock.stop()
+
+    async def _ws_answer(self, message: str) -> List[str]:
+        out = list(self.case.ws_answer(message))
+        order = self.case.ws_order_request(message)
+        if order is not None:
+            route, params, request_id = order
+            status, body, _headers = await self.mock.answer(*route, params)
+            out.append(self.case.ws_order_reply(request_id, status, body))
+        return out
 
     def accept_order(self, params: dict) -> Response:
         self.next_exchange_id += 1
@@ -430,6 +474,21 @@ class ConformanceTests:
         with caplog.at_level(logging.WARNING):
             run(go())
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+    def test_orders_take_the_venue_transport_and_rest_while_its_socket_is_down(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                orders = h.connector._orders
+                await h.place_open()
+                if not h.case.ws_order_entry:
+                    assert (orders.sent_rest, orders.sent_ws) == (1, 0)
+                    return
+                assert (orders.sent_rest, orders.sent_ws) == (0, 1)
+                await orders.session.stop()  # the order-entry socket is down: REST carries orders
+                await h.place_open()
+                assert (orders.sent_rest, orders.sent_ws) == (1, 1)
+                assert len(h.mock.calls(*h.case.place_route)) == 2
+        run(go())
 
     def test_order_below_min_notional_fails_before_any_request(self) -> None:
         async def go() -> None:

@@ -15,7 +15,15 @@ from hbconnect.connector.contract import AccountSettings, BalanceUpdate, Funding
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.throttler import Throttler
-from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
+from hbconnect.core.types import (
+    MarginMode,
+    OrderState,
+    OrderType,
+    PositionAction,
+    PositionMode,
+    PositionSide,
+    TradeType,
+)
 from hbconnect.exchanges import trading_venue
 from hbconnect.exchanges.binance import BinancePerpetualTrading, BinanceSpotTrading
 from hbconnect.exchanges.binance.constants import MAX_CLIENT_ORDER_ID_LENGTH, perp_rate_limits, spot_rate_limits
@@ -260,6 +268,11 @@ def test_perp_account_parsers() -> None:
     assert len(pays) == 1 and pays[0].amount == D("-0.375") and pays[0].payment_id == "9689322392"
     assert venue.parse_position_mode({"dualSidePosition": True}) is PositionMode.HEDGE
     assert venue.set_position_mode_request(PositionMode.ONEWAY).params == {"dualSidePosition": "false"}
+    iso = venue.set_margin_mode_request("BTC-USDT", MarginMode.ISOLATED)
+    assert (iso.method, iso.path, iso.signed) == ("POST", "/fapi/v1/marginType", True)
+    assert iso.params == {"symbol": "BTCUSDT", "marginType": "ISOLATED"}
+    assert venue.set_margin_mode_request("BTC-USDT", MarginMode.CROSS).params["marginType"] == "CROSSED"
+    assert venue.is_no_change(errors.ExchangeError(-4046, "No need to change margin type."))
     assert venue.parse_set_leverage({"leverage": 21, "maxNotionalValue": "1000000", "symbol": "BTCUSDT"}) == 21
 
 

@@ -1,6 +1,7 @@
 """The conformance suite on the engine paths Binance does not take: a private stream opened by a
-WebSocket login, JSON request bodies, and errors (refusals, 429-equivalents, "not found") inside
-HTTP 200 bodies, the way OKX, Bybit, KuCoin and Bitget answer.
+WebSocket login, JSON request bodies, errors (refusals, 429-equivalents, "not found") inside
+HTTP 200 bodies, the way OKX, Bybit, KuCoin and Bitget answer, and orders over a WebSocket order
+entry (the whole suite again, creates and cancels on the socket).
 
 The venue here is a test translation: Binance's payloads (so the canned answers of
 ``test_conformance_binance`` serve), laid out and classified the other way. It proves the
@@ -9,13 +10,21 @@ engine side; the real OKX and Bybit profiles live beside their venue modules' te
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from conformance import ConformanceTests
 from test_conformance_binance import BinanceSpotCase
 
-from hbconnect.connector.contract import PreparedRequest, StreamExpired, StreamShape, VenueRequest
+from hbconnect.connector.contract import (
+    AccountSettings,
+    PreparedRequest,
+    StreamExpired,
+    StreamShape,
+    VenueRequest,
+    WsOrderReply,
+)
 from hbconnect.core.errors import AuthenticationError
+from hbconnect.exchanges._trading import fmt_decimal
 from hbconnect.exchanges.binance import BinanceSpotTrading
 from hbconnect.exchanges.binance.trading import binance_error
 
@@ -25,6 +34,9 @@ class LoginJsonVenue(BinanceSpotTrading):
 
     name = "login_json"
     user_stream_shape = StreamShape.LOGIN
+    ws_order_entry = True
+    ws_place_limit_id = "/api/v3/order"
+    ws_cancel_limit_id = "/api/v3/order"
     user_stream_ping = "ping"
     user_stream_ping_interval = 20.0
 
@@ -73,6 +85,34 @@ class LoginJsonVenue(BinanceSpotTrading):
         return super().parse_user_stream(raw)
 
 
+    # -- WebSocket order entry: the REST requests' fields as {"id", "op", "args"} messages --
+
+    def ws_order_url(self) -> str:
+        return f"{self.ws_url}/trade"
+
+    def ws_order_login(self, timestamp_ms: int) -> Optional[str]:
+        return self.user_stream_login(timestamp_ms)
+
+    def _ws_message(self, op: str, request: VenueRequest, request_id: str) -> str:
+        args = {k: fmt_decimal(v) for k, v in request.params.items() if v is not None}
+        return json.dumps({"id": request_id, "op": op, "args": args})
+
+    def ws_place_order_message(self, order: Any, account: AccountSettings, request_id: str,
+                               timestamp_ms: int) -> str:
+        return self._ws_message("order", self.place_order_request(order, account), request_id)
+
+    def ws_cancel_order_message(self, order: Any, request_id: str, timestamp_ms: int) -> str:
+        return self._ws_message("cancel-order", self.cancel_order_request(order), request_id)
+
+    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Optional[WsOrderReply]:
+        if raw in ("pong", b"pong"):
+            return None
+        msg = json.loads(raw)
+        if "id" not in msg:
+            return None  # a stream push or an ack on this socket
+        return WsOrderReply(str(msg["id"]), data=msg["data"], error=self.check_response(200, msg["data"]))
+
+
 class LoginJsonCase(BinanceSpotCase):
     stream_shape = StreamShape.LOGIN
     token_route = ("", "")
@@ -84,6 +124,16 @@ class LoginJsonCase(BinanceSpotCase):
 
     def is_login(self, message: str) -> bool:
         return message.startswith("{") and json.loads(message).get("op") == "login"
+
+    def ws_order_request(self, message: str) -> Optional[Tuple[Tuple[str, str], dict, str]]:
+        if not message.startswith("{"):
+            return None
+        msg = json.loads(message)
+        route = {"order": self.place_route, "cancel-order": self.cancel_route}.get(msg.get("op"))
+        return (route, dict(msg["args"]), msg["id"]) if route else None
+
+    def ws_order_reply(self, request_id: str, status: int, body: Any) -> str:
+        return json.dumps({"id": request_id, "data": body})
 
     def ws_answer(self, message: str) -> List[str]:
         if message == "ping":
@@ -117,3 +167,13 @@ class LoginJsonCase(BinanceSpotCase):
 
 class TestLoginJsonConformance(ConformanceTests):
     case_class = LoginJsonCase
+
+
+class LoginJsonWsOrdersCase(LoginJsonCase):
+    ws_order_entry = True
+
+
+class TestLoginJsonWsOrderEntryConformance(ConformanceTests):
+    """Every scenario with creates and cancels on the order-entry socket."""
+
+    case_class = LoginJsonWsOrdersCase

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from typing import Any, AsyncIterator, List, Optional
 
 import pytest
-from aiohttp import WSMsgType, web
-from local_server import LocalServer
+from aiohttp import web
+from local_server import SocketPeer, until
 
 from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderEntry, WsOrderReply
 from hbconnect.connector.order_transport import OrderTransport
@@ -19,48 +19,37 @@ from hbconnect.core.credentials import Credentials
 from hbconnect.core.errors import AuthenticationError, OrderRejected, RequestTimeout
 
 
-class FakeOrderEntry(LocalServer):
+class FakeOrderEntry(SocketPeer):
     """Order entry speaking a small JSON protocol: ``{"op": "login", "key", "ts"}`` answered
     ``{"event": "login", "ok": bool}``; ``{"id", "op": "order"|"cancel", "cid"}`` answered as
     ``behaviour`` says: "ack", "reject" (error code 51008 in the reply), "silent" (no reply) or
     "close" (the socket closes after reading the message)."""
 
+    path = "/ws/orders"
+
     def __init__(self) -> None:
+        super().__init__()
         self.behaviour = "ack"
         self.accept_login = True
-        self.received: List[dict] = []
-        self.sockets: List[web.WebSocketResponse] = []
 
-    def routes(self, app: web.Application) -> None:
-        app.router.add_get("/ws/orders", self._ws)
-
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        self.sockets.append(ws)
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                break
-            m = json.loads(msg.data)
-            self.received.append(m)
-            if m["op"] == "login":
-                await ws.send_str(json.dumps({"event": "login", "ok": self.accept_login}))
-                if not self.accept_login:
-                    await ws.close()
-                continue
-            if self.behaviour == "close":
+    async def on_message(self, ws: web.WebSocketResponse, text: str) -> bool:
+        m = json.loads(text)
+        if m["op"] == "login":
+            await ws.send_str(json.dumps({"event": "login", "ok": self.accept_login}))
+            if not self.accept_login:
                 await ws.close()
-                break
-            if self.behaviour == "silent":
-                continue
-            if self.behaviour == "reject":
-                await ws.send_str(json.dumps({"id": m["id"], "code": "51008", "msg": "insufficient balance"}))
-            else:
-                await ws.send_str(json.dumps({"id": m["id"], "code": "0", "data": {"cid": m["cid"], "oid": "77"}}))
-        return ws
+            return True
+        if self.behaviour == "close":
+            await ws.close()
+            return False
+        if self.behaviour == "reject":
+            await ws.send_str(json.dumps({"id": m["id"], "code": "51008", "msg": "insufficient balance"}))
+        elif self.behaviour == "ack":
+            await ws.send_str(json.dumps({"id": m["id"], "code": "0", "data": {"cid": m["cid"], "oid": "77"}}))
+        return True
 
     def orders(self) -> List[dict]:
-        return [m for m in self.received if m["op"] in ("order", "cancel")]
+        return [m for m in map(json.loads, self.received) if m["op"] in ("order", "cancel")]
 
 
 class FakeVenue:
@@ -130,14 +119,6 @@ def _run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 20.0))
 
 
-async def _ready(transport: OrderTransport, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not transport.session.ready:
-        assert loop.time() < deadline, "order-entry socket never logged in"
-        await asyncio.sleep(0.01)
-
-
 def test_fake_venue_implements_the_ws_order_entry_protocol() -> None:
     assert isinstance(FakeVenue(1), WsOrderEntry)
 
@@ -152,7 +133,7 @@ async def running(logged_in: bool = True, accept_login: bool = True) -> AsyncIte
         t.start()
         try:
             if logged_in:
-                await _ready(t)
+                await until(lambda: t.session.ready, "the order-entry socket logged in")
             yield server, t, rest
         finally:
             await t.stop()
@@ -164,7 +145,7 @@ def test_orders_go_over_the_logged_in_socket_with_the_injected_time() -> None:
             assert await t.place(ORDER, AccountSettings(), 2.0) == {"cid": "cid-1", "oid": "77"}
             assert await t.cancel(ORDER, 2.0) == {"cid": "cid-1", "oid": "77"}
         assert rest.sent == [] and t.sent_ws == 2
-        assert server.received[0] == {"op": "login", "key": "fake-key-123456", "ts": 1_700_000_000_123}
+        assert json.loads(server.received[0]) == {"op": "login", "key": "fake-key-123456", "ts": 1_700_000_000_123}
         assert [m["op"] for m in server.orders()] == ["order", "cancel"]
     _run(go())
 
@@ -177,7 +158,7 @@ def test_rest_while_the_socket_is_down_and_when_login_is_refused() -> None:
             assert (await t.place(ORDER, AccountSettings(), 2.0))["via"] == "rest"
             assert (await t.cancel(ORDER, 2.0))["via"] == "rest"
         assert [r.method for r in rest.sent] == ["POST", "DELETE"] and server.orders() == []
-        assert any(m["op"] == "login" for m in server.received)
+        assert any(json.loads(m)["op"] == "login" for m in server.received)
     _run(go())
 
 

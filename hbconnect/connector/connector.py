@@ -131,7 +131,7 @@ class Connector:
         #: creates and cancels: the venue's WebSocket order entry when it offers one (and
         #: ``ws_order_entry``), REST while that socket is down or otherwise
         self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
-                                      throttler=self._throttler)
+                                      throttler=self._throttler, resync=self._resync_time)
         for secret in venue.credentials.secret_values():
             register_secret(secret)
         #: account state requests depend on (position/margin mode, leverage), passed to the venue
@@ -347,6 +347,12 @@ class Connector:
             return self._venue.parse_server_time(await self._send(self._venue.server_time_request()))
         await self._time_sync.update_server_time_offset_with_time_provider(fetch())
 
+    async def _resync_time(self) -> None:
+        try:
+            await self._sync_time()
+        except ExchangeError as exc:
+            logger.warning("%s: time re-sync failed: %s", self.name, exc)
+
     async def _send(self, request: VenueRequest, *, timeout: Optional[float] = None) -> Any:
         """Perform ``request`` and return its parsed JSON body, raising typed errors.
 
@@ -384,10 +390,7 @@ class Connector:
                 slowed = False
             if isinstance(err, TimeSyncError) and attempt == 1 and request.signed:
                 logger.warning("%s: %s; re-syncing time and retrying", self.name, err)
-                try:
-                    await self._sync_time()
-                except ExchangeError:
-                    pass
+                await self._resync_time()
                 continue
             if isinstance(err, RateLimitError) and not slowed:
                 # a 429-equivalent in a body: every request waits, as for an HTTP 429

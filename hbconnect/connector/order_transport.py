@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
 from hbconnect.connector.private_socket import PrivateSocket, login
-from hbconnect.core.errors import RateLimitError, RequestTimeout, sanitize
+from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
 from hbconnect.core.ws import WsClosed
 
 logger = logging.getLogger(__name__)
@@ -127,12 +127,15 @@ class OrderTransport:
     up, else over REST (``send(VenueRequest, timeout=...)``, the engine's REST path).
 
     :param use_ws: False keeps every order on REST even when the venue offers WebSocket entry.
+    :param resync: re-synchronizes the venue time (after a timestamp refusal on the socket).
     """
 
     def __init__(self, venue: Any, send: SendFn, time_ms: Callable[[], int], *, use_ws: bool = True,
-                 throttler: Any = None, **session_kw: Any) -> None:
+                 throttler: Any = None, resync: Optional[Callable[[], Awaitable[Any]]] = None,
+                 **session_kw: Any) -> None:
         self._venue = venue
         self._send = send
+        self._resync = resync
         self._throttler = throttler
         self.session: Optional[WsOrderSession] = None
         if use_ws and getattr(venue, "ws_order_entry", False):
@@ -154,14 +157,25 @@ class OrderTransport:
             await self.session.stop()
 
     async def _ws(self, limit_id: str, build: Callable[[str, int], str], timeout: float) -> Any:
+        """The reply's data, or ``_NotSent`` when the socket is down. A timestamp refusal (the
+        venue acted on nothing) re-syncs the time and is sent once more, as on REST."""
         assert self.session is not None
-        if not self.session.ready:
-            raise _NotSent()
-        if self._throttler is not None and limit_id:
-            await self._throttler.acquire(limit_id)
-        result = await self.session.request(build, timeout)
-        self.sent_ws += 1
-        return result
+        for attempt in (1, 2):
+            if not self.session.ready:
+                raise _NotSent()
+            if self._throttler is not None and limit_id:
+                await self._throttler.acquire(limit_id)
+            try:
+                result = await self.session.request(build, timeout)
+            except TimeSyncError:
+                if attempt == 2 or self._resync is None:
+                    raise
+                logger.warning("%s order entry: timestamp refused; re-syncing time and retrying", self._venue.name)
+                await self._resync()
+                continue
+            self.sent_ws += 1
+            return result
+        raise AssertionError("unreachable")
 
     async def place(self, order: Any, account: AccountSettings, timeout: float) -> Any:
         """The venue's answer to the create (for ``parse_place_order``); typed errors."""

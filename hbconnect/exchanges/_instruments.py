@@ -112,6 +112,8 @@ class InstrumentTable:
     def pair(self, symbol: str) -> str:
         """The pair of a listed or asked-for ``symbol``; ``UnknownSymbol`` otherwise (never a
         guess: "OMGBUSD" is not split into OMGB-USD)."""
+        if type(symbol) is not str:
+            raise UnknownSymbol(f"{self.venue}: venue symbol must be a string, got {excerpt(symbol, 40)}")
         ins = self._by_symbol.get(symbol)
         if ins is not None:
             return ins.pair
