@@ -517,12 +517,13 @@ def test_rejection_in_a_200_body_is_an_error_with_the_code() -> None:
     assert isinstance(venue.check_response(200, {"retCode": 110007, "retMsg": "ab not enough"}, {}),
                       errors.InsufficientBalance)
     assert isinstance(venue.check_response(200, b"<html>", {}), errors.ExchangeError)   # not an envelope
-    assert isinstance(venue.check_response(502, b"bad gateway", {}), errors.ServiceUnavailable)
+    assert venue.check_response(502, b"bad gateway", {}).outcome_unknown
 
 
 @pytest.mark.parametrize("code,cls", [
     (10002, errors.TimeSyncError), (10003, errors.AuthenticationError), (10004, errors.AuthenticationError),
-    (10006, errors.RateLimitError), (10016, errors.ServiceUnavailable), (110001, errors.OrderNotFound),
+    (10006, errors.RateLimitError), (10016, errors.OutcomeUnknown), (10000, errors.OutcomeUnknown),
+    (10019, errors.ServiceUnavailable), (110001, errors.OrderNotFound),
     (170213, errors.OrderNotFound), (110072, errors.InvalidOrder), (123456789, errors.ExchangeError),
 ])
 def test_error_codes(code: int, cls: type) -> None:
@@ -536,7 +537,7 @@ def test_http_status_errors_and_rate_limit_reset() -> None:
     assert isinstance(exc, errors.RateLimitError) and exc.retry_after == 1.0
     assert isinstance(bybit_error(403, b"access too frequent"), errors.RateLimitError)
     assert isinstance(bybit_error(401, b""), errors.AuthenticationError)
-    assert isinstance(bybit_error(502, b"bad gateway"), errors.ServiceUnavailable)
+    assert isinstance(bybit_error(502, b"bad gateway"), errors.OutcomeUnknown)   # may have been acted on
     assert spot().is_order_not_found(bybit_error(200, {"retCode": 110001, "retMsg": "order not exists"}))
 
 

@@ -654,7 +654,7 @@ class Connector:
                 if order.is_done or order.current_state is not OrderState.PENDING_CREATE:
                     return  # the user stream (or a poll) already told us
                 try:
-                    data = await self._send(self._venue.order_status_request(order))
+                    update = await self._query_status(order)
                 except OrderNotFound:
                     if time.monotonic() - started > window:
                         self._fail_order(order, OrderNotFound(None, "the venue never accepted the order"))
@@ -666,8 +666,10 @@ class Connector:
                             return
                     else:
                         logger.info("%s: status of %s unavailable (%s); retrying", self.name, cid, exc)
+                except (ValueError, KeyError, TypeError) as exc:
+                    logger.warning("%s: unreadable status for %s (%s); retrying", self.name, cid, exc)
                 else:
-                    await self._apply_status(order, data)
+                    await self._apply_status(order, update)
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 2.0)
@@ -675,9 +677,15 @@ class Connector:
         finally:
             self._resolving.discard(cid)
 
-    async def _apply_status(self, order: InFlightOrder, data: Any) -> None:
-        """Apply a status payload; fetch fills first when the venue executed more than counted."""
-        update = self._venue.parse_order_status(data, order, self._clock())
+    async def _query_status(self, order: InFlightOrder) -> OrderUpdate:
+        """Ask the venue for the order's state. ``OrderNotFound`` when the venue does not know
+        it: an error answer, or a success whose list does not hold the order (Bybit), which the
+        venue's ``parse_order_status`` raises."""
+        data = await self._send(self._venue.order_status_request(order))
+        return self._venue.parse_order_status(data, order, self._clock())
+
+    async def _apply_status(self, order: InFlightOrder, update: OrderUpdate) -> None:
+        """Apply a status answer; fetch fills first when the venue executed more than counted."""
         if update.exchange_order_id and order.exchange_order_id is None:
             order.update_exchange_order_id(update.exchange_order_id)
         venue_exec = update.executed_amount_base
@@ -756,10 +764,17 @@ class Connector:
             await self._fetch_fills(order)
         self._process_order_update(update)
         if update.new_state is OrderState.PENDING_CANCEL and not order.is_done:
-            # the venue only acknowledged the request (OKX: "not strictly considered that the order
-            # has been canceled"): ask once for the order's state, the stream may be slower
-            await self._poll_order(order)
+            await self._confirm_cancel(order)
         return order.is_cancelled or update.new_state is OrderState.CANCELED
+
+    async def _confirm_cancel(self, order: InFlightOrder) -> None:
+        """The venue only acknowledged the cancel request (Bybit, OKX): the order's state follows
+        on the user stream. Wait for it up to ``order_timeout``, then ask the venue once."""
+        deadline = time.monotonic() + self.order_timeout
+        while not order.is_done and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if not order.is_done:
+            await self._poll_order(order)
 
     async def _reconcile_not_found(self, order: InFlightOrder) -> None:
         """A cancel said "unknown order": ask for its status (it may have filled)."""
@@ -841,16 +856,19 @@ class Connector:
     async def _poll_order(self, order: InFlightOrder) -> None:
         cid = order.client_order_id
         try:
-            data = await self._send(self._venue.order_status_request(order))
+            update = await self._query_status(order)
         except ExchangeError as exc:
             if isinstance(exc, OrderNotFound) or self._venue.is_order_not_found(exc):
                 await self._order_not_found(order)
             else:
                 logger.info("%s: status of %s unavailable: %s", self.name, cid, exc)
             return
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s: unreadable status for %s: %s", self.name, cid, exc)
+            return
         was_lost = cid in self._tracker.lost_orders  # (applying the status un-loses it)
         try:
-            await self._apply_status(order, data)
+            await self._apply_status(order, update)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("%s: unreadable status for %s: %s", self.name, cid, exc)
             return

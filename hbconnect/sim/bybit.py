@@ -719,7 +719,9 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
                 continue
             rows.append({"id": str(inc.tran_id), "symbol": inc.symbol, "category": "linear", "side": "",
                          "transactionTime": str(inc.time), "type": row_type,
-                         "funding": text(-inc.income) if row_type == "SETTLEMENT" else "",
+                         # "Positive fee value means receive funding; negative fee value means pay
+                         # funding" (and change = cashFlow + funding - fee): the wallet's own sign
+                         "funding": text(inc.income) if row_type == "SETTLEMENT" else "",
                          "fee": text(-inc.income) if row_type == "TRADE" else "0",
                          "change": text(inc.income), "cashFlow": "0", "currency": inc.asset,
                          "tradeId": inc.trade_id, "orderId": "", "orderLinkId": "", "cashBalance": ""})

@@ -97,7 +97,9 @@ ERROR_CODES: dict = {
     10007: ("AuthenticationError", "user authentication failed"),
     10009: ("AuthenticationError", "IP has been banned"),
     10010: ("AuthenticationError", "unmatched IP"),
-    10016: ("ServiceUnavailable", "server error"),
+    # a timeout or an internal error says nothing of whether an order was placed: ask, never re-send
+    10000: ("OutcomeUnknown", "server timeout"),
+    10016: ("OutcomeUnknown", "internal server error or service restarting"),
     10017: ("InvalidOrder", "route not found"),
     10027: ("OrderRejected", "transactions are banned"),
     10028: ("AuthenticationError", "unified account users only"),

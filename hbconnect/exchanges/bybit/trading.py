@@ -151,8 +151,8 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
         cls = error_class(K.ERROR_CODES[code][0])
     elif status == 401:
         cls = _errors.AuthenticationError
-    elif status >= 500:
-        cls = _errors.ServiceUnavailable
+    elif status >= 500:  # a gateway error: the request may have been acted on
+        cls = _errors.OutcomeUnknown
     else:
         cls = _errors.ExchangeError
     return cls(code, msg, http_status=status, venue=venue)
@@ -174,6 +174,10 @@ class BybitSpotTrading:
     user_stream_ping: Optional[str] = '{"op":"ping"}'
     user_stream_ping_interval = K.PING_INTERVAL
     ws_order_entry = True
+    #: "The account rate limit is shared between websocket and http": a WebSocket create/cancel
+    #: counts on the REST endpoint's budget
+    ws_place_limit_id = K.WS_OPS["order.create"]
+    ws_cancel_limit_id = K.WS_OPS["order.cancel"]
 
     def __init__(self, api_key: str = "", api_secret: Union[str, bytes, None] = "", *,
                  rest_url: Optional[str] = None, ws_url: Optional[str] = None,
