@@ -16,6 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any, Dict, List, Optional, TextIO
 
+from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 from hbconnect.connector import Connector
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
@@ -30,11 +31,11 @@ _VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pair", default="BTC-USDT", help="trading pair (default BTC-USDT)")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds of trading (default 15)")
+    parser.add_argument("--pair", type=pair_arg, default="BTC-USDT", help="trading pair (default BTC-USDT)")
+    parser.add_argument("--duration", type=seconds_arg, default=15.0, help="seconds of trading (default 15)")
     parser.add_argument("--forever", action="store_true", help="keep trading until Ctrl-C")
     parser.add_argument("--seed", type=int, default=1, help="seed of the embedded exchange")
-    parser.add_argument("--levels", type=int, default=5, help="ladder depth per side (default 5)")
+    parser.add_argument("--levels", type=count_arg, default=5, help="ladder depth per side (default 5)")
     parser.add_argument("--quiet", action="store_true", help="only the summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="log warnings of the engine")
 
@@ -65,6 +66,9 @@ class Demo:
         self.events: List[tuple] = []
         self.log_lines: List[str] = []
         self.placed: List[str] = []
+        #: orders the script expects the venue to refuse (a post-only order that would cross)
+        self.planned_rejections: set = set()
+        self.header = ""  # the embedded exchange's URLs, kept on top of every redraw
         self.ok = False
         self.books_in_sync = False
 
@@ -91,7 +95,9 @@ class Demo:
         elif tag is MarketEvent.OrderCancelled:
             self.say(f"cancelled ...{short}")
         elif tag is MarketEvent.OrderFailure:
-            self.say(f"failed    ...{short}: {ev.error_message}")
+            planned = " (planned: a post-only order that would cross is refused)" \
+                if oid in self.planned_rejections else ""
+            self.say(f"failed    ...{short}{planned}: {ev.error_message}")
 
     def ladder(self, connector: Connector, tracker: OrderBookTracker) -> str:
         """Top of book, best ``levels`` per side, with the bot's own orders marked on their level;
@@ -154,7 +160,7 @@ class Demo:
             return
         text = self.ladder(connector, tracker)
         recent = "\n".join(self.log_lines[-8:])
-        self.out.write("\x1b[H\x1b[2J" + text + "\n\n" + recent + "\n")
+        self.out.write("\x1b[H\x1b[2J" + self.header + text + "\n\n" + recent + "\n")
         self.out.flush()
 
     # ------------------------------------------------------------------ the bot
@@ -175,8 +181,9 @@ class Demo:
         problems: List[str] = []
         try:
             if not self.quiet:
-                print(f"embedded exchange: {ex.spot_rest_url} (REST), {ex.spot_ws_url} (WebSocket)",
-                      file=self.out, flush=True)
+                self.header = f"embedded exchange: {ex.spot_rest_url} (REST), {ex.spot_ws_url} (WebSocket)\n\n"
+                self.out.write(self.header)
+                self.out.flush()
             await connector.start()
             await connector.wait_until_ready(20)
             self.say(f"connected: rules, balances, user stream and the {self.pair} book are ready")
@@ -208,7 +215,9 @@ class Demo:
             elif action == 1:  # take liquidity: a crossing limit buy fills at once
                 self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, ask))
             elif action == 2:  # a post-only order that would cross is refused by the venue
-                self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask))
+                oid = connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask)
+                self.planned_rejections.add(oid)
+                self.placed.append(oid)
             elif action == 3:  # a market sell
                 self.placed.append(connector.sell(self.pair, D("0.002"), OrderType.MARKET))
             elif action == 4:  # join the touch; the market maker's flow may fill it
@@ -248,6 +257,7 @@ class Demo:
             if expected is not order.current_state or (venue is not None and venue.executed_qty != order.executed_amount_base):
                 problems.append(f"order {oid}: bot {order.current_state.name}/{order.executed_amount_base}, "
                                 f"exchange {venue.status if venue else 'unknown'}/{venue.executed_qty if venue else 0}")
+        problems += self.order_problems()
         fills = [ev for t, ev in self.events if t is MarketEvent.OrderFilled]
         ids = [f.exchange_trade_id for f in fills]
         if len(ids) != len(set(ids)):
@@ -272,6 +282,21 @@ class Demo:
         self.books_in_sync = in_sync
         if not in_sync:
             problems.append("the local order book differs from the exchange's")
+        return problems
+
+    def order_problems(self) -> List[str]:
+        """What the script's orders say about the run: none acknowledged (every order refused,
+        e.g. below the venue's minimum notional), or refusals that were not planned."""
+        problems: List[str] = []
+        created = {t for t, _ in self.events} & {MarketEvent.BuyOrderCreated, MarketEvent.SellOrderCreated}
+        failures = [ev for t, ev in self.events if t is MarketEvent.OrderFailure]
+        unplanned = [ev for ev in failures if ev.order_id not in self.planned_rejections]
+        if self.placed and not created:
+            why = f" (first refusal: {unplanned[0].error_message})" if unplanned else ""
+            problems.append(f"no order was acknowledged by the exchange: {len(self.placed)} placed{why}")
+        elif unplanned:
+            problems.append(f"{len(unplanned)} order(s) refused unexpectedly, first: ...{unplanned[0].order_id[-6:]}: "
+                            f"{unplanned[0].error_message}")
         return problems
 
     def summary(self, connector: Connector, ex: EmbeddedExchange, key: str, problems: List[str],
