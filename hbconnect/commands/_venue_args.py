@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any, TextIO
+from typing import Any, Optional, TextIO
 
 from hbconnect.exchanges import VENUES, canonical_name
 
@@ -92,9 +92,9 @@ class ConnectionErrors:
     """Prints each distinct connection failure of a live tracker once, on ``out`` (stderr), with
     the venue and the URL it tried; ``check(tracker)`` is called on every refresh."""
 
-    def __init__(self, command: str, out: TextIO = sys.stderr) -> None:
+    def __init__(self, command: str, out: Optional[TextIO] = None) -> None:
         self.command = command
-        self.out = out
+        self.out = out if out is not None else sys.stderr
         self.shown: set[str] = set()
 
     def check(self, tracker: Any) -> None:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 class Demo:
     def __init__(self, pair: str, duration: Optional[float], seed: int = 1, levels: int = 5,
-                 quiet: bool = False, out: TextIO = sys.stdout) -> None:
+                 quiet: bool = False, out: Optional[TextIO] = None) -> None:
         self.pair = pair
         self.symbol = pair.replace("-", "")
         self.base, self.quote = pair.split("-")
@@ -61,8 +61,8 @@ class Demo:
         self.seed = seed
         self.levels = levels
         self.quiet = quiet
-        self.out = out
-        self.tty = out.isatty() and not quiet
+        self.out = out if out is not None else sys.stdout  # the one current when run, not at import
+        self.tty = self.out.isatty() and not quiet
         self.events: List[tuple] = []
         self.log_lines: List[str] = []
         self.placed: List[str] = []

@@ -60,12 +60,13 @@ def render(tracker: Any, pairs: list[str], depth: int) -> str:
 
 async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, duration: float | None,
                 stale_timeout: float, out: TextIO, timeout: float | None = 30.0,
-                errors: TextIO = sys.stderr) -> int:
+                errors: TextIO | None = None) -> int:
     """Show the books until ``duration`` is over (or Ctrl-C). Returns 1, saying why on ``errors``,
     when no book has synced within ``timeout`` seconds; connection failures are reported there
     as they happen."""
     from hbconnect.market.tracker import OrderBookTracker
 
+    errors = errors if errors is not None else sys.stderr
     tty = out.isatty()
     tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
     failures = ConnectionErrors("watch", errors)
