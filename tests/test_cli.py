@@ -138,6 +138,16 @@ def test_watch_against_a_closed_port_says_why_and_exits_1_after_its_timeout(verb
     assert_clean(proc)
 
 
+def test_watch_whose_duration_ends_before_any_book_synced_exits_1():
+    port = closed_port()
+    proc = hbconnect_cli("watch", "-e", "binance", "-p", "BTC-USDT", "--ws-url", f"ws://127.0.0.1:{port}",
+                         "--rest-url", f"http://127.0.0.1:{port}", "--duration", "1", "--interval", "0.4",
+                         timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "no book of BTC-USDT synced within 1 s" in proc.stderr
+    assert_clean(proc)
+
+
 def test_record_against_a_closed_port_exits_1_with_no_frame(tmp_path):
     port = closed_port()
     out = tmp_path / "session.rec"

@@ -62,8 +62,8 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
                 stale_timeout: float, out: TextIO, timeout: float | None = 30.0,
                 errors: TextIO | None = None) -> int:
     """Show the books until ``duration`` is over (or Ctrl-C). Returns 1, saying why on ``errors``,
-    when no book has synced within ``timeout`` seconds; connection failures are reported there
-    as they happen."""
+    when no book has synced within ``timeout`` seconds (or within a shorter ``duration``);
+    connection failures are reported there as they happen."""
     from hbconnect.market.tracker import OrderBookTracker
 
     errors = errors if errors is not None else sys.stderr
@@ -81,10 +81,12 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
             await asyncio.sleep(max(0.0, wake - loop.time()))
             failures.check(tracker)
             synced = synced or any(tb.snapshots for tb in tracker.books.values())
-            if not synced and give_up is not None and loop.time() >= give_up:
+            over = end is not None and loop.time() >= end
+            if not synced and ((give_up is not None and loop.time() >= give_up) or over):
+                waited = timeout if give_up is not None and loop.time() >= give_up else duration
                 why = "the connection failed (above)" if failures.any else \
                     f"{tracker.frames} frames received, {tracker.bad_frames} of them bad"
-                errors.write(f"hbconnect watch: no book of {', '.join(pairs)} synced within {timeout:g} s; "
+                errors.write(f"hbconnect watch: no book of {', '.join(pairs)} synced within {waited:g} s; "
                              f"{why}\n")
                 errors.flush()
                 return 1
