@@ -96,13 +96,14 @@ class ConnectionErrors:
         self.command = command
         self.out = out if out is not None else sys.stderr
         self.shown: set[str] = set()
+        self.limit = 100  # distinct messages shown at most (a flapping venue cannot flood stderr)
 
     def check(self, tracker: Any) -> None:
         for conn in tracker.connections:
             text = conn.last_error
             own = f"{tracker.name}#{conn.id}: "  # the socket's name, said once below
             text = text[len(own):] if text.startswith(own) else text
-            if text and text not in self.shown:
+            if text and text not in self.shown and len(self.shown) < self.limit:
                 self.shown.add(text)
                 where = f" ({conn.url})" if conn.url and conn.url not in text else ""
                 self.out.write(f"hbconnect {self.command}: {tracker.name}: connection failed{where}: "

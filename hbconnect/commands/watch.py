@@ -84,8 +84,12 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
             over = end is not None and loop.time() >= end
             if not synced and ((give_up is not None and loop.time() >= give_up) or over):
                 waited = timeout if give_up is not None and loop.time() >= give_up else duration
-                why = "the connection failed (above)" if failures.any else \
-                    f"{tracker.frames} frames received, {tracker.bad_frames} of them bad"
+                if failures.any:
+                    why = "the connection failed (above)"
+                elif not tracker.frames and not any(c.up for c in tracker.connections):
+                    why = "no connection was established yet"
+                else:
+                    why = f"{tracker.frames} frames received, {tracker.bad_frames} of them bad"
                 errors.write(f"hbconnect watch: no book of {', '.join(pairs)} synced within {waited:g} s; "
                              f"{why}\n")
                 errors.flush()
