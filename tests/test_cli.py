@@ -18,6 +18,7 @@ import pytest
 
 import hbconnect
 from conftest import fixture_files
+from hbconnect.cli import COMMANDS
 from hbconnect.exchanges import VENUES
 
 #: the recordings this module uses that ship in the repository whatever HBCONNECT_FIXTURES says
@@ -67,8 +68,7 @@ def test_version():
     assert proc.returncode == 0 and proc.stdout.strip() == f"hbconnect {hbconnect.__version__}"
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["sim"], ["watch"], ["replay"], ["record"], ["bench"]],
-                         ids=lambda c: c[0] if c else "top")
+@pytest.mark.parametrize("command", [[]] + [[name] for name in COMMANDS], ids=lambda c: c[0] if c else "top")
 def test_help_lists_every_venue_id_and_has_no_rest_markup(command):
     proc = hbconnect_cli(*command, "--help")
     assert proc.returncode == 0, proc.stderr

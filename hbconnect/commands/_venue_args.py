@@ -99,8 +99,8 @@ class ConnectionErrors:
         self.limit = 100  # distinct messages shown at most (a flapping venue cannot flood stderr)
 
     def check(self, tracker: Any) -> None:
-        for conn in tracker.connections:
-            text = conn.last_error
+        for conn in getattr(tracker, "connections", ()):  # a tracker without sockets has none
+            text = getattr(conn, "last_error", "")
             own = f"{tracker.name}#{conn.id}: "  # the socket's name, said once below
             text = text[len(own):] if text.startswith(own) else text
             if text and text not in self.shown and len(self.shown) < self.limit:
