@@ -166,3 +166,37 @@ def test_codecs():
     codecs.register_protobuf("Bad", lambda b: 1 / 0)
     with pytest.raises(codecs.DecodeError):
         codecs.decode_protobuf("Bad", b"x")
+
+
+@pytest.mark.parametrize("error", ["connect-failed", "http-403", "ws-closed"])
+def test_a_failed_connect_step_is_reported_to_on_close_named_once_without_a_traceback(error, caplog):
+    """A REST step of ``connect`` (KuCoin's token) refused or unreachable, or a socket that cannot
+    open: the runner hands the error to ``on_close`` and logs one line naming the runner once,
+    no "unexpected error" traceback."""
+    from hbconnect.core.rest import ConnectFailed, HttpError
+
+    made = {"connect-failed": lambda: ConnectFailed(None, "POST http://127.0.0.1:9/bullet: cannot connect"),
+            "http-403": lambda: HttpError(403, "POST http://127.0.0.1:9/bullet: forbidden"),
+            "ws-closed": lambda: WsClosed("feed#0: cannot connect to ws://127.0.0.1:9/ws (refused)")}[error]
+    closes: list = []
+
+    async def main():
+        async def connect():
+            raise made()
+
+        runner = ReconnectingWs(connect, lambda f: None, on_close=closes.append, backoff=Backoff(0.01, 0.02),
+                                name="feed#0")
+        task = asyncio.create_task(runner.run())
+        for _ in range(200):
+            if len(closes) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await runner.stop()
+        await asyncio.wait_for(task, 2)
+
+    with caplog.at_level("WARNING", logger="hbconnect.core.ws"):
+        asyncio.run(main())
+    assert len(closes) >= 2 and all(type(c) is type(made()) for c in closes)
+    lines = [r for r in caplog.records if r.name == "hbconnect.core.ws"]
+    assert lines and all(r.exc_info is None and "unexpected" not in r.getMessage() for r in lines)
+    assert all(r.getMessage().count("feed#0") == 1 and "reconnecting in" in r.getMessage() for r in lines)

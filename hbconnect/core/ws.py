@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 import aiohttp
 
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import NetworkError
+from hbconnect.core.errors import ExchangeError, NetworkError
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class ReconnectingWs:
                 while True:
                     frame = await conn.receive()
                     self._on_frame(frame)
-            except NetworkError as exc:  # WsClosed, or a REST call of ``connect`` (KuCoin's token)
+            except ExchangeError as exc:  # WsClosed, or a REST call of ``connect`` (KuCoin's token)
                 error = exc
             except asyncio.CancelledError:
                 if conn is not None:
