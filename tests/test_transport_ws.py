@@ -15,6 +15,17 @@ from hbconnect.market.messages import WsEndpoint
 from local_server import LocalServer
 
 
+async def run_until(runner: ReconnectingWs, done, polls: int = 200) -> None:
+    """Run ``runner`` until ``done()`` (polled every 10 ms, at most ``polls`` times), then stop it."""
+    task = asyncio.create_task(runner.run())
+    for _ in range(polls):
+        if done():
+            break
+        await asyncio.sleep(0.01)
+    await runner.stop()
+    await asyncio.wait_for(task, 2)
+
+
 class WsServer(LocalServer):
     def __init__(self, mode="echo"):
         self.mode = mode
@@ -116,13 +127,7 @@ def test_reconnecting_runner_backoff_and_stop():
 
             runner = ReconnectingWs(connect, frames.append, on_open=on_open, on_close=closes.append,
                                     backoff=B(0.05, 0.2))
-            task = asyncio.create_task(runner.run())
-            for _ in range(200):
-                if len(frames) >= 3:
-                    break
-                await asyncio.sleep(0.01)
-            await runner.stop()
-            await asyncio.wait_for(task, 2)
+            await run_until(runner, lambda: len(frames) >= 3)
             assert frames[0] == "hello 1" and frames[1] == "hello 2"
             assert len(opens) == 2 and srv.connections == 2 and runner.connects == 2
             assert isinstance(closes[0], WsClosed) and closes[0].close_code == 4000
@@ -186,13 +191,7 @@ def test_a_failed_connect_step_is_reported_to_on_close_named_once_without_a_trac
 
         runner = ReconnectingWs(connect, lambda f: None, on_close=closes.append, backoff=Backoff(0.01, 0.02),
                                 name="feed#0")
-        task = asyncio.create_task(runner.run())
-        for _ in range(200):
-            if len(closes) >= 2:
-                break
-            await asyncio.sleep(0.01)
-        await runner.stop()
-        await asyncio.wait_for(task, 2)
+        await run_until(runner, lambda: len(closes) >= 2)
 
     with caplog.at_level("WARNING", logger="hbconnect.core.ws"):
         asyncio.run(main())
