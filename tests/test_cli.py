@@ -185,6 +185,19 @@ def test_replay_with_the_wrong_venue_exits_1_and_names_the_right_one(chosen):
     assert_clean(proc)
 
 
+def test_replay_of_frames_without_urls_names_the_venue_whose_module_parses_them(tmp_path):
+    """No recorded URL to go by: the venue modules that turn the frames into book messages do."""
+    frames = tmp_path / "frames.rec"
+    source = [p for p in fixture_files("KRAKEN") if p.name.startswith("KRAKEN.ws.")]
+    frames.write_text("".join(line for p in source for line in p.read_text().splitlines(keepends=True)
+                              if line[:1].isdigit()))  # "TS: PAYLOAD" lines only
+    proc = hbconnect_cli("replay", str(frames), "-e", "binance")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "its frames parse as book messages of kraken" in proc.stderr
+    assert "did you mean --exchange kraken?" in proc.stderr
+    assert_clean(proc)
+
+
 def test_replay_when_no_book_syncs_exits_1():
     # the right venue's frames, but the pair asked for is not in the recording
     files = [str(p) for p in fixture_files("KRAKEN")]

@@ -103,6 +103,13 @@ def test_record_and_watch_commands(tmp_path, capsys):
     assert "recorded" in printed and str(out) in printed
     assert "NKN-USDT" in printed and "live" in printed and "|" in printed
     assert out.exists() and out.read_text().count(" -> ") >= 2
+    # the recording of a local server (no venue's URL) replays with the venue it was made with:
+    # the frames, not the URLs, say which venue it looks like
+    recorded = sorted(str(p) for p in tmp_path.glob("cli.rec*"))
+    assert cli.main(["replay", *recorded, "--exchange", "binance"]) == 0
+    assert "NKN-USDT [live]" in capsys.readouterr().out
+    assert cli.main(["replay", *recorded, "--exchange", "kraken"]) == 1
+    assert "did you mean --exchange binance?" in capsys.readouterr().err
 
 
 def test_replay_command_text_and_json(capsys):
