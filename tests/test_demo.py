@@ -112,3 +112,27 @@ def test_redraw_keeps_the_embedded_exchange_line_on_top():
     screen = out.getvalue().rsplit("\x1b[2J", 1)[1]  # what the terminal shows after the last clear
     assert screen.startswith("embedded exchange: http://127.0.0.1:1 (REST)")
     assert "BTC-USDT on the embedded exchange" in screen
+
+
+def test_only_the_scripted_post_only_refusal_counts_as_planned():
+    from types import SimpleNamespace
+
+    from hbconnect.commands.demo import Demo
+    from hbconnect.core.events import MarketEvent
+
+    def failure(oid: str, text: str):
+        return MarketEvent.OrderFailure, SimpleNamespace(order_id=oid, error_message=text)
+
+    cross = "OrderRejected: [binance] HTTP 400 code -2010: Order would immediately match and take."
+    demo = Demo("BTC-USDT", duration=1)
+    demo.placed = ["a", "b", "c"]
+    demo.planned_rejections = {"b", "c"}
+    demo.events = [(MarketEvent.BuyOrderCreated, SimpleNamespace(order_id="a")), failure("b", cross)]
+    assert demo.order_problems() == []  # the planned refusal, for the planned reason
+    demo.events.append(failure("c", "BTC-USDT: order value 1 is below the minimum notional 5"))
+    (problem,) = demo.order_problems()  # the planned order refused for another reason
+    assert "1 order(s) refused unexpectedly" in problem and "minimum notional" in problem
+    demo.events = [failure("a", "insufficient balance"), failure("b", cross)]
+    (problem,) = demo.order_problems()
+    assert problem.startswith("no order was acknowledged by the exchange: 3 placed")
+    assert "insufficient balance" in problem
