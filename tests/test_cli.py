@@ -112,6 +112,13 @@ def test_a_duration_that_means_nothing_is_a_usage_error(args, tmp_path):
     assert_clean(proc)
 
 
+@pytest.mark.parametrize("port", ["70000", "-5", "http"])
+def test_sim_with_a_port_out_of_range_is_a_usage_error(port):
+    proc = hbconnect_cli("sim", "--port", port, "--duration", "1")
+    assert proc.returncode == 2 and "expected a port from 1 to 65534" in proc.stderr
+    assert_clean(proc)
+
+
 def test_an_unknown_venue_is_a_usage_error_listing_the_known_ones():
     proc = hbconnect_cli("watch", "-e", "binanse", "-p", "BTC-USDT")
     assert proc.returncode == 2 and "unknown venue 'binanse'" in proc.stderr and "kraken_v2" in proc.stderr

@@ -26,8 +26,19 @@ def _balance(text: str) -> tuple[str, Decimal]:
     return asset.upper(), value
 
 
+def _port(text: str) -> int:
+    """0 (any free port) or a port that leaves PORT+1 for futures."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65534:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65534 (or 0: any free port), got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=0,
+    parser.add_argument("--port", type=_port, default=0,
                         help="spot port (futures listens on PORT+1); default: random free ports")
     parser.add_argument("--pairs", nargs="+", type=pair_arg, default=["BTC-USDT", "ETH-USDT"],
                         help="spot pairs (BASE-QUOTE)")
