@@ -145,6 +145,33 @@ def test_watch_against_a_closed_port_says_why_and_exits_1_after_its_timeout(verb
     assert_clean(proc)
 
 
+def test_watch_with_the_stream_up_but_snapshots_refused_says_so_without_v():
+    """The websocket works (a local Binance-protocol server) but the REST snapshot URL is a
+    closed port: each pair's failed snapshot request is shown, with its URL, and watch exits 1."""
+    import asyncio
+
+    from binance_server import FakeBinance
+
+    port = closed_port()
+
+    async def main() -> tuple[int, str]:
+        async with FakeBinance(fixture_files("BINANCE"), pace=0.01) as server:
+            env = dict(os.environ, PYTHONPATH=str(PACKAGE_HOME) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            proc = await asyncio.create_subprocess_exec(
+                console_script(), "watch", "-e", "binance", "-p", "NKN-USDT", "--ws-url", server.ws_url,
+                "--rest-url", f"http://127.0.0.1:{port}", "--timeout", "2", "--interval", "0.5",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+            return proc.returncode, err.decode()
+
+    code, err = asyncio.run(main())
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if "NKN-USDT: snapshot request failed" in line]
+    assert len(lines) == 1 and f"http://127.0.0.1:{port}/api/v3/depth" in lines[0], err
+    assert "no book of NKN-USDT synced within 2 s; a connection failed (above)" in err
+    assert "Traceback" not in err and "Unclosed client session" not in err
+
+
 def test_watch_whose_duration_ends_before_any_book_synced_exits_1():
     port = closed_port()
     proc = hbconnect_cli("watch", "-e", "binance", "-p", "BTC-USDT", "--ws-url", f"ws://127.0.0.1:{port}",
@@ -163,7 +190,7 @@ def test_record_against_a_closed_port_exits_1_with_no_frame(tmp_path):
                          timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "recorded 0 frames" in proc.stdout
-    assert "no frame recorded; the connection failed" in proc.stderr
+    assert "no frame recorded; a connection failed" in proc.stderr
     assert f"127.0.0.1:{port}" in proc.stderr
     assert_clean(proc)
 

@@ -89,8 +89,9 @@ def venue_from_args(args: argparse.Namespace) -> Any:
 
 
 class ConnectionErrors:
-    """Prints each distinct connection failure of a live tracker once, on ``out`` (stderr), with
-    the venue and the URL it tried; ``check(tracker)`` is called on every refresh."""
+    """Prints each distinct connection failure of a live tracker (its sockets, its pairs' snapshot
+    requests) once, on ``out`` (stderr), with the venue and the URL it tried; ``check(tracker)``
+    is called on every refresh."""
 
     def __init__(self, command: str, out: Optional[TextIO] = None) -> None:
         self.command = command
@@ -103,12 +104,17 @@ class ConnectionErrors:
             text = getattr(conn, "last_error", "")
             own = f"{tracker.name}#{conn.id}: "  # the socket's name, said once below
             text = text[len(own):] if text.startswith(own) else text
-            if text and text not in self.shown and len(self.shown) < self.limit:
-                self.shown.add(text)
-                where = f" ({conn.url})" if conn.url and conn.url not in text else ""
-                self.out.write(f"hbconnect {self.command}: {tracker.name}: connection failed{where}: "
-                               f"{text}; retrying\n")
-                self.out.flush()
+            where = f" ({conn.url})" if conn.url and conn.url not in text else ""
+            self._show(text, f"{tracker.name}: connection failed{where}: {text}")
+        for tb in getattr(tracker, "books", {}).values():  # REST snapshots of the pairs
+            text = getattr(tb, "last_error", "")
+            self._show(text, f"{tracker.name} {tb.pair}: {text}")
+
+    def _show(self, key: str, line: str) -> None:
+        if key and key not in self.shown and len(self.shown) < self.limit:
+            self.shown.add(key)
+            self.out.write(f"hbconnect {self.command}: {line}; retrying\n")
+            self.out.flush()
 
     @property
     def any(self) -> bool:

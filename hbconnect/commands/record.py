@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {pair}: {st.diffs_applied} diffs applied, gaps {st.gaps}, resyncs {st.resyncs}, "
               f"bad frames {st.bad_frames}")
     if not recorder.frames:
-        why = "the connection failed (above)" if failures.any else "the venue sent nothing"
+        why = "a connection failed (above)" if failures.any else "the venue sent nothing"
         print(f"hbconnect record: no frame recorded; {why}", file=sys.stderr)
         return 1
     return 0

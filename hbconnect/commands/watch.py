@@ -85,7 +85,7 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
             if not synced and ((give_up is not None and loop.time() >= give_up) or over):
                 waited = timeout if give_up is not None and loop.time() >= give_up else duration
                 if failures.any:
-                    why = "the connection failed (above)"
+                    why = "a connection failed (above)"
                 elif not tracker.frames and not any(c.up for c in tracker.connections):
                     why = "no connection was established yet"
                 else:

@@ -123,7 +123,7 @@ class TrackedBook(TrackedBookCore):
         "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries",
         "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
-        "sync_since", "live_since", "live_diffs", "__weakref__",
+        "sync_since", "live_since", "live_diffs", "last_error", "__weakref__",
     )
 
     def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
@@ -157,6 +157,7 @@ class TrackedBook(TrackedBookCore):
         self.sync_since = 0.0  # clock time the current sync attempt began
         self.live_since = 0.0
         self.live_diffs = 0
+        self.last_error = ""  # why the last snapshot request failed ("" until one does)
 
     @property
     def live(self) -> bool:
@@ -989,6 +990,7 @@ class OrderBookTracker:
         tb.snapshot_pending = False
         tb.snapshot_retries += 1
         tb.fail_streak += 1
+        tb.last_error = f"snapshot request failed: {exc}"
         self._log("snapshot-fail", logging.WARNING, "%s %s: snapshot failed: %s", self.name, pair, exc)
         if tb.conn.up:
             if retry_delay is None:
