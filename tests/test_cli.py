@@ -265,6 +265,7 @@ def test_replay_maps_configuration_names_and_counts_other_instruments_as_ignored
     assert r["state"] == "live" and r["checksums_ok"] > 50 and r["checksums_failed"] == 0 and r["gaps"] == 0
     for name in skipped:
         assert f"configuration name {name} not replayed" in proc.stderr
+    assert sorted(doc["configuration_names_not_replayed"]) == sorted(skipped)
     assert_clean(proc)
 
 

@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"the recording does not look like {args.exchange}: {evidence}; "
                     f"did you mean --exchange {looks_like[0]}?")
     pairs = args.pairs
+    unmapped: dict[str, str] = {}
     if pairs is None:
         names = configured_names(session.configuration)
         mapped, unmapped = map_configured_names(names, is_perpetual(venue))
@@ -156,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     if args.depth != 5:
         result.pairs = {p: pair_report(result.tracker.books[p], args.depth) for p in result.pairs}
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
+        doc = result.to_dict()
+        doc["configuration_names_not_replayed"] = unmapped  # name -> why
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(format_report(result))
