@@ -89,3 +89,18 @@ def test_replay_takes_a_venue_object_not_a_registry_name():
         replay([RECORDINGS / "OKX.ws.1.0"], "okx")
     source = (Path(__file__).resolve().parents[1] / "hbconnect" / "market" / "replay.py").read_text()
     assert "from hbconnect.exchanges" not in source and "import hbconnect.exchanges" not in source
+
+
+def test_a_venue_the_urls_name_is_accepted_even_when_few_of_the_frames_are_its_own():
+    """One OKX socket with many spot book pushes and a few swap ones: both OKX ids look right
+    (the URLs say OKX; each module turns some frames into books), spot first."""
+    from hbconnect.commands.replay import recording_venues
+    from hbconnect.market.replay import RECV
+
+    session = _okx_session()
+    swap_books = [r for r in session.records
+                  if r.kind == RECV and '"books"' in str(r.data) and "-SWAP" in str(r.data)]
+    drop = {id(r) for r in swap_books[3:]}
+    session.records = [r for r in session.records if id(r) not in drop]
+    venues, evidence = recording_venues(session)
+    assert venues == ["okx", "okx_perpetual"] and "okx" in evidence

@@ -80,9 +80,11 @@ def _book_frames(venue: Any, frames: list) -> int:
 def recording_venues(session: Any) -> tuple[list[str], str]:
     """The registry ids a recording looks like, best first, and the evidence.
 
-    The recorded URLs decide first (the same websocket host and path, else a same host); among the venues they
-    leave (all of them when no URL is a venue's, e.g. the embedded exchange), those whose module
-    turns the most of the first frames into book messages, down to half the best count."""
+    The recorded URLs decide (the same websocket host and path, else a same host): every venue
+    they leave whose module turns some of the first frames into book messages (one socket may
+    carry spot and perpetual instruments). When no URL is a venue's (the embedded exchange, a
+    file of frames only), the frames decide: the venues whose modules turn the most of them into
+    book messages, down to half the best count."""
     from hbconnect.exchanges import VENUES, market_data_venue
     from hbconnect.market.replay import OPEN
 
@@ -97,16 +99,15 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     best = max(levels.values(), default=0)
     candidates = [v for v in VENUES if levels[v] == best]
     evidence = f"its URLs are those of {', '.join(candidates)}" if best else ""
-    frames = [r for r in session.frames[:PROBE_FRAMES]]
+    frames = session.frames[:PROBE_FRAMES]
     scores = {vid: _book_frames(market_data_venue(vid), frames) for vid in candidates}
     top = max(scores.values(), default=0)
-    if top:
-        candidates = sorted((v for v in candidates if scores[v] * 2 >= top), key=lambda v: -scores[v])
-        if not best:
-            evidence = f"its frames parse as book messages of {', '.join(candidates)}"
-    elif not best:
-        candidates = []
-    return candidates, evidence
+    if best:
+        kept = [v for v in candidates if scores[v] > 0] or candidates
+    else:
+        kept = [v for v in candidates if top and scores[v] * 2 >= top]
+        evidence = f"its frames parse as book messages of {', '.join(kept)}"
+    return sorted(kept, key=lambda v: -scores[v]), evidence
 
 
 def run(args: argparse.Namespace) -> int:
