@@ -1,7 +1,7 @@
 """A third-party client nobody here wrote drives the embedded Binance: ccxt with its default
 options, only its URLs pointed at the sim on 127.0.0.1.  Spot and USDⓈ-M: load the markets,
 fetch balances, place / fetch / cancel a limit order, fetch positions; ccxt.pro public streams
-(order book, ticker).  Each answer is compared with the sim's own truth."""
+(order book, ticker, all tickers, trades).  Each answer is compared with the sim's own truth."""
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +21,9 @@ HOSTS = {"https://api.binance.com": "spot", "https://fapi.binance.com": "futures
 def point_at(client, ex: EmbeddedExchange) -> None:
     """ccxt's ``urls['api']`` rewritten to the sim: api / sapi on the spot port, fapi / dapi on
     the futures port, market streams on the WebSocket ports.  ccxt.pro tells spot from
-    derivatives sessions by a ``/stream`` in the URL (Binance's host is stream.binance.com), so
-    the spot streams are reached under ``/stream`` (a combined session, which ccxt unwraps)."""
+    derivatives sessions by ``/stream`` anywhere in the URL (Binance's spot host is
+    stream.binance.com); a loopback URL has no host name to carry it, so the spot URL carries it
+    in a query parameter the sim ignores (ccxt appends ``/<n>`` to it: ``/ws?via=/stream/0``)."""
     rest = {"spot": ex.spot_rest_url, "futures": ex.futures_rest_url}
     api = client.urls["api"]
     for name, url in list(api.items()):
@@ -31,7 +32,7 @@ def point_at(client, ex: EmbeddedExchange) -> None:
                 if url.startswith(host):
                     api[name] = rest[market] + url[len(host):]
     if "ws" in api:
-        api["ws"]["spot"] = ex.spot_ws_url + "/stream"
+        api["ws"]["spot"] = ex.spot_ws_url + "/ws?via=/stream"
         api["ws"]["linear"] = ex.futures_ws_url + "/ws"
 
 
@@ -145,6 +146,10 @@ def test_ccxt_pro_public_streams(default_type, symbol):
                 ticker = await asyncio.wait_for(client.watch_ticker(symbol), 20)
                 assert ticker["symbol"] == symbol and ticker["last"] > 0
                 assert ticker["high"] >= ticker["low"] > 0
+                every = await asyncio.wait_for(client.watch_tickers(), 20)     # the all-market stream
+                assert symbol in every and every[symbol]["last"] > 0
+                trades = await asyncio.wait_for(client.watch_trades(symbol), 20)
+                assert trades and all(t["symbol"] == symbol and t["amount"] > 0 for t in trades)
             finally:
                 await client.close()
     run(main())

@@ -83,11 +83,13 @@ leverage, leverageBracket, marginType (cross only: CROSSED answers -4046, ISOLAT
 commissionRate, positionSide/dual (GET/POST), income, userTrades, listenKey (POST/PUT/DELETE);
 v2 account, balance, positionRisk; v3 account, positionRisk; ``/dapi/v1/exchangeInfo`` (no
 COIN-M contract listed).  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
-``/stream?streams=a/b``, and ``/ws/<name>`` / ``/stream/<name>`` paths whose parts are not
-stream names (ccxt.pro's ``/ws/0``) (futures also under ``/public``, ``/market``, ``/private``
+``/stream?streams=a/b``, ``/ws/<n>`` / ``/stream/<n>`` with a number ``n`` (ccxt.pro's
+connection names) (futures also under ``/public``, ``/market``, ``/private``
 and ``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|@250ms|@500ms``),
 ``<sym>@depth5|10|20``, ``@trade``, ``@aggTrade``, ``@bookTicker``, ``@ticker``, ``@miniTicker``,
-``@kline_<interval>``, futures ``@markPrice[@1s]``, a listenKey as a stream name; methods
+``@kline_<interval>``, ``!ticker@arr``, ``!miniTicker@arr``, futures ``@markPrice[@1s]``,
+``!markPrice@arr[@1s]``, ``!bookTicker``, ``@forceOrder`` / ``!forceOrder@arr`` (silent: no
+liquidations), a listenKey as a stream name; methods
 SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3``
 (WebSocket API): ping, time, ``userDataStream.subscribe.signature`` / ``unsubscribe`` with
 events wrapped as ``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot
