@@ -46,6 +46,13 @@ Writing a front end (the interface OKX, Bybit and the next venues plug into):
   (envelope by ``market_frame``), ``push_user(owner, payload)`` via ``user_targets(owner)``;
   ``tick(now)`` runs every ``tick_seconds`` for periodic pushes (``self.due(key, now, period)``)
   and ``book_changes(book, since_id)`` gives the level changes of a diff-depth stream;
+* orders enter the core as ``engine.submit(account_id, OrderRequest(symbol, side "BUY"/"SELL",
+  type "LIMIT"/"MARKET", time_in_force "GTC"/"IOC"/"FOK", quantity or quote_qty, price,
+  client_order_id, stp_mode, reduce_only, position_side "BOTH"/"LONG"/"SHORT",
+  post_only=...))``; ``engine.cancel`` / ``query`` / ``cancel_all`` / ``open_orders``; perps
+  settings through ``engine.ledger.set_leverage`` / ``set_position_mode``; events arrive as
+  ``OrderEvent`` (exec type NEW / TRADE / CANCELED / EXPIRED / PREVENTED, with the fill and its
+  fee) and ``AccountEvent``;
 * register the venue: a module with ``front_ends(exchange, *, ping_interval=None, **options)
   -> {"<venue>[.<market>]": FrontEnd}`` and one line in ``exchange.VENUE_MODULES``.
   ``EmbeddedExchange(venues=("binance", "okx"), ports={"okx": 0}, venue_options={"okx":
