@@ -342,3 +342,22 @@ def test_all_market_and_mark_price_streams():
         assert "btcusdt@forceOrder" not in got        # the sim never liquidates
         await ws.close()
     serve(main)
+
+
+def test_avg_price_and_v3_balance():
+    async def main(ex, s):
+        spot = Signed(s, ex.spot_rest_url)
+        st, avg = await spot.get("/api/v3/avgPrice", symbol="BTCUSDT")
+        assert st == 200 and set(avg) == {"mins", "price", "closeTime"} and avg["mins"] == 5
+        trade(ex, ex.spot_engine, "60000", "0.1")
+        trade(ex, ex.spot_engine, "60001", "0.2", "SELL")
+        _, avg = await spot.get("/api/v3/avgPrice", symbol="BTCUSDT")
+        assert D(avg["price"]) == ((D("6000") + D("12000.2")) / D("0.3")).quantize(D("1e-8"))
+        assert avg["closeTime"] == ex.spot_engine.fills[-1].time
+        fut = Signed(s, ex.futures_rest_url)
+        st2, v2 = await fut("GET", "/fapi/v2/balance")
+        st3, v3 = await fut("GET", "/fapi/v3/balance")
+        assert (st2, st3) == (200, 200) and v2 == v3
+        assert set(v3[0]) == {"accountAlias", "asset", "balance", "crossWalletBalance", "crossUnPnl",
+                              "availableBalance", "maxWithdrawAmount", "marginAvailable", "updateTime"}
+    serve(main)

@@ -92,6 +92,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("GET", "/fapi/v2/account", self.account_v2, 5, "SIGNED")
         r("GET", "/fapi/v3/account", self.account_v3, 5, "SIGNED")
         r("GET", "/fapi/v2/balance", self.balance, 5, "SIGNED")
+        r("GET", "/fapi/v3/balance", self.balance, 5, "SIGNED")
         r("GET", "/fapi/v2/positionRisk", self.position_risk, 5, "SIGNED")
         r("GET", "/fapi/v3/positionRisk", self.position_risk, 5, "SIGNED")
         r("POST", "/fapi/v1/leverage", self.set_leverage, 1, "SIGNED")
