@@ -72,9 +72,8 @@ def _binance(perpetual: bool) -> SimVenue:
     return SimVenue("binance", perpetual, "Binance USDⓈ-M" if perpetual else "Binance spot",
                     "binance.futures" if perpetual else "binance.spot", "futures" if perpetual else "spot",
                     trading, market_data,
-                    # USDⓈ-M expires a GTX order that would take; spot refuses LIMIT_MAKER (-2010)
-                    post_only_refusal="post-only order would have taken liquidity" if perpetual
-                    else "immediately match")
+                    # USDⓈ-M refuses a GTX order that would take (-5022), spot a LIMIT_MAKER one (-2010)
+                    post_only_refusal="Post Only order will be rejected" if perpetual else "immediately match")
 
 
 def _okx(perpetual: bool) -> SimVenue:
