@@ -77,6 +77,18 @@ def _book_frames(venue: Any, frames: list) -> int:
     return n
 
 
+def _probe(venue: Any, session: Any, fit: Any, pairs_of: Any) -> Any:
+    """``venue`` knowing what the recording tells of its symbols: the recorded symbol tables and
+    the configured pairs (venues map only listed or asked-for symbols, never guess a suffix)."""
+    probe = fit(venue, session)
+    for pair in pairs_of(probe, session):
+        try:
+            probe.to_venue_symbol(pair)
+        except (ValueError, KeyError):
+            continue
+    return probe
+
+
 def recording_venues(session: Any) -> tuple[list[str], str]:
     """The registry ids a recording looks like, best first, and the evidence.
 
@@ -86,7 +98,7 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     file of frames only), the frames decide: the venues whose modules turn the most of them into
     book messages, down to half the best count."""
     from hbconnect.exchanges import VENUES, market_data_venue
-    from hbconnect.market.replay import OPEN
+    from hbconnect.market.replay import OPEN, pairs_of, venue_for_session
 
     recorded_ws = {p for p in map(_url_parts, [r.url for r in session.records if r.kind == OPEN and r.url])
                    if p is not None}
@@ -100,7 +112,8 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     candidates = [v for v in VENUES if levels[v] == best]
     evidence = f"its URLs are those of {', '.join(candidates)}" if best else ""
     frames = session.frames[:PROBE_FRAMES]
-    scores = {vid: _book_frames(market_data_venue(vid), frames) for vid in candidates}
+    scores = {vid: _book_frames(_probe(market_data_venue(vid), session, venue_for_session, pairs_of), frames)
+              for vid in candidates}
     top = max(scores.values(), default=0)
     if best:
         kept = [v for v in candidates if scores[v] > 0] or candidates
