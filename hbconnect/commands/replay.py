@@ -62,10 +62,13 @@ def _venue_urls(venue: Any) -> tuple[set[tuple[str, str]], set[str]]:
     return ws, hosts
 
 
-def _book_frames(venue: Any, frames: list) -> int:
-    """How many of ``frames`` the venue module translates into book messages."""
+def _book_frames(venue: Any, frames: list, session: Any) -> int:
+    """How many of ``frames`` the venue module, told the recording's instruments, translates
+    into book messages."""
     from hbconnect.market.messages import BookDiff, BookSnapshot
+    from hbconnect.market.replay import prime_symbols
 
+    prime_symbols(venue, session)
     n = 0
     for rec in frames:
         try:
@@ -77,18 +80,6 @@ def _book_frames(venue: Any, frames: list) -> int:
     return n
 
 
-def _probe(venue: Any, session: Any, fit: Any, pairs_of: Any) -> Any:
-    """``venue`` knowing what the recording tells of its symbols: the recorded symbol tables and
-    the configured pairs (venues map only listed or asked-for symbols, never guess a suffix)."""
-    probe = fit(venue, session)
-    for pair in pairs_of(probe, session):
-        try:
-            probe.to_venue_symbol(pair)
-        except (ValueError, KeyError):
-            continue
-    return probe
-
-
 def recording_venues(session: Any) -> tuple[list[str], str]:
     """The registry ids a recording looks like, best first, and the evidence.
 
@@ -98,7 +89,7 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     file of frames only), the frames decide: the venues whose modules turn the most of them into
     book messages, down to half the best count."""
     from hbconnect.exchanges import VENUES, market_data_venue
-    from hbconnect.market.replay import OPEN, pairs_of, venue_for_session
+    from hbconnect.market.replay import OPEN
 
     recorded_ws = {p for p in map(_url_parts, [r.url for r in session.records if r.kind == OPEN and r.url])
                    if p is not None}
@@ -112,8 +103,7 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     candidates = [v for v in VENUES if levels[v] == best]
     evidence = f"its URLs are those of {', '.join(candidates)}" if best else ""
     frames = session.frames[:PROBE_FRAMES]
-    scores = {vid: _book_frames(_probe(market_data_venue(vid), session, venue_for_session, pairs_of), frames)
-              for vid in candidates}
+    scores = {vid: _book_frames(market_data_venue(vid), frames, session) for vid in candidates}
     top = max(scores.values(), default=0)
     if best:
         kept = [v for v in candidates if scores[v] > 0] or candidates
