@@ -184,6 +184,9 @@ class VenueCase:
     stream_shape = StreamShape.TOKEN
     #: the venue's code in the failure event of an order refused by ``place_rejected``
     rejection_code: Any = None
+    #: True when an accepted cancel's answer says the order is cancelled (Binance); False when it
+    #: only acknowledges the request and the stream or a status query says CANCELED later (OKX)
+    cancel_ack_is_final = True
     #: orders over the venue's WebSocket order entry (``ws_order_request``/``ws_order_reply``)
     #: instead of REST; the canned answers of ``place_route``/``cancel_route`` serve both
     ws_order_entry = False
@@ -271,17 +274,6 @@ class VenueCase:
     def not_found(self) -> Response:
         raise NotImplementedError
 
-    def status_answer(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Response:
-        """The status answer a test sets for an order in ``state``. A venue whose cancel answer only
-        acknowledges the request answers CANCELED for an order whose cancel it acknowledged."""
-        return 200, self.status_body(params, exchange_order_id, state, executed)
-
-    def status_default(self, params: dict) -> Response:
-        """The status answer when a test set none: the venue does not know the order. Venues whose
-        cancel answer only acknowledges the request (the state follows on the stream or a status
-        poll: Bybit, OKX) answer the orders they acknowledged cancelling as cancelled."""
-        return self.not_found()
-
     def status_body(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
         """``state``: OPEN | PARTIALLY_FILLED | FILLED | CANCELED. ``params``: the place request's."""
         raise NotImplementedError
@@ -303,7 +295,8 @@ class VenueCase:
         raise NotImplementedError
 
     def extra_routes(self) -> List[Tuple[Tuple[str, str], Any]]:
-        """More default answers the venue's connector needs at start (e.g. perpetual positions)."""
+        """More default answers the venue's connector needs at start (e.g. perpetual positions);
+        one for a default route replaces it (e.g. a status route that knows accepted cancels)."""
         return []
 
 
@@ -322,13 +315,14 @@ class Harness:
     async def __aenter__(self) -> "Harness":
         await self.mock.start()
         c, m = self.case, self.mock
-        defaults = [
+        # a case's extra routes come first: they may replace a default (the first one set wins)
+        defaults = list(c.extra_routes()) + [
             (c.time_route, lambda p: (200, c.time_body(_now_ms()))),
             (c.rules_route, (200, c.rules_body())),
             (c.balances_route, (200, c.balances_body())),
             (c.place_route, self.accept_order),
-            (c.status_route, lambda p: self.case.status_default(p)),
-        ] + list(c.extra_routes())
+            (c.status_route, lambda p: self.case.not_found()),
+        ]
         if c.stream_shape is StreamShape.TOKEN:
             defaults += [(c.token_route, (200, c.token_body(STREAM_TOKEN))), (c.keepalive_route, (200, {}))]
         m.ws_answer = self._ws_answer
@@ -615,8 +609,11 @@ class ConformanceTests:
                     cid = h.case.client_order_id(p)
                     return h.case.cancel_error() if cid == b else (200, h.case.cancel_ok(*h.placed[cid]))
                 h.mock.set(*h.case.cancel_route, cancel)
-                h.mock.set(*h.case.status_route, lambda p: h.case.status_answer(
-                    *h.placed[h.case.client_order_id(p)], "OPEN", D(0)))
+                # ``a`` is cancelled (a venue whose cancel answer is not final says so on query)
+                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(
+                    *h.placed[h.case.client_order_id(p)],
+                    "CANCELED" if h.case.client_order_id(p) == a and not h.case.cancel_ack_is_final else "OPEN",
+                    D(0))))
                 results = await h.connector.cancel_all(3.0)
                 assert sorted(results) == sorted([(a, True), (b, False)])
                 assert h.of(MarketEvent.OrderCancelled, a) and not h.of(MarketEvent.OrderCancelled, b)
@@ -729,7 +726,9 @@ class ConformanceTests:
                 h.mock.set(*h.case.status_route, h.case.not_found())
                 await h.wait_for(lambda: oid in h.connector.order_tracker.lost_orders, what="lost order")
                 # the venue shows the order again, still open: the connector cancels it
-                h.mock.set(*h.case.status_route, lambda p: h.case.status_answer(params, eid, "OPEN", D(0)))
+                cancelled = lambda: h.mock.calls(*h.case.cancel_route) and not h.case.cancel_ack_is_final  # noqa: E731
+                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(
+                    params, eid, "CANCELED" if cancelled() else "OPEN", D(0))))
                 h.mock.set(*h.case.cancel_route, lambda p: (200, h.case.cancel_ok(params, eid)))
                 await h.wait_event(MarketEvent.OrderCancelled, oid)
                 assert [h.case.client_order_id(p) for p in h.mock.calls(*h.case.cancel_route)][:1] == [oid]

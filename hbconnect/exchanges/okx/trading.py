@@ -32,6 +32,7 @@ from hbconnect.connector.contract import (
     BalanceEntry,
     BalanceUpdate,
     PreparedRequest,
+    StreamExpired,
     StreamShape,
     VenueRequest,
     WsOrderReply,
@@ -148,6 +149,10 @@ class OkxSpotTrading:
     user_stream_ping: Optional[str] = "ping"
     user_stream_ping_interval = 20.0  # the server closes a connection silent for 30 s
     ws_order_entry = True
+    #: "Rate limits are shared across the REST and WebSocket channels": these ids draw on the
+    #: REST order budgets (constants.rate_limits)
+    ws_place_limit_id = k.WS_ORDER
+    ws_cancel_limit_id = k.WS_CANCEL
     _channels: tuple = ("orders", "account")
 
     def __init__(self, api_key: str = "", api_secret: str = "", passphrase: str = "", *,
@@ -166,7 +171,8 @@ class OkxSpotTrading:
         self.rate_limits = rate_limits if rate_limits is not None else k.rate_limits()
         if not (client_id_prefix.isascii() and client_id_prefix.isalnum()) or len(client_id_prefix) > 8:
             raise ValueError("client_id_prefix must be 1-8 ASCII letters or digits")
-        self._prefix = client_id_prefix
+        #: the prefix of every client order id this library creates here
+        self.broker_id = client_id_prefix
         self._nonce = itertools.count(1)
         self.instruments = new_table(self.name, self.inst_type)
 
@@ -182,7 +188,7 @@ class OkxSpotTrading:
         """``<prefix><b|s><microseconds hex><counter hex>``: ASCII letters and digits only,
         at most 32 characters (OKX's clOrdId rule)."""
         nonce = f"{time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"
-        return f"{self._prefix}{'b' if is_buy else 's'}{nonce}"[: self.max_client_order_id_length]
+        return f"{self.broker_id}{'b' if is_buy else 's'}{nonce}"[: self.max_client_order_id_length]
 
     def to_venue_symbol(self, pair: str) -> str:
         return self.instruments.symbol(pair)
@@ -462,6 +468,8 @@ class OkxSpotTrading:
         if not isinstance(msg, dict):
             raise ValueError("okx: private frame is not an object")
         if "event" in msg:
+            if msg["event"] == "notice":  # e.g. 64008: "The connection will soon be closed ..."
+                return [StreamExpired(f"okx notice {str(msg.get('code'))[:20]}")]
             if msg["event"] == "error":
                 logger.warning("%s private stream error: code=%.20s msg=%.200s", self.name,
                                str(msg.get("code")), str(msg.get("msg")))
