@@ -309,3 +309,55 @@ def test_ticker_mini_ticker_and_kline_streams_on_any_ws_path(market):
         assert msg["stream"] == "btcusdt@miniTicker" and msg["data"]["e"] == "24hrMiniTicker"
         await ws.close()
     serve(main)
+
+
+def test_all_market_and_mark_price_streams():
+    async def main(ex, s):
+        trade(ex, ex.spot_engine, "60000", "0.1")
+        trade(ex, ex.futures_engine, "60000", "0.1")
+        ws = await s.ws_connect(ex.spot_ws_url + "/stream?streams=!ticker@arr/!miniTicker@arr")
+        got = {}
+        while len(got) < 2:
+            msg = json.loads(await asyncio.wait_for(ws.receive_str(), 5))
+            got[msg["stream"]] = msg["data"]
+        assert [t["e"] for t in got["!ticker@arr"]] == ["24hrTicker"] and got["!ticker@arr"][0]["s"] == "BTCUSDT"
+        assert [t["e"] for t in got["!miniTicker@arr"]] == ["24hrMiniTicker"]
+        await ws.close()
+        # spot has no all-market book ticker stream
+        r = await s.get(ex.spot_ws_url.replace("ws:", "http:") + "/ws/!bookTicker",
+                        headers={"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                                 "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        assert r.status == 400 and (await r.json())["code"] == -1121
+        ws = await s.ws_connect(ex.futures_ws_url + "/stream?streams=!bookTicker/!markPrice@arr@1s/"
+                                                    "btcusdt@markPrice@1s/btcusdt@forceOrder/!forceOrder@arr")
+        got = {}
+        while len(got) < 3:
+            msg = json.loads(await asyncio.wait_for(ws.receive_str(), 5))
+            got.setdefault(msg["stream"], msg["data"])
+        assert got["!bookTicker"]["e"] == "bookTicker" and got["!bookTicker"]["s"] == "BTCUSDT"
+        mark_keys = {"e", "E", "s", "p", "i", "P", "r", "T"}
+        assert [set(m) for m in got["!markPrice@arr@1s"]] == [mark_keys]
+        one = got["btcusdt@markPrice@1s"]
+        assert set(one) == mark_keys and D(one["p"]) == ex.mark_price_of("BTCUSDT")
+        assert "btcusdt@forceOrder" not in got        # the sim never liquidates
+        await ws.close()
+    serve(main)
+
+
+def test_avg_price_and_v3_balance():
+    async def main(ex, s):
+        spot = Signed(s, ex.spot_rest_url)
+        st, avg = await spot.get("/api/v3/avgPrice", symbol="BTCUSDT")
+        assert st == 200 and set(avg) == {"mins", "price", "closeTime"} and avg["mins"] == 5
+        trade(ex, ex.spot_engine, "60000", "0.1")
+        trade(ex, ex.spot_engine, "60001", "0.2", "SELL")
+        _, avg = await spot.get("/api/v3/avgPrice", symbol="BTCUSDT")
+        assert D(avg["price"]) == ((D("6000") + D("12000.2")) / D("0.3")).quantize(D("1e-8"))
+        assert avg["closeTime"] == ex.spot_engine.fills[-1].time
+        fut = Signed(s, ex.futures_rest_url)
+        st2, v2 = await fut("GET", "/fapi/v2/balance")
+        st3, v3 = await fut("GET", "/fapi/v3/balance")
+        assert (st2, st3) == (200, 200) and v2 == v3
+        assert set(v3[0]) == {"accountAlias", "asset", "balance", "crossWalletBalance", "crossUnPnl",
+                              "availableBalance", "maxWithdrawAmount", "marginAvailable", "updateTime"}
+    serve(main)

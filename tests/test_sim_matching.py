@@ -276,3 +276,18 @@ def test_futures_random_flow_is_zero_sum(seed):
     assert abs(funding) < D("0.0001") * 4
     _check_book(ex.futures_engine)
     assert len(ex.futures_engine.fills) > 50
+
+
+def test_post_only_flag_is_the_neutral_way_to_ask_for_maker_only(ex):
+    """A front end may say post-only with the flag alone (type LIMIT, GTC): the same rejection
+    as LIMIT_MAKER, and a resting order when it does not cross."""
+    place(ex, "alice", "SELL", "1", "60000")
+    with pytest.raises(SimReject) as e:
+        ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
+                                                           D("60000"), post_only=True))
+    assert e.value.reason is Reject.POST_ONLY_WOULD_TAKE
+    assert ex.balances("bob")["USDT"][1] == 0
+    o = ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
+                                                           D("59999"), post_only=True))
+    assert (o.status, o.post_only, o.type, o.time_in_force) == ("NEW", True, "LIMIT", "GTC")
+    assert ex.spot_engine.books["BTCUSDT"].best("BUY") == D("59999")

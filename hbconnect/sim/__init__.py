@@ -46,6 +46,13 @@ Writing a front end (the interface OKX, Bybit and the next venues plug into):
   (envelope by ``market_frame``), ``push_user(owner, payload)`` via ``user_targets(owner)``;
   ``tick(now)`` runs every ``tick_seconds`` for periodic pushes (``self.due(key, now, period)``)
   and ``book_changes(book, since_id)`` gives the level changes of a diff-depth stream;
+* orders enter the core as ``engine.submit(account_id, OrderRequest(symbol, side "BUY"/"SELL",
+  type "LIMIT"/"MARKET", time_in_force "GTC"/"IOC"/"FOK", quantity or quote_qty, price,
+  client_order_id, stp_mode, reduce_only, position_side "BOTH"/"LONG"/"SHORT",
+  post_only=...))``; ``engine.cancel`` / ``query`` / ``cancel_all`` / ``open_orders``; perps
+  settings through ``engine.ledger.set_leverage`` / ``set_position_mode``; events arrive as
+  ``OrderEvent`` (exec type NEW / TRADE / CANCELED / EXPIRED / PREVENTED, with the fill and its
+  fee) and ``AccountEvent``;
 * register the venue: a module with ``front_ends(exchange, *, ping_interval=None, **options)
   -> {"<venue>[.<market>]": FrontEnd}`` and one line in ``exchange.VENUE_MODULES``.
   ``EmbeddedExchange(venues=("binance", "okx"), ports={"okx": 0}, venue_options={"okx":
@@ -83,11 +90,13 @@ leverage, leverageBracket, marginType (cross only: CROSSED answers -4046, ISOLAT
 commissionRate, positionSide/dual (GET/POST), income, userTrades, listenKey (POST/PUT/DELETE);
 v2 account, balance, positionRisk; v3 account, positionRisk; ``/dapi/v1/exchangeInfo`` (no
 COIN-M contract listed).  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
-``/stream?streams=a/b``, and ``/ws/<name>`` / ``/stream/<name>`` paths whose parts are not
-stream names (ccxt.pro's ``/ws/0``) (futures also under ``/public``, ``/market``, ``/private``
+``/stream?streams=a/b``, ``/ws/<n>`` / ``/stream/<n>`` with a number ``n`` (ccxt.pro's
+connection names) (futures also under ``/public``, ``/market``, ``/private``
 and ``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|@250ms|@500ms``),
 ``<sym>@depth5|10|20``, ``@trade``, ``@aggTrade``, ``@bookTicker``, ``@ticker``, ``@miniTicker``,
-``@kline_<interval>``, futures ``@markPrice[@1s]``, a listenKey as a stream name; methods
+``@kline_<interval>``, ``!ticker@arr``, ``!miniTicker@arr``, futures ``@markPrice[@1s]``,
+``!markPrice@arr[@1s]``, ``!bookTicker``, ``@forceOrder`` / ``!forceOrder@arr`` (silent: no
+liquidations), a listenKey as a stream name; methods
 SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3``
 (WebSocket API): ping, time, ``userDataStream.subscribe.signature`` / ``unsubscribe`` with
 events wrapped as ``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot

@@ -13,9 +13,9 @@ A :class:`BinanceFrontEnd` is a :class:`~hbconnect.sim.server.FrontEnd` that spe
   418 (IP ban) when a client keeps sending while it was told to back off;
 * maps the core's neutral rejections (:class:`~hbconnect.sim.errors.Reject`) to Binance's codes
   and messages (``REJECTS``, per market), and the fault knobs to Binance's fault answers;
-* serves WebSocket market streams (raw ``/ws/<stream>``, combined ``/stream?streams=``, any
-  ``/ws/...`` path whose parts are not stream names such as ccxt.pro's ``/ws/0``, live
-  ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS``) and listenKey user streams.
+* serves WebSocket market streams (raw ``/ws/<stream>``, combined ``/stream?streams=``, live
+  ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS``) and listenKey user streams; a
+  number as a path part (ccxt.pro's ``/ws/0``) is a connection name, not a stream.
 
 What both markets do alike is written here once: parameter parsing (Binance's legal ranges),
 the shared order-parameter checks, ticker/trades/depth handlers parameterised by the market's
@@ -253,6 +253,8 @@ class BinanceFrontEnd(FrontEnd):
     kline_intervals: tuple[str, ...] = tuple(KLINE_INTERVALS)
     max_kline_limit = 1000
     ticker_period = 1.0             # @ticker / @miniTicker push period (s)
+    #: all-market streams of the venue (no symbol): ``!ticker@arr`` ... (market hook)
+    all_market_streams: tuple[str, ...] = ("!ticker@arr", "!miniTicker@arr")
     kline_period = 2.0              # @kline_<interval> push period (s)
     #: per-market overrides of :data:`REJECTS`
     rejects: dict[Reject, tuple[int, str]] = {}
@@ -750,6 +752,8 @@ class BinanceFrontEnd(FrontEnd):
 
     # ------------------------------------------------------------------ WebSocket
     def valid_stream(self, name: str) -> bool:
+        if name in self.all_market_streams:
+            return True
         m = self.stream_re.match(name)
         if not m or m.group(1).upper() not in self.engine.specs:
             return False
@@ -774,9 +778,8 @@ class BinanceFrontEnd(FrontEnd):
         combined = "/stream" in path
         names: list[str] = []
         if "streams" in request.match_info:
-            names = request.match_info["streams"].split("/")
-            if not any("@" in n or n in self.listen_keys for n in names):
-                names = []      # a path name, not streams (ccxt.pro connects to /ws/<n>)
+            # ccxt.pro numbers its connections (/ws/0, /stream/1): a number is a path name
+            names = [n for n in request.match_info["streams"].split("/") if not n.isdigit()]
         if request.query.get("streams"):
             names += request.query["streams"].split("/")
         if request.query.get("listenKey"):
@@ -845,6 +848,8 @@ class BinanceFrontEnd(FrontEnd):
     def on_subscribe(self, stream: str) -> None:
         """A diff-depth stream gained a subscriber: its ``U``/``u`` ids continue from the book's
         update id now, so they chain with a REST snapshot taken after subscribing."""
+        if stream.startswith("!"):
+            return
         sym, kind = stream.split("@", 1)
         if kind.startswith("depth") and not kind[5:6].isdigit():
             key = (sym.upper(), self.depth_interval(kind))
@@ -879,6 +884,9 @@ class BinanceFrontEnd(FrontEnd):
         """Periodic market-data pushes: diff depth, partial depth, book tickers (+ venue extras)."""
         self._publish_diffs(now)
         for stream in self.wanted_streams():
+            if stream.startswith("!"):
+                self.publish_all_market(stream, now)
+                continue
             sym, kind = stream.split("@", 1)
             book = self.engine.books.get(sym.upper())
             if book is None:
@@ -902,6 +910,37 @@ class BinanceFrontEnd(FrontEnd):
                     self.push_market(stream, self.kline_event(book, kind[6:]))
             else:
                 self.publish_other(stream, kind, book, now)
+
+    def publish_all_market(self, stream: str, now: float) -> None:
+        """``!ticker@arr`` / ``!miniTicker@arr``: every second, the symbols whose statistics
+        changed since the last push (as an array); ``!bookTicker``: each symbol's top of book
+        when it changes; other all-market streams through ``publish_all_other``."""
+        if stream in ("!ticker@arr", "!miniTicker@arr"):
+            if not self.due(("all", stream), now, 1.0):
+                return
+            rows = []
+            for spec in self.engine.specs.values():
+                st = rolling_stats(self.engine, spec.symbol, now_ms())
+                state = (st.last, st.count, st.volume)
+                if self._tickers.get((stream, spec.symbol)) == state:
+                    continue
+                self._tickers[(stream, spec.symbol)] = state
+                book = self.engine.books[spec.symbol]
+                rows.append(self.ticker_event(book, st) if stream == "!ticker@arr" else self.mini_ticker_event(spec, st))
+            if rows:
+                self.push_market(stream, rows)
+        elif stream == "!bookTicker":
+            for symbol, book in self.engine.books.items():
+                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+                top = (b[0] if b else None, a[0] if a else None)
+                if self._tickers.get((stream, symbol)) != top:
+                    self._tickers[(stream, symbol)] = top
+                    self.push_market(stream, self.book_ticker_event(book, top))
+        else:
+            self.publish_all_other(stream, now)
+
+    def publish_all_other(self, stream: str, now: float) -> None:
+        """Venue-only all-market streams (futures: ``!markPrice@arr``)."""
 
     def mini_ticker_event(self, spec: SymbolSpec, st: Any) -> dict:
         return {"e": "24hrMiniTicker", "E": now_ms(), "s": spec.symbol, "c": self.fp(spec, st.last),

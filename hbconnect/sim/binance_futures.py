@@ -46,7 +46,10 @@ class FuturesFrontEnd(BinanceFrontEnd):
     ws_incoming_per_second = 10
     max_streams = 200
     stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
-                           r"bookTicker|markPrice(?:@1s)?|ticker|miniTicker|kline_[0-9]+[smhdwM])$")
+                           r"bookTicker|markPrice(?:@1s)?|ticker|miniTicker|kline_[0-9]+[smhdwM]|forceOrder)$")
+    #: ``forceOrder`` streams are served and stay silent: the sim never liquidates
+    all_market_streams = ("!ticker@arr", "!miniTicker@arr", "!bookTicker", "!markPrice@arr",
+                          "!markPrice@arr@1s", "!forceOrder@arr")
     depth_intervals = (100, 250, 500)
     default_depth_ms = 250
     ticker_time = True
@@ -89,6 +92,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("GET", "/fapi/v2/account", self.account_v2, 5, "SIGNED")
         r("GET", "/fapi/v3/account", self.account_v3, 5, "SIGNED")
         r("GET", "/fapi/v2/balance", self.balance, 5, "SIGNED")
+        r("GET", "/fapi/v3/balance", self.balance, 5, "SIGNED")
         r("GET", "/fapi/v2/positionRisk", self.position_risk, 5, "SIGNED")
         r("GET", "/fapi/v3/positionRisk", self.position_risk, 5, "SIGNED")
         r("POST", "/fapi/v1/leverage", self.set_leverage, 1, "SIGNED")
@@ -566,11 +570,16 @@ class FuturesFrontEnd(BinanceFrontEnd):
                 "b": self.p(spec, bid[0] if bid else ZERO), "B": self.q(spec, bid[1] if bid else ZERO),
                 "a": self.p(spec, ask[0] if ask else ZERO), "A": self.q(spec, ask[1] if ask else ZERO)}
 
+    def mark_price_event(self, symbol: str) -> dict:
+        mark = self.exchange.mark_price_of(symbol)
+        return {"e": "markPriceUpdate", "E": now_ms(), "s": symbol, "p": fmt(mark), "i": fmt(mark),
+                "P": fmt(mark), "r": fmt(self.exchange.funding_rate(symbol)), "T": self.exchange.next_funding_ms}
+
     def publish_other(self, stream: str, kind: str, book: Any, now: float) -> None:
-        if kind.startswith("markPrice") and self._due(("mark", stream), now, 1.0 if kind.endswith("@1s") else 3.0):
-            symbol = book.spec.symbol
-            mark = self.exchange.mark_price_of(symbol)
-            self.push_market(stream, {"e": "markPriceUpdate", "E": now_ms(), "s": symbol,
-                                      "p": fmt(mark), "i": fmt(mark), "P": fmt(mark),
-                                      "r": fmt(self.exchange.funding_rate(symbol)),
-                                      "T": self.exchange.next_funding_ms})
+        if kind.startswith("markPrice") and self.due(("mark", stream), now, 1.0 if kind.endswith("@1s") else 3.0):
+            self.push_market(stream, self.mark_price_event(book.spec.symbol))
+
+    def publish_all_other(self, stream: str, now: float) -> None:
+        if stream.startswith("!markPrice@arr") and self.due(("mark", stream), now,
+                                                            1.0 if stream.endswith("@1s") else 3.0):
+            self.push_market(stream, [self.mark_price_event(s) for s in self.engine.specs])

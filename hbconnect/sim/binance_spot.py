@@ -17,6 +17,7 @@ from hbconnect.sim.binance_base import (INVALID_SYMBOL, BinanceError, BinanceFro
                                         mandatory, not_required, parse_bool, parse_decimal, parse_int,
                                         select_trades)
 from hbconnect.sim.binance_base import fmt as f8
+from hbconnect.sim.marketdata import rolling_stats
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
 from hbconnect.sim.server import WsConn
@@ -61,6 +62,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("GET", "/api/v3/trades", self.recent_trades, 25)
         r("GET", "/api/v3/aggTrades", self.agg_trades, 4)
         r("GET", "/api/v3/klines", self.klines, 2)
+        r("GET", "/api/v3/avgPrice", self.avg_price, 2)
         r("GET", "/api/v3/ticker/bookTicker", self.book_ticker, 2)
         r("GET", "/api/v3/ticker/price", self.ticker_price, 2)
         r("GET", "/api/v3/ticker/24hr", self.ticker_24hr, lambda p: 2 if p.get("symbol") else 80)
@@ -138,6 +140,14 @@ class SpotFrontEnd(BinanceFrontEnd):
             "exchangeFilters": [],
             "symbols": [self.symbol_info(s) for s in specs],
         }
+
+    async def avg_price(self, request: web.Request, params: dict, account: Any) -> dict:
+        """The volume-weighted price of the last 5 minutes' trades (the last price without
+        trades); closeTime is the last trade's time."""
+        spec = self.spec(params)
+        st = rolling_stats(self.engine, spec.symbol, now_ms(), window_ms=5 * 60_000)
+        last = [f for f in self.engine.fills if f.symbol == spec.symbol][-1:]
+        return {"mins": 5, "price": f8(st.vwap), "closeTime": last[0].time if last else st.close_time}
 
     async def depth(self, request: web.Request, params: dict, account: Any) -> dict:
         spec = self.spec(params)

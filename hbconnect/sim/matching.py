@@ -102,6 +102,7 @@ class Order:
     reduce_only: bool = False
     position_side: str = "BOTH"
     close_position: bool = False
+    post_only: bool = False
     # what the ledger holds for this order (spot: locked asset amount; futures: margin)
     reserved: Decimal = ZERO
     reserved_asset: str = ""
@@ -323,8 +324,8 @@ class OrderRequest:
 
     symbol: str
     side: str
-    type: str                               # LIMIT | LIMIT_MAKER | MARKET
-    time_in_force: str = "GTC"              # GTC | IOC | FOK | GTX (futures post-only)
+    type: str                               # LIMIT | LIMIT_MAKER (post-only) | MARKET
+    time_in_force: str = "GTC"              # GTC | IOC | FOK | GTX (post-only GTC)
     quantity: Optional[Decimal] = None
     quote_qty: Optional[Decimal] = None
     price: Optional[Decimal] = None
@@ -333,6 +334,7 @@ class OrderRequest:
     reduce_only: bool = False
     position_side: str = "BOTH"
     close_position: bool = False
+    post_only: bool = False                 # rejected if it would take (also implied by the above)
 
 
 class MatchingEngine:
@@ -423,7 +425,7 @@ class MatchingEngine:
         cid = req.client_order_id or self.new_client_order_id()
         if (owner, cid) in self.open_cids:
             raise SimReject(Reject.DUPLICATE_CLIENT_ID)
-        post_only = req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
+        post_only = req.post_only or req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
         if post_only and book.crosses(req.side, req.price):
             raise SimReject(Reject.POST_ONLY_WOULD_TAKE)
         ts = now_ms()
@@ -434,7 +436,8 @@ class MatchingEngine:
                       orig_qty=req.quantity if req.quantity is not None else ZERO,
                       orig_quote_qty=req.quote_qty or ZERO, time=ts, update_time=ts,
                       stp_mode=req.stp_mode, reduce_only=req.reduce_only,
-                      position_side=req.position_side, close_position=req.close_position)
+                      position_side=req.position_side, close_position=req.close_position,
+                      post_only=post_only)
         plan = self.plan(owner, req)
         if req.quote_qty is not None:
             order.orig_qty = plan.filled_qty
