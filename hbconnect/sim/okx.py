@@ -581,7 +581,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             reduce_only = ro in (True, "true") and not hedge   # long/short closes are reduce-only anyway
         engine = self.engine_of(inst)
         req = OrderRequest(symbol=inst.spec.symbol, side=BUY if side == "buy" else SELL,
-                           type={"market": "MARKET", "post_only": "LIMIT_MAKER"}.get(ord_type, "LIMIT"),
+                           type="MARKET" if ord_type == "market" else "LIMIT", post_only=ord_type == "post_only",
                            time_in_force={"ioc": "IOC", "fok": "FOK"}.get(ord_type, "GTC"),
                            quantity=quantity, quote_qty=quote_qty, price=px, client_order_id=cid or None,
                            stp_mode={"cancel_taker": "EXPIRE_TAKER", "cancel_both": "EXPIRE_BOTH"}.get(
@@ -611,7 +611,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                       client_order_id=req.client_order_id or f"okxsim{ts}", owner=account.account_id,
                       side=req.side, type=req.type, time_in_force="GTC", price=req.price or ZERO,
                       orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      position_side=req.position_side)
+                      position_side=req.position_side, post_only=True)
         meta["cancelSource"] = CANCEL_SOURCE_POST_ONLY
         market = self.engine_of(inst).market
         self.meta[(market, order.order_id)] = meta
@@ -686,7 +686,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         utime = (snap or {}).get("update_time", o.update_time)
         orig = (snap or {}).get("orig_qty", o.orig_qty)
         fill = meta.get("fill") or {}
-        ord_type = meta.get("ordType") or {"MARKET": "market", "LIMIT_MAKER": "post_only"}.get(o.type, "limit")
+        ord_type = meta.get("ordType") or ("market" if o.type == "MARKET" else "post_only" if o.post_only else "limit")
         quote_sz = ord_type == "market" and inst.inst_type == SPOT and o.orig_quote_qty > 0
         return {"instType": inst.inst_type, "instId": inst.inst_id, "tgtCcy": meta.get("tgtCcy", ""),
                 "ccy": "", "ordId": str(o.order_id), "clOrdId": o.client_order_id, "tag": "",
