@@ -184,9 +184,6 @@ class VenueCase:
     stream_shape = StreamShape.TOKEN
     #: the venue's code in the failure event of an order refused by ``place_rejected``
     rejection_code: Any = None
-    #: True when an accepted cancel's answer says the order is cancelled (Binance); False when it
-    #: only acknowledges the request and the stream or a status query says CANCELED later (OKX)
-    cancel_ack_is_final = True
     #: orders over the venue's WebSocket order entry (``ws_order_request``/``ws_order_reply``)
     #: instead of REST; the canned answers of ``place_route``/``cancel_route`` serve both
     ws_order_entry = False
@@ -295,8 +292,7 @@ class VenueCase:
         raise NotImplementedError
 
     def extra_routes(self) -> List[Tuple[Tuple[str, str], Any]]:
-        """More default answers the venue's connector needs at start (e.g. perpetual positions);
-        one for a default route replaces it (e.g. a status route that knows accepted cancels)."""
+        """More default answers the venue's connector needs at start (e.g. perpetual positions)."""
         return []
 
 
@@ -315,8 +311,7 @@ class Harness:
     async def __aenter__(self) -> "Harness":
         await self.mock.start()
         c, m = self.case, self.mock
-        # a case's extra routes come first: they may replace a default (the first one set wins)
-        defaults = list(c.extra_routes()) + [
+        defaults = [
             (c.time_route, lambda p: (200, c.time_body(_now_ms()))),
             (c.rules_route, (200, c.rules_body())),
             (c.balances_route, (200, c.balances_body())),

@@ -33,7 +33,6 @@ def spot_instrument(inst_id: str, base: str, quote: str) -> dict:
 
 class OkxSpotCase(VenueCase):
     inst_type = "SPOT"
-    cancel_ack_is_final = False  # "sCode 0 ... only means that your cancellation request has been accepted"
     inst_id = "BTC-USDT"
     stream_shape = StreamShape.LOGIN
     rejection_code = "51008"
@@ -116,16 +115,17 @@ class OkxSpotCase(VenueCase):
         self._cancelled.add(params["clOrdId"])
         return self._ack(params, exchange_order_id)
 
-    def status_after_cancels(self, params: dict) -> Tuple[int, Any]:
-        """The status route's default: canceled for an order whose cancel was accepted, else
-        "does not exist" (OKX 51603)."""
+    def status_answer(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Tuple[int, Any]:
+        if params["clOrdId"] in self._cancelled:  # the cancel was acknowledged: the order is cancelled
+            state = "CANCELED"
+        return 200, self.status_body(params, exchange_order_id, state, executed)
+
+    def status_default(self, params: dict) -> Tuple[int, Any]:
+        """Cancelled for an order whose cancel was acknowledged, else "does not exist" (51603)."""
         cid = self.client_order_id(params)
         if cid in self._cancelled and cid in self._placed:
-            return 200, self.status_body(*self._placed[cid], "CANCELED", D(0))
+            return self.status_answer(*self._placed[cid], "CANCELED", D(0))
         return self.not_found()
-
-    def extra_routes(self) -> list:
-        return [(self.status_route, self.status_after_cancels)]
 
     def cancel_error(self) -> Tuple[int, Any]:
         return 200, {"code": "1", "msg": "Operation failed.", "data": [
@@ -222,7 +222,7 @@ class OkxSwapCase(OkxSpotCase):
                 "ruleType": "normal", "maxLmtSz": "100000", "maxMktSz": "12000"}
 
     def extra_routes(self) -> list:
-        return super().extra_routes() + [
+        return [
             (("GET", "/api/v5/account/config"), (200, ok([{"uid": "77", "acctLv": "2", "posMode": "net_mode"}]))),
             (("GET", "/api/v5/account/positions"), (200, ok([]))),
             (("GET", "/api/v5/public/funding-rate"), (200, ok([

@@ -24,7 +24,7 @@ from test_e2e_spot import Recorder, TwoAccountEnv, run, wait_for
 
 from hbconnect.connector import Connector, PerpConnector
 from hbconnect.core.events import MarketEvent
-from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide
+from hbconnect.core.types import MarginMode, OrderState, OrderType, PositionAction, PositionMode, PositionSide
 from hbconnect.exchanges.okx import OkxPerpetualTrading, OkxSpotTrading
 from hbconnect.exchanges.okx import constants as okx_constants
 from hbconnect.sim import EmbeddedExchange
@@ -244,6 +244,9 @@ def test_swap_position_mode_leverage_positions_and_funding() -> None:
     async def go() -> None:
         async with OkxEnv(perpetual=True, funding_interval=2.0) as env:
             bot = env.bot
+            assert await bot.set_margin_mode(PAIR, MarginMode.ISOLATED)
+            assert bot.get_margin_mode(PAIR) is MarginMode.ISOLATED
+            assert await bot.set_margin_mode(PAIR, MarginMode.CROSS)
             assert await bot.set_leverage(PAIR, 5) == 5
             assert await bot.set_position_mode(PositionMode.HEDGE)
             await env.rest_liquidity("sell", D("0.02"))
@@ -268,14 +271,15 @@ def test_swap_position_mode_leverage_positions_and_funding() -> None:
     run(go(), timeout=60)
 
 
-@pytest.mark.parametrize("perpetual", [False, True], ids=["spot", "swap"])
-def test_all_faults_soak(perpetual: bool) -> None:
+@pytest.mark.parametrize("perpetual,ws_order_entry", [(False, True), (True, True), (False, False)],
+                         ids=["spot", "swap", "spot-rest-orders"])
+def test_all_faults_soak(perpetual: bool, ws_order_entry: bool) -> None:
     """SOAK_SIZE orders with every fault knob on and the sim's market maker trading: 0 lost
     orders, 0 duplicate fills, every order equal to the exchange's, balances (and positions)
     equal to the exchange's."""
     async def go() -> None:
         rng = random.Random(42 + perpetual)
-        env = OkxEnv(perpetual, agent=True, faults=all_faults(5), order_window_ms=1000,
+        env = OkxEnv(perpetual, agent=True, faults=all_faults(5), order_window_ms=1000, ws_order_entry=ws_order_entry,
                      rest_timeout=1.0, poll_interval=2.0, fast_poll_interval=0.3)
         async with env:
             bot, ex = env.bot, env.ex

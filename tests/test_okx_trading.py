@@ -419,6 +419,9 @@ def test_leverage_position_mode_funding() -> None:
     assert venue.parse_position_mode(ok([{"uid": "1", "posMode": "long_short_mode"}])) is PositionMode.HEDGE
     assert venue.parse_position_mode(ok([{"uid": "1", "posMode": "net_mode"}])) is PositionMode.ONEWAY
     assert venue.set_position_mode_request(PositionMode.HEDGE).params == {"posMode": "long_short_mode"}
+    margin = venue.set_margin_mode_request("BTC-USDT", MarginMode.ISOLATED)
+    assert (margin.method, margin.path, margin.params) == ("GET", k.LEVERAGE_INFO,
+                                                           {"instId": "BTC-USDT-SWAP", "mgnMode": "isolated"})
     info = venue.parse_funding_info(ok([{"instType": "SWAP", "instId": "BTC-USDT-SWAP", "fundingRate": "0.0001",
                                          "fundingTime": "1703088000000", "nextFundingTime": "1703116800000"}]))
     assert info.rate == D("0.0001") and info.next_funding_utc_timestamp == 1703088000.0

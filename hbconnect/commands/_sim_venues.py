@@ -27,6 +27,8 @@ class SimVenue:
     #: the perpetual wallet in one), False for separate spot / futures wallets
     unified: bool = False
     needs_passphrase: bool = False
+    #: words of the failure message of a post-only order refused because it would take
+    post_only_refusal: str = "immediately match"
 
     @property
     def connector_class(self) -> type:
@@ -69,7 +71,9 @@ def _binance(perpetual: bool) -> SimVenue:
 
     return SimVenue("binance", perpetual, "Binance USDⓈ-M" if perpetual else "Binance spot",
                     "binance.futures" if perpetual else "binance.spot", "futures" if perpetual else "spot",
-                    trading, market_data)
+                    trading, market_data,
+                    # USDⓈ-M refuses a GTX order that would take (-5022), spot a LIMIT_MAKER one (-2010)
+                    post_only_refusal="Post Only order will be rejected" if perpetual else "immediately match")
 
 
 def _okx(perpetual: bool) -> SimVenue:
@@ -85,7 +89,8 @@ def _okx(perpetual: bool) -> SimVenue:
         return OkxMarketData("okx_perpetual", "-SWAP", url) if perpetual else OkxMarketData("okx", "", url)
 
     return SimVenue("okx", perpetual, "OKX swap" if perpetual else "OKX spot", "okx",
-                    "futures" if perpetual else "spot", trading, market_data, unified=True, needs_passphrase=True)
+                    "futures" if perpetual else "spot", trading, market_data, unified=True, needs_passphrase=True,
+                    post_only_refusal="post-only order would have taken liquidity")
 
 
 def _bybit(perpetual: bool) -> SimVenue:

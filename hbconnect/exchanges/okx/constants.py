@@ -24,6 +24,7 @@ POSITIONS = "/api/v5/account/positions"
 ACCOUNT_CONFIG = "/api/v5/account/config"
 SET_POSITION_MODE = "/api/v5/account/set-position-mode"
 SET_LEVERAGE = "/api/v5/account/set-leverage"
+LEVERAGE_INFO = "/api/v5/account/leverage-info"
 FUNDING_RATE = "/api/v5/public/funding-rate"
 MARK_PRICE = "/api/v5/public/mark-price"
 BILLS = "/api/v5/account/bills"  # last 7 days
@@ -63,6 +64,7 @@ ENDPOINT_LIMITS: dict = {
     ACCOUNT_CONFIG: (5, 2.0),
     SET_POSITION_MODE: (5, 2.0),
     SET_LEVERAGE: (20, 2.0),
+    LEVERAGE_INFO: (20, 2.0),
     FUNDING_RATE: (10, 2.0),
     MARK_PRICE: (10, 2.0),
     BILLS: (5, 1.0),

@@ -135,9 +135,13 @@ class OkxPerpetualTrading(OkxSpotTrading):
         return VenueRequest("POST", k.SET_POSITION_MODE,
                             {"posMode": "long_short_mode" if mode is PositionMode.HEDGE else "net_mode"}, signed=True)
 
-    def set_margin_mode_request(self, pair: str, mode: MarginMode) -> Optional[VenueRequest]:
-        """None: OKX takes the margin mode with each order (``tdMode``), nothing to set."""
-        return None
+    def set_margin_mode_request(self, pair: str, mode: MarginMode) -> VenueRequest:
+        """OKX has no margin-mode setting: each order says it (``tdMode``) and leverage is kept per
+        margin mode. The request reads the pair's leverage in ``mode`` (``GET
+        /api/v5/account/leverage-info``), which the venue refuses for an instrument or account that
+        cannot trade in that mode; the engine then sends ``tdMode`` = ``mode`` with its orders."""
+        return VenueRequest("GET", k.LEVERAGE_INFO, {"instId": self.to_venue_symbol(pair), "mgnMode": _TD_MODES[mode]},
+                            signed=True)
 
     def funding_info_request(self, pair: str) -> VenueRequest:
         return VenueRequest("GET", k.FUNDING_RATE, {"instId": self.to_venue_symbol(pair)})
