@@ -100,8 +100,6 @@ class BybitCommonCase(VenueCase):
     def place_ok(self, params: dict, exchange_order_id: int) -> Any:
         return envelope({"orderId": str(exchange_order_id), "orderLinkId": params["orderLinkId"]})
 
-    cancel_ack_is_final = False  # "acknowledgement ... use the websocket to confirm the order status"
-
     def __init__(self) -> None:
         #: orders whose cancel was acknowledged (the venue cancels them: status says Cancelled)
         self.cancelled: dict = {}
@@ -112,16 +110,19 @@ class BybitCommonCase(VenueCase):
         self.cancelled[params["orderLinkId"]] = (params, exchange_order_id)
         return envelope({"orderId": str(exchange_order_id), "orderLinkId": params["orderLinkId"]})
 
-    def status_after_cancels(self, params: dict) -> Any:
-        """The default status answer: Cancelled for an order whose cancel was acknowledged, else
-        an empty list (the venue does not know the order)."""
+    def status_answer(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
+        """An order whose cancel was acknowledged is Cancelled at the venue."""
+        if params["orderLinkId"] in self.cancelled and state in ("OPEN", "PARTIALLY_FILLED"):
+            state = "CANCELED"
+        return 200, self.status_body(params, exchange_order_id, state, executed)
+
+    def status_default(self, params: dict) -> Any:
+        """Cancelled for an order whose cancel was acknowledged, else an empty list (the venue
+        does not know the order)."""
         done = self.cancelled.get(params.get("orderLinkId"))
         if done is not None:
-            return 200, self.status_body(done[0], done[1], "CANCELED", D(0))
+            return self.status_answer(done[0], done[1], "CANCELED", D(0))
         return 200, envelope({"list": [], "nextPageCursor": "", "category": self.category})
-
-    def extra_routes(self) -> list:
-        return [(self.status_route, self.status_after_cancels)]
 
     def _order(self, params: dict, eid: int, state: str, executed: Decimal) -> dict:
         price = D(params.get("price") or "0")

@@ -109,8 +109,10 @@ def _bybit(perpetual: bool) -> SimVenue:
         # 200 levels: deeper than the embedded market maker's ladder, so the whole book is seen
         return BybitMarketData("bybit_perpetual" if perpetual else "bybit", category, depth=200, url=url)
 
+    # a PostOnly order that would take is accepted, then Cancelled with this rejectReason
     return SimVenue("bybit", perpetual, "Bybit linear" if perpetual else "Bybit spot", "bybit",
-                    "futures" if perpetual else "spot", trading, market_data, unified=True)
+                    "futures" if perpetual else "spot", trading, market_data, unified=True,
+                    post_only_refusal="EC_PostOnlyWillTakeLiquidity")
 
 
 #: (--exchange, perpetual) -> the venue
