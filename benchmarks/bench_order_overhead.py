@@ -20,8 +20,10 @@ runs is the estimate.
 Run:  python3 benchmarks/bench_order_overhead.py [N] [REPEAT] [VENUE]
 or:   python3 -m pytest benchmarks/bench_order_overhead.py --benchmark-only
 
-VENUE: ``binance`` (default) or ``okx`` (OKX spot over REST: JSON body signed with base64
-HMAC-SHA256, the ``code``/``data`` answer classified, the ``orders`` channel push parsed).
+VENUE: ``binance`` (default), ``okx`` (OKX spot over REST: JSON body signed with base64
+HMAC-SHA256, the ``code``/``data`` answer classified, the ``orders`` channel push parsed) or
+``bybit`` (Bybit spot over REST: JSON body signed with hex HMAC-SHA256 over timestamp + key +
+recv window + body, the ``retCode`` answer classified, the ``order`` topic push parsed).
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ from hbconnect.core.events import MarketEvent  # noqa: E402
 from hbconnect.core.rest import RestResponse  # noqa: E402
 from hbconnect.core.types import OrderState, OrderType  # noqa: E402
 from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits  # noqa: E402
+from hbconnect.exchanges.bybit import BybitSpotTrading  # noqa: E402
+from hbconnect.exchanges.bybit.constants import rate_limits as bybit_rate_limits  # noqa: E402
 from hbconnect.exchanges.okx import OkxSpotTrading  # noqa: E402
 from hbconnect.exchanges.okx.constants import rate_limits as okx_rate_limits  # noqa: E402
 
@@ -126,6 +130,40 @@ def okx_orders_push(cid: str, eid: int) -> str:
             % (eid, cid))
 
 
+BYBIT_INSTRUMENTS = json.dumps({"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": [{
+    "symbol": "BTCUSDT", "baseCoin": "BTC", "quoteCoin": "USDT", "status": "Trading",
+    "lotSizeFilter": {"basePrecision": "0.00001", "minOrderAmt": "5", "maxLimitOrderQty": "9000"},
+    "priceFilter": {"tickSize": "0.01"}}]}, "retExtInfo": {}, "time": 1700000000000}).encode()
+_BYBIT_CREATE = ('{"retCode":0,"retMsg":"OK","result":{"orderId":"%d","orderLinkId":"%s"},"retExtInfo":{},'
+                 '"time":%d}')
+
+
+class BybitVenue(Venue):
+    """Answers like Bybit, instantly: the create acknowledgement echoes the orderLinkId."""
+
+    def answer(self, url: str, body: Any) -> RestResponse:
+        self.calls += 1
+        if "/market/instruments-info" in url:
+            return RestResponse(200, {}, BYBIT_INSTRUMENTS, url)
+        if "/market/time" in url:
+            now = int(time.time() * 1000)
+            return RestResponse(200, {}, b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"%d","timeNano":"%d"},'
+                                b'"time":%d}' % (now // 1000, now * 1_000_000, now), url)
+        i = body.index('"orderLinkId":"') + 15
+        cid = body[i:body.index('"', i)]
+        self.next_id += 1
+        return RestResponse(200, {}, (_BYBIT_CREATE % (self.next_id, cid, int(time.time() * 1000))).encode(), url)
+
+
+def bybit_order_push(cid: str, eid: int) -> str:
+    return ('{"id":"5923240c6880ab-c59f-420b-9adb-3639adc9dd90","topic":"order","creationTime":1672364262474,'
+            '"data":[{"category":"spot","symbol":"BTCUSDT","orderId":"%d","orderLinkId":"%s","side":"Buy",'
+            '"orderType":"Limit","cancelType":"UNKNOWN","price":"60000","qty":"0.001","timeInForce":"GTC",'
+            '"orderStatus":"New","leavesQty":"0.001","leavesValue":"60","cumExecQty":"0","cumExecValue":"0",'
+            '"avgPrice":"","positionIdx":0,"createdTime":"1672364262444","updatedTime":"1672364262457",'
+            '"rejectReason":"EC_NoError","cumFeeDetail":{}}]}' % (eid, cid))
+
+
 #: venue -> (translation factory, answering stand-in, user-stream frame of an order now OPEN)
 PROFILES = {
     "binance": (lambda: BinanceSpotTrading("a" * 64, "b" * 64, rest_url="http://127.0.0.1:1",
@@ -134,6 +172,9 @@ PROFILES = {
     "okx": (lambda: OkxSpotTrading("a" * 36, "b" * 32, "passphrase1", rest_url="http://127.0.0.1:1",
                                    rate_limits=_huge(okx_rate_limits())),
             OkxVenue, okx_orders_push),
+    "bybit": (lambda: BybitSpotTrading("a" * 18, "b" * 36, rest_url="http://127.0.0.1:1",
+                                       rate_limits=_huge(bybit_rate_limits("spot"))),
+              BybitVenue, bybit_order_push),
 }
 
 

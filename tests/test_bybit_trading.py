@@ -577,3 +577,24 @@ def test_ws_order_entry_frames() -> None:
     bad = venue.parse_ws_order_reply(json.dumps(rejected))
     assert isinstance(bad.error, errors.InsufficientBalance) and bad.error.code == 110007 and bad.data is None
     assert venue.parse_ws_order_reply('{"retCode":0,"retMsg":"OK","op":"pong","data":["1"]}') is None
+
+
+def test_rsa_keys_sign_base64_rsa_sha256() -> None:
+    """Self-generated (RSA) API keys: the same plain text, signed RSA-SHA256 and base64-encoded
+    ("convert it ... to base64 for RSA_SHA256")."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    venue = BybitSpotTrading("XXXXXXXXXX", "", private_key_pem=pem)
+    req = VenueRequest("GET", "/v5/order/realtime", {"category": "option", "symbol": "BTC-29JUL22-25000-C"},
+                       signed=True)
+    prepared = venue.prepare(req, DOC_GET["timestamp"])
+    signature = base64.b64decode(prepared.headers["X-BAPI-SIGN"])
+    key.public_key().verify(signature, DOC_GET["plain"].encode(), padding.PKCS1v15(), hashes.SHA256())
+    auth = json.loads(venue.user_stream_login(1_000))
+    key.public_key().verify(base64.b64decode(auth["args"][2]), f"GET/realtime{auth['args'][1]}".encode(),
+                            padding.PKCS1v15(), hashes.SHA256())
+    assert pem.decode() in venue.credentials.secret_values() and "BEGIN" not in repr(venue.credentials)

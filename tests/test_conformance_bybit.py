@@ -111,15 +111,18 @@ class BybitCommonCase(VenueCase):
         return envelope({"orderId": str(exchange_order_id), "orderLinkId": params["orderLinkId"]})
 
     def status_answer(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
+        """An order whose cancel was acknowledged is Cancelled at the venue."""
         if params["orderLinkId"] in self.cancelled and state in ("OPEN", "PARTIALLY_FILLED"):
             state = "CANCELED"
         return 200, self.status_body(params, exchange_order_id, state, executed)
 
     def status_default(self, params: dict) -> Any:
+        """Cancelled for an order whose cancel was acknowledged, else an empty list (the venue
+        does not know the order)."""
         done = self.cancelled.get(params.get("orderLinkId"))
         if done is not None:
             return self.status_answer(done[0], done[1], "CANCELED", D(0))
-        return self.not_found()
+        return 200, envelope({"list": [], "nextPageCursor": "", "category": self.category})
 
     def _order(self, params: dict, eid: int, state: str, executed: Decimal) -> dict:
         price = D(params.get("price") or "0")
@@ -206,5 +209,37 @@ class BybitSpotCase(BybitCommonCase):
             dict(coin, coin="USDT", equity="10000", walletBalance="10000", locked="0")]}]})
 
 
+class BybitSpotWsCase(BybitSpotCase):
+    """Creates and cancels over the trade stream (``order.create`` / ``order.cancel``): the same
+    canned answers, carried in ``{"reqId", "retCode", "retMsg", "op", "data"}`` frames."""
+
+    ws_order_entry = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ops: dict = {}  # reqId -> op of the request it answers
+
+    def ws_order_request(self, message: str) -> Optional[tuple]:
+        msg = json.loads(message)
+        route = {"order.create": self.place_route, "order.cancel": self.cancel_route}.get(msg.get("op"))
+        if route is None:
+            return None
+        self._ops[msg["reqId"]] = msg["op"]
+        return route, dict(msg["args"][0]), msg["reqId"]
+
+    def ws_order_reply(self, request_id: str, status: int, body: Any) -> str:
+        op = self._ops.pop(request_id, "order.create")
+        reply = {"reqId": request_id, "retCode": body.get("retCode", 10016), "retMsg": body.get("retMsg", ""),
+                 "op": op, "data": body.get("result", {}), "retExtInfo": {},
+                 "header": {"X-Bapi-Limit": "20", "X-Bapi-Limit-Status": "19",
+                            "X-Bapi-Limit-Reset-Timestamp": str(NOW_MS), "Traceid": "t", "Timenow": str(NOW_MS)},
+                 "connId": "cnt5leec0hvan15eukcg-2v"}
+        return json.dumps(reply)
+
+
 class TestBybitSpotConformance(ConformanceTests):
     case_class = BybitSpotCase
+
+
+class TestBybitSpotWsOrderEntryConformance(ConformanceTests):
+    case_class = BybitSpotWsCase

@@ -64,7 +64,7 @@ class BybitPerpetualCase(BybitCommonCase):
                 "positionIM": "0", "positionMM": "0", "unrealisedPnl": "0", "curRealisedPnl": "0",
                 "cumRealisedPnl": "0", "seq": 8327597863, "isReduceOnly": False, "createdTime": "1694402496913",
                 "updatedTime": "1697682317038"}
-        return [
+        return super().extra_routes() + [
             (("GET", "/v5/position/list"), (200, envelope({"list": [flat], "nextPageCursor": "", "category": "linear"}))),
             (("GET", "/v5/market/tickers"), (200, envelope({"category": "linear", "list": [{
                 "symbol": self.symbol, "lastPrice": "16597.00", "indexPrice": "16598.54", "markPrice": "16596.00",

@@ -275,3 +275,49 @@ def test_fault_knob_rate_limit_answer() -> None:
             status, body = await c.call("GET", "/api/v5/public/time", signed=False)   # exempt
             assert status == 200 and body["code"] == "0"
     run(go())
+
+
+def test_bad_parameters_are_the_venues_errors_not_crashes(caplog) -> None:
+    async def go():
+        async with make_ex() as ex, aiohttp.ClientSession() as s:
+            c = Client(s, ex.front("okx").rest_url)
+            for path in ("/api/v5/trade/fills?limit=abc", "/api/v5/account/bills?begin=-5",
+                         "/api/v5/trade/fills?limit=1000"):
+                status, body = await c.call("GET", path)
+                assert (status, body["code"]) == (400, "51000"), (path, body)
+            status, body = await c.call("GET", "/api/v5/market/books?instId=BTC-USDT&sz=0", signed=False)
+            assert body["code"] == "51000"
+            status, body = await c.call("POST", "/api/v5/trade/order", {"instId": "BTC-USDT", "tdMode": "cash",
+                                                                         "side": "buy", "ordType": "limit",
+                                                                         "px": "NaN", "sz": "1"})
+            assert status == 400 and body["code"] == "51000" or body["data"][0]["sCode"] == "51000"
+            status, body = await c.call("POST", "/api/v5/trade/order", {"instId": ["x"], "tdMode": "cash"})
+            assert body["data"][0]["sCode"] in ("51001", "51000")
+    run(go())
+    assert not [r for r in caplog.records if r.exc_info]   # no traceback: every refusal is the venue's answer
+
+
+JUNK = ["", "{", "[]", "null", "42", '{"op": 5}', '{"op": "subscribe"}', '{"op": "subscribe", "args": "x"}',
+        '{"op": "subscribe", "args": [{"channel": ["books"], "instId": {"a": 1}}]}', '{"op": "unknown"}',
+        '{"op": "login", "args": [1, 2]}', '{"op": "login", "args": [{"apiKey": [], "timestamp": "x"}]}',
+        '{"op": "order", "id": "1", "args": [{"instId": []}]}', "[" * 5000 + "]" * 5000]
+
+
+@pytest.mark.parametrize("path", ["/ws/v5/public", "/ws/v5/private"])
+def test_websocket_junk_is_answered_and_the_session_survives(path: str, caplog) -> None:
+    async def go():
+        async with make_ex() as ex, aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(ex.front("okx").ws_url + path)
+            for frame in JUNK:
+                await ws.send_str(frame)
+            await ws.send_str("ping")
+            answers = []
+            while True:
+                m = await asyncio.wait_for(ws.receive(), 5)
+                if m.data == "pong":
+                    break
+                answers.append(json.loads(m.data))
+            assert answers and all(a.get("event") == "error" or a.get("code") not in (None, "0") for a in answers)
+            await ws.close()
+    run(go())
+    assert not [r for r in caplog.records if r.exc_info]

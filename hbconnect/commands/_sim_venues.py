@@ -93,12 +93,36 @@ def _okx(perpetual: bool) -> SimVenue:
                     post_only_refusal="post-only order would have taken liquidity")
 
 
+def _bybit(perpetual: bool) -> SimVenue:
+    category = "linear" if perpetual else "spot"
+
+    def trading(ex: Any, key: str, secret: str, passphrase: str = "") -> Any:
+        from hbconnect.exchanges.bybit import BybitPerpetualTrading, BybitSpotTrading
+        front = ex.front("bybit")
+        cls = BybitPerpetualTrading if perpetual else BybitSpotTrading
+        return cls(key, secret, rest_url=front.rest_url, ws_url=front.ws_url + "/v5/private",
+                   trade_ws_url=front.ws_url + "/v5/trade")
+
+    def market_data(ex: Any) -> Any:
+        from hbconnect.exchanges.bybit import BybitMarketData
+        url = f"{ex.front('bybit').ws_url}/v5/public/{category}"
+        # 200 levels: deeper than the embedded market maker's ladder, so the whole book is seen
+        return BybitMarketData("bybit_perpetual" if perpetual else "bybit", category, depth=200, url=url)
+
+    # a PostOnly order that would take is accepted, then Cancelled with this rejectReason
+    return SimVenue("bybit", perpetual, "Bybit linear" if perpetual else "Bybit spot", "bybit",
+                    "futures" if perpetual else "spot", trading, market_data, unified=True,
+                    post_only_refusal="EC_PostOnlyWillTakeLiquidity")
+
+
 #: (--exchange, perpetual) -> the venue
 SIM_VENUES: Dict[Tuple[str, bool], SimVenue] = {
     ("binance", False): _binance(False),
     ("binance", True): _binance(True),
     ("okx", False): _okx(False),
     ("okx", True): _okx(True),
+    ("bybit", False): _bybit(False),
+    ("bybit", True): _bybit(True),
 }
 
 #: --exchange of ``hbconnect sim`` -> the EmbeddedExchange venue it serves

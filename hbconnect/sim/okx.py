@@ -41,7 +41,8 @@ from hbconnect.sim.okx_wire import (
     BODY_EMPTY, CANCEL_SOURCE_POST_ONLY, CANCEL_SOURCE_USER, INSTRUMENT_MISSING, JSON_ERROR, KEY_EMPTY,
     KEY_INVALID, MAX_CLORDID, NOT_FOUND, ORDER_MISSING, PASSPHRASE_EMPTY, PASSPHRASE_WRONG, RATE_LIMITED,
     REQUEST_TIMEOUT, SERVICE_UNAVAILABLE, SIGN_EMPTY, SIGN_INVALID, SPOT, SWAP, SYSTEM_ERROR, TS_EMPTY,
-    TS_EXPIRED, TS_INVALID, TIMESTAMP_TOLERANCE_MS, Instrument, OkxError, num, param_error, reject_pair, text,
+    TS_EXPIRED, TS_INVALID, TIMESTAMP_TOLERANCE_MS, Instrument, OkxError, int_param, num, param_error, reject_pair,
+    text,
 )
 from hbconnect.sim.okx_ws import OkxWebSocket
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
@@ -182,6 +183,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         count, seconds, key = limit
         who = request.headers.get("OK-ACCESS-KEY", "") if key.startswith("uid") else "ip"
         inst = (req.body.get("instId") if isinstance(req.body, dict) else None) or req.params.get("instId", "")
+        inst = inst if isinstance(inst, str) else ""
         if not self.hit((route.path, who, inst if key == "uid+inst" else ""), count, seconds):
             raise OkxError.of(RATE_LIMITED)
 
@@ -329,12 +331,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
 
     async def h_books(self, request: web.Request, req: OkxRequest, account: Any) -> list:
         inst = self.inst(req.params.get("instId"))
-        try:
-            depth = int(req.params.get("sz") or 1)
-        except ValueError:
-            raise param_error("sz") from None
-        if not 1 <= depth <= 400:
-            raise param_error("sz")
+        depth = int_param(req.params, "sz", 1, 1, 400)
         asks, bids = self.book_levels(inst, depth)
         return [{"asks": asks, "bids": bids, "ts": str(self.server_time())}]
 
@@ -477,8 +474,8 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
 
     async def h_bills(self, request: web.Request, req: OkxRequest, account: Account) -> list:
         p = req.params
-        begin, end = int(p.get("begin") or 0), int(p.get("end") or 0) or None
-        limit = min(100, max(1, int(p.get("limit") or 100)))
+        begin, end = int_param(p, "begin", 0), int_param(p, "end", 0) or None
+        limit = int_param(p, "limit", 100, 1, 100)
         out = []
         if p.get("instType") in (None, "", SWAP) and p.get("type") in (None, "", "8"):
             for inc in reversed(account.futures.income):
@@ -520,7 +517,8 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         except OkxError as e:
             return self.order_ack(cid, "", e.code, e.msg)
         except SimReject as e:
-            inst = self.instruments.get(args.get("instId")) if isinstance(args, dict) else None
+            inst_id = args.get("instId") if isinstance(args, dict) else None
+            inst = self.instruments.get(inst_id) if isinstance(inst_id, str) else None
             code, msg = reject_pair(e.reason, self._spend_ccy(inst, args) if inst else "")
             return self.order_ack(cid, "", code, msg)
 
@@ -581,7 +579,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             reduce_only = ro in (True, "true") and not hedge   # long/short closes are reduce-only anyway
         engine = self.engine_of(inst)
         req = OrderRequest(symbol=inst.spec.symbol, side=BUY if side == "buy" else SELL,
-                           type={"market": "MARKET", "post_only": "LIMIT_MAKER"}.get(ord_type, "LIMIT"),
+                           type="MARKET" if ord_type == "market" else "LIMIT", post_only=ord_type == "post_only",
                            time_in_force={"ioc": "IOC", "fok": "FOK"}.get(ord_type, "GTC"),
                            quantity=quantity, quote_qty=quote_qty, price=px, client_order_id=cid or None,
                            stp_mode={"cancel_taker": "EXPIRE_TAKER", "cancel_both": "EXPIRE_BOTH"}.get(
@@ -611,7 +609,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                       client_order_id=req.client_order_id or f"okxsim{ts}", owner=account.account_id,
                       side=req.side, type=req.type, time_in_force="GTC", price=req.price or ZERO,
                       orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      position_side=req.position_side)
+                      position_side=req.position_side, post_only=True)
         meta["cancelSource"] = CANCEL_SOURCE_POST_ONLY
         market = self.engine_of(inst).market
         self.meta[(market, order.order_id)] = meta
@@ -686,7 +684,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         utime = (snap or {}).get("update_time", o.update_time)
         orig = (snap or {}).get("orig_qty", o.orig_qty)
         fill = meta.get("fill") or {}
-        ord_type = meta.get("ordType") or {"MARKET": "market", "LIMIT_MAKER": "post_only"}.get(o.type, "limit")
+        ord_type = meta.get("ordType") or ("market" if o.type == "MARKET" else "post_only" if o.post_only else "limit")
         quote_sz = ord_type == "market" and inst.inst_type == SPOT and o.orig_quote_qty > 0
         return {"instType": inst.inst_type, "instId": inst.inst_id, "tgtCcy": meta.get("tgtCcy", ""),
                 "ccy": "", "ordId": str(o.order_id), "clOrdId": o.client_order_id, "tag": "",
@@ -733,8 +731,8 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
 
     async def h_fills(self, request: web.Request, req: OkxRequest, account: Account) -> list:
         p = req.params
-        limit = min(100, max(1, int(p.get("limit") or 100))) if str(p.get("limit") or "100").isdigit() else 100
-        begin, end = int(p.get("begin") or 0), int(p.get("end") or 0) or None
+        limit = int_param(p, "limit", 100, 1, 100)
+        begin, end = int_param(p, "begin", 0), int_param(p, "end", 0) or None
         out = []
         for inst_type, trades, market in ((SPOT, account.spot.trades, "spot"), (SWAP, account.futures.trades, "futures")):
             if p.get("instType") and p["instType"] != inst_type:

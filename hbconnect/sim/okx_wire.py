@@ -142,6 +142,16 @@ def num(value: Any, name: str, required: bool = True) -> Optional[Decimal]:
     return d
 
 
+def int_param(params: dict, name: str, default: int, low: int = 0, high: int = 10 ** 15) -> int:
+    """An integer query parameter (digits only, within [low, high]); ``51000`` otherwise."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 16 or not low <= int(raw) <= high:
+        raise param_error(name)
+    return int(raw)
+
+
 def text(d: Optional[Decimal], places: int) -> str:
     """Fixed-point text with ``places`` decimals, trailing zeros kept as OKX writes them."""
     return format(d if d is not None else ZERO, f".{max(0, places)}f")

@@ -88,9 +88,10 @@ class OkxWebSocket:
             return
         for arg in args:
             channel = arg.get("channel") if isinstance(arg, dict) else None
-            inst = self.instruments.get(arg.get("instId")) if isinstance(arg, dict) else None
+            inst_id = arg.get("instId") if isinstance(arg, dict) else None
+            inst = self.instruments.get(inst_id) if isinstance(inst_id, str) else None
             if channel not in ("books", "trades") or inst is None:
-                self._error(conn, "60018", f"Wrong URL or channel:{channel},instId:{arg.get('instId') if isinstance(arg, dict) else ''} "
+                self._error(conn, "60018", f"Wrong URL or channel:{str(channel)[:40]},instId:{str(inst_id)[:40]} "
                                            "doesn't exist. Please use the correct URL, channel and parameters "
                                            "referring to API document.", msg.get("id"))
                 continue
@@ -208,6 +209,7 @@ class OkxWebSocket:
             return
         account = conn.state["account"]
         inst_id = args[0].get("instId") if isinstance(args[0], dict) else ""
+        inst_id = inst_id if isinstance(inst_id, str) else ""
         limit = self.limits.get("/api/v5/trade/order" if op == "order" else "/api/v5/trade/cancel-order")
         if limit is not None and not self.hit((f"ws:{op}", account.api_key, str(inst_id)), limit[0], limit[1]):
             conn.send_raw({"id": req_id, "op": op, "code": "50011", "msg": "Rate limit reached. Please refer to "

@@ -25,6 +25,8 @@ import logging
 from typing import Optional, Sequence, Union
 
 from hbconnect.exchanges import _common as c
+from hbconnect.exchanges._instruments import InstrumentTable
+from hbconnect.exchanges.bybit.instruments import parse_instruments_info
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -62,16 +64,27 @@ class BybitMarketData(c.MarketDataBase):
         #: the topic maintains the top ``depth`` levels of each side
         self.max_depth: Optional[int] = depth
         self.ws_url = url or WS_URL.format(category=category)
-        self._symbols = c.SymbolMap()
+        #: the venue's instrument table (shared shape with the trading translation): symbols of
+        #: listed instruments or of pairs asked for map back, nothing is guessed from a suffix
+        self.instruments = InstrumentTable(name)
         self._book_prefix = f"orderbook.{depth}."
 
     # ---- symbols ----
 
     def to_venue_symbol(self, pair: str) -> str:
-        return self._symbols.to_venue(pair)
+        return self.instruments.symbol(pair)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        return self._symbols.from_venue(symbol)
+        """The pair of a subscribed (or listed) symbol; ``UnknownSymbol`` (a ``ParseError``)
+        for anything else."""
+        return self.instruments.pair(symbol)
+
+    def load_symbols(self, body: Union[str, bytes]) -> int:
+        """Take the listing of an instruments-info body; returns how many instruments.
+        ``ParseError`` for other bodies."""
+        listed = parse_instruments_info(body)
+        self.instruments.load(listed)
+        return len(listed)
 
     # ---- connection ----
 
