@@ -2,9 +2,37 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+
+#: HBCONNECT_SHIFT_MONOTONIC shifts ``time.monotonic`` for the whole session, before hbconnect is
+#: imported: ``zero`` -- it reads ~0 when the session starts (a freshly booted machine); a number
+#: -- that many seconds are added (``1e7``: a machine up for months). No test may depend on the
+#: machine's uptime; ``tests/test_clock_shift.py`` runs the tracker and connector suites both ways.
+SHIFT_ENV = "HBCONNECT_SHIFT_MONOTONIC"
+
+
+def _shift_monotonic(spec: str) -> float:
+    real = time.monotonic
+    offset = -real() if spec == "zero" else float(spec)
+
+    def monotonic() -> float:
+        return real() + offset
+
+    time.monotonic = monotonic
+    return offset
+
+
+MONOTONIC_SHIFT = _shift_monotonic(os.environ[SHIFT_ENV]) if os.environ.get(SHIFT_ENV) else 0.0
+
+
+def pytest_report_header(config):
+    if os.environ.get(SHIFT_ENV):
+        return f"{SHIFT_ENV}={os.environ[SHIFT_ENV]}: time.monotonic shifted by {MONOTONIC_SHIFT:+.3f} s " \
+               f"(reads {time.monotonic():.3f})"
+    return None
 
 #: ../shared/fixtures beside the repository (CI clones the repo with shared/ next to it);
 #: HBCONNECT_FIXTURES overrides it.

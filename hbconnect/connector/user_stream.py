@@ -36,6 +36,7 @@ class UserStream:
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._venue = venue
         self._send = send
@@ -50,7 +51,8 @@ class UserStream:
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
-        self.last_frame_time = 0.0
+        self.last_frame_time = 0.0  # ``clock`` time of the last frame
+        self._clock = clock
         self._conn: Optional[WsConnection] = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
@@ -124,7 +126,7 @@ class UserStream:
         """Translate one frame and hand its events on. Returns True when the venue says the
         listen key expired (the caller then starts over with a new one). Never raises."""
         self.frames += 1
-        self.last_frame_time = time.time()
+        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:
