@@ -38,6 +38,7 @@ from hbconnect.market.messages import (
     BookSnapshot,
     Heartbeat,
     Ignored,
+    LostFrame,
     MarketDataVenue,
     Reconnect,
     Reply,
@@ -674,6 +675,11 @@ class OrderBookTracker:
         self._bad_frame(conn, tb, raw, exc)
         if tb is not None:
             self._safe_resync(tb, "unparsable frame")
+        elif isinstance(exc, LostFrame):  # any pair of the connection may have lost an update
+            for p in conn.pairs:
+                lost = self.books.get(p)
+                if lost is not None:
+                    self._safe_resync(lost, "unreadable frame")
 
     def _internal_error(self, conn: Connection, pair: Any, raw: Any, exc: BaseException) -> None:
         """An unexpected exception while processing a frame (a tracker/venue bug, an id the book
