@@ -122,7 +122,7 @@ class Connector:
                                        on_disconnected=self._on_stream_disconnected,
                                        keepalive_interval=keepalive_interval, clock=clock)
         for secret in _venue_secrets(venue):
-            register_secret(secret)
+            register_secret(secret, owner=self)  # kept while this connector lives
         self._rules: Dict[str, TradingRule] = {}
         self._balances: Dict[str, Decimal] = {}
         self._available: Dict[str, Decimal] = {}

@@ -102,7 +102,14 @@ class UserStream:
 
     async def _session(self) -> None:
         key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
-        register_secret(key)
+        # redacted while this session uses it, then among the registry's bounded recent values
+        release = register_secret(key, owner=self)
+        try:
+            await self._run_session(key)
+        finally:
+            release()
+
+    async def _run_session(self, key: str) -> None:
         self.key_renewals += 1
         conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
                             protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
