@@ -324,6 +324,7 @@ from hbconnect.core.types import (
     TradeFee,
     TradeType,
 )
+from hbconnect.core.types import decimal_text as _decimal_text
 
 _tlog = _logging.getLogger(__name__)
 _DZERO = _D(0)
@@ -549,12 +550,7 @@ def _fmt(value: _Any) -> str:
     if type(value) is str:
         return value
     if isinstance(value, _D):
-        text = str(value)
-        if "E" in text:  # str() uses scientific notation for small/large exponents
-            text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
+        return _decimal_text(value)  # range-checked before any text is made
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
