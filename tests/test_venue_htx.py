@@ -276,6 +276,24 @@ def test_decompression_bomb_is_a_bad_frame_and_the_connection_pairs_resync(sessi
     assert_books_equal(res, reference)
 
 
+def test_crafted_recording_line_is_a_bad_frame_not_a_dead_replay(tmp_path, reference):
+    """A recording line shaped like a bytes literal but nested 100k deep (``b''[0][0]...``) made
+    literal_eval raise RecursionError and killed the replay; it is one bad frame now."""
+    files = []
+    for f in fixture_files("HUOBI"):
+        copy = tmp_path / f.name
+        text = f.read_text()
+        if ".ws." in f.name:
+            last_ts = text.rstrip("\n").rsplit("\n", 1)[1].split(":", 1)[0]
+            text = text.rstrip("\n") + "\n" + f"{last_ts}: b''" + "[0]" * 100_000 + "\n"
+        copy.write_text(text)
+        files.append(copy)
+    session = load_session(files)
+    res, _ = run(session)
+    assert res.bad_frames == 1
+    assert_books_equal(res, reference)
+
+
 def test_socket_closed_mid_stream(session, reference):
     _, i = _mid(session)
     res, _ = run(session, [Fault("close", i)])
