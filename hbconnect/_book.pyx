@@ -987,6 +987,16 @@ cdef class OrderBook:
     best bid are removed; after the ask updates, bids at or above the best ask are removed.  So when
     one batch crosses itself, its asks win.  ``apply_snapshot`` replaces the book; a crossed snapshot
     (best bid >= best ask) is rejected with ``ValueError``.
+
+    Arrays of any integer or float dtype, width and byte order (``">f8"``, ``float32``, ``int64``...)
+    and any strides are read as their values (converted to native float64 when needed); object and
+    string arrays are read item by item; bool, complex, datetime and other dtypes, and shapes other
+    than ``(n, k>=2)``, raise ``ValueError``.  ``update_id`` is an ``int`` (or an integer type with
+    ``__index__``) in ``[0, 2**63)``; negative, larger, float (even ``1.0``), bool or text ids raise
+    ``ValueError``.  Values whose conversion runs Python code (``__float__``, ``__index__``...) are
+    converted after the batch is read, from references the parse holds: such code cannot resize
+    or free what is being parsed; an exception it raises becomes a ``ValueError`` (its cause), and
+    an update of the same book from inside it raises ``RuntimeError``.
     """
 
     def __cinit__(self):
