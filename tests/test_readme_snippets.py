@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
+import hbconnect
+
 README = Path(__file__).resolve().parents[1] / "README.md"
+#: the folder holding the hbconnect package this suite imports (a subprocess sees the same one)
+PACKAGE_HOME = Path(hbconnect.__file__).resolve().parents[1]
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -37,8 +41,8 @@ def _first_line(block: str) -> str:
 def test_readme_snippet_runs_as_pasted(block, tmp_path):
     script = tmp_path / "snippet.py"
     script.write_text(block, encoding="utf-8")
-    # the package as the suite sees it (an editable install or the source tree), nothing else
-    env = dict(os.environ, PYTHONPATH=str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the package this suite imports (editable install, installed wheel or in-place build), nothing else
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_HOME) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", str(script)], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, f"snippet failed:\n{block}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"

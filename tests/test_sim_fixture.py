@@ -14,7 +14,8 @@ from hbconnect.sim import EmbeddedExchange
 from hbconnect.sim.agent import FixtureError, load_fixture_snapshot
 from hbconnect.sim.exchange import DEFAULT_FIXTURE
 
-ROOT = Path(__file__).resolve().parents[1]
+#: the folder holding the hbconnect package this suite imports (a subprocess sees the same one)
+PACKAGE_HOME = Path(hbconnect.__file__).resolve().parents[1]
 
 
 def test_default_fixture_is_package_data_and_matches_the_recording():
@@ -45,7 +46,7 @@ def test_bad_fixture_raises_fixture_error(tmp_path, content):
 
 def test_sim_command_with_a_bad_fixture_path_fails_with_a_message(tmp_path):
     missing = tmp_path / "no-such-recording"
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_HOME) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "hbconnect", "sim", "--from-fixture", str(missing),
                            "--duration", "1"], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=60)
