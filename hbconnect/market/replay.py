@@ -1,6 +1,6 @@
 """Replay of recorded sessions through the real tracker and venue code.
 
-Format (``../shared/DESIGN.md``), one record per line:
+Format (documented in docs/architecture.md and tests/data/recordings/README.md), one record per line:
 
 * ``URL <-> TS`` a websocket connection to URL was opened;
 * ``URL <- TS: TEXT`` the client sent TEXT on that connection;
