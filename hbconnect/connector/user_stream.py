@@ -99,6 +99,7 @@ class UserStream(PrivateSocket):
         backoff: Optional[Backoff] = None,
         time_ms: Optional[Callable[[], int]] = None,
         login_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
                          login_timeout=login_timeout)
@@ -113,7 +114,8 @@ class UserStream(PrivateSocket):
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
-        self.last_frame_time = 0.0
+        self.last_frame_time = 0.0  # ``clock`` time of the last frame
+        self._clock = clock
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -146,7 +148,7 @@ class UserStream(PrivateSocket):
         """Translate one frame and hand its events on. Returns True when the venue says the
         session (token, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
-        self.last_frame_time = time.time()
+        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:
