@@ -16,7 +16,7 @@ from hbconnect.commands.demo import Demo
 @pytest.mark.parametrize("perpetual", [False, True], ids=["spot", "swap"])
 def test_demo_on_okx_matches_the_exchange(perpetual: bool) -> None:
     out = io.StringIO()
-    demo = Demo("BTC-USDT", duration=6.0, seed=2, quiet=True, out=out, exchange="okx", perpetual=perpetual)
+    demo = Demo("BTC-USDT", duration=None, steps=3, seed=2, quiet=True, out=out, exchange="okx", perpetual=perpetual)
     code = asyncio.run(asyncio.wait_for(demo.main(), 90))
     text = out.getvalue()
     assert code == 0, text

@@ -57,12 +57,15 @@ def run(args: argparse.Namespace) -> int:
 class Demo:
     def __init__(self, pair: str, duration: Optional[float], seed: int = 1, levels: int = 5,
                  quiet: bool = False, out: Optional[TextIO] = None, exchange: str = "binance",
-                 perpetual: bool = False) -> None:
+                 perpetual: bool = False, steps: Optional[int] = None) -> None:
         self.venue = sim_venue(exchange, perpetual)
         self.pair = pair
         self.symbol = pair.replace("-", "")
         self.base, self.quote = pair.split("-")
         self.duration = duration
+        #: stop the script after this many steps (each ~2 s) even before ``duration`` ends: a
+        #: run whose content must not depend on how fast a loaded machine gets through it
+        self.steps = steps
         self.seed = seed
         self.levels = levels
         self.quiet = quiet
@@ -214,7 +217,7 @@ class Demo:
         step = 0
         rule = connector.trading_rules[self.pair]
         tick = rule.min_price_increment
-        while deadline is None or time.monotonic() < deadline:
+        while (deadline is None or time.monotonic() < deadline) and (self.steps is None or step < self.steps):
             book = tracker.book(self.pair)
             bid, ask = D(str(book.best_bid)), D(str(book.best_ask))
             action = step % 6
