@@ -52,8 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
                         help="demo account USDT futures wallet")
     parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
-    parser.add_argument("--from-fixture", action="store_true",
-                        help="shape the initial books after the recorded Binance depth snapshot")
+    parser.add_argument("--from-fixture", nargs="?", const=True, default=False, metavar="PATH",
+                        help="shape the initial books after a recorded Binance depth snapshot: the one "
+                             "shipped with hbconnect, or the first 'URL/depth?... -> TS: BODY' line of "
+                             "the recording file PATH")
     parser.add_argument("--funding-interval", type=seconds_arg, default=60.0, help="seconds between funding events")
     parser.add_argument("--fault", action="append", metavar="KNOB=VALUE", default=[],
                         help="a fault knob, e.g. http_429=0.01, timeout_accepted=0.01, drop.market=0.05, "
@@ -89,11 +91,16 @@ def apply_faults(config, items: list[str]) -> None:
 
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     from hbconnect.sim import EmbeddedExchange
+    from hbconnect.sim.agent import FixtureError
 
-    ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
-                          agent=not args.no_agent, funding_interval=args.funding_interval,
-                          seed_from_fixture=args.from_fixture, spot_port=args.port,
-                          futures_port=args.port + 1 if args.port else 0)
+    try:
+        ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
+                              agent=not args.no_agent, funding_interval=args.funding_interval,
+                              seed_from_fixture=args.from_fixture, spot_port=args.port,
+                              futures_port=args.port + 1 if args.port else 0)
+    except FixtureError as e:
+        print(f"hbconnect sim: --from-fixture: {e}", file=sys.stderr)
+        return 2
     try:
         apply_faults(ex.faults, args.fault)
     except ValueError as e:

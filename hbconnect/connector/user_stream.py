@@ -97,8 +97,12 @@ class UserStream(PrivateSocket):
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
+<<<<<<< HEAD
         time_ms: Optional[Callable[[], int]] = None,
         login_timeout: float = 10.0,
+=======
+        clock: Callable[[], float] = time.time,
+>>>>>>> main
     ) -> None:
         super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
                          login_timeout=login_timeout)
@@ -113,7 +117,15 @@ class UserStream(PrivateSocket):
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
+<<<<<<< HEAD
         self.last_frame_time = 0.0
+=======
+        self.last_frame_time = 0.0  # ``clock`` time of the last frame
+        self._clock = clock
+        self._conn: Optional[WsConnection] = None
+        self._task: Optional[asyncio.Task] = None
+        self._stopping = False
+>>>>>>> main
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -122,8 +134,26 @@ class UserStream(PrivateSocket):
                 self._notify(self._on_disconnected)
 
     async def _session(self) -> None:
+<<<<<<< HEAD
         conn, maintain = await self._strategy.open(self)
         keepalive = asyncio.get_running_loop().create_task(maintain) if maintain is not None else None
+=======
+        key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
+        # redacted while this session uses it, then among the registry's bounded recent values
+        release = register_secret(key, owner=self)
+        try:
+            await self._run_session(key)
+        finally:
+            release()
+
+    async def _run_session(self, key: str) -> None:
+        self.key_renewals += 1
+        conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
+                            protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
+        await conn.open()
+        self._conn = conn
+        keepalive = asyncio.get_running_loop().create_task(self._keepalive(key, conn))
+>>>>>>> main
         try:
             for message in self._venue.user_stream_subscriptions(self._time_ms()):
                 await conn.send(message)
@@ -146,7 +176,7 @@ class UserStream(PrivateSocket):
         """Translate one frame and hand its events on. Returns True when the venue says the
         session (token, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
-        self.last_frame_time = time.time()
+        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:

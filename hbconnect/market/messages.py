@@ -187,6 +187,12 @@ class ParseError(ValueError):
     """A frame or body the venue module could not translate. The tracker counts and logs it."""
 
 
+class LostFrame(ParseError):
+    """A frame whose content is unknown (e.g. compressed data over the inflate limit): whichever
+    pair it was for lost an update, so the tracker counts it as bad and resyncs every pair of the
+    connection it came on."""
+
+
 class MarketDataVenue(Protocol):
     """What a venue module exposes (one object per market variant, e.g. spot and perp)."""
 
