@@ -127,21 +127,16 @@ class Connector:
         self._user_stream = UserStream(venue, self._send, self._on_user_events,
                                        on_connected=self._on_stream_connected,
                                        on_disconnected=self._on_stream_disconnected,
-<<<<<<< HEAD
-                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms)
+                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms,
+                                       clock=clock)
         #: creates and cancels: the venue's WebSocket order entry when it offers one (and
         #: ``ws_order_entry``), REST while that socket is down or otherwise
         self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
                                       throttler=self._throttler, resync=self._resync_time)
         for secret in venue.credentials.secret_values():
-            register_secret(secret)
+            register_secret(secret, owner=self)  # kept while this connector lives
         #: account state requests depend on (position/margin mode, leverage), passed to the venue
         self._account = AccountSettings()
-=======
-                                       keepalive_interval=keepalive_interval, clock=clock)
-        for secret in _venue_secrets(venue):
-            register_secret(secret, owner=self)  # kept while this connector lives
->>>>>>> main
         self._rules: Dict[str, TradingRule] = {}
         self._balances: Dict[str, Decimal] = {}
         self._available: Dict[str, Decimal] = {}

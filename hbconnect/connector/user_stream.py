@@ -36,7 +36,7 @@ class _Token:
     async def open(self, stream: "UserStream") -> tuple:
         venue = stream._venue
         key = venue.parse_stream_token(await stream._send(venue.stream_token_request()))
-        register_secret(key)
+        register_secret(key, owner=stream)  # redacted while the stream lives
         stream.key_renewals += 1
         conn = await stream._connect(venue.user_stream_url(key))
         return conn, stream._keepalive(key, conn)
@@ -97,12 +97,9 @@ class UserStream(PrivateSocket):
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
-<<<<<<< HEAD
         time_ms: Optional[Callable[[], int]] = None,
         login_timeout: float = 10.0,
-=======
         clock: Callable[[], float] = time.time,
->>>>>>> main
     ) -> None:
         super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
                          login_timeout=login_timeout)
@@ -117,15 +114,8 @@ class UserStream(PrivateSocket):
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
-<<<<<<< HEAD
-        self.last_frame_time = 0.0
-=======
         self.last_frame_time = 0.0  # ``clock`` time of the last frame
         self._clock = clock
-        self._conn: Optional[WsConnection] = None
-        self._task: Optional[asyncio.Task] = None
-        self._stopping = False
->>>>>>> main
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -134,26 +124,8 @@ class UserStream(PrivateSocket):
                 self._notify(self._on_disconnected)
 
     async def _session(self) -> None:
-<<<<<<< HEAD
         conn, maintain = await self._strategy.open(self)
         keepalive = asyncio.get_running_loop().create_task(maintain) if maintain is not None else None
-=======
-        key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
-        # redacted while this session uses it, then among the registry's bounded recent values
-        release = register_secret(key, owner=self)
-        try:
-            await self._run_session(key)
-        finally:
-            release()
-
-    async def _run_session(self, key: str) -> None:
-        self.key_renewals += 1
-        conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
-                            protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
-        await conn.open()
-        self._conn = conn
-        keepalive = asyncio.get_running_loop().create_task(self._keepalive(key, conn))
->>>>>>> main
         try:
             for message in self._venue.user_stream_subscriptions(self._time_ms()):
                 await conn.send(message)
