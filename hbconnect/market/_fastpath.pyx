@@ -236,15 +236,24 @@ cdef class FastFeed:
     #: the time of a frame fed without ``now``: None -- CLOCK_MONOTONIC read in C (the tracker's
     #: clock is the real ``time.monotonic``); else the tracker's injected clock, called
     cdef public object clock
+    # the other venues' shapes (``DiffFrame``'s second block): read from the decoded frame
+    cdef bint shaped
+    cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
+    cdef object levels_key, checksum_key
+    cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
+    cdef int level_width
+    cdef long long snapshot_id
+    #: truncate the book to this depth after each diff (0: never), as the general path does
+    cdef public int max_depth
 
-    def __init__(self, tracker, spec, int rule, live):
-        if rule not in (1, 2, 3):
+    def __init__(self, tracker, spec, int rule, live, symbols=None):
+        if rule not in (1, 2, 3, 4):
             raise ValueError(f"no fast path for sync rule code {rule}")
         if rule >= 2 and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
         self.tracker = tracker
         self.books = tracker.books
-        self.symbols = spec.symbols
+        self.symbols = spec.symbols if symbols is None else symbols
         self.loads = spec.loads
         self.live = live
         self.envelope = spec.envelope
@@ -259,14 +268,14 @@ cdef class FastFeed:
         self.time_key = spec.time_key
         self.time_units = spec.time_units
         self.rule = rule
-        self.fallback = tracker._feed_decoded
+        self.fallback = tracker._feed_decoded if spec.parse_decoded is not None else None
         self.general = tracker._feed_general
         self.fast_frames = 0
         self.scanned_frames = 0
         self.clock = None
 
-        def b(k):
-            return None if k is None else k.encode("ascii")
+        def b(k):  # the scanner's keys (Binance's shape only: a key, never a path)
+            return k.encode("ascii") if type(k) is str else None
 
         self.b_envelope = b(self.envelope)
         self.b_event_key = b(self.event_key)
@@ -278,6 +287,35 @@ cdef class FastFeed:
         self.b_bids_key = b(self.bids_key)
         self.b_asks_key = b(self.asks_key)
         self.b_time_key = b(self.time_key)
+        self.max_depth = tracker.max_depth or 0
+        env = spec.envelope
+        self.env_path = () if env is None else (tuple(env) if type(env) is tuple else (env,))
+        self.symbol_path = tuple(spec.symbol_path) if spec.symbol_path is not None else None
+        self.time_path = tuple(spec.time_path) if spec.time_path is not None else None
+        def path(k):
+            return tuple(k) if type(k) is tuple else (k,)
+
+        self.match = tuple((path(k), v) for k, v in spec.match)
+        self.match_prefix = tuple((path(k), v) for k, v in spec.match_prefix)
+        self.absent = tuple(path(k) for k in spec.absent)
+        self.levels_key = spec.levels_key
+        self.checksum_key = spec.checksum_key
+        self.check_levels = spec.check_levels
+        self.level_width = spec.level_width
+        self.int_text = spec.int_text
+        self.zero_none = spec.checksum_zero_is_none
+        self.missing_empty = spec.missing_side_empty
+        self.has_snapshot_id = spec.snapshot_last_id is not None
+        self.snapshot_id = spec.snapshot_last_id if self.has_snapshot_id else 0
+        # Binance's shape (one envelope key, an event, ints, rows for the book): the text scanner
+        # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
+        self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
+                           or self.symbol_key is None or self.symbol_path is not None
+                           or self.time_path is not None or self.match or self.match_prefix
+                           or self.absent or self.levels_key is not None or self.checksum_key is not None
+                           or self.check_levels or self.int_text or self.has_snapshot_id
+                           or self.missing_empty or self.max_depth or rule == 4
+                           or (self.env_path and type(self.env_path[0]) is not str))
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -396,6 +434,8 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
+        if self.shaped:
+            return self._decoded(conn, raw, now)
         try:
             scanned = self._scan(raw)
         except Exception:  # MemoryError while building the levels: let the general path try
@@ -407,18 +447,26 @@ cdef class FastFeed:
                 if p is not NULL:
                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
-                                           self.b_time_key is not None, self.s_time)
+                                           self.b_time_key is not None, self.s_time, False, 0)
                     if done:
                         self.scanned_frames += 1
                         return
         finally:
             self.s_bids = self.s_asks = None
+        return self._decoded(conn, raw, now)
+
+    cdef _decoded(self, conn, raw, now):
+        """The frame decoded: the declared diff is handled here, anything else by the general path."""
+        cdef bint done
         try:
             msg = self.loads(raw)
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
-        if not self._feed_msg(conn, raw, now, msg):
+        done = self._shaped_msg(conn, raw, now, msg) if self.shaped else self._feed_msg(conn, raw, now, msg)
+        if not done:
+            if self.fallback is None:
+                return self.general(conn, raw, now)
             return self.fallback(conn, raw, now, msg)
 
     cdef bint _feed_msg(self, conn, raw, now, msg) except -1:
@@ -468,10 +516,182 @@ cdef class FastFeed:
         if p is NULL:
             return False
         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
-                               self.prev_key is not None, self.time_key is not None, ts)
+                               self.prev_key is not None, self.time_key is not None, ts, False, 0)
+
+    cdef bint _id(self, object o, long long* out) except -1:
+        """An id as the venue parser reads it (``_common.as_int``): an exact int, or with
+        ``int_text`` plain decimal digits (no sign, space, underscore or leading zero, which
+        ``int()`` would also take: the general path decides those)."""
+        cdef Py_ssize_t n, i
+        cdef const unsigned char* d
+        cdef long long v = 0
+        if type(o) is int:
+            return _as_i64(o, out)
+        if not self.int_text or type(o) is not str or not PyUnicode_IS_COMPACT_ASCII(o):
+            return False
+        n = PyUnicode_GET_LENGTH(o)
+        if n == 0 or n > 18:
+            return False
+        d = <const unsigned char*>PyUnicode_DATA(o)
+        if n > 1 and d[0] == c'0':
+            return False
+        for i in range(n):
+            if d[i] < c'0' or d[i] > c'9':
+                return False
+            v = v * 10 + (d[i] - c'0')
+        out[0] = v
+        return True
+
+    cdef object _rows(self, object rows):
+        """A side as the venue parser returns it; None when the general path must decide."""
+        cdef list out
+        cdef object row
+        if type(rows) is not list:
+            return None
+        if not self.check_levels:
+            return rows
+        for row in <list>rows:
+            if type(row) is not list or len(<list>row) < 2 or type((<list>row)[0]) is not str \
+                    or type((<list>row)[1]) is not str:
+                return None
+        if self.level_width <= 2:
+            return rows
+        out = []
+        for row in <list>rows:
+            out.append([(<list>row)[0], (<list>row)[1]])
+        return out
+
+    cdef object _side(self, dict side, object key):
+        """One side of the diff as the venue parser returns it; None: the general path decides."""
+        cdef PyObject* p = PyDict_GetItem(side, key)
+        if p is NULL or <object>p is None:
+            return [] if self.missing_empty else None
+        return self._rows(<object>p)
+
+    cdef bint _shaped_msg(self, conn, raw, now, msg) except -1:
+        """A decoded frame of a declared non-Binance shape: True when it was the diff and was
+        handled here."""
+        cdef PyObject* p
+        cdef object data, side, bids, asks, sym, key, val, last_obj = None
+        cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
+        cdef bint has_ts = False, has_cks = False
+        if type(msg) is not dict:
+            return False
+        for key, val in self.match:
+            sym = self._walk(msg, key, False)
+            if type(sym) is not str or <str>sym != val:
+                return False
+        for key, val in self.match_prefix:
+            sym = self._walk(msg, key, False)
+            if type(sym) is not str or not (<str>sym).startswith(val):
+                return False
+        for key in self.absent:
+            if self._walk(msg, key, False) is not None or not self._absent(msg, key):
+                return False
+        data = self._walk(msg, self.env_path)
+        if data is None:
+            return False
+        if self.event_key is not None:
+            p = PyDict_GetItem(data, self.event_key)
+            if p is NULL or type(<object>p) is not str or <str>p != self.event:
+                return False
+        p = PyDict_GetItem(data, self.last_key)
+        if p is NULL or not self._id(<object>p, &last):
+            return False
+        if type(<object>p) is int:
+            last_obj = <object>p
+        if self.has_snapshot_id and last == self.snapshot_id:
+            return False
+        if self.first_key is None:
+            first = last
+        else:
+            p = PyDict_GetItem(data, self.first_key)
+            if p is NULL or not self._id(<object>p, &first):
+                return False
+        if self.prev_key is not None:
+            p = PyDict_GetItem(data, self.prev_key)
+            if p is NULL or not self._id(<object>p, &prev):
+                return False
+        side = data
+        if self.levels_key is not None:
+            p = PyDict_GetItem(data, self.levels_key)
+            if p is NULL or type(<object>p) is not dict:
+                return False
+            side = <object>p
+        bids = self._side(side, self.bids_key)
+        if bids is None:
+            return False
+        asks = self._side(side, self.asks_key)
+        if asks is None:
+            return False
+        if self.time_path is not None:
+            val = self._walk(msg, self.time_path, False)
+            if val is not None:
+                if not self._id(val, &ts):
+                    return False
+                has_ts = True
+            elif not self._absent(msg, self.time_path):
+                return False
+        elif self.time_key is not None:
+            p = PyDict_GetItem(data, self.time_key)
+            if p is not NULL:  # absent: no venue time (the parsers' ``ms_to_seconds(None)``)
+                if not self._id(<object>p, &ts):
+                    return False
+                has_ts = True
+        if self.checksum_key is not None:
+            p = PyDict_GetItem(data, self.checksum_key)
+            if p is NULL:
+                if not self.zero_none:
+                    return False
+            elif type(<object>p) is int:
+                if not _as_i64(<object>p, &cks):
+                    return False
+            elif not self._id(<object>p, &cks):
+                return False
+            has_cks = not (self.zero_none and cks == 0)
+        if self.symbol_path is not None:
+            sym = self._walk(msg, self.symbol_path, False)
+        else:
+            p = PyDict_GetItem(data, self.symbol_key)
+            sym = <object>p if p is not NULL else None
+        if type(sym) is not str:
+            return False
+        p = PyDict_GetItem(self.symbols, sym)
+        if p is NULL:
+            return False
+        return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+                               self.prev_key is not None, has_ts, ts, has_cks, cks)
+
+    cdef bint _absent(self, object o, tuple path) except -1:
+        """True when the last key of ``path`` is simply missing from an object that is there."""
+        cdef Py_ssize_t n = len(path)
+        cdef object key = path[n - 1]
+        o = self._walk(o, path[:n - 1])
+        return o is not None and type(key) is str and PyDict_GetItem(o, key) is NULL
+
+    cdef object _walk(self, object o, tuple path, bint want_dict=True):
+        """The value at ``path`` (keys, and 0 for the one element of a one-element list); None
+        when absent or of another type."""
+        cdef PyObject* p
+        for key in path:
+            if type(key) is str:
+                if type(o) is not dict:
+                    return None
+                p = PyDict_GetItem(o, key)
+                if p is NULL:
+                    return None
+                o = <object>p
+            else:
+                if type(o) is not list or len(<list>o) != 1:
+                    return None
+                o = (<list>o)[0]
+        if want_dict and type(o) is not dict:
+            return None
+        return o
 
     cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,
-                         last_obj, long long prev, bint has_prev, bint has_ts, long long ts) except -1:
+                         last_obj, long long prev, bint has_prev, bint has_ts, long long ts,
+                         bint has_cks, long long cks) except -1:
         """The diff of a frame of the declared shape: applied when its pair is LIVE and it is the
         very next one by the sync rule (True); otherwise False (the policy decides)."""
         cdef PyObject* p
@@ -486,6 +706,9 @@ cdef class FastFeed:
             return False
         if self.rule == 1:
             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+                return False
+        elif self.rule == 4:
+            if last <= cur:
                 return False
         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
             return False
@@ -505,7 +728,8 @@ cdef class FastFeed:
             try:
                 tb.book.apply_diffs(bids, asks, last)
             except Exception as exc:
-                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts,
+                                   has_cks, cks, exc)
                 return True
             tb.last_id = last_obj if last_obj is not None else last
             tb.first = False
@@ -513,6 +737,10 @@ cdef class FastFeed:
             if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
             self.fast_frames += 1
+            if self.max_depth:
+                tb.book.truncate(self.max_depth)
+            if has_cks and not tracker._verify(tb, cks):
+                return True
             if tracker._notify_books:
                 tracker._emit_book(tb, False)
         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
@@ -520,7 +748,8 @@ cdef class FastFeed:
         return True
 
     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
-                       long long last, long long prev, bint has_prev, bint has_ts, long long ts, exc):
+                       long long last, long long prev, bint has_prev, bint has_ts, long long ts,
+                       bint has_cks, long long cks, exc):
         # The book rejected the batch (unchanged): the general path's handling, with the diff
         # it would have had.
         from hbconnect.market.messages import BookDiff
@@ -528,7 +757,7 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if has_ts else 0.0)
+                         (<double>ts / self.time_units) if has_ts else 0.0, cks if has_cks else None)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)

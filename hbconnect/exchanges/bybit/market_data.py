@@ -24,10 +24,12 @@ from __future__ import annotations
 import logging
 from typing import Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -64,6 +66,12 @@ class BybitMarketData(c.MarketDataBase):
         self.ws_url = url or WS_URL.format(category=category)
         self._symbols = c.SymbolMap()
         self._book_prefix = f"orderbook.{depth}."
+        #: ``delta`` pushes, for the tracker's compiled frame path (``u == 1`` is a snapshot)
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key="s", first_key=None, last_key="u", bids_key="b", asks_key="a", time_path=("ts",),
+            match=(("type", "delta"),), match_prefix=(("topic", self._book_prefix),), check_levels=True,
+            snapshot_last_id=1)
 
     # ---- symbols ----
 
