@@ -12,7 +12,6 @@ import random
 import pytest
 
 from conftest import fixture_files
-from hbconnect import OrderBook
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
 from hbconnect.market.tracker import OrderBookTracker
@@ -86,89 +85,20 @@ def test_recorded_session_with_faults_same_as_general_path(name, prefix):
 
 # ------------------------------------------------------------------ generated sessions
 
-PAIRS = ["BTC-USDT", "ETH-USDT"]
+def _venue_frames():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "venue_frames.py"
+    spec = importlib.util.spec_from_file_location("hbconnect_venue_frames_for_tests", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-class _Gen:
-    """A random walk of two books, written as one venue's snapshot and diff frames."""
-
-    def __init__(self, rng):
-        self.rng = rng
-        self.books = {p: OrderBook() for p in PAIRS}
-        self.ids = {p: 1000 for p in PAIRS}
-        self.ts = 1_700_000_000_000
-
-    def levels(self, base, sign):
-        rng = self.rng
-        out = []
-        for _ in range(rng.randint(0, 4)):
-            price = "%.1f" % (base + sign * rng.randint(1, 30) / 10)
-            out.append([price, rng.choice(["0", "1.5", "0.25", "3", "10.125"])])
-        return out
-
-    def step(self, pair, snapshot):
-        rng = self.rng
-        self.ts += rng.randint(1, 50)
-        prev = self.ids[pair]
-        self.ids[pair] = new = prev + (1 if snapshot or rng.random() < 0.98 else rng.randint(2, 5))
-        book = self.books[pair]
-        if snapshot:
-            bids = [["%.1f" % (99 - i / 10), "1"] for i in range(rng.randint(1, 6))]
-            asks = [["%.1f" % (101 + i / 10), "2"] for i in range(rng.randint(1, 6))]
-            book.apply_snapshot(bids, asks, new)
-        else:
-            bids, asks = self.levels(100, -1), self.levels(100, 1)
-            book.apply_diffs(bids, asks, new)
-        return bids, asks, prev, new
-
-    def frames(self, n):
-        out = [self.frame(p, True) for p in PAIRS]
-        for i in range(n):
-            pair = self.rng.choice(PAIRS)
-            frame = self.frame(pair, i % 60 == 59)
-            if i % 60 == 59 or self.rng.random() > 0.02:  # now and then a frame is lost
-                out.append(frame)
-            if self.rng.random() < 0.1:
-                out.append(self.other(pair))
-        return out
-
-    def other(self, pair):
-        return "{}"
-
-
-class _BybitGen(_Gen):
-    def frame(self, pair, snapshot):
-        bids, asks, prev, new = self.step(pair, snapshot)
-        sym = pair.replace("-", "")
-        return json.dumps({"topic": "orderbook.50." + sym, "type": "snapshot" if snapshot else "delta",
-                           "ts": self.ts, "data": {"s": sym, "b": bids, "a": asks, "u": new, "seq": new * 3},
-                           "cts": self.ts - 2}, separators=(",", ":"))
-
-    def other(self, pair):
-        sym = pair.replace("-", "")
-        return json.dumps({"topic": "publicTrade." + sym, "type": "snapshot", "ts": self.ts,
-                           "data": [{"T": self.ts, "s": sym, "S": "Buy", "v": "0.1", "p": "100.1",
-                                     "i": str(self.ts)}]}, separators=(",", ":"))
-
-
-class _OkxGen(_Gen):
-    def frame(self, pair, snapshot):
-        bids, asks, prev, new = self.step(pair, snapshot)
-        book = self.books[pair]
-        cks = book.checksum_okx(25) if self.rng.random() < 0.8 else 0
-        rows = lambda side: [[p, s, "0", str(self.rng.randint(0, 9))] for p, s in side]  # noqa: E731
-        d = {"asks": rows(asks), "bids": rows(bids), "ts": str(self.ts), "checksum": cks,
-             "prevSeqId": -1 if snapshot else prev, "seqId": new}
-        return json.dumps({"arg": {"channel": "books", "instId": pair}, "action": "snapshot" if snapshot else "update",
-                           "data": [d]}, separators=(",", ":"))
-
-    def other(self, pair):
-        return json.dumps({"arg": {"channel": "trades", "instId": pair},
-                           "data": [{"instId": pair, "tradeId": str(self.ts), "px": "100.1", "sz": "0.1",
-                                     "side": "buy", "ts": str(self.ts)}]}, separators=(",", ":"))
-
-
-GENERATED = [("bybit", _BybitGen), ("okx", _OkxGen)]
+VF = _venue_frames()
+PAIRS = list(VF.PAIRS)
+GENERATED = sorted(VF.GENERATORS)
 
 
 def _mutate_value(v, rng):
@@ -219,6 +149,14 @@ def _state(t, conn):
              conn.last_frame))
 
 
+def _feed(t, conn, gen, frame, i):
+    t.feed(conn, frame, float(i))
+    if gen.bodies:  # a REST venue's pair waiting for its snapshot gets the book as of this frame
+        for p, tb in t.books.items():
+            if tb.snapshot_pending:
+                t.on_snapshot(p, tb.gen, gen.bodies[i][p])
+
+
 def _tracker(name, fast, notes):
     t = OrderBookTracker(_venue(name), PAIRS, stale_timeout=None, sync_timeout=None, fast_path=fast)
     t.clock = lambda: 0.0
@@ -229,14 +167,15 @@ def _tracker(name, fast, notes):
     return t, conn
 
 
-@pytest.mark.parametrize("name,gen", GENERATED)
-def test_generated_session_same_as_general_path(name, gen):
-    frames = gen(random.Random(5)).frames(600)
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_session_same_as_general_path(name):
+    gen = VF.GENERATORS[name](random.Random(5))
+    frames = gen.frames(600)
     nf, ng = [], []
     (tf, cf), (tg, cg) = _tracker(name, True, nf), _tracker(name, False, ng)
     for i, f in enumerate(frames):
-        tf.feed(cf, f, float(i))
-        tg.feed(cg, f, float(i))
+        _feed(tf, cf, gen, f, i)
+        _feed(tg, cg, gen, f, i)
         assert _state(tf, cf) == _state(tg, cg), (i, f)
     assert nf == ng
     applied = sum(tb.diffs_applied for tb in tf.books.values())
@@ -245,14 +184,15 @@ def test_generated_session_same_as_general_path(name, gen):
     assert gaps > 0  # the generator skips ids: sequence breaks are decided (by the general path)
 
 
-@pytest.mark.parametrize("name,gen", GENERATED)
-def test_generated_session_fuzz_same_as_general_path(name, gen):
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_session_fuzz_same_as_general_path(name):
     """Dropped, duplicated, truncated and mutated frames (missing keys, other types, digit text
     with leading zeros or spaces, odd rows, extra keys...) give the general path's results."""
     rng = random.Random(20261207)
     fast = 0
     for episode in range(40):
-        frames = gen(random.Random(episode)).frames(120)
+        gen = VF.GENERATORS[name](random.Random(episode))
+        frames = gen.frames(120)
         nf, ng = [], []
         (tf, cf), (tg, cg) = _tracker(name, True, nf), _tracker(name, False, ng)
         for i, f in enumerate(frames):
@@ -262,8 +202,8 @@ def test_generated_session_fuzz_same_as_general_path(name, gen):
             if r < 0.25:
                 f = _mutate(f, rng)
             for _ in range(2 if r > 0.97 else 1):  # duplicated
-                tf.feed(cf, f, float(i))
-                tg.feed(cg, f, float(i))
+                _feed(tf, cf, gen, f, i)
+                _feed(tg, cg, gen, f, i)
                 assert _state(tf, cf) == _state(tg, cg), (episode, i, f)
         assert nf == ng
         fast += tf._fastpath.fast_frames
