@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from benchmark_modules import load_benchmark
 from conftest import fixture_files
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
@@ -85,18 +86,7 @@ def test_recorded_session_with_faults_same_as_general_path(name, prefix):
 
 # ------------------------------------------------------------------ generated sessions
 
-def _venue_frames():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "venue_frames.py"
-    spec = importlib.util.spec_from_file_location("hbconnect_venue_frames_for_tests", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-VF = _venue_frames()
+VF = load_benchmark("venue_frames")
 PAIRS = list(VF.PAIRS)
 GENERATED = sorted(VF.GENERATORS)
 
