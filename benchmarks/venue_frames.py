@@ -148,7 +148,7 @@ class GateFrames(VenueFrames):
 
     def other(self, pair):
         return _dumps({"time": self.ts // 1000, "channel": "spot.trades", "event": "update",
-                       "result": {"id": self.ts, "create_time": self.ts // 1000, "side": "buy",
+                       "result": {"id": self.ts, "create_time": self.ts // 1000, "create_time_ms": str(self.ts), "side": "buy",
                                   "currency_pair": pair.replace("-", "_"), "amount": "0.1", "price": "100.1"}})
 
     def snapshot_body(self, pair):
