@@ -240,6 +240,7 @@ cdef class FastFeed:
     cdef bint shaped
     cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
     cdef object levels_key, checksum_key
+    cdef str symbol_prefix
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -249,7 +250,7 @@ cdef class FastFeed:
     def __init__(self, tracker, spec, int rule, live, symbols=None):
         if rule not in (1, 2, 3, 4):
             raise ValueError(f"no fast path for sync rule code {rule}")
-        if rule >= 2 and spec.prev_key is None:
+        if rule in (2, 3) and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
         self.tracker = tracker
         self.books = tracker.books
@@ -299,6 +300,7 @@ cdef class FastFeed:
         self.match_prefix = tuple((path(k), v) for k, v in spec.match_prefix)
         self.absent = tuple(path(k) for k in spec.absent)
         self.levels_key = spec.levels_key
+        self.symbol_prefix = spec.symbol_prefix
         self.checksum_key = spec.checksum_key
         self.check_levels = spec.check_levels
         self.level_width = spec.level_width
@@ -310,7 +312,7 @@ cdef class FastFeed:
         # Binance's shape (one envelope key, an event, ints, rows for the book): the text scanner
         # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
         self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
-                           or self.symbol_key is None or self.symbol_path is not None
+                           or self.symbol_key is None or self.symbol_path is not None or self.symbol_prefix
                            or self.time_path is not None or self.match or self.match_prefix
                            or self.absent or self.levels_key is not None or self.checksum_key is not None
                            or self.check_levels or self.int_text or self.has_snapshot_id
@@ -564,7 +566,7 @@ cdef class FastFeed:
     cdef object _side(self, dict side, object key):
         """One side of the diff as the venue parser returns it; None: the general path decides."""
         cdef PyObject* p = PyDict_GetItem(side, key)
-        if p is NULL or <object>p is None:
+        if p is NULL:
             return [] if self.missing_empty else None
         return self._rows(<object>p)
 
@@ -651,6 +653,10 @@ cdef class FastFeed:
             has_cks = not (self.zero_none and cks == 0)
         if self.symbol_path is not None:
             sym = self._walk(msg, self.symbol_path, False)
+            if self.symbol_prefix:
+                if type(sym) is not str or not (<str>sym).startswith(self.symbol_prefix):
+                    return False
+                sym = (<str>sym)[len(self.symbol_prefix):]
         else:
             p = PyDict_GetItem(data, self.symbol_key)
             sym = <object>p if p is not NULL else None

@@ -200,6 +200,8 @@ class DiffFrame:
     absent: tuple = ()
     #: where the symbol is when not in the diff itself: a path from the top (OKX ``("arg", "instId")``)
     symbol_path: Optional[tuple] = None
+    #: the text before the symbol at ``symbol_path`` (Bitstamp ``channel`` "diff_order_book_btcusd")
+    symbol_prefix: str = ""
     #: where the time is when not in the diff itself: a path from the top (Bybit ``("ts",)``)
     time_path: Optional[tuple] = None
     #: a sub-object of the diff holding ``bids_key``/``asks_key`` (KuCoin ``changes``)
@@ -217,7 +219,8 @@ class DiffFrame:
     checksum_zero_is_none: bool = False
     #: a diff with this last id means a snapshot to the venue parser (Bybit ``u == 1``)
     snapshot_last_id: Optional[int] = None
-    #: a missing level side means an empty one (Gate.io); otherwise the general path takes it
+    #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
+    #: sent as null, the general path takes the frame
     missing_side_empty: bool = False
 
 
