@@ -131,6 +131,26 @@ class OkxFrames(VenueFrames):
                                  "ts": str(self.ts)}]})
 
 
+class BitgetFrames(VenueFrames):
+    """Bitget v2 ``books`` snapshot/update (``seq`` increasing; checksum real or 0)."""
+
+    checksums = 0.8
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        cks = self.books[pair].checksum_bitget(25) if self.rng.random() < self.checksums else 0
+        d = {"asks": asks, "bids": bids, "checksum": cks, "seq": new, "ts": str(self.ts)}
+        return _dumps({"action": "snapshot" if snapshot else "update",
+                       "arg": {"instType": "SPOT", "channel": "books", "instId": pair.replace("-", "")},
+                       "data": [d], "ts": self.ts})
+
+    def other(self, pair):
+        return _dumps({"action": "update", "arg": {"instType": "SPOT", "channel": "trade",
+                                                   "instId": pair.replace("-", "")},
+                       "data": [{"ts": str(self.ts), "price": "100.1", "size": "0.1", "side": "buy",
+                                 "tradeId": str(self.ts)}], "ts": self.ts})
+
+
 class GateFrames(VenueFrames):
     """Gate.io v4 ``spot.order_book_update`` (U/u ranges) with REST ``order_book?with_id=true``
     snapshots; a "snapshot" frame here only moves the REST book (the stream has none)."""
@@ -157,4 +177,4 @@ class GateFrames(VenueFrames):
                            "bids": book.bids_text(), "asks": book.asks_text()}).encode()
 
 
-GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames}
+GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames}
