@@ -30,13 +30,18 @@ logger = logging.getLogger(__name__)
 SendFn = Callable[[VenueRequest], Awaitable[Any]]
 
 
+def _nothing() -> None:
+    return None
+
+
 class _Token:
     """``StreamShape.TOKEN``: a REST-issued key (or token) in the URL, kept alive over REST."""
 
     async def open(self, stream: "UserStream") -> tuple:
         venue = stream._venue
         key = venue.parse_stream_token(await stream._send(venue.stream_token_request()))
-        register_secret(key, owner=stream)  # redacted while the stream lives
+        # redacted while this session uses it, then among the registry's bounded recent values
+        stream._release_token = register_secret(key, owner=stream)
         stream.key_renewals += 1
         conn = await stream._connect(venue.user_stream_url(key))
         return conn, stream._keepalive(key, conn)
@@ -116,6 +121,8 @@ class UserStream(PrivateSocket):
         self.key_renewals = 0
         self.last_frame_time = 0.0  # ``clock`` time of the last frame
         self._clock = clock
+        #: releases the redaction of the current session's token (see ``_Token``)
+        self._release_token: Callable[[], None] = _nothing
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -141,6 +148,8 @@ class UserStream(PrivateSocket):
                 keepalive.cancel()
             elif maintain is not None:
                 maintain.close()
+            self._release_token()
+            self._release_token = _nothing
             self._conn = None
             await conn.close()
 

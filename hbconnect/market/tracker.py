@@ -8,7 +8,7 @@ Design
     same core; they differ only in the *driver* that performs the I/O the core asks for
     (``request_snapshot``, ``send``, ``reconnect``).
 
-For venues that declare the shape of their diff frames (``venue.diff_frame``, e.g. Binance), the
+For venues that declare the shape of their diff frames (``venue.diff_frame``), the
 instance's ``feed`` is the compiled fast path of ``hbconnect.market._fastpath``: it scans the frame
 text itself and applies LIVE, in-sequence diffs with the same bookkeeping, and hands every other
 frame (decoded) to the general path here, which alone decides sequence breaks, bad frames and
@@ -334,7 +334,7 @@ class OrderBookTracker:
 
     Live use::
 
-        tracker = OrderBookTracker(market_data_venue("binance"), ["BTC-USDT", "ETH-USDT"])
+        tracker = OrderBookTracker(market_data_venue("okx"), ["BTC-USDT", "ETH-USDT"])
         await tracker.start()
         await tracker.wait_ready()
         book = tracker.book("BTC-USDT")            # hbconnect.OrderBook
@@ -808,7 +808,7 @@ class OrderBookTracker:
 
     def _sequence_break(self, tb: TrackedBook, d: BookDiff) -> None:
         if tb.first and self.venue.snapshot_request(tb.pair) is not None:
-            # Right after a REST snapshot: the snapshot predates the stream (Binance step 4).
+            # Right after a REST snapshot: the snapshot predates the stream (its id below the first buffered diff's).
             tb.snapshot_retries += 1
             self._log("too-old", logging.INFO, "%s %s: snapshot %d older than stream (%d..%d); refetching",
                       self.name, tb.pair, tb.last_id, d.first_id, d.last_id)
@@ -1438,8 +1438,8 @@ class _LiveDriver(TrackerDriver):
     def _limit(self, req: RestRequest) -> tuple[Optional[str], Optional[dict]]:
         """How the throttler charges a snapshot request: the endpoint's own limit id when the
         throttler rates it (``snapshot_limit_id``, ``"GET /path"`` or ``"/path"``), else the
-        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. Binance
-        ``REQUEST_WEIGHT``), else nothing."""
+        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. a
+        per-minute request weight pool), else nothing."""
         t = self.t
         throttler = getattr(t._rest, "throttler", None)
         if throttler is None:
