@@ -182,6 +182,155 @@ cdef inline bint _skip_value(Cur* c) noexcept:
     return _int(c, &v)
 
 
+cdef inline bint _cursor(object raw, Cur* c):
+    """A cursor over the frame's text: an ASCII str or bytes (False for anything else)."""
+    if type(raw) is str:
+        if not PyUnicode_IS_COMPACT_ASCII(raw):
+            return False
+        c.p = <const unsigned char*>PyUnicode_DATA(raw)
+        c.e = c.p + PyUnicode_GET_LENGTH(raw)
+        return True
+    if type(raw) is bytes:
+        c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+        c.e = c.p + PyBytes_GET_SIZE(raw)
+        return True
+    return False
+
+
+cdef object _NOTHING = object()  # text the partial reader does not accept (the caller falls back)
+
+
+cdef inline int _word(Cur* c) noexcept:
+    """``false`` -> 0, ``true`` -> 1, ``null`` -> 2 (the cursor moved past it); else -1."""
+    cdef Py_ssize_t left = c.e - c.p
+    if left >= 4 and memcmp(c.p, b"true", 4) == 0:
+        c.p += 4
+        return 1
+    if left >= 5 and memcmp(c.p, b"false", 5) == 0:
+        c.p += 5
+        return 0
+    if left >= 4 and memcmp(c.p, b"null", 4) == 0:
+        c.p += 4
+        return 2
+    return -1
+
+
+cdef bint _skip(Cur* c, int depth) noexcept:
+    """Step over one value of the strict subset (see ``_value``) without building it."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef long long v
+    cdef unsigned char ch
+    if c.p >= c.e or depth > 16:
+        return False
+    ch = c.p[0]
+    if ch == c'"':
+        return _str(c, &s, &n)
+    if ch == c'{':
+        c.p += 1
+        if _lit(c, c'}'):
+            return True
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':') or not _skip(c, depth + 1):
+                return False
+            if _lit(c, c'}'):
+                return True
+            if not _lit(c, c','):
+                return False
+    if ch == c'[':
+        c.p += 1
+        if _lit(c, c']'):
+            return True
+        while True:
+            if not _skip(c, depth + 1):
+                return False
+            if _lit(c, c']'):
+                return True
+            if not _lit(c, c','):
+                return False
+    return _word(c) >= 0 or _int(c, &v)
+
+
+cdef object _value(Cur* c, object want, int depth):
+    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
+    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
+    except that an object under a ``dict`` want keeps only the keys the want names (each read
+    with its own want; such a key twice: refused), and an array under a 1-tuple want reads its
+    elements with that want. ``want`` None: everything. ``_NOTHING`` for anything else."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef long long v
+    cdef dict d
+    cdef list lst
+    cdef object sub, item, key
+    cdef unsigned char ch
+    cdef int w
+    if c.p >= c.e or depth > 16:
+        return _NOTHING
+    ch = c.p[0]
+    if ch == c'"':
+        if not _str(c, &s, &n):
+            return _NOTHING
+        return _ascii(s, n)
+    if ch == c'{':
+        if want is not None and type(want) is not dict:
+            return _NOTHING
+        c.p += 1
+        d = {}
+        if _lit(c, c'}'):
+            return d
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':'):
+                return _NOTHING
+            key = _ascii(s, n)
+            if want is None:
+                item = _value(c, None, depth + 1)
+                if item is _NOTHING:
+                    return _NOTHING
+                d[key] = item
+            else:
+                sub = (<dict>want).get(key, _NOTHING)
+                if sub is _NOTHING:
+                    if not _skip(c, depth + 1):
+                        return _NOTHING
+                else:
+                    if key in d:
+                        return _NOTHING
+                    item = _value(c, sub, depth + 1)
+                    if item is _NOTHING:
+                        return _NOTHING
+                    d[key] = item
+            if _lit(c, c'}'):
+                return d
+            if not _lit(c, c','):
+                return _NOTHING
+    if ch == c'[':
+        if want is not None and type(want) is not tuple:
+            return _NOTHING
+        c.p += 1
+        lst = []
+        sub = None if want is None else (<tuple>want)[0]
+        if _lit(c, c']'):
+            return lst
+        while True:
+            item = _value(c, sub, depth + 1)
+            if item is _NOTHING:
+                return _NOTHING
+            lst.append(item)
+            if _lit(c, c']'):
+                return lst
+            if not _lit(c, c','):
+                return _NOTHING
+    if want is not None:
+        return _NOTHING  # a scalar where an object or array was declared: let the parser judge
+    w = _word(c)
+    if w >= 0:
+        return (False, True, None)[w]
+    if _int(c, &v):
+        return v
+    return _NOTHING
+
+
 cdef enum:  # the fields of a diff frame the scanner has seen
     F_EVENT = 1
     F_SYMBOL = 2
@@ -191,6 +340,37 @@ cdef enum:  # the fields of a diff frame the scanner has seen
     F_TIME = 32
     F_BIDS = 64
     F_ASKS = 128
+
+
+_UNSET = object()
+
+
+def _merge_want(want, tuple path):
+    """``want`` extended so that the value at ``path`` is read whole (None: read whole; a dict:
+    those keys; a 1-tuple: an array's elements)."""
+    if not path or want is None:
+        return None
+    key = path[0]
+    if type(key) is str:
+        if want is not _UNSET and type(want) is not dict:
+            return None  # declared both as an array and as an object: read it whole
+        d = dict(want) if want is not _UNSET else {}
+        d[key] = _merge_want(d.get(key, _UNSET), path[1:])
+        return d
+    if want is not _UNSET and type(want) is not tuple:
+        return None
+    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:]),)
+
+
+def _want_tree(tuple env, tuple paths, tuple data_keys):
+    """The parts of a frame of a declared shape the compiled path reads: ``paths`` from the top,
+    ``data_keys`` (keys or key paths) under the envelope ``env``."""
+    want = _UNSET
+    for path in paths:
+        want = _merge_want(want, path)
+    for key in data_keys:
+        want = _merge_want(want, env + (key if type(key) is tuple else (key,)))
+    return None if want is _UNSET else want
 
 
 cdef class FastFeed:
@@ -241,6 +421,8 @@ cdef class FastFeed:
     cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
     cdef object levels_key, checksum_key
     cdef str symbol_prefix
+    #: what the partial reader builds of a frame of a declared shape (see ``_want_tree``)
+    cdef object want
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -318,6 +500,16 @@ cdef class FastFeed:
                            or self.check_levels or self.int_text or self.has_snapshot_id
                            or self.missing_empty or self.max_depth or rule == 4
                            or (self.env_path and type(self.env_path[0]) is not str))
+        if self.shaped:
+            sides = (self.bids_key, self.asks_key)
+            if self.levels_key is not None:
+                sides = tuple((self.levels_key, k) for k in sides)
+            self.want = _want_tree(
+                self.env_path,
+                tuple(k for k, _ in self.match + self.match_prefix) + self.absent
+                + tuple(p for p in (self.symbol_path, self.time_path) if p is not None),
+                tuple(k for k in (self.event_key, self.first_key, self.last_key, self.prev_key, self.time_key,
+                                  self.checksum_key, self.symbol_key) if k is not None) + sides)
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -396,15 +588,7 @@ cdef class FastFeed:
         cdef const unsigned char* k
         cdef Py_ssize_t kn
         cdef bint found = False
-        if type(raw) is str:
-            if not PyUnicode_IS_COMPACT_ASCII(raw):
-                return False
-            c.p = <const unsigned char*>PyUnicode_DATA(raw)
-            c.e = c.p + PyUnicode_GET_LENGTH(raw)
-        elif type(raw) is bytes:
-            c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
-            c.e = c.p + PyBytes_GET_SIZE(raw)
-        else:
+        if not _cursor(raw, &c):
             return False
         if self.b_envelope is None:
             return self._scan_data(&c) and c.p == c.e
@@ -437,6 +621,10 @@ cdef class FastFeed:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
         if self.shaped:
+            msg = self._partial(raw)
+            if msg is not None and self._shaped_msg(conn, raw, now, msg):
+                self.scanned_frames += 1
+                return
             return self._decoded(conn, raw, now)
         try:
             scanned = self._scan(raw)
@@ -456,6 +644,21 @@ cdef class FastFeed:
         finally:
             self.s_bids = self.s_asks = None
         return self._decoded(conn, raw, now)
+
+    cdef object _partial(self, raw):
+        """The frame read by the strict partial reader (only the declared keys built); None when
+        it is not plain enough for it (the JSON parser then decodes it)."""
+        cdef Cur c
+        cdef object msg
+        if not _cursor(raw, &c):
+            return None
+        try:
+            msg = _value(&c, self.want, 0)
+        except Exception:  # MemoryError: the general path tries
+            return None
+        if msg is _NOTHING or c.p != c.e:
+            return None
+        return msg
 
     cdef _decoded(self, conn, raw, now):
         """The frame decoded: the declared diff is handled here, anything else by the general path."""
