@@ -457,7 +457,7 @@ cdef class FastFeed:
         self.scanned_frames = 0
         self.clock = None
 
-        def b(k):  # the scanner's keys (Binance's shape only: a key, never a path)
+        def b(k):  # the text scanner's keys (the plain shape only: a key, never a path)
             return k.encode("ascii") if type(k) is str else None
 
         self.b_envelope = b(self.envelope)
@@ -491,7 +491,7 @@ cdef class FastFeed:
         self.missing_empty = spec.missing_side_empty
         self.has_snapshot_id = spec.snapshot_last_id is not None
         self.snapshot_id = spec.snapshot_last_id if self.has_snapshot_id else 0
-        # Binance's shape (one envelope key, an event, ints, rows for the book): the text scanner
+        # the plain shape (one envelope key, an event, ints, rows for the book): the text scanner
         # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
         self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
                            or self.symbol_key is None or self.symbol_path is not None or self.symbol_prefix
@@ -774,7 +774,7 @@ cdef class FastFeed:
         return self._rows(<object>p)
 
     cdef bint _shaped_msg(self, conn, raw, now, msg) except -1:
-        """A decoded frame of a declared non-Binance shape: True when it was the diff and was
+        """A frame of any other declared shape (read whole or in part): True when it was the diff and was
         handled here."""
         cdef PyObject* p
         cdef object data, side, bids, asks, sym, key, val, last_obj = None

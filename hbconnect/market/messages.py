@@ -186,7 +186,7 @@ class DiffFrame:
     prev_key: Optional[str] = None
     time_key: Optional[str] = None
     time_units: float = 1000.0  # time units per second (1000: milliseconds)
-    # --- the shapes of other venues (defaults: Binance's). A frame that differs from the
+    # --- the shapes of other venues (the defaults keep the plain shape). A frame that differs from the
     # declared shape in any way takes the general path, so these only ever narrow what the
     # compiled path accepts. Paths are tuples of dict keys (str) and ``0`` for "a list of
     # exactly one element, that element" (OKX/Bitget ``data: [{...}]``).
