@@ -162,25 +162,66 @@ class DiffFrame:
     (and ``prev_key``, ``time_key`` when set), lists at ``bids_key``/``asks_key`` and a symbol
     (``symbol_key``) found in ``symbols`` (the venue's table, venue symbol -> pair). Such a frame
     must mean the same as what ``parse_message`` returns for it: one ``BookDiff(pair, bids, asks,
-    first, last, prev, time / time_units)`` with no checksum. Every other frame goes to
+    first, last, prev, time / time_units, checksum)``. Every other frame goes to
     ``parse_decoded(raw, msg)``, which must return what ``parse_message(raw)`` returns (or raise
-    what it raises) for a frame that decoded to ``msg``.
+    what it raises) for a frame that decoded to ``msg`` (or, without it, to ``parse_message``).
+    The fields below the first block describe the other venues' shapes; tests/test_fastpath_venues.py
+    proves, per venue, that the compiled path and the general path give the same results.
     """
 
     loads: Callable[[Any], Any]
-    parse_decoded: Callable[[Any, Any], list]
-    symbols: dict
-    envelope: Optional[str]
-    event_key: str
-    event: str
-    symbol_key: str
-    first_key: str
+    #: None: frames the compiled path leaves are decoded again by ``parse_message``
+    parse_decoded: Optional[Callable[[Any, Any], list]]
+    #: venue symbol -> pair; None: the tracker builds it from its pairs (``to_venue_symbol``,
+    #: kept only where ``from_venue_symbol`` maps back to the same pair)
+    symbols: Optional[dict]
+    envelope: Any  # a key, a path (tuple), or None: the diff is the frame itself
+    event_key: Optional[str]
+    event: Optional[str]
+    symbol_key: Optional[str]
+    first_key: Optional[str]  # None: a single id (first == last)
     last_key: str
     bids_key: str
     asks_key: str
     prev_key: Optional[str] = None
     time_key: Optional[str] = None
     time_units: float = 1000.0  # time units per second (1000: milliseconds)
+    # --- the shapes of other venues (the defaults keep the plain shape). A frame that differs from the
+    # declared shape in any way takes the general path, so these only ever narrow what the
+    # compiled path accepts. Paths are tuples of dict keys (str) and ``0`` for "a list of
+    # exactly one element, that element" (OKX/Bitget ``data: [{...}]``).
+    #: exact string values required at a key or path from the top of the frame
+    #: (``("channel", "spot.order_book_update")``, OKX ``(("arg", "channel"), "books")``)
+    match: tuple = ()
+    #: string prefixes required likewise (Bybit ``("topic", "orderbook.50.")``)
+    match_prefix: tuple = ()
+    #: keys or paths from the top that must be absent (Gate.io ``("result", "full")``: a
+    #: snapshot; OKX ``"event"``: a control frame)
+    absent: tuple = ()
+    #: where the symbol is when not in the diff itself: a path from the top (OKX ``("arg", "instId")``)
+    symbol_path: Optional[tuple] = None
+    #: the text before the symbol at ``symbol_path`` (Bitstamp ``channel`` "diff_order_book_btcusd")
+    symbol_prefix: str = ""
+    #: where the time is when not in the diff itself: a path from the top (Bybit ``("ts",)``)
+    time_path: Optional[tuple] = None
+    #: a sub-object of the diff holding ``bids_key``/``asks_key`` (KuCoin ``changes``)
+    levels_key: Optional[str] = None
+    #: the venue parser checks every row (``_common.levels``): rows must be lists of at least two
+    #: strings, cut to ``[price, size]`` when ``level_width > 2``; False: rows go to the book as
+    #: they are (the book checks them)
+    check_levels: bool = False
+    level_width: int = 2
+    #: ids, time and checksum may be sent as decimal digit text (``"1700000000000"``)
+    int_text: bool = False
+    #: the venue's checksum over the book after the diff (an int, or digit text with ``int_text``)
+    checksum_key: Optional[str] = None
+    #: a checksum of 0, or none at all, means "not sent" (OKX since 2026-06)
+    checksum_zero_is_none: bool = False
+    #: a diff with this last id means a snapshot to the venue parser (Bybit ``u == 1``)
+    snapshot_last_id: Optional[int] = None
+    #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
+    #: sent as null, the general path takes the frame
+    missing_side_empty: bool = False
 
 
 class ParseError(ValueError):

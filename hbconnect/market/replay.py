@@ -301,6 +301,7 @@ class Replayer(TrackerDriver):
             key = first_conn.get(p, order[0])
             conn = self._conns[key]
             self.tracker.books[p] = TrackedBook(p, self.tracker._book_factory(), conn)
+            self.tracker._learn_symbol(p)  # the compiled frame path's symbol table
             conn.pairs.append(p)
 
     # -- TrackerDriver

@@ -441,9 +441,13 @@ class OrderBookTracker:
         # the general path below, decoded. ``fast_path=False``: the general path only.
         spec = getattr(venue, "diff_frame", None)
         self._parse_decoded = spec.parse_decoded if spec is not None else None
-        if fast_path and spec is not None and self._fast and self.max_depth is None \
-                and not self.connection_sequence:
-            self._fastpath = FastFeed(self, spec, self._fast, LIVE)
+        #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
+        self._fast_symbols: Optional[dict] = None
+        fast_rule = self._fast or (4 if venue.sync_rule is SyncRule.TIMESTAMP else 0)
+        if fast_path and spec is not None and fast_rule and not self.connection_sequence:
+            if spec.symbols is None:
+                self._fast_symbols = {}
+            self._fastpath = FastFeed(self, spec, fast_rule, LIVE, self._fast_symbols)
             self.feed = self._fastpath.feed  # type: ignore[method-assign]
             self.clock = self._clock  # tell the fast path which clock it is
         if pairs:
@@ -474,6 +478,7 @@ class OrderBookTracker:
                 conn = self._new_connection([])
             conn.pairs.append(pair)
             self.books[pair] = TrackedBook(pair, self._book_factory(), conn)
+            self._learn_symbol(pair)
             if conn not in touched:
                 touched.append(conn)
         if self._live is not None:
@@ -490,11 +495,26 @@ class OrderBookTracker:
         if tb is None:
             return
         tb.gen += 1
+        if self._fast_symbols is not None:
+            for sym in [s for s, p in self._fast_symbols.items() if p == pair]:
+                del self._fast_symbols[sym]
         conn = tb.conn
         if pair in conn.pairs:
             conn.pairs.remove(pair)
         if conn.up:
             self.driver.send(conn, self.venue.unsubscribe_messages([pair]))
+
+    def _learn_symbol(self, pair: str) -> None:
+        """The compiled path's symbol table: the pair's venue symbol, when the venue maps it
+        back to the same pair (so both paths find the same book)."""
+        if self._fast_symbols is None:
+            return
+        try:
+            sym = self.venue.to_venue_symbol(pair)
+            if self.venue.from_venue_symbol(sym) == pair:
+                self._fast_symbols[sym] = pair
+        except Exception:  # a pair the venue cannot name: its frames take the general path
+            pass
 
     def _new_connection(self, pairs: Iterable[str]) -> Connection:
         conn = Connection(self._next_conn_id, pairs)
@@ -510,6 +530,7 @@ class OrderBookTracker:
             tb = self.books.get(p)
             if tb is None:
                 self.books[p] = tb = TrackedBook(p, self._book_factory(), conn)
+                self._learn_symbol(p)
             else:
                 if p in tb.conn.pairs:
                     tb.conn.pairs.remove(p)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._okx_family import OpArgsMarketData  # Bitget v2 speaks OKX's v5 WS protocol
-from hbconnect.market.messages import BookDiff, BookSnapshot, MarketEvent, ParseError, SyncRule
+from hbconnect.market.messages import BookDiff, BookSnapshot, DiffFrame, MarketEvent, ParseError, SyncRule
 
 WS_URL = "wss://ws.bitget.com/v2/ws/public"
 BOOK_CHANNEL = "books"
@@ -57,6 +58,14 @@ class BitgetMarketData(OpArgsMarketData):
         self.inst_type = inst_type
         self.ws_url = url
         self._symbols = c.SymbolMap()
+        #: ``books`` updates, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope=("data", 0), event_key=None,
+            event=None, symbol_key=None, symbol_path=("arg", "instId"), first_key=None, last_key="seq",
+            bids_key="bids", asks_key="asks", time_key="ts",
+            match=(("action", "update"), (("arg", "channel"), BOOK_CHANNEL), (("arg", "instType"), inst_type)),
+            absent=("event",), check_levels=True, int_text=True, checksum_key="checksum",
+            checksum_zero_is_none=True)
 
     # ---- symbols ----
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -30,6 +31,7 @@ from hbconnect.exchanges._common import (
 )
 from hbconnect.market.messages import (
     BookDiff,
+    DiffFrame,
     BookSnapshot,
     Heartbeat,
     Ignored,
@@ -61,6 +63,13 @@ class BitstampMarketData(MarketDataBase):
 
     def __init__(self) -> None:
         self._symbols = SymbolMap(BITSTAMP_QUOTES, lower=True)
+        #: ``diff_order_book_{symbol}`` data, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key=None, symbol_path=("channel",), symbol_prefix=_BOOK, first_key=None,
+            last_key="microtimestamp", bids_key="bids", asks_key="asks", time_key="microtimestamp",
+            time_units=1e6, match=(("event", "data"),), check_levels=True, int_text=True,
+            missing_side_empty=True)
 
     def to_venue_symbol(self, pair: str) -> str:
         """"BTC-USD" -> "btcusd" (the channel and URL symbol)."""

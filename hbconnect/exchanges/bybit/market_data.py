@@ -24,12 +24,14 @@ from __future__ import annotations
 import logging
 from typing import Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable
 from hbconnect.exchanges.bybit.instruments import parse_instruments_info
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -68,6 +70,12 @@ class BybitMarketData(c.MarketDataBase):
         #: listed instruments or of pairs asked for map back, nothing is guessed from a suffix
         self.instruments = InstrumentTable(name)
         self._book_prefix = f"orderbook.{depth}."
+        #: ``delta`` pushes, for the tracker's compiled frame path (``u == 1`` is a snapshot)
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key="s", first_key=None, last_key="u", bids_key="b", asks_key="a", time_path=("ts",),
+            match=(("type", "delta"),), match_prefix=(("topic", self._book_prefix),), check_levels=True,
+            snapshot_last_id=1)
 
     # ---- symbols ----
 

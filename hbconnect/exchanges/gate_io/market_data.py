@@ -24,6 +24,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -41,6 +42,7 @@ from hbconnect.exchanges._common import (
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -185,6 +187,12 @@ class GateSpotMarketData(_GateBase):
             raise ValueError(f"Gate spot interval must be one of {list(SPOT_INTERVALS)}")
         self.interval = interval
         self.max_depth = SPOT_INTERVALS[interval]
+        #: ``spot.order_book_update`` pushes, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="result", event_key=None,
+            event=None, symbol_key="s", first_key="U", last_key="u", bids_key="b", asks_key="a",
+            time_key="t", match=(("event", "update"), ("channel", "spot.order_book_update")),
+            absent=(("result", "full"),), check_levels=True, missing_side_empty=True)
 
     def _book_payload(self, symbol: str, subscribe: bool) -> list:
         return [symbol, self.interval]

@@ -29,9 +29,18 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._okx_family import OpArgsMarketData
-from hbconnect.market.messages import BookDiff, BookSnapshot, MarketEvent, ParseError, Reconnect, SyncRule
+from hbconnect.market.messages import (
+    BookDiff,
+    BookSnapshot,
+    DiffFrame,
+    MarketEvent,
+    ParseError,
+    Reconnect,
+    SyncRule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +74,15 @@ class OkxMarketData(OpArgsMarketData):
         self.ws_url = url
         self._legacy_last: dict[str, int] = {}  # pair -> ts of its last push (legacy streams)
         self._pairs: dict[str, str] = {}  # instId -> pair, memo of from_venue_symbol
+        #: ``books`` updates with seqId/prevSeqId, for the tracker's compiled frame path (legacy
+        #: pushes without seqId take the general path: their ids are chained here, per pair)
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope=("data", 0), event_key=None,
+            event=None, symbol_key=None, symbol_path=("arg", "instId"), first_key=None, last_key="seqId",
+            prev_key="prevSeqId", bids_key="bids", asks_key="asks", time_key="ts",
+            match=(("action", "update"), (("arg", "channel"), BOOK_CHANNEL)), absent=("event",),
+            check_levels=True, level_width=4, int_text=True, checksum_key="checksum",
+            checksum_zero_is_none=True)
 
     # ---- symbols ----
 
