@@ -1,4 +1,4 @@
-"""The ``hbconnect`` command: demo, sim, watch, replay, record, bench.
+"""The ``hbconnect`` command: demo, sim, watch, replay, record, bench, hub.
 
 Each subcommand lives in ``hbconnect/commands/<name>.py`` and exposes
 ``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when used.
@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "replay": "replay recorded sessions through the real tracker and venue code",
     "record": "record a live market-data session in the replay format",
     "bench": "run the peer comparison benchmark of the order book",
+    "hub": "keep books once and publish them to Redis Streams for many bots (watch --redis reads them)",
 }
 
 

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between refreshes")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("-v", "--verbose", action="store_true", help="log tracker warnings")
+    parser.add_argument("--redis", help="read the books a `hbconnect hub` publishes to this Redis URL "
+                                        "instead of connecting to the venue")
+    parser.add_argument("--redis-prefix", default="hb", help="with --redis: the hub's key prefix (default hb)")
 
 
 def render(tracker: Any, pairs: list[str], depth: int) -> str:
@@ -48,11 +51,17 @@ def render(tracker: Any, pairs: list[str], depth: int) -> str:
 
 
 async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, duration: float | None,
-                stale_timeout: float, out: TextIO) -> int:
-    from hbconnect.market.tracker import OrderBookTracker
-
+                stale_timeout: float, out: TextIO, redis: str | None = None, redis_prefix: str = "hb") -> int:
     tty = out.isatty()
-    tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
+    tracker: Any
+    if redis:  # the books of a hub: same interface, nothing opened towards the venue
+        from hbconnect.hub.consumer import RemoteBookTracker
+
+        tracker = RemoteBookTracker(redis, venue.name, pairs, prefix=redis_prefix)
+    else:
+        from hbconnect.market.tracker import OrderBookTracker
+
+        tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
     await tracker.start()
@@ -80,4 +89,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"hbconnect watch: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(watch(venue, pairs, depth=max(1, args.depth), interval=args.interval,
-                             duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout))
+                             duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout,
+                             redis=getattr(args, "redis", None), redis_prefix=getattr(args, "redis_prefix", "hb")))

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from hbconnect.hub import wire
 from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
+from hbconnect.hub.waiting import wait_until
 from hbconnect.market.messages import Trade
 from hbconnect.market.notify import BookCallback, Notifier, TradeCallback
 from hbconnect.market.tracker import LIVE, RESYNCING, SYNCING, BookState, PairStats
@@ -281,7 +282,8 @@ class RemoteBookTracker(Notifier):
         """Apply the hub's snapshot hash of ``pair`` (HGETALL result). True when the pair is synced
         from it (or already ahead of it in the same epoch)."""
         rb = self.books[pair]
-        rb.retry_at = self.clock() + self.retry_interval
+        now = self.clock()
+        rb.retry_at = now + self.retry_interval
         if not fields:
             rb.snapshot_retries += 1
             self._set_state(rb)
@@ -305,6 +307,7 @@ class RemoteBookTracker(Notifier):
             rb.snapshot_retries += 1
             return False
         rb.sid = sid or "0-0"
+        rb.last_receive = now  # staleness counts from the snapshot
         rb.failed_snap = (epoch, seq)  # until an entry continues it
         return True
 
@@ -458,13 +461,8 @@ class RemoteBookTracker(Notifier):
             sub.close()
 
     async def wait_ready(self, timeout: Optional[float] = None) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while not self.ready:
-            if deadline is not None and loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
+        """Wait until every pair is LIVE; False on timeout."""
+        return await wait_until(lambda: self.ready, timeout, poll=0.02)
 
     async def __aenter__(self) -> "RemoteBookTracker":
         await self.start()

@@ -31,6 +31,7 @@ from hbconnect.hub import scripts, wire
 from hbconnect.hub.capture import CapturingBook
 from hbconnect.hub.lease import LeasePlan, new_hub_id
 from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
+from hbconnect.hub.waiting import wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -511,24 +512,12 @@ class BookHub:
 
     async def wait_owned(self, n: int = 1, timeout: float = 10.0) -> bool:
         """Wait until this hub owns at least ``n`` pairs (False on timeout)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while len(self._owned) < n:
-            if loop.time() >= end:
-                return False
-            await asyncio.sleep(0.01)
-        return True
+        return await wait_until(lambda: len(self._owned) >= n, timeout)
 
     async def wait_round(self, rounds: int = 1, timeout: float = 10.0) -> bool:
         """Wait until ``rounds`` more lease rounds completed (False on timeout)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
         target = self.lease_rounds + rounds
-        while self.lease_rounds < target:
-            if loop.time() >= end:
-                return False
-            await asyncio.sleep(0.005)
-        return True
+        return await wait_until(lambda: self.lease_rounds >= target, timeout, poll=0.005)
 
     async def drain(self) -> None:
         """Wait until everything queued is written."""

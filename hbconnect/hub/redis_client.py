@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["connect", "REDIS_ERRORS", "redacted"]
 
 
-def _redis() -> Any:
+def client_module() -> Any:
     try:
         import redis.asyncio as aioredis
     except ImportError as exc:  # the optional dependency
@@ -19,7 +19,7 @@ def _redis() -> Any:
 
 def connect(url: str, **kw: Any) -> Any:
     """An asyncio Redis client for ``url`` (``redis://host:port/db``), bytes in and out."""
-    aioredis = _redis()
+    aioredis = client_module()
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
