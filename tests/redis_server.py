@@ -98,3 +98,17 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def redis_server_fixture():
+    """The body of the ``redis_server`` fixture: a fresh server per test, or a clear failure (never a
+    skip) when redis-server is missing."""
+    import pytest
+
+    if redis_server_binary() is None:
+        pytest.fail(INSTALL_HINT)
+    srv = RedisServer().start()
+    try:
+        yield srv
+    finally:
+        srv.close()

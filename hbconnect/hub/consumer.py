@@ -58,7 +58,7 @@ class RemoteBook:
     """One pair: its book, where it stands in the hub's stream, counters. Read it, do not mutate it."""
 
     __slots__ = ("pair", "book", "state", "epoch", "seq", "sid", "last_id", "last_update_time",
-                 "last_receive", "hub_state", "synced", "stale", "need_snapshot", "retry_at", "failed_snap",
+                 "last_receive", "hub_state", "synced", "stale", "need_snapshot", "retry_at", "failed_snap", "broke_at",
                  "last_trade", "frames", "diffs_applied", "snapshots", "duplicates", "gaps", "resyncs",
                  "bad_frames", "stale_streams", "snapshot_retries", "trades", "epochs")
 
@@ -77,7 +77,8 @@ class RemoteBook:
         self.stale = False
         self.need_snapshot = True
         self.retry_at = 0.0
-        self.failed_snap: Optional[tuple] = None  # (epoch, seq) of a snapshot that led to a gap
+        self.failed_snap: Optional[tuple] = None  # (epoch, seq) of a snapshot no entry continued yet
+        self.broke_at: set = set()  # stream ids of entries that broke the sequence (bounded)
         self.last_trade: Optional[Trade] = None
         self.frames = 0
         self.diffs_applied = 0
@@ -178,6 +179,7 @@ class RemoteBookTracker(Notifier):
         self._r = redis
         self._own_redis = redis is None
         self._task: Optional[asyncio.Task] = None
+        self._stopping = False
         self._run_id: Optional[bytes] = None
         # tracker-wide counters
         self.frames = 0
@@ -331,6 +333,19 @@ class RemoteBookTracker(Notifier):
             rb.stale = False
             self._set_state(rb)
 
+    def _break(self, rb: RemoteBook, reason: str, fields: Any, gap: bool = True) -> None:
+        """An entry that does not continue the sequence. The first time: resync. Met again after
+        a resync from a snapshot that the stream did continue, it cannot be a lost range: it is
+        not the hub's (a foreign or corrupt entry), so it is counted and skipped."""
+        if rb.sid in rb.broke_at and rb.failed_snap is None:
+            if gap:  # (a bad entry was counted when it failed to apply)
+                self._bad(rb, f"{reason}, again after a resync: not the hub's", fields)
+            return
+        if len(rb.broke_at) >= 256:
+            rb.broke_at.clear()
+        rb.broke_at.add(rb.sid)
+        self._resync(rb, reason, gap=gap)
+
     def _entry(self, rb: RemoteBook, fields: Any) -> None:
         try:
             e = fields[b"e"]
@@ -349,25 +364,24 @@ class RemoteBookTracker(Notifier):
                 rb.duplicates += 1
                 return
             if seq != rb.seq + 1:
-                self._resync(rb, f"sequence gap {rb.seq} -> {seq}")
+                self._break(rb, f"sequence gap {rb.seq} -> {seq}", fields)
                 return
         elif seq == 1 and kind == wire.SNAPSHOT:
             try:
                 data = wire.loads(d)
             except ValueError:
                 self._bad(rb, "undecodable data", fields)
-                self._resync(rb, "bad epoch start")
                 return
-            if rb.synced:
-                rb.resyncs += 1
-                self._log("epoch", logging.INFO, "%s %s: new epoch %s (hub restart or failover)", self.name,
-                          rb.pair, epoch)
-            if not self._reset(rb, epoch, 1, data):
-                self._resync(rb, "bad epoch start")
+            was = rb.synced
+            if self._reset(rb, epoch, 1, data):
+                if was:
+                    rb.resyncs += 1
+                    self._log("epoch", logging.INFO, "%s %s: new epoch %s (hub restart or failover)",
+                              self.name, rb.pair, epoch)
             return
         else:
             if rb.synced:
-                self._resync(rb, f"entry of another epoch ({epoch} #{seq})")
+                self._break(rb, f"entry of another epoch ({epoch} #{seq})", fields)
             return  # waiting for a snapshot: entries that cannot be placed are skipped
         # the next entry of our epoch
         try:
@@ -379,7 +393,7 @@ class RemoteBookTracker(Notifier):
             rb.seq = seq
             rb.failed_snap = None
         else:
-            self._resync(rb, f"bad entry #{seq}", gap=False)
+            self._break(rb, f"bad entry #{seq}", fields, gap=False)
 
     def _apply(self, rb: RemoteBook, kind: bytes, d: Any) -> bool:
         if kind == wire.DIFF:
@@ -452,8 +466,15 @@ class RemoteBookTracker(Notifier):
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # The reader leaves between two reads (each blocks block_ms at most): cancelling a
+            # blocked XREAD in the middle can leave redis-py's connection hanging
+            self._stopping = True
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=self.block_ms / 1000 + 2.0)
+            except (asyncio.TimeoutError, Exception):
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            self._stopping = False
         if self._own_redis and self._r is not None:
             await self._r.aclose()
             self._r = None
@@ -504,13 +525,13 @@ class RemoteBookTracker(Notifier):
     async def _run(self) -> None:
         backoff = 0.05
         first = True
-        while True:
+        while not self._stopping:
             try:
                 r = await self._connected()
                 if not first:
                     self.connection_lost()
                 first = False
-                while True:
+                while not self._stopping:
                     await self._load_snapshots(r)
                     streams = {k: rb.sid for k, rb in self._by_key.items()}
                     if not streams:
