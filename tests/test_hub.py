@@ -132,7 +132,7 @@ def test_hub_killed_mid_stream_is_taken_over_and_consumers_resync(redis_server, 
     span = session.records[-1].ts - session.records[0].ts
     speed = span / 6.0  # each replay lasts about 6 s
     cmd = [sys.executable, "-m", "hbconnect", "hub", "-e", "binance", "--redis", redis_server.url, "--replay",
-           *map(str, files), "--speed", repr(speed), "--lease-ttl", "1", "--hub-id", "hub-a", "--status-interval", "60"]
+           *map(str, files), "--speed", repr(speed), "--lease-ttl", "1", "--hub-id", "hub-a", "--status-interval", "60", "--no-rebalance"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
 
     async def main():
@@ -141,7 +141,7 @@ def test_hub_killed_mid_stream_is_taken_over_and_consumers_resync(redis_server, 
         a = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         try:
             assert await wait_until(lambda: all(cons.books[p].epoch.startswith("hub-a.") for p in pairs), 15)
-            hub_b = BookHub(redis_server.url, "binance", lease_ttl=1.0, hub_id="hub-b")
+            hub_b = BookHub(redis_server.url, "binance", lease_ttl=1.0, hub_id="hub-b", rebalance=False)
             replay_b = asyncio.get_running_loop().create_task(hub_b.replay(session, market_data_venue("binance"),
                                                                            speed=speed))
             await asyncio.sleep(1.5)
@@ -176,7 +176,7 @@ def test_hub_whose_renewals_stopped_is_fenced_off(redis_server):
         nxt = feed_diffs(ta, "A-B", 11, 5)
         await a.drain()
         a._tasks[0].cancel()  # its lease renewals stop; its publishing does not
-        b = BookHub(redis_server.url, "fake", ["A-B"], lease_ttl=0.4, hub_id="hub-b")
+        b = BookHub(redis_server.url, "fake", ["A-B"], lease_ttl=0.4, hub_id="hub-b", rebalance=False)
         tb = fake_tracker(b)
         await b.open()
         assert await b.wait_owned(1, timeout=5.0)
@@ -374,6 +374,28 @@ def test_lease_plan_spreads_pairs_and_takes_orphans_after_patience():
     assert orphan in plan.candidates([], hubs)[0]  # free for two rounds: anyone may take it
     plan.observed(orphan, False)
     assert orphan not in plan.candidates([], hubs)[0]
+
+
+def test_a_hub_that_joins_later_gets_its_share(redis_server):
+    pairs = [f"P{i}-USD" for i in range(40)]
+
+    async def main():
+        a = BookHub(redis_server.url, "fake", pairs, lease_ttl=0.6, hub_id="h1")
+        fake_tracker(a, pairs)
+        await a.open()
+        assert await a.wait_owned(40)
+        b = BookHub(redis_server.url, "fake", pairs, lease_ttl=0.6, hub_id="h2")
+        fake_tracker(b, pairs)
+        await b.open()
+        want_b = sum(preferred_hub(["h1", "h2"], p) == "h2" for p in pairs)
+        try:
+            assert await wait_until(lambda: len(b.owned) == want_b and len(a.owned) == 40 - want_b, 10)
+            assert not set(a.owned) & set(b.owned)
+        finally:
+            await a.stop()
+            await b.stop()
+
+    asyncio.run(main())
 
 
 def test_missing_redis_server_fails_with_how_to_install(monkeypatch):

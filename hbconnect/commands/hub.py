@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease-ttl", type=float, default=3.0, help="seconds a dead hub keeps its pairs")
     parser.add_argument("--snapshot-interval", type=float, default=1.0, help="seconds between stored snapshots")
     parser.add_argument("--hub-id", help="this hub's id (default: random)")
+    parser.add_argument("--no-rebalance", action="store_true",
+                        help="keep the pairs this hub holds when other hubs join (no handovers)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--rest-url", help="override the venue's REST base URL (e.g. the embedded exchange)")
     parser.add_argument("--ws-url", help="override the venue's websocket base URL")
@@ -45,7 +47,8 @@ async def run_hub(args: argparse.Namespace, venue: Any, pairs: Optional[list[str
     from hbconnect.hub.publisher import BookHub
 
     hub = BookHub(args.redis, venue.name, pairs or (), prefix=args.prefix, maxlen=args.maxlen,
-                  lease_ttl=args.lease_ttl, snapshot_interval=args.snapshot_interval, hub_id=args.hub_id)
+                  lease_ttl=args.lease_ttl, snapshot_interval=args.snapshot_interval, hub_id=args.hub_id,
+                  rebalance=not args.no_rebalance)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

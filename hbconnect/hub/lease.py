@@ -9,7 +9,9 @@ cannot write again.
 Hubs register in a sorted set with the same TTL. A free pair goes first to its preferred hub
 (rendezvous hashing over the live hubs, so pairs spread evenly and a dead hub's pairs spread
 over the survivors); any hub takes a pair that stayed free for two of its rounds (the preferred
-hub may be gone before the registry says so).
+hub may be gone before the registry says so). A hub that joins later gets its share: once it has
+been live for a few rounds, the others release the pairs it prefers (a handover is an epoch change
+for consumers, as a failover is).
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class LeasePlan:
         self.pairs = list(dict.fromkeys(pairs))
         self.patience = patience
         self._free_rounds: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # hub -> consecutive rounds it was live
 
     def add_pairs(self, pairs: Iterable[str]) -> None:
         for p in pairs:
@@ -68,6 +71,16 @@ class LeasePlan:
             else:
                 others.append(p)
         return mine, others
+
+    def to_hand_over(self, owned: Sequence[str], hubs: Sequence[str], fraction: float = 0.25) -> list[str]:
+        """Owned pairs preferred by another hub that has been live for ``patience`` + 1 rounds in
+        a row (a hub that joined and stayed): at most ``fraction`` of the owned per round."""
+        self._seen = {h: self._seen.get(h, 0) + 1 for h in hubs}
+        settled = [h for h, n in self._seen.items() if n > self.patience or h == self.hub_id]
+        if len(settled) < 2:
+            return []
+        out = [p for p in owned if preferred_hub(settled, p) != self.hub_id]
+        return out[: max(1, int(len(owned) * fraction))]
 
     def observed(self, pair: str, free: bool) -> None:
         """The lease of ``pair`` (preferred by another hub) was found free / held this round."""

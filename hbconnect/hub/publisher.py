@@ -87,6 +87,7 @@ class BookHub:
         batch_entries: int = 2_000,
         max_pending: int = 200_000,
         hub_id: Optional[str] = None,
+        rebalance: bool = True,
         clock: Callable[[], float] = time.monotonic,
         redis: Any = None,
     ) -> None:
@@ -110,6 +111,9 @@ class BookHub:
         self.hub_id = hub_id or new_hub_id()
         self.clock = clock
         self.plan = LeasePlan(self.hub_id, pairs)
+        #: hand pairs over to their preferred hub once it has been live for a few rounds (hubs that
+        #: start later get their share); each handover is an epoch change for the consumers
+        self.rebalance = rebalance
         self.tracker: Any = None
         self._r = redis
         self._own_redis = redis is None
@@ -400,14 +404,14 @@ class BookHub:
         if self._wake is not None:
             self._wake.set()
 
-    def _lost(self, pair: str, reason: str) -> None:
+    def _lost(self, pair: str, reason: str, level: int = logging.WARNING) -> None:
         hp = self._owned.pop(pair, None)
         if hp is None:
             return
         self.leases_lost += 1
         self.dropped += len(hp.pending)
         self._pending_pairs.pop(pair, None)
-        logger.warning("hub %s: lost %s (%s): no longer publishing it", self.hub_id, pair, reason)
+        logger.log(level, "hub %s: lost %s (%s): no longer publishing it", self.hub_id, pair, reason)
         if self._live and self.tracker is not None:
             self.tracker.remove_pair(pair)
 
@@ -424,6 +428,8 @@ class BookHub:
             for (pair, hp), ok in zip(owned, res):
                 if not ok and self._owned.get(pair) is hp:
                     self._lost(pair, "lease expired or taken")
+        if self.rebalance and owned:
+            await self._hand_over(self.plan.to_hand_over(list(self._owned), self.hubs))
         mine, others = self.plan.candidates(list(self._owned) + list(self._rekey), self.hubs)
         if self._rekey:
             # the old epoch still holds the lease (or nobody does): swap in a new epoch
@@ -455,6 +461,17 @@ class BookHub:
                 if ok:
                     self._acquired(pair, epoch)
         self.lease_rounds += 1
+
+    async def _hand_over(self, pairs: list[str]) -> None:
+        """Release ``pairs`` (their preferred hub is live and settled): it takes them next round."""
+        if not pairs:
+            return
+        p, v = self.prefix, self.venue
+        hps = [self._owned[x] for x in pairs if x in self._owned]
+        await self.flush()  # what is queued still goes out under the lease
+        await self._release(keys=[wire.lease_key(p, v, hp.pair) for hp in hps], args=[hp.epoch for hp in hps])
+        for hp in hps:
+            self._lost(hp.pair, "handed over to its preferred hub", logging.INFO)
 
     async def _leaser(self) -> None:
         while True:
@@ -540,7 +557,7 @@ class BookHub:
         rp = Replayer(venue, session, pairs, tracker_kwargs=tk, **kw)
         self.attach(rp.tracker)
         await self.open()
-        await self.wait_round()
+        await self.lease_round()  # take the recording's pairs now, not at the next periodic round
         loop = asyncio.get_running_loop()
         records = session.records
         t0 = loop.time()
