@@ -239,7 +239,8 @@ def test_exceptions_never_carry_secrets():
 
 
 def test_registered_secret_is_masked_anywhere(monkeypatch):
-    monkeypatch.setattr(errors, "_registered", set())
+    monkeypatch.setattr(errors, "_owned", {})
+    monkeypatch.setattr(errors, "_unowned", errors.collections.OrderedDict())
     register_secret("Zq9hiddenvalue")
     register_secret("abc")  # too short to register
     assert sanitize("oops Zq9hiddenvalue leaked, abc stays") == "oops *** leaked, abc stays"

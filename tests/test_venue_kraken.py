@@ -19,6 +19,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     ParseError,
     Resync,
     SyncRule,
@@ -197,13 +198,18 @@ def test_trades_events_and_errors():
     gone = ('{"errorMessage":"Subscription Not Found","event":"subscriptionStatus",'
             '"pair":"XBT/USD","status":"error","subscription":{"depth":1000,"name":"book"}}')
     assert V1.parse_message(gone) == []
-    assert V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]') == []  # other channels
+    (ev,) = V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]')  # other channels: ignored, not bad
+    assert isinstance(ev, Ignored) and "ticker" in ev.what
 
 
 @pytest.mark.parametrize("raw", [
     "",
     "not json",
     '[1664,{"as":[["13.26","500.0","1"]],"bs":[["13.2","1.0"',  # truncated
+    '[\u00b2,{"as":[["13.26","500.0","1"]]',  # truncated, a channel id int() refuses ('²'.isdigit())
+    '[1\u00b2,{"a":',
+    '[\u0661\u0662,{"a":',  # Arabic-Indic digits: not a channel id either
+    '[1664,{"a":[["13.26","1.0","1"]],"c":"1\u00b2"},"book-1000","WAVES/EUR"]',  # checksum int() refuses
     '[1664,{"as":[["13.26"]]},"book-1000","WAVES/EUR"]',  # level without size
     '[1664,{"a":[[13.26,"1.0","1"]],"c":"1"},"book-1000","WAVES/EUR"]',  # price not a string
     '[1664,{"a":[["13.26","1.0","1"]],"c":"xyz"},"book-1000","WAVES/EUR"]',  # bad checksum

@@ -36,6 +36,7 @@ class UserStream:
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._venue = venue
         self._send = send
@@ -50,7 +51,8 @@ class UserStream:
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
-        self.last_frame_time = 0.0
+        self.last_frame_time = 0.0  # ``clock`` time of the last frame
+        self._clock = clock
         self._conn: Optional[WsConnection] = None
         self._task: Optional[asyncio.Task] = None
         self._stopping = False
@@ -100,7 +102,14 @@ class UserStream:
 
     async def _session(self) -> None:
         key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
-        register_secret(key)
+        # redacted while this session uses it, then among the registry's bounded recent values
+        release = register_secret(key, owner=self)
+        try:
+            await self._run_session(key)
+        finally:
+            release()
+
+    async def _run_session(self, key: str) -> None:
         self.key_renewals += 1
         conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
                             protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
@@ -124,7 +133,7 @@ class UserStream:
         """Translate one frame and hand its events on. Returns True when the venue says the
         listen key expired (the caller then starts over with a new one). Never raises."""
         self.frames += 1
-        self.last_frame_time = time.time()
+        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:

@@ -16,6 +16,7 @@ from hbconnect.exchanges._common import SymbolMap as _SymbolMap
 from hbconnect.exchanges._common import dumps as _dumps
 from hbconnect.market.messages import (
     BookDiff as _BookDiff,
+    Ignored as _Ignored,
     BookSnapshot as _BookSnapshot,
     DiffFrame as _DiffFrame,
     ParseError as _ParseError,
@@ -241,7 +242,7 @@ class BinanceMarketData:
             return [_BookDiff(pair, bids, asks, first, last, prev, ts / 1000.0 if type(ts) is int else 0.0)]
         if e == "trade" or e == "aggTrade":
             return self._trade(raw, data, e)
-        return []  # kline, ... carry nothing for the tracker
+        return [_Ignored(f"event {str(e)[:40]}")]  # kline, ... : channels the tracker does not subscribe
 
     def _parse_other(self, raw: _Union[str, bytes], msg: _Any) -> list:
         if type(msg) is not dict:
@@ -258,7 +259,7 @@ class BinanceMarketData:
         if type(data) is not dict:
             raise _ParseError(f"{self.name}: unexpected data in {raw[:80]!r}")
         if "e" not in data:
-            return []  # bookTicker has no event type
+            return [_Ignored("bookTicker")]  # bookTicker has no event type
         raise _ParseError(f"{self.name}: unexpected frame {raw[:80]!r}")
 
     def _trade(self, raw: _Union[str, bytes], data: dict, e: str) -> list:
@@ -323,6 +324,7 @@ from hbconnect.core.types import (
     TradeFee,
     TradeType,
 )
+from hbconnect.core.types import decimal_text as _decimal_text
 
 _tlog = _logging.getLogger(__name__)
 _DZERO = _D(0)
@@ -548,12 +550,7 @@ def _fmt(value: _Any) -> str:
     if type(value) is str:
         return value
     if isinstance(value, _D):
-        text = str(value)
-        if "E" in text:  # str() uses scientific notation for small/large exponents
-            text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
+        return _decimal_text(value)  # range-checked before any text is made
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -26,12 +26,12 @@ trades keep the value as plain decimal text.
 from __future__ import annotations
 
 import logging
-import zlib
 from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 
 import ujson
 
+from hbconnect.core.codecs import DecodeError, InflateLimitError, gunzip
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -44,6 +44,8 @@ from hbconnect.exchanges._common import (
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    Ignored,
+    LostFrame,
     MarketEvent,
     Reply,
     Resync,
@@ -64,9 +66,11 @@ def _loads(raw: Union[str, bytes]) -> Any:
         data = bytes(raw)
         if data[:2] == b"\x1f\x8b":
             try:
-                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
-            except zlib.error as exc:
-                raise ParseError(f"htx: invalid gzip frame ({exc}): {data[:40]!r}") from None
+                data = gunzip(data)  # bounded: at most codecs.INFLATE_LIMIT bytes out
+            except InflateLimitError as exc:
+                raise LostFrame(f"htx: {exc}") from None
+            except DecodeError as exc:
+                raise ParseError(f"htx: invalid gzip frame ({exc})") from None
         raw = data
     try:
         return ujson.loads(raw)
@@ -187,7 +191,7 @@ class HtxMarketData(MarketDataBase):
                 raise ParseError(f"htx: bad channel {ch!r:.40}")
             parts = ch.split(".", 2)
             if len(parts) != 3 or parts[0] != "market":
-                return []
+                return [Ignored(f"channel {ch[:60]}")]
             pair = self.from_venue_symbol(parts[1])
             tick = as_dict(msg.get("tick"), f"htx {ch} tick")
             kind = parts[2]
@@ -211,7 +215,7 @@ class HtxMarketData(MarketDataBase):
                 )]
             if kind == "trade.detail":
                 return self._trades(pair, tick)
-            return []
+            return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
         if "ping" in msg:
             return [Reply(dumps({"pong": _int(msg["ping"], "htx ping")}))]
         rep = msg.get("rep")

@@ -34,6 +34,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     ParseError,
     Reconnect,
@@ -92,11 +93,20 @@ class OpArgsMarketData(c.MarketDataBase):
             return self._event(msg)
         arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
         channel = arg.get("channel")
+        if self._foreign(arg):
+            return [Ignored(f"instrument {c.excerpt(arg.get('instId'), 60)} ({c.excerpt(arg.get('instType'), 20)})")]
         if channel == self.book_channel:
             return self._book(msg, arg)
         if channel == self.trade_channel:
             return self._trades(msg, arg)
+        if type(channel) is str and "data" in msg:  # tickers, candles, books5...: not subscribed here
+            return [Ignored(f"channel {c.excerpt(channel, 60)}")]
         raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
+
+    def _foreign(self, arg: dict) -> bool:
+        """Whether a push is for an instrument of another type than this object tracks (one
+        socket may carry several); such pushes are ignored, not bad."""
+        return False
 
     def _event(self, msg: dict) -> list[MarketEvent]:
         event = msg["event"]
@@ -151,6 +161,7 @@ class OkxMarketData(OpArgsMarketData):
     ws_subscriptions_per_hour = 480  # (un)subscribe requests per hour per connection
     ws_connect_rate = 3.0  # new connections per second per IP
     max_depth: Optional[int] = BOOK_DEPTH
+    sends_checksum = True  # older streams (recordings); 0 since 2026-06-23, then not verified
     ping_interval = 20.0  # the server closes a connection silent for 30 s
     book_channel = BOOK_CHANNEL
     trade_channel = TRADE_CHANNEL
@@ -191,6 +202,19 @@ class OkxMarketData(OpArgsMarketData):
 
     def _arg(self, channel: str, pair: str) -> dict:
         return {"channel": channel, "instId": self.to_venue_symbol(pair)}
+
+    def _foreign(self, arg: dict) -> bool:
+        # instIds: spot BTC-USDT, swap BTC-USD-SWAP, futures BTC-USD-220527, option
+        # BTC-USD-220527-30000-C; a well-formed one of another type than ours is foreign
+        inst = arg.get("instId")
+        if type(inst) is not str:
+            return False
+        parts = inst.split("-")
+        if len(parts) < 2 or not all(p.isalnum() for p in parts):
+            return False  # not an instId at all: bad, not foreign
+        if self._suffix:
+            return not inst.endswith(self._suffix)
+        return len(parts) > 2
 
     def checksum(self, book: Any) -> int:
         return book.checksum_okx(25)  # the book core's CRC32 over the venue's exact text

@@ -27,6 +27,7 @@ import enum
 import logging
 import random
 import time
+import types
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
@@ -36,6 +37,8 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
+    LostFrame,
     MarketDataVenue,
     Reconnect,
     Reply,
@@ -60,7 +63,10 @@ __all__ = [
     "TrackerDriver",
 ]
 
-_monotonic = time.monotonic
+
+def _is_native_monotonic(clock: Callable[[], float]) -> bool:
+    """True for the interpreter's own ``time.monotonic`` (which the fast path reads in C)."""
+    return clock is time.monotonic and type(clock) is types.BuiltinFunctionType
 
 
 class BookState(enum.Enum):
@@ -113,7 +119,7 @@ class TrackedBook(TrackedBookCore):
         "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries",
         "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
-        "sync_since", "live_since", "live_diffs", "__weakref__",
+        "sync_since", "live_since", "live_diffs", "last_error", "__weakref__",
     )
 
     def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
@@ -147,6 +153,7 @@ class TrackedBook(TrackedBookCore):
         self.sync_since = 0.0  # clock time the current sync attempt began
         self.live_since = 0.0
         self.live_diffs = 0
+        self.last_error = ""  # why the last snapshot request failed ("" until one does)
 
     @property
     def live(self) -> bool:
@@ -169,7 +176,7 @@ class Connection(ConnectionCore):
     compiled base)."""
 
     __slots__ = ("id", "pairs", "up", "conn_seq", "bad_frames", "reconnects", "gaps",
-                 "runner", "url", "__weakref__")
+                 "runner", "url", "last_error", "errors", "__weakref__")
 
     def __init__(self, conn_id: int, pairs: Iterable[str]) -> None:
         self.id = conn_id
@@ -183,6 +190,10 @@ class Connection(ConnectionCore):
         self.last_frame = 0.0
         self.runner: Any = None
         self.url = ""
+        #: why the socket last failed or dropped (connect refused, DNS, closed by the venue...),
+        #: "" until it does; ``errors`` counts such failures, connection attempts included
+        self.last_error = ""
+        self.errors = 0
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} pairs={len(self.pairs)} up={self.up}>"
@@ -219,15 +230,16 @@ class _NullDriver(TrackerDriver):
 class _LogLimiter:
     """At most ``burst`` log lines per ``interval`` seconds per key; counts what it suppressed."""
 
-    __slots__ = ("interval", "burst", "_windows")
+    __slots__ = ("clock", "interval", "burst", "_windows")
 
-    def __init__(self, interval: float = 10.0, burst: int = 5) -> None:
+    def __init__(self, clock: Callable[[], float], interval: float = 10.0, burst: int = 5) -> None:
+        self.clock = clock
         self.interval = interval
         self.burst = burst
         self._windows: dict[str, list] = {}
 
     def __call__(self, key: str, level: int, msg: str, *args: Any, exc_info: bool = False) -> None:
-        now = _monotonic()
+        now = self.clock()
         w = self._windows.get(key)
         if w is None or now - w[0] >= self.interval:
             if w is not None and w[2]:
@@ -313,11 +325,14 @@ class OrderBookTracker(Notifier):
         self._subs: list[Subscription] = []
         self._notify_books = bool(self._book_callbacks)
         self._notify_trades = bool(self._trade_callbacks)
-        self._log = _LogLimiter()
+        self._log = _LogLimiter(lambda: self._clock())
         # tracker-wide counters
         self.frames = 0
         self.bad_frames = 0  # including those that cannot be attributed to a pair
         self.unknown_pair_messages = 0
+        #: well-formed frames for nobody here: channels or instruments not subscribed (the venue
+        #: module says ``Ignored``) or every message of the frame for an untracked pair
+        self.ignored_frames = 0
         self.notify_errors = 0
         # live-mode settings
         self._rest = rest
@@ -339,8 +354,10 @@ class OrderBookTracker(Notifier):
         #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
         #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
         self.signer = signer
-        #: the clock of ``check_stale``/retries (replay sets the recorded time)
-        self.clock: Callable[[], float] = _monotonic
+        self._fastpath: Optional[FastFeed] = None
+        #: the clock of frames fed without ``now``, ``check_stale``, retries and log limits
+        #: (replay sets the recorded time); the tracker never reads another
+        self.clock = time.monotonic
         self._rand: Callable[[], float] = random.random
         self._live: Optional[_LiveDriver] = None
         # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
@@ -348,13 +365,23 @@ class OrderBookTracker(Notifier):
         # the general path below, decoded. ``fast_path=False``: the general path only.
         spec = getattr(venue, "diff_frame", None)
         self._parse_decoded = spec.parse_decoded if spec is not None else None
-        self._fastpath: Optional[FastFeed] = None
         if fast_path and spec is not None and self._fast and self.max_depth is None \
                 and not self.connection_sequence:
             self._fastpath = FastFeed(self, spec, self._fast, LIVE)
             self.feed = self._fastpath.feed  # type: ignore[method-assign]
+            self.clock = self._clock  # tell the fast path which clock it is
         if pairs:
             self.add_pairs(pairs)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        if self._fastpath is not None:
+            self._fastpath.clock = None if _is_native_monotonic(clock) else clock
 
     # ------------------------------------------------------------------ pairs and connections
     def add_pairs(self, pairs: Iterable[str]) -> list[Connection]:
@@ -446,7 +473,7 @@ class OrderBookTracker(Notifier):
         (With a venue that declares ``diff_frame`` the instance's ``feed`` is the compiled fast
         path, which comes back here for everything but LIVE in-sequence diffs.)"""
         if now is None:
-            now = _monotonic()
+            now = self._clock()
         self.frames += 1
         conn.frames += 1
         conn.last_frame = now
@@ -474,6 +501,7 @@ class OrderBookTracker(Notifier):
 
     def _dispatch(self, conn: Connection, raw: Union[str, bytes], now: float, events: list) -> None:
         ev = None
+        unknown = self.unknown_pair_messages
         try:
             if self.connection_sequence and events and not self._conn_seq_ok(conn, events):
                 return
@@ -510,6 +538,9 @@ class OrderBookTracker(Notifier):
                     self._other_event(conn, ev, now)
         except Exception as exc:  # a tracker or venue bug: contain it to this frame
             self._internal_error(conn, getattr(ev, "pair", None), raw, exc)
+            return
+        if events and self.unknown_pair_messages - unknown == len(events):
+            self.ignored_frames += 1
 
     def _parse_failed(self, conn: Connection, raw: Any, exc: BaseException) -> None:
         # A venue module may know whose frame it could not parse (Kraken: the channel id of a
@@ -519,6 +550,11 @@ class OrderBookTracker(Notifier):
         self._bad_frame(conn, tb, raw, exc)
         if tb is not None:
             self._safe_resync(tb, "unparsable frame")
+        elif isinstance(exc, LostFrame):  # any pair of the connection may have lost an update
+            for p in conn.pairs:
+                lost = self.books.get(p)
+                if lost is not None:
+                    self._safe_resync(lost, "unreadable frame")
 
     def _internal_error(self, conn: Connection, pair: Any, raw: Any, exc: BaseException) -> None:
         """An unexpected exception while processing a frame (a tracker/venue bug, an id the book
@@ -562,6 +598,8 @@ class OrderBookTracker(Notifier):
             reply(conn, [ev.text])
         elif t is Heartbeat:
             pass
+        elif t is Ignored:
+            self.ignored_frames += 1
         elif t is Resync:
             tb = books.get(ev.pair)
             if tb is not None:
@@ -673,7 +711,7 @@ class OrderBookTracker(Notifier):
         tb.last_id = s.update_id
         tb.first = True
         if not tb.last_receive:
-            tb.last_receive = tb.conn.last_frame or _monotonic()  # the stale clock starts with the book
+            tb.last_receive = tb.conn.last_frame or self._clock()  # the stale clock starts with the book
         if s.timestamp:
             tb.last_update_time = s.timestamp
         tb.state = LIVE
@@ -850,6 +888,7 @@ class OrderBookTracker(Notifier):
         tb.snapshot_pending = False
         tb.snapshot_retries += 1
         tb.fail_streak += 1
+        tb.last_error = f"snapshot request failed: {exc}"
         self._log("snapshot-fail", logging.WARNING, "%s %s: snapshot failed: %s", self.name, pair, exc)
         if tb.conn.up:
             if retry_delay is None:
@@ -980,9 +1019,10 @@ class OrderBookTracker(Notifier):
 
     async def wait_ready(self, timeout: Optional[float] = None) -> bool:
         """Wait until every pair is LIVE; False on timeout."""
-        deadline = None if timeout is None else _monotonic() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while not self.ready:
-            if deadline is not None and _monotonic() >= deadline:
+            if deadline is not None and loop.time() >= deadline:
                 return False
             await asyncio.sleep(0.02)
         return True
@@ -1101,6 +1141,9 @@ class _LiveDriver(TrackerDriver):
                 t.feed(conn, raw)
 
         def on_close(err: Optional[BaseException]) -> None:
+            if err is not None and not self._stopping:
+                conn.errors += 1
+                conn.last_error = str(err)
             if rec is not None and not self._stopping:
                 rec.closed(conn.id, conn.url)
             t.connection_down(conn, str(err or ""), count=not self._stopping)
