@@ -52,7 +52,7 @@ async def caught_up(cons: RemoteBookTracker, hub: BookHub, timeout: float = 10.0
 @pytest.mark.parametrize("prefix,venue_id", [("BINANCE", "binance"), ("KRAKEN", "kraken"), ("GATEIO", "gate_io")])
 def test_consumer_books_equal_local_tracker_on_recorded_sessions(redis_server, prefix, venue_id):
     files = fixture_files(prefix)
-    reference = replay(files, venue_id).tracker  # a local tracker fed the same session
+    reference = replay(files, market_data_venue(venue_id)).tracker  # a local tracker fed the same session
     pairs = list(reference.books)
 
     async def main():
@@ -126,7 +126,7 @@ def test_hub_killed_mid_stream_is_taken_over_and_consumers_resync(redis_server, 
     stands by; A is SIGKILLed mid-stream; B takes the pairs once A's leases expire; the consumer
     resyncs by itself and ends equal to a local tracker."""
     files = fixture_files("BINANCE")
-    reference = replay(files, "binance").tracker
+    reference = replay(files, market_data_venue("binance")).tracker
     pairs = list(reference.books)
     session = load_session(files)
     span = session.records[-1].ts - session.records[0].ts
@@ -409,7 +409,7 @@ def test_missing_redis_server_fails_with_how_to_install(monkeypatch):
 
 def test_watch_redis_shows_the_hubs_books(redis_server):
     files = fixture_files("BINANCE")
-    reference = replay(files, "binance").tracker
+    reference = replay(files, market_data_venue("binance")).tracker
     pair = next(iter(reference.books))
 
     async def main():

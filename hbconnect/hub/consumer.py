@@ -184,6 +184,7 @@ class RemoteBookTracker(Notifier):
         # tracker-wide counters
         self.frames = 0
         self.bad_frames = 0
+        self.ignored_frames = 0  # (the tracker's counter of untracked channels: a stream has none)
         self.notify_errors = 0
         self.connection_errors = 0
         self.redis_restarts = 0
