@@ -1,4 +1,4 @@
-"""The hbconnect command: demo, sim, watch, replay, record, bench.
+"""The hbconnect command: demo, sim, watch, replay, record, bench, hub.
 
 Each subcommand lives in hbconnect/commands/<name>.py and exposes add_arguments(parser) and
 run(args) -> int. Exit status: 0 success, 1 the run failed (said why on stderr), 2 usage error.
@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "replay": "replay recorded sessions through the real tracker and venue code",
     "record": "record a live market-data session in the replay format",
     "bench": "run hbconnect's own benchmarks (peers: benchmarks/peers.py in the repository)",
+    "hub": "keep books once and publish them to Redis Streams for many bots (watch --redis reads them)",
 }
 
 

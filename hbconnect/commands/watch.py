@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=seconds_arg, default=30.0,
                         help="exit with status 1 when no book has synced after this many seconds (default 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log tracker warnings")
+    parser.add_argument("--redis", help="read the books a `hbconnect hub` publishes to this Redis URL "
+                                        "instead of connecting to the venue")
+    parser.add_argument("--redis-prefix", default="hb", help="with --redis: the hub's key prefix (default hb)")
 
 
 def render(tracker: Any, pairs: list[str], depth: int) -> str:
@@ -60,15 +63,22 @@ def render(tracker: Any, pairs: list[str], depth: int) -> str:
 
 async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, duration: float | None,
                 stale_timeout: float, out: TextIO, timeout: float | None = 30.0,
-                errors: TextIO | None = None) -> int:
+                errors: TextIO | None = None, redis: str | None = None, redis_prefix: str = "hb") -> int:
     """Show the books until ``duration`` is over (or Ctrl-C). Returns 1, saying why on ``errors``,
     when no book has synced within ``timeout`` seconds (or within a shorter ``duration``);
-    connection failures are reported there as they happen."""
-    from hbconnect.market.tracker import OrderBookTracker
-
+    connection failures are reported there as they happen. ``redis``: the books a hub publishes
+    there (same interface, nothing opened towards the venue)."""
     errors = errors if errors is not None else sys.stderr
     tty = out.isatty()
-    tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
+    tracker: Any
+    if redis:
+        from hbconnect.hub.consumer import RemoteBookTracker
+
+        tracker = RemoteBookTracker(redis, venue.name, pairs, prefix=redis_prefix)
+    else:
+        from hbconnect.market.tracker import OrderBookTracker
+
+        tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
     failures = ConnectionErrors("watch", errors)
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
@@ -86,7 +96,7 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
                 waited = timeout if give_up is not None and loop.time() >= give_up else duration
                 if failures.any:
                     why = "a connection failed (above)"
-                elif not tracker.frames and not any(c.up for c in tracker.connections):
+                elif not tracker.frames and not any(c.up for c in getattr(tracker, "connections", ())):
                     why = "no connection was established yet"
                 else:
                     why = f"{tracker.frames} frames received, {tracker.bad_frames} of them bad"
@@ -115,4 +125,4 @@ def run(args: argparse.Namespace) -> int:
         return 2
     return asyncio.run(watch(venue, args.pairs, depth=args.depth, interval=args.interval,
                              duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout,
-                             timeout=args.timeout))
+                             timeout=args.timeout, redis=args.redis, redis_prefix=args.redis_prefix))

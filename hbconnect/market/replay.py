@@ -361,44 +361,58 @@ class Replayer(TrackerDriver):
             conn, frame = self._inject.pop(0)
             self.tracker.feed(conn, frame, self.now)
 
+    def step(self, rec: Record) -> bool:
+        """Replay one record (and the snapshots due before it); True when it was a received frame.
+        ``run`` steps through the whole session; a caller that interleaves its own work (the
+        Redis hub's paced replay) steps itself and calls ``finish`` at the end."""
+        if self._pending and self._pending[0][0] <= rec.ts:
+            self._deliver_due(rec.ts)
+        if rec.ts > self.now:
+            self.now = rec.ts
+        t = self.tracker
+        kind = rec.kind
+        if kind == RECV:
+            t.feed(self._conns[rec.conn], rec.data, self.now)
+            if self._inject:
+                self._drain_injected()
+            if self._check_stale:
+                t.check_stale(self.now)
+            return True
+        if kind == OPEN:
+            conn = self._conns.get(rec.conn)
+            if conn is not None:
+                conn.url = rec.url
+                t.connection_up(conn)  # a reopen first marks it down (reconnect)
+                self._drain_injected()
+        elif kind == CLOSE:
+            conn = self._conns.get(rec.conn)
+            if conn is not None:
+                t.connection_down(conn, "closed (recorded)")
+        return False
+
+    def finish(self) -> None:
+        """Snapshots recorded after the last frame still complete the sync."""
+        self._deliver_due(float("inf"))
+
+    @property
+    def _check_stale(self) -> bool:
+        t = self.tracker
+        return t.stale_timeout is not None or t.sync_timeout is not None
+
     def run(self) -> ReplayResult:
         t = self.tracker
         records = self.session.records
         total = len(records)
-        feed = t.feed
-        conns = self._conns
-        check_stale = t.stale_timeout is not None or t.sync_timeout is not None
+        step = self.step
         t0 = time.perf_counter()
         frames = 0
         next_progress = 0
         for i, rec in enumerate(records):
-            if self._pending and self._pending[0][0] <= rec.ts:
-                self._deliver_due(rec.ts)
-            if rec.ts > self.now:
-                self.now = rec.ts
-            kind = rec.kind
-            if kind == RECV:
-                frames += 1
-                feed(conns[rec.conn], rec.data, self.now)
-                if self._inject:
-                    self._drain_injected()
-            elif kind == OPEN:
-                conn = conns.get(rec.conn)
-                if conn is not None:
-                    conn.url = rec.url
-                    t.connection_up(conn)  # a reopen first marks it down (reconnect)
-                    self._drain_injected()
-            elif kind == CLOSE:
-                conn = conns.get(rec.conn)
-                if conn is not None:
-                    t.connection_down(conn, "closed (recorded)")
-            if check_stale and kind == RECV:
-                t.check_stale(self.now)
+            frames += step(rec)
             if self.progress is not None and i >= next_progress:
                 _progress(self.progress, i, total)
                 next_progress = i + max(1, total // 100)
-        # snapshots recorded after the last frame still complete the sync
-        self._deliver_due(float("inf"))
+        self.finish()
         elapsed = time.perf_counter() - t0
         if self.progress is not None:
             _progress(self.progress, total, total)

@@ -1,0 +1,270 @@
+"""Book hub benchmarks (issue 11), on a local redis-server started here (a separate process).
+
+    python3 benchmarks/bench_hub.py publish  [--repeat 20]
+        changes published per second of hub CPU (the hub process: replay of the recorded sessions
+        through the tracker + capture + encoding + pipelined fenced writes; Redis's CPU not counted)
+    python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10]
+        hub (its own process, a synthetic venue at --rate changes/s over 10 pairs) -> consumer
+        (this process) latency, p50 / p99, from the diff entering the hub's tracker to the
+        consumer's book callback (one machine clock)
+    python3 benchmarks/bench_hub.py fleet    [--pairs 100 --hubs 4 --consumers 4] (HBCONNECT_BENCH_FULL=1
+        or --full: 1,000 pairs, 4 hubs, 8 consumers)
+        hubs share the pairs by lease; one hub is SIGKILLed mid-run; reports the failover time
+        (kill -> every pair leased again), detected gaps, and checks every consumer book equals
+        the surviving hubs' books at the end (an unequal book would be an undetected gap)
+
+Recorded sessions: $HBCONNECT_FIXTURES or tests/data/recordings.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(1, str(HERE.parent / "tests"))
+
+from fakevenue import FakeVenue, RecordingDriver, diff, snap_body  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
+
+from hbconnect.hub import wire  # noqa: E402
+from hbconnect.hub.consumer import RemoteBookTracker  # noqa: E402
+from hbconnect.hub.publisher import BookHub  # noqa: E402
+from hbconnect.market.messages import SyncRule  # noqa: E402
+from hbconnect.market.tracker import OrderBookTracker  # noqa: E402
+
+VENUES = [("BINANCE", "binance"), ("KRAKEN", "kraken"), ("GATEIO", "gate_io"), ("KUCOIN", "kucoin"),
+          ("BITSTAMP", "bitstamp"), ("HUOBI", "htx")]
+
+
+def fixtures_dir() -> Path:
+    env = os.environ.get("HBCONNECT_FIXTURES")
+    return Path(env) if env else HERE.parent / "tests" / "data" / "recordings"
+
+
+# ---------------------------------------------------------------- publish rate
+def bench_publish(url: str, repeat: int) -> None:
+    from hbconnect.exchanges import market_data_venue
+    from hbconnect.market.replay import load_session
+
+    sessions = []
+    for prefix, vid in VENUES:
+        files = sorted(p for p in fixtures_dir().glob(f"{prefix}.*") if p.is_file())
+        if files:
+            sessions.append((vid, load_session(files)))
+
+    async def main() -> tuple[int, float, float]:
+        entries = 0
+        cpu = wall = 0.0
+        for i in range(repeat):
+            for vid, session in sessions:
+                hub = BookHub(url, vid, prefix=f"bench{i}", maxlen=100_000)
+                c0, w0 = time.process_time(), time.perf_counter()
+                await hub.replay(session.copy(), market_data_venue(vid))
+                cpu += time.process_time() - c0
+                wall += time.perf_counter() - w0
+                entries += hub.entries
+                await hub.stop()
+        return entries, cpu, wall
+
+    entries, cpu, wall = asyncio.run(main())
+    from hbconnect.market.replay import Replayer, venue_for_session
+
+    c0 = time.process_time()  # the same replays without a hub: the tracker's own share
+    for _ in range(repeat):
+        for vid, session in sessions:
+            Replayer(venue_for_session(market_data_venue(vid), session), session.copy()).run()
+    base = time.process_time() - c0
+    print(f"publish: {entries} entries from {len(sessions)} recorded venues x {repeat}: "
+          f"{entries / cpu:,.0f} changes per hub CPU-second including the replayed tracker "
+          f"({entries / wall:,.0f}/s wall); publishing alone (minus the plain replay's {base:.2f} s): "
+          f"{entries / max(1e-9, cpu - base):,.0f} changes per CPU-second")
+
+
+# ---------------------------------------------------------------- a synthetic hub (own process)
+def _levels(i: int, u: int) -> tuple[list, list]:
+    return [[f"{100 - (u * 7 + i) % 40 / 100:.2f}", str(u % 4)]], [[f"{101 + (u * 5 + i) % 40 / 100:.2f}", str((u + 1) % 4)]]
+
+
+def synthetic_tracker(hub: BookHub, pairs: list[str], rule: SyncRule) -> OrderBookTracker:
+    t = OrderBookTracker(FakeVenue(rule, max_pairs=10_000), pairs, driver=RecordingDriver(),
+                         book_factory=hub.book_factory, sync_timeout=None, stale_timeout=None)
+    for c in t.connections:
+        t.connection_up(c)
+    hub.attach(t)
+    for p in pairs:
+        t.on_snapshot(p, t.books[p].gen, snap_body([("99.00", "1")], [("102.00", "1")], 1))
+    return t
+
+
+def book_digest(book) -> str:
+    return hashlib.blake2b(repr((book.bids_text(), book.asks_text())).encode(), digest_size=8).hexdigest()
+
+
+def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: float, rule_name: str,
+                lease_ttl: float, out: "mp.Queue", start_at: float) -> None:
+    """Feeds ``rate`` changes/s (round robin over ``pairs``) for ``seconds``, publishing what it owns."""
+    rule = SyncRule[rule_name]
+
+    async def main() -> None:
+        hub = BookHub(url, "synth", pairs, hub_id=hub_id, lease_ttl=lease_ttl, maxlen=20_000)
+        t = synthetic_tracker(hub, pairs, rule)
+        await hub.open()
+        await hub.wait_round()
+        while time.time() < start_at:
+            await asyncio.sleep(0.005)
+        conn = t.connections[0]
+        n = len(pairs)
+        sent = 0
+        u = [1] * n
+        t0 = time.perf_counter()
+        while True:
+            now = time.perf_counter() - t0
+            if now >= seconds:
+                break
+            due = int(now * rate)
+            while sent < due:
+                i = sent % n
+                u[i] += 1
+                uid = time.time_ns() // 1000 if rule is SyncRule.TIMESTAMP else u[i]
+                b, a = _levels(i, u[i])
+                t.feed(conn, diff(pairs[i], uid, uid, b=b, a=a), 0.0)
+                sent += 1
+            await asyncio.sleep(0.001)
+        await hub.drain()
+        out.put((hub_id, {p: book_digest(t.books[p].book) for p in pairs}, sent, hub.entries))
+        await asyncio.sleep(1.0 + lease_ttl)  # keep heartbeating while consumers catch up
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- latency
+def bench_latency(url: str, rate: float, seconds: float) -> None:
+    pairs = [f"L{i}-USD" for i in range(10)]
+    lat: list[float] = []
+
+    def on_book(upd) -> None:
+        if not upd.snapshot:
+            lat.append(time.time_ns() / 1000 - upd.update_id)
+
+    async def main() -> None:
+        cons = RemoteBookTracker(url, "synth", pairs, on_book=on_book, block_ms=1000)
+        await cons.start()
+        q: mp.Queue = mp.Queue()
+        p = mp.Process(target=hub_process, args=(url, "lat-hub", pairs, rate, seconds, "TIMESTAMP", 3.0, q,
+                                                 time.time() + 1.0))
+        p.start()
+        await asyncio.to_thread(q.get)
+        await asyncio.sleep(0.5)
+        await cons.stop()
+        p.join()
+
+    asyncio.run(main())
+    lat.sort()
+    warm = lat[len(lat) // 10:]  # the first 10%: connections warming up
+    if not warm:
+        print("latency: no samples")
+        return
+    p50 = warm[len(warm) // 2]
+    p99 = warm[int(len(warm) * 0.99)]
+    print(f"latency at {rate:,.0f} changes/s: {len(warm)} samples, p50 {p50:,.0f} us, p99 {p99:,.0f} us, "
+          f"max {warm[-1]:,.0f} us")
+
+
+# ---------------------------------------------------------------- fleet
+def consumer_process(url: str, pairs: list[str], stop: "mp.Event", out: "mp.Queue") -> None:
+    async def main() -> None:
+        cons = RemoteBookTracker(url, "synth", pairs, stale_timeout=None)
+        await cons.start()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        st = cons.stats()
+        out.put(({p: book_digest(cons.book(p)) for p in pairs},
+                 {p: (s.state, s.gaps, s.resyncs, s.epochs) for p, s in st.items()}))
+        await cons.stop()
+
+    asyncio.run(main())
+
+
+def bench_fleet(url: str, n_pairs: int, n_hubs: int, n_consumers: int, rate: float, seconds: float) -> None:
+    import redis
+
+    pairs = [f"P{i}-USD" for i in range(n_pairs)]
+    ttl = 2.0
+    start_at = time.time() + 2.0 + 0.2 * n_hubs
+    hq: mp.Queue = mp.Queue()
+    cq: mp.Queue = mp.Queue()
+    stop = mp.Event()
+    hubs = [mp.Process(target=hub_process, args=(url, f"hub{i}", pairs, rate, seconds, "SEQ_RANGE", ttl, hq,
+                                                 start_at)) for i in range(n_hubs)]
+    cons = [mp.Process(target=consumer_process, args=(url, pairs, stop, cq)) for _ in range(n_consumers)]
+    for p in hubs + cons:
+        p.start()
+    r = redis.Redis.from_url(url)
+    keys = [wire.lease_key("hb", "synth", p) for p in pairs]
+    time.sleep(max(0.0, start_at - time.time()) + seconds / 3)
+    owners = r.mget(keys)
+    share = {f"hub{i}": sum(1 for o in owners if o and o.decode().startswith(f"hub{i}.")) for i in range(n_hubs)}
+    victim = hubs[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    killed = time.perf_counter()
+    failover = None
+    while time.perf_counter() - killed < 30:
+        owners = r.mget(keys)
+        if all(o and not o.decode().startswith("hub0.") for o in owners):
+            failover = time.perf_counter() - killed
+            break
+        time.sleep(0.02)
+    results = [hq.get() for _ in range(n_hubs - 1)]
+    time.sleep(1.0)
+    stop.set()
+    consumed = [cq.get() for _ in range(n_consumers)]
+    for p in hubs + cons:
+        p.join(30)
+    reference = results[0][1]
+    assert all(res[1] == reference for res in results), "surviving hubs disagree (the synthetic feed is not deterministic?)"
+    unequal = sum(1 for digests, _ in consumed for p in pairs if digests[p] != reference[p])
+    not_live = sum(1 for _, st in consumed for p in pairs if st[p][0] != "live")
+    gaps = sum(st[p][1] for _, st in consumed for p in pairs)
+    resyncs = sum(st[p][2] for _, st in consumed for p in pairs)
+    moved = sum(1 for _, st in consumed for p in pairs if st[p][3] >= 2)
+    fo = "not within 30 s" if failover is None else f"{failover:.2f} s"
+    print(f"fleet: {n_pairs} pairs, {n_hubs} hubs (leases before the kill: {share}), {n_consumers} consumers, "
+          f"{rate:,.0f} changes/s per hub for {seconds:.0f} s")
+    print(f"  hub0 SIGKILLed: its pairs leased again after {fo}; consumer pair-books that followed a failover: "
+          f"{moved}; gaps detected {gaps}, resyncs {resyncs}")
+    print(f"  at the end: {n_consumers * n_pairs - unequal}/{n_consumers * n_pairs} consumer books equal to the "
+          f"hubs' (undetected gaps: {unequal}), not live: {not_live}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["publish", "latency", "fleet", "all"])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--rate", type=float, default=None)
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--pairs", type=int, default=None)
+    ap.add_argument("--hubs", type=int, default=4)
+    ap.add_argument("--consumers", type=int, default=None)
+    ap.add_argument("--full", action="store_true", default=bool(os.environ.get("HBCONNECT_BENCH_FULL")))
+    args = ap.parse_args()
+    with RedisServer() as srv:
+        if args.what in ("publish", "all"):
+            bench_publish(srv.url, args.repeat)
+        if args.what in ("latency", "all"):
+            bench_latency(srv.url, args.rate or 10_000, args.seconds or 10)
+        if args.what in ("fleet", "all"):
+            bench_fleet(srv.url, args.pairs or (1000 if args.full else 100), args.hubs,
+                        args.consumers or (8 if args.full else 4), args.rate or 2_000, args.seconds or 12)
+
+
+if __name__ == "__main__":
+    main()
