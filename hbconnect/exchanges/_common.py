@@ -5,6 +5,7 @@ offending input; nothing here does I/O.
 """
 from __future__ import annotations
 
+import copy as _copy
 import datetime as _dt
 import json as _json
 from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
@@ -30,6 +31,7 @@ __all__ = [
     "SymbolMap",
     "split_pair",
     "MarketDataBase",
+    "TableSymbols",
 ]
 
 T = TypeVar("T")
@@ -96,6 +98,13 @@ def trade_side(value: Any, sides: dict, venue: str) -> str:
     if side is None:
         raise ParseError(f"{venue}: bad trade side {excerpt(value, 40)}")
     return side
+
+
+def buyer_maker_side(value: Any, what: str) -> str:
+    """The taker side from a venue's "buyer is the maker" flag (true: the taker sold)."""
+    if type(value) is not bool:
+        raise ParseError(f"{what}: expected true/false, got {excerpt(value, 40)}")
+    return "sell" if value else "buy"
 
 
 def as_int(value: Any, what: str) -> int:
@@ -273,8 +282,20 @@ class MarketDataBase:
     max_depth: Optional[int] = None
     connection_sequence: bool = False
     ws_url: str = ""
+    #: base URL of the venue's REST API (snapshots, tokens); "" for venues that need none
+    rest_url: str = ""
     ping_interval: Optional[float] = None
     ping_message: Optional[str] = None
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``, the
+        embedded exchange); what the copy learnt so far (symbol tables) comes along."""
+        out = _copy.deepcopy(self)
+        if ws:
+            out.ws_url = ws
+        if rest:
+            out.rest_url = rest.rstrip("/")
+        return out
 
     def connect_request(self) -> Any:
         """No request before connecting (KuCoin overrides this for its bullet token)."""
@@ -300,3 +321,16 @@ class MarketDataBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class TableSymbols:
+    """Pair <-> venue symbol through the venue object's ``instruments`` (an ``InstrumentTable``):
+    listed symbols, or the venue's spelling of pairs asked for; never a suffix guess."""
+
+    instruments: Any
+
+    def to_venue_symbol(self, pair: str) -> str:
+        return self.instruments.symbol(pair)
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        return self.instruments.pair(symbol)

@@ -57,7 +57,7 @@ def _spell(pair: str) -> str:
     return concat_symbol(pair, "/")
 
 
-class AscendExMarketData(c.MarketDataBase):
+class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
     """``MarketDataVenue`` for AscendEx spot (``depth:`` diffs + in-band ``depth-snapshot``)."""
 
     sync_rule = SyncRule.CONTIGUOUS
@@ -71,19 +71,9 @@ class AscendExMarketData(c.MarketDataBase):
         self.rest_url = rest_url.rstrip("/")
         self.instruments = InstrumentTable(name, spell=_spell)
 
-    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> "AscendExMarketData":
-        """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``)."""
-        out = AscendExMarketData(self.name, ws or self.ws_url, rest or self.rest_url)
-        out.instruments = self.instruments
-        return out
 
     # ---- symbols ----
 
-    def to_venue_symbol(self, pair: str) -> str:
-        return self.instruments.symbol(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        return self.instruments.pair(symbol)
 
     def load_symbols(self, body: Union[str, bytes]) -> int:
         """Learn the instruments of a ``GET /api/pro/v1/products`` body; returns how many."""
@@ -182,8 +172,8 @@ class AscendExMarketData(c.MarketDataBase):
         pair = self.from_venue_symbol(c.as_str(msg.get("symbol"), "symbol"))
         d = c.as_dict(msg.get("data"), "data")
         seq = c.as_int(d.get("seqnum"), "seqnum")
-        bids = c.levels(d.get("bids"), "bids")
-        asks = c.levels(d.get("asks"), "asks")
+        bids = c.levels(d.get("bids"), "bids", 3)
+        asks = c.levels(d.get("asks"), "asks", 3)
         ts = c.ms_to_seconds(d.get("ts"))
         if snapshot:
             return BookSnapshot(pair, bids, asks, seq, ts)
@@ -194,17 +184,9 @@ class AscendExMarketData(c.MarketDataBase):
         out: list[MarketEvent] = []
         for item in c.as_list(msg.get("data"), "data"):
             t = c.as_dict(item, "trade")
-            bm = t.get("bm")
-            if type(bm) is not bool:
-                raise ParseError(f"ascend_ex: bad trade bm {c.excerpt(bm, 40)}")
-            out.append(Trade(
-                pair=pair,
-                trade_id=str(c.as_int(t.get("seqnum"), "seqnum")),
-                price=c.as_str(t.get("p"), "p"),
-                amount=c.as_str(t.get("q"), "q"),
-                side="sell" if bm else "buy",
-                timestamp=c.ms_to_seconds(t.get("ts")),
-            ))
+            out.append(Trade(pair, str(c.as_int(t.get("seqnum"), "seqnum")), c.as_str(t.get("p"), "p"),
+                             c.as_str(t.get("q"), "q"), c.buyer_maker_side(t.get("bm"), "ascend_ex bm"),
+                             c.ms_to_seconds(t.get("ts"))))
         return out
 
 
