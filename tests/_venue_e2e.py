@@ -410,6 +410,23 @@ def fault_session(venue: Any, server: Server, kind: str, at: int = 400,
     return h, totals
 
 
+def assert_sequenced_fault_repaired(h: Harness, t: dict, kind: str) -> None:
+    """What a fault must do on a venue whose diffs carry consecutive ids: a repeat is stale and
+    harmless; everything else is a counted resync, a lost/reordered/unreadable diff a gap, an
+    unreadable frame a bad frame, and the venue's resync messages went out (but for a closed
+    socket, whose reconnect resubscribes)."""
+    if kind == "duplicate":
+        assert t["stale_dropped"] >= 1 and t["resyncs"] == 0 and t["gaps"] == 0, t
+        return
+    assert t["resyncs"] >= 1, t
+    if kind in ("drop", "swap", "truncate", "garbage"):
+        assert t["gaps"] >= 1, t
+    if kind in ("corrupt", "truncate", "garbage"):
+        assert t["tracker_bad_frames"] >= 1, t
+    if kind != "close":
+        assert any(resync_messages_were_sent(h, p) for p in h.server.pairs)
+
+
 def resync_messages_were_sent(h: Harness, pair: str) -> bool:
     msgs = h.venue.resync_messages(pair)
     sent = h.driver.sent
@@ -561,7 +578,7 @@ def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
 
 __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
-    "assert_clean", "fault_session", "resync_messages_were_sent", "write_recording",
+    "assert_clean", "fault_session", "resync_messages_were_sent", "assert_sequenced_fault_repaired", "write_recording",
     "record_clean", "replay_generated_session", "single_mutations", "assert_parse_is_total",
     "check_events", "parse_totality_tests",
 ]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hbconnect.exchanges import market_data_venue
-from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, SyncRule
 
 from _venue_e2e import (
     FAULTS, Harness, Server, fault_session, parse_totality_tests, record_clean, resync_messages_were_sent,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import copy as _copy
 import datetime as _dt
 import json as _json
+import logging
 from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from hbconnect.core.codecs import DecodeError, excerpt, json_dumps, json_loads
-from hbconnect.market.messages import ParseError, WsEndpoint
+from hbconnect.market.messages import ParseError, Resync, WsEndpoint
 
 __all__ = [
     "ParseError",
@@ -334,3 +335,16 @@ class TableSymbols:
 
     def from_venue_symbol(self, symbol: str) -> str:
         return self.instruments.pair(symbol)
+
+    def venue_error(self, msg: Any, symbol: Any) -> list:
+        """An error frame of the venue, logged: a ``Resync`` of the pair it names (``symbol``),
+        when it names one of ours; nothing otherwise (the venue closes the socket, or it concerned
+        no book)."""
+        logging.getLogger(type(self).__module__).warning("%s error: %s", getattr(self, "name", ""),
+                                                         excerpt(msg, 200))
+        if type(symbol) is str:
+            try:
+                return [Resync(self.from_venue_symbol(symbol), "venue error")]
+            except ParseError:
+                pass
+        return []

@@ -38,7 +38,6 @@ from hbconnect.market.messages import (
     ParseError,
     Reply,
     RestRequest,
-    Resync,
     SyncRule,
     Trade,
 )
@@ -155,18 +154,9 @@ class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
                 logger.warning("ascend_ex %s failed: %s", m, c.excerpt(msg, 200))
             return []
         if m == "error":
-            return self._error(msg)
+            return self.venue_error(msg, msg.get("symbol"))
         raise ParseError(f"ascend_ex: unknown frame {c.excerpt(msg, 80)}")
 
-    def _error(self, msg: dict) -> list[MarketEvent]:
-        logger.warning("ascend_ex error: %s", c.excerpt(msg, 200))
-        sym = msg.get("symbol")
-        if type(sym) is str:
-            try:
-                return [Resync(self.from_venue_symbol(sym), "venue error")]
-            except ParseError:
-                pass
-        return []
 
     def _book(self, msg: dict, snapshot: bool) -> Union[BookSnapshot, BookDiff]:
         pair = self.from_venue_symbol(c.as_str(msg.get("symbol"), "symbol"))

@@ -21,7 +21,7 @@ and moves it to ``last_sequence_id``; otherwise subscribe again for a new snapsh
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
@@ -32,7 +32,6 @@ from hbconnect.market.messages import (
     MarketEvent,
     ParseError,
     RestRequest,
-    Resync,
     SyncRule,
     Trade,
 )
@@ -125,18 +124,9 @@ class FoxbitMarketData(c.TableSymbols, c.MarketDataBase):
         if event == "success":
             return [Heartbeat()] if channel == "ping" else []
         if event in ("error", "invalid-input"):
-            return self._error(msg, params)
+            return self.venue_error(msg, params.get("market_symbol") if type(params) is dict else None)
         raise ParseError(f"foxbit: unknown frame {c.excerpt(msg, 80)}")
 
-    def _error(self, msg: dict, params: Any) -> list[MarketEvent]:
-        logger.warning("foxbit error: %s", c.excerpt(msg, 200))
-        sym = params.get("market_symbol") if type(params) is dict else None
-        if type(sym) is str:
-            try:
-                return [Resync(self.from_venue_symbol(sym), "venue error")]
-            except ParseError:
-                pass
-        return []
 
     def _book(self, msg: dict, params: dict, snapshot: bool) -> Union[BookSnapshot, BookDiff]:
         pair = self.from_venue_symbol(c.as_str(params.get("market_symbol"), "market_symbol"))
