@@ -478,6 +478,29 @@ def replay_generated_session(tmp_path, server: Server, venue: Any, registry_name
     return result
 
 
+def replay_generated_cli(tmp_path, server: Server, venue: Any, registry_name: str, frames: int = 2000) -> dict:
+    """Record a clean generated session to a file and replay it through the command line
+    (``python -m hbconnect replay FILE --exchange NAME --json``): every frame read, no bad frame,
+    and each pair live, without gap, resync or checksum failure, its top 5 levels equal to the
+    server's true book. Returns the JSON report."""
+    import subprocess
+    import sys
+
+    sent, recorded = record_clean(server, venue, frames)
+    path = tmp_path / f"{registry_name}.gen"
+    write_recording(path, venue.ws_endpoint(None).url, sent, recorded, server.pairs)
+    out = subprocess.run([sys.executable, "-m", "hbconnect", "replay", str(path), "--exchange", registry_name,
+                          "--json"], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["frames"] == len(recorded) and result["bad_frames_total"] == 0
+    for p in server.pairs:
+        r = result["pairs"][p]
+        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0 and r["checksums_failed"] == 0, r
+        bids, asks = server.markets[p].book.levels()
+        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+    return result
+
+
 # ---- parse_message on frames mutated from the documented examples ----
 
 _ODD_VALUES = (None, True, False, 0, -1, 1, 2 ** 64, -(2 ** 70), 1.5, "", "0", "-1", "abc", "NaN",
@@ -579,6 +602,6 @@ def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
 __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
     "assert_clean", "fault_session", "resync_messages_were_sent", "assert_sequenced_fault_repaired", "write_recording",
-    "record_clean", "replay_generated_session", "single_mutations", "assert_parse_is_total",
+    "record_clean", "replay_generated_session", "replay_generated_cli", "single_mutations", "assert_parse_is_total",
     "check_events", "parse_totality_tests",
 ]

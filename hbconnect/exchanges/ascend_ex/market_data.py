@@ -31,14 +31,7 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import Instrument, InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookDiff,
-    BookSnapshot,
-    Heartbeat,
-    MarketEvent,
-    ParseError,
-    Reply,
-    RestRequest,
-    SyncRule,
+    BookDiff, BookSnapshot, Heartbeat, MarketEvent, ParseError, Reply, RestRequest, SyncRule,
     Trade,
 )
 
@@ -129,10 +122,8 @@ class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
         d = c.as_dict(c.load_json(body), "ascend_ex depth")
         if d.get("code") != 0:
             raise ParseError(f"ascend_ex depth: error body {c.excerpt(d, 80)}")
-        snap = self._book(c.as_dict(d.get("data"), "data"), snapshot=True)
-        if snap.pair != pair:
-            raise ParseError(f"ascend_ex depth: for {snap.pair}, asked {pair}")
-        return snap
+        return self.snapshot_for(pair, self._book(c.as_dict(d.get("data"), "data"), snapshot=True),
+                                 "ascend_ex depth")
 
     # ---- frames ----
 

@@ -24,13 +24,7 @@ from typing import Any, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookSnapshot,
-    Heartbeat,
-    MarketEvent,
-    ParseError,
-    RestRequest,
-    SyncRule,
-    Trade,
+    BookSnapshot, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
 )
 
 logger = logging.getLogger(__name__)
