@@ -10,7 +10,7 @@ from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, SyncRule
 
 from _venue_e2e import (
-    FAULTS, Harness, Server, fault_session, parse_totality_tests, replay_generated_cli,
+    FAULTS, Server, clean_session, fault_session, parse_totality_tests, replay_generated_cli,
     resync_messages_were_sent,
 )
 
@@ -116,9 +116,7 @@ PAIRS = ["BTC-USDT", "ETH-USDT", "SOL-USDC"]
 
 @pytest.mark.parametrize("name,perp", [("hashkey", False), ("hashkey_perpetual", True)])
 def test_e2e_clean_session(name, perp):
-    h = Harness(venue(name), HashKeyServer(PAIRS, perpetual=perp, seed=3))
-    h.run(2500)
-    h.settle()
+    h = clean_session(venue(name), HashKeyServer(PAIRS, perpetual=perp, seed=3), 2500)
     t = h.totals()
     assert t["gaps"] == 0 and t["resyncs"] == 0 and t["tracker_bad_frames"] == 0, t
     for p in PAIRS:

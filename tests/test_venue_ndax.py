@@ -12,7 +12,7 @@ from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges._alphapoint import decode
 from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, SyncRule
 
-from _venue_e2e import FAULTS, Harness, Server, parse_totality_tests, replay_generated_cli
+from _venue_e2e import FAULTS, Harness, Server, clean_session, parse_totality_tests, replay_generated_cli
 
 
 def frame(m, i, n, o_text):
@@ -132,9 +132,7 @@ PAIRS = ["BTC-CAD", "ETH-CAD", "BTC-USD"]
 
 
 def test_e2e_clean_session_keeps_exact_text():
-    h = Harness(market_data_venue("ndax"), NdaxServer(PAIRS, seed=3))
-    h.run(2500)
-    h.settle()
+    h = clean_session(market_data_venue("ndax"), NdaxServer(PAIRS, seed=3), 2500)
     t = h.totals()
     assert t["gaps"] == 0 and t["resyncs"] == 0 and t["tracker_bad_frames"] == 0, t
     for p in PAIRS:
