@@ -12,7 +12,7 @@ import logging
 from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from hbconnect.core.codecs import DecodeError, excerpt, json_dumps, json_loads
-from hbconnect.market.messages import ParseError, Resync, WsEndpoint
+from hbconnect.market.messages import ParseError, Resync, VenueCapabilities, WsEndpoint
 
 __all__ = [
     "ParseError",
@@ -273,7 +273,7 @@ class SymbolMap:
         raise ParseError(f"cannot split venue symbol {excerpt(symbol, 40)} into BASE-QUOTE")
 
 
-class MarketDataBase:
+class MarketDataBase(VenueCapabilities):
     """Defaults shared by market-data venue objects (``MarketDataVenue``); subclasses set the
     class attributes and override what their venue needs. Holds no connection state."""
 

@@ -363,13 +363,13 @@ class OrderBookTracker:
 
             book_factory = OrderBook
         self.venue = venue
-        self.name = name or getattr(venue, "name", "venue")
+        self.name = name or venue.name
         self.policy: SyncPolicy = policy_for(venue.sync_rule)
         self.stale_timeout = stale_timeout
         self.max_buffer = max_buffer
         self.max_depth: Optional[int] = venue.max_depth
-        self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
-        self._strict_start = bool(getattr(venue, "strict_snapshot_start", False))
+        self.connection_sequence = bool(venue.connection_sequence)
+        self._strict_start = bool(venue.strict_snapshot_start)
         self._snapshots_only = venue.sync_rule is SyncRule.SNAPSHOTS
         self._book_factory = book_factory
         self._parse = venue.parse_message
@@ -422,7 +422,7 @@ class OrderBookTracker:
         # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
         # of their diff frames: it applies LIVE in-sequence diffs and hands everything else to
         # the general path below, decoded. ``fast_path=False``: the general path only.
-        spec = getattr(venue, "diff_frame", None)
+        spec = venue.diff_frame
         self._parse_decoded = spec.parse_decoded if spec is not None else None
         self._fastpath: Optional[FastFeed] = None
         if fast_path and spec is not None and self._fast and self.max_depth is None \
@@ -1387,7 +1387,7 @@ class _LiveDriver(TrackerDriver):
         for lid in (t.snapshot_limit_id, f"{req.method} {path}", path):
             if lid and (not known or lid in known):
                 return lid, None
-        pool = getattr(t.venue, "rate_limit_pool", None)
+        pool = t.venue.rate_limit_pool
         if pool and pool in known:
             return pool, {pool: max(1, int(req.weight))}
         return None, None

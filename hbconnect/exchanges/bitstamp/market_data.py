@@ -55,6 +55,7 @@ class BitstampMarketData(MarketDataBase):
     sync_rule = SyncRule.TIMESTAMP
     max_pairs_per_connection = 100
     ws_url = "wss://ws.bitstamp.net"
+    rest_url = REST_URL
     ping_interval = 30.0
     ping_message = '{"event":"bts:heartbeat"}'
 
@@ -84,7 +85,7 @@ class BitstampMarketData(MarketDataBase):
         return self._msgs("bts:unsubscribe", pairs)
 
     def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return RestRequest(f"{REST_URL}/order_book/{self.to_venue_symbol(pair)}/")
+        return RestRequest(f"{self.rest_url}/order_book/{self.to_venue_symbol(pair)}/")
 
     def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
         d = as_dict(load_json(body), "bitstamp order_book")

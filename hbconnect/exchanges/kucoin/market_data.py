@@ -219,10 +219,10 @@ class KucoinSpotMarketData(_KucoinBase):
         sym = self.to_venue_symbol(pair)
         if self.snapshot_depth is None:
             # the full book: KuCoin answers it only to an API-key signed request (weight 3)
-            return RestRequest(f"{SPOT_REST}/api/v3/market/orderbook/level2", {"symbol": sym},
+            return RestRequest(f"{self.rest_url}/api/v3/market/orderbook/level2", {"symbol": sym},
                                weight=3, auth=True)
         return RestRequest(
-            f"{SPOT_REST}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
+            f"{self.rest_url}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
             weight=2 if self.snapshot_depth == 20 else 4,
         )
 
@@ -281,7 +281,7 @@ class KucoinPerpetualMarketData(_KucoinBase):
 
 
     def snapshot_request(self, pair: str) -> RestRequest:
-        return RestRequest(f"{FUTURES_REST}/api/v1/level2/snapshot",
+        return RestRequest(f"{self.rest_url}/api/v1/level2/snapshot",
                            {"symbol": self.to_venue_symbol(pair)}, weight=3)
 
 
