@@ -19,9 +19,9 @@ Per HTX's "Websocket Market Data" docs (api.huobi.pro, mirrored in coincise
   ``ws_message_rate`` (10/s) makes the tracker space what it sends. Registry id ``htx_mbp``;
 * trades: ``market.<sym>.trade.detail`` (``tradeId``, ``direction`` = taker side).
 
-Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). HTX sends no
-checksum, so book levels go to the book as doubles (about 6x faster to apply than exponent text);
-trades keep the value as plain decimal text.
+Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). Book levels keep
+each number's exact text (``1.1502E-4`` stays ``1.1502E-4``), as every venue's book does;
+trades give the value as plain decimal text.
 """
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ import zlib
 from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 
-import ujson
-
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -39,6 +37,7 @@ from hbconnect.exchanges._common import (
     as_dict,
     as_list,
     dumps,
+    load_json_exact,
     ms_to_seconds,
 )
 from hbconnect.market.messages import (
@@ -68,29 +67,35 @@ def _loads(raw: Union[str, bytes]) -> Any:
             except zlib.error as exc:
                 raise ParseError(f"htx: invalid gzip frame ({exc}): {data[:40]!r}") from None
         raw = data
-    try:
-        return ujson.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"htx: invalid JSON ({exc}): {raw[:80]!r}") from None
+    # HTX sends prices and sizes as JSON numbers: fractions are kept as their exact text
+    # ("1.1502E-4" stays "1.1502E-4", as every other venue's book keeps the venue's text)
+    return load_json_exact(raw, "htx frame")
 
 
-_NUM = (float, int)
+def _num_text(value: Any, what: str) -> str:
+    """A JSON number's text: fractions arrive as text already, integers as int."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise ParseError(f"{what}: expected a number, got {value!r:.40}")
 
 
 def _levels(rows: Any, what: str) -> list:
-    """``[[price, size], ...]`` of JSON numbers, passed to the book as they are (doubles: HTX sends
-    no checksum, and a JSON number read as a double keeps its value exactly as sent). A missing
-    side, or the "blank object" the 150/400-level MBP feed sends for an unchanged side, is no
-    level."""
+    """``[[price, size], ...]`` of JSON numbers as their exact text (the book validates the
+    values). A missing side, or the "blank object" the 150/400-level MBP feed sends for an
+    unchanged side, is no level."""
     if rows is None or rows == {}:
         return []
     if type(rows) is not list:
         raise ParseError(f"{what}: expected an array of levels, got {rows!r:.60}")
+    out = []
     for row in rows:
-        if type(row) is not list or len(row) != 2 or type(row[0]) not in _NUM \
-                or type(row[1]) not in _NUM:
+        if type(row) is not list or len(row) != 2 or type(row[0]) is str and not row[0] \
+                or type(row[0]) not in (str, int) or type(row[1]) not in (str, int):
             raise ParseError(f"{what}: bad level {row!r:.60}")
-    return rows
+        out.append([_num_text(row[0], what), _num_text(row[1], what)])
+    return out
 
 
 def _int(value: Any, what: str) -> int:
@@ -100,15 +105,15 @@ def _int(value: Any, what: str) -> int:
 
 
 def _plain(value: Any, what: str) -> str:
-    """A JSON number as plain decimal text (9.2E-7 -> "0.00000092")."""
-    if type(value) is int:
-        return str(value)
-    if type(value) is not float or value != value or value in (float("inf"), float("-inf")):
-        raise ParseError(f"{what}: expected a number, got {value!r:.40}")
-    text = repr(value)
-    if "e" in text:
-        text = format(Decimal(text), "f")
-    return text
+    """A trade's JSON number as plain decimal text (9.2E-7 -> "0.00000092"), from its exact text."""
+    text = _num_text(value, what)
+    try:
+        d = Decimal(text)
+    except ArithmeticError:
+        raise ParseError(f"{what}: expected a number, got {text!r:.40}") from None
+    if not d.is_finite():
+        raise ParseError(f"{what}: expected a finite number, got {text!r:.40}")
+    return format(d, "f") if "e" in text.lower() else text
 
 
 class HtxMarketData(MarketDataBase):
