@@ -479,3 +479,60 @@ def test_fuzzed_frames_and_bodies_never_crash(session):
     assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames], 80)
     assert_fuzz_total(lambda b: KucoinPerpetualMarketData().parse_snapshot("BTC-USDT", b),
                       [futures_body(states, seq0).decode()], 60, single=True)
+
+
+# ---- the full book signed with the account's Credentials (the trading engine's object) ----------
+def test_full_book_request_is_signed_with_credentials_per_kucoin_docs():
+    import base64
+    import hashlib
+    import hmac
+
+    from hbconnect.core.credentials import Credentials
+
+    creds = Credentials("key-1", "secret-1", "pass-1")
+    v = market_data_venue("kucoin_full_book")
+    req = v.snapshot_request("BTC-USDT")
+    assert req.auth
+    signed = v.sign_request(req, creds, 1700000000.123)
+
+    def b64hmac(msg):  # KuCoin "Authentication": base64(HMAC-SHA256(secret, msg))
+        return base64.b64encode(hmac.new(b"secret-1", msg.encode(), hashlib.sha256).digest()).decode()
+
+    h = signed.headers
+    assert h["KC-API-TIMESTAMP"] == "1700000000123" and h["KC-API-KEY"] == "key-1"
+    assert h["KC-API-SIGN"] == b64hmac("1700000000123GET/api/v3/market/orderbook/level2?symbol=BTC-USDT")
+    assert h["KC-API-PASSPHRASE"] == b64hmac("pass-1") and h["KC-API-KEY-VERSION"] == "2"
+    assert signed.url == req.url and signed.params == req.params and "secret-1" not in repr(signed)
+
+
+def test_tracker_signs_the_full_book_with_credentials():
+    import asyncio
+
+    from hbconnect.core.credentials import Credentials
+    from hbconnect.core.rest import RestClient, RestResponse
+    from hbconnect.market.tracker import OrderBookTracker, _LiveDriver
+
+    seen = []
+
+    async def fetch(method, url, params, headers, body):
+        seen.append((url, dict(params), dict(headers)))
+        return RestResponse(200, {}, b'{"code":"200000","data":{"time":1,"sequence":"5","bids":[["1","2"]],'
+                                     b'"asks":[["3","4"]]}}', url, 0.0)
+
+    async def main():
+        v = market_data_venue("kucoin_full_book")
+        t = OrderBookTracker(v, ["BTC-USDT"], rest=RestClient(fetch=fetch),
+                             credentials=Credentials("key-1", "secret-1", "pass-1"))
+        drv = _LiveDriver(t)
+        t.driver = drv
+        t.connections[0].up = True
+        tb = t.books["BTC-USDT"]
+        tb.gen += 1
+        await drv._snapshot("BTC-USDT", v.snapshot_request("BTC-USDT"), tb.gen, 0.0)
+        return tb
+
+    tb = asyncio.run(main())
+    (url, params, headers), = seen
+    assert url.endswith("/api/v3/market/orderbook/level2") and params == {"symbol": "BTC-USDT"}
+    assert headers["KC-API-KEY"] == "key-1" and len(headers["KC-API-SIGN"]) == 44
+    assert tb.book.bids_text() == [("1", "2")]

@@ -215,6 +215,12 @@ class VenueCapabilities:
         embedded exchange). ``NotImplementedError`` for a venue whose URLs cannot change."""
         raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} does not support URL overrides")
 
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """``req`` (``auth=True``) signed with ``credentials`` (``hbconnect.core.Credentials``) at
+        unix time ``now``: the venue's API-key headers added. ``NotImplementedError`` for a venue
+        whose market data needs no signed request."""
+        raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} signs no market-data request")
+
     def load_symbols(self, body: Any) -> int:
         """Learn the venue's symbol table from its symbols/instruments REST body (KuCoin: symbol
         "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones. Returns how many
@@ -244,6 +250,9 @@ class MarketDataVenue(Protocol):
 
     def load_symbols(self, body: Any) -> int:
         """See :meth:`VenueCapabilities.load_symbols`."""
+
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """See :meth:`VenueCapabilities.sign_request`."""
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

@@ -317,6 +317,16 @@ BookCallback = Callable[[BookUpdate], Any]
 TradeCallback = Callable[[Trade], Any]
 
 
+def _venue_signer(venue: Any, credentials: Any) -> Callable[[RestRequest], RestRequest]:
+    """The tracker's signer from an account's credentials: the venue's ``sign_request`` at the
+    wall-clock time of sending (a signature's timestamp must be fresh)."""
+
+    def sign(req: RestRequest) -> RestRequest:
+        return venue.sign_request(req, credentials, time.time())
+
+    return sign
+
+
 class OrderBookTracker:
     """Tracks the order books of ``pairs`` on one venue.
 
@@ -355,6 +365,7 @@ class OrderBookTracker:
         sync_timeout: Optional[float] = 10.0,
         sync_retry_max: float = 300.0,
         signer: Optional[Callable[[RestRequest], RestRequest]] = None,
+        credentials: Any = None,
         name: str = "",
         fast_path: bool = True,
     ) -> None:
@@ -414,6 +425,10 @@ class OrderBookTracker:
         self.sync_retry_max = sync_retry_max
         #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
         #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
+        #: ``credentials`` (an ``hbconnect.core.Credentials``): the venue signs with them
+        #: (``venue.sign_request``), the same object the trading engine signs orders with
+        if signer is None and credentials is not None:
+            signer = _venue_signer(venue, credentials)
         self.signer = signer
         #: the clock of ``check_stale``/retries (replay sets the recorded time)
         self.clock: Callable[[], float] = _monotonic

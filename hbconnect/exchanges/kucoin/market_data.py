@@ -20,7 +20,9 @@ Spot snapshot source (``KucoinSpotMarketData(snapshot_depth=...)``):
   levels empty the deepest ones can be missing (Hummingbot has the same limit).
 * ``None``: the full book ``GET /api/v3/market/orderbook/level2`` (what the recorded session
   used). KuCoin serves it only to API-key signed requests: the request has ``auth=True`` and the
-  tracker signs it (KC-API-* headers) with its ``signer`` (registry id ``kucoin_full_book``).
+  tracker signs it (KC-API-* headers, :meth:`KucoinSpotMarketData.sign_request`) with the
+  account's ``Credentials`` — ``OrderBookTracker(venue, pairs, credentials=...)``, the object the
+  trading engine signs with (registry id ``kucoin_full_book``).
 
 Limits: at most 100 symbols in one topic, 100 client messages per 10 s per connection
 (``ws_message_rate``), 300 subscriptions per connection.
@@ -32,6 +34,7 @@ messages must be contiguous (``sequence == previous + 1``). That is SEQ_RANGE wi
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import uuid
@@ -214,6 +217,26 @@ class KucoinSpotMarketData(_KucoinBase):
             raise ParseError(f"kucoin: bad symbol {symbol!r:.40}") from None
         return f"{base}-{quote}"
 
+
+    def sign_request(self, req: RestRequest, credentials: Any, now: float) -> RestRequest:
+        """KuCoin API-key headers (KuCoin docs, "Authentication": KC-API-SIGN = base64
+        HMAC-SHA256 of ``timestamp + METHOD + endpoint (with the query, not URL-encoded) + body``
+        keyed by the secret; KC-API-PASSPHRASE = base64 HMAC-SHA256 of the passphrase, key
+        version 2; KC-API-TIMESTAMP in ms), with the account's ``Credentials``."""
+        ts = str(int(now * 1000))
+        path = req.url.split("://", 1)[-1]
+        path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+        query = "&".join(f"{k}={v}" for k, v in req.params.items())
+        endpoint = f"{path}?{query}" if query else path
+        headers = dict(req.headers)
+        headers.update({
+            "KC-API-KEY": credentials.api_key,
+            "KC-API-SIGN": credentials.hmac_sha256_base64(ts + req.method.upper() + endpoint + (req.body or "")),
+            "KC-API-TIMESTAMP": ts,
+            "KC-API-PASSPHRASE": credentials.hmac_sha256_base64(credentials.passphrase),
+            "KC-API-KEY-VERSION": "2",
+        })
+        return dataclasses.replace(req, headers=headers)
 
     def snapshot_request(self, pair: str) -> RestRequest:
         sym = self.to_venue_symbol(pair)
