@@ -1,6 +1,10 @@
 """AscendEx spot (Pro API v1): pure translation of AscendEx's public market data (no I/O).
 
-Sources: the AscendEx Pro API documentation (https://ascendex.github.io/ascendex-pro-api,
+Sources: the AscendEx Pro API documentation (https://ascendex.github.io/ascendex-pro-api; its
+source ``bitmax-exchange/bitmax-pro-api`` ``source/includes/_ws_req_level2.md``, "WS: Orderbook
+Snapshot": the ``depth-snapshot`` request and answer; "subscribe to the depth update stream",
+"send a depth-snapshot request", then "field seqnum should strictly increase by 1 for each new
+depth update (each symbol maintain its own seqnum)", a larger gap means "repeat above steps");
 "WebSocket" -> "Channel: Level 2 Order Book Updates", "Channel: Market Trades", "Request: Depth
 Snapshot", REST "Order Book (Depth)", "Products") and AscendEx's own demo
 ``ascendex/ascendex-pro-api-demo`` ``python/websocket_orderbook_snapshot.py`` (subscribe
