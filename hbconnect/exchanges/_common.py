@@ -280,8 +280,6 @@ class MarketDataBase(VenueCapabilities):
     name: str = ""
     sync_rule: Any = None
     max_pairs_per_connection: int = 100
-    max_depth: Optional[int] = None
-    connection_sequence: bool = False
     ws_url: str = ""
     #: base URL of the venue's REST API (snapshots, tokens); "" for venues that need none
     rest_url: str = ""

@@ -52,6 +52,7 @@ class BtcMarketsMarketData(c.TableSymbols, c.MarketDataBase):
     """``MarketDataVenue`` for BTC Markets spot (``orderbookUpdate`` + checksum)."""
 
     sync_rule = SyncRule.TIMESTAMP
+    sends_checksum = True
     max_pairs_per_connection = 50
     #: "3 attempts per 10 seconds per IP"
     ws_connect_rate = 0.3
