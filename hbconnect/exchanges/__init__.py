@@ -36,6 +36,11 @@ VENUES: dict[str, str] = {
     "htx_mbp": "htx",
     "bitget": "bitget",
     "bitget_perpetual": "bitget",
+    "mexc": "mexc",
+    "bitmart": "bitmart",
+    "bing_x": "bing_x",
+    "bitrue": "bitrue",
+    "bitfinex": "bitfinex",
 }
 
 #: names the fixtures and users may use for the same venues
@@ -49,6 +54,7 @@ ALIASES: dict[str, str] = {
     "kucoin_futures": "kucoin_perpetual",
     "gateio_futures": "gate_io_perpetual",
     "bitget_futures": "bitget_perpetual",
+    "bingx": "bing_x",
 }
 
 

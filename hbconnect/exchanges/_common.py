@@ -300,3 +300,44 @@ class MarketDataBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def load_frame_exact(raw: Any, what: str, inflate: Any = None) -> Any:
+    """A venue frame whose numbers must keep their exact text (see :func:`load_json_exact`):
+    binary frames are decompressed first with ``inflate`` (a ``hbconnect.core.codecs`` function:
+    ``gunzip`` for BingX/Bitrue, ``inflate_raw`` for BitMart) unless they already look like JSON."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        data = bytes(raw)
+        if inflate is not None and data[:1] not in (b"{", b"["):
+            try:
+                data = inflate(data)
+            except DecodeError as exc:
+                raise ParseError(f"{what}: {exc}") from None
+        raw = data
+    return load_json_exact(raw, what, int_text=True)
+
+
+class TableSymbols:
+    """``to_venue_symbol``/``from_venue_symbol`` through the venue's ``InstrumentTable``
+    (``self.instruments``): listed or asked-for symbols only, never a guess; and
+    ``with_urls`` for record/watch ``--rest-url``/``--ws-url`` (a copy with other base URLs)."""
+
+    instruments: Any
+    rest_url: str = ""
+    ws_url: str = ""
+
+    def to_venue_symbol(self, pair: str) -> str:
+        return self.instruments.symbol(pair)
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        return self.instruments.pair(symbol)
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        import copy
+
+        other = copy.deepcopy(self)
+        if rest:
+            other.rest_url = rest.rstrip("/")
+        if ws:
+            other.ws_url = ws
+        return other
