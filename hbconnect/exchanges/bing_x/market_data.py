@@ -1,0 +1,97 @@
+"""BingX spot market data (WebSocket, gzip-compressed frames): pure translation, no I/O.
+
+Facts (BingX spot API, bingx-api.github.io/docs/#/en-us/spot/socket; scraped copies in coincise
+``docs/bingx/``):
+
+* Endpoint ``wss://open-api-ws.bingx.com/market`` (``network_connectivity.md`` gives the host;
+  the spot market path is ``/market``). Every server frame is gzip-compressed JSON.
+* ``{"id": ..., "reqType": "sub" | "unsub", "dataType": "BTC-USDT@depth50"}``; a connection may
+  hold at most 200 dataTypes, an IP at most 60 connections (``change_log.md`` 2024-08-08).
+* The server pings ``{"ping": <id>, "time": <text>}``; the client answers ``{"pong": <id>,
+  "time": <text>}``.
+* ``<SYMBOL>@depth<N>`` with N in 5/10/20/50/100 (``change_log.md`` 2023-11-22): every push is
+  the whole top-N book ``{"dataType", "data": {"bids": [[price, qty]], "asks": [...]}}``; spot has
+  no incremental depth (the "Incremental Depth Push" is for perpetuals, ``change_log.md``):
+  SyncRule.SNAPSHOTS.
+* ``<SYMBOL>@trade``: ``data`` ``{"s", "t" (trade id), "p", "q", "T" (ms), "m" (buyer is maker)}``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence, Union
+
+from hbconnect.core.codecs import gunzip
+from hbconnect.exchanges import _common as c
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
+from hbconnect.market.messages import BookSnapshot, MarketEvent, ParseError, Reply, SyncRule, Trade
+
+log = logging.getLogger(__name__)
+
+WS_URL = "wss://open-api-ws.bingx.com/market"
+DEPTHS = (5, 10, 20, 50, 100)
+DATATYPES_PER_CONNECTION = 200
+
+
+def spell(pair: str) -> str:
+    return concat_symbol(pair, "-")  # the venue writes BTC-USDT
+
+
+class BingXMarketData(c.TableSymbols, c.MarketDataBase):
+    name = "bing_x"
+    sync_rule = SyncRule.SNAPSHOTS
+    max_pairs_per_connection = DATATYPES_PER_CONNECTION // 2
+
+    def __init__(self, depth: int = 100, ws_url: str = WS_URL) -> None:
+        if depth not in DEPTHS:
+            raise ValueError(f"bingx spot depth levels: {DEPTHS}, got {depth}")
+        self.depth = depth
+        self.max_depth = depth
+        self.ws_url = ws_url
+        self.instruments = InstrumentTable(self.name, spell)
+
+    def _req(self, kind: str, pairs: Sequence[str]) -> list[str]:
+        out = []
+        for pair in pairs:
+            symbol = self.to_venue_symbol(pair)
+            for data_type in (f"{symbol}@depth{self.depth}", f"{symbol}@trade"):
+                out.append(c.dumps({"id": f"{kind}:{data_type}", "reqType": kind, "dataType": data_type}))
+        return out
+
+    def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._req("sub", pairs)
+
+    def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
+        return self._req("unsub", pairs)
+
+    def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
+        msg = c.as_dict(c.load_frame_exact(raw, "bingx", gunzip), "bingx frame")
+        if "ping" in msg:
+            return [Reply(c.dumps({"pong": msg["ping"], "time": msg.get("time")}))]
+        data_type = msg.get("dataType")
+        data = msg.get("data")
+        if not data_type or data is None:
+            code = msg.get("code")
+            if code not in (0, "0", None):
+                log.warning("bingx error %s: %s", c.excerpt(code, 20), c.excerpt(msg.get("msg"), 160))
+            return []  # acknowledgements
+        symbol, at, kind = c.as_str(data_type, "bingx dataType").partition("@")
+        if not at:
+            raise ParseError(f"bingx: bad dataType {c.excerpt(data_type, 40)}")
+        pair = self.from_venue_symbol(symbol)
+        data = c.as_dict(data, "bingx data")
+        if kind == f"depth{self.depth}":
+            ts = msg.get("timestamp", data.get("T"))
+            return [BookSnapshot(pair, c.levels(data.get("bids"), "bingx bids"),
+                                 c.levels(data.get("asks"), "bingx asks"),
+                                 c.as_int(ts, "bingx timestamp") if ts is not None else 0, c.ms_to_seconds(ts))]
+        if kind == "trade":
+            maker = data.get("m")
+            if type(maker) is not bool:
+                raise ParseError(f"bingx: trade without buyer-is-maker flag: {c.excerpt(data, 60)}")
+            return [Trade(pair, c.as_str(data.get("t"), "bingx trade id"), c.as_str(data.get("p"), "bingx price"),
+                          c.as_str(data.get("q"), "bingx qty"), "sell" if maker else "buy",
+                          c.ms_to_seconds(data.get("T")))]
+        return []
+
+
+MARKET_DATA: dict = {"bing_x": BingXMarketData()}
