@@ -232,8 +232,8 @@ class TradingVenue(Protocol):
         subclasses: ``OrderRejected``/``InvalidOrder``/``InsufficientBalance`` fail an order at
         once, ``OrderNotFound``, ``RateLimitError``, ``TimeSyncError``, ``AuthenticationError``,
         ``OutcomeUnknown`` or an error with ``outcome_unknown`` set: the engine asks). Must
-        return an exception for every non-2xx status. ``data`` is the decoded JSON body (or the
-        raw bytes when it is not JSON)."""
+        return an exception for every non-2xx status. ``data`` is the decoded JSON body (None
+        for a non-2xx answer whose body is not JSON)."""
         ...
 
     def is_order_not_found(self, error: Exception) -> bool: ...
