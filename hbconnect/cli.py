@@ -1,12 +1,13 @@
-"""The ``hbconnect`` command: demo, sim, watch, replay, record, bench.
+"""The hbconnect command: demo, sim, watch, replay, record, bench.
 
-Each subcommand lives in ``hbconnect/commands/<name>.py`` and exposes
-``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when used.
+Each subcommand lives in hbconnect/commands/<name>.py and exposes add_arguments(parser) and
+run(args) -> int. Exit status: 0 success, 1 the run failed (said why on stderr), 2 usage error.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -21,14 +22,19 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hbconnect", description=__doc__.splitlines()[0])
+    from hbconnect import __version__
+    from hbconnect.commands._venue_args import venue_ids
+
+    epilog = f"venue ids: {venue_ids()}"
+    parser = argparse.ArgumentParser(prog="hbconnect", description=__doc__.splitlines()[0], epilog=epilog)
+    parser.add_argument("--version", action="version", version=f"hbconnect {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         try:
             module = importlib.import_module(f"hbconnect.commands.{name}")
         except ImportError:
             continue
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -44,6 +50,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        sys.stdout = open(os.devnull, "w")  # so that the interpreter's final flush does not fail
+        return 141
 
 
 if __name__ == "__main__":

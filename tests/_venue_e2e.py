@@ -23,6 +23,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     ParseError,
     Reconnect,
     Reply,
@@ -445,12 +446,13 @@ def replay_generated_session(tmp_path, server: Server, venue: Any, registry_name
     """Record a clean generated session to a file, replay it through ``hbconnect replay``'s
     engine and check what every venue must give: no bad frame, gap, resync or checksum failure,
     and final top 5 levels equal to the server's true book. Returns the replay result."""
+    from hbconnect.exchanges import market_data_venue
     from hbconnect.market.replay import replay
 
     sent, recorded = record_clean(server, venue, frames)
     path = tmp_path / f"{registry_name}.gen"
     write_recording(path, venue.ws_endpoint(None).url, sent, recorded, server.pairs)
-    result = replay([path], registry_name)
+    result = replay([path], market_data_venue(registry_name))
     assert result.frames == len(recorded) and result.bad_frames == 0
     for p in server.pairs:
         r = result.pairs[p]
@@ -504,7 +506,7 @@ def single_mutations(examples: list):
 _REMOVE = object()
 
 
-_EVENT_TYPES = (BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat)
+_EVENT_TYPES = (BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat, Ignored)
 
 
 def assert_parse_is_total(venue: Any, frame: Any) -> None:
@@ -522,6 +524,8 @@ def check_events(events: Any) -> None:
     assert isinstance(events, list)
     for ev in events:
         assert isinstance(ev, _EVENT_TYPES), ev
+        if isinstance(ev, Ignored):
+            assert type(ev.what) is str, ev
         if isinstance(ev, (BookSnapshot, BookDiff)):
             assert type(ev.pair) is str and ev.pair.count("-") == 1, ev
             ids = (ev.update_id,) if isinstance(ev, BookSnapshot) else (ev.first_id, ev.last_id)

@@ -9,7 +9,7 @@ import pytest
 from binance_truth import BinanceTruth
 from conftest import fixture_files
 from hbconnect.exchanges import market_data_venue
-from hbconnect.market.messages import BookDiff, BookSnapshot, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookDiff, BookSnapshot, Ignored, ParseError, SyncRule, Trade
 from hbconnect.market.replay import load_session, replay
 from hbconnect.market.tracker import OrderBookTracker
 from refbook import book_levels
@@ -94,7 +94,9 @@ def test_parse_trades(spot):
 def test_parse_acks_and_errors(spot):
     assert spot.parse_message('{"result":null,"id":1}') == []
     assert spot.parse_message('{"stream":"bnbbtc@bookTicker","data":{"u":1,"s":"BNBBTC","b":"1","B":"1",'
-                              '"a":"2","A":"1"}}') == []
+                              '"a":"2","A":"1"}}') == [Ignored("bookTicker")]
+    (ev,) = spot.parse_message('{"stream":"bnbbtc@kline_1m","data":{"e":"kline","s":"BNBBTC","k":{}}}')
+    assert isinstance(ev, Ignored) and "kline" in ev.what
     for bad in ('{"stream":"x@depth","data":{"e":"depthUpdate","s":"BNBBTC","U":"1","u":2,"b":[],"a":[]}}',
                 '{"stream":"x@depth","data":{"e":"depthUpdate","s":"BNBBTC","U":1,"u":2,"b":{},"a":[]}}',
                 '{"error":{"code":2,"msg":"Invalid request"},"id":1}',
@@ -121,7 +123,7 @@ def _pair_symbol(pair: str) -> str:
 def test_fixture_replays_in_sync_with_reference():
     files = fixture_files("BINANCE")
     truth = BinanceTruth(files)
-    result = replay(files, "binance")
+    result = replay(files, market_data_venue("binance"))
     assert result.bad_frames == 0 and result.unanswered_snapshots == 0
     assert set(result.pairs) == {"NKN-USDT", "BLZ-ETH", "LRC-BTC", "RUNE-EUR"}
     applied_total = 0

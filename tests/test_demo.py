@@ -24,6 +24,7 @@ def test_demo_runs_and_summarizes() -> None:
     filled = int(orders_line.split("acknowledged,")[1].split("filled")[0])
     failed = int(orders_line.split("cancelled,")[1].split("failed")[0])
     assert placed >= 5 and filled >= 2 and failed >= 1  # includes the refused post-only order
+    assert "(planned: a post-only order that would cross is refused)" in out  # labelled as planned
     fills_line = next(line for line in summary.splitlines() if line.strip().startswith("fills:"))
     assert int(fills_line.split("fills:")[1].split("(")[0]) >= 2
     assert "fees:" in summary and "USDT" in summary.split("fees:")[1].splitlines()[0]
@@ -85,3 +86,53 @@ def test_ladder_marks_the_bots_own_orders_on_their_side_and_level() -> None:
     bids = [r[1] for r in rows if r[0] == "bid"]
     assert asks == sorted(asks, reverse=True) and bids == sorted(bids, reverse=True)
     assert all("ask" in line for line in body[:sep] if line.strip() not in ("...",) and "price" not in line)
+
+
+def test_redraw_keeps_the_embedded_exchange_line_on_top():
+    """On a terminal every redraw clears the screen: the URLs line must come back on top of it."""
+    import io
+    from types import SimpleNamespace
+
+    from hbconnect._book import OrderBook
+    from hbconnect.commands.demo import Demo
+
+    class TTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    book = OrderBook()
+    book.apply_snapshot([("100.0", "1")], [("100.5", "1")], 1)
+    connector = SimpleNamespace(in_flight_orders={})
+    tracker = SimpleNamespace(book=lambda pair: book, state=lambda pair: SimpleNamespace(value="live"))
+    out = TTY()
+    demo = Demo("BTC-USDT", duration=1, out=out)
+    demo.header = "embedded exchange: http://127.0.0.1:1 (REST), ws://127.0.0.1:1 (WebSocket)\n\n"
+    demo.redraw(connector, tracker)
+    demo.redraw(connector, tracker)
+    screen = out.getvalue().rsplit("\x1b[2J", 1)[1]  # what the terminal shows after the last clear
+    assert screen.startswith("embedded exchange: http://127.0.0.1:1 (REST)")
+    assert "BTC-USDT on the embedded exchange" in screen
+
+
+def test_only_the_scripted_post_only_refusal_counts_as_planned():
+    from types import SimpleNamespace
+
+    from hbconnect.commands.demo import Demo
+    from hbconnect.core.events import MarketEvent
+
+    def failure(oid: str, text: str):
+        return MarketEvent.OrderFailure, SimpleNamespace(order_id=oid, error_message=text)
+
+    cross = "OrderRejected: [binance] HTTP 400 code -2010: Order would immediately match and take."
+    demo = Demo("BTC-USDT", duration=1)
+    demo.placed = ["a", "b", "c"]
+    demo.planned_rejections = {"b", "c"}
+    demo.events = [(MarketEvent.BuyOrderCreated, SimpleNamespace(order_id="a")), failure("b", cross)]
+    assert demo.order_problems() == []  # the planned refusal, for the planned reason
+    demo.events.append(failure("c", "BTC-USDT: order value 1 is below the minimum notional 5"))
+    (problem,) = demo.order_problems()  # the planned order refused for another reason
+    assert "1 order(s) refused unexpectedly" in problem and "minimum notional" in problem
+    demo.events = [failure("a", "insufficient balance"), failure("b", cross)]
+    (problem,) = demo.order_problems()
+    assert problem.startswith("no order was acknowledged by the exchange: 3 placed")
+    assert "insufficient balance" in problem

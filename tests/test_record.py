@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 
+import pytest
+
 from binance_server import FakeBinance
 from conftest import fixture_files
 from hbconnect import cli
@@ -68,7 +70,7 @@ def test_record_then_replay_reproduces_the_books(tmp_path):
     assert rec.frames >= 260 and rec.rest_bodies >= 8  # 4 snapshots, again after the reconnect
     text = out.read_text()
     assert text.count(" <-> ") == 2 and text.count(" <x> ") == 1 and "SUBSCRIBE" in text
-    result = replay(rec.paths, "binance")
+    result = replay(rec.paths, market_data_venue("binance"))
     assert result.unanswered_snapshots == 0 and result.bad_frames == 0
     for p in PAIRS:
         ref = server.truth.final(p.replace("-", ""))
@@ -101,6 +103,13 @@ def test_record_and_watch_commands(tmp_path, capsys):
     assert "recorded" in printed and str(out) in printed
     assert "NKN-USDT" in printed and "live" in printed and "|" in printed
     assert out.exists() and out.read_text().count(" -> ") >= 2
+    # the recording of a local server (no venue's URL) replays with the venue it was made with:
+    # the frames, not the URLs, say which venue it looks like
+    recorded = sorted(str(p) for p in tmp_path.glob("cli.rec*"))
+    assert cli.main(["replay", *recorded, "--exchange", "binance"]) == 0
+    assert "NKN-USDT [live]" in capsys.readouterr().out
+    assert cli.main(["replay", *recorded, "--exchange", "kraken"]) == 1
+    assert "did you mean --exchange binance?" in capsys.readouterr().err
 
 
 def test_replay_command_text_and_json(capsys):
@@ -115,7 +124,9 @@ def test_replay_command_text_and_json(capsys):
     text = capsys.readouterr()
     assert "NKN-USDT [live]" in text.out and "frames/s" in text.out and "0.35270000" in text.out
     assert "replay [" not in text.err  # no progress bar when stderr is not a terminal
-    assert cli.main(["replay", *files, "--exchange", "nope"]) == 2
+    with pytest.raises(SystemExit) as exc:  # an unknown venue is an argparse usage error
+        cli.main(["replay", *files, "--exchange", "nope"])
+    assert exc.value.code == 2
     assert cli.main(["replay", "/nonexistent/file", "--exchange", "binance"]) == 2
 
 
@@ -129,6 +140,6 @@ def test_progress_bar_on_a_terminal(monkeypatch):
     tty = TTY()
     monkeypatch.setattr(replay_mod.sys, "stderr", tty)
     assert replay_mod.progress_stream() is tty
-    replay([str(p) for p in fixture_files("BINANCE")], "binance", progress=tty)
+    replay([str(p) for p in fixture_files("BINANCE")], market_data_venue("binance"), progress=tty)
     out = tty.getvalue()
     assert "replay [" in out and "100.0%" in out

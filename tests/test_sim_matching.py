@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 
 from hbconnect.sim import EmbeddedExchange, OrderRequest
-from hbconnect.sim.errors import BinanceError
+from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import AccountEvent, OrderEvent
 
 
@@ -77,24 +77,24 @@ def test_locking_and_unlocking_on_cancel(ex):
     cancelled = ex.spot_engine.cancel_all(aid(ex, "alice"), "BTCUSDT")
     assert cancelled == [s] and s.status == "CANCELED"
     assert ex.balances("alice")["BTC"] == (D("10"), D("0"))
-    with pytest.raises(BinanceError) as e:
+    with pytest.raises(SimReject) as e:
         ex.spot_engine.cancel(aid(ex, "alice"), "BTCUSDT", client_order_id="x")
-    assert e.value.code == -2011
+    assert e.value.reason is Reject.UNKNOWN_ORDER
 
 
 def test_insufficient_balance_rejected_without_state_change(ex):
-    with pytest.raises(BinanceError) as e:
+    with pytest.raises(SimReject) as e:
         place(ex, "alice", "BUY", "2", "60000")
-    assert (e.value.code, e.value.msg) == (-2010, "Account has insufficient balance for requested action.")
+    assert e.value.reason is Reject.INSUFFICIENT_BALANCE
     assert ex.balances("alice")["USDT"] == (D("100000"), D("0"))
     assert ex.open_orders("alice") == []
 
 
 def test_limit_maker_rejected_if_it_would_cross(ex):
     place(ex, "alice", "SELL", "1", "60000")
-    with pytest.raises(BinanceError) as e:
+    with pytest.raises(SimReject) as e:
         place(ex, "bob", "BUY", "0.1", "60000", type_="LIMIT_MAKER")
-    assert (e.value.code, e.value.msg) == (-2010, "Order would immediately match and take.")
+    assert e.value.reason is Reject.POST_ONLY_WOULD_TAKE
     o = place(ex, "bob", "BUY", "0.1", "59999.99", type_="LIMIT_MAKER")
     assert o.status == "NEW" and o.type == "LIMIT_MAKER"
 
@@ -145,9 +145,9 @@ def test_self_trade_prevention_default_expire_maker(ex):
 
 def test_client_order_ids_unique_among_open_orders(ex):
     place(ex, "alice", "BUY", "0.1", "50000", cid="dup")
-    with pytest.raises(BinanceError) as e:
+    with pytest.raises(SimReject) as e:
         place(ex, "alice", "BUY", "0.1", "50000", cid="dup")
-    assert (e.value.code, e.value.msg) == (-2010, "Duplicate order sent.")
+    assert e.value.reason is Reject.DUPLICATE_CLIENT_ID
     place(ex, "bob", "BUY", "0.1", "50000", cid="dup")       # another account may use it
     ex.spot_engine.cancel(aid(ex, "alice"), "BTCUSDT", client_order_id="dup")
     again = place(ex, "alice", "BUY", "0.1", "50000", cid="dup")   # reusable once not open
@@ -161,7 +161,7 @@ def test_events_and_ids(ex):
     t = place(ex, "bob", "BUY", "0.1", "60000")
     kinds = [(type(e).__name__, getattr(e, "exec_type", getattr(e, "reason", None)), e.owner) for e in events]
     a, b = aid(ex, "alice"), aid(ex, "bob")
-    assert kinds[:3] == [("OrderEvent", "NEW", a), ("AccountEvent", "outboundAccountPosition", a),
+    assert kinds[:3] == [("OrderEvent", "NEW", a), ("AccountEvent", "BALANCES", a),
                          ("OrderEvent", "NEW", b)]
     trade_events = [e for e in events if isinstance(e, OrderEvent) and e.exec_type == "TRADE"]
     assert {e.owner for e in trade_events} == {a, b}
@@ -183,7 +183,6 @@ def test_depth_log_ids_are_consistent(ex):
 
 
 def _random_ops(ex, engine, keys, rng, n, market):
-    from hbconnect.sim.errors import BinanceError as BE
     spec = engine.specs["BTCUSDT"]
     for _ in range(n):
         key = rng.choice(keys)
@@ -207,7 +206,7 @@ def _random_ops(ex, engine, keys, rng, n, market):
                     qty, quote = None, D(rng.randint(10, 3000))
                 stp = rng.choice(["EXPIRE_MAKER", "EXPIRE_TAKER", "EXPIRE_BOTH", "NONE"])
                 engine.submit(owner, OrderRequest("BTCUSDT", side, typ, tif, qty, quote, price, None, stp))
-        except BE:
+        except SimReject:
             pass
 
 
@@ -277,3 +276,18 @@ def test_futures_random_flow_is_zero_sum(seed):
     assert abs(funding) < D("0.0001") * 4
     _check_book(ex.futures_engine)
     assert len(ex.futures_engine.fills) > 50
+
+
+def test_post_only_flag_is_the_neutral_way_to_ask_for_maker_only(ex):
+    """A front end may say post-only with the flag alone (type LIMIT, GTC): the same rejection
+    as LIMIT_MAKER, and a resting order when it does not cross."""
+    place(ex, "alice", "SELL", "1", "60000")
+    with pytest.raises(SimReject) as e:
+        ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
+                                                           D("60000"), post_only=True))
+    assert e.value.reason is Reject.POST_ONLY_WOULD_TAKE
+    assert ex.balances("bob")["USDT"][1] == 0
+    o = ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
+                                                           D("59999"), post_only=True))
+    assert (o.status, o.post_only, o.type, o.time_in_force) == ("NEW", True, "LIMIT", "GTC")
+    assert ex.spot_engine.books["BTCUSDT"].best("BUY") == D("59999")

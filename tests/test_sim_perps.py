@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import time
 from decimal import Decimal as D
-from urllib.parse import urlencode
 
 import aiohttp
 
+from binance_signed import SignedClient
 from hbconnect.sim import EmbeddedExchange
 
 KEY, SECRET = "perpkey", "perpsecret"
@@ -20,16 +18,8 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
-class F:
-    def __init__(self, s, base):
-        self.s, self.base = s, base
-
-    async def __call__(self, method, path, params=None, key=KEY, secret=SECRET):
-        params = dict(params or {}, timestamp=int(time.time() * 1000))
-        qs = urlencode(params)
-        sig = hmac.new(secret.encode(), qs.encode(), hashlib.sha256).hexdigest()
-        r = await self.s.request(method, f"{self.base}{path}?{qs}&signature={sig}", headers={"X-MBX-APIKEY": key})
-        return r.status, await r.json()
+class F(SignedClient):
+    key, secret = KEY, SECRET
 
     async def quote(self, side, qty, price):
         return await self("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": side, "type": "LIMIT",

@@ -15,6 +15,17 @@ from hbconnect.market.messages import WsEndpoint
 from local_server import LocalServer
 
 
+async def run_until(runner: ReconnectingWs, done, polls: int = 200) -> None:
+    """Run ``runner`` until ``done()`` (polled every 10 ms, at most ``polls`` times), then stop it."""
+    task = asyncio.create_task(runner.run())
+    for _ in range(polls):
+        if done():
+            break
+        await asyncio.sleep(0.01)
+    await runner.stop()
+    await asyncio.wait_for(task, 2)
+
+
 class WsServer(LocalServer):
     def __init__(self, mode="echo"):
         self.mode = mode
@@ -116,13 +127,7 @@ def test_reconnecting_runner_backoff_and_stop():
 
             runner = ReconnectingWs(connect, frames.append, on_open=on_open, on_close=closes.append,
                                     backoff=B(0.05, 0.2))
-            task = asyncio.create_task(runner.run())
-            for _ in range(200):
-                if len(frames) >= 3:
-                    break
-                await asyncio.sleep(0.01)
-            await runner.stop()
-            await asyncio.wait_for(task, 2)
+            await run_until(runner, lambda: len(frames) >= 3)
             assert frames[0] == "hello 1" and frames[1] == "hello 2"
             assert len(opens) == 2 and srv.connections == 2 and runner.connects == 2
             assert isinstance(closes[0], WsClosed) and closes[0].close_code == 4000
@@ -166,3 +171,31 @@ def test_codecs():
     codecs.register_protobuf("Bad", lambda b: 1 / 0)
     with pytest.raises(codecs.DecodeError):
         codecs.decode_protobuf("Bad", b"x")
+
+
+@pytest.mark.parametrize("error", ["connect-failed", "http-403", "ws-closed"])
+def test_a_failed_connect_step_is_reported_to_on_close_named_once_without_a_traceback(error, caplog):
+    """A REST step of ``connect`` (KuCoin's token) refused or unreachable, or a socket that cannot
+    open: the runner hands the error to ``on_close`` and logs one line naming the runner once,
+    no "unexpected error" traceback."""
+    from hbconnect.core.rest import ConnectFailed, HttpError
+
+    made = {"connect-failed": lambda: ConnectFailed(None, "POST http://127.0.0.1:9/bullet: cannot connect"),
+            "http-403": lambda: HttpError(403, "POST http://127.0.0.1:9/bullet: forbidden"),
+            "ws-closed": lambda: WsClosed("feed#0: cannot connect to ws://127.0.0.1:9/ws (refused)")}[error]
+    closes: list = []
+
+    async def main():
+        async def connect():
+            raise made()
+
+        runner = ReconnectingWs(connect, lambda f: None, on_close=closes.append, backoff=Backoff(0.01, 0.02),
+                                name="feed#0")
+        await run_until(runner, lambda: len(closes) >= 2)
+
+    with caplog.at_level("WARNING", logger="hbconnect.core.ws"):
+        asyncio.run(main())
+    assert len(closes) >= 2 and all(type(c) is type(made()) for c in closes)
+    lines = [r for r in caplog.records if r.name == "hbconnect.core.ws"]
+    assert lines and all(r.exc_info is None and "unexpected" not in r.getMessage() for r in lines)
+    assert all(r.getMessage().count("feed#0") == 1 and "reconnecting in" in r.getMessage() for r in lines)

@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from hbconnect.exchanges import market_data_venue
-from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, Ignored, ParseError, SyncRule, Trade
 
 SPOT = market_data_venue("bitget")
 FUT = market_data_venue("bitget_perpetual")
@@ -112,7 +112,6 @@ def test_control_frames():
     "ping?",
     DOC_BOOK[:100],
     '"pong"',
-    DOC_BOOK.replace('"channel":"books"', '"channel":"books5"'),
     DOC_BOOK.replace('"action":"snapshot"', '"action":"merge"'),
     DOC_BOOK.replace('"data":[{', '"data":[{},{'),
     DOC_BOOK.replace('["26275.0","0.0500"]', '["26275.0",0.05]'),
@@ -126,6 +125,15 @@ def test_control_frames():
 def test_malformed_frames_raise_parse_error(frame):
     with pytest.raises(ParseError):
         SPOT.parse_message(frame)
+
+
+def test_pushes_of_other_channels_and_product_lines_are_ignored_not_bad():
+    (ev,) = SPOT.parse_message(DOC_BOOK.replace('"channel":"books"', '"channel":"books5"'))
+    assert isinstance(ev, Ignored) and "books5" in ev.what
+    (ev,) = SPOT.parse_message(DOC_BOOK.replace('"instType":"SPOT"', '"instType":"USDT-FUTURES"'))
+    assert isinstance(ev, Ignored)
+    with pytest.raises(ParseError):  # v1's product line names are not v2 frames
+        SPOT.parse_message(DOC_BOOK.replace('"instType":"SPOT"', '"instType":"sp"').replace('"seq":123', '"seq":"x"'))
 
 
 # ---- checksum (the book core computes it; strings below are the doc's worked examples) ----

@@ -15,6 +15,7 @@ from hbconnect.exchanges.bitstamp import BitstampMarketData
 from hbconnect.market.messages import (
     BookDiff,
     Heartbeat,
+    Ignored,
     ParseError,
     Reconnect,
     Resync,
@@ -86,7 +87,8 @@ def test_control_events():
     assert V.parse_message('{"event":"bts:error","channel":"diff_order_book_btcusd","data":{"code":null,'
                            '"message":"Bad subscription string."}}') == [
         Resync("BTC-USD", "{'code': None, 'message': 'Bad subscription string.'}")]
-    assert V.parse_message('{"event":"data","channel":"order_book_btcusd","data":{}}') == []
+    (ev,) = V.parse_message('{"event":"data","channel":"order_book_btcusd","data":{}}')  # not subscribed
+    assert isinstance(ev, Ignored) and "order_book_btcusd" in ev.what
 
 
 @pytest.mark.parametrize("raw", [

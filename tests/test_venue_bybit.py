@@ -7,7 +7,7 @@ import pytest
 
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.bybit import BybitMarketData
-from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, Ignored, ParseError, SyncRule, Trade
 
 SPOT = market_data_venue("bybit")
 LINEAR = market_data_venue("bybit_perpetual")
@@ -122,7 +122,6 @@ def test_control_frames():
     "[1,2]",
     '{"op":"auth"}',
     DOC_SNAPSHOT.replace('"type":"snapshot"', '"type":"partial"'),
-    DOC_SNAPSHOT.replace('"orderbook.50.', '"orderbook.200.'),  # a depth not subscribed
     DOC_SNAPSHOT.replace('"u":13079592', '"u":"x"'),
     DOC_SNAPSHOT.replace('["17439.50","0.513"]', '["17439.50"]'),
     DOC_SNAPSHOT.replace('["17439.50","0.513"]', '[17439.5,0.513]'),
@@ -130,12 +129,19 @@ def test_control_frames():
     DOC_DELTA.replace('"data":{', '"data":[{').replace('},"cts"', '}],"cts"'),
     DOC_TRADE.replace('"S":"Buy"', '"S":"buy"'),
     DOC_TRADE.replace('"i":"20f43950-d8dd-5b31-9112-a178eb6023af",', ''),
-    '{"topic":"tickers.BTCUSDT","data":{}}',
+    '{"topic":"tickers.BTCUSDT"}',
     '{"topic":5}',
 ])
 def test_malformed_frames_raise_parse_error(frame):
     with pytest.raises(ParseError):
         SPOT.parse_message(frame)
+
+
+def test_pushes_of_topics_not_subscribed_are_ignored_not_bad():
+    (ev,) = SPOT.parse_message(DOC_SNAPSHOT.replace('"orderbook.50.', '"orderbook.200.'))  # another depth
+    assert isinstance(ev, Ignored) and "orderbook.200." in ev.what
+    (ev,) = SPOT.parse_message('{"topic":"tickers.BTCUSDT","data":{}}')
+    assert isinstance(ev, Ignored) and "tickers.BTCUSDT" in ev.what
 
 
 # ---- end to end: generated sessions through the tracker, with faults ----

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hbconnect.exchanges import market_data_venue
-from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, Ignored, ParseError, SyncRule, Trade
 
 CB = market_data_venue("coinbase")
 
@@ -109,7 +109,8 @@ def test_frames_without_book_data_are_numbered_heartbeats():
     assert CB.parse_message(with_seq(DOC_HEARTBEAT, 3)) == [Heartbeat(conn_seq=3)]
     assert CB.parse_message(SUBSCRIPTIONS) == [Heartbeat(conn_seq=7)]
     ticker = '{"channel":"ticker","timestamp":"2023-02-09T20:30:37.1Z","sequence_num":8,"events":[]}'
-    assert CB.parse_message(ticker) == [Heartbeat(conn_seq=8)]
+    hb, ignored = CB.parse_message(ticker)  # numbered, and not subscribed here
+    assert hb == Heartbeat(conn_seq=8) and isinstance(ignored, Ignored) and "ticker" in ignored.what
     empty_l2 = '{"channel":"l2_data","timestamp":"2023-02-09T20:30:37.1Z","sequence_num":4,"events":[]}'
     assert CB.parse_message(empty_l2) == [Heartbeat(conn_seq=4)]
 

@@ -19,6 +19,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     ParseError,
     Resync,
     SyncRule,
@@ -197,7 +198,8 @@ def test_trades_events_and_errors():
     gone = ('{"errorMessage":"Subscription Not Found","event":"subscriptionStatus",'
             '"pair":"XBT/USD","status":"error","subscription":{"depth":1000,"name":"book"}}')
     assert V1.parse_message(gone) == []
-    assert V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]') == []  # other channels
+    (ev,) = V1.parse_message('[1,{"a":"x"},"ticker","XBT/USD"]')  # other channels: ignored, not bad
+    assert isinstance(ev, Ignored) and "ticker" in ev.what
 
 
 @pytest.mark.parametrize("raw", [

@@ -13,7 +13,7 @@ from venue_fuzz import assert_fuzz_total, fuzz
 
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.kucoin import KucoinPerpetualMarketData, KucoinSpotMarketData
-from hbconnect.market.messages import BookDiff, Heartbeat, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookDiff, Heartbeat, Ignored, ParseError, SyncRule, Trade
 from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
 
 SPOT = market_data_venue("kucoin")
@@ -115,7 +115,7 @@ def test_recorded_frames_translate(session):
                 assert ev.first_id == ev.last_id
                 assert all(lv[0] != "0" and len(lv) == 2 for lv in ev.bids + ev.asks)
                 zero_only += not (ev.bids or ev.asks)
-    assert kinds == {BookDiff: 3853, Trade: 18}
+    assert kinds == {BookDiff: 3853, Trade: 18, Ignored: 836}  # 836 ticker/candles pushes
     assert zero_only > 0  # sequence-only messages (price "0") still advance the sequence
 
 
@@ -136,9 +136,10 @@ def test_changes_are_ordered_by_sequence_and_price_zero_dropped():
     assert (t.pair, t.price, t.amount, t.side, t.trade_id) == ("BTC-USDT", "31078.8", "0.005", "buy",
                                                                "6287c30a12f1a80001d2f36a")
     assert t.timestamp == pytest.approx(1652999690.587456)
-    for frame in ('{"id":"hQvf8jkno","type":"welcome"}', '{"id":"1","type":"ack"}',
-                  '{"type":"message","topic":"/market/ticker:BTC-USDT","data":{}}'):
+    for frame in ('{"id":"hQvf8jkno","type":"welcome"}', '{"id":"1","type":"ack"}'):
         assert SPOT.parse_message(frame) == []
+    (ev,) = SPOT.parse_message('{"type":"message","topic":"/market/ticker:BTC-USDT","data":{}}')
+    assert isinstance(ev, Ignored) and "/market/ticker" in ev.what
     assert SPOT.parse_message('{"id":"1545910590801","type":"pong"}') == [Heartbeat()]
 
 

@@ -10,6 +10,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     ParseError,
     Reconnect,
     SyncRule,
@@ -207,7 +208,7 @@ def test_control_frames():
     DOC_SNAPSHOT.replace('["8477","7","0","2"]', '["8477"]'),
     DOC_SNAPSHOT.replace('"seqId":123456', '"seqId":"abc"'),
     DOC_UPDATE.replace('"prevSeqId":123456,', ''),
-    DOC_SNAPSHOT.replace('"channel":"books"', '"channel":"books-elp"'),
+    DOC_SNAPSHOT.replace('"instId":"BTC-USDT"', '"instId":"BTC USDT"'),  # not an instId
     DOC_TRADES.replace('"side":"buy"', '"side":"up"'),
     DOC_TRADES.replace('"px":"42219.9",', ''),
     '{"arg":"books","data":[]}',
@@ -217,9 +218,20 @@ def test_malformed_frames_raise_parse_error(frame):
         SPOT.parse_message(frame)
 
 
-def test_swap_venue_rejects_spot_frames():
-    with pytest.raises(ParseError):
-        SWAP.parse_message(DOC_SNAPSHOT)
+def test_pushes_of_other_instrument_types_and_channels_are_ignored_not_bad():
+    """One socket may carry spot, swap and futures pushes and other channels: well-formed pushes
+    for nobody here are Ignored (counted apart from bad frames), for either instrument type."""
+    (ev,) = SWAP.parse_message(DOC_SNAPSHOT)  # a spot instId on the swap object
+    assert isinstance(ev, Ignored) and "BTC-USDT" in ev.what
+    for inst in ("BTC-USD-SWAP", "BTC-USD-220527", "BTC-USD-220527-30000-C"):
+        (ev,) = SPOT.parse_message(DOC_SNAPSHOT.replace('"instId":"BTC-USDT"', f'"instId":"{inst}"'))
+        assert isinstance(ev, Ignored) and inst in ev.what
+    (ev,) = SPOT.parse_message(DOC_SNAPSHOT.replace('"channel":"books"', '"channel":"books-elp"'))
+    assert isinstance(ev, Ignored) and "books-elp" in ev.what
+    (ev,) = SPOT.parse_message('{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"last":"1"}]}')
+    assert isinstance(ev, Ignored) and "tickers" in ev.what
+    with pytest.raises(ParseError):  # a channel without data is no push
+        SPOT.parse_message('{"arg":{"channel":"tickers","instId":"BTC-USDT"}}')
 
 
 # ---- end to end: generated sessions through the tracker, with faults ----

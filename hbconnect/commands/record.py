@@ -7,13 +7,13 @@ import asyncio
 import logging
 import sys
 
-from hbconnect.commands._venue_args import add_venue_arguments, pairs_arg, venue_from_args
+from hbconnect.commands._venue_args import ConnectionErrors, add_venue_arguments, seconds_arg, venue_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_venue_arguments(parser)
     parser.add_argument("--out", "-o", required=True, help="output file (extra connections go to FILE.ws.N)")
-    parser.add_argument("--duration", "-d", type=float, default=None,
+    parser.add_argument("--duration", "-d", type=seconds_arg, default=None,
                         help="seconds to record (default: until Ctrl-C)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log tracker warnings")
 
@@ -25,13 +25,14 @@ def run(args: argparse.Namespace) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         venue = venue_from_args(args)
-        pairs = pairs_arg(args.pairs)
-    except (KeyError, ValueError, ImportError) as exc:
+    except ValueError as exc:
         print(f"hbconnect record: {exc}", file=sys.stderr)
         return 2
+    pairs = args.pairs
+    failures = ConnectionErrors("record")
 
     async def main() -> tuple:
-        return await record_session(venue, pairs, args.out, duration=args.duration,
+        return await record_session(venue, pairs, args.out, duration=args.duration, on_tick=failures.check,
                                     tracker_kwargs={"stale_timeout": args.stale_timeout})
 
     try:
@@ -39,10 +40,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"hbconnect record: {exc}", file=sys.stderr)
         return 2
+    failures.check(tracker)
     print(f"recorded {recorder.frames} frames and {recorder.rest_bodies} REST answers to "
           f"{', '.join(recorder.paths)}")
     for pair in pairs:
         st = tracker.stats(pair)
         print(f"  {pair}: {st.diffs_applied} diffs applied, gaps {st.gaps}, resyncs {st.resyncs}, "
               f"bad frames {st.bad_frames}")
+    if not recorder.frames:
+        why = "a connection failed (above)" if failures.any else "the venue sent nothing"
+        print(f"hbconnect record: no frame recorded; {why}", file=sys.stderr)
+        return 1
     return 0

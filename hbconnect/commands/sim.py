@@ -8,6 +8,8 @@ import signal
 import sys
 from decimal import Decimal, InvalidOperation
 
+from hbconnect.commands._venue_args import pair_arg, seconds_arg
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
@@ -24,11 +26,24 @@ def _balance(text: str) -> tuple[str, Decimal]:
     return asset.upper(), value
 
 
+def _port(text: str) -> int:
+    """0 (any free port) or a port that leaves PORT+1 for futures."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65534:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65534 (or 0: any free port), got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=0,
+    parser.add_argument("--port", type=_port, default=0,
                         help="spot port (futures listens on PORT+1); default: random free ports")
-    parser.add_argument("--pairs", nargs="+", default=["BTC-USDT", "ETH-USDT"], help="spot pairs (BASE-QUOTE)")
-    parser.add_argument("--perp-pairs", nargs="*", default=["BTC-USDT"], help="USDⓈ-M perpetual pairs")
+    parser.add_argument("--pairs", nargs="+", type=pair_arg, default=["BTC-USDT", "ETH-USDT"],
+                        help="spot pairs (BASE-QUOTE)")
+    parser.add_argument("--perp-pairs", nargs="*", type=pair_arg, default=["BTC-USDT"],
+                        help="USDⓈ-M perpetual pairs")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (agent, ids, faults)")
     parser.add_argument("--api-key", help="API key of the demo account (default: generated)")
     parser.add_argument("--api-secret", help="API secret of the demo account (default: generated)")
@@ -39,11 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
     parser.add_argument("--from-fixture", action="store_true",
                         help="shape the initial books after the recorded Binance depth snapshot")
-    parser.add_argument("--funding-interval", type=float, default=60.0, help="seconds between funding events")
+    parser.add_argument("--funding-interval", type=seconds_arg, default=60.0, help="seconds between funding events")
     parser.add_argument("--fault", action="append", metavar="KNOB=VALUE", default=[],
                         help="a fault knob, e.g. http_429=0.01, timeout_accepted=0.01, drop.market=0.05, "
                              "duplicate.user=0.1, delay_seconds=0.3 (repeatable)")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--duration", type=seconds_arg, default=None, help="stop after this many seconds")
 
 
 def apply_faults(config, items: list[str]) -> None:

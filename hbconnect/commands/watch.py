@@ -9,25 +9,36 @@ import math
 import sys
 from typing import Any, TextIO
 
-from hbconnect.commands._venue_args import add_venue_arguments, pairs_arg, venue_from_args
+from hbconnect.commands._venue_args import (
+    ConnectionErrors,
+    add_venue_arguments,
+    count_arg,
+    seconds_arg,
+    venue_from_args,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_venue_arguments(parser)
-    parser.add_argument("--depth", type=int, default=1, help="levels per side to show (default 1)")
-    parser.add_argument("--interval", type=float, default=0.5, help="seconds between refreshes")
-    parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--depth", type=count_arg, default=1, help="levels per side to show (default 1)")
+    parser.add_argument("--interval", type=seconds_arg, default=0.5, help="seconds between refreshes")
+    parser.add_argument("--duration", type=seconds_arg, default=None, help="stop after this many seconds")
+    parser.add_argument("--timeout", type=seconds_arg, default=30.0,
+                        help="exit with status 1 when no book has synced after this many seconds (default 30)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log tracker warnings")
 
 
 def render(tracker: Any, pairs: list[str], depth: int) -> str:
     """One screen: per pair its state, best levels (exact venue text), spread and counters."""
-    lines = [f"{tracker.name}: {len(pairs)} pairs, {tracker.frames} frames, bad frames {tracker.bad_frames}"]
+    lines = [f"{tracker.name}: {len(pairs)} pairs, {tracker.frames} frames, bad frames {tracker.bad_frames}, "
+             f"ignored frames {tracker.ignored_frames}"]
+    checksums = getattr(tracker.venue, "sends_checksum", False)
     for pair in pairs:
         tb = tracker.books[pair]
         st = tb.stats()
-        head = (f"{pair:<14} {st.state:<9} diffs {st.diffs_applied:<7} gaps {st.gaps:<3} resyncs {st.resyncs:<3}"
-                f" checksums {st.checksums_ok}/{st.checksums_failed}")
+        head = f"{pair:<14} {st.state:<9} diffs {st.diffs_applied:<7} gaps {st.gaps:<3} resyncs {st.resyncs:<3}"
+        if checksums:
+            head += f" checksums {st.checksums_ok}/{st.checksums_failed}"
         trade = tb.last_trade
         if trade is not None:
             head += f"  last {trade.side} {trade.amount} @ {trade.price}"
@@ -48,17 +59,41 @@ def render(tracker: Any, pairs: list[str], depth: int) -> str:
 
 
 async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, duration: float | None,
-                stale_timeout: float, out: TextIO) -> int:
+                stale_timeout: float, out: TextIO, timeout: float | None = 30.0,
+                errors: TextIO | None = None) -> int:
+    """Show the books until ``duration`` is over (or Ctrl-C). Returns 1, saying why on ``errors``,
+    when no book has synced within ``timeout`` seconds (or within a shorter ``duration``);
+    connection failures are reported there as they happen."""
     from hbconnect.market.tracker import OrderBookTracker
 
+    errors = errors if errors is not None else sys.stderr
     tty = out.isatty()
     tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
+    failures = ConnectionErrors("watch", errors)
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
+    give_up = None if timeout is None else loop.time() + timeout
+    synced = False
     await tracker.start()
     try:
         while end is None or loop.time() < end:
-            await asyncio.sleep(interval if end is None else max(0.0, min(interval, end - loop.time())))
+            wake = min(x for x in (end, give_up if not synced else None, loop.time() + interval) if x is not None)
+            await asyncio.sleep(max(0.0, wake - loop.time()))
+            failures.check(tracker)
+            synced = synced or any(tb.snapshots for tb in tracker.books.values())
+            over = end is not None and loop.time() >= end
+            if not synced and ((give_up is not None and loop.time() >= give_up) or over):
+                waited = timeout if give_up is not None and loop.time() >= give_up else duration
+                if failures.any:
+                    why = "a connection failed (above)"
+                elif not tracker.frames and not any(c.up for c in tracker.connections):
+                    why = "no connection was established yet"
+                else:
+                    why = f"{tracker.frames} frames received, {tracker.bad_frames} of them bad"
+                errors.write(f"hbconnect watch: no book of {', '.join(pairs)} synced within {waited:g} s; "
+                             f"{why}\n")
+                errors.flush()
+                return 1
             screen = render(tracker, pairs, depth)
             if tty:
                 out.write("\x1b[H\x1b[2J" + screen + "\n")
@@ -75,9 +110,9 @@ def run(args: argparse.Namespace) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         venue = venue_from_args(args)
-        pairs = pairs_arg(args.pairs)
-    except (KeyError, ValueError, ImportError) as exc:
+    except ValueError as exc:
         print(f"hbconnect watch: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(watch(venue, pairs, depth=max(1, args.depth), interval=args.interval,
-                             duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout))
+    return asyncio.run(watch(venue, args.pairs, depth=args.depth, interval=args.interval,
+                             duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout,
+                             timeout=args.timeout))

@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Union
 import aiohttp
 
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import NetworkError
+from hbconnect.core.errors import ExchangeError, NetworkError
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class WsConnection:
             ), self.connect_timeout)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             await self._close_session()
-            raise WsClosed(f"{self.name}: cannot connect ({exc.__class__.__name__}: {exc})") from None
+            raise WsClosed(f"{self.name}: cannot connect to {self.url} ({exc.__class__.__name__}: {exc})") from None
         self.opened_at = self.last_receive = time.monotonic()
         loop = asyncio.get_running_loop()
         if self.ping_interval and self.ping_message:
@@ -208,6 +208,13 @@ class WsConnection:
             self._session = None
 
 
+def _named(name: str, error: Optional[BaseException]) -> str:
+    """``error``'s text prefixed with the runner's ``name`` unless the error already names it
+    (a ``WsConnection`` of the same name does)."""
+    text = str(error)
+    return text if text.startswith(f"{name}:") else f"{name}: {text}"
+
+
 OnOpen = Callable[[WsConnection], Awaitable[None]]
 OnFrame = Callable[[Frame], Any]
 OnClose = Callable[[Optional[BaseException]], Any]
@@ -255,7 +262,7 @@ class ReconnectingWs:
                 while True:
                     frame = await conn.receive()
                     self._on_frame(frame)
-            except WsClosed as exc:
+            except ExchangeError as exc:  # WsClosed, or a REST call of ``connect`` (KuCoin's token)
                 error = exc
             except asyncio.CancelledError:
                 if conn is not None:
@@ -279,7 +286,7 @@ class ReconnectingWs:
             if self._stopping:
                 break
             delay = self.backoff.next_delay()
-            logger.warning("%s: %s; reconnecting in %.2fs", self.name, error, delay)
+            logger.warning("%s; reconnecting in %.2fs", _named(self.name, error), delay)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), delay)

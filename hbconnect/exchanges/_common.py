@@ -272,6 +272,7 @@ class MarketDataBase:
     max_pairs_per_connection: int = 100
     max_depth: Optional[int] = None
     connection_sequence: bool = False
+    sends_checksum: bool = False
     ws_url: str = ""
     ping_interval: Optional[float] = None
     ping_message: Optional[str] = None

@@ -8,7 +8,7 @@ import logging
 from typing import Sequence, Union
 
 from hbconnect.exchanges import _common as c
-from hbconnect.market.messages import Heartbeat, MarketEvent, ParseError, Trade
+from hbconnect.market.messages import Heartbeat, Ignored, MarketEvent, ParseError, Trade
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,20 @@ class OpArgsMarketData(c.MarketDataBase):
             return self._event(msg)
         arg = c.as_dict(msg.get("arg"), f"{self.name} arg")
         channel = arg.get("channel")
+        if self._foreign(arg):
+            return [Ignored(f"instrument {c.excerpt(arg.get('instId'), 60)} ({c.excerpt(arg.get('instType'), 20)})")]
         if channel == self.book_channel:
             return self._book(msg, arg)
         if channel == self.trade_channel:
             return self._trades(msg, arg)
+        if type(channel) is str and "data" in msg:  # tickers, candles, books5...: not subscribed here
+            return [Ignored(f"channel {c.excerpt(channel, 60)}")]
         raise ParseError(f"{self.name}: unexpected channel {c.excerpt(channel, 60)}")
+
+    def _foreign(self, arg: dict) -> bool:
+        """Whether a push is for an instrument of another type than this object tracks (one
+        socket may carry several); such pushes are ignored, not bad."""
+        return False
 
     def _event(self, msg: dict) -> list[MarketEvent]:
         event = msg["event"]

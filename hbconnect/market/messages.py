@@ -115,7 +115,16 @@ class Heartbeat:
     conn_seq: Optional[int] = None
 
 
-MarketEvent = Union[BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat]
+@dataclass(slots=True)
+class Ignored:
+    """A well-formed frame of a channel or instrument this client did not subscribe to (a
+    ticker, a candle, another instrument type sharing the socket...). Counted by the tracker as
+    ignored, never as bad: a bad frame is one the venue module could not translate."""
+
+    what: str = ""  # the channel / instrument, for logs
+
+
+MarketEvent = Union[BookSnapshot, BookDiff, Trade, Reply, Reconnect, Resync, Heartbeat, Ignored]
 
 
 @dataclass(slots=True)
@@ -207,6 +216,8 @@ class MarketDataVenue(Protocol):
     #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
     #   sliding hour (Bitget 240, OKX 480).
     #   ws_connect_rate: float -- new connections per second (OKX 3), shared by the tracker's sockets.
+    #   sends_checksum: bool -- the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``)
+    #   that the tracker verifies; reports show checksum counters only for such venues.
     #   diff_frame: DiffFrame -- the shape of the venue's common diff frame, for the tracker's
     #   compiled fast path (Binance); without it every frame takes the general path.
 
@@ -236,8 +247,9 @@ class MarketDataVenue(Protocol):
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         """Translate one received frame (text, or bytes for binary/compressed venues).
 
-        Returns [] for frames that carry nothing for the tracker (acks). Raises ParseError on
-        malformed frames or unknown shapes that look like book data."""
+        Returns [] for frames that carry nothing for the tracker (acks), ``[Ignored(...)]`` for
+        well-formed frames of channels or instruments the module does not subscribe to. Raises
+        ParseError on malformed frames or unknown shapes that look like book data."""
 
     def checksum(self, book: Any) -> int:
         """The venue checksum of ``book`` (an ``hbconnect.OrderBook``), for comparing with

@@ -195,6 +195,10 @@ class ReplayResult:
     bad_frames: int  # all bad frames, including those not attributable to a pair
     unanswered_snapshots: int
     tracker: Any = field(repr=False, default=None)
+    #: well-formed frames of channels/instruments not tracked (tickers, candles, other pairs)
+    ignored_frames: int = 0
+    #: the venue sends book checksums (``sends_checksum``): the report shows their counters
+    checksums: bool = False
 
     @property
     def frames_per_second(self) -> float:
@@ -208,6 +212,7 @@ class ReplayResult:
             "elapsed_seconds": round(self.elapsed, 6),
             "frames_per_second": round(self.frames_per_second, 1),
             "bad_frames_total": self.bad_frames,
+            "ignored_frames_total": self.ignored_frames,
             "unanswered_snapshots": self.unanswered_snapshots,
             "pairs": self.pairs,
         }
@@ -398,6 +403,8 @@ class Replayer(TrackerDriver):
             bad_frames=t.bad_frames,
             unanswered_snapshots=self.unanswered,
             tracker=t,
+            ignored_frames=t.ignored_frames,
+            checksums=bool(getattr(self.venue, "sends_checksum", False)),
         )
 
 
@@ -458,16 +465,76 @@ def parsed_frames(venue: Any, session: Session) -> Iterator[tuple[int, Record, l
         yield i, rec, events
 
 
-def pairs_of(venue: Any, session: Session) -> list[str]:
-    """Pairs to track: the ``configuration:`` line's book list, else the pairs of the recorded
-    book messages (found by parsing the frames with the venue module)."""
-    cfg = session.configuration
+def configured_names(configuration: dict) -> list[str]:
+    """The instrument names of the ``configuration:`` line's book subscription."""
     for key in ("l2_book", "book", "books", "l3_book"):
-        value = cfg.get(key)
-        if isinstance(value, list) and value:
+        value = configuration.get(key)
+        if isinstance(value, (list, dict)) and value:
             return [str(p) for p in value]
-        if isinstance(value, dict) and value:
-            return [str(p) for p in value]
+    return []
+
+
+_MONTH_CODES = "FGHJKMNQUVXZ"  # futures month letters, January to December
+
+
+def _is_expiry(text: str) -> bool:
+    """``22K27``: year 22, month K (May), day 27, how recorders name a dated contract."""
+    return (len(text) == 5 and text[:2].isdigit() and text[2] in _MONTH_CODES and text[3:].isdigit()) \
+        or (len(text) == 6 and text.isdigit())
+
+
+def map_configured_names(names: Sequence[str], perpetual: bool) -> tuple[list[str], dict[str, str]]:
+    """Registry pairs for a recording's configuration names, and why the others cannot be mapped.
+
+    ``BASE-QUOTE-PERP`` (a recorder's name of a perpetual swap) is ``BASE-QUOTE`` on a perpetual
+    venue; dated futures (``BTC-USD-22K27``), options and other shapes have no registry venue.
+    ``BASE-QUOTE`` is a pair as it is (hbconnect's recorder writes the registry pairs of any
+    venue), except next to such suffixed names, where it is the recorder's name of a spot pair:
+    then a perpetual venue does not take it."""
+    pairs: list[str] = []
+    unmapped: dict[str, str] = {}
+    suffixed = any(name.count("-") >= 2 for name in names)
+    for name in names:
+        parts = name.strip().upper().split("-")
+        ok = len(parts) >= 2 and all(p.isalnum() for p in parts)
+        if ok and len(parts) == 2:
+            if perpetual and suffixed:
+                unmapped[name] = "a spot pair (the perpetuals are named ...-PERP): replay it with the spot venue id"
+                continue
+            pair = f"{parts[0]}-{parts[1]}"
+        elif ok and len(parts) == 3 and parts[2] in ("PERP", "SWAP"):
+            if not perpetual:
+                unmapped[name] = "a perpetual swap: replay it with the venue's _perpetual id"
+                continue
+            pair = f"{parts[0]}-{parts[1]}"
+        elif ok and len(parts) == 3 and _is_expiry(parts[2]):
+            unmapped[name] = "a dated futures contract: no registry venue tracks those"
+            continue
+        elif ok and len(parts) == 5 and _is_expiry(parts[2]) and parts[4] in ("C", "P"):
+            unmapped[name] = "an option: no registry venue tracks those"
+            continue
+        else:
+            unmapped[name] = "not a BASE-QUOTE pair"
+            continue
+        if pair not in pairs:
+            pairs.append(pair)
+    return pairs, unmapped
+
+
+def is_perpetual(venue: Any) -> bool:
+    """Whether ``venue`` trades perpetual swaps (registry ids of those end in ``_perpetual``)."""
+    return str(getattr(venue, "name", "")).endswith("_perpetual")
+
+
+def pairs_of(venue: Any, session: Session) -> list[str]:
+    """Pairs to track: the ``configuration:`` line's book list mapped to registry pairs
+    (``map_configured_names``; names that do not map are logged and left out), else the pairs of
+    the recorded book messages (found by parsing the frames with the venue module)."""
+    pairs, unmapped = map_configured_names(configured_names(session.configuration), is_perpetual(venue))
+    for name, why in unmapped.items():
+        logger.warning("configuration name %s left out: %s", name, why)
+    if pairs:
+        return pairs
     seen: dict[str, None] = {}
     for _, _, events in parsed_frames(venue, session):
         for ev in events:
@@ -543,12 +610,11 @@ def replay(
     session: Optional[Session] = None,
     **kw: Any,
 ) -> ReplayResult:
-    """Replay recording files (or a prepared ``session``) through ``venue`` (a MarketDataVenue or
-    a registry name) and return the result; ``kw`` go to ``Replayer``."""
+    """Replay recording files (or a prepared ``session``) through ``venue`` (a MarketDataVenue
+    object: ``hbconnect.exchanges.market_data_venue(name)`` gives one by registry id) and return
+    the result; ``kw`` go to ``Replayer``."""
     if isinstance(venue, str):
-        from hbconnect.exchanges import market_data_venue
-
-        venue = market_data_venue(venue)
+        raise TypeError("replay() takes a venue object: hbconnect.exchanges.market_data_venue(name)")
     if session is None:
         session = load_session(paths)
     venue = venue_for_session(venue, session, pairs)
@@ -562,14 +628,16 @@ def format_report(result: ReplayResult) -> str:
     """Human-readable report of a replay."""
     lines = [
         f"venue {result.venue}: {result.frames} frames in {result.elapsed:.3f}s "
-        f"({result.frames_per_second:,.0f} frames/s); bad frames {result.bad_frames}"
+        f"({result.frames_per_second:,.0f} frames/s); bad frames {result.bad_frames}; "
+        f"ignored frames {result.ignored_frames}"
         + (f"; unanswered snapshot requests {result.unanswered_snapshots}" if result.unanswered_snapshots else ""),
     ]
     for pair, r in result.pairs.items():
         lines.append("")
+        checksums = f"checksums ok {r['checksums_ok']} failed {r['checksums_failed']}  " if result.checksums else ""
         lines.append(
             f"{pair} [{r['state']}] frames {r['frames']}  diffs applied {r['diffs_applied']}  "
-            f"stale dropped {r['stale_dropped']}  checksums ok {r['checksums_ok']} failed {r['checksums_failed']}  "
+            f"stale dropped {r['stale_dropped']}  {checksums}"
             f"gaps {r['gaps']}  resyncs {r['resyncs']}  bad frames {r['bad_frames']}"
         )
         bids, asks = r["bids"], r["asks"]

@@ -36,6 +36,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketDataVenue,
     Reconnect,
     Reply,
@@ -122,7 +123,7 @@ class TrackedBook(TrackedBookCore):
         "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries",
         "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
-        "sync_since", "live_since", "live_diffs", "__weakref__",
+        "sync_since", "live_since", "live_diffs", "last_error", "__weakref__",
     )
 
     def __init__(self, pair: str, book: Any, conn: "Connection") -> None:
@@ -156,6 +157,7 @@ class TrackedBook(TrackedBookCore):
         self.sync_since = 0.0  # clock time the current sync attempt began
         self.live_since = 0.0
         self.live_diffs = 0
+        self.last_error = ""  # why the last snapshot request failed ("" until one does)
 
     @property
     def live(self) -> bool:
@@ -178,7 +180,7 @@ class Connection(ConnectionCore):
     compiled base)."""
 
     __slots__ = ("id", "pairs", "up", "conn_seq", "bad_frames", "reconnects", "gaps",
-                 "runner", "url", "__weakref__")
+                 "runner", "url", "last_error", "errors", "__weakref__")
 
     def __init__(self, conn_id: int, pairs: Iterable[str]) -> None:
         self.id = conn_id
@@ -192,6 +194,10 @@ class Connection(ConnectionCore):
         self.last_frame = 0.0
         self.runner: Any = None
         self.url = ""
+        #: why the socket last failed or dropped (connect refused, DNS, closed by the venue...),
+        #: "" until it does; ``errors`` counts such failures, connection attempts included
+        self.last_error = ""
+        self.errors = 0
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} pairs={len(self.pairs)} up={self.up}>"
@@ -394,6 +400,9 @@ class OrderBookTracker:
         self.frames = 0
         self.bad_frames = 0  # including those that cannot be attributed to a pair
         self.unknown_pair_messages = 0
+        #: well-formed frames for nobody here: channels or instruments not subscribed (the venue
+        #: module says ``Ignored``) or every message of the frame for an untracked pair
+        self.ignored_frames = 0
         self.notify_errors = 0
         # live-mode settings
         self._rest = rest
@@ -599,6 +608,7 @@ class OrderBookTracker:
 
     def _dispatch(self, conn: Connection, raw: Union[str, bytes], now: float, events: list) -> None:
         ev = None
+        unknown = self.unknown_pair_messages
         try:
             if self.connection_sequence and events and not self._conn_seq_ok(conn, events):
                 return
@@ -635,6 +645,9 @@ class OrderBookTracker:
                     self._other_event(conn, ev, now)
         except Exception as exc:  # a tracker or venue bug: contain it to this frame
             self._internal_error(conn, getattr(ev, "pair", None), raw, exc)
+            return
+        if events and self.unknown_pair_messages - unknown == len(events):
+            self.ignored_frames += 1
 
     def _parse_failed(self, conn: Connection, raw: Any, exc: BaseException) -> None:
         # A venue module may know whose frame it could not parse (Kraken: the channel id of a
@@ -687,6 +700,8 @@ class OrderBookTracker:
             reply(conn, [ev.text])
         elif t is Heartbeat:
             pass
+        elif t is Ignored:
+            self.ignored_frames += 1
         elif t is Resync:
             tb = books.get(ev.pair)
             if tb is not None:
@@ -975,6 +990,7 @@ class OrderBookTracker:
         tb.snapshot_pending = False
         tb.snapshot_retries += 1
         tb.fail_streak += 1
+        tb.last_error = f"snapshot request failed: {exc}"
         self._log("snapshot-fail", logging.WARNING, "%s %s: snapshot failed: %s", self.name, pair, exc)
         if tb.conn.up:
             if retry_delay is None:
@@ -1226,6 +1242,9 @@ class _LiveDriver(TrackerDriver):
                 t.feed(conn, raw)
 
         def on_close(err: Optional[BaseException]) -> None:
+            if err is not None and not self._stopping:
+                conn.errors += 1
+                conn.last_error = str(err)
             if rec is not None and not self._stopping:
                 rec.closed(conn.id, conn.url)
             t.connection_down(conn, str(err or ""), count=not self._stopping)

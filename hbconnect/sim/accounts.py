@@ -1,16 +1,16 @@
-"""Accounts of the embedded exchange: spot balances and USDⓈ-M futures wallets and positions.
+"""Accounts of the embedded exchange: spot balances and linear perpetual wallets and positions.
 
 Two ledgers implement the engine's ``Ledger`` protocol:
 
 * :class:`SpotLedger` — free/locked balances per asset.  An order locks what it may spend
   (quote for a BUY at its limit price, base for a SELL); each fill spends from the lock; the fee
-  is charged in the asset received, as Binance does without BNB discounts (BUY pays in base,
+  is charged in the asset received, without fee-token discounts (BUY pays in base,
   SELL in quote), rounded to 8 decimals.
 * :class:`FuturesLedger` — one USDT wallet per account (cross margin), positions per
   (symbol, positionSide) in one-way (``BOTH``) or hedge (``LONG``/``SHORT``) mode, leverage per
   symbol, an initial-margin check on every order that opens exposure
   (``notional / leverage`` against the available balance: wallet + unrealized PnL - position
-  margin - open-order margin; ``-2019 Margin is insufficient.`` otherwise), realized PnL on
+  margin - open-order margin; ``Reject.MARGIN_INSUFFICIENT`` otherwise), realized PnL on
   reduce/close, fees in USDT, and funding payments (``-positionAmt * markPrice * rate``).
 """
 from __future__ import annotations
@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, ROUND_HALF_UP
 from typing import Callable, Optional
 
-from hbconnect.sim.errors import (INSUFFICIENT_BALANCE, MARGIN_INSUFFICIENT, REDUCE_ONLY_REJECTED,
-                                  BinanceError, err)
+from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, FillSide, Order, Plan,
                                     SymbolSpec, now_ms)
 
@@ -150,6 +149,7 @@ class Account:
     api_key: str
     secret: str = field(repr=False)
     ed25519_public_key: Optional[object] = field(default=None, repr=False)
+    passphrase: str = field(default="", repr=False)       # for venues that sign with one
     spot: SpotAccount = field(default_factory=SpotAccount)
     futures: FuturesAccount = field(default_factory=FuturesAccount)
     can_trade: bool = True
@@ -188,7 +188,7 @@ class SpotLedger:
             amount = order.orig_qty
         bal = self._acct(order.owner).bal(asset)
         if amount > bal[0]:
-            raise err(INSUFFICIENT_BALANCE)
+            raise SimReject(Reject.INSUFFICIENT_BALANCE)
         bal[0] -= amount
         bal[1] += amount
         order.reserved, order.reserved_asset = amount, asset
@@ -248,22 +248,22 @@ class SpotLedger:
         for owner, assets in dirty.items():
             acct = self._acct(owner)
             acct.update_time = ts
-            emit(AccountEvent(owner, "outboundAccountPosition", ts,
+            emit(AccountEvent(owner, "BALANCES", ts,
                               balances=[(a, acct.bal(a)[0], acct.bal(a)[1]) for a in sorted(assets)]))
 
     def adjust(self, owner: str, asset: str, delta: Decimal, emit: Callable) -> None:
-        """Deposit (delta > 0) or withdraw: a ``balanceUpdate`` then the new position."""
+        """Deposit (delta > 0) or withdraw: a ``DEPOSIT`` event, then the new balances."""
         bal = self._acct(owner).bal(asset)
         if bal[0] + delta < 0:
-            raise err(INSUFFICIENT_BALANCE)
+            raise SimReject(Reject.INSUFFICIENT_BALANCE)
         bal[0] += delta
-        emit(AccountEvent(owner, "balanceUpdate", now_ms(), delta=(asset, delta)))
+        emit(AccountEvent(owner, "DEPOSIT", now_ms(), delta=(asset, delta)))
         self._touch(owner, asset)
         self.flush(emit)
 
 
 class FuturesLedger:
-    """USDⓈ-M cross-margin accounting (see module docstring)."""
+    """Linear (USDT-margined) cross-margin accounting (see module docstring)."""
 
     MARGIN_ASSET = "USDT"
 
@@ -305,23 +305,47 @@ class FuturesLedger:
 
     open_orders_of: Callable = staticmethod(lambda owner: [])    # set by the exchange
 
+    def set_leverage(self, owner: str, symbol: str, leverage: int) -> None:
+        """Set a symbol's leverage (1..MAX_LEVERAGE); lowering it must leave the available
+        balance non-negative."""
+        if not isinstance(leverage, int) or not 1 <= leverage <= MAX_LEVERAGE:
+            raise SimReject(Reject.LEVERAGE_INVALID, str(leverage))
+        acct = self._acct(owner)
+        old = acct.lev(symbol)
+        acct.leverage[symbol] = leverage
+        if leverage < old and self.available(owner) < 0:
+            acct.leverage[symbol] = old
+            raise SimReject(Reject.LEVERAGE_EXCEEDS_POSITION)
+
+    def set_position_mode(self, owner: str, hedge: bool) -> None:
+        """One-way (``hedge=False``) or hedge mode; only without open orders and positions."""
+        acct = self._acct(owner)
+        if hedge == acct.dual_side:
+            raise SimReject(Reject.POSITION_MODE_UNCHANGED)
+        if list(self.open_orders_of(owner)):
+            raise SimReject(Reject.POSITION_MODE_OPEN_ORDERS)
+        if any(p.amount for p in acct.positions.values()):
+            raise SimReject(Reject.POSITION_MODE_OPEN_POSITIONS)
+        acct.dual_side = hedge
+        acct.positions.clear()
+
     def _position_key(self, acct: FuturesAccount, order: Order) -> tuple[str, str]:
         return (order.symbol, order.position_side if acct.dual_side else "BOTH")
 
     def check_reduce(self, order: Order, plan: Plan) -> None:
         acct = self._acct(order.owner)
         if acct.dual_side and order.position_side == "BOTH":
-            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+            raise SimReject(Reject.POSITION_MODE_MISMATCH)
         if not acct.dual_side and order.position_side != "BOTH":
-            raise BinanceError(-4061, "Order's position side does not match user's setting.")
+            raise SimReject(Reject.POSITION_MODE_MISMATCH)
         if acct.dual_side and order.reduce_only:
-            raise BinanceError(-1106, "Parameter 'reduceonly' sent when not required.")
+            raise SimReject(Reject.REDUCE_ONLY_IN_HEDGE_MODE)
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
         signed = order.orig_qty if order.side == BUY else -order.orig_qty
         if order.reduce_only or self._is_hedge_close(acct, order):
             if amount == 0 or (amount > 0) == (signed > 0) or abs(signed) > abs(amount):
-                raise err(REDUCE_ONLY_REJECTED)
+                raise SimReject(Reject.REDUCE_ONLY_REJECTED)
 
     @staticmethod
     def _is_hedge_close(acct: FuturesAccount, order: Order) -> bool:
@@ -365,7 +389,7 @@ class FuturesLedger:
             price = order.price
         margin = opening * price / acct.lev(order.symbol)
         if margin > 0 and margin > self.available(order.owner):
-            raise err(MARGIN_INSUFFICIENT)
+            raise SimReject(Reject.MARGIN_INSUFFICIENT)
         order.reserved, order.reserved_asset = margin, self.MARGIN_ASSET
 
     def settle(self, fill: Fill) -> tuple[FillSide, FillSide]:
@@ -440,6 +464,6 @@ class FuturesLedger:
             if acct.record:
                 acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
                                           next(self._tran_ids)))
-            emit(self.account_event(owner, "FUNDING_FEE", [], ts, change=total))
+            emit(self.account_event(owner, "FUNDING", [], ts, change=total))
             paid.append((owner, total))
         return paid

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
-from hbconnect.sim.errors import BinanceError
+from hbconnect.sim.errors import SimReject
 from hbconnect.sim.matching import BUY, SELL, MatchingEngine, OrderRequest, SymbolSpec
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class MarketMakerAgent:
     def _place(self, owner: str, req: OrderRequest) -> None:
         try:
             self.engine.submit(owner, req)
-        except BinanceError as e:
+        except SimReject as e:
             self.errors += 1
             logger.debug("sim agent order rejected: %s", e)
 
@@ -133,7 +133,7 @@ class MarketMakerAgent:
             if stale or far or self.rng.random() < 0.03:
                 try:
                     self.engine.cancel(self.maker, spec.symbol, o.order_id)
-                except BinanceError:
+                except SimReject:
                     pass
         # keep the agent's book bounded: beyond 3x the quoted levels, the farthest quotes go
         for side in (BUY, SELL):
@@ -142,7 +142,7 @@ class MarketMakerAgent:
             for o in quotes[self.levels * 3:]:
                 try:
                     self.engine.cancel(self.maker, spec.symbol, o.order_id)
-                except BinanceError:
+                except SimReject:
                     pass
         have = {BUY: set(book.levels[BUY]), SELL: set(book.levels[SELL])}
         for i in range(self.levels):

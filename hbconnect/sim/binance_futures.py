@@ -14,11 +14,11 @@ from typing import Any, Optional
 from aiohttp import web
 
 from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
-from hbconnect.sim.errors import BinanceError, err, mandatory, not_required
+from hbconnect.sim.binance_base import (KLINE_INTERVALS, BinanceError, BinanceFrontEnd, fmt, illegal, mandatory,
+                                        not_required, parse_bool, parse_decimal, parse_int, select_trades)
+from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, fmt, illegal, parse_bool, parse_decimal, parse_int,
-                                  select_trades)
 
 _UNSUPPORTED = {t: (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
                            "endpoints instead.")
@@ -35,6 +35,10 @@ _POSITION_RISK_V3 = ("symbol", "positionSide", "positionAmt", "entryPrice", "bre
                      "openOrderInitialMargin", "adl", "bidNotional", "askNotional", "updateTime")
 
 
+#: the core's account-event reasons as ACCOUNT_UPDATE "m" names them
+_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE"}
+
+
 class FuturesFrontEnd(BinanceFrontEnd):
     market = "futures"
     ping_interval = 180.0
@@ -42,10 +46,22 @@ class FuturesFrontEnd(BinanceFrontEnd):
     ws_incoming_per_second = 10
     max_streams = 200
     stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@250ms|@500ms)?|trade|aggTrade|"
-                           r"bookTicker|markPrice(?:@1s)?)$")
+                           r"bookTicker|markPrice(?:@1s)?|ticker|miniTicker|kline_[0-9]+[smhdwM]|forceOrder)$")
+    #: ``forceOrder`` streams are served and stay silent: the sim never liquidates
+    all_market_streams = ("!ticker@arr", "!miniTicker@arr", "!bookTicker", "!markPrice@arr",
+                          "!markPrice@arr@1s", "!forceOrder@arr")
     depth_intervals = (100, 250, 500)
     default_depth_ms = 250
     ticker_time = True
+    kline_intervals = tuple(i for i in KLINE_INTERVALS if i != "1s")
+    max_kline_limit = 1500
+    ticker_period = 2.0             # @ticker / @miniTicker: 2000 ms on USDⓈ-M
+    kline_period = 0.25
+    rejects = {
+        Reject.DUPLICATE_CLIENT_ID: (-4116, "ClientOrderId is duplicated."),
+        Reject.POST_ONLY_WOULD_TAKE: (-5022, "Due to the order could not be executed as maker, the Post Only "
+                                             "order will be rejected."),
+    }
 
     @property
     def ledger(self) -> FuturesLedger:
@@ -53,11 +69,15 @@ class FuturesFrontEnd(BinanceFrontEnd):
 
     def add_routes(self) -> None:
         r = self.route
-        r("GET", "/fapi/v1/ping", self.ping, 1)
-        r("GET", "/fapi/v1/time", self.time, 1)
-        r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1)
+        r("GET", "/fapi/v1/ping", self.ping, 1, fault_exempt=True)
+        r("GET", "/fapi/v1/time", self.time, 1, fault_exempt=True)
+        r("GET", "/fapi/v1/exchangeInfo", self.exchange_info, 1, fault_exempt=True)
         r("GET", "/fapi/v1/depth", self.depth, self.depth_weight)
         r("GET", "/fapi/v1/trades", self.recent_trades, 5)
+        r("GET", "/fapi/v1/aggTrades", self.agg_trades, 20)
+        r("GET", "/fapi/v1/klines", self.klines, self.kline_weight)
+        # coin-margined futures (dapi.binance.com), served here: no COIN-M contract is listed
+        r("GET", "/dapi/v1/exchangeInfo", self.coinm_exchange_info, 1, fault_exempt=True)
         r("GET", "/fapi/v1/premiumIndex", self.premium_index, lambda p: 1 if p.get("symbol") else 10)
         r("GET", "/fapi/v1/fundingRate", self.funding_rate_history, 1)
         r("GET", "/fapi/v1/ticker/bookTicker", self.book_ticker, 2)
@@ -67,13 +87,18 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("DELETE", "/fapi/v1/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/fapi/v1/order", self.get_order, 1, "SIGNED")
         r("GET", "/fapi/v1/openOrders", self.open_orders, lambda p: 1 if p.get("symbol") else 40, "SIGNED")
+        r("GET", "/fapi/v1/allOrders", self.all_orders, 5, "SIGNED")
         r("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, "SIGNED")
         r("GET", "/fapi/v2/account", self.account_v2, 5, "SIGNED")
         r("GET", "/fapi/v3/account", self.account_v3, 5, "SIGNED")
         r("GET", "/fapi/v2/balance", self.balance, 5, "SIGNED")
+        r("GET", "/fapi/v3/balance", self.balance, 5, "SIGNED")
         r("GET", "/fapi/v2/positionRisk", self.position_risk, 5, "SIGNED")
         r("GET", "/fapi/v3/positionRisk", self.position_risk, 5, "SIGNED")
         r("POST", "/fapi/v1/leverage", self.set_leverage, 1, "SIGNED")
+        r("GET", "/fapi/v1/leverageBracket", self.leverage_bracket, 1, "SIGNED")
+        r("POST", "/fapi/v1/marginType", self.set_margin_type, 1, "SIGNED")
+        r("GET", "/fapi/v1/commissionRate", self.commission_rate, 20, "SIGNED")
         r("GET", "/fapi/v1/positionSide/dual", self.get_dual, 30, "SIGNED")
         r("POST", "/fapi/v1/positionSide/dual", self.set_dual, 1, "SIGNED")
         r("GET", "/fapi/v1/income", self.income, 30, "SIGNED")
@@ -81,6 +106,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         r("POST", "/fapi/v1/listenKey", self.listen_key_new, 1, "API_KEY")
         r("PUT", "/fapi/v1/listenKey", self.listen_key_keepalive, 1, "API_KEY")
         r("DELETE", "/fapi/v1/listenKey", self.listen_key_close, 1, "API_KEY")
+
+    @staticmethod
+    def kline_weight(params: dict) -> int:
+        try:
+            limit = int(params.get("limit", 500))
+        except ValueError:
+            return 1
+        return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
 
     @staticmethod
     def depth_weight(params: dict) -> int:
@@ -149,6 +182,13 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return {"lastUpdateId": book.update_id, "E": ts, "T": ts,
                 "bids": self.levels(spec, book.depth(BUY, limit)),
                 "asks": self.levels(spec, book.depth("SELL", limit))}
+
+    async def coinm_exchange_info(self, request: web.Request, params: dict, account: Any) -> dict:
+        """GET /dapi/v1/exchangeInfo in its documented shape, with no symbol listed."""
+        return {"exchangeFilters": [], "rateLimits": [
+            {"interval": "MINUTE", "intervalNum": 1, "limit": 2400, "rateLimitType": "REQUEST_WEIGHT"},
+            {"interval": "MINUTE", "intervalNum": 1, "limit": 1200, "rateLimitType": "ORDERS"}],
+            "serverTime": self.server_time(), "symbols": [], "timezone": "UTC"}
 
     def premium(self, spec: SymbolSpec) -> dict:
         mark = self.exchange.mark_price_of(spec.symbol)
@@ -238,6 +278,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
         if with_time:
             d["time"] = o.time
         return d
+
+    def query_json(self, o: Order) -> dict:
+        return self.order_json(o, True)
 
     async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
         req, _ = self.parse_order(params, account)
@@ -374,19 +417,44 @@ class FuturesFrontEnd(BinanceFrontEnd):
     async def set_leverage(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
         lev = parse_int(params, "leverage", required=True)
-        if lev is None or lev < 1 or lev > MAX_LEVERAGE:
-            raise BinanceError(-4028, f"Leverage {lev} is not valid")
-        fa = account.futures
-        old = fa.lev(spec.symbol)
-        fa.leverage[spec.symbol] = lev
-        if lev < old and self.ledger.available(account.account_id) < 0:
-            fa.leverage[spec.symbol] = old
-            raise err((-2027, "Exceeded the maximum allowable position at current leverage."))
+        old = account.futures.lev(spec.symbol)
+        self.ledger.set_leverage(account.account_id, spec.symbol, lev)     # type: ignore[arg-type]
         if lev != old:
             ts = now_ms()
             self.push_user(account.account_id, {"e": "ACCOUNT_CONFIG_UPDATE", "E": ts, "T": ts,
                                                 "ac": {"s": spec.symbol, "l": lev}})
         return {"leverage": lev, "maxNotionalValue": "20000000", "symbol": spec.symbol}
+
+    def brackets(self, spec: SymbolSpec, leverage_cap: int) -> list[dict]:
+        """One notional bracket: the sim's margin model has a single tier (maintenance as in
+        positionRisk's maintMargin: 0.4 % of the notional)."""
+        return [{"bracket": 1, "initialLeverage": leverage_cap, "notionalCap": 20000000, "notionalFloor": 0,
+                 "maintMarginRatio": 0.004, "cum": 0.0}]
+
+    async def leverage_bracket(self, request: web.Request, params: dict, account: Account) -> Any:
+        if params.get("symbol"):
+            spec = self.spec(params)
+            return {"symbol": spec.symbol, "brackets": self.brackets(spec, MAX_LEVERAGE)}
+        return [{"symbol": s.symbol, "brackets": self.brackets(s, MAX_LEVERAGE)} for s in self.engine.specs.values()]
+
+    async def set_margin_type(self, request: web.Request, params: dict, account: Account) -> dict:
+        """Cross margin only: CROSSED is already set (-4046, as Binance answers a no-op change);
+        ISOLATED is refused (the sim does not model isolated margin)."""
+        self.spec(params)
+        mtype = params.get("marginType")
+        if not mtype:
+            raise mandatory("marginType")
+        if mtype == "CROSSED":
+            raise BinanceError(-4046, "No need to change margin type.")
+        if mtype == "ISOLATED":
+            raise SimReject(Reject.MARGIN_MODE_UNSUPPORTED, "marginType")
+        raise illegal("marginType", "ISOLATED, CROSSED")
+
+    async def commission_rate(self, request: web.Request, params: dict, account: Account) -> dict:
+        spec = self.spec(params)
+        fa = account.futures
+        return {"symbol": spec.symbol, "makerCommissionRate": str(fa.maker_fee.normalize()),
+                "takerCommissionRate": str(fa.taker_fee.normalize())}
 
     async def get_dual(self, request: web.Request, params: dict, account: Account) -> dict:
         return {"dualSidePosition": account.futures.dual_side}
@@ -395,15 +463,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         want = parse_bool(params, "dualSidePosition")
         if want is None:
             raise mandatory("dualSidePosition")
-        fa = account.futures
-        if want == fa.dual_side:
-            raise BinanceError(-4059, "No need to change position side.")
-        if self.engine.open_orders(account.account_id):
-            raise BinanceError(-4067, "Position side cannot be changed if there exists open orders.")
-        if any(p.amount for p in fa.positions.values()):
-            raise BinanceError(-4068, "Position side cannot be changed if there exists position.")
-        fa.dual_side = want
-        fa.positions.clear()
+        self.ledger.set_position_mode(account.account_id, want)
         return {"code": 200, "msg": "success"}
 
     async def income(self, request: web.Request, params: dict, account: Account) -> list:
@@ -451,7 +511,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return {"e": "ORDER_TRADE_UPDATE", "E": ev.time, "T": ev.time, "o": {
             "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
             "q": self.q(spec, s["orig_qty"]), "p": self.p(spec, o.price), "ap": fmt(avg, max(5, spec.price_decimals)),
-            "sp": "0", "x": ev.exec_type, "X": s["status"], "i": o.order_id,
+            "sp": "0", "x": "EXPIRED" if ev.exec_type == "PREVENTED" else ev.exec_type,
+            "X": s["status"], "i": o.order_id,
             "l": self.q(spec, fs.fill.qty if fs else ZERO), "z": self.q(spec, s["executed_qty"]),
             "L": self.p(spec, fs.fill.price if fs else ZERO), "N": fs.commission_asset if fs else "USDT",
             "n": fmt(fs.commission if fs else ZERO), "T": ev.time, "t": fs.fill.trade_id if fs else 0,
@@ -459,7 +520,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
             "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": o.close_position,
             "rp": fmt(fs.realized_pnl if fs else ZERO), "pP": False, "si": 0, "ss": 0,
             "V": o.stp_mode, "pm": "NONE", "gtd": 0,
-            "er": str(o.expiry_reason) if ev.exec_type == "EXPIRED" else "0"}}
+            "er": str(o.expiry_reason) if ev.exec_type in ("EXPIRED", "PREVENTED") else "0"}}
 
     def account_update(self, ev: AccountEvent) -> dict:
         balances = [{"a": a, "wb": fmt(wb), "cw": fmt(cw), "bc": fmt(bc)} for a, wb, cw, bc in ev.balances]
@@ -470,7 +531,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
                               "bep": fmt(p["entry_price"]), "cr": "0", "up": fmt(p["unrealized"]),
                               "mt": "cross", "iw": "0", "ps": p["position_side"]})
         return {"e": "ACCOUNT_UPDATE", "E": ev.time, "T": ev.time,
-                "a": {"m": ev.reason, "B": balances, "P": positions}}
+                "a": {"m": _ACCOUNT_UPDATE_REASONS.get(ev.reason, ev.reason), "B": balances, "P": positions}}
 
     # ------------------------------------------------------------------ market streams
     def trade_event(self, kind: str, fill: Fill) -> dict:
@@ -495,17 +556,30 @@ class FuturesFrontEnd(BinanceFrontEnd):
                 "b": self.levels(book.spec, book.depth(BUY, n)),
                 "a": self.levels(book.spec, book.depth("SELL", n))}
 
+    def ticker_event(self, book: Any, st: Any) -> dict:
+        spec = book.spec
+        return {"e": "24hrTicker", "E": now_ms(), "s": spec.symbol, "p": self.p(spec, st.change),
+                "P": fmt(st.change_percent, 3), "w": self.p(spec, st.vwap), "c": self.p(spec, st.last),
+                "Q": self.q(spec, st.last_qty), "o": self.p(spec, st.open), "h": self.p(spec, st.high),
+                "l": self.p(spec, st.low), "v": self.q(spec, st.volume), "q": fmt(st.quote_volume),
+                "O": st.open_time, "C": st.close_time, "F": st.first_id, "L": st.last_id, "n": st.count}
+
     def book_ticker_event(self, book: Any, top: tuple) -> dict:
         spec, (bid, ask), ts = book.spec, top, now_ms()
         return {"e": "bookTicker", "u": book.update_id, "E": ts, "T": ts, "s": spec.symbol,
                 "b": self.p(spec, bid[0] if bid else ZERO), "B": self.q(spec, bid[1] if bid else ZERO),
                 "a": self.p(spec, ask[0] if ask else ZERO), "A": self.q(spec, ask[1] if ask else ZERO)}
 
+    def mark_price_event(self, symbol: str) -> dict:
+        mark = self.exchange.mark_price_of(symbol)
+        return {"e": "markPriceUpdate", "E": now_ms(), "s": symbol, "p": fmt(mark), "i": fmt(mark),
+                "P": fmt(mark), "r": fmt(self.exchange.funding_rate(symbol)), "T": self.exchange.next_funding_ms}
+
     def publish_other(self, stream: str, kind: str, book: Any, now: float) -> None:
-        if kind.startswith("markPrice") and self._due(("mark", stream), now, 1.0 if kind.endswith("@1s") else 3.0):
-            symbol = book.spec.symbol
-            mark = self.exchange.mark_price_of(symbol)
-            self.push_market(stream, {"e": "markPriceUpdate", "E": now_ms(), "s": symbol,
-                                      "p": fmt(mark), "i": fmt(mark), "P": fmt(mark),
-                                      "r": fmt(self.exchange.funding_rate(symbol)),
-                                      "T": self.exchange.next_funding_ms})
+        if kind.startswith("markPrice") and self.due(("mark", stream), now, 1.0 if kind.endswith("@1s") else 3.0):
+            self.push_market(stream, self.mark_price_event(book.spec.symbol))
+
+    def publish_all_other(self, stream: str, now: float) -> None:
+        if stream.startswith("!markPrice@arr") and self.due(("mark", stream), now,
+                                                            1.0 if stream.endswith("@1s") else 3.0):
+            self.push_market(stream, [self.mark_price_event(s) for s in self.engine.specs])

@@ -10,18 +10,22 @@ import json
 import re
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from hbconnect.sim.accounts import Account, SpotAccount
-from hbconnect.sim.errors import BinanceError, INVALID_SYMBOL, err, mandatory, not_required
+from hbconnect.sim.binance_base import (INVALID_SYMBOL, BinanceError, BinanceFrontEnd, err, illegal,
+                                        mandatory, not_required, parse_bool, parse_decimal, parse_int,
+                                        select_trades)
+from hbconnect.sim.binance_base import fmt as f8
+from hbconnect.sim.marketdata import rolling_stats
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
-from hbconnect.sim.server import (BinanceFrontEnd, WsConn, illegal, parse_bool, parse_decimal,
-                                  parse_int, select_trades)
-from hbconnect.sim.server import fmt as f8
+from hbconnect.sim.server import WsConn
 
-_UNSUPPORTED = {t: (-1013, "Filter failure: order type not supported for this symbol.")
-                for t in ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")}
+#: amounts are written (and accepted) with at most this many decimals: baseAssetPrecision /
+#: quotePrecision of every symbol; more is -1111
+ASSET_PRECISION = 8
+_PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
 
 
 def depth_weight(params: dict) -> int:
@@ -42,7 +46,8 @@ class SpotFrontEnd(BinanceFrontEnd):
     market = "spot"
     ping_interval = 20.0
     long_order_header = "X-MBX-ORDER-COUNT-1D"
-    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker)$")
+    stream_re = re.compile(r"^([a-z0-9]+)@(depth(?:5|10|20)?(?:@100ms|@1000ms)?|trade|aggTrade|bookTicker|"
+                           r"ticker|miniTicker|kline_[0-9]+[smhdwM])$")
     depth_intervals = (100, 1000)
     default_depth_ms = 1000
     ticker_time = False
@@ -50,11 +55,14 @@ class SpotFrontEnd(BinanceFrontEnd):
     # ------------------------------------------------------------------ routes
     def add_routes(self) -> None:
         r = self.route
-        r("GET", "/api/v3/ping", self.ping, 1)
-        r("GET", "/api/v3/time", self.time, 1)
-        r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20)
+        r("GET", "/api/v3/ping", self.ping, 1, fault_exempt=True)
+        r("GET", "/api/v3/time", self.time, 1, fault_exempt=True)
+        r("GET", "/api/v3/exchangeInfo", self.exchange_info, 20, fault_exempt=True)
         r("GET", "/api/v3/depth", self.depth, depth_weight)
         r("GET", "/api/v3/trades", self.recent_trades, 25)
+        r("GET", "/api/v3/aggTrades", self.agg_trades, 4)
+        r("GET", "/api/v3/klines", self.klines, 2)
+        r("GET", "/api/v3/avgPrice", self.avg_price, 2)
         r("GET", "/api/v3/ticker/bookTicker", self.book_ticker, 2)
         r("GET", "/api/v3/ticker/price", self.ticker_price, 2)
         r("GET", "/api/v3/ticker/24hr", self.ticker_24hr, lambda p: 2 if p.get("symbol") else 80)
@@ -62,12 +70,18 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("DELETE", "/api/v3/order", self.cancel_order, 1, "SIGNED", order=True)
         r("GET", "/api/v3/order", self.get_order, 4, "SIGNED")
         r("GET", "/api/v3/openOrders", self.open_orders, lambda p: 6 if p.get("symbol") else 80, "SIGNED")
+        r("GET", "/api/v3/allOrders", self.all_orders, 20, "SIGNED")
         r("DELETE", "/api/v3/openOrders", self.cancel_open_orders, 1, "SIGNED")
         r("GET", "/api/v3/account", self.account, 20, "SIGNED")
         r("GET", "/api/v3/myTrades", self.my_trades, lambda p: 5 if p.get("orderId") else 20, "SIGNED")
         r("POST", "/api/v3/userDataStream", self.listen_key_new, 2, "API_KEY")
         r("PUT", "/api/v3/userDataStream", self.listen_key_keepalive, 2, "API_KEY")
         r("DELETE", "/api/v3/userDataStream", self.listen_key_close, 2, "API_KEY")
+        # wallet and margin (sapi) endpoints ccxt's default load_markets / fetch_trading_fees use
+        r("GET", "/sapi/v1/capital/config/getall", self.all_coins, 10, "SIGNED")
+        r("GET", "/sapi/v1/asset/tradeFee", self.trade_fee, 1, "SIGNED")
+        r("GET", "/sapi/v1/margin/allPairs", self.no_margin_pairs, 1, "API_KEY")
+        r("GET", "/sapi/v1/margin/isolated/allPairs", self.no_margin_pairs, 10, "SIGNED")
         self.app.router.add_get("/ws-api/v3", self._ws_api_handler)
 
     def symbol_info(self, spec: SymbolSpec) -> dict:
@@ -127,6 +141,14 @@ class SpotFrontEnd(BinanceFrontEnd):
             "symbols": [self.symbol_info(s) for s in specs],
         }
 
+    async def avg_price(self, request: web.Request, params: dict, account: Any) -> dict:
+        """The volume-weighted price of the last 5 minutes' trades (the last price without
+        trades); closeTime is the last trade's time."""
+        spec = self.spec(params)
+        st = rolling_stats(self.engine, spec.symbol, now_ms(), window_ms=5 * 60_000)
+        last = [f for f in self.engine.fills if f.symbol == spec.symbol][-1:]
+        return {"mins": 5, "price": f8(st.vwap), "closeTime": last[0].time if last else st.close_time}
+
     async def depth(self, request: web.Request, params: dict, account: Any) -> dict:
         spec = self.spec(params)
         limit = parse_int(params, "limit") or 100
@@ -137,7 +159,8 @@ class SpotFrontEnd(BinanceFrontEnd):
 
     # ------------------------------------------------------------------ orders
     def parse_order(self, params: dict) -> tuple[OrderRequest, str]:
-        spec, side, otype = self.parse_side_type(params, ("LIMIT", "LIMIT_MAKER", "MARKET"), _UNSUPPORTED)
+        # a type not in the symbol's orderTypes is -1116 "Invalid orderType." like an unknown one
+        spec, side, otype = self.parse_side_type(params, ("LIMIT", "LIMIT_MAKER", "MARKET"), {})
         qty = parse_decimal(params, "quantity")
         quote_qty = parse_decimal(params, "quoteOrderQty")
         price = parse_decimal(params, "price")
@@ -175,7 +198,10 @@ class SpotFrontEnd(BinanceFrontEnd):
         # Binance: MARKET and LIMIT default to FULL, every other type to ACK
         resp_type = self.parse_resp_type(params, "FULL" if otype in ("LIMIT", "MARKET") else "ACK",
                                          ("ACK", "RESULT", "FULL"))
-        # -- filters
+        # -- precision, then filters
+        for value in (qty, quote_qty, price):
+            if value is not None and -value.as_tuple().exponent > ASSET_PRECISION:     # type: ignore[operator]
+                raise err(_PRECISION)
         if price is not None:
             if price < spec.min_price or price > spec.max_price or (price - spec.min_price) % spec.tick_size:
                 raise BinanceError(-1013, "Filter failure: PRICE_FILTER")
@@ -216,6 +242,9 @@ class SpotFrontEnd(BinanceFrontEnd):
             d["preventedMatchId"] = o.prevention[0]
             d["preventedQuantity"] = f8(o.prevented_qty)
         return d
+
+    def query_json(self, o: Order) -> dict:
+        return self.order_json(o)
 
     async def new_order(self, request: web.Request, params: dict, account: Account) -> dict:
         req, resp_type = self.parse_order(params)
@@ -273,6 +302,35 @@ class SpotFrontEnd(BinanceFrontEnd):
                 "updateTime": sa.update_time, "accountType": "SPOT", "balances": balances,
                 "permissions": ["SPOT"], "uid": abs(hash(account.account_id)) % 10 ** 9}
 
+    def _coins(self, account: Account) -> list[str]:
+        listed = {a for s in self.engine.specs.values() for a in (s.base, s.quote)}
+        return sorted(listed | set(account.spot.balances))
+
+    async def all_coins(self, request: web.Request, params: dict, account: Account) -> list:
+        """GET /sapi/v1/capital/config/getall: the account's coins.  The embedded exchange has no
+        chains: ``networkList`` is empty and deposit/withdrawal are reported disabled (balances
+        move with ``EmbeddedExchange.deposit``)."""
+        rows = []
+        for coin in self._coins(account):
+            free, locked = account.spot.balances.get(coin, (ZERO, ZERO))
+            rows.append({"coin": coin, "depositAllEnable": False, "withdrawAllEnable": False, "name": coin,
+                         "free": f8(free), "locked": f8(locked), "freeze": f8(ZERO), "withdrawing": f8(ZERO),
+                         "ipoing": f8(ZERO), "ipoable": f8(ZERO), "storage": f8(ZERO),
+                         "isLegalMoney": False, "trading": True, "networkList": []})
+        return rows
+
+    async def trade_fee(self, request: web.Request, params: dict, account: Account) -> list:
+        specs = [self.spec(params)] if params.get("symbol") else list(self.engine.specs.values())
+        sa = account.spot
+        return [{"symbol": s.symbol, "makerCommission": str(sa.maker_fee.normalize()),
+                 "takerCommission": str(sa.taker_fee.normalize())} for s in specs]
+
+    async def no_margin_pairs(self, request: web.Request, params: dict, account: Account) -> list:
+        """Cross / isolated margin pairs: none (symbols say ``isMarginTradingAllowed: false``)."""
+        if params.get("symbol"):
+            self.spec(params)
+        return []
+
     async def my_trades(self, request: web.Request, params: dict, account: Account) -> list:
         spec = self.spec(params)
         return [{"symbol": t.symbol, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1,
@@ -298,18 +356,9 @@ class SpotFrontEnd(BinanceFrontEnd):
     # ------------------------------------------------------------------ WebSocket API (user data)
     async def _ws_api_handler(self, request: web.Request) -> web.StreamResponse:
         """``/ws-api/v3``: ping, time, userDataStream.subscribe.signature / unsubscribe."""
-        ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
-        await ws.prepare(request)
-        conn = self._attach(ws, combined=False)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    conn.send_raw(self._ws_api_call(conn, msg.data))
-                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-                    break
-        finally:
-            self._detach(conn)
-        return ws
+        # the WebSocket API counts request weight, not the market streams' messages per second
+        return await self.serve_ws(request, lambda conn, text: conn.send_raw(self._ws_api_call(conn, text)),
+                                   incoming_per_second=0)
 
     def _ws_api_call(self, conn: WsConn, text: str) -> dict:
         try:
@@ -328,19 +377,18 @@ class SpotFrontEnd(BinanceFrontEnd):
                 result = {"serverTime": self.server_time()}
             elif method == "userDataStream.subscribe.signature":
                 account = self._ws_api_auth({str(k): str(v) for k, v in params.items()})
-                sub_id = conn._next_sub
-                conn._next_sub += 1
-                conn.api_subs[sub_id] = account.account_id
+                sub_id = conn.next_id()
+                conn.sessions[sub_id] = account.account_id
                 result = {"subscriptionId": sub_id}
             elif method == "userDataStream.unsubscribe":
                 sid = params.get("subscriptionId")
                 if sid is None:
-                    conn.api_subs.clear()
-                elif conn.api_subs.pop(int(sid), None) is None:
+                    conn.sessions.clear()
+                elif conn.sessions.pop(int(sid), None) is None:
                     raise BinanceError(-2035, "User Data Stream subscription not active.")
                 result = {}
             elif method == "session.subscriptions":
-                result = [{"subscriptionId": i} for i in sorted(conn.api_subs)]
+                result = [{"subscriptionId": i} for i in sorted(conn.sessions)]
             else:
                 raise BinanceError(-1020, "Unsupported operation.")
         except BinanceError as e:
@@ -373,7 +421,7 @@ class SpotFrontEnd(BinanceFrontEnd):
         elif isinstance(ev, AccountEvent):
             if not self.has_user_listeners(ev.owner):
                 return
-            if ev.reason == "balanceUpdate" and ev.delta is not None:
+            if ev.reason == "DEPOSIT" and ev.delta is not None:
                 self.push_user(ev.owner, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
                                           "d": f8(ev.delta[1]), "T": ev.time})
             elif ev.balances:
@@ -388,7 +436,8 @@ class SpotFrontEnd(BinanceFrontEnd):
             "c": ev.cancel_client_order_id if canceled else o.client_order_id,
             "S": o.side, "o": o.type, "f": o.time_in_force, "q": f8(s["orig_qty"]), "p": f8(o.price),
             "P": f8(ZERO), "F": f8(ZERO), "g": -1, "C": o.client_order_id if canceled else "",
-            "x": ev.exec_type, "X": s["status"], "r": "NONE", "i": o.order_id,
+            "x": "TRADE_PREVENTION" if ev.exec_type == "PREVENTED" else ev.exec_type,
+            "X": s["status"], "r": "NONE", "i": o.order_id,
             "l": f8(fs.fill.qty if fs else ZERO), "z": f8(s["executed_qty"]),
             "L": f8(fs.fill.price if fs else ZERO), "n": f8(fs.commission if fs else ZERO),
             "N": fs.commission_asset if fs else None, "T": ev.time,
@@ -397,7 +446,7 @@ class SpotFrontEnd(BinanceFrontEnd):
             "m": fs.is_maker if fs else False, "M": False, "O": o.time,
             "Z": f8(s["cum_quote"]), "Y": f8(fs.fill.quote_qty if fs else ZERO),
             "Q": f8(o.orig_quote_qty), "W": o.time, "V": o.stp_mode,
-            **(self._prevention_fields(o) if ev.exec_type == "TRADE_PREVENTION" else {}),
+            **(self._prevention_fields(o) if ev.exec_type == "PREVENTED" else {}),
         }
 
     @staticmethod
@@ -426,6 +475,16 @@ class SpotFrontEnd(BinanceFrontEnd):
     def partial_depth_event(self, book: Any, n: int) -> dict:
         return {"lastUpdateId": book.update_id, "bids": self.levels(book.spec, book.depth(BUY, n)),
                 "asks": self.levels(book.spec, book.depth("SELL", n))}
+
+    def ticker_event(self, book: Any, st: Any) -> dict:
+        spec = book.spec
+        b, a = book.depth(BUY, 1), book.depth("SELL", 1)
+        return {"e": "24hrTicker", "E": now_ms(), "s": spec.symbol, "p": f8(st.change),
+                "P": f8(st.change_percent, 3), "w": f8(st.vwap), "x": f8(st.prev_price), "c": f8(st.last),
+                "Q": f8(st.last_qty), "b": f8(b[0][0] if b else ZERO), "B": f8(b[0][1] if b else ZERO),
+                "a": f8(a[0][0] if a else ZERO), "A": f8(a[0][1] if a else ZERO), "o": f8(st.open),
+                "h": f8(st.high), "l": f8(st.low), "v": f8(st.volume), "q": f8(st.quote_volume),
+                "O": st.open_time, "C": st.close_time, "F": st.first_id, "L": st.last_id, "n": st.count}
 
     def book_ticker_event(self, book: Any, top: tuple) -> dict:
         bid, ask = top

@@ -1,56 +1,52 @@
-"""Binance error codes as the embedded exchange answers them.
+"""Neutral rejections of the embedded exchange's core (matching engine, accounts, exchange).
 
-Messages follow Binance's published error list (spot and USDⓈ-M futures), so that a
-connector's error mapping is exercised against the real texts.
+The core never speaks a venue's protocol: it raises :class:`SimReject` with a :class:`Reject`
+reason (and a human detail for logs), and each venue front end maps the reason to that venue's
+own code, message and HTTP status (each front end's ``reject_error``).  A front
+end may also reject a request before it reaches the core (parsing, filters); it raises its own
+venue error for that, or a :class:`SimReject` when a neutral reason fits.
 """
 from __future__ import annotations
 
-
-class BinanceError(Exception):
-    """An error the venue answers as ``{"code": code, "msg": msg}`` with ``status``."""
-
-    def __init__(self, code: int, msg: str, status: int = 400,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{code}: {msg}")
-        self.code = code
-        self.msg = msg
-        self.status = status
-        self.headers = headers or {}
-
-    def body(self) -> dict:
-        return {"code": self.code, "msg": self.msg}
+import enum
 
 
-def mandatory(name: str) -> BinanceError:
-    return BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+class Reject(enum.Enum):
+    """Why the core refused an action (venue-neutral)."""
+
+    UNKNOWN_SYMBOL = "unknown symbol"
+    BAD_PARAMETER = "bad parameter"
+    INSUFFICIENT_BALANCE = "insufficient balance"
+    MARGIN_INSUFFICIENT = "insufficient margin"
+    UNKNOWN_ORDER = "no open order with this id"            # cancel of a missing / closed order
+    ORDER_NOT_FOUND = "no order with this id"               # query of an order never seen
+    DUPLICATE_CLIENT_ID = "client order id already used by an open order"
+    POST_ONLY_WOULD_TAKE = "post-only order would take liquidity"
+    PRICE_TICK = "price not a multiple of the tick size"
+    PRICE_RANGE = "price outside the allowed range"
+    QTY_STEP = "quantity not a multiple of the step size"
+    MIN_QTY = "quantity below the minimum"
+    MAX_QTY = "quantity above the maximum"
+    MIN_NOTIONAL = "notional below the minimum"
+    REDUCE_ONLY_REJECTED = "reduce-only order would not reduce the position"
+    REDUCE_ONLY_IN_HEDGE_MODE = "reduce-only flag sent in hedge (long/short) position mode"
+    POSITION_MODE_MISMATCH = "position side does not match the account's position mode"
+    POSITION_MODE_UNCHANGED = "position mode already set"
+    POSITION_MODE_OPEN_ORDERS = "position mode cannot change while orders are open"
+    POSITION_MODE_OPEN_POSITIONS = "position mode cannot change while positions are open"
+    LEVERAGE_INVALID = "leverage outside the allowed range"
+    LEVERAGE_EXCEEDS_POSITION = "position too large for this leverage"
+    MARGIN_MODE_UNSUPPORTED = "margin mode not offered"
+    RATE_LIMITED = "rate limit exceeded"
 
 
-def bad_param(name: str) -> BinanceError:
-    return BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}(\\.[0-9]{{1,20}})?$'.")
+class SimReject(Exception):
+    """The core refused an action: ``reason`` (a :class:`Reject`) and a free-text ``detail``.
 
+    ``detail`` is for logs and never carries credentials; front ends do not send it to clients
+    (they answer the venue's documented message for the reason)."""
 
-def not_required(name: str) -> BinanceError:
-    return BinanceError(-1106, f"Parameter '{name}' sent when not required.")
-
-
-INVALID_SYMBOL = (-1121, "Invalid symbol.")
-UNKNOWN_ORDER = (-2011, "Unknown order sent.")
-NO_SUCH_ORDER = (-2013, "Order does not exist.")
-INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
-WOULD_TAKE = (-2010, "Order would immediately match and take.")
-DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
-DUPLICATE_CID_FUTURES = (-4116, "ClientOrderId is duplicated.")
-MARGIN_INSUFFICIENT = (-2019, "Margin is insufficient.")
-REDUCE_ONLY_REJECTED = (-2022, "ReduceOnly Order is rejected.")
-GTX_REJECTED = (-5022, "Due to the order could not be executed as maker, the Post Only order will be rejected.")
-BAD_SIGNATURE = (-1022, "Signature for this request is not valid.")
-BAD_API_KEY_FORMAT = (-2014, "API-key format invalid.")
-REJECTED_API_KEY = (-2015, "Invalid API-key, IP, or permissions for action.")
-TS_OUTSIDE_WINDOW = (-1021, "Timestamp for this request is outside of the recvWindow.")
-TS_AHEAD = (-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
-UNKNOWN_STATUS = (-1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.")
-INVALID_LISTEN_KEY = (-1125, "This listenKey does not exist.")
-
-
-def err(pair: tuple[int, str], status: int = 400) -> BinanceError:
-    return BinanceError(pair[0], pair[1], status)
+    def __init__(self, reason: Reject, detail: str = "") -> None:
+        super().__init__(f"{reason.name}: {detail or reason.value}")
+        self.reason = reason
+        self.detail = detail or reason.value

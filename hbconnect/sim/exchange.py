@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import re
 import os
 import secrets
 from decimal import Decimal
@@ -11,15 +13,22 @@ from typing import Any, Iterable, Mapping, Optional
 
 from hbconnect.sim.accounts import Account, FuturesLedger, SpotLedger
 from hbconnect.sim.agent import MarketMakerAgent
-from hbconnect.sim.binance_futures import FuturesFrontEnd
-from hbconnect.sim.binance_spot import SpotFrontEnd
 from hbconnect.sim.faults import FaultConfig, FaultInjector
+from hbconnect.sim.marketdata import last_price
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
-from hbconnect.sim.server import _API_KEY_RE, RateLimits, cancel_and_wait
+from hbconnect.sim.server import FrontEnd, cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
 D = Decimal
+
+#: venue name -> module defining ``front_ends(exchange, **options) -> {name: FrontEnd}``
+VENUE_MODULES: dict[str, str] = {
+    "binance": "hbconnect.sim.binance",
+}
+#: API keys, secrets and passphrases: printable ASCII without spaces (each front end checks
+#: its venue's own format on requests)
+_CREDENTIAL_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 DEFAULT_FIXTURE = Path(os.environ.get("HBCONNECT_FIXTURES")
                        or Path(__file__).resolve().parents[3] / "shared" / "fixtures") / "BINANCE.http.0.0"
 
@@ -66,7 +75,8 @@ def make_spec(pair: str, market: str, start_price: Optional[Decimal] = None) -> 
 
 
 class EmbeddedExchange:
-    """A Binance-protocol exchange on 127.0.0.1 (spot and USDⓈ-M futures); see package docs."""
+    """One matching engine per market (spot, perpetual) served by venue front ends on
+    127.0.0.1; see the package docs."""
 
     AGENT_BALANCE = D("1000000000000")
 
@@ -75,9 +85,12 @@ class EmbeddedExchange:
                  funding_interval: Optional[float] = 60.0, funding_rate: Decimal = D("0.0001"),
                  agent_interval: float = 0.25, start_prices: Optional[Mapping[str, Decimal]] = None,
                  seed_from_fixture: bool | str | Path = False, spot_port: int = 0, futures_port: int = 0,
-                 faults: Optional[FaultConfig] = None, spot_limits: Optional[RateLimits] = None,
-                 futures_limits: Optional[RateLimits] = None, ping_interval: Optional[float] = None) -> None:
+                 faults: Optional[FaultConfig] = None, spot_limits: Any = None,
+                 futures_limits: Any = None, ping_interval: Optional[float] = None,
+                 venues: Iterable[str] = ("binance",), ports: Optional[Mapping[str, int]] = None,
+                 venue_options: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
         self.seed = seed
+        self.venues = tuple(venues)
         self.pairs = tuple(p.upper() for p in pairs)
         self.perp_pairs = tuple(p.upper() for p in perp_pairs)
         self.faults = faults or FaultConfig(seed=seed)
@@ -102,12 +115,23 @@ class EmbeddedExchange:
         self.futures_engine.ledger = fledger
         for pair in self.perp_pairs:
             self.futures_engine.add_symbol(make_spec(pair, "futures", prices.get(pair)))
-        self.spot = SpotFrontEnd(self, self.spot_engine, spot_limits or RateLimits(6000, 100, 200_000, 86400),
-                                 self.injector, seed=seed, ping_interval=ping_interval)
-        self.futures = FuturesFrontEnd(self, self.futures_engine,
-                                       futures_limits or RateLimits(2400, 300, 1200, 60),
-                                       self.injector, seed=seed + 1, ping_interval=ping_interval)
-        self._ports = (spot_port, futures_port)
+        options = {name: dict(opts) for name, opts in (venue_options or {}).items()}
+        binance = options.setdefault("binance", {})
+        if spot_limits is not None:
+            binance.setdefault("spot_limits", spot_limits)
+        if futures_limits is not None:
+            binance.setdefault("futures_limits", futures_limits)
+        self.front_ends: dict[str, FrontEnd] = {}
+        for venue in self.venues:
+            module = VENUE_MODULES.get(venue)
+            if module is None:
+                raise ValueError(f"unknown venue {venue!r} (known: {', '.join(sorted(VENUE_MODULES))})")
+            fronts = importlib.import_module(module).front_ends(
+                self, ping_interval=ping_interval, **options.get(venue, {}))
+            self.front_ends.update(fronts)
+        self._ports: dict[str, int] = {name: 0 for name in self.front_ends}
+        self._ports.update({"binance.spot": spot_port, "binance.futures": futures_port})
+        self._ports.update(ports or {})
         self.agent_enabled = agent
         self.agent_interval = agent_interval
         fixture: Optional[Path] = None
@@ -141,9 +165,9 @@ class EmbeddedExchange:
                                      fixture=self._fixture)
                 a.seed_books()
                 self.agents.append(a)
-        await self.spot.start(self._ports[0])
-        await self.futures.start(self._ports[1])
-        self._ports = (self.spot.port, self.futures.port)
+        for name, front in self.front_ends.items():
+            await front.start(self._ports.get(name, 0))
+            self._ports[name] = front.port
         if not self.next_funding_ms:
             self.next_funding_ms = now_ms() + int((self.funding_interval or 28800) * 1000)
         if self.agents:
@@ -151,7 +175,7 @@ class EmbeddedExchange:
         if self.funding_interval and self.perp_pairs:
             self._tasks.append(asyncio.create_task(self._funding_loop()))
         self.started = True
-        logger.info("embedded exchange up: spot %s, futures %s", self.spot_rest_url, self.futures_rest_url)
+        logger.info("embedded exchange up: %s", ", ".join(f"{n} {f.rest_url}" for n, f in self.front_ends.items()))
 
     async def stop(self) -> None:
         if not self.started:
@@ -159,8 +183,8 @@ class EmbeddedExchange:
         self.started = False
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
-        await self.spot.stop()
-        await self.futures.stop()
+        for front in self.front_ends.values():
+            await front.stop()
 
     async def _agent_loop(self) -> None:
         while True:
@@ -182,7 +206,24 @@ class EmbeddedExchange:
             except Exception:
                 logger.exception("sim funding failed")
 
-    # ------------------------------------------------------------------ URLs
+    # ------------------------------------------------------------------ front ends and URLs
+    def front(self, name: str) -> FrontEnd:
+        """A front end by name (``binance.spot``, ``binance.futures``, ...)."""
+        try:
+            return self.front_ends[name]
+        except KeyError:
+            raise KeyError(f"no front end {name!r} (serving: {', '.join(self.front_ends)})") from None
+
+    @property
+    def spot(self) -> FrontEnd:
+        """Binance spot (the default venue)."""
+        return self.front("binance.spot")
+
+    @property
+    def futures(self) -> FrontEnd:
+        """Binance USDⓈ-M futures."""
+        return self.front("binance.futures")
+
     @property
     def spot_rest_url(self) -> str:
         return self.spot.rest_url
@@ -225,10 +266,12 @@ class EmbeddedExchange:
                        ed25519_public_key: Any = None, maker_fee: Optional[Decimal] = None,
                        taker_fee: Optional[Decimal] = None, futures_maker_fee: Optional[Decimal] = None,
                        futures_taker_fee: Optional[Decimal] = None, dual_side: bool = False,
-                       leverage: Optional[Mapping[str, int]] = None) -> Account:
+                       leverage: Optional[Mapping[str, int]] = None, passphrase: str = "") -> Account:
         """Register an API key (HMAC secret, or an Ed25519 public key object/PEM) with funds."""
-        if not isinstance(api_key, str) or not _API_KEY_RE.match(api_key):
-            raise ValueError("an API key is 1 to 128 letters and digits (Binance's format)")
+        if not isinstance(api_key, str) or not _CREDENTIAL_RE.match(api_key):
+            raise ValueError("an API key is 1 to 128 printable ASCII characters without spaces")
+        if passphrase and not _CREDENTIAL_RE.match(passphrase):
+            raise ValueError("a passphrase is 1 to 128 printable ASCII characters without spaces")
         if api_key in self._by_key:
             raise ValueError("an account with this API key already exists")
         if ed25519_public_key is not None and isinstance(ed25519_public_key, (bytes, str)):
@@ -236,11 +279,14 @@ class EmbeddedExchange:
             data = ed25519_public_key.encode() if isinstance(ed25519_public_key, str) else ed25519_public_key
             ed25519_public_key = load_pem_public_key(data)
         acct = Account(f"acct-{len(self._by_key) + 1}", api_key, api_secret,
-                       ed25519_public_key=ed25519_public_key)
+                       ed25519_public_key=ed25519_public_key, passphrase=passphrase)
         for asset, amount in (balances or {}).items():
             acct.spot.bal(asset.upper())[0] = D(amount)
         for asset, amount in (futures_balances or {}).items():
             acct.futures.wallet[asset.upper()] = D(amount)
+        # funded now: balances report when they last changed (clients skip a wallet whose
+        # update time is 0)
+        acct.spot.update_time = acct.futures.update_time = now_ms()
         if maker_fee is not None:
             acct.spot.maker_fee = D(maker_fee)
         if taker_fee is not None:
@@ -270,7 +316,8 @@ class EmbeddedExchange:
         return pair_or_symbol.upper().replace("-", "")
 
     def deposit(self, api_key: str, asset: str, amount: Decimal) -> None:
-        """Spot deposit (or withdrawal if negative): pushes balanceUpdate + outboundAccountPosition."""
+        """Spot deposit (or withdrawal if negative): the front ends push it (Binance:
+        balanceUpdate + outboundAccountPosition)."""
         acct = self._acct(api_key)
         self.spot_engine.ledger.adjust(acct.account_id, asset.upper(), D(amount),   # type: ignore[attr-defined]
                                        self.spot_engine._emit)
@@ -317,35 +364,7 @@ class EmbeddedExchange:
 
     # ------------------------------------------------------------------ perps: marks and funding
     def last_price(self, engine: MatchingEngine, symbol: str) -> Decimal:
-        book = engine.books[symbol]
-        if book.last_trade_price is not None:
-            return book.last_trade_price
-        b, a = book.best(BUY), book.best(SELL)
-        if b is not None and a is not None:
-            return (b + a) / 2
-        return book.spec.start_price
-
-    def ticker_24hr(self, engine: MatchingEngine, symbol: str, fmt: Any) -> dict:
-        """Rolling 24 h statistics over the fills the engine still remembers."""
-        now = now_ms()
-        fills = [f for f in engine.fills if f.symbol == symbol and f.time >= now - 86_400_000]
-        last = self.last_price(engine, symbol)
-        first = fills[0].price if fills else last
-        book = engine.books[symbol]
-        b, a = book.depth(BUY, 1), book.depth(SELL, 1)
-        vol = sum((f.qty for f in fills), ZERO)
-        qvol = sum((f.price * f.qty for f in fills), ZERO)
-        return {"symbol": symbol, "priceChange": fmt(last - first),
-                "priceChangePercent": fmt((last - first) / first * 100 if first else ZERO, 3),
-                "weightedAvgPrice": fmt(qvol / vol if vol else last), "lastPrice": fmt(last),
-                "lastQty": fmt(fills[-1].qty if fills else ZERO),
-                "bidPrice": fmt(b[0][0] if b else ZERO), "bidQty": fmt(b[0][1] if b else ZERO),
-                "askPrice": fmt(a[0][0] if a else ZERO), "askQty": fmt(a[0][1] if a else ZERO),
-                "openPrice": fmt(first), "highPrice": fmt(max((f.price for f in fills), default=last)),
-                "lowPrice": fmt(min((f.price for f in fills), default=last)), "volume": fmt(vol),
-                "quoteVolume": fmt(qvol), "openTime": fills[0].time if fills else now, "closeTime": now,
-                "firstId": fills[0].trade_id if fills else -1, "lastId": fills[-1].trade_id if fills else -1,
-                "count": len(fills)}
+        return last_price(engine, symbol)
 
     def mark_price_of(self, symbol: str) -> Decimal:
         symbol = self._symbol(symbol)
@@ -374,7 +393,7 @@ class EmbeddedExchange:
         return self.funding_rates.get(self._symbol(symbol), self.default_funding_rate)
 
     def run_funding(self) -> list[tuple[str, Decimal]]:
-        """A funding event now on every perp: payments, FUNDING_FEE income and ACCOUNT_UPDATEs."""
+        """A funding event now on every perp: payments, FUNDING_FEE income and account events."""
         paid: list[tuple[str, Decimal]] = []
         ts = now_ms()
         for symbol in self.futures_engine.specs:
@@ -389,14 +408,22 @@ class EmbeddedExchange:
     # ------------------------------------------------------------------ faults (actions)
     def close_sockets(self, kind: Optional[str] = None, market: Optional[str] = None) -> int:
         """Close WebSocket connections now (kind ``market`` / ``user`` / None = all)."""
-        fronts = [self.spot, self.futures] if market is None else [self.spot if market == "spot" else self.futures]
-        return sum(f.close_sockets(kind) for f in fronts)
+        return sum(f.close_sockets(kind) for f in self._fronts(market))
 
     def expire_listen_keys(self, api_key: Optional[str] = None, market: Optional[str] = None) -> int:
         """Expire listen keys now: ``listenKeyExpired`` is pushed, then the stream closes."""
         owner = self._acct(api_key).account_id if api_key else None
-        fronts = [self.spot, self.futures] if market is None else [self.spot if market == "spot" else self.futures]
-        return sum(f.expire_listen_keys(owner) for f in fronts)
+        return sum(f.expire_listen_keys(owner) for f in self._fronts(market)     # type: ignore[attr-defined]
+                   if hasattr(f, "expire_listen_keys"))
+
+    def _fronts(self, market: Optional[str]) -> list[FrontEnd]:
+        """Front ends of one market label (``spot`` / ``futures`` / a front-end name) or all."""
+        fronts = list(self.front_ends.values())
+        if market is None:
+            return fronts
+        if market in self.front_ends:
+            return [self.front_ends[market]]
+        return [f for f in fronts if f.market == market]
 
     def new_demo_credentials(self) -> tuple[str, str]:
         """A random API key / secret pair (local test credentials)."""

@@ -5,14 +5,15 @@ Probabilities are in [0, 1] and are drawn per frame / per request from one ``ran
 seeded with ``seed``, so a test run is reproducible.
 
 WebSocket faults apply per stream kind, ``market`` (depth, trades, tickers) or ``user``
-(listenKey streams): a frame is dropped, duplicated, delayed by ``delay_seconds`` (which also
+(private streams): a frame is dropped, duplicated, delayed by ``delay_seconds`` (which also
 reorders it behind later frames), or the socket is closed instead of sending it.
 
 REST faults: ``http_429`` (answer 429 + ``Retry-After`` without doing anything), ``http_5xx``
 (503 without doing anything), ``slow`` (handle the request ``slow_seconds`` late).  Order endpoints (new order, cancel order) also have faults
 where the action WAS done and only the answer is lost (``*_accepted``) and where it was NOT
-(``*_rejected``): a 503 with Binance's "execution status unknown" body, or a hang until the
-client gives up (``hang_seconds`` at most).
+(``*_rejected``): a 503 with the venue's "execution status unknown" body, or a hang until the
+client gives up (``hang_seconds`` at most).  The answers are the venue's own (each front end's
+``fault_error``); the knobs and the draws are the same for every venue.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class FaultConfig:
     error_5xx_accepted: float = 0.0
     error_5xx_rejected: float = 0.0
     hang_seconds: float = 30.0
-    # paths the generic REST faults apply to (None = all but ping/time/exchangeInfo)
+    # paths the generic REST faults apply to (None = every route not declared exempt)
     rest_paths: Optional[set] = None
     # server clock offset in ms (time-sync tests)
     clock_offset_ms: int = 0
@@ -71,8 +72,6 @@ class FaultConfig:
 
 class FaultInjector:
     """Draws fault decisions from the config with one seeded RNG; counts what it did."""
-
-    EXEMPT = ("/api/v3/ping", "/api/v3/time", "/fapi/v1/ping", "/fapi/v1/time")
 
     def __init__(self, config: FaultConfig) -> None:
         self.config = config
@@ -102,10 +101,9 @@ class FaultInjector:
         return decision
 
     def rest(self, path: str) -> Optional[str]:
-        """Generic REST fault before any work: '429' | '5xx' | None."""
+        """Generic REST fault before any work: '429' | '5xx' | None (front ends do not ask for
+        the routes they declare exempt: ping, time, instruments)."""
         c = self.config
-        if path in self.EXEMPT or path.endswith("exchangeInfo"):
-            return None
         if c.rest_paths is not None and path not in c.rest_paths:
             return None
         if self._hit(c.http_429):
@@ -119,7 +117,7 @@ class FaultInjector:
     def slow(self, path: str) -> float:
         """Seconds to wait before handling this request (0 = none)."""
         c = self.config
-        if path in self.EXEMPT or (c.rest_paths is not None and path not in c.rest_paths):
+        if c.rest_paths is not None and path not in c.rest_paths:
             return 0.0
         if self._hit(c.slow):
             self.count("http_slow")

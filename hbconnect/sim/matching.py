@@ -1,16 +1,16 @@
 """The embedded exchange's matching engine: price-time priority, exact Decimal money.
 
-One :class:`MatchingEngine` serves one market (spot or USDⓈ-M futures) and owns one
+One :class:`MatchingEngine` serves one market (spot or linear perpetuals) and owns one
 :class:`MatchingBook` per symbol.  Money moves through a *ledger* (see ``accounts.py``): the
 engine asks it to reserve funds before an order may rest or trade, to settle every fill, and
 to release what an order no longer needs.  Everything that happens is reported to listeners as
 :class:`OrderEvent` / :class:`AccountEvent` objects, in the order it happened, which the
-protocol front ends turn into Binance's user-stream messages.
+protocol front ends turn into their venue's user-stream messages.
 
-Self-trade prevention follows Binance's default: ``EXPIRE_MAKER`` (the symbol's
-``defaultSelfTradePreventionMode``).  When an incoming order would match a resting order of the
-same account, the resting order expires with status ``EXPIRED_IN_MATCH`` (execution type
-``TRADE_PREVENTION`` on spot, ``EXPIRED`` with expiry reason 1 on USDⓈ-M) and matching continues.  ``NONE``, ``EXPIRE_TAKER`` and ``EXPIRE_BOTH`` may be requested per
+Self-trade prevention defaults to ``EXPIRE_MAKER`` (cancel the resting order).  When an
+incoming order would match a resting order of the same account, the resting order expires with
+status ``EXPIRED_IN_MATCH`` (execution type ``PREVENTED``, expiry reason 1; front ends name it
+as their venue does) and matching continues.  ``NONE``, ``EXPIRE_TAKER`` and ``EXPIRE_BOTH`` may be requested per
 order with ``selfTradePreventionMode``.
 """
 from __future__ import annotations
@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, ROUND_DOWN
 from typing import Any, Callable, Deque, Iterable, Optional, Protocol
 
-from hbconnect.sim.errors import (DUPLICATE_CID_FUTURES, DUPLICATE_ORDER, GTX_REJECTED, NO_SUCH_ORDER, UNKNOWN_ORDER,
-                                  WOULD_TAKE, BinanceError, err)
+from hbconnect.sim.errors import Reject, SimReject
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def now_ms() -> int:
 
 @dataclass
 class SymbolSpec:
-    """A tradable symbol and its filters (Binance exchangeInfo semantics)."""
+    """A tradable symbol and its filters (tick, step, min/max quantity, min notional)."""
 
     symbol: str                 # wire symbol, e.g. BTCUSDT
     base: str
@@ -103,12 +102,13 @@ class Order:
     reduce_only: bool = False
     position_side: str = "BOTH"
     close_position: bool = False
+    post_only: bool = False
     # what the ledger holds for this order (spot: locked asset amount; futures: margin)
     reserved: Decimal = ZERO
     reserved_asset: str = ""
     sequence: int = 0           # time priority inside a price level
-    cancel_client_order_id: str = ""   # the cancel request's client id (Binance "clientOrderId")
-    expiry_reason: int = 0      # USDⓈ-M "er": 1 STP, 2 IOC remainder, 3 IOC stopped by STP,
+    cancel_client_order_id: str = ""   # the cancel request's own client id, if it had one
+    expiry_reason: int = 0      # why it expired: 1 STP, 2 IOC remainder, 3 IOC stopped by STP,
     #                             4 reduce-only knocked out, 9 MARKET remainder (0: none)
     prevented_qty: Decimal = ZERO           # cumulative quantity expired by STP (spot "A")
     # the last STP event: (prevented match id, counter order id, last prevented qty, price, qty)
@@ -158,7 +158,7 @@ class FillSide:
 
 @dataclass
 class OrderEvent:
-    """An order changed: exec type NEW / TRADE / CANCELED / EXPIRED / TRADE_PREVENTION / REJECTED."""
+    """An order changed: exec type NEW / TRADE / CANCELED / EXPIRED / PREVENTED (self-trade)."""
 
     owner: str
     order: Order
@@ -171,14 +171,15 @@ class OrderEvent:
 
 @dataclass
 class AccountEvent:
-    """Balances (and for futures, positions) of an account changed, with Binance's reason."""
+    """Balances (and for perpetuals, positions) of an account changed: reason ``BALANCES`` /
+    ``DEPOSIT`` (spot), ``ORDER`` / ``FUNDING`` (perpetuals)."""
 
     owner: str
     reason: str
     time: int
     balances: list = field(default_factory=list)    # spot: [(asset, free, locked)]; futures: [(asset, wallet, cross_wallet, change)]
     positions: list = field(default_factory=list)   # futures: [Position snapshot dicts]
-    delta: Optional[tuple] = None                   # spot balanceUpdate: (asset, delta)
+    delta: Optional[tuple] = None                   # spot DEPOSIT: (asset, delta)
 
 
 Listener = Callable[[Any], None]
@@ -323,8 +324,8 @@ class OrderRequest:
 
     symbol: str
     side: str
-    type: str                               # LIMIT | LIMIT_MAKER | MARKET
-    time_in_force: str = "GTC"              # GTC | IOC | FOK | GTX (futures post-only)
+    type: str                               # LIMIT | LIMIT_MAKER (post-only) | MARKET
+    time_in_force: str = "GTC"              # GTC | IOC | FOK | GTX (post-only GTC)
     quantity: Optional[Decimal] = None
     quote_qty: Optional[Decimal] = None
     price: Optional[Decimal] = None
@@ -333,6 +334,7 @@ class OrderRequest:
     reduce_only: bool = False
     position_side: str = "BOTH"
     close_position: bool = False
+    post_only: bool = False                 # rejected if it would take (also implied by the above)
 
 
 class MatchingEngine:
@@ -416,16 +418,16 @@ class MatchingEngine:
 
     # -- orders
     def submit(self, owner: str, req: OrderRequest) -> Order:
-        """Place an order; returns it in its state after matching (raises BinanceError)."""
+        """Place an order; returns it in its state after matching (raises :class:`SimReject`)."""
         if req.symbol not in self.books:
-            raise BinanceError(-1121, "Invalid symbol.")
+            raise SimReject(Reject.UNKNOWN_SYMBOL, req.symbol)
         book = self.books[req.symbol]
         cid = req.client_order_id or self.new_client_order_id()
         if (owner, cid) in self.open_cids:
-            raise err(DUPLICATE_ORDER if self.market == "spot" else DUPLICATE_CID_FUTURES)
-        post_only = req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
+            raise SimReject(Reject.DUPLICATE_CLIENT_ID)
+        post_only = req.post_only or req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
         if post_only and book.crosses(req.side, req.price):
-            raise err(WOULD_TAKE if self.market == "spot" else GTX_REJECTED)
+            raise SimReject(Reject.POST_ONLY_WOULD_TAKE)
         ts = now_ms()
         order = Order(symbol=req.symbol, order_id=next(self._order_ids), client_order_id=cid,
                       owner=owner, side=req.side, type=req.type,
@@ -434,7 +436,8 @@ class MatchingEngine:
                       orig_qty=req.quantity if req.quantity is not None else ZERO,
                       orig_quote_qty=req.quote_qty or ZERO, time=ts, update_time=ts,
                       stp_mode=req.stp_mode, reduce_only=req.reduce_only,
-                      position_side=req.position_side, close_position=req.close_position)
+                      position_side=req.position_side, close_position=req.close_position,
+                      post_only=post_only)
         plan = self.plan(owner, req)
         if req.quote_qty is not None:
             order.orig_qty = plan.filled_qty
@@ -443,7 +446,7 @@ class MatchingEngine:
         self.ledger.check_reduce(order, plan)
         fok_fails = req.time_in_force == "FOK" and (plan.filled_qty < order.orig_qty or plan.blocked_by_self)
         if fok_fails:
-            # Binance answers an unfillable FOK with status EXPIRED; it never touched the book.
+            # an unfillable FOK ends with status EXPIRED; it never touched the book.
             self.orders[order.order_id] = order
             self.cid_history[(owner, order.symbol, cid)] = order
             order.status = "EXPIRED"
@@ -483,9 +486,9 @@ class MatchingEngine:
                 break
             if maker.owner == taker.owner and taker.stp_mode != "NONE":
                 ts = now_ms()
-                # status EXPIRED_IN_MATCH on both venues; the execution type is spot's
-                # TRADE_PREVENTION, USDⓈ-M's EXPIRED (with expiry reason 1, or 3 for an IOC taker)
-                stp_exec = "TRADE_PREVENTION" if self.market == "spot" else "EXPIRED"
+                # status EXPIRED_IN_MATCH, execution type PREVENTED (expiry reason 1, or 3 for
+                # an IOC taker); front ends name it as their venue does
+                stp_exec = "PREVENTED"
                 match_id = next(self._prevented_ids)
                 would_qty = min(maker.remaining, taker.remaining)
                 for o, other in ((maker, taker), (taker, maker)):
@@ -585,14 +588,14 @@ class MatchingEngine:
               client_order_id: Optional[str] = None) -> Order:
         o = self.find(owner, symbol, order_id, client_order_id)
         if o is None:
-            raise err(NO_SUCH_ORDER)
+            raise SimReject(Reject.ORDER_NOT_FOUND)
         return o
 
     def cancel(self, owner: str, symbol: str, order_id: Optional[int] = None,
                client_order_id: Optional[str] = None, new_client_order_id: str = "") -> Order:
         o = self.find(owner, symbol, order_id, client_order_id)
         if o is None or not o.is_open:
-            raise err(UNKNOWN_ORDER)
+            raise SimReject(Reject.UNKNOWN_ORDER)
         self.books[symbol].remove(o)
         self._close(o, "CANCELED", now_ms(), cancel_cid=new_client_order_id or self.new_client_order_id())
         self._flush()

@@ -1,74 +1,50 @@
-"""The HTTP/WebSocket machinery shared by the Binance spot and futures front ends.
+"""Venue-neutral HTTP/WebSocket machinery of the embedded exchange's front ends.
 
-A :class:`BinanceFrontEnd` is one aiohttp application on 127.0.0.1 (its own port) that:
+A :class:`FrontEnd` is one aiohttp application bound to 127.0.0.1 (its own port, free by
+default) that serves one venue protocol over one matching engine.  This module holds what
+every venue does alike; a venue subclass only says what its wire looks like:
 
-* authenticates requests as Binance does: ``X-MBX-APIKEY`` header (-2014 missing/malformed,
-  -2015 unknown), HMAC-SHA256 hex over the query string + body *as sent* without the
-  ``signature`` parameter (Ed25519 base64 signatures for accounts registered with an Ed25519
-  public key, when the ``cryptography`` package is installed), ``timestamp`` within
-  ``recvWindow`` (default 5000 ms, at most 60000; -1021 otherwise, also when the timestamp is
-  1000 ms or more ahead of the server);
-* counts request weight and orders in fixed windows, answers ``X-MBX-USED-WEIGHT-1M`` and
-  ``X-MBX-ORDER-COUNT-*`` headers, 429 + ``Retry-After`` (-1003 / -1015) beyond the limits and
-  418 (IP ban) when a client keeps sending while it was told to back off;
-* applies the fault knobs of :mod:`hbconnect.sim.faults`;
-* serves WebSocket market streams (raw ``/ws/<stream>``, combined ``/stream?streams=``,
-  live ``SUBSCRIBE`` / ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS``) and listenKey user streams,
-  with protocol-level pings (aiohttp heartbeat) every ``ping_interval`` seconds.
-
-What both venues do alike is written here once: parameter parsing (Binance's legal ranges),
-the shared order-parameter checks, ticker/trades/depth handlers parameterised by the venue's
-number formatting (``fp``/``fq``), trade filtering, and the market-data publisher (diff depth
-with ``U``/``u`` continuing the REST snapshot, partial depth, book tickers).  Venue-specific
-message shapes live in ``binance_spot.py`` and ``binance_futures.py`` (the ``*_event`` hooks).
+* lifecycle: ``start(port)`` / ``stop()`` (a stop drops every connection; a later start is a
+  restart on the same port), ``rest_url`` / ``ws_url``, a periodic ``tick(now)`` every
+  ``tick_seconds`` for market-data pushes and expiries, connections closed after
+  ``max_connection_seconds``;
+* REST: ``self.route(method, path, handler, order=..., fault_exempt=..., **meta)`` registers a
+  handler behind one pipeline: ``read_request`` (venue parsing) -> ``admit`` (venue rate
+  limits) -> the generic fault knobs of :mod:`hbconnect.sim.faults` (429 / 5xx / slow, and on
+  order routes the lost-answer and not-done faults) -> ``authenticate`` (venue signing) ->
+  ``handler(request, req, account)`` -> ``ok_response``.  A :class:`WireError` raised anywhere
+  is answered as-is; a core :class:`~hbconnect.sim.errors.SimReject` goes through the venue's
+  ``reject_error`` map; anything else is logged and answered ``internal_error(500)``;
+* WebSocket: ``await self.serve_ws(request, on_text, setup=...)`` runs a session (protocol
+  pings, incoming-message rate limit, a writer task per connection); a :class:`WsConn` carries
+  the session's market ``streams``, private ``user_subs`` / ``sessions`` and a venue ``state``
+  dict, and sends frames through the WebSocket fault knobs (drop / duplicate / delay / close per
+  kind ``market`` / ``user``); ``push_market(stream, payload)`` and ``push_user(owner, payload)``
+  fan out through the venue's ``market_frame`` / ``user_targets`` hooks.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
+import functools
 import json
 import logging
 import random
-import re
-import string
 import time
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Awaitable, Callable, Optional
-from urllib.parse import parse_qsl, unquote
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence
 
 from aiohttp import WSMsgType, web
 
-from hbconnect.sim.accounts import Account
-from hbconnect.sim.errors import (BAD_API_KEY_FORMAT, BAD_SIGNATURE, INVALID_LISTEN_KEY,
-                                  INVALID_SYMBOL, REJECTED_API_KEY, TS_AHEAD, TS_OUTSIDE_WINDOW,
-                                  UNKNOWN_STATUS, BinanceError, err, mandatory)
+from hbconnect.sim.errors import SimReject
 from hbconnect.sim.faults import FaultInjector
-from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
+from hbconnect.sim.matching import BUY, Fill, MatchingBook, MatchingEngine, now_ms
 
 logger = logging.getLogger(__name__)
-
-_API_KEY_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
-_LISTEN_KEY_CHARS = string.ascii_letters + string.digits
-LISTEN_KEY_TTL_MS = 60 * 60 * 1000
-
-try:  # optional: Ed25519 API keys
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: F401
-    from cryptography.exceptions import InvalidSignature
-    HAVE_ED25519 = True
-except Exception:  # pragma: no cover - cryptography not installed
-    HAVE_ED25519 = False
 
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
-
-
-def fmt(d: Optional[Decimal], places: int = 8) -> str:
-    """Fixed-point text (``None`` as zero), as Binance writes amounts."""
-    return format(d if d is not None else ZERO, f".{places}f")
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
@@ -82,116 +58,67 @@ async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
             pass
 
 
-def select_trades(trades: list, symbol: str, params: dict) -> list:
-    """An account's trades filtered as myTrades / userTrades filter them (orderId, fromId,
-    startTime/endTime, limit: the first ``limit`` from ``fromId``, else the latest ``limit``)."""
-    limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-    oid = parse_int(params, "orderId")
-    from_id = parse_int(params, "fromId")
-    start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
-    out = [t for t in trades
-           if t.symbol == symbol and (oid is None or t.order_id == oid)
-           and (from_id is None or t.trade_id >= from_id)
-           and (start is None or t.time >= start) and (end is None or t.time <= end)]
-    return out[:limit] if from_id is not None else out[-limit:]
+class WireError(Exception):
+    """An error answer exactly as the venue sends it: HTTP ``status``, JSON ``body``, headers.
 
+    Venues subclass it with their own constructor (e.g. ``code, msg``); the machinery only
+    reads ``status``, ``body()`` and ``headers``."""
 
-CID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_DECIMAL_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
-_INT_RE = re.compile(r"[0-9]{1,20}")
-DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
-INT_RANGE = "^[0-9]{1,20}$"
+    def __init__(self, status: int, body: Any, headers: Optional[dict[str, str]] = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self._body = body
+        self.headers = headers or {}
 
-
-def illegal(name: str, legal: Optional[str] = None) -> BinanceError:
-    """Binance's -1100 for a parameter that does not match its legal range."""
-    tail = f"; legal range is '{legal}'." if legal else "."
-    return BinanceError(-1100, f"Illegal characters found in parameter '{name}'{tail}")
-
-
-def _raw_param(params: dict, name: str, required: bool) -> Optional[str]:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if required:
-            raise mandatory(name)
-        return None
-    return raw
-
-
-def parse_decimal(params: dict, name: str, required: bool = False) -> Optional[Decimal]:
-    """A decimal parameter in Binance's legal range (no sign, exponent, NaN or Infinity)."""
-    raw = _raw_param(params, name, required)
-    if raw is None:
-        return None
-    if not _DECIMAL_RE.fullmatch(raw):
-        raise illegal(name, DECIMAL_RANGE)
-    return Decimal(raw)
-
-
-def parse_int(params: dict, name: str, required: bool = False) -> Optional[int]:
-    raw = _raw_param(params, name, required)
-    if raw is None:
-        return None
-    if not _INT_RE.fullmatch(raw):
-        raise illegal(name, INT_RANGE)
-    return int(raw)
-
-
-def parse_bool(params: dict, name: str) -> Optional[bool]:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    low = raw.lower()
-    if low not in ("true", "false"):
-        raise illegal(name, "true, false")
-    return low == "true"
+    def body(self) -> Any:
+        return self._body
 
 
 @dataclass
-class RateLimits:
-    """Fixed-window limits, as Binance counts them (per IP for weight, per account for orders)."""
+class Route:
+    """What a REST route declared: order-entry (order faults, order limits), exempt from the
+    generic faults (ping/time/instruments), and free venue metadata (weights, security...)."""
 
-    weight_1m: int
-    orders_10s: int
-    orders_long: int                 # spot: per day; futures: per minute
-    orders_long_seconds: int
-    ban_after: int = 5               # requests sent while told to back off before a 418
-    ban_seconds: int = 120
+    method: str
+    path: str
+    order: bool = False
+    fault_exempt: bool = False
+    meta: dict = field(default_factory=dict)
 
 
-@dataclass
-class ListenKey:
-    key: str
-    owner: str
-    expires_ms: int
+Handler = Callable[[web.Request, Any, Any], Awaitable[Any]]
 
 
 class WsConn:
-    """One WebSocket connection: its subscriptions and an outgoing queue with fault injection."""
+    """One WebSocket session: its subscriptions and an outgoing queue with fault injection."""
 
-    def __init__(self, front: "BinanceFrontEnd", ws: web.WebSocketResponse, combined: bool) -> None:
+    def __init__(self, front: "FrontEnd", ws: web.WebSocketResponse, combined: bool = False) -> None:
         self.front = front
         self.ws = ws
-        self.combined = combined
-        self.streams: set[str] = set()
-        self.listen_keys: set[str] = set()
+        self.combined = combined                # venue flag (e.g. a combined-stream envelope)
+        self.streams: set[str] = set()          # market streams / topics
+        self.user_subs: set[str] = set()        # private subscriptions (listen keys, topics)
+        self.sessions: dict[Any, str] = {}      # session id (or topic) -> account id
+        self.owner: Optional[str] = None        # account id of a logged-in session
+        self.state: dict[str, Any] = {}         # anything else the venue keeps per session
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=50_000)
         self.closed = False
         self.opened = time.monotonic()
-        self.api_subs: dict[int, str] = {}      # WebSocket API: subscriptionId -> account id
         self._next_sub = 0
 
-    def send(self, stream: str, payload: dict, kind: str) -> None:
-        if self.closed:
-            return
-        self.send_text(dumps({"stream": stream, "data": payload} if self.combined else payload), kind)
+    def next_id(self) -> int:
+        n = self._next_sub
+        self._next_sub += 1
+        return n
 
-    def send_event(self, subscription_id: int, payload: dict) -> None:
-        """A WebSocket-API user-data event, wrapped as Binance does."""
-        if not self.closed:
-            self.send_text(dumps({"subscriptionId": subscription_id, "event": payload}), "user")
+    @property
+    def is_user(self) -> bool:
+        return bool(self.user_subs or self.sessions or self.owner)
 
     def send_text(self, text: str, kind: str) -> None:
+        """A data frame of ``kind`` (``market`` / ``user``) through the fault knobs."""
+        if self.closed:
+            return
         decision = self.front.faults.frame(kind)
         if decision == "drop":
             return
@@ -206,15 +133,20 @@ class WsConn:
         if decision == "duplicate":
             self._put(text)
 
-    def send_raw(self, obj: dict) -> None:
-        self._put(dumps(obj))
+    def send_raw(self, obj: Any) -> None:
+        """A control answer (subscribe ack, pong, login result): never faulted."""
+        self._put(obj if isinstance(obj, str) else dumps(obj))
+
+    def end_after_queued(self) -> None:
+        """Close the socket once what is queued now was written."""
+        self._put(None)
 
     def _put(self, text: Optional[str]) -> None:
         if self.closed:
             return
         try:
             self.queue.put_nowait(text)
-        except asyncio.QueueFull:    # a client too slow to read gets disconnected, as on Binance
+        except asyncio.QueueFull:    # a client too slow to read gets disconnected, as venues do
             logger.warning("sim ws client too slow; closing its connection")
             self.close()
 
@@ -228,61 +160,55 @@ class WsConn:
             asyncio.ensure_future(self.ws.close())
 
 
-Handler = Callable[[web.Request, dict, Optional[Account]], Awaitable[Any]]
+def book_changes(book: MatchingBook, after_id: int) -> tuple[list, list]:
+    """The levels changed after update id ``after_id``: (bids high->low, asks low->high) as
+    (price, new total) with total 0 for a removed level; the base of every diff-depth stream."""
+    changed: dict[tuple[str, Decimal], Decimal] = {}
+    for _, side, price, total in book.changes_since(after_id):
+        changed[(side, price)] = total
+    bids = sorted(((p, q) for (sd, p), q in changed.items() if sd == BUY), reverse=True)
+    asks = sorted((p, q) for (sd, p), q in changed.items() if sd != BUY)
+    return bids, asks
 
 
-class BinanceFrontEnd:
-    """Base of the spot and futures front ends (see module docstring)."""
+class FrontEnd:
+    """Base of every venue front end (see the module docstring for the hooks)."""
 
-    market = "spot"
-    ping_interval = 20.0
-    long_order_header = "X-MBX-ORDER-COUNT-1D"
-    ws_incoming_per_second = 5      # Binance spot; beyond it the connection is dropped
-    max_streams = 1024
-    max_connection_seconds = 24 * 3600.0    # Binance closes every connection after 24 h
-    stream_re: re.Pattern = re.compile(r"^$")
-    depth_intervals: tuple[int, ...] = (100, 1000)  # diff-depth update speeds (ms) of the venue
-    default_depth_ms = 1000                         # the speed of the plain ``<sym>@depth`` stream
-    ticker_time = False                             # futures tickers carry a "time" field
+    venue = ""                      # the venue's name, as in ``exchange.VENUE_MODULES``
+    market = ""                     # label of this front end for logs ("spot", "futures", ...)
+    ping_interval = 20.0            # protocol-level WebSocket pings (s)
+    ws_incoming_per_second = 10     # beyond it the session is dropped
+    max_connection_seconds = 24 * 3600.0
+    tick_seconds = 0.02
+    client_max_size = 1 << 20
 
-    def __init__(self, exchange: Any, engine: MatchingEngine, limits: RateLimits,
+    def __init__(self, exchange: Any, engine: MatchingEngine | Sequence[MatchingEngine],
                  faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
         self.exchange = exchange
-        self.engine = engine
-        self.limits = limits
+        self.engines: list[MatchingEngine] = [engine] if isinstance(engine, MatchingEngine) else list(engine)
+        self.engine = self.engines[0]
         self.faults = faults
         self.rng = random.Random(seed + 7)
         if ping_interval is not None:
             self.ping_interval = ping_interval
-        self.app = web.Application(middlewares=[self._middleware], client_max_size=1 << 20)
+        self.app = web.Application(middlewares=[self._middleware], client_max_size=self.client_max_size)
         self.runner: Optional[web.AppRunner] = None
         self.port = 0
         self.conns: set[WsConn] = set()
-        self.listen_keys: dict[str, ListenKey] = {}
-        self._weight: dict[int, int] = {}          # window start -> weight (per IP, one IP here)
-        self._orders: dict[tuple[str, int, int], int] = {}
-        self._backoff_until = 0.0
-        self._backoff_violations = 0
-        self._ban_until = 0.0
+        self.stats: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._writer_tasks: set[asyncio.Task] = set()
-        self.stats: dict[str, int] = {}
-        self._depth: dict[tuple[str, int], dict] = {}   # (symbol, interval ms) -> diff stream state
-        self._tickers: dict[Any, Any] = {}              # last pushed top of book / next due times
-        self.engine.listeners.append(self.on_engine_event)
-        self.engine.trade_listeners.append(self.on_fill)
-        self.app.router.add_get("/ws", self._ws_handler)
-        self.app.router.add_get("/ws/{streams:.*}", self._ws_handler)
-        self.app.router.add_get("/stream", self._ws_handler)
-        for prefix in ("public", "market", "private"):     # Binance futures' 2026 URL split
-            self.app.router.add_get(f"/{prefix}/ws", self._ws_handler)
-            self.app.router.add_get(f"/{prefix}/ws/{{streams:.*}}", self._ws_handler)
-            self.app.router.add_get(f"/{prefix}/stream", self._ws_handler)
+        self._due_at: dict[Any, float] = {}
+        for eng in self.engines:
+            eng.listeners.append(functools.partial(self.on_event, eng))
+            eng.trade_listeners.append(functools.partial(self.on_trade, eng))
         self.add_routes()
 
     # ------------------------------------------------------------------ lifecycle
     def add_routes(self) -> None:
+        """Register REST routes (``self.route``) and WebSocket endpoints
+        (``self.app.router.add_get(path, handler)`` with a handler calling ``serve_ws``)."""
         raise NotImplementedError
 
     async def start(self, port: int = 0) -> None:
@@ -293,7 +219,7 @@ class BinanceFrontEnd:
         site = web.TCPSite(self.runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]      # type: ignore[union-attr]
-        self._tasks.append(asyncio.create_task(self._publisher_loop()))
+        self._tasks.append(asyncio.create_task(self._tick_loop()))
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -315,286 +241,70 @@ class BinanceFrontEnd:
         return f"ws://127.0.0.1:{self.port}"
 
     def server_time(self) -> int:
+        """The venue clock in ms (shifted by the ``clock_offset_ms`` fault knob)."""
         return now_ms() + self.faults.config.clock_offset_ms
 
     def count(self, what: str) -> None:
         self.stats[what] = self.stats.get(what, 0) + 1
 
-    # ------------------------------------------------------------------ venue formatting hooks
-    def fp(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
-        """A price as the venue writes it."""
-        return fmt(d)
+    # ------------------------------------------------------------------ venue hooks (REST)
+    async def read_request(self, request: web.Request, route: Route) -> Any:
+        """Parse the request into what handlers receive (raise a WireError if malformed)."""
+        raise NotImplementedError
 
-    def fq(self, spec: SymbolSpec, d: Optional[Decimal]) -> str:
-        """A quantity as the venue writes it."""
-        return fmt(d)
+    def admit(self, request: web.Request, req: Any, route: Route) -> None:
+        """Rate limits charged before any work (raise the venue's 429 WireError)."""
 
-    def levels(self, spec: SymbolSpec, pairs: Any) -> list[list[str]]:
-        return [[self.fp(spec, p), self.fq(spec, q)] for p, q in pairs]
+    def authenticate(self, request: web.Request, req: Any, route: Route) -> Any:
+        """The account of a private route (or None for public routes); raise on bad auth."""
+        return None
 
-    # ------------------------------------------------------------------ shared REST handlers
-    def spec(self, params: dict) -> SymbolSpec:
-        symbol = params.get("symbol")
-        if not symbol:
-            raise mandatory("symbol")
-        spec = self.engine.specs.get(symbol.upper())
-        if spec is None:
-            raise err(INVALID_SYMBOL)
-        return spec
+    def admit_order(self, account: Any, route: Route) -> None:
+        """Order-count limits of an order-entry route (after authentication)."""
 
-    def per_symbol(self, params: dict, row: Callable[[SymbolSpec], dict]) -> Any:
-        """One row for ``symbol``, else a list of rows for every symbol (Binance's ticker shape)."""
-        if params.get("symbol"):
-            return row(self.spec(params))
-        return [row(s) for s in self.engine.specs.values()]
+    def fault_error(self, kind: str) -> WireError:
+        """The venue's answer for an injected fault: ``429`` (rate limit, with Retry-After),
+        ``5xx`` (overloaded, nothing done), ``order_rejected`` (503, order NOT done),
+        ``order_unknown`` (503 "execution status unknown", order done), ``hang`` (what a
+        hung request finally gets, 504)."""
+        raise NotImplementedError
 
-    async def ping(self, request: web.Request, params: dict, account: Any) -> dict:
+    def reject_error(self, e: SimReject, route: Route) -> WireError:
+        """The venue's error for a neutral core rejection."""
+        raise NotImplementedError
+
+    def internal_error(self, status: int) -> WireError:
+        """The venue's unknown-error answer (404/405/413/500...)."""
+        raise NotImplementedError
+
+    def ok_response(self, result: Any, account: Any, route: Route) -> web.StreamResponse:
+        return web.json_response(text=dumps(result))
+
+    def error_headers(self, account: Any) -> dict[str, str]:
         return {}
 
-    async def time(self, request: web.Request, params: dict, account: Any) -> dict:
-        return {"serverTime": self.server_time()}
-
-    async def recent_trades(self, request: web.Request, params: dict, account: Any) -> list:
-        spec = self.spec(params)
-        limit = max(1, min(parse_int(params, "limit") or 500, 1000))
-        fills = [f for f in self.engine.fills if f.symbol == spec.symbol][-limit:]
-        extra = {"isBestMatch": True} if self.market == "spot" else {}
-        return [{"id": f.trade_id, "price": self.fp(spec, f.price), "qty": self.fq(spec, f.qty),
-                 "quoteQty": fmt(f.quote_qty), "time": f.time, "isBuyerMaker": f.maker.side == BUY,
-                 **extra} for f in fills]
-
-    def _with_time(self, row: dict) -> dict:
-        if self.ticker_time:
-            row["time"] = now_ms()
-        return row
-
-    async def book_ticker(self, request: web.Request, params: dict, account: Any) -> Any:
-        def row(spec: SymbolSpec) -> dict:
-            book = self.engine.books[spec.symbol]
-            b, a = book.depth(BUY, 1), book.depth("SELL", 1)
-            return self._with_time({"symbol": spec.symbol, "bidPrice": self.fp(spec, b[0][0] if b else ZERO),
-                                    "bidQty": self.fq(spec, b[0][1] if b else ZERO),
-                                    "askPrice": self.fp(spec, a[0][0] if a else ZERO),
-                                    "askQty": self.fq(spec, a[0][1] if a else ZERO)})
-        return self.per_symbol(params, row)
-
-    async def ticker_price(self, request: web.Request, params: dict, account: Any) -> Any:
-        return self.per_symbol(params, lambda s: self._with_time(
-            {"symbol": s.symbol, "price": self.fp(s, self.exchange.last_price(self.engine, s.symbol))}))
-
-    async def ticker_24hr(self, request: web.Request, params: dict, account: Any) -> Any:
-        return self.per_symbol(params, lambda s: self.exchange.ticker_24hr(self.engine, s.symbol, fmt))
-
-    async def listen_key_new(self, request: web.Request, params: dict, account: Account) -> dict:
-        return {"listenKey": self.new_listen_key(account)}
-
-    # ------------------------------------------------------------------ shared order parsing
-    def parse_side_type(self, params: dict, types: tuple[str, ...],
-                        unsupported: dict[str, tuple[int, str]]) -> tuple[SymbolSpec, str, str]:
-        """symbol, side and type; a known type the sim does not trade raises ``unsupported``."""
-        spec = self.spec(params)
-        side = params.get("side")
-        if not side:
-            raise mandatory("side")
-        if side not in ("BUY", "SELL"):
-            raise BinanceError(-1117, "Invalid side.")
-        otype = params.get("type")
-        if not otype:
-            raise mandatory("type")
-        if otype not in types:
-            raise err(unsupported.get(otype, (-1116, "Invalid orderType.")))
-        return spec, side, otype
-
-    @staticmethod
-    def parse_cid(params: dict, name: str = "newClientOrderId") -> Optional[str]:
-        cid = params.get(name)
-        if cid is not None and not CID_RE.fullmatch(cid):     # fullmatch: no trailing newline
-            raise illegal(name, "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
-        return cid
-
-    def parse_cid_stp(self, params: dict) -> tuple[Optional[str], str]:
-        cid = self.parse_cid(params)
-        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
-        if stp not in STP_MODES:
-            raise illegal("selfTradePreventionMode")
-        return cid, stp
-
-    @staticmethod
-    def parse_resp_type(params: dict, default: str, allowed: tuple[str, ...]) -> str:
-        resp_type = params.get("newOrderRespType") or default
-        if resp_type not in allowed:
-            raise illegal("newOrderRespType")
-        return resp_type
-
-    @staticmethod
-    def order_ids(params: dict) -> tuple[Optional[int], Optional[str]]:
-        oid = parse_int(params, "orderId")
-        cid = params.get("origClientOrderId") or None
-        if oid is None and cid is None:
-            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        return oid, cid
-
     # ------------------------------------------------------------------ REST plumbing
-    def route(self, method: str, path: str, handler: Handler, weight: int | Callable[[dict], int] = 1,
-              security: str = "NONE", order: bool = False) -> None:
+    def route(self, method: str, path: str, handler: Handler, *, order: bool = False,
+              fault_exempt: bool = False, **meta: Any) -> Route:
+        info = Route(method, path, order, fault_exempt, meta)
+
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            return await self._serve(request, handler, weight, security, order)
+            return await self._serve(request, handler, info)
         self.app.router.add_route(method, path, wrapped)
+        return info
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPNotFound:
-            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing the request.", 404))
-        except web.HTTPMethodNotAllowed:
-            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing the request.", 405))
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
+            return self.error_response(self.internal_error(e.status))
 
-    def _error_response(self, e: BinanceError, headers: Optional[dict] = None) -> web.Response:
+    def error_response(self, e: WireError, headers: Optional[dict] = None) -> web.Response:
         h = dict(headers or {})
         h.update(e.headers)
         return web.Response(status=e.status, text=dumps(e.body()), content_type="application/json",
                             headers=h)
-
-    def _window(self, seconds: int) -> int:
-        return int(time.time()) // seconds * seconds
-
-    def _limit_headers(self, owner: Optional[str]) -> dict[str, str]:
-        h = {"X-MBX-USED-WEIGHT-1M": str(self._weight.get(self._window(60), 0))}
-        if owner is not None:
-            h["X-MBX-ORDER-COUNT-10S"] = str(self._orders.get((owner, 10, self._window(10)), 0))
-            ls = self.limits.orders_long_seconds
-            h[self.long_order_header] = str(self._orders.get((owner, ls, self._window(ls)), 0))
-        return h
-
-    def _charge_weight(self, weight: int) -> None:
-        now = time.time()
-        if now < self._ban_until:
-            raise BinanceError(-1003, f"Way too many requests; IP(127.0.0.1) banned until "
-                                      f"{int(self._ban_until * 1000)}. Please use the websocket for "
-                                      "live updates to avoid bans.", 418,
-                               {"Retry-After": str(max(1, int(self._ban_until - now + 0.999)))})
-        if now < self._backoff_until:
-            self._backoff_violations += 1
-            if self._backoff_violations >= self.limits.ban_after:
-                self._ban_until = now + self.limits.ban_seconds
-                self.count("ban_418")
-                raise BinanceError(-1003, f"Way too many requests; IP(127.0.0.1) banned until "
-                                          f"{int(self._ban_until * 1000)}. Please use the websocket "
-                                          "for live updates to avoid bans.", 418,
-                                   {"Retry-After": str(self.limits.ban_seconds)})
-            raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
-                                      f"{self.limits.weight_1m} requests per minute. Please use the "
-                                      "websocket for live updates to avoid polling the API.", 429,
-                               {"Retry-After": str(max(1, int(self._backoff_until - now + 0.999)))})
-        w = self._window(60)
-        for k in [k for k in self._weight if k < w]:
-            del self._weight[k]
-        used = self._weight.get(w, 0) + weight
-        self._weight[w] = used
-        if used > self.limits.weight_1m:
-            self._backoff_until = w + 60
-            self._backoff_violations = 0
-            self.count("http_429_weight")
-            raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
-                                      f"{self.limits.weight_1m} requests per minute. Please use the "
-                                      "websocket for live updates to avoid polling the API.", 429,
-                               {"Retry-After": str(max(1, int(w + 60 - now + 0.999)))})
-
-    def _charge_order(self, owner: str) -> None:
-        now = time.time()
-        for seconds, limit in ((10, self.limits.orders_10s),
-                               (self.limits.orders_long_seconds, self.limits.orders_long)):
-            key = (owner, seconds, self._window(seconds))
-            n = self._orders.get(key, 0) + 1
-            self._orders[key] = n
-            if n > limit:
-                self.count("http_429_orders")
-                unit = "10 SECOND" if seconds == 10 else ("1 DAY" if seconds >= 86400 else "1 MINUTE")
-                raise BinanceError(-1015, f"Too many new orders; current limit is {limit} orders per {unit}.",
-                                   429, {"Retry-After": str(max(1, int(key[2] + seconds - now + 0.999)))})
-        if len(self._orders) > 10_000:
-            cutoff = self._window(10) - 86400
-            for k in [k for k in self._orders if k[2] < cutoff]:
-                del self._orders[k]
-
-    async def _read_params(self, request: web.Request) -> tuple[dict, str, str]:
-        raw_query = request.rel_url.raw_query_string
-        body = ""
-        if request.can_read_body:
-            data = await request.read()
-            try:
-                body = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise BinanceError(-1100, "Illegal characters found in a parameter.")
-            ctype = request.content_type
-            if ctype not in ("", "application/x-www-form-urlencoded", "application/octet-stream",
-                             "text/plain"):
-                raise BinanceError(-1104, "Not all sent parameters were read; read '0' parameter(s) "
-                                          "but was sent '1'.")
-        params: dict[str, str] = {}
-        for k, v in parse_qsl(body, keep_blank_values=True):
-            params[k] = v
-        for k, v in parse_qsl(raw_query, keep_blank_values=True):   # query string wins
-            params[k] = v
-        return params, raw_query, body
-
-    def _authenticate_key(self, request: web.Request) -> Account:
-        key = request.headers.get("X-MBX-APIKEY")
-        if not key or not _API_KEY_RE.match(key):
-            raise err(BAD_API_KEY_FORMAT, 401)
-        account = self.exchange.account_by_key(key)
-        if account is None:
-            raise err(REJECTED_API_KEY, 401)
-        return account
-
-    def _check_signature(self, account: Account, params: dict, raw_query: str, body: str) -> None:
-        sig = params.get("signature")
-        if not sig:
-            raise mandatory("signature")
-
-        def strip(s: str) -> str:
-            return "&".join(p for p in s.split("&") if p and not p.startswith("signature="))
-
-        payload = strip(raw_query) + strip(body)
-        if account.ed25519_public_key is not None:
-            if not HAVE_ED25519:
-                raise err(BAD_SIGNATURE)
-            try:
-                # a '+' sent unencoded arrives as a space after form decoding
-                account.ed25519_public_key.verify(base64.b64decode(sig.replace(" ", "+")), payload.encode())
-            except (InvalidSignature, ValueError, TypeError):
-                self.count("bad_signature")
-                raise err(BAD_SIGNATURE)
-            return
-        expected = hmac.new(account.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, unquote(sig).lower()):
-            self.count("bad_signature")
-            raise err(BAD_SIGNATURE)
-
-    def _check_timestamp(self, params: dict) -> None:
-        ts_raw = params.get("timestamp")
-        if not ts_raw:
-            raise mandatory("timestamp")
-        try:
-            ts = int(ts_raw)
-        except ValueError:
-            raise mandatory("timestamp")
-        if ts > 10 ** 14:               # microseconds
-            ts //= 1000
-        window = Decimal(5000)
-        if params.get("recvWindow"):
-            try:
-                window = Decimal(params["recvWindow"])
-            except InvalidOperation:
-                raise mandatory("recvWindow")
-            if not window.is_finite() or window <= 0 or window > 60000:
-                raise BinanceError(-1131, "recvWindow must be less than 60000")
-        server = self.server_time()
-        if ts >= server + 1000:
-            raise err(TS_AHEAD)
-        if server - ts > window:
-            raise err(TS_OUTSIDE_WINDOW)
 
     async def _hang(self) -> web.Response:
         """Never answer (until the client gives up, or ``hang_seconds``, or shutdown)."""
@@ -602,149 +312,44 @@ class BinanceFrontEnd:
             await asyncio.wait_for(self._stopping.wait(), self.faults.config.hang_seconds)
         except asyncio.TimeoutError:
             pass
-        return web.Response(status=504, text=dumps(err(UNKNOWN_STATUS).body()),
-                            content_type="application/json")
+        return self.error_response(self.fault_error("hang"))
 
-    async def _serve(self, request: web.Request, handler: Handler, weight: Any, security: str,
-                     order: bool) -> web.StreamResponse:
-        account: Optional[Account] = None
+    async def _serve(self, request: web.Request, handler: Handler, route: Route) -> web.StreamResponse:
+        account: Any = None
         try:
-            params, raw_query, body = await self._read_params(request)
-            self._charge_weight(weight(params) if callable(weight) else weight)
-            fault = self.faults.rest(request.path)
-            if fault == "429":
-                raise BinanceError(-1003, "Too many requests; current limit of IP(127.0.0.1) is "
-                                          f"{self.limits.weight_1m} requests per minute.", 429,
-                                   {"Retry-After": str(self.faults.config.retry_after_seconds)})
-            if fault == "5xx":
-                raise BinanceError(-1008, "Server is currently overloaded with other requests. "
-                                          "Please try again in a few minutes.", 503)
-            delay = self.faults.slow(request.path)
+            req = await self.read_request(request, route)
+            self.admit(request, req, route)
+            fault = None if route.fault_exempt else self.faults.rest(request.path)
+            if fault is not None:
+                raise self.fault_error(fault)
+            delay = 0.0 if route.fault_exempt else self.faults.slow(request.path)
             if delay > 0:
                 await asyncio.sleep(delay)
-            if security in ("API_KEY", "SIGNED"):
-                account = self._authenticate_key(request)
-            if security == "SIGNED":
-                self._check_signature(account, params, raw_query, body)   # type: ignore[arg-type]
-                self._check_timestamp(params)
-            if order and account is not None and request.method == "POST":
-                self._charge_order(account.account_id)
-            order_fault = self.faults.order() if order else None
+            account = self.authenticate(request, req, route)
+            if route.order and account is not None:
+                self.admit_order(account, route)
+            order_fault = self.faults.order() if route.order else None
             if order_fault is not None and not order_fault[1]:
                 if order_fault[0] == "timeout":
                     return await self._hang()
-                raise BinanceError(-1008, "Service Unavailable.", 503)
-            result = await handler(request, params, account)
+                raise self.fault_error("order_rejected")
+            result = await handler(request, req, account)
             if order_fault is not None:       # the action happened; the answer is lost
                 if order_fault[0] == "timeout":
                     return await self._hang()
-                raise BinanceError(UNKNOWN_STATUS[0], UNKNOWN_STATUS[1], 503)
-            return web.Response(text=dumps(result), content_type="application/json",
-                                headers=self._limit_headers(account.account_id if account else None))
-        except BinanceError as e:
-            return self._error_response(e, self._limit_headers(account.account_id if account else None))
+                raise self.fault_error("order_unknown")
+            return self.ok_response(result, account, route)
+        except SimReject as e:
+            return self.error_response(self.reject_error(e, route), self.error_headers(account))
+        except WireError as e:
+            return self.error_response(e, self.error_headers(account))
         except web.HTTPException as e:      # e.g. 413 from reading a body over client_max_size
-            return self._error_response(BinanceError(-1000, "An unknown error occurred while processing "
-                                                            "the request.", e.status))
+            return self.error_response(self.internal_error(e.status))
         except Exception:
-            logger.exception("sim %s handler failed on %s", self.market, request.path)
-            return self._error_response(BinanceError(-1000, "An unknown error occurred while "
-                                                            "processing the request.", 500))
+            logger.exception("sim %s %s handler failed on %s", self.venue, self.market, request.path)
+            return self.error_response(self.internal_error(500))
 
-    # ------------------------------------------------------------------ listen keys
-    def new_listen_key(self, account: Account) -> str:
-        now = now_ms()
-        for lk in self.listen_keys.values():
-            if lk.owner == account.account_id and lk.expires_ms > now:
-                lk.expires_ms = now + LISTEN_KEY_TTL_MS
-                return lk.key
-        key = "".join(self.rng.choice(_LISTEN_KEY_CHARS) for _ in range(64))
-        self.listen_keys[key] = ListenKey(key, account.account_id, now + LISTEN_KEY_TTL_MS)
-        return key
-
-    def keepalive_listen_key(self, account: Account, key: Optional[str]) -> str:
-        if key is None:     # futures: the account's key
-            for lk in self.listen_keys.values():
-                if lk.owner == account.account_id:
-                    key = lk.key
-                    break
-        lk = self.listen_keys.get(key or "")
-        if lk is None or lk.owner != account.account_id or lk.expires_ms <= now_ms():
-            raise err(INVALID_LISTEN_KEY)
-        lk.expires_ms = now_ms() + LISTEN_KEY_TTL_MS
-        return lk.key
-
-    def close_listen_key(self, account: Account, key: Optional[str]) -> None:
-        if key is None:
-            keys = [k for k, lk in self.listen_keys.items() if lk.owner == account.account_id]
-        else:
-            lk = self.listen_keys.get(key)
-            if lk is None or lk.owner != account.account_id:
-                raise err(INVALID_LISTEN_KEY)
-            keys = [key]
-        for k in keys:
-            self.listen_keys.pop(k, None)
-            for conn in list(self.conns):
-                if k in conn.listen_keys:
-                    conn.close()
-
-    def expire_listen_keys(self, owner: Optional[str] = None) -> int:
-        """Expire listen keys now (all, or one account's): listenKeyExpired, then close."""
-        n = 0
-        for key, lk in list(self.listen_keys.items()):
-            if owner is None or lk.owner == owner:
-                lk.expires_ms = 0
-                n += 1
-        self._expire_due()
-        # WebSocket-API subscriptions end with eventStreamTerminated (the session stays open)
-        for conn in list(self.conns):
-            for sub_id, sub_owner in list(conn.api_subs.items()):
-                if owner is None or sub_owner == owner:
-                    conn.send_event(sub_id, {"e": "eventStreamTerminated", "E": now_ms()})
-                    del conn.api_subs[sub_id]
-                    n += 1
-        return n
-
-    def _expire_due(self) -> None:
-        now = now_ms()
-        for key, lk in list(self.listen_keys.items()):
-            if lk.expires_ms <= now:
-                del self.listen_keys[key]
-                self.count("listen_key_expired")
-                for conn in list(self.conns):
-                    if key in conn.listen_keys:
-                        conn.send(key, self.listen_key_expired_event(key), "user")
-                        conn._put(None)     # the writer closes the socket after this frame
-
-    def listen_key_expired_event(self, key: str) -> dict:
-        return {"e": "listenKeyExpired", "E": now_ms(), "listenKey": key}
-
-    def user_conns(self, owner: str) -> list[tuple[WsConn, str]]:
-        out = []
-        for conn in self.conns:
-            for key in conn.listen_keys:
-                lk = self.listen_keys.get(key)
-                if lk is not None and lk.owner == owner:
-                    out.append((conn, key))
-        return out
-
-    def has_user_listeners(self, owner: str) -> bool:
-        return bool(self.user_conns(owner)) or any(
-            owner in conn.api_subs.values() for conn in self.conns)
-
-    def push_user(self, owner: str, payload: dict) -> None:
-        for conn, key in self.user_conns(owner):
-            conn.send(key, payload, "user")
-        for conn in list(self.conns):
-            for sub_id, sub_owner in list(conn.api_subs.items()):
-                if sub_owner == owner:
-                    conn.send_event(sub_id, payload)
-
-    # ------------------------------------------------------------------ WebSocket
-    def valid_stream(self, name: str) -> bool:
-        m = self.stream_re.match(name)
-        return bool(m) and m.group(1).upper() in self.engine.specs
-
+    # ------------------------------------------------------------------ WebSocket plumbing
     def _attach(self, ws: web.WebSocketResponse, combined: bool) -> WsConn:
         """Register a prepared socket and start its writer."""
         conn = WsConn(self, ws, combined)
@@ -763,52 +368,32 @@ class BinanceFrontEnd:
         except asyncio.QueueFull:
             pass
 
-    def _resolve_streams(self, names: list[str]) -> tuple[list[str], list[str]]:
-        market, user = [], []
-        for name in names:
-            if not name:
-                continue
-            if name in self.listen_keys:
-                user.append(name)
-            elif self.valid_stream(name):
-                market.append(name)
-            else:
-                raise ValueError(name)
-        return market, user
-
-    async def _ws_handler(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        combined = "/stream" in path
-        names: list[str] = []
-        if "streams" in request.match_info:
-            names = request.match_info["streams"].split("/")
-        if request.query.get("streams"):
-            names += request.query["streams"].split("/")
-        if request.query.get("listenKey"):
-            names.append(request.query["listenKey"])
-        try:
-            market, user = self._resolve_streams(names)
-        except ValueError:
-            return self._error_response(BinanceError(-1121, "Invalid stream name.", 400))
+    async def serve_ws(self, request: web.Request, on_text: Callable[[WsConn, str], Any], *,
+                       combined: bool = False, setup: Optional[Callable[[WsConn], None]] = None,
+                       incoming_per_second: Optional[int] = None) -> web.WebSocketResponse:
+        """Upgrade and run one session: ``setup(conn)`` once, ``on_text(conn, text)`` per text
+        frame (may be a coroutine function); more than ``incoming_per_second`` messages in a
+        second (default ``ws_incoming_per_second``; 0: no limit) drops the session."""
         ws = web.WebSocketResponse(heartbeat=self.ping_interval, autoping=True, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = self._attach(ws, combined)
-        conn.streams.update(market)
-        conn.listen_keys.update(user)
-        for s in market:
-            self.on_subscribe(s)
+        limit = self.ws_incoming_per_second if incoming_per_second is None else incoming_per_second
+        if setup is not None:
+            setup(conn)
         window, count = 0, 0
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     sec = int(time.monotonic())
                     window, count = (window, count + 1) if sec == window else (sec, 1)
-                    if count > self.ws_incoming_per_second:
+                    if limit and count > limit:
                         self.count("ws_incoming_rate_disconnect")
-                        logger.info("sim %s ws client sent more than %d messages/s; disconnecting",
-                                    self.market, self.ws_incoming_per_second)
+                        logger.info("sim %s %s ws client sent more than %d messages/s; disconnecting",
+                                    self.venue, self.market, limit)
                         break
-                    self._on_ws_text(conn, msg.data)
+                    out = on_text(conn, msg.data)
+                    if asyncio.iscoroutine(out):
+                        await out
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
         finally:
@@ -835,180 +420,78 @@ class BinanceFrontEnd:
                 except Exception:
                     pass
 
-    def _on_ws_text(self, conn: WsConn, text: str) -> None:
-        try:
-            msg = json.loads(text)
-        except (ValueError, RecursionError):     # RecursionError: absurdly deep nesting
-            conn.send_raw({"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}})
-            return
-        if not isinstance(msg, dict):
-            conn.send_raw({"error": {"code": 3, "msg": "Invalid JSON: expected an object"}})
-            return
-        method, rid, params = msg.get("method"), msg.get("id"), msg.get("params", [])
-        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
-                conn.send_raw({"error": {"code": 2, "msg": "Invalid request: params must be a list of strings"}, "id": rid})
-                return
-            try:
-                market, user = self._resolve_streams(params)
-            except ValueError as e:
-                conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: invalid stream name {e}"}, "id": rid})
-                return
-            if method == "SUBSCRIBE":
-                if len(conn.streams | set(market)) + len(conn.listen_keys | set(user)) > self.max_streams:
-                    conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: at most {self.max_streams} "
-                                                               "streams per connection"}, "id": rid})
-                    return
-                for s in market:
-                    if s not in conn.streams:
-                        conn.streams.add(s)
-                        self.on_subscribe(s)
-                conn.listen_keys.update(user)
-            else:
-                conn.streams.difference_update(market)
-                conn.listen_keys.difference_update(user)
-            conn.send_raw({"result": None, "id": rid})
-        elif method == "LIST_SUBSCRIPTIONS":
-            conn.send_raw({"result": sorted(conn.streams) + sorted(conn.listen_keys), "id": rid})
-        elif method == "SET_PROPERTY":
-            if isinstance(params, list) and len(params) == 2 and params[0] == "combined":
-                conn.combined = bool(params[1])
-                conn.send_raw({"result": None, "id": rid})
-            else:
-                conn.send_raw({"error": {"code": 2, "msg": "Invalid request: unknown property"}, "id": rid})
-        elif method == "GET_PROPERTY":
-            conn.send_raw({"result": conn.combined, "id": rid})
-        else:
-            conn.send_raw({"error": {"code": 2, "msg": f"Invalid request: unknown variant `{method}`, "
-                                                       "expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, "
-                                                       "`LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"},
-                           "id": rid})
+    # ------------------------------------------------------------------ fan-out
+    def market_frame(self, conn: WsConn, stream: str, payload: Any) -> str:
+        """The text of a market-stream frame for this session (venue envelope)."""
+        return dumps(payload)
 
-    def on_subscribe(self, stream: str) -> None:
-        """A diff-depth stream gained a subscriber: its ``U``/``u`` ids continue from the book's
-        update id now, so they chain with a REST snapshot taken after subscribing."""
-        sym, kind = stream.split("@", 1)
-        if kind.startswith("depth") and not kind[5:6].isdigit():
-            key = (sym.upper(), self.depth_interval(kind))
-            if key not in self._depth:
-                self._depth[key] = {"last_u": self.engine.books[sym.upper()].update_id, "next": 0.0}
-
-    def depth_interval(self, kind: str) -> int:
-        for ms in self.depth_intervals:
-            if kind.endswith(f"@{ms}ms"):
-                return ms
-        return self.default_depth_ms
-
-    def on_engine_event(self, ev: Any) -> None:
-        """An order or account event of the matching engine (user stream pushes)."""
-
-    def trade_event(self, kind: str, fill: Fill) -> dict:
-        """The ``trade`` / ``aggTrade`` stream payload of a fill (venue shape)."""
-        raise NotImplementedError
-
-    def on_fill(self, fill: Fill) -> None:
-        sym = fill.symbol.lower()
-        for kind in ("trade", "aggTrade"):
-            stream = f"{sym}@{kind}"
-            if self.subscribed(stream):
-                self.push_market(stream, self.trade_event(kind, fill))
-
-    def push_market(self, stream: str, payload: dict) -> None:
+    def push_market(self, stream: str, payload: Any) -> None:
         for conn in list(self.conns):
             if stream in conn.streams:
-                conn.send(stream, payload, "market")
+                conn.send_text(self.market_frame(conn, stream, payload), "market")
 
     def subscribed(self, stream: str) -> bool:
         return any(stream in c.streams for c in self.conns)
+
+    def wanted_streams(self) -> set[str]:
+        out: set[str] = set()
+        for conn in self.conns:
+            out.update(conn.streams)
+        return out
+
+    def user_targets(self, owner: str) -> Iterable[tuple[WsConn, Callable[[Any], str]]]:
+        """(session, frame builder) for every private subscription of ``owner`` (venue hook)."""
+        return ()
+
+    def has_user_listeners(self, owner: str) -> bool:
+        return any(True for _ in self.user_targets(owner))
+
+    def push_user(self, owner: str, payload: Any) -> None:
+        for conn, frame in list(self.user_targets(owner)):
+            conn.send_text(frame(payload), "user")
 
     def close_sockets(self, kind: Optional[str] = None) -> int:
         """Close connections now: ``market`` (with market streams), ``user`` or all."""
         n = 0
         for conn in list(self.conns):
-            if kind is None or (kind == "user" and (conn.listen_keys or conn.api_subs)) or \
-                    (kind == "market" and conn.streams):
+            if kind is None or (kind == "user" and conn.is_user) or (kind == "market" and conn.streams):
                 conn.close()
                 n += 1
         return n
 
-    async def _publisher_loop(self) -> None:
-        tick = 0.02
+    # ------------------------------------------------------------------ engine events and ticks
+    def on_event(self, engine: MatchingEngine, ev: Any) -> None:
+        """An order or account event of one of the front end's engines (multi-engine front
+        ends override this; single-engine ones implement ``on_engine_event``)."""
+        self.on_engine_event(ev)
+
+    def on_trade(self, engine: MatchingEngine, fill: Fill) -> None:
+        self.on_fill(fill)
+
+    def on_engine_event(self, ev: Any) -> None:
+        """An order or account event of the matching engine (user stream pushes)."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """A public trade (trade streams)."""
+
+    def due(self, key: Any, now: float, period: float) -> bool:
+        """True (and the next due time set) when a periodic push for ``key`` is due."""
+        if now < self._due_at.get(key, 0.0):
+            return False
+        self._due_at[key] = now + period
+        return True
+
+    def tick(self, now: float) -> None:
+        """Periodic work (market-data pushes, expiries); ``now`` is ``time.monotonic()``."""
+
+    async def _tick_loop(self) -> None:
         while True:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(self.tick_seconds)
             try:
-                self._expire_due()
                 now = time.monotonic()
                 for conn in list(self.conns):
                     if now - conn.opened > self.max_connection_seconds:
                         conn.close()
-                self.publish(now)
+                self.tick(now)
             except Exception:
-                logger.exception("sim %s publisher failed", self.market)
-
-    def publish(self, now: float) -> None:
-        """Periodic market-data pushes: diff depth, partial depth, book tickers (+ venue extras)."""
-        self._publish_diffs(now)
-        wanted: set[str] = set()
-        for conn in self.conns:
-            wanted.update(conn.streams)
-        for stream in wanted:
-            sym, kind = stream.split("@", 1)
-            book = self.engine.books.get(sym.upper())
-            if book is None:
-                continue
-            if kind == "bookTicker":
-                b, a = book.depth(BUY, 1), book.depth("SELL", 1)
-                top = (b[0] if b else None, a[0] if a else None)
-                if self._tickers.get(stream) != top:
-                    self._tickers[stream] = top
-                    self.push_market(stream, self.book_ticker_event(book, top))
-            elif kind.startswith("depth") and kind[5:6].isdigit():
-                if self._due(("partial", stream), now, self.depth_interval(kind) / 1000.0):
-                    self.push_market(stream, self.partial_depth_event(book, int(kind[5:].split("@")[0])))
-            else:
-                self.publish_other(stream, kind, book, now)
-
-    def _due(self, key: Any, now: float, period: float) -> bool:
-        """True (and the next due time set) when a periodic push for ``key`` is due."""
-        if now < self._tickers.get(key, 0.0):
-            return False
-        self._tickers[key] = now + period
-        return True
-
-    def _publish_diffs(self, now: float) -> None:
-        for key, st in list(self._depth.items()):
-            sym, interval = key
-            low = sym.lower()
-            names = [f"{low}@depth@{interval}ms"] + ([f"{low}@depth"] if interval == self.default_depth_ms else [])
-            if not any(self.subscribed(s) for s in names):
-                del self._depth[key]
-                continue
-            if now < st["next"]:
-                continue
-            st["next"] = now + interval / 1000.0
-            book = self.engine.books[sym]
-            if book.update_id <= st["last_u"]:
-                continue
-            changed: dict[tuple[str, Decimal], Decimal] = {}
-            for _, side, price, total in book.changes_since(st["last_u"]):
-                changed[(side, price)] = total
-            bids = self.levels(book.spec, sorted(((p, q) for (sd, p), q in changed.items() if sd == BUY),
-                                                 reverse=True))
-            asks = self.levels(book.spec, sorted((p, q) for (sd, p), q in changed.items() if sd != BUY))
-            payload = self.depth_diff_event(book.spec, st["last_u"], book.update_id, bids, asks)
-            st["last_u"] = book.update_id
-            for s in names:
-                self.push_market(s, payload)
-
-    def depth_diff_event(self, spec: SymbolSpec, prev_u: int, last_u: int, bids: list, asks: list) -> dict:
-        """``depthUpdate`` for the changes after ``prev_u`` up to ``last_u`` (venue shape)."""
-        raise NotImplementedError
-
-    def partial_depth_event(self, book: Any, n: int) -> dict:
-        raise NotImplementedError
-
-    def book_ticker_event(self, book: Any, top: tuple) -> dict:
-        raise NotImplementedError
-
-    def publish_other(self, stream: str, kind: str, book: Any, now: float) -> None:
-        """Venue-only periodic streams (futures: markPrice)."""
+                logger.exception("sim %s %s tick failed", self.venue, self.market)

@@ -16,6 +16,7 @@ from hbconnect.exchanges.binance.instruments import parse_exchange_info as _pars
 from hbconnect.exchanges.binance.constants import PERP_REST_URL, PERP_WS_URL, SPOT_REST_URL, SPOT_WS_URL
 from hbconnect.market.messages import (
     BookDiff as _BookDiff,
+    Ignored as _Ignored,
     BookSnapshot as _BookSnapshot,
     DiffFrame as _DiffFrame,
     ParseError as _ParseError,
@@ -247,7 +248,7 @@ class BinanceMarketData:
             return [_BookDiff(pair, bids, asks, first, last, prev, ts / 1000.0 if type(ts) is int else 0.0)]
         if e == "trade" or e == "aggTrade":
             return self._trade(raw, data, e)
-        return []  # kline, ... carry nothing for the tracker
+        return [_Ignored(f"event {str(e)[:40]}")]  # kline, ... : channels the tracker does not subscribe
 
     def _parse_other(self, raw: _Union[str, bytes], msg: _Any) -> list:
         if type(msg) is not dict:
@@ -264,7 +265,7 @@ class BinanceMarketData:
         if type(data) is not dict:
             raise _ParseError(f"{self.name}: unexpected data in {raw[:80]!r}")
         if "e" not in data:
-            return []  # bookTicker has no event type
+            return [_Ignored("bookTicker")]  # bookTicker has no event type
         raise _ParseError(f"{self.name}: unexpected frame {raw[:80]!r}")
 
     def _trade(self, raw: _Union[str, bytes], data: dict, e: str) -> list:

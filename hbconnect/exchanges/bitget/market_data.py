@@ -33,6 +33,8 @@ WS_URL = "wss://ws.bitget.com/v2/ws/public"
 BOOK_CHANNEL = "books"
 TRADE_CHANNEL = "trade"
 MAX_REQUEST_BYTES = 4096
+#: the v2 product lines (``instType``); v1's "sp"/"mc" pushes are not v2 frames
+INST_TYPES = ("SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 
 
 class BitgetMarketData(OpArgsMarketData):
@@ -43,6 +45,7 @@ class BitgetMarketData(OpArgsMarketData):
     ws_message_rate = 10.0  # messages per second per connection
     ws_subscriptions_per_hour = 240  # subscriptions per hour per connection
     max_depth: Optional[int] = None  # ``books`` is the full depth
+    sends_checksum = True
     ping_interval = 25.0  # "set a 30 seconds timer to send string 'ping'"
     book_channel = BOOK_CHANNEL
     trade_channel = TRADE_CHANNEL
@@ -67,6 +70,10 @@ class BitgetMarketData(OpArgsMarketData):
 
     def _arg(self, channel: str, pair: str) -> dict:
         return {"instType": self.inst_type, "channel": channel, "instId": self.to_venue_symbol(pair)}
+
+    def _foreign(self, arg: dict) -> bool:
+        inst_type = arg.get("instType")  # a push of another v2 product line sharing the socket
+        return inst_type in INST_TYPES and inst_type != self.inst_type
 
     def checksum(self, book: Any) -> int:
         return book.checksum_bitget(25)  # the book core's CRC32 over the venue's exact text

@@ -32,6 +32,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     Reconnect,
     RestRequest,
@@ -118,8 +119,10 @@ class BitstampMarketData(MarketDataBase):
             if type(channel) is str and channel.startswith(_BOOK):
                 return [Resync(self.from_venue_symbol(channel[len(_BOOK):]), str(msg.get("data")))]
             return []
+        if type(event) is str and event.startswith("bts:"):
+            return []  # bts:subscription_succeeded, bts:unsubscription_succeeded
         if type(event) is str:
-            return []  # bts:subscription_succeeded, bts:unsubscription_succeeded, other channels
+            return [Ignored(f"{event} on {str(channel)[:40]}")]  # other channels
         raise ParseError(f"bitstamp: unknown frame {str(raw)[:80]!r}")
 
     def _trade(self, symbol: str, d: dict) -> Trade:

@@ -29,6 +29,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     ParseError,
     SyncRule,
@@ -110,6 +111,8 @@ class BybitMarketData(c.MarketDataBase):
             return self._book(msg, topic)
         if topic.startswith("publicTrade."):
             return self._trades(msg)
+        if "data" in msg:  # tickers, kline, liquidation...: a push of a topic not subscribed here
+            return [Ignored(f"topic {c.excerpt(topic, 60)}")]
         raise ParseError(f"{self.name}: unexpected topic {c.excerpt(topic, 60)}")
 
     def _control(self, msg: dict) -> list[MarketEvent]:
@@ -124,8 +127,8 @@ class BybitMarketData(c.MarketDataBase):
         raise ParseError(f"{self.name}: unknown control frame {c.excerpt(msg, 80)}")
 
     def _book(self, msg: dict, topic: str) -> list[MarketEvent]:
-        if not topic.startswith(self._book_prefix):
-            raise ParseError(f"{self.name}: unsubscribed depth in {c.excerpt(topic, 60)}")
+        if not topic.startswith(self._book_prefix):  # another depth: not subscribed here
+            return [Ignored(f"topic {c.excerpt(topic, 60)}")]
         d = c.as_dict(msg.get("data"), "data")
         pair = self.from_venue_symbol(c.as_str(d.get("s"), "s"))
         bids = c.levels(d.get("b"), "b")

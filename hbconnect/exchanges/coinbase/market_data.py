@@ -39,6 +39,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     ParseError,
     SyncRule,
@@ -131,7 +132,10 @@ class CoinbaseMarketData(c.MarketDataBase):
             return self._book(msg, seq)
         if channel == TRADE_CHANNEL:
             return self._trades(msg, seq)
-        return [Heartbeat(conn_seq=seq)]  # heartbeats, subscriptions, anything else numbered
+        if channel in ("heartbeats", "subscriptions"):
+            return [Heartbeat(conn_seq=seq)]
+        # ticker, candles, ...: not subscribed here, but numbered on the connection all the same
+        return [Heartbeat(conn_seq=seq), Ignored(f"channel {c.excerpt(channel, 40)}")]
 
     def _book(self, msg: dict, seq: int) -> list[MarketEvent]:
         ts = c.iso_to_seconds(msg.get("timestamp"))

@@ -42,6 +42,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     RestRequest,
     Resync,
@@ -137,7 +138,7 @@ class _GateBase(MarketDataBase):
                 return [self._book(as_dict(msg.get("result"), "gate order book update"))]
             if channel == self.prefix + ".trades":
                 return self._trades(msg.get("result"))
-            return []
+            return [Ignored(f"channel {channel[:40]}")]  # tickers, candlesticks...: not subscribed here
         if channel == self.prefix + ".pong":
             return [Heartbeat()]
         error = msg.get("error")

@@ -44,6 +44,7 @@ from hbconnect.exchanges._common import (
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    Ignored,
     MarketEvent,
     Reply,
     Resync,
@@ -187,7 +188,7 @@ class HtxMarketData(MarketDataBase):
                 raise ParseError(f"htx: bad channel {ch!r:.40}")
             parts = ch.split(".", 2)
             if len(parts) != 3 or parts[0] != "market":
-                return []
+                return [Ignored(f"channel {ch[:60]}")]
             pair = self.from_venue_symbol(parts[1])
             tick = as_dict(msg.get("tick"), f"htx {ch} tick")
             kind = parts[2]
@@ -211,7 +212,7 @@ class HtxMarketData(MarketDataBase):
                 )]
             if kind == "trade.detail":
                 return self._trades(pair, tick)
-            return []
+            return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
         if "ping" in msg:
             return [Reply(dumps({"pong": _int(msg["ping"], "htx ping")}))]
         rep = msg.get("rep")

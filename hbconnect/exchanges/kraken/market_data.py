@@ -38,6 +38,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     Resync,
     SyncRule,
@@ -62,6 +63,7 @@ def kraken_checksum(book: Any) -> int:
 class _KrakenBase(MarketDataBase):
     sync_rule = SyncRule.CHECKSUM
     max_pairs_per_connection = 100
+    sends_checksum = True
 
     def __init__(self, depth: int = 1000) -> None:
         if depth not in DEPTHS:
@@ -155,7 +157,7 @@ class KrakenMarketData(_KrakenBase):
                     raise
             if channel == "trade":
                 return self._trades(pair, msg[1])
-            return []  # ticker, spread, ohlc: nothing for the tracker
+            return [Ignored(f"channel {channel[:40]}")]  # ticker, spread, ohlc: not subscribed here
         if type(msg) is dict:
             return self._event(msg)
         raise ParseError(f"kraken: unexpected frame {str(raw)[:80]!r}")
@@ -327,7 +329,9 @@ class KrakenV2MarketData(_KrakenBase):
             return []  # acks of subscribe / unsubscribe, pong
         if channel is None:
             raise ParseError(f"kraken v2: unknown frame {str(raw)[:80]!r}")
-        return []  # status, ticker, ohlc, ...
+        if channel == "status":
+            return []
+        return [Ignored(f"channel {str(channel)[:40]}")]  # ticker, ohlc, ...: not subscribed here
 
     def _book(self, kind: str, d: dict) -> MarketEvent:
         pair = self.from_venue_symbol(as_str(d.get("symbol"), "kraken v2 symbol"))

@@ -55,6 +55,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     RestRequest,
     SyncRule,
@@ -247,7 +248,7 @@ class KucoinSpotMarketData(_KucoinBase):
                 str(data.get("tradeId", "")), as_str(data.get("price"), "kucoin price"),
                 as_str(data.get("size"), "kucoin size"), side, _ns(data.get("time")),
             )]
-        return []  # ticker, candles, ...
+        return [Ignored(f"topic {topic[:60]}")]  # ticker, candles, ...: not subscribed here
 
 
 class KucoinPerpetualMarketData(_KucoinBase):
@@ -308,7 +309,7 @@ class KucoinPerpetualMarketData(_KucoinBase):
                 self.from_venue_symbol(as_str(data.get("symbol"), "kucoin symbol")),
                 str(data.get("tradeId", "")), str(price), str(size), side, _ns(data.get("ts")),
             )]
-        return []
+        return [Ignored(f"topic {topic[:60]}")]  # ticker, candles, ...: not subscribed here
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class OkxMarketData(OpArgsMarketData):
     ws_subscriptions_per_hour = 480  # (un)subscribe requests per hour per connection
     ws_connect_rate = 3.0  # new connections per second per IP
     max_depth: Optional[int] = BOOK_DEPTH
+    sends_checksum = True  # older streams (recordings); 0 since 2026-06-23, then not verified
     ping_interval = 20.0  # the server closes a connection silent for 30 s
     book_channel = BOOK_CHANNEL
     trade_channel = TRADE_CHANNEL
@@ -92,6 +93,19 @@ class OkxMarketData(OpArgsMarketData):
 
     def _arg(self, channel: str, pair: str) -> dict:
         return {"channel": channel, "instId": self.to_venue_symbol(pair)}
+
+    def _foreign(self, arg: dict) -> bool:
+        # instIds: spot BTC-USDT, swap BTC-USD-SWAP, futures BTC-USD-220527, option
+        # BTC-USD-220527-30000-C; a well-formed one of another type than ours is foreign
+        inst = arg.get("instId")
+        if type(inst) is not str:
+            return False
+        parts = inst.split("-")
+        if len(parts) < 2 or not all(p.isalnum() for p in parts):
+            return False  # not an instId at all: bad, not foreign
+        if self._suffix:
+            return not inst.endswith(self._suffix)
+        return len(parts) > 2
 
     def checksum(self, book: Any) -> int:
         return book.checksum_okx(25)  # the book core's CRC32 over the venue's exact text
