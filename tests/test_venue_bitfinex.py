@@ -156,7 +156,7 @@ def reference_books(paths) -> dict:
 
 @pytest.fixture(scope="module")
 def real():
-    return replay(REAL, "bitfinex")
+    return replay(REAL, market_data_venue("bitfinex"))
 
 
 def test_real_recording_replays_with_zero_gaps_to_the_reference_books(real):
@@ -180,7 +180,7 @@ def test_real_recording_lost_or_reordered_message_is_a_connection_gap(kind):
     session = load_session(REAL)
     idx = [i for i, r in enumerate(session.records) if r.kind == "recv" and str(r.data).startswith("[232955,[0.")]
     fault = Fault(kind, idx[200], other=idx[200] + 1) if kind == "swap" else Fault(kind, idx[200])
-    res = replay(REAL, "bitfinex", session=inject(session, [fault]))
+    res = replay(REAL, market_data_venue("bitfinex"), session=inject(session, [fault]))
     gaps = [r["gaps"] for r in res.pairs.values()]
     assert sum(gaps) >= 4 and all(r["resyncs"] == r["gaps"] <= 1 for r in res.pairs.values()), res.pairs
 
@@ -188,7 +188,7 @@ def test_real_recording_lost_or_reordered_message_is_a_connection_gap(kind):
 def test_real_recording_duplicate_is_dropped(real):
     session = load_session(REAL)
     i = next(i for i, r in enumerate(session.records) if r.kind == "recv" and str(r.data).startswith("[232955,[0."))
-    res = replay(REAL, "bitfinex", session=inject(session, [Fault("duplicate", i)]))
+    res = replay(REAL, market_data_venue("bitfinex"), session=inject(session, [Fault("duplicate", i)]))
     assert sum(r["gaps"] for r in res.pairs.values()) == 0
     assert sum(r["stale_dropped"] for r in res.pairs.values()) == 1
 

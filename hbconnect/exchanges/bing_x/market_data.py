@@ -23,7 +23,7 @@ from typing import Any, Sequence, Union
 from hbconnect.core.codecs import gunzip
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
-from hbconnect.market.messages import BookSnapshot, MarketEvent, ParseError, Reply, SyncRule, Trade
+from hbconnect.market.messages import BookSnapshot, Ignored, MarketEvent, ParseError, Reply, SyncRule, Trade
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
             return [Trade(pair, c.as_str(data.get("t"), "bingx trade id"), c.as_str(data.get("p"), "bingx price"),
                           c.as_str(data.get("q"), "bingx qty"), "sell" if maker else "buy",
                           c.ms_to_seconds(data.get("T")))]
-        return []
+        return [Ignored(f"dataType {c.excerpt(data_type, 40)}")]
 
 
 MARKET_DATA: dict = {"bing_x": BingXMarketData()}

@@ -85,6 +85,7 @@ class BitfinexMarketData(c.TableSymbols, c.MarketDataBase):
     name = "bitfinex"
     sync_rule = SyncRule.CHECKSUM
     connection_sequence = True
+    sends_checksum = True  # with flag 131072 (always sent by subscribe_messages)
     max_pairs_per_connection = CHANNELS_PER_CONNECTION // 2  # book + trades per pair
     ws_connect_rate = 20 / 60.0  # public connections per second
 

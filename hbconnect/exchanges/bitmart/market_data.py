@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 from hbconnect.core.codecs import inflate_raw
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
-from hbconnect.market.messages import BookSnapshot, Heartbeat, MarketEvent, ParseError, SyncRule, Trade
+from hbconnect.market.messages import BookSnapshot, Heartbeat, Ignored, MarketEvent, ParseError, SyncRule, Trade
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
             return out
         if table == "spot/trade":
             return [self._trade(c.as_dict(d, "bitmart trade")) for d in data]
-        return []
+        return [Ignored(f"table {c.excerpt(table, 40)}")]
 
     def _trade(self, d: dict) -> Trade:
         pair = self.from_venue_symbol(d.get("symbol"))

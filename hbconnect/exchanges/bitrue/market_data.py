@@ -21,7 +21,7 @@ from typing import Sequence, Union
 from hbconnect.core.codecs import gunzip
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.market.messages import BookSnapshot, MarketEvent, ParseError, Reply, SyncRule
+from hbconnect.market.messages import BookSnapshot, Ignored, MarketEvent, ParseError, Reply, SyncRule
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
             return []  # acknowledgements
         channel = c.as_str(channel, "bitrue channel")
         if not (channel.startswith(PREFIX) and channel.endswith(SUFFIX)):
-            return []
+            return [Ignored(f"channel {c.excerpt(channel, 60)}")]
         pair = self.from_venue_symbol(channel[len(PREFIX):-len(SUFFIX)].upper())
         tick = c.as_dict(tick, "bitrue tick")
         ts = msg.get("ts")

@@ -35,6 +35,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Heartbeat,
+    Ignored,
     MarketEvent,
     ParseError,
     RestRequest,
@@ -149,7 +150,7 @@ class MexcMarketData(c.TableSymbols, c.MarketDataBase):
             return out
         if body is None:
             raise ParseError(f"mexc: push without a body: {c.excerpt(raw, 60)}")
-        return []  # other channels carry nothing for the tracker
+        return [Ignored(f"channel {c.excerpt(push.channel, 60)}")]  # not subscribed here
 
     def _control(self, msg: Any) -> list[MarketEvent]:
         msg = c.as_dict(msg, "mexc control frame")
