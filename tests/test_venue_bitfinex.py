@@ -132,6 +132,7 @@ def reference_books(paths) -> dict:
     ``subscribed`` events; the first message is the snapshot; COUNT 0 deletes (AMOUNT 1 bid / -1
     ask), else AMOUNT > 0 sets a bid, < 0 an ask; the text of every number kept."""
     chans, books = {}, {}
+    reference_books.updates = 0
     for rec in load_session(paths).frames:
         msg = json.loads(rec.data, parse_float=str, parse_int=str)
         if isinstance(msg, dict):
@@ -145,6 +146,8 @@ def reference_books(paths) -> dict:
         b = books.setdefault(sym, RefBook())
         if isinstance(msg[1][0], list):
             b.snapshot([], [], 0)
+        else:
+            reference_books.updates += 1
         for price, count, amount in rows:
             side = b.asks if amount.startswith("-") else b.bids
             if count == "0":
@@ -160,7 +163,7 @@ def real():
 
 
 def test_real_recording_replays_with_zero_gaps_to_the_reference_books(real):
-    assert real.frames == 1693 and real.bad_frames == 0
+    assert real.frames == len(load_session(REAL).frames) and real.bad_frames == 0
     ref = reference_books(REAL)
     assert len(ref) == 7
     v = market_data_venue("bitfinex")
@@ -170,7 +173,7 @@ def test_real_recording_replays_with_zero_gaps_to_the_reference_books(real):
         book = real.tracker.book(pair)
         assert [list(x) for x in book.bids_text()] == [list(x) for x in b.top_bids()], pair
         assert [list(x) for x in book.asks_text()] == [list(x) for x in b.top_asks()], pair
-    assert sum(r["diffs_applied"] for r in real.pairs.values()) == 1593
+    assert sum(r["diffs_applied"] for r in real.pairs.values()) == reference_books.updates > 1000
 
 
 @pytest.mark.parametrize("kind", ["drop", "swap"])
