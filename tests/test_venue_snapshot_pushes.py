@@ -75,7 +75,7 @@ class BingXServer(SnapshotServer):
         if "pong" in msg:
             return []
         sym, _, kind = msg["dataType"].partition("@")
-        return [("subscribe" if msg["reqType"] == "sub" else "unsubscribe",
+        return [("unsubscribe" if msg.get("reqType") == "unsub" else "subscribe",
                  "trades" if kind == "trade" else "book", sym)]
 
     def push(self, pair, m, ts):
@@ -141,13 +141,20 @@ BITMART_TRADE = ('{"table":"spot/trade","data":[{"symbol":"ETH_USDT","price":"16
 # BitMart spot/depth50 push, in the shape of the doc's depth example
 BITMART_DEPTH = ('{"table":"spot/depth50","data":[{"asks":[["161.96","7.37567"]],"bids":[["161.94",'
                  '"4.552355"]],"symbol":"ETH_USDT","ms_t":1542337219120}]}')
-BINGX_DEPTH = ('{"code":0,"timestamp":1700000000000,"dataType":"BTC-USDT@depth100","data":'
-               '{"bids":[["51340.41","0.027962"]],"asks":[["51340.57","0.005818"]]}}')
-BINGX_TRADE = ('{"code":0,"dataType":"BTC-USDT@trade","data":{"e":"trade","E":1649832413187,'
-               '"s":"BTC-USDT","t":"57903921","p":"40084.01","q":"0.003","T":1649832413116,"m":true}}')
+# BingX's doc examples (BingX-spot-api-doc "WebSocket API.md"; the depth one as its @depth100 form)
+BINGX_DEPTH = ('{"dataType":"BTC-USDT@depth100","data":{"bids":[["43302.00","0.000021"]],'
+               '"asks":[["43499.00","0.000021"]]}}')
+BINGX_TRADE = ('{"data":{"E":1649832413551,"T":1649832413512,"e":"trade","p":"40125.48","q":"0.007146",'
+               '"s":"BTC-USDT","t":"33685717","m":true},"dataType":"BTC-USDT@trade"}')
 BINGX_PING = '{"ping":"2177c68e4d0e45679965f482929b59c2","time":"2022-06-07T16:27:36.323+0800"}'
-BITRUE_DEPTH = ('{"channel":"market_btcusdt_simple_depth_step0","ts":1597026383085,"tick":'
-                '{"asks":[[9546.50,0.0098]],"buys":[["9545.6","0.0047"]]}}')
+# Bitrue's doc example (Spot-official-api-docs README, "Response of DEPTH message pushing")
+BITRUE_DEPTH = ('{"ts":1663815268584,"channel":"market_btcusdt_simple_depth_step0","tick":{"buys":'
+                '[["18619.40","0.0013"],["1000.00","0.0020"]],"asks":[["18620.32","0.0220"],'
+                '["606500.00","0.0001"]]}}')
+BITRUE_NUMBERS = ('{"channel":"market_btcusdt_simple_depth_step0","ts":1597026383085,"tick":'
+                  '{"asks":[[9546.50,0.0098]],"buys":[["9545.6","0.0047"]]}}')
+BITRUE_ACK = ('{"channel":"market_btcusdt_simple_depth_step0","cb_id":"btcusdt","event_rep":"subed",'
+              '"status":"ok","ts":1663815268584}')
 
 
 def venue(name):
@@ -184,7 +191,10 @@ def test_subscribe_messages():
     assert json.loads(market_data_venue("bitmart").subscribe_messages(["BTC-USDT"])[0]) == {
         "op": "subscribe", "args": ["spot/depth50:BTC_USDT", "spot/trade:BTC_USDT"]}
     subs = [json.loads(m) for m in market_data_venue("bing_x").subscribe_messages(["BTC-USDT"])]
-    assert [(m["reqType"], m["dataType"]) for m in subs] == [("sub", "BTC-USDT@depth100"), ("sub", "BTC-USDT@trade")]
+    assert [set(m) for m in subs] == [{"id", "dataType"}] * 2  # the doc's subscription request
+    assert [m["dataType"] for m in subs] == ["BTC-USDT@depth100", "BTC-USDT@trade"]
+    unsubs = [json.loads(m) for m in market_data_venue("bing_x").unsubscribe_messages(["BTC-USDT"])]
+    assert [m["reqType"] for m in unsubs] == ["unsub", "unsub"]
     assert json.loads(market_data_venue("bitrue").unsubscribe_messages(["BTC-USDT"])[0]) == {
         "event": "unsub", "params": {"cb_id": "btcusdt", "channel": "market_btcusdt_simple_depth_step0"}}
 
@@ -199,16 +209,21 @@ def test_doc_frames_translate_with_exact_text():
     assert bm.parse_message("pong") == [Heartbeat()]
     bx = venue("bing_x")
     (snap,) = bx.parse_message(gz(BINGX_DEPTH))
-    assert snap.bids == [["51340.41", "0.027962"]] and snap.update_id == 1700000000000
+    assert snap.bids == [["43302.00", "0.000021"]] and snap.asks == [["43499.00", "0.000021"]]
     (t,) = bx.parse_message(gz(BINGX_TRADE))
-    assert (t.trade_id, t.price, t.amount, t.side) == ("57903921", "40084.01", "0.003", "sell")
+    assert t == Trade("BTC-USDT", "33685717", "40125.48", "0.007146", "sell", pytest.approx(1649832413.512))
+    assert bx.parse_message(gz('{"id":"id1","code":0,"msg":""}')) == []
     (reply,) = bx.parse_message(gz(BINGX_PING))
     assert isinstance(reply, Reply) and json.loads(reply.text) == {
         "pong": "2177c68e4d0e45679965f482929b59c2", "time": "2022-06-07T16:27:36.323+0800"}
     br = venue("bitrue")
     (snap,) = br.parse_message(gz(BITRUE_DEPTH))
+    assert snap.bids == [["18619.40", "0.0013"], ["1000.00", "0.0020"]] and snap.update_id == 1663815268584
+    assert snap.asks == [["18620.32", "0.0220"], ["606500.00", "0.0001"]]
+    (snap,) = br.parse_message(gz(BITRUE_NUMBERS))
     assert snap.asks == [["9546.50", "0.0098"]] and snap.bids == [["9545.6", "0.0047"]]  # number text kept
-    assert br.parse_message(gz('{"ping":1597026383085}')) == [Reply('{"pong":1597026383085}')]
+    assert br.parse_message(gz('{"ping":"1663815268584"}')) == [Reply('{"pong":1663815268584}')]
+    assert br.parse_message(gz(BITRUE_ACK)) == []
 
 
 @pytest.mark.parametrize("name,frame", [
@@ -218,8 +233,8 @@ def test_doc_frames_translate_with_exact_text():
     ("bing_x", gz(BINGX_DEPTH)[:20]),
     ("bing_x", BINGX_TRADE.replace('"m":true', '"m":"yes"')),
     ("bing_x", BINGX_DEPTH.replace('"dataType":"BTC-USDT@depth100"', '"dataType":"BTCUSDT"')),
-    ("bitrue", BITRUE_DEPTH.replace('"ts":1597026383085,', "")),
-    ("bitrue", BITRUE_DEPTH.replace("[9546.50,0.0098]", "[9546.50]")),
+    ("bitrue", BITRUE_DEPTH.replace('"ts":1663815268584,', "")),
+    ("bitrue", BITRUE_NUMBERS.replace("[9546.50,0.0098]", "[9546.50]")),
     ("bitrue", "NaN"),
 ])
 def test_malformed_frames_raise_parse_error(name, frame):
@@ -326,4 +341,4 @@ def _venues():
 
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
  test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
-    [BITMART_DEPTH, BITMART_TRADE, BINGX_DEPTH, BINGX_TRADE, BINGX_PING, BITRUE_DEPTH], _venues)
+    [BITMART_DEPTH, BITMART_TRADE, BINGX_DEPTH, BINGX_TRADE, BINGX_PING, BITRUE_DEPTH, BITRUE_NUMBERS, BITRUE_ACK], _venues)

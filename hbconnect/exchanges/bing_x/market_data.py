@@ -1,19 +1,21 @@
 """BingX spot market data (WebSocket, gzip-compressed frames): pure translation, no I/O.
 
-Facts (BingX spot API, bingx-api.github.io/docs/#/en-us/spot/socket; scraped copies in coincise
-``docs/bingx/``):
+Facts: BingX's spot WebSocket doc (BingX-API/BingX-spot-api-doc ``WebSocket API.md`` @b5a2de2,
+2023-08) unless noted; coincise ``docs/bingx/change_log.md`` for the later changes.
 
-* Endpoint ``wss://open-api-ws.bingx.com/market`` (``network_connectivity.md`` gives the host;
-  the spot market path is ``/market``). Every server frame is gzip-compressed JSON.
-* ``{"id": ..., "reqType": "sub" | "unsub", "dataType": "BTC-USDT@depth50"}``; a connection may
-  hold at most 200 dataTypes, an IP at most 60 connections (``change_log.md`` 2024-08-08).
-* The server pings ``{"ping": <id>, "time": <text>}``; the client answers ``{"pong": <id>,
-  "time": <text>}``.
-* ``<SYMBOL>@depth<N>`` with N in 5/10/20/50/100 (``change_log.md`` 2023-11-22): every push is
-  the whole top-N book ``{"dataType", "data": {"bids": [[price, qty]], "asks": [...]}}``; spot has
-  no incremental depth (the "Incremental Depth Push" is for perpetuals, ``change_log.md``):
-  SyncRule.SNAPSHOTS.
-* ``<SYMBOL>@trade``: ``data`` ``{"s", "t" (trade id), "p", "q", "T" (ms), "m" (buyer is maker)}``.
+* Endpoint ``wss://open-api-ws.bingx.com/market``; every server frame is gzip-compressed JSON.
+* Subscribe ``{"id": ..., "dataType": "BTC-USDT@depth100"}`` (acknowledged ``{"id", "code": 0,
+  "msg": ""}``), unsubscribe ``{"id", "reqType": "unsub", "dataType"}``; symbols with a dash.
+  A connection may hold at most 200 dataTypes, an IP at most 60 connections (change log
+  2024-08-08).
+* The server pings every 5 seconds and the client "should return Pong": the ping
+  ``{"ping": <id>, "time": <text>}`` is answered ``{"pong": <id>, "time": <text>}``.
+* ``<SYMBOL>@depth<level>`` (``@depth``, ``@depth20``, ``@depth100``; 5/10/20/50/100 levels
+  since 2023-11-22): every push is the whole top-N book ``{"dataType", "data": {"bids": [[price,
+  qty]], "asks": [...]}}``; spot has no incremental depth (the "Incremental Depth Push" is for
+  perpetuals, change log): SyncRule.SNAPSHOTS.
+* ``<SYMBOL>@trade``: ``data`` ``{"e", "E", "s", "t" (trade id), "p", "q", "T" (ms), "m" (the
+  buyer is the maker)}``.
 """
 from __future__ import annotations
 
@@ -54,7 +56,10 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
         for pair in pairs:
             symbol = self.to_venue_symbol(pair)
             for data_type in (f"{symbol}@depth{self.depth}", f"{symbol}@trade"):
-                out.append(c.dumps({"id": f"{kind}:{data_type}", "reqType": kind, "dataType": data_type}))
+                req = {"id": f"{kind}:{data_type}", "dataType": data_type}
+                if kind == "unsub":
+                    req = {"id": req["id"], "reqType": kind, "dataType": data_type}
+                out.append(c.dumps(req))
         return out
 
     def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:

@@ -1,13 +1,14 @@
 """Bitrue spot market data (WebSocket, gzip-compressed frames): pure translation, no I/O.
 
-Facts (Bitrue spot API docs, github.com/Bitrue-exchange/Spot-official-api-docs "Websocket
-Market"; no scraped copy in coincise; checked against the catalog ``venues.md`` and Hummingbot's
-Bitrue connector):
+Facts: Bitrue's spot API doc (Bitrue-exchange/Spot-official-api-docs ``README.md`` @36e2d0a,
+"Market Data Streams WebSocket (after 2022-09-22)"; coincise has no Bitrue copy):
 
-* Endpoint ``wss://ws.bitrue.com/market/ws``; every server frame is gzip-compressed JSON.
+* Endpoint ``wss://ws.bitrue.com/market/ws``; every server frame is gzip-compressed JSON; one
+  connection carries several streams.
 * ``{"event": "sub" | "unsub", "params": {"cb_id": "btcusdt", "channel":
-  "market_btcusdt_simple_depth_step0"}}``.
-* The server pings ``{"ping": n}``; the client answers ``{"pong": n}``.
+  "market_btcusdt_simple_depth_step0"}}``, acknowledged ``{"channel", "cb_id", "event_rep":
+  "subed", "status": "ok", "ts"}``.
+* The server pings ``{"ping": "<ms>"}`` every 15 s; a pong (any content) is due within a minute.
 * ``market_<symbol>_simple_depth_step0``: every push is the whole book, ``{"channel", "ts",
   "tick": {"buys": [[price, qty]], "asks": [...]}}``: SyncRule.SNAPSHOTS, ordered by ``ts``.
   Numbers may come as JSON numbers: their text is kept.
