@@ -451,10 +451,10 @@ def _fresh(venue: Any) -> Any:
 
 def parsed_frames(venue: Any, session: Session) -> Iterator[tuple[int, Record, list]]:
     """(index, record, events) of every received frame the venue module parses, through a copy
-    of the venue (its symbol caches stay untouched) that knows the recorded symbol tables;
-    unparsable frames are skipped."""
+    of the venue (its symbol caches stay untouched) that knows the recording's instruments
+    (:func:`prime_symbols`); unparsable frames are skipped."""
     probe = _fresh(venue)
-    load_recorded_symbols(probe, session)
+    prime_symbols(probe, session)
     for i, rec in enumerate(session.records):
         if rec.kind != RECV:
             continue
@@ -519,6 +519,17 @@ def map_configured_names(names: Sequence[str], perpetual: bool) -> tuple[list[st
         if pair not in pairs:
             pairs.append(pair)
     return pairs, unmapped
+
+
+def prime_symbols(venue: Any, session: Session) -> None:
+    """Tell ``venue`` the recording's instruments: its recorded symbol tables, and the symbols of
+    the pairs its ``configuration:`` line subscribed (venue modules never guess a symbol's pair)."""
+    load_recorded_symbols(venue, session)
+    for pair in map_configured_names(configured_names(session.configuration), is_perpetual(venue))[0]:
+        try:
+            venue.to_venue_symbol(pair)
+        except (ValueError, KeyError, TypeError):
+            continue
 
 
 def is_perpetual(venue: Any) -> bool:
