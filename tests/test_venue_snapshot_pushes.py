@@ -80,7 +80,8 @@ class BingXServer(SnapshotServer):
 
     def push(self, pair, m, ts):
         bids, asks = m.book.levels()
-        return gz(json.dumps({"code": 0, "timestamp": ts, "dataType": f"{pair}@depth100",
+        # as documented: no id or time in a depth push, so pushes cannot be ordered
+        return gz(json.dumps({"dataType": f"{pair}@depth100",
                               "data": {"bids": [list(b) for b in bids],
                                        "asks": [list(a) for a in reversed(asks)]}}))
 
@@ -285,8 +286,8 @@ def test_every_fault_is_harmless_or_counted_and_repaired(name, kind):
     """Each push is the whole book, so a lost, repeated or late push is repaired by the next one;
     a late (swapped) push is older than the book and dropped; bad frames are counted."""
     h, before, t = fault_run(name, kind)
-    if kind == "swap":
-        assert t["stale_dropped"] == before["stale_dropped"] + 1, t
+    if kind == "swap" and name != "bing_x":  # BingX pushes carry no id: the late one applies,
+        assert t["stale_dropped"] == before["stale_dropped"] + 1, t  # and the next push repairs it
     if kind in ("corrupt", "truncate", "garbage"):
         assert t["tracker_bad_frames"] == before["tracker_bad_frames"] + 1, t
     if kind == "close":

@@ -85,10 +85,9 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
         pair = self.from_venue_symbol(symbol)
         data = c.as_dict(data, "bingx data")
         if kind == f"depth{self.depth}":
-            ts = msg.get("timestamp", data.get("T"))
+            # the documented push carries no id or time: pushes are taken in arrival order
             return [BookSnapshot(pair, c.levels(data.get("bids"), "bingx bids"),
-                                 c.levels(data.get("asks"), "bingx asks"),
-                                 c.as_int(ts, "bingx timestamp") if ts is not None else 0, c.ms_to_seconds(ts))]
+                                 c.levels(data.get("asks"), "bingx asks"), 0)]
         if kind == "trade":
             maker = data.get("m")
             if type(maker) is not bool:
