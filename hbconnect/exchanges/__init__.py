@@ -42,6 +42,11 @@ VENUES: dict[str, str] = {
     "foxbit": "foxbit",
     "hashkey": "hashkey",
     "hashkey_perpetual": "hashkey",
+    "mexc": "mexc",
+    "bitmart": "bitmart",
+    "bing_x": "bing_x",
+    "bitrue": "bitrue",
+    "bitfinex": "bitfinex",
 }
 
 #: names the fixtures and users may use for the same venues
@@ -58,6 +63,7 @@ ALIASES: dict[str, str] = {
     "ascendex": "ascend_ex",
     "btcmarkets": "btc_markets",
     "hashkey_global": "hashkey",
+    "bingx": "bing_x",
 }
 
 

@@ -322,6 +322,21 @@ class MarketDataBase(VenueCapabilities):
         return f"<{type(self).__name__} {self.name}>"
 
 
+def load_frame_exact(raw: Any, what: str, inflate: Any = None) -> Any:
+    """A venue frame whose numbers must keep their exact text (see :func:`load_json_exact`):
+    binary frames are decompressed first with ``inflate`` (a ``hbconnect.core.codecs`` function:
+    ``gunzip`` for BingX/Bitrue, ``inflate_raw`` for BitMart) unless they already look like JSON."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        data = bytes(raw)
+        if inflate is not None and data[:1] not in (b"{", b"["):
+            try:
+                data = inflate(data)
+            except DecodeError as exc:
+                raise ParseError(f"{what}: {exc}") from None
+        raw = data
+    return load_json_exact(raw, what, int_text=True)
+
+
 class TableSymbols:
     """Pair <-> venue symbol through the venue object's ``instruments`` (an ``InstrumentTable``):
     listed symbols, or the venue's spelling of pairs asked for; never a suffix guess."""
