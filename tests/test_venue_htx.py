@@ -33,11 +33,14 @@ from hbconnect.market.replay import (
     Session,
     book_frame_indices,
     inject,
+    load_recorded_symbols,
     load_session,
 )
 
 V = market_data_venue("htx")
 MBP = HtxMarketData(mbp_levels=150)
+for _venue in (V, MBP):  # the pairs the docs' examples below name, asked for as a user would
+    _venue.subscribe_messages(["BTC-USDT", "TRIO-ETH", "FOO-USDT"])
 
 
 def gz(obj_or_text) -> bytes:
@@ -52,7 +55,9 @@ def exact(raw: bytes):
 
 @pytest.fixture(scope="module")
 def session():
-    return load_session(fixture_files("HUOBI"))
+    s = load_session(fixture_files("HUOBI"))
+    load_recorded_symbols(V, s)  # the recording's /v1/common/symbols listing
+    return s
 
 
 # ---- translation ----------------------------------------------------------------------------------
@@ -71,9 +76,20 @@ def test_registry_rules_and_variants():
 def test_symbols_and_subscriptions(session):
     assert V.to_venue_symbol("BTC-USDT") == "btcusdt" and V.from_venue_symbol("btcusdt") == "BTC-USDT"
     fresh = HtxMarketData()
-    assert fresh.from_venue_symbol("yfihusd") == "YFI-HUSD" and fresh.from_venue_symbol("fil3susdt") == "FIL3S-USDT"
     with pytest.raises(ParseError):
-        fresh.from_venue_symbol("foo")
+        fresh.from_venue_symbol("yfihusd")  # not listed yet, nor asked for: never split on a suffix
+    (listing,) = [r for r in session.rest if r.url.endswith("/v1/common/symbols")]
+    listed = json.loads(listing.data)["data"]
+    assert fresh.load_symbols(listing.data) == len(listed)
+    assert fresh.from_venue_symbol("yfihusd") == "YFI-HUSD" and fresh.from_venue_symbol("fil3susdt") == "FIL3S-USDT"
+    assert all(fresh.from_venue_symbol(d["symbol"]) == f'{d["base-currency"]}-{d["quote-currency"]}'.upper()
+               for d in listed)
+    for symbol in ("foo", "omgbusd"):
+        with pytest.raises(ParseError):
+            fresh.from_venue_symbol(symbol)
+    for body in ('{"status":"error","err-code":"x"}', '{"status":"ok","data":[]}', '{"status":"ok","data":[{}]}'):
+        with pytest.raises(ParseError):
+            fresh.load_symbols(body)
     sent = [m for m in (json.loads(r.data) for r in session.records if r.kind == "send") if "sub" in m]
     assert len(sent) == 20
     recorded = sorted(m["sub"] for m in sent)
@@ -312,7 +328,8 @@ def mbp_session(session):
         prev[sym] = (v, book)
     for n, r in enumerate(recs):
         r.seq = n
-    return Session(recs, [], {}), states
+    listing = [r for r in session.rest if r.url.endswith("/v1/common/symbols")]  # the venue's instruments
+    return Session(recs, listing, {}), states
 
 
 def mbp_run(derived, faults=()):

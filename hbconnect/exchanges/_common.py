@@ -33,6 +33,7 @@ __all__ = [
     "split_pair",
     "MarketDataBase",
     "TableSymbols",
+    "listed_instruments",
 ]
 
 T = TypeVar("T")
@@ -337,6 +338,36 @@ def load_frame_exact(raw: Any, what: str, inflate: Any = None) -> Any:
     return load_json_exact(raw, what, int_text=True)
 
 
+def listed_instruments(rows: Any, what: str, symbol_key: str, base_key: Optional[str] = None,
+                       quote_key: Optional[str] = None, sep: Optional[str] = None,
+                       pair_key: Optional[str] = None) -> list:
+    """``Instrument`` s of an instruments endpoint's rows (objects): the venue's symbol under
+    ``symbol_key``; base and quote under ``base_key``/``quote_key``, or (``sep``) the two parts
+    around that separator of the symbol ("BTC-USDT") or of the ``pair_key`` field ("BTC/USD"). A listing with no such row, or a
+    row of another shape, is a ``ParseError`` (a snapshot or error body is not a listing)."""
+    from hbconnect.exchanges._instruments import Instrument
+
+    out = []
+    for row in as_list(rows, what):
+        row = as_dict(row, what)
+        symbol = as_str(row.get(symbol_key), f"{what} {symbol_key}")
+        if sep is not None:
+            text = symbol if pair_key is None else as_str(row.get(pair_key), f"{what} {pair_key}")
+            base, found, quote = text.partition(sep)
+            if not found or sep in quote:
+                raise ParseError(f"{what}: {excerpt(text, 40)} is not BASE{sep}QUOTE")
+        else:
+            base = as_str(row.get(base_key), f"{what} {base_key}")
+            quote = as_str(row.get(quote_key), f"{what} {quote_key}")
+        base, quote = base.upper(), quote.upper()
+        if not base or not quote or "-" in base or "-" in quote:
+            raise ParseError(f"{what}: bad base/quote of {excerpt(symbol, 40)}")
+        out.append(Instrument(f"{base}-{quote}", symbol, base, quote))
+    if not out:
+        raise ParseError(f"{what}: empty instrument listing")
+    return out
+
+
 class TableSymbols:
     """Pair <-> venue symbol through the venue object's ``instruments`` (an ``InstrumentTable``):
     listed symbols, or the venue's spelling of pairs asked for; never a suffix guess."""
@@ -348,6 +379,18 @@ class TableSymbols:
 
     def from_venue_symbol(self, symbol: str) -> str:
         return self.instruments.pair(symbol)
+
+    def parse_listing(self, body: Any) -> list:
+        """The ``Instrument`` list of the venue's instruments endpoint body; ``ParseError`` for
+        any other body (the default: this venue has no listing parser)."""
+        raise ParseError(f"{getattr(self, 'name', type(self).__name__)} has no instrument listing parser")
+
+    def load_symbols(self, body: Any) -> int:
+        """Learn the venue's listing (:meth:`parse_listing`) into ``instruments``, keeping what
+        was known; returns how many instruments the body listed."""
+        listed = self.parse_listing(body)
+        self.instruments.load(listed, replace=False)
+        return len(listed)
 
     def snapshot_for(self, pair: str, snap: Any, what: str) -> Any:
         """``snap`` when it is a ``BookSnapshot`` of ``pair`` (a REST body for another pair, or

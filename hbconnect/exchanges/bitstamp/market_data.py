@@ -19,15 +19,17 @@ from typing import Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
-    SymbolMap,
+    TableSymbols,
     as_dict,
     as_int,
     as_str,
     dumps,
     levels,
+    listed_instruments,
     load_json,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -46,12 +48,13 @@ log = logging.getLogger(__name__)
 REST_URL = "https://www.bitstamp.net/api/v2"
 _BOOK = "diff_order_book_"
 _TRADES = "live_trades_"
-#: quote currencies of Bitstamp's url symbols ("btcusd"), used (longest first) to split symbols of
-#: unsubscribed pairs
-BITSTAMP_QUOTES = ("usdt", "usdc", "pyusd", "usd", "eur", "gbp", "btc", "eth", "pax", "chf")
 
 
-class BitstampMarketData(MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, lower=True)  # BTC-USD -> btcusd (channel and URL symbol)
+
+
+class BitstampMarketData(TableSymbols, MarketDataBase):
     name = "bitstamp"
     sync_rule = SyncRule.TIMESTAMP
     max_pairs_per_connection = 100
@@ -61,15 +64,13 @@ class BitstampMarketData(MarketDataBase):
     ping_message = '{"event":"bts:heartbeat"}'
 
     def __init__(self) -> None:
-        self._symbols = SymbolMap(BITSTAMP_QUOTES, lower=True)
+        self.instruments = InstrumentTable(self.name, spell)
 
-    def to_venue_symbol(self, pair: str) -> str:
-        """"BTC-USD" -> "btcusd" (the channel and URL symbol)."""
-        return self._symbols.to_venue(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """"btcusd" -> "BTC-USD" (subscribed pairs exactly, others split on a known quote)."""
-        return self._symbols.from_venue(symbol)
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /api/v2/trading-pairs-info/``: ``[{"url_symbol": "btcusd", "name": "BTC/USD",
+        ...}]``."""
+        return listed_instruments(load_json(body), "bitstamp trading-pairs-info", "url_symbol",
+                                  sep="/", pair_key="name")
 
     def _msgs(self, event: str, pairs: Sequence[str]) -> list[str]:
         out = []

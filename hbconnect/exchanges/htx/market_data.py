@@ -33,13 +33,16 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
-    SymbolMap,
+    TableSymbols,
     as_dict,
     as_list,
     dumps,
+    listed_instruments,
+    load_json,
     load_json_exact,
     ms_to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -53,9 +56,6 @@ from hbconnect.market.messages import (
 
 log = logging.getLogger(__name__)
 
-#: Quote currencies of HTX spot symbols, used (longest first) to split symbols of unsubscribed pairs.
-HTX_QUOTES = ("usdt", "usdc", "usdd", "husd", "btc", "eth", "trx", "ht", "eur", "gbp", "brl",
-              "try", "uah", "rub")
 MBP_LEVELS = (5, 20, 150)  # incremental depths that support the REQ refresh
 
 
@@ -117,7 +117,11 @@ def _plain(value: Any, what: str) -> str:
     return format(d, "f") if "e" in text.lower() else text
 
 
-class HtxMarketData(MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, lower=True)  # BTC-USDT -> btcusdt
+
+
+class HtxMarketData(TableSymbols, MarketDataBase):
     """HTX spot. ``mbp_levels=None``: full-depth ``depth.step0`` pushes (SNAPSHOTS);
     ``mbp_levels`` in (5, 20, 150): incremental MBP with REQ refresh (PREV_CHAIN)."""
 
@@ -141,16 +145,16 @@ class HtxMarketData(MarketDataBase):
             # one req per connection every 100 ms: the tracker paces what it sends to match
             self.ws_message_rate = 10.0
         self.mbp_levels = mbp_levels
-        self._symbols = SymbolMap(HTX_QUOTES, lower=True)
+        self.instruments = InstrumentTable(self.name, spell)
 
     # -- symbols ------------------------------------------------------------------------------
-    def to_venue_symbol(self, pair: str) -> str:
-        """"BTC-USDT" -> "btcusdt"."""
-        return self._symbols.to_venue(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """"btcusdt" -> "BTC-USDT" (subscribed pairs exactly, others split on a known quote)."""
-        return self._symbols.from_venue(symbol)
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /v1/common/symbols``: ``{"status": "ok", "data": [{"symbol": "btcusdt",
+        "base-currency": "btc", "quote-currency": "usdt", ...}]}``."""
+        msg = as_dict(load_json(body), "htx symbols")
+        if msg.get("status") != "ok":
+            raise ParseError("htx symbols: not an ok listing")
+        return listed_instruments(msg.get("data"), "htx symbols", "symbol", "base-currency", "quote-currency")
 
     def _topic(self, pair: str, suffix: str) -> str:
         return f"market.{self.to_venue_symbol(pair)}.{suffix}"
@@ -194,9 +198,11 @@ class HtxMarketData(MarketDataBase):
             parts = ch.split(".", 2)
             if len(parts) != 3 or parts[0] != "market":
                 return [Ignored(f"channel {ch[:60]}")]
+            kind = parts[2]
+            if not kind.startswith(("depth.", "mbp.")) and kind != "trade.detail":
+                return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
             pair = self.from_venue_symbol(parts[1])
             tick = as_dict(msg.get("tick"), f"htx {ch} tick")
-            kind = parts[2]
             if kind.startswith("depth."):
                 return [BookSnapshot(
                     pair, _levels(tick.get("bids"), "htx bids"), _levels(tick.get("asks"), "htx asks"),
@@ -217,7 +223,6 @@ class HtxMarketData(MarketDataBase):
                 )]
             if kind == "trade.detail":
                 return self._trades(pair, tick)
-            return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
         if "ping" in msg:
             return [Reply(dumps({"pong": _int(msg["ping"], "htx ping")}))]
         rep = msg.get("rep")
