@@ -51,6 +51,15 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.instruments = InstrumentTable(self.name, spell)
 
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /openApi/spot/v1/common/symbols``: ``{"code": 0, "data": {"symbols": [{"symbol":
+        "BTC-USDT", ...}]}}`` (symbols written BASE-QUOTE)."""
+        msg = c.as_dict(c.load_json(body), "bingx symbols")
+        if msg.get("code") != 0:
+            raise ParseError(f"bingx symbols: not a successful listing (code {c.excerpt(msg.get('code'), 20)})")
+        data = c.as_dict(msg.get("data"), "bingx symbols data")
+        return c.listed_instruments(data.get("symbols"), "bingx symbols", "symbol", sep="-")
+
     def _req(self, kind: str, pairs: Sequence[str]) -> list[str]:
         out = []
         for pair in pairs:

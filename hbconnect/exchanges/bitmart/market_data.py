@@ -56,6 +56,15 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
         self._table = f"spot/depth{depth}"
         self.instruments = InstrumentTable(self.name, spell)
 
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /spot/v1/symbols/details``: ``{"code": 1000, "data": {"symbols": [{"symbol":
+        "BTC_USDT", "base_currency": "BTC", "quote_currency": "USDT", ...}]}}``."""
+        msg = c.as_dict(c.load_json(body), "bitmart symbols")
+        if msg.get("code") != 1000:
+            raise ParseError(f"bitmart symbols: not a successful listing (code {c.excerpt(msg.get('code'), 20)})")
+        data = c.as_dict(msg.get("data"), "bitmart symbols data")
+        return c.listed_instruments(data.get("symbols"), "bitmart symbols", "symbol", "base_currency", "quote_currency")
+
     def _args(self, pairs: Sequence[str]) -> list[str]:
         out = []
         for pair in pairs:

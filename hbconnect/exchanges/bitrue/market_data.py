@@ -17,6 +17,7 @@ Facts: Bitrue's spot API doc (Bitrue-exchange/Spot-official-api-docs ``README.md
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Sequence, Union
 
 from hbconnect.core.codecs import gunzip
@@ -38,6 +39,13 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
     def __init__(self, ws_url: str = WS_URL) -> None:
         self.ws_url = ws_url
         self.instruments = InstrumentTable(self.name)  # BTC-USDT <-> BTCUSDT
+
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /api/v1/exchangeInfo``: ``{"symbols": [{"symbol": "BTCUSDT", "baseAsset": "btc",
+        "quoteAsset": "usdt", ...}], ...}``; symbols kept upper case, as channels are read."""
+        msg = c.as_dict(c.load_json(body), "bitrue exchangeInfo")
+        listed = c.listed_instruments(msg.get("symbols"), "bitrue exchangeInfo", "symbol", "baseAsset", "quoteAsset")
+        return [replace(ins, symbol=ins.symbol.upper()) for ins in listed]
 
     def _event(self, event: str, pairs: Sequence[str]) -> list[str]:
         out = []

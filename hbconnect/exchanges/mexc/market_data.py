@@ -105,6 +105,12 @@ class MexcMarketData(c.TableSymbols, c.MarketDataBase):
         return [c.dumps({"method": "UNSUBSCRIPTION", "params": chunk})
                 for chunk in c.chunked(self._channels(pairs), SUBSCRIPTIONS_PER_CONNECTION)]
 
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /api/v3/exchangeInfo``: ``{"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC",
+        "quoteAsset": "USDT", ...}], ...}`` (MEXC spot v3, "Exchange Information")."""
+        msg = c.as_dict(c.load_json(body), "mexc exchangeInfo")
+        return c.listed_instruments(msg.get("symbols"), "mexc exchangeInfo", "symbol", "baseAsset", "quoteAsset")
+
     # -- snapshot ---------------------------------------------------------------------------
     def snapshot_request(self, pair: str) -> RestRequest:
         return RestRequest(self.rest_url + "/api/v3/depth",
