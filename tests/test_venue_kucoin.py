@@ -101,7 +101,24 @@ def test_symbols_and_subscriptions(session):
     many = [json.loads(m) for m in SPOT.subscribe_messages([f"C{i}-USDT" for i in range(150)])]
     assert [len(m["topic"].split(":")[1].split(",")) for m in many] == [100, 50, 100, 50]
     assert PERP.to_venue_symbol("BTC-USDT") == "XBTUSDTM" and PERP.from_venue_symbol("XBTUSDTM") == "BTC-USDT"
-    assert PERP.from_venue_symbol("ETHUSDM") == "ETH-USD"
+    fresh = market_data_venue("kucoin_perpetual")
+    with pytest.raises(ParseError):
+        fresh.from_venue_symbol("ETHUSDM")  # neither listed nor asked for: never split on a suffix
+    # GET /api/v1/contracts/active (KuCoin futures "Get Symbols List"), cut to the fields read; the
+    # delivery future (type FFICSX) is not a perpetual and is left out
+    assert fresh.load_symbols(
+        '{"code":"200000","data":[{"symbol":"ETHUSDM","rootSymbol":"ETH","type":"FFWCSX","baseCurrency":"ETH",'
+        '"quoteCurrency":"USD"},{"symbol":"XBTUSDTM","rootSymbol":"USDT","type":"FFWCSX","baseCurrency":"XBT",'
+        '"quoteCurrency":"USDT"},{"symbol":"XBTMZ25","rootSymbol":"XBT","type":"FFICSX","baseCurrency":"XBT",'
+        '"quoteCurrency":"USD"}]}') == 2
+    assert fresh.from_venue_symbol("ETHUSDM") == "ETH-USD" and fresh.from_venue_symbol("XBTUSDTM") == "BTC-USDT"
+    assert fresh.to_venue_symbol("BTC-USDT") == "XBTUSDTM"
+    for symbol in ("XBTMZ25", "OMGBUSDM"):
+        with pytest.raises(ParseError):
+            fresh.from_venue_symbol(symbol)
+    for body in ('{"code":"400100","msg":"x"}', '{"code":"200000","data":[]}', '{"code":"200000","data":[{}]}'):
+        with pytest.raises(ParseError):
+            fresh.load_symbols(body)
     assert json.loads(PERP.subscribe_messages(["BTC-USDT"])[0])["topic"] == "/contractMarket/level2:XBTUSDTM"
 
 
@@ -144,6 +161,7 @@ def test_changes_are_ordered_by_sequence_and_price_zero_dropped():
 
 
 def test_futures_docs_examples():
+    PERP.subscribe_messages(["BTC-USD"])  # the docs' XBTUSDM: a pair asked for
     (d,) = PERP.parse_message('{"subject":"level2","topic":"/contractMarket/level2:XBTUSDM","type":"message",'
                               '"data":{"sequence":18,"change":"5000.0,sell,83","timestamp":1551770400000}}')
     assert d == BookDiff("BTC-USD", [], [["5000.0", "83"]], 18, 18, None, 1551770400.0)

@@ -43,6 +43,7 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    TableSymbols,
     as_dict,
     as_int,
     as_list,
@@ -50,10 +51,12 @@ from hbconnect.exchanges._common import (
     chunked,
     dumps,
     load_json,
+    listed_instruments,
     load_json_exact,
     split_pair,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -274,7 +277,7 @@ class KucoinSpotMarketData(_KucoinBase):
         return [Ignored(f"topic {topic[:60]}")]  # ticker, candles, ...: not subscribed here
 
 
-class KucoinPerpetualMarketData(_KucoinBase):
+class KucoinPerpetualMarketData(TableSymbols, _KucoinBase):
     """KuCoin futures: ``/contractMarket/level2`` (contiguous ``sequence``) against
     ``/api/v1/level2/snapshot``."""
 
@@ -287,21 +290,30 @@ class KucoinPerpetualMarketData(_KucoinBase):
 
     _CODES = {"BTC": "XBT"}
     _BACK = {"XBT": "BTC"}
+    #: ``type`` of perpetual contracts in KuCoin's contract listing (FFICSX: delivery futures)
+    PERPETUAL = "FFWCSX"
 
-    def to_venue_symbol(self, pair: str) -> str:
+    def __init__(self) -> None:
+        super().__init__()
+        self.instruments = InstrumentTable(self.name, self._spell)
+
+    @classmethod
+    def _spell(cls, pair: str) -> str:
         base, quote = split_pair(pair)
         suffix = "M"  # linear (USDT/USDC) and inverse (USD) perpetuals both end in M
-        return f"{self._CODES.get(base, base)}{quote}{suffix}"
+        return f"{cls._CODES.get(base, base)}{quote}{suffix}"
 
-    def from_venue_symbol(self, symbol: str) -> str:
-        if not symbol.endswith("M"):
-            raise ParseError(f"kucoin futures: not a perpetual symbol {symbol!r:.40}")
-        core = symbol[:-1]
-        for quote in ("USDT", "USDC", "USD"):
-            if core.endswith(quote) and len(core) > len(quote):
-                base = core[: -len(quote)]
-                return f"{self._BACK.get(base, base)}-{quote}"
-        raise ParseError(f"kucoin futures: cannot split symbol {symbol!r:.40}")
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The perpetuals of ``GET /api/v1/contracts/active``: ``{"code": "200000", "data":
+        [{"symbol": "XBTUSDTM", "type": "FFWCSX", "baseCurrency": "XBT", "quoteCurrency": "USDT",
+        ...}]}``; KuCoin's XBT is the registry's BTC."""
+        d = as_dict(load_json(body), "kucoin contracts")
+        if str(d.get("code")) != "200000":
+            raise ParseError(f"kucoin contracts: error body {str(d)[:80]!r}")
+        rows = [r for r in as_list(d.get("data"), "kucoin contracts") if type(r) is not dict or r.get("type") == self.PERPETUAL]
+        return [dataclasses.replace(ins, pair=f"{self._BACK.get(ins.base, ins.base)}-{ins.quote}",
+                                    base=self._BACK.get(ins.base, ins.base))
+                for ins in listed_instruments(rows, "kucoin contracts", "symbol", "baseCurrency", "quoteCurrency")]
 
 
     def snapshot_request(self, pair: str) -> RestRequest:
