@@ -35,7 +35,7 @@ def render(tracker: Any, pairs: list[str], depth: int) -> str:
     """One screen: per pair its state, best levels (exact venue text), spread and counters."""
     lines = [f"{tracker.name}: {len(pairs)} pairs, {tracker.frames} frames, bad frames {tracker.bad_frames}, "
              f"ignored frames {tracker.ignored_frames}"]
-    checksums = getattr(tracker.venue, "sends_checksum", False)
+    checksums = tracker.venue.sends_checksum
     for pair in pairs:
         tb = tracker.books[pair]
         st = tb.stats()

@@ -36,6 +36,17 @@ VENUES: dict[str, str] = {
     "htx_mbp": "htx",
     "bitget": "bitget",
     "bitget_perpetual": "bitget",
+    "ascend_ex": "ascend_ex",
+    "btc_markets": "btc_markets",
+    "ndax": "ndax",
+    "foxbit": "foxbit",
+    "hashkey": "hashkey",
+    "hashkey_perpetual": "hashkey",
+    "mexc": "mexc",
+    "bitmart": "bitmart",
+    "bing_x": "bing_x",
+    "bitrue": "bitrue",
+    "bitfinex": "bitfinex",
 }
 
 #: names the fixtures and users may use for the same venues
@@ -49,6 +60,10 @@ ALIASES: dict[str, str] = {
     "kucoin_futures": "kucoin_perpetual",
     "gateio_futures": "gate_io_perpetual",
     "bitget_futures": "bitget_perpetual",
+    "ascendex": "ascend_ex",
+    "btcmarkets": "btc_markets",
+    "hashkey_global": "hashkey",
+    "bingx": "bing_x",
 }
 
 

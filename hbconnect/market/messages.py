@@ -234,39 +234,85 @@ class LostFrame(ParseError):
     connection it came on."""
 
 
+class VenueCapabilities:
+    """The optional capabilities of a market-data venue, declared with their defaults. Venue
+    classes inherit this (``hbconnect.exchanges._common.MarketDataBase`` does) and override what
+    their venue has; the tracker, the pacers and the commands read the attributes directly.
+    """
+
+    #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
+    connection_sequence: bool = False
+    #: Book depth the subscription maintains; the tracker truncates the book to it after each
+    #: message (Kraken, Bitget books15, ...). ``None``: keep everything.
+    max_depth: Optional[int] = None
+    #: SEQ_RANGE only: refetch a REST snapshot whose id is below the first buffered ``first_id``
+    #: even by one (Binance spot step 4 "strictly less than U"); otherwise a snapshot joins the
+    #: stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
+    strict_snapshot_start: bool = False
+    #: the throttler limit id of the venue's shared weight pool; the tracker charges
+    #: ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
+    rate_limit_pool: Optional[str] = None
+    #: Outgoing message limits (``None`` = no limit); the live tracker paces what it sends on each
+    #: connection accordingly. Messages per second per connection the venue accepts from the
+    #: client (Coinbase 8, Bitget 10, Binance spot 5 / USDⓈ-M 10; replies (pongs) count too but
+    #: are never delayed) ...
+    ws_message_rate: Optional[float] = None
+    #: ... subscribe/unsubscribe/resync messages per connection in any sliding hour (Bitget 240,
+    #: OKX 480) ...
+    ws_subscriptions_per_hour: Optional[int] = None
+    #: ... and new connections per second (OKX 3), shared by the tracker's sockets.
+    ws_connect_rate: Optional[float] = None
+    #: the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``) that the tracker
+    #: verifies; reports show checksum counters only for such venues.
+    sends_checksum: bool = False
+    #: the shape of the venue's common diff frame, for the tracker's compiled fast path (Binance);
+    #: without it every frame takes the general path.
+    diff_frame: Optional[DiffFrame] = None
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``, the
+        embedded exchange). ``NotImplementedError`` for a venue whose URLs cannot change."""
+        raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} does not support URL overrides")
+
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """``req`` (``auth=True``) signed with ``credentials`` (``hbconnect.core.Credentials``) at
+        unix time ``now``: the venue's API-key headers added. ``NotImplementedError`` for a venue
+        whose market data needs no signed request."""
+        raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} signs no market-data request")
+
+    def load_symbols(self, body: Any) -> int:
+        """Learn the venue's symbol table from its symbols/instruments REST body (KuCoin: symbol
+        "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones. Returns how many
+        were learnt; ``ParseError`` for a body that is not such a table (the default: this venue
+        learns nothing from REST bodies)."""
+        raise ParseError(f"{getattr(self, 'name', type(self).__name__)} learns no symbol table")
+
+
 class MarketDataVenue(Protocol):
-    """What a venue module exposes (one object per market variant, e.g. spot and perp)."""
+    """What a venue module exposes (one object per market variant, e.g. spot and perp); the
+    optional capabilities are those of :class:`VenueCapabilities`, with its defaults."""
 
     name: str  # registry id, e.g. "okx", "bybit_perpetual"
     sync_rule: SyncRule
     max_pairs_per_connection: int
-    #: Book depth the subscription maintains; the tracker truncates the book to it after each
-    #: message (Kraken, Bitget books15, ...). ``None``: keep everything.
     max_depth: Optional[int]
-    #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
     connection_sequence: bool
-    # Optional (read with getattr, default False):
-    #   strict_snapshot_start: bool -- SEQ_RANGE only: refetch a REST snapshot whose id is below
-    #   the first buffered ``first_id`` even by one (a venue procedure saying "strictly less than");
-    #   otherwise a snapshot joins the stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
-    #   rate_limit_pool: str -- the throttler limit id of the venue's shared weight pool; the
-    #   tracker charges ``RestRequest.weight`` there for snapshots (e.g. a per-minute request weight pool).
-    #   with_urls(rest=..., ws=...) -> venue: a copy talking to other base URLs (record/watch
-    #   --rest-url/--ws-url, the embedded exchange).
-    #   load_symbols(body) -> int: learn the venue's symbol table from its symbols/instruments REST
-    #   body (KuCoin: symbol "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones.
-    # Outgoing message limits (optional, read with getattr, default None = no limit); the live
-    # tracker paces what it sends on each connection accordingly:
-    #   ws_message_rate: float -- messages per second per connection the venue accepts from the
-    #   client (Coinbase 8, Bitget 10). Replies (pongs) count too but
-    #   are never delayed.
-    #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
-    #   sliding hour (Bitget 240, OKX 480).
-    #   ws_connect_rate: float -- new connections per second (OKX 3), shared by the tracker's sockets.
-    #   sends_checksum: bool -- the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``)
-    #   that the tracker verifies; reports show checksum counters only for such venues.
-    #   diff_frame: DiffFrame -- the shape of the venue's common diff frame, for the tracker's
-    #   compiled fast path; without it every frame takes the general path.
+    strict_snapshot_start: bool
+    rate_limit_pool: Optional[str]
+    ws_message_rate: Optional[float]
+    ws_subscriptions_per_hour: Optional[int]
+    ws_connect_rate: Optional[float]
+    sends_checksum: bool
+    diff_frame: Optional[DiffFrame]
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """See :meth:`VenueCapabilities.with_urls`."""
+
+    def load_symbols(self, body: Any) -> int:
+        """See :meth:`VenueCapabilities.load_symbols`."""
+
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """See :meth:`VenueCapabilities.sign_request`."""
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

@@ -419,7 +419,7 @@ class Replayer(TrackerDriver):
             self.progress.write("\n")
             self.progress.flush()
         return ReplayResult(
-            venue=getattr(self.venue, "name", ""),
+            venue=self.venue.name,
             files=[],
             frames=frames,
             elapsed=elapsed,
@@ -428,7 +428,7 @@ class Replayer(TrackerDriver):
             unanswered_snapshots=self.unanswered,
             tracker=t,
             ignored_frames=t.ignored_frames,
-            checksums=bool(getattr(self.venue, "sends_checksum", False)),
+            checksums=bool(self.venue.sends_checksum),
         )
 
 
@@ -582,9 +582,7 @@ def load_recorded_symbols(venue: Any, session: Session) -> int:
     """Feed the recorded symbols/instruments REST bodies to a venue that has ``load_symbols``
     (KuCoin: the configuration names "BSV-USDT", the feed says "BCHSV-USDT"). Bodies that are not
     a symbol table (snapshots...) are refused by the module and skipped. Returns how many loaded."""
-    load = getattr(venue, "load_symbols", None)
-    if load is None:
-        return 0
+    load = venue.load_symbols
     loaded = 0
     for rec in session.rest:
         try:

@@ -253,6 +253,16 @@ class _LogLimiter:
 
 
 
+def _venue_signer(venue: Any, credentials: Any) -> Callable[[RestRequest], RestRequest]:
+    """The tracker's signer from an account's credentials: the venue's ``sign_request`` at the
+    wall-clock time of sending (a signature's timestamp must be fresh)."""
+
+    def sign(req: RestRequest) -> RestRequest:
+        return venue.sign_request(req, credentials, time.time())
+
+    return sign
+
+
 class OrderBookTracker(Notifier):
     """Tracks the order books of ``pairs`` on one venue.
 
@@ -291,6 +301,7 @@ class OrderBookTracker(Notifier):
         sync_timeout: Optional[float] = 10.0,
         sync_retry_max: float = 300.0,
         signer: Optional[Callable[[RestRequest], RestRequest]] = None,
+        credentials: Any = None,
         name: str = "",
         fast_path: bool = True,
     ) -> None:
@@ -299,13 +310,13 @@ class OrderBookTracker(Notifier):
 
             book_factory = OrderBook
         self.venue = venue
-        self.name = name or getattr(venue, "name", "venue")
+        self.name = name or venue.name
         self.policy: SyncPolicy = policy_for(venue.sync_rule)
         self.stale_timeout = stale_timeout
         self.max_buffer = max_buffer
         self.max_depth: Optional[int] = venue.max_depth
-        self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
-        self._strict_start = bool(getattr(venue, "strict_snapshot_start", False))
+        self.connection_sequence = bool(venue.connection_sequence)
+        self._strict_start = bool(venue.strict_snapshot_start)
         self._snapshots_only = venue.sync_rule is SyncRule.SNAPSHOTS
         self._book_factory = book_factory
         self._parse = venue.parse_message
@@ -353,6 +364,10 @@ class OrderBookTracker(Notifier):
         self.sync_retry_max = sync_retry_max
         #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
         #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
+        #: ``credentials`` (an ``hbconnect.core.Credentials``): the venue signs with them
+        #: (``venue.sign_request``), the same object the trading engine signs orders with
+        if signer is None and credentials is not None:
+            signer = _venue_signer(venue, credentials)
         self.signer = signer
         self._fastpath: Optional[FastFeed] = None
         #: the clock of frames fed without ``now``, ``check_stale``, retries and log limits
@@ -363,7 +378,7 @@ class OrderBookTracker(Notifier):
         # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
         # of their diff frames: it applies LIVE in-sequence diffs and hands everything else to
         # the general path below, decoded. ``fast_path=False``: the general path only.
-        spec = getattr(venue, "diff_frame", None)
+        spec = venue.diff_frame
         self._parse_decoded = spec.parse_decoded if spec is not None else None
         #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
         self._fast_symbols: Optional[dict] = None
@@ -1326,7 +1341,7 @@ class _LiveDriver(TrackerDriver):
         for lid in (t.snapshot_limit_id, f"{req.method} {path}", path):
             if lid and (not known or lid in known):
                 return lid, None
-        pool = getattr(t.venue, "rate_limit_pool", None)
+        pool = t.venue.rate_limit_pool
         if pool and pool in known:
             return pool, {pool: max(1, int(req.weight))}
         return None, None

@@ -23,6 +23,7 @@ from hbconnect.market.messages import (
     RestRequest as _RestRequest,
     SyncRule as _SyncRule,
     Trade as _Trade,
+    VenueCapabilities as _VenueCapabilities,
     WsEndpoint as _WsEndpoint,
 )
 
@@ -52,7 +53,7 @@ def _depth_weight_perp(limit: int) -> int:
     return 20
 
 
-class BinanceMarketData:
+class BinanceMarketData(_VenueCapabilities):
     """Binance market data for one market (spot or USDⓈ-M perpetual); pure translation.
 
     Streams: ``<symbol>@depth@100ms`` and ``<symbol>@trade`` on the combined endpoint

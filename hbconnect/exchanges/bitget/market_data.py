@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
+from hbconnect.exchanges._instruments import InstrumentTable
 from hbconnect.exchanges._okx_family import OpArgsMarketData  # Bitget v2 speaks OKX's v5 WS protocol
 from hbconnect.market.messages import BookDiff, BookSnapshot, DiffFrame, MarketEvent, ParseError, SyncRule
 
@@ -38,7 +39,7 @@ MAX_REQUEST_BYTES = 4096
 INST_TYPES = ("SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 
 
-class BitgetMarketData(OpArgsMarketData):
+class BitgetMarketData(c.TableSymbols, OpArgsMarketData):
     """``MarketDataVenue`` for one Bitget v2 product line (``SPOT`` or ``USDT-FUTURES``)."""
 
     sync_rule = SyncRule.TIMESTAMP  # monotonic ``seq`` + CRC32 on every push
@@ -57,7 +58,7 @@ class BitgetMarketData(OpArgsMarketData):
         self.name = name
         self.inst_type = inst_type
         self.ws_url = url
-        self._symbols = c.SymbolMap()
+        self.instruments = InstrumentTable(name)  # BTC-USDT <-> BTCUSDT
         #: ``books`` updates, for the tracker's compiled frame path
         self.diff_frame = DiffFrame(
             loads=json_loads, parse_decoded=None, symbols=None, envelope=("data", 0), event_key=None,
@@ -69,11 +70,14 @@ class BitgetMarketData(OpArgsMarketData):
 
     # ---- symbols ----
 
-    def to_venue_symbol(self, pair: str) -> str:
-        return self._symbols.to_venue(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        return self._symbols.from_venue(symbol)
+    def parse_listing(self, body: Any) -> list:
+        """``GET /api/v2/spot/public/symbols`` (spot) or ``/api/v2/mix/market/contracts``
+        (futures): ``{"code": "00000", "data": [{"symbol": "BTCUSDT", "baseCoin": "BTC",
+        "quoteCoin": "USDT", ...}]}`` (Bitget v2 docs, "Get Symbol Info" / "Get Contract Config")."""
+        msg = c.as_dict(c.load_json(body), "bitget symbols")
+        if msg.get("code") != "00000":
+            raise ParseError("bitget symbols: not a successful listing")
+        return c.listed_instruments(msg.get("data"), "bitget symbols", "symbol", "baseCoin", "quoteCoin")
 
     # ---- connection ----
 

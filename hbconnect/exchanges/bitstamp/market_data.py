@@ -20,15 +20,17 @@ from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
-    SymbolMap,
+    TableSymbols,
     as_dict,
     as_int,
     as_str,
     dumps,
     levels,
+    listed_instruments,
     load_json,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     DiffFrame,
@@ -48,21 +50,23 @@ log = logging.getLogger(__name__)
 REST_URL = "https://www.bitstamp.net/api/v2"
 _BOOK = "diff_order_book_"
 _TRADES = "live_trades_"
-#: quote currencies of Bitstamp's url symbols ("btcusd"), used (longest first) to split symbols of
-#: unsubscribed pairs
-BITSTAMP_QUOTES = ("usdt", "usdc", "pyusd", "usd", "eur", "gbp", "btc", "eth", "pax", "chf")
 
 
-class BitstampMarketData(MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, lower=True)  # BTC-USD -> btcusd (channel and URL symbol)
+
+
+class BitstampMarketData(TableSymbols, MarketDataBase):
     name = "bitstamp"
     sync_rule = SyncRule.TIMESTAMP
     max_pairs_per_connection = 100
     ws_url = "wss://ws.bitstamp.net"
+    rest_url = REST_URL
     ping_interval = 30.0
     ping_message = '{"event":"bts:heartbeat"}'
 
     def __init__(self) -> None:
-        self._symbols = SymbolMap(BITSTAMP_QUOTES, lower=True)
+        self.instruments = InstrumentTable(self.name, spell)
         #: ``diff_order_book_{symbol}`` data, for the tracker's compiled frame path
         self.diff_frame = DiffFrame(
             loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
@@ -71,13 +75,11 @@ class BitstampMarketData(MarketDataBase):
             time_units=1e6, match=(("event", "data"),), check_levels=True, int_text=True,
             missing_side_empty=True)
 
-    def to_venue_symbol(self, pair: str) -> str:
-        """"BTC-USD" -> "btcusd" (the channel and URL symbol)."""
-        return self._symbols.to_venue(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """"btcusd" -> "BTC-USD" (subscribed pairs exactly, others split on a known quote)."""
-        return self._symbols.from_venue(symbol)
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /api/v2/trading-pairs-info/``: ``[{"url_symbol": "btcusd", "name": "BTC/USD",
+        ...}]``."""
+        return listed_instruments(load_json(body), "bitstamp trading-pairs-info", "url_symbol",
+                                  sep="/", pair_key="name")
 
     def _msgs(self, event: str, pairs: Sequence[str]) -> list[str]:
         out = []
@@ -94,7 +96,7 @@ class BitstampMarketData(MarketDataBase):
         return self._msgs("bts:unsubscribe", pairs)
 
     def snapshot_request(self, pair: str) -> Optional[RestRequest]:
-        return RestRequest(f"{REST_URL}/order_book/{self.to_venue_symbol(pair)}/")
+        return RestRequest(f"{self.rest_url}/order_book/{self.to_venue_symbol(pair)}/")
 
     def parse_snapshot(self, pair: str, body: bytes) -> BookSnapshot:
         d = as_dict(load_json(body), "bitstamp order_book")

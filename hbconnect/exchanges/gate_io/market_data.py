@@ -67,6 +67,7 @@ class _GateBase(MarketDataBase):
 
     sync_rule = SyncRule.SEQ_RANGE
     max_pairs_per_connection = 100
+    rest_url = REST_URL
     prefix = ""  # "spot" / "futures"
     rest_path = ""  # "/spot/order_book" / "/futures/usdt/order_book"
     rest_symbol_param = ""  # "currency_pair" / "contract"
@@ -111,7 +112,7 @@ class _GateBase(MarketDataBase):
 
     def snapshot_request(self, pair: str) -> Optional[RestRequest]:
         return RestRequest(
-            REST_URL + self.rest_path,
+            self.rest_url + self.rest_path,
             {self.rest_symbol_param: self.to_venue_symbol(pair), "limit": self.max_depth,
              "with_id": "true"},
         )

@@ -19,9 +19,9 @@ Per HTX's "Websocket Market Data" docs (api.huobi.pro, mirrored in coincise
   ``ws_message_rate`` (10/s) makes the tracker space what it sends. Registry id ``htx_mbp``;
 * trades: ``market.<sym>.trade.detail`` (``tradeId``, ``direction`` = taker side).
 
-Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). HTX sends no
-checksum, so book levels go to the book as doubles (about 6x faster to apply than exponent text);
-trades keep the value as plain decimal text.
+Prices and sizes are JSON numbers (sometimes in exponent form, ``9.121E-7``). Book levels keep
+each number's exact text (``1.1502E-4`` stays ``1.1502E-4``), as every venue's book does;
+trades give the value as plain decimal text.
 """
 from __future__ import annotations
 
@@ -29,18 +29,21 @@ import logging
 from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 
-import ujson
 
 from hbconnect.core.codecs import DecodeError, InflateLimitError, gunzip
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
-    SymbolMap,
+    TableSymbols,
     as_dict,
     as_list,
     dumps,
+    listed_instruments,
+    load_json,
+    load_json_exact,
     ms_to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -55,9 +58,6 @@ from hbconnect.market.messages import (
 
 log = logging.getLogger(__name__)
 
-#: Quote currencies of HTX spot symbols, used (longest first) to split symbols of unsubscribed pairs.
-HTX_QUOTES = ("usdt", "usdc", "usdd", "husd", "btc", "eth", "trx", "ht", "eur", "gbp", "brl",
-              "try", "uah", "rub")
 MBP_LEVELS = (5, 20, 150)  # incremental depths that support the REQ refresh
 
 
@@ -72,29 +72,35 @@ def _loads(raw: Union[str, bytes]) -> Any:
             except DecodeError as exc:
                 raise ParseError(f"htx: invalid gzip frame ({exc})") from None
         raw = data
-    try:
-        return ujson.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise ParseError(f"htx: invalid JSON ({exc}): {raw[:80]!r}") from None
+    # HTX sends prices and sizes as JSON numbers: fractions are kept as their exact text
+    # ("1.1502E-4" stays "1.1502E-4", as every other venue's book keeps the venue's text)
+    return load_json_exact(raw, "htx frame")
 
 
-_NUM = (float, int)
+def _num_text(value: Any, what: str) -> str:
+    """A JSON number's text: fractions arrive as text already, integers as int."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise ParseError(f"{what}: expected a number, got {value!r:.40}")
 
 
 def _levels(rows: Any, what: str) -> list:
-    """``[[price, size], ...]`` of JSON numbers, passed to the book as they are (doubles: HTX sends
-    no checksum, and a JSON number read as a double keeps its value exactly as sent). A missing
-    side, or the "blank object" the 150/400-level MBP feed sends for an unchanged side, is no
-    level."""
+    """``[[price, size], ...]`` of JSON numbers as their exact text (the book validates the
+    values). A missing side, or the "blank object" the 150/400-level MBP feed sends for an
+    unchanged side, is no level."""
     if rows is None or rows == {}:
         return []
     if type(rows) is not list:
         raise ParseError(f"{what}: expected an array of levels, got {rows!r:.60}")
+    out = []
     for row in rows:
-        if type(row) is not list or len(row) != 2 or type(row[0]) not in _NUM \
-                or type(row[1]) not in _NUM:
+        if type(row) is not list or len(row) != 2 or type(row[0]) is str and not row[0] \
+                or type(row[0]) not in (str, int) or type(row[1]) not in (str, int):
             raise ParseError(f"{what}: bad level {row!r:.60}")
-    return rows
+        out.append([_num_text(row[0], what), _num_text(row[1], what)])
+    return out
 
 
 def _int(value: Any, what: str) -> int:
@@ -104,18 +110,22 @@ def _int(value: Any, what: str) -> int:
 
 
 def _plain(value: Any, what: str) -> str:
-    """A JSON number as plain decimal text (9.2E-7 -> "0.00000092")."""
-    if type(value) is int:
-        return str(value)
-    if type(value) is not float or value != value or value in (float("inf"), float("-inf")):
-        raise ParseError(f"{what}: expected a number, got {value!r:.40}")
-    text = repr(value)
-    if "e" in text:
-        text = format(Decimal(text), "f")
-    return text
+    """A trade's JSON number as plain decimal text (9.2E-7 -> "0.00000092"), from its exact text."""
+    text = _num_text(value, what)
+    try:
+        d = Decimal(text)
+    except ArithmeticError:
+        raise ParseError(f"{what}: expected a number, got {text!r:.40}") from None
+    if not d.is_finite():
+        raise ParseError(f"{what}: expected a finite number, got {text!r:.40}")
+    return format(d, "f") if "e" in text.lower() else text
 
 
-class HtxMarketData(MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, lower=True)  # BTC-USDT -> btcusdt
+
+
+class HtxMarketData(TableSymbols, MarketDataBase):
     """HTX spot. ``mbp_levels=None``: full-depth ``depth.step0`` pushes (SNAPSHOTS);
     ``mbp_levels`` in (5, 20, 150): incremental MBP with REQ refresh (PREV_CHAIN)."""
 
@@ -139,16 +149,16 @@ class HtxMarketData(MarketDataBase):
             # one req per connection every 100 ms: the tracker paces what it sends to match
             self.ws_message_rate = 10.0
         self.mbp_levels = mbp_levels
-        self._symbols = SymbolMap(HTX_QUOTES, lower=True)
+        self.instruments = InstrumentTable(self.name, spell)
 
     # -- symbols ------------------------------------------------------------------------------
-    def to_venue_symbol(self, pair: str) -> str:
-        """"BTC-USDT" -> "btcusdt"."""
-        return self._symbols.to_venue(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """"btcusdt" -> "BTC-USDT" (subscribed pairs exactly, others split on a known quote)."""
-        return self._symbols.from_venue(symbol)
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /v1/common/symbols``: ``{"status": "ok", "data": [{"symbol": "btcusdt",
+        "base-currency": "btc", "quote-currency": "usdt", ...}]}``."""
+        msg = as_dict(load_json(body), "htx symbols")
+        if msg.get("status") != "ok":
+            raise ParseError("htx symbols: not an ok listing")
+        return listed_instruments(msg.get("data"), "htx symbols", "symbol", "base-currency", "quote-currency")
 
     def _topic(self, pair: str, suffix: str) -> str:
         return f"market.{self.to_venue_symbol(pair)}.{suffix}"
@@ -192,9 +202,11 @@ class HtxMarketData(MarketDataBase):
             parts = ch.split(".", 2)
             if len(parts) != 3 or parts[0] != "market":
                 return [Ignored(f"channel {ch[:60]}")]
+            kind = parts[2]
+            if not kind.startswith(("depth.", "mbp.")) and kind != "trade.detail":
+                return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
             pair = self.from_venue_symbol(parts[1])
             tick = as_dict(msg.get("tick"), f"htx {ch} tick")
-            kind = parts[2]
             if kind.startswith("depth."):
                 return [BookSnapshot(
                     pair, _levels(tick.get("bids"), "htx bids"), _levels(tick.get("asks"), "htx asks"),
@@ -215,7 +227,6 @@ class HtxMarketData(MarketDataBase):
                 )]
             if kind == "trade.detail":
                 return self._trades(pair, tick)
-            return [Ignored(f"channel {ch[:60]}")]  # kline, detail, bbo...: not subscribed here
         if "ping" in msg:
             return [Reply(dumps({"pong": _int(msg["ping"], "htx ping")}))]
         rep = msg.get("rep")

@@ -20,7 +20,9 @@ Spot snapshot source (``KucoinSpotMarketData(snapshot_depth=...)``):
   levels empty the deepest ones can be missing (Hummingbot has the same limit).
 * ``None``: the full book ``GET /api/v3/market/orderbook/level2`` (what the recorded session
   used). KuCoin serves it only to API-key signed requests: the request has ``auth=True`` and the
-  tracker signs it (KC-API-* headers) with its ``signer`` (registry id ``kucoin_full_book``).
+  tracker signs it (KC-API-* headers, :meth:`KucoinSpotMarketData.sign_request`) with the
+  account's ``Credentials`` — ``OrderBookTracker(venue, pairs, credentials=...)``, the object the
+  trading engine signs with (registry id ``kucoin_full_book``).
 
 Limits: at most 100 symbols in one topic, 100 client messages per 10 s per connection
 (``ws_message_rate``), 300 subscriptions per connection.
@@ -32,6 +34,7 @@ messages must be contiguous (``sequence == previous + 1``). That is SEQ_RANGE wi
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any, Optional, Sequence, Union
@@ -39,6 +42,7 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    TableSymbols,
     as_dict,
     as_int,
     as_list,
@@ -46,10 +50,12 @@ from hbconnect.exchanges._common import (
     chunked,
     dumps,
     load_json,
+    listed_instruments,
     load_json_exact,
     split_pair,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -221,14 +227,34 @@ class KucoinSpotMarketData(_KucoinBase):
         return f"{base}-{quote}"
 
 
+    def sign_request(self, req: RestRequest, credentials: Any, now: float) -> RestRequest:
+        """KuCoin API-key headers (KuCoin docs, "Authentication": KC-API-SIGN = base64
+        HMAC-SHA256 of ``timestamp + METHOD + endpoint (with the query, not URL-encoded) + body``
+        keyed by the secret; KC-API-PASSPHRASE = base64 HMAC-SHA256 of the passphrase, key
+        version 2; KC-API-TIMESTAMP in ms), with the account's ``Credentials``."""
+        ts = str(int(now * 1000))
+        path = req.url.split("://", 1)[-1]
+        path = "/" + path.split("/", 1)[1] if "/" in path else "/"
+        query = "&".join(f"{k}={v}" for k, v in req.params.items())
+        endpoint = f"{path}?{query}" if query else path
+        headers = dict(req.headers)
+        headers.update({
+            "KC-API-KEY": credentials.api_key,
+            "KC-API-SIGN": credentials.hmac_sha256_base64(ts + req.method.upper() + endpoint + (req.body or "")),
+            "KC-API-TIMESTAMP": ts,
+            "KC-API-PASSPHRASE": credentials.hmac_sha256_base64(credentials.passphrase),
+            "KC-API-KEY-VERSION": "2",
+        })
+        return dataclasses.replace(req, headers=headers)
+
     def snapshot_request(self, pair: str) -> RestRequest:
         sym = self.to_venue_symbol(pair)
         if self.snapshot_depth is None:
             # the full book: KuCoin answers it only to an API-key signed request (weight 3)
-            return RestRequest(f"{SPOT_REST}/api/v3/market/orderbook/level2", {"symbol": sym},
+            return RestRequest(f"{self.rest_url}/api/v3/market/orderbook/level2", {"symbol": sym},
                                weight=3, auth=True)
         return RestRequest(
-            f"{SPOT_REST}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
+            f"{self.rest_url}/api/v1/market/orderbook/level2_{self.snapshot_depth}", {"symbol": sym},
             weight=2 if self.snapshot_depth == 20 else 4,
         )
 
@@ -256,7 +282,7 @@ class KucoinSpotMarketData(_KucoinBase):
         return [Ignored(f"topic {topic[:60]}")]  # ticker, candles, ...: not subscribed here
 
 
-class KucoinPerpetualMarketData(_KucoinBase):
+class KucoinPerpetualMarketData(TableSymbols, _KucoinBase):
     """KuCoin futures: ``/contractMarket/level2`` (contiguous ``sequence``) against
     ``/api/v1/level2/snapshot``."""
 
@@ -269,25 +295,34 @@ class KucoinPerpetualMarketData(_KucoinBase):
 
     _CODES = {"BTC": "XBT"}
     _BACK = {"XBT": "BTC"}
+    #: ``type`` of perpetual contracts in KuCoin's contract listing (FFICSX: delivery futures)
+    PERPETUAL = "FFWCSX"
 
-    def to_venue_symbol(self, pair: str) -> str:
+    def __init__(self) -> None:
+        super().__init__()
+        self.instruments = InstrumentTable(self.name, self._spell)
+
+    @classmethod
+    def _spell(cls, pair: str) -> str:
         base, quote = split_pair(pair)
         suffix = "M"  # linear (USDT/USDC) and inverse (USD) perpetuals both end in M
-        return f"{self._CODES.get(base, base)}{quote}{suffix}"
+        return f"{cls._CODES.get(base, base)}{quote}{suffix}"
 
-    def from_venue_symbol(self, symbol: str) -> str:
-        if not symbol.endswith("M"):
-            raise ParseError(f"kucoin futures: not a perpetual symbol {symbol!r:.40}")
-        core = symbol[:-1]
-        for quote in ("USDT", "USDC", "USD"):
-            if core.endswith(quote) and len(core) > len(quote):
-                base = core[: -len(quote)]
-                return f"{self._BACK.get(base, base)}-{quote}"
-        raise ParseError(f"kucoin futures: cannot split symbol {symbol!r:.40}")
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The perpetuals of ``GET /api/v1/contracts/active``: ``{"code": "200000", "data":
+        [{"symbol": "XBTUSDTM", "type": "FFWCSX", "baseCurrency": "XBT", "quoteCurrency": "USDT",
+        ...}]}``; KuCoin's XBT is the registry's BTC."""
+        d = as_dict(load_json(body), "kucoin contracts")
+        if str(d.get("code")) != "200000":
+            raise ParseError(f"kucoin contracts: error body {str(d)[:80]!r}")
+        rows = [r for r in as_list(d.get("data"), "kucoin contracts") if type(r) is not dict or r.get("type") == self.PERPETUAL]
+        return [dataclasses.replace(ins, pair=f"{self._BACK.get(ins.base, ins.base)}-{ins.quote}",
+                                    base=self._BACK.get(ins.base, ins.base))
+                for ins in listed_instruments(rows, "kucoin contracts", "symbol", "baseCurrency", "quoteCurrency")]
 
 
     def snapshot_request(self, pair: str) -> RestRequest:
-        return RestRequest(f"{FUTURES_REST}/api/v1/level2/snapshot",
+        return RestRequest(f"{self.rest_url}/api/v1/level2/snapshot",
                            {"symbol": self.to_venue_symbol(pair)}, weight=3)
 
 
