@@ -246,15 +246,15 @@ class VenueCapabilities:
     #: message (Kraken, Bitget books15, ...). ``None``: keep everything.
     max_depth: Optional[int] = None
     #: SEQ_RANGE only: refetch a REST snapshot whose id is below the first buffered ``first_id``
-    #: even by one (Binance spot step 4 "strictly less than U"); otherwise a snapshot joins the
+    #: even by one (a venue procedure saying "strictly less than"); otherwise a snapshot joins the
     #: stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
     strict_snapshot_start: bool = False
     #: the throttler limit id of the venue's shared weight pool; the tracker charges
-    #: ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
+    #: ``RestRequest.weight`` there for snapshots (e.g. a per-minute request-weight pool).
     rate_limit_pool: Optional[str] = None
     #: Outgoing message limits (``None`` = no limit); the live tracker paces what it sends on each
     #: connection accordingly. Messages per second per connection the venue accepts from the
-    #: client (Coinbase 8, Bitget 10, Binance spot 5 / USDⓈ-M 10; replies (pongs) count too but
+    #: client (Coinbase 8, Bitget 10; replies (pongs) count too but
     #: are never delayed) ...
     ws_message_rate: Optional[float] = None
     #: ... subscribe/unsubscribe/resync messages per connection in any sliding hour (Bitget 240,
@@ -265,7 +265,7 @@ class VenueCapabilities:
     #: the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``) that the tracker
     #: verifies; reports show checksum counters only for such venues.
     sends_checksum: bool = False
-    #: the shape of the venue's common diff frame, for the tracker's compiled fast path (Binance);
+    #: the shape of the venue's common diff frame, for the tracker's compiled fast path;
     #: without it every frame takes the general path.
     diff_frame: Optional[DiffFrame] = None
 
