@@ -37,7 +37,10 @@ from hbconnect.exchanges.binance.constants import (
     ERROR_CODES,
     MAX_CLIENT_ORDER_ID_LENGTH,
     PERP_GET_POSITION_MODE,
+    PERP_ALL_PRICES,
     PERP_CANCEL_ORDER,
+    PERP_GET_ORDER,
+    SPOT_ALL_PRICES,
     SPOT_BUDGET_IDS,
     SPOT_CANCEL_ORDER,
     SPOT_FIRST_FILL_RELEASES,
@@ -234,6 +237,10 @@ class BinanceSpotTrading(BinanceWsOrderEntry):
             limit_id = SPOT_CANCEL_ORDER
         elif method == "DELETE" and request.path == "/fapi/v1/order":
             limit_id = PERP_CANCEL_ORDER
+        elif method == "GET" and request.path == "/fapi/v1/order":
+            limit_id = PERP_GET_ORDER
+        elif request.path.endswith("/ticker/price") and "symbol" not in params:
+            limit_id = PERP_ALL_PRICES if self.is_perpetual else SPOT_ALL_PRICES
         elif method == "GET" and request.path == "/fapi/v1/positionSide/dual":
             limit_id = PERP_GET_POSITION_MODE
         return PreparedRequest(method, self.rest_url + request.path, query, body, headers, limit_id,
