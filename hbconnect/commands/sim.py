@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
 
-from hbconnect.commands._venue_args import pair_arg, seconds_arg
+from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
                         help="demo account USDT futures wallet")
     parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
+    parser.add_argument("--orders-per-10s", type=count_arg, default=None, metavar="N",
+                        help="spot unfilled-order limit per 10 s (default: Binance's 100); an account "
+                             "with a raised limit, e.g. for benchmarks")
     parser.add_argument("--from-fixture", action="store_true",
                         help="shape the initial books after the recorded Binance depth snapshot")
     parser.add_argument("--funding-interval", type=seconds_arg, default=60.0, help="seconds between funding events")
@@ -89,11 +93,14 @@ def apply_faults(config, items: list[str]) -> None:
 
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     from hbconnect.sim import EmbeddedExchange
+    from hbconnect.sim.binance import SPOT_LIMITS
 
     ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
                           agent=not args.no_agent, funding_interval=args.funding_interval,
                           seed_from_fixture=args.from_fixture, spot_port=args.port,
-                          futures_port=args.port + 1 if args.port else 0)
+                          futures_port=args.port + 1 if args.port else 0,
+                          spot_limits=None if args.orders_per_10s is None else
+                          dataclasses.replace(SPOT_LIMITS, orders_10s=args.orders_per_10s))
     try:
         apply_faults(ex.faults, args.fault)
     except ValueError as e:
