@@ -5,7 +5,7 @@
   network replaced by the recorded frames and REST bodies (``run_hummingbot``);
 - cryptofeed: its Binance ``message_handler`` (``run_cryptofeed``).
 
-Frames are the ``depth@100ms`` frames of the recorded Binance session (../shared/fixtures),
+Frames are the ``depth@100ms`` frames of the recorded Binance session (tests/data/recordings),
 repeated to a large count with their ``U``/``u`` ids shifted so that every repetition is a valid,
 contiguous continuation (a repeated frame with old ids would be dropped as stale and measure
 nothing). Peers that are not installed are reported and skipped (benchmarks/README.md: install).
@@ -24,10 +24,11 @@ _IDS = re.compile(r'"U":(\d+),"u":(\d+)')
 
 
 def fixtures_dir() -> Path:
+    """The repository's recorded sessions (tests/data/recordings); HBCONNECT_FIXTURES overrides."""
     env = os.environ.get("HBCONNECT_FIXTURES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    return Path(__file__).resolve().parents[1] / "tests" / "data" / "recordings"
 
 
 def _lines(path: Path) -> list[str]:

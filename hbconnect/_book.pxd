@@ -86,9 +86,11 @@ cdef class OrderBook:
     cdef double c_best_ask(self) noexcept
     cdef int _prepare_tmp(self, Py_ssize_t n) except -1
     cdef Py_ssize_t _parse_batch(self, object bids, object asks, int64_t uid, Py_ssize_t* na) except -1
-    cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1
+    cdef list _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid, list slow)
     cdef int _parse_slow(self, object pair, Level* out, Py_ssize_t idx, Py_ssize_t pos, bint is_bid) except -1
-    cdef object _parse_value(self, object o, double* val, uint64_t* tx, Py_ssize_t pos, bint is_bid, bint is_price)
+    cdef object _parse_value(self, object o, double* val, uint64_t* tx, str where)
+    cdef object _convert(self, object o, double* val, uint64_t* tx, str where)
+    cdef void _release_tmp(self) noexcept
     cdef int _store_pending(self, Py_ssize_t nb) except -1
     cdef str _text(self, Level* lv, bint price, bint is_bid)
     cdef list _texts(self, Side* sd, Py_ssize_t n, bint is_bid)

@@ -78,6 +78,7 @@ cdef extern from "Python.h":
     int c_tuple_check "PyTuple_CheckExact"(PyObject* o) nogil
     int c_str_check "PyUnicode_CheckExact"(PyObject* o) nogil
     Py_ssize_t c_list_size "PyList_GET_SIZE"(PyObject* o) nogil
+    long long c_long_as_ll "PyLong_AsLongLongAndOverflow"(object o, int* overflow) except? -1
     Py_ssize_t c_tuple_size "PyTuple_GET_SIZE"(PyObject* o) nogil
     PyObject* c_list_item "PyList_GET_ITEM"(PyObject* o, Py_ssize_t i) nogil
     PyObject* c_tuple_item "PyTuple_GET_ITEM"(PyObject* o, Py_ssize_t i) nogil
@@ -92,6 +93,8 @@ OrderBookRow = namedtuple("OrderBookRow", ["price", "amount", "update_id"])
 OrderBookRow.__doc__ = "One price level: price, amount (size) and the update id that last set it."
 
 DEF MANT_BITS = 56
+DEF DEC_EXP_MAX = 308   # Decimal values beyond a double's range are refused before any formatting
+DEF DEC_EXP_MIN = -324
 DEF EMIT_BUF = 4096
 DEF EMIT_FLUSH = 3800   # one plain level (2 x <= 65 chars, separators, 16-byte overshoot) fits after this
 
@@ -900,12 +903,13 @@ cdef object _prepare(object data, bint is_bid):
     if isinstance(data, cnp.ndarray):
         arr = <cnp.ndarray>data
         if (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE and cnp.PyArray_NDIM(arr) == 2
-                and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_DIMS(arr)[1] >= 2):
+                and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
+                and cnp.PyArray_DIMS(arr)[1] >= 2):
             return data
     side = "bids" if is_bid else "asks"
     if isinstance(data, np.ndarray):
         kind = data.dtype.kind
-        if kind in "biuf":
+        if kind in "iuf":  # any width and byte order: converted to native float64
             arr = np.ascontiguousarray(data, dtype=np.float64)
             if arr.size == 0:
                 return ()
@@ -919,8 +923,34 @@ cdef object _prepare(object data, bint is_bid):
         raise ValueError(f"{side}: expected a sequence of (price, size) pairs, got {type(data).__name__}")
     try:
         return list(data)
+    except (MemoryError, _Reentrant):
+        raise
+    except Exception as exc:
+        raise ValueError(f"{side}: expected a sequence of (price, size) pairs, got {type(data).__name__} "
+                         f"({type(exc).__name__})") from exc
+
+
+class _Reentrant(RuntimeError):
+    """An update called from inside the conversion of its own input (refused, never wrapped)."""
+
+
+cdef int64_t _update_id(object o) except? -1:
+    """An update id: an ``int`` (or an integer type with ``__index__``) in ``[0, 2**63)``;
+    anything else (negative, too big, a float such as 1.5, a bool) is a ``ValueError``."""
+    cdef long long v
+    cdef int overflow = 0
+    if type(o) is int:
+        v = c_long_as_ll(o, &overflow)
+        if overflow == 0 and v >= 0:
+            return v
+        raise ValueError(f"update_id must be in [0, 2**63), got {o!r:.60}")
+    if isinstance(o, (bool, float, Decimal, str, bytes)):
+        raise ValueError(f"update_id must be an int, got {type(o).__name__} {o!r:.60}")
+    try:
+        o = operator.index(o)
     except TypeError:
-        raise ValueError(f"{side}: expected a sequence of (price, size) pairs, got {type(data).__name__}") from None
+        raise ValueError(f"update_id must be an int, got {type(o).__name__}") from None
+    return _update_id(int(o))
 
 
 cdef int _check_double(double v, str where) except -1:
@@ -957,6 +987,16 @@ cdef class OrderBook:
     best bid are removed; after the ask updates, bids at or above the best ask are removed.  So when
     one batch crosses itself, its asks win.  ``apply_snapshot`` replaces the book; a crossed snapshot
     (best bid >= best ask) is rejected with ``ValueError``.
+
+    Arrays of any integer or float dtype, width and byte order (``">f8"``, ``float32``, ``int64``...)
+    and any strides are read as their values (converted to native float64 when needed); object and
+    string arrays are read item by item; bool, complex, datetime and other dtypes, and shapes other
+    than ``(n, k>=2)``, raise ``ValueError``.  ``update_id`` is an ``int`` (or an integer type with
+    ``__index__``) in ``[0, 2**63)``; negative, larger, float (even ``1.0``), bool or text ids raise
+    ``ValueError``.  Values whose conversion runs Python code (``__float__``, ``__index__``...) are
+    converted after the batch is read, from references the parse holds: such code cannot resize
+    or free what is being parsed; an exception it raises becomes a ``ValueError`` (its cause), and
+    an update of the same book from inside it raises ``RuntimeError``.
     """
 
     def __cinit__(self):
@@ -1021,20 +1061,36 @@ cdef class OrderBook:
 
         Returns the bid count and sets ``na``; the book itself is not touched, so a bad value
         raises before anything changes (batches are atomic)."""
-        cdef Py_ssize_t nb
+        cdef Py_ssize_t nb, i, idx
+        cdef list slow = None
         if type(bids) is not list:
             bids = _prepare(bids, True)
         if type(asks) is not list:
             asks = _prepare(asks, False)
+        # Phase 1 reads both sides and parses every (str, str) pair without running any Python
+        # code: the sizes counted here stay true while the scratch array is filled. Every other
+        # item is only collected (a reference owned by ``slow``) for phase 2, whose conversions
+        # (__float__, __index__, __len__, ...) may run the caller's code: that code can grow,
+        # clear or free the input lists, but no longer what is read, nor the scratch array (only
+        # an update reallocates it, and ``_busy`` refuses re-entrant updates).
         nb = _count(bids)
         na[0] = _count(asks)
         self._pending = None
         self._prepare_tmp(nb + na[0])
-        self._parse_side(bids, 0, uid, True)
-        self._parse_side(asks, nb, uid, False)
+        slow = self._parse_side(bids, 0, uid, True, slow)
+        slow = self._parse_side(asks, nb, uid, False, slow)
+        if slow is not None:
+            for i in range(0, len(slow), 2):
+                idx = slow[i]
+                if idx < nb:
+                    self._parse_slow(slow[i + 1], self._tmp + idx, idx, idx, True)
+                else:
+                    self._parse_slow(slow[i + 1], self._tmp + idx, idx, idx - nb, False)
         return nb
 
-    cdef int _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid) except -1:
+    cdef list _parse_side(self, object data, Py_ssize_t start, int64_t uid, bint is_bid, list slow):
+        """Phase 1 of one side (see ``_parse_batch``): returns ``slow`` with the items it left,
+        as (index, item) pairs flattened."""
         cdef Py_ssize_t i, n, k0, k1, n0, n1, stride
         cdef PyObject* seq
         cdef PyObject* pair
@@ -1061,7 +1117,7 @@ cdef class OrderBook:
                 out[i].ptx = FL_FLOAT
                 out[i].stx = FL_FLOAT
                 out[i].uid = uid
-            return 0
+            return slow
         seq = <PyObject*>data
         is_list = c_list_check(seq)
         n = c_list_size(seq) if is_list else c_tuple_size(seq)
@@ -1090,43 +1146,61 @@ cdef class OrderBook:
                         continue
                 else:
                     c_err_clear()
-            self._parse_slow(<object>pair, out + i, start + i, i, is_bid)
+            if slow is None:
+                slow = []
+            slow.append(start + i)
+            slow.append(<object>pair)
             out[i].uid = uid
-        return 0
+        return slow
 
     cdef int _parse_slow(self, object pair, Level* out, Py_ssize_t idx, Py_ssize_t pos, bint is_bid) except -1:
         side = _SIDE_NAMES[is_bid]
         if isinstance(pair, (str, bytes, bytearray, dict)):
-            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {pair!r:.80}")
+            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {type(pair).__name__}")
         try:
             k = len(pair)
-        except TypeError:
-            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {pair!r:.80}") from None
+            if k >= 2:
+                p0 = pair[0]
+                p1 = pair[1]
+        except (MemoryError, _Reentrant):
+            raise
+        except Exception as exc:
+            raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {type(pair).__name__} "
+                             f"({type(exc).__name__})") from exc
         if k < 2:
             raise ValueError(f"{side} level {pos}: expected a (price, size) pair, got {k} item(s)")
-        ptext = self._parse_value(pair[0], &out.price, &out.ptx, pos, is_bid, True)
-        stext = self._parse_value(pair[1], &out.size, &out.stx, pos, is_bid, False)
+        ptext = self._parse_value(p0, &out.price, &out.ptx, f"{side} level {pos}: price")
+        stext = self._parse_value(p1, &out.size, &out.stx, f"{side} level {pos}: size")
         if ptext is not None or stext is not None:
             if self._pending is None:
                 self._pending = []
             self._pending.append((idx, ptext, stext))
         return 0
 
-    cdef object _parse_value(self, object o, double* val, uint64_t* tx, Py_ssize_t pos, bint is_bid, bint is_price):
-        """Parse one price or size; returns the verbatim text to keep (fallback) or None."""
+    cdef object _parse_value(self, object o, double* val, uint64_t* tx, str where):
+        """Parse one price or size; returns the verbatim text to keep (fallback) or None.
+
+        Any failure is a ``ValueError`` naming ``where``, including an exception raised by the
+        caller's own conversion code (``__float__``, ``__index__``, ...), chained as its cause."""
+        try:
+            return self._convert(o, val, tx, where)
+        except (ValueError, MemoryError, _Reentrant):
+            raise
+        except Exception as exc:
+            raise ValueError(f"{where}: {type(o).__name__} value raised {type(exc).__name__}") from exc
+
+    cdef object _convert(self, object o, double* val, uint64_t* tx, str where):
         cdef double v
         cdef long long iv
         cdef Py_ssize_t n
         cdef const char* s
-        what = "price" if is_price else "size"
-        where = f"{_SIDE_NAMES[is_bid]} level {pos}: {what}"
         if isinstance(o, (bytes, bytearray)):
             try:
                 o = bytes(o).decode("ascii")
             except UnicodeDecodeError:
                 raise ValueError(f"{where} {o!r:.60} is not ASCII text") from None
         if isinstance(o, str):
-            t = o.strip()
+            t = str(o).strip()
             if not t:
                 raise ValueError(f"{where} is an empty string")
             s = c_utf8(<PyObject*>t, &n)
@@ -1134,12 +1208,12 @@ cdef class OrderBook:
                 return None
             c_err_clear()
             if "_" in t or not t.isascii():
-                raise ValueError(f"{where} {o!r:.60} is not a decimal number")
+                raise ValueError(f"{where} {t!r:.60} is not a decimal number")
             try:
                 dec = Decimal(t)
             except (InvalidOperation, ValueError):
-                raise ValueError(f"{where} {o!r:.60} is not a decimal number") from None
-            return self._from_decimal(dec, t, val, tx, where, o)
+                raise ValueError(f"{where} {t!r:.60} is not a decimal number") from None
+            return self._from_decimal(dec, t, val, tx, where, t)
         if isinstance(o, bool):
             raise ValueError(f"{where} is a bool ({o!r})")
         if isinstance(o, float):
@@ -1149,8 +1223,9 @@ cdef class OrderBook:
             tx[0] = FL_FLOAT
             return None
         if isinstance(o, int):
+            o = int(o)
             if o < 0:
-                raise ValueError(f"{where} is negative ({o!r})")
+                raise ValueError(f"{where} is negative ({o!r:.60})")
             if o < MANT_LIMIT:
                 iv = o
                 val[0] = <double>iv
@@ -1159,13 +1234,18 @@ cdef class OrderBook:
             try:
                 v = float(o)
             except OverflowError:
-                raise ValueError(f"{where} {o!r:.60} is out of range") from None
+                raise ValueError(f"{where} {o.bit_length()}-bit integer is out of range") from None
             val[0] = v
             tx[0] = FL_FALLBACK
             return str(o)
         if isinstance(o, Decimal):
             if not o.is_finite():
                 raise ValueError(f"{where} is not finite ({o!r})")
+            # the range first: formatting 1e-100000000 as plain text would take 100 MB
+            if not DEC_EXP_MIN <= o.adjusted() <= DEC_EXP_MAX:
+                if not o.is_zero():
+                    raise ValueError(f"{where} {o!r:.60} is out of range")
+                o = Decimal(0)
             t = format(o, "f")
             s = c_utf8(<PyObject*>t, &n)
             if _parse_plain(s, n, tx, val):
@@ -1176,11 +1256,11 @@ cdef class OrderBook:
         except TypeError:
             pass
         else:
-            return self._parse_value(int(iobj), val, tx, pos, is_bid, is_price)
+            return self._convert(int(iobj), val, tx, where)
         try:
             v = float(o)
         except (TypeError, ValueError):
-            raise ValueError(f"{where} {o!r:.60} is not a number") from None
+            raise ValueError(f"{where}: a {type(o).__name__} is not a number") from None
         _check_double(v, where)
         val[0] = v + 0.0
         tx[0] = FL_FLOAT
@@ -1231,7 +1311,7 @@ cdef class OrderBook:
 
     # ----------------------------------------------------------------- updates
 
-    def apply_snapshot(self, bids, asks, int64_t update_id) -> None:
+    def apply_snapshot(self, bids, asks, update_id) -> None:
         """Replace the whole book with ``bids`` and ``asks`` (any order; duplicates: last wins; size 0 skipped).
 
         Raises ``ValueError`` for bad values, and for a crossed or locked snapshot (best bid >= best
@@ -1240,11 +1320,12 @@ cdef class OrderBook:
         """
         cdef Py_ssize_t nb, na
         cdef Side nbs, nas
+        cdef int64_t uid = _update_id(update_id)
         if self._busy:
-            raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
+            raise _Reentrant("OrderBook updated re-entrantly (from inside its own input conversion)")
         self._busy = True
         try:
-            nb = self._parse_batch(bids, asks, update_id, &na)
+            nb = self._parse_batch(bids, asks, uid, &na)
             if _build_side(&nbs, self._tmp, nb, 1.0) < 0:
                 raise MemoryError()
             if _build_side(&nas, self._tmp + nb, na, -1.0) < 0:
@@ -1263,7 +1344,7 @@ cdef class OrderBook:
             self._asks = nas
             self._fb_bids = {}
             self._fb_asks = {}
-            self._snapshot_uid = update_id
+            self._snapshot_uid = uid
             self._refresh_top()
             if self._pending is not None:
                 self._store_pending(nb)
@@ -1272,14 +1353,15 @@ cdef class OrderBook:
         finally:
             self._busy = False
 
-    def apply_diffs(self, bids, asks, int64_t update_id) -> None:
+    def apply_diffs(self, bids, asks, update_id) -> None:
         """Apply level updates (size 0 deletes); see the class docstring for ordering and crossing."""
         cdef Py_ssize_t nb, na
+        cdef int64_t uid = _update_id(update_id)
         if self._busy:
-            raise RuntimeError("OrderBook updated re-entrantly (from inside its own input conversion)")
+            raise _Reentrant("OrderBook updated re-entrantly (from inside its own input conversion)")
         self._busy = True
         try:
-            nb = self._parse_batch(bids, asks, update_id, &na)
+            nb = self._parse_batch(bids, asks, uid, &na)
             if _reserve(&self._bids, nb) < 0 or _reserve(&self._asks, na) < 0:
                 self._pending = None
                 raise MemoryError()
@@ -1292,7 +1374,7 @@ cdef class OrderBook:
                 _shrink(&self._bids)       # mass deletions: give the memory back
             if self._asks.n * 4 <= self._asks.cap and self._asks.cap > 64:
                 _shrink(&self._asks)
-            self._last_diff_uid = update_id
+            self._last_diff_uid = uid
             self._refresh_top()
             if self._pending is not None:
                 self._store_pending(nb)
@@ -1301,18 +1383,28 @@ cdef class OrderBook:
         finally:
             self._busy = False
 
-    def _release_tmp(self):
-        # A huge batch must not pin its parse buffer for the life of the book.
+    cdef void _release_tmp(self) noexcept:
+        # A huge batch must not pin its parse buffer for the life of the book. (cdef: no Python
+        # code, such as a value's __float__ during a parse, can free the buffer being filled.)
         free(self._tmp)
         self._tmp = NULL
         self._tmp_cap = 0
 
     def apply_trade(self, trade) -> None:
-        """Record a trade: a price (number, str, Decimal) or an object with a ``price`` attribute."""
-        price = getattr(trade, "price", trade)
-        if isinstance(price, (str, bytes)):
-            price = Decimal(price.decode() if isinstance(price, bytes) else price)
-        self.last_trade_price = float(price)
+        """Record a trade: a price (number, str, Decimal) or an object with a ``price`` attribute.
+
+        A price that is NaN, infinite, negative or not a number raises ``ValueError`` (the last
+        trade price is left as it was)."""
+        cdef double v
+        cdef uint64_t tx
+        try:
+            price = getattr(trade, "price", trade)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"trade price: reading {type(trade).__name__}.price raised {type(exc).__name__}") from exc
+        self._parse_value(price, &v, &tx, "trade price")
+        self._last_trade_price = v
 
     def truncate(self, Py_ssize_t depth) -> None:
         """Keep only the best ``depth`` levels of each side."""

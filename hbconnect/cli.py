@@ -17,7 +17,7 @@ COMMANDS: dict[str, str] = {
     "watch": "track live order books of a venue and show the top of book",
     "replay": "replay recorded sessions through the real tracker and venue code",
     "record": "record a live market-data session in the replay format",
-    "bench": "run the peer comparison benchmark of the order book",
+    "bench": "run hbconnect's own benchmarks (peers: benchmarks/peers.py in the repository)",
 }
 
 

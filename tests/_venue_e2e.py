@@ -418,7 +418,7 @@ def resync_messages_were_sent(h: Harness, pair: str) -> bool:
 
 
 def write_recording(path, url: str, h_sent: list[str], frames: list, books: list[str]) -> None:
-    """A generated session in the recording format of ../shared/DESIGN.md."""
+    """A generated session in the recording format (tests/data/recordings/README.md)."""
     ts = 1700000000.0
     with open(path, "w") as f:
         f.write("configuration: " + json.dumps({"books": books}) + "\n")

@@ -26,6 +26,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+
+def _read_json(path: str) -> Any:
+    """The saved state file, closed after reading (no ResourceWarning)."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
 from hbconnect.connector import Connector, PerpConnector
 from hbconnect.connector.contract import StreamShape
 from hbconnect.core.events import MarketEvent
@@ -808,7 +814,7 @@ class ConformanceTests:
                 assert h.connector.in_flight_orders[oid].current_state is OrderState.PENDING_CREATE
                 await h.connector.stop()  # while the request is unanswered
                 stopped.set()
-            saved = json.load(open(path))["orders"]
+            saved = _read_json(path)["orders"]
             assert saved[oid]["last_state"] == "PENDING_CREATE"
             params, eid = seen[oid]
             h2 = self.harness(state_file=path)
@@ -826,7 +832,7 @@ class ConformanceTests:
             async with self.harness(state_file=path) as h:
                 oid = await h.place_open()
                 params, eid = h.placed[oid]
-            saved = json.load(open(path))
+            saved = _read_json(path)
             assert oid in saved["orders"]
             amount, price = self.case_class.valid_order
             h2 = self.harness(state_file=path)
@@ -837,5 +843,5 @@ class ConformanceTests:
             async with h2:
                 await h2.wait_event(MarketEvent.BuyOrderCompleted, oid)
                 assert oid not in h2.connector.in_flight_orders
-            assert json.load(open(path))["orders"] == {}
+            assert _read_json(path)["orders"] == {}
         run(go())

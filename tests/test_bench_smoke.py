@@ -1,18 +1,34 @@
-"""Smoke test of the peer benchmark's workload code (``hbconnect bench``) at a tiny size.
+"""Smoke tests of the benchmarks at a tiny size: hbconnect's own (``hbconnect bench``), the peer
+comparison harness (benchmarks/peers.py) and the message-path inputs (benchmarks/message_path.py).
 
-Needs only hbconnect: the peers are not required (they are skipped when absent and not asked for
-here). The top 20 levels of hbconnect after the workload must equal the plain-dict reference.
+Needs only hbconnect: the peers are not required (they are reported as not installed and not asked
+for here). The top 20 levels of hbconnect after the workload must equal the plain-dict reference.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-pytest.importorskip("hbconnect._book")
+from hbconnect.commands import bench
 
-from hbconnect.commands import bench  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"hbconnect_benchmarks_{name}", BENCHMARKS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod      # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+peers = _load("peers")
 
 
 @pytest.fixture(scope="module")
@@ -59,24 +75,24 @@ def test_reference_is_independent_of_generator(workload):
 
 
 def test_hbconnect_top20_matches_reference(workload):
-    peer = bench.HbconnectPeer()
+    peer = peers.HbconnectPeer()
     assert peer.available() is None
     want = bench.reference_top(workload, 20)
     book = peer.new_book(workload)
     peer.run_str(book, workload.messages)
-    assert bench.top_matches(peer.top(book, 20), want)
+    assert peers.top_matches(peer.top(book, 20), want)
     # pre-converted float arrays reach the same book
     book2 = peer.new_book(workload)
     peer.run_native_top(book2, peer.native(workload.messages))
-    assert bench.top_matches(peer.top(book2, 20), want)
+    assert peers.top_matches(peer.top(book2, 20), want)
     # and a wrong book is noticed
     bad = peer.new_book(workload)
     peer.run_str(bad, workload.messages[:-5])
-    assert not bench.top_matches(peer.top(bad, 20), want)
+    assert not peers.top_matches(peer.top(bad, 20), want)
 
 
 def test_vwap_reference(workload):
-    peer = bench.HbconnectPeer()
+    peer = peers.HbconnectPeer()
     peer.load()
     book = peer.new_book(workload)
     peer.run_str(book, workload.messages)
@@ -84,12 +100,12 @@ def test_vwap_reference(workload):
     assert peer.vwap_fn(book, vol)() == pytest.approx(want, rel=1e-9)
 
 
-def test_command_json_small(capsys):
+def test_peers_json_small(capsys):
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    peers.add_arguments(parser)
     args = parser.parse_args(["--updates", "2000", "--levels", "200", "--peers", "hbconnect", "--json", "-q",
                               "--reads", "2000", "--vwap-queries", "50", "--memory-levels", "0", "--chunks", "4"])
-    assert bench.run(args) == 0
+    assert peers.run(args) == 0
     doc = json.loads(capsys.readouterr().out)
     hb = doc["peers"]["hbconnect"]
     assert hb["status"] == "ok" and hb["top20_match"] is True and hb["vwap_ok"] is True
@@ -99,14 +115,14 @@ def test_command_json_small(capsys):
 
 def test_unknown_peer_is_refused(capsys):
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    peers.add_arguments(parser)
     args = parser.parse_args(["--peers", "hbconnect,nope", "--updates", "10"])
-    assert bench.run(args) == 2
+    assert peers.run(args) == 2
     assert "unknown peer" in capsys.readouterr().err
 
 
 def test_missing_peer_reported_not_installed():
-    class Missing(bench.Peer):
+    class Missing(peers.Peer):
         name = "missing"
 
         def load(self):
@@ -116,22 +132,71 @@ def test_missing_peer_reported_not_installed():
 
 
 def test_memory_probe_small():
-    m = bench.memory_probe("hbconnect", 20_000)
+    m = peers.memory_probe("hbconnect", 20_000)
     assert m["own_bytes_per_level"] is not None and 8 <= m["own_bytes_per_level"] <= 200
+
+
+def test_memory_probe_subprocess_finds_the_harness():
+    m = peers._memory_in_subprocess("hbconnect", 20_000, timeout=120)
+    assert "error" not in m, m
+    assert 8 <= m["own_bytes_per_level"] <= 200
+
+
+def test_peers_script_runs_standalone():
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "peers.py"), "--updates", "500", "--levels", "100",
+                           "--peers", "hbconnect", "-q", "--reads", "100", "--vwap-queries", "10",
+                           "--memory-levels", "0", "--chunks", "2", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["peers"]["hbconnect"]["top20_match"] is True
+
+
+# ------------------------------------------------------------------ hbconnect bench (own benchmarks)
+
+def test_own_bench_books_and_frame_path_match_the_reference(workload):
+    r = bench.run_own(workload, reads=100, vwap_queries=10)
+    assert r.top20_match is True and r.vwap_ok is True
+    assert r.ns_per_level_str > 0 and r.us_per_frame > 0 and r.us_per_checksum_okx > 0
+
+
+def test_binance_frames_are_contiguous(workload):
+    snap, frames = bench.binance_frames(workload)
+    assert json.loads(snap)["lastUpdateId"] == 1
+    ids = [json.loads(f)["data"]["U"] for f in frames]
+    assert ids == list(range(2, 2 + workload.n_messages))
+
+
+def test_frame_path_notices_a_lost_frame(workload, monkeypatch):
+    real = bench.binance_frames
+
+    def drop_one(wl, symbol="BTCUSDT"):
+        snap, frames = real(wl, symbol)
+        return snap, frames[:10] + frames[11:]
+    monkeypatch.setattr(bench, "binance_frames", drop_one)
+    with pytest.raises(RuntimeError, match="lost frames"):
+        bench.frame_path(workload)
+
+
+def test_hbconnect_bench_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "hbconnect", "bench", "--updates", "2000", "--levels", "200",
+                           "--reads", "100", "--vwap-queries", "10", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["top20_match"] is True and doc["workload"]["updates"] == 2000
+    helptext = subprocess.run([sys.executable, "-m", "hbconnect", "bench", "--help"], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path).stdout
+    assert "benchmarks/peers.py" in " ".join(helptext.split()) and "benchmarks/README.md" in helptext
+    bad = subprocess.run([sys.executable, "-m", "hbconnect", "bench", "--updates", "0"], capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path)
+    assert bad.returncode == 2 and "--updates" in bad.stderr
 
 
 # ------------------------------------------------------------------ message-path benchmark inputs
 
 def _message_path():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "message_path.py"
-    spec = importlib.util.spec_from_file_location("hbconnect_bench_message_path", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    if not (mod.fixtures_dir() / "BINANCE.ws.1.0").exists():
-        pytest.skip("Binance fixture not found (set HBCONNECT_FIXTURES)")
+    mod = _load("message_path")
+    assert (mod.fixtures_dir() / "BINANCE.ws.1.0").is_file(), "the recordings ship in tests/data/recordings"
     return mod
 
 

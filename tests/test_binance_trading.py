@@ -88,6 +88,18 @@ def test_signed_get_puts_signature_last_in_the_query() -> None:
     assert prepared.url == "http://127.0.0.1:9/api/v3/account" and prepared.body is None
 
 
+@pytest.mark.parametrize("text", [
+    f"X-MBX-APIKEY: {DOC_KEY}",
+    f"headers={{'X-MBX-APIKEY': '{DOC_KEY}'}}",
+    f"PUT /api/v3/userDataStream?listenKey={DOC_KEY}",
+    f'{{"listenKey": "{DOC_KEY}"}}',
+])
+def test_binance_field_names_are_redacted(text: str) -> None:
+    """The Binance module declares the fields its key and stream key travel under."""
+    out = errors.sanitize(text)
+    assert DOC_KEY not in out and "***" in out
+
+
 def test_unsigned_and_api_key_only_requests() -> None:
     venue = BinanceSpotTrading(DOC_KEY, DOC_SECRET)
     time_req = venue.prepare(venue.server_time_request(), 1)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterator, Tuple
 
 import pytest
 
+import hbconnect
 from hbconnect.connector import Connector
 from hbconnect.connector.contract import (
     STREAM_PROTOCOLS,
@@ -190,3 +193,23 @@ def test_binance_market_data_keeps_no_junk_symbols() -> None:
         with pytest.raises(ParseError):
             venue.parse_message(frame % i)
     assert list(venue._pairs) == ["BTCUSDT"] and len(venue.instruments._asked) == 1
+
+
+# ---- the engine speaks no venue's dialect ----
+
+#: names and concepts of one venue that must not appear in the venue-neutral layers
+_VENUE_WORDS = re.compile(r"(?i)binance|listen_?key|recv_?window|x-mbx|/api/v3|/fapi|BinanceError")
+_NEUTRAL_LAYERS = ("connector", "core", "market")
+
+
+def test_the_engine_layers_name_no_binance_concept() -> None:
+    root = Path(hbconnect.__file__).parent
+    hits = []
+    for layer in _NEUTRAL_LAYERS:
+        for path in sorted((root / layer).rglob("*")):
+            if path.suffix not in (".py", ".pyx", ".pyi", ".pxd"):
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if _VENUE_WORDS.search(line):
+                    hits.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert hits == [], "\n".join(hits)

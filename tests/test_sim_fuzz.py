@@ -193,6 +193,15 @@ def test_nasty_values_in_every_numeric_field(harness, market):
         assert status == 400 and body["code"] == -1131, (rw, body)
     status, body = harness.request("POST", url, {**base, "timestamp": "abc"})
     assert status == 400 and body["code"] == -1102
+    # numerals Python's int() reads but Binance does not: -1100 (they were accepted)
+    now = int(time.time() * 1000)
+    fullwidth = str(now).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    arabic = str(now).translate({ord(d): 0x0660 + int(d) for d in "0123456789"})
+    for bad in (f"{now:_}", fullwidth, arabic):
+        status, body = harness.request("POST", url, {**base, "timestamp": bad})
+        assert status == 400 and body["code"] == -1100 and "timestamp" in body["msg"], (bad, body)
+    status, body = harness.request("POST", url, {**base, "recvWindow": "5_000"})
+    assert status == 400 and body["code"] == -1100 and "recvWindow" in body["msg"], body
     status, body = harness.request("POST", url, {**base, "timestamp": "9" * 5000})
     assert status == 400 and body["code"] in (-1102, -1021)
     # no signature at all

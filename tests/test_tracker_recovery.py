@@ -67,8 +67,13 @@ def test_rest_sync_without_snapshot_is_retried_with_backoff_and_resubscribed():
     # the latest request's answer makes the pair live and disarms the timer
     t.on_snapshot("A-B", tb.gen, snap_body(B0, A0, 10))
     assert tb.state.value == "live" and tb.retry_at == 0.0
-    at(t, clock, 2000.0)
-    assert len(drv.snapshots) == 4
+    # no frame came on the connection: the stale clock starts with the book, on the tracker's
+    # clock (it once read the real clock, and this check passed or failed with machine uptime)
+    assert tb.last_receive == 1027.0
+    at(t, clock, 1087.0)  # well past the 12 s retry, inside the 60 s stale window: nothing
+    assert len(drv.snapshots) == 4 and tb.sync_retries == 3
+    at(t, clock, 1087.5)  # no book message for 60 s: resubscribed and resynced
+    assert len(drv.snapshots) == 5 and tb.stale_streams == 1
 
 
 def test_rest_retry_keeps_the_stream_when_diffs_flow():

@@ -17,6 +17,7 @@ from hbconnect.exchanges.htx import HtxMarketData
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    LostFrame,
     ParseError,
     Reply,
     Resync,
@@ -254,6 +255,42 @@ def test_corrupted_push_is_rejected_counted_and_repaired(session, reference):
     assert res.pairs["FIL3S-USDT"]["bad_frames"] == 1
     # the tracker resubscribes the pair (a bad snapshot is a restart, not counted as a resync)
     assert any("market.fil3susdt.depth.step0" in t and "unsub" in t for _, t in replayer.sent)
+    assert_books_equal(res, reference)
+
+
+def test_decompression_bomb_is_a_bad_frame_and_the_connection_pairs_resync(session, reference):
+    """A gzip frame that inflates past codecs.INFLATE_LIMIT is refused (bounded memory), counted
+    as bad, and every pair of its connection resyncs: its content, whoever it was for, is lost."""
+    from test_codec_limits import bomb
+
+    with pytest.raises(LostFrame, match="inflates past"):
+        V.parse_message(bomb(64))
+    _, i = _mid(session)
+    clean_resyncs = run(session)[0].pairs
+    res, replayer = run(session, [Fault("corrupt", i, mutate=lambda raw: bomb(64))])
+    assert res.bad_frames == 1
+    conn = next(c for c in res.tracker.connections if "FIL3S-USDT" in c.pairs)
+    for pair in conn.pairs:
+        assert res.pairs[pair]["resyncs"] == clean_resyncs[pair]["resyncs"] + 1, pair
+    assert any("market.fil3susdt.depth.step0" in t and "unsub" in t for _, t in replayer.sent)
+    assert_books_equal(res, reference)
+
+
+def test_crafted_recording_line_is_a_bad_frame_not_a_dead_replay(tmp_path, reference):
+    """A recording line shaped like a bytes literal but nested 100k deep (``b''[0][0]...``) made
+    literal_eval raise RecursionError and killed the replay; it is one bad frame now."""
+    files = []
+    for f in fixture_files("HUOBI"):
+        copy = tmp_path / f.name
+        text = f.read_text()
+        if ".ws." in f.name:
+            last_ts = text.rstrip("\n").rsplit("\n", 1)[1].split(":", 1)[0]
+            text = text.rstrip("\n") + "\n" + f"{last_ts}: b''" + "[0]" * 100_000 + "\n"
+        copy.write_text(text)
+        files.append(copy)
+    session = load_session(files)
+    res, _ = run(session)
+    assert res.bad_frames == 1
     assert_books_equal(res, reference)
 
 

@@ -206,6 +206,10 @@ def test_trades_events_and_errors():
     "",
     "not json",
     '[1664,{"as":[["13.26","500.0","1"]],"bs":[["13.2","1.0"',  # truncated
+    '[\u00b2,{"as":[["13.26","500.0","1"]]',  # truncated, a channel id int() refuses ('²'.isdigit())
+    '[1\u00b2,{"a":',
+    '[\u0661\u0662,{"a":',  # Arabic-Indic digits: not a channel id either
+    '[1664,{"a":[["13.26","1.0","1"]],"c":"1\u00b2"},"book-1000","WAVES/EUR"]',  # checksum int() refuses
     '[1664,{"as":[["13.26"]]},"book-1000","WAVES/EUR"]',  # level without size
     '[1664,{"a":[[13.26,"1.0","1"]],"c":"1"},"book-1000","WAVES/EUR"]',  # price not a string
     '[1664,{"a":[["13.26","1.0","1"]],"c":"xyz"},"book-1000","WAVES/EUR"]',  # bad checksum

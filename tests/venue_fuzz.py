@@ -25,7 +25,9 @@ ODD_VALUES = (None, True, False, 0, -1, 1, 2 ** 64, -(2 ** 70), 10 ** 400, 1.5, 
               float("nan"), float("inf"), float("-inf"),
               "", "0", "-1", "abc", "NaN", "inf", "1e400", "\u00e9", "x" * 300, [], {}, [[]],
               [None], [["1"]], [["1", "2"]], [[1, 2]], [["1", "2", "3"]], {"a": 1}, "BTC_USDT",
-              "btcusdt", "XBT/USD", "BTC-USDT", "1,buy,2", ",,")
+              "btcusdt", "XBT/USD", "BTC-USDT", "1,buy,2", ",,",
+              # digits str.isdigit() accepts and int() refuses or reads (Kraken v1's channel id)
+              "\u00b2", "1\u00b2", "\u0661\u0662", "\uff11")
 
 
 _EXTREMES = (float("nan"), float("inf"), float("-inf"), 10 ** 400, -(2 ** 70), 1e308, -1, 1.5, True)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -56,8 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders-per-10s", type=count_arg, default=None, metavar="N",
                         help="spot unfilled-order limit per 10 s (default: Binance's 100); an account "
                              "with a raised limit, e.g. for benchmarks")
-    parser.add_argument("--from-fixture", action="store_true",
-                        help="shape the initial books after the recorded Binance depth snapshot")
+    parser.add_argument("--from-fixture", nargs="?", const=True, default=False, metavar="PATH",
+                        help="shape the initial books after a recorded Binance depth snapshot: the one "
+                             "shipped with hbconnect, or the first 'URL/depth?... -> TS: BODY' line of "
+                             "the recording file PATH")
     parser.add_argument("--funding-interval", type=seconds_arg, default=60.0, help="seconds between funding events")
     parser.add_argument("--fault", action="append", metavar="KNOB=VALUE", default=[],
                         help="a fault knob, e.g. http_429=0.01, timeout_accepted=0.01, drop.market=0.05, "
@@ -93,14 +95,19 @@ def apply_faults(config, items: list[str]) -> None:
 
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     from hbconnect.sim import EmbeddedExchange
+    from hbconnect.sim.agent import FixtureError
     from hbconnect.sim.binance import SPOT_LIMITS
 
-    ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
-                          agent=not args.no_agent, funding_interval=args.funding_interval,
-                          seed_from_fixture=args.from_fixture, spot_port=args.port,
-                          futures_port=args.port + 1 if args.port else 0,
-                          spot_limits=None if args.orders_per_10s is None else
-                          dataclasses.replace(SPOT_LIMITS, orders_10s=args.orders_per_10s))
+    try:
+        ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
+                              agent=not args.no_agent, funding_interval=args.funding_interval,
+                              seed_from_fixture=args.from_fixture, spot_port=args.port,
+                              futures_port=args.port + 1 if args.port else 0,
+                              spot_limits=None if args.orders_per_10s is None else
+                              dataclasses.replace(SPOT_LIMITS, orders_10s=args.orders_per_10s))
+    except FixtureError as e:
+        print(f"hbconnect sim: --from-fixture: {e}", file=sys.stderr)
+        return 2
     try:
         apply_faults(ex.faults, args.fault)
     except ValueError as e:

@@ -127,17 +127,18 @@ class Connector:
         self._user_stream = UserStream(venue, self._send, self._on_user_events,
                                        on_connected=self._on_stream_connected,
                                        on_disconnected=self._on_stream_disconnected,
-                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms)
+                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms,
+                                       clock=clock)
         #: creates and cancels: the venue's WebSocket order entry when it offers one (and
         #: ``ws_order_entry``), REST while that socket is down or otherwise
         self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
                                       throttler=self._throttler, resync=self._resync_time)
         #: the venue's own rate-limit counts in response headers (optional venue capability)
         self._usage_of: Optional[Callable[[Any], dict]] = getattr(venue, "rate_limit_usage", None)
-        #: limit ids an order's first fill gives one back to (Binance spot's unfilled-order count)
+        #: limit ids an order's first fill gives one back to (a venue's unfilled-order count)
         self._first_fill_releases: tuple = tuple(getattr(venue, "first_fill_releases", ()))
         for secret in venue.credentials.secret_values():
-            register_secret(secret)
+            register_secret(secret, owner=self)  # kept while this connector lives
         #: account state requests depend on (position/margin mode, leverage), passed to the venue
         self._account = AccountSettings()
         self._rules: Dict[str, TradingRule] = {}
@@ -229,9 +230,9 @@ class Connector:
 
     async def wait_until_ready(self, timeout: float = 30.0) -> None:
         """Wait until :attr:`ready`; ``asyncio.TimeoutError`` (with what is missing logged) if not."""
-        deadline = time.monotonic() + timeout
+        deadline = _loop_time() + timeout
         while not self.ready:
-            if time.monotonic() > deadline:
+            if _loop_time() > deadline:
                 missing = [k for k, v in self.status_dict.items() if not v]
                 raise asyncio.TimeoutError(f"{self.name} not ready after {timeout:g}s: missing {missing}")
             await asyncio.sleep(0.02)
@@ -624,7 +625,7 @@ class Connector:
             except ExchangeError as exc:
                 if exc.outcome_unknown or isinstance(exc, BodyDecodeError):
                     logger.warning("%s: order %s outcome unknown (%s); asking the venue", self.name, order_id, exc)
-                    await self._resolve_creation(order, time.monotonic())
+                    await self._resolve_creation(order, _loop_time())
                     return
                 self._fail_order(order, exc)
                 return
@@ -632,14 +633,14 @@ class Connector:
                 raise
             except Exception:  # a bug or an unexpected transport error: ask, never re-send
                 logger.exception("%s: order %s submission raised; asking the venue", self.name, order_id)
-                await self._resolve_creation(order, time.monotonic())
+                await self._resolve_creation(order, _loop_time())
                 return
             try:
                 update, fills = self._venue.parse_place_order(data, order, self._clock())
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("%s: unreadable order response for %s (%s); asking the venue", self.name,
                                order_id, exc)
-                await self._resolve_creation(order, time.monotonic())
+                await self._resolve_creation(order, _loop_time())
                 return
             self._process_order_update(update)
             for fill in fills:
@@ -667,19 +668,19 @@ class Connector:
         try:
             window = self._venue.order_not_accepted_after
             delay = 0.2
-            deadline = time.monotonic() + max(60.0, window * 4)
-            while self._running and time.monotonic() < deadline:
+            deadline = _loop_time() + max(60.0, window * 4)
+            while self._running and _loop_time() < deadline:
                 if order.is_done or order.current_state is not OrderState.PENDING_CREATE:
                     return  # the user stream (or a poll) already told us
                 try:
                     data = await self._send(self._venue.order_status_request(order))
                 except OrderNotFound:
-                    if time.monotonic() - started > window:
+                    if _loop_time() - started > window:
                         self._fail_order(order, OrderNotFound(None, "the venue never accepted the order"))
                         return
                 except ExchangeError as exc:
                     if self._venue.is_order_not_found(exc):
-                        if time.monotonic() - started > window:
+                        if _loop_time() - started > window:
                             self._fail_order(order, exc)
                             return
                     else:
@@ -800,7 +801,7 @@ class Connector:
     async def _status_loop(self) -> None:
         """Urgent orders (lost, fills missing) every ``fast_poll_interval``; every order and the
         balances every ``poll_interval`` (every ``fast_poll_interval * 5`` while the stream is down)."""
-        last_full = last_balance = time.monotonic()
+        last_full = last_balance = _loop_time()
         while True:
             try:
                 await asyncio.wait_for(self._poll_now.wait(), self.fast_poll_interval)
@@ -808,7 +809,7 @@ class Connector:
                 pass
             forced = self._poll_now.is_set()
             self._poll_now.clear()
-            now = time.monotonic()
+            now = _loop_time()
             full_interval = self.poll_interval if self._user_stream.connected else self.fast_poll_interval * 5
             full = forced or now - last_full >= full_interval
             try:
@@ -980,6 +981,12 @@ class Connector:
 def _tracker_ready(tracker: Any, pairs: List[str]) -> bool:
     status = tracker.status_dict()
     return all(status.get(p, False) for p in pairs)
+
+
+def _loop_time() -> float:
+    """The running event loop's clock: the deadlines and poll intervals of the async engine are
+    measured on the clock its sleeps and timeouts use (the engine reads no other)."""
+    return asyncio.get_running_loop().time()
 
 
 def _has_loop() -> bool:

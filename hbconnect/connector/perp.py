@@ -3,11 +3,10 @@ mode (one-way / hedge), funding info and funding payments."""
 from __future__ import annotations
 
 import logging
-import time
 from decimal import Decimal
 from typing import Any, Dict, Optional, Tuple
 
-from hbconnect.connector.connector import Connector
+from hbconnect.connector.connector import Connector, _loop_time
 from hbconnect.connector.contract import FundingHint, FundingPayment, PositionUpdate
 from hbconnect.core.errors import ExchangeError
 from hbconnect.core.events import (
@@ -42,10 +41,10 @@ class PerpConnector(Connector):
         self._funding_seen: set = set()
         self._funding_since_ms = 0
         self._funding_due = False
-        self._last_funding_poll = 0.0
+        self._last_funding_poll = float("-inf")  # never
         self._positions_ready = False
         self._positions_dirty = False
-        self._last_positions_poll = 0.0
+        self._last_positions_poll = float("-inf")  # never
 
     # ------------------------------------------------------------------ state
     @property
@@ -154,7 +153,7 @@ class PerpConnector(Connector):
                 logger.warning("%s: %s failed at start (%s); will retry", self.name, step.__name__, exc)
 
     async def _poll_extra(self) -> None:
-        now = time.monotonic()
+        now = _loop_time()
         interval = self.poll_interval if self._user_stream.connected else self.fast_poll_interval * 5
         if not self._positions_ready or self._positions_dirty or now - self._last_positions_poll >= interval:
             await self._update_positions()
@@ -171,7 +170,7 @@ class PerpConnector(Connector):
 
     async def _update_positions(self) -> None:
         self._positions_dirty = False
-        self._last_positions_poll = time.monotonic()
+        self._last_positions_poll = _loop_time()
         snapshot = self._venue.parse_positions(await self._send(self._venue.positions_request()))
         seen = set()
         for p in snapshot.positions:
@@ -184,7 +183,7 @@ class PerpConnector(Connector):
         self._positions_ready = True
 
     async def _update_funding_info(self) -> None:
-        self._last_funding_poll = time.monotonic()
+        self._last_funding_poll = _loop_time()
         passed = self._funding_passed()
         for pair in list(self._trading_pairs):
             info = self._venue.parse_funding_info(await self._send(self._venue.funding_info_request(pair)))

@@ -30,13 +30,18 @@ logger = logging.getLogger(__name__)
 SendFn = Callable[[VenueRequest], Awaitable[Any]]
 
 
+def _nothing() -> None:
+    return None
+
+
 class _Token:
     """``StreamShape.TOKEN``: a REST-issued key (or token) in the URL, kept alive over REST."""
 
     async def open(self, stream: "UserStream") -> tuple:
         venue = stream._venue
         key = venue.parse_stream_token(await stream._send(venue.stream_token_request()))
-        register_secret(key)
+        # redacted while this session uses it, then among the registry's bounded recent values
+        stream._release_token = register_secret(key, owner=stream)
         stream.key_renewals += 1
         conn = await stream._connect(venue.user_stream_url(key))
         return conn, stream._keepalive(key, conn)
@@ -99,6 +104,7 @@ class UserStream(PrivateSocket):
         backoff: Optional[Backoff] = None,
         time_ms: Optional[Callable[[], int]] = None,
         login_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
                          login_timeout=login_timeout)
@@ -113,7 +119,10 @@ class UserStream(PrivateSocket):
         self.frames = 0
         self.parse_errors = 0
         self.key_renewals = 0
-        self.last_frame_time = 0.0
+        self.last_frame_time = 0.0  # ``clock`` time of the last frame
+        self._clock = clock
+        #: releases the redaction of the current session's token (see ``_Token``)
+        self._release_token: Callable[[], None] = _nothing
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -139,6 +148,8 @@ class UserStream(PrivateSocket):
                 keepalive.cancel()
             elif maintain is not None:
                 maintain.close()
+            self._release_token()
+            self._release_token = _nothing
             self._conn = None
             await conn.close()
 
@@ -146,7 +157,7 @@ class UserStream(PrivateSocket):
         """Translate one frame and hand its events on. Returns True when the venue says the
         session (token, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
-        self.last_frame_time = time.time()
+        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:

@@ -6,7 +6,6 @@ these are public market-data frames and REST bodies).
 """
 from __future__ import annotations
 
-import gzip
 import zlib
 from typing import Any, Callable, Optional, Union
 
@@ -16,6 +15,8 @@ Raw = Union[str, bytes, bytearray, memoryview]
 
 __all__ = [
     "DecodeError",
+    "InflateLimitError",
+    "INFLATE_LIMIT",
     "json_loads",
     "json_dumps",
     "gunzip",
@@ -33,6 +34,17 @@ __all__ = [
 
 class DecodeError(ValueError):
     """A frame or body could not be decoded (truncated, not JSON, bad compression...)."""
+
+
+class InflateLimitError(DecodeError):
+    """Compressed data that inflates past the output limit (a decompression bomb, or a frame far
+    beyond anything a venue sends). Inflation stops at the limit: memory stays bounded."""
+
+
+#: Default output limit of ``gunzip``/``inflate``/``inflate_raw``/``decompress`` in bytes. The
+#: largest frames venues send (full 400-level books) inflate to well under 1 MB; the websocket
+#: transport accepts 16 MB compressed, which could otherwise inflate to gigabytes.
+INFLATE_LIMIT = 8 * 1024 * 1024
 
 
 def excerpt(data: Any, limit: int = 120) -> str:
@@ -75,18 +87,16 @@ def json_dumps(obj: Any) -> str:
     return ujson.dumps(obj, ensure_ascii=False, escape_forward_slashes=False)
 
 
-def gunzip(data: bytes) -> bytes:
-    """Decompress a gzip member (HTX frames)."""
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DecodeError(f"invalid gzip data ({exc}): {excerpt(data)}") from None
-
-
-def _inflate(data: bytes, wbits: int, what: str) -> bytes:
+def _inflate(data: bytes, wbits: int, what: str, limit: Optional[int]) -> bytes:
+    """One complete compressed stream, inflated to at most ``limit`` bytes (None: INFLATE_LIMIT)
+    without ever holding more: ``InflateLimitError`` past it, ``DecodeError`` when truncated or
+    invalid."""
+    cap = INFLATE_LIMIT if limit is None else limit
     try:
         d = zlib.decompressobj(wbits)
-        out = d.decompress(data) + d.flush()
+        out = d.decompress(data, cap + 1)
+        if len(out) > cap or (len(out) == cap and not d.eof):
+            raise InflateLimitError(f"{what} data inflates past {cap} bytes ({len(data)} bytes compressed)")
         if not d.eof:
             raise DecodeError(f"truncated {what} stream: {excerpt(data)}")
         return out
@@ -94,26 +104,33 @@ def _inflate(data: bytes, wbits: int, what: str) -> bytes:
         raise DecodeError(f"invalid {what} data ({exc}): {excerpt(data)}") from None
 
 
-def inflate(data: bytes) -> bytes:
-    """Decompress zlib-wrapped deflate data."""
-    return _inflate(data, zlib.MAX_WBITS, "zlib")
+def gunzip(data: bytes, limit: Optional[int] = None) -> bytes:
+    """Decompress a gzip member (HTX frames), at most ``limit`` bytes out (see ``_inflate``)."""
+    return _inflate(data, 16 + zlib.MAX_WBITS, "gzip", limit)
 
 
-def inflate_raw(data: bytes) -> bytes:
+def inflate(data: bytes, limit: Optional[int] = None) -> bytes:
+    """Decompress zlib-wrapped deflate data, at most ``limit`` bytes out."""
+    return _inflate(data, zlib.MAX_WBITS, "zlib", limit)
+
+
+def inflate_raw(data: bytes, limit: Optional[int] = None) -> bytes:
     """Decompress raw deflate data (no header), as OKX/Bitget-style compressed frames use."""
-    return _inflate(data, -zlib.MAX_WBITS, "deflate")
+    return _inflate(data, -zlib.MAX_WBITS, "deflate", limit)
 
 
-def decompress(data: bytes) -> bytes:
-    """Detect gzip / zlib / raw deflate by header and decompress."""
+def decompress(data: bytes, limit: Optional[int] = None) -> bytes:
+    """Detect gzip / zlib / raw deflate by header and decompress (at most ``limit`` bytes out)."""
     if data[:2] == b"\x1f\x8b":
-        return gunzip(data)
+        return gunzip(data, limit)
     if len(data) >= 2 and data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0:
         try:
-            return inflate(data)
+            return inflate(data, limit)
+        except InflateLimitError:
+            raise
         except DecodeError:
             pass
-    return inflate_raw(data)
+    return inflate_raw(data, limit)
 
 
 def decode_json_frame(raw: Raw) -> Any:

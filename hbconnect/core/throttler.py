@@ -371,7 +371,7 @@ class Throttler:
     # ---- the venue's own count ----
     def release(self, limit_id: str, weight: int = 1) -> None:
         """Give ``weight`` back to ``limit_id``'s window before it expires: the venue stopped
-        counting it (Binance spot takes an order off the unfilled-order count at its first fill).
+        counting it (a venue that takes an order off its unfilled-order count at the first fill).
         Unknown limit ids are ignored."""
         window = self._windows.get(limit_id)
         if window is None or weight <= 0:

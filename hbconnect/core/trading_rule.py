@@ -8,7 +8,7 @@ amount never grows, and a price never rises (a buy never pays more; for a sell p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, DecimalException, InvalidOperation, localcontext
 from typing import Any, Dict, Optional, Tuple
 
 from hbconnect.core.types import OrderType, TradeType, to_decimal
@@ -24,7 +24,9 @@ _EXACT = Context(prec=120)
 def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_DOWN) -> Decimal:
     """Round ``value`` to a multiple of ``step`` (``ROUND_DOWN``: toward zero). ``step <= 0``
     returns ``value`` unchanged. The result carries the step's exponent (``"0.010"`` -> 3 places).
-    ``ValueError`` if ``value / step`` is beyond 120 digits."""
+    ``ValueError`` if ``value`` is not finite or beyond 1e±1000 (checked first), or if
+    ``value / step`` is beyond 120 digits."""
+    value = to_decimal(value, "value")
     entry = _STEP_PLANS.get(id(step))
     plan = entry[1] if entry is not None and entry[0] is step else _step_plan(step)
     if plan is _NO_STEP:
@@ -39,7 +41,7 @@ def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_DOWN) 
         exp = step.as_tuple().exponent
         if isinstance(exp, int) and exp < 0:
             result = result.quantize(Decimal(1).scaleb(exp), context=_EXACT)
-    except InvalidOperation:
+    except DecimalException:  # InvalidOperation, Overflow...
         raise ValueError(f"{value} is out of range for a step of {step}") from None
     return result
 
@@ -80,7 +82,9 @@ def _is_multiple(value: Decimal, step: Decimal) -> bool:
 
 
 def round_significant(value: Decimal, digits: int, rounding: str = ROUND_DOWN) -> Decimal:
-    """Round ``value`` to ``digits`` significant digits (toward zero by default)."""
+    """Round ``value`` to ``digits`` significant digits (toward zero by default). ``ValueError``
+    if ``value`` is not finite or beyond 1e±1000 (checked before any arithmetic)."""
+    value = to_decimal(value, "value")
     if value == 0 or digits <= 0:
         return value
     exp = value.adjusted() - digits + 1

@@ -25,6 +25,7 @@ __all__ = [
     "Position",
     "FundingInfo",
     "to_decimal",
+    "decimal_text",
     "split_trading_pair",
     "RateFn",
 ]
@@ -64,6 +65,25 @@ def to_decimal(value: Any, name: str = "value") -> Decimal:
         # "1e999999999" is finite, but a product of two such values raises decimal.Overflow
         raise ValueError(f"{name} is out of range: {_short(value)}")
     return d
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain text of a Decimal without exponent or needless trailing zeros (``1E+1`` -> ``"10"``,
+    ``0.0100`` -> ``"0.01"``), as venues expect prices and amounts. ``ValueError`` for NaN,
+    infinities and magnitudes beyond 1e±1000, checked before any text is made: formatting
+    ``Decimal("1e-100000000")`` in full would take 100 MB."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {_short(value)}")
+    if not value:
+        return "0"
+    if not -_MAX_EXPONENT <= value.adjusted() <= _MAX_EXPONENT:
+        raise ValueError(f"out of range: {_short(value)}")
+    text = str(value)
+    if "E" in text:  # str() uses scientific notation for small/large exponents
+        text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from urllib.parse import quote_plus
 
 from hbconnect.core import errors
-from hbconnect.core.types import PositionAction, TokenAmount, TradeFee, TradeType
+from hbconnect.core.types import PositionAction, TokenAmount, TradeFee, TradeType, decimal_text
 
 __all__ = ["fmt_decimal", "parse_decimal", "form_encode", "flat_fee", "error_class", "ZERO"]
 
@@ -31,12 +31,7 @@ def fmt_decimal(value: Any) -> str:
     if type(value) is str:
         return value
     if isinstance(value, Decimal):
-        text = str(value)
-        if "E" in text:  # str() uses scientific notation for small/large exponents
-            text = format(value, "f")
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text or "0"
+        return decimal_text(value)  # range-checked before any text is made
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

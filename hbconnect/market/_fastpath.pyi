@@ -18,5 +18,6 @@ class ConnectionCore:
 class FastFeed:
     fast_frames: int
     scanned_frames: int
+    clock: Optional[Any]
     def __init__(self, tracker: Any, spec: Any, rule: int, live: Any) -> None: ...
     def feed(self, conn: Any, raw: Any, now: Optional[float] = None) -> None: ...

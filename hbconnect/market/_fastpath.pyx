@@ -54,8 +54,6 @@ cdef extern from "Python.h":
 
 import time as _time
 
-_py_monotonic = _time.monotonic
-
 
 cdef class TrackedBookCore:
     """The per-pair fields the frame path touches on every diff (see ``TrackedBook``)."""
@@ -235,6 +233,9 @@ cdef class FastFeed:
     cdef public long long fast_frames
     #: of those, frames the scanner read without the JSON parser
     cdef public long long scanned_frames
+    #: the time of a frame fed without ``now``: None -- CLOCK_MONOTONIC read in C (the tracker's
+    #: clock is the real ``time.monotonic``); else the tracker's injected clock, called
+    cdef public object clock
 
     def __init__(self, tracker, spec, int rule, live):
         if rule not in (1, 2, 3):
@@ -262,6 +263,7 @@ cdef class FastFeed:
         self.general = tracker._feed_general
         self.fast_frames = 0
         self.scanned_frames = 0
+        self.clock = None
 
         def b(k):
             return None if k is None else k.encode("ascii")
@@ -389,8 +391,11 @@ cdef class FastFeed:
         cdef object msg, sym
         cdef bint done, scanned
         if now is None:
-            t = hbc_monotonic()
-            now = t if t >= 0.0 else _py_monotonic()
+            if self.clock is not None:
+                now = self.clock()
+            else:
+                t = hbc_monotonic()
+                now = t if t >= 0.0 else _time.monotonic()
         try:
             scanned = self._scan(raw)
         except Exception:  # MemoryError while building the levels: let the general path try

@@ -22,11 +22,11 @@ class SyncRule(enum.Enum):
     """How a venue's diffs are aligned with its snapshot and chained to each other."""
 
     #: REST snapshot id ``L``; drop diffs with ``last_id <= L``; the first applied diff must have
-    #: ``first_id <= L + 1 <= last_id``; then ``first_id == previous last_id + 1`` (Binance spot,
-    #: Gate.io, KuCoin spot sequenceStart/End, MEXC).
+    #: ``first_id <= L + 1 <= last_id``; then ``first_id == previous last_id + 1`` (Gate.io,
+    #: KuCoin spot sequenceStart/End, MEXC).
     SEQ_RANGE = "seq_range"
-    #: Binance USDⓈ-M: drop ``last_id < L``; first applied ``first_id <= L <= last_id``; then
-    #: ``prev_id == previous last_id``.
+    #: REST snapshot id ``L`` and each diff's previous id: drop ``last_id < L``; the first
+    #: applied diff has ``first_id <= L <= last_id``; then ``prev_id == previous last_id``.
     SEQ_RANGE_PREV = "seq_range_prev"
     #: In-band snapshot carrying ``last_id``; every diff's ``prev_id`` must equal the previous
     #: ``last_id`` (OKX seqId/prevSeqId, HTX mbp seqNum/prevSeqNum).
@@ -180,17 +180,23 @@ class DiffFrame:
     asks_key: str
     prev_key: Optional[str] = None
     time_key: Optional[str] = None
-    time_units: float = 1000.0  # time units per second (Binance: ms)
+    time_units: float = 1000.0  # time units per second (1000: milliseconds)
 
 
 class ParseError(ValueError):
     """A frame or body the venue module could not translate. The tracker counts and logs it."""
 
 
+class LostFrame(ParseError):
+    """A frame whose content is unknown (e.g. compressed data over the inflate limit): whichever
+    pair it was for lost an update, so the tracker counts it as bad and resyncs every pair of the
+    connection it came on."""
+
+
 class MarketDataVenue(Protocol):
     """What a venue module exposes (one object per market variant, e.g. spot and perp)."""
 
-    name: str  # registry id, e.g. "binance", "binance_perpetual"
+    name: str  # registry id, e.g. "okx", "bybit_perpetual"
     sync_rule: SyncRule
     max_pairs_per_connection: int
     #: Book depth the subscription maintains; the tracker truncates the book to it after each
@@ -200,10 +206,10 @@ class MarketDataVenue(Protocol):
     connection_sequence: bool
     # Optional (read with getattr, default False):
     #   strict_snapshot_start: bool -- SEQ_RANGE only: refetch a REST snapshot whose id is below
-    #   the first buffered ``first_id`` even by one (Binance spot step 4 "strictly less than U");
+    #   the first buffered ``first_id`` even by one (a venue procedure saying "strictly less than");
     #   otherwise a snapshot joins the stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
     #   rate_limit_pool: str -- the throttler limit id of the venue's shared weight pool; the
-    #   tracker charges ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
+    #   tracker charges ``RestRequest.weight`` there for snapshots (e.g. a per-minute request weight pool).
     #   with_urls(rest=..., ws=...) -> venue: a copy talking to other base URLs (record/watch
     #   --rest-url/--ws-url, the embedded exchange).
     #   load_symbols(body) -> int: learn the venue's symbol table from its symbols/instruments REST
@@ -211,7 +217,7 @@ class MarketDataVenue(Protocol):
     # Outgoing message limits (optional, read with getattr, default None = no limit); the live
     # tracker paces what it sends on each connection accordingly:
     #   ws_message_rate: float -- messages per second per connection the venue accepts from the
-    #   client (Coinbase 8, Bitget 10, Binance spot 5 / USDⓈ-M 10). Replies (pongs) count too but
+    #   client (Coinbase 8, Bitget 10). Replies (pongs) count too but
     #   are never delayed.
     #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
     #   sliding hour (Bitget 240, OKX 480).
@@ -219,7 +225,7 @@ class MarketDataVenue(Protocol):
     #   sends_checksum: bool -- the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``)
     #   that the tracker verifies; reports show checksum counters only for such venues.
     #   diff_frame: DiffFrame -- the shape of the venue's common diff frame, for the tracker's
-    #   compiled fast path (Binance); without it every frame takes the general path.
+    #   compiled fast path; without it every frame takes the general path.
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

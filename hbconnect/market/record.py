@@ -1,4 +1,4 @@
-"""Recording of live market-data sessions in the replay format (``../shared/DESIGN.md``).
+"""Recording of live market-data sessions in the replay format (docs/architecture.md, "The recording format").
 
 ``SessionRecorder`` writes what the live tracker sees: connections opened (``URL <-> TS``), text
 it sent (``URL <- TS: TEXT``), frames received (``TS: PAYLOAD``; binary as a Python bytes

@@ -1,6 +1,6 @@
 """Replay of recorded sessions through the real tracker and venue code.
 
-Format (``../shared/DESIGN.md``), one record per line:
+Format (documented in docs/architecture.md and tests/data/recordings/README.md), one record per line:
 
 * ``URL <-> TS`` a websocket connection to URL was opened;
 * ``URL <- TS: TEXT`` the client sent TEXT on that connection;
@@ -23,6 +23,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -79,13 +80,21 @@ class Session:
                        list(self.rest), dict(self.configuration))
 
 
+# exactly one bytes literal as ``repr(bytes)`` writes it: nothing before or after it, so that
+# literal_eval sees a single constant (a crafted ``b''[0][0]...`` nested 100k deep made it raise
+# RecursionError and killed the replay)
+_BYTES_LITERAL = re.compile(r"b'(?:[^'\\\n]|\\.)*'" + r'|b"(?:[^"\\\n]|\\.)*"', re.ASCII)
+
+
 def _payload(text: str) -> Union[str, bytes]:
-    if text.startswith(("b'", 'b"')):
+    """A received frame's text: a binary frame is recorded as its bytes literal. Anything else
+    that starts like one is kept as text, which the venue module then refuses (a bad frame)."""
+    if text.startswith(("b'", 'b"')) and _BYTES_LITERAL.fullmatch(text):
         try:
             value = ast.literal_eval(text)
             if isinstance(value, bytes):
                 return value
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
             pass
     return text
 

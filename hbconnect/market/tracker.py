@@ -8,7 +8,7 @@ Design
     same core; they differ only in the *driver* that performs the I/O the core asks for
     (``request_snapshot``, ``send``, ``reconnect``).
 
-For venues that declare the shape of their diff frames (``venue.diff_frame``, e.g. Binance), the
+For venues that declare the shape of their diff frames (``venue.diff_frame``), the
 instance's ``feed`` is the compiled fast path of ``hbconnect.market._fastpath``: it scans the frame
 text itself and applies LIVE, in-sequence diffs with the same bookkeeping, and hands every other
 frame (decoded) to the general path here, which alone decides sequence breaks, bad frames and
@@ -27,6 +27,7 @@ import enum
 import logging
 import random
 import time
+import types
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
@@ -37,6 +38,7 @@ from hbconnect.market.messages import (
     BookSnapshot,
     Heartbeat,
     Ignored,
+    LostFrame,
     MarketDataVenue,
     Reconnect,
     Reply,
@@ -60,7 +62,10 @@ __all__ = [
     "TrackerDriver",
 ]
 
-_monotonic = time.monotonic
+
+def _is_native_monotonic(clock: Callable[[], float]) -> bool:
+    """True for the interpreter's own ``time.monotonic`` (which the fast path reads in C)."""
+    return clock is time.monotonic and type(clock) is types.BuiltinFunctionType
 
 
 class BookState(enum.Enum):
@@ -234,15 +239,16 @@ class _NullDriver(TrackerDriver):
 class _LogLimiter:
     """At most ``burst`` log lines per ``interval`` seconds per key; counts what it suppressed."""
 
-    __slots__ = ("interval", "burst", "_windows")
+    __slots__ = ("clock", "interval", "burst", "_windows")
 
-    def __init__(self, interval: float = 10.0, burst: int = 5) -> None:
+    def __init__(self, clock: Callable[[], float], interval: float = 10.0, burst: int = 5) -> None:
+        self.clock = clock
         self.interval = interval
         self.burst = burst
         self._windows: dict[str, list] = {}
 
     def __call__(self, key: str, level: int, msg: str, *args: Any, exc_info: bool = False) -> None:
-        now = _monotonic()
+        now = self.clock()
         w = self._windows.get(key)
         if w is None or now - w[0] >= self.interval:
             if w is not None and w[2]:
@@ -328,7 +334,7 @@ class OrderBookTracker:
 
     Live use::
 
-        tracker = OrderBookTracker(market_data_venue("binance"), ["BTC-USDT", "ETH-USDT"])
+        tracker = OrderBookTracker(market_data_venue("okx"), ["BTC-USDT", "ETH-USDT"])
         await tracker.start()
         await tracker.wait_ready()
         book = tracker.book("BTC-USDT")            # hbconnect.OrderBook
@@ -395,7 +401,7 @@ class OrderBookTracker:
         self._subs: list[Subscription] = []
         self._notify_books = bool(self._book_callbacks)
         self._notify_trades = bool(self._trade_callbacks)
-        self._log = _LogLimiter()
+        self._log = _LogLimiter(lambda: self._clock())
         # tracker-wide counters
         self.frames = 0
         self.bad_frames = 0  # including those that cannot be attributed to a pair
@@ -424,8 +430,10 @@ class OrderBookTracker:
         #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
         #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
         self.signer = signer
-        #: the clock of ``check_stale``/retries (replay sets the recorded time)
-        self.clock: Callable[[], float] = _monotonic
+        self._fastpath: Optional[FastFeed] = None
+        #: the clock of frames fed without ``now``, ``check_stale``, retries and log limits
+        #: (replay sets the recorded time); the tracker never reads another
+        self.clock = time.monotonic
         self._rand: Callable[[], float] = random.random
         self._live: Optional[_LiveDriver] = None
         # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
@@ -433,13 +441,23 @@ class OrderBookTracker:
         # the general path below, decoded. ``fast_path=False``: the general path only.
         spec = getattr(venue, "diff_frame", None)
         self._parse_decoded = spec.parse_decoded if spec is not None else None
-        self._fastpath: Optional[FastFeed] = None
         if fast_path and spec is not None and self._fast and self.max_depth is None \
                 and not self.connection_sequence:
             self._fastpath = FastFeed(self, spec, self._fast, LIVE)
             self.feed = self._fastpath.feed  # type: ignore[method-assign]
+            self.clock = self._clock  # tell the fast path which clock it is
         if pairs:
             self.add_pairs(pairs)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        if self._fastpath is not None:
+            self._fastpath.clock = None if _is_native_monotonic(clock) else clock
 
     # ------------------------------------------------------------------ pairs and connections
     def add_pairs(self, pairs: Iterable[str]) -> list[Connection]:
@@ -580,7 +598,7 @@ class OrderBookTracker:
         (With a venue that declares ``diff_frame`` the instance's ``feed`` is the compiled fast
         path, which comes back here for everything but LIVE in-sequence diffs.)"""
         if now is None:
-            now = _monotonic()
+            now = self._clock()
         self.frames += 1
         conn.frames += 1
         conn.last_frame = now
@@ -657,6 +675,11 @@ class OrderBookTracker:
         self._bad_frame(conn, tb, raw, exc)
         if tb is not None:
             self._safe_resync(tb, "unparsable frame")
+        elif isinstance(exc, LostFrame):  # any pair of the connection may have lost an update
+            for p in conn.pairs:
+                lost = self.books.get(p)
+                if lost is not None:
+                    self._safe_resync(lost, "unreadable frame")
 
     def _internal_error(self, conn: Connection, pair: Any, raw: Any, exc: BaseException) -> None:
         """An unexpected exception while processing a frame (a tracker/venue bug, an id the book
@@ -764,7 +787,7 @@ class OrderBookTracker:
 
     def _sequence_break(self, tb: TrackedBook, d: BookDiff) -> None:
         if tb.first and self.venue.snapshot_request(tb.pair) is not None:
-            # Right after a REST snapshot: the snapshot predates the stream (Binance step 4).
+            # Right after a REST snapshot: the snapshot predates the stream (its id below the first buffered diff's).
             tb.snapshot_retries += 1
             self._log("too-old", logging.INFO, "%s %s: snapshot %d older than stream (%d..%d); refetching",
                       self.name, tb.pair, tb.last_id, d.first_id, d.last_id)
@@ -813,7 +836,7 @@ class OrderBookTracker:
         tb.last_id = s.update_id
         tb.first = True
         if not tb.last_receive:
-            tb.last_receive = tb.conn.last_frame or _monotonic()  # the stale clock starts with the book
+            tb.last_receive = tb.conn.last_frame or self._clock()  # the stale clock starts with the book
         if s.timestamp:
             tb.last_update_time = s.timestamp
         tb.state = LIVE
@@ -1121,9 +1144,10 @@ class OrderBookTracker:
 
     async def wait_ready(self, timeout: Optional[float] = None) -> bool:
         """Wait until every pair is LIVE; False on timeout."""
-        deadline = None if timeout is None else _monotonic() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while not self.ready:
-            if deadline is not None and _monotonic() >= deadline:
+            if deadline is not None and loop.time() >= deadline:
                 return False
             await asyncio.sleep(0.02)
         return True
@@ -1393,8 +1417,8 @@ class _LiveDriver(TrackerDriver):
     def _limit(self, req: RestRequest) -> tuple[Optional[str], Optional[dict]]:
         """How the throttler charges a snapshot request: the endpoint's own limit id when the
         throttler rates it (``snapshot_limit_id``, ``"GET /path"`` or ``"/path"``), else the
-        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. Binance
-        ``REQUEST_WEIGHT``), else nothing."""
+        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. a
+        per-minute request weight pool), else nothing."""
         t = self.t
         throttler = getattr(t._rest, "throttler", None)
         if throttler is None:

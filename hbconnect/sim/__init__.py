@@ -115,8 +115,10 @@ for soak tests.
 Constructor knobs: ``seed`` (every RNG: agent, ids, faults), ``pairs`` / ``perp_pairs``
 ("BASE-QUOTE"; wire symbols are Binance's, e.g. ``BTCUSDT``), ``agent`` (a seeded market maker
 quoting around a random-walk mid plus taker flow), ``agent_interval`` (s), ``seed_from_fixture``
-(True or a path: shape the initial books after the recorded Binance depth snapshot in
-``shared/fixtures/BINANCE.http.0.0``), ``start_prices``, ``funding_interval`` (s; None = off),
+(True: shape the initial books after the recorded Binance depth snapshot shipped as package
+data, ``hbconnect/sim/data/binance_depth_snapshot.txt``; or the path of a recording file with a
+REST depth line; an unreadable path or one without a snapshot raises ``FixtureError``, a
+``ValueError``), ``start_prices``, ``funding_interval`` (s; None = off),
 ``funding_rate``, ``spot_port`` / ``futures_port``, ``faults`` (a :class:`FaultConfig`),
 ``spot_limits`` / ``futures_limits`` (:class:`RateLimits`), ``ping_interval`` (s, WS pings),
 ``venues`` (default ``("binance",)``), ``ports`` (front-end name -> port) and ``venue_options``

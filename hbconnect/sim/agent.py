@@ -7,7 +7,9 @@ book (and fill the bots' resting orders when they are at the touch).  Quotes and
 internal accounts so that self-trade prevention never hides a trade.
 
 The initial book is either synthetic or shaped after a real Binance depth snapshot from a
-recorded session (``BINANCE.http.0.0`` in the shared fixtures): the relative price offsets and
+recorded session (by default ``hbconnect/sim/data/binance_depth_snapshot.txt``: the top 100 levels
+per side of the first NKNUSDT snapshot of the repository's recording
+``tests/data/recordings/BINANCE.http.0.0``, in the same line format): the relative price offsets and
 level notionals of the recorded book are re-scaled to the symbol's start price, tick and step.
 """
 from __future__ import annotations
@@ -26,8 +28,16 @@ from hbconnect.sim.matching import BUY, SELL, MatchingEngine, OrderRequest, Symb
 logger = logging.getLogger(__name__)
 
 
-def load_fixture_snapshot(path: str | Path, symbol: Optional[str] = None) -> Optional[dict]:
-    """The first REST depth snapshot (``URL -> TS: BODY`` line) of a recorded session."""
+class FixtureError(ValueError):
+    """A fixture file that cannot be read or holds no usable depth snapshot."""
+
+
+def load_fixture_snapshot(path: str | Path, symbol: Optional[str] = None) -> dict:
+    """The first REST depth snapshot (``URL -> TS: BODY`` line) of a recorded session.
+
+    Raises :class:`FixtureError` when the file cannot be read or holds no depth snapshot with
+    bids and asks: a fixture the caller asked for is never silently replaced by made-up books.
+    """
     try:
         with open(path, "r", encoding="utf-8") as fh:
             for line in fh:
@@ -38,11 +48,12 @@ def load_fixture_snapshot(path: str | Path, symbol: Optional[str] = None) -> Opt
                     continue
                 _, _, body = rest.partition(": ")
                 data = json.loads(body)
-                if data.get("bids") and data.get("asks"):
+                if isinstance(data, dict) and data.get("bids") and data.get("asks"):
                     return data
     except (OSError, ValueError) as e:
-        logger.warning("sim agent: cannot read fixture %s: %s", path, e)
-    return None
+        raise FixtureError(f"cannot read fixture {path}: {e}") from None
+    raise FixtureError(f"fixture {path} holds no REST depth snapshot "
+                       f"(a line 'URL/depth?... -> TS: {{\"bids\": ..., \"asks\": ...}}')")
 
 
 def shape_from_snapshot(snapshot: dict, levels: int = 50) -> list[tuple[str, float, float]]:
@@ -73,9 +84,7 @@ class MarketMakerAgent:
         self.mid: dict[str, float] = {s.symbol: float(s.start_price) for s in engine.specs.values()}
         self.shape: Optional[list] = None
         if fixture is not None:
-            snap = load_fixture_snapshot(fixture)
-            if snap is not None:
-                self.shape = shape_from_snapshot(snap, levels=max(levels, 20))
+            self.shape = shape_from_snapshot(load_fixture_snapshot(fixture), levels=max(levels, 20))
         self.steps = 0
         self.errors = 0
 

@@ -32,6 +32,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 import string
 import time
 from dataclasses import dataclass
@@ -201,6 +202,13 @@ def parse_int(params: dict, name: str, required: bool = False) -> Optional[int]:
     if not _INT_RE.fullmatch(raw):
         raise illegal(name, INT_RANGE)
     return int(raw)
+
+
+def _reject_python_only_numerals(raw: str, name: str, legal: str) -> None:
+    """Binance reads numbers from ASCII digits only: a value that Python's int()/Decimal() would
+    still read ("1_700_000_000_000", non-ASCII digits such as "１７") is -1100."""
+    if not raw.isascii() or "_" in raw:
+        raise illegal(name, legal)
 
 
 def parse_bool(params: dict, name: str) -> Optional[bool]:
@@ -626,7 +634,7 @@ class BinanceFrontEnd(FrontEnd):
         raw_query = request.rel_url.raw_query_string
         body = ""
         if request.can_read_body:
-            data = await request.read()
+            data = await self.read_body(request)
             try:
                 body = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -680,6 +688,7 @@ class BinanceFrontEnd(FrontEnd):
         ts_raw = params.get("timestamp")
         if not ts_raw:
             raise mandatory("timestamp")
+        _reject_python_only_numerals(ts_raw, "timestamp", INT_RANGE)
         try:
             ts = int(ts_raw)
         except ValueError:
@@ -688,6 +697,7 @@ class BinanceFrontEnd(FrontEnd):
             ts //= 1000
         window = Decimal(5000)
         if params.get("recvWindow"):
+            _reject_python_only_numerals(params["recvWindow"], "recvWindow", DECIMAL_RANGE)
             try:
                 window = Decimal(params["recvWindow"])
             except InvalidOperation:
@@ -874,7 +884,8 @@ class BinanceFrontEnd(FrontEnd):
             if lk.owner == account.account_id and lk.expires_ms > now:
                 lk.expires_ms = now + LISTEN_KEY_TTL_MS
                 return lk.key
-        key = "".join(self.rng.choice(_LISTEN_KEY_CHARS) for _ in range(64))
+        # from the OS's CSPRNG: the key alone grants the account's order reports and balances
+        key = "".join(secrets.choice(_LISTEN_KEY_CHARS) for _ in range(64))
         self.listen_keys[key] = ListenKey(key, account.account_id, now + LISTEN_KEY_TTL_MS)
         return key
 

@@ -5,14 +5,13 @@ import asyncio
 import importlib
 import logging
 import re
-import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from hbconnect.sim.accounts import Account, FuturesLedger, SpotLedger
-from hbconnect.sim.agent import MarketMakerAgent
+from hbconnect.sim.agent import MarketMakerAgent, load_fixture_snapshot
 from hbconnect.sim.faults import FaultConfig, FaultInjector
 from hbconnect.sim.marketdata import last_price
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, SymbolSpec, now_ms
@@ -29,8 +28,8 @@ VENUE_MODULES: dict[str, str] = {
 #: API keys, secrets and passphrases: printable ASCII without spaces (each front end checks
 #: its venue's own format on requests)
 _CREDENTIAL_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
-DEFAULT_FIXTURE = Path(os.environ.get("HBCONNECT_FIXTURES")
-                       or Path(__file__).resolve().parents[3] / "shared" / "fixtures") / "BINANCE.http.0.0"
+#: the recorded Binance depth snapshot the agent's books are shaped after (package data)
+DEFAULT_FIXTURE = Path(__file__).resolve().parent / "data" / "binance_depth_snapshot.txt"
 
 # (start price, tick, step, min qty, min notional) — close to Binance's real filters
 SPOT_DEFAULTS: dict[str, tuple] = {
@@ -137,6 +136,7 @@ class EmbeddedExchange:
         fixture: Optional[Path] = None
         if seed_from_fixture:
             fixture = DEFAULT_FIXTURE if seed_from_fixture is True else Path(seed_from_fixture)
+            load_fixture_snapshot(fixture)      # FixtureError (a ValueError) now, not at start()
         self._fixture = fixture
         self.agents: list[MarketMakerAgent] = []
         self.agent_paused = False           # tests pause the flow to compare books at rest

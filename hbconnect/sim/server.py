@@ -28,12 +28,13 @@ import asyncio
 import functools
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Awaitable, Callable, Iterable, Optional, Sequence
 
+import aiohttp
+import aiohttp.http_exceptions
 from aiohttp import WSMsgType, web
 
 from hbconnect.sim.errors import SimReject
@@ -56,6 +57,10 @@ async def cancel_and_wait(tasks: list[asyncio.Task]) -> None:
             await t
         except (asyncio.CancelledError, Exception):
             pass
+
+
+class ClientGone(Exception):
+    """The client aborted or stalled mid-request (body not received within ``read_timeout``)."""
 
 
 class WireError(Exception):
@@ -181,6 +186,10 @@ class FrontEnd:
     max_connection_seconds = 24 * 3600.0
     tick_seconds = 0.02
     client_max_size = 1 << 20
+    #: seconds a client has to send a whole request (headers and body), and a kept-alive
+    #: connection may stay idle, before the server closes it (half-open or abandoned sockets
+    #: must not pile up); longer than aiohttp clients keep idle connections (15 s)
+    read_timeout = 20.0
 
     def __init__(self, exchange: Any, engine: MatchingEngine | Sequence[MatchingEngine],
                  faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
@@ -188,7 +197,6 @@ class FrontEnd:
         self.engines: list[MatchingEngine] = [engine] if isinstance(engine, MatchingEngine) else list(engine)
         self.engine = self.engines[0]
         self.faults = faults
-        self.rng = random.Random(seed + 7)
         if ping_interval is not None:
             self.ping_interval = ping_interval
         self.app = web.Application(middlewares=[self._middleware], client_max_size=self.client_max_size)
@@ -220,6 +228,43 @@ class FrontEnd:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]      # type: ignore[union-attr]
         self._tasks.append(asyncio.create_task(self._tick_loop()))
+        self._tasks.append(asyncio.create_task(self._idle_watchdog()))
+
+    async def _idle_watchdog(self) -> None:
+        """Close connections that are not inside a request and have not moved for
+        ``read_timeout``: a client that connected and sent nothing or half a request line or
+        headers (aiohttp itself has no header timeout), or an idle kept-alive connection.
+        Connections inside a request (a body being read has its own timeout, see
+        ``read_body``; a websocket runs in its handler) are left alone."""
+        seen: dict = {}  # handler -> (requests served, in a request, loop time it last moved)
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            await asyncio.sleep(min(1.0, self.read_timeout / 4))
+            server = self.runner.server if self.runner is not None else None
+            now = loop.time()
+            live = set()
+            for h in list(getattr(server, "connections", ()) or ()):
+                live.add(h)
+                state = (getattr(h, "_request_count", 0), getattr(h, "_current_request", None) is not None)
+                prev = seen.get(h)
+                if prev is None or prev[:2] != state:
+                    seen[h] = (*state, now)
+                elif not state[1] and now - prev[2] >= self.read_timeout:
+                    transport = getattr(h, "transport", None)
+                    if transport is not None:
+                        self.count("idle_closed")
+                        transport.close()
+            for h in [h for h in seen if h not in live]:
+                del seen[h]
+
+    async def read_body(self, request: web.Request) -> bytes:
+        """The request body, within ``read_timeout``; ``ClientGone`` if the client stalls or
+        aborts mid-body (the request is then answered with a closed connection and one line)."""
+        try:
+            return await asyncio.wait_for(request.read(), self.read_timeout)
+        except (asyncio.TimeoutError, ConnectionError, aiohttp.ClientPayloadError,
+                aiohttp.http_exceptions.HttpProcessingError) as exc:
+            raise ClientGone(type(exc).__name__) from None
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -343,6 +388,13 @@ class FrontEnd:
             return self.error_response(self.reject_error(e, route), self.error_headers(account))
         except WireError as e:
             return self.error_response(e, self.error_headers(account))
+        except ClientGone as e:             # one quiet line: a client's failure, not the server's
+            self.count("client_gone")
+            logger.info("sim %s %s: client gone mid-request on %s (%s); connection closed", self.venue,
+                        self.market, request.path, e)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=408)
         except web.HTTPException as e:      # e.g. 413 from reading a body over client_max_size
             return self.error_response(self.internal_error(e.status))
         except Exception:

@@ -1,7 +1,11 @@
 """Binance spot and USDⓈ-M constants: base URLs, client order id rules, rate limits, error codes."""
 from __future__ import annotations
 
+from hbconnect.core.errors import register_secret_field
 from hbconnect.core.throttler import LinkedLimitWeightPair, RateLimit
+
+#: the header carrying the API key, and the user-data stream's key (query, body, URL path)
+register_secret_field("X-MBX-APIKEY", "listenKey", "listen_key")
 
 SPOT_REST_URL = "https://api.binance.com"
 SPOT_WS_URL = "wss://stream.binance.com:9443"

@@ -26,12 +26,12 @@ trades keep the value as plain decimal text.
 from __future__ import annotations
 
 import logging
-import zlib
 from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 
 import ujson
 
+from hbconnect.core.codecs import DecodeError, InflateLimitError, gunzip
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -45,6 +45,7 @@ from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
     Ignored,
+    LostFrame,
     MarketEvent,
     Reply,
     Resync,
@@ -65,9 +66,11 @@ def _loads(raw: Union[str, bytes]) -> Any:
         data = bytes(raw)
         if data[:2] == b"\x1f\x8b":
             try:
-                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
-            except zlib.error as exc:
-                raise ParseError(f"htx: invalid gzip frame ({exc}): {data[:40]!r}") from None
+                data = gunzip(data)  # bounded: at most codecs.INFLATE_LIMIT bytes out
+            except InflateLimitError as exc:
+                raise LostFrame(f"htx: {exc}") from None
+            except DecodeError as exc:
+                raise ParseError(f"htx: invalid gzip frame ({exc})") from None
         raw = data
     try:
         return ujson.loads(raw)

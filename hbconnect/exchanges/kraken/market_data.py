@@ -171,7 +171,8 @@ class KrakenMarketData(_KrakenBase):
         if not head.startswith("["):
             return None
         digits = head[1:].partition(",")[0].strip()
-        return self._book_channels.get(int(digits)) if digits.isdigit() else None
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses with ValueError
+        return self._book_channels.get(int(digits)) if digits.isascii() and digits.isdigit() else None
 
     def _book(self, pair: str, parts: list) -> MarketEvent:
         if not parts:
@@ -362,7 +363,7 @@ class KrakenV2MarketData(_KrakenBase):
 
 def _checksum_field(value: Any) -> int:
     """The checksum as sent: decimal digits (v1 ``c``, v2 numbers read as text) or an integer."""
-    if type(value) is str and value.isdigit() and len(value) <= 10:
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 10:
         c = int(value)
     elif type(value) is int:
         c = value

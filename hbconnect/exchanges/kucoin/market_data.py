@@ -32,7 +32,6 @@ messages must be contiguous (``sequence == previous + 1``). That is SEQ_RANGE wi
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from typing import Any, Optional, Sequence, Union
@@ -82,7 +81,9 @@ class _KucoinBase(MarketDataBase):
     snapshot_time: tuple[str, float] = ("time", 1e3)  # REST snapshot time field and its unit
 
     def __init__(self) -> None:
-        self._ids = itertools.count(1)  # request ids of subscribe / unsubscribe messages
+        # request ids of subscribe / unsubscribe messages: a plain int, because the registry
+        # deep-copies venue objects and itertools objects stop being copyable in Python 3.14
+        self._last_id = 0
 
     def connect_request(self) -> RestRequest:
         return RestRequest(f"{self.rest_url}/api/v1/bullet-public", method="POST")
@@ -113,10 +114,14 @@ class _KucoinBase(MarketDataBase):
             ping_message=dumps({"id": connect_id, "type": "ping"}),
         )
 
+    def _next_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
     def _topic_msgs(self, kind: str, pairs: Sequence[str]) -> list[str]:
         syms = [self.to_venue_symbol(p) for p in pairs]
         return [
-            dumps({"id": next(self._ids), "type": kind, "topic": f"{topic}:{','.join(batch)}",
+            dumps({"id": self._next_id(), "type": kind, "topic": f"{topic}:{','.join(batch)}",
                    "privateChannel": False, "response": True})
             for topic in self.topics
             for batch in chunked(syms, self.symbols_per_topic)
