@@ -344,8 +344,9 @@ def test_rate_limits_link_orders_and_weights() -> None:
 
 
 def test_rate_limits_charge_the_shared_budgets_per_request() -> None:
-    """An order costs 1 weight, 1 raw request and 1 on each order count; a status query 4
-    weight; the endpoints' own keys hold no budget of their own."""
+    """A spot order costs 1 weight, 1 raw request and 1 on each order count; a status query 4
+    weight; a USDⓈ-M order 0 weight ("0 on IP rate limit") and 1 on each order count; the
+    endpoints' own keys hold no budget of their own."""
     async def go() -> None:
         spot = Throttler(spot_rate_limits(), time_fn=lambda: 1000.0)
         await spot.acquire("/api/v3/order")
@@ -356,8 +357,33 @@ def test_rate_limits_charge_the_shared_budgets_per_request() -> None:
         perp = Throttler(perp_rate_limits(), time_fn=lambda: 1000.0)
         await perp.acquire("/fapi/v1/order")
         await perp.acquire("GET /fapi/v1/positionSide/dual")
-        assert [perp.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "ORDERS_10S", "ORDERS_1M")] == [31, 1, 1]
+        assert [perp.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "ORDERS_10S", "ORDERS_1M")] == [30, 1, 1]
     asyncio.run(go())
+
+
+def test_every_order_and_price_request_is_charged_as_binance_documents() -> None:
+    """Per request as prepared: (weight, ORDERS_10S) from the docs' Weight lines."""
+    spot, perp = BinanceSpotTrading("k", "s"), BinancePerpetualTrading("k", "s")
+    for v in (spot, perp):
+        v.to_venue_symbol = lambda pair: pair.replace("-", "")  # type: ignore[method-assign]
+    o = order()
+    o.exchange_order_id = "5"
+    cases = [
+        (spot, spot.place_order_request(o, ONEWAY), 1, 1),
+        (spot, spot.cancel_order_request(o), 1, 0),
+        (spot, spot.order_status_request(o), 4, 0),
+        (spot, spot.order_fills_request(o), 5, 0),     # myTrades with orderId
+        (spot, spot.last_prices_request(["BTC-USDT"]), 2, 0),
+        (spot, spot.last_prices_request(["BTC-USDT", "ETH-USDT"]), 4, 0),
+        (perp, perp.place_order_request(o, ONEWAY), 0, 1),
+        (perp, perp.cancel_order_request(o), 1, 0),
+        (perp, perp.order_status_request(o), 1, 0),
+        (perp, perp.last_prices_request(["BTC-USDT", "ETH-USDT"]), 2, 0),
+    ]
+    for venue, request, weight, orders in cases:
+        t = Throttler(venue.rate_limits, time_fn=lambda: 1000.0)
+        asyncio.run(t.acquire(venue.prepare(request, 1).limit_id))
+        assert (t.usage("REQUEST_WEIGHT")[0], t.usage("ORDERS_10S")[0]) == (weight, orders), request
 
 
 def test_registry_exposes_both_markets() -> None:

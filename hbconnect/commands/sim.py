@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
 
 from hbconnect.commands._sim_venues import SERVED
-from hbconnect.commands._venue_args import pair_arg, seconds_arg
+from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
                         help="demo account USDT futures wallet")
     parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
+    parser.add_argument("--orders-per-10s", type=count_arg, default=None, metavar="N",
+                        help="spot unfilled-order limit per 10 s (default: Binance's 100); an account "
+                             "with a raised limit, e.g. for benchmarks")
     parser.add_argument("--from-fixture", nargs="?", const=True, default=False, metavar="PATH",
                         help="shape the initial books after a recorded Binance depth snapshot: the one "
                              "shipped with hbconnect, or the first 'URL/depth?... -> TS: BODY' line of "
@@ -101,6 +105,7 @@ def apply_faults(config, items: list[str]) -> None:
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     from hbconnect.sim import EmbeddedExchange
     from hbconnect.sim.agent import FixtureError
+    from hbconnect.sim.binance import SPOT_LIMITS
 
     venue = SERVED[getattr(args, "exchange", "binance")]
     try:
@@ -108,7 +113,9 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
                               agent=not args.no_agent, funding_interval=args.funding_interval,
                               seed_from_fixture=args.from_fixture, spot_port=args.port,
                               futures_port=args.port + 1 if args.port else 0, venues=(venue,),
-                              ports={venue: args.port} if venue != "binance" else None)
+                              ports={venue: args.port} if venue != "binance" else None,
+                              spot_limits=None if args.orders_per_10s is None else
+                              dataclasses.replace(SPOT_LIMITS, orders_10s=args.orders_per_10s))
     except FixtureError as e:
         print(f"hbconnect sim: --from-fixture: {e}", file=sys.stderr)
         return 2

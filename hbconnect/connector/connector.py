@@ -133,6 +133,10 @@ class Connector:
         #: ``ws_order_entry``), REST while that socket is down or otherwise
         self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
                                       throttler=self._throttler, resync=self._resync_time)
+        #: the venue's own rate-limit counts in response headers (optional venue capability)
+        self._usage_of: Optional[Callable[[Any], dict]] = getattr(venue, "rate_limit_usage", None)
+        #: limit ids an order's first fill gives one back to (a venue's unfilled-order count)
+        self._first_fill_releases: tuple = tuple(getattr(venue, "first_fill_releases", ()))
         for secret in venue.credentials.secret_values():
             register_secret(secret, owner=self)  # kept while this connector lives
         #: account state requests depend on (position/margin mode, leverage), passed to the venue
@@ -374,6 +378,8 @@ class Connector:
             except HttpError as exc:
                 if exc.outcome_unknown:
                     raise
+                if self._usage_of is not None:
+                    self._follow_usage(exc.headers)
                 err = self._venue.check_response(exc.status, exc.json(), exc.headers) \
                     or ExchangeError(None, f"HTTP {exc.status}", http_status=exc.status, venue=self.name)
                 # the transport already slowed the throttler down for a 429/418 status
@@ -385,6 +391,8 @@ class Connector:
                     data = _fast_loads(resp.body)  # orjson when installed
                 except ValueError:
                     data = resp.json()  # the clear BodyDecodeError (or what ujson accepts)
+                if self._usage_of is not None:
+                    self._follow_usage(resp.headers)
                 err = self._venue.check_response(resp.status, data, resp.headers)
                 if err is None:
                     return data
@@ -399,6 +407,16 @@ class Connector:
             self.stats["requests_failed"] += 1
             raise err from None
         raise AssertionError("unreachable")
+
+    def _follow_usage(self, headers: Any) -> None:
+        """Take on the venue's own rate-limit counts from response headers."""
+        try:
+            counts = self._usage_of(headers) if headers else None  # type: ignore[misc]
+        except (TypeError, ValueError, AttributeError) as exc:
+            logger.debug("%s: unreadable rate-limit headers (%s)", self.name, exc)
+            return
+        if counts:
+            self._throttler.follow(counts)
 
     # ------------------------------------------------------------------ rules, balances, prices
     async def _update_trading_rules(self) -> None:
@@ -930,6 +948,11 @@ class Connector:
     def _process_trade_update(self, trade: TradeUpdate) -> None:
         if self._tracker.process_trade_update(trade):
             self._last_prices[trade.trading_pair] = trade.fill_price
+            if self._first_fill_releases:
+                order = self._tracker.fetch_order(trade.client_order_id, trade.exchange_order_id)
+                if order is not None and len(order.order_fills) == 1:  # its first fill
+                    for limit_id in self._first_fill_releases:
+                        self._throttler.release(limit_id, 1)
             self._mark_dirty()
 
     def _on_order_event(self, event: Any) -> None:

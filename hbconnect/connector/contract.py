@@ -179,6 +179,8 @@ class WsOrderReply:
     request_id: str
     data: Any = None
     error: Optional[Exception] = None
+    #: the venue's own counts of some rate limits in this reply ({throttler limit id: count})
+    usage: Optional[dict] = None
 
 
 @runtime_checkable

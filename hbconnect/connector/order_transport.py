@@ -32,15 +32,18 @@ class WsOrderSession(PrivateSocket):
     """One logged-in connection to the venue's order entry; replies matched to requests by id.
 
     ``time_ms()`` gives the synchronized venue time that logins and signed messages carry;
-    ``on_rate_limited(retry_after)`` hears about rate-limit replies (the engine slows down).
+    ``on_rate_limited(retry_after)`` hears about rate-limit replies (the engine slows down);
+    ``on_usage(counts)`` gets the venue's own rate-limit counts a reply carries.
     """
 
     kind = "order entry"
 
     def __init__(self, venue: Any, time_ms: Callable[[], int], *,
-                 on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None, **kw: Any) -> None:
+                 on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None,
+                 on_usage: Optional[Callable[[dict], Any]] = None, **kw: Any) -> None:
         super().__init__(venue, time_ms=time_ms, **kw)
         self._on_rate_limited = on_rate_limited
+        self._on_usage = on_usage
         self._pending: Dict[str, asyncio.Future] = {}
         self._ids = itertools.count(1)
         self.ready = False  # connected and logged in
@@ -77,6 +80,8 @@ class WsOrderSession(PrivateSocket):
             return
         if reply is None:
             return
+        if reply.usage and self._on_usage is not None:
+            self._on_usage(reply.usage)
         fut = self._pending.pop(reply.request_id, None)
         if fut is None or fut.done():
             self.unmatched_replies += 1
@@ -140,7 +145,8 @@ class OrderTransport:
         self.session: Optional[WsOrderSession] = None
         if use_ws and getattr(venue, "ws_order_entry", False):
             slow = throttler.slow_down if throttler is not None else None
-            self.session = WsOrderSession(venue, time_ms, on_rate_limited=slow, **session_kw)
+            follow = throttler.follow if throttler is not None else None
+            self.session = WsOrderSession(venue, time_ms, on_rate_limited=slow, on_usage=follow, **session_kw)
         self.sent_ws = 0
         self.sent_rest = 0
 

@@ -14,6 +14,11 @@ PERP_REST_URL = "https://fapi.binance.com"
 PERP_WS_URL = "wss://fstream.binance.com/public"
 #: USDⓈ-M user-data streams stay at the root (``/ws/<listenKey>``)
 PERP_USER_WS_URL = "wss://fstream.binance.com"
+#: WebSocket API (order entry): spot "General API Information", USDⓈ-M "WebSocket API General Info"
+SPOT_WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
+SPOT_WS_API_PATH = "/ws-api/v3"
+PERP_WS_API_URL = "wss://ws-fapi.binance.com/ws-fapi/v1"
+PERP_WS_API_PATH = "/ws-fapi/v1"
 
 #: Binance's cap on newClientOrderId (^[.A-Z:/a-z0-9_-]{1,36}$), spot and USDⓈ-M.
 MAX_CLIENT_ORDER_ID_LENGTH = 36
@@ -34,22 +39,33 @@ SPOT_WEIGHTS: dict = {
     "/api/v3/exchangeInfo": 20,
     "/api/v3/account": 20,
     "/api/v3/order": 1,  # POST/DELETE; GET is 4, see SPOT_GET_ORDER
-    "/api/v3/myTrades": 20,
+    "/api/v3/myTrades": 5,  # with orderId (the engine always sends it); 20 without
     "/api/v3/openOrders": 6,  # with symbol
-    "/api/v3/ticker/price": 2,  # single symbol; 4 for several
+    "/api/v3/ticker/price": 2,  # single symbol; 4 for all: SPOT_ALL_PRICES
     "/api/v3/userDataStream": 2,
 }
 SPOT_GET_ORDER = "GET /api/v3/order"
+SPOT_ALL_PRICES = "GET /api/v3/ticker/price (all)"
+#: a cancel costs request weight only: Binance counts new orders in the ORDERS limits ("Spot
+#: Unfilled Order Count Rules": every successful request to *place* an order adds one; the
+#: WebSocket API's order.cancel answers carry only REQUEST_WEIGHT in rateLimits)
+SPOT_CANCEL_ORDER = "DELETE /api/v3/order"
 SPOT_ORDER_LIMITS = ("/api/v3/order",)
+#: limits the first fill of an order takes one off (Spot Unfilled Order Count Rules: an order's
+#: first fill, partial or full, decrements the unfilled order count by one in every ORDERS
+#: interval; some orders by more, so one is the conservative count). Spot only: USDⓈ-M
+#: documents no such rule
+SPOT_FIRST_FILL_RELEASES = ("ORDERS_10S", "ORDERS_1D")
 
 PERP_WEIGHTS: dict = {
     "/fapi/v1/time": 1,
     "/fapi/v1/exchangeInfo": 1,
     "/fapi/v2/balance": 5,
     "/fapi/v2/positionRisk": 5,
-    "/fapi/v1/order": 1,
+    # New Order: "1 on 10s order rate limit; 1 on 1min order rate limit; 0 on IP rate limit"
+    "/fapi/v1/order": 0,
     "/fapi/v1/userTrades": 5,
-    "/fapi/v1/ticker/price": 1,
+    "/fapi/v1/ticker/price": 1,  # single symbol; 2 for all: PERP_ALL_PRICES
     "/fapi/v1/listenKey": 1,
     "/fapi/v1/leverage": 1,
     "/fapi/v1/positionSide/dual": 1,
@@ -58,6 +74,11 @@ PERP_WEIGHTS: dict = {
     "/fapi/v1/income": 30,
 }
 PERP_GET_POSITION_MODE = "GET /fapi/v1/positionSide/dual"
+#: USDⓈ-M cancels: request weight only (the order.cancel answer's rateLimits has REQUEST_WEIGHT
+#: only; the ORDERS limits count placements)
+PERP_CANCEL_ORDER = "DELETE /fapi/v1/order"
+PERP_GET_ORDER = "GET /fapi/v1/order"  # Query Order: weight 1
+PERP_ALL_PRICES = "GET /fapi/v1/ticker/price (all)"
 
 
 def spot_rate_limits(weight_per_minute: int = 6000, orders_per_10s: int = 100,
@@ -80,7 +101,18 @@ def spot_rate_limits(weight_per_minute: int = 6000, orders_per_10s: int = 100,
         limits.append(RateLimit(path, 1_000_000, 1.0, weight=0, linked_limits=linked))
     limits.append(RateLimit(SPOT_GET_ORDER, 1_000_000, 1.0, weight=0, linked_limits=[
         LinkedLimitWeightPair(REQUEST_WEIGHT, 4), LinkedLimitWeightPair(RAW_REQUESTS, 1)]))
+    for limit_id, weight in ((SPOT_CANCEL_ORDER, 1), (SPOT_ALL_PRICES, 4)):
+        limits.append(RateLimit(limit_id, 1_000_000, 1.0, weight=0, linked_limits=[
+            LinkedLimitWeightPair(REQUEST_WEIGHT, weight), LinkedLimitWeightPair(RAW_REQUESTS, 1)]))
     return limits
+
+
+#: the venue's (rateLimitType, interval seconds) -> throttler limit id, for following the
+#: venue's own counts (X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S/-1D/-1M, WS rateLimits)
+SPOT_BUDGET_IDS = {("REQUEST_WEIGHT", 60): REQUEST_WEIGHT, ("ORDERS", 10): ORDERS_10S,
+                   ("ORDERS", 86_400): ORDERS_1D}
+PERP_BUDGET_IDS = {("REQUEST_WEIGHT", 60): REQUEST_WEIGHT, ("ORDERS", 10): ORDERS_10S,
+                   ("ORDERS", 60): ORDERS_1M}
 
 
 def perp_rate_limits(weight_per_minute: int = 2400, orders_per_10s: int = 300,
@@ -98,6 +130,9 @@ def perp_rate_limits(weight_per_minute: int = 2400, orders_per_10s: int = 300,
         limits.append(RateLimit(path, 1_000_000, 1.0, weight=0, linked_limits=linked))
     limits.append(RateLimit(PERP_GET_POSITION_MODE, 1_000_000, 1.0, weight=0,
                             linked_limits=[LinkedLimitWeightPair(REQUEST_WEIGHT, 30)]))
+    for limit_id, weight in ((PERP_CANCEL_ORDER, 1), (PERP_GET_ORDER, 1), (PERP_ALL_PRICES, 2)):
+        limits.append(RateLimit(limit_id, 1_000_000, 1.0, weight=0,
+                                linked_limits=[LinkedLimitWeightPair(REQUEST_WEIGHT, weight)]))
     return limits
 
 

@@ -25,7 +25,15 @@ from hbconnect.core.types import (
     PositionSide,
     TradeType,
 )
-from hbconnect.exchanges.binance.constants import PERP_REST_URL, PERP_USER_WS_URL, perp_rate_limits
+from hbconnect.exchanges.binance.constants import (
+    PERP_BUDGET_IDS,
+    PERP_CANCEL_ORDER,
+    PERP_REST_URL,
+    PERP_USER_WS_URL,
+    PERP_WS_API_PATH,
+    PERP_WS_API_URL,
+    perp_rate_limits,
+)
 from hbconnect.exchanges._trading import flat_fee, parse_decimal
 from hbconnect.exchanges.binance.trading import _DZERO, _SPOT_STATES, BinanceSpotTrading, _loads
 
@@ -49,12 +57,19 @@ class BinancePerpetualTrading(BinanceSpotTrading):
     _post_only_params = {"type": "LIMIT", "timeInForce": "GTX"}   # post-only: GTX
     _ack_time_key = "updateTime"
     _fill_maker_key = "maker"
+    _cancel_limit_id = PERP_CANCEL_ORDER
+    _budget_ids = PERP_BUDGET_IDS
+    first_fill_releases: tuple = ()
+    _ws_api_path = PERP_WS_API_PATH
 
     def _default_rest(self) -> str:
         return PERP_REST_URL
 
     def _default_ws(self) -> str:
         return PERP_USER_WS_URL
+
+    def _default_ws_api(self) -> str:
+        return PERP_WS_API_URL
 
     def _default_limits(self) -> list:
         return perp_rate_limits()

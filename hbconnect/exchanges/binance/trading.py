@@ -37,11 +37,21 @@ from hbconnect.exchanges.binance.constants import (
     ERROR_CODES,
     MAX_CLIENT_ORDER_ID_LENGTH,
     PERP_GET_POSITION_MODE,
+    PERP_ALL_PRICES,
+    PERP_CANCEL_ORDER,
+    PERP_GET_ORDER,
+    SPOT_ALL_PRICES,
+    SPOT_BUDGET_IDS,
+    SPOT_CANCEL_ORDER,
+    SPOT_FIRST_FILL_RELEASES,
     SPOT_GET_ORDER,
     SPOT_REST_URL,
+    SPOT_WS_API_PATH,
+    SPOT_WS_API_URL,
     SPOT_WS_URL,
     spot_rate_limits,
 )
+from hbconnect.exchanges.binance.ws_api import BinanceWsOrderEntry
 
 _tlog = _logging.getLogger(__name__)
 _DZERO = _D(0)
@@ -94,11 +104,15 @@ _SPOT_STATES: dict = {
     "REJECTED": OrderState.FAILED,
 }
 
-class BinanceSpotTrading:
+class BinanceSpotTrading(BinanceWsOrderEntry):
     """Binance spot trading translation (``/api/v3``). One object per account.
 
     Credentials: a :class:`Credentials` (``credentials=``), or ``api_key``/``api_secret`` and an
     optional Ed25519 ``private_key_pem`` (then requests are signed with the key, not HMAC).
+
+    Orders go over the WebSocket API (``ws_api_url``; :mod:`.ws_api`) when the engine uses
+    WebSocket order entry, REST otherwise. ``ws_api_url`` defaults to Binance's; a venue given a
+    non-default ``ws_url`` (a local or test server) serves it on that host.
     """
 
     name = "binance"
@@ -117,16 +131,27 @@ class BinanceSpotTrading:
     _post_only_params: dict = {"type": "LIMIT_MAKER"}
     _ack_time_key = "transactTime"              # time field of order POST/DELETE responses
     _fill_maker_key = "isMaker"                 # maker flag in the account-trades list
+    _cancel_limit_id = SPOT_CANCEL_ORDER        # cancels: request weight, no order count
+    _budget_ids: dict = SPOT_BUDGET_IDS
+    #: limit ids an order's first fill gives one back to (the venue's unfilled-order count)
+    first_fill_releases: tuple = SPOT_FIRST_FILL_RELEASES
+    _ws_api_path = SPOT_WS_API_PATH
 
     def __init__(self, api_key: str = "", api_secret: _Union[str, bytes, None] = "", *,
                  rest_url: _Optional[str] = None, ws_url: _Optional[str] = None,
                  broker_id: str = DEFAULT_BROKER_ID, recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
                  private_key_pem: _Optional[bytes] = None, rate_limits: _Optional[list] = None,
-                 credentials: _Optional[Credentials] = None) -> None:
+                 credentials: _Optional[Credentials] = None, ws_api_url: _Optional[str] = None) -> None:
         self.credentials = credentials if credentials is not None else Credentials(
             api_key, api_secret, private_key_pem=private_key_pem)
         self.rest_url = (rest_url or self._default_rest()).rstrip("/")
         self.ws_url = (ws_url or self._default_ws()).rstrip("/")
+        if ws_api_url is None and ws_url is not None and self.ws_url != self._default_ws():
+            ws_api_url = self.ws_url + self._ws_api_path
+        self.ws_api_url = (ws_api_url or self._default_ws_api()).rstrip("/")
+        #: throttler limit ids of WebSocket creates and cancels (shared with REST: same budgets)
+        self.ws_place_limit_id = self._order_path
+        self.ws_cancel_limit_id = self._cancel_limit_id
         self.broker_id = broker_id
         self.recv_window_ms = int(recv_window_ms)
         #: a signed request is refused after recvWindow; one more second covers clock offset
@@ -141,6 +166,9 @@ class BinanceSpotTrading:
 
     def _default_ws(self) -> str:
         return SPOT_WS_URL
+
+    def _default_ws_api(self) -> str:
+        return SPOT_WS_API_URL
 
     def _default_limits(self) -> list:
         return spot_rate_limits()
@@ -205,6 +233,14 @@ class BinanceSpotTrading:
         limit_id = request.limit_id
         if method == "GET" and request.path == "/api/v3/order":
             limit_id = SPOT_GET_ORDER
+        elif method == "DELETE" and request.path == "/api/v3/order":
+            limit_id = SPOT_CANCEL_ORDER
+        elif method == "DELETE" and request.path == "/fapi/v1/order":
+            limit_id = PERP_CANCEL_ORDER
+        elif method == "GET" and request.path == "/fapi/v1/order":
+            limit_id = PERP_GET_ORDER
+        elif request.path.endswith("/ticker/price") and "symbol" not in params:
+            limit_id = PERP_ALL_PRICES if self.is_perpetual else SPOT_ALL_PRICES
         elif method == "GET" and request.path == "/fapi/v1/positionSide/dual":
             limit_id = PERP_GET_POSITION_MODE
         return PreparedRequest(method, self.rest_url + request.path, query, body, headers, limit_id,
@@ -216,6 +252,9 @@ class BinanceSpotTrading:
         """Binance answers every error with a non-2xx status; a 2xx answer is a success."""
         if 200 <= status < 300:
             return None
+        return binance_error(status, data, headers, venue=self.name)
+
+    def _error_of(self, status: int, data: _Any, headers: _Any = None) -> Exception:
         return binance_error(status, data, headers, venue=self.name)
 
     def is_no_change(self, error: Exception) -> bool:
