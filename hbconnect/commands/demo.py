@@ -227,7 +227,9 @@ class Demo:
             elif action == 1:  # take liquidity: a crossing limit buy fills at once
                 self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, ask))
             elif action == 2:  # a post-only order that would cross is refused by the venue
-                oid = connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask)
+                # priced 0.5% through the ask: it crosses even when the step before took the
+                # whole best level and this book has not heard of the next one yet
+                oid = connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask * D("1.005"))
                 self.planned_rejections.add(oid)
                 self.placed.append(oid)
             elif action == 3:  # a market sell
