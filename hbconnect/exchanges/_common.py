@@ -29,7 +29,6 @@ __all__ = [
     "iso_to_seconds",
     "chunked",
     "pack_args",
-    "SymbolMap",
     "split_pair",
     "MarketDataBase",
     "TableSymbols",
@@ -38,18 +37,6 @@ __all__ = [
 
 T = TypeVar("T")
 dumps = json_dumps
-
-#: Quote currencies tried, longest first, when a concatenated symbol ("BTCUSDT") must be split
-#: without instrument metadata.
-KNOWN_QUOTES: tuple[str, ...] = tuple(
-    sorted(
-        ("USDT", "USDC", "USDE", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
-         "JPY", "BTC", "ETH", "BNB", "SOL", "MNT", "BRZ", "PLN", "AUD", "USD1"),
-        key=len,
-        reverse=True,
-    )
-)
-
 
 def load_json(raw: Any) -> Any:
     """Parse a text/bytes frame or body; ``ParseError`` on empty, truncated or non-JSON input."""
@@ -230,48 +217,6 @@ def split_pair(pair: str) -> tuple[str, str]:
     if not sep or not base or not quote or "-" in quote:
         raise ValueError(f"pair must look like BASE-QUOTE, got {pair!r}")
     return base, quote
-
-
-class SymbolMap:
-    """Pair <-> venue symbol for venues that write symbols as BASE+QUOTE ("BTCUSDT", or
-    "btcusdt" with ``lower=True``).
-
-    Symbols produced by :meth:`to_venue` are remembered, so the symbols of subscribed pairs map
-    back exactly; unknown symbols are split on a known quote currency (``quotes``, tried longest
-    first). One map per venue object: it only ever learns the deterministic mapping of pairs the
-    venue object was asked about, so sharing it between trackers leaks nothing.
-    """
-
-    __slots__ = ("_back", "_quotes", "_lower")
-
-    #: symbols remembered at most (a bound against unbounded growth from odd input)
-    MAX_REMEMBERED = 100_000
-
-    def __init__(self, quotes: Iterable[str] = KNOWN_QUOTES, lower: bool = False) -> None:
-        self._back: dict[str, str] = {}
-        self._quotes = tuple(sorted({q.upper() for q in quotes}, key=len, reverse=True))
-        self._lower = lower
-
-    def to_venue(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        symbol = base + quote
-        if self._lower:
-            symbol = symbol.lower()
-        if len(self._back) < self.MAX_REMEMBERED:
-            self._back[symbol] = f"{base}-{quote}"
-        return symbol
-
-    def from_venue(self, symbol: str) -> str:
-        pair = self._back.get(symbol)
-        if pair is not None:
-            return pair
-        if type(symbol) is not str:
-            raise ParseError(f"venue symbol: expected a string, got {excerpt(symbol, 40)}")
-        upper = symbol.upper()
-        for quote in self._quotes:
-            if upper.endswith(quote) and len(upper) > len(quote):
-                return f"{upper[: -len(quote)]}-{quote}"
-        raise ParseError(f"cannot split venue symbol {excerpt(symbol, 40)} into BASE-QUOTE")
 
 
 class MarketDataBase(VenueCapabilities):
