@@ -5,6 +5,7 @@ parse-totality fuzzing."""
 from __future__ import annotations
 
 import gzip
+import struct
 import json
 import zlib
 from pathlib import Path
@@ -29,8 +30,17 @@ def inflate_raw(data: bytes) -> str:
     return zlib.decompress(data, -zlib.MAX_WBITS).decode()
 
 
+#: the gzip header of level 9 and mtime 0 that zlib writes (XFL 2, OS 3 = Unix), as Python 3.11's
+#: gzip.compress produced it: written here by hand because 3.13's gzip.compress writes OS 255,
+#: and the committed sessions must be byte-for-byte what this generator makes on every Python
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
+
+
 def gz(text: str) -> bytes:
-    return gzip.compress(text.encode(), mtime=0)
+    data = text.encode()
+    c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
+    body = c.compress(data) + c.flush()
+    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 def rows_json(rows) -> str:
