@@ -1,10 +1,11 @@
-"""``hbconnect demo``: the embedded exchange + a Binance-spot bot trading on it, then a summary.
+"""``hbconnect demo``: the embedded exchange + a bot trading on it, then a summary.
 
-It starts the embedded exchange (Binance's protocol on 127.0.0.1, with its market maker),
-connects the Binance spot connector and an order book tracker to it, shows a live top-of-book
-ladder with the bot's own orders, places, fills and cancels a few orders, and ends by itself
-with a summary: orders, fills, fees, final balances, and whether the local book and the bot's
-view of its orders and balances agree with the exchange. Exit code 0 only if everything agrees.
+It starts the embedded exchange (by default Binance spot's protocol on 127.0.0.1, with its market
+maker; ``--exchange okx|bybit`` and ``--perpetual`` choose another front end), connects the
+venue's connector and an order book tracker to it, shows a live top-of-book ladder with the bot's
+own orders, places, fills and cancels a few orders, and ends by itself with a summary: orders,
+fills, fees, final balances, and whether the local book and the bot's view of its orders and
+balances agree with the exchange. Exit code 0 only if everything agrees.
 """
 from __future__ import annotations
 

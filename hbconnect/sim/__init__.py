@@ -113,7 +113,7 @@ order count"), 429 + ``Retry-After`` then
 for soak tests.
 
 Constructor knobs: ``seed`` (every RNG: agent, ids, faults), ``pairs`` / ``perp_pairs``
-("BASE-QUOTE"; wire symbols are Binance's, e.g. ``BTCUSDT``), ``agent`` (a seeded market maker
+("BASE-QUOTE"; each front end writes them in its venue's form, e.g. ``BTCUSDT``, ``BTC-USDT-SWAP``), ``agent`` (a seeded market maker
 quoting around a random-walk mid plus taker flow), ``agent_interval`` (s), ``seed_from_fixture``
 (True: shape the initial books after the recorded Binance depth snapshot shipped as package
 data, ``hbconnect/sim/data/binance_depth_snapshot.txt``; or the path of a recording file with a
