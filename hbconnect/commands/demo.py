@@ -14,7 +14,7 @@ import asyncio
 import logging
 import sys
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, Dict, List, Optional, TextIO
 
 from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
@@ -226,7 +226,10 @@ class Demo:
                 self.placed.append(connector.buy(self.pair, D("0.01"), OrderType.LIMIT, bid - 5 * tick))
                 self.placed.append(connector.sell(self.pair, D("0.01"), OrderType.LIMIT_MAKER, ask + 5 * tick))
             elif action == 1:  # take liquidity: a crossing limit buy fills at once
-                self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, ask))
+                # priced through the ask by the larger of 5 ticks and 0.1%: the market maker
+                # requotes while the order travels, and a buy at exactly the ask read can rest
+                through = ask + max(5 * tick, (ask * D("0.001") / tick).to_integral_value(ROUND_CEILING) * tick)
+                self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, through))
             elif action == 2:  # a post-only order that would cross is refused by the venue
                 # priced 0.5% through the ask: it crosses even when the step before took the
                 # whole best level and this book has not heard of the next one yet
