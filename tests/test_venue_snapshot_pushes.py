@@ -113,21 +113,32 @@ class BingXServer(SnapshotServer):
 
 class BitrueServer(SnapshotServer):
     """Writes prices and sizes as JSON numbers (their text, trailing zeros included, must reach
-    the book unchanged)."""
+    the book unchanged); every trade push carries two trades, newest first, as documented."""
 
     def decode(self, text):
         msg = json.loads(text)
         if "pong" in msg:
             return []
-        sym = msg["params"]["channel"][len("market_"):-len("_simple_depth_step0")]
+        channel = msg["params"]["channel"][len("market_"):]
+        kind = "trades" if channel.endswith("_trade_ticker") else "book"
+        sym = channel[:-len("_trade_ticker")] if kind == "trades" else channel[:-len("_simple_depth_step0")]
         pair = {p.replace("-", "").lower(): p for p in self.pairs}[sym]
-        return [("subscribe" if msg["event"] == "sub" else "unsubscribe", "book", pair)]
+        return [("subscribe" if msg["event"] == "sub" else "unsubscribe", kind, pair)]
 
     def push(self, pair, m, ts):
         bids, asks = m.book.levels()
         num = lambda rows: "[" + ",".join(f"[{p},{s}]" for p, s in rows) + "]"  # noqa: E731
         channel = "market_" + pair.replace("-", "").lower() + "_simple_depth_step0"
         return gz(f'{{"channel":"{channel}","ts":{ts},"tick":{{"asks":{num(asks)},"buys":{num(bids)}}}}}')
+
+    def trade(self, pair, price, size, side):
+        self.ts += 1
+        tid = 20482764 + 2 * (self.ts - 1700000000000)
+        channel = "market_" + pair.replace("-", "").lower() + "_trade_ticker"
+        row = '{{"id":{},"price":{},"amount":1.5,"side":"{}","vol":{},"ts":{},"ds":"2023-11-15 06:13:20"}}'
+        rows = [row.format(tid, price, side.upper(), size, self.ts),  # newest first
+                row.format(tid - 1, price, "SELL" if side == "buy" else "BUY", "0.0100", self.ts - 1)]
+        return gz(f'{{"channel":"{channel}","tick":{{"data":[{",".join(rows)}]}},"ts":{self.ts}}}'), str(tid)
 
     def heartbeat(self, pair):
         return gz(json.dumps({"ping": self.ts}))
@@ -166,12 +177,21 @@ BITRUE_NUMBERS = ('{"channel":"market_btcusdt_simple_depth_step0","ts":159702638
                   '{"asks":[[9546.50,0.0098]],"buys":[["9545.6","0.0047"]]}}')
 BITRUE_ACK = ('{"channel":"market_btcusdt_simple_depth_step0","cb_id":"btcusdt","event_rep":"subed",'
               '"status":"ok","ts":1663815268584}')
+# Bitrue's trade push example, verbatim (Spot-official-api-docs websocket-api.zh-CN.md @6dd61b7,
+# "订阅成交信息"), and its subscription acknowledgement
+BITRUE_TRADE = ('{"channel":"market_ltcbtc_trade_ticker","tick":{"data":[{"id":20482764,"price":0.006277,'
+                '"amount":0.00520991,"side":"BUY","vol":0.83,"ts":1621426164263,"ds":"2021-05-19 20:09:24"},'
+                '{"id":20482763,"price":0.006278,"amount":0.00018834,"side":"SELL","vol":0.03,'
+                '"ts":1621426160884,"ds":"2021-05-19 20:09:20"}]},"ts":1621426164471}')
+BITRUE_TRADE_ACK = ('{"channel":"market_adausdt_trade_ticker","cb_id":"adausdt","event_rep":"subed",'
+                    '"status":"ok","ts":1621418172662}')
 
 
 def venue(name):
     v = market_data_venue(name)
     v.to_venue_symbol("ETH-USDT")
     v.to_venue_symbol("BTC-USDT")
+    v.to_venue_symbol("LTC-BTC")
     return v
 
 
@@ -206,8 +226,15 @@ def test_subscribe_messages():
     assert [m["dataType"] for m in subs] == ["BTC-USDT@depth100", "BTC-USDT@trade"]
     unsubs = [json.loads(m) for m in market_data_venue("bing_x").unsubscribe_messages(["BTC-USDT"])]
     assert [m["reqType"] for m in unsubs] == ["unsub", "unsub"]
-    assert json.loads(market_data_venue("bitrue").unsubscribe_messages(["BTC-USDT"])[0]) == {
-        "event": "unsub", "params": {"cb_id": "btcusdt", "channel": "market_btcusdt_simple_depth_step0"}}
+    assert [json.loads(m) for m in market_data_venue("bitrue").unsubscribe_messages(["BTC-USDT"])] == [
+        {"event": "unsub", "params": {"cb_id": "btcusdt", "channel": "market_btcusdt_simple_depth_step0"}},
+        {"event": "unsub", "params": {"cb_id": "btcusdt", "channel": "market_btcusdt_trade_ticker"}}]
+    # the doc's trade subscription request, and the book alone when trades are not wanted
+    assert json.loads(market_data_venue("bitrue").subscribe_messages(["ADA-BTC"])[1]) == {
+        "event": "sub", "params": {"cb_id": "adabtc", "channel": "market_adabtc_trade_ticker"}}
+    from hbconnect.exchanges.bitrue import BitrueMarketData
+    assert [json.loads(m)["params"]["channel"] for m in BitrueMarketData(trades=False).subscribe_messages(
+        ["BTC-USDT"])] == ["market_btcusdt_simple_depth_step0"]
 
 
 def test_doc_frames_translate_with_exact_text():
@@ -234,7 +261,12 @@ def test_doc_frames_translate_with_exact_text():
     (snap,) = br.parse_message(gz(BITRUE_NUMBERS))
     assert snap.asks == [["9546.50", "0.0098"]] and snap.bids == [["9545.6", "0.0047"]]  # number text kept
     assert br.parse_message(gz('{"ping":"1663815268584"}')) == [Reply('{"pong":1663815268584}')]
-    assert br.parse_message(gz(BITRUE_ACK)) == []
+    assert br.parse_message(gz(BITRUE_ACK)) == [] and br.parse_message(gz(BITRUE_TRADE_ACK)) == []
+    # the doc's trade push: sent newest first, handed on oldest first; number text kept; "vol" is
+    # the quantity ("amount" is the quote amount)
+    assert br.parse_message(gz(BITRUE_TRADE)) == [
+        Trade("LTC-BTC", "20482763", "0.006278", "0.03", "sell", pytest.approx(1621426160.884)),
+        Trade("LTC-BTC", "20482764", "0.006277", "0.83", "buy", pytest.approx(1621426164.263))]
 
 
 @pytest.mark.parametrize("name,frame", [
@@ -247,6 +279,10 @@ def test_doc_frames_translate_with_exact_text():
     ("bitrue", BITRUE_DEPTH.replace('"ts":1663815268584,', "")),
     ("bitrue", BITRUE_NUMBERS.replace("[9546.50,0.0098]", "[9546.50]")),
     ("bitrue", "NaN"),
+    ("bitrue", BITRUE_TRADE.replace('"side":"BUY"', '"side":"buy"')),
+    ("bitrue", BITRUE_TRADE.replace('"id":20482764,', "")),
+    ("bitrue", BITRUE_TRADE.replace('"vol":0.83', '"vol":null')),
+    ("bitrue", BITRUE_TRADE.replace('{"data":[', '{"rows":[')),
 ])
 def test_malformed_frames_raise_parse_error(name, frame):
     with pytest.raises(ParseError):
@@ -270,10 +306,9 @@ def test_clean_session_books_equal_the_true_books(name):
         s = h.tracker.stats(p)
         assert s.state == "live" and s.snapshots == h.server.counts[p]["diff"] + 1 > 100, (p, s)
         assert books_equal(h.tracker, h.server, p), p
-        if name != "bitrue":  # Bitrue: no public trades taken
-            tid, price, size, side = h.server.last_trade[p]
-            lt = h.tracker.last_trade(p)
-            assert (lt.trade_id, lt.price, lt.amount, lt.side) == (tid, price, size, side)
+        tid, price, size, side = h.server.last_trade[p]
+        lt = h.tracker.last_trade(p)
+        assert (lt.trade_id, lt.price, lt.amount, lt.side) == (tid, price, size, side)
     if name == "bing_x":  # the server's pings were answered on the same connection
         assert any(json.loads(x).get("pong") for x in h.driver.sent if x.startswith('{"pong"'))
 
@@ -352,4 +387,5 @@ def _venues():
 
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
  test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
-    [BITMART_DEPTH, BITMART_TRADE, BINGX_DEPTH, BINGX_TRADE, BINGX_PING, BITRUE_DEPTH, BITRUE_NUMBERS, BITRUE_ACK], _venues)
+    [BITMART_DEPTH, BITMART_TRADE, BINGX_DEPTH, BINGX_TRADE, BINGX_PING, BITRUE_DEPTH, BITRUE_NUMBERS, BITRUE_ACK,
+     BITRUE_TRADE, BITRUE_TRADE_ACK], _venues)
