@@ -61,8 +61,9 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
         self.instruments = InstrumentTable(self.name)  # BTC-USDT <-> BTCUSDT
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
-        """``GET /api/v1/exchangeInfo``: ``{"symbols": [{"symbol": "BTCUSDT", "baseAsset": "btc",
-        "quoteAsset": "usdt", ...}], ...}``; symbols kept upper case, as channels are read."""
+        """``GET /api/v1/exchangeInfo`` (README "Exchange information"): ``{"symbols": [{"symbol":
+        "ETHBTC", "baseAsset": "ETH", "quoteAsset": "BTC", ...}], ...}``; symbols kept upper case
+        (channels are written lower case and read back upper case)."""
         msg = c.as_dict(c.load_json(body), "bitrue exchangeInfo")
         listed = c.listed_instruments(msg.get("symbols"), "bitrue exchangeInfo", "symbol", "baseAsset", "quoteAsset")
         return [replace(ins, symbol=ins.symbol.upper()) for ins in listed]
