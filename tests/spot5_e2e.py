@@ -111,3 +111,44 @@ def books_equal(tracker: Any, server: Server, pair: str) -> bool:
     bids, asks = server.markets[pair].book.levels()
     return ([list(x) for x in book.bids_text()] == [list(x) for x in bids]
             and [list(x) for x in book.asks_text()] == [list(x) for x in asks])
+
+
+def snapshot_session_clean(venue: Any, server: Server, frames: int = 1500) -> Harness:
+    """A clean session of a whole-book-push venue through the tracker: no gap, resync or bad
+    frame; every push a snapshot; books equal to the server's true books; last trades as sent."""
+    h = Harness(venue, server)
+    h.run(frames)
+    h.settle()
+    t = h.totals()
+    assert t["gaps"] == 0 and t["resyncs"] == 0 and t["tracker_bad_frames"] == 0, t
+    for p in server.pairs:
+        s = h.tracker.stats(p)
+        assert s.state == "live" and s.snapshots == server.counts[p]["diff"] + 1 > 100, (p, s)
+        assert books_equal(h.tracker, server, p), p
+        tid, price, size, side = server.last_trade[p]
+        lt = h.tracker.last_trade(p)
+        assert (lt.trade_id, lt.price, lt.amount, lt.side) == (tid, price, size, side)
+    return h
+
+
+def snapshot_fault_run(venue: Any, server: Server, kind: str, ordered: bool = True) -> Harness:
+    """A whole-book-push venue with fault ``kind`` injected: each push is the whole book, so a
+    lost or repeated push is repaired by the next one; a late (swapped) push is older than the
+    book and dropped when pushes are ``ordered`` (carry a time); unreadable frames are counted; a
+    closed socket is resubscribed. Every book ends equal to the true one."""
+    h = Harness(venue, server)
+    h.run(400)
+    assert all(books_equal(h.tracker, server, p) for p in server.pairs)
+    before = h.totals()
+    assert h.run(600, {0: kind}) == [kind]
+    h.settle()
+    t = h.totals()
+    for p in server.pairs:
+        assert h.tracker.state(p).value == "live" and books_equal(h.tracker, server, p), (kind, p)
+    if kind == "swap" and ordered:
+        assert t["stale_dropped"] == before["stale_dropped"] + 1, t
+    if kind in ("corrupt", "truncate", "garbage"):
+        assert t["tracker_bad_frames"] == before["tracker_bad_frames"] + 1, t
+    if kind == "close":
+        assert h.driver.sent.count(venue.subscribe_messages(server.pairs)[0]) == 2  # resubscribed
+    return h

@@ -29,6 +29,14 @@ DOC_TRADE = ('{"symbol":"BTCUSDT","symbolName":"BTCUSDT","topic":"trade","params
              '"binary":"false"},"data":[{"v":"1447335405363150849","t":1565600357643,"p":"11369.95",'
              '"q":"0.0011","m":true}],"f":false,"sendTime":1565600357643}')
 DOC_SUB_OK = '{"topic":"depth","event":"sub","params":{"binary":false},"symbol":"BTCUSDT","code":"0","msg":"Success"}'
+# HashKey Global's own pages, verbatim: "Public Stream" (hashkeyglobal-apidoc.readme.io/reference/public-stream),
+# "Subscription failed" and "Unsubscribe result" (its "Subscription successful" example is not JSON: a
+# trailing comma); "Websocket API" (.../reference/websocket-api), the server's pong
+PAGE_SUB_FAILED = ('{ "topic": "kline", "event": "sub", "params": { "symbol": "BTCUSDT", "klineType": "122m" }, '
+                   '"code": "-100011", "msg": "Parameter error!" }')
+PAGE_CANCEL_OK = ('{"topic":"kline","event":"cancel","params":{"symbol":"BTCUSDT","klineType":"1m"},'
+                  '"code":"0","msg":"Success"}')
+PAGE_PONG = '{ "pong":1691473283965 }'
 
 
 def test_registry_rules_symbols_and_messages():
@@ -59,11 +67,19 @@ def test_documented_frames():
     (t,) = v.parse_message(DOC_TRADE)
     assert (t.trade_id, t.price, t.amount, t.side) == ("1447335405363150849", "11369.95", "0.0011", "sell")
     assert v.parse_message(DOC_SUB_OK) == [] and v.parse_message('{"pong":1691473283965}') == [Heartbeat()]
+    assert v.parse_message(PAGE_CANCEL_OK) == [] and v.parse_message(PAGE_PONG) == [Heartbeat()]
     snap = v.parse_snapshot("BTC-USDT", b'{"t":1700000000000,"b":[["1.5","2"]],"a":[["1.6","3"]]}')
     assert snap.update_id == 1700000000000 and snap.asks == [["1.6", "3"]]
     for bad in (b"", b'{"code":-100011,"msg":"x"}', b'{"t":1,"b":[[1.5,2]],"a":[]}'):
         with pytest.raises(ParseError):
             v.parse_snapshot("BTC-USDT", bad)
+
+
+def test_the_pages_failed_subscription_is_logged_not_applied(caplog):
+    v = venue("hashkey", "BTC-USDT")
+    with caplog.at_level("WARNING", logger="hbconnect.exchanges.hashkey.market_data"):
+        assert v.parse_message(PAGE_SUB_FAILED) == []
+    assert "-100011" in caplog.text and "Parameter error!" in caplog.text
 
 
 class HashKeyServer(Server):
@@ -151,4 +167,4 @@ def test_generated_recording_replays_clean_through_the_cli(tmp_path):
 
 (test_every_single_mutation_of_the_doc_frames_gives_events_or_parse_error,
  test_fuzzed_doc_frames_give_events_or_parse_error) = parse_totality_tests(
-    [DOC_DEPTH, DOC_TRADE, DOC_SUB_OK], lambda: (venue("hashkey", "BTC-USDT"),))
+    [DOC_DEPTH, DOC_TRADE, DOC_SUB_OK, PAGE_SUB_FAILED, PAGE_CANCEL_OK, PAGE_PONG], lambda: (venue("hashkey", "BTC-USDT"),))

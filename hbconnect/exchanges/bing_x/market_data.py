@@ -52,7 +52,8 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
         self.instruments = InstrumentTable(self.name, spell)
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
-        """``GET /openApi/spot/v1/common/symbols``: ``{"code": 0, "data": {"symbols": [{"symbol":
+        """``GET /openApi/spot/v1/common/symbols`` ("Spot trading symbols", coincise @779636ff
+        ``docs/bingx/spot/public_rest_api.md``): ``{"code": 0, "data": {"symbols": [{"symbol":
         "BTC-USDT", ...}]}}`` (symbols written BASE-QUOTE)."""
         msg = c.as_dict(c.load_json(body), "bingx symbols")
         if msg.get("code") != 0:

@@ -1,39 +1,65 @@
 """BitMart spot market data (WebSocket, deflate-compressed frames): pure translation, no I/O.
 
-Facts (BitMart spot API, developer-pro.bitmart.com/en/spot; scraped copies in coincise
-``docs/bitmart/``):
+Facts: BitMart's spot API docs (developer-pro.bitmart.com/en/spot), as scraped in
+rosssaunders/coincise @8a3c48b1 (2025-06-28) ``docs/bitmart/spot/websocket_subscription.md``
+("WebSocket Subscription", cited as WS below) and ``docs/bitmart/spot/change_log.md``:
 
-* Public endpoint ``wss://ws-manager-compress.bitmart.com/api?protocol=1.1``
-  (``change_log.md``, 2022-01-18). Market data comes in binary frames compressed with raw
-  deflate (zlib, no header: ``-MAX_WBITS``) (``data_compression.md``); other frames are text.
-* ``{"op": "subscribe" | "unsubscribe", "args": ["spot/depth50:BTC_USDT", ...]}``, acknowledged
-  ``{"event": "subscribe", "topic": ...}``; errors ``{"errorCode", "errorMessage", "event"}``.
-  Keep-alive: send the text ``ping`` when nothing arrived for N < 20 s; the server answers
-  ``pong`` (``endpoints/public/GET_stay_connected_and_limit.md``).
-* ``spot/depth50`` / ``spot/depth100``: full 50/100-level books on every push, ``{"table":
-  "spot/depth50", "data": [{"asks": [[price, size]], "bids": [...], "symbol", "ms_t"}]}``
-  (``change_log.md`` 2021-11-06; the catalog's Hummingbot connector uses ``spot/depth50``):
-  SyncRule.SNAPSHOTS, ordered by ``ms_t``.
-* ``spot/trade``: ``{"table": "spot/trade", "data": [{"symbol", "price", "side" (taker), "size",
-  "s_t", "ms_t"}]}`` (``endpoints/private/GET_public_trade_channel.md``); no trade id is sent, so
+* Public endpoint ``wss://ws-manager-compress.bitmart.com/api?protocol=1.1`` (WS "Server URL";
+  change log 2022-01-18). Market data comes in binary frames compressed with raw deflate
+  (zlib, no header: ``-MAX_WBITS``); other frames are text (WS "Data Compression").
+* ``{"op": "subscribe" | "unsubscribe", "args": ["<channel>:<symbol>", ...]}``, acknowledged
+  ``{"event": "subscribe", "topic": ...}``; errors ``{"event", "errorCode", "errorMessage"}``
+  (WS "Format"). At most 20 args in one request (WS "Connection Limit (Public Channel)" 3) and
+  the channels of one request at most 4096 bytes long (WS "Subscribe"); up to 115 channels per
+  connection; at most 100 messages (pings included) in 10 s per connection; at most 30 new
+  connections a minute (WS "Connection Limit (Public Channel)" 1-2).
+* Keep-alive: send the text ``ping`` when nothing arrived for N < 20 s; the server answers
+  ``pong`` (WS "How Stay Connected").
+* ``spot/depth/increase100`` (the default; WS "【Public】Depth-Increase Channel"): after
+  subscribing, a ``type: "snapshot"`` push of 100 levels, then ``type: "update"`` pushes,
+  ``{"table": "spot/depth/increase100", "data": [{"asks": [[price, size]], "bids": [...],
+  "ms_t", "symbol", "type", "version"}]}``; sizes are absolute, "0" removes the level. The
+  sync rule, "How to correctly maintain a copy of OrderBook locally": a snapshot replaces the
+  book; an update whose version is <= the book's is discarded, == book + 1 is applied, > book
+  + 1 means a loss: ``{"op": "request", "args": ["spot/depth/increase100:<symbol>"]}`` brings
+  a fresh snapshot (``resync_messages``). That is SyncRule.CONTIGUOUS on ``version``. A quiet
+  book gets an empty update carrying the book's version ("Abnormal Situation" 1): it is
+  handed on as a diff, which the tracker drops as already applied (and which proves the
+  stream alive). Levels that were outside the snapshot and never change are not sent
+  ("Abnormal Situation" 2): the book is kept to 100 levels (``max_depth``).
+* ``spot/depth5`` / ``spot/depth20`` / ``spot/depth50`` (``depth=5|20|50``; WS "【Public】
+  Depth-All Channel"): each push is the whole top-N book, ``{"table": "spot/depth5", "data":
+  [{"asks", "bids", "symbol", "ms_t"}]}``: SyncRule.SNAPSHOTS, ordered by ``ms_t``. (The 2021
+  change log's ``spot/depth100`` is no longer listed.)
+* ``spot/trade`` (WS "【Public】Trade Channel"): ``{"table": "spot/trade", "data": [{"symbol",
+  "price", "side" (taker: "buy" | "sell"), "size", "s_t", "ms_t"}]}``; no trade id is sent, so
   the trade's ``ms_t`` stands for it.
+* Symbols ``BTC_USDT`` from ``GET /spot/v1/symbols/details`` ``{"code": 1000, "data":
+  {"symbols": [{"symbol", "base_currency", "quote_currency", ...}]}}``
+  (``docs/bitmart/spot/public_market_data.md`` "Get Trading Pair Details (V1)").
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from hbconnect.core.codecs import inflate_raw
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
-from hbconnect.market.messages import BookSnapshot, Heartbeat, Ignored, MarketEvent, ParseError, SyncRule, Trade
+from hbconnect.market.messages import (BookDiff, BookSnapshot, Heartbeat, Ignored, MarketEvent, ParseError,
+                                       SyncRule, Trade)
 
 log = logging.getLogger(__name__)
 
 WS_URL = "wss://ws-manager-compress.bitmart.com/api?protocol=1.1"
-DEPTHS = (50, 100)
-ARGS_PER_MESSAGE = 20  # our own batching (the stored docs give no per-request limit)
+INCREMENTAL = "spot/depth/increase100"
+INCREMENTAL_LEVELS = 100
+FULL_DEPTHS = (5, 20, 50)
+ARGS_PER_MESSAGE = 20
+ARGS_BYTES = 4096
+CHANNELS_PER_CONNECTION = 115
 SIDES = {"buy": "buy", "sell": "sell"}
+BOOK_TYPES = ("snapshot", "update")
 
 
 def spell(pair: str) -> str:
@@ -42,18 +68,27 @@ def spell(pair: str) -> str:
 
 class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
     name = "bitmart"
-    sync_rule = SyncRule.SNAPSHOTS
-    max_pairs_per_connection = 50
+    max_pairs_per_connection = 50  # a book and a trade channel each: 100 of the 115 allowed
     ping_interval = 15.0
     ping_message = "ping"
+    ws_message_rate = 10.0  # 100 messages in 10 s
+    ws_connect_rate = 0.5  # 30 connections a minute
 
-    def __init__(self, depth: int = 50, ws_url: str = WS_URL) -> None:
-        if depth not in DEPTHS:
-            raise ValueError(f"bitmart spot depth channels: {DEPTHS}, got {depth}")
+    def __init__(self, depth: Optional[int] = None, ws_url: str = WS_URL) -> None:
+        """``depth=None``: the incremental ``spot/depth/increase100``; 5, 20 or 50: the
+        whole-book pushes of ``spot/depth<N>``."""
+        if depth is None:
+            self._table = INCREMENTAL
+            self.sync_rule = SyncRule.CONTIGUOUS
+            self.max_depth = INCREMENTAL_LEVELS
+        elif depth in FULL_DEPTHS:
+            self._table = f"spot/depth{depth}"
+            self.sync_rule = SyncRule.SNAPSHOTS
+            self.max_depth = depth
+        else:
+            raise ValueError(f"bitmart spot depth: None (incremental) or one of {FULL_DEPTHS}, got {depth}")
         self.depth = depth
-        self.max_depth = depth
         self.ws_url = ws_url
-        self._table = f"spot/depth{depth}"
         self.instruments = InstrumentTable(self.name, spell)
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
@@ -72,15 +107,20 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
             out += [f"{self._table}:{symbol}", f"spot/trade:{symbol}"]
         return out
 
-    def _op(self, op: str, pairs: Sequence[str]) -> list[str]:
-        return [c.dumps({"op": op, "args": list(chunk)})
-                for chunk in c.chunked(self._args(pairs), ARGS_PER_MESSAGE)]
+    def _op(self, op: str, args: list[str]) -> list[str]:
+        return c.pack_args(args, lambda batch: {"op": op, "args": batch}, ARGS_BYTES, ARGS_PER_MESSAGE)
 
     def subscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._op("subscribe", pairs)
+        return self._op("subscribe", self._args(pairs))
 
     def unsubscribe_messages(self, pairs: Sequence[str]) -> list[str]:
-        return self._op("unsubscribe", pairs)
+        return self._op("unsubscribe", self._args(pairs))
+
+    def resync_messages(self, pair: str) -> list[str]:
+        """Incremental book: the documented snapshot request; whole-book pushes: resubscribe."""
+        if self.sync_rule is SyncRule.CONTIGUOUS:
+            return self._op("request", [f"{INCREMENTAL}:{self.to_venue_symbol(pair)}"])
+        return []
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         if raw == "pong" or raw == b"pong":
@@ -92,29 +132,44 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
                 log.warning("bitmart error %s: %s", c.excerpt(msg.get("errorCode"), 20),
                             c.excerpt(msg.get("errorMessage"), 160))
                 return []
-            if msg.get("event") in ("subscribe", "unsubscribe"):
+            if msg.get("event") in ("subscribe", "unsubscribe", "request"):
                 return []
             raise ParseError(f"bitmart: unknown frame {c.excerpt(msg, 80)}")
+        # the channel examples send the bare channel ("spot/depth5"); the format section
+        # writes it with the symbol ("spot/ticker:BTC_USDT"): both are read
+        table = c.as_str(table, "bitmart table").partition(":")[0]
         data = c.as_list(msg.get("data"), "bitmart data")
         if table == self._table:
-            out: list[MarketEvent] = []
-            for d in data:
-                d = c.as_dict(d, "bitmart depth")
-                pair = self.from_venue_symbol(d.get("symbol"))
-                out.append(BookSnapshot(pair, c.levels(d.get("bids"), "bitmart bids"),
-                                        c.levels(d.get("asks"), "bitmart asks"),
-                                        c.as_int(d.get("ms_t"), "bitmart ms_t"), c.ms_to_seconds(d.get("ms_t"))))
-            return out
+            book = self._increment if self.sync_rule is SyncRule.CONTIGUOUS else self._full
+            return [book(c.as_dict(d, "bitmart depth")) for d in data]
         if table == "spot/trade":
             return [self._trade(c.as_dict(d, "bitmart trade")) for d in data]
         return [Ignored(f"table {c.excerpt(table, 40)}")]
+
+    def _full(self, d: dict) -> BookSnapshot:
+        ms = c.as_int(d.get("ms_t"), "bitmart ms_t")
+        return BookSnapshot(self.from_venue_symbol(d.get("symbol")), c.levels(d.get("bids"), "bitmart bids", 3),
+                            c.levels(d.get("asks"), "bitmart asks", 3), ms, c.ms_to_seconds(ms))
+
+    def _increment(self, d: dict) -> Union[BookSnapshot, BookDiff]:
+        pair = self.from_venue_symbol(d.get("symbol"))
+        kind = d.get("type")
+        if kind not in BOOK_TYPES:
+            raise ParseError(f"bitmart: depth type {c.excerpt(kind, 20)}")
+        version = c.as_int(d.get("version"), "bitmart version")
+        bids = c.levels(d.get("bids"), "bitmart bids", 3)
+        asks = c.levels(d.get("asks"), "bitmart asks", 3)
+        ts = c.ms_to_seconds(d.get("ms_t"), "bitmart ms_t")
+        if kind == "snapshot":
+            return BookSnapshot(pair, bids, asks, version, ts)
+        return BookDiff(pair, bids, asks, version, version, timestamp=ts)
 
     def _trade(self, d: dict) -> Trade:
         pair = self.from_venue_symbol(d.get("symbol"))
         ms = c.as_int(d.get("ms_t"), "bitmart ms_t")
         return Trade(pair, str(ms), c.as_str(d.get("price"), "bitmart price"),
                      c.as_str(d.get("size"), "bitmart size"), c.trade_side(d.get("side"), SIDES, "bitmart"),
-                     ms / 1000.0)
+                     c.ms_to_seconds(ms))
 
 
 MARKET_DATA: dict = {"bitmart": BitmartMarketData()}
