@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 from hbconnect.core.codecs import excerpt, fast_loads
 from hbconnect.market.messages import ParseError
 
-__all__ = ["Instrument", "InstrumentTable", "UnknownSymbol", "concat_symbol", "listed_instrument", "parse_listing"]
+__all__ = ["Instrument", "InstrumentTable", "UnknownSymbol", "concat_symbol", "listed_instrument", "listing_instruments"]
 
 _ONE = Decimal(1)
 
@@ -63,7 +63,7 @@ def listed_instrument(entry: dict, symbol_field: str, base_field: str, quote_fie
     return Instrument(f"{base}-{quote}", symbol, base, quote, rule=rule)
 
 
-def parse_listing(body: Union[str, bytes, dict], what: str, entries: Callable[[Any], Any], where: str,
+def listing_instruments(body: Union[str, bytes, dict], what: str, entries: Callable[[Any], Any], where: str,
                   instrument: Callable[[dict], Instrument]) -> List[Instrument]:
     """Every well-formed instrument of a venue's listing answer (JSON text or decoded):
     ``entries`` finds the list of entries in the decoded body (None when it has none),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from hbconnect.exchanges._instruments import Instrument, listed_instrument, parse_listing
+from hbconnect.exchanges._instruments import Instrument, listed_instrument, listing_instruments
 
 
 def instrument(entry: dict, rule: Optional[object] = None) -> Instrument:
@@ -15,4 +15,4 @@ def instrument(entry: dict, rule: Optional[object] = None) -> Instrument:
 def parse_exchange_info(body: Union[str, bytes, dict]) -> list:
     """Every well-formed instrument of an exchangeInfo body; ``ParseError`` when the body is not
     one (an error body, a snapshot)."""
-    return parse_listing(body, "binance exchangeInfo", lambda data: data.get("symbols"), "symbols list", instrument)
+    return listing_instruments(body, "binance exchangeInfo", lambda data: data.get("symbols"), "symbols list", instrument)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from hbconnect.exchanges._instruments import Instrument, listed_instrument, parse_listing
+from hbconnect.exchanges._instruments import Instrument, listed_instrument, listing_instruments
 
 
 def instrument(entry: dict, rule: Optional[object] = None) -> Instrument:
@@ -24,4 +24,4 @@ def _result_list(data: dict) -> Any:
 def parse_instruments_info(body: Union[str, bytes, dict]) -> list:
     """Every well-formed instrument of an instruments-info answer; ``ParseError`` when the body is
     not one (an error body)."""
-    return parse_listing(body, "bybit instruments-info", _result_list, "result.list", instrument)
+    return listing_instruments(body, "bybit instruments-info", _result_list, "result.list", instrument)
