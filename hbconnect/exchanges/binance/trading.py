@@ -28,16 +28,8 @@ from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
 from hbconnect.core.types import OrderState, OrderType, TradeType
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.exchanges._trading import (
-    TradingTranslation,
-    error_class,
-    error_text,
-    flat_fee,
-    fmt_decimal,
-    form_encode,
-    parse_decimal,
-    retry_after_header,
-)
+from hbconnect.exchanges._trading import TradingTranslation, error_class, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import form_encode, parse_decimal, retry_after_header
 from hbconnect.exchanges.binance.instruments import instrument
 from hbconnect.exchanges.binance.constants import (
     DEFAULT_BROKER_ID,

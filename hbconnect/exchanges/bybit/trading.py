@@ -51,15 +51,8 @@ from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
 from hbconnect.core.types import OrderState, OrderType, TradeType
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.exchanges._trading import (
-    ZERO,
-    TradingTranslation,
-    error_for,
-    error_text,
-    flat_fee,
-    fmt_decimal,
-    parse_decimal,
-)
+from hbconnect.exchanges._trading import ZERO, TradingTranslation, error_for, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import parse_decimal
 from hbconnect.exchanges.bybit import constants as K
 from hbconnect.exchanges.bybit.instruments import instrument
 

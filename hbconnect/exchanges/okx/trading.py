@@ -43,16 +43,8 @@ from hbconnect.core.credentials import Credentials
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.types import OrderState, OrderType, TradeFee, TradeType
 from hbconnect.exchanges._common import dumps
-from hbconnect.exchanges._trading import (
-    ZERO,
-    TradingTranslation,
-    error_for,
-    error_text,
-    flat_fee,
-    fmt_decimal,
-    parse_decimal,
-    retry_after_header,
-)
+from hbconnect.exchanges._trading import ZERO, TradingTranslation, error_for, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import parse_decimal, retry_after_header
 from hbconnect.exchanges.okx import constants as k
 from hbconnect.exchanges.okx.instruments import new_table, parse_instruments
 
