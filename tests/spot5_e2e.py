@@ -6,13 +6,12 @@ venue MEXC, on top of ``_venue_e2e`` (shared by tests/test_venue_{mexc,bitmart,b
 * ``RestHarness``: the ``_venue_e2e.Harness`` for a venue whose snapshot comes from REST: the
   driver queues the tracker's snapshot requests and the harness answers each, a few frames later,
   with the server's true book at that moment (``Server.rest_body``).
-* ``write_session``: a generated session in the recording format, with REST answers, for
-  ``hbconnect replay``.
+
+Sessions for ``hbconnect replay`` (with REST answers) are written by ``_venue_e2e.write_recording``.
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Any
 
 from _venue_e2e import Harness, RecordingDriver, Server
 
@@ -86,24 +85,6 @@ class RestHarness(Harness):
             frame, _, _ = self.server.next_frame()
             self.feed(frame)
         raise AssertionError("the tracker did not settle")
-
-
-def write_session(path, url: str, sent: list, frames: list, pairs: list,
-                  rest: Optional[list] = None) -> None:
-    """A generated session in the recording format (``hbconnect.market.replay``): configuration,
-    the connection and what the client sent, REST answers (url, body) just after, then frames
-    (binary ones as Python bytes literals)."""
-    ts = 1700000000.0
-    with open(path, "w") as f:
-        f.write("configuration: " + json.dumps({"books": pairs}) + "\n")
-        f.write(f"{url} <-> {ts:.6f}\n")
-        for text in sent:
-            f.write(f"{url} <- {ts:.6f}: {text}\n")
-        for rurl, body in rest or ():
-            f.write(f"{rurl} -> {ts + 0.0005:.6f}: {body}\n")
-        for frame in frames:
-            ts += 0.001
-            f.write(f"{ts:.6f}: {frame!r}\n" if isinstance(frame, bytes) else f"{ts:.6f}: {frame}\n")
 
 
 def books_equal(tracker: Any, server: Server, pair: str) -> bool:

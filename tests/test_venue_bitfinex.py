@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from _venue_e2e import FAULTS, Harness, Server, parse_totality_tests, record_clean
+from _venue_e2e import FAULTS, Harness, Server, parse_totality_tests, record_clean, write_recording
 from refbook import RefBook
-from spot5_e2e import books_equal, write_session
+from spot5_e2e import books_equal
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, Reconnect, SyncRule, Trade
 from hbconnect.market.replay import Fault, inject, load_session, replay
@@ -367,7 +367,7 @@ def make_session(path):
     server = BitfinexServer(PAIRS[:2], seed=21, levels=6, max_levels=9)
     v = venue_for(server.pairs)
     sent, frames = record_clean(server, v, 400)
-    write_session(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
+    write_recording(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
     return server
 
 

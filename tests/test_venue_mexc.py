@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _venue_e2e import FAULTS, Server
-from spot5_e2e import RestHarness, books_equal, write_session
+from _venue_e2e import FAULTS, Server, write_recording
+from spot5_e2e import RestHarness, books_equal
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.mexc.proto.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, SyncRule, Trade
@@ -225,7 +225,7 @@ def make_session(path):
     rest = [(f"https://api.mexc.com/api/v3/depth?symbol={p.replace('-', '')}&limit=1000",
              server.rest_body(p).decode()) for p in PAIRS]
     frames = [server.next_frame()[0] for _ in range(300)]
-    write_session(path, v.ws_endpoint(None).url, sent, frames, PAIRS, rest)
+    write_recording(path, v.ws_endpoint(None).url, sent, frames, PAIRS, rest)
     return server
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from _venue_e2e import FAULTS, Harness, parse_totality_tests, record_clean, replay_generated_session
-from spot5_e2e import SnapshotServer, books_equal, write_session
+from _venue_e2e import write_recording
+from spot5_e2e import SnapshotServer, books_equal
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, Reply, SyncRule, Trade
 
@@ -318,7 +319,7 @@ def make_session(name, path):
     server = server_cls(PAIRS[:2], seed=21, levels=6, max_levels=9)
     v = market_data_venue(name)
     sent, frames = record_clean(server, v, 200)
-    write_session(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
+    write_recording(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
     return server
 
 
