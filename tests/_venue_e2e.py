@@ -452,6 +452,22 @@ def write_recording(path, url: str, h_sent: list[str], frames: list, books: list
             f.write(f"{ts:.6f}: {frame!r}\n" if isinstance(frame, bytes) else f"{ts:.6f}: {frame}\n")
 
 
+def committed_session_report(committed: Any, regenerated: Any, exchange: str) -> dict:
+    """A committed generated session is byte for byte what its generator writes today
+    (``regenerated``); returns the report of ``hbconnect replay FILE --exchange NAME --json`` on it
+    (run in process)."""
+    import contextlib
+    import io
+
+    from hbconnect.cli import main
+
+    assert committed.read_bytes() == regenerated.read_bytes()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["replay", str(committed), "--exchange", exchange, "--json"]) in (0, None)
+    return json.loads(buf.getvalue())
+
+
 def record_clean(server: Server, venue: Any, n: int) -> tuple[list[str], list]:
     """Subscribe all pairs and collect ``n`` frames from the server (no tracker involved)."""
     sent = venue.subscribe_messages(server.pairs)
@@ -612,5 +628,5 @@ __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
     "assert_clean", "fault_session", "resync_messages_were_sent", "assert_sequenced_fault_repaired", "write_recording",
     "record_clean", "replay_generated_session", "replay_generated_cli", "single_mutations", "assert_parse_is_total",
-    "check_events", "parse_totality_tests",
+    "check_events", "parse_totality_tests", "committed_session_report",
 ]

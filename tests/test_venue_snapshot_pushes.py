@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from _venue_e2e import FAULTS, Harness, parse_totality_tests, record_clean, replay_generated_session
-from _venue_e2e import write_recording
+from _venue_e2e import committed_session_report, write_recording
 from spot5_e2e import SnapshotServer, books_equal
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, Reply, SyncRule, Trade
@@ -325,19 +325,8 @@ def make_session(name, path):
 
 @pytest.mark.parametrize("name", sorted(VENUES))
 def test_committed_session_is_the_generator_output_and_replays_to_the_true_books(tmp_path, name):
-    from hbconnect.cli import main
-
-    committed = RECORDINGS / f"{VENUES[name][1]}.gen"
     server = make_session(name, tmp_path / "again.gen")
-    assert committed.read_bytes() == (tmp_path / "again.gen").read_bytes()
-    out = tmp_path / "replay.json"
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["replay", str(committed), "--exchange", name, "--json"]) in (0, None)
-    report = json.loads(buf.getvalue())
+    report = committed_session_report(RECORDINGS / f"{VENUES[name][1]}.gen", tmp_path / "again.gen", name)
     assert report["bad_frames_total"] == 0
     for p in server.pairs:
         r = report["pairs"][p]
