@@ -7,13 +7,14 @@ venue MEXC, on top of ``_venue_e2e`` (shared by tests/test_venue_{mexc,bitmart,b
   driver queues the tracker's snapshot requests and the harness answers each, a few frames later,
   with the server's true book at that moment (``Server.rest_body``).
 
-Sessions for ``hbconnect replay`` (with REST answers) are written by ``_venue_e2e.write_recording``.
+* ``write_session``: a generated session in the recording format, with REST answers, for
+  ``hbconnect replay`` (``_venue_e2e.write_recording``).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from _venue_e2e import Harness, RecordingDriver, Server
+from _venue_e2e import Harness, RecordingDriver, Server, write_recording
 
 
 class SnapshotServer(Server):
@@ -85,6 +86,10 @@ class RestHarness(Harness):
             frame, _, _ = self.server.next_frame()
             self.feed(frame)
         raise AssertionError("the tracker did not settle")
+
+
+#: a generated session, with REST answers, in the recording format
+write_session = write_recording
 
 
 def books_equal(tracker: Any, server: Server, pair: str) -> bool:

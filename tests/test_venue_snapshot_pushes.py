@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from _venue_e2e import FAULTS, Harness, parse_totality_tests, record_clean, replay_generated_session
-from _venue_e2e import committed_session_report, write_recording
-from spot5_e2e import SnapshotServer, books_equal
+from spot5_e2e import SnapshotServer, books_equal, write_session
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookSnapshot, Heartbeat, ParseError, Reply, SyncRule, Trade
 
@@ -319,12 +318,14 @@ def make_session(name, path):
     server = server_cls(PAIRS[:2], seed=21, levels=6, max_levels=9)
     v = market_data_venue(name)
     sent, frames = record_clean(server, v, 200)
-    write_recording(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
+    write_session(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
     return server
 
 
 @pytest.mark.parametrize("name", sorted(VENUES))
 def test_committed_session_is_the_generator_output_and_replays_to_the_true_books(tmp_path, name):
+    from _venue_e2e import committed_session_report
+
     server = make_session(name, tmp_path / "again.gen")
     report = committed_session_report(RECORDINGS / f"{VENUES[name][1]}.gen", tmp_path / "again.gen", name)
     assert report["bad_frames_total"] == 0
