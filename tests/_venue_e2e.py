@@ -434,17 +434,38 @@ def resync_messages_were_sent(h: Harness, pair: str) -> bool:
     return any(sent[i : i + len(msgs)] == msgs for i in range(len(sent)))
 
 
-def write_recording(path, url: str, h_sent: list[str], frames: list, books: list[str]) -> None:
-    """A generated session in the recording format (tests/data/recordings/README.md)."""
+def write_recording(path, url: str, h_sent: list[str], frames: list, books: list[str],
+                    rest: Optional[list] = None) -> None:
+    """A generated session in the recording format (tests/data/recordings/README.md): the
+    configuration, the connection and what the client sent, REST answers (url, body) just after,
+    then the frames (binary ones as Python bytes literals)."""
     ts = 1700000000.0
     with open(path, "w") as f:
         f.write("configuration: " + json.dumps({"books": books}) + "\n")
         f.write(f"{url} <-> {ts:.6f}\n")
         for text in h_sent:
             f.write(f"{url} <- {ts:.6f}: {text}\n")
+        for rurl, body in rest or ():
+            f.write(f"{rurl} -> {ts + 0.0005:.6f}: {body}\n")
         for frame in frames:
             ts += 0.001
-            f.write(f"{ts:.6f}: {frame}\n")
+            f.write(f"{ts:.6f}: {frame!r}\n" if isinstance(frame, bytes) else f"{ts:.6f}: {frame}\n")
+
+
+def committed_session_report(committed: Any, regenerated: Any, exchange: str) -> dict:
+    """A committed generated session is byte for byte what its generator writes today
+    (``regenerated``); returns the report of ``hbconnect replay FILE --exchange NAME --json`` on it
+    (run in process)."""
+    import contextlib
+    import io
+
+    from hbconnect.cli import main
+
+    assert committed.read_bytes() == regenerated.read_bytes()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["replay", str(committed), "--exchange", exchange, "--json"]) in (0, None)
+    return json.loads(buf.getvalue())
 
 
 def record_clean(server: Server, venue: Any, n: int) -> tuple[list[str], list]:
@@ -607,5 +628,5 @@ __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
     "assert_clean", "fault_session", "resync_messages_were_sent", "assert_sequenced_fault_repaired", "write_recording",
     "record_clean", "replay_generated_session", "replay_generated_cli", "single_mutations", "assert_parse_is_total",
-    "check_events", "parse_totality_tests",
+    "check_events", "parse_totality_tests", "committed_session_report",
 ]

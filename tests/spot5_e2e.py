@@ -6,15 +6,15 @@ venue MEXC, on top of ``_venue_e2e`` (shared by tests/test_venue_{mexc,bitmart,b
 * ``RestHarness``: the ``_venue_e2e.Harness`` for a venue whose snapshot comes from REST: the
   driver queues the tracker's snapshot requests and the harness answers each, a few frames later,
   with the server's true book at that moment (``Server.rest_body``).
+
 * ``write_session``: a generated session in the recording format, with REST answers, for
-  ``hbconnect replay``.
+  ``hbconnect replay`` (``_venue_e2e.write_recording``).
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+from typing import Any
 
-from _venue_e2e import Harness, RecordingDriver, Server
+from _venue_e2e import Harness, RecordingDriver, Server, write_recording
 
 
 class SnapshotServer(Server):
@@ -88,22 +88,8 @@ class RestHarness(Harness):
         raise AssertionError("the tracker did not settle")
 
 
-def write_session(path, url: str, sent: list, frames: list, pairs: list,
-                  rest: Optional[list] = None) -> None:
-    """A generated session in the recording format (``hbconnect.market.replay``): configuration,
-    the connection and what the client sent, REST answers (url, body) just after, then frames
-    (binary ones as Python bytes literals)."""
-    ts = 1700000000.0
-    with open(path, "w") as f:
-        f.write("configuration: " + json.dumps({"books": pairs}) + "\n")
-        f.write(f"{url} <-> {ts:.6f}\n")
-        for text in sent:
-            f.write(f"{url} <- {ts:.6f}: {text}\n")
-        for rurl, body in rest or ():
-            f.write(f"{rurl} -> {ts + 0.0005:.6f}: {body}\n")
-        for frame in frames:
-            ts += 0.001
-            f.write(f"{ts:.6f}: {frame!r}\n" if isinstance(frame, bytes) else f"{ts:.6f}: {frame}\n")
+#: a generated session, with REST answers, in the recording format
+write_session = write_recording
 
 
 def books_equal(tracker: Any, server: Server, pair: str) -> bool:

@@ -6,10 +6,10 @@ import base64
 import json
 import logging
 from decimal import Decimal
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+from order_stub import order_factory
 
 from hbconnect.connector.contract import AccountSettings, BalanceUpdate, FundingHint, PositionUpdate, StreamExpired, VenueRequest
 from hbconnect.core import errors
@@ -48,11 +48,7 @@ DOC_PAYLOAD = ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&pri
 DOC_SIGNATURE = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
 
 
-def order(pair: str = "BTC-USDT", trade_type: TradeType = TradeType.BUY, order_type: OrderType = OrderType.LIMIT,
-          amount: str = "0.001", price: str = "60000", cid: str = "x-HBCONNBBTCUSDT1", eid: str = "28",
-          position: PositionAction = PositionAction.NIL) -> SimpleNamespace:
-    return SimpleNamespace(trading_pair=pair, trade_type=trade_type, order_type=order_type, amount=D(amount),
-                           price=D(price), client_order_id=cid, exchange_order_id=eid, position=position)
+order = order_factory(amount="0.001", price="60000", cid="x-HBCONNBBTCUSDT1", eid="28")
 
 
 # ---- signing ----

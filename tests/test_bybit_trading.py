@@ -10,10 +10,11 @@ import hashlib
 import hmac
 import json
 from decimal import Decimal
-from types import SimpleNamespace
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+from order_stub import order_factory
+from test_conformance_bybit import envelope, spot_instrument
 
 from hbconnect.connector.contract import (AccountSettings, BalanceUpdate, FundingHint, PositionUpdate, StreamShape,
                                           VenueRequest, WsOrderReply)
@@ -39,18 +40,8 @@ DOC_GET = dict(timestamp=1658384314791, api_key="XXXXXXXXXX", recv_window=5000,
 DOC_POST = dict(timestamp=1658385579423, api_key="XXXXXXXXXX", recv_window=5000, body='{"category": "option"}',
                 plain='1658385579423XXXXXXXXXX5000{"category": "option"}')
 
-SPOT_INSTRUMENTS = {
-    "retCode": 0, "retMsg": "OK",
-    "result": {"category": "spot", "list": [{
-        "symbol": "BTCUSDT", "baseCoin": "BTC", "quoteCoin": "USDT", "innovation": "0", "status": "Trading",
-        "marginTrading": "utaOnly", "stTag": "0",
-        "lotSizeFilter": {"basePrecision": "0.000001", "quotePrecision": "0.0000001", "minOrderQty": "0.000011",
-                          "maxOrderQty": "83", "minOrderAmt": "5", "maxOrderAmt": "8000000",
-                          "maxLimitOrderQty": "83", "maxMarketOrderQty": "41.5",
-                          "postOnlyMaxLimitOrderSize": "60000"},
-        "priceFilter": {"tickSize": "0.1"},
-        "riskParameters": {"priceLimitRatioX": "0.005", "priceLimitRatioY": "0.01"}, "symbolType": ""}]},
-    "retExtInfo": {}, "time": 1760027412300}
+#: instruments-info for spot, the documented "Response Example"
+SPOT_INSTRUMENTS = envelope({"category": "spot", "list": [spot_instrument("BTCUSDT", "BTC", "USDT")]})
 
 LINEAR_INSTRUMENTS = {
     "retCode": 0, "retMsg": "OK",
@@ -162,11 +153,7 @@ TRANSACTION_LOG = {
     "retExtInfo": {}, "time": 1672132481405}
 
 
-def order(pair: str = "BTC-USDT", trade_type: TradeType = TradeType.BUY, order_type: OrderType = OrderType.LIMIT,
-          amount: str = "0.001", price: str = "60000", cid: str = "HBCBBTCUSDT1", eid: str | None = None,
-          position: PositionAction = PositionAction.NIL) -> SimpleNamespace:
-    return SimpleNamespace(trading_pair=pair, trade_type=trade_type, order_type=order_type, amount=D(amount),
-                           price=D(price), client_order_id=cid, exchange_order_id=eid, position=position)
+order = order_factory(amount="0.001", price="60000", cid="HBCBBTCUSDT1", eid=None)
 
 
 def spot() -> BybitSpotTrading:

@@ -10,42 +10,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 from decimal import Decimal
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Optional, Tuple
+
+from test_e2e_spot import Recorder, run, wait_for
 
 from hbconnect.connector import Connector, PerpConnector
 from hbconnect.core.events import MarketEvent
-from hbconnect.core.types import OrderState, OrderType, PositionAction
+from hbconnect.core.types import OrderType, PositionAction
 from hbconnect.exchanges.bybit import BybitPerpetualTrading, BybitSpotTrading
 from hbconnect.sim import EmbeddedExchange
 from hbconnect.sim.matching import OrderRequest
 
 D = Decimal
 PAIR, SYMBOL = "BTC-USDT", "BTCUSDT"
-
-
-def run(coro: Any, timeout: float = 60.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
-
-
-class Recorder:
-    def __init__(self, connector: Any) -> None:
-        self.events: List[Tuple[Any, Any]] = []
-        for tag in MarketEvent:
-            connector.event_hub.add_listener(tag, lambda ev, tag=tag: self.events.append((tag, ev)))
-
-    def of(self, tag: Any, order_id: Optional[str] = None) -> List[Any]:
-        return [e for t, e in self.events if t is tag and (order_id is None or getattr(e, "order_id", None) == order_id)]
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
 
 
 def make_exchange(funding_interval: Optional[float] = None) -> Tuple[EmbeddedExchange, str, str, str]:

@@ -12,14 +12,13 @@ positions / leverage / position mode / funding on swaps, and the all-faults soak
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from decimal import Decimal
 from typing import Any, List
 
 import pytest
-from test_e2e_soak import all_faults, check_fills, check_orders, random_order, trim_open_orders, wind_down
+from soak_driver import SoakProfile, all_faults, check_balances, soak, soak_size
 from test_e2e_spot import Recorder, TwoAccountEnv, run, wait_for
 
 from hbconnect.connector import Connector, PerpConnector
@@ -32,11 +31,7 @@ from hbconnect.sim import EmbeddedExchange
 D = Decimal
 PAIR, SYMBOL = "BTC-USDT", "BTCUSDT"
 PRICE = D("60000")
-SOAK_SIZE = int(os.environ.get("HBCONNECT_SOAK_SIZE") or 150)
-#: the exchange's order status -> the engine's final state
-VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-               "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
-               "EXPIRED_IN_MATCH": OrderState.CANCELED}
+SOAK_SIZE = soak_size(150)
 
 
 def okx_connector(ex: EmbeddedExchange, key: str, secret: str, perpetual: bool = False,
@@ -90,13 +85,7 @@ class OkxEnv(TwoAccountEnv):
         raise AssertionError("counterparty order never placed")
 
     async def assert_balances_match(self) -> None:
-        await self.bot.refresh_balances()
-        if self.perpetual:
-            assert self.bot.get_balance("USDT") == self.ex.futures_balance(self.key)
-            return
-        for asset, (free, locked) in self.ex.balances(self.key).items():
-            assert self.bot.get_balance(asset) == free + locked, asset
-            assert self.bot.get_available_balance(asset) == free, asset
+        await check_balances(self.bot, self.ex, self.key, self.perpetual)
 
 
 def count_requests(connector: Any) -> List[str]:
@@ -276,45 +265,14 @@ def test_swap_position_mode_leverage_positions_and_funding() -> None:
 def test_all_faults_soak(perpetual: bool, ws_order_entry: bool) -> None:
     """SOAK_SIZE orders with every fault knob on and the sim's market maker trading: 0 lost
     orders, 0 duplicate fills, every order equal to the exchange's, balances (and positions)
-    equal to the exchange's."""
+    equal to the exchange's (the driver: ``soak_driver.py``)."""
+    profile = SoakProfile(f"okx {'swap' if perpetual else 'spot'}", PAIR, SYMBOL, SOAK_SIZE, perpetual=perpetual,
+                          amounts=("0.01", "0.02", "0.03"), tick=D("0.1"), max_open=30, pause=0.02,
+                          seconds_per_order=0.3)
+
     async def go() -> None:
-        rng = random.Random(42 + perpetual)
         env = OkxEnv(perpetual, agent=True, faults=all_faults(5), order_window_ms=1000, ws_order_entry=ws_order_entry,
                      rest_timeout=1.0, poll_interval=2.0, fast_poll_interval=0.3)
         async with env:
-            bot, ex = env.bot, env.ex
-            rec = env.rec
-            engine = ex.futures_engine if perpetual else ex.spot_engine
-            book = engine.books[SYMBOL]
-            placed: List[str] = []
-            started = time.monotonic()
-            while len(placed) < SOAK_SIZE:
-                open_ids = await trim_open_orders(bot, rng, PAIR, 30)
-                if open_ids is None:
-                    continue
-                is_buy, amount, otype, price = random_order(rng, book, ("0.01", "0.02", "0.03"), D("0.1"))
-                oid = (bot.buy if is_buy else bot.sell)(PAIR, amount, otype, price)
-                placed.append(oid)
-                if rng.random() < 0.3 and open_ids:
-                    bot.cancel(PAIR, rng.choice(open_ids))
-                await asyncio.sleep(0.02)
-            await wind_down(bot, ex)
-            elapsed = time.monotonic() - started
-            unknown, disagree = check_orders(bot, rec, placed, lambda oid: env.venue_order(env.key, oid),
-                                           lambda venue: VENUE_STATE.get(venue.status))
-            assert not disagree, f"{len(disagree)} orders disagree with the exchange: {disagree[:3]}"
-            fills = check_fills(rec, ex.trades(env.key, market=env.market))
-            await env.assert_balances_match()
-            if perpetual:
-                await bot.refresh_positions()
-                truth = {k: v["amount"] for k, v in ex.positions(env.key).items() if v["amount"]}
-                mine = {p.trading_pair: p.amount for p in bot.account_positions.values()}
-                assert mine == {PAIR: amt for (_, _), amt in truth.items()}
-            injected = sum(ex.injector.counts.values())
-            failures = {f.error_message for f in rec.of(MarketEvent.OrderFailure)}
-            assert len(placed) == SOAK_SIZE and injected > 0 and fills, (ex.injector.counts, unknown, list(failures)[:5])
-            print(f"okx {'swap' if perpetual else 'spot'} soak: {len(placed)} orders ({unknown} failed unknown to the venue), "
-                  f"{len(fills)} fills, {injected} faults {dict(ex.injector.counts)}, {elapsed:.1f}s, "
-                  f"ws/rest orders {bot._orders.sent_ws}/{bot._orders.sent_rest}, "
-                  f"resolved by query {bot.stats['orders_resolved_by_query']}")
-    run(go(), timeout=240 + SOAK_SIZE * 0.3)
+            await soak(env.ex, env.bot, env.key, env.rec, profile, random.Random(42 + perpetual))
+    run(go(), timeout=profile.timeout)

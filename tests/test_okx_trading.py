@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
+from order_stub import order_factory
 
 from hbconnect.connector.contract import (AccountSettings, BalanceUpdate, PositionUpdate, StreamShape,
                                           VenueRequest, WsOrderReply)
@@ -64,11 +64,7 @@ def swap() -> OkxPerpetualTrading:
     return venue
 
 
-def order(pair: str = "BTC-USDT", trade_type: TradeType = TradeType.BUY, order_type: OrderType = OrderType.LIMIT,
-          amount: str = "0.5", price: str = "60000.1", cid: str = "hbcb1a2b", eid: str = "312269865356374016",
-          position: PositionAction = PositionAction.NIL) -> SimpleNamespace:
-    return SimpleNamespace(trading_pair=pair, trade_type=trade_type, order_type=order_type, amount=D(amount),
-                           price=D(price), client_order_id=cid, exchange_order_id=eid, position=position)
+order = order_factory(amount="0.5", price="60000.1", cid="hbcb1a2b", eid="312269865356374016")
 
 
 # ---- signing ----

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from _venue_e2e import FAULTS, Harness, Server, parse_totality_tests, record_clean
+from _venue_e2e import FAULTS, Harness, Server, committed_session_report, parse_totality_tests, record_clean
+from _venue_e2e import write_recording
 from refbook import RefBook
-from spot5_e2e import books_equal, write_session
+from spot5_e2e import books_equal
 from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, ParseError, Reconnect, SyncRule, Trade
 from hbconnect.market.replay import Fault, inject, load_session, replay
@@ -367,23 +368,13 @@ def make_session(path):
     server = BitfinexServer(PAIRS[:2], seed=21, levels=6, max_levels=9)
     v = venue_for(server.pairs)
     sent, frames = record_clean(server, v, 400)
-    write_session(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
+    write_recording(path, v.ws_endpoint(None).url, sent, frames, server.pairs)
     return server
 
 
 def test_committed_checksummed_session_replays_with_every_checksum_verified(tmp_path):
-    import contextlib
-    import io
-
-    from hbconnect.cli import main
-
-    committed = RECORDINGS / "BITFINEX.checksum.gen"
     server = make_session(tmp_path / "again.gen")
-    assert committed.read_bytes() == (tmp_path / "again.gen").read_bytes()
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        assert main(["replay", str(committed), "--exchange", "bitfinex", "--json"]) in (0, None)
-    report = json.loads(buf.getvalue())
+    report = committed_session_report(RECORDINGS / "BITFINEX.checksum.gen", tmp_path / "again.gen", "bitfinex")
     assert report["bad_frames_total"] == 0
     for p in server.pairs:
         r = report["pairs"][p]

@@ -1,16 +1,23 @@
-"""Argument types and options shared by the subcommands, and the report of connection errors of
-the live market-data commands (watch, record).
+"""Argument types and options shared by the subcommands, their logging set-up (``-v``), and the
+report of connection errors of the live market-data commands (watch, record).
 
 Bad values are argparse usage errors (exit status 2, one line, no traceback).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import sys
 from typing import Any, Optional, TextIO
 
 from hbconnect.exchanges import VENUES, canonical_name
+
+
+def log_to_stderr(verbose: bool) -> None:
+    """The market-data commands' logging: errors only on stderr, INFO too with ``-v``."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def venue_ids() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from typing import Any, Optional, TextIO
@@ -93,9 +92,9 @@ async def run_hub(args: argparse.Namespace, venue: Any, pairs: Optional[list[str
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from hbconnect.commands._venue_args import pairs_arg, venue_from_args
+    from hbconnect.commands._venue_args import log_to_stderr, pairs_arg, venue_from_args
+
+    log_to_stderr(args.verbose)
 
     try:
         venue = venue_from_args(args)

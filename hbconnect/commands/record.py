@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
-from hbconnect.commands._venue_args import ConnectionErrors, add_venue_arguments, seconds_arg, venue_from_args
+from hbconnect.commands._venue_args import ConnectionErrors, add_venue_arguments, log_to_stderr, seconds_arg
+from hbconnect.commands._venue_args import venue_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from hbconnect.market.record import record_session
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
     try:
         venue = venue_from_args(args)
     except ValueError as exc:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from hbconnect.commands._venue_args import count_arg, pairs_arg, seconds_arg, venue_arg, venue_ids
+from hbconnect.commands._venue_args import count_arg, log_to_stderr, pairs_arg, seconds_arg, venue_arg, venue_ids
 
 #: frames per venue parsed when guessing which venue a recording comes from
 PROBE_FRAMES = 300
@@ -126,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
         replay,
     )
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
 
     def fail(text: str) -> int:
         print(f"hbconnect replay: {text}", file=sys.stderr)

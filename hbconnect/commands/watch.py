@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import math
 import sys
 from typing import Any, TextIO
@@ -13,6 +12,7 @@ from hbconnect.commands._venue_args import (
     ConnectionErrors,
     add_venue_arguments,
     count_arg,
+    log_to_stderr,
     seconds_arg,
     venue_from_args,
 )
@@ -116,8 +116,7 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
     try:
         venue = venue_from_args(args)
     except ValueError as exc:

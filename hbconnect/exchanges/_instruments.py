@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-from hbconnect.core.codecs import excerpt
+from hbconnect.core.codecs import excerpt, fast_loads
 from hbconnect.market.messages import ParseError
 
-__all__ = ["Instrument", "InstrumentTable", "UnknownSymbol", "concat_symbol"]
+__all__ = ["Instrument", "InstrumentTable", "UnknownSymbol", "concat_symbol", "listed_instrument", "listing_instruments"]
 
 _ONE = Decimal(1)
 
@@ -51,6 +51,39 @@ def concat_symbol(pair: str, sep: str = "", lower: bool = False) -> str:
         raise ValueError(f"pair must look like BASE-QUOTE, got {excerpt(pair, 40)}")
     symbol = f"{base}{sep}{quote}"
     return symbol.lower() if lower else symbol
+
+
+def listed_instrument(entry: dict, symbol_field: str, base_field: str, quote_field: str,
+                      rule: object = None) -> Instrument:
+    """One entry of a venue's listing, by the names of its symbol, base and quote fields:
+    ``KeyError`` when one is missing, ``TypeError`` when one is not a string."""
+    symbol, base, quote = entry[symbol_field], entry[base_field], entry[quote_field]
+    if type(symbol) is not str or type(base) is not str or type(quote) is not str:
+        raise TypeError(f"{symbol_field}, {base_field} and {quote_field} must be strings")
+    return Instrument(f"{base}-{quote}", symbol, base, quote, rule=rule)
+
+
+def listing_instruments(body: Union[str, bytes, dict], what: str, entries: Callable[[Any], Any], where: str,
+                  instrument: Callable[[dict], Instrument]) -> List[Instrument]:
+    """Every well-formed instrument of a venue's listing answer (JSON text or decoded):
+    ``entries`` finds the list of entries in the decoded body (None when it has none),
+    ``instrument`` translates one entry (``KeyError``/``TypeError`` when malformed: that entry is
+    skipped, the others still load). ``ParseError`` naming ``what`` when the body is not JSON or
+    has no list ``where`` (an error body, a snapshot)."""
+    try:
+        data: Any = body if isinstance(body, dict) else fast_loads(body)
+    except (ValueError, TypeError):
+        raise ParseError(f"{what}: not JSON") from None
+    items = entries(data) if type(data) is dict else None
+    if type(items) is not list:
+        raise ParseError(f"{what}: no {where}")
+    out = []
+    for entry in items:
+        try:
+            out.append(instrument(entry))
+        except (KeyError, TypeError):
+            continue
+    return out
 
 
 class InstrumentTable:

@@ -1,16 +1,19 @@
 """Pure helpers every venue's trading translation needs: decimal text in and out, form bodies,
-fees in the fee asset, and error classes looked up by name (no I/O)."""
+fees in the fee asset, error classes looked up by name and error answers read, and the part of a
+trading translation object every venue writes the same way (no I/O)."""
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 from urllib.parse import quote_plus
 
 from hbconnect.core import errors
-from hbconnect.core.types import PositionAction, TokenAmount, TradeFee, TradeType, decimal_text
+from hbconnect.core.types import OrderType, PositionAction, TokenAmount, TradeFee, TradeType, decimal_text
 
-__all__ = ["fmt_decimal", "parse_decimal", "form_encode", "flat_fee", "error_class", "ZERO"]
+__all__ = ["fmt_decimal", "parse_decimal", "form_encode", "flat_fee", "error_class", "error_for", "error_text",
+           "retry_after_header", "TradingTranslation", "ZERO"]
 
 ZERO = Decimal(0)
 
@@ -68,3 +71,59 @@ def error_class(name: str) -> type:
     names them), :class:`~hbconnect.core.errors.ExchangeError` for anything else."""
     cls = getattr(errors, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, errors.ExchangeError) else errors.ExchangeError
+
+
+def error_for(status: int, code: Any, msg: str, venue: str, name: str = "",
+              server_error: str = "ServiceUnavailable") -> Exception:
+    """The exception of an error answer: of the class ``name`` when the venue's error table gives
+    its code one, else by HTTP status: 401 ``AuthenticationError``, 5xx ``server_error``,
+    anything else ``ExchangeError``."""
+    if not name:
+        name = "AuthenticationError" if status == 401 else server_error if status >= 500 else "ExchangeError"
+    return error_class(name)(code, msg, http_status=status, venue=venue)
+
+
+def error_text(data: Any, limit: int = 300) -> str:
+    """The text of an error body that is not a JSON object (raw bytes, text), at most ``limit``
+    characters; "" for none."""
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data[:limit]).decode("utf-8", "replace")
+    return "" if data is None else str(data)[:limit]
+
+
+def retry_after_header(headers: Any) -> Optional[float]:
+    """``Retry-After`` of an answer's headers in seconds; None when absent or unreadable."""
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+class TradingTranslation:
+    """What every venue's trading translation object does the same way: its repr (the REST URL,
+    never a credential), the order types the engine sends, pair <-> symbol through the venue's
+    ``instruments`` table, and the unique tail of client order ids. The venue sets
+    ``rest_url``, ``instruments`` and ``_nonce`` (an ``itertools.count``) in its constructor."""
+
+    rest_url: str
+    instruments: Any
+    _nonce: Any
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rest_url={self.rest_url!r})"
+
+    def supported_order_types(self) -> list:
+        return [OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET]
+
+    def to_venue_symbol(self, pair: str) -> str:
+        return self.instruments.symbol(pair)
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        """The pair of a listed symbol (or of a pair asked for); ``UnknownSymbol`` (a
+        ``ValueError``) otherwise."""
+        return self.instruments.pair(symbol)
+
+    def _id_nonce(self) -> str:
+        """The unique tail of a client order id: microseconds and a counter, in hex."""
+        return f"{time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools as _itertools
 import logging as _logging
-import time as _time
 from decimal import Decimal as _D
 from typing import Any as _Any, Optional as _Optional, Sequence as _Sequence, Union as _Union
 from urllib.parse import quote_plus as _quote_plus
@@ -29,7 +28,8 @@ from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
 from hbconnect.core.types import OrderState, OrderType, TradeType
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.exchanges._trading import error_class, flat_fee, fmt_decimal, form_encode, parse_decimal
+from hbconnect.exchanges._trading import TradingTranslation, error_class, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import form_encode, parse_decimal, retry_after_header
 from hbconnect.exchanges.binance.instruments import instrument
 from hbconnect.exchanges.binance.constants import (
     DEFAULT_BROKER_ID,
@@ -60,27 +60,18 @@ _DZERO = _D(0)
 def binance_error(status: int, data: _Any, headers: _Any = None, venue: str = "binance") -> Exception:
     """The exception for a non-2xx Binance response (``data``: parsed JSON body or raw text)."""
     code: _Optional[int] = None
-    msg = ""
     if isinstance(data, dict):
         try:
             code = int(data.get("code"))
         except (TypeError, ValueError):
             code = None
         msg = str(data.get("msg", ""))[:300]
-    elif isinstance(data, (bytes, bytearray)):
-        msg = data[:300].decode("utf-8", "replace")
-    elif data is not None:
-        msg = str(data)[:300]
+    else:
+        msg = error_text(data)
     lower = msg.lower()
     if status in (418, 429) or code in (-1003, -1015):
-        retry_after: _Optional[float] = None
-        if headers is not None:
-            try:
-                value = headers.get("Retry-After")
-                retry_after = float(value) if value is not None else None
-            except (TypeError, ValueError, AttributeError):
-                retry_after = None
-        return _errors.RateLimitError(code, msg, retry_after=retry_after, http_status=status, venue=venue)
+        return _errors.RateLimitError(code, msg, retry_after=retry_after_header(headers), http_status=status,
+                                      venue=venue)
     if code == -2010 and ("insufficient" in lower or "balance" in lower):
         name = "InsufficientBalance"
     elif code in ERROR_CODES:
@@ -104,7 +95,7 @@ _SPOT_STATES: dict = {
     "REJECTED": OrderState.FAILED,
 }
 
-class BinanceSpotTrading(BinanceWsOrderEntry):
+class BinanceSpotTrading(BinanceWsOrderEntry, TradingTranslation):
     """Binance spot trading translation (``/api/v3``). One object per account.
 
     Credentials: a :class:`Credentials` (``credentials=``), or ``api_key``/``api_secret`` and an
@@ -173,17 +164,11 @@ class BinanceSpotTrading(BinanceWsOrderEntry):
     def _default_limits(self) -> list:
         return spot_rate_limits()
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(rest_url={self.rest_url!r})"
-
     # -- identity, symbols --
-
-    def supported_order_types(self) -> list:
-        return [OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET]
 
     def new_client_order_id(self, is_buy: bool, pair: str) -> str:
         """``<broker><B|S><base[:4]><quote[:4]><time+counter hex>``, at most 36 characters."""
-        nonce = f"{_time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"
+        nonce = self._id_nonce()
         head = self._id_heads.get((is_buy, pair))
         if head is None:
             base, _, quote = pair.partition("-")
@@ -191,14 +176,6 @@ class BinanceSpotTrading(BinanceWsOrderEntry):
             head = "".join(ch for ch in head if ch.isalnum() or ch in "-_")
             self._id_heads[(is_buy, pair)] = head
         return head[:self.max_client_order_id_length - len(nonce)] + nonce
-
-    def to_venue_symbol(self, pair: str) -> str:
-        return self.instruments.symbol(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """The pair of a symbol exchangeInfo listed (or of a pair asked for); ``UnknownSymbol``
-        (a ``ValueError``) otherwise."""
-        return self.instruments.pair(symbol)
 
     # -- signing --
 

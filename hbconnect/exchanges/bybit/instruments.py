@@ -8,34 +8,20 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from hbconnect.core.codecs import fast_loads
-from hbconnect.exchanges._instruments import Instrument
-from hbconnect.market.messages import ParseError
+from hbconnect.exchanges._instruments import Instrument, listed_instrument, listing_instruments
 
 
 def instrument(entry: dict, rule: Optional[object] = None) -> Instrument:
     """One ``result.list`` entry (``KeyError``/``TypeError`` when malformed)."""
-    symbol, base, quote = entry["symbol"], entry["baseCoin"], entry["quoteCoin"]
-    if type(symbol) is not str or type(base) is not str or type(quote) is not str:
-        raise TypeError("symbol, baseCoin and quoteCoin must be strings")
-    return Instrument(f"{base}-{quote}", symbol, base, quote, rule=rule)
+    return listed_instrument(entry, "symbol", "baseCoin", "quoteCoin", rule)
+
+
+def _result_list(data: dict) -> Any:
+    result = data.get("result")
+    return result.get("list") if type(result) is dict else None
 
 
 def parse_instruments_info(body: Union[str, bytes, dict]) -> list:
     """Every well-formed instrument of an instruments-info answer; ``ParseError`` when the body is
     not one (an error body)."""
-    try:
-        data: Any = body if isinstance(body, dict) else fast_loads(body)
-    except (ValueError, TypeError):
-        raise ParseError("bybit instruments-info: not JSON") from None
-    result = data.get("result") if type(data) is dict else None
-    items = result.get("list") if type(result) is dict else None
-    if type(items) is not list:
-        raise ParseError("bybit instruments-info: no result.list")
-    out = []
-    for entry in items:
-        try:
-            out.append(instrument(entry))
-        except (KeyError, TypeError):
-            continue  # a malformed entry: the others still load
-    return out
+    return listing_instruments(body, "bybit instruments-info", _result_list, "result.list", instrument)

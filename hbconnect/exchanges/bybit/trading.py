@@ -30,8 +30,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import time
-from collections import deque
 from decimal import Decimal
 from typing import Any, Optional, Sequence, Union
 from urllib.parse import quote
@@ -53,7 +51,8 @@ from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.trading_rule import TradingRule
 from hbconnect.core.types import OrderState, OrderType, TradeType
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.exchanges._trading import ZERO, error_class, flat_fee, fmt_decimal, parse_decimal
+from hbconnect.exchanges._trading import ZERO, TradingTranslation, error_for, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import parse_decimal
 from hbconnect.exchanges.bybit import constants as K
 from hbconnect.exchanges.bybit.instruments import instrument
 
@@ -127,13 +126,7 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
     """The exception for a Bybit answer: a ``retCode != 0`` body (HTTP 200 included) or a non-2xx
     status (403: IP limit, 429: system protection, 401: authentication, 5xx: unavailable)."""
     code = ret_code(data)
-    msg = ""
-    if isinstance(data, dict):
-        msg = str(data.get("retMsg", data.get("ret_msg", "")))[:300]
-    elif isinstance(data, (bytes, bytearray)):
-        msg = bytes(data[:300]).decode("utf-8", "replace")
-    elif data is not None:
-        msg = str(data)[:300]
+    msg = str(data.get("retMsg", data.get("ret_msg", "")))[:300] if isinstance(data, dict) else error_text(data)
     if code in K.RATE_LIMIT_CODES or status in (403, 429):
         retry_after = None
         if headers is not None:
@@ -147,18 +140,12 @@ def bybit_error(status: int, data: Any, headers: Any = None, venue: str = "bybit
         if status == 403 and retry_after is None:
             retry_after = 600.0  # "wait for at least 10 minutes" after an IP-limit 403
         return _errors.RateLimitError(code, msg, retry_after=retry_after, http_status=status, venue=venue)
-    if code is not None and code in K.ERROR_CODES:
-        cls = error_class(K.ERROR_CODES[code][0])
-    elif status == 401:
-        cls = _errors.AuthenticationError
-    elif status >= 500:  # a gateway error: the request may have been acted on
-        cls = _errors.OutcomeUnknown
-    else:
-        cls = _errors.ExchangeError
-    return cls(code, msg, http_status=status, venue=venue)
+    name = K.ERROR_CODES[code][0] if code is not None and code in K.ERROR_CODES else ""
+    # a gateway error (5xx): the request may have been acted on
+    return error_for(status, code, msg, venue, name, server_error="OutcomeUnknown")
 
 
-class BybitSpotTrading:
+class BybitSpotTrading(TradingTranslation):
     """Bybit v5 spot trading translation (``category=spot``). One object per account.
 
     Credentials: a :class:`Credentials` (``credentials=``), or ``api_key``/``api_secret`` and an
@@ -199,29 +186,16 @@ class BybitSpotTrading:
         self._settle: dict = {}  # symbol -> settle coin (derivatives)
         self._nonce = itertools.count(1)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(rest_url={self.rest_url!r})"
-
     # ---- identity, symbols ----
-
-    def supported_order_types(self) -> list:
-        return [OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET]
 
     def new_client_order_id(self, is_buy: bool, pair: str) -> str:
         """``<broker><B|S><base[:4]><quote[:4]><time+counter hex>``: at most 36 characters of
         ``[A-Za-z0-9_-]`` (the ``orderLinkId`` rule)."""
-        nonce = f"{time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"
+        nonce = self._id_nonce()
         base, _, quote_ = pair.partition("-")
         head = "".join(ch for ch in f"{self.broker_id}{'B' if is_buy else 'S'}{base[:4]}{quote_[:4]}"
                        if ch.isalnum())
         return head[:self.max_client_order_id_length - len(nonce)] + nonce
-
-    def to_venue_symbol(self, pair: str) -> str:
-        return self.instruments.symbol(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        """The pair of a listed (or asked-for) symbol; ``UnknownSymbol`` (a ``ValueError``) else."""
-        return self.instruments.pair(symbol)
 
     # ---- signing ----
 

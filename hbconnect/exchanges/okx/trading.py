@@ -43,7 +43,8 @@ from hbconnect.core.credentials import Credentials
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.types import OrderState, OrderType, TradeFee, TradeType
 from hbconnect.exchanges._common import dumps
-from hbconnect.exchanges._trading import ZERO, error_class, flat_fee, fmt_decimal, parse_decimal
+from hbconnect.exchanges._trading import ZERO, TradingTranslation, error_for, error_text, flat_fee, fmt_decimal
+from hbconnect.exchanges._trading import parse_decimal, retry_after_header
 from hbconnect.exchanges.okx import constants as k
 from hbconnect.exchanges.okx.instruments import new_table, parse_instruments
 
@@ -98,9 +99,7 @@ def error_codes(data: Any) -> tuple:
                 if isinstance(item, dict) and str(item.get("sCode", "0")) != "0":
                     return str(item.get("sCode"))[:20], str(item.get("sMsg") or "")[:300] or msg
         return code, msg
-    if isinstance(data, (bytes, bytearray)):
-        return None, bytes(data[:300]).decode("utf-8", "replace")
-    return None, "" if data is None else str(data)[:300]
+    return None, error_text(data)
 
 
 def _control_frame(raw: Union[str, bytes]) -> Optional[dict]:
@@ -118,27 +117,12 @@ def okx_error(status: int, code: Optional[str], msg: str, headers: Any, venue: s
     """The exception an OKX error means (its class from ``constants.ERROR_CODES``)."""
     name = k.ERROR_CODES[code][0] if code in k.ERROR_CODES else ""
     if status == 429 or name == "RateLimitError":
-        return errors.RateLimitError(code, msg, retry_after=_retry_after(headers), http_status=status,
+        return errors.RateLimitError(code, msg, retry_after=retry_after_header(headers), http_status=status,
                                      venue=venue)
-    if not name:
-        if status == 401:
-            name = "AuthenticationError"
-        elif status >= 500:
-            name = "ServiceUnavailable"
-        else:
-            name = "ExchangeError"
-    return error_class(name)(code, msg, http_status=status, venue=venue)
+    return error_for(status, code, msg, venue, name)
 
 
-def _retry_after(headers: Any) -> Optional[float]:
-    try:
-        value = headers.get("Retry-After") if headers is not None else None
-        return float(value) if value is not None else None
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
-class OkxSpotTrading:
+class OkxSpotTrading(TradingTranslation):
     """OKX spot trading translation (``instType`` SPOT, ``tdMode`` cash). One per account."""
 
     name = "okx"
@@ -176,25 +160,12 @@ class OkxSpotTrading:
         self._nonce = itertools.count(1)
         self.instruments = new_table(self.name, self.inst_type)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(rest_url={self.rest_url!r})"
-
     # -- identity, symbols --
-
-    def supported_order_types(self) -> list:
-        return [OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.MARKET]
 
     def new_client_order_id(self, is_buy: bool, pair: str) -> str:
         """``<prefix><b|s><microseconds hex><counter hex>``: ASCII letters and digits only,
         at most 32 characters (OKX's clOrdId rule)."""
-        nonce = f"{time.time_ns() // 1000:x}{next(self._nonce) & 0xFFFF:04x}"
-        return f"{self.broker_id}{'b' if is_buy else 's'}{nonce}"[: self.max_client_order_id_length]
-
-    def to_venue_symbol(self, pair: str) -> str:
-        return self.instruments.symbol(pair)
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        return self.instruments.pair(symbol)
+        return f"{self.broker_id}{'b' if is_buy else 's'}{self._id_nonce()}"[: self.max_client_order_id_length]
 
     def knows(self, symbol: Any) -> bool:
         return isinstance(symbol, str) and self.instruments.by_symbol(symbol) is not None

@@ -1,4 +1,7 @@
-"""``hbconnect demo --exchange okx [--perpetual]`` and ``hbconnect sim --exchange okx|bybit``."""
+"""``hbconnect demo --exchange okx|bybit [--perpetual]``: the bot trades the venue's spot or
+perpetual market on the embedded exchange's front end for it and everything it sees agrees with
+the exchange; ``hbconnect sim --exchange okx|bybit`` serves the chosen venue's protocol. (Binance,
+the default front end, runs through the whole CLI in ``test_demo.py``.)"""
 from __future__ import annotations
 
 import asyncio
@@ -13,14 +16,16 @@ from test_sim_cli import launch_sim
 from hbconnect.commands.demo import Demo
 
 
-@pytest.mark.parametrize("perpetual", [False, True], ids=["spot", "swap"])
-def test_demo_on_okx_matches_the_exchange(perpetual: bool) -> None:
+@pytest.mark.parametrize("exchange,perpetual,market", [
+    ("okx", False, "OKX spot"), ("okx", True, "OKX swap"), ("bybit", False, "Bybit spot"), ("bybit", True, "Bybit linear"),
+], ids=["okx-spot", "okx-swap", "bybit-spot", "bybit-linear"])
+def test_demo_on_the_venue_matches_the_exchange(exchange: str, perpetual: bool, market: str) -> None:
     out = io.StringIO()
-    demo = Demo("BTC-USDT", duration=None, steps=3, seed=2, quiet=True, out=out, exchange="okx", perpetual=perpetual)
+    demo = Demo("BTC-USDT", duration=None, steps=3, seed=2, quiet=True, out=out, exchange=exchange, perpetual=perpetual)
     code = asyncio.run(asyncio.wait_for(demo.main(), 90))
     text = out.getvalue()
     assert code == 0, text
-    assert ("OKX swap" if perpetual else "OKX spot") in text
+    assert market in text
     assert "books in sync: yes" in text and "orders, fills and balances match the exchange: yes" in text
     orders = next(line for line in text.splitlines() if line.strip().startswith("orders:"))
     fills = next(line for line in text.splitlines() if line.strip().startswith("fills:"))
