@@ -187,6 +187,7 @@ class KucoinSpotMarketData(TableSymbols, _KucoinBase):
     rest_url = SPOT_REST
     max_pairs_per_connection = 50  # 2 subscriptions per pair; KuCoin caps topics per session
     topics = ("/market/level2", "/market/match")
+    credential_fields = ("api_key", "secret", "passphrase")  # KC-API-KEY, -SIGN, -PASSPHRASE
 
     def __init__(self, snapshot_depth: Optional[int] = 100) -> None:
         """``snapshot_depth``: 100 or 20 for the public partial book (the book keeps that many
@@ -197,6 +198,8 @@ class KucoinSpotMarketData(TableSymbols, _KucoinBase):
                              "(full book, API-key signed requests)")
         self.snapshot_depth = snapshot_depth
         self.max_depth = snapshot_depth
+        self.requires_credentials = snapshot_depth is None  # the full book: signed requests only
+        self.signed_variant = None if snapshot_depth is None else "kucoin_full_book"
         self.instruments = InstrumentTable(self.name, spell_spot)
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
