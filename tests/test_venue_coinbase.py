@@ -10,6 +10,7 @@ from hbconnect.exchanges import market_data_venue
 from hbconnect.market.messages import BookDiff, BookSnapshot, Heartbeat, Ignored, ParseError, SyncRule, Trade
 
 CB = market_data_venue("coinbase")
+CB.subscribe_messages(["BTC-USD", "ETH-USD"])  # the products of the docs' examples below
 
 # Level2 channel example (Coinbase "WebSocket Channels")
 DOC_L2 = """{"channel":"l2_data","client_id":"","timestamp":"2023-02-09T20:32:50.714964855Z",
@@ -62,7 +63,9 @@ def test_usdc_pairs_use_the_usd_product_data():
     (ev,) = venue.parse_message(with_seq(DOC_L2, 1))  # frames say BTC-USD
     assert ev.pair == "BTC-USDC"
     assert venue.to_venue_symbol("USDT-USDC") == "USDT-USDC"  # has data of its own
-    assert venue.from_venue_symbol("ETH-USD") == "ETH-USD"
+    with pytest.raises(ParseError):  # not subscribed, not listed: unknown, never split
+        venue.from_venue_symbol("ETH-USD")
+    assert venue.to_venue_symbol("ETH-USD") == "ETH-USD" and venue.from_venue_symbol("ETH-USD") == "ETH-USD"
     assert CB.from_venue_symbol("BTC-USD") == "BTC-USD"  # the shared object is untouched
 
 

@@ -2,6 +2,7 @@
 recorded spot session replayed through the real tracker, clean and with injected faults."""
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 
@@ -23,10 +24,24 @@ from hbconnect.market.messages import (
     SyncRule,
     Trade,
 )
-from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_recorded_symbols, load_session
 
-SPOT = market_data_venue("gate_io")
-PERP = market_data_venue("gate_io_perpetual")
+#: pairs of the docs' examples below, asked for (subscribed) so that their symbols map back
+DOC_PAIRS = {"gate_io": ["BTC-USDT", "GT-USDT"], "gate_io_perpetual": ["BTC-USD", "BTC-USDT"]}
+
+
+def listed(vid: str) -> "GateSpotMarketData | GatePerpetualMarketData":
+    """A venue that knows its recorded listing (currency_pairs / contracts), as ``replay`` teaches
+    it, and has subscribed the docs' example pairs."""
+    v = market_data_venue(vid)
+    recorded = load_session(fixture_files("GATEIO" if vid == "gate_io" else "GATEIO_FUTURES"))
+    assert load_recorded_symbols(v, recorded) == 1
+    v.subscribe_messages(DOC_PAIRS[vid])
+    return v
+
+
+SPOT = listed("gate_io")
+PERP = listed("gate_io_perpetual")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +129,10 @@ def test_docs_full_snapshot_push_and_pong():
     assert SPOT.parse_message('{"time":1,"channel":"spot.pong","event":"","result":null}') == [Heartbeat()]
     err = ('{"time":1,"channel":"spot.order_book_update","event":"subscribe","payload":["FOO_BAR","100ms"],'
            '"error":{"code":2,"message":"unknown currency pair FOO_BAR"},"result":null}')
-    assert SPOT.parse_message(err) == [Resync("FOO-BAR", "{'code': 2, 'message': 'unknown currency pair FOO_BAR'}")]
+    assert SPOT.parse_message(err) == []  # FOO_BAR is no pair of ours: logged, nothing to resync
+    asked = copy.deepcopy(SPOT)
+    asked.subscribe_messages(["FOO-BAR"])
+    assert asked.parse_message(err) == [Resync("FOO-BAR", "{'code': 2, 'message': 'unknown currency pair FOO_BAR'}")]
 
 
 def test_docs_futures_examples():
@@ -408,8 +426,8 @@ def test_trade_times_and_sizes_are_checked():
 
 
 def test_fuzzed_frames_and_bodies_never_crash(session):
-    assert_fuzz_total(GateSpotMarketData().parse_message, [r.data for r in session.frames] + [SPOT_TRADE])
+    assert_fuzz_total(listed("gate_io").parse_message, [r.data for r in session.frames] + [SPOT_TRADE])
     bodies = [r.data for r in session.rest if "/order_book" in r.url]
     assert_fuzz_total(lambda b: GateSpotMarketData().parse_snapshot("BTC-USDT", b), bodies, 60, single=True)
-    assert_fuzz_total(GatePerpetualMarketData().parse_message, [t for _, t in futures_stream(60)[0]] + [FUTURES_TRADE],
+    assert_fuzz_total(listed("gate_io_perpetual").parse_message, [t for _, t in futures_stream(60)[0]] + [FUTURES_TRADE],
                       80)

@@ -14,7 +14,15 @@ from venue_fuzz import assert_fuzz_total
 from hbconnect import OrderBook
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.kraken import KrakenMarketData, KrakenV2MarketData
-from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
+from hbconnect.market.replay import (
+    Fault,
+    Replayer,
+    book_frame_indices,
+    configured_names,
+    inject,
+    load_recorded_symbols,
+    load_session,
+)
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -26,8 +34,27 @@ from hbconnect.market.messages import (
     Trade,
 )
 
-V1 = market_data_venue("kraken")
-V2 = KrakenV2MarketData()
+_RECORDED = load_session(fixture_files("KRAKEN"))
+#: the pairs of the recording's configuration, and those the v2 examples below name
+V2_PAIRS = configured_names(_RECORDED.configuration) + ["BTC-USD", "DOGE-USD", "MATIC-USD"]
+
+
+def listed_v1() -> KrakenMarketData:
+    """A v1 venue that knows the recording's AssetPairs listing, as ``replay`` teaches it."""
+    v = market_data_venue("kraken")
+    assert load_recorded_symbols(v, _RECORDED) == 1
+    return v
+
+
+def subscribed_v2() -> KrakenV2MarketData:
+    """A v2 venue that subscribed the pairs the v2 tests name (so their symbols map back)."""
+    v = KrakenV2MarketData()
+    v.subscribe_messages(V2_PAIRS)
+    return v
+
+
+V1 = listed_v1()
+V2 = subscribed_v2()
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +136,34 @@ def test_symbols_use_v1_asset_codes():
     assert V2.to_venue_symbol("BTC-USD") == "BTC/USD" and V2.from_venue_symbol("DOGE/USD") == "DOGE-USD"
     with pytest.raises(ParseError):
         V1.from_venue_symbol("XBTUSD")
+
+
+def test_symbols_come_from_the_listing_or_a_subscription_never_from_splitting():
+    fresh = market_data_venue("kraken")
+    for v in (fresh, KrakenV2MarketData()):
+        with pytest.raises(ParseError):  # UnknownSymbol: not listed, not asked for
+            v.from_venue_symbol("ADA/XBT" if v is fresh else "ADA/BTC")
+    # the recorded AssetPairs listing: wsname, with XBT/XDG as BTC/DOGE; darkpool pairs left out
+    assert V1.from_venue_symbol("ADA/XBT") == "ADA-BTC" and V1.to_venue_symbol("ADA-BTC") == "ADA/XBT"
+    assert V1.from_venue_symbol("XDG/USD") == "DOGE-USD" and len(V1.instruments) == 293
+    assert fresh.to_venue_symbol("KSM-BTC") == "KSM/XBT" and fresh.from_venue_symbol("KSM/XBT") == "KSM-BTC"
+    with pytest.raises(ParseError):
+        fresh.from_venue_symbol("KSM/BTC")
+    # a v1 error about a pair that is not ours is logged, not a resync of a guessed pair
+    assert fresh.parse_message('{"event":"subscriptionStatus","status":"error","pair":"FOO/BAR",'
+                               '"errorMessage":"x","subscription":{"name":"book","depth":1000}}') == []
+    # v2 listing: the instrument channel's snapshot
+    v2 = KrakenV2MarketData()
+    body = ('{"channel":"instrument","type":"snapshot","data":{"assets":[],"pairs":['
+            '{"symbol":"BTC/USD","base":"BTC","quote":"USD","status":"online"},'
+            '{"symbol":"OMGB/USD","base":"OMGB","quote":"USD","status":"online"}]}}')
+    assert v2.load_symbols(body) == 2
+    assert v2.from_venue_symbol("OMGB/USD") == "OMGB-USD" and v2.to_venue_symbol("BTC-USD") == "BTC/USD"
+    for bad in ('{"channel":"book","type":"snapshot","data":[]}', '{"error":["EGeneral:x"]}', "[]"):
+        with pytest.raises(ParseError):
+            v2.load_symbols(bad)
+        with pytest.raises(ParseError):
+            fresh.load_symbols(bad)
 
 
 def test_subscribe_messages_match_the_recorded_ones(replay_session):
@@ -233,7 +288,7 @@ def test_malformed_frames_raise_parse_error(raw):
 def test_broken_book_frames_name_their_pair(session):
     """A truncated or malformed book frame raises ParseError with ``.pair`` (from the channel id
     learned from subscriptionStatus / earlier frames) so the tracker can resync that pair."""
-    v = KrakenMarketData()
+    v = listed_v1()
     for raw in session[:12]:
         v.parse_message(raw)  # systemStatus + subscriptionStatus: channel ids
     truncated = next(r for r in session if r.startswith("[992,{\"b\""))[:30]
@@ -513,7 +568,7 @@ def test_v2_session_replays_through_the_tracker(replay_session, clean):
     recs += [Record(RECV, t0 + n * 1e-3, "v2#1", "", f) for n, f in enumerate(frames, 1)]
     for n, r in enumerate(recs):
         r.seq = n
-    res = Replayer(KrakenV2MarketData(), Session(recs, [], {})).run()
+    res = Replayer(KrakenV2MarketData(), Session(recs, [], {"l2_book": V2_PAIRS[:-3]})).run()
     assert res.bad_frames == 0
     assert sum(r["checksums_ok"] for r in res.pairs.values()) == 4269
     assert sum(r["checksums_failed"] + r["resyncs"] for r in res.pairs.values()) == 0
@@ -523,10 +578,10 @@ def test_v2_session_replays_through_the_tracker(replay_session, clean):
 
 
 def test_fuzzed_frames_never_crash(session):
-    v1 = KrakenMarketData()
+    v1 = listed_v1()
     assert_fuzz_total(v1.parse_message, session[:300] + [
         '{"event":"subscriptionStatus","status":"error","pair":"XBT/USD","errorMessage":"x",'
         '"subscription":{"name":"book","depth":1000}}', '{"event":"heartbeat"}'])
-    assert_fuzz_total(KrakenV2MarketData().parse_message, _v2_from_v1(session[:300]) + [
+    assert_fuzz_total(subscribed_v2().parse_message, _v2_from_v1(session[:300]) + [
         '{"error":"Currency pair not supported XBT/USD","method":"subscribe","success":false,'
         '"symbol":"XBT/USD","time_in":"2023-09-18T08:00:00.000000Z","time_out":"2023-09-18T08:00:00.000001Z"}'], 80)

@@ -18,6 +18,7 @@ from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject,
 
 SPOT = market_data_venue("kucoin")
 PERP = market_data_venue("kucoin_perpetual")
+SPOT.subscribe_messages(["BTC-USDT"])  # the symbol of the docs' examples below: it maps back
 
 BULLET = (b'{"code":"200000","data":{"token":"2neAiuYvAU61ZDXANAGAsiL4-iAExhsBXZxftpOeh_55i3Ysy2q2L'
           b'EsEWU64mdzUOPusi34M_wGoSf7iNyEWJ1UQy47YbpY4zVdzilNP-Bj3iXzrjjGlWtiYB9J6i9GjsxUuhPw3Blrz'
@@ -125,8 +126,9 @@ def test_symbols_and_subscriptions(session):
 def test_recorded_frames_translate(session):
     kinds: dict = {}
     zero_only = 0
+    venue = named_venue(session, 100)
     for rec in session.frames:
-        for ev in SPOT.parse_message(rec.data):
+        for ev in venue.parse_message(rec.data):
             kinds[type(ev)] = kinds.get(type(ev), 0) + 1
             if type(ev) is BookDiff:
                 assert ev.first_id == ev.last_id

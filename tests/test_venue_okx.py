@@ -19,6 +19,9 @@ from hbconnect.market.messages import (
 
 SPOT = market_data_venue("okx")
 SWAP = market_data_venue("okx_perpetual")
+# the instruments of the docs' examples below, subscribed: their instIds map back
+SPOT.subscribe_messages(["BTC-USDT"])
+SWAP.subscribe_messages(["BTC-USDT", "ETH-USDT"])
 
 # "WS / Order book channel", Push Data Example: Full Snapshot (OKX docs v5)
 DOC_SNAPSHOT = """{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{
@@ -77,8 +80,11 @@ def test_registry_and_rules():
 def test_symbols():
     assert SPOT.to_venue_symbol("btc-usdt") == "BTC-USDT"
     assert SWAP.to_venue_symbol("BTC-USDT") == "BTC-USDT-SWAP"
-    assert SWAP.from_venue_symbol("ETH-USD-SWAP") == "ETH-USD"
-    assert SPOT.from_venue_symbol("ETH-BTC") == "ETH-BTC"
+    assert SWAP.from_venue_symbol("ETH-USDT-SWAP") == "ETH-USDT"
+    assert SPOT.from_venue_symbol("BTC-USDT") == "BTC-USDT"
+    for venue, inst_id in ((SPOT, "ETH-BTC"), (SWAP, "ETH-USD-SWAP")):
+        with pytest.raises(ParseError):  # neither listed nor subscribed: unknown, never split
+            venue.from_venue_symbol(inst_id)
     with pytest.raises(ParseError):
         SWAP.from_venue_symbol("BTC-USDT")  # a spot instId on the swap venue
     with pytest.raises(ParseError):
@@ -163,6 +169,7 @@ def test_legacy_update_without_sequence_ids():
                         "data": [{"asks": [], "bids": [["1", "2", "0", "1"]], "ts": "1",
                                   "checksum": 123}]})
     venue = type(SPOT)("okx", "")
+    venue.subscribe_messages(["BTC-USDT"])
     snap = frame.replace('"update"', '"snapshot"').replace('"ts": "1"', '"ts": "1000"')
     (s,) = venue.parse_message(snap)
     assert s.update_id == 1000

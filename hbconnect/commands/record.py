@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from hbconnect.commands._venue_args import ConnectionErrors, add_venue_arguments, log_to_stderr, seconds_arg
-from hbconnect.commands._venue_args import venue_from_args
+from hbconnect.commands._venue_args import venue_and_credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     log_to_stderr(args.verbose)
     try:
-        venue = venue_from_args(args)
+        venue, credentials = venue_and_credentials(args)
     except ValueError as exc:
         print(f"hbconnect record: {exc}", file=sys.stderr)
         return 2
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> tuple:
         return await record_session(venue, pairs, args.out, duration=args.duration, on_tick=failures.check,
-                                    tracker_kwargs={"stale_timeout": args.stale_timeout})
+                                    tracker_kwargs={"stale_timeout": args.stale_timeout, "credentials": credentials})
 
     try:
         recorder, tracker = asyncio.run(main())

@@ -63,7 +63,9 @@ def _venue_urls(venue: Any) -> tuple[set[tuple[str, str]], set[str]]:
 
 def _book_frames(venue: Any, frames: list, session: Any) -> int:
     """How many of ``frames`` the venue module, told the recording's instruments, translates
-    into book messages."""
+    into book messages, or recognises as its own messages of an instrument it was not told (a
+    file of frames only names no instrument: the module refuses the symbols, it never guesses)."""
+    from hbconnect.exchanges._instruments import UnknownSymbol
     from hbconnect.market.messages import BookDiff, BookSnapshot
     from hbconnect.market.replay import prime_symbols
 
@@ -72,6 +74,9 @@ def _book_frames(venue: Any, frames: list, session: Any) -> int:
     for rec in frames:
         try:
             events = venue.parse_message(rec.data)
+        except UnknownSymbol:
+            n += 1
+            continue
         except Exception:
             continue
         if any(isinstance(ev, (BookDiff, BookSnapshot)) for ev in events):

@@ -14,7 +14,7 @@ from hbconnect.commands._venue_args import (
     count_arg,
     log_to_stderr,
     seconds_arg,
-    venue_from_args,
+    venue_and_credentials,
 )
 
 
@@ -63,11 +63,13 @@ def render(tracker: Any, pairs: list[str], depth: int, checksums: bool) -> str:
 
 async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, duration: float | None,
                 stale_timeout: float, out: TextIO, timeout: float | None = 30.0,
-                errors: TextIO | None = None, redis: str | None = None, redis_prefix: str = "hb") -> int:
+                errors: TextIO | None = None, redis: str | None = None, redis_prefix: str = "hb",
+                credentials: Any = None) -> int:
     """Show the books until ``duration`` is over (or Ctrl-C). Returns 1, saying why on ``errors``,
     when no book has synced within ``timeout`` seconds (or within a shorter ``duration``);
     connection failures are reported there as they happen. ``redis``: the books a hub publishes
-    there (same interface, nothing opened towards the venue)."""
+    there (same interface, nothing opened towards the venue). ``credentials``: what the venue
+    signs its market-data requests with (KuCoin's full book)."""
     errors = errors if errors is not None else sys.stderr
     tty = out.isatty()
     tracker: Any
@@ -78,7 +80,7 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
     else:
         from hbconnect.market.tracker import OrderBookTracker
 
-        tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout)
+        tracker = OrderBookTracker(venue, pairs, stale_timeout=stale_timeout, credentials=credentials)
     failures = ConnectionErrors("watch", errors)
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
@@ -118,10 +120,11 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
 def run(args: argparse.Namespace) -> int:
     log_to_stderr(args.verbose)
     try:
-        venue = venue_from_args(args)
+        venue, credentials = venue_and_credentials(args)
     except ValueError as exc:
         print(f"hbconnect watch: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(watch(venue, args.pairs, depth=args.depth, interval=args.interval,
                              duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout,
-                             timeout=args.timeout, redis=args.redis, redis_prefix=args.redis_prefix))
+                             timeout=args.timeout, redis=args.redis, redis_prefix=args.redis_prefix,
+                             credentials=credentials))

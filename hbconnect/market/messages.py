@@ -268,6 +268,14 @@ class VenueCapabilities:
     #: the shape of the venue's common diff frame, for the tracker's compiled fast path;
     #: without it every frame takes the general path.
     diff_frame: Optional[DiffFrame] = None
+    #: the ``Credentials`` fields the venue's signed market-data requests use (KuCoin:
+    #: ``("api_key", "secret", "passphrase")``); empty for a venue that signs none
+    credential_fields: tuple = ()
+    #: the venue's requests are signed (KuCoin's full book): the tracker needs ``credentials``
+    requires_credentials: bool = False
+    #: registry id of the variant of this venue that uses credentials when the user gives some
+    #: (``kucoin``: ``kucoin_full_book``, the whole book instead of the public 100 levels)
+    signed_variant: Optional[str] = None
 
     def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
         """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``, the
@@ -304,6 +312,9 @@ class MarketDataVenue(Protocol):
     ws_connect_rate: Optional[float]
     sends_checksum: bool
     diff_frame: Optional[DiffFrame]
+    credential_fields: tuple
+    requires_credentials: bool
+    signed_variant: Optional[str]
 
     def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
         """See :meth:`VenueCapabilities.with_urls`."""

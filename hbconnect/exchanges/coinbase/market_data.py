@@ -28,6 +28,11 @@ Source: Coinbase Developer Platform, Advanced Trade "WebSocket Overview", "WebSo
   will return the same data as the corresponding "-USD" based products" (except USDT-USDC and
   EURC-USDC): a "-USDC" pair is subscribed as its "-USD" product and the frames of that product
   are mapped back to the pair (track one of BTC-USD / BTC-USDC per tracker, not both).
+* Symbols: ``product_id`` is ``BASE-QUOTE``; a product maps back to a pair only when the
+  instrument table knows it, from the "List Public Products" listing (``GET
+  /api/v3/brokerage/market/products``: ``products[]`` of ``product_id``, ``base_currency_id``,
+  ``quote_currency_id``, ``product_type``; :meth:`CoinbaseMarketData.load_symbols`) or because a
+  pair asked for is spelt that way. Anything else is an ``UnknownSymbol`` (a ``ParseError``).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ import logging
 from typing import Optional, Sequence, Union
 
 from hbconnect.exchanges import _common as c
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -60,7 +66,11 @@ _EVENTS_PER_SEQ = 1024
 _TAKER_SIDE = {"BUY": "sell", "SELL": "buy"}
 
 
-class CoinbaseMarketData(c.MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, "-")  # the venue writes BTC-USD
+
+
+class CoinbaseMarketData(c.TableSymbols, c.MarketDataBase):
     """``MarketDataVenue`` for Coinbase Advanced Trade spot products."""
 
     sync_rule = SyncRule.TIMESTAMP  # with connection_sequence: see the module docstring
@@ -73,24 +83,32 @@ class CoinbaseMarketData(c.MarketDataBase):
         self.name = name
         self.ws_url = url  # no application ping: liveness comes from the heartbeats channel
         self._usdc: dict[str, str] = {}  # "BTC-USD" -> "BTC-USDC" for pairs subscribed as USD
+        self.instruments = InstrumentTable(name, spell)
 
     # ---- symbols ----
+
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The spot products of "List Public Products" (``GET /api/v3/brokerage/market/products``):
+        ``{"products": [{"product_id": "BTC-USD", "base_currency_id": "BTC",
+        "quote_currency_id": "USD", "product_type": "SPOT", ...}], "num_products": ...}``."""
+        msg = c.as_dict(c.load_json(body), f"{self.name} products")
+        rows = [r for r in c.as_list(msg.get("products"), f"{self.name} products")
+                if type(r) is not dict or r.get("product_type", "SPOT") == "SPOT"]
+        return c.listed_instruments(rows, f"{self.name} products", "product_id",
+                                    "base_currency_id", "quote_currency_id")
 
     def to_venue_symbol(self, pair: str) -> str:
         base, quote = c.split_pair(pair)
         product = f"{base}-{quote}"
         if quote == "USDC" and product not in _USDC_ON_ALL_CHANNELS:
             self._usdc[f"{base}-USD"] = product
-            return f"{base}-USD"
-        return product
+            return self.instruments.symbol(f"{base}-USD")
+        return self.instruments.symbol(product)
 
     def from_venue_symbol(self, symbol: str) -> str:
-        try:
-            base, quote = c.split_pair(symbol)
-        except ValueError:
-            raise ParseError(f"{self.name}: bad product_id {c.excerpt(symbol, 60)}") from None
-        product = f"{base}-{quote}"
-        return self._usdc.get(product, product)
+        """The pair of a listed or subscribed ``product_id``; ``UnknownSymbol`` otherwise."""
+        pair = self.instruments.pair(symbol)
+        return self._usdc.get(pair, pair)
 
     # ---- connection ----
 

@@ -6,6 +6,10 @@ Channel"; futures websocket docs, "Order Book API"; coincise ``docs/gateio/spot/
 = first/last order book update id), fetch the REST order book ``with_id=true`` (its ``id`` is the
 base id), drop notifications with ``u < id + 1``, start from the one with ``U <= id + 1 <= u``,
 then any ``U > previous u + 1`` is a gap (rebuild from REST). Sync rule: SEQ_RANGE.
+Symbols (``BTC_USDT``) map back to pairs through the instrument table only: the listing (spot
+``GET /spot/currency_pairs``: ``[{"id", "base", "quote", ...}]``; futures ``GET
+/futures/usdt/contracts``: ``[{"name": "BTC_USDT", ...}]``; ``load_symbols``) or the spelling of
+a pair asked for; any other symbol is an ``UnknownSymbol`` (a ``ParseError``), never split.
 Amounts are absolute; 0 deletes the level. A notification with ``full: true`` is a complete book
 of the subscribed depth that replaces the local one (sent as an in-band ``BookSnapshot``).
 
@@ -28,17 +32,19 @@ from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    TableSymbols,
     as_dict,
     as_int,
     as_list,
     as_str,
     dumps,
     levels,
+    listed_instruments,
     load_json,
     ms_to_seconds,
-    split_pair,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -61,7 +67,11 @@ SPOT_INTERVALS = {"100ms": 100, "20ms": 20}
 FUTURES_LEVELS = {"100ms": (100, 50, 20), "20ms": (20,)}
 
 
-class _GateBase(MarketDataBase):
+def spell(pair: str) -> str:
+    return concat_symbol(pair, "_")  # the venue writes BTC_USDT
+
+
+class _GateBase(TableSymbols, MarketDataBase):
     """What spot and futures share: request framing, symbols, the frame dispatch, the book
     update and the REST snapshot. Subclasses say how levels, payloads and trades look."""
 
@@ -76,20 +86,11 @@ class _GateBase(MarketDataBase):
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self.instruments = InstrumentTable(self.name, spell)
 
     def _msg(self, channel: str, event: str, payload: list) -> str:
         return dumps({"time": int(self._clock()), "channel": channel, "event": event,
                       "payload": payload})
-
-    def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        return f"{base}_{quote}"
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        base, sep, quote = symbol.partition("_")
-        if not sep or not base or not quote or "_" in quote:
-            raise ParseError(f"gate: bad currency pair {symbol!r:.40}")
-        return f"{base}-{quote}"
 
     # -- subscriptions ------------------------------------------------------------------------
     def _book_payload(self, symbol: str, subscribe: bool) -> list:
@@ -150,7 +151,10 @@ class _GateBase(MarketDataBase):
             if channel == self.prefix + ".order_book_update" and event == "subscribe":
                 payload = msg.get("payload")
                 if type(payload) is list and payload and type(payload[0]) is str:
-                    return [Resync(self.from_venue_symbol(payload[0]), str(error))]
+                    try:
+                        return [Resync(self.from_venue_symbol(payload[0]), str(error))]
+                    except ParseError:  # a symbol not ours: nothing to resync
+                        return []
         return []  # subscribe / unsubscribe acknowledgements, other channels
 
     def _book(self, r: dict) -> MarketEvent:
@@ -195,6 +199,11 @@ class GateSpotMarketData(_GateBase):
             time_key="t", match=(("event", "update"), ("channel", "spot.order_book_update")),
             absent=(("result", "full"),), check_levels=True, missing_side_empty=True)
 
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /spot/currency_pairs``: ``[{"id": "ETH_USDT", "base": "ETH", "quote": "USDT",
+        ...}]``."""
+        return listed_instruments(load_json(body), "gate currency_pairs", "id", "base", "quote")
+
     def _book_payload(self, symbol: str, subscribe: bool) -> list:
         return [symbol, self.interval]
 
@@ -238,6 +247,11 @@ class GatePerpetualMarketData(_GateBase):
         self.frequency = frequency
         self.level = level
         self.max_depth = level
+
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /futures/usdt/contracts``: ``[{"name": "BTC_USDT", ...}]`` (the contract's
+        name is BASE_QUOTE)."""
+        return listed_instruments(load_json(body), "gate contracts", "name", sep="_")
 
     def _book_payload(self, symbol: str, subscribe: bool) -> list:
         # docs: subscribe [contract, frequency, level]; unsubscribe [contract, frequency]

@@ -11,6 +11,13 @@ A resync is an unsubscribe + subscribe of the pair's book, which makes Kraken se
 v1 (``wss://ws.kraken.com``, what Hummingbot uses and the fixture recorded) is the registry
 default; v2 (``wss://ws.kraken.com/v2``) is ``KrakenV2MarketData``.
 
+Symbols map back to pairs through the instrument table only (never split on the "/"): v1 names
+pairs by the AssetPairs listing's ``wsname`` (``GET /0/public/AssetPairs``: ``{"error": [],
+"result": {"XXBTZUSD": {"wsname": "XBT/USD", ...}}}``, legacy codes XBT and XDG for BTC and
+DOGE), v2 by the ``instrument`` channel's ``pairs[].symbol`` (``BTC/USD``, with ``base`` and
+``quote``); ``load_symbols`` takes those bodies. A symbol neither listed nor the spelling of a pair
+asked for is an ``UnknownSymbol`` (a ``ParseError``).
+
 A v1 book frame too broken to translate raises ``ParseError`` with ``.pair`` set when the pair can
 be told (from the frame, or from the channel id of a truncated one): the checksum covers only the
 top 10 levels, so a lost update deeper down is caught only by resyncing that pair.
@@ -23,17 +30,20 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
+    TableSymbols,
     as_dict,
     as_list,
     as_str,
     dumps,
     iso_to_seconds,
     levels,
+    listed_instruments,
     load_json,
     load_json_exact,
     split_pair,
     to_seconds,
 )
+from hbconnect.exchanges._instruments import Instrument, InstrumentTable
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -60,19 +70,40 @@ def kraken_checksum(book: Any) -> int:
     return book.checksum_kraken()
 
 
-class _KrakenBase(MarketDataBase):
+def spell_v1(pair: str) -> str:
+    """The v1 websocket name of a pair: ``BTC-USD`` -> ``XBT/USD``."""
+    base, quote = split_pair(pair)
+    return f"{_V1_CODES.get(base, base)}/{_V1_CODES.get(quote, quote)}"
+
+
+def spell_v2(pair: str) -> str:
+    """The v2 symbol of a pair: ``BTC-USD`` -> ``BTC/USD``."""
+    base, quote = split_pair(pair)
+    return f"{base}/{quote}"
+
+
+class _KrakenBase(TableSymbols, MarketDataBase):
     sync_rule = SyncRule.CHECKSUM
     max_pairs_per_connection = 100
     sends_checksum = True
+    spell = staticmethod(spell_v1)
 
     def __init__(self, depth: int = 1000) -> None:
         if depth not in DEPTHS:
             raise ValueError(f"Kraken book depth must be one of {DEPTHS}, got {depth}")
         self.depth = depth
         self.max_depth = depth
+        self.instruments = InstrumentTable(self.name, type(self).spell)
 
     def checksum(self, book: Any) -> int:
         return kraken_checksum(book)
+
+    def _known(self, symbol: str) -> Optional[str]:
+        """The pair of ``symbol`` in an acknowledgement or error, None when it is not ours."""
+        try:
+            return self.from_venue_symbol(symbol)
+        except ParseError:
+            return None
 
 
 class KrakenMarketData(_KrakenBase):
@@ -85,26 +116,21 @@ class KrakenMarketData(_KrakenBase):
 
     def __init__(self, depth: int = 1000) -> None:
         super().__init__(depth)
-        self._pairs: dict[str, str] = {}  # venue symbol -> pair, memoized (hot path)
         # channelID of a book subscription -> pair: only used to name the pair of a frame too
         # broken to parse (see ``parse_message``); bounded, as ids are not reused reliably.
         self._book_channels: dict[int, str] = {}
 
     # -- symbols ------------------------------------------------------------------------------
-    def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        return f"{_V1_CODES.get(base, base)}/{_V1_CODES.get(quote, quote)}"
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._pairs.get(symbol)
-        if pair is None:
-            base, sep, quote = symbol.partition("/")
-            if not sep or not base or not quote or "/" in quote:
-                raise ParseError(f"kraken: bad pair {symbol!r:.40}")
-            pair = f"{_V1_BACK.get(base, base)}-{_V1_BACK.get(quote, quote)}"
-            if len(self._pairs) < 10_000:
-                self._pairs[symbol] = pair
-        return pair
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The pairs of ``GET /0/public/AssetPairs`` that have a websocket name (``wsname``
+        "XBT/USD"; darkpool pairs have none), as registry pairs (XBT, XDG: BTC, DOGE)."""
+        msg = as_dict(load_json(body), "kraken AssetPairs")
+        if msg.get("error"):
+            raise ParseError(f"kraken AssetPairs: error {str(msg.get('error'))[:80]!r}")
+        result = as_dict(msg.get("result"), "kraken AssetPairs result")
+        rows = [r for r in result.values() if type(r) is not dict or "wsname" in r]
+        return [_instrument(ins.symbol, _V1_BACK.get(ins.base, ins.base), _V1_BACK.get(ins.quote, ins.quote))
+                for ins in listed_instruments(rows, "kraken AssetPairs", "wsname", sep="/")]
 
     # -- subscriptions ------------------------------------------------------------------------
     def _sub(self, event: str, pairs: Sequence[str], subscription: dict) -> str:
@@ -229,7 +255,9 @@ class KrakenMarketData(_KrakenBase):
             name = msg.get("channelName")
             if type(name) is str and name.startswith("book") and type(msg.get("channelID")) is int \
                     and type(msg.get("pair")) is str:
-                self._remember_channel(msg["channelID"], self.from_venue_symbol(msg["pair"]))
+                pair = self._known(msg["pair"])
+                if pair is not None:
+                    self._remember_channel(msg["channelID"], pair)
             return []
         if event == "subscriptionStatus" and msg.get("status") == "error":
             sub = msg.get("subscription")
@@ -239,7 +267,8 @@ class KrakenMarketData(_KrakenBase):
             # was not subscribed: the subscribe half that follows brings the snapshot.
             if type(sub) is dict and sub.get("name") == "book" and type(msg.get("pair")) is str \
                     and "not found" not in error.lower():
-                return [Resync(self.from_venue_symbol(msg["pair"]), error)]
+                pair = self._known(msg["pair"])
+                return [Resync(pair, error)] if pair is not None else []
             return []
         if event in ("systemStatus", "subscriptionStatus", "pong"):
             return []
@@ -259,19 +288,20 @@ class KrakenV2MarketData(_KrakenBase):
     """
 
     name = "kraken_v2"
+    spell = staticmethod(spell_v2)
     ws_url = "wss://ws.kraken.com/v2"
     ping_interval = 30.0
     ping_message = '{"method":"ping"}'
 
-    def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        return f"{base}/{quote}"
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        base, sep, quote = symbol.partition("/")
-        if not sep or not base or not quote:
-            raise ParseError(f"kraken v2: bad symbol {symbol!r}")
-        return f"{base}-{quote}"
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The pairs of an ``instrument`` channel snapshot: ``{"channel": "instrument", "type":
+        "snapshot", "data": {"assets": [...], "pairs": [{"symbol": "BTC/USD", "base": "BTC",
+        "quote": "USD", ...}]}}``."""
+        msg = as_dict(load_json(body), "kraken v2 instrument")
+        if msg.get("channel") != "instrument" or msg.get("type") != "snapshot":
+            raise ParseError("kraken v2: not an instrument snapshot")
+        data = as_dict(msg.get("data"), "kraken v2 instrument data")
+        return listed_instruments(data.get("pairs"), "kraken v2 instrument pairs", "symbol", "base", "quote")
 
     def _req(self, method: str, channel: str, pairs: Sequence[str], **extra: Any) -> str:
         params = {"channel": channel, "symbol": [self.to_venue_symbol(p) for p in pairs]}
@@ -325,8 +355,9 @@ class KrakenV2MarketData(_KrakenBase):
                 result = msg.get("result")
                 sym = result.get("symbol") if type(result) is dict else msg.get("symbol")
                 chan = result.get("channel") if type(result) is dict else None
-                if msg.get("method") == "subscribe" and type(sym) is str and chan in ("book", None):
-                    return [Resync(self.from_venue_symbol(sym), str(msg.get("error")))]
+                pair = self._known(sym) if type(sym) is str else None
+                if msg.get("method") == "subscribe" and pair is not None and chan in ("book", None):
+                    return [Resync(pair, str(msg.get("error")))]
             return []  # acks of subscribe / unsubscribe, pong
         if channel is None:
             raise ParseError(f"kraken v2: unknown frame {str(raw)[:80]!r}")
@@ -359,6 +390,10 @@ class KrakenV2MarketData(_KrakenBase):
             side,
             iso_to_seconds(ts) if ts is not None else 0.0,
         )
+
+
+def _instrument(symbol: str, base: str, quote: str) -> Instrument:
+    return Instrument(f"{base}-{quote}", symbol, base, quote)
 
 
 def _checksum_field(value: Any) -> int:

@@ -24,6 +24,11 @@ Spot snapshot source (``KucoinSpotMarketData(snapshot_depth=...)``):
   account's ``Credentials`` — ``OrderBookTracker(venue, pairs, credentials=...)``, the object the
   trading engine signs with (registry id ``kucoin_full_book``).
 
+Symbols map back to pairs through the instrument table only: the symbols listing (``GET
+/api/v1/symbols``: ``symbol`` "BCHSV-USDT" is ``name`` "BSV-USDT", the pair; the contracts
+listing for futures; ``load_symbols``) or the symbol of a pair asked for. Any other symbol is an
+``UnknownSymbol`` (a ``ParseError``), never split on the "-".
+
 Limits: at most 100 symbols in one topic, 100 client messages per 10 s per connection
 (``ws_message_rate``), 300 subscriptions per connection.
 
@@ -55,7 +60,7 @@ from hbconnect.exchanges._common import (
     split_pair,
     to_seconds,
 )
-from hbconnect.exchanges._instruments import InstrumentTable
+from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -171,13 +176,18 @@ class _KucoinBase(MarketDataBase):
         raise NotImplementedError
 
 
-class KucoinSpotMarketData(_KucoinBase):
+def spell_spot(pair: str) -> str:
+    return concat_symbol(pair, "-")  # the venue writes BTC-USDT
+
+
+class KucoinSpotMarketData(TableSymbols, _KucoinBase):
     """KuCoin spot: ``/market/level2`` changes against a REST ``sequence``."""
 
     name = "kucoin"
     rest_url = SPOT_REST
     max_pairs_per_connection = 50  # 2 subscriptions per pair; KuCoin caps topics per session
     topics = ("/market/level2", "/market/match")
+    credential_fields = ("api_key", "secret", "passphrase")  # KC-API-KEY, -SIGN, -PASSPHRASE
 
     def __init__(self, snapshot_depth: Optional[int] = 100) -> None:
         """``snapshot_depth``: 100 or 20 for the public partial book (the book keeps that many
@@ -188,44 +198,18 @@ class KucoinSpotMarketData(_KucoinBase):
                              "(full book, API-key signed requests)")
         self.snapshot_depth = snapshot_depth
         self.max_depth = snapshot_depth
-        self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
-        self._by_symbol: dict[str, str] = {}
-        self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
+        self.requires_credentials = snapshot_depth is None  # the full book: signed requests only
+        self.signed_variant = None if snapshot_depth is None else "kucoin_full_book"
+        self.instruments = InstrumentTable(self.name, spell_spot)
 
-    def load_symbols(self, body: Union[str, bytes]) -> int:
-        """Learn the pairs whose KuCoin ``name`` differs from the ``symbol`` (``GET
-        /api/v1/symbols``: symbol "BCHSV-USDT" is named "BSV-USDT"); returns how many."""
-        d = load_json(body)
-        if type(d) is not dict or str(d.get("code")) != "200000":
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """``GET /api/v1/symbols``: ``{"code": "200000", "data": [{"symbol": "BCHSV-USDT", "name":
+        "BSV-USDT", ...}]}``; the pair is the ``name`` (what KuCoin shows), the venue symbol the
+        ``symbol``."""
+        d = as_dict(load_json(body), "kucoin symbols")
+        if str(d.get("code")) != "200000":
             raise ParseError(f"kucoin symbols: error body {str(d)[:80]!r}")
-        n = 0
-        for item in as_list(d.get("data"), "kucoin symbols"):
-            if type(item) is dict and type(item.get("symbol")) is str and type(item.get("name")) is str:
-                sym, name = item["symbol"], item["name"].upper()
-                if sym != name:
-                    self._by_name[name] = sym
-                    self._by_symbol[sym] = name
-                    n += 1
-        return n
-
-    def to_venue_symbol(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        name = f"{base}-{quote}"
-        symbol = self._by_name.get(name, name)
-        if len(self._back) < 100_000:
-            self._back[symbol] = name
-        return symbol
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._back.get(symbol) or self._by_symbol.get(symbol)
-        if pair is not None:
-            return pair
-        try:
-            base, quote = split_pair(symbol)
-        except ValueError:
-            raise ParseError(f"kucoin: bad symbol {symbol!r:.40}") from None
-        return f"{base}-{quote}"
-
+        return listed_instruments(d.get("data"), "kucoin symbols", "symbol", sep="-", pair_key="name")
 
     def sign_request(self, req: RestRequest, credentials: Any, now: float) -> RestRequest:
         """KuCoin API-key headers (KuCoin docs, "Authentication": KC-API-SIGN = base64

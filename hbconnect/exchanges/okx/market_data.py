@@ -18,6 +18,9 @@ Source: OKX API v5 docs, "WS / Order book channel" and "WS / Trades channel"
 * Keep-alive: the text ``"ping"``, answered ``"pong"``; the server closes an idle connection
   after 30 s.
 * Resync: unsubscribe + subscribe ``books`` makes OKX send a fresh snapshot.
+* Symbols: an ``instId`` maps back to a pair through the instrument table only (the listing
+  ``GET /api/v5/public/instruments?instType=SPOT|SWAP``, ``load_symbols``, or the ``instId`` of a
+  pair asked for); any other one is an ``UnknownSymbol`` (a ``ParseError``), never split on "-".
 * Limits: fewer than 30 ``books``-type channels per connection is recommended; the channels of
   one subscribe request must stay under 64 KB; 480 (un)subscribe requests per connection and hour.
 
@@ -27,11 +30,12 @@ The request/ack/push/keep-alive protocol itself, which Bitget v2 follows as well
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._okx_family import OpArgsMarketData
+from hbconnect.exchanges.okx.instruments import new_table, parse_instruments
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
@@ -51,7 +55,7 @@ BOOK_DEPTH = 400
 MAX_REQUEST_BYTES = 64 * 1024
 
 
-class OkxMarketData(OpArgsMarketData):
+class OkxMarketData(c.TableSymbols, OpArgsMarketData):
     """``MarketDataVenue`` for one OKX instrument type (``SPOT`` or ``SWAP``)."""
 
     sync_rule = SyncRule.PREV_CHAIN
@@ -73,7 +77,8 @@ class OkxMarketData(OpArgsMarketData):
         self._suffix = inst_suffix  # "" for spot, "-SWAP" for perpetual swaps
         self.ws_url = url
         self._legacy_last: dict[str, int] = {}  # pair -> ts of its last push (legacy streams)
-        self._pairs: dict[str, str] = {}  # instId -> pair, memo of from_venue_symbol
+        self.inst_type = "SWAP" if inst_suffix else "SPOT"
+        self.instruments = new_table(name, self.inst_type)
         #: ``books`` updates with seqId/prevSeqId, for the tracker's compiled frame path (legacy
         #: pushes without seqId take the general path: their ids are chained here, per pair)
         self.diff_frame = DiffFrame(
@@ -86,26 +91,16 @@ class OkxMarketData(OpArgsMarketData):
 
     # ---- symbols ----
 
-    def to_venue_symbol(self, pair: str) -> str:
-        base, quote = c.split_pair(pair)
-        return f"{base}-{quote}{self._suffix}"
-
-    def from_venue_symbol(self, symbol: str) -> str:
-        pair = self._pairs.get(symbol)
-        if pair is not None:
-            return pair
-        if self._suffix:
-            if not symbol.endswith(self._suffix):
-                raise ParseError(
-                    f"{self.name}: not a {self._suffix[1:]} instId: {c.excerpt(symbol, 60)}")
-        try:
-            base, quote = c.split_pair(symbol[: len(symbol) - len(self._suffix)])
-        except ValueError:
-            raise ParseError(f"{self.name}: bad instId {c.excerpt(symbol, 60)}") from None
-        pair = f"{base}-{quote}"
-        if len(self._pairs) < 100_000:
-            self._pairs[symbol] = pair
-        return pair
+    def parse_listing(self, body: Union[str, bytes]) -> list:
+        """The live instruments of ``GET /api/v5/public/instruments`` for this object's
+        ``instType`` (``{"code": "0", "data": [{"instId", "instType", "baseCcy", ...}]}``)."""
+        msg = c.as_dict(c.load_json(body), f"{self.name} instruments")
+        if msg.get("code") != "0":
+            raise ParseError(f"{self.name} instruments: error body (code {c.excerpt(msg.get('code'), 20)})")
+        listed = parse_instruments(c.as_list(msg.get("data"), f"{self.name} instruments"), self.inst_type)
+        if not listed:
+            raise ParseError(f"{self.name} instruments: no live {self.inst_type} instrument listed")
+        return listed
 
     # ---- connection ----
 
