@@ -233,6 +233,40 @@ def test_redis_restart_new_epochs_and_consumers_resync(redis_server):
     asyncio.run(main())
 
 
+def test_script_cache_flushed_hub_reloads_its_script_and_the_epoch_goes_on(redis_server):
+    """The hub loads its publish script once and calls EVALSHA; a Redis that lost the script
+    (SCRIPT FLUSH) answers NOSCRIPT without running it: the hub loads it again and sends those
+    writes again, so nothing is lost, duplicated or counted as a failed write."""
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], lease_ttl=1.0)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+        await cons.start()
+        u = feed_diffs(t, "A-B", 11, 10)
+        await hub.drain()
+        assert await caught_up(cons, hub)
+        epoch = hub.published("A-B")[0]
+        r = aioredis.from_url(redis_server.url)
+        await r.script_flush()
+        assert await r.script_exists(hub._publish_sha) == [False]
+        feed_diffs(t, "A-B", u, 15)
+        await hub.drain()
+        assert await r.script_exists(hub._publish_sha) == [True]
+        await r.aclose()
+        assert await caught_up(cons, hub)
+        rb = cons.books["A-B"]
+        assert hub.published("A-B")[0] == epoch and rb.epoch == epoch and rb.epochs == 1
+        assert hub.write_errors == 0 and hub.dropped == 0
+        assert (rb.gaps, rb.duplicates, rb.bad_frames) == (0, 0, 0)
+        assert_same_book(rb.book, t.books["A-B"].book, "A-B")
+        await cons.stop()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
 def test_consumer_behind_the_trim_detects_the_gap_and_resyncs(redis_server):
     async def main():
         hub = BookHub(redis_server.url, "fake", ["A-B"], maxlen=100)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Sequence
 from hbconnect.hub import scripts, wire
 from hbconnect.hub.capture import CapturingBook
 from hbconnect.hub.lease import LeasePlan, new_hub_id
-from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
+from hbconnect.hub.redis_client import NOSCRIPT_ERROR, REDIS_ERRORS, connect, redacted
 from hbconnect.hub.waiting import wait_until
 
 logger = logging.getLogger(__name__)
@@ -41,12 +41,13 @@ __all__ = ["BookHub", "HubPair"]
 class HubPair:
     """Publishing state of one pair the hub owns (for one epoch)."""
 
-    __slots__ = ("pair", "epoch", "seq", "pending", "last_sid", "last_pub", "last_snap", "since_snap",
+    __slots__ = ("pair", "epoch", "keys", "seq", "pending", "last_sid", "last_pub", "last_snap", "since_snap",
                  "state", "start", "snap_due")
 
-    def __init__(self, pair: str, epoch: str, now: float) -> None:
+    def __init__(self, pair: str, epoch: str, now: float, keys: tuple = ()) -> None:
         self.pair = pair
         self.epoch = epoch
+        self.keys = keys  # (lease, stream, snapshot) key names, built once
         self.seq = 0
         self.pending: list = []  # [seq, kind, data...] not yet written
         self.last_sid = ""
@@ -126,7 +127,7 @@ class BookHub:
         self._drained: Optional[asyncio.Event] = None
         self._tasks: list[asyncio.Task] = []
         self._live = False
-        self._publish: Any = None
+        self._publish_sha = ""
         self._renew: Any = None
         self._release: Any = None
         self._register: Any = None
@@ -267,8 +268,7 @@ class BookHub:
         if hp.since_snap + n >= self.snapshot_every:
             hp.snap_due = True
         snap = hp.snap_due
-        p, v = self.prefix, self.venue
-        keys += (wire.lease_key(p, v, hp.pair), wire.stream_key(p, v, hp.pair), wire.snapshot_key(p, v, hp.pair))
+        keys += hp.keys
         argv += (hp.epoch, n, 1 if snap else 0)
         if start:
             argv += (1, wire.SNAPSHOT, start[0])
@@ -311,10 +311,7 @@ class BookHub:
         if members:
             calls.append((keys, argv, members))
         try:
-            pipe = self._r.pipeline(transaction=False)
-            for k, a, _ in calls:
-                await self._publish(keys=k, args=a, client=pipe)
-            results = await pipe.execute()
+            results = await self._run_publish(calls)
         except REDIS_ERRORS as exc:
             self._write_failed(exc)
             return 0
@@ -330,6 +327,32 @@ class BookHub:
         self.batches += 1
         self.entries += written
         return written
+
+    async def _run_publish(self, calls: list) -> list:
+        """One pipelined round trip of EVALSHA calls (redis-py's script objects would ask SCRIPT
+        EXISTS first on every pipeline: one more round trip per flush). The script is loaded at
+        ``open``; a Redis that lost it (restarted, SCRIPT FLUSH) answers NOSCRIPT without running
+        it, so those calls are sent again after loading it."""
+        pipe = self._r.pipeline(transaction=False)
+        for k, a, _ in calls:
+            pipe.execute_command("EVALSHA", self._publish_sha, len(k), *k, *a)
+        results = await pipe.execute(raise_on_error=False)
+        again = [i for i, res in enumerate(results) if isinstance(res, NOSCRIPT_ERROR)]
+        if again:
+            await self._load_publish()
+            pipe = self._r.pipeline(transaction=False)
+            for i in again:
+                k, a, _ = calls[i]
+                pipe.execute_command("EVALSHA", self._publish_sha, len(k), *k, *a)
+            for i, res in zip(again, await pipe.execute(raise_on_error=False)):
+                results[i] = res
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
+        return results
+
+    async def _load_publish(self) -> None:
+        self._publish_sha = await self._r.script_load(scripts.PUBLISH)
 
     def _write_failed(self, exc: BaseException) -> None:
         self.write_errors += 1
@@ -395,7 +418,9 @@ class BookHub:
 
     def _acquired(self, pair: str, epoch: str) -> None:
         self.leases_acquired += 1
-        self._owned[pair] = HubPair(pair, epoch, self.clock())
+        p, v = self.prefix, self.venue
+        self._owned[pair] = HubPair(pair, epoch, self.clock(), (wire.lease_key(p, v, pair), wire.stream_key(p, v, pair),
+                                                                 wire.snapshot_key(p, v, pair)))
         logger.info("hub %s: publishing %s (epoch %s)", self.hub_id, pair, epoch)
         if self._live and self.tracker is not None and pair not in self.tracker.books:
             self.tracker.add_pairs([pair])
@@ -505,11 +530,15 @@ class BookHub:
         if self._r is None:
             self._r = connect(self.redis_url)
         r = self._r
-        self._publish = r.register_script(scripts.PUBLISH)
+        self._publish_sha = ""
         self._renew = r.register_script(scripts.RENEW)
         self._release = r.register_script(scripts.RELEASE)
         self._register = r.register_script(scripts.REGISTER)
         self._rekey_script = r.register_script(scripts.REKEY)
+        try:
+            await self._load_publish()
+        except REDIS_ERRORS as exc:  # flush loads it again on NOSCRIPT once Redis is there
+            logger.warning("hub %s: cannot load the publish script yet: %s", self.hub_id, exc)
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         loop = asyncio.get_running_loop()
