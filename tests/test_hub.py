@@ -463,3 +463,27 @@ def test_watch_redis_shows_the_hubs_books(redis_server):
     assert f"{pair}" in last and " live " in last
     row = last.splitlines()[2].split()
     assert row == [bs, bp, "|", ap, as_]
+
+
+def test_stop_ends_tasks_even_when_a_cancellation_is_swallowed():
+    """redis-py can swallow a cancellation that lands inside a command: the hub's task then sleeps
+    on to its next round, and a single cancel() would leave stop() waiting for ever."""
+    from hbconnect.hub.publisher import _cancel_all
+
+    swallowed = []
+
+    async def stubborn():
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # as a client library that catches and does not re-raise
+        await asyncio.sleep(30)
+
+    async def main():
+        t = asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(_cancel_all([t]), timeout=5.0)
+        return t
+
+    t = asyncio.run(main())
+    assert swallowed == [1] and t.cancelled()

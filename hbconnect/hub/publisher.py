@@ -66,6 +66,16 @@ class HubPair:
 _SEQ, _KIND, _UID, _TS, _BIDS, _ASKS, _DEPTH = range(7)
 
 
+async def _cancel_all(tasks: list) -> None:
+    """Cancel ``tasks`` and wait for their end. A cancellation that lands inside the Redis client
+    can be swallowed there (the task then sleeps on to its next round): cancel again until done."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+
+
 class BookHub:
     """Publishes a tracker's books to Redis Streams (see the module docstring).
 
@@ -616,9 +626,7 @@ class BookHub:
                 await asyncio.wait_for(self.drain(), timeout=5.0)
         except (asyncio.TimeoutError, *REDIS_ERRORS):
             pass
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel_all(self._tasks)
         self._tasks = []
         if release and self._r is not None and self._owned:
             p, v = self.prefix, self.venue
