@@ -125,11 +125,9 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
         sent = lag = 0  # lag: most changes the generator was ever behind its schedule
         u = [1] * n
         t0 = time.perf_counter()
-        while True:
-            now = time.perf_counter() - t0
-            if now >= seconds:
-                break
-            due = int(now * rate)
+        total = int(seconds * rate)  # the same changes in every hub (they must agree at the end)
+        while sent < total:
+            due = min(total, int((time.perf_counter() - t0) * rate))
             if sent >= due:
                 await asyncio.sleep(0.0005)  # ahead of the schedule (the loop wakes within ~1 ms)
                 continue
