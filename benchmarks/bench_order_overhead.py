@@ -17,8 +17,13 @@ OPEN before the next buy(); the event loop turns twice per order). The clocks ar
 On a shared machine process time still grows with cache and core contention: the best of the
 runs is the estimate.
 
-Run:  python3 benchmarks/bench_order_overhead.py [N] [REPEAT]
+Run:  python3 benchmarks/bench_order_overhead.py [N] [REPEAT] [VENUE]
 or:   python3 -m pytest benchmarks/bench_order_overhead.py --benchmark-only
+
+VENUE: ``binance`` (default), ``okx`` (OKX spot over REST: JSON body signed with base64
+HMAC-SHA256, the ``code``/``data`` answer classified, the ``orders`` channel push parsed) or
+``bybit`` (Bybit spot over REST: JSON body signed with hex HMAC-SHA256 over timestamp + key +
+recv window + body, the ``retCode`` answer classified, the ``order`` topic push parsed).
 """
 from __future__ import annotations
 
@@ -37,6 +42,10 @@ from hbconnect.core.events import MarketEvent  # noqa: E402
 from hbconnect.core.rest import RestResponse  # noqa: E402
 from hbconnect.core.types import OrderState, OrderType  # noqa: E402
 from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits  # noqa: E402
+from hbconnect.exchanges.bybit import BybitSpotTrading  # noqa: E402
+from hbconnect.exchanges.bybit.constants import rate_limits as bybit_rate_limits  # noqa: E402
+from hbconnect.exchanges.okx import OkxSpotTrading  # noqa: E402
+from hbconnect.exchanges.okx.constants import rate_limits as okx_rate_limits  # noqa: E402
 
 D = Decimal
 TARGET_US = 150.0
@@ -89,16 +98,104 @@ _ORDER_RESPONSE = (
     '"selfTradePreventionMode":"NONE","fills":[]}')
 
 
+OKX_INSTRUMENTS = json.dumps({"code": "0", "msg": "", "data": [{
+    "instType": "SPOT", "instId": "BTC-USDT", "baseCcy": "BTC", "quoteCcy": "USDT", "tickSz": "0.01",
+    "lotSz": "0.00001", "minSz": "0.00001", "maxLmtSz": "9000", "state": "live"}]}).encode()
+_OKX_ORDER_RESPONSE = ('{"code":"0","msg":"","data":[{"clOrdId":"%s","ordId":"%d","tag":"","ts":"%d",'
+                       '"sCode":"0","sMsg":"Order placed"}],"inTime":"1695190491421339","outTime":"1695190491423240"}')
+
+
+class OkxVenue(Venue):
+    """Answers like OKX, instantly: the place-order answer echoes the request's clOrdId."""
+
+    def answer(self, url: str, body: Any) -> RestResponse:
+        self.calls += 1
+        if "/public/instruments" in url:
+            return RestResponse(200, {}, OKX_INSTRUMENTS, url)
+        if url.endswith("/public/time"):
+            return RestResponse(200, {}, b'{"code":"0","msg":"","data":[{"ts":"%d"}]}' % int(time.time() * 1000), url)
+        i = body.index('"clOrdId":"') + 11
+        cid = body[i:body.index('"', i)]
+        self.next_id += 1
+        return RestResponse(200, {}, (_OKX_ORDER_RESPONSE % (cid, self.next_id, int(time.time() * 1000))).encode(), url)
+
+
+def okx_orders_push(cid: str, eid: int) -> str:
+    return ('{"arg":{"channel":"orders","instType":"SPOT","uid":"77"},"data":[{"instType":"SPOT",'
+            '"instId":"BTC-USDT","tgtCcy":"","ccy":"","ordId":"%d","clOrdId":"%s","tag":"","px":"60000",'
+            '"sz":"0.001","pnl":"0","ordType":"limit","side":"buy","posSide":"","tdMode":"cash","accFillSz":"0",'
+            '"fillPx":"","tradeId":"","fillSz":"0","fillTime":"","avgPx":"0","state":"live","lever":"",'
+            '"feeCcy":"BTC","fee":"0","rebateCcy":"USDT","rebate":"0","source":"","category":"normal",'
+            '"reduceOnly":"false","cancelSource":"","uTime":"1597026383085","cTime":"1597026383085"}]}'
+            % (eid, cid))
+
+
+BYBIT_INSTRUMENTS = json.dumps({"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": [{
+    "symbol": "BTCUSDT", "baseCoin": "BTC", "quoteCoin": "USDT", "status": "Trading",
+    "lotSizeFilter": {"basePrecision": "0.00001", "minOrderAmt": "5", "maxLimitOrderQty": "9000"},
+    "priceFilter": {"tickSize": "0.01"}}]}, "retExtInfo": {}, "time": 1700000000000}).encode()
+_BYBIT_CREATE = ('{"retCode":0,"retMsg":"OK","result":{"orderId":"%d","orderLinkId":"%s"},"retExtInfo":{},'
+                 '"time":%d}')
+
+
+class BybitVenue(Venue):
+    """Answers like Bybit, instantly: the create acknowledgement echoes the orderLinkId."""
+
+    def answer(self, url: str, body: Any) -> RestResponse:
+        self.calls += 1
+        if "/market/instruments-info" in url:
+            return RestResponse(200, {}, BYBIT_INSTRUMENTS, url)
+        if "/market/time" in url:
+            now = int(time.time() * 1000)
+            return RestResponse(200, {}, b'{"retCode":0,"retMsg":"OK","result":{"timeSecond":"%d","timeNano":"%d"},'
+                                b'"time":%d}' % (now // 1000, now * 1_000_000, now), url)
+        i = body.index('"orderLinkId":"') + 15
+        cid = body[i:body.index('"', i)]
+        self.next_id += 1
+        return RestResponse(200, {}, (_BYBIT_CREATE % (self.next_id, cid, int(time.time() * 1000))).encode(), url)
+
+
+def bybit_order_push(cid: str, eid: int) -> str:
+    return ('{"id":"5923240c6880ab-c59f-420b-9adb-3639adc9dd90","topic":"order","creationTime":1672364262474,'
+            '"data":[{"category":"spot","symbol":"BTCUSDT","orderId":"%d","orderLinkId":"%s","side":"Buy",'
+            '"orderType":"Limit","cancelType":"UNKNOWN","price":"60000","qty":"0.001","timeInForce":"GTC",'
+            '"orderStatus":"New","leavesQty":"0.001","leavesValue":"60","cumExecQty":"0","cumExecValue":"0",'
+            '"avgPrice":"","positionIdx":0,"createdTime":"1672364262444","updatedTime":"1672364262457",'
+            '"rejectReason":"EC_NoError","cumFeeDetail":{}}]}' % (eid, cid))
+
+
+#: venue -> (translation factory, answering stand-in, user-stream frame of an order now OPEN)
+PROFILES = {
+    "binance": (lambda: BinanceSpotTrading("a" * 64, "b" * 64, rest_url="http://127.0.0.1:1",
+                                           rate_limits=spot_rate_limits(10 ** 9, 10 ** 9, 10 ** 9, 10 ** 9)),
+                Venue, lambda cid, eid: execution_report(cid, eid)),
+    "okx": (lambda: OkxSpotTrading("a" * 36, "b" * 32, "passphrase1", rest_url="http://127.0.0.1:1",
+                                   rate_limits=_huge(okx_rate_limits())),
+            OkxVenue, okx_orders_push),
+    "bybit": (lambda: BybitSpotTrading("a" * 18, "b" * 36, rest_url="http://127.0.0.1:1",
+                                       rate_limits=_huge(bybit_rate_limits("spot"))),
+              BybitVenue, bybit_order_push),
+}
+
+
+def _huge(limits: list) -> list:
+    """The venue's limits, raised out of the way (the throttler still runs)."""
+    for rl in limits:
+        rl.limit = max(rl.limit, 10 ** 9)
+    return limits
+
+
 def calibrate(conn: Any, venue: Any, n: int = 20_000) -> float:
     """CPU seconds per call of the stand-ins (the venue's answer and the user-stream frame text,
     neither of which hbconnect produces), measured on a real signed order body."""
     order = next(iter(conn.order_tracker.all_fillable_orders.values()))
-    prepared = venue.prepare(venue.place_order_request(order), int(time.time() * 1000))
-    fake = Venue()
+    prepared = venue.prepare(venue.place_order_request(order, conn._account), int(time.time() * 1000))
+    _, stand_in, frame = PROFILES[conn._bench_profile]
+    fake = stand_in()
     c0 = time.process_time()
     for i in range(n):
         fake.answer(prepared.url, prepared.body)
-        execution_report(order.client_order_id, i)
+        frame(order.client_order_id, i)
     return (time.process_time() - c0) / n
 
 
@@ -110,12 +207,13 @@ def execution_report(cid: str, eid: int) -> str:
             '"Z":"0.00000000","Y":"0.00000000","Q":"0.00000000","W":1499405658657,"V":"NONE"}' % (cid, eid))
 
 
-async def setup() -> tuple:
-    fake = Venue()
-    venue = BinanceSpotTrading("a" * 64, "b" * 64, rest_url="http://127.0.0.1:1",
-                               rate_limits=spot_rate_limits(10 ** 9, 10 ** 9, 10 ** 9, 10 ** 9))
-    conn = Connector(venue, ["BTC-USDT"], rest_fetch=fake.fetch)
+async def setup(profile: str = "binance") -> tuple:
+    make_venue, stand_in, _ = PROFILES[profile]
+    fake = stand_in()
+    venue = make_venue()
+    conn = Connector(venue, ["BTC-USDT"], rest_fetch=fake.fetch, ws_order_entry=False)
     conn._bench_venue = fake  # type: ignore[attr-defined]
+    conn._bench_profile = profile  # type: ignore[attr-defined]
     # The network is RestClient._once: one HTTP exchange (aiohttp's session.request in production).
     # It is replaced by an in-process stand-in that answers at once; the stand-in's own CPU time
     # (building the venue's answer) is calibrated and excluded. Everything around it (building,
@@ -130,8 +228,9 @@ async def setup() -> tuple:
     return conn, venue, created
 
 
-async def measure(n: int, batch: int = 100) -> dict:
-    conn, venue, created = await setup()
+async def measure(n: int, batch: int = 100, profile: str = "binance") -> dict:
+    conn, venue, created = await setup(profile)
+    frame = PROFILES[profile][2]
     stream = conn._user_stream  # frames go through the same handler as the websocket's
     # warm up
     for _ in range(200):
@@ -154,7 +253,7 @@ async def measure(n: int, batch: int = 100) -> dict:
                 if task is not None:
                     await task
             for oid in group:
-                stream.handle_frame(execution_report(oid, int(tracker.fetch_tracked_order(oid).exchange_order_id)))
+                stream.handle_frame(frame(oid, int(tracker.fetch_tracked_order(oid).exchange_order_id)))
             ids += group
         cpu += time.process_time() - c0
         wall += time.perf_counter() - w0
@@ -173,12 +272,13 @@ def main() -> None:
     machine only ever add CPU time through cache and core contention), the median is shown too."""
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    profile = sys.argv[3] if len(sys.argv) > 3 else "binance"
     for batch, label in ((100, "100 orders in flight at a time"), (1, "one order at a time")):
-        runs = sorted((asyncio.run(measure(n if batch > 1 else max(1, n // 4), batch)) for _ in range(repeat)),
+        runs = sorted((asyncio.run(measure(n if batch > 1 else max(1, n // 4), batch, profile)) for _ in range(repeat)),
                       key=lambda r: r["cpu_us_per_order"])
         best, median = runs[0], runs[len(runs) // 2]
         verdict = "OK" if best["cpu_us_per_order"] < TARGET_US else "ABOVE TARGET"
-        print(f"engine overhead buy() -> OPEN (user stream), {best['orders']} orders x {repeat} runs, {label}: "
+        print(f"{profile}: engine overhead buy() -> OPEN (user stream), {best['orders']} orders x {repeat} runs, {label}: "
               f"best {best['cpu_us_per_order']:.1f} us CPU/order in hbconnect (median {median['cpu_us_per_order']:.1f}; "
               f"the stand-ins' {best['venue_us_per_order']:.1f} us excluded; wall {best['wall_us_per_order']:.1f} us) "
               f"-> target < {TARGET_US:.0f} us: {verdict}, ratio {best['cpu_us_per_order'] / TARGET_US:.2f}")

@@ -1,4 +1,5 @@
-"""Load benchmark: 1,000 pairs at 10 depth frames/s each, tracked in one process.
+"""Load benchmark: 1,000 pairs at 10 depth frames/s each, tracked in one process (``--venues``:
+the pairs spread over several venues' trackers).
 
 A local server (a separate process, so that its CPU is not counted) speaks Binance's public
 protocol on 127.0.0.1: REST depth snapshots and the combined stream with SUBSCRIBE. It paces
@@ -7,7 +8,15 @@ depthUpdate frames (recorded Binance frames, re-targeted to synthetic symbols, w
 real sync) runs in this process; we measure this process's CPU time over the steady-state window
 as a percentage of one core, and check that no gap or bad frame occurred.
 
+With ``--venues binance,bybit,okx`` the pairs are split evenly between the venues. Binance runs as
+above; for the other venues the server streams their own frames (benchmarks/venue_frames.py: an
+in-band snapshot of every pair on connecting, then in-sequence diffs of 1-4 levels, OKX with its
+checksum) on one socket per tracker connection (``max_pairs_per_connection`` of the venue), and
+each frame goes to that venue's tracker (``feed``: the compiled frame path) as it arrives. Those
+streams start on connecting (no subscribe handshake is simulated).
+
     python3 benchmarks/bench_tracker_load.py [--pairs 1000] [--rate 10] [--duration 20]
+    python3 benchmarks/bench_tracker_load.py --pairs 10000 --venues binance,bybit,okx
 """
 from __future__ import annotations
 
@@ -101,10 +110,43 @@ def serve(port_q: "mp.Queue", n_pairs: int, rate: float, stop_evt: "mp.Event") -
             pass
         return ws
 
+    async def venue_stream(request):
+        """Another venue's frames for the pairs named in the query (``pairs=A-USDT,B-USDT``)."""
+        import random
+
+        import venue_frames
+
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        mine = request.query["pairs"].split(",")
+        gen = venue_frames.GENERATORS[request.match_info["venue"]](
+            random.Random(len(mine)), pairs=mine, levels=(1, 4), lost=0.0, others=0.0, snapshot_every=0, jump=0.0)
+        tick = 0.01
+        per_tick = len(mine) * rate * tick
+        owed = 0.0
+        i = 0
+        loop = asyncio.get_running_loop()
+        try:
+            for f in gen.snapshots():
+                await ws.send_str(f)
+            next_t = loop.time()
+            while not ws.closed:
+                owed += per_tick
+                while owed >= 1.0:
+                    owed -= 1.0
+                    await ws.send_str(gen.frame(mine[i % len(mine)], False))
+                    i += 1
+                next_t += tick
+                await asyncio.sleep(max(0.0, next_t - loop.time()))
+        except (ConnectionError, RuntimeError):
+            pass
+        return ws
+
     async def main():
         app = web.Application()
         app.router.add_get("/api/v3/depth", depth)
         app.router.add_get("/stream", stream)
+        app.router.add_get("/venue/{venue}", venue_stream)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -117,38 +159,77 @@ def serve(port_q: "mp.Queue", n_pairs: int, rate: float, stop_evt: "mp.Event") -
     asyncio.run(main())
 
 
-async def track(port: int, n_pairs: int, duration: float, warmup: float) -> dict:
+async def _socket_feed(session, url: str, tracker, conn) -> None:
+    """One socket of a streamed venue: every frame to its tracker as it arrives."""
+    import aiohttp
+
+    async with session.ws_connect(url, max_msg_size=0) as ws:
+        feed = tracker.feed
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            feed(conn, msg.data)
+
+
+async def track(port: int, n_pairs: int, duration: float, warmup: float, venues: tuple = ("binance",)) -> dict:
+    import aiohttp
+
     from hbconnect.exchanges import market_data_venue
     from hbconnect.market.tracker import OrderBookTracker
 
-    venue = market_data_venue("binance").with_urls(rest=f"http://127.0.0.1:{port}", ws=f"ws://127.0.0.1:{port}")
-    pairs = [f"{s[:-4]}-USDT" for s in symbols(n_pairs)]
-    tracker = OrderBookTracker(venue, pairs, stale_timeout=30.0, snapshot_concurrency=32)
-    await tracker.start()
+    all_pairs = [f"{s[:-4]}-USDT" for s in symbols(n_pairs)]
+    share = {v: all_pairs[i::len(venues)] for i, v in enumerate(venues)}
+    trackers = {}
+    tasks = []
+    session = aiohttp.ClientSession()
+    for name, pairs in share.items():
+        if name == "binance":
+            venue = market_data_venue("binance").with_urls(rest=f"http://127.0.0.1:{port}",
+                                                           ws=f"ws://127.0.0.1:{port}")
+            trackers[name] = t = OrderBookTracker(venue, pairs, stale_timeout=30.0, snapshot_concurrency=32)
+            await t.start()
+            continue
+        # the tracker's frame path over real sockets, driven here (no subscribe handshake)
+        trackers[name] = t = OrderBookTracker(market_data_venue(name), pairs, stale_timeout=None,
+                                              sync_timeout=None)
+        for conn in t.connections:
+            t.connection_up(conn)
+            url = f"http://127.0.0.1:{port}/venue/{name}?pairs={','.join(conn.pairs)}"
+            tasks.append(asyncio.get_running_loop().create_task(_socket_feed(session, url, t, conn)))
     try:
         t_ready0 = time.monotonic()
-        if not await tracker.wait_ready(120):
-            raise SystemExit(f"not all pairs synced: {sum(not v for v in tracker.status_dict().values())} left")
+        for name, t in trackers.items():
+            if not await t.wait_ready(120):
+                raise SystemExit(f"{name}: not all pairs synced: "
+                                 f"{sum(not v for v in t.status_dict().values())} left")
         ready_s = time.monotonic() - t_ready0
         await asyncio.sleep(warmup)
-        f0, w0, c0 = tracker.frames, time.monotonic(), time.process_time()
+        f0, w0, c0 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time()
         await asyncio.sleep(duration)
-        f1, w1, c1 = tracker.frames, time.monotonic(), time.process_time()
-        stats = tracker.stats()
+        f1, w1, c1 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time()
+        stats = [s for t in trackers.values() for s in t.stats().values()]
         return {
             "pairs": n_pairs,
-            "connections": len(tracker.connections),
+            "venues": {name: len(p) for name, p in share.items()},
+            "connections": sum(len(t.connections) for t in trackers.values()),
             "sync_seconds": round(ready_s, 2),
             "window_seconds": round(w1 - w0, 2),
             "frames_per_second": round((f1 - f0) / (w1 - w0), 1),
             "cpu_percent_of_one_core": round((c1 - c0) / (w1 - w0) * 100, 2),
-            "gaps": sum(s.gaps for s in stats.values()),
-            "resyncs": sum(s.resyncs for s in stats.values()),
-            "bad_frames": tracker.bad_frames,
-            "all_live": tracker.ready,
+            "gaps": sum(s.gaps for s in stats),
+            "resyncs": sum(s.resyncs for s in stats),
+            "bad_frames": sum(t.bad_frames for t in trackers.values()),
+            "checksums_ok": sum(s.checksums_ok for s in stats),
+            "compiled_path_diffs": sum(t._fastpath.fast_frames for t in trackers.values() if t._fastpath),
+            "all_live": all(t.ready for t in trackers.values()),
         }
     finally:
-        await tracker.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for t in trackers.values():
+            await t.stop()
+        await session.close()
 
 
 def main() -> int:
@@ -158,14 +239,22 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=20.0, help="measured window, seconds")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--venues", default="binance",
+                    help="comma-separated venues sharing the pairs: binance and those of benchmarks/venue_frames.py")
     args = ap.parse_args()
+    venues = tuple(v for v in args.venues.split(",") if v)
+    from venue_frames import GENERATORS
+
+    unknown = [v for v in venues if v != "binance" and v not in GENERATORS]
+    if unknown or not venues:
+        ap.error(f"unknown venues {unknown}; choose from binance, {', '.join(sorted(GENERATORS))}")
     ctx = mp.get_context("spawn")
     q, stop = ctx.Queue(), ctx.Event()
     server = ctx.Process(target=serve, args=(q, args.pairs, args.rate, stop), daemon=True)
     server.start()
     try:
         port = q.get(timeout=30)
-        result = asyncio.run(track(port, args.pairs, args.duration, args.warmup))
+        result = asyncio.run(track(port, args.pairs, args.duration, args.warmup, venues))
     finally:
         stop.set()
         server.join(10)
@@ -175,11 +264,13 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{result['pairs']} pairs on {result['connections']} connections, "
+        print(f"{result['pairs']} pairs ({', '.join(f'{v} {n}' for v, n in result['venues'].items())}) "
+              f"on {result['connections']} connections, "
               f"{result['frames_per_second']:,.0f} frames/s (target {result['target_frames_per_second']:,.0f}): "
               f"tracker process CPU {result['cpu_percent_of_one_core']}% of one core over "
               f"{result['window_seconds']} s; gaps {result['gaps']}, resyncs {result['resyncs']}, "
-              f"bad frames {result['bad_frames']}, all live {result['all_live']}")
+              f"bad frames {result['bad_frames']}, checksums ok {result['checksums_ok']}, "
+              f"diffs on the compiled path {result['compiled_path_diffs']}, all live {result['all_live']}")
     return 0
 
 

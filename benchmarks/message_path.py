@@ -46,6 +46,16 @@ def recorded_depth_frames(fixtures: Optional[Path] = None) -> list[str]:
     return out
 
 
+def recorded_exchange_info(fixtures: Optional[Path] = None) -> bytes:
+    """The recording's exchangeInfo body (the instrument listing the venue module loads)."""
+    fixtures = fixtures or fixtures_dir()
+    for line in _lines(fixtures / "BINANCE.0"):
+        head, sep, body = line.partition(": ")
+        if sep and "/exchangeInfo -> " in head:
+            return body.encode()
+    raise FileNotFoundError("no exchangeInfo in the Binance recording")
+
+
 def recorded_snapshots(fixtures: Optional[Path] = None) -> dict[str, bytes]:
     """symbol -> REST depth body of the recording."""
     fixtures = fixtures or fixtures_dir()
@@ -94,6 +104,7 @@ def make_tracker(fixtures: Optional[Path] = None, **tracker_kw):
     from hbconnect.market.tracker import OrderBookTracker
 
     venue = market_data_venue("binance").with_urls()
+    venue.load_symbols(recorded_exchange_info(fixtures))
     snaps = recorded_snapshots(fixtures)
     frames = recorded_depth_frames(fixtures)
     first_u = {}

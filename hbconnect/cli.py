@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 COMMANDS: dict[str, str] = {
-    "demo": "run the embedded exchange and a Binance-spot bot against it, then summarize",
+    "demo": "run the embedded exchange and a bot against it (Binance spot by default), then summarize",
     "sim": "run the embedded exchange alone on 127.0.0.1 and print its URLs",
     "watch": "track live order books of a venue and show the top of book",
     "replay": "replay recorded sessions through the real tracker and venue code",

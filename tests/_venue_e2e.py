@@ -411,6 +411,23 @@ def fault_session(venue: Any, server: Server, kind: str, at: int = 400,
     return h, totals
 
 
+def assert_sequenced_fault_repaired(h: Harness, t: dict, kind: str) -> None:
+    """What a fault must do on a venue whose diffs carry consecutive ids: a repeat is stale and
+    harmless; everything else is a counted resync, a lost/reordered/unreadable diff a gap, an
+    unreadable frame a bad frame, and the venue's resync messages went out (but for a closed
+    socket, whose reconnect resubscribes)."""
+    if kind == "duplicate":
+        assert t["stale_dropped"] >= 1 and t["resyncs"] == 0 and t["gaps"] == 0, t
+        return
+    assert t["resyncs"] >= 1, t
+    if kind in ("drop", "swap", "truncate", "garbage"):
+        assert t["gaps"] >= 1, t
+    if kind in ("corrupt", "truncate", "garbage"):
+        assert t["tracker_bad_frames"] >= 1, t
+    if kind != "close":
+        assert any(resync_messages_were_sent(h, p) for p in h.server.pairs)
+
+
 def resync_messages_were_sent(h: Harness, pair: str) -> bool:
     msgs = h.venue.resync_messages(pair)
     sent = h.driver.sent
@@ -458,6 +475,29 @@ def replay_generated_session(tmp_path, server: Server, venue: Any, registry_name
         r = result.pairs[p]
         assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0, (p, r)
         assert r["checksums_failed"] == 0, (p, r)
+        bids, asks = server.markets[p].book.levels()
+        assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
+    return result
+
+
+def replay_generated_cli(tmp_path, server: Server, venue: Any, registry_name: str, frames: int = 2000) -> dict:
+    """Record a clean generated session to a file and replay it through the command line
+    (``python -m hbconnect replay FILE --exchange NAME --json``): every frame read, no bad frame,
+    and each pair live, without gap, resync or checksum failure, its top 5 levels equal to the
+    server's true book. Returns the JSON report."""
+    import subprocess
+    import sys
+
+    sent, recorded = record_clean(server, venue, frames)
+    path = tmp_path / f"{registry_name}.gen"
+    write_recording(path, venue.ws_endpoint(None).url, sent, recorded, server.pairs)
+    out = subprocess.run([sys.executable, "-m", "hbconnect", "replay", str(path), "--exchange", registry_name,
+                          "--json"], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["frames"] == len(recorded) and result["bad_frames_total"] == 0
+    for p in server.pairs:
+        r = result["pairs"][p]
+        assert r["state"] == "live" and r["gaps"] == 0 and r["resyncs"] == 0 and r["checksums_failed"] == 0, r
         bids, asks = server.markets[p].book.levels()
         assert r["bids"] == [list(x) for x in bids[:5]] and r["asks"] == [list(x) for x in asks[:5]]
     return result
@@ -565,7 +605,7 @@ def parse_totality_tests(examples: list, venues: Callable[[], tuple]) -> tuple:
 
 __all__ = [
     "SOAK", "FAULTS", "signed_crc32", "RefBook", "Market", "Server", "Harness", "clean_session",
-    "assert_clean", "fault_session", "resync_messages_were_sent", "write_recording",
-    "record_clean", "replay_generated_session", "single_mutations", "assert_parse_is_total",
+    "assert_clean", "fault_session", "resync_messages_were_sent", "assert_sequenced_fault_repaired", "write_recording",
+    "record_clean", "replay_generated_session", "replay_generated_cli", "single_mutations", "assert_parse_is_total",
     "check_events", "parse_totality_tests",
 ]

@@ -1,7 +1,9 @@
 """The venue conformance suite: one set of scenario tests every venue connector must pass.
 
-A venue takes part by writing a :class:`VenueCase` (its payloads and expectations: routes,
-canned REST answers, user-stream frames) and a test class::
+A venue takes part by writing a :class:`VenueCase`, its profile: routes, canned REST answers
+(JSON or form bodies, errors and 429-equivalents as the venue sends them, in HTTP 200 bodies
+where the venue does), its private-stream shape (a token over REST, or a login on the socket)
+with the answers the socket gives to what the engine sends, and user-stream frames. Then::
 
     class TestMyVenueConformance(ConformanceTests):
         case_class = MyVenueCase
@@ -31,6 +33,7 @@ def _read_json(path: str) -> Any:
         return json.load(f)
 
 from hbconnect.connector import Connector, PerpConnector
+from hbconnect.connector.contract import StreamShape
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
 
@@ -55,6 +58,12 @@ class MockVenue:
         self.requests: List[Tuple[str, str, dict]] = []
         self.sockets: List[web.WebSocketResponse] = []
         self.ws_paths: List[str] = []
+        #: text messages the engine sent on the sockets (logins, subscriptions, pings)
+        self.ws_received: List[str] = []
+        #: the socket's answers to one of them (login acks, subscription acks, pongs, order
+        #: replies); may be a coroutine function. Each message is answered in its own task.
+        self.ws_answer: Callable[[str], Any] = lambda message: []
+        self._answering: set = set()
         self.ws_connected = asyncio.Event()
         self._runner: Optional[web.AppRunner] = None
         self.port = 0
@@ -86,17 +95,21 @@ class MockVenue:
         return self
 
     async def stop(self) -> None:
+        for task in list(self._answering):
+            task.cancel()
         for ws in list(self.sockets):
             await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def push(self, frame: str) -> None:
-        """Send ``frame`` on every open user-stream socket (waits for one to be open)."""
+    async def push(self, frame: Any) -> None:
+        """Send ``frame`` (or each of a list of frames: venues that report an order and its fill
+        on two topics) on every open user-stream socket (waits for one to be open)."""
         await asyncio.wait_for(self.ws_connected.wait(), 5.0)
-        for ws in list(self.sockets):
-            if not ws.closed:
-                await ws.send_str(frame)
+        for text in frame if isinstance(frame, list) else [frame]:
+            for ws in list(self.sockets):
+                if not ws.closed:
+                    await ws.send_str(text)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
@@ -108,20 +121,45 @@ class MockVenue:
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
+                if msg.type is WSMsgType.TEXT:
+                    self.ws_received.append(msg.data)
+                    task = asyncio.ensure_future(self._ws_reply(ws, msg.data))
+                    self._answering.add(task)
+                    task.add_done_callback(self._answering.discard)
             self.sockets.remove(ws)
             if not self.sockets:
                 self.ws_connected.clear()
             return ws
         params = dict(request.query)
         body = await request.text()
-        if body:
+        status, data, headers = await self.answer(request.method, request.path, params, body,
+                                                  dict(request.headers))
+        return web.Response(status=status, text=json.dumps(data), content_type="application/json",
+                            headers=headers)
+
+    async def _ws_reply(self, ws: web.WebSocketResponse, text: str) -> None:
+        answers = self.ws_answer(text)
+        if asyncio.iscoroutine(answers):
+            answers = await answers
+        for answer in answers:
+            if not ws.closed:
+                await ws.send_str(answer)
+
+    async def answer(self, method: str, path: str, params: dict, body: str = "",
+                     headers: Optional[dict] = None) -> Tuple[int, Any, Optional[dict]]:
+        """Record a request (REST, or an order message on a socket) and evaluate its route's
+        canned answer: (status, body, headers)."""
+        if body.lstrip().startswith(("{", "[")):  # a JSON body: its top-level fields
+            decoded = json.loads(body)
+            params.update(decoded if isinstance(decoded, dict) else {"__body__": decoded})
+        elif body:
             params.update(dict(parse_qsl(body, keep_blank_values=True)))
-        params["__headers__"] = dict(request.headers)
-        key = (request.method, request.path)
-        self.requests.append((request.method, request.path, params))
+        params["__headers__"] = headers or {}
+        key = (method, path)
+        self.requests.append((method, path, params))
         answer = self.routes.get(key)
         if answer is None:
-            return web.json_response({"code": -1, "msg": f"no canned answer for {key}"}, status=404)
+            return 404, {"code": -1, "msg": f"no canned answer for {key}"}, None
         if isinstance(answer, list):
             current = answer[0] if len(answer) == 1 else answer.pop(0)
         else:
@@ -130,10 +168,8 @@ class MockVenue:
             current = current(params)
             if asyncio.iscoroutine(current):
                 current = await current
-        status, data = current[0], current[1]
-        headers = current[2] if len(current) > 2 else None  # (status, body, headers)
-        return web.Response(status=status, text=json.dumps(data), content_type="application/json",
-                            headers=headers)
+        # (status, body) or (status, body, headers)
+        return current[0], current[1], (current[2] if len(current) > 2 else None)
 
 
 class VenueCase:
@@ -149,12 +185,21 @@ class VenueCase:
     below_min_notional = (D("0.0001"), D("20000"))
     malformed_symbol = "BROKEN"
 
+    #: how the private stream opens: TOKEN (token_route, keepalive_route) or LOGIN (ws_answer
+    #: acknowledges the login; is_login recognises it)
+    stream_shape = StreamShape.TOKEN
+    #: the venue's code in the failure event of an order refused by ``place_rejected``
+    rejection_code: Any = None
+    #: orders over the venue's WebSocket order entry (``ws_order_request``/``ws_order_reply``)
+    #: instead of REST; the canned answers of ``place_route``/``cancel_route`` serve both
+    ws_order_entry = False
+
     # routes: (METHOD, path)
     time_route: Tuple[str, str]
     rules_route: Tuple[str, str]
     balances_route: Tuple[str, str]
-    listen_key_route: Tuple[str, str]
-    keepalive_route: Tuple[str, str]
+    token_route: Tuple[str, str] = ("", "")
+    keepalive_route: Tuple[str, str] = ("", "")
     place_route: Tuple[str, str]
     cancel_route: Tuple[str, str]
     status_route: Tuple[str, str]
@@ -181,13 +226,38 @@ class VenueCase:
     #: False when the stream's balance message has no available amount (the engine re-reads it)
     stream_carries_available = True
 
-    def listen_key_body(self, key: str) -> Any:
+    def token_body(self, token: str) -> Any:
+        """TOKEN shape: the answer to ``token_route``."""
+        raise NotImplementedError
+
+    def keepalive_token(self, params: dict) -> Optional[str]:
+        """TOKEN shape: the token a keep-alive request carries."""
+        raise NotImplementedError
+
+    def ws_answer(self, message: str) -> List[str]:
+        """What the venue's socket answers to a message the engine sent (login ack, subscription
+        acks, pong); nothing by default."""
+        return []
+
+    def is_login(self, message: str) -> bool:
+        """LOGIN shape: ``message`` is the login."""
+        raise NotImplementedError
+
+    def ws_order_request(self, message: str) -> Optional[Tuple[Tuple[str, str], dict, str]]:
+        """WebSocket order entry: (the REST route whose canned answer serves it, its params, the
+        request id) for an order message; None for other messages."""
+        return None
+
+    def ws_order_reply(self, request_id: str, status: int, body: Any) -> str:
+        """WebSocket order entry: the reply frame carrying a canned (status, body) answer."""
         raise NotImplementedError
 
     def place_ok(self, params: dict, exchange_order_id: int) -> Any:
         raise NotImplementedError
 
     def place_rejected(self) -> Response:
+        """The venue refusing an order (insufficient balance), as it answers it: a non-2xx status
+        or an error inside an HTTP 200 body. Its code is :attr:`rejection_code`."""
         raise NotImplementedError
 
     def time_sync_error(self) -> Response:
@@ -200,11 +270,23 @@ class VenueCase:
         raise NotImplementedError
 
     def rate_limited(self, retry_after: float) -> Any:
-        """HTTP 429 with ``Retry-After`` (seconds): (status, body, headers)."""
-        return 429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": f"{retry_after:g}"}
+        """The venue's "too many requests" answer asking to wait ``retry_after`` seconds:
+        (status, body, headers), an HTTP 429 or a 429-equivalent code in a 200 body."""
+        raise NotImplementedError
 
     def not_found(self) -> Response:
         raise NotImplementedError
+
+    def status_answer(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Response:
+        """The status answer a test sets for an order in ``state``. A venue whose cancel answer only
+        acknowledges the request answers CANCELED for an order whose cancel it acknowledged."""
+        return 200, self.status_body(params, exchange_order_id, state, executed)
+
+    def status_default(self, params: dict) -> Response:
+        """The status answer when a test set none: the venue does not know the order. Venues whose
+        cancel answer only acknowledges the request (the state follows on the stream or a status
+        poll: Bybit, OKX) answer the orders they acknowledged cancelling as cancelled."""
+        return self.not_found()
 
     def status_body(self, params: dict, exchange_order_id: int, state: str, executed: Decimal) -> Any:
         """``state``: OPEN | PARTIALLY_FILLED | FILLED | CANCELED. ``params``: the place request's."""
@@ -222,7 +304,8 @@ class VenueCase:
     def ws_balance(self, asset: str, total: Decimal, available: Decimal) -> str:
         raise NotImplementedError
 
-    def ws_listen_key_expired(self) -> str:
+    def ws_stream_expired(self) -> str:
+        """A frame saying the stream's token/session expired."""
         raise NotImplementedError
 
     def extra_routes(self) -> List[Tuple[Tuple[str, str], Any]]:
@@ -249,16 +332,18 @@ class Harness:
             (c.time_route, lambda p: (200, c.time_body(_now_ms()))),
             (c.rules_route, (200, c.rules_body())),
             (c.balances_route, (200, c.balances_body())),
-            (c.listen_key_route, (200, c.listen_key_body("listenkey0123456789"))),
-            (c.keepalive_route, (200, {})),
             (c.place_route, self.accept_order),
-            (c.status_route, lambda p: self.case.not_found()),
+            (c.status_route, lambda p: self.case.status_default(p)),
         ] + list(c.extra_routes())
+        if c.stream_shape is StreamShape.TOKEN:
+            defaults += [(c.token_route, (200, c.token_body(STREAM_TOKEN))), (c.keepalive_route, (200, {}))]
+        m.ws_answer = self._ws_answer
         for route, answer in defaults:
             if tuple(route) not in m.routes:
                 m.set(*route, answer)
         venue = c.make_venue(m.url, m.ws_url)
-        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0)
+        # the REST order path; WebSocket order entry has its own tests (and the e2e runs)
+        kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0, ws_order_entry=c.ws_order_entry)
         kwargs.update(self.kwargs)
         self.connector = c.connector_class(venue, [c.pair], **kwargs)
         hub = self.connector.event_hub
@@ -266,12 +351,24 @@ class Harness:
             hub.add_listener(tag, lambda ev, tag=tag: self.events.append((tag, ev)))
         await self.connector.start()
         await self.connector.wait_until_ready(10.0)
+        if c.ws_order_entry:  # orders go over the socket from the first one
+            session = self.connector._orders.session
+            await self.wait_for(lambda: session is not None and session.ready, 5.0, "order entry logged in")
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.connector is not None:
             await self.connector.stop()
         await self.mock.stop()
+
+    async def _ws_answer(self, message: str) -> List[str]:
+        out = list(self.case.ws_answer(message))
+        order = self.case.ws_order_request(message)
+        if order is not None:
+            route, params, request_id = order
+            status, body, _headers = await self.mock.answer(*route, params)
+            out.append(self.case.ws_order_reply(request_id, status, body))
+        return out
 
     def accept_order(self, params: dict) -> Response:
         self.next_exchange_id += 1
@@ -302,6 +399,9 @@ class Harness:
         tag = MarketEvent.BuyOrderCreated if is_buy else MarketEvent.SellOrderCreated
         await self.wait_event(tag, oid)
         return oid
+
+
+STREAM_TOKEN = "streamtoken0123456789"
 
 
 def _now_ms() -> int:
@@ -361,16 +461,39 @@ class ConformanceTests:
                 assert len(h.mock.calls(*h.case.place_route)) == 1
         run(go())
 
-    def test_create_order_rejected_emits_failure_event(self) -> None:
+    def test_create_order_rejected_fails_at_once_with_the_venue_code(self, caplog: Any) -> None:
+        """A refusal (non-2xx or inside a 200 body) fails the order on its answer: the venue's code
+        in the failure event, no status request, no traceback."""
         async def go() -> None:
             async with self.harness() as h:
                 h.mock.set(*h.case.place_route, h.case.place_rejected())
+                statuses = len(h.mock.calls(*h.case.status_route))
                 amount, price = h.case.valid_order
                 oid = h.connector.buy(h.case.pair, amount, OrderType.LIMIT, price)
                 ev = (await h.wait_event(MarketEvent.OrderFailure, oid))[0]
-                assert ev.error_message
+                assert ev.error_message and ev.error_type
+                assert str(ev.error_code) == str(h.case.rejection_code)
                 assert oid not in h.connector.in_flight_orders
                 assert not h.of(MarketEvent.BuyOrderCreated, oid)
+                assert len(h.mock.calls(*h.case.status_route)) == statuses  # nobody asked
+                assert h.connector.stats["orders_resolved_by_query"] == 0
+        with caplog.at_level(logging.WARNING):
+            run(go())
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+    def test_orders_take_the_venue_transport_and_rest_while_its_socket_is_down(self) -> None:
+        async def go() -> None:
+            async with self.harness() as h:
+                orders = h.connector._orders
+                await h.place_open()
+                if not h.case.ws_order_entry:
+                    assert (orders.sent_rest, orders.sent_ws) == (1, 0)
+                    return
+                assert (orders.sent_rest, orders.sent_ws) == (0, 1)
+                await orders.session.stop()  # the order-entry socket is down: REST carries orders
+                await h.place_open()
+                assert (orders.sent_rest, orders.sent_ws) == (1, 1)
+                assert len(h.mock.calls(*h.case.place_route)) == 2
         run(go())
 
     def test_order_below_min_notional_fails_before_any_request(self) -> None:
@@ -498,8 +621,8 @@ class ConformanceTests:
                     cid = h.case.client_order_id(p)
                     return h.case.cancel_error() if cid == b else (200, h.case.cancel_ok(*h.placed[cid]))
                 h.mock.set(*h.case.cancel_route, cancel)
-                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(
-                    *h.placed[h.case.client_order_id(p)], "OPEN", D(0))))
+                h.mock.set(*h.case.status_route, lambda p: h.case.status_answer(
+                    *h.placed[h.case.client_order_id(p)], "OPEN", D(0)))
                 results = await h.connector.cancel_all(3.0)
                 assert sorted(results) == sorted([(a, True), (b, False)])
                 assert h.of(MarketEvent.OrderCancelled, a) and not h.of(MarketEvent.OrderCancelled, b)
@@ -612,7 +735,7 @@ class ConformanceTests:
                 h.mock.set(*h.case.status_route, h.case.not_found())
                 await h.wait_for(lambda: oid in h.connector.order_tracker.lost_orders, what="lost order")
                 # the venue shows the order again, still open: the connector cancels it
-                h.mock.set(*h.case.status_route, lambda p: (200, h.case.status_body(params, eid, "OPEN", D(0))))
+                h.mock.set(*h.case.status_route, lambda p: h.case.status_answer(params, eid, "OPEN", D(0)))
                 h.mock.set(*h.case.cancel_route, lambda p: (200, h.case.cancel_ok(params, eid)))
                 await h.wait_event(MarketEvent.OrderCancelled, oid)
                 assert [h.case.client_order_id(p) for p in h.mock.calls(*h.case.cancel_route)][:1] == [oid]
@@ -653,24 +776,35 @@ class ConformanceTests:
                 assert h.connector.order_tracker.fetch_order(oid).executed_amount_base == half
         run(go())
 
-    def test_listen_key_expiry_renews_the_stream(self) -> None:
+    def _sessions(self, h: Harness) -> int:
+        """How many stream sessions were opened: tokens asked for, or logins sent."""
+        if h.case.stream_shape is StreamShape.TOKEN:
+            return len(h.mock.calls(*h.case.token_route))
+        return sum(1 for m in h.mock.ws_received if h.case.is_login(m))
+
+    def test_stream_expiry_renews_the_session(self) -> None:
         async def go() -> None:
             async with self.harness() as h:
-                keys_before = len(h.mock.calls(*h.case.listen_key_route))
-                await h.mock.push(h.case.ws_listen_key_expired())
-                await h.wait_for(lambda: len(h.mock.calls(*h.case.listen_key_route)) > keys_before,
-                                 what="new listen key")
+                before = self._sessions(h)
+                assert before >= 1
+                await h.mock.push(h.case.ws_stream_expired())
+                await h.wait_for(lambda: self._sessions(h) > before, what="a new stream session")
                 await h.wait_for(lambda: h.connector.ready, what="ready again")
         run(go())
 
-    def test_ready_status_dict_and_listen_key_keepalive(self) -> None:
+    def test_ready_status_dict_and_stream_session(self) -> None:
         async def go() -> None:
             async with self.harness(keepalive_interval=0.2) as h:
                 status = h.connector.status_dict
                 assert status and all(status.values()) and h.connector.ready
                 assert {"trading_rule_initialized", "account_balance", "user_stream_initialized"} <= set(status)
-                await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
-                assert all(p.get("listenKey") == "listenkey0123456789" for p in h.mock.calls(*h.case.keepalive_route))
+                if h.case.stream_shape is StreamShape.TOKEN:
+                    await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
+                    assert all(h.case.keepalive_token(p) == STREAM_TOKEN
+                               for p in h.mock.calls(*h.case.keepalive_route))
+                else:  # the login goes first on the socket, the subscriptions after its ack
+                    assert h.mock.ws_received and h.case.is_login(h.mock.ws_received[0])
+                    assert len(h.mock.ws_received) > 1
             assert not h.connector.ready  # stopped
         run(go())
 

@@ -10,11 +10,11 @@ from typing import Optional
 
 from hbconnect.market.messages import (
     BookDiff, BookSnapshot, Heartbeat, ParseError, Reconnect, Reply, RestRequest, Resync, SyncRule, Trade,
-    WsEndpoint,
+    VenueCapabilities, WsEndpoint,
 )
 
 
-class FakeVenue:
+class FakeVenue(VenueCapabilities):
     def __init__(self, rule: SyncRule = SyncRule.SEQ_RANGE, *, rest: bool = True, max_pairs: int = 100,
                  max_depth: Optional[int] = None, connection_sequence: bool = False,
                  resync_msgs: bool = True, url: str = "ws://127.0.0.1:1/ws") -> None:

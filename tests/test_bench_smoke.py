@@ -7,25 +7,17 @@ for here). The top 20 levels of hbconnect after the workload must equal the plai
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from benchmark_modules import BENCHMARKS, load_benchmark
 from hbconnect.commands import bench
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"hbconnect_benchmarks_{name}", BENCHMARKS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod      # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+_load = load_benchmark
 
 
 peers = _load("peers")

@@ -73,6 +73,7 @@ def test_parse_documented_diffs(spot, perp):
     assert (d.pair, d.first_id, d.last_id, d.prev_id) == ("BNB-BTC", 157, 160, None)
     assert d.bids == [["0.0024", "10"]] and d.asks == [["0.0026", "100"]]
     assert d.timestamp == pytest.approx(1672515782.136)
+    perp.to_venue_symbol("BTC-USDT")
     (pd,) = perp.parse_message(json.dumps(PERP_DOC_DIFF))  # raw (/ws) shape also accepted
     assert (pd.pair, pd.first_id, pd.last_id, pd.prev_id) == ("BTC-USDT", 157, 160, 149)
 
@@ -80,6 +81,7 @@ def test_parse_documented_diffs(spot, perp):
 def test_parse_trades(spot):
     trade = {"e": "trade", "E": 1672515782136, "s": "BNBBTC", "t": 12345, "p": "0.001", "q": "100",
              "T": 1672515782136, "m": True, "M": True}
+    spot.to_venue_symbol("BNB-BTC")
     (t,) = spot.parse_message(json.dumps({"stream": "bnbbtc@trade", "data": trade}))
     assert isinstance(t, Trade)
     assert (t.pair, t.trade_id, t.price, t.amount, t.side) == ("BNB-BTC", "12345", "0.001", "100", "sell")

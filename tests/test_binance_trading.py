@@ -11,23 +11,36 @@ from urllib.parse import urlencode
 
 import pytest
 
-from hbconnect.connector.contract import BalanceUpdate, FundingHint, PositionUpdate, StreamExpired, VenueRequest
+from hbconnect.connector.contract import AccountSettings, BalanceUpdate, FundingHint, PositionUpdate, StreamExpired, VenueRequest
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
 from hbconnect.core.throttler import Throttler
-from hbconnect.core.types import OrderState, OrderType, PositionAction, PositionMode, PositionSide, TradeType
-from hbconnect.exchanges import trading_venue
-from hbconnect.exchanges.binance import (
-    MAX_CLIENT_ORDER_ID_LENGTH,
-    BinancePerpetualTrading,
-    BinanceSpotTrading,
-    binance_error,
-    hmac_signature,
-    perp_rate_limits,
-    spot_rate_limits,
+from hbconnect.core.types import (
+    MarginMode,
+    OrderState,
+    OrderType,
+    PositionAction,
+    PositionMode,
+    PositionSide,
+    TradeType,
 )
+from hbconnect.exchanges import trading_venue
+from hbconnect.exchanges.binance import BinancePerpetualTrading, BinanceSpotTrading
+from hbconnect.exchanges.binance.constants import MAX_CLIENT_ORDER_ID_LENGTH, perp_rate_limits, spot_rate_limits
+from hbconnect.core.credentials import hmac_sha256_hex as hmac_signature
+from hbconnect.exchanges._instruments import Instrument
+from hbconnect.exchanges.binance.trading import binance_error
 
 D = Decimal
+ONEWAY = AccountSettings()
+
+
+def listed(venue: object, *symbols: str) -> object:
+    """``venue`` with these symbols in its instrument table, as exchangeInfo lists them at start."""
+    for symbol in symbols:
+        base, quote = (symbol[:-4], symbol[-4:]) if symbol.endswith("USDT") else (symbol[:-3], symbol[-3:])
+        venue.instruments.add(Instrument(f"{base}-{quote}", symbol, base, quote))
+    return venue
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 DOC_PAYLOAD = ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
@@ -60,7 +73,7 @@ def test_signed_post_body_is_the_documented_request() -> None:
     assert prepared.headers["X-MBX-APIKEY"] == DOC_KEY
     assert not prepared.idempotent
     # the repr of anything carrying the request never shows key, signature or body
-    for text in (repr(prepared), str(prepared), repr(venue), repr(venue._key)):
+    for text in (repr(prepared), str(prepared), repr(venue), repr(venue.credentials)):
         assert DOC_KEY not in text and DOC_SIGNATURE not in text and DOC_SECRET not in text
 
 
@@ -75,13 +88,25 @@ def test_signed_get_puts_signature_last_in_the_query() -> None:
     assert prepared.url == "http://127.0.0.1:9/api/v3/account" and prepared.body is None
 
 
+@pytest.mark.parametrize("text", [
+    f"X-MBX-APIKEY: {DOC_KEY}",
+    f"headers={{'X-MBX-APIKEY': '{DOC_KEY}'}}",
+    f"PUT /api/v3/userDataStream?listenKey={DOC_KEY}",
+    f'{{"listenKey": "{DOC_KEY}"}}',
+])
+def test_binance_field_names_are_redacted(text: str) -> None:
+    """The Binance module declares the fields its key and stream key travel under."""
+    out = errors.sanitize(text)
+    assert DOC_KEY not in out and "***" in out
+
+
 def test_unsigned_and_api_key_only_requests() -> None:
     venue = BinanceSpotTrading(DOC_KEY, DOC_SECRET)
     time_req = venue.prepare(venue.server_time_request(), 1)
     assert time_req.params is None and "X-MBX-APIKEY" not in time_req.headers
-    lk = venue.prepare(venue.listen_key_request(), 1)
+    lk = venue.prepare(venue.stream_token_request(), 1)
     assert lk.headers["X-MBX-APIKEY"] == DOC_KEY and lk.body is None and lk.params is None
-    keep = venue.prepare(venue.listen_key_keepalive_request("abc"), 1)
+    keep = venue.prepare(venue.stream_token_keepalive_request("abc"), 1)
     assert keep.method == "PUT" and keep.body == "listenKey=abc" and "signature" not in keep.body
 
 
@@ -97,37 +122,37 @@ def test_ed25519_keys_sign_as_binance_documents() -> None:
     params = dict(prepared.params)
     sig = base64.b64decode(params.pop("signature"))
     key.public_key().verify(sig, urlencode(params).encode("ascii"))  # raises if wrong
-    assert "PRIVATE" not in repr(venue) and "PRIVATE" not in repr(venue._key)
+    assert "PRIVATE" not in repr(venue) and "PRIVATE" not in repr(venue.credentials)
 
 
 # ---- orders ----
 
 def test_spot_order_params_per_type() -> None:
     venue = BinanceSpotTrading("k", "s")
-    limit = venue.place_order_request(order()).params
+    limit = venue.place_order_request(order(), ONEWAY).params
     assert limit == {"symbol": "BTCUSDT", "side": "BUY", "quantity": D("0.001"), "newClientOrderId": "x-HBCONNBBTCUSDT1",
                      "newOrderRespType": "FULL", "type": "LIMIT", "timeInForce": "GTC", "price": D("60000")}
-    maker = venue.place_order_request(order(order_type=OrderType.LIMIT_MAKER, trade_type=TradeType.SELL)).params
+    maker = venue.place_order_request(order(order_type=OrderType.LIMIT_MAKER, trade_type=TradeType.SELL), ONEWAY).params
     assert maker["type"] == "LIMIT_MAKER" and "timeInForce" not in maker and maker["side"] == "SELL"
-    market = venue.place_order_request(order(order_type=OrderType.MARKET)).params
+    market = venue.place_order_request(order(order_type=OrderType.MARKET), ONEWAY).params
     assert market["type"] == "MARKET" and "price" not in market and "timeInForce" not in market
-    assert not venue.place_order_request(order()).idempotent
-    body = venue.prepare(venue.place_order_request(order(amount="10.000", price="0.00100000")), 1).body
+    assert not venue.place_order_request(order(), ONEWAY).idempotent
+    body = venue.prepare(venue.place_order_request(order(amount="10.000", price="0.00100000"), ONEWAY), 1).body
     assert "quantity=10&" in body and "price=0.001&" in body  # no exponent, no trailing zeros
 
 
 def test_perp_order_params_post_only_reduce_only_and_hedge() -> None:
     venue = BinancePerpetualTrading("k", "s")
-    po = venue.place_order_request(order(order_type=OrderType.LIMIT_MAKER)).params
+    po = venue.place_order_request(order(order_type=OrderType.LIMIT_MAKER), ONEWAY).params
     assert po["type"] == "LIMIT" and po["timeInForce"] == "GTX"
-    close = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE)).params
+    close = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE), ONEWAY).params
     assert close["reduceOnly"] == "true" and "positionSide" not in close
-    venue.position_mode = PositionMode.HEDGE
-    open_short = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.OPEN)).params
-    close_long = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE)).params
+    hedge = AccountSettings(position_mode=PositionMode.HEDGE)  # the engine's state, passed in
+    open_short = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.OPEN), hedge).params
+    close_long = venue.place_order_request(order(trade_type=TradeType.SELL, position=PositionAction.CLOSE), hedge).params
     assert open_short["positionSide"] == "SHORT" and close_long["positionSide"] == "LONG"
     assert "reduceOnly" not in close_long
-    assert venue.prepare(venue.place_order_request(order()), 1).url == "https://fapi.binance.com/fapi/v1/order"
+    assert venue.prepare(venue.place_order_request(order(), ONEWAY), 1).url == "https://fapi.binance.com/fapi/v1/order"
 
 
 def test_client_order_ids_carry_broker_prefix_and_respect_the_cap() -> None:
@@ -181,7 +206,7 @@ def test_execution_report_documented_payload() -> None:
            "z": "0.00000000", "L": "0.00000000", "n": "0", "N": None, "T": 1499405658657, "t": -1, "v": 3,
            "I": 8641984, "w": True, "m": False, "M": False, "O": 1499405658657, "Z": "0.00000000",
            "Y": "0.00000000", "Q": "0.00000000", "W": 1499405658657, "V": "NONE"}
-    venue = BinanceSpotTrading("k", "s")
+    venue = listed(BinanceSpotTrading("k", "s"), "ETHBTC")
     [upd] = venue.parse_user_stream(json.dumps(doc))
     assert upd.new_state is OrderState.OPEN and upd.client_order_id == "mUvoqJxFIILMdfAW5iGSOW"
     assert upd.trading_pair == "ETH-BTC" and upd.exchange_order_id == "4293153"
@@ -211,7 +236,7 @@ def test_account_events_spot() -> None:
 
 
 def test_futures_user_stream_documented_payloads() -> None:
-    venue = BinancePerpetualTrading("k", "s")
+    venue = listed(BinancePerpetualTrading("k", "s"), "BTCUSDT")
     otu = {"e": "ORDER_TRADE_UPDATE", "E": 1568879465651, "T": 1568879465650, "o": {
         "s": "BTCUSDT", "c": "TEST", "S": "SELL", "o": "TRAILING_STOP_MARKET", "f": "GTC", "q": "0.001", "p": "0",
         "ap": "0", "sp": "7103.04", "x": "NEW", "X": "NEW", "i": 8886774, "l": "0", "z": "0", "L": "0", "N": "USDT",
@@ -239,7 +264,7 @@ def test_futures_user_stream_documented_payloads() -> None:
 
 
 def test_perp_account_parsers() -> None:
-    venue = BinancePerpetualTrading("k", "s")
+    venue = listed(BinancePerpetualTrading("k", "s"), "BTCUSDT")
     snap = venue.parse_positions([{"entryPrice": "6563.66500", "leverage": "10", "positionAmt": "-0.010",
                                    "symbol": "BTCUSDT", "unRealizedProfit": "1.5", "positionSide": "BOTH",
                                    "markPrice": "6679.5", "updateTime": 1625474304765}])
@@ -255,6 +280,11 @@ def test_perp_account_parsers() -> None:
     assert len(pays) == 1 and pays[0].amount == D("-0.375") and pays[0].payment_id == "9689322392"
     assert venue.parse_position_mode({"dualSidePosition": True}) is PositionMode.HEDGE
     assert venue.set_position_mode_request(PositionMode.ONEWAY).params == {"dualSidePosition": "false"}
+    iso = venue.set_margin_mode_request("BTC-USDT", MarginMode.ISOLATED)
+    assert (iso.method, iso.path, iso.signed) == ("POST", "/fapi/v1/marginType", True)
+    assert iso.params == {"symbol": "BTCUSDT", "marginType": "ISOLATED"}
+    assert venue.set_margin_mode_request("BTC-USDT", MarginMode.CROSS).params["marginType"] == "CROSSED"
+    assert venue.is_no_change(errors.ExchangeError(-4046, "No need to change margin type."))
     assert venue.parse_set_leverage({"leverage": 21, "maxNotionalValue": "1000000", "symbol": "BTCUSDT"}) == 21
 
 
@@ -314,8 +344,9 @@ def test_rate_limits_link_orders_and_weights() -> None:
 
 
 def test_rate_limits_charge_the_shared_budgets_per_request() -> None:
-    """An order costs 1 weight, 1 raw request and 1 on each order count; a status query 4
-    weight; the endpoints' own keys hold no budget of their own."""
+    """A spot order costs 1 weight, 1 raw request and 1 on each order count; a status query 4
+    weight; a USDⓈ-M order 0 weight ("0 on IP rate limit") and 1 on each order count; the
+    endpoints' own keys hold no budget of their own."""
     async def go() -> None:
         spot = Throttler(spot_rate_limits(), time_fn=lambda: 1000.0)
         await spot.acquire("/api/v3/order")
@@ -326,8 +357,33 @@ def test_rate_limits_charge_the_shared_budgets_per_request() -> None:
         perp = Throttler(perp_rate_limits(), time_fn=lambda: 1000.0)
         await perp.acquire("/fapi/v1/order")
         await perp.acquire("GET /fapi/v1/positionSide/dual")
-        assert [perp.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "ORDERS_10S", "ORDERS_1M")] == [31, 1, 1]
+        assert [perp.usage(lid)[0] for lid in ("REQUEST_WEIGHT", "ORDERS_10S", "ORDERS_1M")] == [30, 1, 1]
     asyncio.run(go())
+
+
+def test_every_order_and_price_request_is_charged_as_binance_documents() -> None:
+    """Per request as prepared: (weight, ORDERS_10S) from the docs' Weight lines."""
+    spot, perp = BinanceSpotTrading("k", "s"), BinancePerpetualTrading("k", "s")
+    for v in (spot, perp):
+        v.to_venue_symbol = lambda pair: pair.replace("-", "")  # type: ignore[method-assign]
+    o = order()
+    o.exchange_order_id = "5"
+    cases = [
+        (spot, spot.place_order_request(o, ONEWAY), 1, 1),
+        (spot, spot.cancel_order_request(o), 1, 0),
+        (spot, spot.order_status_request(o), 4, 0),
+        (spot, spot.order_fills_request(o), 5, 0),     # myTrades with orderId
+        (spot, spot.last_prices_request(["BTC-USDT"]), 2, 0),
+        (spot, spot.last_prices_request(["BTC-USDT", "ETH-USDT"]), 4, 0),
+        (perp, perp.place_order_request(o, ONEWAY), 0, 1),
+        (perp, perp.cancel_order_request(o), 1, 0),
+        (perp, perp.order_status_request(o), 1, 0),
+        (perp, perp.last_prices_request(["BTC-USDT", "ETH-USDT"]), 2, 0),
+    ]
+    for venue, request, weight, orders in cases:
+        t = Throttler(venue.rate_limits, time_fn=lambda: 1000.0)
+        asyncio.run(t.acquire(venue.prepare(request, 1).limit_id))
+        assert (t.usage("REQUEST_WEIGHT")[0], t.usage("ORDERS_10S")[0]) == (weight, orders), request
 
 
 def test_registry_exposes_both_markets() -> None:
@@ -339,7 +395,7 @@ def test_form_encoding_equals_urlencode() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from hbconnect.exchanges.binance import _form
+    from hbconnect.exchanges._trading import form_encode as _form
 
     @settings(max_examples=300, deadline=None)
     @given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8), st.text(max_size=20), max_size=6))

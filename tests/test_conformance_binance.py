@@ -35,9 +35,11 @@ def spot_symbol(symbol: str, base: str, quote: str, tick: str = "0.01", step: st
 
 
 class BinanceCommonCase(VenueCase):
-    """What Binance spot and USDⓈ-M share: ids, server time, listen keys, error bodies."""
+    """What Binance spot and USDⓈ-M share: ids, server time, listen keys, error bodies (HTTP 4xx
+    with a JSON ``code``; 429 with Retry-After)."""
 
     symbol = "BTCUSDT"
+    rejection_code = -2010
 
     def client_order_id(self, params: dict) -> str:
         return params.get("newClientOrderId") or params["origClientOrderId"]
@@ -45,8 +47,14 @@ class BinanceCommonCase(VenueCase):
     def time_body(self, now_ms: int) -> Any:
         return {"serverTime": now_ms}
 
-    def listen_key_body(self, key: str) -> Any:
-        return {"listenKey": key}
+    def token_body(self, token: str) -> Any:
+        return {"listenKey": token}
+
+    def keepalive_token(self, params: dict) -> Optional[str]:
+        return params.get("listenKey")
+
+    def rate_limited(self, retry_after: float) -> Any:
+        return 429, {"code": -1003, "msg": "Too many requests."}, {"Retry-After": f"{retry_after:g}"}
 
     def time_sync_error(self):
         return 400, {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}
@@ -54,15 +62,15 @@ class BinanceCommonCase(VenueCase):
     def not_found(self):
         return 400, {"code": -2013, "msg": "Order does not exist."}
 
-    def ws_listen_key_expired(self) -> str:
-        return json.dumps({"e": "listenKeyExpired", "E": 1576653824250, "listenKey": "listenkey0123456789"})
+    def ws_stream_expired(self) -> str:
+        return json.dumps({"e": "listenKeyExpired", "E": 1576653824250, "listenKey": "streamtoken0123456789"})
 
 
 class BinanceSpotCase(BinanceCommonCase):
     time_route = ("GET", "/api/v3/time")
     rules_route = ("GET", "/api/v3/exchangeInfo")
     balances_route = ("GET", "/api/v3/account")
-    listen_key_route = ("POST", "/api/v3/userDataStream")
+    token_route = ("POST", "/api/v3/userDataStream")
     keepalive_route = ("PUT", "/api/v3/userDataStream")
     place_route = ("POST", "/api/v3/order")
     cancel_route = ("DELETE", "/api/v3/order")

@@ -42,10 +42,11 @@ def perp_symbol(symbol: str, base: str, quote: str) -> dict:
 
 class BinancePerpetualCase(BinanceCommonCase):
     connector_class = PerpConnector
+    rejection_code = -2019
     time_route = ("GET", "/fapi/v1/time")
     rules_route = ("GET", "/fapi/v1/exchangeInfo")
     balances_route = ("GET", "/fapi/v2/balance")
-    listen_key_route = ("POST", "/fapi/v1/listenKey")
+    token_route = ("POST", "/fapi/v1/listenKey")
     keepalive_route = ("PUT", "/fapi/v1/listenKey")
     place_route = ("POST", "/fapi/v1/order")
     cancel_route = ("DELETE", "/fapi/v1/order")

@@ -11,7 +11,7 @@ import os
 import random
 import time
 from decimal import Decimal
-from typing import Any, Callable, Iterable, List, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from test_e2e_spot import PAIR, SYMBOL, VENUE_STATE, Recorder, new_keys, run, spot_connector, wait_for
 
@@ -53,6 +53,34 @@ async def wind_down(bot: Any, ex: EmbeddedExchange) -> None:
     tracker = bot.order_tracker
     await wait_for(lambda: not bot.in_flight_orders and not tracker.orders_awaiting_fills, 40,
                    "every order terminal")
+
+
+async def trim_open_orders(bot: Any, rng: random.Random, pair: str, max_open: int) -> Optional[List[str]]:
+    """The bot's open orders; at ``max_open`` or more, half of them are cancelled and None is
+    returned (the caller waits for room)."""
+    open_ids = [cid for cid, o in bot.in_flight_orders.items() if o.is_open]
+    if len(open_ids) < max_open:
+        return open_ids
+    for cid in rng.sample(open_ids, len(open_ids) // 2):
+        bot.cancel(pair, cid)
+    await asyncio.sleep(0.05)
+    return None
+
+
+def random_order(rng: random.Random, book: Any, amounts: Tuple[str, ...], tick: Decimal,
+                 market_share: float = 0.1) -> Tuple[bool, Decimal, Any, Optional[Decimal]]:
+    """(is_buy, amount, type, price) around the sim book's mid: some market orders, some
+    post-only, limits from 15 ticks through the book to 30 away (some cross, most rest)."""
+    bid, ask = book.best("BUY"), book.best("SELL")
+    mid = (bid + ask) / 2 if bid and ask else D("60000")
+    is_buy = rng.random() < 0.5
+    amount = D(rng.choice(amounts))
+    r = rng.random()
+    if r < market_share:
+        return is_buy, amount, OrderType.MARKET, None
+    otype = OrderType.LIMIT_MAKER if r < market_share + 0.2 else OrderType.LIMIT
+    offset = D(rng.randint(-30, 60)) * D("0.5")
+    return is_buy, amount, otype, (mid - offset if is_buy else mid + offset).quantize(tick)
 
 
 #: the event that ends an order, and the state it ends in
@@ -128,23 +156,10 @@ def test_fault_soak() -> None:
             book = ex.spot_engine.books[SYMBOL]
             placed: List[str] = []
             while len(placed) < SOAK_SIZE:
-                open_ids = [cid for cid, o in bot.in_flight_orders.items() if o.is_open]
-                if len(open_ids) >= MAX_OPEN:
-                    for cid in rng.sample(open_ids, len(open_ids) // 2):
-                        bot.cancel(PAIR, cid)
-                    await asyncio.sleep(0.05)
+                open_ids = await trim_open_orders(bot, rng, PAIR, MAX_OPEN)
+                if open_ids is None:
                     continue
-                bid, ask = book.best("BUY"), book.best("SELL")
-                mid = (bid + ask) / 2 if bid and ask else D("60000")
-                is_buy = rng.random() < 0.5
-                amount = D(rng.choice(["0.001", "0.002", "0.003"]))
-                r = rng.random()
-                if r < 0.1:
-                    otype, price = OrderType.MARKET, None
-                else:
-                    otype = OrderType.LIMIT_MAKER if r < 0.3 else OrderType.LIMIT
-                    offset = D(rng.randint(-30, 60)) * D("0.5")  # some cross, most rest
-                    price = (mid - offset if is_buy else mid + offset).quantize(D("0.01"))
+                is_buy, amount, otype, price = random_order(rng, book, ("0.001", "0.002", "0.003"), D("0.01"))
                 oid = (bot.buy if is_buy else bot.sell)(PAIR, amount, otype, price)
                 placed.append(oid)
                 if rng.random() < 0.3 and open_ids:

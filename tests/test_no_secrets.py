@@ -14,6 +14,7 @@ from typing import Any, List
 from test_e2e_faults import scenario, settle_and_check
 from test_e2e_spot import SpotEnv, run
 
+from hbconnect.core.credentials import Credentials
 from hbconnect.core.errors import ExchangeError
 
 D = Decimal
@@ -67,14 +68,15 @@ def test_no_secret_in_logs_reprs_or_exceptions() -> None:
                 # a rejected signature and an unknown order produce exceptions: keep their texts
                 texts = [repr(env.bot), repr(venue), str(env.bot.status_dict)]
                 texts += [repr(o) for o in env.bot.order_tracker.cached_orders.values()]
-                venue._key._secret = b"wrong-secret-for-this-test"
+                good = venue.credentials
+                venue.credentials = Credentials(good.api_key, "wrong-secret-for-this-test")
                 try:
                     await env.bot.refresh_balances()
                 except ExchangeError as exc:
                     texts += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
                 else:
                     raise AssertionError("a bad signature must be refused")
-                venue._key._secret = env.secret.encode()
+                venue.credentials = good
                 listen_keys = list(env.ex.spot.listen_keys)
                 key, secret = env.key, env.secret
         finally:

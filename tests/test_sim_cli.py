@@ -20,22 +20,26 @@ from hbconnect.sim import EmbeddedExchange
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_hbconnect_sim_command_serves_and_stops_by_itself():
+def launch_sim(*args: str) -> tuple:
+    """``hbconnect sim ARGS`` in a subprocess: (process, its header up to "running for")."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "hbconnect", "sim", "--duration", "4", "--seed", "1",
-                             "--pairs", "BTC-USDT", "--perp-pairs", "BTC-USDT"],
+    proc = subprocess.Popen([sys.executable, "-m", "hbconnect", "sim", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    lines = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("running for"):
+            break
+    return proc, "".join(lines)
+
+
+def test_hbconnect_sim_command_serves_and_stops_by_itself():
+    proc, text = launch_sim("--duration", "4", "--seed", "1", "--pairs", "BTC-USDT", "--perp-pairs", "BTC-USDT")
     try:
-        lines = []
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("running for"):
-                break
-        text = "".join(lines)
         spot = re.search(r"spot\s+REST (http://127\.0\.0\.1:\d+)", text).group(1)
         fut = re.search(r"futures\s+REST (http://127\.0\.0\.1:\d+)", text).group(1)
         key = re.search(r"API key (\w+)", text).group(1)

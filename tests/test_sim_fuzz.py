@@ -264,7 +264,8 @@ def test_ws_api_malformed_calls(harness):
     out = harness.loop.run_until_complete(asyncio.wait_for(go(), 20))
     assert [m["status"] for m in out] == [400, 400, 400, 400, 400, 400, 200]
     assert out[5]["error"]["code"] == -1102 and "signature" in out[5]["error"]["msg"]
-    assert out[-1] == {"id": 4, "status": 200, "result": {}}
+    assert out[-1]["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT"
+    assert {k: v for k, v in out[-1].items() if k != "rateLimits"} == {"id": 4, "status": 200, "result": {}}
 
 
 def test_oversized_body_is_an_error_answer_not_a_crash(harness):

@@ -338,6 +338,10 @@ def test_websocket_api_user_data_subscription():
             return bad, ok, events, unsub, again, terminated
 
     bad, ok, events, unsub, again, terminated = run(main())
+    for answer in (bad, ok, unsub, again):  # the WebSocket API's rateLimits: request weight used
+        weight = answer.pop("rateLimits")
+        assert [(r["rateLimitType"], r["interval"], r["limit"]) for r in weight] == [("REQUEST_WEIGHT", "MINUTE", 6000)]
+        assert weight[0]["count"] >= 1
     assert again["result"] == {"subscriptionId": 1}
     assert terminated["subscriptionId"] == 1 and terminated["event"]["e"] == "eventStreamTerminated"
     assert bad == {"id": "bad", "status": 400, "error": {"code": -1022, "msg": "Signature for this request is not valid."}}

@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from benchmark_modules import load_benchmark
 from binance_truth import BinanceTruth
 from conftest import fixture_files
 from hbconnect.exchanges import market_data_venue
@@ -128,14 +129,7 @@ def test_random_faults_same_as_general_path(session, truth):
 
 
 def _message_path():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "message_path.py"
-    spec = importlib.util.spec_from_file_location("hbconnect_message_path_for_tests", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("message_path")
 
 
 def test_fast_path_callback_errors_and_subscriptions_like_general_path():

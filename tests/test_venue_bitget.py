@@ -40,11 +40,32 @@ def test_registry_and_rules():
     assert ep.ping_message == "ping" and ep.ping_interval <= 30
 
 
-def test_symbols():
-    assert SPOT.to_venue_symbol("eth-usdt") == "ETHUSDT"
-    assert FUT.from_venue_symbol("BTCUSDT") == "BTC-USDT"
+#: the response example of Bitget's "Get Contract Config" (GET /api/v2/mix/market/contracts), cut
+#: to the fields the listing parser reads, plus a second contract
+DOC_CONTRACTS = """{"code":"00000","msg":"success","requestTime":1695793701269,"data":[
+{"symbol":"BTCUSDT","baseCoin":"BTC","quoteCoin":"USDT","symbolType":"perpetual","symbolStatus":"normal"},
+{"symbol":"OMGBUSDT","baseCoin":"OMGB","quoteCoin":"USDT","symbolType":"perpetual","symbolStatus":"normal"}]}"""
+
+
+def test_symbols_come_from_the_listing_or_the_pairs_asked_for_never_a_suffix_guess():
+    fut = market_data_venue("bitget_perpetual")
     with pytest.raises(ParseError):
-        SPOT.from_venue_symbol("ABC")
+        fut.from_venue_symbol("BTCUSDT")  # neither listed nor asked for yet
+    assert fut.load_symbols(DOC_CONTRACTS) == 2
+    assert fut.from_venue_symbol("BTCUSDT") == "BTC-USDT"
+    assert fut.from_venue_symbol("OMGBUSDT") == "OMGB-USDT"
+    with pytest.raises(ParseError):
+        fut.from_venue_symbol("OMGBUSD")  # not OMGB-USD: unknown
+    spot = market_data_venue("bitget")
+    assert spot.to_venue_symbol("eth-usdt") == "ETHUSDT"
+    assert spot.from_venue_symbol("ETHUSDT") == "ETH-USDT"  # the spelling of a pair asked for
+    with pytest.raises(ParseError):
+        spot.from_venue_symbol("ABC")
+    for body in ('{"code":"40034","msg":"Parameter does not exist"}', '{"code":"00000","data":[]}',
+                 '{"code":"00000","data":[{"symbol":"X"}]}', "[]", "nope"):
+        with pytest.raises(ParseError):
+            fut.load_symbols(body)
+    assert fut.from_venue_symbol("BTCUSDT") == "BTC-USDT"  # refused bodies change nothing
 
 
 def test_subscribe_messages_follow_the_doc_request():

@@ -22,14 +22,16 @@ from hbconnect.market.messages import (
     SyncRule,
     Trade,
 )
-from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_recorded_symbols, load_session
 
 V = market_data_venue("bitstamp")
 
 
 @pytest.fixture(scope="module")
 def session():
-    return load_session(fixture_files("BITSTAMP"))
+    s = load_session(fixture_files("BITSTAMP"))
+    load_recorded_symbols(V, s)  # the recording's trading-pairs-info listing
+    return s
 
 
 def _sym(url: str) -> str:
@@ -49,9 +51,19 @@ def test_registry_rule_and_endpoints():
 def test_symbols_and_subscriptions(session):
     assert V.to_venue_symbol("USDT-EUR") == "usdteur" and V.from_venue_symbol("usdteur") == "USDT-EUR"
     fresh = BitstampMarketData()
-    assert fresh.from_venue_symbol("batbtc") == "BAT-BTC" and fresh.from_venue_symbol("xlmgbp") == "XLM-GBP"
     with pytest.raises(ParseError):
-        fresh.from_venue_symbol("zzzqqq")
+        fresh.from_venue_symbol("batbtc")  # not listed yet, nor asked for: never split on a suffix
+    (listing,) = [r for r in session.rest if r.url.endswith("/trading-pairs-info/")]
+    listed = json.loads(listing.data)
+    assert fresh.load_symbols(listing.data) == len(listed)
+    assert fresh.from_venue_symbol("batbtc") == "BAT-BTC" and fresh.from_venue_symbol("xlmgbp") == "XLM-GBP"
+    assert all(fresh.from_venue_symbol(d["url_symbol"]) == d["name"].replace("/", "-") for d in listed)
+    for symbol in ("zzzqqq", "omgbusd"):
+        with pytest.raises(ParseError):
+            fresh.from_venue_symbol(symbol)
+    for body in ('{"error": "x"}', "[]", '[{"url_symbol": "btcusd", "name": "BTCUSD"}]'):
+        with pytest.raises(ParseError):
+            fresh.load_symbols(body)
     sent = [r.data for r in session.records if r.kind == "send"]
     pairs = session.configuration["l2_book"]
     assert sorted(V.subscribe_messages(pairs)) == sorted(sent)  # the recorded subscriptions exactly

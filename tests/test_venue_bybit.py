@@ -45,14 +45,23 @@ def test_registry_and_rules():
 
 
 def test_symbols():
-    assert SPOT.to_venue_symbol("btc-usdt") == "BTCUSDT"
-    assert SPOT.from_venue_symbol("BTCUSDT") == "BTC-USDT"
-    assert SPOT.from_venue_symbol("ETHBTC") == "ETH-BTC"
     venue = BybitMarketData("bybit", "spot")
+    assert venue.to_venue_symbol("btc-usdt") == "BTCUSDT"
+    assert venue.from_venue_symbol("BTCUSDT") == "BTC-USDT"
     venue.to_venue_symbol("1000PEPE-USDC")
     assert venue.from_venue_symbol("1000PEPEUSDC") == "1000PEPE-USDC"
+    # never guessed from a quote suffix: a symbol maps back once the venue lists it
     with pytest.raises(ParseError):
-        SPOT.from_venue_symbol("XYZ")
+        venue.from_venue_symbol("ETHBTC")
+    listing = {"retCode": 0, "retMsg": "OK", "result": {"category": "spot", "list": [
+        {"symbol": "ETHBTC", "baseCoin": "ETH", "quoteCoin": "BTC", "status": "Trading"},
+        {"symbol": 7, "baseCoin": "X", "quoteCoin": "Y"}]}}
+    assert venue.load_symbols(json.dumps(listing)) == 1          # the malformed entry is skipped
+    assert venue.from_venue_symbol("ETHBTC") == "ETH-BTC"
+    with pytest.raises(ParseError):
+        venue.load_symbols(json.dumps({"retCode": 10001, "retMsg": "params error"}))
+    with pytest.raises(ParseError):
+        venue.from_venue_symbol("XYZ")
 
 
 def test_subscribe_messages_respect_the_spot_args_limit():

@@ -12,6 +12,7 @@ from conftest import fixture_files
 from refbook import book_levels
 from venue_fuzz import assert_fuzz_total
 
+from hbconnect import OrderBook
 from hbconnect.exchanges import market_data_venue
 from hbconnect.exchanges.htx import HtxMarketData
 from hbconnect.market.messages import (
@@ -33,11 +34,14 @@ from hbconnect.market.replay import (
     Session,
     book_frame_indices,
     inject,
+    load_recorded_symbols,
     load_session,
 )
 
 V = market_data_venue("htx")
 MBP = HtxMarketData(mbp_levels=150)
+for _venue in (V, MBP):  # the pairs the docs' examples below name, asked for as a user would
+    _venue.subscribe_messages(["BTC-USDT", "TRIO-ETH", "FOO-USDT"])
 
 
 def gz(obj_or_text) -> bytes:
@@ -52,7 +56,9 @@ def exact(raw: bytes):
 
 @pytest.fixture(scope="module")
 def session():
-    return load_session(fixture_files("HUOBI"))
+    s = load_session(fixture_files("HUOBI"))
+    load_recorded_symbols(V, s)  # the recording's /v1/common/symbols listing
+    return s
 
 
 # ---- translation ----------------------------------------------------------------------------------
@@ -71,9 +77,20 @@ def test_registry_rules_and_variants():
 def test_symbols_and_subscriptions(session):
     assert V.to_venue_symbol("BTC-USDT") == "btcusdt" and V.from_venue_symbol("btcusdt") == "BTC-USDT"
     fresh = HtxMarketData()
-    assert fresh.from_venue_symbol("yfihusd") == "YFI-HUSD" and fresh.from_venue_symbol("fil3susdt") == "FIL3S-USDT"
     with pytest.raises(ParseError):
-        fresh.from_venue_symbol("foo")
+        fresh.from_venue_symbol("yfihusd")  # not listed yet, nor asked for: never split on a suffix
+    (listing,) = [r for r in session.rest if r.url.endswith("/v1/common/symbols")]
+    listed = json.loads(listing.data)["data"]
+    assert fresh.load_symbols(listing.data) == len(listed)
+    assert fresh.from_venue_symbol("yfihusd") == "YFI-HUSD" and fresh.from_venue_symbol("fil3susdt") == "FIL3S-USDT"
+    assert all(fresh.from_venue_symbol(d["symbol"]) == f'{d["base-currency"]}-{d["quote-currency"]}'.upper()
+               for d in listed)
+    for symbol in ("foo", "omgbusd"):
+        with pytest.raises(ParseError):
+            fresh.from_venue_symbol(symbol)
+    for body in ('{"status":"error","err-code":"x"}', '{"status":"ok","data":[]}', '{"status":"ok","data":[{}]}'):
+        with pytest.raises(ParseError):
+            fresh.load_symbols(body)
     sent = [m for m in (json.loads(r.data) for r in session.records if r.kind == "send") if "sub" in m]
     assert len(sent) == 20
     recorded = sorted(m["sub"] for m in sent)
@@ -102,10 +119,20 @@ def test_recorded_gzip_frames_translate(session):
             assert evs == [Reply(f'{{"pong":{msg["ping"]}}}')]
         elif msg.get("ch", "").endswith("depth.step0"):
             (s,) = evs
-            tick = json.loads(gzip.decompress(rec.data))["tick"]  # numbers as doubles
+            tick = msg["tick"]  # numbers as the text HTX sent (exponent form included)
             assert s.bids == tick["bids"] and s.asks == tick["asks"]
             assert s.update_id == int(msg["tick"]["version"])
     assert kinds == {BookSnapshot: 292, Trade: 73, Reply: 6}
+
+
+def test_book_levels_keep_the_exact_number_text():
+    """Issue 9: 1.1502E-4 must come back as 1.1502E-4, not 0.00011502 (nor a double)."""
+    (s,) = V.parse_message(gz('{"ch":"market.trioeth.depth.step0","ts":1,"tick":{"bids":[[1.1502E-4,100.0],'
+                              '[1.15E-4,7]],"asks":[[1.2000E-4,0.50]],"version":5,"ts":1}}'))
+    assert s.bids == [["1.1502E-4", "100.0"], ["1.15E-4", "7"]] and s.asks == [["1.2000E-4", "0.50"]]
+    book = OrderBook()
+    book.apply_snapshot(s.bids, s.asks, s.update_id)
+    assert book.bids_text() == [("1.1502E-4", "100.0"), ("1.15E-4", "7")]
 
 
 def test_trades_keep_plain_decimal_text():
@@ -120,12 +147,12 @@ def test_docs_mbp_examples():
     # HTX docs, market.$symbol.mbp.$levels: incremental update
     (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.5","ts":1573199608679,"tick":{"seqNum":100020146795,'
                                 '"prevSeqNum":100020146794,"asks":[[645.14,26.75597395914065]]}}'))
-    assert d == BookDiff("BTC-USDT", [], [[645.14, 26.75597395914065]], 100020146795, 100020146795,
+    assert d == BookDiff("BTC-USDT", [], [["645.14", "26.75597395914065"]], 100020146795, 100020146795,
                          100020146794, 1573199608.679)
     # the REQ refresh answer (huobi SDK MbpReq: rep / data.seqNum / bids / asks)
     (s,) = MBP.parse_message(gz('{"id":"id2","rep":"market.btcusdt.mbp.150","status":"ok","ts":1573199608680,'
                                 '"data":{"seqNum":100020142010,"bids":[[618.37,71.594]],"asks":[[650.59,14.9]]}}'))
-    assert s == BookSnapshot("BTC-USDT", [[618.37, 71.594]], [[650.59, 14.9]], 100020142010, 1573199608.68)
+    assert s == BookSnapshot("BTC-USDT", [["618.37", "71.594"]], [["650.59", "14.9"]], 100020142010, 1573199608.68)
     (s,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.refresh.20","ts":1573199608679,"tick":{'
                                 '"seqNum":100020142010,"bids":[[618.37,71.594]],"asks":[[650.59,14.909733438479636]]}}'))
     assert type(s) is BookSnapshot and s.update_id == 100020142010
@@ -138,7 +165,7 @@ def test_docs_mbp_examples():
     # docs: the 150/400-level feed sends "a blank object" for an unchanged side (or both)
     (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.150","ts":1573199608679,"tick":{"seqNum":12,'
                                 '"prevSeqNum":11,"bids":{},"asks":[[645.14,26.75]]}}'))
-    assert (d.bids, d.asks, d.first_id, d.last_id, d.prev_id) == ([], [[645.14, 26.75]], 12, 12, 11)
+    assert (d.bids, d.asks, d.first_id, d.last_id, d.prev_id) == ([], [["645.14", "26.75"]], 12, 12, 11)
     (d,) = MBP.parse_message(gz('{"ch":"market.btcusdt.mbp.150","ts":1,"tick":{"seqNum":13,"prevSeqNum":12,'
                                 '"bids":{},"asks":{}}}'))
     assert (d.bids, d.asks) == ([], [])
@@ -338,7 +365,8 @@ def mbp_session(session):
         prev[sym] = (v, book)
     for n, r in enumerate(recs):
         r.seq = n
-    return Session(recs, [], {}), states
+    listing = [r for r in session.rest if r.url.endswith("/v1/common/symbols")]  # the venue's instruments
+    return Session(recs, listing, {}), states
 
 
 def mbp_run(derived, faults=()):

@@ -101,7 +101,24 @@ def test_symbols_and_subscriptions(session):
     many = [json.loads(m) for m in SPOT.subscribe_messages([f"C{i}-USDT" for i in range(150)])]
     assert [len(m["topic"].split(":")[1].split(",")) for m in many] == [100, 50, 100, 50]
     assert PERP.to_venue_symbol("BTC-USDT") == "XBTUSDTM" and PERP.from_venue_symbol("XBTUSDTM") == "BTC-USDT"
-    assert PERP.from_venue_symbol("ETHUSDM") == "ETH-USD"
+    fresh = market_data_venue("kucoin_perpetual")
+    with pytest.raises(ParseError):
+        fresh.from_venue_symbol("ETHUSDM")  # neither listed nor asked for: never split on a suffix
+    # GET /api/v1/contracts/active (KuCoin futures "Get Symbols List"), cut to the fields read; the
+    # delivery future (type FFICSX) is not a perpetual and is left out
+    assert fresh.load_symbols(
+        '{"code":"200000","data":[{"symbol":"ETHUSDM","rootSymbol":"ETH","type":"FFWCSX","baseCurrency":"ETH",'
+        '"quoteCurrency":"USD"},{"symbol":"XBTUSDTM","rootSymbol":"USDT","type":"FFWCSX","baseCurrency":"XBT",'
+        '"quoteCurrency":"USDT"},{"symbol":"XBTMZ25","rootSymbol":"XBT","type":"FFICSX","baseCurrency":"XBT",'
+        '"quoteCurrency":"USD"}]}') == 2
+    assert fresh.from_venue_symbol("ETHUSDM") == "ETH-USD" and fresh.from_venue_symbol("XBTUSDTM") == "BTC-USDT"
+    assert fresh.to_venue_symbol("BTC-USDT") == "XBTUSDTM"
+    for symbol in ("XBTMZ25", "OMGBUSDM"):
+        with pytest.raises(ParseError):
+            fresh.from_venue_symbol(symbol)
+    for body in ('{"code":"400100","msg":"x"}', '{"code":"200000","data":[]}', '{"code":"200000","data":[{}]}'):
+        with pytest.raises(ParseError):
+            fresh.load_symbols(body)
     assert json.loads(PERP.subscribe_messages(["BTC-USDT"])[0])["topic"] == "/contractMarket/level2:XBTUSDTM"
 
 
@@ -144,6 +161,7 @@ def test_changes_are_ordered_by_sequence_and_price_zero_dropped():
 
 
 def test_futures_docs_examples():
+    PERP.subscribe_messages(["BTC-USD"])  # the docs' XBTUSDM: a pair asked for
     (d,) = PERP.parse_message('{"subject":"level2","topic":"/contractMarket/level2:XBTUSDM","type":"message",'
                               '"data":{"sequence":18,"change":"5000.0,sell,83","timestamp":1551770400000}}')
     assert d == BookDiff("BTC-USD", [], [["5000.0", "83"]], 18, 18, None, 1551770400.0)
@@ -480,3 +498,60 @@ def test_fuzzed_frames_and_bodies_never_crash(session):
     assert_fuzz_total(KucoinPerpetualMarketData().parse_message, [t for _, t in frames], 80)
     assert_fuzz_total(lambda b: KucoinPerpetualMarketData().parse_snapshot("BTC-USDT", b),
                       [futures_body(states, seq0).decode()], 60, single=True)
+
+
+# ---- the full book signed with the account's Credentials (the trading engine's object) ----------
+def test_full_book_request_is_signed_with_credentials_per_kucoin_docs():
+    import base64
+    import hashlib
+    import hmac
+
+    from hbconnect.core.credentials import Credentials
+
+    creds = Credentials("key-1", "secret-1", "pass-1")
+    v = market_data_venue("kucoin_full_book")
+    req = v.snapshot_request("BTC-USDT")
+    assert req.auth
+    signed = v.sign_request(req, creds, 1700000000.123)
+
+    def b64hmac(msg):  # KuCoin "Authentication": base64(HMAC-SHA256(secret, msg))
+        return base64.b64encode(hmac.new(b"secret-1", msg.encode(), hashlib.sha256).digest()).decode()
+
+    h = signed.headers
+    assert h["KC-API-TIMESTAMP"] == "1700000000123" and h["KC-API-KEY"] == "key-1"
+    assert h["KC-API-SIGN"] == b64hmac("1700000000123GET/api/v3/market/orderbook/level2?symbol=BTC-USDT")
+    assert h["KC-API-PASSPHRASE"] == b64hmac("pass-1") and h["KC-API-KEY-VERSION"] == "2"
+    assert signed.url == req.url and signed.params == req.params and "secret-1" not in repr(signed)
+
+
+def test_tracker_signs_the_full_book_with_credentials():
+    import asyncio
+
+    from hbconnect.core.credentials import Credentials
+    from hbconnect.core.rest import RestClient, RestResponse
+    from hbconnect.market.tracker import OrderBookTracker, _LiveDriver
+
+    seen = []
+
+    async def fetch(method, url, params, headers, body):
+        seen.append((url, dict(params), dict(headers)))
+        return RestResponse(200, {}, b'{"code":"200000","data":{"time":1,"sequence":"5","bids":[["1","2"]],'
+                                     b'"asks":[["3","4"]]}}', url, 0.0)
+
+    async def main():
+        v = market_data_venue("kucoin_full_book")
+        t = OrderBookTracker(v, ["BTC-USDT"], rest=RestClient(fetch=fetch),
+                             credentials=Credentials("key-1", "secret-1", "pass-1"))
+        drv = _LiveDriver(t)
+        t.driver = drv
+        t.connections[0].up = True
+        tb = t.books["BTC-USDT"]
+        tb.gen += 1
+        await drv._snapshot("BTC-USDT", v.snapshot_request("BTC-USDT"), tb.gen, 0.0)
+        return tb
+
+    tb = asyncio.run(main())
+    (url, params, headers), = seen
+    assert url.endswith("/api/v3/market/orderbook/level2") and params == {"symbol": "BTC-USDT"}
+    assert headers["KC-API-KEY"] == "key-1" and len(headers["KC-API-SIGN"]) == 44
+    assert tb.book.bids_text() == [("1", "2")]

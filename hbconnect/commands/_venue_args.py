@@ -81,10 +81,10 @@ def venue_from_args(args: argparse.Namespace) -> Any:
 
     venue = market_data_venue(args.exchange)
     if args.rest_url or args.ws_url:
-        with_urls = getattr(venue, "with_urls", None)
-        if with_urls is None:
-            raise ValueError(f"{args.exchange} does not support --rest-url/--ws-url")
-        venue = with_urls(rest=args.rest_url, ws=args.ws_url)
+        try:
+            venue = venue.with_urls(rest=args.rest_url, ws=args.ws_url)
+        except NotImplementedError:
+            raise ValueError(f"{args.exchange} does not support --rest-url/--ws-url") from None
     return venue
 
 

@@ -1,10 +1,11 @@
-"""``hbconnect demo``: the embedded exchange + a Binance-spot bot trading on it, then a summary.
+"""``hbconnect demo``: the embedded exchange + a bot trading on it, then a summary.
 
-It starts the embedded exchange (Binance's protocol on 127.0.0.1, with its market maker),
-connects the Binance spot connector and an order book tracker to it, shows a live top-of-book
-ladder with the bot's own orders, places, fills and cancels a few orders, and ends by itself
-with a summary: orders, fills, fees, final balances, and whether the local book and the bot's
-view of its orders and balances agree with the exchange. Exit code 0 only if everything agrees.
+It starts the embedded exchange (by default Binance spot's protocol on 127.0.0.1, with its market
+maker; ``--exchange okx|bybit`` and ``--perpetual`` choose another front end), connects the
+venue's connector and an order book tracker to it, shows a live top-of-book ladder with the bot's
+own orders, places, fills and cancels a few orders, and ends by itself with a summary: orders,
+fills, fees, final balances, and whether the local book and the bot's view of its orders and
+balances agree with the exchange. Exit code 0 only if everything agrees.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 from hbconnect.connector import Connector
 from hbconnect.core.events import MarketEvent
 from hbconnect.core.types import OrderState, OrderType
-from hbconnect.exchanges.binance import BinanceMarketData, BinanceSpotTrading
+from hbconnect.commands._sim_venues import SIM_VENUES, sim_venue
 from hbconnect.market.tracker import OrderBookTracker
 from hbconnect.sim import EmbeddedExchange
 
@@ -38,13 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", type=count_arg, default=5, help="ladder depth per side (default 5)")
     parser.add_argument("--quiet", action="store_true", help="only the summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="log warnings of the engine")
+    parser.add_argument("--exchange", choices=sorted({e for e, _ in SIM_VENUES}), default="binance",
+                        help="the venue protocol the bot trades over (default binance)")
+    parser.add_argument("--perpetual", action="store_true", help="trade the venue's perpetual market")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     demo = Demo(args.pair.upper(), duration=None if args.forever else args.duration, seed=args.seed,
-                levels=args.levels, quiet=args.quiet)
+                levels=args.levels, quiet=args.quiet, exchange=args.exchange, perpetual=args.perpetual)
     try:
         return asyncio.run(demo.main())
     except KeyboardInterrupt:
@@ -53,11 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
 class Demo:
     def __init__(self, pair: str, duration: Optional[float], seed: int = 1, levels: int = 5,
-                 quiet: bool = False, out: Optional[TextIO] = None) -> None:
+                 quiet: bool = False, out: Optional[TextIO] = None, exchange: str = "binance",
+                 perpetual: bool = False, steps: Optional[int] = None) -> None:
+        self.venue = sim_venue(exchange, perpetual)
         self.pair = pair
         self.symbol = pair.replace("-", "")
         self.base, self.quote = pair.split("-")
         self.duration = duration
+        #: stop the script after this many steps (each ~2 s) even before ``duration`` ends: a
+        #: run whose content must not depend on how fast a loaded machine gets through it
+        self.steps = steps
         self.seed = seed
         self.levels = levels
         self.quiet = quiet
@@ -164,23 +173,27 @@ class Demo:
 
     # ------------------------------------------------------------------ the bot
     async def main(self) -> int:
-        ex = EmbeddedExchange(seed=self.seed, pairs=(self.pair,), perp_pairs=(), agent=True, agent_interval=0.1,
-                              funding_interval=None)
+        spec = self.venue
+        ex = EmbeddedExchange(seed=self.seed, pairs=(self.pair,), perp_pairs=(self.pair,) if spec.perpetual else (),
+                              agent=True, agent_interval=0.1, funding_interval=None, venues=(spec.front.split(".")[0],))
         await ex.start()
         key, secret = ex.new_demo_credentials()
-        ex.create_account(key, secret, balances={self.quote: D("100000"), self.base: D("2")})
-        md = BinanceMarketData("binance", perpetual=False, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
-        tracker = OrderBookTracker(md, [self.pair])
-        venue = BinanceSpotTrading(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
-        connector = Connector(venue, [self.pair], order_book_tracker=tracker, poll_interval=2.0,
-                              fast_poll_interval=0.3, rest_timeout=3.0)
+        passphrase = secret[:16] if spec.needs_passphrase else ""
+        ex.create_account(key, secret, passphrase=passphrase,
+                          balances={} if spec.perpetual else {self.quote: D("100000"), self.base: D("2")},
+                          futures_balances={self.quote: D("100000")} if spec.perpetual else None)
+        tracker = OrderBookTracker(spec.market_data(ex), [self.pair])
+        venue = spec.trading(ex, key, secret, passphrase)
+        connector = spec.connector_class(venue, [self.pair], order_book_tracker=tracker, poll_interval=2.0,
+                                         fast_poll_interval=0.3, rest_timeout=3.0)
         for tag in MarketEvent:
             connector.event_hub.add_listener(tag, lambda ev, tag=tag: self.on_event(tag, ev))
         started = time.monotonic()
         problems: List[str] = []
         try:
             if not self.quiet:
-                self.header = f"embedded exchange: {ex.spot_rest_url} (REST), {ex.spot_ws_url} (WebSocket)\n\n"
+                front = ex.front(spec.front)
+                self.header = f"embedded exchange: {front.rest_url} (REST), {front.ws_url} (WebSocket)\n\n"
                 self.out.write(self.header)
                 self.out.flush()
             await connector.start()
@@ -205,7 +218,7 @@ class Demo:
         step = 0
         rule = connector.trading_rules[self.pair]
         tick = rule.min_price_increment
-        while deadline is None or time.monotonic() < deadline:
+        while (deadline is None or time.monotonic() < deadline) and (self.steps is None or step < self.steps):
             book = tracker.book(self.pair)
             bid, ask = D(str(book.best_bid)), D(str(book.best_ask))
             action = step % 6
@@ -215,7 +228,9 @@ class Demo:
             elif action == 1:  # take liquidity: a crossing limit buy fills at once
                 self.placed.append(connector.buy(self.pair, D("0.002"), OrderType.LIMIT, ask))
             elif action == 2:  # a post-only order that would cross is refused by the venue
-                oid = connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask)
+                # priced 0.5% through the ask: it crosses even when the step before took the
+                # whole best level and this book has not heard of the next one yet
+                oid = connector.buy(self.pair, D("0.002"), OrderType.LIMIT_MAKER, ask * D("1.005"))
                 self.planned_rejections.add(oid)
                 self.placed.append(oid)
             elif action == 3:  # a market sell
@@ -248,7 +263,7 @@ class Demo:
             problems.append(f"{len(connector.in_flight_orders)} order(s) not terminal")
         for oid in self.placed:
             order = connector.order_tracker.fetch_order(oid)
-            venue = ex.order(key, self.symbol, oid)
+            venue = ex.order(key, self.symbol, oid, market=self.venue.market)
             if order is None:
                 if venue is not None:
                     problems.append(f"order {oid} lost: the exchange has it, the bot does not")
@@ -261,19 +276,20 @@ class Demo:
         ids = [f.exchange_trade_id for f in fills]
         if len(ids) != len(set(ids)):
             problems.append("a fill was counted twice")
-        if sorted(ids) != sorted(str(t.trade_id) for t in ex.trades(key)):
+        if sorted(ids) != sorted(str(t.trade_id) for t in ex.trades(key, market=self.venue.market)):
             problems.append("the bot's fills differ from the exchange's trades")
         await connector.refresh_balances()
-        for asset, (free, locked) in ex.balances(key).items():
-            if connector.get_balance(asset) != free + locked:
-                problems.append(f"balance {asset}: bot {connector.get_balance(asset)}, exchange {free + locked}")
+        for asset, total in self.venue.balances(ex, key).items():
+            if connector.get_balance(asset) != total:
+                problems.append(f"balance {asset}: bot {connector.get_balance(asset)}, exchange {total}")
         # books in sync: with the market maker stopped, the local book must equal the exchange's
-        truth = ex.spot_engine.books[self.symbol]
+        truth = self.venue.engine(ex).books[self.symbol]
         deadline = time.monotonic() + 5
         in_sync = False
         while time.monotonic() < deadline:
             book = tracker.book(self.pair)
-            local = ([(D(p), D(q)) for p, q in book.bids_text()], [(D(p), D(q)) for p, q in book.asks_text()])
+            unit = self.venue.book_unit(connector, self.pair)  # OKX swap books count contracts
+            local = ([(D(p), D(q) * unit) for p, q in book.bids_text()], [(D(p), D(q) * unit) for p, q in book.asks_text()])
             if local == (truth.depth("BUY", 10 ** 6), truth.depth("SELL", 10 ** 6)) and tracker.ready:
                 in_sync = True
                 break
@@ -285,8 +301,9 @@ class Demo:
 
     def planned(self, failure: Any) -> bool:
         """A refusal the script asked for: its post-only order refused because it would cross
-        (Binance: "Order would immediately match and take"), not for another reason."""
-        return failure.order_id in self.planned_rejections and "immediately match" in failure.error_message
+        (Binance: "Order would immediately match and take"; the venue table says each venue's words),
+        not for another reason."""
+        return failure.order_id in self.planned_rejections and self.venue.post_only_refusal in failure.error_message
 
     def order_problems(self) -> List[str]:
         """What the script's orders say about the run: none acknowledged (every order refused,
@@ -319,7 +336,7 @@ class Demo:
             self.out.write("\x1b[H\x1b[2J")
         lines = [
             "",
-            f"hbconnect demo summary ({elapsed:.1f} s, {self.pair}, Binance spot protocol on the embedded exchange)",
+            f"hbconnect demo summary ({elapsed:.1f} s, {self.pair}, {self.venue.label} protocol on the embedded exchange)",
             f"  orders:   {len(self.placed)} placed, {created} acknowledged, {completed} filled, "
             f"{tags.count(MarketEvent.OrderCancelled)} cancelled, {tags.count(MarketEvent.OrderFailure)} failed",
             f"  fills:    {len(fills)} (volume {_n(sum((f.amount for f in fills), D(0)))} {self.base})",

@@ -62,10 +62,13 @@ def _venue_urls(venue: Any) -> tuple[set[tuple[str, str]], set[str]]:
     return ws, hosts
 
 
-def _book_frames(venue: Any, frames: list) -> int:
-    """How many of ``frames`` the venue module translates into book messages."""
+def _book_frames(venue: Any, frames: list, session: Any) -> int:
+    """How many of ``frames`` the venue module, told the recording's instruments, translates
+    into book messages."""
     from hbconnect.market.messages import BookDiff, BookSnapshot
+    from hbconnect.market.replay import prime_symbols
 
+    prime_symbols(venue, session)
     n = 0
     for rec in frames:
         try:
@@ -100,7 +103,7 @@ def recording_venues(session: Any) -> tuple[list[str], str]:
     candidates = [v for v in VENUES if levels[v] == best]
     evidence = f"its URLs are those of {', '.join(candidates)}" if best else ""
     frames = session.frames[:PROBE_FRAMES]
-    scores = {vid: _book_frames(market_data_venue(vid), frames) for vid in candidates}
+    scores = {vid: _book_frames(market_data_venue(vid), frames, session) for vid in candidates}
     top = max(scores.values(), default=0)
     if best:
         kept = [v for v in candidates if scores[v] > 0] or candidates

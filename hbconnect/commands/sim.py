@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
 
-from hbconnect.commands._venue_args import pair_arg, seconds_arg
+from hbconnect.commands._sim_venues import SERVED
+from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 
 logger = logging.getLogger(__name__)
+
+#: WebSocket paths and names of the venues served besides Binance (Binance prints its own)
+WS_PATHS = {"okx": ("/ws/v5/public", "/ws/v5/private"),
+            "bybit": ("/v5/public/spot", "/v5/public/linear", "/v5/private", "/v5/trade")}
+VENUE_LABELS = {"okx": "OKX v5", "bybit": "Bybit v5"}
 
 DEFAULT_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
 
@@ -52,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
                         help="demo account USDT futures wallet")
     parser.add_argument("--no-agent", action="store_true", help="no market-maker agent (empty books)")
+    parser.add_argument("--orders-per-10s", type=count_arg, default=None, metavar="N",
+                        help="spot unfilled-order limit per 10 s (default: Binance's 100); an account "
+                             "with a raised limit, e.g. for benchmarks")
     parser.add_argument("--from-fixture", nargs="?", const=True, default=False, metavar="PATH",
                         help="shape the initial books after a recorded Binance depth snapshot: the one "
                              "shipped with hbconnect, or the first 'URL/depth?... -> TS: BODY' line of "
@@ -61,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a fault knob, e.g. http_429=0.01, timeout_accepted=0.01, drop.market=0.05, "
                              "duplicate.user=0.1, delay_seconds=0.3 (repeatable)")
     parser.add_argument("--duration", type=seconds_arg, default=None, help="stop after this many seconds")
+    parser.add_argument("--exchange", choices=sorted(SERVED), default="binance",
+                        help="the venue protocol to serve (default binance; okx and bybit: one host for "
+                             "spot and perpetuals, on --port)")
 
 
 def apply_faults(config, items: list[str]) -> None:
@@ -92,12 +105,17 @@ def apply_faults(config, items: list[str]) -> None:
 async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     from hbconnect.sim import EmbeddedExchange
     from hbconnect.sim.agent import FixtureError
+    from hbconnect.sim.binance import SPOT_LIMITS
 
+    venue = SERVED[getattr(args, "exchange", "binance")]
     try:
         ex = EmbeddedExchange(seed=args.seed, pairs=args.pairs, perp_pairs=args.perp_pairs or (),
                               agent=not args.no_agent, funding_interval=args.funding_interval,
                               seed_from_fixture=args.from_fixture, spot_port=args.port,
-                              futures_port=args.port + 1 if args.port else 0)
+                              futures_port=args.port + 1 if args.port else 0, venues=(venue,),
+                              ports={venue: args.port} if venue != "binance" else None,
+                              spot_limits=None if args.orders_per_10s is None else
+                              dataclasses.replace(SPOT_LIMITS, orders_10s=args.orders_per_10s))
     except FixtureError as e:
         print(f"hbconnect sim: --from-fixture: {e}", file=sys.stderr)
         return 2
@@ -113,7 +131,9 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
     key, secret = (args.api_key, args.api_secret) if not generated else ex.new_demo_credentials()
     balances = dict(args.balance) if args.balance else dict(DEFAULT_BALANCES)
     try:
-        ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance})
+        passphrase = secret[:16] if venue == "okx" else ""   # OKX keys come with a passphrase
+        ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance},
+                          passphrase=passphrase)
     except ValueError as e:
         print(f"hbconnect sim: {e}", file=sys.stderr)
         return 2
@@ -126,14 +146,21 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
             pass
     async with ex:
         w = out.write
-        w("hbconnect embedded exchange (Binance protocol) on 127.0.0.1\n")
-        w(f"  spot     REST {ex.spot_rest_url}    WS {ex.spot_ws_url}/ws/<stream>  {ex.spot_ws_url}/stream?streams=...\n")
-        if ex.perp_pairs:
-            w(f"  futures  REST {ex.futures_rest_url}    WS {ex.futures_ws_url}/ws/<stream>\n")
+        if venue == "binance":
+            w("hbconnect embedded exchange (Binance protocol) on 127.0.0.1\n")
+            w(f"  spot     REST {ex.spot_rest_url}    WS {ex.spot_ws_url}/ws/<stream>  {ex.spot_ws_url}/stream?streams=...\n")
+            if ex.perp_pairs:
+                w(f"  futures  REST {ex.futures_rest_url}    WS {ex.futures_ws_url}/ws/<stream>\n")
+        else:
+            front = ex.front(venue)
+            w(f"hbconnect embedded exchange ({VENUE_LABELS[venue]} protocol) on 127.0.0.1\n")
+            w(f"  REST {front.rest_url}    WS " + "  ".join(front.ws_url + p for p in WS_PATHS[venue]) + "\n")
         w(f"  spot pairs: {', '.join(ex.pairs) or '-'}    perpetuals: {', '.join(ex.perp_pairs) or '-'}\n")
         w(f"  demo account: API key {key}\n")
         if generated:
             w(f"  API secret {secret}\n")
+            if passphrase:
+                w(f"  passphrase {passphrase}\n")
             w("  (a generated credential for this local simulator only, shown once; it is worthless elsewhere)\n")
         else:
             w("  API secret: the one you passed with --api-secret (not shown)\n")

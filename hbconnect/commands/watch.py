@@ -31,11 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-prefix", default="hb", help="with --redis: the hub's key prefix (default hb)")
 
 
-def render(tracker: Any, pairs: list[str], depth: int) -> str:
-    """One screen: per pair its state, best levels (exact venue text), spread and counters."""
+def render(tracker: Any, pairs: list[str], depth: int, checksums: bool) -> str:
+    """One screen: per pair its state, best levels (exact venue text), spread and counters
+    (checksum counters when the venue sends checksums)."""
     lines = [f"{tracker.name}: {len(pairs)} pairs, {tracker.frames} frames, bad frames {tracker.bad_frames}, "
              f"ignored frames {tracker.ignored_frames}"]
-    checksums = getattr(tracker.venue, "sends_checksum", False)
     for pair in pairs:
         tb = tracker.books[pair]
         st = tb.stats()
@@ -104,7 +104,7 @@ async def watch(venue: Any, pairs: list[str], *, depth: int, interval: float, du
                              f"{why}\n")
                 errors.flush()
                 return 1
-            screen = render(tracker, pairs, depth)
+            screen = render(tracker, pairs, depth, venue.sends_checksum)
             if tty:
                 out.write("\x1b[H\x1b[2J" + screen + "\n")
             else:

@@ -10,7 +10,9 @@ right when the network misbehaves:
 
 * An order request is never re-sent. If its outcome is unknown (timeout, dropped connection,
   5xx, unreadable body) the engine asks the venue for the order by client order id; once the
-  request's receive window has passed, "not found" means the venue never accepted it.
+  venue's "order not accepted after" window has passed, "not found" means it never accepted it.
+* Every answer is classified by the venue (``check_response``), HTTP 200 bodies included: an
+  order the venue refused fails at once, with the venue's code in the failure event.
 * Orders the venue stops knowing are counted, declared lost, then reconciled by polling and
   cancelled; the engine never cancels an order it did not create.
 * The user stream is the fast path; REST polling of orders and balances is the safety net (and
@@ -26,12 +28,14 @@ from decimal import Decimal
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional
 
 from hbconnect.connector.contract import (
+    AccountSettings,
     BalanceDelta,
     BalanceUpdate,
     PreparedRequest,
     StreamExpired,
     VenueRequest,
 )
+from hbconnect.connector.order_transport import OrderTransport
 from hbconnect.connector.persistence import load_orders, save_orders
 from hbconnect.connector.user_stream import UserStream
 from hbconnect.core.codecs import fast_loads as _fast_loads
@@ -67,7 +71,7 @@ class Connector:
     """Spot connector. Use ``await connector.start()`` / ``await connector.stop()`` or
     ``async with connector:``.
 
-    :param venue: the venue's trading translation object (e.g. ``BinanceSpotTrading(key, secret)``)
+    :param venue: the venue's trading translation object (``hbconnect.exchanges.trading_venue(name)(...)``)
     :param trading_pairs: pairs to trade, ``BASE-QUOTE``
     :param order_book_tracker: an ``OrderBookTracker`` to start/stop with the connector (optional)
     :param state_file: JSON file where in-flight orders are saved; restored and reconciled on start
@@ -75,6 +79,8 @@ class Connector:
     :param fast_poll_interval: the same while the stream is down or orders need resolving
     :param rest_fetch: injectable REST fetch hook (tests, replay), see ``RestClient``
     :param event_hub: where events go (a new one by default, see :attr:`event_hub`)
+    :param ws_order_entry: place and cancel over the venue's WebSocket order entry when it has
+        one (REST while that socket is down); False keeps orders on REST
     """
 
     is_perpetual = False
@@ -97,6 +103,7 @@ class Connector:
         rest_fetch: Optional[Callable[..., Awaitable[Any]]] = None,
         event_hub: Optional[EventHub] = None,
         clock: Callable[[], float] = time.time,
+        ws_order_entry: bool = True,
     ) -> None:
         self._venue = venue
         self._trading_pairs: List[str] = list(dict.fromkeys(trading_pairs))
@@ -120,9 +127,20 @@ class Connector:
         self._user_stream = UserStream(venue, self._send, self._on_user_events,
                                        on_connected=self._on_stream_connected,
                                        on_disconnected=self._on_stream_disconnected,
-                                       keepalive_interval=keepalive_interval, clock=clock)
-        for secret in _venue_secrets(venue):
+                                       keepalive_interval=keepalive_interval, time_ms=self._server_time_ms,
+                                       clock=clock)
+        #: creates and cancels: the venue's WebSocket order entry when it offers one (and
+        #: ``ws_order_entry``), REST while that socket is down or otherwise
+        self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
+                                      throttler=self._throttler, resync=self._resync_time)
+        #: the venue's own rate-limit counts in response headers (optional venue capability)
+        self._usage_of: Optional[Callable[[Any], dict]] = getattr(venue, "rate_limit_usage", None)
+        #: limit ids an order's first fill gives one back to (a venue's unfilled-order count)
+        self._first_fill_releases: tuple = tuple(getattr(venue, "first_fill_releases", ()))
+        for secret in venue.credentials.secret_values():
             register_secret(secret, owner=self)  # kept while this connector lives
+        #: account state requests depend on (position/margin mode, leverage), passed to the venue
+        self._account = AccountSettings()
         self._rules: Dict[str, TradingRule] = {}
         self._balances: Dict[str, Decimal] = {}
         self._available: Dict[str, Decimal] = {}
@@ -256,6 +274,7 @@ class Connector:
             await self._on_start_trading()
             self._restore_orders()
             self._user_stream.start()
+            self._orders.start()
             self._loops.append(self._spawn_loop(self._status_loop(), "status"))
         self._loops.append(self._spawn_loop(self._rules_loop(), "rules"))
 
@@ -268,6 +287,7 @@ class Connector:
             return
         self._running = False
         await self._user_stream.stop()
+        await self._orders.stop()
         tasks = self._loops + list(self._tasks) + list(self._creating.values())
         for task in tasks:
             task.cancel()
@@ -332,6 +352,12 @@ class Connector:
             return self._venue.parse_server_time(await self._send(self._venue.server_time_request()))
         await self._time_sync.update_server_time_offset_with_time_provider(fetch())
 
+    async def _resync_time(self) -> None:
+        try:
+            await self._sync_time()
+        except ExchangeError as exc:
+            logger.warning("%s: time re-sync failed: %s", self.name, exc)
+
     async def _send(self, request: VenueRequest, *, timeout: Optional[float] = None) -> Any:
         """Perform ``request`` and return its parsed JSON body, raising typed errors.
 
@@ -352,23 +378,45 @@ class Connector:
             except HttpError as exc:
                 if exc.outcome_unknown:
                     raise
-                err = self._venue.error_from_response(exc.status, exc.json(), exc.headers)
-                if isinstance(err, TimeSyncError) and attempt == 1 and request.signed:
-                    logger.warning("%s: %s; re-syncing time and retrying", self.name, err)
-                    try:
-                        await self._sync_time()
-                    except ExchangeError:
-                        pass
-                    continue
+                if self._usage_of is not None:
+                    self._follow_usage(exc.headers)
+                err = self._venue.check_response(exc.status, exc.json(), exc.headers) \
+                    or ExchangeError(None, f"HTTP {exc.status}", http_status=exc.status, venue=self.name)
+                # the transport already slowed the throttler down for a 429/418 status
+                slowed = isinstance(exc, RateLimitError)
                 if isinstance(err, RateLimitError) and err.retry_after is None:
                     err.retry_after = getattr(exc, "retry_after", None)
-                self.stats["requests_failed"] += 1
-                raise err from None
-            try:
-                return _fast_loads(resp.body)  # orjson when installed
-            except ValueError:
-                return resp.json()  # the clear BodyDecodeError (or what ujson accepts)
+            else:
+                try:
+                    data = _fast_loads(resp.body)  # orjson when installed
+                except ValueError:
+                    data = resp.json()  # the clear BodyDecodeError (or what ujson accepts)
+                if self._usage_of is not None:
+                    self._follow_usage(resp.headers)
+                err = self._venue.check_response(resp.status, data, resp.headers)
+                if err is None:
+                    return data
+                slowed = False
+            if isinstance(err, TimeSyncError) and attempt == 1 and request.signed:
+                logger.warning("%s: %s; re-syncing time and retrying", self.name, err)
+                await self._resync_time()
+                continue
+            if isinstance(err, RateLimitError) and not slowed:
+                # a 429-equivalent in a body: every request waits, as for an HTTP 429
+                self._throttler.slow_down(err.retry_after)
+            self.stats["requests_failed"] += 1
+            raise err from None
         raise AssertionError("unreachable")
+
+    def _follow_usage(self, headers: Any) -> None:
+        """Take on the venue's own rate-limit counts from response headers."""
+        try:
+            counts = self._usage_of(headers) if headers else None  # type: ignore[misc]
+        except (TypeError, ValueError, AttributeError) as exc:
+            logger.debug("%s: unreadable rate-limit headers (%s)", self.name, exc)
+            return
+        if counts:
+            self._throttler.follow(counts)
 
     # ------------------------------------------------------------------ rules, balances, prices
     async def _update_trading_rules(self) -> None:
@@ -572,9 +620,8 @@ class Connector:
             if order is None:
                 return
             self.stats["orders_submitted"] += 1
-            request = self._venue.place_order_request(order)
             try:
-                data = await self._send(request, timeout=self.order_timeout)
+                data = await self._orders.place(order, self._account, self.order_timeout)
             except ExchangeError as exc:
                 if exc.outcome_unknown or isinstance(exc, BodyDecodeError):
                     logger.warning("%s: order %s outcome unknown (%s); asking the venue", self.name, order_id, exc)
@@ -609,7 +656,8 @@ class Connector:
         logger.info("%s: order %s failed: %s", self.name, order.client_order_id, exc)
         self._process_order_update(OrderUpdate(
             trading_pair=order.trading_pair, update_timestamp=self._clock(), new_state=OrderState.FAILED,
-            client_order_id=order.client_order_id, error_message=f"{type(exc).__name__}: {exc}"))
+            client_order_id=order.client_order_id, error_message=f"{type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__, error_code=getattr(exc, "code", None)))
 
     async def _resolve_creation(self, order: InFlightOrder, started: float) -> None:
         """The create request's outcome is unknown: ask the venue by client order id (never
@@ -618,14 +666,14 @@ class Connector:
         cid = order.client_order_id
         self._resolving.add(cid)
         try:
-            window = self._venue.recv_window_ms / 1000.0 + 1.0
+            window = self._venue.order_not_accepted_after
             delay = 0.2
             deadline = _loop_time() + max(60.0, window * 4)
             while self._running and _loop_time() < deadline:
                 if order.is_done or order.current_state is not OrderState.PENDING_CREATE:
                     return  # the user stream (or a poll) already told us
                 try:
-                    data = await self._send(self._venue.order_status_request(order))
+                    update = await self._query_status(order)
                 except OrderNotFound:
                     if _loop_time() - started > window:
                         self._fail_order(order, OrderNotFound(None, "the venue never accepted the order"))
@@ -637,8 +685,10 @@ class Connector:
                             return
                     else:
                         logger.info("%s: status of %s unavailable (%s); retrying", self.name, cid, exc)
+                except (ValueError, KeyError, TypeError) as exc:
+                    logger.warning("%s: unreadable status for %s (%s); retrying", self.name, cid, exc)
                 else:
-                    await self._apply_status(order, data)
+                    await self._apply_status(order, update)
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 2.0)
@@ -646,9 +696,15 @@ class Connector:
         finally:
             self._resolving.discard(cid)
 
-    async def _apply_status(self, order: InFlightOrder, data: Any) -> None:
-        """Apply a status payload; fetch fills first when the venue executed more than counted."""
-        update = self._venue.parse_order_status(data, order, self._clock())
+    async def _query_status(self, order: InFlightOrder) -> OrderUpdate:
+        """Ask the venue for the order's state. ``OrderNotFound`` when the venue does not know
+        it: an error answer, or a success whose list does not hold the order (Bybit), which the
+        venue's ``parse_order_status`` raises."""
+        data = await self._send(self._venue.order_status_request(order))
+        return self._venue.parse_order_status(data, order, self._clock())
+
+    async def _apply_status(self, order: InFlightOrder, update: OrderUpdate) -> None:
+        """Apply a status answer; fetch fills first when the venue executed more than counted."""
         if update.exchange_order_id and order.exchange_order_id is None:
             order.update_exchange_order_id(update.exchange_order_id)
         venue_exec = update.executed_amount_base
@@ -710,7 +766,7 @@ class Connector:
             if order.is_done:
                 return order.is_cancelled
         try:
-            data = await self._send(self._venue.cancel_order_request(order))
+            data = await self._orders.cancel(order, self.order_timeout)
         except ExchangeError as exc:
             if isinstance(exc, OrderNotFound) or self._venue.is_order_not_found(exc):
                 await self._reconcile_not_found(order)
@@ -726,7 +782,18 @@ class Connector:
         if order.executed_amount_base < (update.executed_amount_base or _ZERO):
             await self._fetch_fills(order)
         self._process_order_update(update)
+        if update.new_state is OrderState.PENDING_CANCEL and not order.is_done:
+            await self._confirm_cancel(order)
         return order.is_cancelled or update.new_state is OrderState.CANCELED
+
+    async def _confirm_cancel(self, order: InFlightOrder) -> None:
+        """The venue only acknowledged the cancel request (Bybit, OKX): the order's state follows
+        on the user stream. Wait for it up to ``order_timeout``, then ask the venue once."""
+        deadline = _loop_time() + self.order_timeout
+        while not order.is_done and _loop_time() < deadline:
+            await asyncio.sleep(0.02)
+        if not order.is_done:
+            await self._poll_order(order)
 
     async def _reconcile_not_found(self, order: InFlightOrder) -> None:
         """A cancel said "unknown order": ask for its status (it may have filled)."""
@@ -808,16 +875,19 @@ class Connector:
     async def _poll_order(self, order: InFlightOrder) -> None:
         cid = order.client_order_id
         try:
-            data = await self._send(self._venue.order_status_request(order))
+            update = await self._query_status(order)
         except ExchangeError as exc:
             if isinstance(exc, OrderNotFound) or self._venue.is_order_not_found(exc):
                 await self._order_not_found(order)
             else:
                 logger.info("%s: status of %s unavailable: %s", self.name, cid, exc)
             return
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("%s: unreadable status for %s: %s", self.name, cid, exc)
+            return
         was_lost = cid in self._tracker.lost_orders  # (applying the status un-loses it)
         try:
-            await self._apply_status(order, data)
+            await self._apply_status(order, update)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("%s: unreadable status for %s: %s", self.name, cid, exc)
             return
@@ -878,6 +948,11 @@ class Connector:
     def _process_trade_update(self, trade: TradeUpdate) -> None:
         if self._tracker.process_trade_update(trade):
             self._last_prices[trade.trading_pair] = trade.fill_price
+            if self._first_fill_releases:
+                order = self._tracker.fetch_order(trade.client_order_id, trade.exchange_order_id)
+                if order is not None and len(order.order_fills) == 1:  # its first fill
+                    for limit_id in self._first_fill_releases:
+                        self._throttler.release(limit_id, 1)
             self._mark_dirty()
 
     def _on_order_event(self, event: Any) -> None:
@@ -923,18 +998,6 @@ class Connector:
         saved = load_orders(self.state_file, self.name)
         if saved:
             self.restore_tracking_states(saved)
-
-
-def _venue_secrets(venue: Any) -> List[str]:
-    key = getattr(venue, "_key", None)
-    out = []
-    for attr in ("api_key", "_secret"):
-        v = getattr(key, attr, None)
-        if isinstance(v, bytes):
-            v = v.decode(errors="ignore")
-        if isinstance(v, str) and v:
-            out.append(v)
-    return out
 
 
 def _tracker_ready(tracker: Any, pairs: List[str]) -> bool:

@@ -15,7 +15,7 @@ from hbconnect.core.events import (
     PositionModeChangeEvent,
     PositionUpdateEvent,
 )
-from hbconnect.core.types import FundingInfo, Position, PositionAction, PositionMode, PositionSide
+from hbconnect.core.types import FundingInfo, MarginMode, Position, PositionAction, PositionMode, PositionSide
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ class PerpConnector(Connector):
         super().__init__(venue, trading_pairs, **kwargs)
         self.funding_poll_interval = funding_poll_interval
         self._positions: Dict[Tuple[str, PositionSide], Position] = {}
-        self._leverage: Dict[str, int] = {}
-        self._position_mode: PositionMode = getattr(venue, "position_mode", PositionMode.ONEWAY)
+        self._leverage: Dict[str, int] = self._account.leverage  # one dict: the venue sees it
         self._funding: Dict[str, FundingInfo] = {}
         self._funding_seen: set = set()
         self._funding_since_ms = 0
@@ -58,7 +57,10 @@ class PerpConnector(Connector):
 
     @property
     def position_mode(self) -> PositionMode:
-        return self._position_mode
+        return self._account.position_mode
+
+    def get_margin_mode(self, trading_pair: str) -> MarginMode:
+        return self._account.margin_mode_of(trading_pair)
 
     @property
     def account_positions(self) -> Dict[str, Position]:
@@ -67,7 +69,7 @@ class PerpConnector(Connector):
         for (pair, side), pos in self._positions.items():
             if pos.amount == 0:
                 continue
-            out[pair if self._position_mode is PositionMode.ONEWAY else f"{pair}{side.name}"] = pos
+            out[pair if self._account.position_mode is PositionMode.ONEWAY else f"{pair}{side.name}"] = pos
         return out
 
     def get_position(self, trading_pair: str, side: Optional[PositionSide] = None) -> Optional[Position]:
@@ -95,7 +97,7 @@ class PerpConnector(Connector):
     async def set_leverage(self, trading_pair: str, leverage: int) -> int:
         """Set the pair's leverage at the venue; returns the leverage the venue applied."""
         applied = self._venue.parse_set_leverage(
-            await self._send(self._venue.set_leverage_request(trading_pair, int(leverage))))
+            await self._send(self._venue.set_leverage_request(trading_pair, int(leverage), self._account)))
         self._leverage[trading_pair] = applied
         for (pair, _side), pos in self._positions.items():
             if pair == trading_pair:
@@ -113,11 +115,23 @@ class PerpConnector(Connector):
                         self._clock(), pair, mode, str(exc)))
                 logger.warning("%s: position mode change to %s failed: %s", self.name, mode.name, exc)
                 return False
-        self._position_mode = mode
-        self._venue.position_mode = mode
+        self._account.position_mode = mode
         for pair in self._trading_pairs:
             self.event_hub.trigger_event(MarketEvent.PositionModeChangeSucceeded, PositionModeChangeEvent(
                 self._clock(), pair, mode))
+        return True
+
+    async def set_margin_mode(self, trading_pair: str, mode: MarginMode) -> bool:
+        """Set the pair's margin mode (cross / isolated) at the venue; the orders placed after it
+        carry it where the venue asks for it per order (OKX ``tdMode``). True on success (or when
+        the venue says it already was so)."""
+        try:
+            await self._send(self._venue.set_margin_mode_request(trading_pair, mode))
+        except ExchangeError as exc:
+            if not self._venue.is_no_change(exc):
+                logger.warning("%s: margin mode of %s -> %s failed: %s", self.name, trading_pair, mode.name, exc)
+                return False
+        self._account.margin_modes[trading_pair] = mode
         return True
 
     async def refresh_positions(self) -> Dict[str, Position]:
@@ -129,8 +143,7 @@ class PerpConnector(Connector):
         self._funding_since_ms = int(self._time_sync.time() * 1000)
         try:
             mode = self._venue.parse_position_mode(await self._send(self._venue.position_mode_request()))
-            self._position_mode = mode
-            self._venue.position_mode = mode
+            self._account.position_mode = mode
         except (ExchangeError, ValueError, KeyError) as exc:
             logger.warning("%s: position mode unavailable at start (%s)", self.name, exc)
         for step in (self._update_positions, self._update_funding_info):

@@ -1,5 +1,17 @@
-"""The private user stream, once for every listen-key venue: create the key, connect, keep the key
-alive, translate frames through the venue module, and start over on expiry or disconnection."""
+"""The private user stream, written once for every venue: open it in the venue's shape, translate
+frames through the venue module, and start over on expiry or disconnection.
+
+The three shapes (``StreamShape``), one strategy each:
+
+* ``TOKEN``: ask for a stream key or token over REST, connect to the URL carrying it, send the
+  venue's subscriptions (often none), keep the key alive over REST.
+* ``LOGIN``: connect, send the login message the venue builds from the credentials and the
+  synchronized time, wait for its ack, then send the subscriptions.
+* ``SIGNED_SUBSCRIBE``: connect and send the venue's signed subscriptions.
+
+Text pings (OKX ``"ping"``, Bybit ``{"op":"ping"}``) are declared by the venue
+(``user_stream_ping`` every ``user_stream_ping_interval`` seconds); protocol pings always run.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,23 +19,77 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Optional
 
-from hbconnect.connector.contract import StreamExpired, VenueRequest
+from hbconnect.connector.contract import StreamExpired, StreamShape, VenueRequest
+from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.backoff import Backoff
-from hbconnect.core.errors import ExchangeError, register_secret, sanitize
-from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.core.errors import register_secret, sanitize
+from hbconnect.core.ws import WsConnection
 
 logger = logging.getLogger(__name__)
 
 SendFn = Callable[[VenueRequest], Awaitable[Any]]
 
 
-class UserStream:
+def _nothing() -> None:
+    return None
+
+
+class _Token:
+    """``StreamShape.TOKEN``: a REST-issued key (or token) in the URL, kept alive over REST."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        venue = stream._venue
+        key = venue.parse_stream_token(await stream._send(venue.stream_token_request()))
+        # redacted while this session uses it, then among the registry's bounded recent values
+        stream._release_token = register_secret(key, owner=stream)
+        stream.key_renewals += 1
+        conn = await stream._connect(venue.user_stream_url(key))
+        return conn, stream._keepalive(key, conn)
+
+
+class _Login:
+    """``StreamShape.LOGIN``: connect, log in with the credentials and the synchronized time."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        venue = stream._venue
+        conn = await stream._connect(venue.user_stream_url(None))
+        try:
+            await login(conn, venue.user_stream_login(stream._time_ms()), venue.parse_login_reply,
+                        stream.login_timeout, stream.handle_frame)
+        except BaseException:
+            await conn.close()
+            raise
+        stream.key_renewals += 1
+        return conn, None
+
+
+class _SignedSubscribe:
+    """``StreamShape.SIGNED_SUBSCRIBE``: connect; the subscriptions themselves are signed."""
+
+    async def open(self, stream: "UserStream") -> tuple:
+        conn = await stream._connect(stream._venue.user_stream_url(None))
+        stream.key_renewals += 1
+        return conn, None
+
+
+#: the strategy opening each shape of private stream
+STRATEGIES = {
+    StreamShape.TOKEN: _Token(),
+    StreamShape.LOGIN: _Login(),
+    StreamShape.SIGNED_SUBSCRIBE: _SignedSubscribe(),
+}
+
+
+class UserStream(PrivateSocket):
     """Keeps one authenticated user-data connection up.
 
     ``on_events(events)`` receives the translated events of each frame; ``on_connected()`` is
     called after every (re)connection (the engine then reconciles what it may have missed) and
-    ``on_disconnected()`` when the connection is lost.
+    ``on_disconnected()`` when the connection is lost. ``time_ms()`` is the synchronized venue
+    time (milliseconds) that logins and signed subscriptions carry.
     """
+
+    kind = "user stream"
 
     def __init__(
         self,
@@ -36,16 +102,18 @@ class UserStream:
         keepalive_interval: float = 30 * 60.0,
         protocol_ping: float = 20.0,
         backoff: Optional[Backoff] = None,
+        time_ms: Optional[Callable[[], int]] = None,
+        login_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._venue = venue
+        super().__init__(venue, time_ms=time_ms, protocol_ping=protocol_ping, backoff=backoff,
+                         login_timeout=login_timeout)
+        self._strategy = STRATEGIES[venue.user_stream_shape]
         self._send = send
         self._on_events = on_events
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self.keepalive_interval = keepalive_interval
-        self.protocol_ping = protocol_ping
-        self.backoff = backoff or Backoff(0.2, 10.0)
         self.connected = False
         self.connects = 0
         self.frames = 0
@@ -53,85 +121,41 @@ class UserStream:
         self.key_renewals = 0
         self.last_frame_time = 0.0  # ``clock`` time of the last frame
         self._clock = clock
-        self._conn: Optional[WsConnection] = None
-        self._task: Optional[asyncio.Task] = None
-        self._stopping = False
+        #: releases the redaction of the current session's token (see ``_Token``)
+        self._release_token: Callable[[], None] = _nothing
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self._venue.name}-user-stream")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        task, self._task = self._task, None
-        conn = self._conn
-        if conn is not None:
-            await conn.close()
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        self.connected = False
-
-    def reconnect(self) -> None:
-        """Drop the connection and start over with a fresh listen key."""
-        conn = self._conn
-        if conn is not None:
-            asyncio.get_running_loop().create_task(conn.close())
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                await self._session()
-                self.backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s user stream: %s", self._venue.name, sanitize(exc))
-            except Exception:  # never let the stream die silently
-                logger.exception("%s user stream: unexpected error", self._venue.name)
-            if self.connected:
-                self.connected = False
+    def _session_ended(self) -> None:
+        if self.connected:
+            self.connected = False
+            if not self._stopping:
                 self._notify(self._on_disconnected)
-            if self._stopping:
-                break
-            await asyncio.sleep(self.backoff.next_delay())
 
     async def _session(self) -> None:
-        key = self._venue.parse_listen_key(await self._send(self._venue.listen_key_request()))
-        # redacted while this session uses it, then among the registry's bounded recent values
-        release = register_secret(key, owner=self)
+        conn, maintain = await self._strategy.open(self)
+        keepalive = asyncio.get_running_loop().create_task(maintain) if maintain is not None else None
         try:
-            await self._run_session(key)
-        finally:
-            release()
-
-    async def _run_session(self, key: str) -> None:
-        self.key_renewals += 1
-        conn = WsConnection(self._venue.user_stream_url(key), receive_timeout=None,
-                            protocol_ping=self.protocol_ping, name=f"{self._venue.name} user stream")
-        await conn.open()
-        self._conn = conn
-        keepalive = asyncio.get_running_loop().create_task(self._keepalive(key, conn))
-        try:
+            for message in self._venue.user_stream_subscriptions(self._time_ms()):
+                await conn.send(message)
             self.connected = True
             self.connects += 1
             self._notify(self._on_connected)
             while True:
                 if self.handle_frame(await conn.receive()):
-                    logger.info("%s user stream: listen key expired; renewing", self._venue.name)
+                    logger.info("%s user stream: session expired; renewing", self._venue.name)
                     return
         finally:
-            keepalive.cancel()
+            if keepalive is not None:
+                keepalive.cancel()
+            elif maintain is not None:
+                maintain.close()
+            self._release_token()
+            self._release_token = _nothing
             self._conn = None
             await conn.close()
 
     def handle_frame(self, frame: Any) -> bool:
         """Translate one frame and hand its events on. Returns True when the venue says the
-        listen key expired (the caller then starts over with a new one). Never raises."""
+        session (token, login) expired: the caller then starts over. Never raises."""
         self.frames += 1
         self.last_frame_time = self._clock()
         try:
@@ -158,8 +182,11 @@ class UserStream:
     async def _keepalive(self, key: str, conn: WsConnection) -> None:
         while True:
             await asyncio.sleep(self.keepalive_interval)
+            request = self._venue.stream_token_keepalive_request(key)
+            if request is None:  # the venue needs no keep-alive
+                return
             try:
-                await self._send(self._venue.listen_key_keepalive_request(key))
+                await self._send(request)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

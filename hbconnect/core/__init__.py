@@ -2,10 +2,12 @@
 
 Trading types (:mod:`.types`), trading rules and quantization (:mod:`.trading_rule`), order
 state (:mod:`.in_flight_order`, :mod:`.order_tracker`), rate limiting (:mod:`.throttler`),
-venue clock (:mod:`.time_sync`), events (:mod:`.events`) and exceptions (:mod:`.errors`).
+venue clock (:mod:`.time_sync`), events (:mod:`.events`), exceptions (:mod:`.errors`) and API
+credentials with the signing primitives (:mod:`.credentials`).
 The network transport lives in :mod:`.rest`, :mod:`.ws` and :mod:`.codecs` (import those
 modules directly; they pull in aiohttp).
 """
+from hbconnect.core.credentials import Credentials
 from hbconnect.core.errors import (
     AuthenticationError,
     ExchangeError,
@@ -15,6 +17,7 @@ from hbconnect.core.errors import (
     NetworkError,
     OrderNotFound,
     OrderRejected,
+    OutcomeUnknown,
     RateLimitError,
     RequestTimeout,
     ServiceUnavailable,
@@ -57,6 +60,7 @@ from hbconnect.core.types import (
     Position,
     PositionAction,
     PositionMode,
+    MarginMode,
     PositionSide,
     TokenAmount,
     TradeFee,
@@ -70,7 +74,9 @@ __all__ = [
     # errors
     "HBConnectError", "ExchangeError", "OrderRejected", "InsufficientBalance", "InvalidOrder",
     "OrderNotFound", "AuthenticationError", "TimeSyncError", "RateLimitError", "ServiceUnavailable",
-    "NetworkError", "RequestTimeout", "sanitize", "register_secret",
+    "NetworkError", "RequestTimeout", "OutcomeUnknown", "sanitize", "register_secret",
+    # credentials
+    "Credentials",
     # events
     "MarketEvent", "EventHub", "Subscription", "TaggedEvent", "BuyOrderCreatedEvent",
     "SellOrderCreatedEvent", "OrderCreatedEvent", "OrderCompletedEvent", "OrderFilledEvent", "BuyOrderCompletedEvent", "SellOrderCompletedEvent",
@@ -84,7 +90,7 @@ __all__ = [
     # rules
     "TradingRule", "quantize_to_step", "round_significant",
     # types
-    "OrderType", "TradeType", "OrderState", "PositionSide", "PositionMode", "PositionAction",
+    "OrderType", "TradeType", "OrderState", "PositionSide", "PositionMode", "MarginMode", "PositionAction",
     "TokenAmount", "TradeFee", "TradeFeeBase", "AddedToCostTradeFee", "DeductedFromReturnsTradeFee",
     "Position", "FundingInfo", "to_decimal", "split_trading_pair",
 ]

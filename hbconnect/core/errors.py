@@ -24,17 +24,20 @@ __all__ = [
     "TimeSyncError",
     "RateLimitError",
     "ServiceUnavailable",
+    "OutcomeUnknown",
     "NetworkError",
     "RequestTimeout",
     "sanitize",
     "register_secret",
+    "register_secret_field",
     "forget_secret",
 ]
 
-# Query-string / JSON / header fields whose values are credentials or derived from them.
+# Query-string / JSON / header fields whose values are credentials or derived from them; venue
+# modules add their own names with register_secret_field.
 _SECRET_KEYS = (
-    "signature", "sign", "apikey", "api_key", "api-key", "x-mbx-apikey", "secret", "secretkey",
-    "secret_key", "api_secret", "apisecret", "passphrase", "password", "listenkey", "listen_key",
+    "signature", "sign", "apikey", "api_key", "api-key", "secret", "secretkey",
+    "secret_key", "api_secret", "apisecret", "passphrase", "password",
     "private_key", "privatekey", "token", "access_token", "authorization", "ok-access-key",
     "ok-access-sign", "ok-access-passphrase", "x-bapi-api-key", "x-bapi-sign", "kc-api-key",
     "kc-api-sign", "kc-api-passphrase",
@@ -42,15 +45,32 @@ _SECRET_KEYS = (
     "access-key", "access-sign", "access-passphrase", "cb-access-key", "cb-access-sign",
     "cb-access-passphrase", "accesskeyid", "x-auth", "x-auth-signature", "api-sign", "key", "jwt",
 )
-_KEY_ALT = "|".join(re.escape(k) for k in sorted(_SECRET_KEYS, key=len, reverse=True))
-# key=value (query strings, form bodies), "key": "value" (JSON), key: value (headers / reprs)
-_PATTERNS = (
-    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(=)([^&\s\"',;}]+)"),
-    re.compile(r"(?i)([\"'](?:" + _KEY_ALT + r")[\"']\s*:\s*)([\"'])([^\"']*)([\"'])"),
-    # the value may carry an auth scheme ("Authorization: Bearer eyJ..."): the token goes too
-    re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + _KEY_ALT + r")(:\s*)((?:bearer|basic|bitstamp)\s+)?"
-               r"([^\s,;}\"']+)"),
-)
+_secret_keys: "set[str]" = set(_SECRET_KEYS)
+
+
+def _field_patterns() -> tuple:
+    alt = "|".join(re.escape(k) for k in sorted(_secret_keys, key=len, reverse=True))
+    # key=value (query strings, form bodies), "key": "value" (JSON), key: value (headers / reprs)
+    return (
+        re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + alt + r")(=)([^&\s\"',;}]+)"),
+        re.compile(r"(?i)([\"'](?:" + alt + r")[\"']\s*:\s*)([\"'])([^\"']*)([\"'])"),
+        # the value may carry an auth scheme ("Authorization: Bearer eyJ..."): the token goes too
+        re.compile(r"(?i)(?<![A-Za-z0-9_\-])(" + alt + r")(:\s*)((?:bearer|basic|bitstamp)\s+)?"
+                   r"([^\s,;}\"']+)"),
+    )
+
+
+_PATTERNS = _field_patterns()
+
+
+def register_secret_field(*names: str) -> None:
+    """Redact the values of these query/JSON/header field names too (case-insensitive): a venue
+    module declares the names its credentials, signatures and stream tokens travel under."""
+    global _PATTERNS
+    new = {n.lower() for n in names if n} - _secret_keys
+    if new:
+        _secret_keys.update(new)
+        _PATTERNS = _field_patterns()
 # Values that look like signatures wherever they appear, named or not (a venue or proxy may echo
 # one bare: "Signature 1419...e1 for this request is not valid"):
 _LOOKALIKES = (
@@ -141,7 +161,7 @@ class HBConnectError(Exception):
 class ExchangeError(HBConnectError):
     """An error reported by (or about) a venue.
 
-    ``code`` is the venue's error code when it sent one (e.g. Binance ``-2010``), ``message``
+    ``code`` is the venue's error code when it sent one (e.g. OKX ``51008``), ``message``
     its (sanitized) text, ``http_status`` the HTTP status if any. ``outcome_unknown`` is True
     when the request may or may not have taken effect at the venue (see :class:`RequestTimeout`).
     """
@@ -228,6 +248,13 @@ class RateLimitError(ExchangeError):
 
 class ServiceUnavailable(ExchangeError):
     """The venue is down, overloaded or in maintenance (HTTP 5xx and equivalents)."""
+
+
+class OutcomeUnknown(ServiceUnavailable):
+    """The venue answered, but says it cannot tell whether the request took effect (a backend
+    timeout with "execution status unknown"). An order is then resolved by asking, never re-sent."""
+
+    outcome_unknown = True
 
 
 class NetworkError(ExchangeError):

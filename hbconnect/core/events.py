@@ -150,6 +150,8 @@ class MarketOrderFailureEvent:
     order_type: OrderType
     error_message: Optional[str] = None
     error_type: Optional[str] = None
+    #: the venue's error code when the venue refused the order (e.g. OKX "51008")
+    error_code: Any = None
 
 
 @dataclass(slots=True)

@@ -70,7 +70,8 @@ class OrderUpdate:
     """A venue statement about an order's state (REST response, status poll or user stream).
 
     ``executed_amount_base``: the venue's cumulative executed amount when the message carries
-    it; it lets the engine see that fills are still missing. ``error_message`` for FAILED.
+    it; it lets the engine see that fills are still missing. ``error_message`` for FAILED, with
+    ``error_type`` (the exception class name) and ``error_code`` (the venue's code) when known.
     """
 
     trading_pair: str
@@ -80,6 +81,8 @@ class OrderUpdate:
     exchange_order_id: Optional[str] = None
     executed_amount_base: Optional[Decimal] = None
     error_message: Optional[str] = None
+    error_type: Optional[str] = None
+    error_code: Any = None
     misc_updates: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
@@ -156,7 +159,7 @@ class InFlightOrder:
         "client_order_id", "trading_pair", "order_type", "trade_type", "amount", "price",
         "creation_timestamp", "leverage", "position", "current_state", "last_update_timestamp",
         "order_fills", "executed_amount_base", "executed_amount_quote", "venue_executed_amount_base",
-        "error_message", "fills_waived", "created_event_emitted", "_exchange_order_id", "_waiters",
+        "error_message", "error_type", "error_code", "fills_waived", "created_event_emitted", "_exchange_order_id", "_waiters",
         "__weakref__",
     )
 
@@ -183,6 +186,8 @@ class InFlightOrder:
         self.executed_amount_quote: Decimal = _ZERO
         self.venue_executed_amount_base: Optional[Decimal] = None
         self.error_message: Optional[str] = None
+        self.error_type: Optional[str] = None
+        self.error_code: Any = None
         self.fills_waived = False
         #: set by the OrderTracker once it has emitted the order-created event
         self.created_event_emitted = False
@@ -343,6 +348,8 @@ class InFlightOrder:
             self.current_state = new
             if new is OrderState.FAILED and update.error_message:
                 self.error_message = update.error_message
+                self.error_type = update.error_type
+                self.error_code = update.error_code
             if (new is OrderState.CANCELED or new is OrderState.FAILED) and self.executed_amount_base >= self.amount:
                 logger.warning("order %s: %s although its fills already cover the amount",
                                self.client_order_id, new.name)
@@ -492,6 +499,8 @@ class InFlightOrder:
             "creation_timestamp": self.creation_timestamp,
             "last_update_timestamp": self.last_update_timestamp,
             "error_message": self.error_message,
+            "error_type": self.error_type,
+            "error_code": self.error_code,
             "fills_waived": self.fills_waived,
             "created_event_emitted": self.created_event_emitted,
             "order_fills": {tid: tu.to_json() for tid, tu in self.order_fills.items()},
@@ -515,6 +524,8 @@ class InFlightOrder:
         )
         order.last_update_timestamp = float(data.get("last_update_timestamp", order.creation_timestamp))
         order.error_message = data.get("error_message")
+        order.error_type = data.get("error_type")
+        order.error_code = data.get("error_code")
         order.fills_waived = bool(data.get("fills_waived", False))
         v = data.get("venue_executed_amount_base")
         order.venue_executed_amount_base = None if v is None else to_decimal(v)

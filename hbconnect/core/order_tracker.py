@@ -313,7 +313,7 @@ class OrderTracker:
         elif state is OrderState.FAILED:
             self.event_hub.trigger_event(MarketEvent.OrderFailure, MarketOrderFailureEvent(
                 timestamp=now, order_id=order.client_order_id, order_type=order.order_type,
-                error_message=order.error_message, error_type=None))
+                error_message=order.error_message, error_type=order.error_type, error_code=order.error_code))
 
     def process_order_not_found(self, client_order_id: str) -> bool:
         """Count one "order not found" answer. Returns True when the order became lost now."""

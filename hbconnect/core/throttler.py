@@ -2,10 +2,10 @@
 
 Each :class:`RateLimit` is a sliding window: at most ``limit`` weight within any
 ``time_interval`` seconds. A request names one limit id (usually its endpoint); it is charged
-that limit's ``weight`` and, through ``linked_limits``, weights on shared pools (Binance: every
-endpoint's weight counts on ``REQUEST_WEIGHT``, orders also on ``ORDERS``/``RAW_REQUESTS``).
+that limit's ``weight`` and, through ``linked_limits``, weights on shared pools (e.g. every
+endpoint's weight on one per-minute weight pool, orders also on an order-count pool).
 
-``async with throttler.execute_task("GET /api/v3/depth"): ...`` returns at once when every
+``async with throttler.execute_task("GET /depth"): ...`` returns at once when every
 involved window has room, otherwise waits — first come, first served per limit — until it has.
 A sliding window never admits more than a venue's fixed (calendar) window would, so the venue's
 limit is never exceeded. ``safety_margin`` keeps a fraction of each limit unused.
@@ -86,7 +86,7 @@ class _Window:
     """Sliding-window state of one rate limit."""
 
     __slots__ = ("limit_id", "limit", "capacity", "interval", "expiry", "cum", "head",
-                 "expired_cum", "total", "waiters")
+                 "expired_cum", "total", "released", "waiters")
 
     def __init__(self, rate_limit: RateLimit, safety_margin: float) -> None:
         self.limit_id = rate_limit.limit_id
@@ -95,6 +95,9 @@ class _Window:
         self.head = 0  # first unexpired entry
         self.expired_cum = 0  # cumulative weight of all expired entries
         self.total = 0  # cumulative weight ever admitted
+        #: weight given back before it expired (the venue stopped counting it), taken off the
+        #: oldest entries: it is used up as they expire
+        self.released = 0
         self.waiters: Deque[_Waiter] = collections.deque()
         self.configure(rate_limit, safety_margin)
 
@@ -109,7 +112,10 @@ class _Window:
         n = len(expiry)
         if head < n and expiry[head] <= now + _EPS:
             head = bisect.bisect_right(expiry, now + _EPS, head)
-            self.expired_cum = self.cum[head - 1]
+            expired_cum = self.cum[head - 1]
+            if self.released:
+                self.released = max(0, self.released - (expired_cum - self.expired_cum))
+            self.expired_cum = expired_cum
             if head >= _COMPACT_AT and head * 2 >= n:
                 del expiry[:head]
                 del self.cum[:head]
@@ -118,17 +124,17 @@ class _Window:
 
     @property
     def used(self) -> int:
-        return self.total - self.expired_cum
+        return self.total - self.expired_cum - self.released
 
     def wait_time(self, weight: int, now: float) -> float:
         """Seconds until ``weight`` fits (0 if it fits now). Call ``expire(now)`` first."""
-        used = self.total - self.expired_cum
+        used = self.total - self.expired_cum - self.released
         if used + weight <= self.capacity or (used == 0 and weight <= self.limit):
             return 0.0
         # weight that must leave the window; a request larger than the margin-reduced capacity
         # (but within the true limit) waits for an empty window
         need = used if weight > self.capacity else used + weight - self.capacity
-        idx = bisect.bisect_left(self.cum, self.expired_cum + need, self.head)
+        idx = bisect.bisect_left(self.cum, self.expired_cum + self.released + need, self.head)
         return max(self.expiry[idx] - now, 0.0)
 
     def record(self, weight: int, now: float) -> None:
@@ -241,7 +247,7 @@ class Throttler:
         """``async with`` this before sending a request for ``limit_id``.
 
         ``weights`` overrides the weight charged on any involved limit id (endpoints whose weight
-        depends on a parameter, e.g. Binance depth by ``limit``), and may add limits to charge.
+        depends on a parameter, e.g. a depth snapshot weighed by its ``limit``), and may add limits to charge.
         """
         return _TaskContext(self, limit_id, weights)
 
@@ -361,6 +367,32 @@ class Throttler:
         logger.warning("venue asked to slow down: pausing all requests for %.3f s", delay)
         self.pause(delay)
         return delay
+
+    # ---- the venue's own count ----
+    def release(self, limit_id: str, weight: int = 1) -> None:
+        """Give ``weight`` back to ``limit_id``'s window before it expires: the venue stopped
+        counting it (a venue that takes an order off its unfilled-order count at the first fill).
+        Unknown limit ids are ignored."""
+        window = self._windows.get(limit_id)
+        if window is None or weight <= 0:
+            return
+        window.expire(self._time())
+        window.released += min(weight, window.used)
+
+    def follow(self, counts: Mapping[str, int]) -> None:
+        """The venue's own counts of some limits (response headers, ``rateLimits``): a count
+        above the local one (other clients on the account, requests the venue charged more)
+        is taken on. A lower one is not: requests still in flight are not in it yet, and a
+        budget given back early would let them exceed the venue's limit."""
+        now = self._time()
+        for limit_id, count in counts.items():
+            window = self._windows.get(limit_id)
+            if window is None:
+                continue
+            window.expire(now)
+            extra = int(count) - window.used
+            if extra > 0:
+                window.record(extra, now)
 
     # ---- introspection ----
     def usage(self, limit_id: str) -> Tuple[int, int]:

@@ -15,6 +15,7 @@ __all__ = [
     "OrderState",
     "PositionSide",
     "PositionMode",
+    "MarginMode",
     "PositionAction",
     "TokenAmount",
     "TradeFee",
@@ -157,6 +158,15 @@ class PositionMode(enum.Enum):
     ONEWAY = False
 
 
+class MarginMode(enum.Enum):
+    """How a perpetual position's margin is held: shared by the account (cross) or per position
+    (isolated). Venues name it ``tdMode`` (OKX), ``tradeMode`` (Bybit), ``marginType``."""
+
+    __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
+    CROSS = "CROSS"
+    ISOLATED = "ISOLATED"
+
+
 class PositionAction(enum.Enum):
     __hash__ = object.__hash__  # identity (members are singletons); Enum's own hashes the name in Python
     OPEN = "OPEN"
@@ -197,7 +207,7 @@ class TradeFee:
 
     ``percent`` (0.001 = 0.1 %) is charged in ``percent_token``; when that is ``None`` it is
     charged in the quote token (spot convention). ``flat_fees`` are exact amounts per token
-    (Binance reports each fill's commission as a flat fee in ``commissionAsset``).
+    (venues report each fill's commission as a flat fee in its asset).
 
     The subclass says where a percentage fee comes from, as in Hummingbot:
     :class:`AddedToCostTradeFee` is paid on top of the order's cost, while

@@ -1,6 +1,7 @@
 """Venue modules: pure translation between each venue's wire format and hbconnect's types.
 
-Each module ``hbconnect/exchanges/<venue>.py`` exposes
+Each venue is a package ``hbconnect/exchanges/<venue>/`` (``market_data.py``, and for venues
+that trade ``trading.py``, ``perpetual.py``, ``constants.py``) whose ``__init__`` exposes
 
 * ``MARKET_DATA: dict[str, MarketDataVenue]`` keyed by registry id (see
   ``hbconnect.market.messages.MarketDataVenue``), and, for venues that trade,
@@ -14,7 +15,7 @@ import copy
 import importlib
 from typing import Any
 
-#: registry id -> module name under hbconnect.exchanges (ids follow Hummingbot's connector names)
+#: registry id -> venue package under hbconnect.exchanges (ids follow Hummingbot's connector names)
 VENUES: dict[str, str] = {
     "binance": "binance",
     "binance_perpetual": "binance",
@@ -35,6 +36,17 @@ VENUES: dict[str, str] = {
     "htx_mbp": "htx",
     "bitget": "bitget",
     "bitget_perpetual": "bitget",
+    "ascend_ex": "ascend_ex",
+    "btc_markets": "btc_markets",
+    "ndax": "ndax",
+    "foxbit": "foxbit",
+    "hashkey": "hashkey",
+    "hashkey_perpetual": "hashkey",
+    "mexc": "mexc",
+    "bitmart": "bitmart",
+    "bing_x": "bing_x",
+    "bitrue": "bitrue",
+    "bitfinex": "bitfinex",
 }
 
 #: names the fixtures and users may use for the same venues
@@ -48,6 +60,10 @@ ALIASES: dict[str, str] = {
     "kucoin_futures": "kucoin_perpetual",
     "gateio_futures": "gate_io_perpetual",
     "bitget_futures": "bitget_perpetual",
+    "ascendex": "ascend_ex",
+    "btcmarkets": "btc_markets",
+    "hashkey_global": "hashkey",
+    "bingx": "bing_x",
 }
 
 

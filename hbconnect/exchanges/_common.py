@@ -5,12 +5,14 @@ offending input; nothing here does I/O.
 """
 from __future__ import annotations
 
+import copy as _copy
 import datetime as _dt
 import json as _json
+import logging
 from typing import Any, Iterable, Iterator, Optional, Sequence, TypeVar
 
 from hbconnect.core.codecs import DecodeError, excerpt, json_dumps, json_loads
-from hbconnect.market.messages import ParseError, WsEndpoint
+from hbconnect.market.messages import ParseError, Resync, VenueCapabilities, WsEndpoint
 
 __all__ = [
     "ParseError",
@@ -27,25 +29,14 @@ __all__ = [
     "iso_to_seconds",
     "chunked",
     "pack_args",
-    "SymbolMap",
     "split_pair",
     "MarketDataBase",
+    "TableSymbols",
+    "listed_instruments",
 ]
 
 T = TypeVar("T")
 dumps = json_dumps
-
-#: Quote currencies tried, longest first, when a concatenated symbol ("BTCUSDT") must be split
-#: without instrument metadata.
-KNOWN_QUOTES: tuple[str, ...] = tuple(
-    sorted(
-        ("USDT", "USDC", "USDE", "FDUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
-         "JPY", "BTC", "ETH", "BNB", "SOL", "MNT", "BRZ", "PLN", "AUD", "USD1"),
-        key=len,
-        reverse=True,
-    )
-)
-
 
 def load_json(raw: Any) -> Any:
     """Parse a text/bytes frame or body; ``ParseError`` on empty, truncated or non-JSON input."""
@@ -96,6 +87,13 @@ def trade_side(value: Any, sides: dict, venue: str) -> str:
     if side is None:
         raise ParseError(f"{venue}: bad trade side {excerpt(value, 40)}")
     return side
+
+
+def buyer_maker_side(value: Any, what: str) -> str:
+    """The taker side from a venue's "buyer is the maker" flag (true: the taker sold)."""
+    if type(value) is not bool:
+        raise ParseError(f"{what}: expected true/false, got {excerpt(value, 40)}")
+    return "sell" if value else "buy"
 
 
 def as_int(value: Any, what: str) -> int:
@@ -221,61 +219,28 @@ def split_pair(pair: str) -> tuple[str, str]:
     return base, quote
 
 
-class SymbolMap:
-    """Pair <-> venue symbol for venues that write symbols as BASE+QUOTE ("BTCUSDT", or
-    "btcusdt" with ``lower=True``).
-
-    Symbols produced by :meth:`to_venue` are remembered, so the symbols of subscribed pairs map
-    back exactly; unknown symbols are split on a known quote currency (``quotes``, tried longest
-    first). One map per venue object: it only ever learns the deterministic mapping of pairs the
-    venue object was asked about, so sharing it between trackers leaks nothing.
-    """
-
-    __slots__ = ("_back", "_quotes", "_lower")
-
-    #: symbols remembered at most (a bound against unbounded growth from odd input)
-    MAX_REMEMBERED = 100_000
-
-    def __init__(self, quotes: Iterable[str] = KNOWN_QUOTES, lower: bool = False) -> None:
-        self._back: dict[str, str] = {}
-        self._quotes = tuple(sorted({q.upper() for q in quotes}, key=len, reverse=True))
-        self._lower = lower
-
-    def to_venue(self, pair: str) -> str:
-        base, quote = split_pair(pair)
-        symbol = base + quote
-        if self._lower:
-            symbol = symbol.lower()
-        if len(self._back) < self.MAX_REMEMBERED:
-            self._back[symbol] = f"{base}-{quote}"
-        return symbol
-
-    def from_venue(self, symbol: str) -> str:
-        pair = self._back.get(symbol)
-        if pair is not None:
-            return pair
-        if type(symbol) is not str:
-            raise ParseError(f"venue symbol: expected a string, got {excerpt(symbol, 40)}")
-        upper = symbol.upper()
-        for quote in self._quotes:
-            if upper.endswith(quote) and len(upper) > len(quote):
-                return f"{upper[: -len(quote)]}-{quote}"
-        raise ParseError(f"cannot split venue symbol {excerpt(symbol, 40)} into BASE-QUOTE")
-
-
-class MarketDataBase:
+class MarketDataBase(VenueCapabilities):
     """Defaults shared by market-data venue objects (``MarketDataVenue``); subclasses set the
     class attributes and override what their venue needs. Holds no connection state."""
 
     name: str = ""
     sync_rule: Any = None
     max_pairs_per_connection: int = 100
-    max_depth: Optional[int] = None
-    connection_sequence: bool = False
-    sends_checksum: bool = False
     ws_url: str = ""
+    #: base URL of the venue's REST API (snapshots, tokens); "" for venues that need none
+    rest_url: str = ""
     ping_interval: Optional[float] = None
     ping_message: Optional[str] = None
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``, the
+        embedded exchange); what the copy learnt so far (symbol tables) comes along."""
+        out = _copy.deepcopy(self)
+        if ws:
+            out.ws_url = ws
+        if rest:
+            out.rest_url = rest.rstrip("/")
+        return out
 
     def connect_request(self) -> Any:
         """No request before connecting (KuCoin overrides this for its bullet token)."""
@@ -301,3 +266,93 @@ class MarketDataBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def load_frame_exact(raw: Any, what: str, inflate: Any = None) -> Any:
+    """A venue frame whose numbers must keep their exact text (see :func:`load_json_exact`):
+    binary frames are decompressed first with ``inflate`` (a ``hbconnect.core.codecs`` function:
+    ``gunzip`` for BingX/Bitrue, ``inflate_raw`` for BitMart) unless they already look like JSON."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        data = bytes(raw)
+        if inflate is not None and data[:1] not in (b"{", b"["):
+            try:
+                data = inflate(data)
+            except DecodeError as exc:
+                raise ParseError(f"{what}: {exc}") from None
+        raw = data
+    return load_json_exact(raw, what, int_text=True)
+
+
+def listed_instruments(rows: Any, what: str, symbol_key: str, base_key: Optional[str] = None,
+                       quote_key: Optional[str] = None, sep: Optional[str] = None,
+                       pair_key: Optional[str] = None) -> list:
+    """``Instrument`` s of an instruments endpoint's rows (objects): the venue's symbol under
+    ``symbol_key``; base and quote under ``base_key``/``quote_key``, or (``sep``) the two parts
+    around that separator of the symbol ("BTC-USDT") or of the ``pair_key`` field ("BTC/USD"). A listing with no such row, or a
+    row of another shape, is a ``ParseError`` (a snapshot or error body is not a listing)."""
+    from hbconnect.exchanges._instruments import Instrument
+
+    out = []
+    for row in as_list(rows, what):
+        row = as_dict(row, what)
+        symbol = as_str(row.get(symbol_key), f"{what} {symbol_key}")
+        if sep is not None:
+            text = symbol if pair_key is None else as_str(row.get(pair_key), f"{what} {pair_key}")
+            base, found, quote = text.partition(sep)
+            if not found or sep in quote:
+                raise ParseError(f"{what}: {excerpt(text, 40)} is not BASE{sep}QUOTE")
+        else:
+            base = as_str(row.get(base_key), f"{what} {base_key}")
+            quote = as_str(row.get(quote_key), f"{what} {quote_key}")
+        base, quote = base.upper(), quote.upper()
+        if not base or not quote or "-" in base or "-" in quote:
+            raise ParseError(f"{what}: bad base/quote of {excerpt(symbol, 40)}")
+        out.append(Instrument(f"{base}-{quote}", symbol, base, quote))
+    if not out:
+        raise ParseError(f"{what}: empty instrument listing")
+    return out
+
+
+class TableSymbols:
+    """Pair <-> venue symbol through the venue object's ``instruments`` (an ``InstrumentTable``):
+    listed symbols, or the venue's spelling of pairs asked for; never a suffix guess."""
+
+    instruments: Any
+
+    def to_venue_symbol(self, pair: str) -> str:
+        return self.instruments.symbol(pair)
+
+    def from_venue_symbol(self, symbol: str) -> str:
+        return self.instruments.pair(symbol)
+
+    def parse_listing(self, body: Any) -> list:
+        """The ``Instrument`` list of the venue's instruments endpoint body; ``ParseError`` for
+        any other body (the default: this venue has no listing parser)."""
+        raise ParseError(f"{getattr(self, 'name', type(self).__name__)} has no instrument listing parser")
+
+    def load_symbols(self, body: Any) -> int:
+        """Learn the venue's listing (:meth:`parse_listing`) into ``instruments``, keeping what
+        was known; returns how many instruments the body listed."""
+        listed = self.parse_listing(body)
+        self.instruments.load(listed, replace=False)
+        return len(listed)
+
+    def snapshot_for(self, pair: str, snap: Any, what: str) -> Any:
+        """``snap`` when it is a ``BookSnapshot`` of ``pair`` (a REST body for another pair, or
+        not a whole book, is a ``ParseError``)."""
+        if type(snap).__name__ != "BookSnapshot" or snap.pair != pair:
+            raise ParseError(f"{what}: not the book of {pair}: {excerpt(snap, 60)}")
+        return snap
+
+    def venue_error(self, msg: Any, symbol: Any) -> list:
+        """An error frame of the venue, logged: a ``Resync`` of the pair it names (``symbol``),
+        when it names one of ours; nothing otherwise (the venue closes the socket, or it concerned
+        no book)."""
+        logging.getLogger(type(self).__module__).warning("%s error: %s", getattr(self, "name", ""),
+                                                         excerpt(msg, 200))
+        if type(symbol) is str:
+            try:
+                return [Resync(self.from_venue_symbol(symbol), "venue error")]
+            except ParseError:
+                pass
+        return []

@@ -182,6 +182,155 @@ cdef inline bint _skip_value(Cur* c) noexcept:
     return _int(c, &v)
 
 
+cdef inline bint _cursor(object raw, Cur* c):
+    """A cursor over the frame's text: an ASCII str or bytes (False for anything else)."""
+    if type(raw) is str:
+        if not PyUnicode_IS_COMPACT_ASCII(raw):
+            return False
+        c.p = <const unsigned char*>PyUnicode_DATA(raw)
+        c.e = c.p + PyUnicode_GET_LENGTH(raw)
+        return True
+    if type(raw) is bytes:
+        c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
+        c.e = c.p + PyBytes_GET_SIZE(raw)
+        return True
+    return False
+
+
+cdef object _NOTHING = object()  # text the partial reader does not accept (the caller falls back)
+
+
+cdef inline int _word(Cur* c) noexcept:
+    """``false`` -> 0, ``true`` -> 1, ``null`` -> 2 (the cursor moved past it); else -1."""
+    cdef Py_ssize_t left = c.e - c.p
+    if left >= 4 and memcmp(c.p, b"true", 4) == 0:
+        c.p += 4
+        return 1
+    if left >= 5 and memcmp(c.p, b"false", 5) == 0:
+        c.p += 5
+        return 0
+    if left >= 4 and memcmp(c.p, b"null", 4) == 0:
+        c.p += 4
+        return 2
+    return -1
+
+
+cdef bint _skip(Cur* c, int depth) noexcept:
+    """Step over one value of the strict subset (see ``_value``) without building it."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef long long v
+    cdef unsigned char ch
+    if c.p >= c.e or depth > 16:
+        return False
+    ch = c.p[0]
+    if ch == c'"':
+        return _str(c, &s, &n)
+    if ch == c'{':
+        c.p += 1
+        if _lit(c, c'}'):
+            return True
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':') or not _skip(c, depth + 1):
+                return False
+            if _lit(c, c'}'):
+                return True
+            if not _lit(c, c','):
+                return False
+    if ch == c'[':
+        c.p += 1
+        if _lit(c, c']'):
+            return True
+        while True:
+            if not _skip(c, depth + 1):
+                return False
+            if _lit(c, c']'):
+                return True
+            if not _lit(c, c','):
+                return False
+    return _word(c) >= 0 or _int(c, &v)
+
+
+cdef object _value(Cur* c, object want, int depth):
+    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
+    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
+    except that an object under a ``dict`` want keeps only the keys the want names (each read
+    with its own want; such a key twice: refused), and an array under a 1-tuple want reads its
+    elements with that want. ``want`` None: everything. ``_NOTHING`` for anything else."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef long long v
+    cdef dict d
+    cdef list lst
+    cdef object sub, item, key
+    cdef unsigned char ch
+    cdef int w
+    if c.p >= c.e or depth > 16:
+        return _NOTHING
+    ch = c.p[0]
+    if ch == c'"':
+        if not _str(c, &s, &n):
+            return _NOTHING
+        return _ascii(s, n)
+    if ch == c'{':
+        if want is not None and type(want) is not dict:
+            return _NOTHING
+        c.p += 1
+        d = {}
+        if _lit(c, c'}'):
+            return d
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':'):
+                return _NOTHING
+            key = _ascii(s, n)
+            if want is None:
+                item = _value(c, None, depth + 1)
+                if item is _NOTHING:
+                    return _NOTHING
+                d[key] = item
+            else:
+                sub = (<dict>want).get(key, _NOTHING)
+                if sub is _NOTHING:
+                    if not _skip(c, depth + 1):
+                        return _NOTHING
+                else:
+                    if key in d:
+                        return _NOTHING
+                    item = _value(c, sub, depth + 1)
+                    if item is _NOTHING:
+                        return _NOTHING
+                    d[key] = item
+            if _lit(c, c'}'):
+                return d
+            if not _lit(c, c','):
+                return _NOTHING
+    if ch == c'[':
+        if want is not None and type(want) is not tuple:
+            return _NOTHING
+        c.p += 1
+        lst = []
+        sub = None if want is None else (<tuple>want)[0]
+        if _lit(c, c']'):
+            return lst
+        while True:
+            item = _value(c, sub, depth + 1)
+            if item is _NOTHING:
+                return _NOTHING
+            lst.append(item)
+            if _lit(c, c']'):
+                return lst
+            if not _lit(c, c','):
+                return _NOTHING
+    if want is not None:
+        return _NOTHING  # a scalar where an object or array was declared: let the parser judge
+    w = _word(c)
+    if w >= 0:
+        return (False, True, None)[w]
+    if _int(c, &v):
+        return v
+    return _NOTHING
+
+
 cdef enum:  # the fields of a diff frame the scanner has seen
     F_EVENT = 1
     F_SYMBOL = 2
@@ -191,6 +340,37 @@ cdef enum:  # the fields of a diff frame the scanner has seen
     F_TIME = 32
     F_BIDS = 64
     F_ASKS = 128
+
+
+_UNSET = object()
+
+
+def _merge_want(want, tuple path):
+    """``want`` extended so that the value at ``path`` is read whole (None: read whole; a dict:
+    those keys; a 1-tuple: an array's elements)."""
+    if not path or want is None:
+        return None
+    key = path[0]
+    if type(key) is str:
+        if want is not _UNSET and type(want) is not dict:
+            return None  # declared both as an array and as an object: read it whole
+        d = dict(want) if want is not _UNSET else {}
+        d[key] = _merge_want(d.get(key, _UNSET), path[1:])
+        return d
+    if want is not _UNSET and type(want) is not tuple:
+        return None
+    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:]),)
+
+
+def _want_tree(tuple env, tuple paths, tuple data_keys):
+    """The parts of a frame of a declared shape the compiled path reads: ``paths`` from the top,
+    ``data_keys`` (keys or key paths) under the envelope ``env``."""
+    want = _UNSET
+    for path in paths:
+        want = _merge_want(want, path)
+    for key in data_keys:
+        want = _merge_want(want, env + (key if type(key) is tuple else (key,)))
+    return None if want is _UNSET else want
 
 
 cdef class FastFeed:
@@ -236,15 +416,27 @@ cdef class FastFeed:
     #: the time of a frame fed without ``now``: None -- CLOCK_MONOTONIC read in C (the tracker's
     #: clock is the real ``time.monotonic``); else the tracker's injected clock, called
     cdef public object clock
+    # the other venues' shapes (``DiffFrame``'s second block): read from the decoded frame
+    cdef bint shaped
+    cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
+    cdef object levels_key, checksum_key
+    cdef str symbol_prefix
+    #: what the partial reader builds of a frame of a declared shape (see ``_want_tree``)
+    cdef object want
+    cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
+    cdef int level_width
+    cdef long long snapshot_id
+    #: truncate the book to this depth after each diff (0: never), as the general path does
+    cdef public int max_depth
 
-    def __init__(self, tracker, spec, int rule, live):
-        if rule not in (1, 2, 3):
+    def __init__(self, tracker, spec, int rule, live, symbols=None):
+        if rule not in (1, 2, 3, 4):
             raise ValueError(f"no fast path for sync rule code {rule}")
-        if rule >= 2 and spec.prev_key is None:
+        if rule in (2, 3) and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
         self.tracker = tracker
         self.books = tracker.books
-        self.symbols = spec.symbols
+        self.symbols = spec.symbols if symbols is None else symbols
         self.loads = spec.loads
         self.live = live
         self.envelope = spec.envelope
@@ -259,14 +451,14 @@ cdef class FastFeed:
         self.time_key = spec.time_key
         self.time_units = spec.time_units
         self.rule = rule
-        self.fallback = tracker._feed_decoded
+        self.fallback = tracker._feed_decoded if spec.parse_decoded is not None else None
         self.general = tracker._feed_general
         self.fast_frames = 0
         self.scanned_frames = 0
         self.clock = None
 
-        def b(k):
-            return None if k is None else k.encode("ascii")
+        def b(k):  # the text scanner's keys (the plain shape only: a key, never a path)
+            return k.encode("ascii") if type(k) is str else None
 
         self.b_envelope = b(self.envelope)
         self.b_event_key = b(self.event_key)
@@ -278,6 +470,46 @@ cdef class FastFeed:
         self.b_bids_key = b(self.bids_key)
         self.b_asks_key = b(self.asks_key)
         self.b_time_key = b(self.time_key)
+        self.max_depth = tracker.max_depth or 0
+        env = spec.envelope
+        self.env_path = () if env is None else (tuple(env) if type(env) is tuple else (env,))
+        self.symbol_path = tuple(spec.symbol_path) if spec.symbol_path is not None else None
+        self.time_path = tuple(spec.time_path) if spec.time_path is not None else None
+        def path(k):
+            return tuple(k) if type(k) is tuple else (k,)
+
+        self.match = tuple((path(k), v) for k, v in spec.match)
+        self.match_prefix = tuple((path(k), v) for k, v in spec.match_prefix)
+        self.absent = tuple(path(k) for k in spec.absent)
+        self.levels_key = spec.levels_key
+        self.symbol_prefix = spec.symbol_prefix
+        self.checksum_key = spec.checksum_key
+        self.check_levels = spec.check_levels
+        self.level_width = spec.level_width
+        self.int_text = spec.int_text
+        self.zero_none = spec.checksum_zero_is_none
+        self.missing_empty = spec.missing_side_empty
+        self.has_snapshot_id = spec.snapshot_last_id is not None
+        self.snapshot_id = spec.snapshot_last_id if self.has_snapshot_id else 0
+        # the plain shape (one envelope key, an event, ints, rows for the book): the text scanner
+        # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
+        self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
+                           or self.symbol_key is None or self.symbol_path is not None or self.symbol_prefix
+                           or self.time_path is not None or self.match or self.match_prefix
+                           or self.absent or self.levels_key is not None or self.checksum_key is not None
+                           or self.check_levels or self.int_text or self.has_snapshot_id
+                           or self.missing_empty or self.max_depth or rule == 4
+                           or (self.env_path and type(self.env_path[0]) is not str))
+        if self.shaped:
+            sides = (self.bids_key, self.asks_key)
+            if self.levels_key is not None:
+                sides = tuple((self.levels_key, k) for k in sides)
+            self.want = _want_tree(
+                self.env_path,
+                tuple(k for k, _ in self.match + self.match_prefix) + self.absent
+                + tuple(p for p in (self.symbol_path, self.time_path) if p is not None),
+                tuple(k for k in (self.event_key, self.first_key, self.last_key, self.prev_key, self.time_key,
+                                  self.checksum_key, self.symbol_key) if k is not None) + sides)
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -356,15 +588,7 @@ cdef class FastFeed:
         cdef const unsigned char* k
         cdef Py_ssize_t kn
         cdef bint found = False
-        if type(raw) is str:
-            if not PyUnicode_IS_COMPACT_ASCII(raw):
-                return False
-            c.p = <const unsigned char*>PyUnicode_DATA(raw)
-            c.e = c.p + PyUnicode_GET_LENGTH(raw)
-        elif type(raw) is bytes:
-            c.p = <const unsigned char*>PyBytes_AS_STRING(raw)
-            c.e = c.p + PyBytes_GET_SIZE(raw)
-        else:
+        if not _cursor(raw, &c):
             return False
         if self.b_envelope is None:
             return self._scan_data(&c) and c.p == c.e
@@ -396,6 +620,12 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
+        if self.shaped:
+            msg = self._partial(raw)
+            if msg is not None and self._shaped_msg(conn, raw, now, msg):
+                self.scanned_frames += 1
+                return
+            return self._decoded(conn, raw, now)
         try:
             scanned = self._scan(raw)
         except Exception:  # MemoryError while building the levels: let the general path try
@@ -407,18 +637,41 @@ cdef class FastFeed:
                 if p is not NULL:
                     done = self._try_apply(conn, raw, now, <object>p, self.s_bids, self.s_asks, self.s_first,
                                            self.s_last, None, self.s_prev, self.b_prev_key is not None,
-                                           self.b_time_key is not None, self.s_time)
+                                           self.b_time_key is not None, self.s_time, False, 0)
                     if done:
                         self.scanned_frames += 1
                         return
         finally:
             self.s_bids = self.s_asks = None
+        return self._decoded(conn, raw, now)
+
+    cdef object _partial(self, raw):
+        """The frame read by the strict partial reader (only the declared keys built); None when
+        it is not plain enough for it (the JSON parser then decodes it)."""
+        cdef Cur c
+        cdef object msg
+        if not _cursor(raw, &c):
+            return None
+        try:
+            msg = _value(&c, self.want, 0)
+        except Exception:  # MemoryError: the general path tries
+            return None
+        if msg is _NOTHING or c.p != c.e:
+            return None
+        return msg
+
+    cdef _decoded(self, conn, raw, now):
+        """The frame decoded: the declared diff is handled here, anything else by the general path."""
+        cdef bint done
         try:
             msg = self.loads(raw)
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
-        if not self._feed_msg(conn, raw, now, msg):
+        done = self._shaped_msg(conn, raw, now, msg) if self.shaped else self._feed_msg(conn, raw, now, msg)
+        if not done:
+            if self.fallback is None:
+                return self.general(conn, raw, now)
             return self.fallback(conn, raw, now, msg)
 
     cdef bint _feed_msg(self, conn, raw, now, msg) except -1:
@@ -468,10 +721,186 @@ cdef class FastFeed:
         if p is NULL:
             return False
         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
-                               self.prev_key is not None, self.time_key is not None, ts)
+                               self.prev_key is not None, self.time_key is not None, ts, False, 0)
+
+    cdef bint _id(self, object o, long long* out) except -1:
+        """An id as the venue parser reads it (``_common.as_int``): an exact int, or with
+        ``int_text`` plain decimal digits (no sign, space, underscore or leading zero, which
+        ``int()`` would also take: the general path decides those)."""
+        cdef Py_ssize_t n, i
+        cdef const unsigned char* d
+        cdef long long v = 0
+        if type(o) is int:
+            return _as_i64(o, out)
+        if not self.int_text or type(o) is not str or not PyUnicode_IS_COMPACT_ASCII(o):
+            return False
+        n = PyUnicode_GET_LENGTH(o)
+        if n == 0 or n > 18:
+            return False
+        d = <const unsigned char*>PyUnicode_DATA(o)
+        if n > 1 and d[0] == c'0':
+            return False
+        for i in range(n):
+            if d[i] < c'0' or d[i] > c'9':
+                return False
+            v = v * 10 + (d[i] - c'0')
+        out[0] = v
+        return True
+
+    cdef object _rows(self, object rows):
+        """A side as the venue parser returns it; None when the general path must decide."""
+        cdef list out
+        cdef object row
+        if type(rows) is not list:
+            return None
+        if not self.check_levels:
+            return rows
+        for row in <list>rows:
+            if type(row) is not list or len(<list>row) < 2 or type((<list>row)[0]) is not str \
+                    or type((<list>row)[1]) is not str:
+                return None
+        if self.level_width <= 2:
+            return rows
+        out = []
+        for row in <list>rows:
+            out.append([(<list>row)[0], (<list>row)[1]])
+        return out
+
+    cdef object _side(self, dict side, object key):
+        """One side of the diff as the venue parser returns it; None: the general path decides."""
+        cdef PyObject* p = PyDict_GetItem(side, key)
+        if p is NULL:
+            return [] if self.missing_empty else None
+        return self._rows(<object>p)
+
+    cdef bint _shaped_msg(self, conn, raw, now, msg) except -1:
+        """A frame of any other declared shape (read whole or in part): True when it was the diff and was
+        handled here."""
+        cdef PyObject* p
+        cdef object data, side, bids, asks, sym, key, val, last_obj = None
+        cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
+        cdef bint has_ts = False, has_cks = False
+        if type(msg) is not dict:
+            return False
+        for key, val in self.match:
+            sym = self._walk(msg, key, False)
+            if type(sym) is not str or <str>sym != val:
+                return False
+        for key, val in self.match_prefix:
+            sym = self._walk(msg, key, False)
+            if type(sym) is not str or not (<str>sym).startswith(val):
+                return False
+        for key in self.absent:
+            if self._walk(msg, key, False) is not None or not self._absent(msg, key):
+                return False
+        data = self._walk(msg, self.env_path)
+        if data is None:
+            return False
+        if self.event_key is not None:
+            p = PyDict_GetItem(data, self.event_key)
+            if p is NULL or type(<object>p) is not str or <str>p != self.event:
+                return False
+        p = PyDict_GetItem(data, self.last_key)
+        if p is NULL or not self._id(<object>p, &last):
+            return False
+        if type(<object>p) is int:
+            last_obj = <object>p
+        if self.has_snapshot_id and last == self.snapshot_id:
+            return False
+        if self.first_key is None:
+            first = last
+        else:
+            p = PyDict_GetItem(data, self.first_key)
+            if p is NULL or not self._id(<object>p, &first):
+                return False
+        if self.prev_key is not None:
+            p = PyDict_GetItem(data, self.prev_key)
+            if p is NULL or not self._id(<object>p, &prev):
+                return False
+        side = data
+        if self.levels_key is not None:
+            p = PyDict_GetItem(data, self.levels_key)
+            if p is NULL or type(<object>p) is not dict:
+                return False
+            side = <object>p
+        bids = self._side(side, self.bids_key)
+        if bids is None:
+            return False
+        asks = self._side(side, self.asks_key)
+        if asks is None:
+            return False
+        if self.time_path is not None:
+            val = self._walk(msg, self.time_path, False)
+            if val is not None:
+                if not self._id(val, &ts):
+                    return False
+                has_ts = True
+            elif not self._absent(msg, self.time_path):
+                return False
+        elif self.time_key is not None:
+            p = PyDict_GetItem(data, self.time_key)
+            if p is not NULL:  # absent: no venue time (the parsers' ``ms_to_seconds(None)``)
+                if not self._id(<object>p, &ts):
+                    return False
+                has_ts = True
+        if self.checksum_key is not None:
+            p = PyDict_GetItem(data, self.checksum_key)
+            if p is NULL:
+                if not self.zero_none:
+                    return False
+            elif type(<object>p) is int:
+                if not _as_i64(<object>p, &cks):
+                    return False
+            elif not self._id(<object>p, &cks):
+                return False
+            has_cks = not (self.zero_none and cks == 0)
+        if self.symbol_path is not None:
+            sym = self._walk(msg, self.symbol_path, False)
+            if self.symbol_prefix:
+                if type(sym) is not str or not (<str>sym).startswith(self.symbol_prefix):
+                    return False
+                sym = (<str>sym)[len(self.symbol_prefix):]
+        else:
+            p = PyDict_GetItem(data, self.symbol_key)
+            sym = <object>p if p is not NULL else None
+        if type(sym) is not str:
+            return False
+        p = PyDict_GetItem(self.symbols, sym)
+        if p is NULL:
+            return False
+        return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
+                               self.prev_key is not None, has_ts, ts, has_cks, cks)
+
+    cdef bint _absent(self, object o, tuple path) except -1:
+        """True when the last key of ``path`` is simply missing from an object that is there."""
+        cdef Py_ssize_t n = len(path)
+        cdef object key = path[n - 1]
+        o = self._walk(o, path[:n - 1])
+        return o is not None and type(key) is str and PyDict_GetItem(o, key) is NULL
+
+    cdef object _walk(self, object o, tuple path, bint want_dict=True):
+        """The value at ``path`` (keys, and 0 for the one element of a one-element list); None
+        when absent or of another type."""
+        cdef PyObject* p
+        for key in path:
+            if type(key) is str:
+                if type(o) is not dict:
+                    return None
+                p = PyDict_GetItem(o, key)
+                if p is NULL:
+                    return None
+                o = <object>p
+            else:
+                if type(o) is not list or len(<list>o) != 1:
+                    return None
+                o = (<list>o)[0]
+        if want_dict and type(o) is not dict:
+            return None
+        return o
 
     cdef bint _try_apply(self, conn, raw, now, pair, bids, asks, long long first, long long last,
-                         last_obj, long long prev, bint has_prev, bint has_ts, long long ts) except -1:
+                         last_obj, long long prev, bint has_prev, bint has_ts, long long ts,
+                         bint has_cks, long long cks) except -1:
         """The diff of a frame of the declared shape: applied when its pair is LIVE and it is the
         very next one by the sync rule (True); otherwise False (the policy decides)."""
         cdef PyObject* p
@@ -486,6 +915,9 @@ cdef class FastFeed:
             return False
         if self.rule == 1:
             if cur == LLONG_MAX or first != cur + 1 or last <= cur:
+                return False
+        elif self.rule == 4:
+            if last <= cur:
                 return False
         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
             return False
@@ -505,7 +937,8 @@ cdef class FastFeed:
             try:
                 tb.book.apply_diffs(bids, asks, last)
             except Exception as exc:
-                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts, exc)
+                self._apply_failed(conn, raw, tb, pair, bids, asks, first, last, prev, has_prev, has_ts, ts,
+                                   has_cks, cks, exc)
                 return True
             tb.last_id = last_obj if last_obj is not None else last
             tb.first = False
@@ -513,6 +946,10 @@ cdef class FastFeed:
             if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
             self.fast_frames += 1
+            if self.max_depth:
+                tb.book.truncate(self.max_depth)
+            if has_cks and not tracker._verify(tb, cks):
+                return True
             if tracker._notify_books:
                 tracker._emit_book(tb, False)
         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
@@ -520,7 +957,8 @@ cdef class FastFeed:
         return True
 
     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
-                       long long last, long long prev, bint has_prev, bint has_ts, long long ts, exc):
+                       long long last, long long prev, bint has_prev, bint has_ts, long long ts,
+                       bint has_cks, long long cks, exc):
         # The book rejected the batch (unchanged): the general path's handling, with the diff
         # it would have had.
         from hbconnect.market.messages import BookDiff
@@ -528,7 +966,7 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if has_ts else 0.0)
+                         (<double>ts / self.time_units) if has_ts else 0.0, cks if has_cks else None)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)

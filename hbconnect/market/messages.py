@@ -22,11 +22,11 @@ class SyncRule(enum.Enum):
     """How a venue's diffs are aligned with its snapshot and chained to each other."""
 
     #: REST snapshot id ``L``; drop diffs with ``last_id <= L``; the first applied diff must have
-    #: ``first_id <= L + 1 <= last_id``; then ``first_id == previous last_id + 1`` (Binance spot,
-    #: Gate.io, KuCoin spot sequenceStart/End, MEXC).
+    #: ``first_id <= L + 1 <= last_id``; then ``first_id == previous last_id + 1`` (Gate.io,
+    #: KuCoin spot sequenceStart/End, MEXC).
     SEQ_RANGE = "seq_range"
-    #: Binance USDⓈ-M: drop ``last_id < L``; first applied ``first_id <= L <= last_id``; then
-    #: ``prev_id == previous last_id``.
+    #: REST snapshot id ``L`` and each diff's previous id: drop ``last_id < L``; the first
+    #: applied diff has ``first_id <= L <= last_id``; then ``prev_id == previous last_id``.
     SEQ_RANGE_PREV = "seq_range_prev"
     #: In-band snapshot carrying ``last_id``; every diff's ``prev_id`` must equal the previous
     #: ``last_id`` (OKX seqId/prevSeqId, HTX mbp seqNum/prevSeqNum).
@@ -162,25 +162,66 @@ class DiffFrame:
     (and ``prev_key``, ``time_key`` when set), lists at ``bids_key``/``asks_key`` and a symbol
     (``symbol_key``) found in ``symbols`` (the venue's table, venue symbol -> pair). Such a frame
     must mean the same as what ``parse_message`` returns for it: one ``BookDiff(pair, bids, asks,
-    first, last, prev, time / time_units)`` with no checksum. Every other frame goes to
+    first, last, prev, time / time_units, checksum)``. Every other frame goes to
     ``parse_decoded(raw, msg)``, which must return what ``parse_message(raw)`` returns (or raise
-    what it raises) for a frame that decoded to ``msg``.
+    what it raises) for a frame that decoded to ``msg`` (or, without it, to ``parse_message``).
+    The fields below the first block describe the other venues' shapes; tests/test_fastpath_venues.py
+    proves, per venue, that the compiled path and the general path give the same results.
     """
 
     loads: Callable[[Any], Any]
-    parse_decoded: Callable[[Any, Any], list]
-    symbols: dict
-    envelope: Optional[str]
-    event_key: str
-    event: str
-    symbol_key: str
-    first_key: str
+    #: None: frames the compiled path leaves are decoded again by ``parse_message``
+    parse_decoded: Optional[Callable[[Any, Any], list]]
+    #: venue symbol -> pair; None: the tracker builds it from its pairs (``to_venue_symbol``,
+    #: kept only where ``from_venue_symbol`` maps back to the same pair)
+    symbols: Optional[dict]
+    envelope: Any  # a key, a path (tuple), or None: the diff is the frame itself
+    event_key: Optional[str]
+    event: Optional[str]
+    symbol_key: Optional[str]
+    first_key: Optional[str]  # None: a single id (first == last)
     last_key: str
     bids_key: str
     asks_key: str
     prev_key: Optional[str] = None
     time_key: Optional[str] = None
-    time_units: float = 1000.0  # time units per second (Binance: ms)
+    time_units: float = 1000.0  # time units per second (1000: milliseconds)
+    # --- the shapes of other venues (the defaults keep the plain shape). A frame that differs from the
+    # declared shape in any way takes the general path, so these only ever narrow what the
+    # compiled path accepts. Paths are tuples of dict keys (str) and ``0`` for "a list of
+    # exactly one element, that element" (OKX/Bitget ``data: [{...}]``).
+    #: exact string values required at a key or path from the top of the frame
+    #: (``("channel", "spot.order_book_update")``, OKX ``(("arg", "channel"), "books")``)
+    match: tuple = ()
+    #: string prefixes required likewise (Bybit ``("topic", "orderbook.50.")``)
+    match_prefix: tuple = ()
+    #: keys or paths from the top that must be absent (Gate.io ``("result", "full")``: a
+    #: snapshot; OKX ``"event"``: a control frame)
+    absent: tuple = ()
+    #: where the symbol is when not in the diff itself: a path from the top (OKX ``("arg", "instId")``)
+    symbol_path: Optional[tuple] = None
+    #: the text before the symbol at ``symbol_path`` (Bitstamp ``channel`` "diff_order_book_btcusd")
+    symbol_prefix: str = ""
+    #: where the time is when not in the diff itself: a path from the top (Bybit ``("ts",)``)
+    time_path: Optional[tuple] = None
+    #: a sub-object of the diff holding ``bids_key``/``asks_key`` (KuCoin ``changes``)
+    levels_key: Optional[str] = None
+    #: the venue parser checks every row (``_common.levels``): rows must be lists of at least two
+    #: strings, cut to ``[price, size]`` when ``level_width > 2``; False: rows go to the book as
+    #: they are (the book checks them)
+    check_levels: bool = False
+    level_width: int = 2
+    #: ids, time and checksum may be sent as decimal digit text (``"1700000000000"``)
+    int_text: bool = False
+    #: the venue's checksum over the book after the diff (an int, or digit text with ``int_text``)
+    checksum_key: Optional[str] = None
+    #: a checksum of 0, or none at all, means "not sent" (OKX since 2026-06)
+    checksum_zero_is_none: bool = False
+    #: a diff with this last id means a snapshot to the venue parser (Bybit ``u == 1``)
+    snapshot_last_id: Optional[int] = None
+    #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
+    #: sent as null, the general path takes the frame
+    missing_side_empty: bool = False
 
 
 class ParseError(ValueError):
@@ -193,39 +234,85 @@ class LostFrame(ParseError):
     connection it came on."""
 
 
-class MarketDataVenue(Protocol):
-    """What a venue module exposes (one object per market variant, e.g. spot and perp)."""
+class VenueCapabilities:
+    """The optional capabilities of a market-data venue, declared with their defaults. Venue
+    classes inherit this (``hbconnect.exchanges._common.MarketDataBase`` does) and override what
+    their venue has; the tracker, the pacers and the commands read the attributes directly.
+    """
 
-    name: str  # registry id, e.g. "binance", "binance_perpetual"
-    sync_rule: SyncRule
-    max_pairs_per_connection: int
+    #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
+    connection_sequence: bool = False
     #: Book depth the subscription maintains; the tracker truncates the book to it after each
     #: message (Kraken, Bitget books15, ...). ``None``: keep everything.
+    max_depth: Optional[int] = None
+    #: SEQ_RANGE only: refetch a REST snapshot whose id is below the first buffered ``first_id``
+    #: even by one (a venue procedure saying "strictly less than"); otherwise a snapshot joins the
+    #: stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
+    strict_snapshot_start: bool = False
+    #: the throttler limit id of the venue's shared weight pool; the tracker charges
+    #: ``RestRequest.weight`` there for snapshots (e.g. a per-minute request-weight pool).
+    rate_limit_pool: Optional[str] = None
+    #: Outgoing message limits (``None`` = no limit); the live tracker paces what it sends on each
+    #: connection accordingly. Messages per second per connection the venue accepts from the
+    #: client (Coinbase 8, Bitget 10; replies (pongs) count too but
+    #: are never delayed) ...
+    ws_message_rate: Optional[float] = None
+    #: ... subscribe/unsubscribe/resync messages per connection in any sliding hour (Bitget 240,
+    #: OKX 480) ...
+    ws_subscriptions_per_hour: Optional[int] = None
+    #: ... and new connections per second (OKX 3), shared by the tracker's sockets.
+    ws_connect_rate: Optional[float] = None
+    #: the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``) that the tracker
+    #: verifies; reports show checksum counters only for such venues.
+    sends_checksum: bool = False
+    #: the shape of the venue's common diff frame, for the tracker's compiled fast path;
+    #: without it every frame takes the general path.
+    diff_frame: Optional[DiffFrame] = None
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """A copy talking to other base URLs (record/watch ``--rest-url``/``--ws-url``, the
+        embedded exchange). ``NotImplementedError`` for a venue whose URLs cannot change."""
+        raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} does not support URL overrides")
+
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """``req`` (``auth=True``) signed with ``credentials`` (``hbconnect.core.Credentials``) at
+        unix time ``now``: the venue's API-key headers added. ``NotImplementedError`` for a venue
+        whose market data needs no signed request."""
+        raise NotImplementedError(f"{getattr(self, 'name', type(self).__name__)} signs no market-data request")
+
+    def load_symbols(self, body: Any) -> int:
+        """Learn the venue's symbol table from its symbols/instruments REST body (KuCoin: symbol
+        "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones. Returns how many
+        were learnt; ``ParseError`` for a body that is not such a table (the default: this venue
+        learns nothing from REST bodies)."""
+        raise ParseError(f"{getattr(self, 'name', type(self).__name__)} learns no symbol table")
+
+
+class MarketDataVenue(Protocol):
+    """What a venue module exposes (one object per market variant, e.g. spot and perp); the
+    optional capabilities are those of :class:`VenueCapabilities`, with its defaults."""
+
+    name: str  # registry id, e.g. "okx", "bybit_perpetual"
+    sync_rule: SyncRule
+    max_pairs_per_connection: int
     max_depth: Optional[int]
-    #: True when the sequence check of ``conn_seq`` spans the whole connection (Coinbase).
     connection_sequence: bool
-    # Optional (read with getattr, default False):
-    #   strict_snapshot_start: bool -- SEQ_RANGE only: refetch a REST snapshot whose id is below
-    #   the first buffered ``first_id`` even by one (Binance spot step 4 "strictly less than U");
-    #   otherwise a snapshot joins the stream when ``id + 1 >= first_id`` (Gate.io, KuCoin).
-    #   rate_limit_pool: str -- the throttler limit id of the venue's shared weight pool; the
-    #   tracker charges ``RestRequest.weight`` there for snapshots (Binance "REQUEST_WEIGHT").
-    #   with_urls(rest=..., ws=...) -> venue: a copy talking to other base URLs (record/watch
-    #   --rest-url/--ws-url, the embedded exchange).
-    #   load_symbols(body) -> int: learn the venue's symbol table from its symbols/instruments REST
-    #   body (KuCoin: symbol "BCHSV-USDT" is named "BSV-USDT"); replay feeds it the recorded ones.
-    # Outgoing message limits (optional, read with getattr, default None = no limit); the live
-    # tracker paces what it sends on each connection accordingly:
-    #   ws_message_rate: float -- messages per second per connection the venue accepts from the
-    #   client (Coinbase 8, Bitget 10, Binance spot 5 / USDⓈ-M 10). Replies (pongs) count too but
-    #   are never delayed.
-    #   ws_subscriptions_per_hour: int -- subscribe/unsubscribe/resync messages per connection in any
-    #   sliding hour (Bitget 240, OKX 480).
-    #   ws_connect_rate: float -- new connections per second (OKX 3), shared by the tracker's sockets.
-    #   sends_checksum: bool -- the venue sends a book checksum (``BookSnapshot/BookDiff.checksum``)
-    #   that the tracker verifies; reports show checksum counters only for such venues.
-    #   diff_frame: DiffFrame -- the shape of the venue's common diff frame, for the tracker's
-    #   compiled fast path (Binance); without it every frame takes the general path.
+    strict_snapshot_start: bool
+    rate_limit_pool: Optional[str]
+    ws_message_rate: Optional[float]
+    ws_subscriptions_per_hour: Optional[int]
+    ws_connect_rate: Optional[float]
+    sends_checksum: bool
+    diff_frame: Optional[DiffFrame]
+
+    def with_urls(self, rest: Optional[str] = None, ws: Optional[str] = None) -> Any:
+        """See :meth:`VenueCapabilities.with_urls`."""
+
+    def load_symbols(self, body: Any) -> int:
+        """See :meth:`VenueCapabilities.load_symbols`."""
+
+    def sign_request(self, req: "RestRequest", credentials: Any, now: float) -> "RestRequest":
+        """See :meth:`VenueCapabilities.sign_request`."""
 
     def connect_request(self) -> Optional[RestRequest]:
         """A request to make before each connection (KuCoin bullet token), or None."""

@@ -83,11 +83,11 @@ def _positive(value: Any) -> Optional[float]:
 def venue_pacer(venue: Any) -> SendPacer:
     """A per-connection pacer from the venue's optional ``ws_message_rate`` and
     ``ws_subscriptions_per_hour`` (see ``hbconnect.market.messages.MarketDataVenue``)."""
-    per_hour = _positive(getattr(venue, "ws_subscriptions_per_hour", None))
-    return SendPacer(_positive(getattr(venue, "ws_message_rate", None)),
+    per_hour = _positive(venue.ws_subscriptions_per_hour)
+    return SendPacer(_positive(venue.ws_message_rate),
                      max(1, int(per_hour)) if per_hour is not None else None)
 
 
 def connect_pacer(venue: Any) -> SendPacer:
     """A pacer for opening connections from the venue's optional ``ws_connect_rate``."""
-    return SendPacer(_positive(getattr(venue, "ws_connect_rate", None)))
+    return SendPacer(_positive(venue.ws_connect_rate))

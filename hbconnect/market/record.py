@@ -118,7 +118,7 @@ async def record_session(
     recording everything to ``out``. Returns (recorder, tracker) after stopping."""
     from hbconnect.market.tracker import OrderBookTracker
 
-    cfg = {"exchange": getattr(venue, "name", ""), "l2_book": list(pairs), "trades": list(pairs)}
+    cfg = {"exchange": venue.name, "l2_book": list(pairs), "trades": list(pairs)}
     recorder = SessionRecorder(out, configuration=cfg)
     tracker = OrderBookTracker(venue, list(pairs), recorder=recorder, **(tracker_kwargs or {}))
     loop = asyncio.get_running_loop()

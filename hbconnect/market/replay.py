@@ -301,6 +301,7 @@ class Replayer(TrackerDriver):
             key = first_conn.get(p, order[0])
             conn = self._conns[key]
             self.tracker.books[p] = TrackedBook(p, self.tracker._book_factory(), conn)
+            self.tracker._learn_symbol(p)  # the compiled frame path's symbol table
             conn.pairs.append(p)
 
     # -- TrackerDriver
@@ -418,7 +419,7 @@ class Replayer(TrackerDriver):
             self.progress.write("\n")
             self.progress.flush()
         return ReplayResult(
-            venue=getattr(self.venue, "name", ""),
+            venue=self.venue.name,
             files=[],
             frames=frames,
             elapsed=elapsed,
@@ -427,7 +428,7 @@ class Replayer(TrackerDriver):
             unanswered_snapshots=self.unanswered,
             tracker=t,
             ignored_frames=t.ignored_frames,
-            checksums=bool(getattr(self.venue, "sends_checksum", False)),
+            checksums=bool(self.venue.sends_checksum),
         )
 
 
@@ -474,8 +475,10 @@ def _fresh(venue: Any) -> Any:
 
 def parsed_frames(venue: Any, session: Session) -> Iterator[tuple[int, Record, list]]:
     """(index, record, events) of every received frame the venue module parses, through a copy
-    of the venue (its symbol caches stay untouched); unparsable frames are skipped."""
+    of the venue (its symbol caches stay untouched) that knows the recording's instruments
+    (:func:`prime_symbols`); unparsable frames are skipped."""
     probe = _fresh(venue)
+    prime_symbols(probe, session)
     for i, rec in enumerate(session.records):
         if rec.kind != RECV:
             continue
@@ -542,6 +545,17 @@ def map_configured_names(names: Sequence[str], perpetual: bool) -> tuple[list[st
     return pairs, unmapped
 
 
+def prime_symbols(venue: Any, session: Session) -> None:
+    """Tell ``venue`` the recording's instruments: its recorded symbol tables, and the symbols of
+    the pairs its ``configuration:`` line subscribed (venue modules never guess a symbol's pair)."""
+    load_recorded_symbols(venue, session)
+    for pair in map_configured_names(configured_names(session.configuration), is_perpetual(venue))[0]:
+        try:
+            venue.to_venue_symbol(pair)
+        except (ValueError, KeyError, TypeError):
+            continue
+
+
 def is_perpetual(venue: Any) -> bool:
     """Whether ``venue`` trades perpetual swaps (registry ids of those end in ``_perpetual``)."""
     return str(getattr(venue, "name", "")).endswith("_perpetual")
@@ -568,9 +582,7 @@ def load_recorded_symbols(venue: Any, session: Session) -> int:
     """Feed the recorded symbols/instruments REST bodies to a venue that has ``load_symbols``
     (KuCoin: the configuration names "BSV-USDT", the feed says "BCHSV-USDT"). Bodies that are not
     a symbol table (snapshots...) are refused by the module and skipped. Returns how many loaded."""
-    load = getattr(venue, "load_symbols", None)
-    if load is None:
-        return 0
+    load = venue.load_symbols
     loaded = 0
     for rec in session.rest:
         try:

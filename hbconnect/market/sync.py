@@ -5,8 +5,8 @@ while it was being fetched.
 The tracker keeps ``last_id`` per pair (the id of the last snapshot or applied diff) and calls
 
 * ``snapshot_verdict(snapshot_id, first_buffered, strict)`` when a snapshot arrives: ``OK`` or ``TOO_OLD``
-  (fetch another one; Binance: "if lastUpdateId is strictly less than the U of the first buffered
-  event, go back to step 3");
+  (fetch another one; ``strict``: also when the snapshot's id is exactly one below the first
+  buffered event's first id, for venues whose procedure says so);
 * ``check(last_id, diff, first)`` for every diff once a snapshot is in (``first`` is True for the
   first diff evaluated after a snapshot, whose rule some venues state separately).
 
@@ -46,22 +46,22 @@ class SyncPolicy:
 
 
 class SeqRange(SyncPolicy):
-    """Binance spot, Gate.io, KuCoin spot: ids ``[U; u]`` per diff against the REST ``lastUpdateId``.
+    """Ids ``[U; u]`` per diff against the REST snapshot's id ``L`` (Gate.io, KuCoin spot, ...).
 
-    Binance spot's procedure, step by step: snapshot too old if ``lastUpdateId < U`` of the first
-    buffered event; discard events with ``u <= lastUpdateId``; the first applied event has
-    ``lastUpdateId`` (+1) within ``[U; u]``; afterwards an event with ``u`` below the book's id is
-    ignored and one with ``U > id + 1`` means events were missed. An event with ``u == id`` carries
-    nothing new (absolute sizes already applied) and is dropped as stale too.
+    Step by step: the snapshot is too old if ``L + 1 < U`` of the first buffered event (``L < U``
+    when ``strict``); discard events with ``u <= L``; the first applied event has ``L`` (+1)
+    within ``[U; u]``; afterwards an event with ``u`` below the book's id is ignored and one with
+    ``U > id + 1`` means events were missed. An event with ``u == id`` carries nothing new
+    (absolute sizes already applied) and is dropped as stale too.
     """
 
     rule = SyncRule.SEQ_RANGE
     detects_gaps = True
 
     def snapshot_verdict(self, snapshot_id: int, first_buffered: Optional[BookDiff], strict: bool = False) -> int:
-        # The snapshot joins the stream when lastUpdateId + 1 >= U of the first buffered event
-        # (Gate.io, KuCoin). Binance's step 4 is stricter ("lastUpdateId strictly less than U:
-        # get a new snapshot"); venues that want that letter set ``strict_snapshot_start``.
+        # The snapshot joins the stream when L + 1 >= U of the first buffered event (Gate.io,
+        # KuCoin). Some venues' procedure is stricter (a snapshot id strictly less than U is
+        # refetched); those set ``strict_snapshot_start``.
         if first_buffered is not None:
             if snapshot_id + (0 if strict else 1) < first_buffered.first_id:
                 return TOO_OLD
@@ -76,8 +76,9 @@ class SeqRange(SyncPolicy):
 
 
 class SeqRangePrev(SyncPolicy):
-    """Binance USDⓈ-M: drop ``u < lastUpdateId``; the first processed event has
-    ``U <= lastUpdateId <= u``; then each event's ``pu`` equals the previous event's ``u``."""
+    """Ids ``[U; u]`` plus ``pu`` (the previous event's ``u``) against the REST snapshot's id
+    ``L``: drop ``u < L``; the first processed event has ``U <= L <= u``; then each event's
+    ``pu`` equals the previous event's ``u``."""
 
     rule = SyncRule.SEQ_RANGE_PREV
     detects_gaps = True

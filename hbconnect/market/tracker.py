@@ -8,7 +8,7 @@ Design
     same core; they differ only in the *driver* that performs the I/O the core asks for
     (``request_snapshot``, ``send``, ``reconnect``).
 
-For venues that declare the shape of their diff frames (``venue.diff_frame``, e.g. Binance), the
+For venues that declare the shape of their diff frames (``venue.diff_frame``), the
 instance's ``feed`` is the compiled fast path of ``hbconnect.market._fastpath``: it scans the frame
 text itself and applies LIVE, in-sequence diffs with the same bookkeeping, and hands every other
 frame (decoded) to the general path here, which alone decides sequence breaks, bad frames and
@@ -253,12 +253,22 @@ class _LogLimiter:
 
 
 
+def _venue_signer(venue: Any, credentials: Any) -> Callable[[RestRequest], RestRequest]:
+    """The tracker's signer from an account's credentials: the venue's ``sign_request`` at the
+    wall-clock time of sending (a signature's timestamp must be fresh)."""
+
+    def sign(req: RestRequest) -> RestRequest:
+        return venue.sign_request(req, credentials, time.time())
+
+    return sign
+
+
 class OrderBookTracker(Notifier):
     """Tracks the order books of ``pairs`` on one venue.
 
     Live use::
 
-        tracker = OrderBookTracker(market_data_venue("binance"), ["BTC-USDT", "ETH-USDT"])
+        tracker = OrderBookTracker(market_data_venue("okx"), ["BTC-USDT", "ETH-USDT"])
         await tracker.start()
         await tracker.wait_ready()
         book = tracker.book("BTC-USDT")            # hbconnect.OrderBook
@@ -291,6 +301,7 @@ class OrderBookTracker(Notifier):
         sync_timeout: Optional[float] = 10.0,
         sync_retry_max: float = 300.0,
         signer: Optional[Callable[[RestRequest], RestRequest]] = None,
+        credentials: Any = None,
         name: str = "",
         fast_path: bool = True,
     ) -> None:
@@ -299,13 +310,13 @@ class OrderBookTracker(Notifier):
 
             book_factory = OrderBook
         self.venue = venue
-        self.name = name or getattr(venue, "name", "venue")
+        self.name = name or venue.name
         self.policy: SyncPolicy = policy_for(venue.sync_rule)
         self.stale_timeout = stale_timeout
         self.max_buffer = max_buffer
         self.max_depth: Optional[int] = venue.max_depth
-        self.connection_sequence = bool(getattr(venue, "connection_sequence", False))
-        self._strict_start = bool(getattr(venue, "strict_snapshot_start", False))
+        self.connection_sequence = bool(venue.connection_sequence)
+        self._strict_start = bool(venue.strict_snapshot_start)
         self._snapshots_only = venue.sync_rule is SyncRule.SNAPSHOTS
         self._book_factory = book_factory
         self._parse = venue.parse_message
@@ -353,6 +364,10 @@ class OrderBookTracker(Notifier):
         self.sync_retry_max = sync_retry_max
         #: ``signer(RestRequest) -> RestRequest`` adds the venue's API-key auth to requests with
         #: ``auth=True`` (KuCoin's full book); called at send time so timestamps are fresh
+        #: ``credentials`` (an ``hbconnect.core.Credentials``): the venue signs with them
+        #: (``venue.sign_request``), the same object the trading engine signs orders with
+        if signer is None and credentials is not None:
+            signer = _venue_signer(venue, credentials)
         self.signer = signer
         self._fastpath: Optional[FastFeed] = None
         #: the clock of frames fed without ``now``, ``check_stale``, retries and log limits
@@ -363,11 +378,15 @@ class OrderBookTracker(Notifier):
         # The compiled fast path (``hbconnect.market._fastpath``) for venues that declare the shape
         # of their diff frames: it applies LIVE in-sequence diffs and hands everything else to
         # the general path below, decoded. ``fast_path=False``: the general path only.
-        spec = getattr(venue, "diff_frame", None)
+        spec = venue.diff_frame
         self._parse_decoded = spec.parse_decoded if spec is not None else None
-        if fast_path and spec is not None and self._fast and self.max_depth is None \
-                and not self.connection_sequence:
-            self._fastpath = FastFeed(self, spec, self._fast, LIVE)
+        #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
+        self._fast_symbols: Optional[dict] = None
+        fast_rule = self._fast or (4 if venue.sync_rule is SyncRule.TIMESTAMP else 0)
+        if fast_path and spec is not None and fast_rule and not self.connection_sequence:
+            if spec.symbols is None:
+                self._fast_symbols = {}
+            self._fastpath = FastFeed(self, spec, fast_rule, LIVE, self._fast_symbols)
             self.feed = self._fastpath.feed  # type: ignore[method-assign]
             self.clock = self._clock  # tell the fast path which clock it is
         if pairs:
@@ -398,6 +417,7 @@ class OrderBookTracker(Notifier):
                 conn = self._new_connection([])
             conn.pairs.append(pair)
             self.books[pair] = TrackedBook(pair, self._book_factory(), conn)
+            self._learn_symbol(pair)
             if conn not in touched:
                 touched.append(conn)
         if self._live is not None:
@@ -414,11 +434,26 @@ class OrderBookTracker(Notifier):
         if tb is None:
             return
         tb.gen += 1
+        if self._fast_symbols is not None:
+            for sym in [s for s, p in self._fast_symbols.items() if p == pair]:
+                del self._fast_symbols[sym]
         conn = tb.conn
         if pair in conn.pairs:
             conn.pairs.remove(pair)
         if conn.up:
             self.driver.send(conn, self.venue.unsubscribe_messages([pair]))
+
+    def _learn_symbol(self, pair: str) -> None:
+        """The compiled path's symbol table: the pair's venue symbol, when the venue maps it
+        back to the same pair (so both paths find the same book)."""
+        if self._fast_symbols is None:
+            return
+        try:
+            sym = self.venue.to_venue_symbol(pair)
+            if self.venue.from_venue_symbol(sym) == pair:
+                self._fast_symbols[sym] = pair
+        except Exception:  # a pair the venue cannot name: its frames take the general path
+            pass
 
     def _new_connection(self, pairs: Iterable[str]) -> Connection:
         conn = Connection(self._next_conn_id, pairs)
@@ -434,6 +469,7 @@ class OrderBookTracker(Notifier):
             tb = self.books.get(p)
             if tb is None:
                 self.books[p] = tb = TrackedBook(p, self._book_factory(), conn)
+                self._learn_symbol(p)
             else:
                 if p in tb.conn.pairs:
                     tb.conn.pairs.remove(p)
@@ -662,7 +698,7 @@ class OrderBookTracker(Notifier):
 
     def _sequence_break(self, tb: TrackedBook, d: BookDiff) -> None:
         if tb.first and self.venue.snapshot_request(tb.pair) is not None:
-            # Right after a REST snapshot: the snapshot predates the stream (Binance step 4).
+            # Right after a REST snapshot: the snapshot predates the stream (its id below the first buffered diff's).
             tb.snapshot_retries += 1
             self._log("too-old", logging.INFO, "%s %s: snapshot %d older than stream (%d..%d); refetching",
                       self.name, tb.pair, tb.last_id, d.first_id, d.last_id)
@@ -1292,8 +1328,8 @@ class _LiveDriver(TrackerDriver):
     def _limit(self, req: RestRequest) -> tuple[Optional[str], Optional[dict]]:
         """How the throttler charges a snapshot request: the endpoint's own limit id when the
         throttler rates it (``snapshot_limit_id``, ``"GET /path"`` or ``"/path"``), else the
-        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. Binance
-        ``REQUEST_WEIGHT``), else nothing."""
+        request's ``weight`` on the venue's shared pool (``venue.rate_limit_pool``, e.g. a
+        per-minute request weight pool), else nothing."""
         t = self.t
         throttler = getattr(t._rest, "throttler", None)
         if throttler is None:
@@ -1305,7 +1341,7 @@ class _LiveDriver(TrackerDriver):
         for lid in (t.snapshot_limit_id, f"{req.method} {path}", path):
             if lid and (not known or lid in known):
                 return lid, None
-        pool = getattr(t.venue, "rate_limit_pool", None)
+        pool = t.venue.rate_limit_pool
         if pool and pool in known:
             return pool, {pool: max(1, int(req.weight))}
         return None, None

@@ -97,16 +97,23 @@ and ``?listenKey=``), streams ``<sym>@depth[@100ms|@1000ms]`` (futures ``@100ms|
 ``@kline_<interval>``, ``!ticker@arr``, ``!miniTicker@arr``, futures ``@markPrice[@1s]``,
 ``!markPrice@arr[@1s]``, ``!bookTicker``, ``@forceOrder`` / ``!forceOrder@arr`` (silent: no
 liquidations), a listenKey as a stream name; methods
-SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY.  Spot ``/ws-api/v3``
-(WebSocket API): ping, time, ``userDataStream.subscribe.signature`` / ``unsubscribe`` with
-events wrapped as ``{"subscriptionId": n, "event": {...}}``.  Limits as Binance: request weight per minute (spot
-6000, futures 2400), orders per 10 s (100 / 300) and per day / minute, 429 + ``Retry-After`` then
+SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY.  WebSocket API
+(order entry), spot ``/ws-api/v3`` and futures ``/ws-fapi/v1``: ``{id, method, params}`` ->
+``{id, status, result | error, rateLimits}`` (``returnRateLimits=false`` in the URL or a request
+hides them); ping, time, ``order.place`` / ``order.cancel`` / ``order.status`` (the REST
+handlers, order-count limit and order fault knobs; signed over all params sorted by name, HMAC
+or Ed25519), ``session.logon`` (Ed25519 keys only; later requests need only ``timestamp``) /
+``session.status`` / ``session.logout``; spot also ``userDataStream.subscribe.signature`` /
+``unsubscribe`` with events wrapped as ``{"subscriptionId": n, "event": {...}}``.  Limits as
+Binance: request weight per minute (spot 6000, futures 2400), orders per 10 s (100 / 300) and
+per day / minute (new orders only; spot takes an order off at its first fill, the "unfilled
+order count"), 429 + ``Retry-After`` then
 418 bans, 5 (spot) / 10 (futures) incoming WS messages per second, WS pings every 20 s (spot) /
 180 s (futures), connections closed after 24 h.  Pass ``spot_limits=RateLimits(...)`` to raise them
 for soak tests.
 
 Constructor knobs: ``seed`` (every RNG: agent, ids, faults), ``pairs`` / ``perp_pairs``
-("BASE-QUOTE"; wire symbols are Binance's, e.g. ``BTCUSDT``), ``agent`` (a seeded market maker
+("BASE-QUOTE"; each front end writes them in its venue's form, e.g. ``BTCUSDT``, ``BTC-USDT-SWAP``), ``agent`` (a seeded market maker
 quoting around a random-walk mid plus taker flow), ``agent_interval`` (s), ``seed_from_fixture``
 (True: shape the initial books after the recorded Binance depth snapshot shipped as package
 data, ``hbconnect/sim/data/binance_depth_snapshot.txt``; or the path of a recording file with a

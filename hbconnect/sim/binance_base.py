@@ -25,6 +25,7 @@ message shapes live in ``binance_spot.py`` and ``binance_futures.py`` (the ``*_e
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -48,6 +49,11 @@ from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bo
                                       symbol_fills)
 from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
+
+#: what WebSocket API order calls pass where a REST route is expected (rejection mapping)
+_WS_API_ROUTE = Route("WS", "ws-api", order=True)
+#: a WebSocket API call whose answer an injected fault loses
+_LOST = object()
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +272,10 @@ class BinanceFrontEnd(FrontEnd):
     kline_period = 2.0              # @kline_<interval> push period (s)
     #: per-market overrides of :data:`REJECTS`
     rejects: dict[Reject, tuple[int, str]] = {}
+    #: the WebSocket API (order entry): its path and its methods' request weights
+    ws_api_path = "/ws-api/v3"
+    ws_api_weights: dict[str, int] = {"order.place": 1, "order.cancel": 1, "order.status": 4,
+                                      "session.logon": 2, "session.status": 2, "session.logout": 2}
 
     def __init__(self, exchange: Any, engine: MatchingEngine, limits: RateLimits,
                  faults: FaultInjector, seed: int = 0, ping_interval: Optional[float] = None) -> None:
@@ -287,6 +297,7 @@ class BinanceFrontEnd(FrontEnd):
             self.app.router.add_get(f"/{prefix}/ws", self._ws_handler)
             self.app.router.add_get(f"/{prefix}/ws/{{streams:.*}}", self._ws_handler)
             self.app.router.add_get(f"/{prefix}/stream", self._ws_handler)
+        self.app.router.add_get(self.ws_api_path, self._ws_api_handler)
 
     # ------------------------------------------------------------------ neutral -> Binance
     def reject_error(self, e: SimReject, route: Route) -> BinanceError:
@@ -595,6 +606,30 @@ class BinanceFrontEnd(FrontEnd):
             for k in [k for k in self._orders if k[2] < cutoff]:
                 del self._orders[k]
 
+    def uncount_first_fill(self, owner: str) -> None:
+        """Spot Unfilled Order Count Rules: an order's first fill (partial or full) takes one
+        order off the unfilled order count, in every ORDERS interval."""
+        for seconds in (10, self.limits.orders_long_seconds):
+            key = (owner, seconds, self._window(seconds))
+            if self._orders.get(key, 0) > 0:
+                self._orders[key] -= 1
+
+    def rate_limits_array(self, owner: Optional[str], orders: bool) -> list[dict]:
+        """The WebSocket API's ``rateLimits``: request weight, and the ORDERS counts for
+        methods that count orders."""
+        out = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                "limit": self.limits.weight_1m, "count": self._weight.get(self._window(60), 0)}]
+        if orders and owner is not None:
+            ls = self.limits.orders_long_seconds
+            interval, num = ("DAY", 1) if ls >= 86400 else ("MINUTE", ls // 60)
+            out.append({"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+                        "limit": self.limits.orders_10s,
+                        "count": self._orders.get((owner, 10, self._window(10)), 0)})
+            out.append({"rateLimitType": "ORDERS", "interval": interval, "intervalNum": num,
+                        "limit": self.limits.orders_long,
+                        "count": self._orders.get((owner, ls, self._window(ls)), 0)})
+        return out
+
     async def _read_params(self, request: web.Request) -> tuple[dict, str, str]:
         raw_query = request.rel_url.raw_query_string
         body = ""
@@ -674,6 +709,173 @@ class BinanceFrontEnd(FrontEnd):
             raise err(TS_AHEAD)
         if server - ts > window:
             raise err(TS_OUTSIDE_WINDOW)
+
+    # ------------------------------------------------------------------ WebSocket API
+    async def _ws_api_handler(self, request: web.Request) -> web.StreamResponse:
+        """The WebSocket API (spot ``/ws-api/v3``, USDⓈ-M ``/ws-fapi/v1``): ``{id, method,
+        params}`` requests, ``{id, status, result | error, rateLimits}`` answers."""
+        # rateLimits are in every answer unless the connection (returnRateLimits=false in its
+        # URL) or the request (a returnRateLimits parameter) says otherwise
+        default = request.query.get("returnRateLimits", "true").lower() != "false"
+
+        def setup(conn: WsConn) -> None:
+            conn.state["rate_limits"] = default
+        # the WebSocket API counts request weight, not the market streams' messages per second
+        return await self.serve_ws(request, self._ws_api_text, setup=setup, incoming_per_second=0)
+
+    async def _ws_api_text(self, conn: WsConn, text: str) -> None:
+        answer = await self.ws_api_call(conn, text)
+        if answer is None:
+            return
+        show = conn.state.pop("show_rate_limits", conn.state.get("rate_limits", True))
+        if not show:
+            answer.pop("rateLimits", None)
+        conn.send_raw(answer)
+
+    @staticmethod
+    def _ws_param_text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (dict, list)):
+            raise BinanceError(-1100, "Illegal characters found in a parameter.")
+        return str(value)
+
+    async def ws_api_call(self, conn: WsConn, text: str) -> Optional[dict]:
+        """One request -> its answer (None: the answer is lost, an injected fault)."""
+        try:
+            req = json.loads(text)
+            if not isinstance(req, dict):
+                raise ValueError
+        except (ValueError, RecursionError):
+            return {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
+        rid, method, raw = req.get("id"), req.get("method"), req.get("params") or {}
+        account: Optional[Account] = conn.state.get("logon")
+        orders = method == "order.place"
+        try:
+            if not isinstance(raw, dict):
+                raise BinanceError(-1000, "Malformed request: params must be an object.")
+            if isinstance(method, str) and method.startswith("v") and "/" in method:
+                method = method.split("/", 1)[1]        # "v3/order.place"
+            params = {str(k): self._ws_param_text(v) for k, v in raw.items()}
+            if "returnRateLimits" in params:
+                conn.state["show_rate_limits"] = params.pop("returnRateLimits") != "false"
+            weight = self.ws_api_weights.get(method, 1) if isinstance(method, str) else 1
+            self._charge_weight(weight)
+            if method == "ping":
+                result: Any = {}
+            elif method == "time":
+                result = {"serverTime": self.server_time()}
+            elif method == "session.logon":
+                account = self.ws_api_logon(conn, params)
+                result = self._session_status(conn)
+            elif method == "session.status":
+                result = self._session_status(conn)
+            elif method == "session.logout":
+                conn.state.pop("logon", None)
+                conn.state.pop("logon_since", None)
+                account = None
+                result = self._session_status(conn)
+            elif method in ("order.place", "order.cancel", "order.status"):
+                account = self.ws_api_account(conn, params)
+                result = await self._ws_api_order(method, params, account)
+                if result is _LOST:
+                    return None
+            else:
+                result = self.ws_api_extra(conn, method, raw) if isinstance(method, str) else NotImplemented
+                if result is NotImplemented:
+                    raise BinanceError(-1020, "Unsupported operation.")
+        except SimReject as e:
+            return self._ws_api_error(rid, self.reject_error(e, _WS_API_ROUTE), account, orders)
+        except BinanceError as e:
+            return self._ws_api_error(rid, e, account, orders)
+        except (TypeError, ValueError, OverflowError):
+            return self._ws_api_error(rid, BinanceError(-1100, "Illegal parameter."), account, orders)
+        return {"id": rid, "status": 200, "result": result,
+                "rateLimits": self.rate_limits_array(account.account_id if account else None, orders)}
+
+    def _ws_api_error(self, rid: Any, e: BinanceError, account: Optional[Account], orders: bool) -> dict:
+        out = {"id": rid, "status": e.status, "error": e.body()}
+        retry = e.headers.get("Retry-After") if e.headers else None
+        if retry is not None:      # the WebSocket API names the end of the back-off on its clock
+            server = self.server_time()
+            out["error"]["data"] = {"serverTime": server, "retryAfter": server + int(float(retry) * 1000)}
+        out["rateLimits"] = self.rate_limits_array(account.account_id if account else None, orders)
+        return out
+
+    def _session_status(self, conn: WsConn) -> dict:
+        account = conn.state.get("logon")
+        return {"apiKey": account.api_key if account is not None else None,
+                "authorizedSince": conn.state.get("logon_since"),
+                "connectedSince": conn.state.setdefault("connected", self.server_time()),
+                "returnRateLimits": True, "serverTime": self.server_time(),
+                "userDataStream": bool(conn.sessions)}
+
+    def ws_api_logon(self, conn: WsConn, params: dict) -> Account:
+        """``session.logon``: Ed25519 keys only; the signature over ``apiKey`` + ``timestamp``
+        (+ ``recvWindow``) sorted by name."""
+        account = self.ws_api_account(conn, params, logon=True)
+        conn.state["logon"] = account
+        conn.state["logon_since"] = self.server_time()
+        return account
+
+    def ws_api_account(self, conn: WsConn, params: dict, logon: bool = False) -> Account:
+        """The account of a signed WebSocket API request: the logged-on session's (no
+        ``apiKey`` / ``signature`` needed, ``timestamp`` still checked), or the request's own
+        signature over all its parameters but ``signature`` sorted by name (HMAC hex or Ed25519
+        base64). ``logon``: a ``session.logon``, for Ed25519 keys only."""
+        session: Optional[Account] = None if logon else conn.state.get("logon")
+        if session is not None and "signature" not in params:
+            self._check_timestamp(params)
+            return session
+        key = params.get("apiKey")
+        if not key:
+            raise mandatory("apiKey")
+        account = self.exchange.account_by_key(key)
+        if account is None:
+            raise err((-2015, "Invalid API-key, IP, or permissions for action."), 401)
+        if logon and account.ed25519_public_key is None:
+            # "Only Ed25519 keys are supported for this feature"; the docs name no code for
+            # another key type: -1002 UNAUTHORIZED, the documented generic refusal
+            raise BinanceError(-1002, "You are not authorized to execute this request.", 401)
+        sig = params.get("signature")
+        if not sig:
+            raise mandatory("signature")
+        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
+        self._check_signature(account, {"signature": sig}, payload + "&signature=" + sig, "")
+        self._check_timestamp(params)
+        return account
+
+    def ws_api_extra(self, conn: WsConn, method: str, params: dict) -> Any:
+        """Market-specific WebSocket API methods (``NotImplemented``: none by that name)."""
+        return NotImplemented
+
+    async def _ws_api_order(self, method: str, params: dict, account: Account) -> Any:
+        """order.place / order.cancel / order.status through the REST handlers, with the same
+        order-count limit and fault knobs as the REST order routes (``_LOST``: the answer is
+        lost, an injected fault)."""
+        fault = self.faults.rest(self.ws_api_path)
+        if fault is not None:
+            raise self.fault_error(fault)
+        delay = self.faults.slow(self.ws_api_path)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if method == "order.place":
+            self._charge_order(account.account_id)
+        order_fault = self.faults.order() if method != "order.status" else None
+        if order_fault is not None and not order_fault[1]:
+            if order_fault[0] == "timeout":
+                return _LOST
+            raise self.fault_error("order_rejected")
+        handler = {"order.place": self.new_order, "order.cancel": self.cancel_order,
+                   "order.status": self.get_order}[method]
+        for name in ("apiKey", "signature"):
+            params.pop(name, None)
+        result = await handler(None, Params(params, "", ""), account)
+        if order_fault is not None:       # the action happened; the answer is lost
+            if order_fault[0] == "timeout":
+                return _LOST
+            raise self.fault_error("order_unknown")
+        return result
 
     # ------------------------------------------------------------------ listen keys
     def new_listen_key(self, account: Account) -> str:

@@ -41,6 +41,9 @@ _ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE"}
 
 class FuturesFrontEnd(BinanceFrontEnd):
     market = "futures"
+    ws_api_path = "/ws-fapi/v1"
+    ws_api_weights = {"order.place": 1, "order.cancel": 1, "order.status": 1,
+                      "session.logon": 2, "session.status": 2, "session.logout": 2}
     ping_interval = 180.0
     long_order_header = "X-MBX-ORDER-COUNT-1M"
     ws_incoming_per_second = 10

@@ -82,7 +82,6 @@ class SpotFrontEnd(BinanceFrontEnd):
         r("GET", "/sapi/v1/asset/tradeFee", self.trade_fee, 1, "SIGNED")
         r("GET", "/sapi/v1/margin/allPairs", self.no_margin_pairs, 1, "API_KEY")
         r("GET", "/sapi/v1/margin/isolated/allPairs", self.no_margin_pairs, 10, "SIGNED")
-        self.app.router.add_get("/ws-api/v3", self._ws_api_handler)
 
     def symbol_info(self, spec: SymbolSpec) -> dict:
         return {
@@ -354,68 +353,30 @@ class SpotFrontEnd(BinanceFrontEnd):
         return {}
 
     # ------------------------------------------------------------------ WebSocket API (user data)
-    async def _ws_api_handler(self, request: web.Request) -> web.StreamResponse:
-        """``/ws-api/v3``: ping, time, userDataStream.subscribe.signature / unsubscribe."""
-        # the WebSocket API counts request weight, not the market streams' messages per second
-        return await self.serve_ws(request, lambda conn, text: conn.send_raw(self._ws_api_call(conn, text)),
-                                   incoming_per_second=0)
-
-    def _ws_api_call(self, conn: WsConn, text: str) -> dict:
-        try:
-            req = json.loads(text)
-            if not isinstance(req, dict):
-                raise ValueError
-        except (ValueError, RecursionError):
-            return {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
-        rid, method, params = req.get("id"), req.get("method"), req.get("params") or {}
-        try:
-            if not isinstance(params, dict):
-                raise BinanceError(-1000, "Malformed request: params must be an object.")
-            if method == "ping":
-                result: Any = {}
-            elif method == "time":
-                result = {"serverTime": self.server_time()}
-            elif method == "userDataStream.subscribe.signature":
-                account = self._ws_api_auth({str(k): str(v) for k, v in params.items()})
-                sub_id = conn.next_id()
-                conn.sessions[sub_id] = account.account_id
-                result = {"subscriptionId": sub_id}
-            elif method == "userDataStream.unsubscribe":
-                sid = params.get("subscriptionId")
-                if sid is None:
-                    conn.sessions.clear()
-                elif conn.sessions.pop(int(sid), None) is None:
-                    raise BinanceError(-2035, "User Data Stream subscription not active.")
-                result = {}
-            elif method == "session.subscriptions":
-                result = [{"subscriptionId": i} for i in sorted(conn.sessions)]
-            else:
-                raise BinanceError(-1020, "Unsupported operation.")
-        except BinanceError as e:
-            return {"id": rid, "status": e.status, "error": e.body()}
-        except (TypeError, ValueError, OverflowError):
-            return {"id": rid, "status": 400, "error": {"code": -1100, "msg": "Illegal parameter."}}
-        return {"id": rid, "status": 200, "result": result}
-
-    def _ws_api_auth(self, params: dict) -> Account:
-        key = params.get("apiKey")
-        if not key:
-            raise mandatory("apiKey")
-        account = self.exchange.account_by_key(key)
-        if account is None:
-            raise err((-2015, "Invalid API-key, IP, or permissions for action."), 401)
-        sig = params.get("signature")
-        if not sig:
-            raise mandatory("signature")
-        payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "signature")
-        # the WebSocket API signs the parameters sorted by name (HMAC hex or Ed25519 base64)
-        self._check_signature(account, {"signature": sig}, payload + "&signature=" + sig, "")
-        self._check_timestamp(params)
-        return account
+    def ws_api_extra(self, conn: WsConn, method: str, params: dict) -> Any:
+        """Spot's User Data Stream methods on the WebSocket API (``NotImplemented``: not one)."""
+        if method == "userDataStream.subscribe.signature":
+            account = self.ws_api_account(conn, {str(k): str(v) for k, v in params.items()})
+            sub_id = conn.next_id()
+            conn.sessions[sub_id] = account.account_id
+            return {"subscriptionId": sub_id}
+        if method == "userDataStream.unsubscribe":
+            sid = params.get("subscriptionId")
+            if sid is None:
+                conn.sessions.clear()
+            elif conn.sessions.pop(int(sid), None) is None:
+                raise BinanceError(-2035, "User Data Stream subscription not active.")
+            return {}
+        if method == "session.subscriptions":
+            return [{"subscriptionId": i} for i in sorted(conn.sessions)]
+        return NotImplemented
 
     # ------------------------------------------------------------------ user stream
     def on_engine_event(self, ev: Any) -> None:
         if isinstance(ev, OrderEvent):
+            fs = ev.fill
+            if fs is not None and fs.fill.qty == ev.snapshot["executed_qty"]:   # its first fill
+                self.uncount_first_fill(ev.owner)
             if self.has_user_listeners(ev.owner):
                 self.push_user(ev.owner, self.execution_report(ev))
         elif isinstance(ev, AccountEvent):

@@ -24,6 +24,8 @@ D = Decimal
 #: venue name -> module defining ``front_ends(exchange, **options) -> {name: FrontEnd}``
 VENUE_MODULES: dict[str, str] = {
     "binance": "hbconnect.sim.binance",
+    "bybit": "hbconnect.sim.bybit",
+    "okx": "hbconnect.sim.okx",
 }
 #: API keys, secrets and passphrases: printable ASCII without spaces (each front end checks
 #: its venue's own format on requests)

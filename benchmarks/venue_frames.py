@@ -1,0 +1,180 @@
+"""Generated book sessions in each venue's own frame format: a random walk of a few books written
+as the venue's snapshot and diff frames (and, optionally, trade frames and lost frames).
+
+Used by benchmarks/message_path_venues.py (in-sequence diffs, the same frames for every client)
+and by tests/test_fastpath_venues.py (with lost frames, other channels and fuzzing) for the venues
+whose recordings hold no such frames. The ids follow each venue's documented sync rule.
+"""
+from __future__ import annotations
+
+import json
+import random
+from typing import Optional
+
+from hbconnect import OrderBook
+
+PAIRS = ("BTC-USDT", "ETH-USDT")
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+class VenueFrames:
+    """``frames(n)``: the opening snapshots then ``n`` book frames of random pairs."""
+
+    def __init__(self, rng: random.Random, pairs=PAIRS, levels: tuple[int, int] = (0, 4), lost: float = 0.02,
+                 others: float = 0.1, snapshot_every: int = 60, jump: float = 0.02) -> None:
+        self.rng = rng
+        self.pairs = list(pairs)
+        self.books = {p: OrderBook() for p in self.pairs}
+        self.ids = {p: 1000 for p in self.pairs}
+        self.ts = 1_700_000_000_000
+        self.level_range = levels
+        self.lost = lost
+        self.others = others
+        self.snapshot_every = snapshot_every
+        self.jump = jump
+        #: levels in the diff frames written so far (for per-level figures)
+        self.diff_levels = 0
+        #: REST venues: the snapshot bodies of every pair as of each frame ``frames`` returned
+        self.bodies: list[dict] = []
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(["0", "1.5", "0.25", "3", "10.125"])]
+                for _ in range(rng.randint(*self.level_range))]
+
+    def step(self, pair: str, snapshot: bool) -> tuple:
+        rng = self.rng
+        self.ts += rng.randint(1, 50)
+        prev = self.ids[pair]
+        self.ids[pair] = new = prev + (1 if snapshot or rng.random() >= self.jump else rng.randint(2, 5))
+        book = self.books[pair]
+        if snapshot:
+            bids = [["%.1f" % (99 - i / 10), "1"] for i in range(rng.randint(1, 6))]
+            asks = [["%.1f" % (101 + i / 10), "2"] for i in range(rng.randint(1, 6))]
+            book.apply_snapshot(bids, asks, new)
+        else:
+            bids, asks = self.levels(100, -1), self.levels(100, 1)
+            book.apply_diffs(bids, asks, new)
+            self.diff_levels += len(bids) + len(asks)
+        return bids, asks, prev, new
+
+    def snapshots(self) -> list[str]:
+        return [self.frame(p, True) for p in self.pairs]
+
+    rest = False  # the venue's snapshots come from REST (``snapshot_body``)
+
+    def frames(self, n: int) -> list[str]:
+        out = self.snapshots()
+        self.bodies = [self._bodies()] * len(out) if self.rest else []
+        every = self.snapshot_every
+        for i in range(n):
+            pair = self.rng.choice(self.pairs)
+            snap = bool(every) and i % every == every - 1
+            frame = self.frame(pair, snap)
+            if snap or self.rng.random() >= self.lost:
+                out.append(frame)
+            if self.rng.random() < self.others:
+                out.append(self.other(pair))
+            if self.rest:
+                self.bodies.extend([self._bodies()] * (len(out) - len(self.bodies)))
+        return out
+
+    def _bodies(self) -> dict:
+        return {p: self.snapshot_body(p) for p in self.pairs}
+
+    def frame(self, pair: str, snapshot: bool) -> str:
+        raise NotImplementedError
+
+    def other(self, pair: str) -> str:
+        return "{}"
+
+    def snapshot_body(self, pair: str) -> Optional[bytes]:
+        """A REST snapshot of the pair's current book (venues whose snapshot is REST)."""
+        return None
+
+
+class BybitFrames(VenueFrames):
+    """Bybit v5 ``orderbook.50.{symbol}`` snapshot/delta (``u`` contiguous)."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        sym = pair.replace("-", "")
+        return _dumps({"topic": "orderbook.50." + sym, "type": "snapshot" if snapshot else "delta", "ts": self.ts,
+                       "data": {"s": sym, "b": bids, "a": asks, "u": new, "seq": new * 3}, "cts": self.ts - 2})
+
+    def other(self, pair):
+        sym = pair.replace("-", "")
+        return _dumps({"topic": "publicTrade." + sym, "type": "snapshot", "ts": self.ts,
+                       "data": [{"T": self.ts, "s": sym, "S": "Buy", "v": "0.1", "p": "100.1", "i": str(self.ts)}]})
+
+
+class OkxFrames(VenueFrames):
+    """OKX v5 ``books`` snapshot/update (seqId/prevSeqId; checksum real or 0)."""
+
+    checksums = 0.8  # share of frames carrying a real checksum (else 0: not sent)
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        cks = self.books[pair].checksum_okx(25) if self.rng.random() < self.checksums else 0
+        rows = lambda side: [[p, s, "0", str(self.rng.randint(0, 9))] for p, s in side]  # noqa: E731
+        d = {"asks": rows(asks), "bids": rows(bids), "ts": str(self.ts), "checksum": cks,
+             "prevSeqId": -1 if snapshot else prev, "seqId": new}
+        return _dumps({"arg": {"channel": "books", "instId": pair}, "action": "snapshot" if snapshot else "update",
+                       "data": [d]})
+
+    def other(self, pair):
+        return _dumps({"arg": {"channel": "trades", "instId": pair},
+                       "data": [{"instId": pair, "tradeId": str(self.ts), "px": "100.1", "sz": "0.1", "side": "buy",
+                                 "ts": str(self.ts)}]})
+
+
+class BitgetFrames(VenueFrames):
+    """Bitget v2 ``books`` snapshot/update (``seq`` increasing; checksum real or 0)."""
+
+    checksums = 0.8
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        cks = self.books[pair].checksum_bitget(25) if self.rng.random() < self.checksums else 0
+        d = {"asks": asks, "bids": bids, "checksum": cks, "seq": new, "ts": str(self.ts)}
+        return _dumps({"action": "snapshot" if snapshot else "update",
+                       "arg": {"instType": "SPOT", "channel": "books", "instId": pair.replace("-", "")},
+                       "data": [d], "ts": self.ts})
+
+    def other(self, pair):
+        return _dumps({"action": "update", "arg": {"instType": "SPOT", "channel": "trade",
+                                                   "instId": pair.replace("-", "")},
+                       "data": [{"ts": str(self.ts), "price": "100.1", "size": "0.1", "side": "buy",
+                                 "tradeId": str(self.ts)}], "ts": self.ts})
+
+
+class GateFrames(VenueFrames):
+    """Gate.io v4 ``spot.order_book_update`` (U/u ranges) with REST ``order_book?with_id=true``
+    snapshots; a "snapshot" frame here only moves the REST book (the stream has none)."""
+
+    rest = True
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        if snapshot:
+            return self.other(pair)
+        sym = pair.replace("-", "_")
+        return _dumps({"time": self.ts // 1000, "time_ms": self.ts, "channel": "spot.order_book_update",
+                       "event": "update", "result": {"t": self.ts, "e": "depthUpdate", "E": self.ts // 1000, "s": sym,
+                                                     "U": prev + 1, "u": new, "b": bids, "a": asks}})
+
+    def other(self, pair):
+        return _dumps({"time": self.ts // 1000, "channel": "spot.trades", "event": "update",
+                       "result": {"id": self.ts, "create_time": self.ts // 1000, "create_time_ms": str(self.ts), "side": "buy",
+                                  "currency_pair": pair.replace("-", "_"), "amount": "0.1", "price": "100.1"}})
+
+    def snapshot_body(self, pair):
+        book = self.books[pair]
+        return json.dumps({"id": self.ids[pair], "current": self.ts, "update": self.ts,
+                           "bids": book.bids_text(), "asks": book.asks_text()}).encode()
+
+
+GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames}

@@ -1,0 +1,175 @@
+"""Binance WebSocket API order entry: spot (``/ws-api/v3``) and USDⓈ-M (``/ws-fapi/v1``).
+
+Requests are ``{"id", "method", "params"}`` text frames; answers ``{"id", "status", "result" |
+"error", "rateLimits"}``. A ``TRADE`` / ``USER_DATA`` request is signed like REST, except that
+the signature payload is *every* parameter but ``signature`` (``apiKey`` included) sorted by
+name and joined as ``name=value`` with ``&`` (Binance "SIGNED request example (HMAC)"): HMAC-SHA256
+in hex, or the private key's signature in base64 (Ed25519, RSA).
+
+With an Ed25519 key the session is logged in once (``session.logon``, the only key type Binance
+accepts for it, spot and USDⓈ-M) and later requests carry neither ``apiKey`` nor ``signature``,
+only ``timestamp``. HMAC and RSA keys sign every request.
+
+``timestamp`` and ``recvWindow`` are JSON integers (USDⓈ-M: "INT parameters ... are expected as
+JSON integers, not strings"), decimals JSON strings.
+"""
+from __future__ import annotations
+
+from typing import Any as _Any, Optional as _Optional, Union as _Union
+
+from hbconnect.connector.contract import AccountSettings, WsOrderReply
+from hbconnect.core.codecs import fast_loads as _loads, json_dumps as _dumps
+from hbconnect.core.errors import AuthenticationError
+from hbconnect.exchanges._trading import fmt_decimal
+
+#: the request id of the session's ``session.logon`` (order requests use counters)
+LOGON_ID = "session.logon"
+
+#: ``rateLimits`` / header interval letters -> seconds
+_INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+
+def ws_signature_payload(params: dict) -> str:
+    """The WebSocket API's signature payload: all params but ``signature``, sorted by name."""
+    return "&".join([f"{k}={params[k]}" for k in sorted(params) if k != "signature"])
+
+
+class BinanceWsOrderEntry:
+    """WebSocket order entry for :class:`BinanceSpotTrading` / :class:`BinancePerpetualTrading`
+    (mixed into both; reads their ``credentials``, ``recv_window_ms``, ``ws_api_url``,
+    ``place_order_request``, ``cancel_order_request``, ``order_status_request``, ``_error_of`` and ``_budget_ids``)."""
+
+    ws_order_entry = True
+    _ws_api_path = "/ws-api/v3"
+
+    # -- session --
+
+    def ws_order_url(self) -> str:
+        return self.ws_api_url  # type: ignore[attr-defined]
+
+    @property
+    def ws_session_logon(self) -> bool:
+        """True when the key is Ed25519: one ``session.logon``, then unsigned requests."""
+        return self.credentials.private_key_kind == "ed25519"  # type: ignore[attr-defined]
+
+    def _sign_ws(self, params: dict) -> None:
+        creds = self.credentials  # type: ignore[attr-defined]
+        params["apiKey"] = creds.api_key
+        payload = ws_signature_payload(params)
+        params["signature"] = (creds.private_key_sign_base64(payload) if creds.has_private_key
+                               else creds.hmac_sha256_hex(payload))
+
+    def ws_order_login(self, timestamp_ms: int) -> _Optional[str]:
+        """``session.logon`` for an Ed25519 key; None otherwise (every request signed)."""
+        if not self.ws_session_logon:
+            return None
+        params: dict = {"timestamp": int(timestamp_ms)}
+        self._sign_ws(params)
+        return _dumps({"id": LOGON_ID, "method": "session.logon", "params": params})
+
+    def parse_login_reply(self, raw: _Union[str, bytes]) -> _Optional[bool]:
+        """True for the ``session.logon`` success; ``AuthenticationError`` for its refusal; None
+        for other frames."""
+        msg = _loads(raw)
+        if not isinstance(msg, dict) or msg.get("id") != LOGON_ID:
+            return None
+        if msg.get("status") == 200:
+            return True
+        error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
+        raise AuthenticationError(error.get("code"), f"session.logon refused: {str(error.get('msg', ''))[:200]}",
+                                  venue=self.name)  # type: ignore[attr-defined]
+
+    # -- requests --
+
+    def _ws_request(self, method: str, params: dict, request_id: str, timestamp_ms: int) -> str:
+        out = {k: fmt_decimal(v) for k, v in params.items() if v is not None}
+        out["recvWindow"] = self.recv_window_ms  # type: ignore[attr-defined]
+        out["timestamp"] = int(timestamp_ms)
+        if not self.ws_session_logon:
+            self._sign_ws(out)
+        return _dumps({"id": request_id, "method": method, "params": out})
+
+    def ws_place_order_message(self, order: _Any, account: AccountSettings, request_id: str,
+                               timestamp_ms: int) -> str:
+        request = self.place_order_request(order, account)  # type: ignore[attr-defined]
+        return self._ws_request("order.place", request.params, request_id, timestamp_ms)
+
+    def ws_cancel_order_message(self, order: _Any, request_id: str, timestamp_ms: int) -> str:
+        request = self.cancel_order_request(order)  # type: ignore[attr-defined]
+        return self._ws_request("order.cancel", request.params, request_id, timestamp_ms)
+
+    def ws_order_status_message(self, order: _Any, request_id: str, timestamp_ms: int) -> str:
+        request = self.order_status_request(order)  # type: ignore[attr-defined]
+        return self._ws_request("order.status", request.params, request_id, timestamp_ms)
+
+    # -- answers --
+
+    def parse_ws_order_reply(self, raw: _Union[str, bytes]) -> _Optional[WsOrderReply]:
+        """An answer -> WsOrderReply (``result``, or the error classified as on REST, with the
+        venue's ``rateLimits`` counts in ``usage``); None for frames that answer no request
+        (user-data events, the logon answer, an answer with ``id: null``)."""
+        msg = _loads(raw)
+        if not isinstance(msg, dict):
+            raise ValueError("WebSocket API frame is not an object")
+        rid = msg.get("id")
+        if rid is None or rid == LOGON_ID or "status" not in msg:
+            return None
+        usage = self.parse_rate_limit_counts(msg.get("rateLimits"))
+        status = int(msg["status"])
+        if status == 200:
+            return WsOrderReply(str(rid), data=msg.get("result"), usage=usage)
+        error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
+        headers = None
+        detail = error.get("data") if isinstance(error.get("data"), dict) else None
+        if detail and detail.get("retryAfter") is not None and detail.get("serverTime") is not None:
+            # the WebSocket API names the end of the back-off as a time on its clock
+            try:
+                seconds = max(0.0, (int(detail["retryAfter"]) - int(detail["serverTime"])) / 1000.0)
+                headers = {"Retry-After": f"{seconds:g}"}
+            except (TypeError, ValueError):
+                headers = None
+        return WsOrderReply(str(rid), error=self._error_of(status, error, headers), usage=usage)  # type: ignore[attr-defined]
+
+    def parse_rate_limit_counts(self, rate_limits: _Any) -> dict:
+        """``rateLimits`` entries -> {throttler limit id: the venue's count} for the budgets this
+        translation keeps (unknown entries are ignored)."""
+        out: dict = {}
+        if not isinstance(rate_limits, list):
+            return out
+        for entry in rate_limits:
+            if not isinstance(entry, dict):
+                continue
+            try:
+                seconds = _INTERVAL_SECONDS[entry["interval"]] * int(entry["intervalNum"])
+                count = int(entry["count"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            limit_id = self._budget_ids.get((entry.get("rateLimitType"), seconds))  # type: ignore[attr-defined]
+            if limit_id is not None:
+                out[limit_id] = count
+        return out
+
+    def rate_limit_usage(self, headers: _Any) -> dict:
+        """``X-MBX-USED-WEIGHT-<n><unit>`` / ``X-MBX-ORDER-COUNT-<n><unit>`` headers -> {throttler
+        limit id: the venue's count}."""
+        out: dict = {}
+        if not headers:
+            return out
+        units = {"S": 1, "M": 60, "H": 3600, "D": 86400}
+        for name, value in headers.items():
+            upper = name.upper()
+            if upper.startswith("X-MBX-USED-WEIGHT-"):
+                kind, spec = "REQUEST_WEIGHT", upper[18:]
+            elif upper.startswith("X-MBX-ORDER-COUNT-"):
+                kind, spec = "ORDERS", upper[18:]
+            else:
+                continue
+            try:
+                seconds = int(spec[:-1]) * units[spec[-1]]
+                count = int(value)
+            except (KeyError, ValueError, IndexError):
+                continue
+            limit_id = self._budget_ids.get((kind, seconds))  # type: ignore[attr-defined]
+            if limit_id is not None:
+                out[limit_id] = count
+        return out

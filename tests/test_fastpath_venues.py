@@ -1,0 +1,216 @@
+"""The compiled frame path on every venue that declares its diff shape (``venue.diff_frame``),
+against the general path: the same recorded or generated session, with faults and fuzzed frames,
+through two trackers (one ``fast_path=False``) must give identical books (every level, exact
+text), per-pair counters, tracker and connection counters and notifications, and the compiled
+path must really have carried the in-sequence diffs. (Binance's own, scanner included:
+tests/test_tracker_fastpath.py.)"""
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from benchmark_modules import load_benchmark
+from conftest import fixture_files
+from hbconnect.exchanges import market_data_venue
+from hbconnect.market.replay import Fault, Replayer, book_frame_indices, inject, load_session
+from hbconnect.market.tracker import OrderBookTracker
+from refbook import book_levels
+
+# ------------------------------------------------------------------ recorded sessions
+
+RECORDED = [("gate_io", "GATEIO"), ("bitstamp", "BITSTAMP")]
+
+
+def _venue(name):
+    v = market_data_venue(name)
+    return v.with_urls() if hasattr(v, "with_urls") else v
+
+
+def _replay(name, session, faults, fast):
+    notes = []
+    kw = {"fast_path": fast,
+          "on_book": lambda u: notes.append(("book", u.pair, u.update_id, u.timestamp, u.snapshot)),
+          "on_trade": lambda t: notes.append(("trade", t.pair, t.trade_id, t.price, t.amount))}
+    r = Replayer(_venue(name), inject(session, faults), tracker_kwargs=kw)
+    t = r.run().tracker
+    assert (t._fastpath is not None) == fast
+    return {"stats": {p: t.stats(p).to_dict() for p in t.books},
+            "books": {p: book_levels(t.book(p)) for p in t.books},
+            "notes": notes,
+            "conns": [(c.id, c.frames, c.bad_frames, c.reconnects, c.gaps, c.last_frame) for c in t.connections],
+            "tracker": (t.frames, t.bad_frames, t.unknown_pair_messages, t.ignored_frames, t.notify_errors),
+            "last_ids": {p: (tb.last_id, type(tb.last_id), tb.first) for p, tb in t.books.items()},
+            "fast_frames": t._fastpath.fast_frames if fast else 0}
+
+
+def _same_replay(name, session, faults):
+    fast = _replay(name, session, faults, True)
+    slow = _replay(name, session, faults, False)
+    applied = sum(s["diffs_applied"] for s in fast["stats"].values())
+    assert fast["fast_frames"] > applied // 2 > 0  # the compiled path carried the bulk of the diffs
+    for key in ("stats", "books", "notes", "conns", "tracker", "last_ids"):
+        assert fast[key] == slow[key], key
+    return fast
+
+
+def _resize(value):
+    def mutate(raw):
+        return raw.replace('","', '","' + value, 1) if value else raw.replace('"]', '"x"]', 1)
+    return mutate
+
+
+@pytest.mark.parametrize("name,prefix", RECORDED)
+def test_recorded_session_same_as_general_path(name, prefix):
+    res = _same_replay(name, load_session(fixture_files(prefix)), [])
+    assert all(s["gaps"] == 0 and s["bad_frames"] == 0 for s in res["stats"].values())
+
+
+@pytest.mark.parametrize("name,prefix", RECORDED)
+def test_recorded_session_with_faults_same_as_general_path(name, prefix):
+    session = load_session(fixture_files(prefix))
+    venue = _venue(name)
+    idx = book_frame_indices(session, venue)
+    rng = random.Random(11)
+    faults = []
+    for i in rng.sample(idx[5:-1], min(14, len(idx) - 6)):
+        kind = rng.choice(["drop", "duplicate", "truncate", "garbage", "corrupt", "corrupt"])
+        if kind == "corrupt":
+            faults.append(Fault(kind, i, mutate=_resize(rng.choice(["-", "x", "", "1e"]))))
+        else:
+            faults.append(Fault(kind, i))
+    res = _same_replay(name, session, faults)
+    felt = sum(s["gaps"] + s["bad_frames"] + s["stale_dropped"] for s in res["stats"].values())
+    assert felt + res["tracker"][1] > 0  # the faults were felt (gaps, bad or stale frames)
+
+
+# ------------------------------------------------------------------ generated sessions
+
+VF = load_benchmark("venue_frames")
+PAIRS = list(VF.PAIRS)
+GENERATED = sorted(VF.GENERATORS)
+
+
+def _mutate_value(v, rng):
+    return rng.choice([None, 1.5, -1, 0, "", "x", "0012", "12", " 12", "1_2", [], {}, True,
+                       v if not isinstance(v, str) else v + "0", 10 ** 20])
+
+
+def _mutate(frame, rng):
+    """A frame the compiled path must read exactly as the general path does, or leave to it."""
+    k = rng.randrange(13)
+    if k == 0:
+        return frame[:rng.randrange(len(frame))]
+    if k == 1:
+        return frame.encode()
+    if k == 9:  # the same text escaped: the same frame to the JSON parser
+        return frame.replace('"1', '"\\u0031', 1).replace('":"', '":"\\/', 1)
+    if k == 10:  # a key twice, the last one differing (the JSON parser keeps the last)
+        key = rng.choice(["u", "seqId", "seq", "s", "action", "type", "event", "channel", "data", "result", "arg",
+                          "microtimestamp", "b", "bids", "ts", "checksum", "full"])
+        return frame[:-1] + "," + json.dumps({key: _mutate_value(0, rng)})[1:]
+    if k == 11:  # whitespace
+        i = rng.randrange(len(frame) + 1)
+        return frame[:i] + rng.choice([" ", "\n", "\t"]) + frame[i:]
+    if k == 12:  # an id as a fraction or with an exponent
+        return re.sub(r'"(u|seqId|seq|U|prevSeqId)":(\d+)', lambda m: f'"{m.group(1)}":{m.group(2)}' +
+                      rng.choice([".0", "e0", "0"]), frame, count=1)
+    try:
+        msg = json.loads(frame)
+    except ValueError:
+        return frame
+    # a random object inside the frame
+    node, parent, key = msg, None, None
+    for _ in range(rng.randint(0, 3)):
+        if isinstance(node, dict) and node:
+            key = rng.choice(list(node))
+            parent, node = node, node[key]
+        elif isinstance(node, list) and node:
+            key = rng.randrange(len(node))
+            parent, node = node, node[key]
+        else:
+            break
+    if parent is None:
+        return frame + rng.choice([" ", "x", "}"])
+    if k == 2 and isinstance(parent, dict):
+        del parent[key]
+    elif k == 3 and isinstance(parent, list):
+        parent.append(rng.choice([["1", "2"], ["1"], [1, "2"], "x", ["1", "2", "3"]]))
+    elif k == 4 and isinstance(parent, dict):
+        parent[rng.choice(["full", "event", "x", "checksum"])] = rng.choice([True, False, 1, "s"])
+    else:
+        parent[key] = _mutate_value(node, rng)
+    return json.dumps(msg, separators=(",", ":") if rng.random() < 0.8 else None)
+
+
+def _state(t, conn):
+    return ({p: tb.stats().to_dict() for p, tb in t.books.items()},
+            {p: book_levels(t.book(p)) for p in t.books},
+            {p: (tb.last_id, type(tb.last_id), tb.first) for p, tb in t.books.items()},
+            (t.frames, t.bad_frames, t.unknown_pair_messages, t.ignored_frames, conn.frames, conn.bad_frames,
+             conn.last_frame))
+
+
+def _feed(t, conn, gen, frame, i):
+    t.feed(conn, frame, float(i))
+    if gen.bodies:  # a REST venue's pair waiting for its snapshot gets the book as of this frame
+        for p, tb in t.books.items():
+            if tb.snapshot_pending:
+                t.on_snapshot(p, tb.gen, gen.bodies[i][p])
+
+
+def _tracker(name, fast, notes):
+    t = OrderBookTracker(_venue(name), PAIRS, stale_timeout=None, sync_timeout=None, fast_path=fast)
+    t.clock = lambda: 0.0
+    t.add_book_callback(lambda u: notes.append((u.pair, u.update_id, u.timestamp, u.snapshot)))
+    t.add_trade_callback(lambda tr: notes.append((tr.pair, tr.trade_id, tr.price)))
+    conn = t.connections[0]
+    t.connection_up(conn)
+    return t, conn
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_session_same_as_general_path(name):
+    gen = VF.GENERATORS[name](random.Random(5))
+    frames = gen.frames(600)
+    nf, ng = [], []
+    (tf, cf), (tg, cg) = _tracker(name, True, nf), _tracker(name, False, ng)
+    for i, f in enumerate(frames):
+        _feed(tf, cf, gen, f, i)
+        _feed(tg, cg, gen, f, i)
+        assert _state(tf, cf) == _state(tg, cg), (i, f)
+    assert nf == ng
+    applied = sum(tb.diffs_applied for tb in tf.books.values())
+    assert tf._fastpath.fast_frames > applied // 2 > 100
+    # lost frames are found (sequence gaps, or checksum failures where ids cannot show them)
+    assert sum(tb.gaps + tb.checksums_failed for tb in tf.books.values()) > 0
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_session_fuzz_same_as_general_path(name):
+    """Dropped, duplicated, truncated and mutated frames (missing keys, other types, digit text
+    with leading zeros or spaces, odd rows, extra keys...) give the general path's results."""
+    rng = random.Random(20261207)
+    fast = scanned = 0
+    for episode in range(40):
+        gen = VF.GENERATORS[name](random.Random(episode))
+        frames = gen.frames(120)
+        nf, ng = [], []
+        (tf, cf), (tg, cg) = _tracker(name, True, nf), _tracker(name, False, ng)
+        for i, f in enumerate(frames):
+            r = rng.random()
+            if r < 0.03:
+                continue  # dropped
+            if r < 0.25:
+                f = _mutate(f, rng)
+            for _ in range(2 if r > 0.97 else 1):  # duplicated
+                _feed(tf, cf, gen, f, i)
+                _feed(tg, cg, gen, f, i)
+                assert _state(tf, cf) == _state(tg, cg), (episode, i, f)
+        assert nf == ng
+        fast += tf._fastpath.fast_frames
+        scanned += tf._fastpath.scanned_frames
+    assert fast > 300  # the compiled path took a good share of the frames
+    assert fast > scanned > 200  # both the partial reader and the decoded frames were used
