@@ -487,3 +487,17 @@ def test_stop_ends_tasks_even_when_a_cancellation_is_swallowed():
 
     t = asyncio.run(main())
     assert swallowed == [1] and t.cancelled()
+
+
+def test_resp_commands_built_by_the_hub_match_redis_py_packing():
+    """The hub frames its hot commands itself: the bytes must be what redis-py's own packer
+    (hiredis, or its Python serializer) sends for the same arguments."""
+    from redis.connection import PythonRespSerializer
+
+    from hbconnect.hub.resp import arg, bulk, command
+
+    args = (b"EVALSHA", b"ab" * 20, 2, "k:1", b"", b"\r\n$3", 12345678901234, "\u00e9")
+    want = b"".join(PythonRespSerializer(6000, lambda x: x if isinstance(x, bytes) else str(x).encode()).pack(*args))
+    assert command(args) == want
+    # pieces framed beforehand (several arguments in one piece) give the same bytes
+    assert command(args[:3], [arg(args[3]) + bulk(args[4]), arg(args[5]), arg(args[6]) + arg(args[7])], 5) == want

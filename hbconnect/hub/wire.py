@@ -33,7 +33,7 @@ import ujson
 
 __all__ = [
     "SNAPSHOT", "DIFF", "TRADE", "STATE", "HEARTBEAT", "KINDS", "STATES",
-    "stream_key", "snapshot_key", "lease_key", "hubs_key", "dumps", "loads", "EntryError",
+    "stream_key", "snapshot_key", "lease_key", "hubs_key", "dumps", "dumpb", "loads", "EntryError",
     "check_levels", "check_book_data", "check_trade_data",
 ]
 
@@ -47,6 +47,11 @@ STATES = frozenset({"syncing", "live", "resyncing"})
 
 dumps = ujson.dumps
 loads = ujson.loads
+
+
+def dumpb(obj: Any) -> bytes:
+    """``obj`` as the JSON bytes of a ``d`` field."""
+    return ujson.dumps(obj).encode()
 
 
 def _base(prefix: str, venue: str, pair: str) -> str:
