@@ -219,6 +219,7 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
         sent = lag = 0  # lag: most changes the generator was ever behind its schedule
         u = [1] * n
         t0 = time.perf_counter()
+        c0 = time.process_time()
         total = int(seconds * rate)  # the same changes in every hub (they must agree at the end)
         while sent < total:
             due = min(total, int((time.perf_counter() - t0) * rate))
@@ -239,7 +240,7 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
             await asyncio.sleep(0)
         await hub.drain()
         out.put((hub_id, {p: book_digest(t.books[p].book) for p in pairs}, sent, hub.entries, lag,
-                 time.perf_counter() - t0))
+                 time.perf_counter() - t0, time.process_time() - c0, hub.batches))
         await asyncio.sleep(1.0 + lease_ttl)  # keep heartbeating while consumers catch up
         await hub.stop()
 
@@ -259,11 +260,13 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
     async def main() -> None:
         cons = RemoteBookTracker(url, "synth", pairs, on_book=on_book, block_ms=1000)
         await cons.start()
+        c0 = time.process_time()
         q: mp.Queue = mp.Queue()
         p = mp.Process(target=hub_process, args=(url, "lat-hub", pairs, rate, seconds, "TIMESTAMP", 3.0, q,
                                                  time.time() + 1.0))
         p.start()
         gen.extend((await asyncio.to_thread(q.get))[2:])
+        gen.append(time.process_time() - c0)
         await asyncio.sleep(0.5)
         await cons.stop()
         p.join()
@@ -278,7 +281,8 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
     p99 = warm[int(len(warm) * 0.99)]
     print(f"latency at {rate:,.0f} changes/s: {len(warm)} samples, p50 {p50:,.0f} us, p99 {p99:,.0f} us, "
           f"max {warm[-1]:,.0f} us (the generator sent {gen[0]:,} changes in {gen[3]:.2f} s = "
-          f"{gen[0] / gen[3]:,.0f}/s, at most {gen[2]} behind its schedule)")
+          f"{gen[0] / gen[3]:,.0f}/s, at most {gen[2]} behind its schedule; hub process CPU {gen[4] / gen[3]:.0%} of a "
+          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[6] / gen[3]:.0%})")
 
 
 # ---------------------------------------------------------------- fleet

@@ -77,7 +77,7 @@ def test_consumer_books_equal_local_tracker_on_recorded_sessions(redis_server, p
                     assert venue.checksum(rb.book) == venue.checksum(want.book)
                 assert rb.state is want.state, p
                 assert (rb.gaps, rb.bad_frames) == (0, 0), p
-                if want.last_trade is not None and cons is early:  # trades are not in snapshots
+                if want.last_trade is not None:  # (the late one: from the snapshot hash or the entries after it)
                     lt = rb.last_trade
                     assert (lt.trade_id, lt.price, lt.amount, lt.side) == (
                         want.last_trade.trade_id, want.last_trade.price, want.last_trade.amount,
@@ -262,6 +262,46 @@ def test_script_cache_flushed_hub_reloads_its_script_and_the_epoch_goes_on(redis
         assert (rb.gaps, rb.duplicates, rb.bad_frames) == (0, 0, 0)
         assert_same_book(rb.book, t.books["A-B"].book, "A-B")
         await cons.stop()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_a_late_consumer_has_the_last_trade_at_once_from_the_snapshot_hash(redis_server):
+    """The snapshot hash carries the pair's last trade: a consumer that starts from it (the trade's
+    entry trimmed away long ago, or simply before its start) has ``last_trade`` without waiting for
+    the next trade; it is not a new trade (no callback, not counted). A corrupt one is counted and
+    the book is still taken."""
+    import json
+
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], heartbeat_interval=600, snapshot_interval=0.0)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        await hub.drain()
+        conn = t.books["A-B"].conn
+        t.feed(conn, json.dumps({"t": "tr", "p": "A-B", "id": 7, "px": "100.50", "sz": "0.250", "side": "sell"}), 0.0)
+        feed_diffs(t, "A-B", 11, 3)
+        await hub.drain()
+        r = aioredis.from_url(redis_server.url)
+        key = wire.snapshot_key("hb", "fake", "A-B")
+        assert await wait_until(lambda: hub.snapshots_written >= 2, 5)
+        fields = await r.hgetall(key)
+        assert b"t" in fields
+        seen = []
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None, on_trade=seen.append)
+        assert cons.load_snapshot("A-B", fields)  # the hash alone: no stream entry read
+        lt = cons.last_trade("A-B")
+        assert (lt.pair, lt.trade_id, lt.price, lt.amount, lt.side) == ("A-B", "7", "100.50", "0.250", "sell")
+        assert seen == [] and cons.books["A-B"].trades == 0 and cons.books["A-B"].bad_frames == 0
+        assert_same_book(cons.book("A-B"), t.books["A-B"].book)
+        for bad in (b'["7", "100.50", "0.250", "sideways", 0]', b"not json", b'{"id": 7}'):
+            other = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+            assert other.load_snapshot("A-B", {**fields, b"t": bad})
+            assert other.last_trade("A-B") is None and other.books["A-B"].bad_frames == 1
+            assert_same_book(other.book("A-B"), t.books["A-B"].book)
+        await r.aclose()
         await hub.stop()
 
     asyncio.run(main())
