@@ -18,6 +18,7 @@ from conftest import fixture_files
 from fakevenue import FakeVenue, RecordingDriver, diff, snap_body
 from hbconnect.exchanges import market_data_venue
 from hbconnect.hub import wire
+from hbconnect.hub import consumer as consumer_module
 from hbconnect.hub.consumer import RemoteBookTracker
 from hbconnect.hub.lease import LeasePlan, preferred_hub
 from hbconnect.hub.publisher import BookHub
@@ -541,3 +542,40 @@ def test_resp_commands_built_by_the_hub_match_redis_py_packing():
     assert command(args) == want
     # pieces framed beforehand (several arguments in one piece) give the same bytes
     assert command(args[:3], [arg(args[3]) + bulk(args[4]), arg(args[5]), arg(args[6]) + arg(args[7])], 5) == want
+
+
+def test_publish_and_read_connections_have_nagle_off(redis_server, monkeypatch):
+    """Small writes (one change) go out at once: TCP_NODELAY on the hub's publish connection and
+    on the consumer's reader."""
+    import socket
+
+    def nodelay(dedicated):
+        sock = dedicated.conn._writer.transport.get_extra_info("socket")
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"])
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        feed_diffs(t, "A-B", 11, 2)
+        await hub.drain()
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+        readers = []
+        real = consumer_module.DedicatedConnection
+
+        class Spy(real):
+            def __init__(self, client):
+                super().__init__(client)
+                readers.append(self)
+
+        monkeypatch.setattr(consumer_module, "DedicatedConnection", Spy)
+        try:
+            await cons.start()
+            assert await caught_up(cons, hub)
+            assert nodelay(hub._conn) != 0 and nodelay(readers[0]) != 0
+        finally:
+            await cons.stop()
+            await hub.stop()
+
+    asyncio.run(main())
