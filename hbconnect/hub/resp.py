@@ -15,6 +15,8 @@ __all__ = ["bulk", "arg", "command", "DedicatedConnection"]
 
 Arg = Union[bytes, str, int]
 
+_HIGH_WATER = 1 << 20  # bytes left in the transport's buffer after a write before waiting for it
+
 
 def bulk(b: bytes) -> bytes:
     """One RESP bulk string."""
@@ -58,7 +60,16 @@ class DedicatedConnection:
             conn = self.conn = await self.client.connection_pool.get_connection()
         out: list = []
         try:
-            await conn.send_packed_command(payload, check_health=False)
+            writer = getattr(conn, "_writer", None)
+            if writer is not None and conn.is_connected and not writer.transport.is_closing():
+                # straight onto the socket: redis-py's send_packed_command runs the write in a new
+                # task (asyncio.wait_for, its socket timeout), one more event-loop turn per write;
+                # a lost connection shows in the read that follows (the socket timeout applies)
+                writer.write(payload)
+                if writer.transport.get_write_buffer_size() > _HIGH_WATER:
+                    await conn.send_packed_command(b"", check_health=False)  # drain, under the timeout
+            else:
+                await conn.send_packed_command(payload, check_health=False)
             for _ in range(n):
                 try:
                     out.append(await conn.read_response())
