@@ -579,3 +579,38 @@ def test_publish_and_read_connections_have_nagle_off(redis_server, monkeypatch):
             await hub.stop()
 
     asyncio.run(main())
+
+
+def test_a_quiet_hub_makes_the_pair_stale_until_entries_come_again(redis_server):
+    """No entry (not even a heartbeat) for ``stale_timeout`` on the consumer's clock: the pair is
+    reported stale (RESYNCING) and checked against the snapshot hash; the next entries make it live."""
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], heartbeat_interval=600, snapshot_interval=600)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        await hub.drain()
+        now = [1000.0]
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=5.0, clock=lambda: now[0])
+        r = aioredis.from_url(redis_server.url)
+        key = wire.stream_key("hb", "fake", "A-B")
+        assert cons.load_snapshot("A-B", await r.hgetall(wire.snapshot_key("hb", "fake", "A-B")))
+        rb = cons.books["A-B"]
+        feed_diffs(t, "A-B", 11, 2)
+        await hub.drain()
+        cons.process("A-B", await r.xrange(key, "(" + rb.sid))
+        assert rb.state is LIVE and rb.seq == hub.published("A-B")[1]
+        assert cons.check_stale(now[0] + 4.9) == [] and rb.state is LIVE
+        now[0] += 5.1
+        assert cons.check_stale() == ["A-B"]
+        assert rb.state is not LIVE and cons.stats("A-B").stale and rb.stale_streams == 1 and rb.need_snapshot
+        assert cons.check_stale(now[0] + 60) == []  # reported once
+        feed_diffs(t, "A-B", 13, 1)
+        await hub.drain()
+        cons.process("A-B", await r.xrange(key, "(" + rb.sid))
+        assert rb.state is LIVE and not rb.stale and rb.gaps == 0
+        assert_same_book(rb.book, t.books["A-B"].book)
+        await r.aclose()
+        await hub.stop()
+
+    asyncio.run(main())

@@ -552,6 +552,7 @@ class RemoteBookTracker(Notifier):
     async def _run(self) -> None:
         backoff = 0.05
         first = True
+        next_stale_check = 0.0
         while not self._stopping:
             try:
                 r = await self._connected()
@@ -575,7 +576,10 @@ class RemoteBookTracker(Notifier):
                             rb = self._by_key.get(key)
                             if rb is not None:
                                 self.process(rb.pair, entries)
-                        self.check_stale()
+                        now = self.clock()
+                        if now >= next_stale_check:  # (a scan of every pair: not after every read)
+                            next_stale_check = now + 0.05
+                            self.check_stale(now)
                         backoff = 0.05
                 finally:
                     await reader.release()

@@ -90,7 +90,12 @@ def check_levels(levels: Any) -> list:
     if type(levels) is not list:
         raise EntryError("levels are not a list")
     for lv in levels:
-        if type(lv) is not list or len(lv) < 2 or not _text_or_number(lv[0]) or not _text_or_number(lv[1]):
+        if type(lv) is not list or len(lv) < 2:
+            raise EntryError(f"bad level {str(lv)[:40]}")
+        p, q = lv[0], lv[1]
+        # (text, the hub's form, checked inline: this runs for every level a consumer applies)
+        if not (type(p) is str and 0 < len(p) <= 64 or _text_or_number(p)) \
+                or not (type(q) is str and 0 < len(q) <= 64 or _text_or_number(q)):
             raise EntryError(f"bad level {str(lv)[:40]}")
     return levels
 
