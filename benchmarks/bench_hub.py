@@ -174,7 +174,8 @@ def bench_publish(url: str, repeat: int) -> None:
         rates = sorted(r for r, _ in alone)
         fr = sorted(e / c for e, c, _ in full)
         print(f"publish, hub alone: {int(n):,} changes from {len(sessions)} recorded venues, x {repeat}: median "
-              f"{rates[len(rates) // 2]:,.0f} changes per hub CPU-second (best {rates[-1]:,.0f}, worst {rates[0]:,.0f})")
+              f"{rates[len(rates) // 2]:,.0f} changes per hub CPU-second (best {rates[-1]:,.0f}, "
+              f"worst {rates[0]:,.0f})")
         print(f"publish, whole hub process (tracker + hub) replaying the sessions: median {fr[len(fr) // 2]:,.0f} "
               f"changes per CPU-second ({sum(e for e, _, _ in full) / sum(w for _, _, w in full):,.0f}/s wall); the "
               f"tracker alone (no hub) replays them at {n / plain[len(plain) // 2]:,.0f} changes per CPU-second")

@@ -13,8 +13,10 @@ the pair's stream with a contiguous sequence inside an epoch (one epoch per leas
   sequence and stream id, in the same atomic script as the entries before it.
 
 Writes are batched: changes are queued synchronously as the tracker applies them, and one
-flusher sends everything queued in one pipelined round trip (a Lua script per group of pairs
-that checks each lease and XADDs). A write that fails (Redis gone) loses the epoch: the hub
+flusher (woken by the first change queued, no timer) sends everything queued in one write: an
+EVALSHA of the publish script (per ``batch_entries``) that checks each pair's lease and XADDs,
+framed as RESP by the hub and written on its own connection (see ``resp``); changes queued while
+a write is in flight go in the next one. A write that fails (Redis gone) loses the epoch: the hub
 re-keys its leases and starts new epochs, which consumers see and resync from.
 
 Run it live (``start(venue=...)``: the hub tracks exactly the pairs it owns, adding and removing
@@ -42,8 +44,8 @@ __all__ = ["BookHub", "HubPair"]
 class HubPair:
     """Publishing state of one pair the hub owns (for one epoch)."""
 
-    __slots__ = ("pair", "epoch", "epoch_arg", "keys", "seq", "pending", "last_sid", "last_pub", "last_snap", "since_snap",
-                 "state", "start", "snap_due")
+    __slots__ = ("pair", "epoch", "epoch_arg", "keys", "seq", "pending", "last_sid", "last_pub", "last_snap",
+                 "since_snap", "state", "start", "snap_due")
 
     def __init__(self, pair: str, epoch: str, now: float, keys: tuple = ()) -> None:
         self.pair = pair

@@ -19,9 +19,12 @@ Per venue and pair (``{prefix}:{venue}:{pair}:...``):
 
   Levels are ``[price, size]`` exactly as the venue wrote them (text), so a consumer's book
   holds the same text and computes the same checksums.
+  One entry per applied change (all the levels a venue frame changed), one sequence number per
+  entry.
 * ``...:snapshot`` -- a hash: ``e``, ``s``, ``sid`` (the stream id of entry ``s``, where a
-  late consumer starts reading) and ``d`` (as a kind ``s`` entry). Written in the same atomic
-  script as the entries it follows.
+  late consumer starts reading), ``d`` (as a kind ``s`` entry) and ``t`` (the pair's last trade,
+  as a kind ``t`` entry's data; absent before the first). Written in the same atomic script as
+  the entries it follows.
 * ``...:lease`` -- the lease of the pair: the holding epoch, with an expiry.
 * ``{prefix}:{venue}:hubs`` -- a sorted set of live hub ids (score: expiry, Redis server ms).
 """
