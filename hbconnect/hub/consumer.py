@@ -172,6 +172,7 @@ class RemoteBookTracker(Notifier):
         self.books: dict[str, RemoteBook] = {}
         self._by_key: dict[bytes, RemoteBook] = {}
         self._keys_arg: Optional[bytes] = None  # the stream keys of XREAD, framed (None: to build)
+        self._snapshots_wanted = False  # some pair may need its snapshot hash (else no scan per read)
         self._book_callbacks: list = [on_book] if on_book else []
         self._trade_callbacks: list = [on_trade] if on_trade else []
         self._subs: list = []
@@ -197,6 +198,7 @@ class RemoteBookTracker(Notifier):
         for p in pairs:
             if p not in self.books:
                 rb = self.books[p] = RemoteBook(p, self._book_factory())
+                self._snapshots_wanted = True
                 self._by_key[wire.stream_key(self.prefix, self.venue, p).encode()] = rb
                 self._keys_arg = None
 
@@ -255,6 +257,7 @@ class RemoteBookTracker(Notifier):
                       rb.pair, reason)
         rb.synced = False
         rb.need_snapshot = True
+        self._snapshots_wanted = True
         rb.retry_at = 0.0
         self._set_state(rb)
 
@@ -465,6 +468,7 @@ class RemoteBookTracker(Notifier):
                 rb.stale = True
                 rb.stale_streams += 1
                 rb.need_snapshot = True
+                self._snapshots_wanted = True
                 rb.retry_at = 0.0
                 self._set_state(rb)
                 self._log("stale", logging.WARNING, "%s %s: no entry from the hub for %.1fs", self.name, rb.pair,
@@ -538,9 +542,12 @@ class RemoteBookTracker(Notifier):
                        (self._keys_arg, ids), 2 * len(self._by_key))
 
     async def _load_snapshots(self, r: Any) -> None:
+        if not self._snapshots_wanted:
+            return
         now = self.clock()
         due = [rb for rb in self.books.values() if rb.need_snapshot and now >= rb.retry_at]
         if not due:
+            self._snapshots_wanted = any(rb.need_snapshot for rb in self.books.values())
             return
         pipe = r.pipeline(transaction=False)
         for rb in due:
