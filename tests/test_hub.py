@@ -614,3 +614,23 @@ def test_a_quiet_hub_makes_the_pair_stale_until_entries_come_again(redis_server)
         await hub.stop()
 
     asyncio.run(main())
+
+
+def test_raw_reply_entries_in_any_field_order_apply_and_bad_ones_are_counted():
+    """The reader hands ``process`` the raw reply's ``[field, value, ...]`` lists: the hub's order
+    takes the direct path, another order (a foreign writer of the same format) the general one;
+    anything else is counted and changes nothing."""
+    cons = RemoteBookTracker("redis://127.0.0.1:1/0", "fake", ["A-B"], stale_timeout=None)
+    snap = b'[10, 0, [["100", "1"]], [["101", "1"]], null, "live"]'
+    assert cons.load_snapshot("A-B", {b"e": b"ep.1", b"s": b"1", b"sid": b"1-0", b"d": snap})
+    rb = cons.books["A-B"]
+    cons.process("A-B", [
+        [b"2-0", [b"e", b"ep.1", b"s", b"2", b"k", b"d", b"d", b'[11, 0, [["99", "2"]], [], null]']],
+        [b"3-0", [b"k", b"d", b"d", b'[12, 0, [], [["102", "3"]], null]', b"s", b"3", b"e", b"ep.1"]],
+    ])
+    assert rb.seq == 3 and rb.diffs_applied == 2 and rb.bad_frames == 0
+    assert levels(rb.book) == ([("100", "1"), ("99", "2")], [("101", "1"), ("102", "3")])
+    good = levels(rb.book)
+    cons.process("A-B", [[b"4-0", [b"e", b"ep.1"]], [b"5-0", None], [b"6-0", [b"x", b"y", b"z"]],
+                         [b"7-0", [b"e", b"ep.1", b"s", b"x", b"k", b"d", b"d", b"[]"]]])
+    assert rb.bad_frames == 4 and rb.seq == 3 and levels(rb.book) == good and rb.state is LIVE

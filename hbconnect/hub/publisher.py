@@ -294,8 +294,7 @@ class BookHub:
         snap = hp.snap_due
         keys.append(hp.keys)
         first = (1 if start else entries[0][_SEQ]) if n else hp.seq + 1
-        argv.append(b"%b$%d\r\n%d\r\n$%d\r\n%d\r\n%b" % (hp.epoch_arg, len(b"%d" % first), first, len(b"%d" % n), n,
-                                                          _ONE if snap else _ZERO))
+        argv.append(hp.epoch_arg + arg(first) + arg(n) + (_ONE if snap else _ZERO))
         if start:
             argv.append(_KIND_ARG[wire.SNAPSHOT] + bulk(start))
         kind_arg = _KIND_ARG
@@ -372,7 +371,7 @@ class BookHub:
         self.entries += written
         return written
 
-    def _evalsha(self, keys: list, argv: list, n_argv: int, members: Any = None) -> bytes:
+    def _evalsha(self, keys: list, argv: list, n_argv: int) -> bytes:
         """One EVALSHA of the publish script, as RESP (``keys``: 3 framed keys per piece;
         ``argv``: pieces framing ``n_argv`` arguments in all)."""
         return command((b"EVALSHA", self._publish_sha, len(keys) * 3), keys + argv, len(keys) * 3 + n_argv)
@@ -382,12 +381,12 @@ class BookHub:
         own connection. The script is loaded at ``open``; a Redis that lost it (restarted,
         SCRIPT FLUSH) answers NOSCRIPT without running it, so those calls are sent again after
         loading it."""
-        payloads = [self._evalsha(*c) for c in calls]
+        payloads = [self._evalsha(k, a, na) for k, a, na, _ in calls]
         results = await self._conn.call(b"".join(payloads), len(payloads))
         again = [i for i, res in enumerate(results) if isinstance(res, NOSCRIPT_ERROR)]
         if again:
             await self._load_publish()
-            payloads = [self._evalsha(*calls[i]) for i in again]
+            payloads = [self._evalsha(*calls[i][:3]) for i in again]
             for i, res in zip(again, await self._conn.call(b"".join(payloads), len(payloads))):
                 results[i] = res
         for res in results:
