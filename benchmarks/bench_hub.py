@@ -1,8 +1,10 @@
 """Book hub benchmarks (issue 11), on a local redis-server started here (a separate process).
 
-    python3 benchmarks/bench_hub.py publish  [--repeat 20]
-        changes published per second of hub CPU (the hub process: replay of the recorded sessions
-        through the tracker + capture + encoding + pipelined fenced writes; Redis's CPU not counted)
+    python3 benchmarks/bench_hub.py publish  [--repeat 5]
+        changes published per second of hub CPU (time.process_time; Redis's CPU not counted):
+        the hub alone (the calls a tracker makes replaying the recorded sessions, recorded first,
+        then fed to a hub: capture, encoding, pipelined fenced writes, its event loop), and the
+        whole hub process replaying the sessions (tracker included)
     python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10]
         hub (its own process, a synthetic venue at --rate changes/s over 10 pairs) -> consumer
         (this process) latency, p50 / p99, from the diff entering the hub's tracker to the
@@ -50,7 +52,27 @@ def fixtures_dir() -> Path:
 
 
 # ---------------------------------------------------------------- publish rate
-def bench_publish(url: str, repeat: int) -> None:
+class _Recorder:
+    """A ``CapturingBook`` sink and tracker callbacks that record, in order, every call a hub
+    would get while a tracker replays a session (to replay them into a hub alone)."""
+
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    def book_changed(self, book, snapshot, bids, asks, update_id) -> None:
+        self.calls.append((0, book, snapshot, bids, asks, update_id))
+
+    def book_truncated(self, book, depth) -> None:
+        self.calls.append((1, book, depth))
+
+    def on_book(self, upd) -> None:
+        self.calls.append((2, upd))
+
+    def on_trade(self, tr) -> None:
+        self.calls.append((3, tr))
+
+
+def _recorded_sessions() -> list:
     from hbconnect.exchanges import market_data_venue
     from hbconnect.market.replay import load_session
 
@@ -58,34 +80,107 @@ def bench_publish(url: str, repeat: int) -> None:
     for prefix, vid in VENUES:
         files = sorted(p for p in fixtures_dir().glob(f"{prefix}.*") if p.is_file())
         if files:
-            sessions.append((vid, load_session(files)))
+            sessions.append((vid, market_data_venue(vid), load_session(files)))
+    return sessions
 
-    async def main() -> tuple[int, float, float]:
-        entries = 0
-        cpu = wall = 0.0
-        for i in range(repeat):
-            for vid, session in sessions:
-                hub = BookHub(url, vid, prefix=f"bench{i}", maxlen=100_000)
-                c0, w0 = time.process_time(), time.perf_counter()
-                await hub.replay(session.copy(), market_data_venue(vid))
-                cpu += time.process_time() - c0
-                wall += time.perf_counter() - w0
-                entries += hub.entries
-                await hub.stop()
-        return entries, cpu, wall
 
-    entries, cpu, wall = asyncio.run(main())
+def bench_publish(url: str, repeat: int) -> None:
+    """Two figures: (1) the hub's own CPU (capture calls, encoding, fenced pipelined writes, its
+    event loop) per change, from the calls a tracker made replaying the sessions, recorded first
+    and replayed into a hub; (2) the whole hub process replaying the sessions (``hub.replay``:
+    tracker + hub), CPU per change."""
+    from hbconnect.hub.capture import CapturingBook
     from hbconnect.market.replay import Replayer, venue_for_session
 
-    c0 = time.process_time()  # the same replays without a hub: the tracker's own share
-    for _ in range(repeat):
-        for vid, session in sessions:
-            Replayer(venue_for_session(market_data_venue(vid), session), session.copy()).run()
-    base = time.process_time() - c0
-    print(f"publish: {entries} entries from {len(sessions)} recorded venues x {repeat}: "
-          f"{entries / cpu:,.0f} changes per hub CPU-second including the replayed tracker "
-          f"({entries / wall:,.0f}/s wall); publishing alone (minus the plain replay's {base:.2f} s): "
-          f"{entries / max(1e-9, cpu - base):,.0f} changes per CPU-second")
+    sessions = _recorded_sessions()
+    recorded = []
+    for vid, venue, session in sessions:
+        rec = _Recorder()
+        rp = Replayer(venue_for_session(venue, session), session.copy(),
+                      tracker_kwargs={"book_factory": lambda rec=rec: CapturingBook(rec)})
+        for p, tb in rp.tracker.books.items():
+            tb.book.pair = p
+        rp.tracker.add_book_callback(rec.on_book)
+        rp.tracker.add_trade_callback(rec.on_trade)
+        rp.run()
+        recorded.append((vid, rp.tracker, rec.calls))
+
+    async def hub_alone(i: int, vid: str, tracker, calls: list) -> tuple[int, float]:
+        hub = BookHub(url, vid, prefix=f"alone{i}", maxlen=100_000)
+        hub.attach(tracker)  # (its books, in their final state, make the epochs' first snapshots)
+        await hub.open()
+        await hub.lease_round()
+        await hub.drain()
+        e0 = hub.entries
+        changed, truncated, on_book, on_trade = hub.book_changed, hub.book_truncated, hub._on_book, hub._on_trade
+        c0 = time.process_time()
+        for j, c in enumerate(calls):  # as hub.replay interleaves the tracker and the flusher
+            k = c[0]
+            if k == 0:
+                changed(c[1], c[2], c[3], c[4], c[5])
+            elif k == 1:
+                truncated(c[1], c[2])
+            elif k == 2:
+                on_book(c[1])
+            else:
+                on_trade(c[1])
+            if hub._pending >= hub.batch_entries:
+                await hub.drain()
+            elif j % 64 == 0:
+                await asyncio.sleep(0)
+        await hub.drain()
+        cpu = time.process_time() - c0
+        n = hub.entries - e0
+        await hub.stop()
+        return n, cpu
+
+    async def whole(i: int) -> tuple[int, float, float]:
+        entries = 0
+        cpu = wall = 0.0
+        for vid, venue, session in sessions:
+            hub = BookHub(url, vid, prefix=f"bench{i}", maxlen=100_000)
+            rp = hub.replayer(session.copy(), venue)  # (the replay's setup is not publishing)
+            await hub.open()
+            await hub.lease_round()
+            c0, w0 = time.process_time(), time.perf_counter()
+            await hub.run_replay(rp)
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - w0
+            entries += hub.entries
+            await hub.stop()
+        return entries, cpu, wall
+
+    def tracker_alone() -> float:
+        cpu = 0.0
+        for vid, venue, session in sessions:
+            rp = Replayer(venue_for_session(venue, session), session.copy())
+            c0 = time.process_time()
+            rp.run()
+            cpu += time.process_time() - c0
+        return cpu
+
+    async def main() -> None:
+        alone = []
+        for i in range(repeat):
+            n = cpu = 0.0
+            for vid, tracker, calls in recorded:
+                a, b = await hub_alone(i, vid, tracker, calls)
+                n += a
+                cpu += b
+            alone.append((n / cpu, n))
+        full = [await whole(i) for i in range(repeat)]
+        plain = sorted(tracker_alone() for _ in range(repeat))
+        n = alone[0][1]
+        rates = sorted(r for r, _ in alone)
+        fr = sorted(e / c for e, c, _ in full)
+        print(f"publish, hub alone: {int(n):,} changes from {len(sessions)} recorded venues, x {repeat}: median "
+              f"{rates[len(rates) // 2]:,.0f} changes per hub CPU-second (best {rates[-1]:,.0f}, "
+              f"worst {rates[0]:,.0f})")
+        print(f"publish, whole hub process (tracker + hub) replaying the sessions: median {fr[len(fr) // 2]:,.0f} "
+              f"changes per CPU-second ({sum(e for e, _, _ in full) / sum(w for _, _, w in full):,.0f}/s wall); the "
+              f"tracker alone (no hub) replays them at {n / plain[len(plain) // 2]:,.0f} changes per CPU-second")
+
+    asyncio.run(main())
 
 
 # ---------------------------------------------------------------- a synthetic hub (own process)
@@ -122,24 +217,31 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
             await asyncio.sleep(0.005)
         conn = t.connections[0]
         n = len(pairs)
-        sent = 0
+        sent = lag = 0  # lag: most changes the generator was ever behind its schedule
         u = [1] * n
         t0 = time.perf_counter()
-        while True:
-            now = time.perf_counter() - t0
-            if now >= seconds:
-                break
-            due = int(now * rate)
-            while sent < due:
-                i = sent % n
-                u[i] += 1
-                uid = time.time_ns() // 1000 if rule is SyncRule.TIMESTAMP else u[i]
-                b, a = _levels(i, u[i])
-                t.feed(conn, diff(pairs[i], uid, uid, b=b, a=a), 0.0)
-                sent += 1
-            await asyncio.sleep(0.001)
+        c0 = time.process_time()
+        total = int(seconds * rate)  # the same changes in every hub (they must agree at the end)
+        while sent < total:
+            due = min(total, int((time.perf_counter() - t0) * rate))
+            if sent >= due:
+                await asyncio.sleep(0.0005)  # ahead of the schedule (the loop wakes within ~1 ms)
+                continue
+            lag = max(lag, due - sent)
+            i = sent % n
+            u[i] += 1
+            # TIMESTAMP rule: the update id is the system-wide monotonic clock in us, read by the
+            # consumer process on the same clock when the change reaches its book
+            uid = time.monotonic_ns() // 1000 if rule is SyncRule.TIMESTAMP else u[i]
+            b, a = _levels(i, u[i])
+            t.feed(conn, diff(pairs[i], uid, uid, b=b, a=a), 0.0)
+            sent += 1
+            # one change at a time, as a venue socket delivers them: the flusher sends what is
+            # queued while the previous write is in flight (the batch grows only under load)
+            await asyncio.sleep(0)
         await hub.drain()
-        out.put((hub_id, {p: book_digest(t.books[p].book) for p in pairs}, sent, hub.entries))
+        out.put((hub_id, {p: book_digest(t.books[p].book) for p in pairs}, sent, hub.entries, lag,
+                 time.perf_counter() - t0, time.process_time() - c0, hub.batches))
         await asyncio.sleep(1.0 + lease_ttl)  # keep heartbeating while consumers catch up
         await hub.stop()
 
@@ -150,19 +252,22 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
 def bench_latency(url: str, rate: float, seconds: float) -> None:
     pairs = [f"L{i}-USD" for i in range(10)]
     lat: list[float] = []
+    gen: list = []  # what the hub's generator did: changes sent, entries, most behind, seconds
 
     def on_book(upd) -> None:
         if not upd.snapshot:
-            lat.append(time.time_ns() / 1000 - upd.update_id)
+            lat.append(time.monotonic_ns() / 1000 - upd.update_id)
 
     async def main() -> None:
         cons = RemoteBookTracker(url, "synth", pairs, on_book=on_book, block_ms=1000)
         await cons.start()
+        c0 = time.process_time()
         q: mp.Queue = mp.Queue()
         p = mp.Process(target=hub_process, args=(url, "lat-hub", pairs, rate, seconds, "TIMESTAMP", 3.0, q,
                                                  time.time() + 1.0))
         p.start()
-        await asyncio.to_thread(q.get)
+        gen.extend((await asyncio.to_thread(q.get))[2:])
+        gen.append(time.process_time() - c0)
         await asyncio.sleep(0.5)
         await cons.stop()
         p.join()
@@ -176,7 +281,9 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
     p50 = warm[len(warm) // 2]
     p99 = warm[int(len(warm) * 0.99)]
     print(f"latency at {rate:,.0f} changes/s: {len(warm)} samples, p50 {p50:,.0f} us, p99 {p99:,.0f} us, "
-          f"max {warm[-1]:,.0f} us")
+          f"max {warm[-1]:,.0f} us (the generator sent {gen[0]:,} changes in {gen[3]:.2f} s = "
+          f"{gen[0] / gen[3]:,.0f}/s, at most {gen[2]} behind its schedule; hub process CPU {gen[4] / gen[3]:.0%} of a "
+          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[6] / gen[3]:.0%})")
 
 
 # ---------------------------------------------------------------- fleet
@@ -248,7 +355,7 @@ def bench_fleet(url: str, n_pairs: int, n_hubs: int, n_consumers: int, rate: flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["publish", "latency", "fleet", "all"])
-    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rate", type=float, default=None)
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--pairs", type=int, default=None)

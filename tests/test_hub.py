@@ -18,6 +18,7 @@ from conftest import fixture_files
 from fakevenue import FakeVenue, RecordingDriver, diff, snap_body
 from hbconnect.exchanges import market_data_venue
 from hbconnect.hub import wire
+from hbconnect.hub import consumer as consumer_module
 from hbconnect.hub.consumer import RemoteBookTracker
 from hbconnect.hub.lease import LeasePlan, preferred_hub
 from hbconnect.hub.publisher import BookHub
@@ -77,7 +78,7 @@ def test_consumer_books_equal_local_tracker_on_recorded_sessions(redis_server, p
                     assert venue.checksum(rb.book) == venue.checksum(want.book)
                 assert rb.state is want.state, p
                 assert (rb.gaps, rb.bad_frames) == (0, 0), p
-                if want.last_trade is not None and cons is early:  # trades are not in snapshots
+                if want.last_trade is not None:  # (the late one: from the snapshot hash or the entries after it)
                     lt = rb.last_trade
                     assert (lt.trade_id, lt.price, lt.amount, lt.side) == (
                         want.last_trade.trade_id, want.last_trade.price, want.last_trade.amount,
@@ -228,6 +229,80 @@ def test_redis_restart_new_epochs_and_consumers_resync(redis_server):
             assert_same_book(rb.book, t.books[p].book, p)
         assert cons.connection_errors >= 1 and cons.redis_restarts == 1
         await cons.stop()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_script_cache_flushed_hub_reloads_its_script_and_the_epoch_goes_on(redis_server):
+    """The hub loads its publish script once and calls EVALSHA; a Redis that lost the script
+    (SCRIPT FLUSH) answers NOSCRIPT without running it: the hub loads it again and sends those
+    writes again, so nothing is lost, duplicated or counted as a failed write."""
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], lease_ttl=1.0)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+        await cons.start()
+        u = feed_diffs(t, "A-B", 11, 10)
+        await hub.drain()
+        assert await caught_up(cons, hub)
+        epoch = hub.published("A-B")[0]
+        r = aioredis.from_url(redis_server.url)
+        await r.script_flush()
+        assert await r.script_exists(hub._publish_sha) == [False]
+        feed_diffs(t, "A-B", u, 15)
+        await hub.drain()
+        assert await r.script_exists(hub._publish_sha) == [True]
+        await r.aclose()
+        assert await caught_up(cons, hub)
+        rb = cons.books["A-B"]
+        assert hub.published("A-B")[0] == epoch and rb.epoch == epoch and rb.epochs == 1
+        assert hub.write_errors == 0 and hub.dropped == 0
+        assert (rb.gaps, rb.duplicates, rb.bad_frames) == (0, 0, 0)
+        assert_same_book(rb.book, t.books["A-B"].book, "A-B")
+        await cons.stop()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_a_late_consumer_has_the_last_trade_at_once_from_the_snapshot_hash(redis_server):
+    """The snapshot hash carries the pair's last trade: a consumer that starts from it (the trade's
+    entry trimmed away long ago, or simply before its start) has ``last_trade`` without waiting for
+    the next trade; it is not a new trade (no callback, not counted). A corrupt one is counted and
+    the book is still taken."""
+    import json
+
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], heartbeat_interval=600, snapshot_interval=0.0)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        await hub.drain()
+        conn = t.books["A-B"].conn
+        t.feed(conn, json.dumps({"t": "tr", "p": "A-B", "id": 7, "px": "100.50", "sz": "0.250", "side": "sell"}), 0.0)
+        feed_diffs(t, "A-B", 11, 3)
+        await hub.drain()
+        r = aioredis.from_url(redis_server.url)
+        key = wire.snapshot_key("hb", "fake", "A-B")
+        assert await wait_until(lambda: hub.snapshots_written >= 2, 5)
+        fields = await r.hgetall(key)
+        assert b"t" in fields
+        seen = []
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None, on_trade=seen.append)
+        assert cons.load_snapshot("A-B", fields)  # the hash alone: no stream entry read
+        lt = cons.last_trade("A-B")
+        assert (lt.pair, lt.trade_id, lt.price, lt.amount, lt.side) == ("A-B", "7", "100.50", "0.250", "sell")
+        assert seen == [] and cons.books["A-B"].trades == 0 and cons.books["A-B"].bad_frames == 0
+        assert_same_book(cons.book("A-B"), t.books["A-B"].book)
+        for bad in (b'["7", "100.50", "0.250", "sideways", 0]', b"not json", b'{"id": 7}'):
+            other = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+            assert other.load_snapshot("A-B", {**fields, b"t": bad})
+            assert other.last_trade("A-B") is None and other.books["A-B"].bad_frames == 1
+            assert_same_book(other.book("A-B"), t.books["A-B"].book)
+        await r.aclose()
         await hub.stop()
 
     asyncio.run(main())
@@ -429,3 +504,133 @@ def test_watch_redis_shows_the_hubs_books(redis_server):
     assert f"{pair}" in last and " live " in last
     row = last.splitlines()[2].split()
     assert row == [bs, bp, "|", ap, as_]
+
+
+def test_stop_ends_tasks_even_when_a_cancellation_is_swallowed():
+    """redis-py can swallow a cancellation that lands inside a command: the hub's task then sleeps
+    on to its next round, and a single cancel() would leave stop() waiting for ever."""
+    from hbconnect.hub.publisher import _cancel_all
+
+    swallowed = []
+
+    async def stubborn():
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # as a client library that catches and does not re-raise
+        await asyncio.sleep(30)
+
+    async def main():
+        t = asyncio.get_running_loop().create_task(stubborn())
+        await asyncio.sleep(0)
+        await asyncio.wait_for(_cancel_all([t]), timeout=5.0)
+        return t
+
+    t = asyncio.run(main())
+    assert swallowed == [1] and t.cancelled()
+
+
+def test_resp_commands_built_by_the_hub_match_redis_py_packing():
+    """The hub frames its hot commands itself: the bytes must be what redis-py's own packer
+    (hiredis, or its Python serializer) sends for the same arguments."""
+    from redis.connection import PythonRespSerializer
+
+    from hbconnect.hub.resp import arg, bulk, command
+
+    args = (b"EVALSHA", b"ab" * 20, 2, "k:1", b"", b"\r\n$3", 12345678901234, "\u00e9")
+    want = b"".join(PythonRespSerializer(6000, lambda x: x if isinstance(x, bytes) else str(x).encode()).pack(*args))
+    assert command(args) == want
+    # pieces framed beforehand (several arguments in one piece) give the same bytes
+    assert command(args[:3], [arg(args[3]) + bulk(args[4]), arg(args[5]), arg(args[6]) + arg(args[7])], 5) == want
+
+
+def test_publish_and_read_connections_have_nagle_off(redis_server, monkeypatch):
+    """Small writes (one change) go out at once: TCP_NODELAY on the hub's publish connection and
+    on the consumer's reader."""
+    import socket
+
+    def nodelay(dedicated):
+        sock = dedicated.conn._writer.transport.get_extra_info("socket")
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"])
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        feed_diffs(t, "A-B", 11, 2)
+        await hub.drain()
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=None)
+        readers = []
+        real = consumer_module.DedicatedConnection
+
+        class Spy(real):
+            def __init__(self, client):
+                super().__init__(client)
+                readers.append(self)
+
+        monkeypatch.setattr(consumer_module, "DedicatedConnection", Spy)
+        try:
+            await cons.start()
+            assert await caught_up(cons, hub)
+            assert nodelay(hub._conn) != 0 and nodelay(readers[0]) != 0
+        finally:
+            await cons.stop()
+            await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_a_quiet_hub_makes_the_pair_stale_until_entries_come_again(redis_server):
+    """No entry (not even a heartbeat) for ``stale_timeout`` on the consumer's clock: the pair is
+    reported stale (RESYNCING) and checked against the snapshot hash; the next entries make it live."""
+    async def main():
+        hub = BookHub(redis_server.url, "fake", ["A-B"], heartbeat_interval=600, snapshot_interval=600)
+        t = fake_tracker(hub)
+        await hub.open()
+        assert await hub.wait_owned(1)
+        await hub.drain()
+        now = [1000.0]
+        cons = RemoteBookTracker(redis_server.url, "fake", ["A-B"], stale_timeout=5.0, clock=lambda: now[0])
+        r = aioredis.from_url(redis_server.url)
+        key = wire.stream_key("hb", "fake", "A-B")
+        assert cons.load_snapshot("A-B", await r.hgetall(wire.snapshot_key("hb", "fake", "A-B")))
+        rb = cons.books["A-B"]
+        feed_diffs(t, "A-B", 11, 2)
+        await hub.drain()
+        cons.process("A-B", await r.xrange(key, "(" + rb.sid))
+        assert rb.state is LIVE and rb.seq == hub.published("A-B")[1]
+        assert cons.check_stale(now[0] + 4.9) == [] and rb.state is LIVE
+        now[0] += 5.1
+        assert cons.check_stale() == ["A-B"]
+        assert rb.state is not LIVE and cons.stats("A-B").stale and rb.stale_streams == 1 and rb.need_snapshot
+        assert cons.check_stale(now[0] + 60) == []  # reported once
+        feed_diffs(t, "A-B", 13, 1)
+        await hub.drain()
+        cons.process("A-B", await r.xrange(key, "(" + rb.sid))
+        assert rb.state is LIVE and not rb.stale and rb.gaps == 0
+        assert_same_book(rb.book, t.books["A-B"].book)
+        await r.aclose()
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_raw_reply_entries_in_any_field_order_apply_and_bad_ones_are_counted():
+    """The reader hands ``process`` the raw reply's ``[field, value, ...]`` lists: the hub's order
+    takes the direct path, another order (a foreign writer of the same format) the general one;
+    anything else is counted and changes nothing."""
+    cons = RemoteBookTracker("redis://127.0.0.1:1/0", "fake", ["A-B"], stale_timeout=None)
+    snap = b'[10, 0, [["100", "1"]], [["101", "1"]], null, "live"]'
+    assert cons.load_snapshot("A-B", {b"e": b"ep.1", b"s": b"1", b"sid": b"1-0", b"d": snap})
+    rb = cons.books["A-B"]
+    cons.process("A-B", [
+        [b"2-0", [b"e", b"ep.1", b"s", b"2", b"k", b"d", b"d", b'[11, 0, [["99", "2"]], [], null]']],
+        [b"3-0", [b"k", b"d", b"d", b'[12, 0, [], [["102", "3"]], null]', b"s", b"3", b"e", b"ep.1"]],
+    ])
+    assert rb.seq == 3 and rb.diffs_applied == 2 and rb.bad_frames == 0
+    assert levels(rb.book) == ([("100", "1"), ("99", "2")], [("101", "1"), ("102", "3")])
+    good = levels(rb.book)
+    cons.process("A-B", [[b"4-0", [b"e", b"ep.1"]], [b"5-0", None], [b"6-0", [b"x", b"y", b"z"]],
+                         [b"7-0", [b"e", b"ep.1", b"s", b"x", b"k", b"d", b"d", b"[]"]]])
+    assert rb.bad_frames == 4 and rb.seq == 3 and levels(rb.book) == good and rb.state is LIVE

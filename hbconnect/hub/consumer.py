@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from hbconnect.hub import wire
 from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
+from hbconnect.hub.resp import DedicatedConnection, arg, command
 from hbconnect.hub.waiting import wait_until
 from hbconnect.market.messages import Trade
 from hbconnect.market.notify import BookCallback, Notifier, TradeCallback
@@ -170,6 +171,8 @@ class RemoteBookTracker(Notifier):
         self._book_factory = book_factory
         self.books: dict[str, RemoteBook] = {}
         self._by_key: dict[bytes, RemoteBook] = {}
+        self._keys_arg: Optional[bytes] = None  # the stream keys of XREAD, framed (None: to build)
+        self._snapshots_wanted = False  # some pair may need its snapshot hash (else no scan per read)
         self._book_callbacks: list = [on_book] if on_book else []
         self._trade_callbacks: list = [on_trade] if on_trade else []
         self._subs: list = []
@@ -195,7 +198,9 @@ class RemoteBookTracker(Notifier):
         for p in pairs:
             if p not in self.books:
                 rb = self.books[p] = RemoteBook(p, self._book_factory())
+                self._snapshots_wanted = True
                 self._by_key[wire.stream_key(self.prefix, self.venue, p).encode()] = rb
+                self._keys_arg = None
 
     def add_pair(self, pair: str) -> None:
         self.add_pairs([pair])
@@ -204,6 +209,7 @@ class RemoteBookTracker(Notifier):
         rb = self.books.pop(pair, None)
         if rb is not None:
             self._by_key.pop(wire.stream_key(self.prefix, self.venue, pair).encode(), None)
+            self._keys_arg = None
 
     def book(self, pair: str) -> Any:
         """The ``OrderBook`` of ``pair`` (check ``state(pair)`` before trusting it)."""
@@ -251,6 +257,7 @@ class RemoteBookTracker(Notifier):
                       rb.pair, reason)
         rb.synced = False
         rb.need_snapshot = True
+        self._snapshots_wanted = True
         rb.retry_at = 0.0
         self._set_state(rb)
 
@@ -311,11 +318,18 @@ class RemoteBookTracker(Notifier):
             return False
         rb.sid = sid or "0-0"
         rb.last_receive = now  # staleness counts from the snapshot
+        trade = fields.get(b"t")
+        if trade:  # the pair's last trade when the hash was written: a late consumer has it at once
+            try:
+                rb.last_trade = Trade(rb.pair, *wire.check_trade_data(wire.loads(trade)))
+            except ValueError as exc:  # (EntryError too) the book is good; the trade is not taken
+                self._bad(rb, f"bad last trade in the snapshot hash: {exc}", trade)
         rb.failed_snap = (epoch, seq)  # until an entry continues it
         return True
 
-    def process(self, pair: str, entries: Sequence[tuple]) -> None:
-        """Apply stream entries ``[(id, {field: value}), ...]`` of ``pair`` read from Redis."""
+    def process(self, pair: str, entries: Sequence[Sequence]) -> None:
+        """Apply stream entries of ``pair`` read from Redis: ``[(id, fields), ...]``, ``fields`` a
+        ``{field: value}`` dict or the raw reply's ``[field, value, ...]`` list."""
         rb = self.books.get(pair)
         if rb is None:
             return
@@ -349,10 +363,17 @@ class RemoteBookTracker(Notifier):
 
     def _entry(self, rb: RemoteBook, fields: Any) -> None:
         try:
-            e = fields[b"e"]
-            seq = int(fields[b"s"])
-            kind = fields[b"k"]
-            d = fields[b"d"]
+            if type(fields) is list:  # the reader's raw reply: [field, value, ...]
+                if len(fields) == 8 and fields[0] == b"e" and fields[2] == b"s" and fields[4] == b"k" \
+                        and fields[6] == b"d":  # (in the order the hub writes them)
+                    e, seq, kind, d = fields[1], int(fields[3]), fields[5], fields[7]
+                else:
+                    fields = dict(zip(fields[::2], fields[1::2]))
+            if type(fields) is not list:
+                e = fields[b"e"]
+                seq = int(fields[b"s"])
+                kind = fields[b"k"]
+                d = fields[b"d"]
         except (KeyError, TypeError, ValueError):
             self._bad(rb, "not a hub entry", fields)
             return
@@ -447,6 +468,7 @@ class RemoteBookTracker(Notifier):
                 rb.stale = True
                 rb.stale_streams += 1
                 rb.need_snapshot = True
+                self._snapshots_wanted = True
                 rb.retry_at = 0.0
                 self._set_state(rb)
                 self._log("stale", logging.WARNING, "%s %s: no entry from the hub for %.1fs", self.name, rb.pair,
@@ -511,10 +533,21 @@ class RemoteBookTracker(Notifier):
             self._run_id = run_id
         return self._r
 
+    def _xread(self) -> bytes:
+        """XREAD COUNT BLOCK STREAMS of every pair, from where each stands."""
+        if self._keys_arg is None:
+            self._keys_arg = b"".join(arg(k) for k in self._by_key)
+        ids = b"".join(arg(rb.sid) for rb in self._by_key.values())
+        return command((b"XREAD", b"COUNT", self.count, b"BLOCK", self.block_ms, b"STREAMS"),
+                       (self._keys_arg, ids), 2 * len(self._by_key))
+
     async def _load_snapshots(self, r: Any) -> None:
+        if not self._snapshots_wanted:
+            return
         now = self.clock()
         due = [rb for rb in self.books.values() if rb.need_snapshot and now >= rb.retry_at]
         if not due:
+            self._snapshots_wanted = any(rb.need_snapshot for rb in self.books.values())
             return
         pipe = r.pipeline(transaction=False)
         for rb in due:
@@ -526,25 +559,37 @@ class RemoteBookTracker(Notifier):
     async def _run(self) -> None:
         backoff = 0.05
         first = True
+        next_stale_check = 0.0
         while not self._stopping:
             try:
                 r = await self._connected()
                 if not first:
                     self.connection_lost()
                 first = False
-                while not self._stopping:
-                    await self._load_snapshots(r)
-                    streams = {k: rb.sid for k, rb in self._by_key.items()}
-                    if not streams:
-                        await asyncio.sleep(self.block_ms / 1000)
-                        continue
-                    resp = await r.xread(streams, count=self.count, block=self.block_ms)
-                    for key, entries in resp or ():
-                        rb = self._by_key.get(key)
-                        if rb is not None:
-                            self.process(rb.pair, entries)
-                    self.check_stale()
-                    backoff = 0.05
+                reader = DedicatedConnection(r)
+                try:
+                    while not self._stopping:
+                        await self._load_snapshots(r)
+                        if not self._by_key:
+                            await asyncio.sleep(self.block_ms / 1000)
+                            continue
+                        # XREAD BLOCK, framed here; the reply (hiredis-parsed when installed) is
+                        # applied as it is, and the next read is issued at once
+                        resp = (await reader.call(self._xread(), 1))[0]
+                        if isinstance(resp, Exception):
+                            raise resp
+                        # (RESP3, redis-py's default from version 8: a map of stream -> entries)
+                        for key, entries in (resp.items() if type(resp) is dict else resp or ()):
+                            rb = self._by_key.get(key)
+                            if rb is not None:
+                                self.process(rb.pair, entries)
+                        now = self.clock()
+                        if now >= next_stale_check:  # (a scan of every pair: not after every read)
+                            next_stale_check = now + 0.05
+                            self.check_stale(now)
+                        backoff = 0.05
+                finally:
+                    await reader.release()
             except asyncio.CancelledError:
                 raise
             except REDIS_ERRORS as exc:

@@ -13,8 +13,10 @@ the pair's stream with a contiguous sequence inside an epoch (one epoch per leas
   sequence and stream id, in the same atomic script as the entries before it.
 
 Writes are batched: changes are queued synchronously as the tracker applies them, and one
-flusher sends everything queued in one pipelined round trip (a Lua script per group of pairs
-that checks each lease and XADDs). A write that fails (Redis gone) loses the epoch: the hub
+flusher (woken by the first change queued, no timer) sends everything queued in one write: an
+EVALSHA of the publish script (per ``batch_entries``) that checks each pair's lease and XADDs,
+framed as RESP by the hub and written on its own connection (see ``resp``); changes queued while
+a write is in flight go in the next one. A write that fails (Redis gone) loses the epoch: the hub
 re-keys its leases and starts new epochs, which consumers see and resync from.
 
 Run it live (``start(venue=...)``: the hub tracks exactly the pairs it owns, adding and removing
@@ -30,7 +32,8 @@ from typing import Any, Callable, Optional, Sequence
 from hbconnect.hub import scripts, wire
 from hbconnect.hub.capture import CapturingBook
 from hbconnect.hub.lease import LeasePlan, new_hub_id
-from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
+from hbconnect.hub.redis_client import NOSCRIPT_ERROR, REDIS_ERRORS, connect, redacted
+from hbconnect.hub.resp import DedicatedConnection, arg, bulk, command
 from hbconnect.hub.waiting import wait_until
 
 logger = logging.getLogger(__name__)
@@ -41,12 +44,14 @@ __all__ = ["BookHub", "HubPair"]
 class HubPair:
     """Publishing state of one pair the hub owns (for one epoch)."""
 
-    __slots__ = ("pair", "epoch", "seq", "pending", "last_sid", "last_pub", "last_snap", "since_snap",
-                 "state", "start", "snap_due")
+    __slots__ = ("pair", "epoch", "epoch_arg", "keys", "seq", "pending", "last_sid", "last_pub", "last_snap",
+                 "since_snap", "state", "start", "snap_due")
 
-    def __init__(self, pair: str, epoch: str, now: float) -> None:
+    def __init__(self, pair: str, epoch: str, now: float, keys: tuple = ()) -> None:
         self.pair = pair
         self.epoch = epoch
+        self.epoch_arg = arg(epoch)
+        self.keys = b"".join(arg(k) for k in keys)  # (lease, stream, snapshot) key names, framed once
         self.seq = 0
         self.pending: list = []  # [seq, kind, data...] not yet written
         self.last_sid = ""
@@ -63,6 +68,24 @@ class HubPair:
 
 # a queued book change: [seq, kind, update_id, timestamp, bids, asks, depth]
 _SEQ, _KIND, _UID, _TS, _BIDS, _ASKS, _DEPTH = range(7)
+
+_KIND_ARG = {k: arg(k) for k in wire.KINDS}
+_ONE, _ZERO = arg(1), arg(0)
+
+
+def _trade_data(tr: Any) -> list:
+    """A trade as a kind ``t`` entry's data."""
+    return [str(tr.trade_id), str(tr.price), str(tr.amount), str(tr.side), float(tr.timestamp or 0.0)]
+
+
+async def _cancel_all(tasks: list) -> None:
+    """Cancel ``tasks`` and wait for their end. A cancellation that lands inside the Redis client
+    can be swallowed there (the task then sleeps on to its next round): cancel again until done."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
 
 
 class BookHub:
@@ -98,6 +121,7 @@ class BookHub:
         self.venue = venue
         self.prefix = prefix
         self.maxlen = maxlen
+        self._maxlen_arg = arg(maxlen)
         self.lease_ttl_ms = max(100, int(lease_ttl * 1000))
         self.renew_interval = lease_ttl / 3.0
         self.snapshot_interval = snapshot_interval
@@ -126,7 +150,9 @@ class BookHub:
         self._drained: Optional[asyncio.Event] = None
         self._tasks: list[asyncio.Task] = []
         self._live = False
-        self._publish: Any = None
+        self._publish_sha = b""
+        self._conn: Any = None  # the connection the publish script's calls go on
+        self._flush_lock: Optional[asyncio.Lock] = None
         self._renew: Any = None
         self._release: Any = None
         self._register: Any = None
@@ -209,8 +235,7 @@ class BookHub:
         hp = self._owned.get(tr.pair)
         if hp is None or hp.start:
             return
-        self._queue(hp, [0, wire.TRADE, [str(tr.trade_id), str(tr.price), str(tr.amount), str(tr.side),
-                                         float(tr.timestamp or 0.0)]])
+        self._queue(hp, [0, wire.TRADE, _trade_data(tr)])
 
     def _scan_state(self, hp: HubPair) -> None:
         tb = self.tracker.books.get(hp.pair) if self.tracker is not None else None
@@ -233,25 +258,25 @@ class BookHub:
             uid = 0
         return [uid, float(tb.last_update_time or 0.0), book.bids_text(), book.asks_text(), None, tb.state.value]
 
-    @staticmethod
-    def _entry_data(e: list, state: str) -> str:
-        kind = e[_KIND]
-        if kind is wire.DIFF:
-            return wire.dumps([e[_UID], e[_TS], e[_BIDS], e[_ASKS], e[_DEPTH]])
-        if kind is wire.SNAPSHOT:
-            return wire.dumps([e[_UID], e[_TS], e[_BIDS], e[_ASKS], e[_DEPTH], state or "syncing"])
-        return wire.dumps(e[2])
+    def _last_trade(self, hp: HubPair) -> bytes:
+        """The pair's last trade as a kind ``t`` entry's data (b'' when none yet), for the snapshot
+        hash: a consumer that starts from it has the last trade at once."""
+        tb = self.tracker.books.get(hp.pair) if self.tracker is not None else None
+        tr = getattr(tb, "last_trade", None)
+        return b"" if tr is None else wire.dumpb(_trade_data(tr))
 
-    def _group(self, hp: HubPair, keys: list, argv: list) -> int:
-        """Append ``hp``'s queued entries (and its snapshot when due) to a script call; returns
-        how many entries."""
+    def _group(self, hp: HubPair, keys: list, argv: list) -> tuple[int, int]:
+        """Append ``hp``'s queued entries (and its snapshot when due) to a publish call, as RESP
+        bulk strings (``keys``: 3 per group; ``argv``: see ``scripts.PUBLISH``, a piece may frame
+        several arguments); returns (entries, arguments added to ``argv``)."""
         now = self.clock()
+        dumpb = wire.dumpb
         if hp.start:
             hp.start = False
             data = self._book_data(hp)
             hp.state = data[5]
             hp.seq = 1
-            start = [wire.dumps(data)]
+            start = dumpb(data)
             hp.snap_due = True
         else:
             start = None
@@ -267,16 +292,24 @@ class BookHub:
         if hp.since_snap + n >= self.snapshot_every:
             hp.snap_due = True
         snap = hp.snap_due
-        p, v = self.prefix, self.venue
-        keys += (wire.lease_key(p, v, hp.pair), wire.stream_key(p, v, hp.pair), wire.snapshot_key(p, v, hp.pair))
-        argv += (hp.epoch, n, 1 if snap else 0)
+        keys.append(hp.keys)
+        first = (1 if start else entries[0][_SEQ]) if n else hp.seq + 1
+        argv.append(hp.epoch_arg + arg(first) + arg(n) + (_ONE if snap else _ZERO))
         if start:
-            argv += (1, wire.SNAPSHOT, start[0])
+            argv.append(_KIND_ARG[wire.SNAPSHOT] + bulk(start))
+        kind_arg = _KIND_ARG
         for e in entries:
-            argv += (e[_SEQ], e[_KIND], self._entry_data(e, state_before))
+            kind = e[_KIND]
+            if kind is wire.DIFF:
+                d = dumpb([e[_UID], e[_TS], e[_BIDS], e[_ASKS], e[_DEPTH]])
+            elif kind is wire.SNAPSHOT:
+                d = dumpb([e[_UID], e[_TS], e[_BIDS], e[_ASKS], e[_DEPTH], state_before or "syncing"])
+            else:
+                d = dumpb(e[2])
+            argv.append(b"%b$%d\r\n%b\r\n" % (kind_arg[kind], len(d), d))
         if snap:
-            data = start[0] if start and not entries else wire.dumps(self._book_data(hp))
-            argv += (hp.seq, data, hp.last_sid)
+            data = start if start and not entries else dumpb(self._book_data(hp))
+            argv.append(arg(hp.seq) + bulk(data) + arg(hp.last_sid) + bulk(self._last_trade(hp)))
             hp.snap_due = False
             hp.since_snap = 0
             hp.last_snap = now
@@ -284,11 +317,18 @@ class BookHub:
         else:
             hp.since_snap += n
         hp.last_pub = now
-        return n
+        return n, 4 + 2 * n + (4 if snap else 0)
 
     # ------------------------------------------------------------------ flushing
     async def flush(self) -> int:
-        """Write everything queued (one pipelined round trip). Returns the entries written."""
+        """Write everything queued (one pipelined round trip; flushes never overlap, so a pair's
+        entries reach Redis in their order). Returns the entries written."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         owned = self._owned
         groups = [hp for hp in self._pending_pairs.values() if owned.get(hp.pair) is hp]
         groups += [hp for hp in self._owned.values() if hp.start and hp.pair not in self._pending_pairs]
@@ -296,30 +336,30 @@ class BookHub:
         self._pending = 0
         if not groups or self._r is None:
             return 0
-        calls: list[tuple[list, list, list[tuple[HubPair, int]]]] = []
+        # one EVALSHA per ``batch_entries`` (a script call holds Redis for its whole run)
+        calls: list[tuple[list, list, int, list[tuple[HubPair, int]]]] = []
         keys: list = []
-        argv: list = [self.maxlen]
+        argv: list = [self._maxlen_arg]
         members: list[tuple[HubPair, int]] = []
         size = 0
+        n_argv = 1
         for hp in groups:
-            n = self._group(hp, keys, argv)
+            n, na = self._group(hp, keys, argv)
             size += n
+            n_argv += na
             members.append((hp, n))
             if size >= self.batch_entries:
-                calls.append((keys, argv, members))
-                keys, argv, members, size = [], [self.maxlen], [], 0
+                calls.append((keys, argv, n_argv, members))
+                keys, argv, members, size, n_argv = [], [self._maxlen_arg], [], 0, 1
         if members:
-            calls.append((keys, argv, members))
+            calls.append((keys, argv, n_argv, members))
         try:
-            pipe = self._r.pipeline(transaction=False)
-            for k, a, _ in calls:
-                await self._publish(keys=k, args=a, client=pipe)
-            results = await pipe.execute()
+            results = await self._run_publish(calls)
         except REDIS_ERRORS as exc:
             self._write_failed(exc)
             return 0
         written = 0
-        for (_, _, m), res in zip(calls, results):
+        for (_, _, _, m), res in zip(calls, results):
             for (hp, n), sid in zip(m, res):
                 if sid == 0:
                     self._lost(hp.pair, "lease not held at write")
@@ -330,6 +370,32 @@ class BookHub:
         self.batches += 1
         self.entries += written
         return written
+
+    def _evalsha(self, keys: list, argv: list, n_argv: int) -> bytes:
+        """One EVALSHA of the publish script, as RESP (``keys``: 3 framed keys per piece;
+        ``argv``: pieces framing ``n_argv`` arguments in all)."""
+        return command((b"EVALSHA", self._publish_sha, len(keys) * 3), keys + argv, len(keys) * 3 + n_argv)
+
+    async def _run_publish(self, calls: list) -> list:
+        """The publish script's calls in one write and one read of their replies, on the hub's
+        own connection. The script is loaded at ``open``; a Redis that lost it (restarted,
+        SCRIPT FLUSH) answers NOSCRIPT without running it, so those calls are sent again after
+        loading it."""
+        payloads = [self._evalsha(k, a, na) for k, a, na, _ in calls]
+        results = await self._conn.call(b"".join(payloads), len(payloads))
+        again = [i for i, res in enumerate(results) if isinstance(res, NOSCRIPT_ERROR)]
+        if again:
+            await self._load_publish()
+            payloads = [self._evalsha(*calls[i][:3]) for i in again]
+            for i, res in zip(again, await self._conn.call(b"".join(payloads), len(payloads))):
+                results[i] = res
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
+        return results
+
+    async def _load_publish(self) -> None:
+        self._publish_sha = (await self._r.script_load(scripts.PUBLISH)).encode()
 
     def _write_failed(self, exc: BaseException) -> None:
         self.write_errors += 1
@@ -395,7 +461,9 @@ class BookHub:
 
     def _acquired(self, pair: str, epoch: str) -> None:
         self.leases_acquired += 1
-        self._owned[pair] = HubPair(pair, epoch, self.clock())
+        p, v = self.prefix, self.venue
+        self._owned[pair] = HubPair(pair, epoch, self.clock(), (wire.lease_key(p, v, pair), wire.stream_key(p, v, pair),
+                                                                 wire.snapshot_key(p, v, pair)))
         logger.info("hub %s: publishing %s (epoch %s)", self.hub_id, pair, epoch)
         if self._live and self.tracker is not None and pair not in self.tracker.books:
             self.tracker.add_pairs([pair])
@@ -505,11 +573,16 @@ class BookHub:
         if self._r is None:
             self._r = connect(self.redis_url)
         r = self._r
-        self._publish = r.register_script(scripts.PUBLISH)
+        self._publish_sha = b""
+        self._conn = DedicatedConnection(r)
         self._renew = r.register_script(scripts.RENEW)
         self._release = r.register_script(scripts.RELEASE)
         self._register = r.register_script(scripts.REGISTER)
         self._rekey_script = r.register_script(scripts.REKEY)
+        try:
+            await self._load_publish()
+        except REDIS_ERRORS as exc:  # flush loads it again on NOSCRIPT once Redis is there
+            logger.warning("hub %s: cannot load the publish script yet: %s", self.hub_id, exc)
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -548,6 +621,13 @@ class BookHub:
                      speed: float = 0.0, yield_every: int = 64, **replayer_kw: Any) -> Any:
         """Publish a recorded session: ``speed`` 1.0 replays in recorded time (2.0 twice as fast),
         0 as fast as Redis takes it. Returns the ``Replayer`` (its tracker holds the books)."""
+        rp = self.replayer(session, venue, pairs, **replayer_kw)
+        await self.open()
+        await self.lease_round()  # take the recording's pairs now, not at the next periodic round
+        return await self.run_replay(rp, speed=speed, yield_every=yield_every)
+
+    def replayer(self, session: Any, venue: Any, pairs: Optional[Sequence[str]] = None, **replayer_kw: Any) -> Any:
+        """A ``Replayer`` of ``session`` whose tracker this hub publishes (``run_replay`` runs it)."""
         from hbconnect.market.replay import Replayer, venue_for_session
 
         venue = venue_for_session(venue, session, pairs)
@@ -556,10 +636,13 @@ class BookHub:
         tk["book_factory"] = self.book_factory
         rp = Replayer(venue, session, pairs, tracker_kwargs=tk, **kw)
         self.attach(rp.tracker)
-        await self.open()
-        await self.lease_round()  # take the recording's pairs now, not at the next periodic round
+        return rp
+
+    async def run_replay(self, rp: Any, *, speed: float = 0.0, yield_every: int = 64) -> Any:
+        """Feed ``rp`` (from ``replayer``; the hub is open) record by record, letting the flusher
+        write while the tracker works; then write everything queued. Returns ``rp``."""
         loop = asyncio.get_running_loop()
-        records = session.records
+        records = rp.session.records
         t0 = loop.time()
         ts0 = records[0].ts if records else 0.0
         for i, rec in enumerate(records):
@@ -587,9 +670,7 @@ class BookHub:
                 await asyncio.wait_for(self.drain(), timeout=5.0)
         except (asyncio.TimeoutError, *REDIS_ERRORS):
             pass
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel_all(self._tasks)
         self._tasks = []
         if release and self._r is not None and self._owned:
             p, v = self.prefix, self.venue
@@ -601,6 +682,8 @@ class BookHub:
             except REDIS_ERRORS:
                 pass
         self._owned.clear()
+        if self._conn is not None:
+            await self._conn.release()
         if self._own_redis and self._r is not None:
             await self._r.aclose()
             self._r = None

@@ -6,8 +6,10 @@ from __future__ import annotations
 __all__ = ["PUBLISH", "RENEW", "RELEASE", "REGISTER", "REKEY"]
 
 #: KEYS: per pair group: lease, stream, snapshot.  ARGV[1]: MAXLEN (approximate trim).
-#: Then per group: epoch, n entries, 1/0 snapshot follows; n x (seq, kind, data);
-#: and when a snapshot follows: seq, data, the stream id to use when the group adds no entry.
+#: Then per group: epoch, the sequence of its first entry, n entries, 1/0 snapshot follows;
+#: n x (kind, data) -- the entries' sequences are contiguous, so they are not sent one by one;
+#: and when a snapshot follows: seq, data, the stream id to use when the group adds no entry,
+#: the pair's last trade ('' when none).
 #: Returns per group: the stream id of its last entry ('' when it added none), or 0 when the
 #: lease is not (or no longer) the group's epoch -- then nothing of the group was written.
 PUBLISH = """
@@ -17,25 +19,30 @@ local out = {}
 for g = 1, #KEYS / 3 do
   local lease, stream, snap = KEYS[3*g-2], KEYS[3*g-1], KEYS[3*g]
   local epoch = ARGV[a]
-  local n = tonumber(ARGV[a+1])
-  local ns = tonumber(ARGV[a+2])
-  a = a + 3
+  local seq = tonumber(ARGV[a+1])
+  local n = tonumber(ARGV[a+2])
+  local ns = tonumber(ARGV[a+3])
+  a = a + 4
   if redis.call('GET', lease) == epoch then
     local id = ''
-    for i = 1, n do
+    for i = 0, n - 1 do
       id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                      'e', epoch, 's', ARGV[a], 'k', ARGV[a+1], 'd', ARGV[a+2])
-      a = a + 3
+                      'e', epoch, 's', string.format('%d', seq + i), 'k', ARGV[a], 'd', ARGV[a+1])
+      a = a + 2
     end
     if ns == 1 then
       local sid = id
       if sid == '' then sid = ARGV[a+2] end
-      redis.call('HSET', snap, 'e', epoch, 's', ARGV[a], 'sid', sid, 'd', ARGV[a+1])
-      a = a + 3
+      if ARGV[a+3] == '' then
+        redis.call('HSET', snap, 'e', epoch, 's', ARGV[a], 'sid', sid, 'd', ARGV[a+1])
+      else
+        redis.call('HSET', snap, 'e', epoch, 's', ARGV[a], 'sid', sid, 'd', ARGV[a+1], 't', ARGV[a+3])
+      end
+      a = a + 4
     end
     out[g] = id
   else
-    a = a + 3 * n + 3 * ns
+    a = a + 2 * n + 4 * ns
     out[g] = 0
   end
 end

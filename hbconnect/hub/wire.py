@@ -19,9 +19,12 @@ Per venue and pair (``{prefix}:{venue}:{pair}:...``):
 
   Levels are ``[price, size]`` exactly as the venue wrote them (text), so a consumer's book
   holds the same text and computes the same checksums.
+  One entry per applied change (all the levels a venue frame changed), one sequence number per
+  entry.
 * ``...:snapshot`` -- a hash: ``e``, ``s``, ``sid`` (the stream id of entry ``s``, where a
-  late consumer starts reading) and ``d`` (as a kind ``s`` entry). Written in the same atomic
-  script as the entries it follows.
+  late consumer starts reading), ``d`` (as a kind ``s`` entry) and ``t`` (the pair's last trade,
+  as a kind ``t`` entry's data; absent before the first). Written in the same atomic script as
+  the entries it follows.
 * ``...:lease`` -- the lease of the pair: the holding epoch, with an expiry.
 * ``{prefix}:{venue}:hubs`` -- a sorted set of live hub ids (score: expiry, Redis server ms).
 """
@@ -33,7 +36,7 @@ import ujson
 
 __all__ = [
     "SNAPSHOT", "DIFF", "TRADE", "STATE", "HEARTBEAT", "KINDS", "STATES",
-    "stream_key", "snapshot_key", "lease_key", "hubs_key", "dumps", "loads", "EntryError",
+    "stream_key", "snapshot_key", "lease_key", "hubs_key", "dumps", "dumpb", "loads", "EntryError",
     "check_levels", "check_book_data", "check_trade_data",
 ]
 
@@ -47,6 +50,11 @@ STATES = frozenset({"syncing", "live", "resyncing"})
 
 dumps = ujson.dumps
 loads = ujson.loads
+
+
+def dumpb(obj: Any) -> bytes:
+    """``obj`` as the JSON bytes of a ``d`` field."""
+    return ujson.dumps(obj).encode()
 
 
 def _base(prefix: str, venue: str, pair: str) -> str:
@@ -85,7 +93,12 @@ def check_levels(levels: Any) -> list:
     if type(levels) is not list:
         raise EntryError("levels are not a list")
     for lv in levels:
-        if type(lv) is not list or len(lv) < 2 or not _text_or_number(lv[0]) or not _text_or_number(lv[1]):
+        if type(lv) is not list or len(lv) < 2:
+            raise EntryError(f"bad level {str(lv)[:40]}")
+        p, q = lv[0], lv[1]
+        # (text, the hub's form, checked inline: this runs for every level a consumer applies)
+        if not (type(p) is str and 0 < len(p) <= 64 or _text_or_number(p)) \
+                or not (type(q) is str and 0 < len(q) <= 64 or _text_or_number(q)):
             raise EntryError(f"bad level {str(lv)[:40]}")
     return levels
 
