@@ -36,7 +36,7 @@ SOAK_SIZE = int(os.environ.get("HBCONNECT_SOAK_SIZE") or 150)
 #: the exchange's order status -> the engine's final state
 VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
                "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
-               "EXPIRED_IN_MATCH": OrderState.CANCELED}
+               "PREVENTED": OrderState.CANCELED}
 
 
 def okx_connector(ex: EmbeddedExchange, key: str, secret: str, perpetual: bool = False,
@@ -260,7 +260,7 @@ def test_swap_position_mode_leverage_positions_and_funding() -> None:
             # funding settles every 2 s here; the engine fetches the bills once the funding time it
             # read from the venue has passed
             await wait_for(lambda: env.rec.of(MarketEvent.FundingPaymentCompleted), 15, "funding payment")
-            paid = {str(i.income) for i in env.ex.income(env.key) if i.income_type == "FUNDING_FEE"}
+            paid = {str(i.income) for i in env.ex.income(env.key) if i.income_type == "FUNDING"}
             for payment in env.rec.of(MarketEvent.FundingPaymentCompleted):
                 assert payment.amount < 0 and str(payment.amount) in paid  # a long pays a positive rate
             await env.rest_liquidity("buy", D("0.02"))

@@ -159,7 +159,7 @@ def test_bybit_perpetual_fault_soak() -> None:
             assert not disagree, disagree[:3]
             fills = check_fills(rec, ex.trades(key, market="futures"))
             await bot.refresh_positions()
-            truth = ex.positions(key).get((SYMBOL, "BOTH"))
+            truth = ex.positions(key).get((SYMBOL, "NET"))
             pos = bot.get_position(PAIR)
             if truth is None or truth["amount"] == 0:
                 assert pos is None or pos.amount == 0
@@ -169,7 +169,7 @@ def test_bybit_perpetual_fault_soak() -> None:
             await asyncio.sleep(3.5)
             await bot.refresh_balances()
             assert bot.get_balance("USDT") == ex.futures_balance(key)
-            booked = [i for i in ex.income(key) if i.income_type == "FUNDING_FEE"]
+            booked = [i for i in ex.income(key) if i.income_type == "FUNDING"]
             await wait_for(lambda: len(rec.of(MarketEvent.FundingPaymentCompleted)) >= len(booked), 20,
                            "funding events")
             assert len(rec.of(MarketEvent.FundingPaymentCompleted)) == len(booked)

@@ -75,7 +75,7 @@ def test_perp_fault_soak() -> None:
             await wind_down(bot, ex)
 
             def expected(venue: Any) -> Any:
-                if venue.status == "EXPIRED" and venue.time_in_force == "GTX" and venue.executed_qty == 0:
+                if venue.status == "EXPIRED" and venue.time_in_force == "POST_ONLY" and venue.executed_qty == 0:
                     return OrderState.FAILED  # a post-only order refused because it would take
                 return VENUE_STATE.get(venue.status)
             _, disagree = check_orders(bot, rec, placed, lambda oid: ex.order(key, SYMBOL, oid, market="futures"),
@@ -84,7 +84,7 @@ def test_perp_fault_soak() -> None:
             fills = check_fills(rec, ex.trades(key, market="futures"))
             # positions and wallet equal the exchange's
             await bot.refresh_positions()
-            truth = ex.positions(key).get((SYMBOL, "BOTH"))
+            truth = ex.positions(key).get((SYMBOL, "NET"))
             pos = bot.get_position(PAIR)
             if truth is None:
                 assert pos is None
@@ -93,10 +93,10 @@ def test_perp_fault_soak() -> None:
                 assert abs(pos.entry_price - truth["entry_price"]) < D("1e-8")  # the wire has 8 decimals
             await bot.refresh_balances()
             assert bot.get_balance("USDT") == ex.futures_balance(key)
-            # funding: one event per FUNDING_FEE income the exchange booked (faults may delay, never double)
+            # funding: one event per funding income the exchange booked (faults may delay, never double)
             await wait_for(lambda: len(rec.of(MarketEvent.FundingPaymentCompleted))
-                           >= len([i for i in ex.income(key) if i.income_type == "FUNDING_FEE"]), 15, "funding events")
-            paid = {str(i.tran_id) for i in ex.income(key) if i.income_type == "FUNDING_FEE"}
+                           >= len([i for i in ex.income(key) if i.income_type == "FUNDING"]), 15, "funding events")
+            paid = {str(i.tran_id) for i in ex.income(key) if i.income_type == "FUNDING"}
             assert len(rec.of(MarketEvent.FundingPaymentCompleted)) == len(paid)
             print(f"perp soak: {len(placed)} orders, {len(fills)} fills, {fundings} funding rounds "
                   f"({len(paid)} payments), faults {dict(ex.injector.counts)}")

@@ -276,3 +276,58 @@ def test_fault_knobs_answer_bybit_style() -> None:
             _, body = await other.post("/v5/order/create", dict(order, orderLinkId="l-9"))
             assert body["retCode"] == 0
     run(go())
+
+
+def test_self_match_prevention_follows_smp_type() -> None:
+    """``smpType`` (Bybit v5 "Self Match Prevention"): absent or "None" lets an account's orders
+    trade with each other; CancelMaker / CancelTaker / CancelBoth cancel the resting, the incoming
+    or both orders (the incoming order's type decides).  Order rows report the order's smpType,
+    ``cancelType`` CancelBySmp and the counterparty's order id in ``smpOrderId``."""
+    async def go() -> None:
+        ex = exchange()
+        async with ex, aiohttp.ClientSession() as s:
+            c = Client(s, ex.front("bybit").rest_url)
+
+            async def place(side: str, link: str, **extra) -> dict:
+                _, body = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": side,
+                                                            "orderType": "Limit", "qty": "0.01", "price": "50000",
+                                                            "orderLinkId": link, **extra})
+                return body
+
+            async def row(link: str) -> dict:
+                _, body = await c.get("/v5/order/realtime", f"category=spot&orderLinkId={link}")
+                return body["result"]["list"][0]
+
+            # the default: no prevention, the account trades with itself
+            assert (await place("Sell", "s-1"))["retCode"] == 0
+            assert (await place("Buy", "b-1"))["retCode"] == 0
+            r_maker, r_taker = await row("s-1"), await row("b-1")
+            assert (r_maker["orderStatus"], r_taker["orderStatus"]) == ("Filled", "Filled")
+            assert r_taker["smpType"] == "None" and r_taker["smpOrderId"] == ""
+            # CancelMaker: the resting order is cancelled, the incoming one rests
+            await place("Sell", "s-2")
+            assert (await place("Buy", "b-2", smpType="CancelMaker"))["retCode"] == 0
+            r_maker, r_taker = await row("s-2"), await row("b-2")
+            assert (r_maker["orderStatus"], r_maker["cancelType"]) == ("Cancelled", "CancelBySmp")
+            assert r_maker["smpOrderId"] == r_taker["orderId"]
+            assert (r_taker["orderStatus"], r_taker["smpType"]) == ("New", "CancelMaker")
+            await c.post("/v5/order/cancel", {"category": "spot", "symbol": "BTCUSDT", "orderLinkId": "b-2"})
+            # CancelTaker: the incoming order is cancelled, the resting one stays
+            await place("Sell", "s-3")
+            assert (await place("Buy", "b-3", smpType="CancelTaker"))["retCode"] == 0
+            r_maker, r_taker = await row("s-3"), await row("b-3")
+            assert r_maker["orderStatus"] == "New" and r_maker["smpOrderId"] == ""
+            assert (r_taker["orderStatus"], r_taker["cancelType"], r_taker["smpOrderId"]) == (
+                "Cancelled", "CancelBySmp", r_maker["orderId"])
+            # CancelBoth: both are cancelled
+            assert (await place("Buy", "b-4", smpType="CancelBoth"))["retCode"] == 0
+            r_maker, r_taker = await row("s-3"), await row("b-4")
+            assert (r_maker["orderStatus"], r_taker["orderStatus"]) == ("Cancelled", "Cancelled")
+            assert r_maker["cancelType"] == r_taker["cancelType"] == "CancelBySmp"
+            assert ex.open_orders(KEY) == []
+            # a value outside the enum is a parameter error, and nothing is placed
+            body = await place("Buy", "b-5", smpType="ExpireMaker")
+            assert body["retCode"] == 10001 and ex.open_orders(KEY) == []
+            assert len(ex.trades(KEY)) == 2      # only the first pair traded (one fill, both sides)
+    run(go())
+

@@ -7,7 +7,7 @@ Two ledgers implement the engine's ``Ledger`` protocol:
   is charged in the asset received, without fee-token discounts (BUY pays in base,
   SELL in quote), rounded to 8 decimals.
 * :class:`FuturesLedger` — one USDT wallet per account (cross margin), positions per
-  (symbol, positionSide) in one-way (``BOTH``) or hedge (``LONG``/``SHORT``) mode, leverage per
+  (symbol, position side) in one-way (``NET``) or hedge (``LONG``/``SHORT``) mode, leverage per
   symbol, an initial-margin check on every order that opens exposure
   (``notional / leverage`` against the available balance: wallet + unrealized PnL - position
   margin - open-order margin; ``Reject.MARGIN_INSUFFICIENT`` otherwise), realized PnL on
@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, FillSide, Order, Plan,
                                     SymbolSpec, now_ms)
+from hbconnect.sim.vocabulary import IncomeKind, PositionSide
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Trade:
     time: int
     is_maker: bool
     realized_pnl: Decimal = ZERO
-    position_side: str = "BOTH"
+    position_side: str = PositionSide.NET
 
     @property
     def is_buyer(self) -> bool:
@@ -96,7 +97,7 @@ class Position:
 @dataclass
 class Income:
     symbol: str
-    income_type: str        # REALIZED_PNL | COMMISSION | FUNDING_FEE | TRANSFER
+    income_type: str        # an ``IncomeKind``
     income: Decimal
     asset: str
     time: int
@@ -122,7 +123,7 @@ class FuturesAccount:
     wallet: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
-    dual_side: bool = False
+    hedge_mode: bool = False
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     trades: list[Trade] = field(default_factory=list)
@@ -320,25 +321,25 @@ class FuturesLedger:
     def set_position_mode(self, owner: str, hedge: bool) -> None:
         """One-way (``hedge=False``) or hedge mode; only without open orders and positions."""
         acct = self._acct(owner)
-        if hedge == acct.dual_side:
+        if hedge == acct.hedge_mode:
             raise SimReject(Reject.POSITION_MODE_UNCHANGED)
         if list(self.open_orders_of(owner)):
             raise SimReject(Reject.POSITION_MODE_OPEN_ORDERS)
         if any(p.amount for p in acct.positions.values()):
             raise SimReject(Reject.POSITION_MODE_OPEN_POSITIONS)
-        acct.dual_side = hedge
+        acct.hedge_mode = hedge
         acct.positions.clear()
 
     def _position_key(self, acct: FuturesAccount, order: Order) -> tuple[str, str]:
-        return (order.symbol, order.position_side if acct.dual_side else "BOTH")
+        return (order.symbol, order.position_side if acct.hedge_mode else PositionSide.NET)
 
     def check_reduce(self, order: Order, plan: Plan) -> None:
         acct = self._acct(order.owner)
-        if acct.dual_side and order.position_side == "BOTH":
+        if acct.hedge_mode and order.position_side == PositionSide.NET:
             raise SimReject(Reject.POSITION_MODE_MISMATCH)
-        if not acct.dual_side and order.position_side != "BOTH":
+        if not acct.hedge_mode and order.position_side != PositionSide.NET:
             raise SimReject(Reject.POSITION_MODE_MISMATCH)
-        if acct.dual_side and order.reduce_only:
+        if acct.hedge_mode and order.reduce_only:
             raise SimReject(Reject.REDUCE_ONLY_IN_HEDGE_MODE)
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
@@ -349,8 +350,8 @@ class FuturesLedger:
 
     @staticmethod
     def _is_hedge_close(acct: FuturesAccount, order: Order) -> bool:
-        return acct.dual_side and ((order.position_side == "LONG" and order.side != BUY)
-                                   or (order.position_side == "SHORT" and order.side == BUY))
+        return acct.hedge_mode and ((order.position_side == PositionSide.LONG and order.side != BUY)
+                                   or (order.position_side == PositionSide.SHORT and order.side == BUY))
 
     def stale_reducers(self, owner: str, orders: list) -> list:
         """Resting reduce-only orders, and hedge-mode close orders (SELL on LONG, BUY on SHORT,
@@ -370,8 +371,8 @@ class FuturesLedger:
     def _opening_qty(self, acct: FuturesAccount, order: Order) -> Decimal:
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
-        if acct.dual_side:
-            opening = (order.position_side == "LONG") == (order.side == BUY)
+        if acct.hedge_mode:
+            opening = (order.position_side == PositionSide.LONG) == (order.side == BUY)
             return order.orig_qty if opening else ZERO
         if order.reduce_only:
             return ZERO
@@ -411,10 +412,10 @@ class FuturesLedger:
             order.reserved -= order.reserved * fill.qty / before
         if acct.record:
             if realized:
-                acct.income.append(Income(order.symbol, "REALIZED_PNL", realized, asset, fill.time,
+                acct.income.append(Income(order.symbol, IncomeKind.REALIZED_PNL, realized, asset, fill.time,
                                           next(self._tran_ids), str(fill.trade_id)))
             if fee:
-                acct.income.append(Income(order.symbol, "COMMISSION", -fee, asset, fill.time,
+                acct.income.append(Income(order.symbol, IncomeKind.FEE, -fee, asset, fill.time,
                                           next(self._tran_ids), str(fill.trade_id)))
             acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
                                      order.side, fill.price, fill.qty, notional, fee, asset, fill.time,
@@ -462,7 +463,7 @@ class FuturesLedger:
                 continue
             acct.wallet[self.MARGIN_ASSET] = acct.wallet.get(self.MARGIN_ASSET, ZERO) + total
             if acct.record:
-                acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
+                acct.income.append(Income(symbol, IncomeKind.FUNDING, total, self.MARGIN_ASSET, ts,
                                           next(self._tran_ids)))
             emit(self.account_event(owner, "FUNDING", [], ts, change=total))
             paid.append((owner, total))

@@ -47,8 +47,23 @@ from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.faults import FaultInjector
 from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bounds, rolling_stats,
                                       symbol_fills)
-from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
+from hbconnect.sim.matching import BUY, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
+from hbconnect.sim.vocabulary import PositionSide, SelfTradePrevention as STP, Status
 from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
+
+#: the core's self-trade prevention modes as Binance names them (``selfTradePreventionMode``)
+STP_WIRE = {STP.NONE: "NONE", STP.CANCEL_TAKER: "EXPIRE_TAKER", STP.CANCEL_MAKER: "EXPIRE_MAKER",
+            STP.CANCEL_BOTH: "EXPIRE_BOTH"}
+STP_FROM_WIRE = {wire: mode for mode, wire in STP_WIRE.items()}
+#: the core's position sides as Binance names them (``positionSide``)
+POSITION_SIDE_WIRE = {PositionSide.NET: "BOTH", PositionSide.LONG: "LONG", PositionSide.SHORT: "SHORT"}
+POSITION_SIDE_FROM_WIRE = {wire: side for side, wire in POSITION_SIDE_WIRE.items()}
+
+
+def wire_status(status: str) -> str:
+    """An order status as Binance names it: self-trade prevention ends in ``EXPIRED_IN_MATCH``."""
+    return "EXPIRED_IN_MATCH" if status == Status.PREVENTED else status
+
 
 #: what WebSocket API order calls pass where a REST route is expected (rejection mapping)
 _WS_API_ROUTE = Route("WS", "ws-api", order=True)
@@ -486,8 +501,8 @@ class BinanceFrontEnd(FrontEnd):
 
     def parse_cid_stp(self, params: dict) -> tuple[Optional[str], str]:
         cid = self.parse_cid(params)
-        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
-        if stp not in STP_MODES:
+        stp = STP_FROM_WIRE.get(params.get("selfTradePreventionMode") or "EXPIRE_MAKER")
+        if stp is None:
             raise illegal("selfTradePreventionMode")
         return cid, stp
 

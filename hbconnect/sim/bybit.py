@@ -44,6 +44,8 @@ from hbconnect.sim.bybit_streams import BybitError, BybitStreams, text
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, OrderRequest, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
+from hbconnect.sim.vocabulary import (EndReason, IncomeKind, PositionSide, SelfTradePrevention as STP, Status,
+                                      TimeInForce as TIF)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,18 @@ CATEGORIES = ("spot", "linear")
 DEFAULT_RECV_WINDOW = 5000
 MAX_ORDER_LINK_ID = 36
 IP_LIMIT = (600, 5.0)  # requests per window, seconds
+#: the core's time in force as ``timeInForce`` names it
+TIF_WIRE = {TIF.GTC: "GTC", TIF.IOC: "IOC", TIF.FOK: "FOK", TIF.POST_ONLY: "PostOnly"}
+TIF_FROM_WIRE = {wire: tif for tif, wire in TIF_WIRE.items()}
+#: ``smpType``: "None" (the default: an account's orders may trade with each other), "CancelMaker",
+#: "CancelTaker", "CancelBoth"; the incoming order's type decides (a resting order's is ignored)
+SMP_WIRE = {STP.NONE: "None", STP.CANCEL_MAKER: "CancelMaker", STP.CANCEL_TAKER: "CancelTaker",
+            STP.CANCEL_BOTH: "CancelBoth"}
+SMP_FROM_WIRE = {wire: mode for mode, wire in SMP_WIRE.items()}
+#: ``positionIdx``: 0 one-way, 1 hedge-mode Buy side, 2 hedge-mode Sell side
+POSITION_IDX = {PositionSide.NET: 0, PositionSide.LONG: 1, PositionSide.SHORT: 2}
+POSITION_IDX_FROM_WIRE = {**{idx: side for side, idx in POSITION_IDX.items()},
+                          **{str(idx): side for side, idx in POSITION_IDX.items()}}
 #: per-UID requests per second, by path (and category where the docs give two values)
 UID_LIMITS: dict = {
     ("/v5/order/create", "spot"): 20, ("/v5/order/create", "linear"): 10,
@@ -413,15 +427,17 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         if link is not None and (not isinstance(link, str) or len(link) > MAX_ORDER_LINK_ID):
             raise BybitError(10001, "params error: orderLinkId invalid")
         tif = p.get("timeInForce") or ("IOC" if otype == "Market" else "GTC")
-        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+        if tif not in TIF_FROM_WIRE:
             raise BybitError(10001, "params error: timeInForce invalid")
+        smp = SMP_FROM_WIRE.get(p.get("smpType") or "None")
+        if smp is None:
+            raise BybitError(10001, "params error: smpType invalid")
         qty = number(p, "qty", required=True)
         price = number(p, "price", required=otype == "Limit")
         reduce_only = p.get("reduceOnly") in (True, "true")
-        position_side = "BOTH"
+        position_side: Optional[str] = PositionSide.NET
         if cat == "linear":
-            idx = p.get("positionIdx", 0)
-            position_side = {0: "BOTH", 1: "LONG", 2: "SHORT", "0": "BOTH", "1": "LONG", "2": "SHORT"}.get(idx)
+            position_side = POSITION_IDX_FROM_WIRE.get(p.get("positionIdx", 0))
             if position_side is None:
                 raise BybitError(10001, "params error: positionIdx invalid")
         elif reduce_only:
@@ -432,13 +448,10 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         elif otype == "Market" and cat == "spot" and p.get("marketUnit") not in (None, "baseCoin", "quoteCoin"):
             raise BybitError(10001, "params error: marketUnit invalid")
         self.check_filters(spec, cat, otype, qty, price, quote_qty)
-        req = OrderRequest(symbol=spec.symbol, side=side,
-                           type="MARKET" if otype == "Market" else ("LIMIT_MAKER" if tif == "PostOnly" and cat == "spot"
-                                                                     else "LIMIT"),
-                           time_in_force={"PostOnly": "GTX" if cat == "linear" else "GTC"}.get(tif, tif)
-                           if otype == "Limit" else "GTC",
+        req = OrderRequest(symbol=spec.symbol, side=side, type="MARKET" if otype == "Market" else "LIMIT",
+                           time_in_force=TIF_FROM_WIRE[tif] if otype == "Limit" else TIF.GTC,
                            quantity=qty, quote_qty=quote_qty, price=price, client_order_id=link,
-                           stp_mode="EXPIRE_TAKER", reduce_only=reduce_only, position_side=position_side)
+                           stp_mode=smp, reduce_only=reduce_only, position_side=position_side)
         try:
             order = engine.submit(account.account_id, req)
         except SimReject as e:
@@ -481,9 +494,10 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         ts = now_ms()
         cid = req.client_order_id or engine.new_client_order_id()
         order = Order(symbol=req.symbol, order_id=next(self._phantom_ids), client_order_id=cid, owner=owner,
-                      side=req.side, type="LIMIT", time_in_force="PostOnly", price=req.price or ZERO,
-                      orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      reduce_only=req.reduce_only, position_side=req.position_side)
+                      side=req.side, type="LIMIT", time_in_force=TIF.POST_ONLY, price=req.price or ZERO,
+                      orig_qty=req.quantity or ZERO, time=ts, status=Status.CANCELED, update_time=ts,
+                      stp_mode=req.stp_mode, reduce_only=req.reduce_only, position_side=req.position_side,
+                      end_reason=EndReason.POST_ONLY_WOULD_TAKE)
         book = self._phantoms.setdefault((owner, cat), {})
         book[order.order_id] = order
         if len(book) > 10_000:
@@ -561,11 +575,11 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
 
     def order_status(self, cat: str, o: Order, status: Optional[str] = None) -> str:
         status = status or o.status
-        if status == "NEW":
+        if status == Status.NEW:
             return "New"
-        if status == "PARTIALLY_FILLED":
+        if status == Status.PARTIALLY_FILLED:
             return "PartiallyFilled"
-        if status == "FILLED":
+        if status == Status.FILLED:
             return "Filled"
         if cat == "spot" and o.executed_qty > 0:
             return "PartiallyFilledCanceled"
@@ -577,22 +591,25 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         orig = snap["orig_qty"] if snap else o.orig_qty
         status = self.order_status(cat, o, snap["status"] if snap else None)
         fee, fee_coin = self.order_fee(cat, o)
-        tif = o.time_in_force
+        prevented = o.end_reason == EndReason.SELF_TRADE and o.prevention is not None
         return {
             "orderId": str(o.order_id), "orderLinkId": o.client_order_id, "blockTradeId": "", "symbol": o.symbol,
             "price": text(o.price) if o.type != "MARKET" else "0", "qty": text(orig),
             "side": "Buy" if o.side == BUY else "Sell", "isLeverage": "0" if cat == "spot" else "",
-            "positionIdx": {"BOTH": 0, "LONG": 1, "SHORT": 2}.get(o.position_side, 0), "orderStatus": status,
-            "cancelType": "UNKNOWN" if status in ("New", "PartiallyFilled", "Filled") else "CancelByUser",
-            "rejectReason": "EC_PostOnlyWillTakeLiquidity" if tif == "PostOnly" else "EC_NoError",
+            "positionIdx": POSITION_IDX.get(o.position_side, 0), "orderStatus": status,
+            "cancelType": "UNKNOWN" if status in ("New", "PartiallyFilled", "Filled") else
+            "CancelBySmp" if prevented else "CancelByUser",
+            "rejectReason": "EC_PostOnlyWillTakeLiquidity" if o.end_reason == EndReason.POST_ONLY_WOULD_TAKE
+            else "EC_NoError",
             "avgPrice": text(cum_quote / executed) if executed else "0",
             "leavesQty": text(orig - executed) if status in ("New", "PartiallyFilled") else "0",
             "leavesValue": text((orig - executed) * o.price) if status in ("New", "PartiallyFilled") else "0",
             "cumExecQty": text(executed), "cumExecValue": text(cum_quote), "cumExecFee": text(fee),
-            "feeCurrency": fee_coin, "timeInForce": "PostOnly" if tif in ("GTX", "PostOnly") or o.type == "LIMIT_MAKER"
-            else tif, "orderType": "Market" if o.type == "MARKET" else "Limit", "stopOrderType": "",
+            "feeCurrency": fee_coin, "timeInForce": TIF_WIRE[o.time_in_force],
+            "orderType": "Market" if o.type == "MARKET" else "Limit", "stopOrderType": "",
             "triggerPrice": "0", "takeProfit": "0", "stopLoss": "0", "reduceOnly": o.reduce_only,
-            "closeOnTrigger": False, "smpType": "None", "smpGroup": 0, "smpOrderId": "",
+            "closeOnTrigger": False, "smpType": SMP_WIRE[o.stp_mode], "smpGroup": 0,
+            "smpOrderId": str(o.prevention[1]) if prevented else "",
             "createdTime": str(o.time), "updatedTime": str(snap["update_time"] if snap else o.update_time)}
 
     def order_fee(self, cat: str, o: Order) -> tuple[Decimal, str]:
@@ -709,9 +726,9 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         for inc in reversed(account.futures.income):
             if inc.time < start:
                 continue
-            if inc.income_type == "FUNDING_FEE":
+            if inc.income_type == IncomeKind.FUNDING:
                 row_type = "SETTLEMENT"
-            elif inc.income_type == "COMMISSION":
+            elif inc.income_type == IncomeKind.FEE:
                 row_type = "TRADE"
             else:
                 continue
@@ -736,7 +753,7 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         out = []
         symbols = [symbol] if symbol else list(engine.specs)
         for s in symbols:
-            sides = ("LONG", "SHORT") if fut.dual_side else ("BOTH",)
+            sides = (PositionSide.LONG, PositionSide.SHORT) if fut.hedge_mode else (PositionSide.NET,)
             for ps in sides:
                 pos = fut.positions.get((s, ps))
                 out.append(self.position_row(account, s, ps, pos))
@@ -749,7 +766,7 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         side = "" if amount == 0 else ("Buy" if amount > 0 else "Sell")
         lev = fut.lev(symbol)
         entry = pos.entry_price if pos else ZERO
-        return {"positionIdx": {"BOTH": 0, "LONG": 1, "SHORT": 2}[ps], "riskId": 1, "riskLimitValue": "2000000",
+        return {"positionIdx": POSITION_IDX[ps], "riskId": 1, "riskLimitValue": "2000000",
                 "symbol": symbol, "side": side, "size": text(abs(amount)), "avgPrice": text(entry),
                 "entryPrice": text(entry),
                 "positionValue": text(abs(amount) * entry), "tradeMode": 0, "positionStatus": "Normal",

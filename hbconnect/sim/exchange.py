@@ -267,7 +267,7 @@ class EmbeddedExchange:
                        futures_balances: Optional[Mapping[str, Decimal]] = None, *,
                        ed25519_public_key: Any = None, maker_fee: Optional[Decimal] = None,
                        taker_fee: Optional[Decimal] = None, futures_maker_fee: Optional[Decimal] = None,
-                       futures_taker_fee: Optional[Decimal] = None, dual_side: bool = False,
+                       futures_taker_fee: Optional[Decimal] = None, hedge_mode: bool = False,
                        leverage: Optional[Mapping[str, int]] = None, passphrase: str = "") -> Account:
         """Register an API key (HMAC secret, or an Ed25519 public key object/PEM) with funds."""
         if not isinstance(api_key, str) or not _CREDENTIAL_RE.match(api_key):
@@ -297,7 +297,7 @@ class EmbeddedExchange:
             acct.futures.maker_fee = D(futures_maker_fee)
         if futures_taker_fee is not None:
             acct.futures.taker_fee = D(futures_taker_fee)
-        acct.futures.dual_side = dual_side
+        acct.futures.hedge_mode = hedge_mode
         for pair, lev in (leverage or {}).items():
             acct.futures.leverage[self._symbol(pair)] = int(lev)
         self.accounts[acct.account_id] = acct
@@ -395,7 +395,7 @@ class EmbeddedExchange:
         return self.funding_rates.get(self._symbol(symbol), self.default_funding_rate)
 
     def run_funding(self) -> list[tuple[str, Decimal]]:
-        """A funding event now on every perp: payments, FUNDING_FEE income and account events."""
+        """A funding event now on every perp: payments, funding income and account events."""
         paid: list[tuple[str, Decimal]] = []
         ts = now_ms()
         for symbol in self.futures_engine.specs:

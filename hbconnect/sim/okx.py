@@ -46,10 +46,17 @@ from hbconnect.sim.okx_wire import (
 )
 from hbconnect.sim.okx_ws import OkxWebSocket
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
+from hbconnect.sim.vocabulary import IncomeKind, PositionSide, SelfTradePrevention as STP, Status, TimeInForce as TIF
 
 _ORD_TYPES = ("market", "limit", "post_only", "fok", "ioc")
-_STATES = {"NEW": "live", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
-           "EXPIRED": "canceled", "EXPIRED_IN_MATCH": "canceled", "REJECTED": "canceled"}
+_STATES = {Status.NEW: "live", Status.PARTIALLY_FILLED: "partially_filled", Status.FILLED: "filled",
+           Status.CANCELED: "canceled", Status.EXPIRED: "canceled", Status.PREVENTED: "canceled"}
+#: the core's self-trade prevention modes as ``stpMode`` names them (cancel_maker by default)
+_STP_WIRE = {STP.CANCEL_MAKER: "cancel_maker", STP.CANCEL_TAKER: "cancel_taker", STP.CANCEL_BOTH: "cancel_both"}
+_STP_FROM_WIRE = {wire: mode for mode, wire in _STP_WIRE.items()}
+#: the core's position sides as ``posSide`` names them
+_POS_SIDE_WIRE = {PositionSide.NET: "net", PositionSide.LONG: "long", PositionSide.SHORT: "short"}
+_POS_SIDE_FROM_WIRE = {wire: side for side, wire in _POS_SIDE_WIRE.items()}
 _CLORDID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 #: per-endpoint limits: (requests, seconds, key) with key "uid+inst" / "uid" / "ip"
 LIMITS: dict = {
@@ -395,8 +402,8 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 continue
             mark = self.mark(inst)
             lever = facct.lev(symbol)
-            pos_side = {"BOTH": "net", "LONG": "long", "SHORT": "short"}[side]
-            contracts = pos.amount / inst.ct_val if side == "BOTH" else abs(pos.amount) / inst.ct_val
+            pos_side = _POS_SIDE_WIRE[side]
+            contracts = pos.amount / inst.ct_val if side == PositionSide.NET else abs(pos.amount) / inst.ct_val
             pos_id = self._pos_ids.setdefault((account.account_id, symbol, side), str(700_000 + len(self._pos_ids)))
             out.append({"instType": SWAP, "instId": inst.inst_id, "mgnMode": self.mgn_mode.get(
                 (account.account_id, symbol), "cross"), "posId": pos_id, "posSide": pos_side,
@@ -426,7 +433,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         return [] if inst_type not in (None, "", SWAP) else self.position_rows(account, inst_id)
 
     def pos_mode(self, account: Account) -> str:
-        return "long_short_mode" if account.futures.dual_side else "net_mode"
+        return "long_short_mode" if account.futures.hedge_mode else "net_mode"
 
     async def h_config(self, request: web.Request, req: OkxRequest, account: Account) -> list:
         return [{"uid": account.account_id, "mainUid": account.account_id, "acctLv": "2",
@@ -479,7 +486,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         out = []
         if p.get("instType") in (None, "", SWAP) and p.get("type") in (None, "", "8"):
             for inc in reversed(account.futures.income):
-                if inc.income_type != "FUNDING_FEE" or inc.time < begin or (end and inc.time > end):
+                if inc.income_type != IncomeKind.FUNDING or inc.time < begin or (end and inc.time > end):
                     continue
                 inst = self.by_symbol.get(("futures", inc.symbol))
                 if inst is None or (p.get("instId") and p["instId"] != inst.inst_id):
@@ -566,24 +573,24 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             quantity = inst.base_qty(sz)
             if quantity > (inst.spec.market_max_qty if ord_type == "market" else inst.spec.max_qty):
                 raise OkxError("51005", "Your order amount exceeds the max order amount.")
-        pos_side, reduce_only = "BOTH", False
+        pos_side, reduce_only = PositionSide.NET, False
         if inst.inst_type == SWAP:
             ps = a.get("posSide") or "net"
-            hedge = account.futures.dual_side
+            hedge = account.futures.hedge_mode
             if (hedge and ps not in ("long", "short")) or (not hedge and ps != "net"):
                 raise OkxError("51000", "Parameter posSide error")
-            pos_side = {"net": "BOTH", "long": "LONG", "short": "SHORT"}[ps]
+            pos_side = _POS_SIDE_FROM_WIRE[ps]
             ro = a.get("reduceOnly", False)
             if ro not in (True, False, "true", "false"):
                 raise OkxError("51000", "Parameter reduceOnly error")
             reduce_only = ro in (True, "true") and not hedge   # long/short closes are reduce-only anyway
         engine = self.engine_of(inst)
         req = OrderRequest(symbol=inst.spec.symbol, side=BUY if side == "buy" else SELL,
-                           type="MARKET" if ord_type == "market" else "LIMIT", post_only=ord_type == "post_only",
-                           time_in_force={"ioc": "IOC", "fok": "FOK"}.get(ord_type, "GTC"),
+                           type="MARKET" if ord_type == "market" else "LIMIT",
+                           time_in_force={"ioc": TIF.IOC, "fok": TIF.FOK, "post_only": TIF.POST_ONLY}.get(
+                               ord_type, TIF.GTC),
                            quantity=quantity, quote_qty=quote_qty, price=px, client_order_id=cid or None,
-                           stp_mode={"cancel_taker": "EXPIRE_TAKER", "cancel_both": "EXPIRE_BOTH"}.get(
-                               a.get("stpMode"), "EXPIRE_MAKER"),
+                           stp_mode=_STP_FROM_WIRE.get(a.get("stpMode"), STP.CANCEL_MAKER),
                            reduce_only=reduce_only, position_side=pos_side)
         meta = {"ordType": ord_type, "tdMode": td, "tgtCcy": a.get("tgtCcy") or "", "fee": ZERO, "feeCcy": "",
                 "rebate": ZERO, "fill": None, "cancelSource": "", "reduceOnly": reduce_only}
@@ -607,9 +614,9 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         ts = now_ms()
         order = Order(symbol=req.symbol, order_id=next(self._refused_ids),
                       client_order_id=req.client_order_id or f"okxsim{ts}", owner=account.account_id,
-                      side=req.side, type=req.type, time_in_force="GTC", price=req.price or ZERO,
+                      side=req.side, type=req.type, time_in_force=TIF.POST_ONLY, price=req.price or ZERO,
                       orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      position_side=req.position_side, post_only=True)
+                      position_side=req.position_side)
         meta["cancelSource"] = CANCEL_SOURCE_POST_ONLY
         market = self.engine_of(inst).market
         self.meta[(market, order.order_id)] = meta
@@ -691,13 +698,13 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 "px": inst.px(o.price) if o.type != "MARKET" else "", "pxUsd": "", "pxVol": "", "pxType": "",
                 "sz": text(o.orig_quote_qty, 8) if quote_sz else inst.sz(orig),
                 "pnl": "0", "ordType": ord_type, "side": "buy" if o.side == BUY else "sell",
-                "posSide": {"BOTH": "net", "LONG": "long", "SHORT": "short"}[o.position_side]
+                "posSide": _POS_SIDE_WIRE[o.position_side]
                 if inst.inst_type == SWAP else "",
                 "tdMode": meta.get("tdMode") or ("cash" if inst.inst_type == SPOT else "cross"),
                 "accFillSz": inst.sz(executed), "fillPx": inst.px(fill.get("px")), "tradeId": fill.get("id", ""),
                 "fillSz": inst.sz(fill.get("sz")) if fill else "0", "fillTime": fill.get("time", ""),
                 "avgPx": inst.px(cum_quote / executed) if executed else "",
-                "state": _STATES.get(status, "canceled"), "stpId": "", "stpMode": "cancel_maker",
+                "state": _STATES.get(status, "canceled"), "stpId": "", "stpMode": _STP_WIRE.get(o.stp_mode, ""),
                 "lever": str(self.exchange.accounts[o.owner].futures.lev(o.symbol))
                 if inst.inst_type == SWAP and o.owner in self.exchange.accounts else "",
                 "attachAlgoClOrdId": "", "tpTriggerPx": "", "tpTriggerPxType": "", "tpOrdPx": "",
@@ -753,7 +760,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "",
                 "fillMarkPx": inst.px(self.mark(inst)) if inst.inst_type == SWAP else "",
                 "side": "buy" if t.side == BUY else "sell",
-                "posSide": {"BOTH": "net", "LONG": "long", "SHORT": "short"}.get(t.position_side, "net")
+                "posSide": _POS_SIDE_WIRE.get(t.position_side, "net")
                 if inst.inst_type == SWAP else "",
                 "execType": "M" if t.is_maker else "T", "feeCcy": t.commission_asset, "fee": text(-t.commission, 8),
                 "ts": str(t.time), "fillTime": str(t.time), "feeRate": "", "tradeQuoteCcy": ""}
