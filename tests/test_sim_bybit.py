@@ -331,3 +331,45 @@ def test_self_match_prevention_follows_smp_type() -> None:
             assert len(ex.trades(KEY)) == 2      # only the first pair traded (one fill, both sides)
     run(go())
 
+
+def test_orderbook_depths_are_the_documented_ones() -> None:
+    """REST ``/v5/market/orderbook`` ``limit``: spot [1, 200] default 1, linear [1, 500] default 25.
+    WebSocket ``orderbook.{depth}``: levels 1, 50, 200 and 1000 in both categories (500 is gone)."""
+    async def go() -> None:
+        ex = exchange()
+        spot_book = ex.spot_engine.books["BTCUSDT"]
+        lin_book = ex.futures_engine.books["BTCUSDT"]
+        maker = ex.account_by_key("taker1").account_id
+        from hbconnect.sim import OrderRequest
+        for i in range(1, 600):        # 599 ask levels in each market
+            for engine in (ex.spot_engine, ex.futures_engine):
+                engine.submit(maker, OrderRequest("BTCUSDT", "SELL", "LIMIT", "GTC", D("0.001"), None,
+                                                  D("70000") + i, None, "NONE"))
+        assert len(spot_book.depth("SELL", 1000)) == len(lin_book.depth("SELL", 1000)) == 599
+        async with ex, aiohttp.ClientSession() as s:
+            front = ex.front("bybit")
+            c = Client(s, front.rest_url)
+
+            async def book(query: str) -> dict:
+                _, body = await c.get("/v5/market/orderbook", query, signed=False)
+                return body
+
+            assert len((await book("category=spot&symbol=BTCUSDT"))["result"]["a"]) == 1
+            assert len((await book("category=spot&symbol=BTCUSDT&limit=200"))["result"]["a"]) == 200
+            assert (await book("category=spot&symbol=BTCUSDT&limit=201"))["retCode"] == 10001
+            assert len((await book("category=linear&symbol=BTCUSDT"))["result"]["a"]) == 25
+            assert len((await book("category=linear&symbol=BTCUSDT&limit=500"))["result"]["a"]) == 500
+            assert (await book("category=linear&symbol=BTCUSDT&limit=501"))["retCode"] == 10001
+            assert (await book("category=linear&symbol=BTCUSDT&limit=0"))["retCode"] == 10001
+            for cat in ("spot", "linear"):
+                ws = await s.ws_connect(front.ws_url + f"/v5/public/{cat}")
+                for depth in (1, 50, 200, 1000):
+                    await ws.send_json({"op": "subscribe", "args": [f"orderbook.{depth}.BTCUSDT"]})
+                    assert (await recv_until(ws, lambda m: m.get("op") == "subscribe"))["success"] is True
+                    snap = await recv_until(ws, lambda m: m.get("topic") == f"orderbook.{depth}.BTCUSDT")
+                    assert snap["type"] == "snapshot" and len(snap["data"]["a"]) == min(depth, 599)
+                for depth in (25, 500):
+                    await ws.send_json({"op": "subscribe", "args": [f"orderbook.{depth}.BTCUSDT"]})
+                    assert (await recv_until(ws, lambda m: m.get("op") == "subscribe"))["success"] is False
+                await ws.close()
+    run(go())

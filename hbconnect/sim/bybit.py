@@ -378,14 +378,16 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
     async def orderbook(self, request: web.Request, req: Req, account: Any) -> dict:
         cat = self.category(req.params)
         spec = self.spec(cat, req.params.get("symbol"))
-        limit = int(number(req.params, "limit") or (1 if cat == "spot" else 25))
+        # "limit": spot [1, 200] default 1, linear [1, 500] default 25 (a limit outside is an error)
+        given = number(req.params, "limit")
+        limit = (1 if cat == "spot" else 25) if given is None else given
         cap = 200 if cat == "spot" else 500
-        if not 1 <= limit <= cap:
+        if limit != int(limit) or not 1 <= limit <= cap:
             raise BybitError(10001, "params error: limit invalid")
         book = self.categories[cat].books[spec.symbol]
         ts = self.server_time()
-        return {"s": spec.symbol, "b": [[text(p), text(q)] for p, q in book.depth(BUY, limit)],
-                "a": [[text(p), text(q)] for p, q in book.depth(SELL, limit)], "ts": ts,
+        return {"s": spec.symbol, "b": [[text(p), text(q)] for p, q in book.depth(BUY, int(limit))],
+                "a": [[text(p), text(q)] for p, q in book.depth(SELL, int(limit))], "ts": ts,
                 "u": book.update_id, "seq": book.update_id, "cts": ts}
 
     async def recent_trade(self, request: web.Request, req: Req, account: Any) -> dict:
