@@ -87,7 +87,7 @@ capital/config/getall (no chains: empty ``networkList``), asset/tradeFee, margin
 margin/isolated/allPairs (empty: no margin trading).  Futures REST ``/fapi``: v1 ping, time,
 exchangeInfo, depth, trades, aggTrades, klines, premiumIndex, fundingRate, ticker/price,
 ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders, allOrders, allOpenOrders,
-leverage, leverageBracket, marginType (cross only: CROSSED answers -4046, ISOLATED -1130),
+leverage, leverageBracket, marginType (CROSSED / ISOLATED per symbol; -4046 no change, -4047 open orders, -4048 a position),
 commissionRate, positionSide/dual (GET/POST), income, userTrades, listenKey (POST/PUT/DELETE);
 v2 account, balance, positionRisk; v3 account, positionRisk; ``/dapi/v1/exchangeInfo`` (no
 COIN-M contract listed).  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,

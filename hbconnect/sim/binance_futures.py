@@ -20,7 +20,7 @@ from hbconnect.sim.binance_base import (KLINE_INTERVALS, POSITION_SIDE_FROM_WIRE
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
-from hbconnect.sim.vocabulary import EndReason, IncomeKind, PositionSide, TimeInForce as TIF
+from hbconnect.sim.vocabulary import EndReason, IncomeKind, MarginMode, PositionSide, TimeInForce as TIF
 
 _UNSUPPORTED = {t: (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
                            "endpoints instead.")
@@ -38,7 +38,11 @@ _POSITION_RISK_V3 = ("symbol", "positionSide", "positionAmt", "entryPrice", "bre
 
 
 #: the core's account-event reasons as ACCOUNT_UPDATE "m" names them
-_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE"}
+#: (the sim closes a liquidated isolated position without an order; Binance reports it as ORDER)
+_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE", "LIQUIDATION": "ORDER"}
+#: ``marginType`` of POST /fapi/v1/marginType, and as position rows name the core's margin modes
+_MARGIN_TYPE_FROM_WIRE = {"ISOLATED": MarginMode.ISOLATED, "CROSSED": MarginMode.CROSS}
+_MARGIN_TYPE_ROW = {MarginMode.ISOLATED: "isolated", MarginMode.CROSS: "cross"}
 #: the core's time in force as ``timeInForce`` names it (post-only is GTX)
 _TIF_WIRE = {TIF.GTC: "GTC", TIF.IOC: "IOC", TIF.FOK: "FOK", TIF.POST_ONLY: "GTX"}
 _TIF_FROM_WIRE = {wire: tif for tif, wire in _TIF_WIRE.items()}
@@ -346,12 +350,18 @@ class FuturesFrontEnd(BinanceFrontEnd):
             mark = self.exchange.mark_price_of(key[0])
             lev = fa.lev(key[0])
             notional = amount * mark
+            isolated = fa.isolated(key[0])
+            iso_wallet = pos.isolated_margin if pos and isolated else ZERO
+            liq = self.ledger.liquidation_price(fa, key[0], pos) if pos else None
             rows.append({"symbol": key[0], "positionSide": POSITION_SIDE_WIRE[key[1]], "positionAmt": self.q(spec, amount),
                          "entryPrice": fmt(pos.entry_price if pos else ZERO), "breakEvenPrice": fmt(pos.entry_price if pos else ZERO),
                          "markPrice": fmt(mark), "unRealizedProfit": fmt(pos.unrealized(mark) if pos else ZERO),
-                         "liquidationPrice": "0", "leverage": str(lev), "maxNotionalValue": "20000000",
-                         "marginType": "cross", "isolatedMargin": fmt(ZERO), "isAutoAddMargin": "false",
-                         "notional": fmt(notional), "isolatedWallet": "0",
+                         "liquidationPrice": fmt(liq) if liq else "0", "leverage": str(lev),
+                         "maxNotionalValue": "20000000", "marginType": _MARGIN_TYPE_ROW[fa.margin_mode.get(
+                             key[0], MarginMode.CROSS)],
+                         "isolatedMargin": fmt(iso_wallet + (pos.unrealized(mark) if pos and isolated else ZERO)),
+                         "isAutoAddMargin": "false", "notional": fmt(notional),
+                         "isolatedWallet": fmt(iso_wallet) if isolated else "0",
                          "initialMargin": fmt(abs(notional) / lev), "maintMargin": fmt(abs(notional) * Decimal("0.004")),
                          "marginAsset": spec.quote, "positionInitialMargin": fmt(abs(notional) / lev),
                          "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
@@ -367,7 +377,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         order_margin = sum((o.reserved for o in self.engine.open_orders(account.account_id)), ZERO)
         avail = led.available(account.account_id)
         return {"wallet": wallet, "upnl": upnl, "pos_margin": pos_margin, "order_margin": order_margin,
-                "avail": avail}
+                "avail": avail, "cross_wallet": wallet - led.isolated_margin(fa)}
 
     def _asset_rows(self, account: Account, t: dict) -> list[dict]:
         fa = account.futures
@@ -382,7 +392,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
                          "initialMargin": fmt(t["pos_margin"] + t["order_margin"] if usdt else ZERO),
                          "positionInitialMargin": fmt(t["pos_margin"] if usdt else ZERO),
                          "openOrderInitialMargin": fmt(t["order_margin"] if usdt else ZERO),
-                         "crossWalletBalance": fmt(wallet), "crossUnPnl": fmt(t["upnl"] if usdt else ZERO),
+                         "crossWalletBalance": fmt(t["cross_wallet"] if usdt else wallet),
+                         "crossUnPnl": fmt(t["upnl"] if usdt else ZERO),
                          "availableBalance": fmt(t["avail"] if usdt else wallet),
                          "maxWithdrawAmount": fmt(max(ZERO, t["avail"]) if usdt else wallet),
                          "marginAvailable": True, "updateTime": fa.update_time})
@@ -396,7 +407,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
              "totalMarginBalance": fmt(t["wallet"] + t["upnl"]),
              "totalPositionInitialMargin": fmt(t["pos_margin"]),
              "totalOpenOrderInitialMargin": fmt(t["order_margin"]),
-             "totalCrossWalletBalance": fmt(t["wallet"]), "totalCrossUnPnl": fmt(t["upnl"]),
+             "totalCrossWalletBalance": fmt(t["cross_wallet"]), "totalCrossUnPnl": fmt(t["upnl"]),
              "availableBalance": fmt(t["avail"]), "maxWithdrawAmount": fmt(max(ZERO, t["avail"])),
              "assets": self._asset_rows(account, t)}
         if not v3:
@@ -405,11 +416,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         rows = self._positions_rows(account, only_open=v3)
         d["positions"] = [{"symbol": r["symbol"], "positionSide": r["positionSide"],
                            "positionAmt": r["positionAmt"], "unrealizedProfit": r["unRealizedProfit"],
-                           "isolatedMargin": "0", "notional": r["notional"], "isolatedWallet": "0",
+                           "isolatedMargin": r["isolatedMargin"] if r["marginType"] == "isolated" else "0",
+                           "notional": r["notional"],
+                           "isolatedWallet": r["isolatedWallet"],
                            "initialMargin": r["initialMargin"], "maintMargin": r["maintMargin"],
                            "updateTime": r["updateTime"],
                            **({} if v3 else {"leverage": r["leverage"], "entryPrice": r["entryPrice"],
-                                             "isolated": False, "maxNotional": "20000000",
+                                             "isolated": r["marginType"] == "isolated",
+                                             "maxNotional": "20000000",
                                              "positionInitialMargin": r["initialMargin"],
                                              "openOrderInitialMargin": "0", "bidNotional": "0",
                                              "askNotional": "0", "breakEvenPrice": r["breakEvenPrice"]})}
@@ -462,17 +476,17 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return [{"symbol": s.symbol, "brackets": self.brackets(s, MAX_LEVERAGE)} for s in self.engine.specs.values()]
 
     async def set_margin_type(self, request: web.Request, params: dict, account: Account) -> dict:
-        """Cross margin only: CROSSED is already set (-4046, as Binance answers a no-op change);
-        ISOLATED is refused (the sim does not model isolated margin)."""
-        self.spec(params)
+        """ISOLATED / CROSSED per symbol: -4046 if already so, -4047 with open orders, -4048 with
+        a position (the ledger's margin mode)."""
+        spec = self.spec(params)
         mtype = params.get("marginType")
         if not mtype:
             raise mandatory("marginType")
-        if mtype == "CROSSED":
-            raise BinanceError(-4046, "No need to change margin type.")
-        if mtype == "ISOLATED":
-            raise SimReject(Reject.MARGIN_MODE_UNSUPPORTED, "marginType")
-        raise illegal("marginType", "ISOLATED, CROSSED")
+        mode = _MARGIN_TYPE_FROM_WIRE.get(mtype)
+        if mode is None:
+            raise illegal("marginType", "ISOLATED, CROSSED")
+        self.ledger.set_margin_mode(account.account_id, spec.symbol, mode)
+        return {"code": 200, "msg": "success"}
 
     async def commission_rate(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
@@ -555,7 +569,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
             spec = self.engine.specs[p["symbol"]]
             positions.append({"s": p["symbol"], "pa": self.q(spec, p["amount"]), "ep": fmt(p["entry_price"]),
                               "bep": fmt(p["entry_price"]), "cr": "0", "up": fmt(p["unrealized"]),
-                              "mt": "cross", "iw": "0",
+                              "mt": _MARGIN_TYPE_ROW[p["margin_mode"]], "iw": fmt(p["isolated_margin"])
+                              if p["margin_mode"] == MarginMode.ISOLATED else "0",
                               "ps": POSITION_SIDE_WIRE[p["position_side"]]})
         return {"e": "ACCOUNT_UPDATE", "E": ev.time, "T": ev.time,
                 "a": {"m": _ACCOUNT_UPDATE_REASONS.get(ev.reason, ev.reason), "B": balances, "P": positions}}

@@ -198,6 +198,7 @@ class EmbeddedExchange:
                     a.step()
                 except Exception:
                     logger.exception("sim agent step failed")
+            self.check_liquidations()       # the agent moves the books, so the mark prices
 
     async def _funding_loop(self) -> None:
         while True:
@@ -387,6 +388,19 @@ class EmbeddedExchange:
             self.mark_overrides.pop(symbol, None)
         else:
             self.mark_overrides[symbol] = D(price)
+        self.check_liquidations()
+
+    def check_liquidations(self) -> list[tuple[str, Decimal]]:
+        """Liquidate the isolated positions the mark price has exhausted (see ``accounts.py``);
+        run whenever the mark price may have moved. Returns (account id, margin lost)."""
+        out: list[tuple[str, Decimal]] = []
+        engine = self.futures_engine
+        for symbol in engine.specs:
+            try:
+                out += engine.ledger.liquidate(symbol, engine._emit)     # type: ignore[attr-defined]
+            except Exception:
+                logger.exception("sim liquidation check failed")
+        return out
 
     def set_funding_rate(self, pair: str, rate: Decimal) -> None:
         self.funding_rates[self._symbol(pair)] = D(rate)
@@ -405,6 +419,7 @@ class EmbeddedExchange:
             self.funding_history.append({"symbol": symbol, "fundingRate": rate, "fundingTime": ts,
                                          "markPrice": mark})
         self.next_funding_ms = ts + int((self.funding_interval or 28800) * 1000)
+        self.check_liquidations()
         return paid
 
     # ------------------------------------------------------------------ faults (actions)

@@ -15,8 +15,11 @@ contracts of ``ctVal``).  Written from OKX's API v5 docs only (see :mod:`hbconne
 
 The generic fault knobs of :mod:`hbconnect.sim.faults` apply (REST 429 / 5xx / slow, lost
 order answers, hung requests, WebSocket drop / duplicate / delay / close, clock offset).
-Limitation: the core margins every swap position in cross mode; ``isolated`` orders are accepted
-and reported with ``mgnMode=isolated`` but share the cross wallet.
+Margin modes: ``tdMode`` / ``mgnMode`` ``isolated`` make the instrument isolated in the core's
+ledger (own margin per position, liquidation at ``liqPx``; see ``accounts.py``) when it has no
+position and no open order.  Limitation: one margin mode per instrument, where OKX can hold a
+cross and an isolated position of one instrument side by side; an order in the other mode while
+the instrument has a position or orders is margined in the instrument's current mode.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ from hbconnect.sim.okx_wire import (
 )
 from hbconnect.sim.okx_ws import OkxWebSocket
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
-from hbconnect.sim.vocabulary import IncomeKind, PositionSide, SelfTradePrevention as STP, Status, TimeInForce as TIF
+from hbconnect.sim.vocabulary import (IncomeKind, MarginMode, PositionSide, SelfTradePrevention as STP, Status,
+                                      TimeInForce as TIF)
 
 _ORD_TYPES = ("market", "limit", "post_only", "fok", "ioc")
 _STATES = {Status.NEW: "live", Status.PARTIALLY_FILLED: "partially_filled", Status.FILLED: "filled",
@@ -132,7 +136,6 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         self.refused: dict[tuple[str, str, str], Order] = {}
         self._refused_ids = itertools.count(9_000_000_000)
         self._refused_order: deque = deque()
-        self.mgn_mode: dict[tuple[str, str], str] = {}                # (owner, symbol) -> cross / isolated
         self._pos_ids: dict[tuple, str] = {}
         super().__init__(exchange, [exchange.spot_engine, exchange.futures_engine], faults, seed=seed,
                          ping_interval=ping_interval)
@@ -405,14 +408,18 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             pos_side = _POS_SIDE_WIRE[side]
             contracts = pos.amount / inst.ct_val if side == PositionSide.NET else abs(pos.amount) / inst.ct_val
             pos_id = self._pos_ids.setdefault((account.account_id, symbol, side), str(700_000 + len(self._pos_ids)))
-            out.append({"instType": SWAP, "instId": inst.inst_id, "mgnMode": self.mgn_mode.get(
-                (account.account_id, symbol), "cross"), "posId": pos_id, "posSide": pos_side,
+            isolated = facct.isolated(symbol)
+            liq = self.exchange.futures_engine.ledger.liquidation_price(facct, symbol, pos)
+            out.append({"instType": SWAP, "instId": inst.inst_id, "mgnMode": "isolated" if isolated else "cross",
+                "posId": pos_id, "posSide": pos_side,
                 "pos": text(contracts, inst.sz_places), "baseBal": "", "quoteBal": "", "baseBorrowed": "",
                 "baseInterest": "", "quoteBorrowed": "", "quoteInterest": "", "posCcy": "",
                 "availPos": text(abs(contracts), inst.sz_places), "avgPx": inst.px(pos.entry_price) or "0",
                 "upl": text(pos.unrealized(mark), 8), "uplRatio": "0", "uplLastPx": text(pos.unrealized(mark), 8),
-                "lever": str(lever), "liqPx": "", "markPx": inst.px(mark), "imr": text(abs(pos.amount) * mark / lever, 8),
-                "margin": "", "mgnRatio": "", "mmr": "0", "liab": "", "liabCcy": "", "interest": "0", "tradeId": "",
+                "lever": str(lever), "liqPx": inst.px(liq) if liq else "", "markPx": inst.px(mark),
+                # "imr": initial margin requirement, cross only; "margin": isolated only
+                "imr": "" if isolated else text(abs(pos.amount) * mark / lever, 8),
+                "margin": text(pos.isolated_margin, 8) if isolated else "", "mgnRatio": "", "mmr": "0", "liab": "", "liabCcy": "", "interest": "0", "tradeId": "",
                 "optVal": "", "pendingCloseOrdLiabVal": "", "notionalUsd": text(abs(pos.amount) * mark, 8),
                 "adl": "1", "ccy": inst.spec.quote, "last": inst.px(mark), "idxPx": inst.px(mark),
                 "usdPx": "", "bePx": inst.px(pos.entry_price) or "0", "deltaBS": "", "deltaPA": "",
@@ -465,7 +472,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         if lever != lever.to_integral_value() or lever < 1:
             raise param_error("lever")
         self.exchange.futures_engine.ledger.set_leverage(account.account_id, inst.spec.symbol, int(lever))
-        self.mgn_mode[(account.account_id, inst.spec.symbol)] = mgn
+        self._adopt_margin_mode(account, inst.spec.symbol, mgn)
         return [{"lever": str(int(lever)), "mgnMode": mgn, "instId": inst.inst_id, "posSide": b.get("posSide") or ""}]
 
     async def h_leverage_info(self, request: web.Request, req: OkxRequest, account: Account) -> list:
@@ -495,7 +502,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                             "subType": "174" if inc.income > 0 else "173", "ts": str(inc.time),
                             "balChg": text(inc.income, 8), "posBalChg": "0", "bal": "", "posBal": "0", "sz": "",
                             "px": "", "ccy": inc.asset, "pnl": "0", "fee": "0", "earnAmt": "", "earnApr": "",
-                            "mgnMode": self.mgn_mode.get((account.account_id, inc.symbol), "cross"),
+                            "mgnMode": "isolated" if account.futures.isolated(inc.symbol) else "cross",
                             "instId": inst.inst_id, "ordId": "", "execType": "", "from": "", "to": "",
                             "notes": "", "interest": "0", "tag": "", "fillTime": "", "tradeId": "", "clOrdId": "",
                             "fillIdxPx": "", "fillMarkPx": "", "fillPxVol": "", "fillPxUsd": "",
@@ -595,7 +602,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         meta = {"ordType": ord_type, "tdMode": td, "tgtCcy": a.get("tgtCcy") or "", "fee": ZERO, "feeCcy": "",
                 "rebate": ZERO, "fill": None, "cancelSource": "", "reduceOnly": reduce_only}
         if inst.inst_type == SWAP:
-            self.mgn_mode.setdefault((account.account_id, inst.spec.symbol), td)
+            self._adopt_margin_mode(account, inst.spec.symbol, td)
         self._pending_meta = meta
         try:
             order = engine.submit(account.account_id, req)
@@ -607,6 +614,18 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         finally:
             self._pending_meta = None
         return self.order_ack(order.client_order_id, str(order.order_id))
+
+    def _adopt_margin_mode(self, account: Account, symbol: str, mgn: str) -> None:
+        """``tdMode`` / ``mgnMode`` cross or isolated: the instrument takes that margin mode when it
+        has no position and no open order; otherwise it keeps its mode (the core margins one mode
+        per instrument, where OKX could hold a cross and an isolated position side by side)."""
+        try:
+            self.exchange.futures_engine.ledger.set_margin_mode(
+                account.account_id, symbol, MarginMode.ISOLATED if mgn == "isolated" else MarginMode.CROSS)
+        except SimReject as e:
+            if e.reason not in (Reject.MARGIN_MODE_UNCHANGED, Reject.MARGIN_MODE_OPEN_ORDERS,
+                                Reject.MARGIN_MODE_OPEN_POSITIONS):
+                raise
 
     def _refuse_post_only(self, account: Account, inst: Instrument, req: OrderRequest, meta: dict) -> Order:
         """"If the order would have executed on placement, it will be canceled instead": the order

@@ -56,6 +56,13 @@ class PositionSide:
     ALL = (NET, LONG, SHORT)
 
 
+class MarginMode:
+    """How a perpetual position is margined (per account and symbol)."""
+
+    CROSS = "CROSS"         # the whole wallet backs every cross position
+    ISOLATED = "ISOLATED"   # the position has its own margin: at most that much can be lost
+
+
 class IncomeKind:
     """Entries of a perpetual account's income history."""
 
