@@ -373,3 +373,38 @@ def test_orderbook_depths_are_the_documented_ones() -> None:
                     assert (await recv_until(ws, lambda m: m.get("op") == "subscribe"))["success"] is False
                 await ws.close()
     run(go())
+
+
+def test_isolated_margin_mode_is_account_wide_and_margins_positions_on_their_own() -> None:
+    """"Set Margin Mode" ISOLATED_MARGIN / REGULAR_MARGIN (Unified account: account wide; read
+    back from Get Account Info); refused (3400045) under a position; positions report their
+    isolated margin as positionIM and a liquidation price."""
+    async def go() -> None:
+        ex = exchange()
+        async with ex, aiohttp.ClientSession() as s:
+            url = ex.front("bybit").rest_url
+            c, taker = Client(s, url), Client(s, url, "taker1", "takersecret")
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "ISOLATED_MARGIN"})
+            assert body["retCode"] == 0 and body["result"] == {"reasons": []}
+            _, body = await c.get("/v5/account/info")
+            assert body["result"]["marginMode"] == "ISOLATED_MARGIN"
+            assert (await c.post("/v5/position/set-leverage", {"category": "linear", "symbol": "BTCUSDT",
+                                                                 "buyLeverage": "10", "sellLeverage": "10"}))[1][
+                "retCode"] == 0
+            ex.set_mark_price("BTC-USDT", D("60000"))
+            await taker.post("/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Sell",
+                                                  "orderType": "Limit", "qty": "0.1", "price": "60000"})
+            _, body = await c.post("/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
+                                                        "orderType": "Market", "qty": "0.1"})
+            assert body["retCode"] == 0
+            _, body = await c.get("/v5/position/list", "category=linear&symbol=BTCUSDT")
+            (row,) = body["result"]["list"]
+            assert D(row["size"]) == D("0.1") and D(row["positionIM"]) == D("600")   # 0.1 * 60000 / 10
+            assert D("54000") < D(row["liqPrice"]) < D("60000")
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "REGULAR_MARGIN"})
+            assert body["retCode"] == 3400045 and body["result"]["reasons"]
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "PORTFOLIO_MARGIN"})
+            assert body["retCode"] == 3400045
+            _, body = await c.get("/v5/account/info")
+            assert body["result"]["marginMode"] == "ISOLATED_MARGIN"
+    run(go())

@@ -44,8 +44,8 @@ from hbconnect.sim.bybit_streams import BybitError, BybitStreams, text
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, OrderRequest, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
-from hbconnect.sim.vocabulary import (EndReason, IncomeKind, PositionSide, SelfTradePrevention as STP, Status,
-                                      TimeInForce as TIF)
+from hbconnect.sim.vocabulary import (EndReason, IncomeKind, MarginMode, PositionSide, SelfTradePrevention as STP,
+                                      Status, TimeInForce as TIF)
 
 logger = logging.getLogger(__name__)
 
@@ -703,8 +703,14 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
             wallet["coin"] = [c for c in wallet["coin"] if c["coin"] in names]
         return {"list": [wallet]}
 
+    def margin_mode(self, account: Account) -> str:
+        """Account-wide on a Unified account: ISOLATED_MARGIN when every linear symbol is isolated."""
+        fut = account.futures
+        specs = self.categories["linear"].specs
+        return "ISOLATED_MARGIN" if specs and all(fut.isolated(s) for s in specs) else "REGULAR_MARGIN"
+
     async def account_info(self, request: web.Request, req: Req, account: Account) -> dict:
-        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.server_time()), "unifiedMarginStatus": 5,
+        return {"marginMode": self.margin_mode(account), "updatedTime": str(self.server_time()), "unifiedMarginStatus": 5,
                 "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
                 "spotHedgingStatus": "OFF"}
 
@@ -712,11 +718,20 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         mode = req.params.get("setMarginMode")
         if mode not in ("ISOLATED_MARGIN", "REGULAR_MARGIN", "PORTFOLIO_MARGIN"):
             raise BybitError(10001, "params error: setMarginMode invalid")
-        if mode != "REGULAR_MARGIN":
-            # the embedded venue keeps cross (regular) margin only
-            raise WireError(200, {"retCode": 110073, "retMsg": "Set margin mode failed",
-                                  "result": {"reasons": [{"reasonCode": "3400000",
-                                                          "reasonMsg": "only REGULAR_MARGIN is available"}]}})
+        if mode == "PORTFOLIO_MARGIN":
+            # the embedded venue offers regular (cross) and isolated margin
+            raise _margin_mode_failed("only REGULAR_MARGIN and ISOLATED_MARGIN are available")
+        # account wide: every linear symbol switches, none while one has a position or an order
+        wanted = MarginMode.ISOLATED if mode == "ISOLATED_MARGIN" else MarginMode.CROSS
+        ledger = self.categories["linear"].ledger
+        fut = account.futures
+        symbols = [s for s in self.categories["linear"].specs if fut.margin_mode.get(s, MarginMode.CROSS) != wanted]
+        busy = {o.symbol for o in self.categories["linear"].open_orders(account.account_id)} | {
+            s for (s, _), pos in fut.positions.items() if pos.amount}
+        if busy & set(symbols):
+            raise _margin_mode_failed("positions or active orders exist")
+        for symbol in symbols:
+            ledger.set_margin_mode(account.account_id, symbol, wanted)     # type: ignore[attr-defined]
         return {"reasons": []}
 
     async def transaction_log(self, request: web.Request, req: Req, account: Account) -> dict:
@@ -768,13 +783,17 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         side = "" if amount == 0 else ("Buy" if amount > 0 else "Sell")
         lev = fut.lev(symbol)
         entry = pos.entry_price if pos else ZERO
+        isolated = fut.isolated(symbol)
+        liq = self.categories["linear"].ledger.liquidation_price(fut, symbol, pos) if pos else None  # type: ignore[attr-defined]
+        # Unified account: "tradeMode" is always 0 (the margin mode is account wide, Get Account Info)
         return {"positionIdx": POSITION_IDX[ps], "riskId": 1, "riskLimitValue": "2000000",
                 "symbol": symbol, "side": side, "size": text(abs(amount)), "avgPrice": text(entry),
                 "entryPrice": text(entry),
                 "positionValue": text(abs(amount) * entry), "tradeMode": 0, "positionStatus": "Normal",
                 "autoAddMargin": 0, "adlRankIndicator": 0, "leverage": str(lev), "positionBalance": "0",
-                "markPrice": text(mark), "liqPrice": "", "bustPrice": "",
-                "positionIM": text(abs(amount) * mark / lev), "positionMM": "0",
+                "markPrice": text(mark), "liqPrice": text(self.categories["linear"].specs[symbol].floor_price(liq)) if liq else "", "bustPrice": "",
+                "positionIM": text(pos.isolated_margin if isolated and pos else abs(amount) * mark / lev),
+                "positionMM": "0",
                 "takeProfit": "0", "stopLoss": "0", "trailingStop": "0",
                 "unrealisedPnl": text(pos.unrealized(mark) if pos else ZERO), "curRealisedPnl": "0",
                 "cumRealisedPnl": "0", "createdTime": str(pos.update_time if pos else 0),
@@ -827,6 +846,13 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         except SimReject as e:
             raise reject_of(e.reason, "linear") from None
         return {}
+
+
+def _margin_mode_failed(reason: str) -> WireError:
+    """"Set Margin Mode" refused: retCode 3400045 "Set margin mode failed" with its reasons."""
+    return WireError(200, {"retCode": 3400045, "retMsg": "Set margin mode failed",
+                           "result": {"reasons": [{"reasonCode": "3400000", "reasonMsg": reason}]},
+                           "retExtInfo": {}, "time": now_ms()})
 
 
 def front_ends(exchange: Any, *, ping_interval: Optional[float] = None, uid_limits: Optional[dict] = None) -> dict:
