@@ -17,7 +17,7 @@ from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
 from hbconnect.sim.binance_base import (KLINE_INTERVALS, POSITION_SIDE_FROM_WIRE, POSITION_SIDE_WIRE, STP_WIRE,
                                         BinanceError, BinanceFrontEnd, fmt, illegal, mandatory, not_required,
                                         parse_bool, parse_decimal, parse_int, select_trades, wire_status)
-from hbconnect.sim.errors import Reject, SimReject
+from hbconnect.sim.errors import Reject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
 from hbconnect.sim.vocabulary import EndReason, IncomeKind, MarginMode, PositionSide, TimeInForce as TIF
