@@ -234,11 +234,13 @@ def check_orders(bot: Any, rec: Recorder, placed: List[str], venue_order: Callab
 
 
 def check_fills(rec: Recorder, trades: Iterable[Any]) -> list:
-    """One fill event per exchange trade: none twice, none missing. Returns the fill events."""
+    """One fill event per order and exchange trade: none twice, none missing. Returns the fill
+    events.  Keyed by (exchange order id, trade id): where a venue lets an account trade with
+    itself (Bybit's default ``smpType`` None), one trade fills two of its orders."""
     fills = rec.of(MarketEvent.OrderFilled)
-    ids = [f.exchange_trade_id for f in fills]
+    ids = [(f.exchange_order_id, f.exchange_trade_id) for f in fills]
     assert len(ids) == len(set(ids)), "duplicate fill events"
-    assert sorted(str(t.trade_id) for t in trades) == sorted(ids)
+    assert sorted((str(t.order_id), str(t.trade_id)) for t in trades) == sorted(ids)
     return fills
 
 
@@ -266,9 +268,9 @@ async def check_positions(bot: Any, ex: EmbeddedExchange, key: str, profile: Soa
 
 
 async def check_funding(rec: Recorder, ex: EmbeddedExchange, key: str) -> int:
-    """One funding event per FUNDING_FEE payment the exchange booked (faults may delay, never
+    """One funding event per funding payment the exchange booked (faults may delay, never
     double), for the same total. Returns the number of payments."""
-    booked = [i for i in ex.income(key) if i.income_type == "FUNDING_FEE"]
+    booked = [i for i in ex.income(key) if i.income_type == "FUNDING"]
     await wait_for(lambda: len(rec.of(MarketEvent.FundingPaymentCompleted)) >= len(booked), 20, "funding events")
     events = rec.of(MarketEvent.FundingPaymentCompleted)
     assert len(events) == len(booked) == len({str(i.tran_id) for i in booked})

@@ -199,17 +199,51 @@ def test_binance_market_data_keeps_no_junk_symbols() -> None:
 
 #: names and concepts of one venue that must not appear in the venue-neutral layers
 _VENUE_WORDS = re.compile(r"(?i)binance|listen_?key|recv_?window|x-mbx|/api/v3|/fapi|BinanceError")
+#: one venue's wire values, which the sim's core replaces by its own words (``sim/vocabulary.py``):
+#: post-only ``GTX``, ``EXPIRE_*`` self-trade prevention, ``EXPIRED_IN_MATCH``, ``FUNDING_FEE``
+#: income, ``LIMIT_MAKER``, the one-way position side ``BOTH``, ``dualSidePosition``, wire field names
+_VENUE_VALUES = re.compile(r"\bGTX\b|EXPIRE_(MAKER|TAKER|BOTH)|EXPIRED_IN_MATCH|FUNDING_FEE|LIMIT_MAKER|"
+                           r"\"BOTH\"|dual_?side|dualSide|positionSide|clientOrderId|selfTradePrevention|"
+                           r"incomeType|timeInForce|expiry_?reason")
 _NEUTRAL_LAYERS = ("connector", "core", "market")
+#: the embedded exchange's core: every module of ``sim/`` but the venue front ends, the package
+#: documentation (``__init__``, which describes the front ends) and ``exchange.py`` (which
+#: assembles the front ends by venue name)
+_SIM_CORE = ("matching", "accounts", "vocabulary", "errors", "faults", "marketdata", "server", "agent")
+
+
+def _hits(paths: Any, pattern: "re.Pattern[str]", root: Path) -> list:
+    hits = []
+    for path in paths:
+        if path.suffix not in (".py", ".pyx", ".pyi", ".pxd"):
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                hits.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    return hits
 
 
 def test_the_engine_layers_name_no_binance_concept() -> None:
     root = Path(hbconnect.__file__).parent
-    hits = []
-    for layer in _NEUTRAL_LAYERS:
-        for path in sorted((root / layer).rglob("*")):
-            if path.suffix not in (".py", ".pyx", ".pyi", ".pxd"):
-                continue
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if _VENUE_WORDS.search(line):
-                    hits.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
-    assert hits == [], "\n".join(hits)
+    paths = [p for layer in _NEUTRAL_LAYERS for p in sorted((root / layer).rglob("*"))]
+    assert _hits(paths, _VENUE_WORDS, root) == []
+
+
+def test_the_sim_core_names_no_venue_concept_nor_wire_value() -> None:
+    root = Path(hbconnect.__file__).parent
+    paths = [root / "sim" / f"{name}.py" for name in _SIM_CORE]
+    assert all(p.is_file() for p in paths)
+    assert _hits(paths, _VENUE_WORDS, root) == []
+    assert _hits(paths, _VENUE_VALUES, root) == []
+
+
+def test_the_venue_checks_catch_what_they_look_for() -> None:
+    """The patterns find each word they forbid (a pattern that matches nothing passes any code)."""
+    for bad in ("BinanceError", "listenKey", "recv_window", "X-MBX-USED-WEIGHT", "/api/v3/order", "/fapi/v1"):
+        assert _VENUE_WORDS.search(bad), bad
+    for bad in ('tif = "GTX"', "EXPIRE_MAKER", "EXPIRE_BOTH", "EXPIRED_IN_MATCH", "FUNDING_FEE", "LIMIT_MAKER",
+                'side = "BOTH"', "acct.dual_side", "positionSide", "o.expiry_reason"):
+        assert _VENUE_VALUES.search(bad), bad
+    for neutral in ("POST_ONLY", "CANCEL_BOTH", "CANCEL_MAKER", "FUNDING", "PositionSide.NET", "hedge_mode",
+                    "SelfTradePrevention"):
+        assert not _VENUE_VALUES.search(neutral), neutral

@@ -328,3 +328,49 @@ def test_real_clock_smoke():
 
     elapsed = asyncio.run(main())
     assert elapsed >= 0.045  # the 3rd request had to wait for the window
+
+
+# ---- limits counted per key (OKX: "User ID + Instrument ID") ----
+
+def _per_instrument_limits(subaccount: int = 1000):
+    return [RateLimit("subaccount", subaccount, 2.0),
+            RateLimit("/order", 3, 2.0, linked_limits=[LinkedLimitWeightPair("subaccount", 1)], per_key=True),
+            RateLimit("ws:order", 1_000_000, 1.0, weight=0, per_key=True,
+                      linked_limits=[LinkedLimitWeightPair("/order", 1), LinkedLimitWeightPair("subaccount", 1)]),
+            RateLimit("/fills", 3, 2.0)]
+
+
+def test_per_key_limits_count_each_key_on_its_own_and_share_the_linked_pool() -> None:
+    from hbconnect.core.throttler import keyed_limit_id as keyed
+    throttler, clock = make(_per_instrument_limits(subaccount=5), safety_margin=0.0)
+    btc, eth = keyed("/order", "BTC-USDT"), keyed("/order", "ETH-USDT")
+    reqs = [(0.0, btc, None)] * 4 + [(0.0, eth, None)] * 3
+    times = run_requests(throttler, clock, reqs)
+    # 3 per 2 s per instrument: the 4th BTC order waits for BTC's window, not ETH's orders; they
+    # go at once until the shared pool (5 per 2 s, one place kept for the waiting BTC order) is full
+    assert times == [0.0, 0.0, 0.0, 2.0, 0.0, 2.0, 2.0]
+    assert throttler.usage("subaccount")[0] == 3            # at t = 2 s: every order on the pool
+    assert throttler.usage(btc) == (1, 3) and throttler.usage(eth) == (2, 3)
+    # the WebSocket operation of one instrument draws on that instrument's REST budget
+    reqs = [(2.0, keyed("/order", "BTC-USDT"), None)] * 2 + [(2.0, keyed("ws:order", "BTC-USDT"), None)]
+    assert run_requests(throttler, clock, reqs) == [2.0, 2.0, 4.0]
+    # a keyed id of a limit that is not per key is that limit
+    assert run_requests(throttler, clock, [(4.0, keyed("/fills", "BTC-USDT"), None)]) == [4.0]
+    assert throttler.usage("/fills")[0] == 1
+    with pytest.raises(KeyError):
+        throttler.usage(keyed("/nope", "BTC-USDT"))
+
+
+def test_idle_keyed_windows_are_forgotten_and_come_back_fresh(monkeypatch) -> None:
+    import hbconnect.core.throttler as mod
+    monkeypatch.setattr(mod, "MAX_KEYS_PER_LIMIT", 8)
+    throttler, clock = make(_per_instrument_limits(), safety_margin=0.0)
+    reqs = [(float(i), mod.keyed_limit_id("ws:order", f"P{i}"), None) for i in range(40)]
+    assert run_requests(throttler, clock, reqs) == [float(i) for i in range(40)]
+    # bounded: at most 8 keyed windows per limit (plus the one just made), never a busy one
+    assert len(throttler._keyed["/order"]) <= 9 and len(throttler._keyed["ws:order"]) <= 9
+    assert len(throttler._windows) <= 4 + 2 * 9
+    # a key seen again after its window was forgotten starts from an empty window; a busy one
+    # (P39: used at t = 39, expires at 41) keeps its count
+    assert throttler.usage(mod.keyed_limit_id("/order", "P39")) == (1, 3)
+    assert throttler.usage(mod.keyed_limit_id("/order", "P0")) == (0, 3)

@@ -147,7 +147,7 @@ def test_linear_position_leverage_and_funding() -> None:
                 # the next settlement time passes: the engine reads the transaction log (SETTLEMENT)
                 await wait_for(lambda: rec.of(MarketEvent.FundingPaymentCompleted), timeout=15, what="funding")
                 pay = rec.of(MarketEvent.FundingPaymentCompleted)[0]
-                income = {i.time / 1000.0: i.income for i in ex.income(key) if i.income_type == "FUNDING_FEE"}
+                income = {i.time / 1000.0: i.income for i in ex.income(key) if i.income_type == "FUNDING"}
                 # signed as the wallet moved: a long pays a positive rate ("negative ... means pay")
                 assert pay.trading_pair == PAIR and pay.amount == income[pay.timestamp] and pay.amount < 0
             finally:

@@ -249,7 +249,7 @@ def test_swap_position_mode_leverage_positions_and_funding() -> None:
             # funding settles every 2 s here; the engine fetches the bills once the funding time it
             # read from the venue has passed
             await wait_for(lambda: env.rec.of(MarketEvent.FundingPaymentCompleted), 15, "funding payment")
-            paid = {str(i.income) for i in env.ex.income(env.key) if i.income_type == "FUNDING_FEE"}
+            paid = {str(i.income) for i in env.ex.income(env.key) if i.income_type == "FUNDING"}
             for payment in env.rec.of(MarketEvent.FundingPaymentCompleted):
                 assert payment.amount < 0 and str(payment.amount) in paid  # a long pays a positive rate
             await env.rest_liquidity("buy", D("0.02"))

@@ -42,7 +42,7 @@ def test_perp_open_close_position_and_funding() -> None:
             await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCompleted, oid), what="open filled")
             await wait_for(lambda: bot.get_position(PAIR) is not None, what="position")
             pos = bot.get_position(PAIR)
-            truth = ex.positions(env.key)[(SYMBOL, "BOTH")]
+            truth = ex.positions(env.key)[(SYMBOL, "NET")]
             assert pos.amount == truth["amount"] == AMOUNT and pos.side is PositionSide.LONG
             assert pos.entry_price == truth["entry_price"] == PRICE and pos.leverage == 10
             created = env.rec.of(MarketEvent.BuyOrderCreated, oid)[0]

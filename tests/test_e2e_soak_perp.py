@@ -22,7 +22,7 @@ D = Decimal
 
 
 def expected_state(venue: Any) -> Any:
-    if venue.status == "EXPIRED" and venue.time_in_force == "GTX" and venue.executed_qty == 0:
+    if venue.status == "EXPIRED" and venue.time_in_force == "POST_ONLY" and venue.executed_qty == 0:
         return OrderState.FAILED  # a post-only order refused because it would take
     return VENUE_STATE.get(venue.status)
 

@@ -22,11 +22,11 @@ PAIR = "BTC-USDT"
 SYMBOL = "BTCUSDT"
 PRICE = D("60000")
 
-#: the exchange's order status -> the state the engine must end in (EXPIRED_IN_MATCH: self-trade
-#: prevention expired it, which Binance reports as a cancel)
+#: the exchange's order status -> the state the engine must end in (PREVENTED: self-trade
+#: prevention expired it, which the venue reports as a cancel)
 VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
                 "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED, "EXPIRED": OrderState.CANCELED,
-                "EXPIRED_IN_MATCH": OrderState.CANCELED}
+                "PREVENTED": OrderState.CANCELED}
 
 
 def run(coro: Any, timeout: float = 60.0) -> Any:
@@ -242,7 +242,8 @@ def test_limit_maker_that_would_cross_is_rejected() -> None:
             # a LIMIT_MAKER that rests is accepted
             ok = env.bot.buy(PAIR, D("0.001"), OrderType.LIMIT_MAKER, PRICE - 100)
             await wait_for(lambda: env.rec.of(MarketEvent.BuyOrderCreated, ok), what="created")
-            assert env.ex.order(env.key, SYMBOL, ok).type == "LIMIT_MAKER"
+            venue = env.ex.order(env.key, SYMBOL, ok)
+            assert (venue.type, venue.time_in_force) == ("LIMIT", "POST_ONLY")
     run(go())
 
 

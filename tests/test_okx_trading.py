@@ -2,6 +2,7 @@
 payloads shaped on the docs' field tables (Order Book Trading, Trading Account, Public Data)."""
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from hbconnect.connector.contract import (AccountSettings, BalanceUpdate, Positi
                                           VenueRequest, WsOrderReply)
 from hbconnect.core import errors
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
-from hbconnect.core.throttler import Throttler
+from hbconnect.core.throttler import Throttler, keyed_limit_id
 from hbconnect.core.types import (MarginMode, OrderState, OrderType, PositionAction, PositionMode, PositionSide,
                                   TradeType)
 from hbconnect.exchanges.okx import OkxPerpetualTrading, OkxSpotTrading
@@ -107,10 +108,13 @@ def test_order_placement_carries_exp_time_of_the_order_window() -> None:
     venue = spot()
     prepared = venue.prepare(venue.place_order_request(order(), AccountSettings()), 1_700_000_000_000)
     assert prepared.headers["expTime"] == str(1_700_000_000_000 + 5000)
-    assert not prepared.idempotent and prepared.limit_id == k.PLACE_ORDER
+    # "User ID + Instrument ID": each instrument has its own order budget
+    assert not prepared.idempotent and prepared.limit_id == keyed_limit_id(k.PLACE_ORDER, "BTC-USDT")
     assert venue.order_not_accepted_after == pytest.approx(7.0)
     status = venue.prepare(venue.order_status_request(order()), 1)
-    assert status.limit_id == k.GET_ORDER and "expTime" not in status.headers
+    assert status.limit_id == keyed_limit_id(k.GET_ORDER, "BTC-USDT") and "expTime" not in status.headers
+    cancel = venue.prepare(venue.cancel_order_request(order()), 1)
+    assert cancel.limit_id == keyed_limit_id(k.CANCEL_ORDER, "BTC-USDT")
     assert status.url.endswith("/api/v5/trade/order?instId=BTC-USDT&ordId=312269865356374016")
 
 
@@ -125,6 +129,38 @@ def test_rate_limits_are_the_documented_budgets() -> None:
     assert linked == {k.PLACE_ORDER, k.SUB_ACCOUNT_ORDERS}
     throttler = Throttler(k.rate_limits(), safety_margin=0)  # consistent: every link resolves
     assert throttler.usage(k.PLACE_ORDER) == (0, 60)
+    assert {rl.limit_id for rl in k.rate_limits() if rl.per_key} == {
+        k.PLACE_ORDER, k.GET_ORDER, k.CANCEL_ORDER, k.WS_ORDER, k.WS_CANCEL}
+
+
+def test_order_budgets_are_per_instrument_and_shared_with_websocket_entry() -> None:
+    """60 orders per 2 s per instrument (REST and WebSocket together), 1000 per sub-account."""
+    waits: list = []
+
+    class Waited(Exception):
+        pass
+
+    async def sleep(delay: float) -> None:      # the clock stands still: record the wait, stop
+        waits.append(delay)
+        raise Waited
+
+    throttler = Throttler(k.rate_limits(), safety_margin=0, time_fn=lambda: 100.0, sleep_fn=sleep)
+
+    async def go() -> None:
+        for _ in range(30):
+            await throttler.acquire(keyed_limit_id(k.PLACE_ORDER, "BTC-USDT"))
+            await throttler.acquire(keyed_limit_id(k.WS_ORDER, "BTC-USDT"))
+        for _ in range(60):
+            await throttler.acquire(keyed_limit_id(k.PLACE_ORDER, "ETH-USDT"))
+        assert waits == []                      # 120 orders, none waited
+        assert throttler.usage(keyed_limit_id(k.PLACE_ORDER, "BTC-USDT")) == (60, 60)
+        assert throttler.usage(k.SUB_ACCOUNT_ORDERS) == (120, 1000)
+        with pytest.raises(Waited):            # the 61st BTC order waits for its window
+            await throttler.acquire(keyed_limit_id(k.WS_ORDER, "BTC-USDT"))
+        assert waits == [pytest.approx(2.0)]
+        await throttler.acquire(keyed_limit_id(k.CANCEL_ORDER, "BTC-USDT"))   # its own budget
+
+    asyncio.run(go())
 
 
 # ---- rules, symbols, contracts ----

@@ -224,7 +224,9 @@ def test_futures_brackets_margin_type_commission_and_coinm_info():
         assert await c("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "CROSSED"}) == (
             400, {"code": -4046, "msg": "No need to change margin type."})
         assert await c("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "ISOLATED"}) == (
-            400, {"code": -1130, "msg": "Data sent for parameter 'marginType' is not valid."})
+            200, {"code": 200, "msg": "success"})
+        assert await c("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "CROSSED"}) == (
+            200, {"code": 200, "msg": "success"})
         st, body = await c("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT"})
         assert (st, body["code"]) == (400, -1102)
         assert await c("GET", "/fapi/v1/commissionRate", {"symbol": "BTCUSDT"}) == (

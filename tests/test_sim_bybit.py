@@ -276,3 +276,135 @@ def test_fault_knobs_answer_bybit_style() -> None:
             _, body = await other.post("/v5/order/create", dict(order, orderLinkId="l-9"))
             assert body["retCode"] == 0
     run(go())
+
+
+def test_self_match_prevention_follows_smp_type() -> None:
+    """``smpType`` (Bybit v5 "Self Match Prevention"): absent or "None" lets an account's orders
+    trade with each other; CancelMaker / CancelTaker / CancelBoth cancel the resting, the incoming
+    or both orders (the incoming order's type decides).  Order rows report the order's smpType,
+    ``cancelType`` CancelBySmp and the counterparty's order id in ``smpOrderId``."""
+    async def go() -> None:
+        ex = exchange()
+        async with ex, aiohttp.ClientSession() as s:
+            c = Client(s, ex.front("bybit").rest_url)
+
+            async def place(side: str, link: str, **extra) -> dict:
+                _, body = await c.post("/v5/order/create", {"category": "spot", "symbol": "BTCUSDT", "side": side,
+                                                            "orderType": "Limit", "qty": "0.01", "price": "50000",
+                                                            "orderLinkId": link, **extra})
+                return body
+
+            async def row(link: str) -> dict:
+                _, body = await c.get("/v5/order/realtime", f"category=spot&orderLinkId={link}")
+                return body["result"]["list"][0]
+
+            # the default: no prevention, the account trades with itself
+            assert (await place("Sell", "s-1"))["retCode"] == 0
+            assert (await place("Buy", "b-1"))["retCode"] == 0
+            r_maker, r_taker = await row("s-1"), await row("b-1")
+            assert (r_maker["orderStatus"], r_taker["orderStatus"]) == ("Filled", "Filled")
+            assert r_taker["smpType"] == "None" and r_taker["smpOrderId"] == ""
+            # CancelMaker: the resting order is cancelled, the incoming one rests
+            await place("Sell", "s-2")
+            assert (await place("Buy", "b-2", smpType="CancelMaker"))["retCode"] == 0
+            r_maker, r_taker = await row("s-2"), await row("b-2")
+            assert (r_maker["orderStatus"], r_maker["cancelType"]) == ("Cancelled", "CancelBySmp")
+            assert r_maker["smpOrderId"] == r_taker["orderId"]
+            assert (r_taker["orderStatus"], r_taker["smpType"]) == ("New", "CancelMaker")
+            await c.post("/v5/order/cancel", {"category": "spot", "symbol": "BTCUSDT", "orderLinkId": "b-2"})
+            # CancelTaker: the incoming order is cancelled, the resting one stays
+            await place("Sell", "s-3")
+            assert (await place("Buy", "b-3", smpType="CancelTaker"))["retCode"] == 0
+            r_maker, r_taker = await row("s-3"), await row("b-3")
+            assert r_maker["orderStatus"] == "New" and r_maker["smpOrderId"] == ""
+            assert (r_taker["orderStatus"], r_taker["cancelType"], r_taker["smpOrderId"]) == (
+                "Cancelled", "CancelBySmp", r_maker["orderId"])
+            # CancelBoth: both are cancelled
+            assert (await place("Buy", "b-4", smpType="CancelBoth"))["retCode"] == 0
+            r_maker, r_taker = await row("s-3"), await row("b-4")
+            assert (r_maker["orderStatus"], r_taker["orderStatus"]) == ("Cancelled", "Cancelled")
+            assert r_maker["cancelType"] == r_taker["cancelType"] == "CancelBySmp"
+            assert ex.open_orders(KEY) == []
+            # a value outside the enum is a parameter error, and nothing is placed
+            body = await place("Buy", "b-5", smpType="ExpireMaker")
+            assert body["retCode"] == 10001 and ex.open_orders(KEY) == []
+            assert len(ex.trades(KEY)) == 2      # only the first pair traded (one fill, both sides)
+    run(go())
+
+
+def test_orderbook_depths_are_the_documented_ones() -> None:
+    """REST ``/v5/market/orderbook`` ``limit``: spot [1, 200] default 1, linear [1, 500] default 25.
+    WebSocket ``orderbook.{depth}``: levels 1, 50, 200 and 1000 in both categories (500 is gone)."""
+    async def go() -> None:
+        ex = exchange()
+        spot_book = ex.spot_engine.books["BTCUSDT"]
+        lin_book = ex.futures_engine.books["BTCUSDT"]
+        maker = ex.account_by_key("taker1").account_id
+        from hbconnect.sim import OrderRequest
+        for i in range(1, 600):        # 599 ask levels in each market
+            for engine in (ex.spot_engine, ex.futures_engine):
+                engine.submit(maker, OrderRequest("BTCUSDT", "SELL", "LIMIT", "GTC", D("0.001"), None,
+                                                  D("70000") + i, None, "NONE"))
+        assert len(spot_book.depth("SELL", 1000)) == len(lin_book.depth("SELL", 1000)) == 599
+        async with ex, aiohttp.ClientSession() as s:
+            front = ex.front("bybit")
+            c = Client(s, front.rest_url)
+
+            async def book(query: str) -> dict:
+                _, body = await c.get("/v5/market/orderbook", query, signed=False)
+                return body
+
+            assert len((await book("category=spot&symbol=BTCUSDT"))["result"]["a"]) == 1
+            assert len((await book("category=spot&symbol=BTCUSDT&limit=200"))["result"]["a"]) == 200
+            assert (await book("category=spot&symbol=BTCUSDT&limit=201"))["retCode"] == 10001
+            assert len((await book("category=linear&symbol=BTCUSDT"))["result"]["a"]) == 25
+            assert len((await book("category=linear&symbol=BTCUSDT&limit=500"))["result"]["a"]) == 500
+            assert (await book("category=linear&symbol=BTCUSDT&limit=501"))["retCode"] == 10001
+            assert (await book("category=linear&symbol=BTCUSDT&limit=0"))["retCode"] == 10001
+            for cat in ("spot", "linear"):
+                ws = await s.ws_connect(front.ws_url + f"/v5/public/{cat}")
+                for depth in (1, 50, 200, 1000):
+                    await ws.send_json({"op": "subscribe", "args": [f"orderbook.{depth}.BTCUSDT"]})
+                    assert (await recv_until(ws, lambda m: m.get("op") == "subscribe"))["success"] is True
+                    snap = await recv_until(ws, lambda m: m.get("topic") == f"orderbook.{depth}.BTCUSDT")
+                    assert snap["type"] == "snapshot" and len(snap["data"]["a"]) == min(depth, 599)
+                for depth in (25, 500):
+                    await ws.send_json({"op": "subscribe", "args": [f"orderbook.{depth}.BTCUSDT"]})
+                    assert (await recv_until(ws, lambda m: m.get("op") == "subscribe"))["success"] is False
+                await ws.close()
+    run(go())
+
+
+def test_isolated_margin_mode_is_account_wide_and_margins_positions_on_their_own() -> None:
+    """"Set Margin Mode" ISOLATED_MARGIN / REGULAR_MARGIN (Unified account: account wide; read
+    back from Get Account Info); refused (3400045) under a position; positions report their
+    isolated margin as positionIM and a liquidation price."""
+    async def go() -> None:
+        ex = exchange()
+        async with ex, aiohttp.ClientSession() as s:
+            url = ex.front("bybit").rest_url
+            c, taker = Client(s, url), Client(s, url, "taker1", "takersecret")
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "ISOLATED_MARGIN"})
+            assert body["retCode"] == 0 and body["result"] == {"reasons": []}
+            _, body = await c.get("/v5/account/info")
+            assert body["result"]["marginMode"] == "ISOLATED_MARGIN"
+            assert (await c.post("/v5/position/set-leverage", {"category": "linear", "symbol": "BTCUSDT",
+                                                                 "buyLeverage": "10", "sellLeverage": "10"}))[1][
+                "retCode"] == 0
+            ex.set_mark_price("BTC-USDT", D("60000"))
+            await taker.post("/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Sell",
+                                                  "orderType": "Limit", "qty": "0.1", "price": "60000"})
+            _, body = await c.post("/v5/order/create", {"category": "linear", "symbol": "BTCUSDT", "side": "Buy",
+                                                        "orderType": "Market", "qty": "0.1"})
+            assert body["retCode"] == 0
+            _, body = await c.get("/v5/position/list", "category=linear&symbol=BTCUSDT")
+            (row,) = body["result"]["list"]
+            assert D(row["size"]) == D("0.1") and D(row["positionIM"]) == D("600")   # 0.1 * 60000 / 10
+            assert D("54000") < D(row["liqPrice"]) < D("60000")
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "REGULAR_MARGIN"})
+            assert body["retCode"] == 3400045 and body["result"]["reasons"]
+            _, body = await c.post("/v5/account/set-margin-mode", {"setMarginMode": "PORTFOLIO_MARGIN"})
+            assert body["retCode"] == 3400045
+            _, body = await c.get("/v5/account/info")
+            assert body["result"]["marginMode"] == "ISOLATED_MARGIN"
+    run(go())

@@ -115,7 +115,7 @@ def test_ccxt_usdm_markets_balance_orders_positions():
         # open a position against the agent's quotes, then read it back
         filled = await client.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
         assert filled["id"]
-        truth = ex.positions(KEY)[("BTCUSDT", "BOTH")]
+        truth = ex.positions(KEY)[("BTCUSDT", "NET")]
         positions = [p for p in await client.fetch_positions(["BTC/USDT:USDT"]) if p["contracts"]]
         assert len(positions) == 1
         p = positions[0]

@@ -24,7 +24,7 @@ def aid(ex, key):
     return ex.account_by_key(key).account_id
 
 
-def place(ex, key, side, qty, price=None, type_="LIMIT", tif="GTC", cid=None, quote=None, stp="EXPIRE_MAKER"):
+def place(ex, key, side, qty, price=None, type_="LIMIT", tif="GTC", cid=None, quote=None, stp="CANCEL_MAKER"):
     return ex.spot_engine.submit(aid(ex, key), OrderRequest(
         "BTCUSDT", side, type_, tif, D(qty) if qty is not None else None,
         D(quote) if quote is not None else None, D(price) if price is not None else None, cid, stp))
@@ -90,13 +90,15 @@ def test_insufficient_balance_rejected_without_state_change(ex):
     assert ex.open_orders("alice") == []
 
 
-def test_limit_maker_rejected_if_it_would_cross(ex):
+def test_post_only_rejected_if_it_would_cross(ex):
     place(ex, "alice", "SELL", "1", "60000")
     with pytest.raises(SimReject) as e:
-        place(ex, "bob", "BUY", "0.1", "60000", type_="LIMIT_MAKER")
+        place(ex, "bob", "BUY", "0.1", "60000", tif="POST_ONLY")
     assert e.value.reason is Reject.POST_ONLY_WOULD_TAKE
-    o = place(ex, "bob", "BUY", "0.1", "59999.99", type_="LIMIT_MAKER")
-    assert o.status == "NEW" and o.type == "LIMIT_MAKER"
+    assert ex.balances("bob")["USDT"][1] == 0
+    o = place(ex, "bob", "BUY", "0.1", "59999.99", tif="POST_ONLY")
+    assert (o.status, o.type, o.time_in_force, o.post_only) == ("NEW", "LIMIT", "POST_ONLY", True)
+    assert ex.spot_engine.books["BTCUSDT"].best("BUY") == D("59999.99")
 
 
 def test_market_by_quantity_and_by_quote(ex):
@@ -128,16 +130,16 @@ def test_ioc_and_fok(ex):
     assert fok2.status == "FILLED"
 
 
-def test_self_trade_prevention_default_expire_maker(ex):
+def test_self_trade_prevention_default_cancel_maker(ex):
     mine = place(ex, "alice", "SELL", "0.1", "60000", cid="mine")
     other = place(ex, "carol", "SELL", "0.1", "60000")
     t = place(ex, "alice", "BUY", "0.1", "60000")
-    assert mine.status == "EXPIRED_IN_MATCH"
+    assert (mine.status, mine.end_reason) == ("PREVENTED", "SELF_TRADE")
     assert t.status == "FILLED" and other.status == "FILLED"
-    # EXPIRE_TAKER keeps the resting order and expires the incoming one
+    # CANCEL_TAKER keeps the resting order and expires the incoming one
     keep = place(ex, "alice", "SELL", "0.1", "60000")
-    t2 = place(ex, "alice", "BUY", "0.1", "60000", stp="EXPIRE_TAKER")
-    assert keep.status == "NEW" and t2.status == "EXPIRED_IN_MATCH"
+    t2 = place(ex, "alice", "BUY", "0.1", "60000", stp="CANCEL_TAKER")
+    assert keep.status == "NEW" and (t2.status, t2.end_reason) == ("PREVENTED", "SELF_TRADE")
     # NONE lets the account trade with itself
     t3 = place(ex, "alice", "BUY", "0.1", "60000", stp="NONE")
     assert t3.status == "FILLED" and keep.status == "FILLED"
@@ -198,13 +200,13 @@ def _random_ops(ex, engine, keys, rng, n, market):
             else:
                 side = rng.choice(["BUY", "SELL"])
                 qty = spec.step_size * rng.randint(1, 3000)
-                typ = rng.choice(["LIMIT", "LIMIT", "LIMIT", "LIMIT_MAKER", "MARKET"])
-                tif = rng.choice(["GTC", "GTC", "IOC", "FOK"]) if typ == "LIMIT" else "GTC"
+                typ = rng.choice(["LIMIT", "LIMIT", "LIMIT", "LIMIT", "MARKET"])
+                tif = rng.choice(["GTC", "GTC", "IOC", "FOK", "POST_ONLY"]) if typ == "LIMIT" else "GTC"
                 price = None if typ == "MARKET" else D(60000) + spec.tick_size * rng.randint(-300, 300)
                 quote = None
                 if typ == "MARKET" and market == "spot" and rng.random() < 0.3:
                     qty, quote = None, D(rng.randint(10, 3000))
-                stp = rng.choice(["EXPIRE_MAKER", "EXPIRE_TAKER", "EXPIRE_BOTH", "NONE"])
+                stp = rng.choice(["CANCEL_MAKER", "CANCEL_TAKER", "CANCEL_BOTH", "NONE"])
                 engine.submit(owner, OrderRequest("BTCUSDT", side, typ, tif, qty, quote, price, None, stp))
         except SimReject:
             pass
@@ -266,7 +268,7 @@ def test_futures_random_flow_is_zero_sum(seed):
     fees = sum(t.commission for k in keys for t in ex.trades(k, "futures"))
     wallets = sum(ex.futures_balance(k) for k in keys)
     unrealized = sum(p["unrealized_pnl"] for k in keys for p in ex.positions(k).values())
-    funding = sum(i.income for k in keys for i in ex.income(k) if i.income_type == "FUNDING_FEE")
+    funding = sum(i.income for k in keys for i in ex.income(k) if i.income_type == "FUNDING")
     # every trade has a buyer and a seller: PnL (realized + unrealized) and funding net to zero,
     # up to the 8-decimal rounding of each realized PnL (the average entry price is a quotient)
     closes = sum(1 for k in keys for t in ex.trades(k, "futures") if t.realized_pnl)
@@ -276,18 +278,3 @@ def test_futures_random_flow_is_zero_sum(seed):
     assert abs(funding) < D("0.0001") * 4
     _check_book(ex.futures_engine)
     assert len(ex.futures_engine.fills) > 50
-
-
-def test_post_only_flag_is_the_neutral_way_to_ask_for_maker_only(ex):
-    """A front end may say post-only with the flag alone (type LIMIT, GTC): the same rejection
-    as LIMIT_MAKER, and a resting order when it does not cross."""
-    place(ex, "alice", "SELL", "1", "60000")
-    with pytest.raises(SimReject) as e:
-        ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
-                                                           D("60000"), post_only=True))
-    assert e.value.reason is Reject.POST_ONLY_WOULD_TAKE
-    assert ex.balances("bob")["USDT"][1] == 0
-    o = ex.spot_engine.submit(aid(ex, "bob"), OrderRequest("BTCUSDT", "BUY", "LIMIT", "GTC", D("0.1"), None,
-                                                           D("59999"), post_only=True))
-    assert (o.status, o.post_only, o.type, o.time_in_force) == ("NEW", True, "LIMIT", "GTC")
-    assert ex.spot_engine.books["BTCUSDT"].best("BUY") == D("59999")

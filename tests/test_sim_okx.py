@@ -162,8 +162,13 @@ def test_swap_contracts_positions_leverage_mode_and_funding() -> None:
             [p] = pos["data"]
             ct_val = ex.futures_engine.specs["BTCUSDT"].step_size * 10
             assert D(p["pos"]) == D("2") and p["posSide"] == "net" and p["mgnMode"] == "isolated" and p["lever"] == "5"
-            assert ex.accounts[ex.account_by_key(KEY).account_id].futures.positions[("BTCUSDT", "BOTH")].amount \
+            assert ex.accounts[ex.account_by_key(KEY).account_id].futures.positions[("BTCUSDT", "NET")].amount \
                 == 2 * ct_val                                   # two contracts of ctVal base each
+            # isolated: the position holds its own margin (amount * price / leverage), no cross imr
+            facct = ex.account_by_key(KEY).futures
+            assert facct.isolated("BTCUSDT")
+            assert D(p["margin"]) == 2 * ct_val * D("60000") / 5 == facct.positions[("BTCUSDT", "NET")].isolated_margin
+            assert p["imr"] == "" and D(p["liqPx"]) < D("60000")
             # a mode change with an open position is refused
             _, mode = await c.call("POST", "/api/v5/account/set-position-mode", {"posMode": "long_short_mode"})
             assert mode["code"] == "59000"

@@ -71,10 +71,10 @@ def test_one_way_open_reduce_close_with_realized_pnl_and_fees():
 
     o = run_perp(main)
     assert o["open"][0] == 200 and o["open"][1]["status"] == "FILLED" and o["open"][1]["avgPrice"] == "60000.00000"
-    assert o["pos1"] == {("BTCUSDT", "BOTH"): {"amount": D("0.1"), "entry_price": D("60000"),
+    assert o["pos1"] == {("BTCUSDT", "NET"): {"amount": D("0.1"), "entry_price": D("60000"),
                                                "unrealized_pnl": D("0"), "leverage": 20}}
-    assert o["pos2"][("BTCUSDT", "BOTH")]["amount"] == D("0.06")
-    assert o["pos2"][("BTCUSDT", "BOTH")]["entry_price"] == D("60000")
+    assert o["pos2"][("BTCUSDT", "NET")]["amount"] == D("0.06")
+    assert o["pos2"][("BTCUSDT", "NET")]["entry_price"] == D("60000")
     assert o["pos3"] == {}
     assert o["ro_reject"][1] == {"code": -2022, "msg": "ReduceOnly Order is rejected."}
     pnl = D("0.1") * (D("61000") - D("60000"))
@@ -103,7 +103,7 @@ def test_flip_through_zero_and_unrealized_via_mark():
         return ex.positions(KEY), acct, acct3
 
     pos, acct, acct3 = run_perp(main)
-    p = pos[("BTCUSDT", "BOTH")]
+    p = pos[("BTCUSDT", "NET")]
     assert p["amount"] == D("0.03") and p["entry_price"] == D("59000")
     assert p["unrealized_pnl"] == D("0.03") * 500
     a = acct[1]
@@ -201,9 +201,9 @@ def test_funding_payments_income_and_rest_views():
             # the periodic loop pays again by itself
             ex.next_funding_ms = int(time.time() * 1000) + 200
             t0 = time.monotonic()
-            while len([i for i in ex.income(KEY) if i.income_type == "FUNDING_FEE"]) < 2 and time.monotonic() - t0 < 5:
+            while len([i for i in ex.income(KEY) if i.income_type == "FUNDING"]) < 2 and time.monotonic() - t0 < 5:
                 await asyncio.sleep(0.05)
-            n = len([i for i in ex.income(KEY) if i.income_type == "FUNDING_FEE"])
+            n = len([i for i in ex.income(KEY) if i.income_type == "FUNDING"])
             return before, paid, after, income, hist, prem, n, ex.income(MK)
 
     before, paid, after, income, hist, prem, n, mk_income = run(main())
@@ -216,7 +216,7 @@ def test_funding_payments_income_and_rest_views():
     assert D(prem[1]["markPrice"]) == D("62000") and prem[1]["nextFundingTime"] > 0
     assert n >= 2
     # the short side (the maker) received what the long paid
-    assert sum(i.income for i in mk_income if i.income_type == "FUNDING_FEE") >= -payment
+    assert sum(i.income for i in mk_income if i.income_type == "FUNDING") >= -payment
 
 
 def test_post_only_gtx_rejected_when_crossing_and_order_queries():

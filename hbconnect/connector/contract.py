@@ -307,7 +307,8 @@ class WsOrderEntry(Protocol):
     frames that answer no order message (pongs, pushes)."""
 
     ws_order_entry: bool
-    #: throttler limit ids a WebSocket create / cancel counts on (the venue's rate_limits)
+    #: throttler limit ids a WebSocket create / cancel counts on (the venue's rate_limits); the
+    #: engine keys them by the order's trading pair, which counts only where a limit is per_key
     ws_place_limit_id: str
     ws_cancel_limit_id: str
 

@@ -17,6 +17,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
 from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
+from hbconnect.core.throttler import keyed_limit_id
 from hbconnect.core.ws import WsClosed
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class OrderTransport:
         if self.session is not None:
             try:
                 return await self._ws(
-                    venue.ws_place_limit_id,
+                    keyed_limit_id(venue.ws_place_limit_id, order.trading_pair),
                     lambda rid, ts: venue.ws_place_order_message(order, account, rid, ts), timeout)
             except _NotSent:
                 pass
@@ -201,7 +202,7 @@ class OrderTransport:
         venue = self._venue
         if self.session is not None:
             try:
-                return await self._ws(venue.ws_cancel_limit_id,
+                return await self._ws(keyed_limit_id(venue.ws_cancel_limit_id, order.trading_pair),
                                       lambda rid, ts: venue.ws_cancel_order_message(order, rid, ts),
                                       timeout if timeout is not None else 10.0)
             except _NotSent:

@@ -14,6 +14,11 @@ Cost per request is O(log n) in the window's length: each window keeps its entri
 times with cumulative weights (a list used as a queue, expired from the left), so the time at
 which enough weight frees up is a binary search, never a scan of the history.
 
+Limits a venue counts per key (OKX: "User ID + Instrument ID") are declared ``per_key``: a
+request for ``keyed_limit_id(limit_id, key)`` then has a window of its own, made on first use
+(its per-key links are keyed alike); a keyed id of a limit that is not ``per_key`` is that limit.
+Idle keyed windows beyond ``MAX_KEYS_PER_LIMIT`` are forgotten, so memory stays bounded.
+
 ``pause(seconds)`` / ``slow_down(retry_after)`` stop the whole venue: after a 429/418 every
 request waits for what the venue asks (or for an exponential backoff when it says nothing).
 """
@@ -28,12 +33,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
-__all__ = ["RateLimit", "LinkedLimitWeightPair", "Throttler", "ThrottlerMetrics"]
+__all__ = ["RateLimit", "LinkedLimitWeightPair", "Throttler", "ThrottlerMetrics", "keyed_limit_id"]
 
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-9
 _COMPACT_AT = 1024
+KEY_SEP = "#"
+#: keyed windows of one per-key limit kept before idle ones are forgotten
+MAX_KEYS_PER_LIMIT = 4096
+
+
+def keyed_limit_id(limit_id: str, key: str) -> str:
+    """The limit id of ``limit_id`` for one key (e.g. an instrument) of a per-key limit."""
+    return f"{limit_id}{KEY_SEP}{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class RateLimit:
     """At most ``limit`` weight per ``time_interval`` seconds for ``limit_id``.
 
     A request for this limit id costs ``weight`` here and each linked limit's weight there.
+    ``per_key``: the venue counts it per key; see the module docstring.
     """
 
     limit_id: str
@@ -54,6 +68,7 @@ class RateLimit:
     time_interval: float
     weight: int = 1
     linked_limits: List[LinkedLimitWeightPair] = field(default_factory=list)
+    per_key: bool = False
 
     def __post_init__(self) -> None:
         if self.limit <= 0 or self.time_interval <= 0:
@@ -86,7 +101,7 @@ class _Window:
     """Sliding-window state of one rate limit."""
 
     __slots__ = ("limit_id", "limit", "capacity", "interval", "expiry", "cum", "head",
-                 "expired_cum", "total", "released", "waiters")
+                 "expired_cum", "total", "released", "waiters", "pending")
 
     def __init__(self, rate_limit: RateLimit, safety_margin: float) -> None:
         self.limit_id = rate_limit.limit_id
@@ -99,6 +114,7 @@ class _Window:
         #: oldest entries: it is used up as they expire
         self.released = 0
         self.waiters: Deque[_Waiter] = collections.deque()
+        self.pending = 0  # weight the waiters want here
         self.configure(rate_limit, safety_margin)
 
     def configure(self, rate_limit: RateLimit, safety_margin: float) -> None:
@@ -146,6 +162,11 @@ class _Window:
 _Plan = Tuple[Tuple[_Window, int], ...]
 
 
+def _room_for_all(window: _Window, now: float) -> bool:
+    window.expire(now)
+    return window.used + window.pending <= window.capacity
+
+
 class _TaskContext:
     __slots__ = ("_throttler", "_limit_id", "_weights")
 
@@ -186,6 +207,8 @@ class Throttler:
         self._limits: Dict[str, RateLimit] = {}
         self._windows: Dict[str, _Window] = {}
         self._plans: Dict[str, _Plan] = {}
+        #: per-key limit id -> its keyed limit ids, oldest first
+        self._keyed: Dict[str, Dict[str, None]] = {}
         self._paused_until = -math.inf
         self._slowdowns = 0
         self.metrics = ThrottlerMetrics()
@@ -201,7 +224,10 @@ class Throttler:
         An inconsistent set raises ``ValueError`` and changes nothing."""
         new = list(rate_limits)
         limits = {**self._limits, **{rl.limit_id: rl for rl in new}}
+        keyed = {kid for keys in self._keyed.values() for kid in keys}
         for rl in limits.values():
+            if rl.limit_id in keyed:        # made from a checked per-key limit; links may be idle
+                continue
             for pair in rl.linked_limits:
                 if pair.limit_id not in limits:
                     raise ValueError(f"rate limit {rl.limit_id!r} links to unknown limit {pair.limit_id!r}")
@@ -217,18 +243,68 @@ class Throttler:
                 self._windows[rl.limit_id] = _Window(rl, self.safety_margin)
             else:
                 window.configure(rl, self.safety_margin)
+            for kid in self._keyed.get(rl.limit_id, ()):   # keyed windows follow their limit
+                self._limits[kid].limit, self._limits[kid].time_interval = rl.limit, rl.time_interval
+                self._windows[kid].configure(rl, self.safety_margin)
         self._plans.clear()
+
+    def _resolve(self, limit_id: str) -> Optional[RateLimit]:
+        """The limit of ``limit_id``, making the window of a keyed id of a per-key limit."""
+        rl = self._limits.get(limit_id)
+        if rl is not None or KEY_SEP not in limit_id:
+            return rl
+        base_id, key = limit_id.split(KEY_SEP, 1)
+        base = self._limits.get(base_id)
+        if base is None or not base.per_key:
+            return base
+        links = []
+        for pair in base.linked_limits:
+            target = self._limits.get(pair.limit_id)
+            if target is not None and target.per_key:
+                linked_id = keyed_limit_id(pair.limit_id, key)
+                self._resolve(linked_id)
+                links.append(LinkedLimitWeightPair(linked_id, pair.weight))
+            else:
+                links.append(pair)
+        rl = RateLimit(limit_id, base.limit, base.time_interval, base.weight, links)
+        self._limits[limit_id] = rl
+        self._windows[limit_id] = _Window(rl, self.safety_margin)
+        keys = self._keyed.setdefault(base_id, {})
+        keys[limit_id] = None
+        if len(keys) > MAX_KEYS_PER_LIMIT:
+            self._forget_idle(keys, keep=limit_id)
+        return rl
+
+    def _forget_idle(self, keys: Dict[str, None], keep: str) -> None:
+        """Drop the oldest keyed windows that hold no weight and no waiter (a fresh window is
+        the same), and every cached plan that used them."""
+        now = self._time()
+        dropped = []
+        for kid in list(keys):
+            if len(keys) - len(dropped) <= MAX_KEYS_PER_LIMIT // 2:
+                break
+            window = self._windows[kid]
+            window.expire(now)
+            if kid != keep and not window.waiters and window.used == 0:
+                dropped.append(window)
+                del keys[kid], self._windows[kid], self._limits[kid]
+        if dropped:
+            self._plans = {lid: plan for lid, plan in self._plans.items()
+                           if not any(w is d for w, _ in plan for d in dropped)}
 
     def _plan(self, limit_id: str, weights: Optional[Mapping[str, int]]) -> _Plan:
         if weights is None:
             plan = self._plans.get(limit_id)
             if plan is not None:
                 return plan
-        rl = self._limits.get(limit_id)
+        rl = self._resolve(limit_id)
         if rl is None:
             raise KeyError(f"no rate limit configured for {limit_id!r}")
+        if rl.limit_id != limit_id:      # a keyed id of a limit counted as a whole
+            return self._plan(rl.limit_id, weights)
         merged: Dict[str, int] = {rl.limit_id: rl.weight}
         for pair in rl.linked_limits:
+            self._resolve(pair.limit_id)        # a keyed link forgotten while idle comes back
             merged[pair.limit_id] = merged.get(pair.limit_id, 0) + pair.weight
         if weights:
             for lid, w in weights.items():
@@ -261,12 +337,15 @@ class Throttler:
             # fast path (the usual case: room everywhere, nobody queued), inlined for speed:
             # the same steps as expire() / wait_time() / record()
             for window, w in plan:
-                if window.waiters:
-                    break
                 head = window.head
                 if head < len(window.expiry) and window.expiry[head] <= now + _EPS:
                     window.expire(now)
-                if window.total - window.expired_cum + w > window.capacity and window.wait_time(w, now) > _EPS:
+                if window.waiters:
+                    # requests wait here for another limit (e.g. their own instrument's): pass
+                    # them only where there is room for them all as well
+                    if window.used + window.pending + w > window.capacity:
+                        break
+                elif window.total - window.expired_cum + w > window.capacity and window.wait_time(w, now) > _EPS:
                     break
             else:
                 for window, w in plan:
@@ -279,8 +358,9 @@ class Throttler:
 
     async def _acquire_slow(self, plan: _Plan, started: float) -> float:
         waiter = _Waiter()
-        for window, _ in plan:
+        for window, w in plan:
             window.waiters.append(waiter)
+            window.pending += w
         metrics = self.metrics
         metrics.queued += 1
         admitted = False
@@ -290,7 +370,9 @@ class Throttler:
                 delay: Optional[float]
                 if now < self._paused_until - _EPS:
                     delay = self._paused_until - now
-                elif all(window.waiters[0] is waiter for window, _ in plan):
+                elif all(window.waiters[0] is waiter or _room_for_all(window, now) for window, _ in plan):
+                    # first in line everywhere, or where not, the window has room for every
+                    # waiter (this one waits for another limit only)
                     delay = 0.0
                     for window, w in plan:
                         window.expire(now)
@@ -310,7 +392,8 @@ class Throttler:
                     await self._sleep(delay)
         finally:
             metrics.queued -= 1
-            for window, _ in plan:
+            for window, w in plan:
+                window.pending -= w
                 if window.waiters and window.waiters[0] is waiter:
                     window.waiters.popleft()
                 else:
@@ -397,7 +480,8 @@ class Throttler:
     # ---- introspection ----
     def usage(self, limit_id: str) -> Tuple[int, int]:
         """(weight used in the current window, usable capacity after the safety margin)."""
-        window = self._windows[limit_id]
+        rl = self._resolve(limit_id)
+        window = self._windows[rl.limit_id if rl is not None else limit_id]
         window.expire(self._time())
         return window.used, window.capacity
 

@@ -47,9 +47,10 @@ Writing a front end (the interface OKX, Bybit and the next venues plug into):
   ``tick(now)`` runs every ``tick_seconds`` for periodic pushes (``self.due(key, now, period)``)
   and ``book_changes(book, since_id)`` gives the level changes of a diff-depth stream;
 * orders enter the core as ``engine.submit(account_id, OrderRequest(symbol, side "BUY"/"SELL",
-  type "LIMIT"/"MARKET", time_in_force "GTC"/"IOC"/"FOK", quantity or quote_qty, price,
-  client_order_id, stp_mode, reduce_only, position_side "BOTH"/"LONG"/"SHORT",
-  post_only=...))``; ``engine.cancel`` / ``query`` / ``cancel_all`` / ``open_orders``; perps
+  type "LIMIT"/"MARKET", time_in_force GTC/IOC/FOK/POST_ONLY, quantity or quote_qty, price,
+  client_order_id, stp_mode NONE/CANCEL_TAKER/CANCEL_MAKER/CANCEL_BOTH, reduce_only,
+  position_side NET/LONG/SHORT))`` — the core's own words (``vocabulary.py``), which the front
+  end maps to and from its venue's wire values; ``engine.cancel`` / ``query`` / ``cancel_all`` / ``open_orders``; perps
   settings through ``engine.ledger.set_leverage`` / ``set_position_mode``; events arrive as
   ``OrderEvent`` (exec type NEW / TRADE / CANCELED / EXPIRED / PREVENTED, with the fill and its
   fee) and ``AccountEvent``;
@@ -86,7 +87,7 @@ capital/config/getall (no chains: empty ``networkList``), asset/tradeFee, margin
 margin/isolated/allPairs (empty: no margin trading).  Futures REST ``/fapi``: v1 ping, time,
 exchangeInfo, depth, trades, aggTrades, klines, premiumIndex, fundingRate, ticker/price,
 ticker/bookTicker, ticker/24hr, order (POST/GET/DELETE), openOrders, allOrders, allOpenOrders,
-leverage, leverageBracket, marginType (cross only: CROSSED answers -4046, ISOLATED -1130),
+leverage, leverageBracket, marginType (CROSSED / ISOLATED per symbol; -4046 no change, -4047 open orders, -4048 a position),
 commissionRate, positionSide/dual (GET/POST), income, userTrades, listenKey (POST/PUT/DELETE);
 v2 account, balance, positionRisk; v3 account, positionRisk; ``/dapi/v1/exchangeInfo`` (no
 COIN-M contract listed).  WebSocket (both): ``/ws``, ``/ws/<stream>[/<stream>...]``,
@@ -126,7 +127,7 @@ REST depth line; an unreadable path or one without a snapshot raises ``FixtureEr
 
 Accounts (one per API key, shared by every venue served): ``ex.create_account(api_key, api_secret,
 balances=..., futures_balances=..., ed25519_public_key=None, passphrase="", maker_fee=..., taker_fee=..., futures_maker_fee=..., futures_taker_fee=...,
-dual_side=False, leverage={"BTC-USDT": 20})``.  Spot fees default to 0.1 % maker/taker, charged in
+hedge_mode=False, leverage={"BTC-USDT": 20})``.  Spot fees default to 0.1 % maker/taker, charged in
 the asset received; futures 0.02 % / 0.05 % in USDT.  ``ex.deposit(api_key, asset, amount)``
 pushes ``balanceUpdate``.
 
@@ -143,7 +144,7 @@ the order WAS accepted and where it was NOT); actions ``ex.close_sockets(kind=No
 ``ex.expire_listen_keys(api_key=None)`` (``listenKeyExpired`` then the stream closes; WebSocket-API
 subscriptions get ``eventStreamTerminated``).  ``ex.injector.counts`` says what was injected.
 
-Behaviour worth knowing: self-trade prevention defaults to Binance's ``EXPIRE_MAKER`` (the
+Behaviour worth knowing (Binance): self-trade prevention defaults to ``EXPIRE_MAKER`` (the
 resting order of the same account expires, status ``EXPIRED_IN_MATCH``); spot supports
 LIMIT (GTC/IOC/FOK), LIMIT_MAKER (-2010 "Order would immediately match and take." if it would
 cross) and MARKET (``quantity`` or ``quoteOrderQty``), amounts with at most 8 decimals (more:

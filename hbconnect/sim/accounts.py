@@ -7,11 +7,26 @@ Two ledgers implement the engine's ``Ledger`` protocol:
   is charged in the asset received, without fee-token discounts (BUY pays in base,
   SELL in quote), rounded to 8 decimals.
 * :class:`FuturesLedger` — one USDT wallet per account (cross margin), positions per
-  (symbol, positionSide) in one-way (``BOTH``) or hedge (``LONG``/``SHORT``) mode, leverage per
+  (symbol, position side) in one-way (``NET``) or hedge (``LONG``/``SHORT``) mode, leverage per
   symbol, an initial-margin check on every order that opens exposure
   (``notional / leverage`` against the available balance: wallet + unrealized PnL - position
   margin - open-order margin; ``Reject.MARGIN_INSUFFICIENT`` otherwise), realized PnL on
   reduce/close, fees in USDT, and funding payments (``-positionAmt * markPrice * rate``).
+
+Isolated margin (``MarginMode.ISOLATED``, per account and symbol, changed only while the symbol
+has no position and no open order): each fill that opens exposure allocates
+``qty * fill price / leverage`` of the wallet to the position (``Position.isolated_margin``); a
+fill that reduces it releases the same share of that margin as of the position it closes (all
+of it at zero).  The wallet still holds the allocated margin (wallet balance = cross wallet +
+isolated margins), but the available balance excludes it, and neither the isolated position's
+margin nor its unrealized PnL backs anything else.  The realized PnL of a reduction is paid from
+and to the wallet as in cross.  Liquidation (``FuturesLedger.liquidate``, run by the exchange
+whenever the mark price may have moved): an isolated position whose margin plus unrealized PnL
+falls to its maintenance margin (``MAINTENANCE_RATE`` of its notional at the mark price) is
+closed and its whole isolated margin is lost, nothing more (the venue's insurance fund takes the
+rest); it is booked as realized PnL and reported as an account event with reason
+``LIQUIDATION``.  The price at which that happens is :meth:`FuturesLedger.liquidation_price`.
+Cross positions are never liquidated by the sim.
 """
 from __future__ import annotations
 
@@ -24,12 +39,15 @@ from typing import Callable, Optional
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, FillSide, Order, Plan,
                                     SymbolSpec, now_ms)
+from hbconnect.sim.vocabulary import IncomeKind, MarginMode, PositionSide
 
 logger = logging.getLogger(__name__)
 
 EIGHT = Decimal("1e-8")
 DEFAULT_LEVERAGE = 20
 MAX_LEVERAGE = 125
+#: maintenance margin of an isolated position, as a share of its notional at the mark price
+MAINTENANCE_RATE = Decimal("0.004")
 
 
 def q8(d: Decimal) -> Decimal:
@@ -53,7 +71,7 @@ class Trade:
     time: int
     is_maker: bool
     realized_pnl: Decimal = ZERO
-    position_side: str = "BOTH"
+    position_side: str = PositionSide.NET
 
     @property
     def is_buyer(self) -> bool:
@@ -67,6 +85,7 @@ class Position:
     amount: Decimal = ZERO          # signed: > 0 long, < 0 short
     entry_price: Decimal = ZERO
     update_time: int = 0
+    isolated_margin: Decimal = ZERO     # the margin allocated to an isolated position
 
     def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
         """Add a signed fill; returns the realized PnL of the part that reduced the position."""
@@ -96,7 +115,7 @@ class Position:
 @dataclass
 class Income:
     symbol: str
-    income_type: str        # REALIZED_PNL | COMMISSION | FUNDING_FEE | TRANSFER
+    income_type: str        # an ``IncomeKind``
     income: Decimal
     asset: str
     time: int
@@ -122,7 +141,8 @@ class FuturesAccount:
     wallet: dict[str, Decimal] = field(default_factory=dict)
     positions: dict[tuple[str, str], Position] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
-    dual_side: bool = False
+    margin_mode: dict[str, str] = field(default_factory=dict)     # symbol -> MarginMode (CROSS if absent)
+    hedge_mode: bool = False
     maker_fee: Decimal = Decimal("0.0002")
     taker_fee: Decimal = Decimal("0.0005")
     trades: list[Trade] = field(default_factory=list)
@@ -132,6 +152,9 @@ class FuturesAccount:
 
     def lev(self, symbol: str) -> int:
         return self.leverage.get(symbol, DEFAULT_LEVERAGE)
+
+    def isolated(self, symbol: str) -> bool:
+        return self.margin_mode.get(symbol) == MarginMode.ISOLATED
 
     def position(self, symbol: str, side: str) -> Position:
         key = (symbol, side)
@@ -285,14 +308,24 @@ class FuturesLedger:
 
     # -- margin arithmetic
     def position_margin(self, acct: FuturesAccount) -> Decimal:
+        """Margin the positions hold: cross at the mark price, isolated what was allocated."""
         total = ZERO
         for (symbol, _), pos in acct.positions.items():
-            if pos.amount:
+            if acct.isolated(symbol):
+                total += pos.isolated_margin
+            elif pos.amount:
                 total += abs(pos.amount) * self.mark_price(symbol) / acct.lev(symbol)
         return total
 
+    @staticmethod
+    def isolated_margin(acct: FuturesAccount) -> Decimal:
+        """The wallet's part allocated to isolated positions (cross wallet = wallet - this)."""
+        return sum((p.isolated_margin for (s, _), p in acct.positions.items() if acct.isolated(s)), ZERO)
+
     def unrealized(self, acct: FuturesAccount) -> Decimal:
-        return sum((p.unrealized(self.mark_price(s)) for (s, _), p in acct.positions.items()), ZERO)
+        """Unrealized PnL of the cross positions (an isolated one backs nothing else)."""
+        return sum((p.unrealized(self.mark_price(s)) for (s, _), p in acct.positions.items()
+                    if not acct.isolated(s)), ZERO)
 
     def order_margin(self, owner: str, engine_orders) -> Decimal:
         return sum((o.reserved for o in engine_orders), ZERO)
@@ -317,28 +350,83 @@ class FuturesLedger:
             acct.leverage[symbol] = old
             raise SimReject(Reject.LEVERAGE_EXCEEDS_POSITION)
 
+    def set_margin_mode(self, owner: str, symbol: str, mode: str) -> None:
+        """Cross or isolated margin for one symbol; only while it has no position and no open
+        order (``MARGIN_MODE_UNCHANGED`` if already so)."""
+        if mode not in (MarginMode.CROSS, MarginMode.ISOLATED):     # front ends map their wire values
+            raise ValueError(f"not a margin mode: {mode!r}")
+        acct = self._acct(owner)
+        if acct.margin_mode.get(symbol, MarginMode.CROSS) == mode:
+            raise SimReject(Reject.MARGIN_MODE_UNCHANGED)
+        if any(o.symbol == symbol for o in self.open_orders_of(owner)):
+            raise SimReject(Reject.MARGIN_MODE_OPEN_ORDERS)
+        if any(p.amount for (s, _), p in acct.positions.items() if s == symbol):
+            raise SimReject(Reject.MARGIN_MODE_OPEN_POSITIONS)
+        acct.margin_mode[symbol] = mode
+
+    def liquidation_price(self, acct: FuturesAccount, symbol: str, pos: Position) -> Optional[Decimal]:
+        """The mark price at which an isolated position is liquidated: where
+        ``margin + amount * (P - entry) = MAINTENANCE_RATE * |amount| * P`` (None: cross, flat,
+        or no such positive price)."""
+        a = pos.amount
+        if not a or not acct.isolated(symbol):
+            return None
+        denominator = a - MAINTENANCE_RATE * abs(a)
+        price = (a * pos.entry_price - pos.isolated_margin) / denominator
+        return price if price > 0 else None
+
+    def liquidate(self, symbol: str, emit: Callable) -> list[tuple[str, Decimal]]:
+        """Close the isolated positions of ``symbol`` whose margin plus unrealized PnL is at or
+        below their maintenance margin; each loses its isolated margin. Returns (owner, loss)."""
+        mark = self.mark_price(symbol)
+        if mark <= 0:
+            return []
+        out = []
+        ts = now_ms()
+        for owner, account in self.accounts.items():
+            acct = account.futures
+            if not acct.isolated(symbol):
+                continue
+            keys = [k for k, p in acct.positions.items() if k[0] == symbol and p.amount
+                    and p.isolated_margin + p.unrealized(mark) <= MAINTENANCE_RATE * abs(p.amount) * mark]
+            if not keys:
+                continue
+            loss = ZERO
+            for key in keys:
+                pos = acct.positions[key]
+                loss += pos.isolated_margin
+                pos.amount = pos.entry_price = pos.isolated_margin = ZERO
+                pos.update_time = ts
+            asset = self.MARGIN_ASSET
+            acct.wallet[asset] = acct.wallet.get(asset, ZERO) - loss
+            if acct.record:
+                acct.income.append(Income(symbol, IncomeKind.REALIZED_PNL, -loss, asset, ts, next(self._tran_ids)))
+            emit(self.account_event(owner, "LIQUIDATION", keys, ts, change=-loss))
+            out.append((owner, loss))
+        return out
+
     def set_position_mode(self, owner: str, hedge: bool) -> None:
         """One-way (``hedge=False``) or hedge mode; only without open orders and positions."""
         acct = self._acct(owner)
-        if hedge == acct.dual_side:
+        if hedge == acct.hedge_mode:
             raise SimReject(Reject.POSITION_MODE_UNCHANGED)
         if list(self.open_orders_of(owner)):
             raise SimReject(Reject.POSITION_MODE_OPEN_ORDERS)
         if any(p.amount for p in acct.positions.values()):
             raise SimReject(Reject.POSITION_MODE_OPEN_POSITIONS)
-        acct.dual_side = hedge
+        acct.hedge_mode = hedge
         acct.positions.clear()
 
     def _position_key(self, acct: FuturesAccount, order: Order) -> tuple[str, str]:
-        return (order.symbol, order.position_side if acct.dual_side else "BOTH")
+        return (order.symbol, order.position_side if acct.hedge_mode else PositionSide.NET)
 
     def check_reduce(self, order: Order, plan: Plan) -> None:
         acct = self._acct(order.owner)
-        if acct.dual_side and order.position_side == "BOTH":
+        if acct.hedge_mode and order.position_side == PositionSide.NET:
             raise SimReject(Reject.POSITION_MODE_MISMATCH)
-        if not acct.dual_side and order.position_side != "BOTH":
+        if not acct.hedge_mode and order.position_side != PositionSide.NET:
             raise SimReject(Reject.POSITION_MODE_MISMATCH)
-        if acct.dual_side and order.reduce_only:
+        if acct.hedge_mode and order.reduce_only:
             raise SimReject(Reject.REDUCE_ONLY_IN_HEDGE_MODE)
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
@@ -349,8 +437,8 @@ class FuturesLedger:
 
     @staticmethod
     def _is_hedge_close(acct: FuturesAccount, order: Order) -> bool:
-        return acct.dual_side and ((order.position_side == "LONG" and order.side != BUY)
-                                   or (order.position_side == "SHORT" and order.side == BUY))
+        return acct.hedge_mode and ((order.position_side == PositionSide.LONG and order.side != BUY)
+                                   or (order.position_side == PositionSide.SHORT and order.side == BUY))
 
     def stale_reducers(self, owner: str, orders: list) -> list:
         """Resting reduce-only orders, and hedge-mode close orders (SELL on LONG, BUY on SHORT,
@@ -370,8 +458,8 @@ class FuturesLedger:
     def _opening_qty(self, acct: FuturesAccount, order: Order) -> Decimal:
         pos = acct.positions.get(self._position_key(acct, order))
         amount = pos.amount if pos else ZERO
-        if acct.dual_side:
-            opening = (order.position_side == "LONG") == (order.side == BUY)
+        if acct.hedge_mode:
+            opening = (order.position_side == PositionSide.LONG) == (order.side == BUY)
             return order.orig_qty if opening else ZERO
         if order.reduce_only:
             return ZERO
@@ -402,7 +490,16 @@ class FuturesLedger:
         fee = q8(notional * rate)
         key = self._position_key(acct, order)
         pos = acct.position(*key)
-        realized = pos.apply(fill.qty if order.side == BUY else -fill.qty, fill.price)
+        held = pos.amount
+        signed = fill.qty if order.side == BUY else -fill.qty
+        realized = pos.apply(signed, fill.price)
+        if acct.isolated(order.symbol):
+            # release the closed share of the isolated margin, allocate margin for what opened
+            closed = min(abs(held), fill.qty) if held and (held > 0) != (signed > 0) else ZERO
+            if closed:
+                pos.isolated_margin -= pos.isolated_margin * closed / abs(held)
+            if fill.qty > closed:
+                pos.isolated_margin += (fill.qty - closed) * fill.price / acct.lev(order.symbol)
         asset = self.MARGIN_ASSET
         acct.wallet[asset] = acct.wallet.get(asset, ZERO) + realized - fee
         # the filled part of the order's margin now backs the position instead
@@ -411,10 +508,10 @@ class FuturesLedger:
             order.reserved -= order.reserved * fill.qty / before
         if acct.record:
             if realized:
-                acct.income.append(Income(order.symbol, "REALIZED_PNL", realized, asset, fill.time,
+                acct.income.append(Income(order.symbol, IncomeKind.REALIZED_PNL, realized, asset, fill.time,
                                           next(self._tran_ids), str(fill.trade_id)))
             if fee:
-                acct.income.append(Income(order.symbol, "COMMISSION", -fee, asset, fill.time,
+                acct.income.append(Income(order.symbol, IncomeKind.FEE, -fee, asset, fill.time,
                                           next(self._tran_ids), str(fill.trade_id)))
             acct.trades.append(Trade(order.symbol, fill.trade_id, order.order_id, order.client_order_id,
                                      order.side, fill.price, fill.qty, notional, fee, asset, fill.time,
@@ -442,8 +539,11 @@ class FuturesLedger:
             pos = acct.position(*key)
             positions.append({"symbol": key[0], "position_side": key[1], "amount": pos.amount,
                               "entry_price": pos.entry_price,
-                              "unrealized": pos.unrealized(self.mark_price(key[0]))})
-        return AccountEvent(owner, reason, ts, balances=[(self.MARGIN_ASSET, wallet, wallet, change)],
+                              "unrealized": pos.unrealized(self.mark_price(key[0])),
+                              "margin_mode": acct.margin_mode.get(key[0], MarginMode.CROSS),
+                              "isolated_margin": pos.isolated_margin})
+        cross_wallet = wallet - self.isolated_margin(acct)
+        return AccountEvent(owner, reason, ts, balances=[(self.MARGIN_ASSET, wallet, cross_wallet, change)],
                             positions=positions)
 
     def funding(self, symbol: str, rate: Decimal, mark: Decimal, emit: Callable) -> list[tuple[str, Decimal]]:
@@ -462,7 +562,7 @@ class FuturesLedger:
                 continue
             acct.wallet[self.MARGIN_ASSET] = acct.wallet.get(self.MARGIN_ASSET, ZERO) + total
             if acct.record:
-                acct.income.append(Income(symbol, "FUNDING_FEE", total, self.MARGIN_ASSET, ts,
+                acct.income.append(Income(symbol, IncomeKind.FUNDING, total, self.MARGIN_ASSET, ts,
                                           next(self._tran_ids)))
             emit(self.account_event(owner, "FUNDING", [], ts, change=total))
             paid.append((owner, total))

@@ -6,11 +6,11 @@ some random churn of sizes), and sends taker flow: market orders of random size 
 book (and fill the bots' resting orders when they are at the touch).  Quotes and takers use two
 internal accounts so that self-trade prevention never hides a trade.
 
-The initial book is either synthetic or shaped after a real Binance depth snapshot from a
-recorded session (by default ``hbconnect/sim/data/binance_depth_snapshot.txt``: the top 100 levels
-per side of the first NKNUSDT snapshot of the repository's recording
-``tests/data/recordings/BINANCE.http.0.0``, in the same line format): the relative price offsets and
-level notionals of the recorded book are re-scaled to the symbol's start price, tick and step.
+The initial book is either synthetic or shaped after a real depth snapshot from a recorded
+session (by default the package data file ``exchange.DEFAULT_FIXTURE`` names: the top 100 levels
+per side of the first snapshot of one of the repository's recordings, in the same line format):
+the relative price offsets and level notionals of the recorded book are re-scaled to the
+symbol's start price, tick and step.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Optional
 
 from hbconnect.sim.errors import SimReject
 from hbconnect.sim.matching import BUY, SELL, MatchingEngine, OrderRequest, SymbolSpec
+from hbconnect.sim.vocabulary import SelfTradePrevention as STP, TimeInForce as TIF
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ class MarketMakerAgent:
                     qty = self._qty(spec, notional, price)
                     if price * qty < spec.min_notional:
                         qty = self._qty(spec, float(spec.min_notional) * 1.5, price)
-                    self._place(self.maker, OrderRequest(spec.symbol, side, "LIMIT", "GTC", qty, None, price,
-                                                         stp_mode="NONE"))
+                    self._place(self.maker, OrderRequest(spec.symbol, side, "LIMIT", TIF.GTC, qty, None, price,
+                                                         stp_mode=STP.NONE))
             else:
                 self._requote(spec)
 
@@ -163,8 +164,8 @@ class MarketMakerAgent:
                     continue
                 notional = self.level_notional * self.rng.uniform(0.2, 1.8) * (1 + i / 5)
                 qty = self._qty(spec, notional, price)
-                self._place(self.maker, OrderRequest(spec.symbol, side, "LIMIT", "GTC", qty, None, price,
-                                                     stp_mode="NONE"))
+                self._place(self.maker, OrderRequest(spec.symbol, side, "LIMIT", TIF.GTC, qty, None, price,
+                                                     stp_mode=STP.NONE))
 
     def step(self) -> None:
         """One tick: move the mids, requote, maybe send a taker order."""
@@ -178,4 +179,4 @@ class MarketMakerAgent:
                 notional = self.level_notional * self.rng.expovariate(1.0)
                 price = Decimal(repr(self.mid[spec.symbol]))
                 qty = self._qty(spec, max(notional, float(spec.min_notional) * 1.2), price)
-                self._place(self.taker, OrderRequest(spec.symbol, side, "MARKET", "GTC", qty, stp_mode="NONE"))
+                self._place(self.taker, OrderRequest(spec.symbol, side, "MARKET", TIF.GTC, qty, stp_mode=STP.NONE))

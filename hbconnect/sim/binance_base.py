@@ -47,8 +47,23 @@ from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.faults import FaultInjector
 from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bounds, rolling_stats,
                                       symbol_fills)
-from hbconnect.sim.matching import BUY, STP_MODES, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
+from hbconnect.sim.matching import BUY, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
+from hbconnect.sim.vocabulary import PositionSide, SelfTradePrevention as STP, Status
 from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
+
+#: the core's self-trade prevention modes as Binance names them (``selfTradePreventionMode``)
+STP_WIRE = {STP.NONE: "NONE", STP.CANCEL_TAKER: "EXPIRE_TAKER", STP.CANCEL_MAKER: "EXPIRE_MAKER",
+            STP.CANCEL_BOTH: "EXPIRE_BOTH"}
+STP_FROM_WIRE = {wire: mode for mode, wire in STP_WIRE.items()}
+#: the core's position sides as Binance names them (``positionSide``)
+POSITION_SIDE_WIRE = {PositionSide.NET: "BOTH", PositionSide.LONG: "LONG", PositionSide.SHORT: "SHORT"}
+POSITION_SIDE_FROM_WIRE = {wire: side for side, wire in POSITION_SIDE_WIRE.items()}
+
+
+def wire_status(status: str) -> str:
+    """An order status as Binance names it: self-trade prevention ends in ``EXPIRED_IN_MATCH``."""
+    return "EXPIRED_IN_MATCH" if status == Status.PREVENTED else status
+
 
 #: what WebSocket API order calls pass where a REST route is expected (rejection mapping)
 _WS_API_ROUTE = Route("WS", "ws-api", order=True)
@@ -123,6 +138,9 @@ REJECTS: dict[Reject, tuple[int, str]] = {
     Reject.POSITION_MODE_OPEN_POSITIONS: (-4068, "Position side cannot be changed if there exists position."),
     Reject.LEVERAGE_INVALID: (-4028, "Leverage {detail} is not valid"),
     Reject.MARGIN_MODE_UNSUPPORTED: (-1130, "Data sent for parameter '{detail}' is not valid."),
+    Reject.MARGIN_MODE_UNCHANGED: (-4046, "No need to change margin type."),
+    Reject.MARGIN_MODE_OPEN_ORDERS: (-4047, "Margin type cannot be changed if there exists open orders."),
+    Reject.MARGIN_MODE_OPEN_POSITIONS: (-4048, "Margin type cannot be changed if there exists position."),
     Reject.LEVERAGE_EXCEEDS_POSITION: (-2027, "Exceeded the maximum allowable position at current leverage."),
     Reject.PRICE_TICK: (-1013, "Filter failure: PRICE_FILTER"),
     Reject.PRICE_RANGE: (-1013, "Filter failure: PRICE_FILTER"),
@@ -486,8 +504,8 @@ class BinanceFrontEnd(FrontEnd):
 
     def parse_cid_stp(self, params: dict) -> tuple[Optional[str], str]:
         cid = self.parse_cid(params)
-        stp = params.get("selfTradePreventionMode") or "EXPIRE_MAKER"
-        if stp not in STP_MODES:
+        stp = STP_FROM_WIRE.get(params.get("selfTradePreventionMode") or "EXPIRE_MAKER")
+        if stp is None:
             raise illegal("selfTradePreventionMode")
         return cid, stp
 

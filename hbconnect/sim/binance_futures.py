@@ -14,11 +14,13 @@ from typing import Any, Optional
 from aiohttp import web
 
 from hbconnect.sim.accounts import MAX_LEVERAGE, Account, FuturesLedger
-from hbconnect.sim.binance_base import (KLINE_INTERVALS, BinanceError, BinanceFrontEnd, fmt, illegal, mandatory,
-                                        not_required, parse_bool, parse_decimal, parse_int, select_trades)
-from hbconnect.sim.errors import Reject, SimReject
+from hbconnect.sim.binance_base import (KLINE_INTERVALS, POSITION_SIDE_FROM_WIRE, POSITION_SIDE_WIRE, STP_WIRE,
+                                        BinanceError, BinanceFrontEnd, fmt, illegal, mandatory, not_required,
+                                        parse_bool, parse_decimal, parse_int, select_trades, wire_status)
+from hbconnect.sim.errors import Reject
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
+from hbconnect.sim.vocabulary import EndReason, IncomeKind, MarginMode, PositionSide, TimeInForce as TIF
 
 _UNSUPPORTED = {t: (-4120, "Order type not supported for this endpoint. Please use the Algo Order API "
                            "endpoints instead.")
@@ -36,7 +38,29 @@ _POSITION_RISK_V3 = ("symbol", "positionSide", "positionAmt", "entryPrice", "bre
 
 
 #: the core's account-event reasons as ACCOUNT_UPDATE "m" names them
-_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE"}
+#: (the sim closes a liquidated isolated position without an order; Binance reports it as ORDER)
+_ACCOUNT_UPDATE_REASONS = {"ORDER": "ORDER", "FUNDING": "FUNDING_FEE", "LIQUIDATION": "ORDER"}
+#: ``marginType`` of POST /fapi/v1/marginType, and as position rows name the core's margin modes
+_MARGIN_TYPE_FROM_WIRE = {"ISOLATED": MarginMode.ISOLATED, "CROSSED": MarginMode.CROSS}
+_MARGIN_TYPE_ROW = {MarginMode.ISOLATED: "isolated", MarginMode.CROSS: "cross"}
+#: the core's time in force as ``timeInForce`` names it (post-only is GTX)
+_TIF_WIRE = {TIF.GTC: "GTC", TIF.IOC: "IOC", TIF.FOK: "FOK", TIF.POST_ONLY: "GTX"}
+_TIF_FROM_WIRE = {wire: tif for tif, wire in _TIF_WIRE.items()}
+#: the core's income kinds as ``incomeType`` names them
+_INCOME_WIRE = {IncomeKind.REALIZED_PNL: "REALIZED_PNL", IncomeKind.FEE: "COMMISSION",
+                IncomeKind.FUNDING: "FUNDING_FEE", IncomeKind.TRANSFER: "TRANSFER"}
+_INCOME_FROM_WIRE = {wire: kind for kind, wire in _INCOME_WIRE.items()}
+#: ORDER_TRADE_UPDATE "er" (expiry reason) codes of the core's end reasons
+_EXPIRY_REASON_CODES = {EndReason.SELF_TRADE: 1, EndReason.IOC_REMAINDER: 2, EndReason.REDUCE_ONLY: 4,
+                        EndReason.MARKET_REMAINDER: 9}
+
+
+def _expiry_reason(o: Order) -> str:
+    """"er": 1 self-trade prevention, 3 when that stopped an IOC taker, 2 an IOC remainder, 4 a
+    reduce-only order knocked out, 9 a market order's remainder, 0 none of these."""
+    if o.end_reason == EndReason.SELF_TRADE and o.time_in_force == TIF.IOC:
+        return "3"
+    return str(_EXPIRY_REASON_CODES.get(o.end_reason, 0))
 
 
 class FuturesFrontEnd(BinanceFrontEnd):
@@ -222,18 +246,19 @@ class FuturesFrontEnd(BinanceFrontEnd):
         qty = parse_decimal(params, "quantity")
         price = parse_decimal(params, "price")
         tif = params.get("timeInForce")
-        position_side = params.get("positionSide") or "BOTH"
-        if position_side not in ("BOTH", "LONG", "SHORT"):
+        position_side = POSITION_SIDE_FROM_WIRE.get(params.get("positionSide") or "BOTH")
+        if position_side is None:
             raise BinanceError(-4006, "Invalid position side.")
         reduce_only = parse_bool(params, "reduceOnly") or False
-        if params.get("reduceOnly") is not None and account.futures.dual_side:
+        if params.get("reduceOnly") is not None and account.futures.hedge_mode:
             raise not_required("reduceonly")
         if qty is None:
             raise mandatory("quantity")
         if otype == "LIMIT":
             if not tif:
                 raise mandatory("timeInForce")
-            if tif not in ("GTC", "IOC", "FOK", "GTX"):
+            tif = _TIF_FROM_WIRE.get(tif)
+            if tif is None:
                 raise BinanceError(-1115, "Invalid timeInForce.")
             if price is None:
                 raise mandatory("price")
@@ -273,11 +298,11 @@ class FuturesFrontEnd(BinanceFrontEnd):
              "cumQuote": fmt(o.cum_quote), "executedQty": self.q(spec, o.executed_qty),
              "orderId": o.order_id, "avgPrice": fmt(o.avg_price, max(5, spec.price_decimals)),
              "origQty": self.q(spec, o.orig_qty), "price": self.p(spec, o.price),
-             "reduceOnly": o.reduce_only, "side": o.side, "positionSide": o.position_side,
-             "status": o.status, "stopPrice": "0", "closePosition": o.close_position,
-             "symbol": o.symbol, "timeInForce": o.time_in_force, "type": o.type, "origType": o.type,
+             "reduceOnly": o.reduce_only, "side": o.side, "positionSide": POSITION_SIDE_WIRE[o.position_side],
+             "status": wire_status(o.status), "stopPrice": "0", "closePosition": o.close_position,
+             "symbol": o.symbol, "timeInForce": _TIF_WIRE[o.time_in_force], "type": o.type, "origType": o.type,
              "updateTime": o.update_time, "workingType": "CONTRACT_PRICE", "priceProtect": False,
-             "priceMatch": "NONE", "selfTradePreventionMode": o.stp_mode, "goodTillDate": 0}
+             "priceMatch": "NONE", "selfTradePreventionMode": STP_WIRE[o.stp_mode], "goodTillDate": 0}
         if with_time:
             d["time"] = o.time
         return d
@@ -314,7 +339,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         rows = []
         keys: list[tuple[str, str]] = []
         for symbol in self.engine.specs:
-            sides = ("LONG", "SHORT") if fa.dual_side else ("BOTH",)
+            sides = (PositionSide.LONG, PositionSide.SHORT) if fa.hedge_mode else (PositionSide.NET,)
             keys += [(symbol, s) for s in sides]
         for key in keys:
             pos = fa.positions.get(key)
@@ -325,12 +350,18 @@ class FuturesFrontEnd(BinanceFrontEnd):
             mark = self.exchange.mark_price_of(key[0])
             lev = fa.lev(key[0])
             notional = amount * mark
-            rows.append({"symbol": key[0], "positionSide": key[1], "positionAmt": self.q(spec, amount),
+            isolated = fa.isolated(key[0])
+            iso_wallet = pos.isolated_margin if pos and isolated else ZERO
+            liq = self.ledger.liquidation_price(fa, key[0], pos) if pos else None
+            rows.append({"symbol": key[0], "positionSide": POSITION_SIDE_WIRE[key[1]], "positionAmt": self.q(spec, amount),
                          "entryPrice": fmt(pos.entry_price if pos else ZERO), "breakEvenPrice": fmt(pos.entry_price if pos else ZERO),
                          "markPrice": fmt(mark), "unRealizedProfit": fmt(pos.unrealized(mark) if pos else ZERO),
-                         "liquidationPrice": "0", "leverage": str(lev), "maxNotionalValue": "20000000",
-                         "marginType": "cross", "isolatedMargin": fmt(ZERO), "isAutoAddMargin": "false",
-                         "notional": fmt(notional), "isolatedWallet": "0",
+                         "liquidationPrice": fmt(liq) if liq else "0", "leverage": str(lev),
+                         "maxNotionalValue": "20000000", "marginType": _MARGIN_TYPE_ROW[fa.margin_mode.get(
+                             key[0], MarginMode.CROSS)],
+                         "isolatedMargin": fmt(iso_wallet + (pos.unrealized(mark) if pos and isolated else ZERO)),
+                         "isAutoAddMargin": "false", "notional": fmt(notional),
+                         "isolatedWallet": fmt(iso_wallet) if isolated else "0",
                          "initialMargin": fmt(abs(notional) / lev), "maintMargin": fmt(abs(notional) * Decimal("0.004")),
                          "marginAsset": spec.quote, "positionInitialMargin": fmt(abs(notional) / lev),
                          "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0", "askNotional": "0",
@@ -346,7 +377,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
         order_margin = sum((o.reserved for o in self.engine.open_orders(account.account_id)), ZERO)
         avail = led.available(account.account_id)
         return {"wallet": wallet, "upnl": upnl, "pos_margin": pos_margin, "order_margin": order_margin,
-                "avail": avail}
+                "avail": avail, "cross_wallet": wallet - led.isolated_margin(fa)}
 
     def _asset_rows(self, account: Account, t: dict) -> list[dict]:
         fa = account.futures
@@ -361,7 +392,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
                          "initialMargin": fmt(t["pos_margin"] + t["order_margin"] if usdt else ZERO),
                          "positionInitialMargin": fmt(t["pos_margin"] if usdt else ZERO),
                          "openOrderInitialMargin": fmt(t["order_margin"] if usdt else ZERO),
-                         "crossWalletBalance": fmt(wallet), "crossUnPnl": fmt(t["upnl"] if usdt else ZERO),
+                         "crossWalletBalance": fmt(t["cross_wallet"] if usdt else wallet),
+                         "crossUnPnl": fmt(t["upnl"] if usdt else ZERO),
                          "availableBalance": fmt(t["avail"] if usdt else wallet),
                          "maxWithdrawAmount": fmt(max(ZERO, t["avail"]) if usdt else wallet),
                          "marginAvailable": True, "updateTime": fa.update_time})
@@ -375,7 +407,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
              "totalMarginBalance": fmt(t["wallet"] + t["upnl"]),
              "totalPositionInitialMargin": fmt(t["pos_margin"]),
              "totalOpenOrderInitialMargin": fmt(t["order_margin"]),
-             "totalCrossWalletBalance": fmt(t["wallet"]), "totalCrossUnPnl": fmt(t["upnl"]),
+             "totalCrossWalletBalance": fmt(t["cross_wallet"]), "totalCrossUnPnl": fmt(t["upnl"]),
              "availableBalance": fmt(t["avail"]), "maxWithdrawAmount": fmt(max(ZERO, t["avail"])),
              "assets": self._asset_rows(account, t)}
         if not v3:
@@ -384,11 +416,14 @@ class FuturesFrontEnd(BinanceFrontEnd):
         rows = self._positions_rows(account, only_open=v3)
         d["positions"] = [{"symbol": r["symbol"], "positionSide": r["positionSide"],
                            "positionAmt": r["positionAmt"], "unrealizedProfit": r["unRealizedProfit"],
-                           "isolatedMargin": "0", "notional": r["notional"], "isolatedWallet": "0",
+                           "isolatedMargin": r["isolatedMargin"] if r["marginType"] == "isolated" else "0",
+                           "notional": r["notional"],
+                           "isolatedWallet": r["isolatedWallet"],
                            "initialMargin": r["initialMargin"], "maintMargin": r["maintMargin"],
                            "updateTime": r["updateTime"],
                            **({} if v3 else {"leverage": r["leverage"], "entryPrice": r["entryPrice"],
-                                             "isolated": False, "maxNotional": "20000000",
+                                             "isolated": r["marginType"] == "isolated",
+                                             "maxNotional": "20000000",
                                              "positionInitialMargin": r["initialMargin"],
                                              "openOrderInitialMargin": "0", "bidNotional": "0",
                                              "askNotional": "0", "breakEvenPrice": r["breakEvenPrice"]})}
@@ -441,17 +476,17 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return [{"symbol": s.symbol, "brackets": self.brackets(s, MAX_LEVERAGE)} for s in self.engine.specs.values()]
 
     async def set_margin_type(self, request: web.Request, params: dict, account: Account) -> dict:
-        """Cross margin only: CROSSED is already set (-4046, as Binance answers a no-op change);
-        ISOLATED is refused (the sim does not model isolated margin)."""
-        self.spec(params)
+        """ISOLATED / CROSSED per symbol: -4046 if already so, -4047 with open orders, -4048 with
+        a position (the ledger's margin mode)."""
+        spec = self.spec(params)
         mtype = params.get("marginType")
         if not mtype:
             raise mandatory("marginType")
-        if mtype == "CROSSED":
-            raise BinanceError(-4046, "No need to change margin type.")
-        if mtype == "ISOLATED":
-            raise SimReject(Reject.MARGIN_MODE_UNSUPPORTED, "marginType")
-        raise illegal("marginType", "ISOLATED, CROSSED")
+        mode = _MARGIN_TYPE_FROM_WIRE.get(mtype)
+        if mode is None:
+            raise illegal("marginType", "ISOLATED, CROSSED")
+        self.ledger.set_margin_mode(account.account_id, spec.symbol, mode)
+        return {"code": 200, "msg": "success"}
 
     async def commission_rate(self, request: web.Request, params: dict, account: Account) -> dict:
         spec = self.spec(params)
@@ -460,7 +495,7 @@ class FuturesFrontEnd(BinanceFrontEnd):
                 "takerCommissionRate": str(fa.taker_fee.normalize())}
 
     async def get_dual(self, request: web.Request, params: dict, account: Account) -> dict:
-        return {"dualSidePosition": account.futures.dual_side}
+        return {"dualSidePosition": account.futures.hedge_mode}
 
     async def set_dual(self, request: web.Request, params: dict, account: Account) -> dict:
         want = parse_bool(params, "dualSidePosition")
@@ -471,15 +506,15 @@ class FuturesFrontEnd(BinanceFrontEnd):
 
     async def income(self, request: web.Request, params: dict, account: Account) -> list:
         symbol = self.spec(params).symbol if params.get("symbol") else None
-        itype = params.get("incomeType")
+        itype = _INCOME_FROM_WIRE.get(params.get("incomeType"), params.get("incomeType"))
         start, end = parse_int(params, "startTime"), parse_int(params, "endTime")
         limit = max(1, min(parse_int(params, "limit") or 100, 1000))
         rows = [i for i in account.futures.income
                 if (symbol is None or i.symbol == symbol) and (itype is None or i.income_type == itype)
                 and (start is None or i.time >= start) and (end is None or i.time <= end)]
         rows = rows[:limit] if start is not None else rows[-limit:]
-        return [{"symbol": i.symbol, "incomeType": i.income_type, "income": fmt(i.income),
-                 "asset": i.asset, "info": i.income_type, "time": i.time, "tranId": i.tran_id,
+        return [{"symbol": i.symbol, "incomeType": _INCOME_WIRE[i.income_type], "income": fmt(i.income),
+                 "asset": i.asset, "info": _INCOME_WIRE[i.income_type], "time": i.time, "tranId": i.tran_id,
                  "tradeId": i.trade_id} for i in rows]
 
     async def user_trades(self, request: web.Request, params: dict, account: Account) -> list:
@@ -487,7 +522,8 @@ class FuturesFrontEnd(BinanceFrontEnd):
         return [{"buyer": t.is_buyer, "commission": fmt(t.commission), "commissionAsset": t.commission_asset,
                  "id": t.trade_id, "maker": t.is_maker, "orderId": t.order_id,
                  "price": self.p(spec, t.price), "qty": self.q(spec, t.qty), "quoteQty": fmt(t.quote_qty),
-                 "realizedPnl": fmt(t.realized_pnl), "side": t.side, "positionSide": t.position_side,
+                 "realizedPnl": fmt(t.realized_pnl), "side": t.side,
+                 "positionSide": POSITION_SIDE_WIRE[t.position_side],
                  "symbol": t.symbol, "time": t.time}
                 for t in select_trades(account.futures.trades, spec.symbol, params)]
 
@@ -512,18 +548,19 @@ class FuturesFrontEnd(BinanceFrontEnd):
         spec = self.engine.specs[o.symbol]
         avg = s["cum_quote"] / s["executed_qty"] if s["executed_qty"] else ZERO
         return {"e": "ORDER_TRADE_UPDATE", "E": ev.time, "T": ev.time, "o": {
-            "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": o.time_in_force,
+            "s": o.symbol, "c": o.client_order_id, "S": o.side, "o": o.type, "f": _TIF_WIRE[o.time_in_force],
             "q": self.q(spec, s["orig_qty"]), "p": self.p(spec, o.price), "ap": fmt(avg, max(5, spec.price_decimals)),
             "sp": "0", "x": "EXPIRED" if ev.exec_type == "PREVENTED" else ev.exec_type,
-            "X": s["status"], "i": o.order_id,
+            "X": wire_status(s["status"]), "i": o.order_id,
             "l": self.q(spec, fs.fill.qty if fs else ZERO), "z": self.q(spec, s["executed_qty"]),
             "L": self.p(spec, fs.fill.price if fs else ZERO), "N": fs.commission_asset if fs else "USDT",
             "n": fmt(fs.commission if fs else ZERO), "T": ev.time, "t": fs.fill.trade_id if fs else 0,
             "b": "0", "a": "0", "m": fs.is_maker if fs else False, "R": o.reduce_only,
-            "wt": "CONTRACT_PRICE", "ot": o.type, "ps": o.position_side, "cp": o.close_position,
+            "wt": "CONTRACT_PRICE", "ot": o.type, "ps": POSITION_SIDE_WIRE[o.position_side],
+            "cp": o.close_position,
             "rp": fmt(fs.realized_pnl if fs else ZERO), "pP": False, "si": 0, "ss": 0,
-            "V": o.stp_mode, "pm": "NONE", "gtd": 0,
-            "er": str(o.expiry_reason) if ev.exec_type in ("EXPIRED", "PREVENTED") else "0"}}
+            "V": STP_WIRE[o.stp_mode], "pm": "NONE", "gtd": 0,
+            "er": _expiry_reason(o) if ev.exec_type in ("EXPIRED", "PREVENTED") else "0"}}
 
     def account_update(self, ev: AccountEvent) -> dict:
         balances = [{"a": a, "wb": fmt(wb), "cw": fmt(cw), "bc": fmt(bc)} for a, wb, cw, bc in ev.balances]
@@ -532,7 +569,9 @@ class FuturesFrontEnd(BinanceFrontEnd):
             spec = self.engine.specs[p["symbol"]]
             positions.append({"s": p["symbol"], "pa": self.q(spec, p["amount"]), "ep": fmt(p["entry_price"]),
                               "bep": fmt(p["entry_price"]), "cr": "0", "up": fmt(p["unrealized"]),
-                              "mt": "cross", "iw": "0", "ps": p["position_side"]})
+                              "mt": _MARGIN_TYPE_ROW[p["margin_mode"]], "iw": fmt(p["isolated_margin"])
+                              if p["margin_mode"] == MarginMode.ISOLATED else "0",
+                              "ps": POSITION_SIDE_WIRE[p["position_side"]]})
         return {"e": "ACCOUNT_UPDATE", "E": ev.time, "T": ev.time,
                 "a": {"m": _ACCOUNT_UPDATE_REASONS.get(ev.reason, ev.reason), "B": balances, "P": positions}}
 

@@ -13,14 +13,15 @@ from typing import Any
 from aiohttp import web
 
 from hbconnect.sim.accounts import Account, SpotAccount
-from hbconnect.sim.binance_base import (INVALID_SYMBOL, BinanceError, BinanceFrontEnd, err, illegal,
+from hbconnect.sim.binance_base import (INVALID_SYMBOL, STP_WIRE, BinanceError, BinanceFrontEnd, err, illegal,
                                         mandatory, not_required, parse_bool, parse_decimal, parse_int,
-                                        select_trades)
+                                        select_trades, wire_status)
 from hbconnect.sim.binance_base import fmt as f8
 from hbconnect.sim.marketdata import rolling_stats
 from hbconnect.sim.matching import (BUY, ZERO, AccountEvent, Fill, Order, OrderEvent, OrderRequest,
                                     SymbolSpec, now_ms)
 from hbconnect.sim.server import WsConn
+from hbconnect.sim.vocabulary import Status, TimeInForce as TIF
 
 #: amounts are written (and accepted) with at most this many decimals: baseAssetPrecision /
 #: quotePrecision of every symbol; more is -1111
@@ -180,7 +181,7 @@ class SpotFrontEnd(BinanceFrontEnd):
                 raise mandatory("price")
             if qty is None:
                 raise mandatory("quantity")
-            tif = "GTC"
+            tif = TIF.POST_ONLY
         else:
             if price is not None:
                 raise not_required("price")
@@ -218,7 +219,8 @@ class SpotFrontEnd(BinanceFrontEnd):
             notional = price * qty       # type: ignore[operator]
         if notional < spec.min_notional:
             raise BinanceError(-1013, "Filter failure: NOTIONAL")
-        return OrderRequest(spec.symbol, side, otype, tif, qty, quote_qty, price, cid, stp), resp_type
+        return OrderRequest(spec.symbol, side, "LIMIT" if otype == "LIMIT_MAKER" else otype, tif, qty, quote_qty,
+                            price, cid, stp), resp_type
 
     def order_json(self, o: Order, kind: str = "query") -> dict:
         d = {"symbol": o.symbol, "orderId": o.order_id, "orderListId": -1,
@@ -230,14 +232,14 @@ class SpotFrontEnd(BinanceFrontEnd):
             d["transactTime"] = o.time
         d.update({"price": f8(o.price), "origQty": f8(o.orig_qty), "executedQty": f8(o.executed_qty),
                   "origQuoteOrderQty": f8(o.orig_quote_qty), "cummulativeQuoteQty": f8(o.cum_quote),
-                  "status": o.status, "timeInForce": o.time_in_force, "type": o.type, "side": o.side})
+                  "status": wire_status(o.status), "timeInForce": _tif(o), "type": _type(o), "side": o.side})
         if kind == "query":
             d.update({"stopPrice": f8(ZERO), "icebergQty": f8(ZERO), "time": o.time,
                       "updateTime": o.update_time, "isWorking": o.type != "MARKET"})
         if kind != "cancel":        # cancel responses carry no workingTime
             d["workingTime"] = o.time
-        d["selfTradePreventionMode"] = o.stp_mode
-        if o.status == "EXPIRED_IN_MATCH" and o.prevention is not None:
+        d["selfTradePreventionMode"] = STP_WIRE[o.stp_mode]
+        if o.status == Status.PREVENTED and o.prevention is not None:
             d["preventedMatchId"] = o.prevention[0]
             d["preventedQuantity"] = f8(o.prevented_qty)
         return d
@@ -395,10 +397,10 @@ class SpotFrontEnd(BinanceFrontEnd):
         return {
             "e": "executionReport", "E": ev.time, "s": o.symbol,
             "c": ev.cancel_client_order_id if canceled else o.client_order_id,
-            "S": o.side, "o": o.type, "f": o.time_in_force, "q": f8(s["orig_qty"]), "p": f8(o.price),
+            "S": o.side, "o": _type(o), "f": _tif(o), "q": f8(s["orig_qty"]), "p": f8(o.price),
             "P": f8(ZERO), "F": f8(ZERO), "g": -1, "C": o.client_order_id if canceled else "",
             "x": "TRADE_PREVENTION" if ev.exec_type == "PREVENTED" else ev.exec_type,
-            "X": s["status"], "r": "NONE", "i": o.order_id,
+            "X": wire_status(s["status"]), "r": "NONE", "i": o.order_id,
             "l": f8(fs.fill.qty if fs else ZERO), "z": f8(s["executed_qty"]),
             "L": f8(fs.fill.price if fs else ZERO), "n": f8(fs.commission if fs else ZERO),
             "N": fs.commission_asset if fs else None, "T": ev.time,
@@ -406,7 +408,7 @@ class SpotFrontEnd(BinanceFrontEnd):
             "w": s["status"] in ("NEW", "PARTIALLY_FILLED") and o.type != "MARKET",
             "m": fs.is_maker if fs else False, "M": False, "O": o.time,
             "Z": f8(s["cum_quote"]), "Y": f8(fs.fill.quote_qty if fs else ZERO),
-            "Q": f8(o.orig_quote_qty), "W": o.time, "V": o.stp_mode,
+            "Q": f8(o.orig_quote_qty), "W": o.time, "V": STP_WIRE[o.stp_mode],
             **(self._prevention_fields(o) if ev.exec_type == "PREVENTED" else {}),
         }
 
@@ -452,3 +454,13 @@ class SpotFrontEnd(BinanceFrontEnd):
         return {"u": book.update_id, "s": book.spec.symbol,
                 "b": f8(bid[0] if bid else ZERO), "B": f8(bid[1] if bid else ZERO),
                 "a": f8(ask[0] if ask else ZERO), "A": f8(ask[1] if ask else ZERO)}
+
+
+def _type(o: Order) -> str:
+    """Spot's post-only orders are type ``LIMIT_MAKER``."""
+    return "LIMIT_MAKER" if o.post_only else o.type
+
+
+def _tif(o: Order) -> str:
+    """A ``LIMIT_MAKER`` order reports time in force ``GTC``."""
+    return "GTC" if o.post_only else o.time_in_force

@@ -44,6 +44,8 @@ from hbconnect.sim.bybit_streams import BybitError, BybitStreams, text
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.matching import BUY, SELL, ZERO, MatchingEngine, Order, OrderRequest, SymbolSpec, now_ms
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
+from hbconnect.sim.vocabulary import (EndReason, IncomeKind, MarginMode, PositionSide, SelfTradePrevention as STP,
+                                      Status, TimeInForce as TIF)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,18 @@ CATEGORIES = ("spot", "linear")
 DEFAULT_RECV_WINDOW = 5000
 MAX_ORDER_LINK_ID = 36
 IP_LIMIT = (600, 5.0)  # requests per window, seconds
+#: the core's time in force as ``timeInForce`` names it
+TIF_WIRE = {TIF.GTC: "GTC", TIF.IOC: "IOC", TIF.FOK: "FOK", TIF.POST_ONLY: "PostOnly"}
+TIF_FROM_WIRE = {wire: tif for tif, wire in TIF_WIRE.items()}
+#: ``smpType``: "None" (the default: an account's orders may trade with each other), "CancelMaker",
+#: "CancelTaker", "CancelBoth"; the incoming order's type decides (a resting order's is ignored)
+SMP_WIRE = {STP.NONE: "None", STP.CANCEL_MAKER: "CancelMaker", STP.CANCEL_TAKER: "CancelTaker",
+            STP.CANCEL_BOTH: "CancelBoth"}
+SMP_FROM_WIRE = {wire: mode for mode, wire in SMP_WIRE.items()}
+#: ``positionIdx``: 0 one-way, 1 hedge-mode Buy side, 2 hedge-mode Sell side
+POSITION_IDX = {PositionSide.NET: 0, PositionSide.LONG: 1, PositionSide.SHORT: 2}
+POSITION_IDX_FROM_WIRE = {**{idx: side for side, idx in POSITION_IDX.items()},
+                          **{str(idx): side for side, idx in POSITION_IDX.items()}}
 #: per-UID requests per second, by path (and category where the docs give two values)
 UID_LIMITS: dict = {
     ("/v5/order/create", "spot"): 20, ("/v5/order/create", "linear"): 10,
@@ -364,14 +378,16 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
     async def orderbook(self, request: web.Request, req: Req, account: Any) -> dict:
         cat = self.category(req.params)
         spec = self.spec(cat, req.params.get("symbol"))
-        limit = int(number(req.params, "limit") or (1 if cat == "spot" else 25))
+        # "limit": spot [1, 200] default 1, linear [1, 500] default 25 (a limit outside is an error)
+        given = number(req.params, "limit")
+        limit = (1 if cat == "spot" else 25) if given is None else given
         cap = 200 if cat == "spot" else 500
-        if not 1 <= limit <= cap:
+        if limit != int(limit) or not 1 <= limit <= cap:
             raise BybitError(10001, "params error: limit invalid")
         book = self.categories[cat].books[spec.symbol]
         ts = self.server_time()
-        return {"s": spec.symbol, "b": [[text(p), text(q)] for p, q in book.depth(BUY, limit)],
-                "a": [[text(p), text(q)] for p, q in book.depth(SELL, limit)], "ts": ts,
+        return {"s": spec.symbol, "b": [[text(p), text(q)] for p, q in book.depth(BUY, int(limit))],
+                "a": [[text(p), text(q)] for p, q in book.depth(SELL, int(limit))], "ts": ts,
                 "u": book.update_id, "seq": book.update_id, "cts": ts}
 
     async def recent_trade(self, request: web.Request, req: Req, account: Any) -> dict:
@@ -413,15 +429,17 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         if link is not None and (not isinstance(link, str) or len(link) > MAX_ORDER_LINK_ID):
             raise BybitError(10001, "params error: orderLinkId invalid")
         tif = p.get("timeInForce") or ("IOC" if otype == "Market" else "GTC")
-        if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
+        if tif not in TIF_FROM_WIRE:
             raise BybitError(10001, "params error: timeInForce invalid")
+        smp = SMP_FROM_WIRE.get(p.get("smpType") or "None")
+        if smp is None:
+            raise BybitError(10001, "params error: smpType invalid")
         qty = number(p, "qty", required=True)
         price = number(p, "price", required=otype == "Limit")
         reduce_only = p.get("reduceOnly") in (True, "true")
-        position_side = "BOTH"
+        position_side: Optional[str] = PositionSide.NET
         if cat == "linear":
-            idx = p.get("positionIdx", 0)
-            position_side = {0: "BOTH", 1: "LONG", 2: "SHORT", "0": "BOTH", "1": "LONG", "2": "SHORT"}.get(idx)
+            position_side = POSITION_IDX_FROM_WIRE.get(p.get("positionIdx", 0))
             if position_side is None:
                 raise BybitError(10001, "params error: positionIdx invalid")
         elif reduce_only:
@@ -432,13 +450,10 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         elif otype == "Market" and cat == "spot" and p.get("marketUnit") not in (None, "baseCoin", "quoteCoin"):
             raise BybitError(10001, "params error: marketUnit invalid")
         self.check_filters(spec, cat, otype, qty, price, quote_qty)
-        req = OrderRequest(symbol=spec.symbol, side=side,
-                           type="MARKET" if otype == "Market" else ("LIMIT_MAKER" if tif == "PostOnly" and cat == "spot"
-                                                                     else "LIMIT"),
-                           time_in_force={"PostOnly": "GTX" if cat == "linear" else "GTC"}.get(tif, tif)
-                           if otype == "Limit" else "GTC",
+        req = OrderRequest(symbol=spec.symbol, side=side, type="MARKET" if otype == "Market" else "LIMIT",
+                           time_in_force=TIF_FROM_WIRE[tif] if otype == "Limit" else TIF.GTC,
                            quantity=qty, quote_qty=quote_qty, price=price, client_order_id=link,
-                           stp_mode="EXPIRE_TAKER", reduce_only=reduce_only, position_side=position_side)
+                           stp_mode=smp, reduce_only=reduce_only, position_side=position_side)
         try:
             order = engine.submit(account.account_id, req)
         except SimReject as e:
@@ -481,9 +496,10 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         ts = now_ms()
         cid = req.client_order_id or engine.new_client_order_id()
         order = Order(symbol=req.symbol, order_id=next(self._phantom_ids), client_order_id=cid, owner=owner,
-                      side=req.side, type="LIMIT", time_in_force="PostOnly", price=req.price or ZERO,
-                      orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      reduce_only=req.reduce_only, position_side=req.position_side)
+                      side=req.side, type="LIMIT", time_in_force=TIF.POST_ONLY, price=req.price or ZERO,
+                      orig_qty=req.quantity or ZERO, time=ts, status=Status.CANCELED, update_time=ts,
+                      stp_mode=req.stp_mode, reduce_only=req.reduce_only, position_side=req.position_side,
+                      end_reason=EndReason.POST_ONLY_WOULD_TAKE)
         book = self._phantoms.setdefault((owner, cat), {})
         book[order.order_id] = order
         if len(book) > 10_000:
@@ -561,11 +577,11 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
 
     def order_status(self, cat: str, o: Order, status: Optional[str] = None) -> str:
         status = status or o.status
-        if status == "NEW":
+        if status == Status.NEW:
             return "New"
-        if status == "PARTIALLY_FILLED":
+        if status == Status.PARTIALLY_FILLED:
             return "PartiallyFilled"
-        if status == "FILLED":
+        if status == Status.FILLED:
             return "Filled"
         if cat == "spot" and o.executed_qty > 0:
             return "PartiallyFilledCanceled"
@@ -577,22 +593,25 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         orig = snap["orig_qty"] if snap else o.orig_qty
         status = self.order_status(cat, o, snap["status"] if snap else None)
         fee, fee_coin = self.order_fee(cat, o)
-        tif = o.time_in_force
+        prevented = o.end_reason == EndReason.SELF_TRADE and o.prevention is not None
         return {
             "orderId": str(o.order_id), "orderLinkId": o.client_order_id, "blockTradeId": "", "symbol": o.symbol,
             "price": text(o.price) if o.type != "MARKET" else "0", "qty": text(orig),
             "side": "Buy" if o.side == BUY else "Sell", "isLeverage": "0" if cat == "spot" else "",
-            "positionIdx": {"BOTH": 0, "LONG": 1, "SHORT": 2}.get(o.position_side, 0), "orderStatus": status,
-            "cancelType": "UNKNOWN" if status in ("New", "PartiallyFilled", "Filled") else "CancelByUser",
-            "rejectReason": "EC_PostOnlyWillTakeLiquidity" if tif == "PostOnly" else "EC_NoError",
+            "positionIdx": POSITION_IDX.get(o.position_side, 0), "orderStatus": status,
+            "cancelType": "UNKNOWN" if status in ("New", "PartiallyFilled", "Filled") else
+            "CancelBySmp" if prevented else "CancelByUser",
+            "rejectReason": "EC_PostOnlyWillTakeLiquidity" if o.end_reason == EndReason.POST_ONLY_WOULD_TAKE
+            else "EC_NoError",
             "avgPrice": text(cum_quote / executed) if executed else "0",
             "leavesQty": text(orig - executed) if status in ("New", "PartiallyFilled") else "0",
             "leavesValue": text((orig - executed) * o.price) if status in ("New", "PartiallyFilled") else "0",
             "cumExecQty": text(executed), "cumExecValue": text(cum_quote), "cumExecFee": text(fee),
-            "feeCurrency": fee_coin, "timeInForce": "PostOnly" if tif in ("GTX", "PostOnly") or o.type == "LIMIT_MAKER"
-            else tif, "orderType": "Market" if o.type == "MARKET" else "Limit", "stopOrderType": "",
+            "feeCurrency": fee_coin, "timeInForce": TIF_WIRE[o.time_in_force],
+            "orderType": "Market" if o.type == "MARKET" else "Limit", "stopOrderType": "",
             "triggerPrice": "0", "takeProfit": "0", "stopLoss": "0", "reduceOnly": o.reduce_only,
-            "closeOnTrigger": False, "smpType": "None", "smpGroup": 0, "smpOrderId": "",
+            "closeOnTrigger": False, "smpType": SMP_WIRE[o.stp_mode], "smpGroup": 0,
+            "smpOrderId": str(o.prevention[1]) if prevented else "",
             "createdTime": str(o.time), "updatedTime": str(snap["update_time"] if snap else o.update_time)}
 
     def order_fee(self, cat: str, o: Order) -> tuple[Decimal, str]:
@@ -684,8 +703,14 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
             wallet["coin"] = [c for c in wallet["coin"] if c["coin"] in names]
         return {"list": [wallet]}
 
+    def margin_mode(self, account: Account) -> str:
+        """Account-wide on a Unified account: ISOLATED_MARGIN when every linear symbol is isolated."""
+        fut = account.futures
+        specs = self.categories["linear"].specs
+        return "ISOLATED_MARGIN" if specs and all(fut.isolated(s) for s in specs) else "REGULAR_MARGIN"
+
     async def account_info(self, request: web.Request, req: Req, account: Account) -> dict:
-        return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(self.server_time()), "unifiedMarginStatus": 5,
+        return {"marginMode": self.margin_mode(account), "updatedTime": str(self.server_time()), "unifiedMarginStatus": 5,
                 "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
                 "spotHedgingStatus": "OFF"}
 
@@ -693,11 +718,20 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         mode = req.params.get("setMarginMode")
         if mode not in ("ISOLATED_MARGIN", "REGULAR_MARGIN", "PORTFOLIO_MARGIN"):
             raise BybitError(10001, "params error: setMarginMode invalid")
-        if mode != "REGULAR_MARGIN":
-            # the embedded venue keeps cross (regular) margin only
-            raise WireError(200, {"retCode": 110073, "retMsg": "Set margin mode failed",
-                                  "result": {"reasons": [{"reasonCode": "3400000",
-                                                          "reasonMsg": "only REGULAR_MARGIN is available"}]}})
+        if mode == "PORTFOLIO_MARGIN":
+            # the embedded venue offers regular (cross) and isolated margin
+            raise _margin_mode_failed("only REGULAR_MARGIN and ISOLATED_MARGIN are available")
+        # account wide: every linear symbol switches, none while one has a position or an order
+        wanted = MarginMode.ISOLATED if mode == "ISOLATED_MARGIN" else MarginMode.CROSS
+        ledger = self.categories["linear"].ledger
+        fut = account.futures
+        symbols = [s for s in self.categories["linear"].specs if fut.margin_mode.get(s, MarginMode.CROSS) != wanted]
+        busy = {o.symbol for o in self.categories["linear"].open_orders(account.account_id)} | {
+            s for (s, _), pos in fut.positions.items() if pos.amount}
+        if busy & set(symbols):
+            raise _margin_mode_failed("positions or active orders exist")
+        for symbol in symbols:
+            ledger.set_margin_mode(account.account_id, symbol, wanted)     # type: ignore[attr-defined]
         return {"reasons": []}
 
     async def transaction_log(self, request: web.Request, req: Req, account: Account) -> dict:
@@ -709,9 +743,9 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         for inc in reversed(account.futures.income):
             if inc.time < start:
                 continue
-            if inc.income_type == "FUNDING_FEE":
+            if inc.income_type == IncomeKind.FUNDING:
                 row_type = "SETTLEMENT"
-            elif inc.income_type == "COMMISSION":
+            elif inc.income_type == IncomeKind.FEE:
                 row_type = "TRADE"
             else:
                 continue
@@ -736,7 +770,7 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         out = []
         symbols = [symbol] if symbol else list(engine.specs)
         for s in symbols:
-            sides = ("LONG", "SHORT") if fut.dual_side else ("BOTH",)
+            sides = (PositionSide.LONG, PositionSide.SHORT) if fut.hedge_mode else (PositionSide.NET,)
             for ps in sides:
                 pos = fut.positions.get((s, ps))
                 out.append(self.position_row(account, s, ps, pos))
@@ -749,13 +783,17 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         side = "" if amount == 0 else ("Buy" if amount > 0 else "Sell")
         lev = fut.lev(symbol)
         entry = pos.entry_price if pos else ZERO
-        return {"positionIdx": {"BOTH": 0, "LONG": 1, "SHORT": 2}[ps], "riskId": 1, "riskLimitValue": "2000000",
+        isolated = fut.isolated(symbol)
+        liq = self.categories["linear"].ledger.liquidation_price(fut, symbol, pos) if pos else None  # type: ignore[attr-defined]
+        # Unified account: "tradeMode" is always 0 (the margin mode is account wide, Get Account Info)
+        return {"positionIdx": POSITION_IDX[ps], "riskId": 1, "riskLimitValue": "2000000",
                 "symbol": symbol, "side": side, "size": text(abs(amount)), "avgPrice": text(entry),
                 "entryPrice": text(entry),
                 "positionValue": text(abs(amount) * entry), "tradeMode": 0, "positionStatus": "Normal",
                 "autoAddMargin": 0, "adlRankIndicator": 0, "leverage": str(lev), "positionBalance": "0",
-                "markPrice": text(mark), "liqPrice": "", "bustPrice": "",
-                "positionIM": text(abs(amount) * mark / lev), "positionMM": "0",
+                "markPrice": text(mark), "liqPrice": text(self.categories["linear"].specs[symbol].floor_price(liq)) if liq else "", "bustPrice": "",
+                "positionIM": text(pos.isolated_margin if isolated and pos else abs(amount) * mark / lev),
+                "positionMM": "0",
                 "takeProfit": "0", "stopLoss": "0", "trailingStop": "0",
                 "unrealisedPnl": text(pos.unrealized(mark) if pos else ZERO), "curRealisedPnl": "0",
                 "cumRealisedPnl": "0", "createdTime": str(pos.update_time if pos else 0),
@@ -808,6 +846,13 @@ class BybitFrontEnd(BybitStreams, FrontEnd):
         except SimReject as e:
             raise reject_of(e.reason, "linear") from None
         return {}
+
+
+def _margin_mode_failed(reason: str) -> WireError:
+    """"Set Margin Mode" refused: retCode 3400045 "Set margin mode failed" with its reasons."""
+    return WireError(200, {"retCode": 3400045, "retMsg": "Set margin mode failed",
+                           "result": {"reasons": [{"reasonCode": "3400000", "reasonMsg": reason}]},
+                           "retExtInfo": {}, "time": now_ms()})
 
 
 def front_ends(exchange: Any, *, ping_interval: Optional[float] = None, uid_limits: Optional[dict] = None) -> dict:

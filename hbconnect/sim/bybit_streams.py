@@ -4,7 +4,8 @@ From Bybit's v5 WebSocket docs:
 
 * Public ``/v5/public/spot`` and ``/v5/public/linear``: ``{"op": "subscribe", "args": [topics],
   "req_id"}`` answered ``{"success", "ret_msg", "conn_id", "req_id", "op"}``.
-  ``orderbook.{depth}.{symbol}`` (spot 1/50/200, linear 1/50/200/500): "once you have
+  ``orderbook.{depth}.{symbol}`` (spot and linear alike: depths 1/50/200/1000, pushed every
+  10/20/100/200 ms; level 500 went offline in September 2025): "once you have
   subscribed successfully, you will receive a snapshot immediately", then ``delta`` pushes
   (levels whose size changed; size 0 = the level left the top ``depth``), ``u`` the update id
   (consecutive per topic), ``seq`` the cross sequence, ``cts`` the matching-engine time; depth 1
@@ -38,9 +39,11 @@ from hbconnect.sim.server import WireError, WsConn, dumps
 
 logger = logging.getLogger(__name__)
 
-BOOK_DEPTHS = {"spot": (1, 50, 200), "linear": (1, 50, 200, 500)}
-#: push period (s) of each depth; the sim ticks every 20 ms
-BOOK_PERIODS = {1: 0.01, 50: 0.02, 200: 0.1, 500: 0.1}
+#: the depths of ``orderbook.{depth}.{symbol}`` per category (Bybit v5 "Orderbook": "Linear &
+#: inverse" and "Spot" both list levels 1, 50, 200 and 1000)
+BOOK_DEPTHS = {"spot": (1, 50, 200, 1000), "linear": (1, 50, 200, 1000)}
+#: push period (s) of each depth (10 / 20 / 100 / 200 ms); the sim ticks every 20 ms
+BOOK_PERIODS = {1: 0.01, 50: 0.02, 200: 0.1, 1000: 0.2}
 SNAPSHOT_REPEAT_DEPTH1 = 3.0
 PRIVATE_TOPICS = {"order", "execution", "wallet", "position", "order.spot", "order.linear",
                   "execution.spot", "execution.linear", "position.linear"}

@@ -37,6 +37,9 @@ class Reject(enum.Enum):
     LEVERAGE_INVALID = "leverage outside the allowed range"
     LEVERAGE_EXCEEDS_POSITION = "position too large for this leverage"
     MARGIN_MODE_UNSUPPORTED = "margin mode not offered"
+    MARGIN_MODE_UNCHANGED = "margin mode already set"
+    MARGIN_MODE_OPEN_ORDERS = "margin mode cannot change while the symbol has open orders"
+    MARGIN_MODE_OPEN_POSITIONS = "margin mode cannot change while the symbol has a position"
     RATE_LIMITED = "rate limit exceeded"
 
 

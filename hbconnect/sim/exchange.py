@@ -198,6 +198,7 @@ class EmbeddedExchange:
                     a.step()
                 except Exception:
                     logger.exception("sim agent step failed")
+            self.check_liquidations()       # the agent moves the books, so the mark prices
 
     async def _funding_loop(self) -> None:
         while True:
@@ -267,7 +268,7 @@ class EmbeddedExchange:
                        futures_balances: Optional[Mapping[str, Decimal]] = None, *,
                        ed25519_public_key: Any = None, maker_fee: Optional[Decimal] = None,
                        taker_fee: Optional[Decimal] = None, futures_maker_fee: Optional[Decimal] = None,
-                       futures_taker_fee: Optional[Decimal] = None, dual_side: bool = False,
+                       futures_taker_fee: Optional[Decimal] = None, hedge_mode: bool = False,
                        leverage: Optional[Mapping[str, int]] = None, passphrase: str = "") -> Account:
         """Register an API key (HMAC secret, or an Ed25519 public key object/PEM) with funds."""
         if not isinstance(api_key, str) or not _CREDENTIAL_RE.match(api_key):
@@ -297,7 +298,7 @@ class EmbeddedExchange:
             acct.futures.maker_fee = D(futures_maker_fee)
         if futures_taker_fee is not None:
             acct.futures.taker_fee = D(futures_taker_fee)
-        acct.futures.dual_side = dual_side
+        acct.futures.hedge_mode = hedge_mode
         for pair, lev in (leverage or {}).items():
             acct.futures.leverage[self._symbol(pair)] = int(lev)
         self.accounts[acct.account_id] = acct
@@ -387,6 +388,19 @@ class EmbeddedExchange:
             self.mark_overrides.pop(symbol, None)
         else:
             self.mark_overrides[symbol] = D(price)
+        self.check_liquidations()
+
+    def check_liquidations(self) -> list[tuple[str, Decimal]]:
+        """Liquidate the isolated positions the mark price has exhausted (see ``accounts.py``);
+        run whenever the mark price may have moved. Returns (account id, margin lost)."""
+        out: list[tuple[str, Decimal]] = []
+        engine = self.futures_engine
+        for symbol in engine.specs:
+            try:
+                out += engine.ledger.liquidate(symbol, engine._emit)     # type: ignore[attr-defined]
+            except Exception:
+                logger.exception("sim liquidation check failed")
+        return out
 
     def set_funding_rate(self, pair: str, rate: Decimal) -> None:
         self.funding_rates[self._symbol(pair)] = D(rate)
@@ -395,7 +409,7 @@ class EmbeddedExchange:
         return self.funding_rates.get(self._symbol(symbol), self.default_funding_rate)
 
     def run_funding(self) -> list[tuple[str, Decimal]]:
-        """A funding event now on every perp: payments, FUNDING_FEE income and account events."""
+        """A funding event now on every perp: payments, funding income and account events."""
         paid: list[tuple[str, Decimal]] = []
         ts = now_ms()
         for symbol in self.futures_engine.specs:
@@ -405,6 +419,7 @@ class EmbeddedExchange:
             self.funding_history.append({"symbol": symbol, "fundingRate": rate, "fundingTime": ts,
                                          "markPrice": mark})
         self.next_funding_ms = ts + int((self.funding_interval or 28800) * 1000)
+        self.check_liquidations()
         return paid
 
     # ------------------------------------------------------------------ faults (actions)

@@ -7,11 +7,11 @@ to release what an order no longer needs.  Everything that happens is reported t
 :class:`OrderEvent` / :class:`AccountEvent` objects, in the order it happened, which the
 protocol front ends turn into their venue's user-stream messages.
 
-Self-trade prevention defaults to ``EXPIRE_MAKER`` (cancel the resting order).  When an
-incoming order would match a resting order of the same account, the resting order expires with
-status ``EXPIRED_IN_MATCH`` (execution type ``PREVENTED``, expiry reason 1; front ends name it
-as their venue does) and matching continues.  ``NONE``, ``EXPIRE_TAKER`` and ``EXPIRE_BOTH`` may be requested per
-order with ``selfTradePreventionMode``.
+Self-trade prevention defaults to ``CANCEL_MAKER`` (cancel the resting order).  When an
+incoming order would match a resting order of the same account, the resting order ends with
+status ``PREVENTED`` (execution type ``PREVENTED``, end reason ``SELF_TRADE``; front ends name it
+as their venue does) and matching continues.  ``NONE``, ``CANCEL_TAKER`` and ``CANCEL_BOTH`` may be
+requested per order.  Every value the core uses is one of :mod:`hbconnect.sim.vocabulary`'s.
 """
 from __future__ import annotations
 
@@ -27,14 +27,13 @@ from decimal import Decimal, ROUND_DOWN
 from typing import Any, Callable, Deque, Iterable, Optional, Protocol
 
 from hbconnect.sim.errors import Reject, SimReject
+from hbconnect.sim.vocabulary import EndReason, PositionSide, SelfTradePrevention as STP, Status, TimeInForce as TIF
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 BUY, SELL = "BUY", "SELL"
-OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
-STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
-DEFAULT_STP = "EXPIRE_MAKER"
+DEFAULT_STP = STP.CANCEL_MAKER
 _CID_CHARS = string.ascii_letters + string.digits
 
 
@@ -96,20 +95,18 @@ class Order:
     orig_quote_qty: Decimal = ZERO
     executed_qty: Decimal = ZERO
     cum_quote: Decimal = ZERO
-    status: str = "NEW"
+    status: str = Status.NEW
     update_time: int = 0
     stp_mode: str = DEFAULT_STP
     reduce_only: bool = False
-    position_side: str = "BOTH"
+    position_side: str = PositionSide.NET
     close_position: bool = False
-    post_only: bool = False
     # what the ledger holds for this order (spot: locked asset amount; futures: margin)
     reserved: Decimal = ZERO
     reserved_asset: str = ""
     sequence: int = 0           # time priority inside a price level
     cancel_client_order_id: str = ""   # the cancel request's own client id, if it had one
-    expiry_reason: int = 0      # why it expired: 1 STP, 2 IOC remainder, 3 IOC stopped by STP,
-    #                             4 reduce-only knocked out, 9 MARKET remainder (0: none)
+    end_reason: str = EndReason.NONE        # why it expired (an ``EndReason``)
     prevented_qty: Decimal = ZERO           # cumulative quantity expired by STP (spot "A")
     # the last STP event: (prevented match id, counter order id, last prevented qty, price, qty)
     prevention: Optional[tuple] = None
@@ -120,7 +117,11 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return self.status in Status.OPEN
+
+    @property
+    def post_only(self) -> bool:
+        return self.time_in_force == TIF.POST_ONLY
 
     @property
     def avg_price(self) -> Decimal:
@@ -324,17 +325,16 @@ class OrderRequest:
 
     symbol: str
     side: str
-    type: str                               # LIMIT | LIMIT_MAKER (post-only) | MARKET
-    time_in_force: str = "GTC"              # GTC | IOC | FOK | GTX (post-only GTC)
+    type: str                               # LIMIT | MARKET
+    time_in_force: str = TIF.GTC            # a ``TimeInForce`` (POST_ONLY: refused if it would take)
     quantity: Optional[Decimal] = None
     quote_qty: Optional[Decimal] = None
     price: Optional[Decimal] = None
     client_order_id: Optional[str] = None
-    stp_mode: str = DEFAULT_STP
+    stp_mode: str = DEFAULT_STP             # a ``SelfTradePrevention``
     reduce_only: bool = False
-    position_side: str = "BOTH"
+    position_side: str = PositionSide.NET
     close_position: bool = False
-    post_only: bool = False                 # rejected if it would take (also implied by the above)
 
 
 class MatchingEngine:
@@ -397,8 +397,8 @@ class MatchingEngine:
             if limit is not None and ((req.side == BUY and maker.price > limit)
                                       or (req.side == SELL and maker.price < limit)):
                 break
-            if maker.owner == owner and req.stp_mode != "NONE":
-                if req.stp_mode == "EXPIRE_MAKER":
+            if maker.owner == owner and req.stp_mode != STP.NONE:
+                if req.stp_mode == STP.CANCEL_MAKER:
                     continue
                 blocked = True
                 break
@@ -425,33 +425,31 @@ class MatchingEngine:
         cid = req.client_order_id or self.new_client_order_id()
         if (owner, cid) in self.open_cids:
             raise SimReject(Reject.DUPLICATE_CLIENT_ID)
-        post_only = req.post_only or req.type == "LIMIT_MAKER" or req.time_in_force == "GTX"
-        if post_only and book.crosses(req.side, req.price):
+        if req.time_in_force == TIF.POST_ONLY and book.crosses(req.side, req.price):
             raise SimReject(Reject.POST_ONLY_WOULD_TAKE)
         ts = now_ms()
         order = Order(symbol=req.symbol, order_id=next(self._order_ids), client_order_id=cid,
                       owner=owner, side=req.side, type=req.type,
-                      time_in_force=req.time_in_force if req.type != "LIMIT_MAKER" else "GTC",
+                      time_in_force=req.time_in_force,
                       price=req.price if req.price is not None else ZERO,
                       orig_qty=req.quantity if req.quantity is not None else ZERO,
                       orig_quote_qty=req.quote_qty or ZERO, time=ts, update_time=ts,
                       stp_mode=req.stp_mode, reduce_only=req.reduce_only,
-                      position_side=req.position_side, close_position=req.close_position,
-                      post_only=post_only)
+                      position_side=req.position_side, close_position=req.close_position)
         plan = self.plan(owner, req)
         if req.quote_qty is not None:
             order.orig_qty = plan.filled_qty
         if order.type == "MARKET" and plan.empty and order.orig_qty <= 0:
             order.orig_qty = req.quantity or ZERO
         self.ledger.check_reduce(order, plan)
-        fok_fails = req.time_in_force == "FOK" and (plan.filled_qty < order.orig_qty or plan.blocked_by_self)
+        fok_fails = req.time_in_force == TIF.FOK and (plan.filled_qty < order.orig_qty or plan.blocked_by_self)
         if fok_fails:
             # an unfillable FOK ends with status EXPIRED; it never touched the book.
             self.orders[order.order_id] = order
             self.cid_history[(owner, order.symbol, cid)] = order
-            order.status = "EXPIRED"
-            self._emit(OrderEvent(owner, order, "NEW", ts, snapshot=_snap(order, "NEW")))
-            self._emit(OrderEvent(owner, order, "EXPIRED", ts, snapshot=_snap(order)))
+            order.status = Status.EXPIRED
+            self._emit(OrderEvent(owner, order, Status.NEW, ts, snapshot=_snap(order, Status.NEW)))
+            self._emit(OrderEvent(owner, order, Status.EXPIRED, ts, snapshot=_snap(order)))
             self._remember_closed(order)
             return order
         self.ledger.reserve(order, plan)       # raises on insufficient balance / margin
@@ -459,16 +457,16 @@ class MatchingEngine:
         self.cid_history[(owner, order.symbol, cid)] = order
         self.open_by_owner.setdefault(owner, {})[order.order_id] = order
         self.open_cids[(owner, cid)] = order
-        self._emit(OrderEvent(owner, order, "NEW", ts, snapshot=_snap(order)))
+        self._emit(OrderEvent(owner, order, Status.NEW, ts, snapshot=_snap(order)))
         self._match(book, order)
         if order.is_open:
-            if order.type in ("LIMIT", "LIMIT_MAKER") and order.time_in_force in ("GTC", "GTX") \
-                    and order.remaining > 0:
+            if order.type == "LIMIT" and order.time_in_force in TIF.RESTING and order.remaining > 0:
                 order.sequence = next(self._seq)
                 book.add(order)
             else:
-                order.expiry_reason = 9 if order.type == "MARKET" else 2 if order.time_in_force == "IOC" else 0
-                self._close(order, "EXPIRED", ts)
+                order.end_reason = (EndReason.MARKET_REMAINDER if order.type == "MARKET" else
+                                    EndReason.IOC_REMAINDER if order.time_in_force == TIF.IOC else EndReason.NONE)
+                self._close(order, Status.EXPIRED, ts)
         self._flush()
         return order
 
@@ -484,24 +482,24 @@ class MatchingEngine:
             if limit is not None and ((taker.side == BUY and maker.price > limit)
                                       or (taker.side == SELL and maker.price < limit)):
                 break
-            if maker.owner == taker.owner and taker.stp_mode != "NONE":
+            if maker.owner == taker.owner and taker.stp_mode != STP.NONE:
                 ts = now_ms()
-                # status EXPIRED_IN_MATCH, execution type PREVENTED (expiry reason 1, or 3 for
-                # an IOC taker); front ends name it as their venue does
+                # status and execution type PREVENTED, end reason SELF_TRADE; front ends name it
+                # as their venue does
                 stp_exec = "PREVENTED"
                 match_id = next(self._prevented_ids)
                 would_qty = min(maker.remaining, taker.remaining)
                 for o, other in ((maker, taker), (taker, maker)):
                     o.prevention = (match_id, other.order_id, o.remaining, maker.price, would_qty)
-                if taker.stp_mode in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+                if taker.stp_mode in STP.EXPIRES_MAKER:
                     maker.prevented_qty += maker.remaining
                     book.remove(maker)
-                    maker.expiry_reason = 1
-                    self._close(maker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
-                if taker.stp_mode in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
-                    taker.expiry_reason = 3 if taker.time_in_force == "IOC" else 1
+                    maker.end_reason = EndReason.SELF_TRADE
+                    self._close(maker, Status.PREVENTED, ts, exec_type=stp_exec)
+                if taker.stp_mode in STP.EXPIRES_TAKER:
+                    taker.end_reason = EndReason.SELF_TRADE
                     taker.prevented_qty += taker.remaining
-                    self._close(taker, "EXPIRED_IN_MATCH", ts, exec_type=stp_exec)
+                    self._close(taker, Status.PREVENTED, ts, exec_type=stp_exec)
                     return
                 continue
             if budget is not None:
@@ -520,7 +518,7 @@ class MatchingEngine:
             o.executed_qty += qty
             o.cum_quote += price * qty
             o.update_time = ts
-            o.status = "FILLED" if o.remaining <= 0 else "PARTIALLY_FILLED"
+            o.status = Status.FILLED if o.remaining <= 0 else Status.PARTIALLY_FILLED
         book.reduce(maker, qty)
         book.last_trade_price = price
         taker_side, maker_side = self.ledger.settle(fill)
@@ -536,8 +534,8 @@ class MatchingEngine:
                 for o in stale_reducers(owner, self.open_orders(owner, book.spec.symbol)):
                     if o is not taker:
                         book.remove(o)
-                        o.expiry_reason = 4
-                        self._close(o, "EXPIRED", ts)
+                        o.end_reason = EndReason.REDUCE_ONLY
+                        self._close(o, Status.EXPIRED, ts)
         for listener in self.trade_listeners:
             try:
                 listener(fill)
@@ -597,7 +595,7 @@ class MatchingEngine:
         if o is None or not o.is_open:
             raise SimReject(Reject.UNKNOWN_ORDER)
         self.books[symbol].remove(o)
-        self._close(o, "CANCELED", now_ms(), cancel_cid=new_client_order_id or self.new_client_order_id())
+        self._close(o, Status.CANCELED, now_ms(), cancel_cid=new_client_order_id or self.new_client_order_id())
         self._flush()
         return o
 
@@ -607,7 +605,7 @@ class MatchingEngine:
         ts = now_ms()
         for o in orders:
             book.remove(o)
-            self._close(o, "CANCELED", ts, cancel_cid=self.new_client_order_id())
+            self._close(o, Status.CANCELED, ts, cancel_cid=self.new_client_order_id())
         self._flush()
         return orders
 

@@ -15,8 +15,11 @@ contracts of ``ctVal``).  Written from OKX's API v5 docs only (see :mod:`hbconne
 
 The generic fault knobs of :mod:`hbconnect.sim.faults` apply (REST 429 / 5xx / slow, lost
 order answers, hung requests, WebSocket drop / duplicate / delay / close, clock offset).
-Limitation: the core margins every swap position in cross mode; ``isolated`` orders are accepted
-and reported with ``mgnMode=isolated`` but share the cross wallet.
+Margin modes: ``tdMode`` / ``mgnMode`` ``isolated`` make the instrument isolated in the core's
+ledger (own margin per position, liquidation at ``liqPx``; see ``accounts.py``) when it has no
+position and no open order.  Limitation: one margin mode per instrument, where OKX can hold a
+cross and an isolated position of one instrument side by side; an order in the other mode while
+the instrument has a position or orders is margined in the instrument's current mode.
 """
 from __future__ import annotations
 
@@ -46,10 +49,18 @@ from hbconnect.sim.okx_wire import (
 )
 from hbconnect.sim.okx_ws import OkxWebSocket
 from hbconnect.sim.server import FrontEnd, Route, WireError, dumps
+from hbconnect.sim.vocabulary import (IncomeKind, MarginMode, PositionSide, SelfTradePrevention as STP, Status,
+                                      TimeInForce as TIF)
 
 _ORD_TYPES = ("market", "limit", "post_only", "fok", "ioc")
-_STATES = {"NEW": "live", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
-           "EXPIRED": "canceled", "EXPIRED_IN_MATCH": "canceled", "REJECTED": "canceled"}
+_STATES = {Status.NEW: "live", Status.PARTIALLY_FILLED: "partially_filled", Status.FILLED: "filled",
+           Status.CANCELED: "canceled", Status.EXPIRED: "canceled", Status.PREVENTED: "canceled"}
+#: the core's self-trade prevention modes as ``stpMode`` names them (cancel_maker by default)
+_STP_WIRE = {STP.CANCEL_MAKER: "cancel_maker", STP.CANCEL_TAKER: "cancel_taker", STP.CANCEL_BOTH: "cancel_both"}
+_STP_FROM_WIRE = {wire: mode for mode, wire in _STP_WIRE.items()}
+#: the core's position sides as ``posSide`` names them
+_POS_SIDE_WIRE = {PositionSide.NET: "net", PositionSide.LONG: "long", PositionSide.SHORT: "short"}
+_POS_SIDE_FROM_WIRE = {wire: side for side, wire in _POS_SIDE_WIRE.items()}
 _CLORDID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 #: per-endpoint limits: (requests, seconds, key) with key "uid+inst" / "uid" / "ip"
 LIMITS: dict = {
@@ -125,7 +136,6 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         self.refused: dict[tuple[str, str, str], Order] = {}
         self._refused_ids = itertools.count(9_000_000_000)
         self._refused_order: deque = deque()
-        self.mgn_mode: dict[tuple[str, str], str] = {}                # (owner, symbol) -> cross / isolated
         self._pos_ids: dict[tuple, str] = {}
         super().__init__(exchange, [exchange.spot_engine, exchange.futures_engine], faults, seed=seed,
                          ping_interval=ping_interval)
@@ -395,17 +405,21 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 continue
             mark = self.mark(inst)
             lever = facct.lev(symbol)
-            pos_side = {"BOTH": "net", "LONG": "long", "SHORT": "short"}[side]
-            contracts = pos.amount / inst.ct_val if side == "BOTH" else abs(pos.amount) / inst.ct_val
+            pos_side = _POS_SIDE_WIRE[side]
+            contracts = pos.amount / inst.ct_val if side == PositionSide.NET else abs(pos.amount) / inst.ct_val
             pos_id = self._pos_ids.setdefault((account.account_id, symbol, side), str(700_000 + len(self._pos_ids)))
-            out.append({"instType": SWAP, "instId": inst.inst_id, "mgnMode": self.mgn_mode.get(
-                (account.account_id, symbol), "cross"), "posId": pos_id, "posSide": pos_side,
+            isolated = facct.isolated(symbol)
+            liq = self.exchange.futures_engine.ledger.liquidation_price(facct, symbol, pos)
+            out.append({"instType": SWAP, "instId": inst.inst_id, "mgnMode": "isolated" if isolated else "cross",
+                "posId": pos_id, "posSide": pos_side,
                 "pos": text(contracts, inst.sz_places), "baseBal": "", "quoteBal": "", "baseBorrowed": "",
                 "baseInterest": "", "quoteBorrowed": "", "quoteInterest": "", "posCcy": "",
                 "availPos": text(abs(contracts), inst.sz_places), "avgPx": inst.px(pos.entry_price) or "0",
                 "upl": text(pos.unrealized(mark), 8), "uplRatio": "0", "uplLastPx": text(pos.unrealized(mark), 8),
-                "lever": str(lever), "liqPx": "", "markPx": inst.px(mark), "imr": text(abs(pos.amount) * mark / lever, 8),
-                "margin": "", "mgnRatio": "", "mmr": "0", "liab": "", "liabCcy": "", "interest": "0", "tradeId": "",
+                "lever": str(lever), "liqPx": inst.px(liq) if liq else "", "markPx": inst.px(mark),
+                # "imr": initial margin requirement, cross only; "margin": isolated only
+                "imr": "" if isolated else text(abs(pos.amount) * mark / lever, 8),
+                "margin": text(pos.isolated_margin, 8) if isolated else "", "mgnRatio": "", "mmr": "0", "liab": "", "liabCcy": "", "interest": "0", "tradeId": "",
                 "optVal": "", "pendingCloseOrdLiabVal": "", "notionalUsd": text(abs(pos.amount) * mark, 8),
                 "adl": "1", "ccy": inst.spec.quote, "last": inst.px(mark), "idxPx": inst.px(mark),
                 "usdPx": "", "bePx": inst.px(pos.entry_price) or "0", "deltaBS": "", "deltaPA": "",
@@ -426,7 +440,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         return [] if inst_type not in (None, "", SWAP) else self.position_rows(account, inst_id)
 
     def pos_mode(self, account: Account) -> str:
-        return "long_short_mode" if account.futures.dual_side else "net_mode"
+        return "long_short_mode" if account.futures.hedge_mode else "net_mode"
 
     async def h_config(self, request: web.Request, req: OkxRequest, account: Account) -> list:
         return [{"uid": account.account_id, "mainUid": account.account_id, "acctLv": "2",
@@ -458,7 +472,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         if lever != lever.to_integral_value() or lever < 1:
             raise param_error("lever")
         self.exchange.futures_engine.ledger.set_leverage(account.account_id, inst.spec.symbol, int(lever))
-        self.mgn_mode[(account.account_id, inst.spec.symbol)] = mgn
+        self._adopt_margin_mode(account, inst.spec.symbol, mgn)
         return [{"lever": str(int(lever)), "mgnMode": mgn, "instId": inst.inst_id, "posSide": b.get("posSide") or ""}]
 
     async def h_leverage_info(self, request: web.Request, req: OkxRequest, account: Account) -> list:
@@ -479,7 +493,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
         out = []
         if p.get("instType") in (None, "", SWAP) and p.get("type") in (None, "", "8"):
             for inc in reversed(account.futures.income):
-                if inc.income_type != "FUNDING_FEE" or inc.time < begin or (end and inc.time > end):
+                if inc.income_type != IncomeKind.FUNDING or inc.time < begin or (end and inc.time > end):
                     continue
                 inst = self.by_symbol.get(("futures", inc.symbol))
                 if inst is None or (p.get("instId") and p["instId"] != inst.inst_id):
@@ -488,7 +502,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                             "subType": "174" if inc.income > 0 else "173", "ts": str(inc.time),
                             "balChg": text(inc.income, 8), "posBalChg": "0", "bal": "", "posBal": "0", "sz": "",
                             "px": "", "ccy": inc.asset, "pnl": "0", "fee": "0", "earnAmt": "", "earnApr": "",
-                            "mgnMode": self.mgn_mode.get((account.account_id, inc.symbol), "cross"),
+                            "mgnMode": "isolated" if account.futures.isolated(inc.symbol) else "cross",
                             "instId": inst.inst_id, "ordId": "", "execType": "", "from": "", "to": "",
                             "notes": "", "interest": "0", "tag": "", "fillTime": "", "tradeId": "", "clOrdId": "",
                             "fillIdxPx": "", "fillMarkPx": "", "fillPxVol": "", "fillPxUsd": "",
@@ -566,29 +580,29 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             quantity = inst.base_qty(sz)
             if quantity > (inst.spec.market_max_qty if ord_type == "market" else inst.spec.max_qty):
                 raise OkxError("51005", "Your order amount exceeds the max order amount.")
-        pos_side, reduce_only = "BOTH", False
+        pos_side, reduce_only = PositionSide.NET, False
         if inst.inst_type == SWAP:
             ps = a.get("posSide") or "net"
-            hedge = account.futures.dual_side
+            hedge = account.futures.hedge_mode
             if (hedge and ps not in ("long", "short")) or (not hedge and ps != "net"):
                 raise OkxError("51000", "Parameter posSide error")
-            pos_side = {"net": "BOTH", "long": "LONG", "short": "SHORT"}[ps]
+            pos_side = _POS_SIDE_FROM_WIRE[ps]
             ro = a.get("reduceOnly", False)
             if ro not in (True, False, "true", "false"):
                 raise OkxError("51000", "Parameter reduceOnly error")
             reduce_only = ro in (True, "true") and not hedge   # long/short closes are reduce-only anyway
         engine = self.engine_of(inst)
         req = OrderRequest(symbol=inst.spec.symbol, side=BUY if side == "buy" else SELL,
-                           type="MARKET" if ord_type == "market" else "LIMIT", post_only=ord_type == "post_only",
-                           time_in_force={"ioc": "IOC", "fok": "FOK"}.get(ord_type, "GTC"),
+                           type="MARKET" if ord_type == "market" else "LIMIT",
+                           time_in_force={"ioc": TIF.IOC, "fok": TIF.FOK, "post_only": TIF.POST_ONLY}.get(
+                               ord_type, TIF.GTC),
                            quantity=quantity, quote_qty=quote_qty, price=px, client_order_id=cid or None,
-                           stp_mode={"cancel_taker": "EXPIRE_TAKER", "cancel_both": "EXPIRE_BOTH"}.get(
-                               a.get("stpMode"), "EXPIRE_MAKER"),
+                           stp_mode=_STP_FROM_WIRE.get(a.get("stpMode"), STP.CANCEL_MAKER),
                            reduce_only=reduce_only, position_side=pos_side)
         meta = {"ordType": ord_type, "tdMode": td, "tgtCcy": a.get("tgtCcy") or "", "fee": ZERO, "feeCcy": "",
                 "rebate": ZERO, "fill": None, "cancelSource": "", "reduceOnly": reduce_only}
         if inst.inst_type == SWAP:
-            self.mgn_mode.setdefault((account.account_id, inst.spec.symbol), td)
+            self._adopt_margin_mode(account, inst.spec.symbol, td)
         self._pending_meta = meta
         try:
             order = engine.submit(account.account_id, req)
@@ -601,15 +615,27 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
             self._pending_meta = None
         return self.order_ack(order.client_order_id, str(order.order_id))
 
+    def _adopt_margin_mode(self, account: Account, symbol: str, mgn: str) -> None:
+        """``tdMode`` / ``mgnMode`` cross or isolated: the instrument takes that margin mode when it
+        has no position and no open order; otherwise it keeps its mode (the core margins one mode
+        per instrument, where OKX could hold a cross and an isolated position side by side)."""
+        try:
+            self.exchange.futures_engine.ledger.set_margin_mode(
+                account.account_id, symbol, MarginMode.ISOLATED if mgn == "isolated" else MarginMode.CROSS)
+        except SimReject as e:
+            if e.reason not in (Reject.MARGIN_MODE_UNCHANGED, Reject.MARGIN_MODE_OPEN_ORDERS,
+                                Reject.MARGIN_MODE_OPEN_POSITIONS):
+                raise
+
     def _refuse_post_only(self, account: Account, inst: Instrument, req: OrderRequest, meta: dict) -> Order:
         """"If the order would have executed on placement, it will be canceled instead": the order
         exists (an ``ordId``, queryable) in state ``canceled``, ``cancelSource`` 31."""
         ts = now_ms()
         order = Order(symbol=req.symbol, order_id=next(self._refused_ids),
                       client_order_id=req.client_order_id or f"okxsim{ts}", owner=account.account_id,
-                      side=req.side, type=req.type, time_in_force="GTC", price=req.price or ZERO,
+                      side=req.side, type=req.type, time_in_force=TIF.POST_ONLY, price=req.price or ZERO,
                       orig_qty=req.quantity or ZERO, time=ts, status="CANCELED", update_time=ts,
-                      position_side=req.position_side, post_only=True)
+                      position_side=req.position_side)
         meta["cancelSource"] = CANCEL_SOURCE_POST_ONLY
         market = self.engine_of(inst).market
         self.meta[(market, order.order_id)] = meta
@@ -691,13 +717,13 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 "px": inst.px(o.price) if o.type != "MARKET" else "", "pxUsd": "", "pxVol": "", "pxType": "",
                 "sz": text(o.orig_quote_qty, 8) if quote_sz else inst.sz(orig),
                 "pnl": "0", "ordType": ord_type, "side": "buy" if o.side == BUY else "sell",
-                "posSide": {"BOTH": "net", "LONG": "long", "SHORT": "short"}[o.position_side]
+                "posSide": _POS_SIDE_WIRE[o.position_side]
                 if inst.inst_type == SWAP else "",
                 "tdMode": meta.get("tdMode") or ("cash" if inst.inst_type == SPOT else "cross"),
                 "accFillSz": inst.sz(executed), "fillPx": inst.px(fill.get("px")), "tradeId": fill.get("id", ""),
                 "fillSz": inst.sz(fill.get("sz")) if fill else "0", "fillTime": fill.get("time", ""),
                 "avgPx": inst.px(cum_quote / executed) if executed else "",
-                "state": _STATES.get(status, "canceled"), "stpId": "", "stpMode": "cancel_maker",
+                "state": _STATES.get(status, "canceled"), "stpId": "", "stpMode": _STP_WIRE.get(o.stp_mode, ""),
                 "lever": str(self.exchange.accounts[o.owner].futures.lev(o.symbol))
                 if inst.inst_type == SWAP and o.owner in self.exchange.accounts else "",
                 "attachAlgoClOrdId": "", "tpTriggerPx": "", "tpTriggerPxType": "", "tpOrdPx": "",
@@ -753,7 +779,7 @@ class OkxFrontEnd(OkxWebSocket, FrontEnd):
                 "fillPxVol": "", "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "",
                 "fillMarkPx": inst.px(self.mark(inst)) if inst.inst_type == SWAP else "",
                 "side": "buy" if t.side == BUY else "sell",
-                "posSide": {"BOTH": "net", "LONG": "long", "SHORT": "short"}.get(t.position_side, "net")
+                "posSide": _POS_SIDE_WIRE.get(t.position_side, "net")
                 if inst.inst_type == SWAP else "",
                 "execType": "M" if t.is_maker else "T", "feeCcy": t.commission_asset, "fee": text(-t.commission, 8),
                 "ts": str(t.time), "fillTime": str(t.time), "feeRate": "", "tradeQuoteCcy": ""}

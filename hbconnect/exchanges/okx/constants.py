@@ -48,8 +48,6 @@ MAX_CLIENT_ORDER_ID_LENGTH = 32
 SUB_ACCOUNT_ORDERS = "SUB_ACCOUNT_ORDERS"
 
 #: path (or throttler id) -> (requests, seconds) as the endpoint's section documents it.
-#: Trading endpoints are limited per instrument ("User ID + Instrument ID"); one budget per
-#: endpoint across all instruments is kept here, which never exceeds the venue's limit.
 ENDPOINT_LIMITS: dict = {
     TIME: (10, 2.0),
     INSTRUMENTS: (20, 2.0),
@@ -72,6 +70,10 @@ ENDPOINT_LIMITS: dict = {
 #: "Rate limits are shared across the REST and WebSocket channels": WebSocket order entry draws
 #: on the budget of the REST endpoint it mirrors.
 WS_LIMIT_OF = {WS_ORDER: PLACE_ORDER, WS_CANCEL: CANCEL_ORDER}
+#: "Rate limit rule (except Options): User ID + Instrument ID" (Place order, Cancel order, Order
+#: details; WS order / cancel-order "shared with the ... REST API endpoints"): one budget per
+#: instrument, keyed by the trading pair (throttler ``keyed_limit_id``)
+PER_INSTRUMENT = frozenset({PLACE_ORDER, GET_ORDER, CANCEL_ORDER, WS_ORDER, WS_CANCEL})
 
 
 def rate_limits(sub_account_orders_per_2s: int = 1000) -> list:
@@ -79,13 +81,15 @@ def rate_limits(sub_account_orders_per_2s: int = 1000) -> list:
     limits = [RateLimit(SUB_ACCOUNT_ORDERS, sub_account_orders_per_2s, 2.0)]
     for limit_id, (count, seconds) in ENDPOINT_LIMITS.items():
         linked = [LinkedLimitWeightPair(SUB_ACCOUNT_ORDERS, 1)] if limit_id == PLACE_ORDER else []
-        limits.append(RateLimit(limit_id, count, seconds, linked_limits=linked))
+        limits.append(RateLimit(limit_id, count, seconds, linked_limits=linked,
+                                per_key=limit_id in PER_INSTRUMENT))
     for ws_id, rest_id in WS_LIMIT_OF.items():
         # the WebSocket operation is charged on the REST budget it shares (weight 0 of its own)
         linked = [LinkedLimitWeightPair(rest_id, 1)]
         if rest_id == PLACE_ORDER:
             linked.append(LinkedLimitWeightPair(SUB_ACCOUNT_ORDERS, 1))
-        limits.append(RateLimit(ws_id, 1_000_000, 1.0, weight=0, linked_limits=linked))
+        limits.append(RateLimit(ws_id, 1_000_000, 1.0, weight=0, linked_limits=linked,
+                                per_key=ws_id in PER_INSTRUMENT))
     return limits
 
 

@@ -41,6 +41,7 @@ from hbconnect.core import errors
 from hbconnect.core.codecs import fast_loads
 from hbconnect.core.credentials import Credentials
 from hbconnect.core.in_flight_order import OrderUpdate, TradeUpdate
+from hbconnect.core.throttler import keyed_limit_id
 from hbconnect.core.types import OrderState, OrderType, TradeFee, TradeType
 from hbconnect.exchanges._common import dumps
 from hbconnect.exchanges._trading import ZERO, TradingTranslation, error_for, error_text, flat_fee, fmt_decimal
@@ -208,6 +209,9 @@ class OkxSpotTrading(TradingTranslation):
         limit_id = request.limit_id
         if method == "GET" and request.path == k.PLACE_ORDER:
             limit_id = k.GET_ORDER
+        inst_id = params.get("instId")
+        if limit_id in k.PER_INSTRUMENT and isinstance(inst_id, str) and self.knows(inst_id):
+            limit_id = keyed_limit_id(limit_id, self.from_venue_symbol(inst_id))
         return PreparedRequest(method, self.rest_url + path, None, body or None, headers, limit_id,
                                request.idempotent, int(timestamp_ms))
 
