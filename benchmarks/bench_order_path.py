@@ -5,6 +5,9 @@ own process, one after another, all in one invocation:
 
 * ``hbconnect-ws``: hbconnect's ``Connector`` on Binance spot, orders over the WebSocket API
   (the default);
+* ``hbconnect-ws-aiohttp`` (only when named in ``--clients``): the same with its order socket
+  and user stream on aiohttp's WebSocket client instead of hbconnect's lean one
+  (``hbconnect.core.ws_lean``);
 * ``hbconnect-rest``: the same with ``ws_order_entry=False`` (signed REST);
 * ``ccxt``: ccxt's async Binance client (``create_order`` / ``cancel_order``, its client-side
   rate limiter off: this measures the path, not its pacing);
@@ -49,6 +52,8 @@ PAIR, SYMBOL, CCXT_SYMBOL = "BTC-USDT", "BTCUSDT", "BTC/USDT"
 AMOUNT, PRICE = Decimal("0.001"), Decimal("20000")
 CLIENTS = ("hbconnect-ws", "hbconnect-rest", "ccxt", "python-binance")
 PEERS = ("ccxt", "python-binance")
+#: on request only: the order socket on aiohttp's client instead of hbconnect's lean one
+EXTRA_CLIENTS = ("hbconnect-ws-aiohttp",)
 ORDER_LIMIT = 1_000_000  # per 10 s, sim and hbconnect alike
 
 
@@ -64,7 +69,7 @@ class Client:
 
 
 class HbconnectClient(Client):
-    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool) -> None:
+    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean") -> None:
         from hbconnect.connector import Connector
         from hbconnect.core.events import MarketEvent
         from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits
@@ -73,6 +78,12 @@ class HbconnectClient(Client):
                                    rate_limits=spot_rate_limits(orders_per_10s=ORDER_LIMIT,
                                                                 orders_per_day=100 * ORDER_LIMIT))
         self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws)
+        session = self.connector._orders.session
+        if order_socket == "aiohttp":  # both private sockets on aiohttp's client
+            from hbconnect.core.ws import WsConnection
+            self.connector._user_stream.connection_class = WsConnection
+            if session is not None:
+                session.lean, session.connection_class = False, WsConnection
         self.use_ws = use_ws
         self._waiting: Dict[Tuple[Any, str], asyncio.Future] = {}
         for tag in (MarketEvent.BuyOrderCreated, MarketEvent.OrderCancelled, MarketEvent.OrderFailure):
@@ -163,7 +174,8 @@ class PythonBinanceClient(Client):
 
 def make_client(name: str, rest: str, ws: str, key: str, secret: str) -> Client:
     if name.startswith("hbconnect"):
-        return HbconnectClient(rest, ws, key, secret, use_ws=name == "hbconnect-ws")
+        return HbconnectClient(rest, ws, key, secret, use_ws=name.startswith("hbconnect-ws"),
+                               order_socket="aiohttp" if name == "hbconnect-ws-aiohttp" else "lean")
     if name == "ccxt":
         return CcxtClient(rest, key, secret)
     if name == "python-binance":
@@ -189,7 +201,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
         prof = None
         if profile:
             import cProfile
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)  # CPU time: a blocked epoll counts nothing
             prof.enable()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(orders):
@@ -270,7 +282,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=200, help="orders placed and cancelled one at a time")
     ap.add_argument("--in-flight", type=int, default=100, help="orders in flight at once")
-    ap.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=CLIENTS)
+    ap.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=CLIENTS + EXTRA_CLIENTS)
     ap.add_argument("--json", help="write the raw timings here")
     ap.add_argument("--profile-dir", help="cProfile each client's one-at-a-time phase into DIR/<client>.prof")
     ap.add_argument("--uvloop", action="store_true", help="clients run on uvloop (optional extra)")
@@ -283,12 +295,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     if args.worker:
-        if args.uvloop:
-            import uvloop
-            uvloop.install()
+        from hbconnect.core.loop import run as run_loop
         profile = os.path.join(args.profile_dir, f"{args.worker}.prof") if args.profile_dir else None
-        result = asyncio.run(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
-                                        args.orders, args.in_flight, profile))
+        result = run_loop(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
+                                        args.orders, args.in_flight, profile), fast=args.uvloop)
         print(json.dumps(result))
         return 0
 

@@ -17,7 +17,8 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
 from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
-from hbconnect.core.ws import WsClosed
+from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.core.ws_lean import LeanWsConnection
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +35,18 @@ class WsOrderSession(PrivateSocket):
     ``time_ms()`` gives the synchronized venue time that logins and signed messages carry;
     ``on_rate_limited(retry_after)`` hears about rate-limit replies (the engine slows down);
     ``on_usage(counts)`` gets the venue's own rate-limit counts a reply carries.
+    ``lean``: the socket is :class:`LeanWsConnection` (frames handed to the reply matcher from
+    the protocol callback, requests written without awaiting), else aiohttp's ``WsConnection``.
     """
 
     kind = "order entry"
 
     def __init__(self, venue: Any, time_ms: Callable[[], int], *,
                  on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None,
-                 on_usage: Optional[Callable[[dict], Any]] = None, **kw: Any) -> None:
+                 on_usage: Optional[Callable[[dict], Any]] = None, lean: bool = True, **kw: Any) -> None:
         super().__init__(venue, time_ms=time_ms, **kw)
+        self.lean = lean
+        self.connection_class = LeanWsConnection if lean else WsConnection
         self._on_rate_limited = on_rate_limited
         self._on_usage = on_usage
         self._pending: Dict[str, asyncio.Future] = {}
@@ -64,6 +69,9 @@ class WsOrderSession(PrivateSocket):
                 await login(conn, message, venue.parse_login_reply, self.login_timeout, self._on_frame)
             self.connects += 1
             self.ready = True
+            if self.lean:
+                conn.deliver_to(self._on_frame)
+                await conn.wait_closed()
             while True:
                 self._on_frame(await conn.receive())
         finally:
@@ -111,20 +119,30 @@ class WsOrderSession(PrivateSocket):
             raise _NotSent()
         request_id = str(next(self._ids))
         message = build(request_id, self._time_ms())
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._pending[request_id] = fut
         try:
-            await conn.send(message)
+            if self.lean:
+                conn.send_now(message)
+            else:
+                await conn.send(message)
         except WsClosed as exc:
             # the frame may have been partly written before the socket failed: never re-send
             self._pending.pop(request_id, None)
             raise RequestTimeout(None, f"order-entry socket failed while sending ({exc})",
                                  venue=self._venue.name) from None
+        # one timer per request, no wait_for / shield task: the reply resolves ``fut`` directly
+        timer = loop.call_later(timeout, self._expire, request_id, timeout)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            self._pending.pop(request_id, None)
-            raise RequestTimeout(None, f"no order-entry reply in {timeout:g}s", venue=self._venue.name) from None
+            return await fut
+        finally:
+            timer.cancel()
+
+    def _expire(self, request_id: str, timeout: float) -> None:
+        fut = self._pending.pop(request_id, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(RequestTimeout(None, f"no order-entry reply in {timeout:g}s", venue=self._venue.name))
 
 
 class OrderTransport:

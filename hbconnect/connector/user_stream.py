@@ -24,6 +24,7 @@ from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.backoff import Backoff
 from hbconnect.core.errors import register_secret, sanitize
 from hbconnect.core.ws import WsConnection
+from hbconnect.core.ws_lean import LeanWsConnection
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class UserStream(PrivateSocket):
     """
 
     kind = "user stream"
+    #: frames are read one by one (``receive``), without aiohttp's message objects
+    connection_class = LeanWsConnection
 
     def __init__(
         self,
