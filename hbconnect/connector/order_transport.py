@@ -14,7 +14,7 @@ import itertools
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
+from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply, WsSessionNotice
 from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
 from hbconnect.core.ws import WsClosed, WsConnection
@@ -55,6 +55,11 @@ class WsOrderSession(PrivateSocket):
         self.connects = 0
         self.unmatched_replies = 0
         self.parse_errors = 0
+        self.revocations = 0  # sessions the venue revoked (logged in again after)
+        self.shutdown_notices = 0  # "move to a new connection" notices
+        #: seconds a connection the venue is retiring keeps serving the replies awaited on it
+        self.drain_timeout = 10.0
+        self._retiring: Optional[asyncio.Task] = None
 
     def _session_ended(self) -> None:
         self.ready = False
@@ -81,12 +86,15 @@ class WsOrderSession(PrivateSocket):
 
     def _on_frame(self, frame: Any) -> None:
         try:
-            reply: Optional[WsOrderReply] = self._venue.parse_ws_order_reply(frame)
+            reply = self._venue.parse_ws_order_reply(frame)
         except (ValueError, KeyError, TypeError) as exc:
             self.parse_errors += 1
             logger.warning("%s order entry: unreadable frame skipped (%s)", self._venue.name, sanitize(exc))
             return
         if reply is None:
+            return
+        if type(reply) is WsSessionNotice:
+            self._on_session_notice(reply)
             return
         if reply.usage and self._on_usage is not None:
             self._on_usage(reply.usage)
@@ -100,6 +108,34 @@ class WsOrderSession(PrivateSocket):
             fut.set_exception(reply.error)
         else:
             fut.set_result(reply.data)
+
+    def _on_session_notice(self, notice: WsSessionNotice) -> None:
+        """The venue revoked the session, or is retiring the connection. Either way no new
+        request goes on this socket (they go over REST until a new session is logged in).
+        Revoked: the requests awaiting a reply may never get one: they end now with their
+        outcome unknown (the engine asks the venue; nothing is re-sent), and the connection
+        starts over with a fresh login. Retiring: the awaited replies still come on this
+        connection; it closes once they are in (or after ``drain_timeout``), then starts over."""
+        conn = self._conn
+        self.ready = False
+        if notice.revoked:
+            self.revocations += 1
+            logger.warning("%s order entry: %s; logging in again, orders over REST meanwhile",
+                           self._venue.name, sanitize(notice.reason))
+            self._fail_pending(f"order-entry {notice.reason} before the reply")
+            self.reconnect()
+            return
+        self.shutdown_notices += 1
+        logger.info("%s order entry: %s; moving to a new connection", self._venue.name, sanitize(notice.reason))
+        if conn is not None:
+            self._retiring = asyncio.get_running_loop().create_task(self._retire(conn))
+
+    async def _retire(self, conn: Any) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout
+        while self._pending and not conn.closed and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        await conn.close()
 
     def _fail_pending(self, why: str) -> None:
         pending, self._pending = self._pending, {}
