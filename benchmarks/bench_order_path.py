@@ -8,6 +8,8 @@ own process, one after another, all in one invocation:
 * ``hbconnect-ws-aiohttp`` (only when named in ``--clients``): the same with its order socket
   and user stream on aiohttp's WebSocket client instead of hbconnect's lean one
   (``hbconnect.core.ws_lean``);
+* ``hbconnect-ws-ed25519``: the same with an Ed25519 key: one ``session.logon``, then order
+  messages that carry no signature (the sim opens that account with ``--ed25519-account``);
 * ``hbconnect-rest``: the same with ``ws_order_entry=False`` (signed REST);
 * ``ccxt``: ccxt's async Binance client (``create_order`` / ``cancel_order``, its client-side
   rate limiter off: this measures the path, not its pacing);
@@ -43,6 +45,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -50,11 +53,13 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 PAIR, SYMBOL, CCXT_SYMBOL = "BTC-USDT", "BTCUSDT", "BTC/USDT"
 AMOUNT, PRICE = Decimal("0.001"), Decimal("20000")
-CLIENTS = ("hbconnect-ws", "hbconnect-rest", "ccxt", "python-binance")
+CLIENTS = ("hbconnect-ws", "hbconnect-ws-ed25519", "hbconnect-rest", "ccxt", "python-binance")
 PEERS = ("ccxt", "python-binance")
 #: on request only: the order socket on aiohttp's client instead of hbconnect's lean one
 EXTRA_CLIENTS = ("hbconnect-ws-aiohttp",)
 ORDER_LIMIT = 1_000_000  # per 10 s, sim and hbconnect alike
+ED25519_KEY_PREFIX = "ed"  # the Ed25519 account's API key: this + the HMAC account's
+ED25519_PEM_ENV = "HBCONNECT_BENCH_ED25519_PEM"  # its private key, to the workers
 
 
 # ------------------------------------------------------------------ one client (its own process)
@@ -69,12 +74,14 @@ class Client:
 
 
 class HbconnectClient(Client):
-    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean") -> None:
+    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean",
+                 private_key_pem: Optional[bytes] = None) -> None:
         from hbconnect.connector import Connector
         from hbconnect.core.events import MarketEvent
         from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits
 
-        venue = BinanceSpotTrading(key, secret, rest_url=rest, ws_url=ws,
+        venue = BinanceSpotTrading(key, None if private_key_pem else secret, rest_url=rest, ws_url=ws,
+                                   private_key_pem=private_key_pem,
                                    rate_limits=spot_rate_limits(orders_per_10s=ORDER_LIMIT,
                                                                 orders_per_day=100 * ORDER_LIMIT))
         self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws)
@@ -174,6 +181,9 @@ class PythonBinanceClient(Client):
 
 def make_client(name: str, rest: str, ws: str, key: str, secret: str) -> Client:
     if name.startswith("hbconnect"):
+        if name == "hbconnect-ws-ed25519":
+            return HbconnectClient(rest, ws, ED25519_KEY_PREFIX + key, secret, use_ws=True,
+                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode())
         return HbconnectClient(rest, ws, key, secret, use_ws=name.startswith("hbconnect-ws"),
                                order_socket="aiohttp" if name == "hbconnect-ws-aiohttp" else "lean")
     if name == "ccxt":
@@ -305,11 +315,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     key, secret = "bench" + secrets.token_hex(24), secrets.token_hex(32)
     port = _free_port()
     env = dict(os.environ, HBCONNECT_BENCH_SECRET=secret)
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "hbconnect", "sim", "--no-agent", "--port", str(port), "--pairs", PAIR,
-         "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
-         "--balance", "USDT=100000000", "--balance", "BTC=100"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    sim_cmd = [sys.executable, "-m", "hbconnect", "sim", "--no-agent", "--port", str(port), "--pairs", PAIR,
+               "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
+               "--balance", "USDT=100000000", "--balance", "BTC=100"]
+    tmp = tempfile.TemporaryDirectory()
+    if "hbconnect-ws-ed25519" in args.clients:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        private = ed25519.Ed25519PrivateKey.generate()
+        env[ED25519_PEM_ENV] = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()).decode()
+        public_file = os.path.join(tmp.name, "ed25519.pub.pem")
+        with open(public_file, "wb") as f:
+            f.write(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+        sim_cmd += ["--ed25519-account", f"{ED25519_KEY_PREFIX}{key}={public_file}"]
+    sim = subprocess.Popen(sim_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert sim.stdout is not None
         for line in sim.stdout:
@@ -337,6 +358,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(f"{name}: done", file=sys.stderr)
     finally:
+        tmp.cleanup()
         sim.terminate()
         try:
             sim.wait(10)
