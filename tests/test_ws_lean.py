@@ -248,3 +248,61 @@ def test_bad_handshake_is_a_ws_closed_at_open(kw):
 def test_rejects_urls_that_are_not_websocket():
     with pytest.raises(ValueError):
         LeanWsConnection("http://127.0.0.1:1/x")
+
+
+def test_wss_over_tls_checks_the_certificate(tmp_path):
+    """wss://: TLS with the hostname checked; a certificate the client does not trust fails at
+    open (the default context: the system's trust store)."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    start = datetime.datetime(2020, 1, 1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=36500))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert_file, key_file)
+
+    async def handler(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str("tls:" + msg.data)
+        return ws
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/ws", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"wss://localhost:{port}/ws"
+        try:
+            trusting = ssl.create_default_context(cafile=str(cert_file))
+            conn = LeanWsConnection(url, ssl_context=trusting)
+            await conn.open()
+            await conn.send("hi")
+            assert await conn.receive() == "tls:hi"
+            await conn.close()
+            with pytest.raises(WsClosed) as info:  # not in the system's trust store
+                await LeanWsConnection(url, connect_timeout=5).open()
+            assert "SSL" in str(info.value) or "certificate" in str(info.value).lower()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())

@@ -97,7 +97,8 @@ class LeanWsConnection(asyncio.Protocol):
                  max_message_size: int = 16 * 1024 * 1024, receive_timeout: Optional[float] = None,
                  protocol_ping: Optional[float] = 20.0, connect_timeout: float = 10.0,
                  headers: Optional[Mapping[str, str]] = None, name: str = "",
-                 on_frame: Optional[Callable[[Frame], Any]] = None) -> None:
+                 on_frame: Optional[Callable[[Frame], Any]] = None,
+                 ssl_context: Optional[_ssl.SSLContext] = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
@@ -115,6 +116,8 @@ class LeanWsConnection(asyncio.Protocol):
         self.headers = dict(headers or {})
         self.name = name or url
         self.on_frame = on_frame
+        #: wss:// only: the TLS context (default: the system's trust store, hostname checked)
+        self.ssl_context = ssl_context
         self.frames_received = 0
         self.frames_sent = 0
         self.opened_at = 0.0
@@ -148,7 +151,7 @@ class LeanWsConnection(asyncio.Protocol):
         loop = self._loop = asyncio.get_running_loop()
         self._handshake = loop.create_future()
         self._closed_fut = loop.create_future()
-        context = _ssl.create_default_context() if self._secure else None
+        context = (self.ssl_context or _ssl.create_default_context()) if self._secure else None
         try:
             await asyncio.wait_for(loop.create_connection(
                 lambda: self, self._host, self._port, ssl=context,
