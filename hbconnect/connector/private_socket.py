@@ -90,7 +90,8 @@ class PrivateSocket:
             except asyncio.CancelledError:
                 raise
             except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s %s: %s", self._venue.name, self.kind, sanitize(exc))
+                if not self._stopping:  # a stop closes the socket: nothing to warn about
+                    logger.warning("%s %s: %s", self._venue.name, self.kind, sanitize(exc))
             except Exception:  # never let the socket die silently
                 logger.exception("%s %s: unexpected error", self._venue.name, self.kind)
             self._session_ended()
