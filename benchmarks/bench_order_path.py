@@ -5,6 +5,11 @@ own process, one after another, all in one invocation:
 
 * ``hbconnect-ws``: hbconnect's ``Connector`` on Binance spot, orders over the WebSocket API
   (the default);
+* ``hbconnect-ws-aiohttp`` (only when named in ``--clients``): the same with its order socket
+  and user stream on aiohttp's WebSocket client instead of hbconnect's lean one
+  (``hbconnect.core.ws_lean``);
+* ``hbconnect-ws-ed25519``: the same with an Ed25519 key: one ``session.logon``, then order
+  messages that carry no signature (the sim opens that account with ``--ed25519-account``);
 * ``hbconnect-rest``: the same with ``ws_order_entry=False`` (signed REST);
 * ``ccxt``: ccxt's async Binance client (``create_order`` / ``cancel_order``, its client-side
   rate limiter off: this measures the path, not its pacing);
@@ -20,11 +25,11 @@ so the run measures the transports, not Binance's 100-orders-per-10-s pacing.
 
 Setup (python-binance is not a test dependency)::
 
-    pip install -e '.[test]' python-binance==1.0.37
+    pip install -e '.[test,fast]' python-binance==1.0.37
 
 Run::
 
-    python benchmarks/bench_order_path.py --orders 200 --in-flight 100 [--json out.json]
+    python benchmarks/bench_order_path.py --orders 200 --in-flight 50 --rounds 3 [--uvloop] [--json out.json]
 
 Reports a table with medians and p99s, and each client's ratio to the best peer (ccxt /
 python-binance). Nothing here is a test; targets are checked by reading the table.
@@ -40,6 +45,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -47,9 +53,13 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 PAIR, SYMBOL, CCXT_SYMBOL = "BTC-USDT", "BTCUSDT", "BTC/USDT"
 AMOUNT, PRICE = Decimal("0.001"), Decimal("20000")
-CLIENTS = ("hbconnect-ws", "hbconnect-rest", "ccxt", "python-binance")
+CLIENTS = ("hbconnect-ws", "hbconnect-ws-ed25519", "hbconnect-rest", "ccxt", "python-binance")
 PEERS = ("ccxt", "python-binance")
+#: on request only: the order socket on aiohttp's client instead of hbconnect's lean one
+EXTRA_CLIENTS = ("hbconnect-ws-aiohttp",)
 ORDER_LIMIT = 1_000_000  # per 10 s, sim and hbconnect alike
+ED25519_KEY_PREFIX = "ed"  # the Ed25519 account's API key: this + the HMAC account's
+ED25519_PEM_ENV = "HBCONNECT_BENCH_ED25519_PEM"  # its private key, to the workers
 
 
 # ------------------------------------------------------------------ one client (its own process)
@@ -64,15 +74,23 @@ class Client:
 
 
 class HbconnectClient(Client):
-    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool) -> None:
+    def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean",
+                 private_key_pem: Optional[bytes] = None) -> None:
         from hbconnect.connector import Connector
         from hbconnect.core.events import MarketEvent
         from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits
 
-        venue = BinanceSpotTrading(key, secret, rest_url=rest, ws_url=ws,
+        venue = BinanceSpotTrading(key, None if private_key_pem else secret, rest_url=rest, ws_url=ws,
+                                   private_key_pem=private_key_pem,
                                    rate_limits=spot_rate_limits(orders_per_10s=ORDER_LIMIT,
                                                                 orders_per_day=100 * ORDER_LIMIT))
         self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws)
+        session = self.connector._orders.session
+        if order_socket == "aiohttp":  # both private sockets on aiohttp's client
+            from hbconnect.core.ws import WsConnection
+            self.connector._user_stream.connection_class = WsConnection
+            if session is not None:
+                session.lean, session.connection_class = False, WsConnection
         self.use_ws = use_ws
         self._waiting: Dict[Tuple[Any, str], asyncio.Future] = {}
         for tag in (MarketEvent.BuyOrderCreated, MarketEvent.OrderCancelled, MarketEvent.OrderFailure):
@@ -163,7 +181,11 @@ class PythonBinanceClient(Client):
 
 def make_client(name: str, rest: str, ws: str, key: str, secret: str) -> Client:
     if name.startswith("hbconnect"):
-        return HbconnectClient(rest, ws, key, secret, use_ws=name == "hbconnect-ws")
+        if name == "hbconnect-ws-ed25519":
+            return HbconnectClient(rest, ws, ED25519_KEY_PREFIX + key, secret, use_ws=True,
+                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode())
+        return HbconnectClient(rest, ws, key, secret, use_ws=name.startswith("hbconnect-ws"),
+                               order_socket="aiohttp" if name == "hbconnect-ws-aiohttp" else "lean")
     if name == "ccxt":
         return CcxtClient(rest, key, secret)
     if name == "python-binance":
@@ -189,7 +211,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
         prof = None
         if profile:
             import cProfile
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)  # CPU time: a blocked epoll counts nothing
             prof.enable()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(orders):
@@ -236,6 +258,18 @@ def _us(x: float) -> str:
     return f"{x * 1e6:,.0f}"
 
 
+def merge_rounds(runs: List[dict]) -> dict:
+    """One client's rounds as one result: the timings pooled, CPU per pair the median of the
+    rounds (a busy machine inflates some rounds; the median is what a quiet round costs)."""
+    merged = dict(runs[0])
+    for key in ("place", "cancel", "burst_place", "burst_cancel"):
+        merged[key] = [x for r in runs for x in r[key]]
+    merged["cpu_rounds"] = [r["cpu_per_pair"] for r in runs]
+    merged["cpu_per_pair"] = statistics.median(merged["cpu_rounds"])
+    merged["rounds"] = len(runs)
+    return merged
+
+
 def report(results: List[dict], out: Any = sys.stdout) -> None:
     rows = []
     for r in results:
@@ -249,8 +283,9 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
     best = {k: min(row[k] for row in peers) for k in ("place_med", "cpu")} if peers else {}
     w = out.write
     n, k = results[0]["orders"], results[0]["in_flight"]
-    w(f"\nBinance spot, embedded exchange in its own process; {n} orders one at a time, then {k} in flight "
-      f"(µs)\n\n")
+    rounds = results[0].get("rounds", 1)
+    w(f"\nBinance spot, embedded exchange in its own process; {n} orders one at a time, then {k} in flight, "
+      f"{rounds} round(s) (µs)\n\n")
     w("| client | place→ack med | p99 | cancel→ack med | p99 | client CPU / place+cancel | "
       f"{k} in flight: place med | p99 | cancel med | p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
     for row in rows:
@@ -270,8 +305,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=200, help="orders placed and cancelled one at a time")
     ap.add_argument("--in-flight", type=int, default=100, help="orders in flight at once")
-    ap.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=CLIENTS)
+    ap.add_argument("--clients", nargs="+", default=list(CLIENTS), choices=CLIENTS + EXTRA_CLIENTS)
     ap.add_argument("--json", help="write the raw timings here")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run the clients in turn this many times; timings pooled, CPU the median of the rounds")
     ap.add_argument("--profile-dir", help="cProfile each client's one-at-a-time phase into DIR/<client>.prof")
     ap.add_argument("--uvloop", action="store_true", help="clients run on uvloop (optional extra)")
     # worker mode (internal)
@@ -283,23 +320,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     if args.worker:
-        if args.uvloop:
-            import uvloop
-            uvloop.install()
+        from hbconnect.core.loop import run as run_loop
         profile = os.path.join(args.profile_dir, f"{args.worker}.prof") if args.profile_dir else None
-        result = asyncio.run(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
-                                        args.orders, args.in_flight, profile))
+        result = run_loop(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
+                                        args.orders, args.in_flight, profile), fast=args.uvloop)
         print(json.dumps(result))
         return 0
 
     key, secret = "bench" + secrets.token_hex(24), secrets.token_hex(32)
     port = _free_port()
     env = dict(os.environ, HBCONNECT_BENCH_SECRET=secret)
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "hbconnect", "sim", "--no-agent", "--port", str(port), "--pairs", PAIR,
-         "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
-         "--balance", "USDT=100000000", "--balance", "BTC=100"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    sim_cmd = [sys.executable, "-m", "hbconnect", "sim", "--no-agent", "--port", str(port), "--pairs", PAIR,
+               "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
+               "--balance", "USDT=100000000", "--balance", "BTC=100"]
+    tmp = tempfile.TemporaryDirectory()
+    if "hbconnect-ws-ed25519" in args.clients:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        private = ed25519.Ed25519PrivateKey.generate()
+        env[ED25519_PEM_ENV] = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()).decode()
+        public_file = os.path.join(tmp.name, "ed25519.pub.pem")
+        with open(public_file, "wb") as f:
+            f.write(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+        sim_cmd += ["--ed25519-account", f"{ED25519_KEY_PREFIX}{key}={public_file}"]
+    sim = subprocess.Popen(sim_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert sim.stdout is not None
         for line in sim.stdout:
@@ -310,28 +356,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         # keep draining what the sim prints, so it never blocks on a full pipe
         threading.Thread(target=sim.stdout.read, daemon=True).start()
         rest, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-        results = []
-        for name in args.clients:
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--rest", rest, "--ws", ws,
-                   "--key", key, "--secret-env", "HBCONNECT_BENCH_SECRET", "--orders", str(args.orders),
-                   "--in-flight", str(args.in_flight)]
-            if args.profile_dir:
-                os.makedirs(args.profile_dir, exist_ok=True)
-                cmd += ["--profile-dir", args.profile_dir]
-            if args.uvloop:
-                cmd.append("--uvloop")
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if done.returncode != 0:
-                print(f"{name}: failed\n{done.stderr[-3000:]}", file=sys.stderr)
-                continue
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"{name}: done", file=sys.stderr)
+        runs: Dict[str, List[dict]] = {}
+        for round_no in range(args.rounds):  # the clients take turns, round after round
+            for name in args.clients:
+                cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--rest", rest, "--ws", ws,
+                       "--key", key, "--secret-env", "HBCONNECT_BENCH_SECRET", "--orders", str(args.orders),
+                       "--in-flight", str(args.in_flight)]
+                if args.profile_dir:
+                    os.makedirs(args.profile_dir, exist_ok=True)
+                    cmd += ["--profile-dir", args.profile_dir]
+                if args.uvloop:
+                    cmd.append("--uvloop")
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if done.returncode != 0:
+                    print(f"{name}: failed\n{done.stderr[-3000:]}", file=sys.stderr)
+                    continue
+                runs.setdefault(name, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(f"{name}: round {round_no + 1} done", file=sys.stderr)
     finally:
+        tmp.cleanup()
         sim.terminate()
         try:
             sim.wait(10)
         except subprocess.TimeoutExpired:
             sim.kill()
+    results = [merge_rounds(r) for r in runs.values()]
     if not results:
         return 1
     report(results)

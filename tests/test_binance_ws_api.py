@@ -99,7 +99,9 @@ def test_replies_are_classified_with_the_venues_counts() -> None:
                                             "data": {"serverTime": 1000, "retryAfter": 3500}}}))
     assert type(limited.error).__name__ == "RateLimitError" and limited.error.retry_after == 2.5
     assert venue.parse_ws_order_reply(json.dumps({"event": {"e": "outboundAccountPosition"}})) is None
-    assert venue.parse_ws_order_reply(json.dumps({"id": None, "status": 401, "error": {"code": -2015}})) is None
+    # id null, 401: the logged-on session was revoked (tests/test_ws_order_session_end.py)
+    assert venue.parse_ws_order_reply(json.dumps({"id": None, "status": 401, "error": {"code": -2015}})).revoked
+    assert venue.parse_ws_order_reply(json.dumps({"id": None, "status": 400, "error": {"code": -1000}})) is None
 
 
 def test_ws_api_url_default_and_local() -> None:

@@ -17,6 +17,7 @@ import time
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Dict, List, Optional, TextIO
 
+from hbconnect.core.loop import run as run_loop
 from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
 from hbconnect.connector import Connector
 from hbconnect.core.events import MarketEvent
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     demo = Demo(args.pair.upper(), duration=None if args.forever else args.duration, seed=args.seed,
                 levels=args.levels, quiet=args.quiet, exchange=args.exchange, perpetual=args.perpetual)
     try:
-        return asyncio.run(demo.main())
+        return run_loop(demo.main())  # uvloop when installed (hbconnect[fast])
     except KeyboardInterrupt:
         return 0 if demo.ok else 1
 

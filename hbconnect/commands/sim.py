@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (agent, ids, faults)")
     parser.add_argument("--api-key", help="API key of the demo account (default: generated)")
     parser.add_argument("--api-secret", help="API secret of the demo account (default: generated)")
+    parser.add_argument("--ed25519-account", metavar="KEY=PEMFILE", action="append", default=[],
+                        help="also open an account whose API key KEY signs with the Ed25519 key whose "
+                             "public key (PEM) is in PEMFILE, with the demo account's balances "
+                             "(Binance: WebSocket API session.logon; repeatable)")
     parser.add_argument("--balance", type=_balance, action="append", metavar="ASSET=AMOUNT",
                         help="demo account spot balance (repeatable; default USDT=100000 BTC=1 ETH=10)")
     parser.add_argument("--futures-balance", type=Decimal, default=Decimal("100000"),
@@ -134,7 +138,15 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
         passphrase = secret[:16] if venue == "okx" else ""   # OKX keys come with a passphrase
         ex.create_account(key, secret, balances=balances, futures_balances={"USDT": args.futures_balance},
                           passphrase=passphrase)
-    except ValueError as e:
+        for spec in args.ed25519_account:
+            ed_key, sep, pem_file = spec.partition("=")
+            if not sep or not ed_key or not pem_file:
+                raise ValueError(f"--ed25519-account wants KEY=PEMFILE, not {spec!r}")
+            with open(pem_file, "rb") as f:
+                public_pem = f.read()
+            ex.create_account(ed_key, "", balances=dict(balances), futures_balances={"USDT": args.futures_balance},
+                              ed25519_public_key=public_pem)
+    except (ValueError, OSError) as e:
         print(f"hbconnect sim: {e}", file=sys.stderr)
         return 2
     stop = asyncio.Event()

@@ -183,6 +183,19 @@ class WsOrderReply:
     usage: Optional[dict] = None
 
 
+@dataclass(frozen=True)
+class WsSessionNotice:
+    """A frame on the order-entry socket about the session itself, not a reply.
+
+    ``revoked``: the venue ended the logged-in session (its key became invalid): requests
+    awaiting a reply may never get one (their outcome is unknown), and the socket must log in
+    again. Otherwise the venue asks the client to move to a new connection soon (a server about
+    to shut down): replies still come on this one."""
+
+    reason: str
+    revoked: bool = False
+
+
 @runtime_checkable
 class TradingVenue(Protocol):
     """What every venue's trading translation object provides (one per account and market)."""
@@ -304,7 +317,8 @@ class WsOrderEntry(Protocol):
 
     ``ws_order_login`` returns the login message (None: every order message is signed itself);
     its ack is recognised by ``parse_login_reply``. ``parse_ws_order_reply`` returns None for
-    frames that answer no order message (pongs, pushes)."""
+    frames that answer no order message (pongs, pushes), and a ``WsSessionNotice`` for a frame
+    about the session (revoked, server shutting down)."""
 
     ws_order_entry: bool
     #: throttler limit ids a WebSocket create / cancel counts on (the venue's rate_limits); the
@@ -318,7 +332,7 @@ class WsOrderEntry(Protocol):
     def ws_place_order_message(self, order: Any, account: AccountSettings, request_id: str,
                                timestamp_ms: int) -> str: ...
     def ws_cancel_order_message(self, order: Any, request_id: str, timestamp_ms: int) -> str: ...
-    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Optional[WsOrderReply]: ...
+    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Union[WsOrderReply, WsSessionNotice, None]: ...
 
 
 @runtime_checkable

@@ -14,11 +14,12 @@ import itertools
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply
+from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply, WsSessionNotice
 from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
 from hbconnect.core.throttler import keyed_limit_id
-from hbconnect.core.ws import WsClosed
+from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.core.ws_lean import LeanWsConnection
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +36,18 @@ class WsOrderSession(PrivateSocket):
     ``time_ms()`` gives the synchronized venue time that logins and signed messages carry;
     ``on_rate_limited(retry_after)`` hears about rate-limit replies (the engine slows down);
     ``on_usage(counts)`` gets the venue's own rate-limit counts a reply carries.
+    ``lean``: the socket is :class:`LeanWsConnection` (frames handed to the reply matcher from
+    the protocol callback, requests written without awaiting), else aiohttp's ``WsConnection``.
     """
 
     kind = "order entry"
 
     def __init__(self, venue: Any, time_ms: Callable[[], int], *,
                  on_rate_limited: Optional[Callable[[Optional[float]], Any]] = None,
-                 on_usage: Optional[Callable[[dict], Any]] = None, **kw: Any) -> None:
+                 on_usage: Optional[Callable[[dict], Any]] = None, lean: bool = True, **kw: Any) -> None:
         super().__init__(venue, time_ms=time_ms, **kw)
+        self.lean = lean
+        self.connection_class = LeanWsConnection if lean else WsConnection
         self._on_rate_limited = on_rate_limited
         self._on_usage = on_usage
         self._pending: Dict[str, asyncio.Future] = {}
@@ -51,6 +56,11 @@ class WsOrderSession(PrivateSocket):
         self.connects = 0
         self.unmatched_replies = 0
         self.parse_errors = 0
+        self.revocations = 0  # sessions the venue revoked (logged in again after)
+        self.shutdown_notices = 0  # "move to a new connection" notices
+        #: seconds a connection the venue is retiring keeps serving the replies awaited on it
+        self.drain_timeout = 10.0
+        self._retiring: Optional[asyncio.Task] = None
 
     def _session_ended(self) -> None:
         self.ready = False
@@ -65,6 +75,9 @@ class WsOrderSession(PrivateSocket):
                 await login(conn, message, venue.parse_login_reply, self.login_timeout, self._on_frame)
             self.connects += 1
             self.ready = True
+            if self.lean:
+                conn.deliver_to(self._on_frame)
+                await conn.wait_closed()
             while True:
                 self._on_frame(await conn.receive())
         finally:
@@ -74,12 +87,15 @@ class WsOrderSession(PrivateSocket):
 
     def _on_frame(self, frame: Any) -> None:
         try:
-            reply: Optional[WsOrderReply] = self._venue.parse_ws_order_reply(frame)
+            reply = self._venue.parse_ws_order_reply(frame)
         except (ValueError, KeyError, TypeError) as exc:
             self.parse_errors += 1
             logger.warning("%s order entry: unreadable frame skipped (%s)", self._venue.name, sanitize(exc))
             return
         if reply is None:
+            return
+        if type(reply) is WsSessionNotice:
+            self._on_session_notice(reply)
             return
         if reply.usage and self._on_usage is not None:
             self._on_usage(reply.usage)
@@ -93,6 +109,34 @@ class WsOrderSession(PrivateSocket):
             fut.set_exception(reply.error)
         else:
             fut.set_result(reply.data)
+
+    def _on_session_notice(self, notice: WsSessionNotice) -> None:
+        """The venue revoked the session, or is retiring the connection. Either way no new
+        request goes on this socket (they go over REST until a new session is logged in).
+        Revoked: the requests awaiting a reply may never get one: they end now with their
+        outcome unknown (the engine asks the venue; nothing is re-sent), and the connection
+        starts over with a fresh login. Retiring: the awaited replies still come on this
+        connection; it closes once they are in (or after ``drain_timeout``), then starts over."""
+        conn = self._conn
+        self.ready = False
+        if notice.revoked:
+            self.revocations += 1
+            logger.warning("%s order entry: %s; logging in again, orders over REST meanwhile",
+                           self._venue.name, sanitize(notice.reason))
+            self._fail_pending(f"order-entry {notice.reason} before the reply")
+            self.reconnect()
+            return
+        self.shutdown_notices += 1
+        logger.info("%s order entry: %s; moving to a new connection", self._venue.name, sanitize(notice.reason))
+        if conn is not None:
+            self._retiring = asyncio.get_running_loop().create_task(self._retire(conn))
+
+    async def _retire(self, conn: Any) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout
+        while self._pending and not conn.closed and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        await conn.close()
 
     def _fail_pending(self, why: str) -> None:
         pending, self._pending = self._pending, {}
@@ -112,20 +156,30 @@ class WsOrderSession(PrivateSocket):
             raise _NotSent()
         request_id = str(next(self._ids))
         message = build(request_id, self._time_ms())
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._pending[request_id] = fut
         try:
-            await conn.send(message)
+            if self.lean:
+                conn.send_now(message)
+            else:
+                await conn.send(message)
         except WsClosed as exc:
             # the frame may have been partly written before the socket failed: never re-send
             self._pending.pop(request_id, None)
             raise RequestTimeout(None, f"order-entry socket failed while sending ({exc})",
                                  venue=self._venue.name) from None
+        # one timer per request, no wait_for / shield task: the reply resolves ``fut`` directly
+        timer = loop.call_later(timeout, self._expire, request_id, timeout)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except asyncio.TimeoutError:
-            self._pending.pop(request_id, None)
-            raise RequestTimeout(None, f"no order-entry reply in {timeout:g}s", venue=self._venue.name) from None
+            return await fut
+        finally:
+            timer.cancel()
+
+    def _expire(self, request_id: str, timeout: float) -> None:
+        fut = self._pending.pop(request_id, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(RequestTimeout(None, f"no order-entry reply in {timeout:g}s", venue=self._venue.name))
 
 
 class OrderTransport:

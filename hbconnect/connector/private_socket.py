@@ -90,7 +90,8 @@ class PrivateSocket:
             except asyncio.CancelledError:
                 raise
             except (ExchangeError, WsClosed, ValueError, KeyError, TypeError) as exc:
-                logger.warning("%s %s: %s", self._venue.name, self.kind, sanitize(exc))
+                if not self._stopping:  # a stop closes the socket: nothing to warn about
+                    logger.warning("%s %s: %s", self._venue.name, self.kind, sanitize(exc))
             except Exception:  # never let the socket die silently
                 logger.exception("%s %s: unexpected error", self._venue.name, self.kind)
             self._session_ended()
@@ -98,12 +99,15 @@ class PrivateSocket:
                 break
             await asyncio.sleep(self.backoff.next_delay())
 
-    async def _connect(self, url: str) -> WsConnection:
+    #: the connection class (same constructor and surface as ``WsConnection``)
+    connection_class: Any = WsConnection
+
+    async def _connect(self, url: str) -> Any:
         venue = self._venue
-        conn = WsConnection(url, receive_timeout=None, protocol_ping=self.protocol_ping,
-                            ping_interval=getattr(venue, "user_stream_ping_interval", 0.0) or None,
-                            ping_message=getattr(venue, "user_stream_ping", None),
-                            name=f"{venue.name} {self.kind}")
+        conn = self.connection_class(url, receive_timeout=None, protocol_ping=self.protocol_ping,
+                                     ping_interval=getattr(venue, "user_stream_ping_interval", 0.0) or None,
+                                     ping_message=getattr(venue, "user_stream_ping", None),
+                                     name=f"{venue.name} {self.kind}")
         self._conn = conn
         await conn.open()
         return conn

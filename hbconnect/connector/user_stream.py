@@ -23,7 +23,8 @@ from hbconnect.connector.contract import StreamExpired, StreamShape, VenueReques
 from hbconnect.connector.private_socket import PrivateSocket, login
 from hbconnect.core.backoff import Backoff
 from hbconnect.core.errors import register_secret, sanitize
-from hbconnect.core.ws import WsConnection
+from hbconnect.core.ws import WsClosed, WsConnection
+from hbconnect.core.ws_lean import LeanWsConnection
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class UserStream(PrivateSocket):
     """
 
     kind = "user stream"
+    #: frames are read one by one (``receive``), without aiohttp's message objects
+    connection_class = LeanWsConnection
 
     def __init__(
         self,
@@ -139,6 +142,23 @@ class UserStream(PrivateSocket):
             self.connected = True
             self.connects += 1
             self._notify(self._on_connected)
+            deliver_to = getattr(conn, "deliver_to", None)
+            if deliver_to is not None:
+                # the lean socket hands each frame over from its protocol callback (no task
+                # wake-up per frame); an expiry closes the connection and ends the session
+                expired: list = []
+
+                def on_frame(frame: Any) -> None:
+                    if not expired and self.handle_frame(frame):
+                        expired.append(asyncio.get_running_loop().create_task(conn.close()))
+                deliver_to(on_frame)
+                try:
+                    await conn.wait_closed()
+                except WsClosed:
+                    if not expired:
+                        raise
+                logger.info("%s user stream: session expired; renewing", self._venue.name)
+                return
             while True:
                 if self.handle_frame(await conn.receive()):
                     logger.info("%s user stream: session expired; renewing", self._venue.name)

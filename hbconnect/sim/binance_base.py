@@ -767,6 +767,12 @@ class BinanceFrontEnd(FrontEnd):
         except (ValueError, RecursionError):
             return {"id": None, "status": 400, "error": {"code": -1000, "msg": "Malformed request."}}
         rid, method, raw = req.get("id"), req.get("method"), req.get("params") or {}
+        if conn.state.pop("revoked", False) and conn.state.pop("logon", None) is not None:
+            # the session's key went invalid (revoke_ws_sessions): "after the next request the
+            # session will be revoked" with this answer, and that request is not acted on
+            conn.state.pop("logon_since", None)
+            return {"id": None, "status": 401,
+                    "error": {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}}
         account: Optional[Account] = conn.state.get("logon")
         orders = method == "order.place"
         try:
@@ -810,6 +816,29 @@ class BinanceFrontEnd(FrontEnd):
             return self._ws_api_error(rid, BinanceError(-1100, "Illegal parameter."), account, orders)
         return {"id": rid, "status": 200, "result": result,
                 "rateLimits": self.rate_limits_array(account.account_id if account else None, orders)}
+
+    def revoke_ws_sessions(self, api_key: Optional[str] = None) -> int:
+        """Revoke the logged-on WebSocket API sessions (all, or those of ``api_key``) as Binance
+        does when a session's key becomes invalid: the next request on each is answered
+        ``{"id": null, "status": 401, -2015}`` and not acted on, and the session is logged out.
+        The key itself stays valid (a new ``session.logon`` succeeds). Returns the number."""
+        n = 0
+        for conn in list(self.conns):
+            account = conn.state.get("logon")
+            if account is not None and (api_key is None or account.api_key == api_key):
+                conn.state["revoked"] = True
+                n += 1
+        return n
+
+    def ws_api_server_shutdown(self) -> int:
+        """Send every WebSocket API connection the ``serverShutdown`` event (the connections
+        stay up and keep answering). Returns the number of connections told."""
+        n = 0
+        for conn in list(self.conns):
+            if "rate_limits" in conn.state:  # a WebSocket API connection (set up by its handler)
+                conn.send_raw({"event": {"e": "serverShutdown", "E": self.server_time()}})
+                n += 1
+        return n
 
     def _ws_api_error(self, rid: Any, e: BinanceError, account: Optional[Account], orders: bool) -> dict:
         out = {"id": rid, "status": e.status, "error": e.body()}

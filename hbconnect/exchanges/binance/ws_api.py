@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any as _Any, Optional as _Optional, Union as _Union
 
-from hbconnect.connector.contract import AccountSettings, WsOrderReply
+from hbconnect.connector.contract import AccountSettings, WsOrderReply, WsSessionNotice
 from hbconnect.core.codecs import fast_loads as _loads, json_dumps as _dumps
 from hbconnect.core.errors import AuthenticationError
 from hbconnect.exchanges._trading import fmt_decimal
@@ -49,8 +49,13 @@ class BinanceWsOrderEntry:
 
     @property
     def ws_session_logon(self) -> bool:
-        """True when the key is Ed25519: one ``session.logon``, then unsigned requests."""
-        return self.credentials.private_key_kind == "ed25519"  # type: ignore[attr-defined]
+        """True when the key is Ed25519: one ``session.logon``, then unsigned requests (read
+        once per credentials object: every order message asks)."""
+        creds = self.credentials  # type: ignore[attr-defined]
+        cached = self.__dict__.get("_ws_logon_of")
+        if cached is None or cached[0] is not creds:
+            cached = self.__dict__["_ws_logon_of"] = (creds, creds.private_key_kind == "ed25519")
+        return cached[1]
 
     def _sign_ws(self, params: dict) -> None:
         creds = self.credentials  # type: ignore[attr-defined]
@@ -104,15 +109,28 @@ class BinanceWsOrderEntry:
 
     # -- answers --
 
-    def parse_ws_order_reply(self, raw: _Union[str, bytes]) -> _Optional[WsOrderReply]:
+    def parse_ws_order_reply(self, raw: _Union[str, bytes]) -> _Union[WsOrderReply, WsSessionNotice, None]:
         """An answer -> WsOrderReply (``result``, or the error classified as on REST, with the
-        venue's ``rateLimits`` counts in ``usage``); None for frames that answer no request
-        (user-data events, the logon answer, an answer with ``id: null``)."""
+        venue's ``rateLimits`` counts in ``usage``); a WsSessionNotice for the session's end
+        (``{"id": null, "status": 401, "error": {"code": -2015}}``: "If during an active session
+        the API key becomes invalid for any reason ... after the next request the session will
+        be revoked") and for ``{"event": {"e": "serverShutdown"}}`` ("Please establish a new
+        connection as soon as possible"); None for other frames that answer no request
+        (user-data events, the logon answer, other ``id: null`` answers)."""
         msg = _loads(raw)
         if not isinstance(msg, dict):
             raise ValueError("WebSocket API frame is not an object")
         rid = msg.get("id")
-        if rid is None or rid == LOGON_ID or "status" not in msg:
+        if rid is None:
+            if msg.get("status") == 401:
+                error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
+                return WsSessionNotice(f"session revoked ({error.get('code')}: {str(error.get('msg', ''))[:100]})",
+                                       revoked=True)
+            event = msg.get("event")
+            if isinstance(event, dict) and event.get("e") == "serverShutdown":
+                return WsSessionNotice("serverShutdown: the server is about to shut down")
+            return None
+        if rid == LOGON_ID or "status" not in msg:
             return None
         usage = self.parse_rate_limit_counts(msg.get("rateLimits"))
         status = int(msg["status"])
