@@ -37,7 +37,7 @@ def test_without_uvloop_the_default_loop_is_used(monkeypatch):
     assert run(_which()) == "asyncio"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop (the fast extra) not installed")
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed: pip install -e '.[test]' installs it (not on Windows, where uvloop does not exist)")
 def test_uvloop_is_used_when_installed(monkeypatch):
     monkeypatch.delenv("HBCONNECT_LOOP", raising=False)
     assert loop_factory() is not None
