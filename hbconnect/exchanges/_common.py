@@ -108,15 +108,17 @@ def as_int(value: Any, what: str) -> int:
     raise ParseError(f"{what}: expected an integer, got {excerpt(value, 60)}")
 
 
-def levels(rows: Any, what: str, width: int = 2) -> list:
+def levels(rows: Any, what: str) -> list:
     """Check a level list ``[[price, size, ...], ...]`` of decimal strings.
 
-    Rows wider than 2 (OKX sends ``[px, sz, "0", numOrders]``) are cut to ``[price, size]`` so
-    that the book always gets the two-string shape of its fast path. Values themselves are
-    validated by the book, atomically, when the batch is applied.
+    Rows wider than 2 (OKX sends ``[px, sz, "0", numOrders]``, Kraken ``[px, sz, ts]``, and a
+    venue may add a field any day) are cut to ``[price, size]``, so the book always gets the
+    two-string shape of its fast path. Values themselves are validated by the book, atomically,
+    when the batch is applied.
     """
     if type(rows) is not list:
         raise ParseError(f"{what}: expected an array of levels, got {excerpt(rows, 60)}")
+    wide = False
     for row in rows:
         if (
             type(row) is not list
@@ -125,7 +127,9 @@ def levels(rows: Any, what: str, width: int = 2) -> list:
             or type(row[1]) is not str
         ):
             raise ParseError(f"{what}: bad level {excerpt(row, 60)}")
-    if width > 2:
+        if len(row) != 2:
+            wide = True
+    if wide:
         return [[row[0], row[1]] for row in rows]
     return rows
 

@@ -157,8 +157,8 @@ class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
         pair = self.from_venue_symbol(c.as_str(msg.get("symbol"), "symbol"))
         d = c.as_dict(msg.get("data"), "data")
         seq = c.as_int(d.get("seqnum"), "seqnum")
-        bids = c.levels(d.get("bids"), "bids", 3)
-        asks = c.levels(d.get("asks"), "asks", 3)
+        bids = c.levels(d.get("bids"), "bids")
+        asks = c.levels(d.get("asks"), "asks")
         ts = c.ms_to_seconds(d.get("ts"))
         if snapshot:
             return BookSnapshot(pair, bids, asks, seq, ts)

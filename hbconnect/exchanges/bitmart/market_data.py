@@ -148,8 +148,8 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
 
     def _full(self, d: dict) -> BookSnapshot:
         ms = c.as_int(d.get("ms_t"), "bitmart ms_t")
-        return BookSnapshot(self.from_venue_symbol(d.get("symbol")), c.levels(d.get("bids"), "bitmart bids", 3),
-                            c.levels(d.get("asks"), "bitmart asks", 3), ms, c.ms_to_seconds(ms))
+        return BookSnapshot(self.from_venue_symbol(d.get("symbol")), c.levels(d.get("bids"), "bitmart bids"),
+                            c.levels(d.get("asks"), "bitmart asks"), ms, c.ms_to_seconds(ms))
 
     def _increment(self, d: dict) -> Union[BookSnapshot, BookDiff]:
         pair = self.from_venue_symbol(d.get("symbol"))
@@ -157,8 +157,8 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
         if kind not in BOOK_TYPES:
             raise ParseError(f"bitmart: depth type {c.excerpt(kind, 20)}")
         version = c.as_int(d.get("version"), "bitmart version")
-        bids = c.levels(d.get("bids"), "bitmart bids", 3)
-        asks = c.levels(d.get("asks"), "bitmart asks", 3)
+        bids = c.levels(d.get("bids"), "bitmart bids")
+        asks = c.levels(d.get("asks"), "bitmart asks")
         ts = c.ms_to_seconds(d.get("ms_t"), "bitmart ms_t")
         if kind == "snapshot":
             return BookSnapshot(pair, bids, asks, version, ts)

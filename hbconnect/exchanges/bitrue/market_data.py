@@ -106,8 +106,8 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
         ts = msg.get("ts")
         if ts is None:
             raise ParseError("bitrue: depth push without ts")
-        return [BookSnapshot(pair, c.levels(tick.get("buys", []), "bitrue buys", 3),
-                             c.levels(tick.get("asks", []), "bitrue asks", 3),
+        return [BookSnapshot(pair, c.levels(tick.get("buys", []), "bitrue buys"),
+                             c.levels(tick.get("asks", []), "bitrue asks"),
                              c.as_int(ts, "bitrue ts"), c.ms_to_seconds(ts))]
 
     @staticmethod

@@ -114,8 +114,8 @@ class BtcMarketsMarketData(c.TableSymbols, c.MarketDataBase):
     def _book(self, msg: dict) -> Union[BookSnapshot, BookDiff]:
         pair = self.from_venue_symbol(c.as_str(msg.get("marketId"), "marketId"))
         sid = c.as_int(msg.get("snapshotId"), "snapshotId")
-        bids = c.levels(msg.get("bids"), "bids", 3)
-        asks = c.levels(msg.get("asks"), "asks", 3)
+        bids = c.levels(msg.get("bids"), "bids")
+        asks = c.levels(msg.get("asks"), "asks")
         ts = c.iso_to_seconds(msg.get("timestamp")) if "timestamp" in msg else 0.0
         if msg.get("snapshot") is True or "checksum" not in msg:
             return BookSnapshot(pair, bids, asks, sid - 1, ts)

@@ -130,7 +130,7 @@ class FoxbitMarketData(c.TableSymbols, c.MarketDataBase):
         last = c.as_int(d.get("last_sequence_id"), "last_sequence_id")
         if first > last:
             raise ParseError(f"foxbit: first_sequence_id {first} > last_sequence_id {last}")
-        return BookDiff(pair, c.levels(d.get("bids"), "bids", 3), c.levels(d.get("asks"), "asks", 3),
+        return BookDiff(pair, c.levels(d.get("bids"), "bids"), c.levels(d.get("asks"), "asks"),
                         first, last, None, c.ms_to_seconds(d.get("ts")))
 
     def _trades(self, msg: dict, params: dict) -> list[MarketEvent]:
@@ -146,7 +146,7 @@ class FoxbitMarketData(c.TableSymbols, c.MarketDataBase):
 
 def _snapshot(pair: str, d: dict) -> BookSnapshot:
     """A whole book ``{sequence_id, bids, asks}`` (the in-band snapshot's data or the REST body)."""
-    return BookSnapshot(pair, c.levels(d.get("bids"), "bids", 3), c.levels(d.get("asks"), "asks", 3),
+    return BookSnapshot(pair, c.levels(d.get("bids"), "bids"), c.levels(d.get("asks"), "asks"),
                         c.as_int(d.get("sequence_id"), "sequence_id"))
 
 

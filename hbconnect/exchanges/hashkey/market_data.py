@@ -124,7 +124,7 @@ class HashKeyMarketData(c.TableSymbols, c.MarketDataBase):
 def _book(pair: str, d: dict) -> BookSnapshot:
     """A whole book ``{"t", "b", "a"}`` (a depth push's data row, or the REST body)."""
     t = c.as_int(d.get("t"), "t")
-    return BookSnapshot(pair, c.levels(d.get("b"), "b", 3), c.levels(d.get("a"), "a", 3), t, t / 1000.0)
+    return BookSnapshot(pair, c.levels(d.get("b"), "b"), c.levels(d.get("a"), "a"), t, t / 1000.0)
 
 
 MARKET_DATA: dict[str, Any] = {

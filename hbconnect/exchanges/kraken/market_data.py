@@ -207,8 +207,8 @@ class KrakenMarketData(_KrakenBase):
         if "as" in first or "bs" in first:
             return BookSnapshot(
                 pair,
-                levels(first.get("bs", []), "kraken bs", 3),
-                levels(first.get("as", []), "kraken as", 3),
+                levels(first.get("bs", []), "kraken bs"),
+                levels(first.get("as", []), "kraken as"),
                 0,
             )
         # Updates: up to two maps ({"a": ...} and {"b": ..., "c": ...}); the checksum sits in
@@ -220,10 +220,10 @@ class KrakenMarketData(_KrakenBase):
         for part in parts:
             part = as_dict(part, "kraken book update")
             if "a" in part:
-                asks.extend(levels(part["a"], "kraken a", 3))
+                asks.extend(levels(part["a"], "kraken a"))
                 last = part["a"][-1] if part["a"] else last
             if "b" in part:
-                bids.extend(levels(part["b"], "kraken b", 3))
+                bids.extend(levels(part["b"], "kraken b"))
                 last = part["b"][-1] if part["b"] else last
             if "c" in part:
                 checksum = _checksum_field(part["c"])

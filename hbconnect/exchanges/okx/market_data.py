@@ -142,8 +142,8 @@ class OkxMarketData(c.TableSymbols, OpArgsMarketData):
         if len(data) != 1:
             raise ParseError(f"{self.name}: books push must carry one entry, got {len(data)}")
         d = c.as_dict(data[0], "data[0]")
-        bids = c.levels(d.get("bids"), "bids", 4)
-        asks = c.levels(d.get("asks"), "asks", 4)
+        bids = c.levels(d.get("bids"), "bids")
+        asks = c.levels(d.get("asks"), "asks")
         ts = c.ms_to_seconds(d.get("ts"))
         cks = d.get("checksum")
         checksum = c.as_int(cks, "checksum") if cks is not None else 0
