@@ -214,3 +214,16 @@ def test_generated_session_fuzz_same_as_general_path(name):
         scanned += tf._fastpath.scanned_frames
     assert fast > 300  # the compiled path took a good share of the frames
     assert fast > scanned > 200  # both the partial reader and the decoded frames were used
+
+
+@pytest.mark.parametrize("name", ["okx", "bitget"])
+def test_book_checksum_method_is_the_venue_checksum(name):
+    """``DiffFrame.book_checksum`` (called by the compiled path) computes ``venue.checksum``."""
+    venue = _venue(name)
+    spec = venue.diff_frame
+    assert spec.book_checksum is not None
+    gen = VF.GENERATORS[name](random.Random(3), levels=(3, 12))
+    gen.frames(80)
+    for book in gen.books.values():
+        assert len(book.bids_text()) > 5 and len(book.asks_text()) > 5
+        assert getattr(book, spec.book_checksum[0])(*spec.book_checksum[1:]) == venue.checksum(book)

@@ -52,6 +52,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
 
+import sys
 import time as _time
 
 
@@ -67,6 +68,7 @@ cdef class TrackedBookCore:
     cdef public long long diffs_applied
     cdef public double last_update_time
     cdef public double last_receive
+    cdef public long long checksums_ok
 
 
 cdef class ConnectionCore:
@@ -251,52 +253,137 @@ cdef bint _skip(Cur* c, int depth) noexcept:
     return _word(c) >= 0 or _int(c, &v)
 
 
-cdef object _value(Cur* c, object want, int depth):
-    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
-    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
-    except that an object under a ``dict`` want keeps only the keys the want names (each read
-    with its own want; such a key twice: refused), and an array under a 1-tuple want reads its
-    elements with that want. ``want`` None: everything. ``_NOTHING`` for anything else."""
+cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
+    W_ALL = 0    # the whole value, as the JSON parser builds it
+    W_OBJ = 1    # an object: only the named keys, each read with its own want
+    W_ARR = 2    # an array: every element read with ``elem``
+    W_ROWS = 3   # level rows ``[["p","q"],...]``, exactly two strings each (the JSON parser's lists)
+    W_ROWS_CUT = 4  # level rows of at least two strings then anything, cut to ``[p, q]``
+
+
+cdef class _Want:
+    """A compiled node of the tree of what a frame's partial read builds (see ``_want_tree``):
+    object keys are compared as bytes and stored with their interned str (no key objects made,
+    no hashing of the frame's keys)."""
+    cdef int kind
+    cdef tuple bkeys   # W_OBJ: the keys as bytes
+    cdef tuple skeys   # ... as str
+    cdef tuple subs    # ... each key's _Want
+    cdef _Want elem    # W_ARR: the elements' _Want
+
+
+cdef _Want _W_ALL = _Want()
+
+
+def _compile_want(want):
+    """The plain tree (``_merge_want``: None, dict, 1-tuple or a rows marker) as ``_Want`` nodes."""
+    cdef _Want w
+    if want is None:
+        return _W_ALL
+    w = _Want()
+    if type(want) is dict:
+        w.kind = W_OBJ
+        w.skeys = tuple(sys.intern(k) for k in want)
+        w.bkeys = tuple(k.encode("ascii") for k in w.skeys)
+        w.subs = tuple(_compile_want(v) for v in want.values())
+    elif type(want) is tuple:
+        w.kind = W_ARR
+        w.elem = _compile_want(want[0])
+    elif want == ROWS:
+        w.kind = W_ROWS
+    elif want == ROWS_CUT:
+        w.kind = W_ROWS_CUT
+    else:
+        raise ValueError(f"not a want tree node: {want!r}")
+    return w
+
+
+cdef object _rows_value(Cur* c, bint cut):
+    """Level rows (``W_ROWS``/``W_ROWS_CUT``); ``_NOTHING`` for anything else."""
     cdef const unsigned char* s
     cdef Py_ssize_t n
+    cdef list out = []
+    cdef object price
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _str(c, &s, &n):
+            return _NOTHING
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _str(c, &s, &n):
+            return _NOTHING
+        out.append([price, _ascii(s, n)])
+        if cut:
+            while _lit(c, c','):
+                if not _skip(c, 1):
+                    return _NOTHING
+        if not _lit(c, c']'):
+            return _NOTHING
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef object _value(Cur* c, _Want want, int depth):
+    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
+    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
+    except where ``want`` says to build less: an object of ``W_OBJ`` keeps only the keys the want
+    names (each read with its own want; such a key twice: refused), an array of ``W_ARR`` reads
+    its elements with ``elem``, level rows are read as ``_rows_value`` does. ``_NOTHING`` for
+    anything else."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n, i, nk
     cdef long long v
     cdef dict d
     cdef list lst
-    cdef object sub, item, key
+    cdef object item, key
+    cdef _Want sub
+    cdef bytes bk
     cdef unsigned char ch
-    cdef int w
+    cdef int w, kind = want.kind
     if c.p >= c.e or depth > 16:
         return _NOTHING
     ch = c.p[0]
+    if kind == W_ROWS or kind == W_ROWS_CUT:
+        return _rows_value(c, kind == W_ROWS_CUT)
     if ch == c'"':
-        if not _str(c, &s, &n):
+        if kind != W_ALL or not _str(c, &s, &n):
             return _NOTHING
         return _ascii(s, n)
     if ch == c'{':
-        if want is not None and type(want) is not dict:
+        if kind != W_ALL and kind != W_OBJ:
             return _NOTHING
         c.p += 1
         d = {}
         if _lit(c, c'}'):
             return d
+        nk = len(want.bkeys) if kind == W_OBJ else 0
         while True:
             if not _str(c, &s, &n) or not _lit(c, c':'):
                 return _NOTHING
-            key = _ascii(s, n)
-            if want is None:
-                item = _value(c, None, depth + 1)
+            if kind == W_ALL:
+                item = _value(c, want, depth + 1)
                 if item is _NOTHING:
                     return _NOTHING
-                d[key] = item
+                d[_ascii(s, n)] = item
             else:
-                sub = (<dict>want).get(key, _NOTHING)
-                if sub is _NOTHING:
+                for i in range(nk):
+                    bk = <bytes>want.bkeys[i]
+                    if n == PyBytes_GET_SIZE(bk) and memcmp(s, PyBytes_AS_STRING(bk), n) == 0:
+                        break
+                else:
+                    i = -1
+                if i < 0:
                     if not _skip(c, depth + 1):
                         return _NOTHING
                 else:
+                    key = want.skeys[i]
                     if key in d:
                         return _NOTHING
-                    item = _value(c, sub, depth + 1)
+                    item = _value(c, <_Want>want.subs[i], depth + 1)
                     if item is _NOTHING:
                         return _NOTHING
                     d[key] = item
@@ -305,11 +392,11 @@ cdef object _value(Cur* c, object want, int depth):
             if not _lit(c, c','):
                 return _NOTHING
     if ch == c'[':
-        if want is not None and type(want) is not tuple:
+        if kind != W_ALL and kind != W_ARR:
             return _NOTHING
         c.p += 1
         lst = []
-        sub = None if want is None else (<tuple>want)[0]
+        sub = want if kind == W_ALL else want.elem
         if _lit(c, c']'):
             return lst
         while True:
@@ -321,7 +408,7 @@ cdef object _value(Cur* c, object want, int depth):
                 return lst
             if not _lit(c, c','):
                 return _NOTHING
-    if want is not None:
+    if kind != W_ALL:
         return _NOTHING  # a scalar where an object or array was declared: let the parser judge
     w = _word(c)
     if w >= 0:
@@ -345,31 +432,54 @@ cdef enum:  # the fields of a diff frame the scanner has seen
 _UNSET = object()
 
 
-def _merge_want(want, tuple path):
-    """``want`` extended so that the value at ``path`` is read whole (None: read whole; a dict:
-    those keys; a 1-tuple: an array's elements)."""
-    if not path or want is None:
+#: rows markers of the plain want tree (``_want_tree``'s ``rows``)
+ROWS = "rows"
+ROWS_CUT = "rows-cut"
+
+
+def _merge_want(want, tuple path, leaf=None):
+    """``want`` extended so that the value at ``path`` is read as ``leaf`` says (None: read whole;
+    a rows marker; a dict: those keys; a 1-tuple: an array's elements). Two different reads of
+    one value: read whole."""
+    if want is None:
         return None
+    if not path:
+        return leaf if want is _UNSET or want == leaf else None
     key = path[0]
     if type(key) is str:
         if want is not _UNSET and type(want) is not dict:
             return None  # declared both as an array and as an object: read it whole
         d = dict(want) if want is not _UNSET else {}
-        d[key] = _merge_want(d.get(key, _UNSET), path[1:])
+        d[key] = _merge_want(d.get(key, _UNSET), path[1:], leaf)
         return d
     if want is not _UNSET and type(want) is not tuple:
         return None
-    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:]),)
+    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:], leaf),)
 
 
-def _want_tree(tuple env, tuple paths, tuple data_keys):
+def _want_at(want, tuple path):
+    """The node of a plain want tree at ``path`` (None: read whole there)."""
+    for key in path:
+        if type(want) is dict:
+            want = want.get(key)
+        elif type(want) is tuple:
+            want = want[0]
+        else:
+            return None
+    return want
+
+
+def _want_tree(tuple env, tuple paths, tuple data_keys, tuple sides=(), rows=None):
     """The parts of a frame of a declared shape the compiled path reads: ``paths`` from the top,
-    ``data_keys`` (keys or key paths) under the envelope ``env``."""
+    ``data_keys`` (keys or key paths) under the envelope ``env``, and the level ``sides`` (key
+    paths under ``env``) read as ``rows`` (a rows marker; None: whole)."""
     want = _UNSET
     for path in paths:
         want = _merge_want(want, path)
     for key in data_keys:
         want = _merge_want(want, env + (key if type(key) is tuple else (key,)))
+    for key in sides:
+        want = _merge_want(want, env + (key if type(key) is tuple else (key,)), rows)
     return None if want is _UNSET else want
 
 
@@ -420,9 +530,13 @@ cdef class FastFeed:
     cdef bint shaped
     cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
     cdef object levels_key, checksum_key
+    #: ``DiffFrame.book_checksum``: the book method (name, args) giving ``venue.checksum(book)``
+    cdef object ck_name
+    cdef tuple ck_args
     cdef str symbol_prefix
     #: what the partial reader builds of a frame of a declared shape (see ``_want_tree``)
-    cdef object want
+    cdef _Want want
+    cdef bint rows_ready  # the partial reader's level rows are the venue parser's
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -484,6 +598,8 @@ cdef class FastFeed:
         self.levels_key = spec.levels_key
         self.symbol_prefix = spec.symbol_prefix
         self.checksum_key = spec.checksum_key
+        self.ck_name = spec.book_checksum[0] if spec.book_checksum else None
+        self.ck_args = tuple(spec.book_checksum[1:]) if spec.book_checksum else ()
         self.check_levels = spec.check_levels
         self.level_width = spec.level_width
         self.int_text = spec.int_text
@@ -504,12 +620,18 @@ cdef class FastFeed:
             sides = (self.bids_key, self.asks_key)
             if self.levels_key is not None:
                 sides = tuple((self.levels_key, k) for k in sides)
-            self.want = _want_tree(
+            # the level rows are built as the venue parser returns them (``_side``'s ``ready``)
+            rows = ROWS_CUT if self.check_levels and self.level_width > 2 else ROWS
+            tree = _want_tree(
                 self.env_path,
                 tuple(k for k, _ in self.match + self.match_prefix) + self.absent
                 + tuple(p for p in (self.symbol_path, self.time_path) if p is not None),
                 tuple(k for k in (self.event_key, self.first_key, self.last_key, self.prev_key, self.time_key,
-                                  self.checksum_key, self.symbol_key) if k is not None) + sides)
+                                  self.checksum_key, self.symbol_key) if k is not None),
+                sides, rows)
+            self.want = _compile_want(tree)
+            self.rows_ready = all(_want_at(tree, self.env_path + (k if type(k) is tuple else (k,))) == rows
+                                  for k in sides)
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -622,7 +744,7 @@ cdef class FastFeed:
                 now = t if t >= 0.0 else _time.monotonic()
         if self.shaped:
             msg = self._partial(raw)
-            if msg is not None and self._shaped_msg(conn, raw, now, msg):
+            if msg is not None and self._shaped_msg(conn, raw, now, msg, self.rows_ready):
                 self.scanned_frames += 1
                 return
             return self._decoded(conn, raw, now)
@@ -668,7 +790,7 @@ cdef class FastFeed:
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
-        done = self._shaped_msg(conn, raw, now, msg) if self.shaped else self._feed_msg(conn, raw, now, msg)
+        done = self._shaped_msg(conn, raw, now, msg, False) if self.shaped else self._feed_msg(conn, raw, now, msg)
         if not done:
             if self.fallback is None:
                 return self.general(conn, raw, now)
@@ -766,16 +888,19 @@ cdef class FastFeed:
             out.append([(<list>row)[0], (<list>row)[1]])
         return out
 
-    cdef object _side(self, dict side, object key):
-        """One side of the diff as the venue parser returns it; None: the general path decides."""
+    cdef object _side(self, dict side, object key, bint ready):
+        """One side of the diff as the venue parser returns it; None: the general path decides.
+        ``ready``: the frame was read by the partial reader, whose rows are already that."""
         cdef PyObject* p = PyDict_GetItem(side, key)
         if p is NULL:
             return [] if self.missing_empty else None
+        if ready:
+            return <object>p
         return self._rows(<object>p)
 
-    cdef bint _shaped_msg(self, conn, raw, now, msg) except -1:
-        """A frame of any other declared shape (read whole or in part): True when it was the diff and was
-        handled here."""
+    cdef bint _shaped_msg(self, conn, raw, now, msg, bint ready) except -1:
+        """A frame of any other declared shape (read whole, or in part: ``ready``): True when it was
+        the diff and was handled here."""
         cdef PyObject* p
         cdef object data, side, bids, asks, sym, key, val, last_obj = None
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
@@ -823,10 +948,10 @@ cdef class FastFeed:
             if p is NULL or type(<object>p) is not dict:
                 return False
             side = <object>p
-        bids = self._side(side, self.bids_key)
+        bids = self._side(side, self.bids_key, ready)
         if bids is None:
             return False
-        asks = self._side(side, self.asks_key)
+        asks = self._side(side, self.asks_key, ready)
         if asks is None:
             return False
         if self.time_path is not None:
@@ -948,13 +1073,26 @@ cdef class FastFeed:
             self.fast_frames += 1
             if self.max_depth:
                 tb.book.truncate(self.max_depth)
-            if has_cks and not tracker._verify(tb, cks):
+            if has_cks and not self._checksum_ok(tb, cks):
                 return True
             if tracker._notify_books:
                 tracker._emit_book(tb, False)
         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
             self.tracker._internal_error(conn, pair, raw, exc)
         return True
+
+    cdef bint _checksum_ok(self, TrackedBookCore tb, long long cks) except -1:
+        """The tracker's ``_verify``: the book's own checksum method called here when the venue
+        names it (a match counted here; a mismatch or an error left to ``_verify``)."""
+        if self.ck_name is not None:
+            try:
+                got = getattr(tb.book, self.ck_name)(*self.ck_args)
+            except Exception:
+                got = None
+            if type(got) is int and got == cks:
+                tb.checksums_ok += 1
+                return True
+        return self.tracker._verify(tb, cks)
 
     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
                        long long last, long long prev, bint has_prev, bint has_ts, long long ts,

@@ -217,6 +217,9 @@ class DiffFrame:
     checksum_key: Optional[str] = None
     #: a checksum of 0, or none at all, means "not sent" (OKX since 2026-06)
     checksum_zero_is_none: bool = False
+    #: the book method giving ``venue.checksum(book)``, as ``(name, *args)`` (OKX
+    #: ``("checksum_okx", 25)``): the compiled path calls it directly; None: ``venue.checksum``
+    book_checksum: Optional[tuple] = None
     #: a diff with this last id means a snapshot to the venue parser (Bybit ``u == 1``)
     snapshot_last_id: Optional[int] = None
     #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
