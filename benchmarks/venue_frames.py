@@ -177,4 +177,37 @@ class GateFrames(VenueFrames):
                            "bids": book.bids_text(), "asks": book.asks_text()}).encode()
 
 
-GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames}
+class GateFuturesFrames(GateFrames):
+    """Gate.io USDT futures ``futures.order_book_update`` (U/u ranges, levels ``{"p": price, "s":
+    contracts}`` with integer sizes) with REST ``/futures/usdt/order_book?with_id=true`` snapshots."""
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(["0", "1", "25", "3", "1040"])]
+                for _ in range(rng.randint(*self.level_range))]
+
+    @staticmethod
+    def _objects(rows) -> list:
+        return [{"p": p, "s": int(s)} for p, s in rows]
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        if snapshot:
+            return self.other(pair)
+        return _dumps({"time": self.ts // 1000, "time_ms": self.ts, "channel": "futures.order_book_update",
+                       "event": "update", "result": {"t": self.ts, "s": pair.replace("-", "_"), "U": prev + 1,
+                                                     "u": new, "b": self._objects(bids), "a": self._objects(asks)}})
+
+    def other(self, pair):
+        return _dumps({"time": self.ts // 1000, "channel": "futures.trades", "event": "update",
+                       "result": [{"id": self.ts, "create_time": self.ts // 1000, "create_time_ms": self.ts,
+                                   "contract": pair.replace("-", "_"), "size": 3, "price": "100.1"}]})
+
+    def snapshot_body(self, pair):
+        book = self.books[pair]
+        return json.dumps({"id": self.ids[pair], "current": self.ts / 1000, "update": self.ts / 1000,
+                           "bids": self._objects(book.bids_text()), "asks": self._objects(book.asks_text())}).encode()
+
+
+GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
+              "gate_io_perpetual": GateFuturesFrames}

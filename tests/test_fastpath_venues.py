@@ -21,7 +21,7 @@ from refbook import book_levels
 
 # ------------------------------------------------------------------ recorded sessions
 
-RECORDED = [("gate_io", "GATEIO"), ("bitstamp", "BITSTAMP")]
+RECORDED = [("gate_io", "GATEIO"), ("bitstamp", "BITSTAMP"), ("gate_io_perpetual", "GATEIO_FUTURES")]
 
 
 def _venue(name):

@@ -259,6 +259,7 @@ cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
     W_ARR = 2    # an array: every element read with ``elem``
     W_ROWS = 3   # level rows ``[["p","q"],...]``, exactly two strings each (the JSON parser's lists)
     W_ROWS_CUT = 4  # level rows of at least two strings then anything, cut to ``[p, q]``
+    W_ROWS_OBJ = 5  # level objects ``[{"p":"price","s":size},...]`` (``bkeys``: the two keys) -> ``[p, q]``
 
 
 cdef class _Want:
@@ -293,6 +294,9 @@ def _compile_want(want):
         w.kind = W_ROWS
     elif want == ROWS_CUT:
         w.kind = W_ROWS_CUT
+    elif type(want) is list:  # ROWS_OBJ: [price key, size key]
+        w.kind = W_ROWS_OBJ
+        w.bkeys = tuple(k.encode("ascii") for k in want)
     else:
         raise ValueError(f"not a want tree node: {want!r}")
     return w
@@ -327,6 +331,62 @@ cdef object _rows_value(Cur* c, bint cut):
             return _NOTHING
 
 
+cdef inline bint _is_key(const unsigned char* s, Py_ssize_t n, bytes key) noexcept:
+    return n == PyBytes_GET_SIZE(key) and memcmp(s, PyBytes_AS_STRING(key), n) == 0
+
+
+cdef object _obj_rows_value(Cur* c, bytes pk, bytes sk):
+    """Level objects (``W_ROWS_OBJ``): the price a string, the size a string or an exact int
+    (written as its decimal text, as ``str(int)`` writes it), other keys skipped, either key
+    twice refused; ``_NOTHING`` for anything else."""
+    cdef const unsigned char* s
+    cdef const unsigned char* v
+    cdef Py_ssize_t n, vn
+    cdef long long iv
+    cdef list out = []
+    cdef object price, size
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'{'):
+            return _NOTHING
+        price = size = None
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':'):
+                return _NOTHING
+            if _is_key(s, n, pk):
+                if price is not None or not _str(c, &v, &vn):
+                    return _NOTHING
+                price = _ascii(v, vn)
+            elif _is_key(s, n, sk):
+                if size is not None:
+                    return _NOTHING
+                if c.p < c.e and c.p[0] == c'"':
+                    if not _str(c, &v, &vn):
+                        return _NOTHING
+                else:
+                    v = c.p
+                    if not _int(c, &iv) or (iv == 0 and v[0] == c'-'):
+                        return _NOTHING  # "-0" is 0 to the JSON parser: let it say so
+                    vn = c.p - v
+                size = _ascii(v, vn)
+            elif not _skip(c, 2):
+                return _NOTHING
+            if _lit(c, c'}'):
+                break
+            if not _lit(c, c','):
+                return _NOTHING
+        if price is None or size is None:
+            return _NOTHING
+        out.append([price, size])
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
 cdef object _value(Cur* c, _Want want, int depth):
     """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
     ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
@@ -349,6 +409,8 @@ cdef object _value(Cur* c, _Want want, int depth):
     ch = c.p[0]
     if kind == W_ROWS or kind == W_ROWS_CUT:
         return _rows_value(c, kind == W_ROWS_CUT)
+    if kind == W_ROWS_OBJ:
+        return _obj_rows_value(c, <bytes>want.bkeys[0], <bytes>want.bkeys[1])
     if ch == c'"':
         if kind != W_ALL or not _str(c, &s, &n):
             return _NOTHING
@@ -537,6 +599,7 @@ cdef class FastFeed:
     #: what the partial reader builds of a frame of a declared shape (see ``_want_tree``)
     cdef _Want want
     cdef bint rows_ready  # the partial reader's level rows are the venue parser's
+    cdef tuple level_keys
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -601,6 +664,7 @@ cdef class FastFeed:
         self.ck_name = spec.book_checksum[0] if spec.book_checksum else None
         self.ck_args = tuple(spec.book_checksum[1:]) if spec.book_checksum else ()
         self.check_levels = spec.check_levels
+        self.level_keys = tuple(spec.level_keys) if spec.level_keys is not None else None
         self.level_width = spec.level_width
         self.int_text = spec.int_text
         self.zero_none = spec.checksum_zero_is_none
@@ -622,6 +686,8 @@ cdef class FastFeed:
                 sides = tuple((self.levels_key, k) for k in sides)
             # the level rows are built as the venue parser returns them (``_side``'s ``ready``)
             rows = ROWS_CUT if self.check_levels and self.level_width > 2 else ROWS
+            if self.level_keys is not None:
+                rows = list(self.level_keys)
             tree = _want_tree(
                 self.env_path,
                 tuple(k for k, _ in self.match + self.match_prefix) + self.absent
@@ -875,6 +941,8 @@ cdef class FastFeed:
         cdef object row
         if type(rows) is not list:
             return None
+        if self.level_keys is not None:
+            return self._obj_rows(<list>rows)
         if not self.check_levels:
             return rows
         for row in <list>rows:
@@ -886,6 +954,29 @@ cdef class FastFeed:
         out = []
         for row in <list>rows:
             out.append([(<list>row)[0], (<list>row)[1]])
+        return out
+
+    cdef object _obj_rows(self, list rows):
+        """Decoded level objects as the venue parser returns them (``DiffFrame.level_keys``)."""
+        cdef list out = []
+        cdef PyObject* p
+        cdef object row, price, size
+        for row in rows:
+            if type(row) is not dict:
+                return None
+            p = PyDict_GetItem(row, self.level_keys[0])
+            if p is NULL or type(<object>p) is not str:
+                return None
+            price = <object>p
+            p = PyDict_GetItem(row, self.level_keys[1])
+            if p is NULL:
+                return None
+            size = <object>p
+            if type(size) is int:
+                size = str(size)
+            elif type(size) is not str:
+                return None
+            out.append([price, size])
         return out
 
     cdef object _side(self, dict side, object key, bint ready):
