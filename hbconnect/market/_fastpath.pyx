@@ -23,6 +23,7 @@ Hot fields of a pair and of a connection live in the C structs of ``TrackedBookC
 ``ConnectionCore`` (bases of ``TrackedBook`` and ``Connection``), read here without attribute
 lookups.
 """
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
@@ -262,6 +263,7 @@ cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
     W_ROWS_OBJ = 5  # level objects ``[{"p":"price","s":size},...]`` (``bkeys``: the two keys) -> ``[p, q]``
 
 
+@cython.auto_pickle(False)
 cdef class _Want:
     """A compiled node of the tree of what a frame's partial read builds (see ``_want_tree``):
     object keys are compared as bytes and stored with their interned str (no key objects made,
@@ -276,7 +278,7 @@ cdef class _Want:
 cdef _Want _W_ALL = _Want()
 
 
-def _compile_want(want):
+cdef _Want _compile_want(want):
     """The plain tree (``_merge_want``: None, dict, 1-tuple or a rows marker) as ``_Want`` nodes."""
     cdef _Want w
     if want is None:
@@ -499,7 +501,7 @@ ROWS = "rows"
 ROWS_CUT = "rows-cut"
 
 
-def _merge_want(want, tuple path, leaf=None):
+cdef object _merge_want(want, tuple path, leaf=None):
     """``want`` extended so that the value at ``path`` is read as ``leaf`` says (None: read whole;
     a rows marker; a dict: those keys; a 1-tuple: an array's elements). Two different reads of
     one value: read whole."""
@@ -519,7 +521,7 @@ def _merge_want(want, tuple path, leaf=None):
     return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:], leaf),)
 
 
-def _want_at(want, tuple path):
+cdef object _want_at(want, tuple path):
     """The node of a plain want tree at ``path`` (None: read whole there)."""
     for key in path:
         if type(want) is dict:
@@ -531,7 +533,7 @@ def _want_at(want, tuple path):
     return want
 
 
-def _want_tree(tuple env, tuple paths, tuple data_keys, tuple sides=(), rows=None):
+cdef object _want_tree(tuple env, tuple paths, tuple data_keys, tuple sides=(), rows=None):
     """The parts of a frame of a declared shape the compiled path reads: ``paths`` from the top,
     ``data_keys`` (keys or key paths) under the envelope ``env``, and the level ``sides`` (key
     paths under ``env``) read as ``rows`` (a rows marker; None: whole)."""
@@ -545,6 +547,7 @@ def _want_tree(tuple env, tuple paths, tuple data_keys, tuple sides=(), rows=Non
     return None if want is _UNSET else want
 
 
+@cython.auto_pickle(False)  # holds its tracker and callables: not data
 cdef class FastFeed:
     """``feed(conn, raw, now=None)`` for one tracker whose venue declares ``diff_frame``.
 
