@@ -22,6 +22,8 @@ from refbook import book_levels
 # ------------------------------------------------------------------ recorded sessions
 
 RECORDED = [("gate_io", "GATEIO"), ("bitstamp", "BITSTAMP"), ("gate_io_perpetual", "GATEIO_FUTURES")]
+# (KuCoin: its recording holds no REST snapshot the replay can serve, so no pair gets LIVE; its
+# generated sessions below carry the proof)
 
 
 def _venue(name):
@@ -108,7 +110,7 @@ def _mutate(frame, rng):
     if k == 9:  # the same text escaped: the same frame to the JSON parser
         return frame.replace('"1', '"\\u0031', 1).replace('":"', '":"\\/', 1)
     if k == 10:  # a key twice, the last one differing (the JSON parser keeps the last)
-        key = rng.choice(["u", "seqId", "seq", "s", "action", "type", "event", "channel", "data", "result", "arg",
+        key = rng.choice(["u", "seqId", "sequenceStart", "sequenceEnd", "changes", "seq", "s", "action", "type", "event", "channel", "data", "result", "arg",
                           "microtimestamp", "b", "bids", "ts", "checksum", "full"])
         return frame[:-1] + "," + json.dumps({key: _mutate_value(0, rng)})[1:]
     if k == 11:  # whitespace

@@ -260,6 +260,7 @@ cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
     W_ARR = 2    # an array: every element read with ``elem``
     W_ROWS = 3   # level rows ``[["p","q"],...]``, exactly two strings each (the JSON parser's lists)
     W_ROWS_CUT = 4  # level rows of at least two strings then anything, cut to ``[p, q]``
+    W_ROWS_SEQ = 6  # changes ``[["p","q","seq"],...]``: ordered by seq, price "0" dropped, cut to ``[p, q]``
     W_ROWS_OBJ = 5  # level objects ``[{"p":"price","s":size},...]`` (``bkeys``: the two keys) -> ``[p, q]``
 
 
@@ -296,6 +297,8 @@ cdef _Want _compile_want(want):
         w.kind = W_ROWS
     elif want == ROWS_CUT:
         w.kind = W_ROWS_CUT
+    elif want == ROWS_SEQ:
+        w.kind = W_ROWS_SEQ
     elif type(want) is list:  # ROWS_OBJ: [price key, size key]
         w.kind = W_ROWS_OBJ
         w.bkeys = tuple(k.encode("ascii") for k in want)
@@ -304,11 +307,51 @@ cdef _Want _compile_want(want):
     return w
 
 
-cdef object _rows_value(Cur* c, bint cut):
-    """Level rows (``W_ROWS``/``W_ROWS_CUT``); ``_NOTHING`` for anything else."""
+cdef inline bint _is_key(const unsigned char* s, Py_ssize_t n, bytes key) noexcept:
+    return n == PyBytes_GET_SIZE(key) and memcmp(s, PyBytes_AS_STRING(key), n) == 0
+
+
+cdef bint _digits(const unsigned char* s, Py_ssize_t n, long long* out) noexcept:
+    """Plain decimal digits (1 to 18 of them) -> ``*out``: text ``int()`` reads as that number."""
+    cdef Py_ssize_t i
+    cdef long long v = 0
+    if n < 1 or n > 18:
+        return False
+    for i in range(n):
+        if s[i] < c'0' or s[i] > c'9':
+            return False
+        v = v * 10 + (s[i] - c'0')
+    out[0] = v
+    return True
+
+
+cdef inline bint _str_digits(object o, long long* out):
+    """A str of plain decimal digits (see ``_digits``) -> ``*out``."""
+    return PyUnicode_IS_COMPACT_ASCII(o) and _digits(<const unsigned char*>PyUnicode_DATA(o),
+                                                     PyUnicode_GET_LENGTH(o), out)
+
+
+cdef object _in_sequence(list rows, list seqs):
+    """Changes ``[price, size]`` with their sequence numbers -> ordered by sequence (a stable
+    sort, as ``sorted(..., key=seq)``), those whose price is "0" (sequence-only) dropped."""
+    cdef Py_ssize_t i, n = len(rows)
+    cdef bint ordered = True
+    cdef list order
+    for i in range(1, n):
+        if <long long>seqs[i] < <long long>seqs[i - 1]:
+            ordered = False
+            break
+    order = list(range(n)) if ordered else sorted(range(n), key=seqs.__getitem__)
+    return [rows[i] for i in order if rows[i][0] != "0"]
+
+
+cdef object _rows_value(Cur* c, int kind):
+    """Level rows (``W_ROWS``, ``W_ROWS_CUT``, ``W_ROWS_SEQ``: then exactly three strings, the
+    third plain digits); ``_NOTHING`` for anything else."""
     cdef const unsigned char* s
     cdef Py_ssize_t n
-    cdef list out = []
+    cdef long long seq
+    cdef list out = [], seqs = []
     cdef object price
     if not _lit(c, c'['):
         return _NOTHING
@@ -321,20 +364,20 @@ cdef object _rows_value(Cur* c, bint cut):
         if not _lit(c, c',') or not _str(c, &s, &n):
             return _NOTHING
         out.append([price, _ascii(s, n)])
-        if cut:
+        if kind == W_ROWS_CUT:
             while _lit(c, c','):
                 if not _skip(c, 1):
                     return _NOTHING
+        elif kind == W_ROWS_SEQ:
+            if not _lit(c, c',') or not _str(c, &s, &n) or not _digits(s, n, &seq):
+                return _NOTHING
+            seqs.append(seq)
         if not _lit(c, c']'):
             return _NOTHING
         if _lit(c, c']'):
-            return out
+            return _in_sequence(out, seqs) if kind == W_ROWS_SEQ else out
         if not _lit(c, c','):
             return _NOTHING
-
-
-cdef inline bint _is_key(const unsigned char* s, Py_ssize_t n, bytes key) noexcept:
-    return n == PyBytes_GET_SIZE(key) and memcmp(s, PyBytes_AS_STRING(key), n) == 0
 
 
 cdef object _obj_rows_value(Cur* c, bytes pk, bytes sk):
@@ -409,8 +452,8 @@ cdef object _value(Cur* c, _Want want, int depth):
     if c.p >= c.e or depth > 16:
         return _NOTHING
     ch = c.p[0]
-    if kind == W_ROWS or kind == W_ROWS_CUT:
-        return _rows_value(c, kind == W_ROWS_CUT)
+    if kind == W_ROWS or kind == W_ROWS_CUT or kind == W_ROWS_SEQ:
+        return _rows_value(c, kind)
     if kind == W_ROWS_OBJ:
         return _obj_rows_value(c, <bytes>want.bkeys[0], <bytes>want.bkeys[1])
     if ch == c'"':
@@ -499,6 +542,7 @@ _UNSET = object()
 #: rows markers of the plain want tree (``_want_tree``'s ``rows``)
 ROWS = "rows"
 ROWS_CUT = "rows-cut"
+ROWS_SEQ = "rows-seq"
 
 
 cdef object _merge_want(want, tuple path, leaf=None):
@@ -603,6 +647,7 @@ cdef class FastFeed:
     cdef _Want want
     cdef bint rows_ready  # the partial reader's level rows are the venue parser's
     cdef tuple level_keys
+    cdef bint level_seq
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -668,6 +713,7 @@ cdef class FastFeed:
         self.ck_args = tuple(spec.book_checksum[1:]) if spec.book_checksum else ()
         self.check_levels = spec.check_levels
         self.level_keys = tuple(spec.level_keys) if spec.level_keys is not None else None
+        self.level_seq = spec.level_sequence
         self.level_width = spec.level_width
         self.int_text = spec.int_text
         self.zero_none = spec.checksum_zero_is_none
@@ -691,6 +737,8 @@ cdef class FastFeed:
             rows = ROWS_CUT if self.check_levels and self.level_width > 2 else ROWS
             if self.level_keys is not None:
                 rows = list(self.level_keys)
+            elif self.level_seq:
+                rows = ROWS_SEQ
             tree = _want_tree(
                 self.env_path,
                 tuple(k for k, _ in self.match + self.match_prefix) + self.absent
@@ -918,25 +966,13 @@ cdef class FastFeed:
         """An id as the venue parser reads it (``_common.as_int``): an exact int, or with
         ``int_text`` plain decimal digits (no sign, space, underscore or leading zero, which
         ``int()`` would also take: the general path decides those)."""
-        cdef Py_ssize_t n, i
-        cdef const unsigned char* d
-        cdef long long v = 0
         if type(o) is int:
             return _as_i64(o, out)
         if not self.int_text or type(o) is not str or not PyUnicode_IS_COMPACT_ASCII(o):
             return False
-        n = PyUnicode_GET_LENGTH(o)
-        if n == 0 or n > 18:
+        if PyUnicode_GET_LENGTH(o) > 1 and (<const unsigned char*>PyUnicode_DATA(o))[0] == c'0':
             return False
-        d = <const unsigned char*>PyUnicode_DATA(o)
-        if n > 1 and d[0] == c'0':
-            return False
-        for i in range(n):
-            if d[i] < c'0' or d[i] > c'9':
-                return False
-            v = v * 10 + (d[i] - c'0')
-        out[0] = v
-        return True
+        return _str_digits(o, out)
 
     cdef object _rows(self, object rows):
         """A side as the venue parser returns it; None when the general path must decide."""
@@ -946,6 +982,8 @@ cdef class FastFeed:
             return None
         if self.level_keys is not None:
             return self._obj_rows(<list>rows)
+        if self.level_seq:
+            return self._seq_rows(<list>rows)
         if not self.check_levels:
             return rows
         for row in <list>rows:
@@ -958,6 +996,26 @@ cdef class FastFeed:
         for row in <list>rows:
             out.append([(<list>row)[0], (<list>row)[1]])
         return out
+
+    cdef object _seq_rows(self, list rows):
+        """Decoded changes as the venue parser returns them (``DiffFrame.level_sequence``): rows
+        of at least three, two strings then a sequence (an exact int, or plain digit text)."""
+        cdef list out = [], seqs = []
+        cdef long long seq
+        cdef object row, q
+        for row in rows:
+            if type(row) is not list or len(<list>row) < 3 or type((<list>row)[0]) is not str \
+                    or type((<list>row)[1]) is not str:
+                return None
+            q = (<list>row)[2]
+            if type(q) is str:
+                if not _str_digits(q, &seq):
+                    return None
+            elif not _as_i64(q, &seq):
+                return None
+            out.append([(<list>row)[0], (<list>row)[1]])
+            seqs.append(seq)
+        return _in_sequence(out, seqs)
 
     cdef object _obj_rows(self, list rows):
         """Decoded level objects as the venue parser returns them (``DiffFrame.level_keys``)."""

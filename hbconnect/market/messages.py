@@ -214,6 +214,9 @@ class DiffFrame:
     #: rows are objects: (price key, size key), the price a string, the size a string or an int
     #: (made its decimal text), other keys ignored (Gate.io futures ``{"p": "1.5", "s": 10}``)
     level_keys: Optional[tuple] = None
+    #: rows are changes ``[price, size, sequence, ...]`` returned in sequence order (a stable
+    #: sort), those whose price is "0" dropped, cut to ``[price, size]`` (KuCoin spot)
+    level_sequence: bool = False
     #: ids, time and checksum may be sent as decimal digit text (``"1700000000000"``)
     int_text: bool = False
     #: the venue's checksum over the book after the diff (an int, or digit text with ``int_text``)

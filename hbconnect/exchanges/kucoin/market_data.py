@@ -39,6 +39,7 @@ import logging
 import uuid
 from typing import Any, Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -59,6 +60,7 @@ from hbconnect.exchanges._instruments import InstrumentTable
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -191,6 +193,13 @@ class KucoinSpotMarketData(_KucoinBase):
         self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
         self._by_symbol: dict[str, str] = {}
         self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
+        #: ``/market/level2`` changes, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key="symbol", first_key="sequenceStart", last_key="sequenceEnd", bids_key="bids",
+            asks_key="asks", time_key="time", match=(("type", "message"),),
+            match_prefix=(("topic", "/market/level2:"),), levels_key="changes", int_text=True,
+            level_sequence=True, missing_side_empty=True)
 
     def load_symbols(self, body: Union[str, bytes]) -> int:
         """Learn the pairs whose KuCoin ``name`` differs from the ``symbol`` (``GET
