@@ -151,30 +151,6 @@ cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):
     return o
 
 
-cdef object _levels(Cur* c):
-    """``[["p","q"],...]`` -> a list of 2-lists of str, as the JSON parser builds it; None when
-    the text is anything else."""
-    cdef const unsigned char* s
-    cdef Py_ssize_t n
-    cdef list out = []
-    cdef object price
-    if not _lit(c, c'['):
-        return None
-    if _lit(c, c']'):
-        return out
-    while True:
-        if not _lit(c, c'[') or not _str(c, &s, &n):
-            return None
-        price = _ascii(s, n)
-        if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
-            return None
-        out.append([price, _ascii(s, n)])
-        if _lit(c, c']'):
-            return out
-        if not _lit(c, c','):
-            return None
-
-
 cdef inline bint _skip_value(Cur* c) noexcept:
     """A value the fast path does not use: only a plain string or an integer is accepted."""
     cdef const unsigned char* s
@@ -799,16 +775,16 @@ cdef class FastFeed:
                 f = F_BIDS
                 if seen & f:
                     return False
-                lv = _levels(c)
-                if lv is None:
+                lv = _rows_value(c, W_ROWS)
+                if lv is _NOTHING:
                     return False
                 self.s_bids = lv
             elif _key_is(k, kn, self.b_asks_key):
                 f = F_ASKS
                 if seen & f:
                     return False
-                lv = _levels(c)
-                if lv is None:
+                lv = _rows_value(c, W_ROWS)
+                if lv is _NOTHING:
                     return False
                 self.s_asks = lv
             else:
