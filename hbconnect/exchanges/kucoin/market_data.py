@@ -188,11 +188,6 @@ class KucoinSpotMarketData(_KucoinBase):
         if snapshot_depth not in (None, 20, 100):
             raise ValueError("KuCoin snapshot_depth: 20 or 100 (public partial book) or None "
                              "(full book, API-key signed requests)")
-        self.snapshot_depth = snapshot_depth
-        self.max_depth = snapshot_depth
-        self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
-        self._by_symbol: dict[str, str] = {}
-        self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
         #: ``/market/level2`` changes, for the tracker's compiled frame path
         self.diff_frame = DiffFrame(
             loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
@@ -200,6 +195,11 @@ class KucoinSpotMarketData(_KucoinBase):
             asks_key="asks", time_key="time", match=(("type", "message"),),
             match_prefix=(("topic", "/market/level2:"),), levels_key="changes", int_text=True,
             level_sequence=True, missing_side_empty=True)
+        self.snapshot_depth = snapshot_depth
+        self.max_depth = snapshot_depth
+        self._by_name: dict[str, str] = {}  # display name -> symbol ("BSV-USDT" -> "BCHSV-USDT")
+        self._by_symbol: dict[str, str] = {}
+        self._back: dict[str, str] = {}  # symbols of requested pairs -> those pairs
 
     def load_symbols(self, body: Union[str, bytes]) -> int:
         """Learn the pairs whose KuCoin ``name`` differs from the ``symbol`` (``GET
