@@ -12,7 +12,8 @@ With ``--venues binance,bybit,okx`` the pairs are split evenly between the venue
 above; for the other venues the server streams their own frames (benchmarks/venue_frames.py: an
 in-band snapshot of every pair on connecting, then in-sequence diffs of 1-4 levels, OKX with its
 checksum) on one socket per tracker connection (``max_pairs_per_connection`` of the venue), and
-each frame goes to that venue's tracker (``feed``: the compiled frame path) as it arrives. Those
+each frame goes to that venue's tracker (``feed``: the compiled frame path) as it arrives, read by
+hbconnect's WebSocket transport as the live tracker reads its own sockets. Those
 streams start on connecting (no subscribe handshake is simulated).
 
     python3 benchmarks/bench_tracker_load.py [--pairs 1000] [--rate 10] [--duration 20]
@@ -160,15 +161,18 @@ def serve(port_q: "mp.Queue", n_pairs: int, rate: float, stop_evt: "mp.Event") -
 
 
 async def _socket_feed(session, url: str, tracker, conn) -> None:
-    """One socket of a streamed venue: every frame to its tracker as it arrives."""
-    import aiohttp
+    """One socket of a streamed venue, on hbconnect's transport (``WsConnection.pump``, as the
+    live tracker reads its sockets): every frame to its tracker as it arrives."""
+    from hbconnect.core.ws import WsClosed, WsConnection
 
-    async with session.ws_connect(url, max_msg_size=0) as ws:
-        feed = tracker.feed
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            feed(conn, msg.data)
+    ws = await WsConnection(url, session=session, receive_timeout=None, name=url).open()
+    feed = tracker.feed
+    try:
+        await ws.pump(lambda raw: feed(conn, raw))
+    except WsClosed:
+        pass
+    finally:
+        await ws.close()
 
 
 async def track(port: int, n_pairs: int, duration: float, warmup: float, venues: tuple = ("binance",)) -> dict:
@@ -239,6 +243,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=20.0, help="measured window, seconds")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--uvloop", action="store_true",
+                    help="the tracker process runs on uvloop (optional: pip install uvloop)")
     ap.add_argument("--venues", default="binance",
                     help="comma-separated venues sharing the pairs: binance and those of benchmarks/venue_frames.py")
     args = ap.parse_args()
@@ -254,6 +260,10 @@ def main() -> int:
     server.start()
     try:
         port = q.get(timeout=30)
+        if args.uvloop:
+            import uvloop
+
+            uvloop.install()
         result = asyncio.run(track(port, args.pairs, args.duration, args.warmup, venues))
     finally:
         stop.set()

@@ -177,4 +177,82 @@ class GateFrames(VenueFrames):
                            "bids": book.bids_text(), "asks": book.asks_text()}).encode()
 
 
-GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames}
+class GateFuturesFrames(GateFrames):
+    """Gate.io USDT futures ``futures.order_book_update`` (U/u ranges, levels ``{"p": price, "s":
+    contracts}`` with integer sizes) with REST ``/futures/usdt/order_book?with_id=true`` snapshots."""
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(["0", "1", "25", "3", "1040"])]
+                for _ in range(rng.randint(*self.level_range))]
+
+    @staticmethod
+    def _objects(rows) -> list:
+        return [{"p": p, "s": int(s)} for p, s in rows]
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        if snapshot:
+            return self.other(pair)
+        return _dumps({"time": self.ts // 1000, "time_ms": self.ts, "channel": "futures.order_book_update",
+                       "event": "update", "result": {"t": self.ts, "s": pair.replace("-", "_"), "U": prev + 1,
+                                                     "u": new, "b": self._objects(bids), "a": self._objects(asks)}})
+
+    def other(self, pair):
+        return _dumps({"time": self.ts // 1000, "channel": "futures.trades", "event": "update",
+                       "result": [{"id": self.ts, "create_time": self.ts // 1000, "create_time_ms": self.ts,
+                                   "contract": pair.replace("-", "_"), "size": 3, "price": "100.1"}]})
+
+    def snapshot_body(self, pair):
+        book = self.books[pair]
+        return json.dumps({"id": self.ids[pair], "current": self.ts / 1000, "update": self.ts / 1000,
+                           "bids": self._objects(book.bids_text()), "asks": self._objects(book.asks_text())}).encode()
+
+
+class KucoinFrames(VenueFrames):
+    """KuCoin spot ``/market/level2`` changes (``[price, size, sequence]``, written out of
+    sequence order, with sequence-only "0" entries; ``sequenceStart``/``sequenceEnd`` ranges)
+    with REST ``level2_100`` snapshots; a "snapshot" frame here only moves the REST book."""
+
+    rest = True
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        if snapshot:
+            return self.other(pair)
+        rng = self.rng
+        seq = prev + (new - prev - 1)  # a jump of the ids stays a gap
+        start = seq + 1
+        sides = []
+        for rows in (bids, asks):
+            out = []
+            for p, q in rows:
+                if rng.random() < 0.15:  # a sequence-only entry
+                    seq += 1
+                    out.append(["0", "0", str(seq)])
+                seq += 1
+                out.append([p, q, str(seq)])
+            rng.shuffle(out)
+            sides.append(out)
+        if seq < start:
+            seq += 1
+            sides[1].append(["0", "0", str(seq)])
+        self.ids[pair] = seq
+        sym = pair
+        return _dumps({"data": {"sequenceStart": start, "symbol": sym, "changes": {"asks": sides[1], "bids": sides[0]},
+                                "sequenceEnd": seq, "time": self.ts},
+                       "subject": "trade.l2update", "topic": "/market/level2:" + sym, "type": "message"})
+
+    def other(self, pair):
+        return _dumps({"type": "message", "topic": "/market/match:" + pair, "subject": "trade.l3match",
+                       "data": {"symbol": pair, "side": "buy", "price": "100.1", "size": "0.1",
+                                "tradeId": str(self.ts), "time": str(self.ts * 1_000_000)}})
+
+    def snapshot_body(self, pair):
+        book = self.books[pair]
+        return json.dumps({"code": "200000", "data": {"sequence": str(self.ids[pair]), "time": self.ts,
+                                                      "bids": book.bids_text(), "asks": book.asks_text()}}).encode()
+
+
+GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
+              "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames}

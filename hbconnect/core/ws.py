@@ -164,18 +164,42 @@ class WsConnection:
                 self.frames_received += 1
                 self.last_receive = _monotonic()
                 return msg.data
-            if t is _PING or t is _PONG:
+            await self._not_data(ws, t)
+
+    async def pump(self, on_frame: Callable[[Frame], Any]) -> None:
+        """``on_frame(frame)`` for every data frame until the connection ends, which raises
+        ``WsClosed`` as ``receive`` does: the same as calling ``receive`` in a loop, with one
+        coroutine less per frame (frames already read from the socket are handed over without
+        suspending)."""
+        ws = self._ws
+        if ws is None:
+            raise WsClosed(f"{self.name}: not open")
+        receive = ws.receive
+        while True:
+            msg = await receive()
+            t = msg.type
+            if t is _TEXT or t is _BINARY:
+                self.frames_received += 1
                 self.last_receive = _monotonic()
-                continue
-            code = ws.close_code
-            if self._timed_out:
-                reason = f"no frame for {self.receive_timeout:g}s"
-            elif t is aiohttp.WSMsgType.ERROR:
-                reason = f"error {ws.exception()!r}"
+                on_frame(msg.data)
             else:
-                reason = f"closed by peer (code {code})"
-            await self.close()
-            raise WsClosed(f"{self.name}: {reason}", code)
+                await self._not_data(ws, t)
+
+    async def _not_data(self, ws: Any, t: Any) -> None:
+        """A message that is not a data frame: a ping or pong returns; anything else closes the
+        connection and raises ``WsClosed``."""
+        if t is _PING or t is _PONG:
+            self.last_receive = _monotonic()
+            return
+        code = ws.close_code
+        if self._timed_out:
+            reason = f"no frame for {self.receive_timeout:g}s"
+        elif t is aiohttp.WSMsgType.ERROR:
+            reason = f"error {ws.exception()!r}"
+        else:
+            reason = f"closed by peer (code {code})"
+        await self.close()
+        raise WsClosed(f"{self.name}: {reason}", code)
 
     def __aiter__(self) -> "WsConnection":
         return self
@@ -259,9 +283,7 @@ class ReconnectingWs:
                 self.connects += 1
                 if self._on_open is not None:
                     await self._on_open(conn)
-                while True:
-                    frame = await conn.receive()
-                    self._on_frame(frame)
+                await conn.pump(self._on_frame)  # returns only by raising WsClosed
             except ExchangeError as exc:  # WsClosed, or a REST call of ``connect`` (KuCoin's token)
                 error = exc
             except asyncio.CancelledError:

@@ -23,6 +23,7 @@ Hot fields of a pair and of a connection live in the C structs of ``TrackedBookC
 ``ConnectionCore`` (bases of ``TrackedBook`` and ``Connection``), read here without attribute
 lookups.
 """
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
@@ -52,6 +53,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
 
+import sys
 import time as _time
 
 
@@ -67,6 +69,7 @@ cdef class TrackedBookCore:
     cdef public long long diffs_applied
     cdef public double last_update_time
     cdef public double last_receive
+    cdef public long long checksums_ok
 
 
 cdef class ConnectionCore:
@@ -148,30 +151,6 @@ cdef inline object _ascii(const unsigned char* s, Py_ssize_t n):
     return o
 
 
-cdef object _levels(Cur* c):
-    """``[["p","q"],...]`` -> a list of 2-lists of str, as the JSON parser builds it; None when
-    the text is anything else."""
-    cdef const unsigned char* s
-    cdef Py_ssize_t n
-    cdef list out = []
-    cdef object price
-    if not _lit(c, c'['):
-        return None
-    if _lit(c, c']'):
-        return out
-    while True:
-        if not _lit(c, c'[') or not _str(c, &s, &n):
-            return None
-        price = _ascii(s, n)
-        if not _lit(c, c',') or not _str(c, &s, &n) or not _lit(c, c']'):
-            return None
-        out.append([price, _ascii(s, n)])
-        if _lit(c, c']'):
-            return out
-        if not _lit(c, c','):
-            return None
-
-
 cdef inline bint _skip_value(Cur* c) noexcept:
     """A value the fast path does not use: only a plain string or an integer is accepted."""
     cdef const unsigned char* s
@@ -251,52 +230,243 @@ cdef bint _skip(Cur* c, int depth) noexcept:
     return _word(c) >= 0 or _int(c, &v)
 
 
-cdef object _value(Cur* c, object want, int depth):
-    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
-    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
-    except that an object under a ``dict`` want keeps only the keys the want names (each read
-    with its own want; such a key twice: refused), and an array under a 1-tuple want reads its
-    elements with that want. ``want`` None: everything. ``_NOTHING`` for anything else."""
+cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
+    W_ALL = 0    # the whole value, as the JSON parser builds it
+    W_OBJ = 1    # an object: only the named keys, each read with its own want
+    W_ARR = 2    # an array: every element read with ``elem``
+    W_ROWS = 3   # level rows ``[["p","q"],...]``, exactly two strings each (the JSON parser's lists)
+    W_ROWS_CUT = 4  # level rows of at least two strings then anything, cut to ``[p, q]``
+    W_ROWS_SEQ = 6  # changes ``[["p","q","seq"],...]``: ordered by seq, price "0" dropped, cut to ``[p, q]``
+    W_ROWS_OBJ = 5  # level objects ``[{"p":"price","s":size},...]`` (``bkeys``: the two keys) -> ``[p, q]``
+
+
+@cython.auto_pickle(False)
+cdef class _Want:
+    """A compiled node of the tree of what a frame's partial read builds (see ``_want_tree``):
+    object keys are compared as bytes and stored with their interned str (no key objects made,
+    no hashing of the frame's keys)."""
+    cdef int kind
+    cdef tuple bkeys   # W_OBJ: the keys as bytes
+    cdef tuple skeys   # ... as str
+    cdef tuple subs    # ... each key's _Want
+    cdef _Want elem    # W_ARR: the elements' _Want
+
+
+cdef _Want _W_ALL = _Want()
+
+
+cdef _Want _compile_want(want):
+    """The plain tree (``_merge_want``: None, dict, 1-tuple or a rows marker) as ``_Want`` nodes."""
+    cdef _Want w
+    if want is None:
+        return _W_ALL
+    w = _Want()
+    if type(want) is dict:
+        w.kind = W_OBJ
+        w.skeys = tuple(sys.intern(k) for k in want)
+        w.bkeys = tuple(k.encode("ascii") for k in w.skeys)
+        w.subs = tuple(_compile_want(v) for v in want.values())
+    elif type(want) is tuple:
+        w.kind = W_ARR
+        w.elem = _compile_want(want[0])
+    elif want == ROWS:
+        w.kind = W_ROWS
+    elif want == ROWS_CUT:
+        w.kind = W_ROWS_CUT
+    elif want == ROWS_SEQ:
+        w.kind = W_ROWS_SEQ
+    elif type(want) is list:  # ROWS_OBJ: [price key, size key]
+        w.kind = W_ROWS_OBJ
+        w.bkeys = tuple(k.encode("ascii") for k in want)
+    else:
+        raise ValueError(f"not a want tree node: {want!r}")
+    return w
+
+
+cdef inline bint _is_key(const unsigned char* s, Py_ssize_t n, bytes key) noexcept:
+    return n == PyBytes_GET_SIZE(key) and memcmp(s, PyBytes_AS_STRING(key), n) == 0
+
+
+cdef bint _digits(const unsigned char* s, Py_ssize_t n, long long* out) noexcept:
+    """Plain decimal digits (1 to 18 of them) -> ``*out``: text ``int()`` reads as that number."""
+    cdef Py_ssize_t i
+    cdef long long v = 0
+    if n < 1 or n > 18:
+        return False
+    for i in range(n):
+        if s[i] < c'0' or s[i] > c'9':
+            return False
+        v = v * 10 + (s[i] - c'0')
+    out[0] = v
+    return True
+
+
+cdef inline bint _str_digits(object o, long long* out):
+    """A str of plain decimal digits (see ``_digits``) -> ``*out``."""
+    return PyUnicode_IS_COMPACT_ASCII(o) and _digits(<const unsigned char*>PyUnicode_DATA(o),
+                                                     PyUnicode_GET_LENGTH(o), out)
+
+
+cdef object _in_sequence(list rows, list seqs):
+    """Changes ``[price, size]`` with their sequence numbers -> ordered by sequence (a stable
+    sort, as ``sorted(..., key=seq)``), those whose price is "0" (sequence-only) dropped."""
+    cdef Py_ssize_t i, n = len(rows)
+    cdef bint ordered = True
+    cdef list order
+    for i in range(1, n):
+        if <long long>seqs[i] < <long long>seqs[i - 1]:
+            ordered = False
+            break
+    order = list(range(n)) if ordered else sorted(range(n), key=seqs.__getitem__)
+    return [rows[i] for i in order if rows[i][0] != "0"]
+
+
+cdef object _rows_value(Cur* c, int kind):
+    """Level rows (``W_ROWS``, ``W_ROWS_CUT``, ``W_ROWS_SEQ``: then exactly three strings, the
+    third plain digits); ``_NOTHING`` for anything else."""
     cdef const unsigned char* s
     cdef Py_ssize_t n
+    cdef long long seq
+    cdef list out = [], seqs = []
+    cdef object price
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _str(c, &s, &n):
+            return _NOTHING
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _str(c, &s, &n):
+            return _NOTHING
+        out.append([price, _ascii(s, n)])
+        if kind == W_ROWS_CUT:
+            while _lit(c, c','):
+                if not _skip(c, 1):
+                    return _NOTHING
+        elif kind == W_ROWS_SEQ:
+            if not _lit(c, c',') or not _str(c, &s, &n) or not _digits(s, n, &seq):
+                return _NOTHING
+            seqs.append(seq)
+        if not _lit(c, c']'):
+            return _NOTHING
+        if _lit(c, c']'):
+            return _in_sequence(out, seqs) if kind == W_ROWS_SEQ else out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef object _obj_rows_value(Cur* c, bytes pk, bytes sk):
+    """Level objects (``W_ROWS_OBJ``): the price a string, the size a string or an exact int
+    (written as its decimal text, as ``str(int)`` writes it), other keys skipped, either key
+    twice refused; ``_NOTHING`` for anything else."""
+    cdef const unsigned char* s
+    cdef const unsigned char* v
+    cdef Py_ssize_t n, vn
+    cdef long long iv
+    cdef list out = []
+    cdef object price, size
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'{'):
+            return _NOTHING
+        price = size = None
+        while True:
+            if not _str(c, &s, &n) or not _lit(c, c':'):
+                return _NOTHING
+            if _is_key(s, n, pk):
+                if price is not None or not _str(c, &v, &vn):
+                    return _NOTHING
+                price = _ascii(v, vn)
+            elif _is_key(s, n, sk):
+                if size is not None:
+                    return _NOTHING
+                if c.p < c.e and c.p[0] == c'"':
+                    if not _str(c, &v, &vn):
+                        return _NOTHING
+                else:
+                    v = c.p
+                    if not _int(c, &iv) or (iv == 0 and v[0] == c'-'):
+                        return _NOTHING  # "-0" is 0 to the JSON parser: let it say so
+                    vn = c.p - v
+                size = _ascii(v, vn)
+            elif not _skip(c, 2):
+                return _NOTHING
+            if _lit(c, c'}'):
+                break
+            if not _lit(c, c','):
+                return _NOTHING
+        if price is None or size is None:
+            return _NOTHING
+        out.append([price, size])
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef object _value(Cur* c, _Want want, int depth):
+    """One JSON value of the strict subset (no whitespace, no escapes, printable ASCII strings,
+    ints of at most 18 digits, no fractions or exponents), built as the JSON parser builds it --
+    except where ``want`` says to build less: an object of ``W_OBJ`` keeps only the keys the want
+    names (each read with its own want; such a key twice: refused), an array of ``W_ARR`` reads
+    its elements with ``elem``, level rows are read as ``_rows_value`` does. ``_NOTHING`` for
+    anything else."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n, i, nk
     cdef long long v
     cdef dict d
     cdef list lst
-    cdef object sub, item, key
+    cdef object item, key
+    cdef _Want sub
+    cdef bytes bk
     cdef unsigned char ch
-    cdef int w
+    cdef int w, kind = want.kind
     if c.p >= c.e or depth > 16:
         return _NOTHING
     ch = c.p[0]
+    if kind == W_ROWS or kind == W_ROWS_CUT or kind == W_ROWS_SEQ:
+        return _rows_value(c, kind)
+    if kind == W_ROWS_OBJ:
+        return _obj_rows_value(c, <bytes>want.bkeys[0], <bytes>want.bkeys[1])
     if ch == c'"':
-        if not _str(c, &s, &n):
+        if kind != W_ALL or not _str(c, &s, &n):
             return _NOTHING
         return _ascii(s, n)
     if ch == c'{':
-        if want is not None and type(want) is not dict:
+        if kind != W_ALL and kind != W_OBJ:
             return _NOTHING
         c.p += 1
         d = {}
         if _lit(c, c'}'):
             return d
+        nk = len(want.bkeys) if kind == W_OBJ else 0
         while True:
             if not _str(c, &s, &n) or not _lit(c, c':'):
                 return _NOTHING
-            key = _ascii(s, n)
-            if want is None:
-                item = _value(c, None, depth + 1)
+            if kind == W_ALL:
+                item = _value(c, want, depth + 1)
                 if item is _NOTHING:
                     return _NOTHING
-                d[key] = item
+                d[_ascii(s, n)] = item
             else:
-                sub = (<dict>want).get(key, _NOTHING)
-                if sub is _NOTHING:
+                for i in range(nk):
+                    bk = <bytes>want.bkeys[i]
+                    if n == PyBytes_GET_SIZE(bk) and memcmp(s, PyBytes_AS_STRING(bk), n) == 0:
+                        break
+                else:
+                    i = -1
+                if i < 0:
                     if not _skip(c, depth + 1):
                         return _NOTHING
                 else:
+                    key = want.skeys[i]
                     if key in d:
                         return _NOTHING
-                    item = _value(c, sub, depth + 1)
+                    item = _value(c, <_Want>want.subs[i], depth + 1)
                     if item is _NOTHING:
                         return _NOTHING
                     d[key] = item
@@ -305,11 +475,11 @@ cdef object _value(Cur* c, object want, int depth):
             if not _lit(c, c','):
                 return _NOTHING
     if ch == c'[':
-        if want is not None and type(want) is not tuple:
+        if kind != W_ALL and kind != W_ARR:
             return _NOTHING
         c.p += 1
         lst = []
-        sub = None if want is None else (<tuple>want)[0]
+        sub = want if kind == W_ALL else want.elem
         if _lit(c, c']'):
             return lst
         while True:
@@ -321,7 +491,7 @@ cdef object _value(Cur* c, object want, int depth):
                 return lst
             if not _lit(c, c','):
                 return _NOTHING
-    if want is not None:
+    if kind != W_ALL:
         return _NOTHING  # a scalar where an object or array was declared: let the parser judge
     w = _word(c)
     if w >= 0:
@@ -345,34 +515,59 @@ cdef enum:  # the fields of a diff frame the scanner has seen
 _UNSET = object()
 
 
-def _merge_want(want, tuple path):
-    """``want`` extended so that the value at ``path`` is read whole (None: read whole; a dict:
-    those keys; a 1-tuple: an array's elements)."""
-    if not path or want is None:
+#: rows markers of the plain want tree (``_want_tree``'s ``rows``)
+ROWS = "rows"
+ROWS_CUT = "rows-cut"
+ROWS_SEQ = "rows-seq"
+
+
+cdef object _merge_want(want, tuple path, leaf=None):
+    """``want`` extended so that the value at ``path`` is read as ``leaf`` says (None: read whole;
+    a rows marker; a dict: those keys; a 1-tuple: an array's elements). Two different reads of
+    one value: read whole."""
+    if want is None:
         return None
+    if not path:
+        return leaf if want is _UNSET or want == leaf else None
     key = path[0]
     if type(key) is str:
         if want is not _UNSET and type(want) is not dict:
             return None  # declared both as an array and as an object: read it whole
         d = dict(want) if want is not _UNSET else {}
-        d[key] = _merge_want(d.get(key, _UNSET), path[1:])
+        d[key] = _merge_want(d.get(key, _UNSET), path[1:], leaf)
         return d
     if want is not _UNSET and type(want) is not tuple:
         return None
-    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:]),)
+    return (_merge_want(want[0] if want is not _UNSET else _UNSET, path[1:], leaf),)
 
 
-def _want_tree(tuple env, tuple paths, tuple data_keys):
+cdef object _want_at(want, tuple path):
+    """The node of a plain want tree at ``path`` (None: read whole there)."""
+    for key in path:
+        if type(want) is dict:
+            want = want.get(key)
+        elif type(want) is tuple:
+            want = want[0]
+        else:
+            return None
+    return want
+
+
+cdef object _want_tree(tuple env, tuple paths, tuple data_keys, tuple sides=(), rows=None):
     """The parts of a frame of a declared shape the compiled path reads: ``paths`` from the top,
-    ``data_keys`` (keys or key paths) under the envelope ``env``."""
+    ``data_keys`` (keys or key paths) under the envelope ``env``, and the level ``sides`` (key
+    paths under ``env``) read as ``rows`` (a rows marker; None: whole)."""
     want = _UNSET
     for path in paths:
         want = _merge_want(want, path)
     for key in data_keys:
         want = _merge_want(want, env + (key if type(key) is tuple else (key,)))
+    for key in sides:
+        want = _merge_want(want, env + (key if type(key) is tuple else (key,)), rows)
     return None if want is _UNSET else want
 
 
+@cython.auto_pickle(False)  # holds its tracker and callables: not data
 cdef class FastFeed:
     """``feed(conn, raw, now=None)`` for one tracker whose venue declares ``diff_frame``.
 
@@ -420,9 +615,15 @@ cdef class FastFeed:
     cdef bint shaped
     cdef tuple env_path, symbol_path, time_path, match, match_prefix, absent
     cdef object levels_key, checksum_key
+    #: ``DiffFrame.book_checksum``: the book method (name, args) giving ``venue.checksum(book)``
+    cdef object ck_name
+    cdef tuple ck_args
     cdef str symbol_prefix
     #: what the partial reader builds of a frame of a declared shape (see ``_want_tree``)
-    cdef object want
+    cdef _Want want
+    cdef bint rows_ready  # the partial reader's level rows are the venue parser's
+    cdef tuple level_keys
+    cdef bint level_seq
     cdef bint check_levels, int_text, zero_none, missing_empty, has_snapshot_id
     cdef int level_width
     cdef long long snapshot_id
@@ -484,7 +685,11 @@ cdef class FastFeed:
         self.levels_key = spec.levels_key
         self.symbol_prefix = spec.symbol_prefix
         self.checksum_key = spec.checksum_key
+        self.ck_name = spec.book_checksum[0] if spec.book_checksum else None
+        self.ck_args = tuple(spec.book_checksum[1:]) if spec.book_checksum else ()
         self.check_levels = spec.check_levels
+        self.level_keys = tuple(spec.level_keys) if spec.level_keys is not None else None
+        self.level_seq = spec.level_sequence
         self.level_width = spec.level_width
         self.int_text = spec.int_text
         self.zero_none = spec.checksum_zero_is_none
@@ -504,12 +709,22 @@ cdef class FastFeed:
             sides = (self.bids_key, self.asks_key)
             if self.levels_key is not None:
                 sides = tuple((self.levels_key, k) for k in sides)
-            self.want = _want_tree(
+            # the level rows are built as the venue parser returns them (``_side``'s ``ready``)
+            rows = ROWS_CUT if self.check_levels and self.level_width > 2 else ROWS
+            if self.level_keys is not None:
+                rows = list(self.level_keys)
+            elif self.level_seq:
+                rows = ROWS_SEQ
+            tree = _want_tree(
                 self.env_path,
                 tuple(k for k, _ in self.match + self.match_prefix) + self.absent
                 + tuple(p for p in (self.symbol_path, self.time_path) if p is not None),
                 tuple(k for k in (self.event_key, self.first_key, self.last_key, self.prev_key, self.time_key,
-                                  self.checksum_key, self.symbol_key) if k is not None) + sides)
+                                  self.checksum_key, self.symbol_key) if k is not None),
+                sides, rows)
+            self.want = _compile_want(tree)
+            self.rows_ready = all(_want_at(tree, self.env_path + (k if type(k) is tuple else (k,))) == rows
+                                  for k in sides)
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -560,16 +775,16 @@ cdef class FastFeed:
                 f = F_BIDS
                 if seen & f:
                     return False
-                lv = _levels(c)
-                if lv is None:
+                lv = _rows_value(c, W_ROWS)
+                if lv is _NOTHING:
                     return False
                 self.s_bids = lv
             elif _key_is(k, kn, self.b_asks_key):
                 f = F_ASKS
                 if seen & f:
                     return False
-                lv = _levels(c)
-                if lv is None:
+                lv = _rows_value(c, W_ROWS)
+                if lv is _NOTHING:
                     return False
                 self.s_asks = lv
             else:
@@ -622,7 +837,7 @@ cdef class FastFeed:
                 now = t if t >= 0.0 else _time.monotonic()
         if self.shaped:
             msg = self._partial(raw)
-            if msg is not None and self._shaped_msg(conn, raw, now, msg):
+            if msg is not None and self._shaped_msg(conn, raw, now, msg, self.rows_ready):
                 self.scanned_frames += 1
                 return
             return self._decoded(conn, raw, now)
@@ -668,7 +883,7 @@ cdef class FastFeed:
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
-        done = self._shaped_msg(conn, raw, now, msg) if self.shaped else self._feed_msg(conn, raw, now, msg)
+        done = self._shaped_msg(conn, raw, now, msg, False) if self.shaped else self._feed_msg(conn, raw, now, msg)
         if not done:
             if self.fallback is None:
                 return self.general(conn, raw, now)
@@ -727,25 +942,13 @@ cdef class FastFeed:
         """An id as the venue parser reads it (``_common.as_int``): an exact int, or with
         ``int_text`` plain decimal digits (no sign, space, underscore or leading zero, which
         ``int()`` would also take: the general path decides those)."""
-        cdef Py_ssize_t n, i
-        cdef const unsigned char* d
-        cdef long long v = 0
         if type(o) is int:
             return _as_i64(o, out)
         if not self.int_text or type(o) is not str or not PyUnicode_IS_COMPACT_ASCII(o):
             return False
-        n = PyUnicode_GET_LENGTH(o)
-        if n == 0 or n > 18:
+        if PyUnicode_GET_LENGTH(o) > 1 and (<const unsigned char*>PyUnicode_DATA(o))[0] == c'0':
             return False
-        d = <const unsigned char*>PyUnicode_DATA(o)
-        if n > 1 and d[0] == c'0':
-            return False
-        for i in range(n):
-            if d[i] < c'0' or d[i] > c'9':
-                return False
-            v = v * 10 + (d[i] - c'0')
-        out[0] = v
-        return True
+        return _str_digits(o, out)
 
     cdef object _rows(self, object rows):
         """A side as the venue parser returns it; None when the general path must decide."""
@@ -753,6 +956,10 @@ cdef class FastFeed:
         cdef object row
         if type(rows) is not list:
             return None
+        if self.level_keys is not None:
+            return self._obj_rows(<list>rows)
+        if self.level_seq:
+            return self._seq_rows(<list>rows)
         if not self.check_levels:
             return rows
         for row in <list>rows:
@@ -766,16 +973,62 @@ cdef class FastFeed:
             out.append([(<list>row)[0], (<list>row)[1]])
         return out
 
-    cdef object _side(self, dict side, object key):
-        """One side of the diff as the venue parser returns it; None: the general path decides."""
+    cdef object _seq_rows(self, list rows):
+        """Decoded changes as the venue parser returns them (``DiffFrame.level_sequence``): rows
+        of at least three, two strings then a sequence (an exact int, or plain digit text)."""
+        cdef list out = [], seqs = []
+        cdef long long seq
+        cdef object row, q
+        for row in rows:
+            if type(row) is not list or len(<list>row) < 3 or type((<list>row)[0]) is not str \
+                    or type((<list>row)[1]) is not str:
+                return None
+            q = (<list>row)[2]
+            if type(q) is str:
+                if not _str_digits(q, &seq):
+                    return None
+            elif not _as_i64(q, &seq):
+                return None
+            out.append([(<list>row)[0], (<list>row)[1]])
+            seqs.append(seq)
+        return _in_sequence(out, seqs)
+
+    cdef object _obj_rows(self, list rows):
+        """Decoded level objects as the venue parser returns them (``DiffFrame.level_keys``)."""
+        cdef list out = []
+        cdef PyObject* p
+        cdef object row, price, size
+        for row in rows:
+            if type(row) is not dict:
+                return None
+            p = PyDict_GetItem(row, self.level_keys[0])
+            if p is NULL or type(<object>p) is not str:
+                return None
+            price = <object>p
+            p = PyDict_GetItem(row, self.level_keys[1])
+            if p is NULL:
+                return None
+            size = <object>p
+            if type(size) is int:
+                size = str(size)
+            elif type(size) is not str:
+                return None
+            out.append([price, size])
+        return out
+
+    cdef object _side(self, dict side, object key, bint ready):
+        """One side of the diff as the venue parser returns it; None: the general path decides.
+        ``ready``: the frame was read by the partial reader, whose rows are already that."""
         cdef PyObject* p = PyDict_GetItem(side, key)
         if p is NULL:
             return [] if self.missing_empty else None
+        if ready:
+            return <object>p
         return self._rows(<object>p)
 
-    cdef bint _shaped_msg(self, conn, raw, now, msg) except -1:
-        """A frame of any other declared shape (read whole or in part): True when it was the diff and was
-        handled here."""
+    cdef bint _shaped_msg(self, conn, raw, now, msg, bint ready) except -1:
+        """A frame of any other declared shape (read whole, or in part: ``ready``): True when it was
+        the diff and was handled here."""
         cdef PyObject* p
         cdef object data, side, bids, asks, sym, key, val, last_obj = None
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
@@ -823,10 +1076,10 @@ cdef class FastFeed:
             if p is NULL or type(<object>p) is not dict:
                 return False
             side = <object>p
-        bids = self._side(side, self.bids_key)
+        bids = self._side(side, self.bids_key, ready)
         if bids is None:
             return False
-        asks = self._side(side, self.asks_key)
+        asks = self._side(side, self.asks_key, ready)
         if asks is None:
             return False
         if self.time_path is not None:
@@ -948,13 +1201,26 @@ cdef class FastFeed:
             self.fast_frames += 1
             if self.max_depth:
                 tb.book.truncate(self.max_depth)
-            if has_cks and not tracker._verify(tb, cks):
+            if has_cks and not self._checksum_ok(tb, cks):
                 return True
             if tracker._notify_books:
                 tracker._emit_book(tb, False)
         except Exception as exc:  # a tracker bug or a failing subscription queue: contain it
             self.tracker._internal_error(conn, pair, raw, exc)
         return True
+
+    cdef bint _checksum_ok(self, TrackedBookCore tb, long long cks) except -1:
+        """The tracker's ``_verify``: the book's own checksum method called here when the venue
+        names it (a match counted here; a mismatch or an error left to ``_verify``)."""
+        if self.ck_name is not None:
+            try:
+                got = getattr(tb.book, self.ck_name)(*self.ck_args)
+            except Exception:
+                got = None
+            if type(got) is int and got == cks:
+                tb.checksums_ok += 1
+                return True
+        return self.tracker._verify(tb, cks)
 
     cdef _apply_failed(self, conn, raw, TrackedBookCore tb, pair, bids, asks, long long first,
                        long long last, long long prev, bint has_prev, bint has_ts, long long ts,

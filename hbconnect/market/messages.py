@@ -211,12 +211,21 @@ class DiffFrame:
     #: they are (the book checks them)
     check_levels: bool = False
     level_width: int = 2
+    #: rows are objects: (price key, size key), the price a string, the size a string or an int
+    #: (made its decimal text), other keys ignored (Gate.io futures ``{"p": "1.5", "s": 10}``)
+    level_keys: Optional[tuple] = None
+    #: rows are changes ``[price, size, sequence, ...]`` returned in sequence order (a stable
+    #: sort), those whose price is "0" dropped, cut to ``[price, size]`` (KuCoin spot)
+    level_sequence: bool = False
     #: ids, time and checksum may be sent as decimal digit text (``"1700000000000"``)
     int_text: bool = False
     #: the venue's checksum over the book after the diff (an int, or digit text with ``int_text``)
     checksum_key: Optional[str] = None
     #: a checksum of 0, or none at all, means "not sent" (OKX since 2026-06)
     checksum_zero_is_none: bool = False
+    #: the book method giving ``venue.checksum(book)``, as ``(name, *args)`` (OKX
+    #: ``("checksum_okx", 25)``): the compiled path calls it directly; None: ``venue.checksum``
+    book_checksum: Optional[tuple] = None
     #: a diff with this last id means a snapshot to the venue parser (Bybit ``u == 1``)
     snapshot_last_id: Optional[int] = None
     #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side

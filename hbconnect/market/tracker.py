@@ -111,12 +111,12 @@ class TrackedBook(TrackedBookCore):
     """One pair: its book, sync state and counters. Read it, do not mutate it.
 
     ``pair``, ``book``, ``state``, ``last_id``, ``first``, ``frames``, ``diffs_applied``,
-    ``last_update_time`` and ``last_receive`` live in the compiled base (the fast frame path
-    reads and writes them in C)."""
+    ``last_update_time``, ``last_receive`` and ``checksums_ok`` live in the compiled base (the
+    fast frame path reads and writes them in C)."""
 
     __slots__ = (
         "conn", "buffer", "gen", "last_trade",
-        "snapshots", "stale_dropped", "checksums_ok", "checksums_failed",
+        "snapshots", "stale_dropped", "checksums_failed",
         "gaps", "resyncs", "bad_frames", "stale_streams", "snapshot_retries",
         "snapshot_pending", "sync_retries", "attempts", "fail_streak", "retry_at",
         "sync_since", "live_since", "live_diffs", "last_error", "__weakref__",

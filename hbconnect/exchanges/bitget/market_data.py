@@ -66,7 +66,7 @@ class BitgetMarketData(c.TableSymbols, OpArgsMarketData):
             bids_key="bids", asks_key="asks", time_key="ts",
             match=(("action", "update"), (("arg", "channel"), BOOK_CHANNEL), (("arg", "instType"), inst_type)),
             absent=("event",), check_levels=True, int_text=True, checksum_key="checksum",
-            checksum_zero_is_none=True)
+            checksum_zero_is_none=True, book_checksum=("checksum_bitget", 25))
 
     # ---- symbols ----
 

@@ -167,6 +167,15 @@ class _GateBase(TableSymbols, MarketDataBase):
             return BookSnapshot(pair, bids, asks, last, ts)
         return BookDiff(pair, bids, asks, as_int(r.get("U"), "gate U"), last, None, ts)
 
+    def _book_frame(self, **rows: Any) -> DiffFrame:
+        """The shape of ``<prefix>.order_book_update`` pushes (``diff_frame``); ``rows``: how
+        the levels look (``DiffFrame.check_levels`` / ``level_keys``), as ``_levels`` reads them."""
+        return DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="result", event_key=None,
+            event=None, symbol_key="s", first_key="U", last_key="u", bids_key="b", asks_key="a",
+            time_key="t", match=(("event", "update"), ("channel", self.prefix + ".order_book_update")),
+            absent=(("result", "full"),), missing_side_empty=True, **rows)
+
     def _levels(self, rows: Any, what: str) -> list:
         raise NotImplementedError
 
@@ -193,11 +202,7 @@ class GateSpotMarketData(_GateBase):
         self.interval = interval
         self.max_depth = SPOT_INTERVALS[interval]
         #: ``spot.order_book_update`` pushes, for the tracker's compiled frame path
-        self.diff_frame = DiffFrame(
-            loads=json_loads, parse_decoded=None, symbols=None, envelope="result", event_key=None,
-            event=None, symbol_key="s", first_key="U", last_key="u", bids_key="b", asks_key="a",
-            time_key="t", match=(("event", "update"), ("channel", "spot.order_book_update")),
-            absent=(("result", "full"),), check_levels=True, missing_side_empty=True)
+        self.diff_frame = self._book_frame(check_levels=True)
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
         """``GET /spot/currency_pairs``: ``[{"id": "ETH_USDT", "base": "ETH", "quote": "USDT",
@@ -247,6 +252,8 @@ class GatePerpetualMarketData(_GateBase):
         self.frequency = frequency
         self.level = level
         self.max_depth = level
+        #: ``futures.order_book_update`` pushes (level objects), for the tracker's compiled frame path
+        self.diff_frame = self._book_frame(level_keys=("p", "s"))
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
         """``GET /futures/usdt/contracts``: ``[{"name": "BTC_USDT", ...}]`` (the contract's

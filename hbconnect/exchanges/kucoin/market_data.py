@@ -44,6 +44,7 @@ import logging
 import uuid
 from typing import Any, Optional, Sequence, Union
 
+from hbconnect.core.codecs import json_loads
 from hbconnect.exchanges._common import (
     MarketDataBase,
     ParseError,
@@ -64,6 +65,7 @@ from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -196,6 +198,13 @@ class KucoinSpotMarketData(TableSymbols, _KucoinBase):
         if snapshot_depth not in (None, 20, 100):
             raise ValueError("KuCoin snapshot_depth: 20 or 100 (public partial book) or None "
                              "(full book, API-key signed requests)")
+        #: ``/market/level2`` changes, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=json_loads, parse_decoded=None, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key="symbol", first_key="sequenceStart", last_key="sequenceEnd", bids_key="bids",
+            asks_key="asks", time_key="time", match=(("type", "message"),),
+            match_prefix=(("topic", "/market/level2:"),), levels_key="changes", int_text=True,
+            level_sequence=True, missing_side_empty=True)
         self.snapshot_depth = snapshot_depth
         self.max_depth = snapshot_depth
         self.requires_credentials = snapshot_depth is None  # the full book: signed requests only

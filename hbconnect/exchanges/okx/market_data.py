@@ -87,7 +87,7 @@ class OkxMarketData(c.TableSymbols, OpArgsMarketData):
             prev_key="prevSeqId", bids_key="bids", asks_key="asks", time_key="ts",
             match=(("action", "update"), (("arg", "channel"), BOOK_CHANNEL)), absent=("event",),
             check_levels=True, level_width=4, int_text=True, checksum_key="checksum",
-            checksum_zero_is_none=True)
+            checksum_zero_is_none=True, book_checksum=("checksum_okx", 25))
 
     # ---- symbols ----
 
