@@ -56,3 +56,16 @@ def fixtures_dir() -> Path:
         pytest.fail(f"fixtures directory {FIXTURES} not found (they ship in tests/data/recordings; "
                     f"HBCONNECT_FIXTURES, if set, must name an existing folder)")
     return FIXTURES
+
+
+def pytest_collection_modifyitems(config, items):
+    """A bigger soak (``HBCONNECT_SOAK_SIZE``) gets a per-test time limit that grows with it
+    (half a second an order, at least the suite's 300 s): the limit is there to catch hangs, and
+    a 15,000-order soak takes about two minutes on a quiet machine but more on a loaded one."""
+    size = os.environ.get("HBCONNECT_SOAK_SIZE")
+    if not size or not size.strip().isdigit():
+        return
+    limit = max(300.0, int(size) * 0.5)
+    for item in items:
+        if "soak" in item.nodeid:
+            item.add_marker(pytest.mark.timeout(limit))
