@@ -162,13 +162,19 @@ def test_server_close_ends_receive_and_wait_closed_with_the_code():
 
 async def _raw_server(after_handshake, *, accept=None, status=b"101 Switching Protocols"):
     async def serve(reader, writer):
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = re.search(rb"Sec-WebSocket-Key: (\S+)", head).group(1)
-        acc = accept if accept is not None else base64.b64encode(
-            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-        writer.write(b"HTTP/1.1 " + status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
-        await after_handshake(reader, writer)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            key = re.search(rb"Sec-WebSocket-Key: (\S+)", head).group(1)
+            acc = accept if accept is not None else base64.b64encode(
+                hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            writer.write(b"HTTP/1.1 " + status + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+            await after_handshake(reader, writer)
+        finally:
+            # the server side's socket closes with its handler: Python 3.12's Server.wait_closed
+            # (the end of ``async with server``) waits for every connection to be closed, and a
+            # handler that returned without closing its writer left the test waiting forever
+            writer.close()
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     return server, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
 
