@@ -57,6 +57,7 @@ import sys
 import time as _time
 
 
+@cython.auto_pickle(False)  # live tracker state (a book, a state machine): never pickled
 cdef class TrackedBookCore:
     """The per-pair fields the frame path touches on every diff (see ``TrackedBook``)."""
 
@@ -72,6 +73,7 @@ cdef class TrackedBookCore:
     cdef public long long checksums_ok
 
 
+@cython.auto_pickle(False)  # a live connection's counters: never pickled
 cdef class ConnectionCore:
     """The per-connection fields the frame path touches on every frame (see ``Connection``)."""
 
