@@ -7,8 +7,10 @@ whose recordings hold no such frames. The ids follow each venue's documented syn
 """
 from __future__ import annotations
 
+import gzip
 import json
 import random
+import zlib
 from typing import Optional
 
 from hbconnect import OrderBook
@@ -90,6 +92,10 @@ class VenueFrames:
 
     def other(self, pair: str) -> str:
         return "{}"
+
+    def wire(self, text: str):
+        """A frame as the venue sends it (its text, or the text compressed)."""
+        return text
 
     def snapshot_body(self, pair: str) -> Optional[bytes]:
         """A REST snapshot of the pair's current book (venues whose snapshot is REST)."""
@@ -254,5 +260,105 @@ class KucoinFrames(VenueFrames):
                                                       "bids": book.bids_text(), "asks": book.asks_text()}}).encode()
 
 
+def _num_rows(rows) -> str:
+    """Level rows as JSON numbers with the rows' exact text (HTX)."""
+    return "[" + ",".join(f"[{p},{q}]" for p, q in rows) + "]"
+
+
+class HtxFrames(VenueFrames):
+    """HTX ``market.<sym>.depth.step0``: every push is the whole book (numbers, ``tick.version``
+    orders them; a "jump" re-sends an older push), gzip-compressed; trades and pings between."""
+
+    sizes = ("0", "1.5", "0.25", "3", "10.125", "2.5E-3", "7")
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.sent: dict = {p: [] for p in self.pairs}
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(self.sizes)]
+                for _ in range(rng.randint(*self.level_range))]
+
+    def frame(self, pair, snapshot):
+        sent = self.sent[pair]
+        if sent and self.rng.random() < self.jump:
+            return self.rng.choice(sent)  # an older push arriving late
+        counted = self.diff_levels
+        self.step(pair, snapshot)
+        book = self.books[pair]
+        bids, asks = book.bids_text(), book.asks_text()
+        self.diff_levels = counted + len(bids) + len(asks)
+        sym = pair.replace("-", "").lower()
+        text = (f'{{"ch":"market.{sym}.depth.step0","ts":{self.ts},"tick":{{"bids":{_num_rows(bids)},'
+                f'"asks":{_num_rows(asks)},"version":{self.ids[pair]},"ts":{self.ts - 3}}}}}')
+        sent.append(text)
+        del sent[:-5]
+        return text
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": self.ts})
+        sym = pair.replace("-", "").lower()
+        return (f'{{"ch":"market.{sym}.trade.detail","ts":{self.ts},"tick":{{"id":{self.ts},"ts":{self.ts},'
+                f'"data":[{{"id":{self.ts}1,"ts":{self.ts},"tradeId":{self.ts},"amount":0.1,"price":100.1,'
+                f'"direction":"buy"}}]}}}}')
+
+    def wire(self, text):
+        return gzip.compress(text.encode(), mtime=0)
+
+
+class HtxMbpFrames(HtxFrames):
+    """HTX ``market.<sym>.mbp.150`` increments (``seqNum``/``prevSeqNum``, a side without changes
+    left out), the refresh image answering ``req`` as the snapshot; gzip-compressed."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        sym = pair.replace("-", "").lower()
+        topic = f"market.{sym}.mbp.150"
+        sides = "".join(f',"{k}":{_num_rows(rows)}' for k, rows in (("bids", bids), ("asks", asks))
+                        if rows or snapshot)
+        if snapshot:
+            return (f'{{"id":"req:{topic}","rep":"{topic}","status":"ok","ts":{self.ts},'
+                    f'"data":{{"seqNum":{new}{sides}}}}}')
+        return f'{{"ch":"{topic}","ts":{self.ts},"tick":{{"seqNum":{new},"prevSeqNum":{prev}{sides}}}}}'
+
+
+class BitmartFrames(VenueFrames):
+    """BitMart ``spot/depth/increase100`` snapshot/update (``version`` contiguous), raw deflate."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        return _dumps({"data": [{"asks": asks, "bids": bids, "ms_t": self.ts, "symbol": pair.replace("-", "_"),
+                                 "type": "snapshot" if snapshot else "update", "version": new}],
+                       "table": "spot/depth/increase100"})
+
+    def other(self, pair):
+        return _dumps({"data": [{"symbol": pair.replace("-", "_"), "price": "100.1", "side": "buy", "size": "0.1",
+                                 "s_t": self.ts // 1000, "ms_t": self.ts}], "table": "spot/trade"})
+
+    def wire(self, text):
+        z = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return z.compress(text.encode()) + z.flush()
+
+
+class AscendExFrames(VenueFrames):
+    """AscendEX ``depth`` diffs (``seqnum`` contiguous) and the ``depth-snapshot`` answer (the
+    resync asks for it: here every 30 frames by default)."""
+
+    def __init__(self, rng: random.Random, snapshot_every: int = 30, **kw) -> None:
+        super().__init__(rng, snapshot_every=snapshot_every, **kw)
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        return _dumps({"m": "depth-snapshot" if snapshot else "depth", "symbol": pair.replace("-", "/"),
+                       "data": {"ts": self.ts, "seqnum": new, "asks": asks, "bids": bids}})
+
+    def other(self, pair):
+        return _dumps({"m": "trades", "symbol": pair.replace("-", "/"),
+                       "data": [{"p": "100.1", "q": "0.1", "ts": self.ts, "bm": True, "seqnum": self.ts}]})
+
+
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
-              "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames}
+              "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
+              "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames}

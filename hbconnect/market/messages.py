@@ -231,6 +231,23 @@ class DiffFrame:
     #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
     #: sent as null, the general path takes the frame
     missing_side_empty: bool = False
+    # --- compressed frames, number rows and whole-book frames (HTX, BitMart, AscendEX...)
+    #: binary frames that do not start with ``{`` or ``[`` are first decompressed by this (the
+    #: venue's bounded inflater: HTX ``gunzip``, BitMart ``inflate_raw``); a frame it refuses, or
+    #: whose text does not start so either, takes the general path
+    inflate: Optional[Callable[[bytes], bytes]] = None
+    #: rows are exactly ``[price, size]``, each a JSON number or string kept as its exact text
+    #: (an integer as ``str(int)``), an empty price string refused (HTX ``_levels``)
+    level_numbers: bool = False
+    #: the text after the symbol at ``symbol_path`` (HTX ``ch`` "market.btcusdt.mbp.150")
+    symbol_suffix: str = ""
+    #: a frame without its time (``time_key`` / ``time_path``) takes the general path (HTX
+    #: depth.step0, whose parser then takes the frame's other time)
+    time_required: bool = False
+    #: the declared frame is a whole book, not a diff (HTX depth.step0 and the other SNAPSHOTS
+    #: venues): the compiled path reads it and hands ``BookSnapshot(pair, bids, asks, last,
+    #: time / time_units, checksum)`` to the tracker's own dispatch, which decides all else
+    snapshot: bool = False
 
 
 class ParseError(ValueError):
