@@ -265,20 +265,14 @@ def _num_rows(rows) -> str:
     return "[" + ",".join(f"[{p},{q}]" for p, q in rows) + "]"
 
 
-class HtxFrames(VenueFrames):
-    """HTX ``market.<sym>.depth.step0``: every push is the whole book (numbers, ``tick.version``
-    orders them; a "jump" re-sends an older push), gzip-compressed; trades and pings between."""
-
-    sizes = ("0", "1.5", "0.25", "3", "10.125", "2.5E-3", "7")
+class WholeBookFrames(VenueFrames):
+    """A venue whose every book push is the whole book (SyncRule.SNAPSHOTS): the book moved by a
+    random diff, then written whole (``book_text``); a "jump" re-sends one of the last pushes
+    (late: dropped as stale where the pushes carry an id). ``diff_levels`` counts the pushes' levels."""
 
     def __init__(self, *args, **kw) -> None:
         super().__init__(*args, **kw)
         self.sent: dict = {p: [] for p in self.pairs}
-
-    def levels(self, base: float, sign: int) -> list:
-        rng = self.rng
-        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(self.sizes)]
-                for _ in range(rng.randint(*self.level_range))]
 
     def frame(self, pair, snapshot):
         sent = self.sent[pair]
@@ -289,12 +283,30 @@ class HtxFrames(VenueFrames):
         book = self.books[pair]
         bids, asks = book.bids_text(), book.asks_text()
         self.diff_levels = counted + len(bids) + len(asks)
-        sym = pair.replace("-", "").lower()
-        text = (f'{{"ch":"market.{sym}.depth.step0","ts":{self.ts},"tick":{{"bids":{_num_rows(bids)},'
-                f'"asks":{_num_rows(asks)},"version":{self.ids[pair]},"ts":{self.ts - 3}}}}}')
+        text = self.book_text(pair, bids, asks)
         sent.append(text)
         del sent[:-5]
         return text
+
+    def book_text(self, pair: str, bids: list, asks: list) -> str:
+        raise NotImplementedError
+
+
+class HtxFrames(WholeBookFrames):
+    """HTX ``market.<sym>.depth.step0``: every push is the whole book (numbers, ``tick.version``
+    orders them), gzip-compressed; trades and pings between."""
+
+    sizes = ("0", "1.5", "0.25", "3", "10.125", "2.5E-3", "7")
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(self.sizes)]
+                for _ in range(rng.randint(*self.level_range))]
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "").lower()
+        return (f'{{"ch":"market.{sym}.depth.step0","ts":{self.ts},"tick":{{"bids":{_num_rows(bids)},'
+                f'"asks":{_num_rows(asks)},"version":{self.ids[pair]},"ts":{self.ts - 3}}}}}')
 
     def other(self, pair):
         if self.rng.random() < 0.3:
@@ -305,7 +317,7 @@ class HtxFrames(VenueFrames):
                 f'"direction":"buy"}}]}}}}')
 
     def wire(self, text):
-        return gzip.compress(text.encode(), mtime=0)
+        return _gzip(text)
 
 
 class HtxMbpFrames(HtxFrames):
@@ -322,6 +334,65 @@ class HtxMbpFrames(HtxFrames):
             return (f'{{"id":"req:{topic}","rep":"{topic}","status":"ok","ts":{self.ts},'
                     f'"data":{{"seqNum":{new}{sides}}}}}')
         return f'{{"ch":"{topic}","ts":{self.ts},"tick":{{"seqNum":{new},"prevSeqNum":{prev}{sides}}}}}'
+
+
+def _gzip(text: str) -> bytes:
+    return gzip.compress(text.encode(), mtime=0)
+
+
+class BingXFrames(WholeBookFrames):
+    """BingX spot ``<SYMBOL>@depth100``: the whole book in every push, no id, gzip-compressed."""
+
+    def book_text(self, pair, bids, asks):
+        return _dumps({"dataType": pair + "@depth100", "data": {"bids": bids, "asks": asks}})
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": "9a5c1b2e", "time": "2026-12-08T02:00:00.000+0800"})
+        return _dumps({"dataType": pair + "@trade", "data": {"e": "trade", "E": self.ts, "s": pair, "t": str(self.ts),
+                                                             "p": "100.1", "q": "0.1", "T": self.ts, "m": True}})
+
+    def wire(self, text):
+        return _gzip(text)
+
+
+class BitrueFrames(WholeBookFrames):
+    """Bitrue ``market_<sym>_simple_depth_step0``: the whole book in every push (``ts`` orders
+    them; levels as strings, or as JSON numbers), gzip-compressed."""
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "").lower()
+        rows = _num_rows if self.rng.random() < 0.3 else _dumps
+        return (f'{{"channel":"market_{sym}_simple_depth_step0","ts":{self.ts},'
+                f'"tick":{{"buys":{rows(bids)},"asks":{rows(asks)}}}}}')
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": str(self.ts)})
+        sym = pair.replace("-", "").lower()
+        return (f'{{"channel":"market_{sym}_trade_ticker","ts":{self.ts},"tick":{{"data":[{{"id":{self.ts},'
+                f'"price":100.1,"amount":10.01,"side":"BUY","vol":0.1,"ts":{self.ts},"ds":"2026-12-08 02:00:00"}}]}}}}')
+
+    def wire(self, text):
+        return _gzip(text)
+
+
+class HashKeyFrames(WholeBookFrames):
+    """HashKey Global ``depth``: the whole top of the book in every push (``t`` orders them)."""
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "")
+        return _dumps({"symbol": sym, "symbolName": sym, "topic": "depth", "params": {"realtimeInterval": "24h"},
+                       "data": [{"s": sym, "t": self.ts, "v": "5870891_18", "b": bids, "a": asks}],
+                       "f": self.rng.random() < 0.5, "sendTime": self.ts + 1})
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"pong": self.ts})
+        sym = pair.replace("-", "")
+        return _dumps({"symbol": sym, "symbolName": sym, "topic": "trade", "params": {"realtimeInterval": "24h"},
+                       "data": [{"v": str(self.ts), "t": self.ts, "p": "100.1", "q": "0.1", "m": True}],
+                       "f": False, "sendTime": self.ts})
 
 
 class BitmartFrames(VenueFrames):
@@ -361,4 +432,5 @@ class AscendExFrames(VenueFrames):
 
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
-              "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames}
+              "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames,
+              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames}

@@ -207,8 +207,8 @@ def test_generated_session_same_as_general_path(name):
     whole = tf.venue.sync_rule is SyncRule.SNAPSHOTS  # whole-book pushes: the compiled path reads them
     applied = sum(tb.snapshots if whole else tb.diffs_applied for tb in tf.books.values())
     assert tf._fastpath.fast_frames > applied // 2 > 100
-    if whole:  # older pushes arriving late are dropped
-        assert sum(tb.stale_dropped for tb in tf.books.values()) > 0
+    if whole:  # older pushes arriving late are dropped (where the pushes carry an id: not BingX)
+        assert (sum(tb.stale_dropped for tb in tf.books.values()) > 0) == (tf.venue.diff_frame.last_key is not None)
     else:  # lost frames are found (sequence gaps, or checksum failures where ids cannot show them)
         assert sum(tb.gaps + tb.checksums_failed for tb in tf.books.values()) > 0
 

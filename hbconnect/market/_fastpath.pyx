@@ -636,7 +636,7 @@ cdef class FastFeed:
     cdef public int max_depth
     # DiffFrame.inflate, level_numbers, symbol_suffix, time_required, snapshot (see the block at the end)
     cdef object inflate
-    cdef bint level_numbers, time_required, snapshot
+    cdef bint level_numbers, time_required, snapshot, symbol_upper
     cdef str symbol_suffix
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
@@ -710,6 +710,9 @@ cdef class FastFeed:
         self.symbol_suffix = spec.symbol_suffix
         self.time_required = spec.time_required
         self.snapshot = spec.snapshot
+        self.symbol_upper = spec.symbol_upper
+        if self.last_key is None and not self.snapshot:
+            raise ValueError("a diff needs DiffFrame.last_key")
         # the plain shape (one envelope key, an event, ints, rows for the book): the text scanner
         # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
         self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
@@ -1078,7 +1081,7 @@ cdef class FastFeed:
             p = PyDict_GetItem(data, self.event_key)
             if p is NULL or type(<object>p) is not str or <str>p != self.event:
                 return False
-        p = PyDict_GetItem(data, self.last_key)
+        p = PyDict_GetItem(data, self.last_key) if self.last_key is not None else <PyObject*>_ZERO
         if p is NULL or not self._id(<object>p, &last):
             return False
         if type(<object>p) is int:
@@ -1149,6 +1152,8 @@ cdef class FastFeed:
             sym = <object>p if p is not NULL else None
         if type(sym) is not str:
             return False
+        if self.symbol_upper:
+            sym = (<str>sym).upper()
         p = PyDict_GetItem(self.symbols, sym)
         if p is NULL:
             return False
@@ -1276,6 +1281,7 @@ cdef class FastFeed:
 
 #: rows marker of the plain want tree: ``DiffFrame.level_numbers``
 ROWS_NUM = "rows-num"
+cdef object _ZERO = 0  # the id of a whole book declared without one (``DiffFrame.last_key`` None)
 
 
 cdef object _inflated(object inflate, bytes raw):

@@ -180,7 +180,7 @@ class DiffFrame:
     event: Optional[str]
     symbol_key: Optional[str]
     first_key: Optional[str]  # None: a single id (first == last)
-    last_key: str
+    last_key: Optional[str]  # None: a whole book without an id (``snapshot``; BingX): id 0
     bids_key: str
     asks_key: str
     prev_key: Optional[str] = None
@@ -248,6 +248,8 @@ class DiffFrame:
     #: venues): the compiled path reads it and hands ``BookSnapshot(pair, bids, asks, last,
     #: time / time_units, checksum)`` to the tracker's own dispatch, which decides all else
     snapshot: bool = False
+    #: the symbol is upper-cased before it is looked up (Bitrue channels spell it in lower case)
+    symbol_upper: bool = False
 
 
 class ParseError(ValueError):
