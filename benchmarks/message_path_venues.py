@@ -2,9 +2,11 @@
 cryptofeed's handler for the same venue, on the same frames, in one run (issue 10, item 6).
 
 The frames are each venue's own diff frames (benchmarks/venue_frames.py: in sequence, no loss, a
-few levels each, two pairs), after the opening snapshot (in-band, or REST answered from memory).
-Every client must end with the same best bid and ask as hbconnect for every pair, and hbconnect's
-compiled path must have applied every diff, before its time counts. Binance's compiled path on its
+few levels each, two pairs), or its whole-book pushes where the venue sends only those (HTX
+depth.step0, BingX, Bitrue, HashKey), compressed where the venue compresses them (HTX, BingX,
+Bitrue: gzip; BitMart: raw deflate), after the opening snapshot (in-band, or REST answered from
+memory). Every client must end with the same best bid and ask as hbconnect for every pair, and
+hbconnect's compiled path must have applied every frame, before its time counts. Binance's compiled path on its
 recorded frames (benchmarks/message_path.py) is the per-level reference.
 
     python benchmarks/message_path_venues.py --frames 20000 --rounds 3
@@ -86,6 +88,9 @@ NO_PEER = {"bitget": "not comparable: cryptofeed 2.4's Bitget handler reads v1 f
                      "symbols like BTCUSDT_SPBL), not the v2 frames hbconnect follows",
            "htx_mbp": "not comparable: cryptofeed 2.4's HTX feed reads depth.step0 whole books only (the htx row)",
            "bitmart": "none: cryptofeed 2.4 has no BitMart feed",
+           "bing_x": "none: cryptofeed 2.4 has no BingX feed",
+           "bitrue": "none: cryptofeed 2.4 has no Bitrue feed",
+           "hashkey": "none: cryptofeed 2.4 has no HashKey feed",
            "kucoin": "not run: cryptofeed 2.4's KuCoin feed asks api.kucoin.com for a token when it is built "
                      "(no network here), and applies changes in the order sent, not by their sequence"}
 
@@ -123,7 +128,9 @@ def _cryptofeed_feed(venue: str, gen):
         pass
 
     feed = cls(symbols=list(gen.pairs), channels=[L2_BOOK], callbacks={L2_BOOK: on_book})
-    reset = getattr(feed, "_reset", None) or getattr(feed, f"_{cls.__name__}__reset", None)
+    reset = getattr(feed, "_reset", None)
+    if venue in ("htx", "ascend_ex"):  # their subscribe starts with a private __reset() (the book dicts)
+        reset = getattr(feed, f"_{cls.__name__}__reset")
     if reset is not None:  # what its subscribe does first (book state per connection)
         reset()
     return feed, _Conn(address)
