@@ -37,11 +37,15 @@ from hbconnect.market.tracker import OrderBookTracker  # noqa: E402
 CLOCK = time.thread_time
 
 
+#: generator options of the benchmark sessions (HTX: plain decimals, as its BTC/ETH books have)
+BENCH_KW = {"htx": {"exponents": False}, "htx_mbp": {"exponents": False}}
+
+
 def session(venue: str, n: int, levels: tuple[int, int] = (1, 10), seed: int = 1):
     """(generator, frames): the opening snapshots then ``n`` in-sequence diff frames (whole-book
     frames for a venue that sends only those), as the venue sends them (compressed: HTX, BitMart)."""
     gen = venue_frames.GENERATORS[venue](random.Random(seed), levels=levels, lost=0.0, others=0.0,
-                                         snapshot_every=0, jump=0.0)
+                                         snapshot_every=0, jump=0.0, **BENCH_KW.get(venue, {}))
     return gen, [gen.wire(f) for f in gen.frames(n)]
 
 

@@ -294,9 +294,13 @@ class WholeBookFrames(VenueFrames):
 
 class HtxFrames(WholeBookFrames):
     """HTX ``market.<sym>.depth.step0``: every push is the whole book (numbers, ``tick.version``
-    orders them), gzip-compressed; trades and pings between."""
+    orders them), gzip-compressed; trades and pings between. ``exponents``: some sizes written
+    in exponent form (``2.5E-3``), as HTX writes tiny numbers (the book reads those on a slower
+    path: the benchmark leaves them out, as HTX's BTC and ETH books have none)."""
 
-    sizes = ("0", "1.5", "0.25", "3", "10.125", "2.5E-3", "7")
+    def __init__(self, *args, exponents: bool = True, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.sizes = ("0", "1.5", "0.25", "3", "10.125", "7") + (("2.5E-3",) if exponents else ())
 
     def levels(self, base: float, sign: int) -> list:
         rng = self.rng

@@ -70,7 +70,7 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
             symbol_key=None, symbol_path=("channel",), symbol_prefix=PREFIX, symbol_suffix=SUFFIX, symbol_upper=True,
             first_key=None, last_key="ts", bids_key="buys", asks_key="asks", levels_key="tick", time_key="ts",
             time_required=True, absent=("ping",), check_levels=True, int_text=True, missing_side_empty=True,
-            inflate=gunzip, snapshot=True)
+            inflate=gunzip, snapshot=True, level_numbers=True)  # numbers or strings: their text either way
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
         """``GET /api/v1/exchangeInfo`` (README "Exchange information"): ``{"symbols": [{"symbol":
