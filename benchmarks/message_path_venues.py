@@ -95,6 +95,7 @@ NO_PEER = {"bitget": "not comparable: cryptofeed 2.4's Bitget handler reads v1 f
            "bing_x": "none: cryptofeed 2.4 has no BingX feed",
            "bitrue": "none: cryptofeed 2.4 has no Bitrue feed",
            "hashkey": "none: cryptofeed 2.4 has no HashKey feed",
+           "foxbit": "none: cryptofeed 2.4 has no FoxBit feed",
            "kucoin": "not run: cryptofeed 2.4's KuCoin feed asks api.kucoin.com for a token when it is built "
                      "(no network here), and applies changes in the order sent, not by their sequence"}
 

@@ -434,7 +434,32 @@ class AscendExFrames(VenueFrames):
                        "data": [{"p": "100.1", "q": "0.1", "ts": self.ts, "bm": True, "seqnum": self.ts}]})
 
 
+class FoxbitFrames(VenueFrames):
+    """FoxBit v3 ``orderbook-100``: the in-band snapshot (``sequence_id``), then updates
+    (``first_sequence_id``..``last_sequence_id``, one update covering one id or several)."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        sym = pair.replace("-", "").lower()
+        params = {"channel": "orderbook-100", "market_symbol": sym}
+        if snapshot:
+            return _dumps({"type": "subscribe", "event": "snapshot", "params": params,
+                           "data": {"sequence_id": new, "bids": bids, "asks": asks}})
+        first = prev + 1 if self.rng.random() >= self.jump else max(prev - 1, 1)  # an overlapping range too
+        return _dumps({"type": "subscribe", "event": "update", "params": params,
+                       "data": {"ts": self.ts, "first_sequence_id": first, "last_sequence_id": new,
+                                "bids": bids, "asks": asks}})
+
+    def other(self, pair):
+        sym = pair.replace("-", "").lower()
+        if self.rng.random() < 0.3:
+            return _dumps({"type": "message", "event": "success", "params": {"channel": "ping"}})
+        return _dumps({"type": "subscribe", "event": "update", "params": {"channel": "trades", "market_symbol": sym},
+                       "data": [{"id": self.ts, "price": "100.1", "quantity": "0.1", "taker_side": "BUY",
+                                 "ts": self.ts}]})
+
+
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
               "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames,
-              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames}
+              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames, "foxbit": FoxbitFrames}
