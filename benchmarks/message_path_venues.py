@@ -96,6 +96,7 @@ NO_PEER = {"bitget": "not comparable: cryptofeed 2.4's Bitget handler reads v1 f
            "bitrue": "none: cryptofeed 2.4 has no Bitrue feed",
            "hashkey": "none: cryptofeed 2.4 has no HashKey feed",
            "foxbit": "none: cryptofeed 2.4 has no FoxBit feed",
+           "btc_markets": "none: cryptofeed 2.4 has no BTC Markets feed",
            "kucoin": "not run: cryptofeed 2.4's KuCoin feed asks api.kucoin.com for a token when it is built "
                      "(no network here), and applies changes in the order sent, not by their sequence"}
 

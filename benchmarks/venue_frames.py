@@ -7,6 +7,7 @@ whose recordings hold no such frames. The ids follow each venue's documented syn
 """
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import random
@@ -25,8 +26,11 @@ def _dumps(obj) -> str:
 class VenueFrames:
     """``frames(n)``: the opening snapshots then ``n`` book frames of random pairs."""
 
+    #: a snapshot frame every this many frames (0: none after the opening ones), unless given
+    SNAPSHOT_EVERY = 60
+
     def __init__(self, rng: random.Random, pairs=PAIRS, levels: tuple[int, int] = (0, 4), lost: float = 0.02,
-                 others: float = 0.1, snapshot_every: int = 60, jump: float = 0.02) -> None:
+                 others: float = 0.1, snapshot_every: Optional[int] = None, jump: float = 0.02) -> None:
         self.rng = rng
         self.pairs = list(pairs)
         self.books = {p: OrderBook() for p in self.pairs}
@@ -35,7 +39,7 @@ class VenueFrames:
         self.level_range = levels
         self.lost = lost
         self.others = others
-        self.snapshot_every = snapshot_every
+        self.snapshot_every = self.SNAPSHOT_EVERY if snapshot_every is None else snapshot_every
         self.jump = jump
         #: levels in the diff frames written so far (for per-level figures)
         self.diff_levels = 0
@@ -400,7 +404,10 @@ class HashKeyFrames(WholeBookFrames):
 
 
 class BitmartFrames(VenueFrames):
-    """BitMart ``spot/depth/increase100`` snapshot/update (``version`` contiguous), raw deflate."""
+    """BitMart ``spot/depth/increase100`` snapshot/update (``version`` contiguous), raw deflate;
+    the snapshot the resync requests: here every 30 frames by default."""
+
+    SNAPSHOT_EVERY = 30
 
     def frame(self, pair, snapshot):
         bids, asks, prev, new = self.step(pair, snapshot)
@@ -421,8 +428,7 @@ class AscendExFrames(VenueFrames):
     """AscendEX ``depth`` diffs (``seqnum`` contiguous) and the ``depth-snapshot`` answer (the
     resync asks for it: here every 30 frames by default)."""
 
-    def __init__(self, rng: random.Random, snapshot_every: int = 30, **kw) -> None:
-        super().__init__(rng, snapshot_every=snapshot_every, **kw)
+    SNAPSHOT_EVERY = 30
 
     def frame(self, pair, snapshot):
         bids, asks, prev, new = self.step(pair, snapshot)
@@ -459,7 +465,38 @@ class FoxbitFrames(VenueFrames):
                                  "ts": self.ts}]})
 
 
+def _iso(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 UTC text with milliseconds (BTC Markets' ``timestamp``)."""
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+
+
+class BtcMarketsFrames(VenueFrames):
+    """BTC Markets v2 ``orderbookUpdate``: the first frame of a market is the whole book
+    (``"snapshot": true``), later ones the changed levels ``[price, volume, count]`` with the
+    CRC32 of the best 10 bids and asks after them (``snapshotId`` only increases)."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rows = lambda side: [[p, q, 0 if q == "0" else self.rng.randint(1, 4)] for p, q in side]  # noqa: E731
+        msg = {"marketId": pair, "timestamp": _iso(self.ts), "snapshotId": new * 1000,
+               "bids": rows(bids), "asks": rows(asks), "messageType": "orderbookUpdate"}
+        if snapshot:
+            msg = {"marketId": msg["marketId"], "snapshot": True, **msg, "channel": "orderbookUpdate"}
+        else:
+            msg["checksum"] = str(self.books[pair].checksum(10, "bids_asks", "", "kraken"))
+        return _dumps(msg)
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"messageType": "heartbeat", "channels": [{"name": "orderbookUpdate",
+                                                                     "marketIds": [pair]}, {"name": "heartbeat"}]})
+        return _dumps({"marketId": pair, "timestamp": _iso(self.ts), "tradeId": self.ts, "price": "100.1",
+                       "volume": "0.1", "side": "Bid", "messageType": "trade"})
+
+
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
               "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames,
-              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames, "foxbit": FoxbitFrames}
+              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames, "foxbit": FoxbitFrames,
+              "btc_markets": BtcMarketsFrames}

@@ -113,13 +113,15 @@ def _mutate(frame, rng):
     if k == 10:  # a key twice, the last one differing (the JSON parser keeps the last)
         key = rng.choice(["u", "seqId", "sequenceStart", "sequenceEnd", "changes", "seq", "s", "action", "type", "event", "channel", "data", "result", "arg",
                           "microtimestamp", "b", "bids", "ts", "checksum", "full", "seqNum", "prevSeqNum",
-                          "version", "tick", "ch", "seqnum", "m", "table", "type", "ms_t", "symbol"])
+                          "version", "tick", "ch", "seqnum", "m", "table", "type", "ms_t", "symbol", "snapshot",
+                          "snapshotId", "timestamp", "marketId", "messageType", "first_sequence_id",
+                          "last_sequence_id", "params", "dataType", "buys", "topic", "ping"])
         return frame[:-1] + "," + json.dumps({key: _mutate_value(0, rng)})[1:]
     if k == 11:  # whitespace
         i = rng.randrange(len(frame) + 1)
         return frame[:i] + rng.choice([" ", "\n", "\t"]) + frame[i:]
     if k == 12:  # an id as a fraction or with an exponent
-        return re.sub(r'"(u|seqId|seq|U|prevSeqId|seqNum|prevSeqNum|version|seqnum)":(\d+)', lambda m: f'"{m.group(1)}":{m.group(2)}' +
+        return re.sub(r'"(u|seqId|seq|U|prevSeqId|seqNum|prevSeqNum|version|seqnum|snapshotId|last_sequence_id|t)":(\d+)', lambda m: f'"{m.group(1)}":{m.group(2)}' +
                       rng.choice([".0", "e0", "0"]), frame, count=1)
     try:
         msg = json.loads(frame)

@@ -636,7 +636,9 @@ cdef class FastFeed:
     cdef public int max_depth
     # DiffFrame.inflate, level_numbers, symbol_suffix, time_required, snapshot (see the block at the end)
     cdef object inflate
-    cdef bint level_numbers, time_required, snapshot, symbol_upper
+    cdef bint level_numbers, time_required, snapshot, symbol_upper, checksum_u32
+    cdef object time_parse
+    cdef double s_secs  # the current frame's time as ``time_parse`` read it (0: none)
     cdef str symbol_suffix
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
@@ -711,6 +713,8 @@ cdef class FastFeed:
         self.time_required = spec.time_required
         self.snapshot = spec.snapshot
         self.symbol_upper = spec.symbol_upper
+        self.time_parse = spec.time_parse
+        self.checksum_u32 = spec.checksum_u32
         if self.last_key is None and not self.snapshot:
             raise ValueError("a diff needs DiffFrame.last_key")
         # the plain shape (one envelope key, an event, ints, rows for the book): the text scanner
@@ -722,6 +726,7 @@ cdef class FastFeed:
                            or self.check_levels or self.int_text or self.has_snapshot_id
                            or self.missing_empty or self.max_depth or rule == 4
                            or self.inflate is not None or self.level_numbers or self.snapshot
+                           or self.time_parse is not None
                            or (self.env_path and type(self.env_path[0]) is not str))
         if self.shaped:
             sides = (self.bids_key, self.asks_key)
@@ -1061,6 +1066,7 @@ cdef class FastFeed:
         cdef object data, side, bids, asks, sym, key, val, last_obj = None
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
         cdef bint has_ts = False, has_cks = False
+        self.s_secs = 0.0
         if type(msg) is not dict:
             return False
         for key, val in self.match:
@@ -1110,7 +1116,10 @@ cdef class FastFeed:
         asks = self._side(side, self.asks_key, ready)
         if asks is None:
             return False
-        if self.time_path is not None:
+        if self.time_parse is not None:  # a time the venue's function reads (``DiffFrame.time_parse``)
+            if not _parse_time(self, data):
+                return False
+        elif self.time_path is not None:
             val = self._walk(msg, self.time_path, False)
             if val is not None:
                 if not self._id(val, &ts):
@@ -1137,6 +1146,8 @@ cdef class FastFeed:
             elif not self._id(<object>p, &cks):
                 return False
             has_cks = not (self.zero_none and cks == 0)
+            if self.checksum_u32 and not 0 <= cks <= 0xFFFFFFFF:
+                return False
         if self.symbol_path is not None:
             sym = self._walk(msg, self.symbol_path, False)
             if self.symbol_prefix:
@@ -1237,6 +1248,8 @@ cdef class FastFeed:
             tb.diffs_applied += 1
             if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
+            elif self.s_secs != 0.0:  # read by ``DiffFrame.time_parse``
+                tb.last_update_time = self.s_secs
             self.fast_frames += 1
             if self.max_depth:
                 tb.book.truncate(self.max_depth)
@@ -1271,7 +1284,7 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if has_ts else 0.0, cks if has_cks else None)
+                         (<double>ts / self.time_units) if has_ts else self.s_secs, cks if has_cks else None)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)
@@ -1402,11 +1415,27 @@ cdef bint _feed_snapshot(FastFeed self, conn, raw, now, pair, bids, asks, update
     if _BookSnapshot is None:
         from hbconnect.market.messages import BookSnapshot as _BookSnapshot
     tracker = self.tracker
-    snap = _BookSnapshot(pair, bids, asks, update_id, (<double>ts / self.time_units) if has_ts else 0.0,
+    snap = _BookSnapshot(pair, bids, asks, update_id, (<double>ts / self.time_units) if has_ts else self.s_secs,
                          cks if has_cks else None)
     tracker.frames += 1
     conn.frames += 1
     conn.last_frame = now
     self.fast_frames += 1
     tracker._dispatch(conn, raw, now, [snap])
+    return True
+
+
+cdef bint _parse_time(FastFeed self, dict data) except -1:
+    """``DiffFrame.time_parse`` of the diff's ``time_key`` value into ``self.s_secs`` (absent: no
+    time); False when it fails or gives no float (the general path decides)."""
+    cdef PyObject* p = PyDict_GetItem(data, self.time_key)
+    if p is NULL:
+        return not self.time_required
+    try:
+        secs = self.time_parse(<object>p)
+    except Exception:
+        return False
+    if type(secs) is not float:
+        return False
+    self.s_secs = secs
     return True

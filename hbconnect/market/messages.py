@@ -250,6 +250,11 @@ class DiffFrame:
     snapshot: bool = False
     #: the symbol is upper-cased before it is looked up (Bitrue channels spell it in lower case)
     symbol_upper: bool = False
+    #: the venue's reader of the ``time_key`` value into seconds (a float), for a time sent as
+    #: text (BTC Markets RFC 3339 ``timestamp``); a value it refuses takes the general path
+    time_parse: Optional[Callable[[Any], float]] = None
+    #: the checksum is an unsigned CRC32: one outside [0, 2**32) takes the general path (BTC Markets)
+    checksum_u32: bool = False
 
 
 class ParseError(ValueError):
