@@ -162,7 +162,8 @@ class DiffFrame:
     (and ``prev_key``, ``time_key`` when set), lists at ``bids_key``/``asks_key`` and a symbol
     (``symbol_key``) found in ``symbols`` (the venue's table, venue symbol -> pair). Such a frame
     must mean the same as what ``parse_message`` returns for it: one ``BookDiff(pair, bids, asks,
-    first, last, prev, time / time_units, checksum)``. Every other frame goes to
+    first, last, prev, time / time_units, checksum)`` (with ``snapshot``: one ``BookSnapshot(pair,
+    bids, asks, last, time / time_units, checksum)``, a whole book). Every other frame goes to
     ``parse_decoded(raw, msg)``, which must return what ``parse_message(raw)`` returns (or raise
     what it raises) for a frame that decoded to ``msg`` (or, without it, to ``parse_message``).
     The fields below the first block describe the other venues' shapes; tests/test_fastpath_venues.py
