@@ -321,3 +321,28 @@ def test_htx_frame_over_the_inflate_limit_is_lost_on_both_paths():
         assert _state(tf, cf) == _state(tg, cg), i
     assert nf == ng
     assert tf.bad_frames == 2 and all(tb.resyncs >= 1 for tb in tf.books.values())
+
+
+@pytest.mark.parametrize("checksum", ['"4294967295"', '"4294967296"', '"-1"', "4294967296", "-1", '"0"', "7",
+                                      '"00012"', '"12 "', "null", '""'])
+def test_btc_markets_checksum_range_as_the_parser_reads_it(checksum):
+    """BTC Markets' checksum is an unsigned CRC32 (``checksum_u32``): values outside it, or not
+    digits, give the general path's results (a bad frame), in range a verified checksum."""
+    name = "btc_markets"
+    gen = VF.GENERATORS[name](random.Random(4), lost=0.0, jump=0.0)
+    frames = gen.frames(40)
+    nf, ng = [], []
+    (tf, cf), (tg, cg) = _tracker(name, True, nf), _tracker(name, False, ng)
+    at = next(i for i in range(20, len(frames)) if '"checksum":"' in frames[i])
+    frames[at] = re.sub(r'"checksum":"\d+"', '"checksum":' + checksum, frames[at])
+    for i, f in enumerate(frames):
+        for t, c in ((tf, cf), (tg, cg)):
+            t.feed(c, f, float(i))
+        assert _state(tf, cf) == _state(tg, cg), (i, f)
+    assert nf == ng
+    assert tf._fastpath.fast_frames > 10
+    tb = tf.books[json.loads(frames[at])["marketId"]]
+    if checksum in ('"4294967296"', '"-1"', "4294967296", "-1", "null", '""'):
+        assert tf.bad_frames == tg.bad_frames == 1  # the parser's ParseError, on both paths
+    else:  # a CRC32 in range (here not the book's): verified, failed, the pair resyncs
+        assert tf.bad_frames == 0 and tb.checksums_failed == 1
