@@ -1349,33 +1349,31 @@ cdef bint _number(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
     return True
 
 
+cdef inline bint _num_text(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A plain string or a JSON number token (``_number``); ``*s``/``*n`` its text."""
+    if c.p < c.e and c.p[0] == c'"':
+        return _str(c, s, n)
+    return _number(c, s, n)
+
+
 cdef object _num_rows_value(Cur* c):
     """Rows of exactly ``[price, size]``, each a JSON number or a plain string, as their text
     (``DiffFrame.level_numbers``); an empty price string refused. ``_NOTHING`` otherwise."""
     cdef const unsigned char* s
     cdef Py_ssize_t n
-    cdef list out = [], row
-    cdef int i
+    cdef list out = []
+    cdef object price
     if not _lit(c, c'['):
         return _NOTHING
     if _lit(c, c']'):
         return out
     while True:
-        if not _lit(c, c'['):
+        if not _lit(c, c'[') or not _num_text(c, &s, &n) or n == 0:
             return _NOTHING
-        row = []
-        for i in range(2):
-            if i and not _lit(c, c','):
-                return _NOTHING
-            if c.p < c.e and c.p[0] == c'"':
-                if not _str(c, &s, &n) or (i == 0 and n == 0):
-                    return _NOTHING
-            elif not _number(c, &s, &n):
-                return _NOTHING
-            row.append(_ascii(s, n))
-        if not _lit(c, c']'):
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _num_text(c, &s, &n) or not _lit(c, c']'):
             return _NOTHING
-        out.append(row)
+        out.append([price, _ascii(s, n)])
         if _lit(c, c']'):
             return out
         if not _lit(c, c','):
