@@ -7,8 +7,11 @@ whose recordings hold no such frames. The ids follow each venue's documented syn
 """
 from __future__ import annotations
 
+import datetime
+import gzip
 import json
 import random
+import zlib
 from typing import Optional
 
 from hbconnect import OrderBook
@@ -23,8 +26,11 @@ def _dumps(obj) -> str:
 class VenueFrames:
     """``frames(n)``: the opening snapshots then ``n`` book frames of random pairs."""
 
+    #: a snapshot frame every this many frames (0: none after the opening ones), unless given
+    SNAPSHOT_EVERY = 60
+
     def __init__(self, rng: random.Random, pairs=PAIRS, levels: tuple[int, int] = (0, 4), lost: float = 0.02,
-                 others: float = 0.1, snapshot_every: int = 60, jump: float = 0.02) -> None:
+                 others: float = 0.1, snapshot_every: Optional[int] = None, jump: float = 0.02) -> None:
         self.rng = rng
         self.pairs = list(pairs)
         self.books = {p: OrderBook() for p in self.pairs}
@@ -33,7 +39,7 @@ class VenueFrames:
         self.level_range = levels
         self.lost = lost
         self.others = others
-        self.snapshot_every = snapshot_every
+        self.snapshot_every = self.SNAPSHOT_EVERY if snapshot_every is None else snapshot_every
         self.jump = jump
         #: levels in the diff frames written so far (for per-level figures)
         self.diff_levels = 0
@@ -90,6 +96,10 @@ class VenueFrames:
 
     def other(self, pair: str) -> str:
         return "{}"
+
+    def wire(self, text: str):
+        """A frame as the venue sends it (its text, or the text compressed)."""
+        return text
 
     def snapshot_body(self, pair: str) -> Optional[bytes]:
         """A REST snapshot of the pair's current book (venues whose snapshot is REST)."""
@@ -254,5 +264,239 @@ class KucoinFrames(VenueFrames):
                                                       "bids": book.bids_text(), "asks": book.asks_text()}}).encode()
 
 
+def _num_rows(rows) -> str:
+    """Level rows as JSON numbers with the rows' exact text (HTX)."""
+    return "[" + ",".join(f"[{p},{q}]" for p, q in rows) + "]"
+
+
+class WholeBookFrames(VenueFrames):
+    """A venue whose every book push is the whole book (SyncRule.SNAPSHOTS): the book moved by a
+    random diff, then written whole (``book_text``); a "jump" re-sends one of the last pushes
+    (late: dropped as stale where the pushes carry an id). ``diff_levels`` counts the pushes' levels."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.sent: dict = {p: [] for p in self.pairs}
+
+    def frame(self, pair, snapshot):
+        sent = self.sent[pair]
+        if sent and self.rng.random() < self.jump:
+            return self.rng.choice(sent)  # an older push arriving late
+        counted = self.diff_levels
+        self.step(pair, snapshot)
+        book = self.books[pair]
+        bids, asks = book.bids_text(), book.asks_text()
+        self.diff_levels = counted + len(bids) + len(asks)
+        text = self.book_text(pair, bids, asks)
+        sent.append(text)
+        del sent[:-5]
+        return text
+
+    def book_text(self, pair: str, bids: list, asks: list) -> str:
+        raise NotImplementedError
+
+
+class HtxFrames(WholeBookFrames):
+    """HTX ``market.<sym>.depth.step0``: every push is the whole book (numbers, ``tick.version``
+    orders them), gzip-compressed; trades and pings between. ``exponents``: some sizes written
+    in exponent form (``2.5E-3``), as HTX writes tiny numbers (the book reads those on a slower
+    path: the benchmark leaves them out, as HTX's BTC and ETH books have none)."""
+
+    def __init__(self, *args, exponents: bool = True, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.sizes = ("0", "1.5", "0.25", "3", "10.125", "7") + (("2.5E-3",) if exponents else ())
+
+    def levels(self, base: float, sign: int) -> list:
+        rng = self.rng
+        return [["%.1f" % (base + sign * rng.randint(1, 30) / 10), rng.choice(self.sizes)]
+                for _ in range(rng.randint(*self.level_range))]
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "").lower()
+        return (f'{{"ch":"market.{sym}.depth.step0","ts":{self.ts},"tick":{{"bids":{_num_rows(bids)},'
+                f'"asks":{_num_rows(asks)},"version":{self.ids[pair]},"ts":{self.ts - 3}}}}}')
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": self.ts})
+        sym = pair.replace("-", "").lower()
+        return (f'{{"ch":"market.{sym}.trade.detail","ts":{self.ts},"tick":{{"id":{self.ts},"ts":{self.ts},'
+                f'"data":[{{"id":{self.ts}1,"ts":{self.ts},"tradeId":{self.ts},"amount":0.1,"price":100.1,'
+                f'"direction":"buy"}}]}}}}')
+
+    def wire(self, text):
+        return _gzip(text)
+
+
+class HtxMbpFrames(HtxFrames):
+    """HTX ``market.<sym>.mbp.150`` increments (``seqNum``/``prevSeqNum``, a side without changes
+    left out), the refresh image answering ``req`` as the snapshot; gzip-compressed."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        sym = pair.replace("-", "").lower()
+        topic = f"market.{sym}.mbp.150"
+        sides = "".join(f',"{k}":{_num_rows(rows)}' for k, rows in (("bids", bids), ("asks", asks))
+                        if rows or snapshot)
+        if snapshot:
+            return (f'{{"id":"req:{topic}","rep":"{topic}","status":"ok","ts":{self.ts},'
+                    f'"data":{{"seqNum":{new}{sides}}}}}')
+        return f'{{"ch":"{topic}","ts":{self.ts},"tick":{{"seqNum":{new},"prevSeqNum":{prev}{sides}}}}}'
+
+
+def _gzip(text: str) -> bytes:
+    return gzip.compress(text.encode(), mtime=0)
+
+
+class BingXFrames(WholeBookFrames):
+    """BingX spot ``<SYMBOL>@depth100``: the whole book in every push, no id, gzip-compressed."""
+
+    def book_text(self, pair, bids, asks):
+        return _dumps({"dataType": pair + "@depth100", "data": {"bids": bids, "asks": asks}})
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": "9a5c1b2e", "time": "2026-12-08T02:00:00.000+0800"})
+        return _dumps({"dataType": pair + "@trade", "data": {"e": "trade", "E": self.ts, "s": pair, "t": str(self.ts),
+                                                             "p": "100.1", "q": "0.1", "T": self.ts, "m": True}})
+
+    def wire(self, text):
+        return _gzip(text)
+
+
+class BitrueFrames(WholeBookFrames):
+    """Bitrue ``market_<sym>_simple_depth_step0``: the whole book in every push (``ts`` orders
+    them; levels as strings, or as JSON numbers), gzip-compressed."""
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "").lower()
+        rows = _num_rows if self.rng.random() < 0.3 else _dumps
+        return (f'{{"channel":"market_{sym}_simple_depth_step0","ts":{self.ts},'
+                f'"tick":{{"buys":{rows(bids)},"asks":{rows(asks)}}}}}')
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"ping": str(self.ts)})
+        sym = pair.replace("-", "").lower()
+        return (f'{{"channel":"market_{sym}_trade_ticker","ts":{self.ts},"tick":{{"data":[{{"id":{self.ts},'
+                f'"price":100.1,"amount":10.01,"side":"BUY","vol":0.1,"ts":{self.ts},"ds":"2026-12-08 02:00:00"}}]}}}}')
+
+    def wire(self, text):
+        return _gzip(text)
+
+
+class HashKeyFrames(WholeBookFrames):
+    """HashKey Global ``depth``: the whole top of the book in every push (``t`` orders them)."""
+
+    def book_text(self, pair, bids, asks):
+        sym = pair.replace("-", "")
+        return _dumps({"symbol": sym, "symbolName": sym, "topic": "depth", "params": {"realtimeInterval": "24h"},
+                       "data": [{"s": sym, "t": self.ts, "v": "5870891_18", "b": bids, "a": asks}],
+                       "f": self.rng.random() < 0.5, "sendTime": self.ts + 1})
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"pong": self.ts})
+        sym = pair.replace("-", "")
+        return _dumps({"symbol": sym, "symbolName": sym, "topic": "trade", "params": {"realtimeInterval": "24h"},
+                       "data": [{"v": str(self.ts), "t": self.ts, "p": "100.1", "q": "0.1", "m": True}],
+                       "f": False, "sendTime": self.ts})
+
+
+class BitmartFrames(VenueFrames):
+    """BitMart ``spot/depth/increase100`` snapshot/update (``version`` contiguous), raw deflate;
+    the snapshot the resync requests: here every 30 frames by default."""
+
+    SNAPSHOT_EVERY = 30
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        return _dumps({"data": [{"asks": asks, "bids": bids, "ms_t": self.ts, "symbol": pair.replace("-", "_"),
+                                 "type": "snapshot" if snapshot else "update", "version": new}],
+                       "table": "spot/depth/increase100"})
+
+    def other(self, pair):
+        return _dumps({"data": [{"symbol": pair.replace("-", "_"), "price": "100.1", "side": "buy", "size": "0.1",
+                                 "s_t": self.ts // 1000, "ms_t": self.ts}], "table": "spot/trade"})
+
+    def wire(self, text):
+        z = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return z.compress(text.encode()) + z.flush()
+
+
+class AscendExFrames(VenueFrames):
+    """AscendEX ``depth`` diffs (``seqnum`` contiguous) and the ``depth-snapshot`` answer (the
+    resync asks for it: here every 30 frames by default)."""
+
+    SNAPSHOT_EVERY = 30
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        return _dumps({"m": "depth-snapshot" if snapshot else "depth", "symbol": pair.replace("-", "/"),
+                       "data": {"ts": self.ts, "seqnum": new, "asks": asks, "bids": bids}})
+
+    def other(self, pair):
+        return _dumps({"m": "trades", "symbol": pair.replace("-", "/"),
+                       "data": [{"p": "100.1", "q": "0.1", "ts": self.ts, "bm": True, "seqnum": self.ts}]})
+
+
+class FoxbitFrames(VenueFrames):
+    """FoxBit v3 ``orderbook-100``: the in-band snapshot (``sequence_id``), then updates
+    (``first_sequence_id``..``last_sequence_id``, one update covering one id or several)."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        sym = pair.replace("-", "").lower()
+        params = {"channel": "orderbook-100", "market_symbol": sym}
+        if snapshot:
+            return _dumps({"type": "subscribe", "event": "snapshot", "params": params,
+                           "data": {"sequence_id": new, "bids": bids, "asks": asks}})
+        first = prev + 1 if self.rng.random() >= self.jump else max(prev - 1, 1)  # an overlapping range too
+        return _dumps({"type": "subscribe", "event": "update", "params": params,
+                       "data": {"ts": self.ts, "first_sequence_id": first, "last_sequence_id": new,
+                                "bids": bids, "asks": asks}})
+
+    def other(self, pair):
+        sym = pair.replace("-", "").lower()
+        if self.rng.random() < 0.3:
+            return _dumps({"type": "message", "event": "success", "params": {"channel": "ping"}})
+        return _dumps({"type": "subscribe", "event": "update", "params": {"channel": "trades", "market_symbol": sym},
+                       "data": [{"id": self.ts, "price": "100.1", "quantity": "0.1", "taker_side": "BUY",
+                                 "ts": self.ts}]})
+
+
+def _iso(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 UTC text with milliseconds (BTC Markets' ``timestamp``)."""
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+
+
+class BtcMarketsFrames(VenueFrames):
+    """BTC Markets v2 ``orderbookUpdate``: the first frame of a market is the whole book
+    (``"snapshot": true``), later ones the changed levels ``[price, volume, count]`` with the
+    CRC32 of the best 10 bids and asks after them (``snapshotId`` only increases)."""
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rows = lambda side: [[p, q, 0 if q == "0" else self.rng.randint(1, 4)] for p, q in side]  # noqa: E731
+        msg = {"marketId": pair, "timestamp": _iso(self.ts), "snapshotId": new * 1000,
+               "bids": rows(bids), "asks": rows(asks), "messageType": "orderbookUpdate"}
+        if snapshot:
+            msg = {"marketId": msg["marketId"], "snapshot": True, **msg, "channel": "orderbookUpdate"}
+        else:
+            msg["checksum"] = str(self.books[pair].checksum(10, "bids_asks", "", "kraken"))
+        return _dumps(msg)
+
+    def other(self, pair):
+        if self.rng.random() < 0.3:
+            return _dumps({"messageType": "heartbeat", "channels": [{"name": "orderbookUpdate",
+                                                                     "marketIds": [pair]}, {"name": "heartbeat"}]})
+        return _dumps({"marketId": pair, "timestamp": _iso(self.ts), "tradeId": self.ts, "price": "100.1",
+                       "volume": "0.1", "side": "Bid", "messageType": "trade"})
+
+
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
-              "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames}
+              "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
+              "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames,
+              "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames, "foxbit": FoxbitFrames,
+              "btc_markets": BtcMarketsFrames}

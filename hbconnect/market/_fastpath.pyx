@@ -240,6 +240,7 @@ cdef enum:  # what the partial reader builds of a value (``_Want.kind``)
     W_ROWS_CUT = 4  # level rows of at least two strings then anything, cut to ``[p, q]``
     W_ROWS_SEQ = 6  # changes ``[["p","q","seq"],...]``: ordered by seq, price "0" dropped, cut to ``[p, q]``
     W_ROWS_OBJ = 5  # level objects ``[{"p":"price","s":size},...]`` (``bkeys``: the two keys) -> ``[p, q]``
+    W_ROWS_NUM = 7  # rows ``[[1.5,"2"],...]`` of numbers or strings, their exact text (``_num_rows_value``)
 
 
 @cython.auto_pickle(False)
@@ -277,6 +278,8 @@ cdef _Want _compile_want(want):
         w.kind = W_ROWS_CUT
     elif want == ROWS_SEQ:
         w.kind = W_ROWS_SEQ
+    elif want == ROWS_NUM:
+        w.kind = W_ROWS_NUM
     elif type(want) is list:  # ROWS_OBJ: [price key, size key]
         w.kind = W_ROWS_OBJ
         w.bkeys = tuple(k.encode("ascii") for k in want)
@@ -434,6 +437,8 @@ cdef object _value(Cur* c, _Want want, int depth):
         return _rows_value(c, kind)
     if kind == W_ROWS_OBJ:
         return _obj_rows_value(c, <bytes>want.bkeys[0], <bytes>want.bkeys[1])
+    if kind == W_ROWS_NUM:
+        return _num_rows_value(c)
     if ch == c'"':
         if kind != W_ALL or not _str(c, &s, &n):
             return _NOTHING
@@ -631,9 +636,15 @@ cdef class FastFeed:
     cdef long long snapshot_id
     #: truncate the book to this depth after each diff (0: never), as the general path does
     cdef public int max_depth
+    # DiffFrame.inflate, level_numbers, symbol_suffix, time_required, snapshot (see the block at the end)
+    cdef object inflate
+    cdef bint level_numbers, time_required, snapshot, symbol_upper, checksum_u32
+    cdef object time_parse
+    cdef double s_secs  # the current frame's time as ``time_parse`` read it (0: none)
+    cdef str symbol_suffix
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
-        if rule not in (1, 2, 3, 4):
+        if rule not in (1, 2, 3, 4, 5) or (rule == 5) != bool(spec.snapshot):
             raise ValueError(f"no fast path for sync rule code {rule}")
         if rule in (2, 3) and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
@@ -698,6 +709,16 @@ cdef class FastFeed:
         self.missing_empty = spec.missing_side_empty
         self.has_snapshot_id = spec.snapshot_last_id is not None
         self.snapshot_id = spec.snapshot_last_id if self.has_snapshot_id else 0
+        self.inflate = spec.inflate
+        self.level_numbers = spec.level_numbers
+        self.symbol_suffix = spec.symbol_suffix
+        self.time_required = spec.time_required
+        self.snapshot = spec.snapshot
+        self.symbol_upper = spec.symbol_upper
+        self.time_parse = spec.time_parse
+        self.checksum_u32 = spec.checksum_u32
+        if self.last_key is None and not self.snapshot:
+            raise ValueError("a diff needs DiffFrame.last_key")
         # the plain shape (one envelope key, an event, ints, rows for the book): the text scanner
         # and the decoded path below; any other shape: the general decoded reader (_shaped_msg)
         self.shaped = bool(len(self.env_path) > 1 or self.event_key is None or self.first_key is None
@@ -706,6 +727,8 @@ cdef class FastFeed:
                            or self.absent or self.levels_key is not None or self.checksum_key is not None
                            or self.check_levels or self.int_text or self.has_snapshot_id
                            or self.missing_empty or self.max_depth or rule == 4
+                           or self.inflate is not None or self.level_numbers or self.snapshot
+                           or self.time_parse is not None
                            or (self.env_path and type(self.env_path[0]) is not str))
         if self.shaped:
             sides = (self.bids_key, self.asks_key)
@@ -717,6 +740,8 @@ cdef class FastFeed:
                 rows = list(self.level_keys)
             elif self.level_seq:
                 rows = ROWS_SEQ
+            elif self.level_numbers:
+                rows = ROWS_NUM
             tree = _want_tree(
                 self.env_path,
                 tuple(k for k, _ in self.match + self.match_prefix) + self.absent
@@ -837,12 +862,17 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
+        text = raw
+        if self.inflate is not None and type(raw) is bytes:  # a compressed frame: its text
+            text = _inflated(self.inflate, <bytes>raw)
+            if text is None:
+                return self.general(conn, raw, now)
         if self.shaped:
-            msg = self._partial(raw)
+            msg = self._partial(text)
             if msg is not None and self._shaped_msg(conn, raw, now, msg, self.rows_ready):
                 self.scanned_frames += 1
                 return
-            return self._decoded(conn, raw, now)
+            return self._decoded(conn, raw, now, text)
         try:
             scanned = self._scan(raw)
         except Exception:  # MemoryError while building the levels: let the general path try
@@ -877,11 +907,12 @@ cdef class FastFeed:
             return None
         return msg
 
-    cdef _decoded(self, conn, raw, now):
-        """The frame decoded: the declared diff is handled here, anything else by the general path."""
+    cdef _decoded(self, conn, raw, now, text=None):
+        """The frame decoded (``text``: its inflated text): the declared diff is handled here,
+        anything else by the general path."""
         cdef bint done
         try:
-            msg = self.loads(raw)
+            msg = self.loads(raw if text is None else text)
         except Exception:
             # not decodable: the general path decodes it again, counts and logs the bad frame
             return self.general(conn, raw, now)
@@ -962,6 +993,8 @@ cdef class FastFeed:
             return self._obj_rows(<list>rows)
         if self.level_seq:
             return self._seq_rows(<list>rows)
+        if self.level_numbers:
+            return _num_rows(<list>rows)
         if not self.check_levels:
             return rows
         for row in <list>rows:
@@ -1035,6 +1068,7 @@ cdef class FastFeed:
         cdef object data, side, bids, asks, sym, key, val, last_obj = None
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
         cdef bint has_ts = False, has_cks = False
+        self.s_secs = 0.0
         if type(msg) is not dict:
             return False
         for key, val in self.match:
@@ -1055,7 +1089,7 @@ cdef class FastFeed:
             p = PyDict_GetItem(data, self.event_key)
             if p is NULL or type(<object>p) is not str or <str>p != self.event:
                 return False
-        p = PyDict_GetItem(data, self.last_key)
+        p = PyDict_GetItem(data, self.last_key) if self.last_key is not None else <PyObject*>_ZERO
         if p is NULL or not self._id(<object>p, &last):
             return False
         if type(<object>p) is int:
@@ -1084,13 +1118,16 @@ cdef class FastFeed:
         asks = self._side(side, self.asks_key, ready)
         if asks is None:
             return False
-        if self.time_path is not None:
+        if self.time_parse is not None:  # a time the venue's function reads (``DiffFrame.time_parse``)
+            if not _parse_time(self, data):
+                return False
+        elif self.time_path is not None:
             val = self._walk(msg, self.time_path, False)
             if val is not None:
                 if not self._id(val, &ts):
                     return False
                 has_ts = True
-            elif not self._absent(msg, self.time_path):
+            elif self.time_required or not self._absent(msg, self.time_path):
                 return False
         elif self.time_key is not None:
             p = PyDict_GetItem(data, self.time_key)
@@ -1098,6 +1135,8 @@ cdef class FastFeed:
                 if not self._id(<object>p, &ts):
                     return False
                 has_ts = True
+            elif self.time_required:
+                return False
         if self.checksum_key is not None:
             p = PyDict_GetItem(data, self.checksum_key)
             if p is NULL:
@@ -1109,20 +1148,31 @@ cdef class FastFeed:
             elif not self._id(<object>p, &cks):
                 return False
             has_cks = not (self.zero_none and cks == 0)
+            if self.checksum_u32 and not 0 <= cks <= 0xFFFFFFFF:
+                return False
         if self.symbol_path is not None:
             sym = self._walk(msg, self.symbol_path, False)
             if self.symbol_prefix:
                 if type(sym) is not str or not (<str>sym).startswith(self.symbol_prefix):
                     return False
                 sym = (<str>sym)[len(self.symbol_prefix):]
+            if self.symbol_suffix:
+                if type(sym) is not str or not (<str>sym).endswith(self.symbol_suffix):
+                    return False
+                sym = (<str>sym)[:len(<str>sym) - len(self.symbol_suffix)]
         else:
             p = PyDict_GetItem(data, self.symbol_key)
             sym = <object>p if p is not NULL else None
         if type(sym) is not str:
             return False
+        if self.symbol_upper:
+            sym = (<str>sym).upper()
         p = PyDict_GetItem(self.symbols, sym)
         if p is NULL:
             return False
+        if self.snapshot:
+            return _feed_snapshot(self, conn, raw, now, <object>p, bids, asks, last_obj if last_obj is not None else last,
+                                  has_ts, ts, has_cks, cks)
         return self._try_apply(conn, raw, now, <object>p, bids, asks, first, last, last_obj, prev,
                                self.prev_key is not None, has_ts, ts, has_cks, cks)
 
@@ -1200,6 +1250,8 @@ cdef class FastFeed:
             tb.diffs_applied += 1
             if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
+            elif self.s_secs != 0.0:  # read by ``DiffFrame.time_parse``
+                tb.last_update_time = self.s_secs
             self.fast_frames += 1
             if self.max_depth:
                 tb.book.truncate(self.max_depth)
@@ -1234,7 +1286,156 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if has_ts else 0.0, cks if has_cks else None)
+                         (<double>ts / self.time_units) if has_ts else self.s_secs, cks if has_cks else None)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)
+
+
+# --- shapes added by fpplain3: compressed frames, number rows, whole-book frames
+
+#: rows marker of the plain want tree: ``DiffFrame.level_numbers``
+ROWS_NUM = "rows-num"
+cdef object _ZERO = 0  # the id of a whole book declared without one (``DiffFrame.last_key`` None)
+
+
+cdef object _inflated(object inflate, bytes raw):
+    """A binary frame's text: as it is when it starts with ``{`` or ``[``, else ``inflate(raw)``
+    when that is such text; None (the general path decides) for anything else."""
+    cdef bytes out
+    if PyBytes_GET_SIZE(raw) and (PyBytes_AS_STRING(raw)[0] == b'{' or PyBytes_AS_STRING(raw)[0] == b'['):
+        return raw
+    try:
+        out = inflate(raw)
+    except Exception:
+        return None
+    if PyBytes_GET_SIZE(out) and (PyBytes_AS_STRING(out)[0] == b'{' or PyBytes_AS_STRING(out)[0] == b'['):
+        return out
+    return None
+
+
+cdef bint _number(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A JSON number token exactly as the JSON grammar has it (``-?(0|[1-9]\\d*)(\\.\\d+)?([eE][-+]?\\d+)?``);
+    ``*s``/``*n`` its text. An integer must be the text ``str(int)`` makes of it (not ``-0``)."""
+    cdef const unsigned char* start = c.p
+    cdef bint frac = False
+    _lit(c, c'-')
+    if c.p >= c.e or not (c'0' <= c.p[0] <= c'9'):
+        return False
+    if c.p[0] == c'0':
+        c.p += 1
+    else:
+        while c.p < c.e and c'0' <= c.p[0] <= c'9':
+            c.p += 1
+    if _lit(c, c'.'):
+        frac = True
+        if c.p >= c.e or not (c'0' <= c.p[0] <= c'9'):
+            return False
+        while c.p < c.e and c'0' <= c.p[0] <= c'9':
+            c.p += 1
+    if c.p < c.e and (c.p[0] == c'e' or c.p[0] == c'E'):
+        frac = True
+        c.p += 1
+        if c.p < c.e and (c.p[0] == c'+' or c.p[0] == c'-'):
+            c.p += 1
+        if c.p >= c.e or not (c'0' <= c.p[0] <= c'9'):
+            return False
+        while c.p < c.e and c'0' <= c.p[0] <= c'9':
+            c.p += 1
+    if c.p < c.e and c'0' <= c.p[0] <= c'9':
+        return False  # "01": not one token to the JSON parser
+    s[0] = start
+    n[0] = c.p - start
+    if not frac and n[0] == 2 and start[0] == c'-' and start[1] == c'0':
+        return False  # "-0" is the int 0 to the JSON parser, "0" to str(): let it decide
+    return True
+
+
+cdef inline bint _num_text(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A plain string or a JSON number token (``_number``); ``*s``/``*n`` its text."""
+    if c.p < c.e and c.p[0] == c'"':
+        return _str(c, s, n)
+    return _number(c, s, n)
+
+
+cdef object _num_rows_value(Cur* c):
+    """Rows of exactly ``[price, size]``, each a JSON number or a plain string, as their text
+    (``DiffFrame.level_numbers``); an empty price string refused. ``_NOTHING`` otherwise."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n
+    cdef list out = []
+    cdef object price
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _num_text(c, &s, &n) or n == 0:
+            return _NOTHING
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _num_text(c, &s, &n) or not _lit(c, c']'):
+            return _NOTHING
+        out.append([price, _ascii(s, n)])
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef object _num_rows(list rows):
+    """Decoded rows as ``DiffFrame.level_numbers`` reads them (the parser left fractions as their
+    text, integers as int); None when the general path must decide."""
+    cdef list out = []
+    cdef object row, p, q
+    for row in rows:
+        if type(row) is not list or len(<list>row) != 2:
+            return None
+        p = (<list>row)[0]
+        q = (<list>row)[1]
+        if type(p) is int:
+            p = str(p)
+        elif type(p) is not str or not p:
+            return None
+        if type(q) is int:
+            q = str(q)
+        elif type(q) is not str:
+            return None
+        out.append([p, q])
+    return out
+
+
+_BookSnapshot = None
+
+
+cdef bint _feed_snapshot(FastFeed self, conn, raw, now, pair, bids, asks, update_id, bint has_ts, long long ts,
+                         bint has_cks, long long cks) except -1:
+    """A whole-book frame of the declared shape (``DiffFrame.snapshot``): the ``BookSnapshot``
+    its venue parser returns, handed to the tracker's own dispatch (as ``feed`` would)."""
+    global _BookSnapshot
+    if _BookSnapshot is None:
+        from hbconnect.market.messages import BookSnapshot as _BookSnapshot
+    tracker = self.tracker
+    snap = _BookSnapshot(pair, bids, asks, update_id, (<double>ts / self.time_units) if has_ts else self.s_secs,
+                         cks if has_cks else None)
+    tracker.frames += 1
+    conn.frames += 1
+    conn.last_frame = now
+    self.fast_frames += 1
+    tracker._dispatch(conn, raw, now, [snap])
+    return True
+
+
+cdef bint _parse_time(FastFeed self, dict data) except -1:
+    """``DiffFrame.time_parse`` of the diff's ``time_key`` value into ``self.s_secs`` (absent: no
+    time); False when it fails or gives no float (the general path decides)."""
+    cdef PyObject* p = PyDict_GetItem(data, self.time_key)
+    if p is NULL:
+        return not self.time_required
+    try:
+        secs = self.time_parse(<object>p)
+    except Exception:
+        return False
+    if type(secs) is not float:
+        return False
+    self.s_secs = secs
+    return True

@@ -162,7 +162,8 @@ class DiffFrame:
     (and ``prev_key``, ``time_key`` when set), lists at ``bids_key``/``asks_key`` and a symbol
     (``symbol_key``) found in ``symbols`` (the venue's table, venue symbol -> pair). Such a frame
     must mean the same as what ``parse_message`` returns for it: one ``BookDiff(pair, bids, asks,
-    first, last, prev, time / time_units, checksum)``. Every other frame goes to
+    first, last, prev, time / time_units, checksum)`` (with ``snapshot``: one ``BookSnapshot(pair,
+    bids, asks, last, time / time_units, checksum)``, a whole book). Every other frame goes to
     ``parse_decoded(raw, msg)``, which must return what ``parse_message(raw)`` returns (or raise
     what it raises) for a frame that decoded to ``msg`` (or, without it, to ``parse_message``).
     The fields below the first block describe the other venues' shapes; tests/test_fastpath_venues.py
@@ -180,7 +181,7 @@ class DiffFrame:
     event: Optional[str]
     symbol_key: Optional[str]
     first_key: Optional[str]  # None: a single id (first == last)
-    last_key: str
+    last_key: Optional[str]  # None: a whole book without an id (``snapshot``; BingX): id 0
     bids_key: str
     asks_key: str
     prev_key: Optional[str] = None
@@ -231,6 +232,30 @@ class DiffFrame:
     #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
     #: sent as null, the general path takes the frame
     missing_side_empty: bool = False
+    # --- compressed frames, number rows and whole-book frames (HTX, BitMart, AscendEX...)
+    #: binary frames that do not start with ``{`` or ``[`` are first decompressed by this (the
+    #: venue's bounded inflater: HTX ``gunzip``, BitMart ``inflate_raw``); a frame it refuses, or
+    #: whose text does not start so either, takes the general path
+    inflate: Optional[Callable[[bytes], bytes]] = None
+    #: rows are exactly ``[price, size]``, each a JSON number or string kept as its exact text
+    #: (an integer as ``str(int)``), an empty price string refused (HTX ``_levels``)
+    level_numbers: bool = False
+    #: the text after the symbol at ``symbol_path`` (HTX ``ch`` "market.btcusdt.mbp.150")
+    symbol_suffix: str = ""
+    #: a frame without its time (``time_key`` / ``time_path``) takes the general path (HTX
+    #: depth.step0, whose parser then takes the frame's other time)
+    time_required: bool = False
+    #: the declared frame is a whole book, not a diff (HTX depth.step0 and the other SNAPSHOTS
+    #: venues): the compiled path reads it and hands ``BookSnapshot(pair, bids, asks, last,
+    #: time / time_units, checksum)`` to the tracker's own dispatch, which decides all else
+    snapshot: bool = False
+    #: the symbol is upper-cased before it is looked up (Bitrue channels spell it in lower case)
+    symbol_upper: bool = False
+    #: the venue's reader of the ``time_key`` value into seconds (a float), for a time sent as
+    #: text (BTC Markets RFC 3339 ``timestamp``); a value it refuses takes the general path
+    time_parse: Optional[Callable[[Any], float]] = None
+    #: the checksum is an unsigned CRC32: one outside [0, 2**32) takes the general path (BTC Markets)
+    checksum_u32: bool = False
 
 
 class ParseError(ValueError):

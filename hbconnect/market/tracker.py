@@ -383,6 +383,8 @@ class OrderBookTracker(Notifier):
         #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
         self._fast_symbols: Optional[dict] = None
         fast_rule = self._fast or (4 if venue.sync_rule is SyncRule.TIMESTAMP else 0)
+        if self._snapshots_only and spec is not None and spec.snapshot:
+            fast_rule = 5  # whole-book frames: read by the compiled path, dispatched here
         if fast_path and spec is not None and fast_rule and not self.connection_sequence:
             if spec.symbols is None:
                 self._fast_symbols = {}

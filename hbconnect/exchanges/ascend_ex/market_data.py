@@ -35,7 +35,7 @@ from typing import Any, Optional, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import Instrument, InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookDiff, BookSnapshot, Heartbeat, MarketEvent, ParseError, Reply, RestRequest, SyncRule,
+    BookDiff, BookSnapshot, DiffFrame, Heartbeat, MarketEvent, ParseError, Reply, RestRequest, SyncRule,
     Trade,
 )
 
@@ -66,6 +66,12 @@ class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.instruments = InstrumentTable(name, spell=_spell)
+        #: ``depth`` diffs, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=c.load_json, parse_decoded=self.parse_decoded, symbols=None, envelope="data", event_key=None,
+            event=None, symbol_key=None, symbol_path=("symbol",), first_key=None, last_key="seqnum",
+            bids_key="bids", asks_key="asks", time_key="ts", match=(("m", "depth"),), check_levels=True,
+            int_text=True)
 
 
     # ---- symbols ----
@@ -132,7 +138,11 @@ class AscendExMarketData(c.TableSymbols, c.MarketDataBase):
     # ---- frames ----
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_json(raw), "ascend_ex frame")
+        return self.parse_decoded(raw, c.load_json(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "ascend_ex frame")
         m = msg.get("m")
         if m == "depth":
             return [self._book(msg, snapshot=False)]

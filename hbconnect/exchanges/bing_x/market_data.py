@@ -25,7 +25,8 @@ from typing import Any, Sequence, Union
 from hbconnect.core.codecs import gunzip
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
-from hbconnect.market.messages import BookSnapshot, Ignored, MarketEvent, ParseError, Reply, SyncRule, Trade
+from hbconnect.market.messages import (BookSnapshot, DiffFrame, Ignored, MarketEvent, ParseError, Reply, SyncRule,
+                                       Trade)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ def spell(pair: str) -> str:
     return concat_symbol(pair, "-")  # the venue writes BTC-USDT
 
 
+def _loads(raw: Union[str, bytes]) -> Any:
+    return c.load_frame_exact(raw, "bingx", gunzip)
+
+
 class BingXMarketData(c.TableSymbols, c.MarketDataBase):
     name = "bing_x"
     sync_rule = SyncRule.SNAPSHOTS
@@ -48,6 +53,11 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
             raise ValueError(f"bingx spot depth levels: {DEPTHS}, got {depth}")
         self.depth = depth
         self.max_depth = depth
+        #: the whole-book pushes (no id: arrival order), for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=_loads, parse_decoded=self.parse_decoded, symbols=None, envelope="data", event_key=None, event=None,
+            symbol_key=None, symbol_path=("dataType",), symbol_suffix=f"@depth{depth}", first_key=None, last_key=None,
+            bids_key="bids", asks_key="asks", absent=("ping",), check_levels=True, inflate=gunzip, snapshot=True)
         self.ws_url = ws_url
         self.instruments = InstrumentTable(self.name, spell)
 
@@ -79,7 +89,11 @@ class BingXMarketData(c.TableSymbols, c.MarketDataBase):
         return self._req("unsub", pairs)
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_frame_exact(raw, "bingx", gunzip), "bingx frame")
+        return self.parse_decoded(raw, _loads(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "bingx frame")
         if "ping" in msg:
             return [Reply(c.dumps({"pong": msg["ping"], "time": msg.get("time")}))]
         data_type = msg.get("dataType")

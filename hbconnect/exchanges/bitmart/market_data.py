@@ -46,8 +46,8 @@ from typing import Optional, Sequence, Union
 from hbconnect.core.codecs import inflate_raw
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
-from hbconnect.market.messages import (BookDiff, BookSnapshot, Heartbeat, Ignored, MarketEvent, ParseError,
-                                       SyncRule, Trade)
+from hbconnect.market.messages import (BookDiff, BookSnapshot, DiffFrame, Heartbeat, Ignored, MarketEvent,
+                                       ParseError, SyncRule, Trade)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ BOOK_TYPES = ("snapshot", "update")
 
 def spell(pair: str) -> str:
     return concat_symbol(pair, "_")  # BTC-USDT -> BTC_USDT
+
+
+def _loads(raw: Union[str, bytes]) -> object:
+    return c.load_frame_exact(raw, "bitmart", inflate_raw)
 
 
 class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
@@ -90,6 +94,15 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
         self.depth = depth
         self.ws_url = ws_url
         self.instruments = InstrumentTable(self.name, spell)
+        #: the book pushes, for the tracker's compiled frame path: ``type: "update"`` increments
+        #: (``version``), or the whole books of ``spot/depth<N>`` (``ms_t``)
+        full = depth is not None
+        self.diff_frame = DiffFrame(
+            loads=_loads, parse_decoded=self.parse_decoded, symbols=None, envelope=("data", 0),
+            event_key=None if full else "type", event=None if full else "update", symbol_key="symbol",
+            first_key=None, last_key="ms_t" if full else "version", bids_key="bids", asks_key="asks",
+            time_key="ms_t", time_required=full, match=(("table", self._table),), check_levels=True,
+            int_text=True, inflate=inflate_raw, snapshot=full)
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
         """``GET /spot/v1/symbols/details``: ``{"code": 1000, "data": {"symbols": [{"symbol":
@@ -125,7 +138,11 @@ class BitmartMarketData(c.TableSymbols, c.MarketDataBase):
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
         if raw == "pong" or raw == b"pong":
             return [Heartbeat()]
-        msg = c.as_dict(c.load_frame_exact(raw, "bitmart", inflate_raw), "bitmart frame")
+        return self.parse_decoded(raw, _loads(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: object) -> list[MarketEvent]:
+        """``parse_message`` of a frame (not ``pong``) already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "bitmart frame")
         table = msg.get("table")
         if table is None:
             if "errorCode" in msg:

@@ -40,7 +40,8 @@ from typing import Sequence, Union
 from hbconnect.core.codecs import gunzip
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable
-from hbconnect.market.messages import BookSnapshot, Ignored, MarketEvent, ParseError, Reply, SyncRule, Trade
+from hbconnect.market.messages import (BookSnapshot, DiffFrame, Ignored, MarketEvent, ParseError, Reply, SyncRule,
+                                       Trade)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ WS_URL = "wss://ws.bitrue.com/market/ws"
 PREFIX, SUFFIX = "market_", "_simple_depth_step0"
 TRADE_SUFFIX = "_trade_ticker"
 SIDES = {"BUY": "buy", "SELL": "sell"}
+
+
+def _loads(raw: Union[str, bytes]) -> object:
+    return c.load_frame_exact(raw, "bitrue", gunzip)
 
 
 class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
@@ -59,6 +64,13 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.trades = trades
         self.instruments = InstrumentTable(self.name)  # BTC-USDT <-> BTCUSDT
+        #: the whole-book pushes (``ts`` orders them), for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=_loads, parse_decoded=self.parse_decoded, symbols=None, envelope=None, event_key=None, event=None,
+            symbol_key=None, symbol_path=("channel",), symbol_prefix=PREFIX, symbol_suffix=SUFFIX, symbol_upper=True,
+            first_key=None, last_key="ts", bids_key="buys", asks_key="asks", levels_key="tick", time_key="ts",
+            time_required=True, absent=("ping",), check_levels=True, int_text=True, missing_side_empty=True,
+            inflate=gunzip, snapshot=True, level_numbers=True)  # numbers or strings: their text either way
 
     def parse_listing(self, body: Union[str, bytes]) -> list:
         """``GET /api/v1/exchangeInfo`` (README "Exchange information"): ``{"symbols": [{"symbol":
@@ -84,7 +96,11 @@ class BitrueMarketData(c.TableSymbols, c.MarketDataBase):
         return self._event("unsub", pairs)
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_frame_exact(raw, "bitrue", gunzip), "bitrue frame")
+        return self.parse_decoded(raw, _loads(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: object) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "bitrue frame")
         if "ping" in msg:
             return [Reply(c.dumps({"pong": c.as_int(msg["ping"], "bitrue ping")}))]
         channel = msg.get("channel")

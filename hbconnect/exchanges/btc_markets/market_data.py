@@ -31,7 +31,7 @@ from typing import Any, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookDiff, BookSnapshot, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
+    BookDiff, BookSnapshot, DiffFrame, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
 )
 
 WS_URL = "wss://socket.btcmarkets.net/v2"
@@ -64,6 +64,15 @@ class BtcMarketsMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.instruments = InstrumentTable(name, spell=_spell)
+        #: ``orderbookUpdate`` deltas (``snapshotId``, RFC 3339 ``timestamp``, the CRC32 of the
+        #: book after them), for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=c.load_json, parse_decoded=self.parse_decoded, symbols=None, envelope=None, event_key=None,
+            event=None, symbol_key="marketId", first_key=None, last_key="snapshotId", bids_key="bids",
+            asks_key="asks", time_key="timestamp", time_parse=c.iso_to_seconds,
+            match=(("messageType", "orderbookUpdate"),), absent=("snapshot",), check_levels=True, level_width=3,
+            int_text=True, checksum_key="checksum", checksum_u32=True,
+            book_checksum=("checksum", 10, "bids_asks", "", "kraken"))
 
     def checksum(self, book: Any) -> int:
         return checksum(book)
@@ -97,7 +106,11 @@ class BtcMarketsMarketData(c.TableSymbols, c.MarketDataBase):
     # ---- frames ----
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_json(raw), "btc_markets frame")
+        return self.parse_decoded(raw, c.load_json(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "btc_markets frame")
         kind = msg.get("messageType")
         if kind == "orderbookUpdate":
             return [self._book(msg)]

@@ -26,7 +26,7 @@ from typing import Any, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookDiff, BookSnapshot, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
+    BookDiff, BookSnapshot, DiffFrame, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,12 @@ class FoxbitMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.instruments = InstrumentTable(name, spell=_spell)
+        #: ``orderbook-<ms>`` updates, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=c.load_json, parse_decoded=self.parse_decoded, symbols=None, envelope="data", event_key=None,
+            event=None, symbol_key=None, symbol_path=("params", "market_symbol"), first_key="first_sequence_id",
+            last_key="last_sequence_id", bids_key="bids", asks_key="asks", time_key="ts",
+            match=(("event", "update"), (("params", "channel"), self.channel)), check_levels=True, int_text=True)
 
     # ---- connection ----
 
@@ -104,7 +110,11 @@ class FoxbitMarketData(c.TableSymbols, c.MarketDataBase):
     # ---- frames ----
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_json(raw), "foxbit frame")
+        return self.parse_decoded(raw, c.load_json(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "foxbit frame")
         event = msg.get("event")
         params = msg.get("params")
         channel = params.get("channel") if type(params) is dict else None

@@ -24,7 +24,7 @@ from typing import Any, Sequence, Union
 from hbconnect.exchanges import _common as c
 from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
-    BookSnapshot, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
+    BookSnapshot, DiffFrame, Heartbeat, MarketEvent, ParseError, RestRequest, SyncRule, Trade,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,12 @@ class HashKeyMarketData(c.TableSymbols, c.MarketDataBase):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.instruments = InstrumentTable(name, spell=_perp if perpetual else _spot)
+        #: ``depth`` pushes (whole books, ``t`` orders them), for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=c.load_json, parse_decoded=self.parse_decoded, symbols=None, envelope=("data", 0), event_key=None,
+            event=None, symbol_key="s", first_key=None, last_key="t", bids_key="b", asks_key="a", time_key="t",
+            time_required=True, match=(("topic", "depth"),), absent=("code", "event"), check_levels=True,
+            int_text=True, snapshot=True)
 
 
 
@@ -92,7 +98,11 @@ class HashKeyMarketData(c.TableSymbols, c.MarketDataBase):
     # ---- frames ----
 
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = c.as_dict(c.load_json(raw), "hashkey frame")
+        return self.parse_decoded(raw, c.load_json(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
+        msg = c.as_dict(msg, "hashkey frame")
         topic = msg.get("topic")
         if "code" in msg or msg.get("event") in ("sub", "cancel"):
             if str(msg.get("code", "0")) != "0":

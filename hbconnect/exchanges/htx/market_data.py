@@ -47,6 +47,7 @@ from hbconnect.exchanges._instruments import InstrumentTable, concat_symbol
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Ignored,
     LostFrame,
     MarketEvent,
@@ -150,6 +151,16 @@ class HtxMarketData(TableSymbols, MarketDataBase):
             self.ws_message_rate = 10.0
         self.mbp_levels = mbp_levels
         self.instruments = InstrumentTable(self.name, spell)
+        #: the book pushes, for the tracker's compiled frame path: depth.step0 whole books
+        #: (``tick.version``, ``tick.ts``) or mbp increments (``seqNum``/``prevSeqNum``, top ``ts``)
+        step0 = mbp_levels is None
+        self.diff_frame = DiffFrame(
+            loads=_loads, parse_decoded=self.parse_decoded, symbols=None, envelope="tick", event_key=None,
+            event=None, symbol_key=None, symbol_path=("ch",), symbol_prefix="market.",
+            symbol_suffix="." + self._book_suffix, first_key=None, last_key="version" if step0 else "seqNum",
+            prev_key=None if step0 else "prevSeqNum", bids_key="bids", asks_key="asks",
+            time_key="ts" if step0 else None, time_path=None if step0 else ("ts",), time_required=step0,
+            missing_side_empty=True, level_numbers=True, inflate=gunzip, snapshot=step0)
 
     # -- symbols ------------------------------------------------------------------------------
     def parse_listing(self, body: Union[str, bytes]) -> list:
@@ -192,7 +203,10 @@ class HtxMarketData(TableSymbols, MarketDataBase):
 
     # -- frames -------------------------------------------------------------------------------
     def parse_message(self, raw: Union[str, bytes]) -> list[MarketEvent]:
-        msg = _loads(raw)
+        return self.parse_decoded(raw, _loads(raw))
+
+    def parse_decoded(self, raw: Union[str, bytes], msg: Any) -> list[MarketEvent]:
+        """``parse_message`` of a frame already decoded to ``msg`` (``diff_frame``)."""
         if type(msg) is not dict:
             raise ParseError(f"htx: unexpected frame {msg!r:.80}")
         ch = msg.get("ch")
