@@ -797,6 +797,8 @@ class BinanceFrontEnd(FrontEnd):
             elif method == "session.logout":
                 conn.state.pop("logon", None)
                 conn.state.pop("logon_since", None)
+                if "logon_subscription" in conn.state:  # userDataStream.subscribe's ends with it
+                    self.end_subscriptions(conn, [conn.state["logon_subscription"]])
                 account = None
                 result = self._session_status(conn)
             elif method in ("order.place", "order.cancel", "order.status"):
@@ -895,6 +897,9 @@ class BinanceFrontEnd(FrontEnd):
     def ws_api_extra(self, conn: WsConn, method: str, params: dict) -> Any:
         """Market-specific WebSocket API methods (``NotImplemented``: none by that name)."""
         return NotImplemented
+
+    def end_subscriptions(self, conn: WsConn, ids: list) -> None:
+        """End WebSocket-API user-data subscriptions (markets that have them)."""
 
     async def _ws_api_order(self, method: str, params: dict, account: Account) -> Any:
         """order.place / order.cancel / order.status through the REST handlers, with the same

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any as _Any, Optional as _Optional, Union as _Union
 
-from hbconnect.connector.contract import AccountSettings, WsOrderReply, WsSessionNotice
+from hbconnect.connector.contract import AccountSettings, WsOrderReply, WsSessionNotice, WsUserData
 from hbconnect.core.codecs import fast_loads as _loads, json_dumps as _dumps
 from hbconnect.core.errors import AuthenticationError
 from hbconnect.exchanges._trading import fmt_decimal
@@ -84,6 +84,19 @@ class BinanceWsOrderEntry:
         raise AuthenticationError(error.get("code"), f"session.logon refused: {str(error.get('msg', ''))[:200]}",
                                   venue=self.name)  # type: ignore[attr-defined]
 
+    # -- user data on this socket --
+
+    def ws_user_stream_message(self, request_id: str, timestamp_ms: int) -> str:
+        """The user-data subscription on the order socket ("User Data Stream requests"):
+        ``userDataStream.subscribe`` (no parameters) in a ``session.logon`` session (Ed25519),
+        else ``userDataStream.subscribe.signature`` with ``apiKey``, ``timestamp`` and
+        ``signature`` (the request's own signature, HMAC or RSA)."""
+        if self.ws_session_logon:
+            return _dumps({"id": request_id, "method": "userDataStream.subscribe"})
+        params: dict = {"timestamp": int(timestamp_ms)}
+        self._sign_ws(params)
+        return _dumps({"id": request_id, "method": "userDataStream.subscribe.signature", "params": params})
+
     # -- requests --
 
     def _ws_request(self, method: str, params: dict, request_id: str, timestamp_ms: int) -> str:
@@ -115,8 +128,9 @@ class BinanceWsOrderEntry:
         (``{"id": null, "status": 401, "error": {"code": -2015}}``: "If during an active session
         the API key becomes invalid for any reason ... after the next request the session will
         be revoked") and for ``{"event": {"e": "serverShutdown"}}`` ("Please establish a new
-        connection as soon as possible"); None for other frames that answer no request
-        (user-data events, the logon answer, other ``id: null`` answers)."""
+        connection as soon as possible"); a WsUserData for a user-data event
+        (``{"subscriptionId": 0, "event": {...}}``, "Event format"); None for other frames that
+        answer no request (the logon answer, other ``id: null`` answers)."""
         msg = _loads(raw)
         if not isinstance(msg, dict):
             raise ValueError("WebSocket API frame is not an object")
@@ -127,8 +141,11 @@ class BinanceWsOrderEntry:
                 return WsSessionNotice(f"session revoked ({error.get('code')}: {str(error.get('msg', ''))[:100]})",
                                        revoked=True)
             event = msg.get("event")
-            if isinstance(event, dict) and event.get("e") == "serverShutdown":
-                return WsSessionNotice("serverShutdown: the server is about to shut down")
+            if isinstance(event, dict):
+                if event.get("e") == "serverShutdown":
+                    return WsSessionNotice("serverShutdown: the server is about to shut down")
+                # a user-data event of a subscription on this connection
+                return WsUserData(self.user_stream_events(event))  # type: ignore[attr-defined]
             return None
         if rid == LOGON_ID or "status" not in msg:
             return None
