@@ -199,8 +199,20 @@ async def _timed(fn: Callable[..., Awaitable[Any]], *args: Any) -> Tuple[float, 
     return time.perf_counter() - t0, out
 
 
+def sim_cpu_seconds(pid: Optional[int]) -> Optional[float]:
+    """CPU time (user + system) the sim process has used so far (Linux ``/proc``; None elsewhere)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def run_client(name: str, rest: str, ws: str, key: str, secret: str, orders: int, in_flight: int,
-                     profile: Optional[str]) -> dict:
+                     profile: Optional[str], sim_pid: Optional[int] = None) -> dict:
     client = make_client(name, rest, ws, key, secret)
     await client.start()
     try:
@@ -213,6 +225,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
             import cProfile
             prof = cProfile.Profile(time.thread_time)  # CPU time: a blocked epoll counts nothing
             prof.enable()
+        sim0 = sim_cpu_seconds(sim_pid)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(orders):
             dt, oid = await _timed(client.place)
@@ -221,6 +234,9 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
             cancel_s.append(dt)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
+        sim1 = sim_cpu_seconds(sim_pid)
+        # the sim's own CPU while it served this client alone (its clock ticks: ±10 ms in all)
+        sim_cpu = (sim1 - sim0) / orders if sim0 is not None and sim1 is not None else None
         if prof is not None:
             prof.disable()
             prof.dump_stats(profile)
@@ -229,7 +245,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
     finally:
         await client.stop()
     return {"client": name, "orders": orders, "in_flight": in_flight,
-            "place": place_s, "cancel": cancel_s, "cpu_per_pair": cpu / orders, "wall": wall,
+            "place": place_s, "cancel": cancel_s, "cpu_per_pair": cpu / orders, "wall": wall, "sim_cpu_per_pair": sim_cpu,
             "burst_place": [dt for dt, _ in burst], "burst_cancel": [dt for dt, _ in burst_cancel]}
 
 
@@ -266,6 +282,8 @@ def merge_rounds(runs: List[dict]) -> dict:
         merged[key] = [x for r in runs for x in r[key]]
     merged["cpu_rounds"] = [r["cpu_per_pair"] for r in runs]
     merged["cpu_per_pair"] = statistics.median(merged["cpu_rounds"])
+    sims = [r["sim_cpu_per_pair"] for r in runs if r.get("sim_cpu_per_pair") is not None]
+    merged["sim_cpu_per_pair"] = statistics.median(sims) if sims else None
     merged["rounds"] = len(runs)
     return merged
 
@@ -276,7 +294,7 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
         rows.append({"client": r["client"],
                      "place_med": statistics.median(r["place"]), "place_p99": _pct(r["place"], 0.99),
                      "cancel_med": statistics.median(r["cancel"]), "cancel_p99": _pct(r["cancel"], 0.99),
-                     "cpu": r["cpu_per_pair"],
+                     "cpu": r["cpu_per_pair"], "sim_cpu": r.get("sim_cpu_per_pair"),
                      "bplace_med": statistics.median(r["burst_place"]), "bplace_p99": _pct(r["burst_place"], 0.99),
                      "bcancel_med": statistics.median(r["burst_cancel"]), "bcancel_p99": _pct(r["burst_cancel"], 0.99)})
     peers = [row for row in rows if row["client"] in PEERS]
@@ -292,6 +310,12 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
         w(f"| {row['client']} | {_us(row['place_med'])} | {_us(row['place_p99'])} | {_us(row['cancel_med'])} | "
           f"{_us(row['cancel_p99'])} | {_us(row['cpu'])} | {_us(row['bplace_med'])} | {_us(row['bplace_p99'])} | "
           f"{_us(row['bcancel_med'])} | {_us(row['bcancel_p99'])} |\n")
+    if any(row["sim_cpu"] is not None for row in rows):
+        w("\nthe sim's own CPU per place + cancel while it served that client alone (server side: "
+          "order handling, and the user-data events it pushes to hbconnect; the peers read none)\n\n"
+          "| client | sim CPU / place+cancel |\n|---|---|\n")
+        for row in rows:
+            w(f"| {row['client']} | {_us(row['sim_cpu']) if row['sim_cpu'] is not None else 'n/a'} |\n")
     if best:
         w("\nratios to the best peer (ccxt / python-binance); targets: CPU ≤ 0.20, place med ≤ 0.50; "
           "and p99 cancel / median cancel ≤ 3\n\n| client | CPU ratio | place med ratio | p99/med cancel |\n"
@@ -317,13 +341,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ws", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
     ap.add_argument("--secret-env", help=argparse.SUPPRESS)
+    ap.add_argument("--sim-pid", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
         from hbconnect.core.loop import run as run_loop
         profile = os.path.join(args.profile_dir, f"{args.worker}.prof") if args.profile_dir else None
         result = run_loop(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
-                                        args.orders, args.in_flight, profile), fast=args.uvloop)
+                                        args.orders, args.in_flight, profile, args.sim_pid), fast=args.uvloop)
         print(json.dumps(result))
         return 0
 
@@ -361,7 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for name in args.clients:
                 cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--rest", rest, "--ws", ws,
                        "--key", key, "--secret-env", "HBCONNECT_BENCH_SECRET", "--orders", str(args.orders),
-                       "--in-flight", str(args.in_flight)]
+                       "--in-flight", str(args.in_flight), "--sim-pid", str(sim.pid)]
                 if args.profile_dir:
                     os.makedirs(args.profile_dir, exist_ok=True)
                     cmd += ["--profile-dir", args.profile_dir]

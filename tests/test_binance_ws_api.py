@@ -340,3 +340,14 @@ def test_sim_ws_api_rate_limits_can_be_hidden_per_connection_or_request() -> Non
         finally:
             await ex.stop()
     run(go())
+
+
+def test_rate_limit_counts_skip_malformed_entries_and_repeat_alike() -> None:
+    venue = BinanceSpotTrading(DOC_KEY, DOC_SECRET)
+    good = {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50, "count": 3}
+    bad = [None, "x", [], {}, {"rateLimitType": "ORDERS"}, {**good, "intervalNum": [1]}, {**good, "count": "many"},
+           {**good, "interval": "FORTNIGHT"}, {**good, "rateLimitType": "RAW_REQUESTS"}]
+    for _ in range(2):  # the second pass reads the learned kinds
+        assert venue.parse_rate_limit_counts(bad + [good]) == {ORDERS_10S: 3}
+        assert venue.parse_rate_limit_counts([{**good, "count": "7"}]) == {ORDERS_10S: 7}
+    assert venue.parse_rate_limit_counts({"not": "a list"}) == {}

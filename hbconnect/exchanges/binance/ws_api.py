@@ -100,7 +100,7 @@ class BinanceWsOrderEntry:
     # -- requests --
 
     def _ws_request(self, method: str, params: dict, request_id: str, timestamp_ms: int) -> str:
-        out = {k: fmt_decimal(v) for k, v in params.items() if v is not None}
+        out = {k: v if type(v) is str else fmt_decimal(v) for k, v in params.items() if v is not None}
         out["recvWindow"] = self.recv_window_ms  # type: ignore[attr-defined]
         out["timestamp"] = int(timestamp_ms)
         if not self.ws_session_logon:
@@ -132,9 +132,12 @@ class BinanceWsOrderEntry:
         (``{"subscriptionId": 0, "event": {...}}``, "Event format"); None for other frames that
         answer no request (the logon answer, other ``id: null`` answers)."""
         msg = _loads(raw)
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             raise ValueError("WebSocket API frame is not an object")
         rid = msg.get("id")
+        status = msg.get("status")
+        if status == 200 and rid is not None and rid != LOGON_ID:  # the common case: a success
+            return WsOrderReply(str(rid), data=msg.get("result"), usage=self.parse_rate_limit_counts(msg.get("rateLimits")))
         if rid is None:
             if msg.get("status") == 401:
                 error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
@@ -147,10 +150,10 @@ class BinanceWsOrderEntry:
                 # a user-data event of a subscription on this connection
                 return WsUserData(self.user_stream_events(event))  # type: ignore[attr-defined]
             return None
-        if rid == LOGON_ID or "status" not in msg:
+        if rid == LOGON_ID or status is None:
             return None
         usage = self.parse_rate_limit_counts(msg.get("rateLimits"))
-        status = int(msg["status"])
+        status = int(status)
         if status == 200:
             return WsOrderReply(str(rid), data=msg.get("result"), usage=usage)
         error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
@@ -169,17 +172,30 @@ class BinanceWsOrderEntry:
         """``rateLimits`` entries -> {throttler limit id: the venue's count} for the budgets this
         translation keeps (unknown entries are ignored)."""
         out: dict = {}
-        if not isinstance(rate_limits, list):
+        if type(rate_limits) is not list:
             return out
+        ids = self.__dict__.get("_rate_limit_ids")
+        if ids is None:  # (type, interval, intervalNum) -> limit id (None: not kept), per object
+            ids = self.__dict__["_rate_limit_ids"] = {}
         for entry in rate_limits:
-            if not isinstance(entry, dict):
-                continue
             try:
-                seconds = _INTERVAL_SECONDS[entry["interval"]] * int(entry["intervalNum"])
-                count = int(entry["count"])
-            except (KeyError, TypeError, ValueError):
+                key = (entry["rateLimitType"], entry["interval"], entry["intervalNum"])
+                count = entry["count"]
+                if type(count) is not int:
+                    count = int(count)
+                limit_id = ids[key]
+            except KeyError:  # a key not seen yet (or a field missing: skipped below)
+                try:
+                    seconds = _INTERVAL_SECONDS[entry["interval"]] * int(entry["intervalNum"])
+                    count = int(entry["count"])
+                    key = (entry["rateLimitType"], entry["interval"], entry["intervalNum"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                limit_id = self._budget_ids.get((key[0], seconds))  # type: ignore[attr-defined]
+                if len(ids) < 64:  # bounded: a venue sends a handful of kinds
+                    ids[key] = limit_id
+            except (TypeError, ValueError):
                 continue
-            limit_id = self._budget_ids.get((entry.get("rateLimitType"), seconds))  # type: ignore[attr-defined]
             if limit_id is not None:
                 out[limit_id] = count
         return out
