@@ -153,7 +153,13 @@ REJECTS: dict[Reject, tuple[int, str]] = {
 
 def fmt(d: Optional[Decimal], places: int = 8) -> str:
     """Fixed-point text (``None`` as zero), as Binance writes amounts."""
-    return format(d if d is not None else ZERO, f".{places}f")
+    if d is None or not d:
+        return _ZERO_TEXT[places] if places in _ZERO_TEXT else format(ZERO, f".{places}f")
+    return format(d, ".8f" if places == 8 else f".{places}f")
+
+
+#: zero as ``fmt`` writes it, for the usual places (executionReport has several zero fields)
+_ZERO_TEXT = {n: format(ZERO, f".{n}f") for n in range(9)}
 
 
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
@@ -780,7 +786,8 @@ class BinanceFrontEnd(FrontEnd):
                 raise BinanceError(-1000, "Malformed request: params must be an object.")
             if isinstance(method, str) and method.startswith("v") and "/" in method:
                 method = method.split("/", 1)[1]        # "v3/order.place"
-            params = {str(k): self._ws_param_text(v) for k, v in raw.items()}
+            params = {k if type(k) is str else str(k): v if type(v) is str else self._ws_param_text(v)
+                      for k, v in raw.items()}
             if "returnRateLimits" in params:
                 conn.state["show_rate_limits"] = params.pop("returnRateLimits") != "false"
             weight = self.ws_api_weights.get(method, 1) if isinstance(method, str) else 1

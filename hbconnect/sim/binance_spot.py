@@ -412,17 +412,25 @@ class SpotFrontEnd(BinanceFrontEnd):
             fs = ev.fill
             if fs is not None and fs.fill.qty == ev.snapshot["executed_qty"]:   # its first fill
                 self.uncount_first_fill(ev.owner)
-            if self.has_user_listeners(ev.owner):
-                self.push_user(ev.owner, self.execution_report(ev))
+            targets = list(self.user_targets(ev.owner))   # looked up once per event
+            if targets:
+                self.push_to(targets, self.execution_report(ev))
         elif isinstance(ev, AccountEvent):
-            if not self.has_user_listeners(ev.owner):
+            targets = list(self.user_targets(ev.owner))
+            if not targets:
                 return
             if ev.reason == "DEPOSIT" and ev.delta is not None:
-                self.push_user(ev.owner, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
-                                          "d": f8(ev.delta[1]), "T": ev.time})
+                self.push_to(targets, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
+                                       "d": f8(ev.delta[1]), "T": ev.time})
             elif ev.balances:
-                self.push_user(ev.owner, {"e": "outboundAccountPosition", "E": ev.time, "u": ev.time,
-                                          "B": [{"a": a, "f": f8(f), "l": f8(l)} for a, f, l in ev.balances]})
+                self.push_to(targets, {"e": "outboundAccountPosition", "E": ev.time, "u": ev.time,
+                                       "B": [{"a": a, "f": f8(f), "l": f8(l)} for a, f, l in ev.balances]})
+
+    @staticmethod
+    def push_to(targets: list, payload: Any) -> None:
+        """``payload`` to each (session, frame builder) of ``user_targets``."""
+        for conn, frame in targets:
+            conn.send_text(frame(payload), "user")
 
     def execution_report(self, ev: OrderEvent) -> dict:
         o, s, fs = ev.order, ev.snapshot, ev.fill
