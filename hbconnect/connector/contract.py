@@ -196,7 +196,7 @@ class WsSessionNotice:
     revoked: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class WsUserData:
     """User-data events that came on the order-entry socket (the venue's user-data
     subscription on that same connection), translated as ``parse_user_stream`` does."""
