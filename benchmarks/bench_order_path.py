@@ -10,6 +10,9 @@ own process, one after another, all in one invocation:
   (``hbconnect.core.ws_lean``);
 * ``hbconnect-ws-ed25519``: the same with an Ed25519 key: one ``session.logon``, then order
   messages that carry no signature (the sim opens that account with ``--ed25519-account``);
+  hbconnect's user-data events come on the order socket itself (``userDataStream.subscribe``);
+* ``hbconnect-ws-ed25519-listenkey`` (only when named): the same with the user data on its own
+  listen-key socket (``ws_user_stream=False``, the default before the one-socket path);
 * ``hbconnect-rest``: the same with ``ws_order_entry=False`` (signed REST);
 * ``ccxt``: ccxt's async Binance client (``create_order`` / ``cancel_order``, its client-side
   rate limiter off: this measures the path, not its pacing);
@@ -56,7 +59,7 @@ AMOUNT, PRICE = Decimal("0.001"), Decimal("20000")
 CLIENTS = ("hbconnect-ws", "hbconnect-ws-ed25519", "hbconnect-rest", "ccxt", "python-binance")
 PEERS = ("ccxt", "python-binance")
 #: on request only: the order socket on aiohttp's client instead of hbconnect's lean one
-EXTRA_CLIENTS = ("hbconnect-ws-aiohttp",)
+EXTRA_CLIENTS = ("hbconnect-ws-aiohttp", "hbconnect-ws-ed25519-listenkey")
 ORDER_LIMIT = 1_000_000  # per 10 s, sim and hbconnect alike
 ED25519_KEY_PREFIX = "ed"  # the Ed25519 account's API key: this + the HMAC account's
 ED25519_PEM_ENV = "HBCONNECT_BENCH_ED25519_PEM"  # its private key, to the workers
@@ -75,7 +78,7 @@ class Client:
 
 class HbconnectClient(Client):
     def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean",
-                 private_key_pem: Optional[bytes] = None) -> None:
+                 private_key_pem: Optional[bytes] = None, ws_user_stream: bool = True) -> None:
         from hbconnect.connector import Connector
         from hbconnect.core.events import MarketEvent
         from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits
@@ -84,7 +87,7 @@ class HbconnectClient(Client):
                                    private_key_pem=private_key_pem,
                                    rate_limits=spot_rate_limits(orders_per_10s=ORDER_LIMIT,
                                                                 orders_per_day=100 * ORDER_LIMIT))
-        self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws)
+        self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws, ws_user_stream=ws_user_stream)
         session = self.connector._orders.session
         if order_socket == "aiohttp":  # both private sockets on aiohttp's client
             from hbconnect.core.ws import WsConnection
@@ -181,9 +184,10 @@ class PythonBinanceClient(Client):
 
 def make_client(name: str, rest: str, ws: str, key: str, secret: str) -> Client:
     if name.startswith("hbconnect"):
-        if name == "hbconnect-ws-ed25519":
+        if name.startswith("hbconnect-ws-ed25519"):
             return HbconnectClient(rest, ws, ED25519_KEY_PREFIX + key, secret, use_ws=True,
-                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode())
+                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode(),
+                                   ws_user_stream=not name.endswith("-listenkey"))
         return HbconnectClient(rest, ws, key, secret, use_ws=name.startswith("hbconnect-ws"),
                                order_socket="aiohttp" if name == "hbconnect-ws-aiohttp" else "lean")
     if name == "ccxt":
@@ -359,7 +363,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
                "--balance", "USDT=100000000", "--balance", "BTC=100"]
     tmp = tempfile.TemporaryDirectory()
-    if "hbconnect-ws-ed25519" in args.clients:
+    if any(name.startswith("hbconnect-ws-ed25519") for name in args.clients):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
         private = ed25519.Ed25519PrivateKey.generate()
