@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
+from hbconnect.core.codecs import json_dumps as _fast_dumps
 from hbconnect.sim.accounts import Account
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.faults import FaultInjector
@@ -49,7 +50,7 @@ from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bo
                                       symbol_fills)
 from hbconnect.sim.matching import BUY, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
 from hbconnect.sim.vocabulary import PositionSide, SelfTradePrevention as STP, Status
-from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
+from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes
 
 #: the core's self-trade prevention modes as Binance names them (``selfTradePreventionMode``)
 STP_WIRE = {STP.NONE: "NONE", STP.CANCEL_TAKER: "EXPIRE_TAKER", STP.CANCEL_MAKER: "EXPIRE_MAKER",
@@ -562,7 +563,7 @@ class BinanceFrontEnd(FrontEnd):
             self._charge_order(account.account_id)
 
     def ok_response(self, result: Any, account: Optional[Account], route: Route) -> web.StreamResponse:
-        return web.Response(text=dumps(result), content_type="application/json",
+        return web.Response(text=_fast_dumps(result), content_type="application/json",
                             headers=self.error_headers(account))
 
     def error_headers(self, account: Optional[Account]) -> dict[str, str]:
@@ -754,7 +755,7 @@ class BinanceFrontEnd(FrontEnd):
         show = conn.state.pop("show_rate_limits", conn.state.get("rate_limits", True))
         if not show:
             answer.pop("rateLimits", None)
-        conn.send_raw(answer)
+        conn.send_raw(_fast_dumps(answer))
 
     @staticmethod
     def _ws_param_text(value: Any) -> str:
@@ -1007,10 +1008,10 @@ class BinanceFrontEnd(FrontEnd):
 
     def api_event(self, subscription_id: int, payload: dict) -> str:
         """A WebSocket-API user-data event, wrapped as Binance does."""
-        return dumps({"subscriptionId": subscription_id, "event": payload})
+        return _fast_dumps({"subscriptionId": subscription_id, "event": payload})
 
     def market_frame(self, conn: WsConn, stream: str, payload: Any) -> str:
-        return dumps({"stream": stream, "data": payload} if conn.combined else payload)
+        return _fast_dumps({"stream": stream, "data": payload} if conn.combined else payload)
 
     def user_targets(self, owner: str) -> Iterable[tuple[WsConn, Callable[[Any], str]]]:
         for conn in list(self.conns):
