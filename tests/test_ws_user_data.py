@@ -163,6 +163,19 @@ def test_engine_subscribes_again_after_the_order_socket_drops() -> None:
     _round(_ed25519_factory(), drop=True)
 
 
+def test_engine_takes_the_events_on_an_aiohttp_order_socket() -> None:
+    """The queue-mode socket (aiohttp's client, frames read in the session's loop) subscribes
+    in a task of its own and hands the events over the same way."""
+    from hbconnect.core.ws import WsConnection
+
+    def factory(ex, key, secret):
+        bot = spot_connector(ex, key, secret, poll_interval=30.0, fast_poll_interval=30.0)
+        session = bot._orders.session
+        session.lean, session.connection_class = False, WsConnection
+        return bot
+    _round(factory, drop=True)
+
+
 class _NoSubscription(BinanceSpotTrading):
     """A venue whose WebSocket API refuses the user-data subscription (an unknown method)."""
 
