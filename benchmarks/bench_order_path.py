@@ -10,6 +10,9 @@ own process, one after another, all in one invocation:
   (``hbconnect.core.ws_lean``);
 * ``hbconnect-ws-ed25519``: the same with an Ed25519 key: one ``session.logon``, then order
   messages that carry no signature (the sim opens that account with ``--ed25519-account``);
+  hbconnect's user-data events come on the order socket itself (``userDataStream.subscribe``);
+* ``hbconnect-ws-ed25519-listenkey`` (only when named): the same with the user data on its own
+  listen-key socket (``ws_user_stream=False``, the default before the one-socket path);
 * ``hbconnect-rest``: the same with ``ws_order_entry=False`` (signed REST);
 * ``ccxt``: ccxt's async Binance client (``create_order`` / ``cancel_order``, its client-side
   rate limiter off: this measures the path, not its pacing);
@@ -56,7 +59,7 @@ AMOUNT, PRICE = Decimal("0.001"), Decimal("20000")
 CLIENTS = ("hbconnect-ws", "hbconnect-ws-ed25519", "hbconnect-rest", "ccxt", "python-binance")
 PEERS = ("ccxt", "python-binance")
 #: on request only: the order socket on aiohttp's client instead of hbconnect's lean one
-EXTRA_CLIENTS = ("hbconnect-ws-aiohttp",)
+EXTRA_CLIENTS = ("hbconnect-ws-aiohttp", "hbconnect-ws-ed25519-listenkey")
 ORDER_LIMIT = 1_000_000  # per 10 s, sim and hbconnect alike
 ED25519_KEY_PREFIX = "ed"  # the Ed25519 account's API key: this + the HMAC account's
 ED25519_PEM_ENV = "HBCONNECT_BENCH_ED25519_PEM"  # its private key, to the workers
@@ -75,7 +78,7 @@ class Client:
 
 class HbconnectClient(Client):
     def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean",
-                 private_key_pem: Optional[bytes] = None) -> None:
+                 private_key_pem: Optional[bytes] = None, ws_user_stream: bool = True) -> None:
         from hbconnect.connector import Connector
         from hbconnect.core.events import MarketEvent
         from hbconnect.exchanges.binance import BinanceSpotTrading, spot_rate_limits
@@ -84,7 +87,7 @@ class HbconnectClient(Client):
                                    private_key_pem=private_key_pem,
                                    rate_limits=spot_rate_limits(orders_per_10s=ORDER_LIMIT,
                                                                 orders_per_day=100 * ORDER_LIMIT))
-        self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws)
+        self.connector = Connector(venue, [PAIR], ws_order_entry=use_ws, ws_user_stream=ws_user_stream)
         session = self.connector._orders.session
         if order_socket == "aiohttp":  # both private sockets on aiohttp's client
             from hbconnect.core.ws import WsConnection
@@ -181,9 +184,10 @@ class PythonBinanceClient(Client):
 
 def make_client(name: str, rest: str, ws: str, key: str, secret: str) -> Client:
     if name.startswith("hbconnect"):
-        if name == "hbconnect-ws-ed25519":
+        if name.startswith("hbconnect-ws-ed25519"):
             return HbconnectClient(rest, ws, ED25519_KEY_PREFIX + key, secret, use_ws=True,
-                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode())
+                                   private_key_pem=os.environ[ED25519_PEM_ENV].encode(),
+                                   ws_user_stream=not name.endswith("-listenkey"))
         return HbconnectClient(rest, ws, key, secret, use_ws=name.startswith("hbconnect-ws"),
                                order_socket="aiohttp" if name == "hbconnect-ws-aiohttp" else "lean")
     if name == "ccxt":
@@ -199,8 +203,20 @@ async def _timed(fn: Callable[..., Awaitable[Any]], *args: Any) -> Tuple[float, 
     return time.perf_counter() - t0, out
 
 
+def sim_cpu_seconds(pid: Optional[int]) -> Optional[float]:
+    """CPU time (user + system) the sim process has used so far (Linux ``/proc``; None elsewhere)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def run_client(name: str, rest: str, ws: str, key: str, secret: str, orders: int, in_flight: int,
-                     profile: Optional[str]) -> dict:
+                     profile: Optional[str], sim_pid: Optional[int] = None) -> dict:
     client = make_client(name, rest, ws, key, secret)
     await client.start()
     try:
@@ -213,6 +229,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
             import cProfile
             prof = cProfile.Profile(time.thread_time)  # CPU time: a blocked epoll counts nothing
             prof.enable()
+        sim0 = sim_cpu_seconds(sim_pid)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(orders):
             dt, oid = await _timed(client.place)
@@ -221,6 +238,9 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
             cancel_s.append(dt)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
+        sim1 = sim_cpu_seconds(sim_pid)
+        # the sim's own CPU while it served this client alone (its clock ticks: ±10 ms in all)
+        sim_cpu = (sim1 - sim0) / orders if sim0 is not None and sim1 is not None else None
         if prof is not None:
             prof.disable()
             prof.dump_stats(profile)
@@ -229,7 +249,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
     finally:
         await client.stop()
     return {"client": name, "orders": orders, "in_flight": in_flight,
-            "place": place_s, "cancel": cancel_s, "cpu_per_pair": cpu / orders, "wall": wall,
+            "place": place_s, "cancel": cancel_s, "cpu_per_pair": cpu / orders, "wall": wall, "sim_cpu_per_pair": sim_cpu,
             "burst_place": [dt for dt, _ in burst], "burst_cancel": [dt for dt, _ in burst_cancel]}
 
 
@@ -266,6 +286,8 @@ def merge_rounds(runs: List[dict]) -> dict:
         merged[key] = [x for r in runs for x in r[key]]
     merged["cpu_rounds"] = [r["cpu_per_pair"] for r in runs]
     merged["cpu_per_pair"] = statistics.median(merged["cpu_rounds"])
+    sims = [r["sim_cpu_per_pair"] for r in runs if r.get("sim_cpu_per_pair") is not None]
+    merged["sim_cpu_per_pair"] = statistics.median(sims) if sims else None
     merged["rounds"] = len(runs)
     return merged
 
@@ -276,7 +298,7 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
         rows.append({"client": r["client"],
                      "place_med": statistics.median(r["place"]), "place_p99": _pct(r["place"], 0.99),
                      "cancel_med": statistics.median(r["cancel"]), "cancel_p99": _pct(r["cancel"], 0.99),
-                     "cpu": r["cpu_per_pair"],
+                     "cpu": r["cpu_per_pair"], "sim_cpu": r.get("sim_cpu_per_pair"),
                      "bplace_med": statistics.median(r["burst_place"]), "bplace_p99": _pct(r["burst_place"], 0.99),
                      "bcancel_med": statistics.median(r["burst_cancel"]), "bcancel_p99": _pct(r["burst_cancel"], 0.99)})
     peers = [row for row in rows if row["client"] in PEERS]
@@ -292,6 +314,12 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
         w(f"| {row['client']} | {_us(row['place_med'])} | {_us(row['place_p99'])} | {_us(row['cancel_med'])} | "
           f"{_us(row['cancel_p99'])} | {_us(row['cpu'])} | {_us(row['bplace_med'])} | {_us(row['bplace_p99'])} | "
           f"{_us(row['bcancel_med'])} | {_us(row['bcancel_p99'])} |\n")
+    if any(row["sim_cpu"] is not None for row in rows):
+        w("\nthe sim's own CPU per place + cancel while it served that client alone (server side: "
+          "order handling, and the user-data events it pushes to hbconnect; the peers read none)\n\n"
+          "| client | sim CPU / place+cancel |\n|---|---|\n")
+        for row in rows:
+            w(f"| {row['client']} | {_us(row['sim_cpu']) if row['sim_cpu'] is not None else 'n/a'} |\n")
     if best:
         w("\nratios to the best peer (ccxt / python-binance); targets: CPU ≤ 0.20, place med ≤ 0.50; "
           "and p99 cancel / median cancel ≤ 3\n\n| client | CPU ratio | place med ratio | p99/med cancel |\n"
@@ -317,13 +345,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ws", help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
     ap.add_argument("--secret-env", help=argparse.SUPPRESS)
+    ap.add_argument("--sim-pid", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.worker:
         from hbconnect.core.loop import run as run_loop
         profile = os.path.join(args.profile_dir, f"{args.worker}.prof") if args.profile_dir else None
         result = run_loop(run_client(args.worker, args.rest, args.ws, args.key, os.environ[args.secret_env],
-                                        args.orders, args.in_flight, profile), fast=args.uvloop)
+                                        args.orders, args.in_flight, profile, args.sim_pid), fast=args.uvloop)
         print(json.dumps(result))
         return 0
 
@@ -334,7 +363,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                "--perp-pairs", "--api-key", key, "--api-secret", secret, "--orders-per-10s", str(ORDER_LIMIT),
                "--balance", "USDT=100000000", "--balance", "BTC=100"]
     tmp = tempfile.TemporaryDirectory()
-    if "hbconnect-ws-ed25519" in args.clients:
+    if any(name.startswith("hbconnect-ws-ed25519") for name in args.clients):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
         private = ed25519.Ed25519PrivateKey.generate()
@@ -361,7 +390,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for name in args.clients:
                 cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--rest", rest, "--ws", ws,
                        "--key", key, "--secret-env", "HBCONNECT_BENCH_SECRET", "--orders", str(args.orders),
-                       "--in-flight", str(args.in_flight)]
+                       "--in-flight", str(args.in_flight), "--sim-pid", str(sim.pid)]
                 if args.profile_dir:
                     os.makedirs(args.profile_dir, exist_ok=True)
                     cmd += ["--profile-dir", args.profile_dir]

@@ -193,6 +193,9 @@ class VenueCase:
     #: orders over the venue's WebSocket order entry (``ws_order_request``/``ws_order_reply``)
     #: instead of REST; the canned answers of ``place_route``/``cancel_route`` serve both
     ws_order_entry = False
+    #: the user-data events come on the order-entry socket (``is_user_data_subscription``
+    #: recognises the subscription, ``ws_answer`` acknowledges it); no stream key
+    ws_user_data = False
 
     # routes: (METHOD, path)
     time_route: Tuple[str, str]
@@ -344,6 +347,8 @@ class Harness:
         venue = c.make_venue(m.url, m.ws_url)
         # the REST order path; WebSocket order entry has its own tests (and the e2e runs)
         kwargs = dict(poll_interval=0.3, fast_poll_interval=0.1, rest_timeout=2.0, ws_order_entry=c.ws_order_entry)
+        if c.ws_order_entry:
+            kwargs["ws_user_stream"] = c.ws_user_data
         kwargs.update(self.kwargs)
         self.connector = c.connector_class(venue, [c.pair], **kwargs)
         hub = self.connector.event_hub
@@ -778,6 +783,8 @@ class ConformanceTests:
 
     def _sessions(self, h: Harness) -> int:
         """How many stream sessions were opened: tokens asked for, or logins sent."""
+        if h.case.ws_user_data:
+            return sum(1 for m in h.mock.ws_received if h.case.is_user_data_subscription(m))
         if h.case.stream_shape is StreamShape.TOKEN:
             return len(h.mock.calls(*h.case.token_route))
         return sum(1 for m in h.mock.ws_received if h.case.is_login(m))
@@ -798,7 +805,9 @@ class ConformanceTests:
                 status = h.connector.status_dict
                 assert status and all(status.values()) and h.connector.ready
                 assert {"trading_rule_initialized", "account_balance", "user_stream_initialized"} <= set(status)
-                if h.case.stream_shape is StreamShape.TOKEN:
+                if h.case.ws_user_data:  # subscribed on the order socket, no stream key asked for
+                    assert self._sessions(h) == 1 and not h.mock.calls(*h.case.token_route)
+                elif h.case.stream_shape is StreamShape.TOKEN:
                     await h.wait_for(lambda: len(h.mock.calls(*h.case.keepalive_route)) >= 2, what="keepalives")
                     assert all(h.case.keepalive_token(p) == STREAM_TOKEN
                                for p in h.mock.calls(*h.case.keepalive_route))

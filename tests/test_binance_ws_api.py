@@ -98,7 +98,14 @@ def test_replies_are_classified_with_the_venues_counts() -> None:
         "id": "5", "status": 429, "error": {"code": -1003, "msg": "Too much request weight used",
                                             "data": {"serverTime": 1000, "retryAfter": 3500}}}))
     assert type(limited.error).__name__ == "RateLimitError" and limited.error.retry_after == 2.5
-    assert venue.parse_ws_order_reply(json.dumps({"event": {"e": "outboundAccountPosition"}})) is None
+    # a user-data event of a subscription on this socket (the docs' "Event format" example)
+    data = venue.parse_ws_order_reply(json.dumps({"subscriptionId": 0, "event": {
+        "e": "outboundAccountPosition", "E": 1728972148778, "u": 1728972148778,
+        "B": [{"a": "BTC", "f": "11818.00000000", "l": "182.00000000"}]}}))
+    assert type(data).__name__ == "WsUserData" and len(data.events) == 1
+    [entry] = data.events[0].entries
+    assert (entry.asset, entry.total, entry.available) == ("BTC", Decimal("12000"), Decimal("11818"))
+    assert data.events[0].timestamp == 1728972148.778
     # id null, 401: the logged-on session was revoked (tests/test_ws_order_session_end.py)
     assert venue.parse_ws_order_reply(json.dumps({"id": None, "status": 401, "error": {"code": -2015}})).revoked
     assert venue.parse_ws_order_reply(json.dumps({"id": None, "status": 400, "error": {"code": -1000}})) is None
@@ -333,3 +340,14 @@ def test_sim_ws_api_rate_limits_can_be_hidden_per_connection_or_request() -> Non
         finally:
             await ex.stop()
     run(go())
+
+
+def test_rate_limit_counts_skip_malformed_entries_and_repeat_alike() -> None:
+    venue = BinanceSpotTrading(DOC_KEY, DOC_SECRET)
+    good = {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50, "count": 3}
+    bad = [None, "x", [], {}, {"rateLimitType": "ORDERS"}, {**good, "intervalNum": [1]}, {**good, "count": "many"},
+           {**good, "interval": "FORTNIGHT"}, {**good, "rateLimitType": "RAW_REQUESTS"}]
+    for _ in range(2):  # the second pass reads the learned kinds
+        assert venue.parse_rate_limit_counts(bad + [good]) == {ORDERS_10S: 3}
+        assert venue.parse_rate_limit_counts([{**good, "count": "7"}]) == {ORDERS_10S: 7}
+    assert venue.parse_rate_limit_counts({"not": "a list"}) == {}

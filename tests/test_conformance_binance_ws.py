@@ -46,6 +46,37 @@ class BinanceSpotWsCase(WsApiCase, BinanceSpotCase):
     pass
 
 
+class BinanceSpotWsUserDataCase(BinanceSpotWsCase):
+    """The user-data events on the order socket too (``userDataStream.subscribe.signature``: an
+    HMAC key), each in the documented ``{"subscriptionId", "event"}`` envelope; the end of the
+    subscription is ``eventStreamTerminated``."""
+
+    ws_user_data = True
+
+    def is_user_data_subscription(self, message: str) -> bool:
+        return message.startswith("{") and json.loads(message).get("method") == "userDataStream.subscribe.signature"
+
+    def ws_answer(self, message: str) -> list:
+        if not self.is_user_data_subscription(message):
+            return []
+        msg = json.loads(message)
+        assert sorted(msg["params"]) == ["apiKey", "signature", "timestamp"]
+        return [json.dumps({"id": msg["id"], "status": 200, "result": {"subscriptionId": 0}, "rateLimits": _WEIGHT})]
+
+    @staticmethod
+    def _event(frame: str) -> str:
+        return json.dumps({"subscriptionId": 0, "event": json.loads(frame)})
+
+    def ws_order(self, *args: Any, **kwargs: Any) -> str:
+        return self._event(super().ws_order(*args, **kwargs))
+
+    def ws_balance(self, *args: Any) -> str:
+        return self._event(super().ws_balance(*args))
+
+    def ws_stream_expired(self) -> str:
+        return json.dumps({"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": 1728973001334}})
+
+
 class BinancePerpetualWsCase(WsApiCase, BinancePerpetualCase):
     pass
 
@@ -58,6 +89,7 @@ class WsConformanceTests(ConformanceTests):
                 assert h.connector._orders.sent_ws == 1 and h.connector._orders.sent_rest == 0
                 assert any(p.endswith("/ws-api/v3") or p.endswith("/ws-fapi/v1") for p in h.mock.ws_paths)
                 placed = [json.loads(m) for m in h.mock.ws_received if m.startswith("{")]
+                placed = [m for m in placed if not m["method"].startswith("userDataStream.")]
                 assert [m["method"] for m in placed] == ["order.place"]
                 assert placed[0]["params"]["newClientOrderId"] == oid
         run(go())
@@ -65,6 +97,10 @@ class WsConformanceTests(ConformanceTests):
 
 class TestBinanceSpotWsConformance(WsConformanceTests):
     case_class = BinanceSpotWsCase
+
+
+class TestBinanceSpotWsUserDataConformance(WsConformanceTests):
+    case_class = BinanceSpotWsUserDataCase
 
 
 class TestBinancePerpetualWsConformance(WsConformanceTests):

@@ -329,15 +329,17 @@ def test_websocket_api_user_data_subscription():
             events = await collect(ws, 0.4)
             await ws.send_str(json.dumps({"id": 3, "method": "userDataStream.unsubscribe", "params": {"subscriptionId": 0}}))
             unsub = await recv_json(ws)
+            ended = await recv_json(ws)      # "eventStreamTerminated is sent ... after ... unsubscribe"
             await ws.send_str(json.dumps({"id": "s2", "method": "userDataStream.subscribe.signature",
                                           "params": {"apiKey": KEY, "timestamp": ts, "signature": sig}}))
             again = await recv_json(ws)
             ex.expire_listen_keys(KEY)
             terminated = await recv_json(ws)
             await ws.close()
-            return bad, ok, events, unsub, again, terminated
+            return bad, ok, events, unsub, ended, again, terminated
 
-    bad, ok, events, unsub, again, terminated = run(main())
+    bad, ok, events, unsub, ended, again, terminated = run(main())
+    assert ended == {"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": ended["event"]["E"]}}
     for answer in (bad, ok, unsub, again):  # the WebSocket API's rateLimits: request weight used
         weight = answer.pop("rateLimits")
         assert [(r["rateLimitType"], r["interval"], r["limit"]) for r in weight] == [("REQUEST_WEIGHT", "MINUTE", 6000)]

@@ -312,3 +312,37 @@ def test_wss_over_tls_checks_the_certificate(tmp_path):
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_send_path_no_nagle_and_no_await():
+    """The order socket's send path: TCP_NODELAY on its socket, and ``send_now`` puts the frame
+    on the wire without the caller awaiting anything."""
+    import socket
+
+    async def main():
+        got = asyncio.get_running_loop().create_future()
+
+        async def handler(request):
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            async for msg in ws:
+                if not got.done():
+                    got.set_result(msg.data)
+            return ws
+
+        runner, url = await _aiohttp_server(handler)
+        try:
+            conn = LeanWsConnection(url, receive_timeout=None)
+            await conn.open()
+            sock = conn._transport.get_extra_info("socket")
+            nodelay = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert conn.send_now('{"id":"1","method":"ping"}') is None  # a plain call, nothing to await
+            text = await asyncio.wait_for(got, 5)
+            await conn.close()
+            return nodelay, text
+        finally:
+            await runner.cleanup()
+
+    nodelay, text = asyncio.run(main())
+    assert nodelay != 0
+    assert text == '{"id":"1","method":"ping"}'

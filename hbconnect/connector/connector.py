@@ -81,6 +81,9 @@ class Connector:
     :param event_hub: where events go (a new one by default, see :attr:`event_hub`)
     :param ws_order_entry: place and cancel over the venue's WebSocket order entry when it has
         one (REST while that socket is down); False keeps orders on REST
+    :param ws_user_stream: with WebSocket order entry, take the user-data events on the order
+        socket itself when the venue offers it (one socket, no stream key); the venue's own
+        private stream is the fallback (and the stream when False)
     """
 
     is_perpetual = False
@@ -104,6 +107,7 @@ class Connector:
         event_hub: Optional[EventHub] = None,
         clock: Callable[[], float] = time.time,
         ws_order_entry: bool = True,
+        ws_user_stream: bool = True,
     ) -> None:
         self._venue = venue
         self._trading_pairs: List[str] = list(dict.fromkeys(trading_pairs))
@@ -133,6 +137,8 @@ class Connector:
         #: ``ws_order_entry``), REST while that socket is down or otherwise
         self._orders = OrderTransport(venue, self._send, self._server_time_ms, use_ws=ws_order_entry,
                                       throttler=self._throttler, resync=self._resync_time)
+        if ws_user_stream and self._orders.session is not None and getattr(venue, "ws_user_stream", False):
+            self._user_stream.ride(self._orders.session)
         #: the venue's own rate-limit counts in response headers (optional venue capability)
         self._usage_of: Optional[Callable[[Any], dict]] = getattr(venue, "rate_limit_usage", None)
         #: limit ids an order's first fill gives one back to (a venue's unfilled-order count)

@@ -196,6 +196,14 @@ class WsSessionNotice:
     revoked: bool = False
 
 
+@dataclass(slots=True)
+class WsUserData:
+    """User-data events that came on the order-entry socket (the venue's user-data
+    subscription on that same connection), translated as ``parse_user_stream`` does."""
+
+    events: list
+
+
 @runtime_checkable
 class TradingVenue(Protocol):
     """What every venue's trading translation object provides (one per account and market)."""
@@ -332,7 +340,21 @@ class WsOrderEntry(Protocol):
     def ws_place_order_message(self, order: Any, account: AccountSettings, request_id: str,
                                timestamp_ms: int) -> str: ...
     def ws_cancel_order_message(self, order: Any, request_id: str, timestamp_ms: int) -> str: ...
-    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Union[WsOrderReply, WsSessionNotice, None]: ...
+    def parse_ws_order_reply(self, raw: Union[str, bytes]) -> Union[WsOrderReply, WsSessionNotice, WsUserData, None]: ...
+
+
+@runtime_checkable
+class WsOrderUserData(Protocol):
+    """Optional, with :class:`WsOrderEntry`: the user-data events on the order-entry socket
+    itself (one socket, no stream key). A venue offering it sets ``ws_user_stream = True``;
+    ``ws_user_stream_message(request_id, timestamp_ms)`` is the subscription request sent once
+    the session is logged in (its answer is an ordinary reply), and ``parse_ws_order_reply``
+    returns the events of each user-data frame as a :class:`WsUserData`. A refused
+    subscription leaves the user stream on the venue's own private stream (``user_stream_shape``)."""
+
+    ws_user_stream: bool
+
+    def ws_user_stream_message(self, request_id: str, timestamp_ms: int) -> str: ...
 
 
 @runtime_checkable

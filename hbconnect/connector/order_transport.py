@@ -14,9 +14,9 @@ import itertools
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply, WsSessionNotice
+from hbconnect.connector.contract import AccountSettings, VenueRequest, WsOrderReply, WsSessionNotice, WsUserData
 from hbconnect.connector.private_socket import PrivateSocket, login
-from hbconnect.core.errors import RateLimitError, RequestTimeout, TimeSyncError, sanitize
+from hbconnect.core.errors import ExchangeError, RateLimitError, RequestTimeout, TimeSyncError, sanitize
 from hbconnect.core.throttler import keyed_limit_id
 from hbconnect.core.ws import WsClosed, WsConnection
 from hbconnect.core.ws_lean import LeanWsConnection
@@ -61,10 +61,46 @@ class WsOrderSession(PrivateSocket):
         #: seconds a connection the venue is retiring keeps serving the replies awaited on it
         self.drain_timeout = 10.0
         self._retiring: Optional[asyncio.Task] = None
+        #: the engine's user stream when its events ride this socket (``UserStream.ride``)
+        self.user_stream: Any = None
+        self._subscribing: Optional[asyncio.Task] = None
 
     def _session_ended(self) -> None:
         self.ready = False
         self._fail_pending("order-entry socket closed before the reply")
+        stream = self.user_stream
+        if stream is not None:
+            stream.carried_down()
+
+    def _subscribe_user_data(self) -> None:
+        """Start the user-data subscription on this socket (a reply like any other)."""
+        task = self._subscribing
+        if task is None or task.done():
+            self._subscribing = asyncio.get_running_loop().create_task(self._user_data_subscription())
+
+    async def _user_data_subscription(self) -> None:
+        stream = self.user_stream
+        if stream is None:
+            return
+        conn = self._conn
+        try:
+            await self.request(self._venue.ws_user_stream_message, self.login_timeout)
+        except _NotSent:
+            return  # the socket went down: the next session subscribes
+        except RequestTimeout as exc:
+            if conn is None or conn.closed or self._conn is not conn:
+                return  # the socket went down meanwhile: the next session subscribes
+            logger.warning("%s order entry: no answer to the user-data subscription (%s); user stream "
+                           "on its own socket", self._venue.name, sanitize(exc))
+            stream.fall_back()
+            return
+        except ExchangeError as exc:
+            logger.warning("%s order entry: user-data subscription refused (%s); user stream on its own "
+                           "socket", self._venue.name, sanitize(exc))
+            stream.fall_back()
+            return
+        if self.user_stream is stream and self._conn is conn and not conn.closed:
+            stream.carried_up()
 
     async def _session(self) -> None:
         venue = self._venue
@@ -75,6 +111,8 @@ class WsOrderSession(PrivateSocket):
                 await login(conn, message, venue.parse_login_reply, self.login_timeout, self._on_frame)
             self.connects += 1
             self.ready = True
+            if self.user_stream is not None:
+                self._subscribe_user_data()
             if self.lean:
                 conn.deliver_to(self._on_frame)
                 await conn.wait_closed()
@@ -83,6 +121,9 @@ class WsOrderSession(PrivateSocket):
         finally:
             self.ready = False
             self._conn = None
+            task, self._subscribing = self._subscribing, None
+            if task is not None and not task.done():
+                task.cancel()
             await conn.close()
 
     def _on_frame(self, frame: Any) -> None:
@@ -93,6 +134,14 @@ class WsOrderSession(PrivateSocket):
             logger.warning("%s order entry: unreadable frame skipped (%s)", self._venue.name, sanitize(exc))
             return
         if reply is None:
+            return
+        if type(reply) is WsUserData:
+            stream = self.user_stream
+            if stream is not None and stream.handle_events(reply.events):
+                # the subscription ended (eventStreamTerminated): the socket is still up
+                stream.carried_down()
+                if self.ready:
+                    self._subscribe_user_data()
             return
         if type(reply) is WsSessionNotice:
             self._on_session_notice(reply)

@@ -126,6 +126,50 @@ class UserStream(PrivateSocket):
         self._clock = clock
         #: releases the redaction of the current session's token (see ``_Token``)
         self._release_token: Callable[[], None] = _nothing
+        #: the order-entry session whose socket carries the events (see :meth:`ride`); None:
+        #: this stream keeps its own socket
+        self.carrier: Any = None
+
+    # -- the events on the order-entry socket --
+
+    def ride(self, session: Any) -> None:
+        """Take the events from ``session`` (a ``WsOrderSession`` of a venue with
+        ``ws_user_stream``): it subscribes once logged in and hands over each event frame's
+        events; no socket, no stream key of its own. A refused subscription falls back to
+        this stream's own socket (:meth:`fall_back`)."""
+        self.carrier = session
+        session.user_stream = self
+
+    def start(self) -> None:
+        self._stopping = False
+        if self.carrier is None:
+            super().start()
+
+    def reconnect(self) -> None:
+        if self.carrier is not None:
+            self.carrier.reconnect()
+        else:
+            super().reconnect()
+
+    def fall_back(self) -> None:
+        """The carrier's subscription was refused: the events come on this stream's own socket
+        (the venue's ``user_stream_shape``) from now on."""
+        carrier, self.carrier = self.carrier, None
+        if carrier is not None:
+            carrier.user_stream = None
+        if not self._stopping:
+            super().start()
+
+    def carried_up(self) -> None:
+        """The carrier's subscription is active: the stream is connected."""
+        self.connected = True
+        self.connects += 1
+        self.key_renewals += 1
+        self._notify(self._on_connected)
+
+    def carried_down(self) -> None:
+        """The carrier's socket or subscription ended."""
+        self._session_ended()
 
     def _session_ended(self) -> None:
         if self.connected:
@@ -176,14 +220,20 @@ class UserStream(PrivateSocket):
     def handle_frame(self, frame: Any) -> bool:
         """Translate one frame and hand its events on. Returns True when the venue says the
         session (token, login) expired: the caller then starts over. Never raises."""
-        self.frames += 1
-        self.last_frame_time = self._clock()
         try:
             events = self._venue.parse_user_stream(frame)
         except (ValueError, KeyError, TypeError) as exc:
+            self.frames += 1
+            self.last_frame_time = self._clock()
             self.parse_errors += 1
             logger.warning("%s user stream: malformed frame skipped (%s)", self._venue.name, sanitize(exc))
             return False
+        return self.handle_events(events)
+
+    def handle_events(self, events: list) -> bool:
+        """Hand on the translated events of one frame (see :meth:`handle_frame`)."""
+        self.frames += 1
+        self.last_frame_time = self._clock()
         if not events:
             return False
         expired = False

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import os
 import random
+import socket as _socket
 import ssl as _ssl
 import struct
 import time
@@ -199,6 +200,12 @@ class LeanWsConnection(asyncio.Protocol):
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
         self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (_socket.AF_INET, _socket.AF_INET6):
+            try:  # each request in its own segment at once (asyncio and uvloop set it too)
+                sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         self._key = base64.b64encode(os.urandom(16))
         host = self._host if self._port == (443 if self._secure else 80) else f"{self._host}:{self._port}"
         lines = [f"GET {self._resource} HTTP/1.1", f"Host: {host}", "Upgrade: websocket",

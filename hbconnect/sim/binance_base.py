@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
+from hbconnect.core.codecs import json_dumps as _fast_dumps
 from hbconnect.sim.accounts import Account
 from hbconnect.sim.errors import Reject, SimReject
 from hbconnect.sim.faults import FaultInjector
@@ -49,7 +50,7 @@ from hbconnect.sim.marketdata import (agg_trades, candles, last_price, period_bo
                                       symbol_fills)
 from hbconnect.sim.matching import BUY, ZERO, Fill, MatchingEngine, SymbolSpec, now_ms
 from hbconnect.sim.vocabulary import PositionSide, SelfTradePrevention as STP, Status
-from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes, dumps
+from hbconnect.sim.server import FrontEnd, Route, WireError, WsConn, book_changes
 
 #: the core's self-trade prevention modes as Binance names them (``selfTradePreventionMode``)
 STP_WIRE = {STP.NONE: "NONE", STP.CANCEL_TAKER: "EXPIRE_TAKER", STP.CANCEL_MAKER: "EXPIRE_MAKER",
@@ -153,7 +154,13 @@ REJECTS: dict[Reject, tuple[int, str]] = {
 
 def fmt(d: Optional[Decimal], places: int = 8) -> str:
     """Fixed-point text (``None`` as zero), as Binance writes amounts."""
-    return format(d if d is not None else ZERO, f".{places}f")
+    if d is None or not d:
+        return _ZERO_TEXT[places] if places in _ZERO_TEXT else format(ZERO, f".{places}f")
+    return format(d, ".8f" if places == 8 else f".{places}f")
+
+
+#: zero as ``fmt`` writes it, for the usual places (executionReport has several zero fields)
+_ZERO_TEXT = {n: format(ZERO, f".{n}f") for n in range(9)}
 
 
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
@@ -556,7 +563,7 @@ class BinanceFrontEnd(FrontEnd):
             self._charge_order(account.account_id)
 
     def ok_response(self, result: Any, account: Optional[Account], route: Route) -> web.StreamResponse:
-        return web.Response(text=dumps(result), content_type="application/json",
+        return web.Response(text=_fast_dumps(result), content_type="application/json",
                             headers=self.error_headers(account))
 
     def error_headers(self, account: Optional[Account]) -> dict[str, str]:
@@ -748,7 +755,7 @@ class BinanceFrontEnd(FrontEnd):
         show = conn.state.pop("show_rate_limits", conn.state.get("rate_limits", True))
         if not show:
             answer.pop("rateLimits", None)
-        conn.send_raw(answer)
+        conn.send_raw(_fast_dumps(answer))
 
     @staticmethod
     def _ws_param_text(value: Any) -> str:
@@ -780,7 +787,8 @@ class BinanceFrontEnd(FrontEnd):
                 raise BinanceError(-1000, "Malformed request: params must be an object.")
             if isinstance(method, str) and method.startswith("v") and "/" in method:
                 method = method.split("/", 1)[1]        # "v3/order.place"
-            params = {str(k): self._ws_param_text(v) for k, v in raw.items()}
+            params = {k if type(k) is str else str(k): v if type(v) is str else self._ws_param_text(v)
+                      for k, v in raw.items()}
             if "returnRateLimits" in params:
                 conn.state["show_rate_limits"] = params.pop("returnRateLimits") != "false"
             weight = self.ws_api_weights.get(method, 1) if isinstance(method, str) else 1
@@ -797,6 +805,8 @@ class BinanceFrontEnd(FrontEnd):
             elif method == "session.logout":
                 conn.state.pop("logon", None)
                 conn.state.pop("logon_since", None)
+                if "logon_subscription" in conn.state:  # userDataStream.subscribe's ends with it
+                    self.end_subscriptions(conn, [conn.state["logon_subscription"]])
                 account = None
                 result = self._session_status(conn)
             elif method in ("order.place", "order.cancel", "order.status"):
@@ -895,6 +905,9 @@ class BinanceFrontEnd(FrontEnd):
     def ws_api_extra(self, conn: WsConn, method: str, params: dict) -> Any:
         """Market-specific WebSocket API methods (``NotImplemented``: none by that name)."""
         return NotImplemented
+
+    def end_subscriptions(self, conn: WsConn, ids: list) -> None:
+        """End WebSocket-API user-data subscriptions (markets that have them)."""
 
     async def _ws_api_order(self, method: str, params: dict, account: Account) -> Any:
         """order.place / order.cancel / order.status through the REST handlers, with the same
@@ -995,10 +1008,10 @@ class BinanceFrontEnd(FrontEnd):
 
     def api_event(self, subscription_id: int, payload: dict) -> str:
         """A WebSocket-API user-data event, wrapped as Binance does."""
-        return dumps({"subscriptionId": subscription_id, "event": payload})
+        return _fast_dumps({"subscriptionId": subscription_id, "event": payload})
 
     def market_frame(self, conn: WsConn, stream: str, payload: Any) -> str:
-        return dumps({"stream": stream, "data": payload} if conn.combined else payload)
+        return _fast_dumps({"stream": stream, "data": payload} if conn.combined else payload)
 
     def user_targets(self, owner: str) -> Iterable[tuple[WsConn, Callable[[Any], str]]]:
         for conn in list(self.conns):

@@ -6,6 +6,7 @@ spot does.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -52,6 +53,10 @@ class SpotFrontEnd(BinanceFrontEnd):
     depth_intervals = (100, 1000)
     default_depth_ms = 1000
     ticker_time = False
+    #: "User Data Stream requests": weight 2 each
+    ws_api_weights = {**BinanceFrontEnd.ws_api_weights, "userDataStream.subscribe": 2,
+                      "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2,
+                      "session.subscriptions": 2}
 
     # ------------------------------------------------------------------ routes
     def add_routes(self) -> None:
@@ -356,7 +361,19 @@ class SpotFrontEnd(BinanceFrontEnd):
 
     # ------------------------------------------------------------------ WebSocket API (user data)
     def ws_api_extra(self, conn: WsConn, method: str, params: dict) -> Any:
-        """Spot's User Data Stream methods on the WebSocket API (``NotImplemented``: not one)."""
+        """Spot's User Data Stream methods on the WebSocket API (``NotImplemented``: not one).
+        ``userDataStream.subscribe`` takes the ``session.logon`` account ("requires an
+        authenticated WebSocket connection using Ed25519 keys"; without one: -1002, the
+        documented generic refusal); ``session.logout`` ends that subscription only. Every
+        subscription that ends sends ``eventStreamTerminated``."""
+        if method == "userDataStream.subscribe":
+            account = conn.state.get("logon")
+            if account is None:
+                raise BinanceError(-1002, "You are not authorized to execute this request.", 401)
+            sub_id = conn.next_id()
+            conn.sessions[sub_id] = account.account_id
+            conn.state["logon_subscription"] = sub_id
+            return {"subscriptionId": sub_id}
         if method == "userDataStream.subscribe.signature":
             account = self.ws_api_account(conn, {str(k): str(v) for k, v in params.items()})
             sub_id = conn.next_id()
@@ -365,13 +382,29 @@ class SpotFrontEnd(BinanceFrontEnd):
         if method == "userDataStream.unsubscribe":
             sid = params.get("subscriptionId")
             if sid is None:
-                conn.sessions.clear()
-            elif conn.sessions.pop(int(sid), None) is None:
+                ended = list(conn.sessions)
+            elif int(sid) in conn.sessions:
+                ended = [int(sid)]
+            else:
                 raise BinanceError(-2035, "User Data Stream subscription not active.")
+            self.end_subscriptions(conn, ended)
             return {}
         if method == "session.subscriptions":
             return [{"subscriptionId": i} for i in sorted(conn.sessions)]
         return NotImplemented
+
+    def end_subscriptions(self, conn: WsConn, ids: list) -> None:
+        """End these WebSocket-API subscriptions of ``conn`` (no event of theirs is sent from now
+        on), each with ``eventStreamTerminated`` after the answer to the request ending them."""
+        ended = [sub_id for sub_id in ids if conn.sessions.pop(sub_id, None) is not None]
+        if conn.state.get("logon_subscription") in ids:
+            conn.state.pop("logon_subscription", None)
+
+        def terminated() -> None:
+            for sub_id in ended:
+                conn.send_text(self.api_event(sub_id, {"e": "eventStreamTerminated", "E": now_ms()}), "user")
+        if ended:
+            asyncio.get_running_loop().call_soon(terminated)
 
     # ------------------------------------------------------------------ user stream
     def on_engine_event(self, ev: Any) -> None:
@@ -379,17 +412,25 @@ class SpotFrontEnd(BinanceFrontEnd):
             fs = ev.fill
             if fs is not None and fs.fill.qty == ev.snapshot["executed_qty"]:   # its first fill
                 self.uncount_first_fill(ev.owner)
-            if self.has_user_listeners(ev.owner):
-                self.push_user(ev.owner, self.execution_report(ev))
+            targets = list(self.user_targets(ev.owner))   # looked up once per event
+            if targets:
+                self.push_to(targets, self.execution_report(ev))
         elif isinstance(ev, AccountEvent):
-            if not self.has_user_listeners(ev.owner):
+            targets = list(self.user_targets(ev.owner))
+            if not targets:
                 return
             if ev.reason == "DEPOSIT" and ev.delta is not None:
-                self.push_user(ev.owner, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
-                                          "d": f8(ev.delta[1]), "T": ev.time})
+                self.push_to(targets, {"e": "balanceUpdate", "E": ev.time, "a": ev.delta[0],
+                                       "d": f8(ev.delta[1]), "T": ev.time})
             elif ev.balances:
-                self.push_user(ev.owner, {"e": "outboundAccountPosition", "E": ev.time, "u": ev.time,
-                                          "B": [{"a": a, "f": f8(f), "l": f8(l)} for a, f, l in ev.balances]})
+                self.push_to(targets, {"e": "outboundAccountPosition", "E": ev.time, "u": ev.time,
+                                       "B": [{"a": a, "f": f8(f), "l": f8(l)} for a, f, l in ev.balances]})
+
+    @staticmethod
+    def push_to(targets: list, payload: Any) -> None:
+        """``payload`` to each (session, frame builder) of ``user_targets``."""
+        for conn, frame in targets:
+            conn.send_text(frame(payload), "user")
 
     def execution_report(self, ev: OrderEvent) -> dict:
         o, s, fs = ev.order, ev.snapshot, ev.fill

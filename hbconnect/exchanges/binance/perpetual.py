@@ -61,6 +61,8 @@ class BinancePerpetualTrading(BinanceSpotTrading):
     _budget_ids = PERP_BUDGET_IDS
     first_fill_releases: tuple = ()
     _ws_api_path = PERP_WS_API_PATH
+    #: the USDⓈ-M WebSocket API has no user-data subscription: the listen-key stream carries them
+    ws_user_stream = False
 
     def _default_rest(self) -> str:
         return PERP_REST_URL

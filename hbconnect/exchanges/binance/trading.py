@@ -127,6 +127,9 @@ class BinanceSpotTrading(BinanceWsOrderEntry, TradingTranslation):
     #: limit ids an order's first fill gives one back to (the venue's unfilled-order count)
     first_fill_releases: tuple = SPOT_FIRST_FILL_RELEASES
     _ws_api_path = SPOT_WS_API_PATH
+    #: the user-data events ride the order socket (``userDataStream.subscribe``); the listen-key
+    #: stream is the fallback
+    ws_user_stream = True
 
     def __init__(self, api_key: str = "", api_secret: _Union[str, bytes, None] = "", *,
                  rest_url: _Optional[str] = None, ws_url: _Optional[str] = None,
@@ -462,6 +465,10 @@ class BinanceSpotTrading(BinanceWsOrderEntry, TradingTranslation):
             msg = msg["event"]
         elif isinstance(msg.get("data"), dict) and "stream" in msg:  # combined stream wrapper
             msg = msg["data"]
+        return self.user_stream_events(msg)
+
+    def user_stream_events(self, msg: dict) -> list:
+        """One user-data event (the object with ``"e"``) -> its translated events."""
         kind = msg.get("e")
         if kind == "executionReport":
             return self._parse_execution_report(msg)

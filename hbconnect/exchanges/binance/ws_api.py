@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any as _Any, Optional as _Optional, Union as _Union
 
-from hbconnect.connector.contract import AccountSettings, WsOrderReply, WsSessionNotice
+from hbconnect.connector.contract import AccountSettings, WsOrderReply, WsSessionNotice, WsUserData
 from hbconnect.core.codecs import fast_loads as _loads, json_dumps as _dumps
 from hbconnect.core.errors import AuthenticationError
 from hbconnect.exchanges._trading import fmt_decimal
@@ -84,10 +84,23 @@ class BinanceWsOrderEntry:
         raise AuthenticationError(error.get("code"), f"session.logon refused: {str(error.get('msg', ''))[:200]}",
                                   venue=self.name)  # type: ignore[attr-defined]
 
+    # -- user data on this socket --
+
+    def ws_user_stream_message(self, request_id: str, timestamp_ms: int) -> str:
+        """The user-data subscription on the order socket ("User Data Stream requests"):
+        ``userDataStream.subscribe`` (no parameters) in a ``session.logon`` session (Ed25519),
+        else ``userDataStream.subscribe.signature`` with ``apiKey``, ``timestamp`` and
+        ``signature`` (the request's own signature, HMAC or RSA)."""
+        if self.ws_session_logon:
+            return _dumps({"id": request_id, "method": "userDataStream.subscribe"})
+        params: dict = {"timestamp": int(timestamp_ms)}
+        self._sign_ws(params)
+        return _dumps({"id": request_id, "method": "userDataStream.subscribe.signature", "params": params})
+
     # -- requests --
 
     def _ws_request(self, method: str, params: dict, request_id: str, timestamp_ms: int) -> str:
-        out = {k: fmt_decimal(v) for k, v in params.items() if v is not None}
+        out = {k: v if type(v) is str else fmt_decimal(v) for k, v in params.items() if v is not None}
         out["recvWindow"] = self.recv_window_ms  # type: ignore[attr-defined]
         out["timestamp"] = int(timestamp_ms)
         if not self.ws_session_logon:
@@ -115,25 +128,32 @@ class BinanceWsOrderEntry:
         (``{"id": null, "status": 401, "error": {"code": -2015}}``: "If during an active session
         the API key becomes invalid for any reason ... after the next request the session will
         be revoked") and for ``{"event": {"e": "serverShutdown"}}`` ("Please establish a new
-        connection as soon as possible"); None for other frames that answer no request
-        (user-data events, the logon answer, other ``id: null`` answers)."""
+        connection as soon as possible"); a WsUserData for a user-data event
+        (``{"subscriptionId": 0, "event": {...}}``, "Event format"); None for other frames that
+        answer no request (the logon answer, other ``id: null`` answers)."""
         msg = _loads(raw)
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             raise ValueError("WebSocket API frame is not an object")
         rid = msg.get("id")
+        status = msg.get("status")
+        if status == 200 and rid is not None and rid != LOGON_ID:  # the common case: a success
+            return WsOrderReply(str(rid), data=msg.get("result"), usage=self.parse_rate_limit_counts(msg.get("rateLimits")))
         if rid is None:
             if msg.get("status") == 401:
                 error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
                 return WsSessionNotice(f"session revoked ({error.get('code')}: {str(error.get('msg', ''))[:100]})",
                                        revoked=True)
             event = msg.get("event")
-            if isinstance(event, dict) and event.get("e") == "serverShutdown":
-                return WsSessionNotice("serverShutdown: the server is about to shut down")
+            if isinstance(event, dict):
+                if event.get("e") == "serverShutdown":
+                    return WsSessionNotice("serverShutdown: the server is about to shut down")
+                # a user-data event of a subscription on this connection
+                return WsUserData(self.user_stream_events(event))  # type: ignore[attr-defined]
             return None
-        if rid == LOGON_ID or "status" not in msg:
+        if rid == LOGON_ID or status is None:
             return None
         usage = self.parse_rate_limit_counts(msg.get("rateLimits"))
-        status = int(msg["status"])
+        status = int(status)
         if status == 200:
             return WsOrderReply(str(rid), data=msg.get("result"), usage=usage)
         error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
@@ -152,17 +172,30 @@ class BinanceWsOrderEntry:
         """``rateLimits`` entries -> {throttler limit id: the venue's count} for the budgets this
         translation keeps (unknown entries are ignored)."""
         out: dict = {}
-        if not isinstance(rate_limits, list):
+        if type(rate_limits) is not list:
             return out
+        ids = self.__dict__.get("_rate_limit_ids")
+        if ids is None:  # (type, interval, intervalNum) -> limit id (None: not kept), per object
+            ids = self.__dict__["_rate_limit_ids"] = {}
         for entry in rate_limits:
-            if not isinstance(entry, dict):
-                continue
             try:
-                seconds = _INTERVAL_SECONDS[entry["interval"]] * int(entry["intervalNum"])
-                count = int(entry["count"])
-            except (KeyError, TypeError, ValueError):
+                key = (entry["rateLimitType"], entry["interval"], entry["intervalNum"])
+                count = entry["count"]
+                if type(count) is not int:
+                    count = int(count)
+                limit_id = ids[key]
+            except KeyError:  # a key not seen yet (or a field missing: skipped below)
+                try:
+                    seconds = _INTERVAL_SECONDS[entry["interval"]] * int(entry["intervalNum"])
+                    count = int(entry["count"])
+                    key = (entry["rateLimitType"], entry["interval"], entry["intervalNum"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                limit_id = self._budget_ids.get((key[0], seconds))  # type: ignore[attr-defined]
+                if len(ids) < 64:  # bounded: a venue sends a handful of kinds
+                    ids[key] = limit_id
+            except (TypeError, ValueError):
                 continue
-            limit_id = self._budget_ids.get((entry.get("rateLimitType"), seconds))  # type: ignore[attr-defined]
             if limit_id is not None:
                 out[limit_id] = count
         return out
