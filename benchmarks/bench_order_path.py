@@ -75,6 +75,10 @@ class Client:
     async def place(self) -> str: raise NotImplementedError
     async def cancel(self, order_id: str) -> None: raise NotImplementedError
 
+    def throttle_waits(self) -> Optional[int]:
+        """Requests that waited on the client's own rate limiter so far; None: no such limiter."""
+        return None
+
 
 class HbconnectClient(Client):
     def __init__(self, rest: str, ws: str, key: str, secret: str, use_ws: bool, order_socket: str = "lean",
@@ -128,6 +132,9 @@ class HbconnectClient(Client):
 
     async def stop(self) -> None:
         await self.connector.stop()
+
+    def throttle_waits(self) -> Optional[int]:
+        return self.connector._throttler.metrics.waited
 
     async def place(self) -> str:
         from hbconnect.core.types import OrderType
@@ -230,6 +237,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
             prof = cProfile.Profile(time.thread_time)  # CPU time: a blocked epoll counts nothing
             prof.enable()
         sim0 = sim_cpu_seconds(sim_pid)
+        waits0 = client.throttle_waits()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(orders):
             dt, oid = await _timed(client.place)
@@ -239,6 +247,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
         sim1 = sim_cpu_seconds(sim_pid)
+        waits1 = client.throttle_waits()
         # the sim's own CPU while it served this client alone (its clock ticks: ±10 ms in all)
         sim_cpu = (sim1 - sim0) / orders if sim0 is not None and sim1 is not None else None
         if prof is not None:
@@ -250,6 +259,7 @@ async def run_client(name: str, rest: str, ws: str, key: str, secret: str, order
         await client.stop()
     return {"client": name, "orders": orders, "in_flight": in_flight,
             "place": place_s, "cancel": cancel_s, "cpu_per_pair": cpu / orders, "wall": wall, "sim_cpu_per_pair": sim_cpu,
+            "throttle_waits": None if waits0 is None else waits1 - waits0,
             "burst_place": [dt for dt, _ in burst], "burst_cancel": [dt for dt, _ in burst_cancel]}
 
 
@@ -288,6 +298,8 @@ def merge_rounds(runs: List[dict]) -> dict:
     merged["cpu_per_pair"] = statistics.median(merged["cpu_rounds"])
     sims = [r["sim_cpu_per_pair"] for r in runs if r.get("sim_cpu_per_pair") is not None]
     merged["sim_cpu_per_pair"] = statistics.median(sims) if sims else None
+    waits = [r.get("throttle_waits") for r in runs]
+    merged["throttle_waits"] = None if None in waits else sum(waits)
     merged["rounds"] = len(runs)
     return merged
 
@@ -299,6 +311,7 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
                      "place_med": statistics.median(r["place"]), "place_p99": _pct(r["place"], 0.99),
                      "cancel_med": statistics.median(r["cancel"]), "cancel_p99": _pct(r["cancel"], 0.99),
                      "cpu": r["cpu_per_pair"], "sim_cpu": r.get("sim_cpu_per_pair"),
+                     "waits": r.get("throttle_waits"), "requests": 2 * r["orders"] * r.get("rounds", 1),
                      "bplace_med": statistics.median(r["burst_place"]), "bplace_p99": _pct(r["burst_place"], 0.99),
                      "bcancel_med": statistics.median(r["burst_cancel"]), "bcancel_p99": _pct(r["burst_cancel"], 0.99)})
     peers = [row for row in rows if row["client"] in PEERS]
@@ -320,6 +333,13 @@ def report(results: List[dict], out: Any = sys.stdout) -> None:
           "| client | sim CPU / place+cancel |\n|---|---|\n")
         for row in rows:
             w(f"| {row['client']} | {_us(row['sim_cpu']) if row['sim_cpu'] is not None else 'n/a'} |\n")
+    if any(row["waits"] is not None for row in rows):
+        w("\nrequests of the one-at-a-time phase that waited on the client's own rate limiter (the "
+          "budget the sim enforces had room throughout: any wait here is the throttler's own doing)\n\n"
+          "| client | waited / requests |\n|---|---|\n")
+        for row in rows:
+            if row["waits"] is not None:
+                w(f"| {row['client']} | {row['waits']} / {row['requests']} |\n")
     if best:
         w("\nratios to the best peer (ccxt / python-binance); targets: CPU ≤ 0.20, place med ≤ 0.50; "
           "and p99 cancel / median cancel ≤ 3\n\n| client | CPU ratio | place med ratio | p99/med cancel |\n"
