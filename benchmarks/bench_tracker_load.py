@@ -160,12 +160,17 @@ def serve(port_q: "mp.Queue", n_pairs: int, rate: float, stop_evt: "mp.Event") -
     asyncio.run(main())
 
 
-async def _socket_feed(session, url: str, tracker, conn) -> None:
-    """One socket of a streamed venue, on hbconnect's transport (``WsConnection.pump``, as the
-    live tracker reads its sockets): every frame to its tracker as it arrives."""
+async def _socket_feed(session, url: str, tracker, conn, transport: str) -> None:
+    """One socket of a streamed venue, on the transport the live tracker would use for it
+    (``OrderBookTracker(ws_transport=...)``: ``lean`` = ``FeedWsConnection``, ``aiohttp`` =
+    ``WsConnection``; both ``pump`` every frame to the tracker as it arrives)."""
     from hbconnect.core.ws import WsClosed, WsConnection
+    from hbconnect.core.ws_feed import FeedWsConnection
 
-    ws = await WsConnection(url, session=session, receive_timeout=None, name=url).open()
+    if transport == "aiohttp":
+        ws = await WsConnection(url, session=session, receive_timeout=None, name=url).open()
+    else:
+        ws = await FeedWsConnection(url, receive_timeout=None, name=url).open()
     feed = tracker.feed
     try:
         await ws.pump(lambda raw: feed(conn, raw))
@@ -175,7 +180,18 @@ async def _socket_feed(session, url: str, tracker, conn) -> None:
         await ws.close()
 
 
-async def track(port: int, n_pairs: int, duration: float, warmup: float, venues: tuple = ("binance",)) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+async def track(ports: list, n_pairs: int, duration: float, warmup: float, venues: tuple = ("binance",),
+                transport: str = "lean", server_pids: tuple = ()) -> dict:
     import aiohttp
 
     from hbconnect.exchanges import market_data_venue
@@ -188,38 +204,56 @@ async def track(port: int, n_pairs: int, duration: float, warmup: float, venues:
     session = aiohttp.ClientSession()
     for name, pairs in share.items():
         if name == "binance":
-            venue = market_data_venue("binance").with_urls(rest=f"http://127.0.0.1:{port}",
-                                                           ws=f"ws://127.0.0.1:{port}")
-            trackers[name] = t = OrderBookTracker(venue, pairs, stale_timeout=30.0, snapshot_concurrency=32)
-            await t.start()
+            # one tracker per server process, each with its share of the pairs
+            for k, port in enumerate(ports):
+                venue = market_data_venue("binance").with_urls(rest=f"http://127.0.0.1:{port}",
+                                                               ws=f"ws://127.0.0.1:{port}")
+                mine = pairs[k::len(ports)]
+                if mine:
+                    trackers[f"binance@{k}"] = t = OrderBookTracker(venue, mine, stale_timeout=30.0,
+                                                                    snapshot_concurrency=32, ws_transport=transport)
+                    await t.start()
             continue
         # the tracker's frame path over real sockets, driven here (no subscribe handshake)
         trackers[name] = t = OrderBookTracker(market_data_venue(name), pairs, stale_timeout=None,
                                               sync_timeout=None)
         for conn in t.connections:
             t.connection_up(conn)
-            url = f"http://127.0.0.1:{port}/venue/{name}?pairs={','.join(conn.pairs)}"
-            tasks.append(asyncio.get_running_loop().create_task(_socket_feed(session, url, t, conn)))
+            port = ports[conn.id % len(ports)]
+            url = f"ws://127.0.0.1:{port}/venue/{name}?pairs={','.join(conn.pairs)}"
+            tasks.append(asyncio.get_running_loop().create_task(_socket_feed(session, url, t, conn, transport)))
     try:
         t_ready0 = time.monotonic()
         for name, t in trackers.items():
+            for task in tasks:  # a socket that could not even start is an error, not a slow sync
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()
             if not await t.wait_ready(120):
                 raise SystemExit(f"{name}: not all pairs synced: "
                                  f"{sum(not v for v in t.status_dict().values())} left")
         ready_s = time.monotonic() - t_ready0
         await asyncio.sleep(warmup)
-        f0, w0, c0 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time()
+        s0 = [_cpu_seconds(pid) for pid in server_pids]
+        f0, w0, c0, o0 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time(), os.times()
         await asyncio.sleep(duration)
-        f1, w1, c1 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time()
+        f1, w1, c1, o1 = sum(t.frames for t in trackers.values()), time.monotonic(), time.process_time(), os.times()
+        s1 = [_cpu_seconds(pid) for pid in server_pids]
         stats = [s for t in trackers.values() for s in t.stats().values()]
+        frames = f1 - f0
         return {
+            "transport": transport,
             "pairs": n_pairs,
             "venues": {name: len(p) for name, p in share.items()},
+            "servers": len(ports),
             "connections": sum(len(t.connections) for t in trackers.values()),
             "sync_seconds": round(ready_s, 2),
             "window_seconds": round(w1 - w0, 2),
             "frames_per_second": round((f1 - f0) / (w1 - w0), 1),
             "cpu_percent_of_one_core": round((c1 - c0) / (w1 - w0) * 100, 2),
+            "cpu_us_per_frame": round((c1 - c0) / max(1, frames) * 1e6, 2),
+            "kernel_us_per_frame": round((o1.system - o0.system) / max(1, frames) * 1e6, 2),
+            "servers_cpu_percent": [round((b - a) / (w1 - w0) * 100, 1) for a, b in zip(s0, s1)],
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "gaps": sum(s.gaps for s in stats),
             "resyncs": sum(s.resyncs for s in stats),
             "bad_frames": sum(t.bad_frames for t in trackers.values()),
@@ -236,6 +270,17 @@ async def track(port: int, n_pairs: int, duration: float, warmup: float, venues:
         await session.close()
 
 
+def _line(r: dict) -> str:
+    return (f"[{r['transport']}] {r['pairs']} pairs ({', '.join(f'{v} {n}' for v, n in r['venues'].items())}) "
+            f"on {r['connections']} connections, {r['servers']} server process(es), "
+            f"{r['frames_per_second']:,.0f} frames/s (target {r['target_frames_per_second']:,.0f}): "
+            f"tracker process CPU {r['cpu_percent_of_one_core']}% of one core = {r['cpu_us_per_frame']} us/frame "
+            f"({r['kernel_us_per_frame']} in the kernel) "
+            f"over {r['window_seconds']} s (servers {r['servers_cpu_percent']}% each; load {r['load_average']}); "
+            f"gaps {r['gaps']}, resyncs {r['resyncs']}, bad frames {r['bad_frames']}, checksums ok {r['checksums_ok']}, "
+            f"diffs on the compiled path {r['compiled_path_diffs']}, all live {r['all_live']}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=1000)
@@ -247,40 +292,53 @@ def main() -> int:
                     help="the tracker process runs on uvloop (optional: pip install uvloop)")
     ap.add_argument("--venues", default="binance",
                     help="comma-separated venues sharing the pairs: binance and those of benchmarks/venue_frames.py")
+    ap.add_argument("--transports", default="lean",
+                    help="comma-separated market-data socket clients, run one after another against the same "
+                         "servers: lean (core/ws_feed.py, the default) and/or aiohttp (core/ws.py)")
+    ap.add_argument("--rounds", type=int, default=1, help="how many times the --transports sequence runs")
+    ap.add_argument("--servers", type=int, default=1,
+                    help="server processes (the pairs' sockets spread over them), so that the server is not the limit")
     args = ap.parse_args()
     venues = tuple(v for v in args.venues.split(",") if v)
+    transports = tuple(v for v in args.transports.split(",") if v)
     from venue_frames import GENERATORS
+
+    from hbconnect.market.tracker import WS_TRANSPORTS
 
     unknown = [v for v in venues if v != "binance" and v not in GENERATORS]
     if unknown or not venues:
         ap.error(f"unknown venues {unknown}; choose from binance, {', '.join(sorted(GENERATORS))}")
+    if not transports or any(t not in WS_TRANSPORTS for t in transports):
+        ap.error(f"--transports: choose from {', '.join(WS_TRANSPORTS)}")
     ctx = mp.get_context("spawn")
     q, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=serve, args=(q, args.pairs, args.rate, stop), daemon=True)
-    server.start()
+    servers = [ctx.Process(target=serve, args=(q, args.pairs, args.rate, stop), daemon=True)
+               for _ in range(max(1, args.servers))]
+    for server in servers:
+        server.start()
+    results = []
     try:
-        port = q.get(timeout=30)
+        ports = [q.get(timeout=30) for _ in servers]
         if args.uvloop:
             import uvloop
 
             uvloop.install()
-        result = asyncio.run(track(port, args.pairs, args.duration, args.warmup, venues))
+        pids = tuple(p.pid for p in servers)
+        for _ in range(max(1, args.rounds)):
+            for transport in transports:
+                r = asyncio.run(track(ports, args.pairs, args.duration, args.warmup, venues, transport, pids))
+                r["target_frames_per_second"] = args.pairs * args.rate
+                results.append(r)
+                if not args.json:
+                    print(_line(r), flush=True)
     finally:
         stop.set()
-        server.join(10)
-        if server.is_alive():
-            server.terminate()
-    result["target_frames_per_second"] = args.pairs * args.rate
+        for server in servers:
+            server.join(10)
+            if server.is_alive():
+                server.terminate()
     if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"{result['pairs']} pairs ({', '.join(f'{v} {n}' for v, n in result['venues'].items())}) "
-              f"on {result['connections']} connections, "
-              f"{result['frames_per_second']:,.0f} frames/s (target {result['target_frames_per_second']:,.0f}): "
-              f"tracker process CPU {result['cpu_percent_of_one_core']}% of one core over "
-              f"{result['window_seconds']} s; gaps {result['gaps']}, resyncs {result['resyncs']}, "
-              f"bad frames {result['bad_frames']}, checksums ok {result['checksums_ok']}, "
-              f"diffs on the compiled path {result['compiled_path_diffs']}, all live {result['all_live']}")
+        print(json.dumps(results, indent=2))
     return 0
 
 
