@@ -41,6 +41,8 @@ class FeedWsConnection(LeanWsConnection):
     exception out of ``WsConnection.pump`` does."""
 
     consumer_errors = 0
+    #: socket reads (``data_received`` calls): ``frames_received / reads`` frames per read
+    reads = 0
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **kw: Any) -> "FeedWsConnection":
@@ -67,6 +69,7 @@ class FeedWsConnection(LeanWsConnection):
         await self.wait_closed()
 
     def data_received(self, data: bytes) -> None:
+        self.reads += 1
         on_frame = self.on_frame
         if on_frame is None or not self._open or self._fragment_op:
             LeanWsConnection.data_received(self, data)  # handshake, queue mode, inside a fragmented message
