@@ -63,7 +63,9 @@ MID = "é" * 200  # 400 bytes of UTF-8: the 16-bit length form, multi-byte text
 
 @pytest.mark.parametrize("chunk", [0, 1, 3, 7, 1000])
 def test_frames_of_every_length_form_in_order_however_the_stream_is_split(chunk):
-    data = (_unmasked(0x1, b"a") + _long(0x1, MID.encode()) + _unmasked(0x2, b"\x00\x01")
+    # a ping between data frames: with the splits, ws_lean's parser keeps a partial frame that
+    # the next read's own loop takes back; BIG is over the 64 KiB read buffer (grown, then shrunk)
+    data = (_unmasked(0x1, b"a") + _long(0x1, MID.encode()) + _unmasked(0x9, b"p") + _unmasked(0x2, b"\x00\x01")
             + _long(0x1, BIG.encode()) + _unmasked(0x1, b"z") + _close_frame(1000))
 
     async def frames(reader, writer):
@@ -77,6 +79,7 @@ def test_frames_of_every_length_form_in_order_however_the_stream_is_split(chunk)
     got, conn, err = _pump_all(frames)
     assert got == ["a", MID, b"\x00\x01", BIG, "z"]
     assert err.close_code == 1000 and conn.frames_received == 5 and conn.consumer_errors == 0
+    assert conn.reads >= (2 if chunk else 1) and len(conn._rbuf) == 64 * 1024  # shrunk back after BIG
 
 
 def test_control_frames_between_data_frames_are_answered_and_fragments_joined():
@@ -210,7 +213,8 @@ def test_reconnecting_runner_app_pings_and_binary_frames():
             # "hello 1" is lost when its socket's close came before on_open's subscribe (the send
             # fails, the runner reconnects): frames of a socket that is gone are of no use
             after = [f for f in frames if f != "hello 1"]
-            assert after[0] == "hello 2" and after[1] == gzip.compress(b'{"x":1}')
+            assert after[0] == "hello 2" and isinstance(after[1], bytes)  # a binary frame stays bytes
+            assert gzip.decompress(after[1]) == b'{"x":1}'
             assert codecs.decode_json_frame(after[1]) == {"x": 1}
             assert runner.connects == 2 and srv.connections == 2
             assert isinstance(closes[0], WsClosed)

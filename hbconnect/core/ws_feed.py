@@ -22,6 +22,7 @@ The surface is ``WsConnection``'s where ``ReconnectingWs`` and the tracker's dri
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Callable
 
@@ -31,9 +32,11 @@ from hbconnect.core.ws_lean import Frame, LeanWsConnection, _Violation, _monoton
 logger = logging.getLogger(__name__)
 
 _FIN_TEXT, _FIN_BINARY = 0x81, 0x82
+_READ_SIZE = 64 * 1024  # the read buffer of a connection (grown while a larger frame arrives)
+_MIN_FREE = 16 * 1024  # a read gets at least this much room
 
 
-class FeedWsConnection(LeanWsConnection):
+class FeedWsConnection(LeanWsConnection, asyncio.BufferedProtocol):
     """One market-data socket. ``pump(on_frame)`` hands every data frame to ``on_frame`` from the
     socket's read callback until the connection ends, then raises ``WsClosed`` (as
     ``WsConnection.pump`` does). An exception raised by ``on_frame`` is logged, counted in
@@ -41,8 +44,14 @@ class FeedWsConnection(LeanWsConnection):
     exception out of ``WsConnection.pump`` does."""
 
     consumer_errors = 0
-    #: socket reads (``data_received`` calls): ``frames_received / reads`` frames per read
+    #: socket reads: ``frames_received / reads`` frames per read
     reads = 0
+    _rlen = 0  # bytes of a partial frame at the start of the read buffer
+
+    def __init__(self, url: str, **kw: Any) -> None:
+        super().__init__(url, **kw)
+        self._rbuf = bytearray(_READ_SIZE)
+        self._rview = memoryview(self._rbuf)
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **kw: Any) -> "FeedWsConnection":
@@ -68,61 +77,102 @@ class FeedWsConnection(LeanWsConnection):
         self.on_frame = on_frame
         await self.wait_closed()
 
-    def data_received(self, data: bytes) -> None:
+    # ------------------------------------------------------------------ asyncio.BufferedProtocol
+    # The transport reads into this connection's own buffer (``recv_into``): no bytes object of
+    # the loop's read size (256 KiB on asyncio's loop) is allocated per read.
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if len(self._rbuf) - self._rlen < _MIN_FREE:
+            self._resize(self._rlen + _READ_SIZE)
+        return self._rview[self._rlen:]
+
+    def _resize(self, size: int, keep: int = -1) -> None:
+        """A new read buffer of ``size`` bytes holding the first ``keep`` bytes of the old one
+        (default: the ``_rlen`` kept); a new object, as the old one may still be exported to a
+        memoryview."""
+        keep = self._rlen if keep < 0 else keep
+        rbuf = bytearray(size)
+        rbuf[:keep] = self._rview[:keep]
+        self._rbuf, self._rview = rbuf, memoryview(rbuf)
+
+    def buffer_updated(self, nbytes: int) -> None:
         self.reads += 1
+        total = self._rlen + nbytes
         on_frame = self.on_frame
         if on_frame is None or not self._open or self._fragment_op:
-            LeanWsConnection.data_received(self, data)  # handshake, queue mode, inside a fragmented message
+            # the handshake, queue mode, inside a fragmented message: ws_lean's parser
+            data = bytes(self._rview[:total])
+            self._rlen = 0
+            LeanWsConnection.data_received(self, data)
             return
-        buf = self._buf
-        if buf:
-            buf += data
-            data = bytes(buf)
-            buf.clear()
+        held = self._buf  # the tail of a frame ws_lean's parser kept: in front of the new bytes
+        if held:
+            k = len(held)
+            if k + total > len(self._rbuf):
+                self._resize(k + total + _READ_SIZE, total)
+            rbuf = self._rbuf
+            rbuf[k:k + total] = rbuf[:total]
+            rbuf[:k] = held
+            held.clear()
+            total += k
         self.last_receive = _monotonic()
         self._pinged = False
-        limit = self.max_message_size
-        pos, end = 0, len(data)
+        rbuf, view, limit = self._rbuf, self._rview, self.max_message_size
+        pos = 0
+        general = False  # the rest goes to ws_lean's parser
         try:
-            while end - pos >= 2:
-                b0 = data[pos]
-                n = data[pos + 1]
+            while total - pos >= 2:
+                b0 = rbuf[pos]
+                n = rbuf[pos + 1]
                 if (b0 != _FIN_TEXT and b0 != _FIN_BINARY) or n > 127:
-                    break  # control, fragment, reserved bits or masked: the general parser
+                    general = True  # control, fragment, reserved bits or masked
+                    break
                 if n < 126:
                     start = pos + 2
                 elif n == 126:
-                    if end - pos < 4:
+                    if total - pos < 4:
                         break
-                    n = _unpack16(data, pos + 2)[0]
+                    n = _unpack16(rbuf, pos + 2)[0]
                     start = pos + 4
                 else:
-                    if end - pos < 10:
+                    if total - pos < 10:
                         break
-                    n = _unpack64(data, pos + 2)[0]
+                    n = _unpack64(rbuf, pos + 2)[0]
                     start = pos + 10
                 if n > limit:
-                    break  # the general parser closes with 1009
+                    general = True  # ws_lean closes with 1009
+                    break
                 stop = start + n
-                if stop > end:
-                    break  # a partial frame: kept below
+                if stop > total:
+                    break  # a partial frame: kept for the next read
                 if b0 == _FIN_TEXT:
                     try:
-                        frame: Frame = data[start:stop].decode()
+                        frame: Frame = str(view[start:stop], "utf-8")
                     except UnicodeDecodeError:
-                        break  # the general parser closes with 1007
+                        general = True  # ws_lean closes with 1007
+                        break
                 else:
-                    frame = data[start:stop]
+                    frame = bytes(view[start:stop])
                 pos = stop
                 self.frames_received += 1
                 try:
                     on_frame(frame)
                 except Exception as exc:
                     raise self._consumer_failed(exc) from None
-            if pos < end:
-                self._parse(data[pos:] if pos else data)
+            if general:
+                data = bytes(view[pos:total])
+                self._rlen = 0
+                self._parse(data)  # keeps a partial frame in its own buffer (taken back above)
+                pos = total
         except _Violation as exc:
+            self._rlen = 0
             self._fail(exc.code, str(exc))
+            return
+        rest = total - pos
+        if rest and pos:
+            rbuf[:rest] = view[pos:total]
+        self._rlen = rest
+        if not rest and len(rbuf) > _READ_SIZE:
+            self._resize(_READ_SIZE)  # after a large frame: back to the usual size
 
     def _deliver(self, op: int, payload: bytes) -> None:
         """A frame from the general parser (a joined fragmented message, one after a control
