@@ -28,7 +28,7 @@ def _long(op, payload):
     return bytes([0x80 | op, 127]) + struct.pack("!Q", n) + payload
 
 
-def _pump_all(send_frames, **kw):
+def _pump_all(send_frames, run=asyncio.run, **kw):
     """Open a FeedWsConnection to the raw server of ``send_frames``, pump until the connection
     ends; the frames received (in order), the connection and the WsClosed raised. The server
     writes only once the client said "go", i.e. once it pumps: every frame is read by the
@@ -49,7 +49,7 @@ def _pump_all(send_frames, **kw):
                 await asyncio.wait_for(conn.pump(got.append), 5)
             return conn, err.value
 
-    conn, err = asyncio.run(main())
+    conn, err = run(main())
     return got, conn, err
 
 
@@ -61,8 +61,14 @@ BIG = "x" * 70_000
 MID = "é" * 200  # 400 bytes of UTF-8: the 16-bit length form, multi-byte text
 
 
+def _uvloop_run(coro):
+    uvloop = pytest.importorskip("uvloop")
+    return uvloop.run(coro)
+
+
+@pytest.mark.parametrize("run", [asyncio.run, _uvloop_run], ids=["asyncio", "uvloop"])
 @pytest.mark.parametrize("chunk", [0, 1, 3, 7, 1000])
-def test_frames_of_every_length_form_in_order_however_the_stream_is_split(chunk):
+def test_frames_of_every_length_form_in_order_however_the_stream_is_split(chunk, run):
     # a ping between data frames: with the splits, ws_lean's parser keeps a partial frame that
     # the next read's own loop takes back; BIG is over the 64 KiB read buffer (grown, then shrunk)
     data = (_unmasked(0x1, b"a") + _long(0x1, MID.encode()) + _unmasked(0x9, b"p") + _unmasked(0x2, b"\x00\x01")
@@ -76,7 +82,7 @@ def test_frames_of_every_length_form_in_order_however_the_stream_is_split(chunk)
             await asyncio.sleep(0)
         await reader.read(100)
 
-    got, conn, err = _pump_all(frames)
+    got, conn, err = _pump_all(frames, run)
     assert got == ["a", MID, b"\x00\x01", BIG, "z"]
     assert err.close_code == 1000 and conn.frames_received == 5 and conn.consumer_errors == 0
     assert conn.reads >= (2 if chunk else 1) and len(conn._rbuf) == 64 * 1024  # shrunk back after BIG
@@ -266,3 +272,12 @@ def test_an_unknown_transport_is_refused():
 
     with pytest.raises(ValueError, match="ws_transport"):
         OrderBookTracker(market_data_venue("binance"), ["BTC-USDT"], ws_transport="websockets")
+
+
+def test_wss_over_tls_reads_through_the_buffered_protocol(tmp_path, monkeypatch):
+    """ws_lean's TLS test run on FeedWsConnection: asyncio's TLS transport hands the decrypted
+    bytes to get_buffer / buffer_updated; the certificate and hostname are still checked."""
+    import test_ws_lean
+
+    monkeypatch.setattr(test_ws_lean, "LeanWsConnection", FeedWsConnection)
+    test_ws_lean.test_wss_over_tls_checks_the_certificate(tmp_path)

@@ -1,20 +1,22 @@
 """The market-data socket: a lean WebSocket client (:mod:`hbconnect.core.ws_lean`) whose frames go
-from the protocol's ``data_received`` straight to the consumer (``OrderBookTracker.feed``), with
-no message object, no reader queue, no future and no task switch per frame.
+from the protocol's read callback straight to the consumer (``OrderBookTracker.feed``), with no
+message object, no reader queue, no future and no task switch per frame.
 
 Against aiohttp's reader (:class:`hbconnect.core.ws.WsConnection`, still available as the
 fallback: ``OrderBookTracker(ws_transport="aiohttp")``) a frame costs here one header check, one
 UTF-8 decode and the consumer's call; what is measured is in ``benchmarks/README.md``
 (``bench_tracker_load.py --transports aiohttp,lean``).
 
-The common case (a whole, final, unmasked text or binary frame of at most
-``max_message_size`` bytes) is read by the loop of :meth:`FeedWsConnection.data_received`;
+The connection is an ``asyncio.BufferedProtocol``: asyncio's loop reads into its own 64 KiB
+buffer (grown while a larger frame arrives, shrunk after), not into a new bytes object of the
+loop's read size per read; uvloop, which hands over bytes, has them copied there. The common case (a whole, final, unmasked text or binary frame of at most
+``max_message_size`` bytes) is read by the loop of :meth:`FeedWsConnection.buffer_updated`;
 everything else (the handshake, control frames, fragmented messages, reserved bits, masked or
-oversized frames, a partial frame's tail) goes to :class:`~hbconnect.core.ws_lean.LeanWsConnection`'s
-own parser from that point on, so pings are answered, closes echoed, fragments joined and
-violations closed with the RFC 6455 code exactly as there. No extension is negotiated
-(permessage-deflate off, as ``compress=0`` on the aiohttp path); venues that compress their own
-payloads (HTX's gzip) are inflated by their venue module, with its caps.
+oversized frames) goes to :class:`~hbconnect.core.ws_lean.LeanWsConnection`'s own parser from that
+point of the read on, so pings are answered, closes echoed, fragments joined and violations
+closed with the RFC 6455 code exactly as there. No extension is negotiated (permessage-deflate
+off, as ``compress=0`` on the aiohttp path); venues that compress their own payloads (HTX's gzip)
+are inflated by their venue module, with its caps.
 
 The surface is ``WsConnection``'s where ``ReconnectingWs`` and the tracker's driver use it:
 ``from_endpoint``, ``open``, ``pump(on_frame)``, ``send``, ``close``, ``closed``, ``url``,
@@ -84,6 +86,16 @@ class FeedWsConnection(LeanWsConnection, asyncio.BufferedProtocol):
         if len(self._rbuf) - self._rlen < _MIN_FREE:
             self._resize(self._rlen + _READ_SIZE)
         return self._rview[self._rlen:]
+
+    def data_received(self, data: bytes) -> None:
+        """For loops that hand over bytes instead (uvloop: its read buffer is its own): copied
+        into the read buffer, then read as ``buffer_updated`` reads."""
+        n = len(data)
+        rlen = self._rlen
+        if len(self._rbuf) - rlen < n:
+            self._resize(rlen + n + _READ_SIZE)
+        self._rview[rlen:rlen + n] = data
+        self.buffer_updated(n)
 
     def _resize(self, size: int, keep: int = -1) -> None:
         """A new read buffer of ``size`` bytes holding the first ``keep`` bytes of the old one
