@@ -64,6 +64,10 @@ __all__ = [
 ]
 
 
+#: the market-data socket clients ``OrderBookTracker(ws_transport=...)`` accepts
+WS_TRANSPORTS = ("lean", "aiohttp")
+
+
 def _is_native_monotonic(clock: Callable[[], float]) -> bool:
     """True for the interpreter's own ``time.monotonic`` (which the fast path reads in C)."""
     return clock is time.monotonic and type(clock) is types.BuiltinFunctionType
@@ -304,7 +308,13 @@ class OrderBookTracker(Notifier):
         credentials: Any = None,
         name: str = "",
         fast_path: bool = True,
+        ws_transport: str = "lean",
     ) -> None:
+        if ws_transport not in WS_TRANSPORTS:
+            raise ValueError(f"ws_transport must be one of {', '.join(WS_TRANSPORTS)}, not {ws_transport!r}")
+        #: live mode: the market-data sockets' client: ``"lean"`` (``core/ws_feed.py``: frames from
+        #: the socket's read callback straight to ``feed``) or ``"aiohttp"`` (``core/ws.py``)
+        self.ws_transport = ws_transport
         if book_factory is None:
             from hbconnect import OrderBook
 
@@ -1139,8 +1149,10 @@ class _LiveDriver(TrackerDriver):
 
     def _start_conn(self, conn: Connection) -> None:
         from hbconnect.core.ws import ReconnectingWs, WsConnection
+        from hbconnect.core.ws_feed import FeedWsConnection
 
         t = self.t
+        ws_class = WsConnection if t.ws_transport == "aiohttp" else FeedWsConnection
 
         rec = t.recorder
 
@@ -1157,8 +1169,8 @@ class _LiveDriver(TrackerDriver):
                 rec.rest(req.url, req.params, body)
             ep = t.venue.ws_endpoint(body)
             conn.url = ep.url
-            ws = await WsConnection.from_endpoint(ep, receive_timeout=t.receive_timeout,
-                                                  session=self._session, name=f"{t.name}#{conn.id}").open()
+            ws = await ws_class.from_endpoint(ep, receive_timeout=t.receive_timeout,
+                                              session=self._session, name=f"{t.name}#{conn.id}").open()
             if rec is not None:
                 rec.opened(conn.id, ep.url)
             return ws
