@@ -254,5 +254,45 @@ class KucoinFrames(VenueFrames):
                                                       "bids": book.bids_text(), "asks": book.asks_text()}}).encode()
 
 
-GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
+class KrakenFrames(VenueFrames):
+    """Kraken spot websocket v1 ``book`` (docs.kraken.com "Spot Websockets (v1) Book Checksum"):
+    ``[channelID, {"as": rows, "bs": rows}, "book-100", "XBT/USDT"]`` snapshots, updates of one
+    or two maps (``{"a": rows}``, ``{"b": rows, "c": "crc32"}``, the checksum in the last), rows
+    ``[price, volume, "seconds.micro"]`` (a republish with a 4th element ``"r"``); no ids."""
+
+    def __init__(self, rng, pairs=PAIRS, levels=(1, 4), **kw):
+        super().__init__(rng, pairs, (max(1, levels[0]), levels[1]), **kw)  # Kraken sends no empty update
+
+    def _sym(self, pair):
+        base, quote = pair.split("-")
+        return {"BTC": "XBT"}.get(base, base) + "/" + quote
+
+    def _chan(self, pair):
+        return 336 + self.pairs.index(pair)
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rng = self.rng
+        t = "%.6f" % (self.ts / 1000)
+        rows = lambda side: [[p, s, t] + (["r"] if rng.random() < 0.05 else []) for p, s in side]  # noqa: E731
+        if snapshot:
+            parts = [{"as": rows(asks), "bs": rows(bids)}]
+        else:
+            cks = str(self.books[pair].checksum_kraken())
+            if asks and bids and rng.random() < 0.5:
+                parts = [{"a": rows(asks)}, {"b": rows(bids), "c": cks}]
+            else:
+                parts = [{"a": rows(asks), "b": rows(bids), "c": cks}]
+                if not asks:
+                    del parts[0]["a"]
+                if not bids and asks:
+                    del parts[0]["b"]
+        return _dumps([self._chan(pair)] + parts + ["book-100", self._sym(pair)])
+
+    def other(self, pair):
+        t = "%.6f" % (self.ts / 1000)
+        return _dumps([900 + self.pairs.index(pair), [["100.1", "0.1", t, "b", "l", ""]], "trade", self._sym(pair)])
+
+
+GENERATORS = {"kraken": KrakenFrames, "bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames}

@@ -629,9 +629,15 @@ cdef class FastFeed:
     cdef long long snapshot_id
     #: truncate the book to this depth after each diff (0: never), as the general path does
     cdef public int max_depth
+    # --- fpodd3: array frames (``DiffFrame.array_frame``, see ``_array_msg`` at the end)
+    cdef bint array_frame
+    cdef object channel_ids
+    cdef int row_time
+    cdef double f_time  # the diff's time in seconds when it is not an int (array frames), else 0
+    # --- end fpodd3
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
-        if rule not in (1, 2, 3, 4):
+        if rule not in (1, 2, 3, 4, 5):
             raise ValueError(f"no fast path for sync rule code {rule}")
         if rule in (2, 3) and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
@@ -725,6 +731,16 @@ cdef class FastFeed:
             self.want = _compile_want(tree)
             self.rows_ready = all(_want_at(tree, self.env_path + (k if type(k) is tuple else (k,))) == rows
                                   for k in sides)
+        # --- fpodd3: an array frame is read whole by the partial reader (its elements differ)
+        self.array_frame = spec.array_frame
+        self.channel_ids = spec.channel_ids
+        self.row_time = spec.row_time
+        self.f_time = 0.0
+        if self.array_frame:
+            self.shaped = True
+            self.want = _W_ALL
+            self.rows_ready = False
+        # --- end fpodd3
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -1033,6 +1049,8 @@ cdef class FastFeed:
         cdef object data, side, bids, asks, sym, key, val, last_obj = None
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
         cdef bint has_ts = False, has_cks = False
+        if self.array_frame:  # fpodd3
+            return _array_msg(self, conn, raw, now, msg)
         if type(msg) is not dict:
             return False
         for key, val in self.match:
@@ -1172,6 +1190,8 @@ cdef class FastFeed:
         elif self.rule == 4:
             if last <= cur:
                 return False
+        elif self.rule == 5:
+            pass  # fpodd3: no ids (Kraken): every diff of a LIVE pair applies, the checksum proves it
         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
             return False
         # --- the general path's bookkeeping for an applied diff, in the same order
@@ -1198,6 +1218,8 @@ cdef class FastFeed:
             tb.diffs_applied += 1
             if has_ts and ts != 0:
                 tb.last_update_time = <double>ts / self.time_units
+            elif self.f_time != 0.0:  # fpodd3
+                tb.last_update_time = self.f_time
             self.fast_frames += 1
             if self.max_depth:
                 tb.book.truncate(self.max_depth)
@@ -1232,7 +1254,113 @@ cdef class FastFeed:
         tracker = self.tracker
         try:
             d = BookDiff(pair, bids, asks, first, last, prev if has_prev else None,
-                         (<double>ts / self.time_units) if has_ts else 0.0, cks if has_cks else None)
+                         (<double>ts / self.time_units) if has_ts else self.f_time, cks if has_cks else None)
             tracker._apply_failed(tb, d, exc)
         except Exception as exc2:
             tracker._internal_error(conn, pair, raw, exc2)
+
+
+# --- shapes added by fpodd3
+
+cdef object _cut_rows(object rows):
+    """A side as ``_common.levels`` returns it: rows of at least two strings, cut to ``[price,
+    size]``; None for anything else (the general path decides)."""
+    cdef list out = []
+    cdef object row
+    if type(rows) is not list:
+        return None
+    for row in <list>rows:
+        if type(row) is not list or len(<list>row) < 2 or type((<list>row)[0]) is not str \
+                or type((<list>row)[1]) is not str:
+            return None
+        out.append(row if len(<list>row) == 2 else [(<list>row)[0], (<list>row)[1]])
+    return out
+
+
+cdef bint _crc32_field(object o, long long* out) except -1:
+    """A CRC32 as a venue sends it: an int, or at most 10 plain digits, in 0..2**32-1."""
+    cdef long long v = 0
+    if type(o) is int:
+        if not _as_i64(o, &v):
+            return False
+    elif type(o) is not str or PyUnicode_GET_LENGTH(o) > 10 or not _str_digits(o, &v):
+        return False
+    if v < 0 or v > 0xFFFFFFFF:
+        return False
+    out[0] = v
+    return True
+
+
+cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
+    """A decoded frame of the array shape (``DiffFrame.array_frame``, Kraken v1 ``[channelID,
+    {"a": rows}, {"b": rows, "c": "crc32"}, "book-10", "XBT/USD"]``): True when it was the diff
+    and was handled here. The parts are read in order, asks then bids in each, the rows cut to
+    ``[price, size]``; the last checksum counts; the time is ``row_time`` of the last row sent
+    (seconds text, read by ``float`` as the venue parser does); a first part holding a key of
+    ``absent`` is a snapshot; a channel id the venue's table gives another pair, a part that is
+    no object, no row at all: the general path."""
+    cdef Py_ssize_t n, i
+    cdef PyObject* p
+    cdef object part, rows, cut, last_row = None, chan, sym, pair, v
+    cdef list bids = [], asks = []
+    cdef long long cks = 0
+    cdef bint has_cks = False
+    cdef double t = 0.0
+    if type(msg) is not list:
+        return False
+    n = len(<list>msg)
+    if n < 4:
+        return False
+    chan = (<list>msg)[n - 2]
+    sym = (<list>msg)[n - 1]
+    if type(chan) is not str or type(sym) is not str or not (<str>chan).startswith(ff.event):
+        return False
+    p = PyDict_GetItem(ff.symbols, sym)
+    if p is NULL:
+        return False
+    pair = <object>p
+    v = (<list>msg)[0]
+    if ff.channel_ids is not None and type(v) is int:  # the parser learns it: only a known one here
+        p = PyDict_GetItem(ff.channel_ids, v)
+        if p is NULL or <object>p != pair:
+            return False
+    for i in range(1, n - 2):
+        part = (<list>msg)[i]
+        if type(part) is not dict:
+            return False
+        if i == 1:
+            for v in ff.absent:
+                if PyDict_GetItem(part, v[0]) is not NULL:
+                    return False
+        for rows, cut in ((ff.asks_key, asks), (ff.bids_key, bids)):
+            p = PyDict_GetItem(part, rows)
+            if p is not NULL:
+                rows = _cut_rows(<object>p)
+                if rows is None:
+                    return False
+                (<list>cut).extend(<list>rows)
+                if <list>p:
+                    last_row = (<list>p)[len(<list>p) - 1]
+        if ff.checksum_key is not None:
+            p = PyDict_GetItem(part, ff.checksum_key)
+            if p is not NULL:
+                if not _crc32_field(<object>p, &cks):
+                    return False
+                has_cks = True
+    if last_row is None:
+        return False
+    if ff.row_time and len(<list>last_row) > ff.row_time:
+        v = (<list>last_row)[ff.row_time]
+        if type(v) is not str:
+            return False
+        try:
+            t = float(v)
+        except ValueError:
+            return False
+        if t - t != 0.0:
+            return False
+    ff.f_time = t
+    try:
+        return ff._try_apply(conn, raw, now, pair, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
+    finally:
+        ff.f_time = 0.0

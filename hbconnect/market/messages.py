@@ -231,6 +231,19 @@ class DiffFrame:
     #: a missing level side means an empty one (Gate.io, Bitstamp); otherwise, and for a side
     #: sent as null, the general path takes the frame
     missing_side_empty: bool = False
+    # --- shapes added by fpodd3
+    #: the frame is an array ``[channel id, part, ..., channel name, symbol]`` (Kraken v1): each
+    #: part an object with ``asks_key``/``bids_key`` rows (sides concatenated in order, rows cut to
+    #: ``[price, size]``) and perhaps ``checksum_key`` (a CRC32, int or digit text; the last one
+    #: counts); ``event``: the channel name's prefix; a first part holding a key of ``absent``
+    #: is a snapshot; no ids (sync rule CHECKSUM: every diff of a LIVE pair applies)
+    array_frame: bool = False
+    #: the venue module's table channel id -> pair (Kraken's ``_book_channels``), which its
+    #: parser extends: a frame whose int channel id the table does not give its pair takes the
+    #: general path
+    channel_ids: Optional[dict] = None
+    #: the diff's time is this element of the last row sent, decimal seconds text (Kraken v1: 2)
+    row_time: int = 0
 
 
 class ParseError(ValueError):
