@@ -90,7 +90,7 @@ def _cryptofeed_feed(venue: str, gen):
     """cryptofeed's feed class for ``venue`` with its symbol table set for the generated pairs
     (no network), and the connection its handler expects."""
     from cryptofeed.defines import L2_BOOK
-    from cryptofeed.exchanges import OKX, Bybit, Gateio, GateioFutures
+    from cryptofeed.exchanges import OKX, Bybit, Gateio, GateioFutures, Kraken
     from cryptofeed.symbols import Symbols
 
     cls, exch, address = {
@@ -98,6 +98,7 @@ def _cryptofeed_feed(venue: str, gen):
         "okx": (OKX, lambda p: p, "wss://ws.okx.com:8443/ws/v5/public"),
         "gate_io": (Gateio, lambda p: p.replace("-", "_"), "wss://api.gateio.ws/ws/v4/"),
         "gate_io_perpetual": (GateioFutures, lambda p: p.replace("-", "_"), "wss://fx-ws.gateio.ws/v4/ws/usdt"),
+        "kraken": (Kraken, venue_frames.KrakenFrames.symbol, "wss://ws.kraken.com"),
     }[venue]
     kind = "perpetual" if venue.endswith("_perpetual") else "spot"
     info = {"tick_size": {}, "instrument_type": {p: kind for p in gen.pairs}, "is_quanto": {}}

@@ -263,7 +263,9 @@ class KrakenFrames(VenueFrames):
     def __init__(self, rng, pairs=PAIRS, levels=(1, 4), **kw):
         super().__init__(rng, pairs, (max(1, levels[0]), levels[1]), **kw)  # Kraken sends no empty update
 
-    def _sym(self, pair):
+    @staticmethod
+    def symbol(pair):
+        """The v1 websocket name of a pair (AssetPairs ``wsname``: XBT for BTC)."""
         base, quote = pair.split("-")
         return {"BTC": "XBT"}.get(base, base) + "/" + quote
 
@@ -287,11 +289,11 @@ class KrakenFrames(VenueFrames):
                     del parts[0]["a"]
                 if not bids and asks:
                     del parts[0]["b"]
-        return _dumps([self._chan(pair)] + parts + ["book-100", self._sym(pair)])
+        return _dumps([self._chan(pair)] + parts + ["book-100", self.symbol(pair)])
 
     def other(self, pair):
         t = "%.6f" % (self.ts / 1000)
-        return _dumps([900 + self.pairs.index(pair), [["100.1", "0.1", t, "b", "l", ""]], "trade", self._sym(pair)])
+        return _dumps([900 + self.pairs.index(pair), [["100.1", "0.1", t, "b", "l", ""]], "trade", self.symbol(pair)])
 
 
 GENERATORS = {"kraken": KrakenFrames, "bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,

@@ -634,6 +634,7 @@ cdef class FastFeed:
     cdef object channel_ids
     cdef int row_time
     cdef double f_time  # the diff's time in seconds when it is not an int (array frames), else 0
+    cdef bytes b_checksum_key
     # --- end fpodd3
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
@@ -736,6 +737,7 @@ cdef class FastFeed:
         self.channel_ids = spec.channel_ids
         self.row_time = spec.row_time
         self.f_time = 0.0
+        self.b_checksum_key = b(self.checksum_key)
         if self.array_frame:
             self.shaped = True
             self.want = _W_ALL
@@ -851,6 +853,11 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
+        if self.array_frame:  # fpodd3
+            if _array_scan(self, conn, raw, now):
+                self.scanned_frames += 1
+                return
+            return self._decoded(conn, raw, now)
         if self.shaped:
             msg = self._partial(raw)
             if msg is not None and self._shaped_msg(conn, raw, now, msg, self.rows_ready):
@@ -1296,34 +1303,19 @@ cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
     {"a": rows}, {"b": rows, "c": "crc32"}, "book-10", "XBT/USD"]``): True when it was the diff
     and was handled here. The parts are read in order, asks then bids in each, the rows cut to
     ``[price, size]``; the last checksum counts; the time is ``row_time`` of the last row sent
-    (seconds text, read by ``float`` as the venue parser does); a first part holding a key of
-    ``absent`` is a snapshot; a channel id the venue's table gives another pair, a part that is
-    no object, no row at all: the general path."""
+    (asks before bids in a part, as the venue parser reads them); a first part holding a key of
+    ``absent`` is a snapshot; a part that is no object, or no row at all: the general path."""
     cdef Py_ssize_t n, i
     cdef PyObject* p
-    cdef object part, rows, cut, last_row = None, chan, sym, pair, v
+    cdef object part, rows, cut, last_row = None, v, tv = None
     cdef list bids = [], asks = []
     cdef long long cks = 0
     cdef bint has_cks = False
-    cdef double t = 0.0
     if type(msg) is not list:
         return False
     n = len(<list>msg)
     if n < 4:
         return False
-    chan = (<list>msg)[n - 2]
-    sym = (<list>msg)[n - 1]
-    if type(chan) is not str or type(sym) is not str or not (<str>chan).startswith(ff.event):
-        return False
-    p = PyDict_GetItem(ff.symbols, sym)
-    if p is NULL:
-        return False
-    pair = <object>p
-    v = (<list>msg)[0]
-    if ff.channel_ids is not None and type(v) is int:  # the parser learns it: only a known one here
-        p = PyDict_GetItem(ff.channel_ids, v)
-        if p is NULL or <object>p != pair:
-            return False
     for i in range(1, n - 2):
         part = (<list>msg)[i]
         if type(part) is not dict:
@@ -1350,11 +1342,34 @@ cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
     if last_row is None:
         return False
     if ff.row_time and len(<list>last_row) > ff.row_time:
-        v = (<list>last_row)[ff.row_time]
-        if type(v) is not str:
+        tv = (<list>last_row)[ff.row_time]
+        if type(tv) is not str:
             return False
+    return _array_apply(ff, conn, raw, now, (<list>msg)[0], (<list>msg)[n - 2], (<list>msg)[n - 1], bids, asks,
+                        tv, has_cks, cks)
+
+
+cdef bint _array_apply(FastFeed ff, conn, raw, now, cid, chan, sym, list bids, list asks, tv, bint has_cks,
+                       long long cks) except -1:
+    """An array frame's diff read (from the text or decoded): its channel name, symbol, channel
+    id (a table ``channel_ids`` that gives the id another pair, or none, sends the frame to the
+    venue parser, which learns it) and time text checked, then applied (``_try_apply``)."""
+    cdef PyObject* p
+    cdef object pair
+    cdef double t = 0.0
+    if type(chan) is not str or type(sym) is not str or not (<str>chan).startswith(ff.event):
+        return False
+    p = PyDict_GetItem(ff.symbols, sym)
+    if p is NULL:
+        return False
+    pair = <object>p
+    if ff.channel_ids is not None and type(cid) is int:
+        p = PyDict_GetItem(ff.channel_ids, cid)
+        if p is NULL or <object>p != pair:
+            return False
+    if tv is not None:
         try:
-            t = float(v)
+            t = float(tv)  # as the venue parser's ``to_seconds``
         except ValueError:
             return False
         if t - t != 0.0:
@@ -1364,3 +1379,107 @@ cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
         return ff._try_apply(conn, raw, now, pair, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
     finally:
         ff.f_time = 0.0
+
+
+cdef object _timed_rows(Cur* c, int ti, const unsigned char** ts, Py_ssize_t* tn):
+    """Rows ``[["price","size",...],...]`` cut to ``[price, size]``; ``*ts``/``*tn``: the string at
+    index ``ti`` of the last row (``*tn`` -1: that row is shorter; untouched: no row). Other
+    elements are skipped; ``_NOTHING`` for anything else (then element ``ti`` not a string)."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n, k
+    cdef object price
+    cdef list out = []
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _str(c, &s, &n):
+            return _NOTHING
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _str(c, &s, &n):
+            return _NOTHING
+        out.append([price, _ascii(s, n)])
+        tn[0] = -1
+        k = 2
+        while _lit(c, c','):
+            if k == ti:
+                if not _str(c, ts, tn):
+                    return _NOTHING
+            elif not _skip(c, 3):
+                return _NOTHING
+            k += 1
+        if not _lit(c, c']'):
+            return _NOTHING
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef bint _array_scan(FastFeed ff, conn, raw, now) except -1:
+    """An array frame read from its text by the strict scanner (plain ints and strings, the
+    parts holding only the side and checksum keys, each at most once, the checksum as digit
+    text): True when it was the diff and was applied; False: the decoded path decides."""
+    cdef Cur c
+    cdef const unsigned char* k
+    cdef const unsigned char* s
+    cdef const unsigned char* ts = NULL
+    cdef const unsigned char* pt[2]
+    cdef Py_ssize_t kn, n, tn = -2
+    cdef Py_ssize_t ptn[2]
+    cdef long long cid = 0, cks = 0
+    cdef bint has_cks = False
+    cdef int seen, j
+    cdef object rows, chan, sym
+    cdef list bids = [], asks = []
+    if not _cursor(raw, &c) or not _lit(&c, c'[') or not _int(&c, &cid):
+        return False
+    while True:
+        if not _lit(&c, c','):
+            return False
+        if not _lit(&c, c'{'):
+            break
+        seen = 0
+        ptn[0] = ptn[1] = -2
+        if not _lit(&c, c'}'):
+            while True:
+                if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+                    return False
+                if _key_is(k, kn, ff.b_asks_key):
+                    j = 0
+                elif _key_is(k, kn, ff.b_bids_key):
+                    j = 1
+                elif _key_is(k, kn, ff.b_checksum_key):
+                    if seen & 4 or not _str(&c, &s, &n) or n > 10 or not _digits(s, n, &cks) or cks > 0xFFFFFFFF:
+                        return False
+                    has_cks = True
+                    seen |= 4
+                    j = -1
+                else:
+                    return False  # a snapshot, or a key the scanner does not know
+                if j >= 0:
+                    if seen & (1 << j):
+                        return False
+                    seen |= 1 << j
+                    rows = _timed_rows(&c, ff.row_time, &pt[j], &ptn[j])
+                    if rows is _NOTHING:
+                        return False
+                    (asks if j == 0 else bids).extend(<list>rows)
+                if _lit(&c, c'}'):
+                    break
+                if not _lit(&c, c','):
+                    return False
+        for j in range(2):  # the venue parser's last row: the part's bids' if any, else its asks'
+            if ptn[j] != -2:
+                ts, tn = pt[j], ptn[j]
+    if tn == -2 or not _str(&c, &s, &n):
+        return False
+    chan = _ascii(s, n)
+    if not _lit(&c, c',') or not _str(&c, &s, &n):
+        return False
+    sym = _ascii(s, n)
+    if not _lit(&c, c']') or c.p != c.e:
+        return False
+    return _array_apply(ff, conn, raw, now, cid, chan, sym, bids, asks, _ascii(ts, tn) if tn >= 0 else None,
+                        has_cks, cks)
