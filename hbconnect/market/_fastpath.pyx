@@ -1306,8 +1306,9 @@ cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
     (asks before bids in a part, as the venue parser reads them); a first part holding a key of
     ``absent`` is a snapshot; a part that is no object, or no row at all: the general path."""
     cdef Py_ssize_t n, i
+    cdef int j
     cdef PyObject* p
-    cdef object part, rows, cut, last_row = None, v, tv = None
+    cdef object part, rows, last_row = None, v, tv = None
     cdef list bids = [], asks = []
     cdef long long cks = 0
     cdef bint has_cks = False
@@ -1324,13 +1325,13 @@ cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
             for v in ff.absent:
                 if PyDict_GetItem(part, v[0]) is not NULL:
                     return False
-        for rows, cut in ((ff.asks_key, asks), (ff.bids_key, bids)):
-            p = PyDict_GetItem(part, rows)
+        for j in range(2):  # asks, then bids, as the venue parser reads them
+            p = PyDict_GetItem(part, ff.bids_key if j else ff.asks_key)
             if p is not NULL:
                 rows = _cut_rows(<object>p)
                 if rows is None:
                     return False
-                (<list>cut).extend(<list>rows)
+                (bids if j else asks).extend(<list>rows)
                 if <list>p:
                     last_row = (<list>p)[len(<list>p) - 1]
         if ff.checksum_key is not None:
@@ -1374,11 +1375,8 @@ cdef bint _array_apply(FastFeed ff, conn, raw, now, cid, chan, sym, list bids, l
             return False
         if t - t != 0.0:
             return False
-    ff.f_time = t
-    try:
-        return ff._try_apply(conn, raw, now, pair, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
-    finally:
-        ff.f_time = 0.0
+    ff.f_time = t  # (only array frames use it, each setting it first)
+    return ff._try_apply(conn, raw, now, pair, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
 
 
 cdef object _timed_rows(Cur* c, int ti, const unsigned char** ts, Py_ssize_t* tn):
