@@ -296,5 +296,59 @@ class KrakenFrames(VenueFrames):
         return _dumps([900 + self.pairs.index(pair), [["100.1", "0.1", t, "b", "l", ""]], "trade", self.symbol(pair)])
 
 
-GENERATORS = {"kraken": KrakenFrames, "bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
+class BitfinexFrames(VenueFrames):
+    """Bitfinex websocket v2 ``book`` P0 with flags 65536 + 131072 (docs.bitfinex.com
+    ws-public-books, ws-websocket-checksum): after the ``subscribed`` events, the snapshot
+    ``[CHAN_ID, [[PRICE, COUNT, AMOUNT], ...], SEQ]``, then one level per update ``[CHAN_ID,
+    [PRICE, COUNT, AMOUNT], SEQ]`` (AMOUNT > 0 a bid, < 0 an ask; COUNT 0 removes it, AMOUNT then
+    1 or -1) each followed by ``[CHAN_ID, "cs", CHECKSUM, SEQ]``; JSON numbers; SEQ counts every
+    message of the connection. ``opening``: the frames before the first diff."""
+
+    def __init__(self, rng, pairs=PAIRS, levels=(1, 1), **kw):
+        kw.setdefault("snapshot_every", 15)  # a lost message makes every pair resync: snapshots come sooner
+        super().__init__(rng, pairs, (1, 1), **kw)  # one level per update
+        self.seq = 0
+        self.opening = 3 * len(self.pairs)
+
+    def _chan(self, pair, trades=False):
+        return 17082 + 2 * self.pairs.index(pair) + trades
+
+    def snapshots(self):
+        out = []
+        for p in self.pairs:
+            base, quote = p.split("-")  # tBTCUSD; a currency not of 3 letters: tBTC:USDT
+            sym = "t" + base + (":" if len(base) != 3 or len(quote) != 3 else "") + quote
+            out.append(_dumps({"event": "subscribed", "channel": "book", "chanId": self._chan(p), "symbol": sym,
+                               "prec": "P0", "freq": "F0", "len": "100", "pair": sym[1:]}))
+            out.append(_dumps({"event": "subscribed", "channel": "trades", "chanId": self._chan(p, True),
+                               "symbol": sym, "pair": sym[1:]}))
+        return out + [self.frame(p, True) for p in self.pairs]
+
+    def levels(self, base, sign):
+        return super().levels(base, sign) if sign == self._side else []
+
+    def _next(self):
+        self.seq += 1
+        return self.seq
+
+    def frame(self, pair, snapshot):
+        self._side = self.rng.choice((-1, 1))
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rng = self.rng
+        # JSON numbers written as the book's text (the checksum is over the text sent)
+        rows = ["[%s,%s,%s]" % (p, 0 if s == "0" else rng.randint(1, 5), ("-" if side is asks else "") + ("1" if s == "0" else s))
+                for side in (bids, asks) for p, s in side]
+        if snapshot:
+            return "[%d,[%s],%d]" % (self._chan(pair), ",".join(rows), self._next())
+        up = "[%d,%s,%d]" % (self._chan(pair), rows[0], self._next())
+        return up + "\n" + _dumps([self._chan(pair), "cs", self.books[pair].checksum_bitfinex(25), self._next()])
+
+    def frames(self, n):
+        return [f for frame in super().frames(n) for f in frame.split("\n")]
+
+    def other(self, pair):
+        return _dumps([self._chan(pair, True), "te", [self.ts, self.ts, 0.1, 100.1], self._next()])
+
+
+GENERATORS = {"bitfinex": BitfinexFrames, "kraken": KrakenFrames, "bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames}

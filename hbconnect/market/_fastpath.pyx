@@ -635,6 +635,7 @@ cdef class FastFeed:
     cdef int row_time
     cdef double f_time  # the diff's time in seconds when it is not an int (array frames), else 0
     cdef bytes b_checksum_key
+    cdef bint single_level
     # --- end fpodd3
 
     def __init__(self, tracker, spec, int rule, live, symbols=None):
@@ -738,7 +739,8 @@ cdef class FastFeed:
         self.row_time = spec.row_time
         self.f_time = 0.0
         self.b_checksum_key = b(self.checksum_key)
-        if self.array_frame:
+        self.single_level = spec.single_level
+        if self.array_frame or self.single_level:
             self.shaped = True
             self.want = _W_ALL
             self.rows_ready = False
@@ -853,11 +855,15 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
-        if self.array_frame:  # fpodd3
-            if _array_scan(self, conn, raw, now):
+        if self.single_level or self.array_frame:  # fpodd3: read from the text
+            try:
+                done = _level_scan(self, conn, raw, now) if self.single_level else _array_scan(self, conn, raw, now)
+            except Exception:  # MemoryError while building the levels: the general path tries
+                done = False
+            if done:
                 self.scanned_frames += 1
                 return
-            return self._decoded(conn, raw, now)
+            return self.general(conn, raw, now) if self.single_level else self._decoded(conn, raw, now)
         if self.shaped:
             msg = self._partial(raw)
             if msg is not None and self._shaped_msg(conn, raw, now, msg, self.rows_ready):
@@ -1481,3 +1487,80 @@ cdef bint _array_scan(FastFeed ff, conn, raw, now) except -1:
         return False
     return _array_apply(ff, conn, raw, now, cid, chan, sym, bids, asks, _ascii(ts, tn) if tn >= 0 else None,
                         has_cks, cks)
+
+
+cdef bint _num(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A JSON number without exponent (``-?int(.digits)?``); ``*s``/``*n`` its text, which the
+    venue parser keeps (``load_json_exact``)."""
+    cdef const unsigned char* start = c.p
+    cdef const unsigned char* d
+    _lit(c, c'-')
+    d = c.p
+    while c.p < c.e and c'0' <= c.p[0] <= c'9':
+        c.p += 1
+    if c.p == d or (c.p - d > 1 and d[0] == c'0'):
+        return False
+    if _lit(c, c'.'):
+        d = c.p
+        while c.p < c.e and c'0' <= c.p[0] <= c'9':
+            c.p += 1
+        if c.p == d:
+            return False
+    if c.p < c.e and (c.p[0] == c'e' or c.p[0] == c'E'):
+        return False
+    s[0] = start
+    n[0] = c.p - start
+    return True
+
+
+cdef bint _level_scan(FastFeed ff, conn, raw, now) except -1:
+    """A one-level frame (``DiffFrame.single_level``, Bitfinex ``[17082,[7254.7,3,-3.3],5]``, or
+    its checksum ``[17082,"cs",-1234,6]``) read from its text: True when it was applied, its
+    connection sequence the next one (set here as the general path sets it, put back when the
+    frame was not applied); False: the general path decides."""
+    cdef Cur c
+    cdef const unsigned char* s
+    cdef const unsigned char* q
+    cdef const unsigned char* a
+    cdef Py_ssize_t n, qn, an, i
+    cdef long long cid = 0, cks = 0, seq = 0, cur = 0
+    cdef bint has_cks = False, ok
+    cdef PyObject* p
+    cdef object size, old
+    cdef list bids = [], asks = []
+    if not _cursor(raw, &c) or not _lit(&c, c'[') or not _int(&c, &cid) or not _lit(&c, c','):
+        return False
+    if _lit(&c, c'['):  # [price, count, amount]
+        if not _num(&c, &s, &n) or not _lit(&c, c',') or not _num(&c, &q, &qn) or not _lit(&c, c',') \
+                or not _num(&c, &a, &an) or not _lit(&c, c']'):
+            return False
+        if q[0] == c'-' or (an == 1 and a[0] == c'0') or (an == 2 and a[0] == c'-' and a[1] == c'0'):
+            return False  # the parser refuses a negative count and an amount of 0
+        for i in range(qn):
+            if q[i] < c'0' or q[i] > c'9':
+                return False
+        if qn == 1 and q[0] == c'0':
+            size = "0"
+        elif a[0] == c'-':
+            size = _ascii(a + 1, an - 1)
+        else:
+            size = _ascii(a, an)
+        (asks if a[0] == c'-' else bids).append([_ascii(s, n), size])
+    else:
+        if not _str(&c, &s, &n) or not _key_is(s, n, ff.b_event) or not _lit(&c, c',') \
+                or not _int(&c, &cks) or cks < -(1 << 31) or cks >= (1 << 31):
+            return False
+        has_cks = True
+    if not _lit(&c, c',') or not _int(&c, &seq) or not _lit(&c, c']') or c.p != c.e:
+        return False
+    p = PyDict_GetItem(ff.channel_ids, cid)
+    if p is NULL:
+        return False
+    old = conn.conn_seq
+    if not _as_i64(old, &cur) or cur == LLONG_MAX or seq != cur + 1:
+        return False
+    conn.conn_seq = seq
+    ok = ff._try_apply(conn, raw, now, <object>p, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
+    if not ok:
+        conn.conn_seq = old
+    return ok

@@ -244,6 +244,12 @@ class DiffFrame:
     channel_ids: Optional[dict] = None
     #: the diff's time is this element of the last row sent, decimal seconds text (Kraken v1: 2)
     row_time: int = 0
+    #: the frame is one level ``[channel id, [price, count, amount], seq]`` (Bitfinex book P0):
+    #: JSON numbers read as their text, the amount's sign the side, count 0 a removal; or the
+    #: checksum alone ``[channel id, event, checksum, seq]`` (a signed CRC32); ``seq`` the
+    #: connection's sequence (``connection_sequence``), ``channel_ids`` the venue's book channels.
+    #: Read from the text only: any other text takes the general path
+    single_level: bool = False
 
 
 class ParseError(ValueError):

@@ -383,7 +383,7 @@ class OrderBookTracker(Notifier):
         #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
         self._fast_symbols: Optional[dict] = None
         fast_rule = self._fast or {SyncRule.TIMESTAMP: 4, SyncRule.CHECKSUM: 5}.get(venue.sync_rule, 0)
-        if fast_path and spec is not None and fast_rule and not self.connection_sequence:
+        if fast_path and spec is not None and fast_rule and (not self.connection_sequence or spec.single_level):
             if spec.symbols is None:
                 self._fast_symbols = {}
             self._fastpath = FastFeed(self, spec, fast_rule, LIVE, self._fast_symbols)
