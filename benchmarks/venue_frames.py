@@ -313,11 +313,16 @@ class BitfinexFrames(VenueFrames):
     def _chan(self, pair, trades=False):
         return 17082 + 2 * self.pairs.index(pair) + trades
 
+    @staticmethod
+    def symbol(pair):
+        """``tBTCUSD``; a currency not of 3 letters: ``tBTC:USDT``."""
+        base, quote = pair.split("-")
+        return "t" + base + (":" if len(base) != 3 or len(quote) != 3 else "") + quote
+
     def snapshots(self):
         out = []
         for p in self.pairs:
-            base, quote = p.split("-")  # tBTCUSD; a currency not of 3 letters: tBTC:USDT
-            sym = "t" + base + (":" if len(base) != 3 or len(quote) != 3 else "") + quote
+            sym = self.symbol(p)
             out.append(_dumps({"event": "subscribed", "channel": "book", "chanId": self._chan(p), "symbol": sym,
                                "prec": "P0", "freq": "F0", "len": "100", "pair": sym[1:]}))
             out.append(_dumps({"event": "subscribed", "channel": "trades", "chanId": self._chan(p, True),
