@@ -495,8 +495,110 @@ class BtcMarketsFrames(VenueFrames):
                        "volume": "0.1", "side": "Bid", "messageType": "trade"})
 
 
+class KrakenFrames(VenueFrames):
+    """Kraken spot websocket v1 ``book`` (docs.kraken.com "Spot Websockets (v1) Book Checksum"):
+    ``[channelID, {"as": rows, "bs": rows}, "book-100", "XBT/USDT"]`` snapshots, updates of one
+    or two maps (``{"a": rows}``, ``{"b": rows, "c": "crc32"}``, the checksum in the last), rows
+    ``[price, volume, "seconds.micro"]`` (a republish with a 4th element ``"r"``); no ids."""
+
+    def __init__(self, rng, pairs=PAIRS, levels=(1, 4), **kw):
+        super().__init__(rng, pairs, (max(1, levels[0]), levels[1]), **kw)  # Kraken sends no empty update
+
+    @staticmethod
+    def symbol(pair):
+        """The v1 websocket name of a pair (AssetPairs ``wsname``: XBT for BTC)."""
+        base, quote = pair.split("-")
+        return {"BTC": "XBT"}.get(base, base) + "/" + quote
+
+    def _chan(self, pair):
+        return 336 + self.pairs.index(pair)
+
+    def frame(self, pair, snapshot):
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rng = self.rng
+        t = "%.6f" % (self.ts / 1000)
+        rows = lambda side: [[p, s, t] + (["r"] if rng.random() < 0.05 else []) for p, s in side]  # noqa: E731
+        if snapshot:
+            parts = [{"as": rows(asks), "bs": rows(bids)}]
+        else:
+            cks = str(self.books[pair].checksum_kraken())
+            if asks and bids and rng.random() < 0.5:
+                parts = [{"a": rows(asks)}, {"b": rows(bids), "c": cks}]
+            else:
+                parts = [{"a": rows(asks), "b": rows(bids), "c": cks}]
+                if not asks:
+                    del parts[0]["a"]
+                if not bids and asks:
+                    del parts[0]["b"]
+        return _dumps([self._chan(pair)] + parts + ["book-100", self.symbol(pair)])
+
+    def other(self, pair):
+        t = "%.6f" % (self.ts / 1000)
+        return _dumps([900 + self.pairs.index(pair), [["100.1", "0.1", t, "b", "l", ""]], "trade", self.symbol(pair)])
+
+
+class BitfinexFrames(VenueFrames):
+    """Bitfinex websocket v2 ``book`` P0 with flags 65536 + 131072 (docs.bitfinex.com
+    ws-public-books, ws-websocket-checksum): after the ``subscribed`` events, the snapshot
+    ``[CHAN_ID, [[PRICE, COUNT, AMOUNT], ...], SEQ]``, then one level per update ``[CHAN_ID,
+    [PRICE, COUNT, AMOUNT], SEQ]`` (AMOUNT > 0 a bid, < 0 an ask; COUNT 0 removes it, AMOUNT then
+    1 or -1) each followed by ``[CHAN_ID, "cs", CHECKSUM, SEQ]``; JSON numbers; SEQ counts every
+    message of the connection. ``opening``: the frames before the first diff."""
+
+    def __init__(self, rng, pairs=PAIRS, levels=(1, 1), **kw):
+        kw.setdefault("snapshot_every", 15)  # a lost message makes every pair resync: snapshots come sooner
+        super().__init__(rng, pairs, (1, 1), **kw)  # one level per update
+        self.seq = 0
+        self.opening = 3 * len(self.pairs)
+
+    def _chan(self, pair, trades=False):
+        return 17082 + 2 * self.pairs.index(pair) + trades
+
+    @staticmethod
+    def symbol(pair):
+        """``tBTCUSD``; a currency not of 3 letters: ``tBTC:USDT``."""
+        base, quote = pair.split("-")
+        return "t" + base + (":" if len(base) != 3 or len(quote) != 3 else "") + quote
+
+    def snapshots(self):
+        out = []
+        for p in self.pairs:
+            sym = self.symbol(p)
+            out.append(_dumps({"event": "subscribed", "channel": "book", "chanId": self._chan(p), "symbol": sym,
+                               "prec": "P0", "freq": "F0", "len": "100", "pair": sym[1:]}))
+            out.append(_dumps({"event": "subscribed", "channel": "trades", "chanId": self._chan(p, True),
+                               "symbol": sym, "pair": sym[1:]}))
+        return out + [self.frame(p, True) for p in self.pairs]
+
+    def levels(self, base, sign):
+        return super().levels(base, sign) if sign == self._side else []
+
+    def _next(self):
+        self.seq += 1
+        return self.seq
+
+    def frame(self, pair, snapshot):
+        self._side = self.rng.choice((-1, 1))
+        bids, asks, prev, new = self.step(pair, snapshot)
+        rng = self.rng
+        # JSON numbers written as the book's text (the checksum is over the text sent)
+        rows = ["[%s,%s,%s]" % (p, 0 if s == "0" else rng.randint(1, 5), ("-" if side is asks else "") + ("1" if s == "0" else s))
+                for side in (bids, asks) for p, s in side]
+        if snapshot:
+            return "[%d,[%s],%d]" % (self._chan(pair), ",".join(rows), self._next())
+        up = "[%d,%s,%d]" % (self._chan(pair), rows[0], self._next())
+        return up + "\n" + _dumps([self._chan(pair), "cs", self.books[pair].checksum_bitfinex(25), self._next()])
+
+    def frames(self, n):
+        return [f for frame in super().frames(n) for f in frame.split("\n")]
+
+    def other(self, pair):
+        return _dumps([self._chan(pair, True), "te", [self.ts, self.ts, 0.1, 100.1], self._next()])
+
+
 GENERATORS = {"bybit": BybitFrames, "okx": OkxFrames, "gate_io": GateFrames, "bitget": BitgetFrames,
               "gate_io_perpetual": GateFuturesFrames, "kucoin": KucoinFrames, "htx": HtxFrames,
               "htx_mbp": HtxMbpFrames, "bitmart": BitmartFrames, "ascend_ex": AscendExFrames,
               "bing_x": BingXFrames, "bitrue": BitrueFrames, "hashkey": HashKeyFrames, "foxbit": FoxbitFrames,
-              "btc_markets": BtcMarketsFrames}
+              "btc_markets": BtcMarketsFrames,
+              "kraken": KrakenFrames, "bitfinex": BitfinexFrames}

@@ -580,7 +580,10 @@ cdef class FastFeed:
 
     ``rule``: 1 -- the next diff has ``first_id == last_id + 1`` (and ``last_id`` beyond it);
     2 -- its ``prev_id == last_id``; 3 -- likewise, but not for the first diff after a snapshot
-    (whose rule is different: the general path decides it)."""
+    (whose rule is different: the general path decides it); 4 -- its ``last_id`` beyond the
+    book's (timestamps); 5 -- whole-book frames (``DiffFrame.snapshot``), read here and handed
+    to the tracker's dispatch; 6 -- no ids (sync rule CHECKSUM): every diff of a live pair
+    applies and the venue's checksum proves it."""
 
     cdef object tracker
     cdef dict books
@@ -640,11 +643,19 @@ cdef class FastFeed:
     cdef object inflate
     cdef bint level_numbers, time_required, snapshot, symbol_upper, checksum_u32
     cdef object time_parse
-    cdef double s_secs  # the current frame's time as ``time_parse`` read it (0: none)
+    cdef double s_secs  # the frame's time in seconds when not an int id (``time_parse``, Kraken's row time); 0: none
     cdef str symbol_suffix
 
+    # --- fpodd3: array frames (``DiffFrame.array_frame``, see ``_array_msg`` at the end)
+    cdef bint array_frame
+    cdef object channel_ids
+    cdef int row_time
+    cdef bytes b_checksum_key
+    cdef bint single_level
+    # --- end fpodd3
+
     def __init__(self, tracker, spec, int rule, live, symbols=None):
-        if rule not in (1, 2, 3, 4, 5) or (rule == 5) != bool(spec.snapshot):
+        if rule not in (1, 2, 3, 4, 5, 6) or (rule == 5) != bool(spec.snapshot):
             raise ValueError(f"no fast path for sync rule code {rule}")
         if rule in (2, 3) and spec.prev_key is None:
             raise ValueError("a prev-id sync rule needs DiffFrame.prev_key")
@@ -752,6 +763,18 @@ cdef class FastFeed:
             self.want = _compile_want(tree)
             self.rows_ready = all(_want_at(tree, self.env_path + (k if type(k) is tuple else (k,))) == rows
                                   for k in sides)
+        # --- fpodd3: an array frame is read whole by the partial reader (its elements differ)
+        self.array_frame = spec.array_frame
+        self.channel_ids = spec.channel_ids
+        self.row_time = spec.row_time
+        self.s_secs = 0.0
+        self.b_checksum_key = b(self.checksum_key)
+        self.single_level = spec.single_level
+        if self.array_frame or self.single_level:
+            self.shaped = True
+            self.want = _W_ALL
+            self.rows_ready = False
+        # --- end fpodd3
         self.required = F_EVENT | F_SYMBOL | F_FIRST | F_LAST | F_BIDS | F_ASKS
         if self.prev_key is not None:
             self.required |= F_PREV
@@ -862,6 +885,15 @@ cdef class FastFeed:
             else:
                 t = hbc_monotonic()
                 now = t if t >= 0.0 else _time.monotonic()
+        if self.single_level or self.array_frame:  # fpodd3: read from the text
+            try:
+                done = _level_scan(self, conn, raw, now) if self.single_level else _array_scan(self, conn, raw, now)
+            except Exception:  # MemoryError while building the levels: the general path tries
+                done = False
+            if done:
+                self.scanned_frames += 1
+                return
+            return self.general(conn, raw, now) if self.single_level else self._decoded(conn, raw, now)
         text = raw
         if self.inflate is not None and type(raw) is bytes:  # a compressed frame: its text
             text = _inflated(self.inflate, <bytes>raw)
@@ -1069,6 +1101,8 @@ cdef class FastFeed:
         cdef long long first = 0, last = 0, prev = 0, ts = 0, cks = 0
         cdef bint has_ts = False, has_cks = False
         self.s_secs = 0.0
+        if self.array_frame:  # fpodd3
+            return _array_msg(self, conn, raw, now, msg)
         if type(msg) is not dict:
             return False
         for key, val in self.match:
@@ -1224,6 +1258,8 @@ cdef class FastFeed:
         elif self.rule == 4:
             if last <= cur:
                 return False
+        elif self.rule == 6:
+            pass  # fpodd3: no ids (Kraken): every diff of a LIVE pair applies, the checksum proves it
         elif not has_prev or prev != cur or (self.rule == 3 and tb.first):
             return False
         # --- the general path's bookkeeping for an applied diff, in the same order
@@ -1439,3 +1475,296 @@ cdef bint _parse_time(FastFeed self, dict data) except -1:
         return False
     self.s_secs = secs
     return True
+
+
+# --- shapes added by fpodd3
+
+cdef object _cut_rows(object rows):
+    """A side as ``_common.levels`` returns it: rows of at least two strings, cut to ``[price,
+    size]``; None for anything else (the general path decides)."""
+    cdef list out = []
+    cdef object row
+    if type(rows) is not list:
+        return None
+    for row in <list>rows:
+        if type(row) is not list or len(<list>row) < 2 or type((<list>row)[0]) is not str \
+                or type((<list>row)[1]) is not str:
+            return None
+        out.append(row if len(<list>row) == 2 else [(<list>row)[0], (<list>row)[1]])
+    return out
+
+
+cdef bint _crc32_field(object o, long long* out) except -1:
+    """A CRC32 as a venue sends it: an int, or at most 10 plain digits, in 0..2**32-1."""
+    cdef long long v = 0
+    if type(o) is int:
+        if not _as_i64(o, &v):
+            return False
+    elif type(o) is not str or PyUnicode_GET_LENGTH(o) > 10 or not _str_digits(o, &v):
+        return False
+    if v < 0 or v > 0xFFFFFFFF:
+        return False
+    out[0] = v
+    return True
+
+
+cdef bint _array_msg(FastFeed ff, conn, raw, now, msg) except -1:
+    """A decoded frame of the array shape (``DiffFrame.array_frame``, Kraken v1 ``[channelID,
+    {"a": rows}, {"b": rows, "c": "crc32"}, "book-10", "XBT/USD"]``): True when it was the diff
+    and was handled here. The parts are read in order, asks then bids in each, the rows cut to
+    ``[price, size]``; the last checksum counts; the time is ``row_time`` of the last row sent
+    (asks before bids in a part, as the venue parser reads them); a first part holding a key of
+    ``absent`` is a snapshot; a part that is no object, or no row at all: the general path."""
+    cdef Py_ssize_t n, i
+    cdef int j
+    cdef PyObject* p
+    cdef object part, rows, last_row = None, v, tv = None
+    cdef list bids = [], asks = []
+    cdef long long cks = 0
+    cdef bint has_cks = False
+    if type(msg) is not list:
+        return False
+    n = len(<list>msg)
+    if n < 4:
+        return False
+    for i in range(1, n - 2):
+        part = (<list>msg)[i]
+        if type(part) is not dict:
+            return False
+        if i == 1:
+            for v in ff.absent:
+                if PyDict_GetItem(part, v[0]) is not NULL:
+                    return False
+        for j in range(2):  # asks, then bids, as the venue parser reads them
+            p = PyDict_GetItem(part, ff.bids_key if j else ff.asks_key)
+            if p is not NULL:
+                rows = _cut_rows(<object>p)
+                if rows is None:
+                    return False
+                (bids if j else asks).extend(<list>rows)
+                if <list>p:
+                    last_row = (<list>p)[len(<list>p) - 1]
+        if ff.checksum_key is not None:
+            p = PyDict_GetItem(part, ff.checksum_key)
+            if p is not NULL:
+                if not _crc32_field(<object>p, &cks):
+                    return False
+                has_cks = True
+    if last_row is None:
+        return False
+    if ff.row_time and len(<list>last_row) > ff.row_time:
+        tv = (<list>last_row)[ff.row_time]
+        if type(tv) is not str:
+            return False
+    return _array_apply(ff, conn, raw, now, (<list>msg)[0], (<list>msg)[n - 2], (<list>msg)[n - 1], bids, asks,
+                        tv, has_cks, cks)
+
+
+cdef bint _array_apply(FastFeed ff, conn, raw, now, cid, chan, sym, list bids, list asks, tv, bint has_cks,
+                       long long cks) except -1:
+    """An array frame's diff read (from the text or decoded): its channel name, symbol, channel
+    id (a table ``channel_ids`` that gives the id another pair, or none, sends the frame to the
+    venue parser, which learns it) and time text checked, then applied (``_try_apply``)."""
+    cdef PyObject* p
+    cdef object pair
+    cdef double t = 0.0
+    if type(chan) is not str or type(sym) is not str or not (<str>chan).startswith(ff.event):
+        return False
+    p = PyDict_GetItem(ff.symbols, sym)
+    if p is NULL:
+        return False
+    pair = <object>p
+    if ff.channel_ids is not None and type(cid) is int:
+        p = PyDict_GetItem(ff.channel_ids, cid)
+        if p is NULL or <object>p != pair:
+            return False
+    if tv is not None:
+        try:
+            t = float(tv)  # as the venue parser's ``to_seconds``
+        except ValueError:
+            return False
+        if t - t != 0.0:
+            return False
+    ff.s_secs = t  # (only array frames use it, each setting it first)
+    return ff._try_apply(conn, raw, now, pair, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
+
+
+cdef object _timed_rows(Cur* c, int ti, const unsigned char** ts, Py_ssize_t* tn):
+    """Rows ``[["price","size",...],...]`` cut to ``[price, size]``; ``*ts``/``*tn``: the string at
+    index ``ti`` of the last row (``*tn`` -1: that row is shorter; untouched: no row). Other
+    elements are skipped; ``_NOTHING`` for anything else (then element ``ti`` not a string)."""
+    cdef const unsigned char* s
+    cdef Py_ssize_t n, k
+    cdef object price
+    cdef list out = []
+    if not _lit(c, c'['):
+        return _NOTHING
+    if _lit(c, c']'):
+        return out
+    while True:
+        if not _lit(c, c'[') or not _str(c, &s, &n):
+            return _NOTHING
+        price = _ascii(s, n)
+        if not _lit(c, c',') or not _str(c, &s, &n):
+            return _NOTHING
+        out.append([price, _ascii(s, n)])
+        tn[0] = -1
+        k = 2
+        while _lit(c, c','):
+            if k == ti:
+                if not _str(c, ts, tn):
+                    return _NOTHING
+            elif not _skip(c, 3):
+                return _NOTHING
+            k += 1
+        if not _lit(c, c']'):
+            return _NOTHING
+        if _lit(c, c']'):
+            return out
+        if not _lit(c, c','):
+            return _NOTHING
+
+
+cdef bint _array_scan(FastFeed ff, conn, raw, now) except -1:
+    """An array frame read from its text by the strict scanner (plain ints and strings, the
+    parts holding only the side and checksum keys, each at most once, the checksum as digit
+    text): True when it was the diff and was applied; False: the decoded path decides."""
+    cdef Cur c
+    cdef const unsigned char* k
+    cdef const unsigned char* s
+    cdef const unsigned char* ts = NULL
+    cdef const unsigned char* pt[2]
+    cdef Py_ssize_t kn, n, tn = -2
+    cdef Py_ssize_t ptn[2]
+    cdef long long cid = 0, cks = 0
+    cdef bint has_cks = False
+    cdef int seen, j
+    cdef object rows, chan, sym
+    cdef list bids = [], asks = []
+    if not _cursor(raw, &c) or not _lit(&c, c'[') or not _int(&c, &cid):
+        return False
+    while True:
+        if not _lit(&c, c','):
+            return False
+        if not _lit(&c, c'{'):
+            break
+        seen = 0
+        ptn[0] = ptn[1] = -2
+        if not _lit(&c, c'}'):
+            while True:
+                if not _str(&c, &k, &kn) or not _lit(&c, c':'):
+                    return False
+                if _key_is(k, kn, ff.b_asks_key):
+                    j = 0
+                elif _key_is(k, kn, ff.b_bids_key):
+                    j = 1
+                elif _key_is(k, kn, ff.b_checksum_key):
+                    if seen & 4 or not _str(&c, &s, &n) or n > 10 or not _digits(s, n, &cks) or cks > 0xFFFFFFFF:
+                        return False
+                    has_cks = True
+                    seen |= 4
+                    j = -1
+                else:
+                    return False  # a snapshot, or a key the scanner does not know
+                if j >= 0:
+                    if seen & (1 << j):
+                        return False
+                    seen |= 1 << j
+                    rows = _timed_rows(&c, ff.row_time, &pt[j], &ptn[j])
+                    if rows is _NOTHING:
+                        return False
+                    (asks if j == 0 else bids).extend(<list>rows)
+                if _lit(&c, c'}'):
+                    break
+                if not _lit(&c, c','):
+                    return False
+        for j in range(2):  # the venue parser's last row: the part's bids' if any, else its asks'
+            if ptn[j] != -2:
+                ts, tn = pt[j], ptn[j]
+    if tn == -2 or not _str(&c, &s, &n):
+        return False
+    chan = _ascii(s, n)
+    if not _lit(&c, c',') or not _str(&c, &s, &n):
+        return False
+    sym = _ascii(s, n)
+    if not _lit(&c, c']') or c.p != c.e:
+        return False
+    return _array_apply(ff, conn, raw, now, cid, chan, sym, bids, asks, _ascii(ts, tn) if tn >= 0 else None,
+                        has_cks, cks)
+
+
+cdef bint _num(Cur* c, const unsigned char** s, Py_ssize_t* n) noexcept:
+    """A JSON number without exponent (``-?int(.digits)?``); ``*s``/``*n`` its text, which the
+    venue parser keeps (``load_json_exact``)."""
+    cdef const unsigned char* start = c.p
+    cdef const unsigned char* d
+    _lit(c, c'-')
+    d = c.p
+    while c.p < c.e and c'0' <= c.p[0] <= c'9':
+        c.p += 1
+    if c.p == d or (c.p - d > 1 and d[0] == c'0'):
+        return False
+    if _lit(c, c'.'):
+        d = c.p
+        while c.p < c.e and c'0' <= c.p[0] <= c'9':
+            c.p += 1
+        if c.p == d:
+            return False
+    if c.p < c.e and (c.p[0] == c'e' or c.p[0] == c'E'):
+        return False
+    s[0] = start
+    n[0] = c.p - start
+    return True
+
+
+cdef bint _level_scan(FastFeed ff, conn, raw, now) except -1:
+    """A one-level frame (``DiffFrame.single_level``, Bitfinex ``[17082,[7254.7,3,-3.3],5]``, or
+    its checksum ``[17082,"cs",-1234,6]``) read from its text: True when it was applied, its
+    connection sequence the next one (set here as the general path sets it, put back when the
+    frame was not applied); False: the general path decides."""
+    cdef Cur c
+    cdef const unsigned char* s
+    cdef const unsigned char* q
+    cdef const unsigned char* a
+    cdef Py_ssize_t n, qn, an, i
+    cdef long long cid = 0, cks = 0, seq = 0, cur = 0
+    cdef bint has_cks = False, ok
+    cdef PyObject* p
+    cdef object size, old
+    cdef list bids = [], asks = []
+    if not _cursor(raw, &c) or not _lit(&c, c'[') or not _int(&c, &cid) or not _lit(&c, c','):
+        return False
+    if _lit(&c, c'['):  # [price, count, amount]
+        if not _num(&c, &s, &n) or not _lit(&c, c',') or not _num(&c, &q, &qn) or not _lit(&c, c',') \
+                or not _num(&c, &a, &an) or not _lit(&c, c']'):
+            return False
+        if q[0] == c'-' or (an == 1 and a[0] == c'0') or (an == 2 and a[0] == c'-' and a[1] == c'0'):
+            return False  # the parser refuses a negative count and an amount of 0
+        for i in range(qn):
+            if q[i] < c'0' or q[i] > c'9':
+                return False
+        if qn == 1 and q[0] == c'0':
+            size = "0"
+        elif a[0] == c'-':
+            size = _ascii(a + 1, an - 1)
+        else:
+            size = _ascii(a, an)
+        (asks if a[0] == c'-' else bids).append([_ascii(s, n), size])
+    else:
+        if not _str(&c, &s, &n) or not _key_is(s, n, ff.b_event) or not _lit(&c, c',') \
+                or not _int(&c, &cks) or cks < -(1 << 31) or cks >= (1 << 31):
+            return False
+        has_cks = True
+    if not _lit(&c, c',') or not _int(&c, &seq) or not _lit(&c, c']') or c.p != c.e:
+        return False
+    p = PyDict_GetItem(ff.channel_ids, cid)
+    if p is NULL:
+        return False
+    old = conn.conn_seq
+    if not _as_i64(old, &cur) or cur == LLONG_MAX or seq != cur + 1:
+        return False
+    conn.conn_seq = seq
+    ok = ff._try_apply(conn, raw, now, <object>p, bids, asks, 0, 0, None, 0, False, False, 0, has_cks, cks)
+    if not ok:
+        conn.conn_seq = old
+    return ok

@@ -256,6 +256,25 @@ class DiffFrame:
     time_parse: Optional[Callable[[Any], float]] = None
     #: the checksum is an unsigned CRC32: one outside [0, 2**32) takes the general path (BTC Markets)
     checksum_u32: bool = False
+    # --- shapes added by fpodd3
+    #: the frame is an array ``[channel id, part, ..., channel name, symbol]`` (Kraken v1): each
+    #: part an object with ``asks_key``/``bids_key`` rows (sides concatenated in order, rows cut to
+    #: ``[price, size]``) and perhaps ``checksum_key`` (a CRC32, int or digit text; the last one
+    #: counts); ``event``: the channel name's prefix; a first part holding a key of ``absent``
+    #: is a snapshot; no ids (sync rule CHECKSUM: every diff of a LIVE pair applies)
+    array_frame: bool = False
+    #: the venue module's table channel id -> pair (Kraken's ``_book_channels``), which its
+    #: parser extends: a frame whose int channel id the table does not give its pair takes the
+    #: general path
+    channel_ids: Optional[dict] = None
+    #: the diff's time is this element of the last row sent, decimal seconds text (Kraken v1: 2)
+    row_time: int = 0
+    #: the frame is one level ``[channel id, [price, count, amount], seq]`` (Bitfinex book P0):
+    #: JSON numbers read as their text, the amount's sign the side, count 0 a removal; or the
+    #: checksum alone ``[channel id, event, checksum, seq]`` (a signed CRC32); ``seq`` the
+    #: connection's sequence (``connection_sequence``), ``channel_ids`` the venue's book channels.
+    #: Read from the text only: any other text takes the general path
+    single_level: bool = False
 
 
 class ParseError(ValueError):

@@ -392,10 +392,10 @@ class OrderBookTracker(Notifier):
         self._parse_decoded = spec.parse_decoded if spec is not None else None
         #: venue symbol -> pair of the tracked pairs, for a fast path whose venue has no table
         self._fast_symbols: Optional[dict] = None
-        fast_rule = self._fast or (4 if venue.sync_rule is SyncRule.TIMESTAMP else 0)
+        fast_rule = self._fast or {SyncRule.TIMESTAMP: 4, SyncRule.CHECKSUM: 6}.get(venue.sync_rule, 0)
         if self._snapshots_only and spec is not None and spec.snapshot:
             fast_rule = 5  # whole-book frames: read by the compiled path, dispatched here
-        if fast_path and spec is not None and fast_rule and not self.connection_sequence:
+        if fast_path and spec is not None and fast_rule and (not self.connection_sequence or spec.single_level):
             if spec.symbols is None:
                 self._fast_symbols = {}
             self._fastpath = FastFeed(self, spec, fast_rule, LIVE, self._fast_symbols)

@@ -38,6 +38,7 @@ from hbconnect.exchanges._instruments import Instrument, InstrumentTable, concat
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     MarketEvent,
     ParseError,
@@ -95,6 +96,12 @@ class BitfinexMarketData(c.TableSymbols, c.MarketDataBase):
         self.instruments = InstrumentTable(self.name, spell)
         self._chan: dict[int, tuple[str, str]] = {}  # chanId -> ("book" | "trades", pair)
         self._book_chan: dict[str, int] = {}  # pair -> its book chanId
+        self._book_pairs: dict[int, str] = {}  # book chanId -> pair (the compiled frame path's table)
+        #: book updates and checksums, for the tracker's compiled frame path
+        self.diff_frame = DiffFrame(
+            loads=c.load_json, parse_decoded=None, symbols=None, envelope=None, event_key=None, event="cs",
+            symbol_key=None, first_key=None, last_key="", bids_key="", asks_key="",
+            book_checksum=("checksum_bitfinex", 25), channel_ids=self._book_pairs, single_level=True)
 
     # -- symbols ------------------------------------------------------------------------------
     def load_symbols(self, body: Union[str, bytes]) -> int:
@@ -233,10 +240,14 @@ class BitfinexMarketData(c.TableSymbols, c.MarketDataBase):
                 self._chan[chan] = (channel, pair)
                 if channel == "book":
                     self._book_chan[pair] = chan
+                    self._book_pairs[chan] = pair
+                else:
+                    self._book_pairs.pop(chan, None)
             return []
         if event == "unsubscribed":
             chan = c.as_int(msg.get("chanId"), "bitfinex chanId")
             sub = self._chan.pop(chan, None)
+            self._book_pairs.pop(chan, None)
             if sub is not None and sub[0] == "book" and self._book_chan.get(sub[1]) == chan:
                 del self._book_chan[sub[1]]
             return []

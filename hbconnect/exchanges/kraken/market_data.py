@@ -47,6 +47,7 @@ from hbconnect.exchanges._instruments import Instrument, InstrumentTable
 from hbconnect.market.messages import (
     BookDiff,
     BookSnapshot,
+    DiffFrame,
     Heartbeat,
     Ignored,
     MarketEvent,
@@ -119,6 +120,12 @@ class KrakenMarketData(_KrakenBase):
         # channelID of a book subscription -> pair: only used to name the pair of a frame too
         # broken to parse (see ``parse_message``); bounded, as ids are not reused reliably.
         self._book_channels: dict[int, str] = {}
+        #: book updates, for the tracker's compiled frame path (``DiffFrame.array_frame``)
+        self.diff_frame = DiffFrame(
+            loads=load_json, parse_decoded=None, symbols=None, envelope=None, event_key=None, event="book",
+            symbol_key=None, first_key=None, last_key="", bids_key="b", asks_key="a", checksum_key="c",
+            book_checksum=("checksum_kraken",), absent=("as", "bs"), array_frame=True,
+            channel_ids=self._book_channels, row_time=2)
 
     # -- symbols ------------------------------------------------------------------------------
     def parse_listing(self, body: Union[str, bytes]) -> list:
