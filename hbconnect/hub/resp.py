@@ -41,7 +41,8 @@ class DedicatedConnection:
     """One connection of a redis-py asyncio client, kept for one writer (or reader) at a time.
 
     ``call(payload, n)`` sends RESP ``payload`` holding ``n`` commands and returns their ``n``
-    replies in order; an error reply (``ResponseError``, e.g. NOSCRIPT) is returned in its place,
+    replies in order (``send`` then ``replies``: a reader may send its next command before it
+    works through the reply it has); an error reply (``ResponseError``, e.g. NOSCRIPT) is returned in its place,
     a lost connection raises (redis-py's ``ConnectionError``). A failure or a cancellation between
     the write and the last reply drops the connection (its replies would be out of step)."""
 
@@ -55,10 +56,14 @@ class DedicatedConnection:
         self._response_error = ResponseError
 
     async def call(self, payload: bytes, n: int) -> list:
+        return await self.replies(n, await self.send(payload))
+
+    async def send(self, payload: bytes) -> Any:
+        """Write ``payload`` (whole commands); returns the connection it went on, whose replies
+        ``replies`` reads, in order. A failure drops the connection."""
         conn = self.conn
         if conn is None:
             conn = self.conn = await self.client.connection_pool.get_connection()
-        out: list = []
         try:
             writer = getattr(conn, "_writer", None)
             if writer is not None and conn.is_connected and not writer.transport.is_closing():
@@ -70,6 +75,20 @@ class DedicatedConnection:
                     await conn.send_packed_command(b"", check_health=False)  # drain, under the timeout
             else:
                 await conn.send_packed_command(payload, check_health=False)
+        except BaseException:
+            await self.drop()
+            raise
+        return conn
+
+    async def replies(self, n: int, sent_on: Any) -> list:
+        """The next ``n`` replies of what was sent on ``sent_on`` (an error reply in its place); a
+        failure or a cancellation drops the connection (its replies would be out of step). Raises
+        ``ConnectionError`` when ``sent_on`` was dropped meanwhile (its replies are lost)."""
+        conn = self.conn
+        if conn is None or conn is not sent_on:
+            raise ConnectionError("the connection the commands went on was lost")
+        out: list = []
+        try:
             for _ in range(n):
                 try:
                     out.append(await conn.read_response())
