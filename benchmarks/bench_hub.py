@@ -5,7 +5,7 @@
         the hub alone (the calls a tracker makes replaying the recorded sessions, recorded first,
         then fed to a hub: capture, encoding, pipelined fenced writes, its event loop), and the
         whole hub process replaying the sessions (tracker included)
-    python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10]
+    python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10] [--in-flight 2]
         hub (its own process, a synthetic venue at --rate changes/s over 10 pairs) -> consumer
         (this process) latency, p50 / p99, from the diff entering the hub's tracker to the
         consumer's book callback (one machine clock)
@@ -236,12 +236,13 @@ def _pct(xs: list, q: float) -> float:
 
 
 def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: float, rule_name: str,
-                lease_ttl: float, out: "mp.Queue", start_at: float) -> None:
+                lease_ttl: float, out: "mp.Queue", start_at: float, writes_in_flight: int = 2) -> None:
     """Feeds ``rate`` changes/s (round robin over ``pairs``) for ``seconds``, publishing what it owns."""
     rule = SyncRule[rule_name]
 
     async def main() -> None:
-        hub = StagedHub(url, "synth", pairs, hub_id=hub_id, lease_ttl=lease_ttl, maxlen=20_000)
+        hub = StagedHub(url, "synth", pairs, hub_id=hub_id, lease_ttl=lease_ttl, maxlen=20_000,
+                        writes_in_flight=writes_in_flight)
         t = synthetic_tracker(hub, pairs, rule)
         await hub.open()
         await hub.wait_round()
@@ -284,7 +285,7 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
 
 
 # ---------------------------------------------------------------- latency
-def bench_latency(url: str, rate: float, seconds: float) -> None:
+def bench_latency(url: str, rate: float, seconds: float, writes_in_flight: int = 2) -> None:
     pairs = [f"L{i}-USD" for i in range(10)]
     lat: list[float] = []
     read: list[float] = []  # the change entered the hub -> the consumer's read returned it
@@ -308,7 +309,7 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
         c0 = time.process_time()
         q: mp.Queue = mp.Queue()
         p = mp.Process(target=hub_process, args=(url, "lat-hub", pairs, rate, seconds, "TIMESTAMP", 3.0, q,
-                                                 time.time() + 1.0))
+                                                 time.time() + 1.0, writes_in_flight))
         p.start()
         gen.extend((await asyncio.to_thread(q.get))[2:])
         gen.append(time.process_time() - c0)
@@ -328,7 +329,7 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
     print(f"latency at {rate:,.0f} changes/s: {len(warm)} samples, p50 {p50:,.0f} us, p99 {p99:,.0f} us, "
           f"max {warm[-1]:,.0f} us (the generator sent {gen[0]:,} changes in {gen[3]:.2f} s = "
           f"{gen[0] / gen[3]:,.0f}/s, at most {gen[2]} behind its schedule; hub process CPU {gen[4] / gen[3]:.0%} of a "
-          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[7] / gen[3]:.0%}; {loop_name}")
+          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[7] / gen[3]:.0%}; {loop_name}, {writes_in_flight} writes in flight)")
     q50, q99, w50, w99 = gen[6]
     print(f"  stages p50 / p99 (us, from the change entering the hub's tracker): batch write leaves the hub "
           f"{q50:,.0f} / {q99:,.0f}; the write's round trip (script reply back at the hub) {w50:,.0f} / {w99:,.0f}; "
@@ -411,13 +412,14 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=None)
     ap.add_argument("--hubs", type=int, default=4)
     ap.add_argument("--consumers", type=int, default=None)
+    ap.add_argument("--in-flight", type=int, default=2, help="latency: the hub's writes_in_flight")
     ap.add_argument("--full", action="store_true", default=bool(os.environ.get("HBCONNECT_BENCH_FULL")))
     args = ap.parse_args()
     with RedisServer() as srv:
         if args.what in ("publish", "all"):
             bench_publish(srv.url, args.repeat)
         if args.what in ("latency", "all"):
-            bench_latency(srv.url, args.rate or 10_000, args.seconds or 10)
+            bench_latency(srv.url, args.rate or 10_000, args.seconds or 10, args.in_flight)
         if args.what in ("fleet", "all"):
             bench_fleet(srv.url, args.pairs or (1000 if args.full else 100), args.hubs,
                         args.consumers or (8 if args.full else 4), args.rate or 2_000, args.seconds or 12)
