@@ -5,7 +5,7 @@
         the hub alone (the calls a tracker makes replaying the recorded sessions, recorded first,
         then fed to a hub: capture, encoding, pipelined fenced writes, its event loop), and the
         whole hub process replaying the sessions (tracker included)
-    python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10]
+    python3 benchmarks/bench_hub.py latency  [--rate 10000] [--seconds 10] [--in-flight 2]
         hub (its own process, a synthetic venue at --rate changes/s over 10 pairs) -> consumer
         (this process) latency, p50 / p99, from the diff entering the hub's tracker to the
         consumer's book callback (one machine clock)
@@ -36,6 +36,7 @@ sys.path.insert(1, str(HERE.parent / "tests"))
 from fakevenue import FakeVenue, RecordingDriver, diff, snap_body  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
+from hbconnect.core.loop import loop_factory, run as loop_run  # noqa: E402
 from hbconnect.hub import wire  # noqa: E402
 from hbconnect.hub.consumer import RemoteBookTracker  # noqa: E402
 from hbconnect.hub.publisher import BookHub  # noqa: E402
@@ -203,13 +204,45 @@ def book_digest(book) -> str:
     return hashlib.blake2b(repr((book.bids_text(), book.asks_text())).encode(), digest_size=8).hexdigest()
 
 
+def _us() -> float:
+    return time.monotonic_ns() / 1000
+
+
+class StagedHub(BookHub):
+    """A hub that times its stages for the latency decomposition (TIMESTAMP rule: an entry's
+    update id is the monotonic clock in us when the change entered the tracker): ``queued``
+    apply -> the write of its batch leaving; ``rtt`` that write -> the script's reply read."""
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.queued: list = []
+        self.rtt: list = []
+
+    def _calls(self) -> list:
+        t0 = _us()
+        self.queued.extend(t0 - e[2] for hp in self._pending_pairs.values() for e in hp.pending if e[1] is wire.DIFF)
+        return super()._calls()
+
+    async def flush(self) -> int:
+        t0 = _us()
+        n = await super().flush()
+        self.rtt.append(_us() - t0)
+        return n
+
+
+def _pct(xs: list, q: float) -> float:
+    xs = sorted(xs[len(xs) // 10:])  # (the first 10%: warming up)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else float("nan")
+
+
 def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: float, rule_name: str,
-                lease_ttl: float, out: "mp.Queue", start_at: float) -> None:
+                lease_ttl: float, out: "mp.Queue", start_at: float, writes_in_flight: int = 2) -> None:
     """Feeds ``rate`` changes/s (round robin over ``pairs``) for ``seconds``, publishing what it owns."""
     rule = SyncRule[rule_name]
 
     async def main() -> None:
-        hub = BookHub(url, "synth", pairs, hub_id=hub_id, lease_ttl=lease_ttl, maxlen=20_000)
+        hub = StagedHub(url, "synth", pairs, hub_id=hub_id, lease_ttl=lease_ttl, maxlen=20_000,
+                        writes_in_flight=writes_in_flight)
         t = synthetic_tracker(hub, pairs, rule)
         await hub.open()
         await hub.wait_round()
@@ -225,7 +258,9 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
         while sent < total:
             due = min(total, int((time.perf_counter() - t0) * rate))
             if sent >= due:
-                await asyncio.sleep(0.0005)  # ahead of the schedule (the loop wakes within ~1 ms)
+                # ahead of the schedule: 1 ms (uvloop's timers have 1 ms steps: a shorter sleep
+                # spins the loop and takes a core from Redis and the consumer)
+                await asyncio.sleep(0.001)
                 continue
             lag = max(lag, due - sent)
             i = sent % n
@@ -241,30 +276,40 @@ def hub_process(url: str, hub_id: str, pairs: list[str], rate: float, seconds: f
             await asyncio.sleep(0)
         await hub.drain()
         out.put((hub_id, {p: book_digest(t.books[p].book) for p in pairs}, sent, hub.entries, lag,
-                 time.perf_counter() - t0, time.process_time() - c0, hub.batches))
+                 time.perf_counter() - t0, time.process_time() - c0, hub.batches,
+                 (_pct(hub.queued, .5), _pct(hub.queued, .99), _pct(hub.rtt, .5), _pct(hub.rtt, .99))))
         await asyncio.sleep(1.0 + lease_ttl)  # keep heartbeating while consumers catch up
         await hub.stop()
 
-    asyncio.run(main())
+    loop_run(main())
 
 
 # ---------------------------------------------------------------- latency
-def bench_latency(url: str, rate: float, seconds: float) -> None:
+def bench_latency(url: str, rate: float, seconds: float, writes_in_flight: int = 2) -> None:
     pairs = [f"L{i}-USD" for i in range(10)]
     lat: list[float] = []
+    read: list[float] = []  # the change entered the hub -> the consumer's read returned it
     gen: list = []  # what the hub's generator did: changes sent, entries, most behind, seconds
 
     def on_book(upd) -> None:
         if not upd.snapshot:
-            lat.append(time.monotonic_ns() / 1000 - upd.update_id)
+            lat.append(_us() - upd.update_id)
+
+    class StagedConsumer(RemoteBookTracker):
+        def process(self, pair, entries) -> None:
+            t = _us()
+            for _, f in entries:
+                if type(f) is list and len(f) == 8 and f[5] == wire.DIFF:
+                    read.append(t - wire.loads(f[7])[0])
+            super().process(pair, entries)
 
     async def main() -> None:
-        cons = RemoteBookTracker(url, "synth", pairs, on_book=on_book, block_ms=1000)
+        cons = StagedConsumer(url, "synth", pairs, on_book=on_book, block_ms=1000)
         await cons.start()
         c0 = time.process_time()
         q: mp.Queue = mp.Queue()
         p = mp.Process(target=hub_process, args=(url, "lat-hub", pairs, rate, seconds, "TIMESTAMP", 3.0, q,
-                                                 time.time() + 1.0))
+                                                 time.time() + 1.0, writes_in_flight))
         p.start()
         gen.extend((await asyncio.to_thread(q.get))[2:])
         gen.append(time.process_time() - c0)
@@ -272,8 +317,9 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
         await cons.stop()
         p.join()
 
-    asyncio.run(main())
+    loop_run(main())
     lat.sort()
+    loop_name = "uvloop" if loop_factory() else "asyncio's loop"
     warm = lat[len(lat) // 10:]  # the first 10%: connections warming up
     if not warm:
         print("latency: no samples")
@@ -283,7 +329,12 @@ def bench_latency(url: str, rate: float, seconds: float) -> None:
     print(f"latency at {rate:,.0f} changes/s: {len(warm)} samples, p50 {p50:,.0f} us, p99 {p99:,.0f} us, "
           f"max {warm[-1]:,.0f} us (the generator sent {gen[0]:,} changes in {gen[3]:.2f} s = "
           f"{gen[0] / gen[3]:,.0f}/s, at most {gen[2]} behind its schedule; hub process CPU {gen[4] / gen[3]:.0%} of a "
-          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[6] / gen[3]:.0%})")
+          f"core, {gen[0] / max(1, gen[5]):.1f} changes per write; consumer process CPU {gen[7] / gen[3]:.0%}; {loop_name}, {writes_in_flight} writes in flight)")
+    q50, q99, w50, w99 = gen[6]
+    print(f"  stages p50 / p99 (us, from the change entering the hub's tracker): batch write leaves the hub "
+          f"{q50:,.0f} / {q99:,.0f}; the write's round trip (script reply back at the hub) {w50:,.0f} / {w99:,.0f}; "
+          f"the consumer's read returns {_pct(read, .5):,.0f} / {_pct(read, .99):,.0f}; applied "
+          f"(book callback) {p50:,.0f} / {p99:,.0f}")
 
 
 # ---------------------------------------------------------------- fleet
@@ -298,7 +349,7 @@ def consumer_process(url: str, pairs: list[str], stop: "mp.Event", out: "mp.Queu
                  {p: (s.state, s.gaps, s.resyncs, s.epochs) for p, s in st.items()}))
         await cons.stop()
 
-    asyncio.run(main())
+    loop_run(main())
 
 
 def bench_fleet(url: str, n_pairs: int, n_hubs: int, n_consumers: int, rate: float, seconds: float) -> None:
@@ -361,13 +412,14 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=None)
     ap.add_argument("--hubs", type=int, default=4)
     ap.add_argument("--consumers", type=int, default=None)
+    ap.add_argument("--in-flight", type=int, default=2, help="latency: the hub's writes_in_flight")
     ap.add_argument("--full", action="store_true", default=bool(os.environ.get("HBCONNECT_BENCH_FULL")))
     args = ap.parse_args()
     with RedisServer() as srv:
         if args.what in ("publish", "all"):
             bench_publish(srv.url, args.repeat)
         if args.what in ("latency", "all"):
-            bench_latency(srv.url, args.rate or 10_000, args.seconds or 10)
+            bench_latency(srv.url, args.rate or 10_000, args.seconds or 10, args.in_flight)
         if args.what in ("fleet", "all"):
             bench_fleet(srv.url, args.pairs or (1000 if args.full else 100), args.hubs,
                         args.consumers or (8 if args.full else 4), args.rate or 2_000, args.seconds or 12)

@@ -567,29 +567,44 @@ class RemoteBookTracker(Notifier):
                     self.connection_lost()
                 first = False
                 reader = DedicatedConnection(r)
+                in_flight = None  # the connection of an XREAD whose reply is not read yet
                 try:
                     while not self._stopping:
-                        await self._load_snapshots(r)
-                        if not self._by_key:
-                            await asyncio.sleep(self.block_ms / 1000)
-                            continue
-                        # XREAD BLOCK, framed here; the reply (hiredis-parsed when installed) is
-                        # applied as it is, and the next read is issued at once
-                        resp = (await reader.call(self._xread(), 1))[0]
+                        if not in_flight:
+                            await self._load_snapshots(r)
+                            if not self._by_key:
+                                await asyncio.sleep(self.block_ms / 1000)
+                                continue
+                            # XREAD BLOCK, framed here
+                            in_flight = await reader.send(self._xread())
+                        resp = (await reader.replies(1, in_flight))[0]
+                        in_flight = None
                         if isinstance(resp, Exception):
                             raise resp
                         # (RESP3, redis-py's default from version 8: a map of stream -> entries)
-                        for key, entries in (resp.items() if type(resp) is dict else resp or ()):
-                            rb = self._by_key.get(key)
-                            if rb is not None:
-                                self.process(rb.pair, entries)
+                        got = [(rb, entries) for key, entries in (resp.items() if type(resp) is dict else resp or ())
+                               if (rb := self._by_key.get(key)) is not None]
+                        if not self._snapshots_wanted and not self._stopping:
+                            # read ahead: the next XREAD goes out (from the last id of this reply)
+                            # before this reply is applied, so entries written meanwhile are on
+                            # their way while it is; a pair this reply breaks skips them (it waits
+                            # for its snapshot) and restarts from the snapshot's id
+                            for rb, entries in got:
+                                if entries:
+                                    rb.sid = _text(entries[-1][0])
+                            in_flight = await reader.send(self._xread())
+                        for rb, entries in got:  # (hiredis-parsed when installed; applied as they are)
+                            self.process(rb.pair, entries)
                         now = self.clock()
                         if now >= next_stale_check:  # (a scan of every pair: not after every read)
                             next_stale_check = now + 0.05
                             self.check_stale(now)
                         backoff = 0.05
                 finally:
-                    await reader.release()
+                    if in_flight is not None:  # its reply would be out of step for the pool's next user
+                        await reader.drop()
+                    else:
+                        await reader.release()
             except asyncio.CancelledError:
                 raise
             except REDIS_ERRORS as exc:

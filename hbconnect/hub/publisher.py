@@ -25,6 +25,7 @@ them from its tracker as leases come and go) or from a recording (``replay(...)`
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any, Callable, Optional, Sequence
@@ -32,7 +33,7 @@ from typing import Any, Callable, Optional, Sequence
 from hbconnect.hub import scripts, wire
 from hbconnect.hub.capture import CapturingBook
 from hbconnect.hub.lease import LeasePlan, new_hub_id
-from hbconnect.hub.redis_client import NOSCRIPT_ERROR, REDIS_ERRORS, connect, redacted
+from hbconnect.hub.redis_client import REDIS_ERRORS, connect, redacted
 from hbconnect.hub.resp import DedicatedConnection, arg, bulk, command
 from hbconnect.hub.waiting import wait_until
 
@@ -109,6 +110,7 @@ class BookHub:
         tick: float = 0.05,
         batch_entries: int = 2_000,
         max_pending: int = 200_000,
+        writes_in_flight: int = 2,
         hub_id: Optional[str] = None,
         rebalance: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -132,6 +134,9 @@ class BookHub:
         self.tick = tick
         self.batch_entries = batch_entries
         self.max_pending = max_pending
+        #: publish writes sent before the replies of the earlier ones are read (one connection:
+        #: Redis runs them in the order sent)
+        self.writes_in_flight = max(1, writes_in_flight)
         self.hub_id = hub_id or new_hub_id()
         self.clock = clock
         self.plan = LeasePlan(self.hub_id, pairs)
@@ -150,9 +155,15 @@ class BookHub:
         self._drained: Optional[asyncio.Event] = None
         self._tasks: list[asyncio.Task] = []
         self._live = False
-        self._publish_sha = b""
+        self._publish_sha = hashlib.sha1(scripts.PUBLISH.encode()).hexdigest().encode()
+        self._publish_body = arg(scripts.PUBLISH)  # sent with every call (EVAL: never NOSCRIPT)
         self._conn: Any = None  # the connection the publish script's calls go on
-        self._flush_lock: Optional[asyncio.Lock] = None
+        self._send_lock: Optional[asyncio.Lock] = None
+        self._last_write: Optional[asyncio.Future] = None  # done once the latest write's replies are read
+        self._in_flight = 0
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._flushes: set = set()
+        self._failures = 0  # writes that failed (a write sent before the latest failure ends only its pairs)
         self._renew: Any = None
         self._release: Any = None
         self._register: Any = None
@@ -321,22 +332,59 @@ class BookHub:
 
     # ------------------------------------------------------------------ flushing
     async def flush(self) -> int:
-        """Write everything queued (one pipelined round trip; flushes never overlap, so a pair's
-        entries reach Redis in their order). Returns the entries written."""
-        if self._flush_lock is None:
-            self._flush_lock = asyncio.Lock()
-        async with self._flush_lock:
-            return await self._flush()
+        """Write everything queued: one write of pipelined calls, sent at once, even while earlier
+        writes wait for their replies (one connection: Redis runs the calls in the order sent, and
+        their replies are read in that order). Returns the entries written; once it returns, every
+        write sent before it has its replies read too."""
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        calls = self._calls()
+        if not calls:
+            return 0
+        prev = self._last_write
+        done = self._last_write = asyncio.get_running_loop().create_future()
+        failures = self._failures
+        self._in_flight += 1
+        try:
+            try:
+                async with self._send_lock:  # (FIFO: the writes go out in the order they were encoded)
+                    sent_on = await self._conn.send(b"".join(self._eval(k, a, na) for k, a, na, _ in calls))
+                if prev is not None:
+                    await asyncio.shield(prev)
+                results = await self._conn.replies(len(calls), sent_on)
+                for res in results:
+                    if isinstance(res, Exception):
+                        raise res
+            except REDIS_ERRORS as exc:
+                self._write_failed(exc, calls if failures != self._failures else None)
+                return 0
+        finally:
+            self._in_flight -= 1
+            done.set_result(None)
+        written = 0
+        for (_, _, _, m), res in zip(calls, results):
+            for (hp, n), sid in zip(m, res):
+                if sid == 0:
+                    if self._owned.get(hp.pair) is hp:
+                        self._lost(hp.pair, "lease not held at write")
+                    continue
+                written += n
+                if sid:
+                    hp.last_sid = sid.decode() if isinstance(sid, bytes) else str(sid)
+        self.batches += 1
+        self.entries += written
+        return written
 
-    async def _flush(self) -> int:
+    def _calls(self) -> list:
+        """Everything queued as publish calls (encoded now, in the order queued)."""
         owned = self._owned
         groups = [hp for hp in self._pending_pairs.values() if owned.get(hp.pair) is hp]
         groups += [hp for hp in self._owned.values() if hp.start and hp.pair not in self._pending_pairs]
         self._pending_pairs = {}
         self._pending = 0
         if not groups or self._r is None:
-            return 0
-        # one EVALSHA per ``batch_entries`` (a script call holds Redis for its whole run)
+            return []
+        # one script call per ``batch_entries`` (a script call holds Redis for its whole run)
         calls: list[tuple[list, list, int, list[tuple[HubPair, int]]]] = []
         keys: list = []
         argv: list = [self._maxlen_arg]
@@ -353,51 +401,28 @@ class BookHub:
                 keys, argv, members, size, n_argv = [], [self._maxlen_arg], [], 0, 1
         if members:
             calls.append((keys, argv, n_argv, members))
-        try:
-            results = await self._run_publish(calls)
-        except REDIS_ERRORS as exc:
-            self._write_failed(exc)
-            return 0
-        written = 0
-        for (_, _, _, m), res in zip(calls, results):
-            for (hp, n), sid in zip(m, res):
-                if sid == 0:
-                    self._lost(hp.pair, "lease not held at write")
-                    continue
-                written += n
-                if sid:
-                    hp.last_sid = sid.decode() if isinstance(sid, bytes) else str(sid)
-        self.batches += 1
-        self.entries += written
-        return written
+        return calls
 
-    def _evalsha(self, keys: list, argv: list, n_argv: int) -> bytes:
-        """One EVALSHA of the publish script, as RESP (``keys``: 3 framed keys per piece;
-        ``argv``: pieces framing ``n_argv`` arguments in all)."""
-        return command((b"EVALSHA", self._publish_sha, len(keys) * 3), keys + argv, len(keys) * 3 + n_argv)
+    def _eval(self, keys: list, argv: list, n_argv: int) -> bytes:
+        """One EVAL of the publish script, as RESP (``keys``: 3 framed keys per piece; ``argv``:
+        pieces framing ``n_argv`` arguments in all). The script's text goes with every call: Redis
+        finds it compiled in its cache by its digest, and a Redis that lost its cache (restart,
+        SCRIPT FLUSH) compiles it again. (EVALSHA would answer NOSCRIPT there, and resending such
+        calls could put them after a later write already in flight: entries out of order.)"""
+        return command((b"EVAL",), [self._publish_body, arg(len(keys) * 3)] + keys + argv,
+                       2 + len(keys) * 3 + n_argv)
 
-    async def _run_publish(self, calls: list) -> list:
-        """The publish script's calls in one write and one read of their replies, on the hub's
-        own connection. The script is loaded at ``open``; a Redis that lost it (restarted,
-        SCRIPT FLUSH) answers NOSCRIPT without running it, so those calls are sent again after
-        loading it."""
-        payloads = [self._evalsha(k, a, na) for k, a, na, _ in calls]
-        results = await self._conn.call(b"".join(payloads), len(payloads))
-        again = [i for i, res in enumerate(results) if isinstance(res, NOSCRIPT_ERROR)]
-        if again:
-            await self._load_publish()
-            payloads = [self._evalsha(*calls[i][:3]) for i in again]
-            for i, res in zip(again, await self._conn.call(b"".join(payloads), len(payloads))):
-                results[i] = res
-        for res in results:
-            if isinstance(res, Exception):
-                raise res
-        return results
-
-    async def _load_publish(self) -> None:
-        self._publish_sha = (await self._r.script_load(scripts.PUBLISH)).encode()
-
-    def _write_failed(self, exc: BaseException) -> None:
+    def _write_failed(self, exc: BaseException, calls: Optional[list] = None) -> None:
+        """A write failed: what reached Redis is unknown, so epochs end (the lease round re-keys
+        them). ``calls``: a write sent before an earlier failure (it failed with it): only its
+        pairs' epochs end, if still owned (others may have new epochs already)."""
+        if calls is not None:
+            for _, _, _, members in calls:
+                for hp, _ in members:
+                    if self._owned.get(hp.pair) is hp:
+                        self._restart_epoch(hp, "write failed")
+            return
+        self._failures += 1
         self.write_errors += 1
         logger.warning("hub %s: write to %s failed (%s); %d pairs start new epochs", self.hub_id,
                        redacted(self.redis_url), exc, len(self._owned))
@@ -418,17 +443,29 @@ class BookHub:
         self._pending -= len(hp.pending)
 
     async def _flusher(self) -> None:
-        assert self._wake is not None and self._drained is not None
+        """Woken by the first change queued (no timer): a write goes out at the loop's next turn.
+        Up to ``writes_in_flight`` writes wait for their replies; changes queued meanwhile go in
+        the next write (batches grow with the load)."""
+        assert self._wake is not None and self._slots is not None
         while True:
             await self._wake.wait()
+            await self._slots.acquire()
             self._wake.clear()
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a hub bug: logged; the next flush tries again
-                logger.exception("hub %s: flush failed", self.hub_id)
-            if not self._pending:
+            t = asyncio.get_running_loop().create_task(self._flush_once())
+            self._flushes.add(t)
+            t.add_done_callback(self._flushes.discard)
+
+    async def _flush_once(self) -> None:
+        assert self._slots is not None and self._drained is not None
+        try:
+            await self.flush()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a hub bug: logged; the next flush tries again
+            logger.exception("hub %s: flush failed", self.hub_id)
+        finally:
+            self._slots.release()
+            if not self._pending and not self._in_flight:
                 self._drained.set()
 
     async def _ticker(self) -> None:
@@ -573,16 +610,12 @@ class BookHub:
         if self._r is None:
             self._r = connect(self.redis_url)
         r = self._r
-        self._publish_sha = b""
         self._conn = DedicatedConnection(r)
         self._renew = r.register_script(scripts.RENEW)
         self._release = r.register_script(scripts.RELEASE)
         self._register = r.register_script(scripts.REGISTER)
         self._rekey_script = r.register_script(scripts.REKEY)
-        try:
-            await self._load_publish()
-        except REDIS_ERRORS as exc:  # flush loads it again on NOSCRIPT once Redis is there
-            logger.warning("hub %s: cannot load the publish script yet: %s", self.hub_id, exc)
+        self._slots = asyncio.Semaphore(self.writes_in_flight)
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -611,7 +644,7 @@ class BookHub:
 
     async def drain(self) -> None:
         """Wait until everything queued is written."""
-        while self._pending or any(hp.start for hp in self._owned.values()):
+        while self._pending or self._in_flight or any(hp.start for hp in self._owned.values()):
             assert self._wake is not None and self._drained is not None
             self._drained.clear()
             self._wake.set()
@@ -670,7 +703,7 @@ class BookHub:
                 await asyncio.wait_for(self.drain(), timeout=5.0)
         except (asyncio.TimeoutError, *REDIS_ERRORS):
             pass
-        await _cancel_all(self._tasks)
+        await _cancel_all(self._tasks + list(self._flushes))
         self._tasks = []
         if release and self._r is not None and self._owned:
             p, v = self.prefix, self.venue
@@ -690,7 +723,7 @@ class BookHub:
 
     def kill(self) -> None:
         """Stop every task at once, as if the process died (tests: leases then expire)."""
-        for t in self._tasks:
+        for t in self._tasks + list(self._flushes):
             t.cancel()
 
     async def __aenter__(self) -> "BookHub":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["connect", "REDIS_ERRORS", "NOSCRIPT_ERROR", "redacted"]
+__all__ = ["connect", "REDIS_ERRORS", "redacted"]
 
 
 def client_module() -> Any:
@@ -38,18 +38,6 @@ def _errors() -> tuple:
 
 #: what a lost or restarting Redis raises
 REDIS_ERRORS = _errors()
-
-
-def _noscript() -> type:
-    try:
-        from redis.exceptions import NoScriptError
-    except ImportError:
-        return type("NoScriptError", (Exception,), {})  # never raised without the client library
-    return NoScriptError
-
-
-#: what EVALSHA of a script Redis does not hold (restarted, SCRIPT FLUSH) answers
-NOSCRIPT_ERROR = _noscript()
 
 
 def redacted(url: str) -> str:

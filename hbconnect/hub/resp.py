@@ -41,24 +41,31 @@ class DedicatedConnection:
     """One connection of a redis-py asyncio client, kept for one writer (or reader) at a time.
 
     ``call(payload, n)`` sends RESP ``payload`` holding ``n`` commands and returns their ``n``
-    replies in order; an error reply (``ResponseError``, e.g. NOSCRIPT) is returned in its place,
+    replies in order (``send`` then ``replies``: a reader may send its next command before it
+    works through the reply it has); an error reply (``ResponseError``, e.g. NOSCRIPT) is returned in its place,
     a lost connection raises (redis-py's ``ConnectionError``). A failure or a cancellation between
     the write and the last reply drops the connection (its replies would be out of step)."""
 
-    __slots__ = ("client", "conn", "_response_error")
+    __slots__ = ("client", "conn", "_token", "_response_error")
 
     def __init__(self, client: Any) -> None:
         from redis.exceptions import ResponseError
 
         self.client = client
         self.conn: Optional[Any] = None
+        self._token: Optional[object] = None  # new each time a connection is taken (the pool reuses them)
         self._response_error = ResponseError
 
     async def call(self, payload: bytes, n: int) -> list:
+        return await self.replies(n, await self.send(payload))
+
+    async def send(self, payload: bytes) -> Any:
+        """Write ``payload`` (whole commands); returns a token of the connection it went on, for
+        ``replies`` to read their replies, in order. A failure drops the connection."""
         conn = self.conn
         if conn is None:
             conn = self.conn = await self.client.connection_pool.get_connection()
-        out: list = []
+            self._token = object()
         try:
             writer = getattr(conn, "_writer", None)
             if writer is not None and conn.is_connected and not writer.transport.is_closing():
@@ -70,6 +77,20 @@ class DedicatedConnection:
                     await conn.send_packed_command(b"", check_health=False)  # drain, under the timeout
             else:
                 await conn.send_packed_command(payload, check_health=False)
+        except BaseException:
+            await self.drop()
+            raise
+        return self._token
+
+    async def replies(self, n: int, sent_on: Any) -> list:
+        """The next ``n`` replies of what was sent on ``sent_on`` (an error reply in its place); a
+        failure or a cancellation drops the connection (its replies would be out of step). Raises
+        ``ConnectionError`` when ``sent_on`` was dropped meanwhile (its replies are lost)."""
+        conn = self.conn
+        if conn is None or self._token is not sent_on:
+            raise ConnectionError("the connection the commands went on was lost")
+        out: list = []
+        try:
             for _ in range(n):
                 try:
                     out.append(await conn.read_response())
@@ -82,7 +103,7 @@ class DedicatedConnection:
 
     async def drop(self) -> None:
         """Disconnect and give the connection back (the next ``call`` takes a fresh one)."""
-        conn, self.conn = self.conn, None
+        conn, self.conn, self._token = self.conn, None, None
         if conn is not None:
             try:
                 await conn.disconnect(nowait=True)
@@ -91,6 +112,6 @@ class DedicatedConnection:
 
     async def release(self) -> None:
         """Give the connection back to the pool as it is (between calls)."""
-        conn, self.conn = self.conn, None
+        conn, self.conn, self._token = self.conn, None, None
         if conn is not None:
             await self.client.connection_pool.release(conn)

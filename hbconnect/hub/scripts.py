@@ -8,8 +8,8 @@ __all__ = ["PUBLISH", "RENEW", "RELEASE", "REGISTER", "REKEY"]
 #: KEYS: per pair group: lease, stream, snapshot.  ARGV[1]: MAXLEN (approximate trim).
 #: Then per group: epoch, the sequence of its first entry, n entries, 1/0 snapshot follows;
 #: n x (kind, data) -- the entries' sequences are contiguous, so they are not sent one by one;
-#: and when a snapshot follows: seq, data, the stream id to use when the group adds no entry,
-#: the pair's last trade ('' when none).
+#: and when a snapshot follows: seq, data, the stream id to use when the group adds no entry and
+#: the stream is empty, the pair's last trade ('' when none).
 #: Returns per group: the stream id of its last entry ('' when it added none), or 0 when the
 #: lease is not (or no longer) the group's epoch -- then nothing of the group was written.
 PUBLISH = """
@@ -32,7 +32,12 @@ for g = 1, #KEYS / 3 do
     end
     if ns == 1 then
       local sid = id
-      if sid == '' then sid = ARGV[a+2] end
+      if sid == '' then
+        -- no entry in this call: the stream's last entry is the epoch's entry s (the lease
+        -- fences every writer), whatever the hub knew of it (its earlier write may be in flight)
+        local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+        if last[1] then sid = last[1][1] else sid = ARGV[a+2] end
+      end
       if ARGV[a+3] == '' then
         redis.call('HSET', snap, 'e', epoch, 's', ARGV[a], 'sid', sid, 'd', ARGV[a+1])
       else
