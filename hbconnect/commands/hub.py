@@ -107,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
     except (KeyError, ValueError, ImportError) as exc:
         print(f"hbconnect hub: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run_hub(args, venue, pairs, sys.stdout))
+    from hbconnect.core.loop import run as run_loop
+
+    return run_loop(run_hub(args, venue, pairs, sys.stdout))

@@ -3,11 +3,11 @@ market-data session in the replay format (replay it with ``hbconnect replay FILE
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from hbconnect.commands._venue_args import ConnectionErrors, add_venue_arguments, log_to_stderr, seconds_arg
 from hbconnect.commands._venue_args import venue_and_credentials
+from hbconnect.core.loop import run as run_loop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
                                     tracker_kwargs={"stale_timeout": args.stale_timeout, "credentials": credentials})
 
     try:
-        recorder, tracker = asyncio.run(main())
+        recorder, tracker = run_loop(main())
     except OSError as exc:
         print(f"hbconnect record: {exc}", file=sys.stderr)
         return 2

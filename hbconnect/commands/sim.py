@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from hbconnect.commands._sim_venues import SERVED
 from hbconnect.commands._venue_args import count_arg, pair_arg, seconds_arg
+from hbconnect.core.loop import run as run_loop
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ async def _serve(args: argparse.Namespace, out=sys.stdout) -> int:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
-        return asyncio.run(_serve(args))
+        return run_loop(_serve(args))
     except OSError as e:     # e.g. port already in use
         print(f"hbconnect sim: cannot start: {e}", file=sys.stderr)
         return 1

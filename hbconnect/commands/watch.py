@@ -16,6 +16,7 @@ from hbconnect.commands._venue_args import (
     seconds_arg,
     venue_and_credentials,
 )
+from hbconnect.core.loop import run as run_loop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"hbconnect watch: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(watch(venue, args.pairs, depth=args.depth, interval=args.interval,
+    return run_loop(watch(venue, args.pairs, depth=args.depth, interval=args.interval,
                              duration=args.duration, stale_timeout=args.stale_timeout, out=sys.stdout,
                              timeout=args.timeout, redis=args.redis, redis_prefix=args.redis_prefix,
                              credentials=credentials))
