@@ -7,6 +7,7 @@ so fills are deterministic (the sim's market-maker agent is off here).
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
 from decimal import Decimal
 from typing import Any, Callable, List, Optional, Tuple
@@ -29,10 +30,45 @@ VENUE_STATE = {"NEW": OrderState.OPEN, "PARTIALLY_FILLED": OrderState.PARTIALLY_
                 "PREVENTED": OrderState.CANCELED}
 
 
-def run(coro: Any, timeout: float = 60.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro, timeout)
-    return asyncio.run(bounded())
+def _task_stacks(loop: asyncio.AbstractEventLoop) -> str:
+    out = io.StringIO()
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(limit=12, file=out)
+    return out.getvalue()
+
+
+def run(coro: Any, timeout: float = 60.0, cancel_grace: float = 10.0) -> Any:
+    """``asyncio.run(coro)`` with a limit: past ``timeout`` seconds the test is cancelled and
+    fails with ``TimeoutError``. A test whose cancellation does not finish within
+    ``cancel_grace`` seconds (a task swallowing it, a close waiting forever) fails with every
+    task's stack, and its loop is abandoned: a hang never holds the suite up to the
+    per-test limit, which ends the whole run."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    task = loop.create_task(coro)
+    try:
+        done, _ = loop.run_until_complete(asyncio.wait({task}, timeout=timeout))
+        if task in done:
+            return task.result()
+        task.cancel()
+        done, _ = loop.run_until_complete(asyncio.wait({task}, timeout=cancel_grace))
+        if task not in done:
+            raise AssertionError(f"the test ran over {timeout} s and its cancellation did not finish "
+                                 f"within {cancel_grace} s; the tasks:\n{_task_stacks(loop)}")
+        if not task.cancelled() and task.exception() is not None:
+            raise TimeoutError(f"the test ran over {timeout} s") from task.exception()
+        raise TimeoutError(f"the test ran over {timeout} s")
+    finally:
+        rest = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in rest:
+            t.cancel()
+        if rest:
+            loop.run_until_complete(asyncio.wait(rest, timeout=cancel_grace))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(asyncio.wait({loop.create_task(loop.shutdown_default_executor())},
+                                             timeout=cancel_grace))
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 class Recorder:
