@@ -181,6 +181,19 @@ def _ed25519_pair():
     return key, pem, pub
 
 
+def ed25519_connector_factory(**connector_kwargs):
+    """A connector factory ``(ex, key, secret)`` trading BTC-USDT spot on a fresh Ed25519 account
+    (the sim opens it with the key pair's public key; ``key`` names it, ``secret`` is unused)."""
+    _, pem, pub = _ed25519_pair()
+
+    def factory(ex, key, secret):
+        ex.create_account("ed" + key[:30], "", balances={"USDT": D("100000"), "BTC": D("2")}, ed25519_public_key=pub)
+        venue = BinanceSpotTrading("ed" + key[:30], None, private_key_pem=pem, rest_url=ex.spot_rest_url,
+                                   ws_url=ex.spot_ws_url)
+        return Connector(venue, [PAIR], rest_timeout=2.0, **connector_kwargs)
+    return factory
+
+
 def test_sim_ws_api_envelopes_codes_logon_and_rate_limits() -> None:
     async def go() -> None:
         ex = EmbeddedExchange(seed=3, pairs=(PAIR,), perp_pairs=(), agent=False, funding_interval=None)
@@ -316,14 +329,7 @@ def test_engine_trades_binance_usdm_over_the_ws_api() -> None:
 
 
 def test_engine_trades_over_an_ed25519_logged_on_session() -> None:
-    _, pem, pub = _ed25519_pair()
-
-    def factory(ex, key, secret):
-        ex.create_account("ed" + key[:30], "", balances={"USDT": D("100000"), "BTC": D("2")}, ed25519_public_key=pub)
-        venue = BinanceSpotTrading("ed" + key[:30], None, private_key_pem=pem, rest_url=ex.spot_rest_url,
-                                   ws_url=ex.spot_ws_url)
-        return Connector(venue, [PAIR], poll_interval=1.0, fast_poll_interval=0.2, rest_timeout=2.0)
-    _trade_round(factory, "spot")
+    _trade_round(ed25519_connector_factory(poll_interval=1.0, fast_poll_interval=0.2), "spot")
 
 
 def test_sim_ws_api_rate_limits_can_be_hidden_per_connection_or_request() -> None:

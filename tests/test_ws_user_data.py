@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import aiohttp
 
-from test_binance_ws_api import _ed25519_pair
+from test_binance_ws_api import _ed25519_pair, ed25519_connector_factory
 from test_e2e_spot import PAIR, PRICE, SYMBOL, Recorder, new_keys, run, spot_connector, wait_for
 
 from hbconnect.connector import Connector
@@ -84,14 +84,21 @@ def _listen_keys_of(ex: EmbeddedExchange, bot: Connector) -> list:
     return [lk for lk in ex.spot.listen_keys.values() if lk.owner == owner]
 
 
-def _maker_and_taker(ex: EmbeddedExchange, connector_factory) -> tuple:
+async def _started_maker_and_taker(ex: EmbeddedExchange, connector_factory) -> tuple:
+    """``bot`` (from ``connector_factory``), a REST taker and a recorder of ``bot``'s events, both
+    connectors started and ready."""
     key, secret = new_keys()
     ex.create_account(key, secret, balances={"USDT": D("100000"), "BTC": D("2")})
     bot = connector_factory(ex, key, secret)
     tkey, tsecret = new_keys()
     ex.create_account(tkey, tsecret, balances={"USDT": D("100000"), "BTC": D("2")})
     taker = spot_connector(ex, tkey, tsecret, ws_order_entry=False)
-    return bot, taker
+    rec = Recorder(bot)
+    await taker.start()
+    await bot.start()
+    await bot.wait_until_ready(10)
+    await taker.wait_until_ready(10)
+    return bot, taker, rec
 
 
 async def _fill_and_cancel(bot: Connector, taker: Connector, rec: Recorder) -> None:
@@ -112,12 +119,7 @@ def _round(connector_factory, drop: bool = False) -> None:
         ex = _exchange()
         await ex.start()
         try:
-            bot, taker = _maker_and_taker(ex, connector_factory)
-            rec = Recorder(bot)
-            await taker.start()
-            await bot.start()
-            await bot.wait_until_ready(10)
-            await taker.wait_until_ready(10)
+            bot, taker, rec = await _started_maker_and_taker(ex, connector_factory)
             session, stream = bot._orders.session, bot._user_stream
             assert stream.carrier is session and stream._task is None  # no socket of its own
             await wait_for(lambda: session.ready and stream.connected, what="subscribed on the order socket")
@@ -141,14 +143,7 @@ def _round(connector_factory, drop: bool = False) -> None:
 
 
 def _ed25519_factory():
-    _, pem, pub = _ed25519_pair()
-
-    def factory(ex, key, secret):
-        ex.create_account("ed" + key[:30], "", balances={"USDT": D("100000"), "BTC": D("2")}, ed25519_public_key=pub)
-        venue = BinanceSpotTrading("ed" + key[:30], None, private_key_pem=pem, rest_url=ex.spot_rest_url,
-                                   ws_url=ex.spot_ws_url)
-        return Connector(venue, [PAIR], poll_interval=30.0, fast_poll_interval=30.0, rest_timeout=2.0)
-    return factory
+    return ed25519_connector_factory(poll_interval=30.0, fast_poll_interval=30.0)
 
 
 def test_engine_takes_fills_and_cancels_on_the_logged_on_order_socket() -> None:
@@ -191,12 +186,7 @@ def test_a_refused_subscription_falls_back_to_the_listen_key_stream() -> None:
             def factory(ex, key, secret):
                 venue = _NoSubscription(key, secret, rest_url=ex.spot_rest_url, ws_url=ex.spot_ws_url)
                 return Connector(venue, [PAIR], poll_interval=30.0, fast_poll_interval=30.0, rest_timeout=2.0)
-            bot, taker = _maker_and_taker(ex, factory)
-            rec = Recorder(bot)
-            await taker.start()
-            await bot.start()
-            await bot.wait_until_ready(10)
-            await taker.wait_until_ready(10)
+            bot, taker, rec = await _started_maker_and_taker(ex, factory)
             stream = bot._user_stream
             assert stream.carrier is None and bot._orders.session.user_stream is None
             assert _listen_keys_of(ex, bot)  # the listen-key stream carries the events
